@@ -1,0 +1,105 @@
+/* The neural audio codec: SEANet encoder + residual vector quantizer + SEANet
+ * decoder. With EnCodec's config and weights it is EnCodec (24 kHz mono causal,
+ * 48 kHz stereo segmented) and produces the reference implementation's codes.
+ *
+ *   int err;
+ *   sono_codec_params p = sono_codec_default_params();
+ *   p.n_threads = 2;
+ *   sono_codec *c = sono_codec_load("encodec_24khz", &p, &err);
+ *   int n_q = sono_codec_n_q_for_bandwidth(c, 6.0);          // 8 codebooks
+ *   sono_tokens *tok;
+ *   sono_codec_encode(c, pcm, n_samples, n_q, &tok);          // planar float PCM at the model rate
+ *   float *out; int64_t n_out;
+ *   sono_codec_decode(c, tok, &out, &n_out);
+ *   ...; free(out); sono_tokens_free(tok); sono_codec_free(c);
+ *
+ * For long inputs use the streams (bounded memory): push audio, collect codes;
+ * push codes, collect audio. Chunked results equal one-shot results.
+ *
+ * Threads: a sono_codec is immutable after loading and may be shared between
+ * threads; each thread uses its own sono_codec_stream. Calls that run the
+ * network set OpenBLAS's (process-wide) thread count to the codec's n_threads. */
+#ifndef SONOTOK_CODEC_H
+#define SONOTOK_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sonotok/error.h"
+#include "sonotok/tokens.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sono_codec sono_codec;
+typedef struct sono_codec_stream sono_codec_stream;
+
+typedef struct {
+    int n_threads;   /* threads for BLAS and our loops; default 1 */
+} sono_codec_params;
+
+SONO_API sono_codec_params sono_codec_default_params(void);
+
+/* Resolve a model argument to a file or folder path. `model` may be a path (a
+ * .th checkpoint, a .safetensors file, or a Hugging Face folder with
+ * config.json + model.safetensors), or a name looked up, in order, in each
+ * folder of $SONOTOK_MODEL_PATH (colon-separated), then
+ * $XDG_DATA_HOME/sonotok/models (default ~/.local/share/sonotok/models), then
+ * the installed models folder. A name matches NAME, NAME.safetensors, NAME.th,
+ * NAME-<hash>.th or a folder NAME/. For the official EnCodec names the missing
+ * file's exact name and download URL are in the error detail.
+ * Writes the path into out (n bytes). Returns 0 or SONO_E_NOT_FOUND. */
+SONO_API int sono_codec_resolve(const char *model, char *out, size_t n);
+
+/* Load a codec (resolving names as above). NULL on failure, *err set. */
+SONO_API sono_codec *sono_codec_load(const char *model, const sono_codec_params *p, int *err);
+SONO_API void sono_codec_free(sono_codec *c);
+
+/* Save as the native format (safetensors + config JSON in __metadata__). */
+SONO_API int sono_codec_save(const sono_codec *c, const char *path, int f16);
+
+SONO_API const char *sono_codec_name(const sono_codec *c);
+SONO_API void sono_codec_hash(const sono_codec *c, uint8_t out[16]);
+SONO_API int sono_codec_sample_rate(const sono_codec *c);
+SONO_API int sono_codec_channels(const sono_codec *c);
+SONO_API int sono_codec_hop(const sono_codec *c);          /* samples per frame */
+SONO_API double sono_codec_frame_rate(const sono_codec *c); /* frames per second */
+SONO_API int sono_codec_codebook_size(const sono_codec *c);
+SONO_API int sono_codec_max_codebooks(const sono_codec *c);
+SONO_API int sono_codec_n_bandwidths(const sono_codec *c);
+SONO_API double sono_codec_bandwidth(const sono_codec *c, int i); /* kbps */
+/* Codebooks for a bandwidth in kbps; SONO_E_RANGE (detail lists the valid
+ * ones) when the model does not offer it. */
+SONO_API int sono_codec_n_q_for_bandwidth(const sono_codec *c, double kbps);
+/* Upper bound on frames per codebook for n_samples of input. */
+SONO_API int64_t sono_codec_max_frames(const sono_codec *c, int64_t n_samples);
+/* 0 if tokens t were made by this codec (name and hash), else
+ * SONO_E_MODEL_MISMATCH or SONO_E_RANGE with a detail line. */
+SONO_API int sono_codec_check_tokens(const sono_codec *c, const sono_tokens *t);
+
+/* One-shot: planar PCM at the model's rate and channel count. */
+SONO_API int sono_codec_encode(const sono_codec *c, const float *pcm, int64_t n_samples,
+                               int n_q, sono_tokens **out);
+/* Decode to planar PCM, trimmed to t->n_samples. Caller frees *pcm. */
+SONO_API int sono_codec_decode(const sono_codec *c, const sono_tokens *t,
+                               float **pcm, int64_t *n_samples);
+
+/* Streaming encode: push PCM in any chunk sizes, then finish; the result
+ * equals sono_codec_encode on the whole signal. */
+SONO_API sono_codec_stream *sono_codec_encoder_stream(const sono_codec *c, int n_q, int *err);
+SONO_API int sono_codec_encoder_push(sono_codec_stream *s, const float *pcm, int64_t n_samples);
+/* Finish and hand over all tokens (the stream keeps nothing). */
+SONO_API int sono_codec_encoder_finish(sono_codec_stream *s, sono_tokens **out);
+
+/* Streaming decode: created for a token set (kept by reference, must
+ * outlive the stream); each pull returns up to max_samples per channel of
+ * output (planar), 0 at the end, negative on error. */
+SONO_API sono_codec_stream *sono_codec_decoder_stream(const sono_codec *c, const sono_tokens *t, int *err);
+SONO_API int64_t sono_codec_decoder_pull(sono_codec_stream *s, float *pcm, int64_t max_samples);
+
+SONO_API void sono_codec_stream_free(sono_codec_stream *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
