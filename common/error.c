@@ -45,7 +45,7 @@ void sono_error_prefix(const char *fmt, ...) {
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     memcpy(old, g_detail, sizeof old);
-    snprintf(g_detail, sizeof g_detail, "%s: %s", pre, old);
+    snprintf(g_detail, sizeof g_detail, "%.500s: %.500s", pre, old);
 }
 
 void sono_set_log(sono_log_fn fn, void *user) {

@@ -77,6 +77,12 @@ SONO_API int64_t sono_codec_max_frames(const sono_codec *c, int64_t n_samples);
  * SONO_E_MODEL_MISMATCH or SONO_E_RANGE with a detail line. */
 SONO_API int sono_codec_check_tokens(const sono_codec *c, const sono_tokens *t);
 
+/* Wrap bare codes [n_q][n_frames] (e.g. from a .npy) as tokens of this
+ * codec: n_samples = the longest signal those frames decode to, per-segment
+ * scales 1 (a .npy carries none). Codes are copied and range-checked. */
+SONO_API int sono_codec_tokens_from_codes(const sono_codec *c, const int32_t *codes, int n_q,
+                                          int64_t n_frames, sono_tokens **out);
+
 /* One-shot: planar PCM at the model's rate and channel count. */
 SONO_API int sono_codec_encode(const sono_codec *c, const float *pcm, int64_t n_samples,
                                int n_q, sono_tokens **out);
@@ -92,8 +98,10 @@ SONO_API int sono_codec_encoder_push(sono_codec_stream *s, const float *pcm, int
 SONO_API int sono_codec_encoder_finish(sono_codec_stream *s, sono_tokens **out);
 
 /* Streaming decode: created for a token set (kept by reference, must
- * outlive the stream); each pull returns up to max_samples per channel of
- * output (planar), 0 at the end, negative on error. */
+ * outlive the stream); each pull writes up to max_samples per channel into
+ * pcm (room for channels * max_samples floats) and returns the count n written
+ * per channel, packed planar like sono_audio_read: channel c at pcm + c * n.
+ * Returns 0 at the end, negative on error. */
 SONO_API sono_codec_stream *sono_codec_decoder_stream(const sono_codec *c, const sono_tokens *t, int *err);
 SONO_API int64_t sono_codec_decoder_pull(sono_codec_stream *s, float *pcm, int64_t max_samples);
 

@@ -1,0 +1,131 @@
+/* Codec internals shared by codec_config.c, codec_load.c, seanet.c, rvq.c and
+ * codec.c: the configuration, the weights (one block, folded weight norm),
+ * and the streaming SEANet graph. Not installed. */
+#ifndef SONO_CODEC_INTERNAL_H
+#define SONO_CODEC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sonotok/codec.h"
+
+#define CODEC_MAX_RATIOS 8
+#define CODEC_MAX_BW 16
+
+enum { NORM_NONE = 0, NORM_WEIGHT = 1, NORM_TIME_GROUP = 2 };
+enum { PAD_REFLECT = 0, PAD_ZERO = 1 };
+
+/* Architecture and behaviour. Field names follow EnCodec's SEANet arguments. */
+typedef struct {
+    char name[SONO_MODEL_NAME_MAX];
+    int sample_rate;          /* Hz */
+    int channels;             /* audio channels */
+    int causal;               /* 1: causal padding and trimming */
+    int norm;                 /* NORM_* */
+    int pad_mode;             /* PAD_* */
+    int n_filters;            /* base width (32) */
+    int dimension;            /* latent dimension (128) */
+    int n_ratios;
+    int ratios[CODEC_MAX_RATIOS]; /* decoder order, e.g. 8 5 4 2; the encoder uses them reversed */
+    int kernel_size, last_kernel_size, residual_kernel_size;
+    int n_residual_layers, dilation_base, compress;
+    int lstm_layers;          /* 0: no LSTM */
+    int true_skip;            /* 1: identity shortcut, 0: 1x1 conv */
+    double trim_right_ratio;  /* causal transposed-conv trimming split (1.0: all right) */
+    int codebook_size;        /* bins */
+    int n_q;                  /* codebooks in the model */
+    int n_bandwidths;
+    double bandwidths[CODEC_MAX_BW]; /* kbps, ascending */
+    int normalize;            /* per-segment RMS scale */
+    double segment;           /* seconds, 0: whole signal in one segment */
+    double overlap;           /* fraction of a segment */
+} codec_config;
+
+/* Presets. Return 0 or SONO_E_NOT_FOUND. */
+int codec_config_preset(const char *name, codec_config *cfg);
+/* Parse our JSON config (the native format's __metadata__["config"]). */
+int codec_config_from_json(const char *json, codec_config *cfg);
+/* Hugging Face config.json (EncodecConfig). */
+int codec_config_from_hf_json(const char *json, codec_config *cfg);
+/* Serialise to JSON (malloc'd). */
+char *codec_config_to_json(const codec_config *cfg);
+/* Check internal consistency; 0 or SONO_E_FORMAT with detail. */
+int codec_config_check(const codec_config *cfg);
+int codec_config_hop(const codec_config *cfg);
+int codec_config_frame_rate(const codec_config *cfg); /* ceil(sample_rate / hop), as EnCodec */
+int64_t codec_config_segment_length(const codec_config *cfg); /* samples, 0 when unsegmented */
+int64_t codec_config_segment_stride(const codec_config *cfg);
+
+/* ---- weights ---- */
+
+typedef struct {
+    int C_in, C_out, K, stride, dil;
+    const float *w;     /* conv: [C_out][C_in][K]; convtr: [C_in][C_out][K] */
+    const float *b;     /* [C_out] or NULL */
+    const float *gn_w;  /* GroupNorm affine [C_out] (NORM_TIME_GROUP) or NULL */
+    const float *gn_b;
+} conv_w;
+
+typedef struct {
+    conv_w block1;      /* dim -> hidden, residual_kernel_size, dilation */
+    conv_w block2;      /* hidden -> dim, k1 */
+    conv_w shortcut;    /* dim -> dim, k1; unused when true_skip */
+} res_w;
+
+typedef struct {
+    int C;
+    const float *w_ih[4], *w_hh[4], *b_ih[4], *b_hh[4]; /* per layer */
+} lstm_w;
+
+/* One SEANet stack: encoder or decoder. */
+typedef struct {
+    conv_w first;                                     /* first conv */
+    res_w res[CODEC_MAX_RATIOS][4];                   /* [ratio][residual layer] */
+    conv_w updown[CODEC_MAX_RATIOS];                  /* strided conv (enc) / convtr (dec) */
+    lstm_w lstm;
+    conv_w last;
+} seanet_w;
+
+struct sono_codec {
+    codec_config cfg;
+    seanet_w enc, dec;
+    const float *codebooks;   /* [n_q][codebook_size][dimension] */
+    float *codebook_sqnorm;   /* [n_q][codebook_size] |e|^2 */
+    float *block;             /* all weights */
+    size_t block_floats;
+    uint8_t hash[16];
+    int n_threads;
+};
+
+
+/* Build a codec from a tensor set (any spelling) and a config. */
+struct sono_tensors;
+int codec_from_tensors(const struct sono_tensors *ts, const codec_config *cfg, sono_codec **out);
+/* Tensor names in canonical order with shapes, for saving / hashing. */
+typedef struct {
+    char name[96];
+    int ndim;
+    int64_t shape[3];
+    const float *data;
+} codec_param;
+int codec_params(const sono_codec *c, codec_param **out, int *n);
+
+/* ---- streaming SEANet ---- */
+typedef struct seanet_run seanet_run;
+/* which: 0 encoder (audio -> latents), 1 decoder (latents -> audio). */
+seanet_run *seanet_run_new(const sono_codec *c, int which, int *err);
+/* Push n samples ([C_in][n], planar). last: no input follows. Output is
+ * [C_out][*n_out] in a buffer owned by the run, valid until the next call. */
+int seanet_run_push(seanet_run *r, const float *in, int64_t n, int last,
+                    const float **out, int64_t *n_out);
+void seanet_run_reset(seanet_run *r);
+void seanet_run_free(seanet_run *r);
+
+/* ---- RVQ ---- */
+/* latents [D][n_frames] -> codes[q * codes_stride + f] for q < n_q. */
+int rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int n_q,
+               int32_t *codes, int64_t codes_stride, float *scratch_or_null);
+/* codes -> latents [D][n_frames] */
+int rvq_decode(const sono_codec *c, const int32_t *codes, int64_t codes_stride, int64_t n_frames,
+               int n_q, float *latents);
+
+#endif

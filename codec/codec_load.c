@@ -1,0 +1,587 @@
+/* Loading a codec: resolve a model name to a file, read the weights in any of
+ * the three spellings (official EnCodec .th, Hugging Face folder, native
+ * safetensors), fold weight norm, lay everything into one block, and hash it. */
+#include <ctype.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+#include "codec_internal.h"
+#include "sono_internal.h"
+#include "tensors.h"
+
+#ifndef SONO_MODELS_DIR
+#define SONO_MODELS_DIR "/usr/local/share/sonotok/models"
+#endif
+
+/* ---- architecture walk: every parameter with its canonical name and shape ---- */
+
+typedef struct {
+    char name[96];
+    int ndim;
+    int64_t shape[3];
+    const float **slot;
+} pspec;
+
+typedef struct {
+    pspec *p;
+    int n, cap;
+} plist;
+
+static int plist_add(plist *l, const char *prefix, const char *suffix, const float **slot,
+                     int ndim, int64_t d0, int64_t d1, int64_t d2) {
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 64;
+        pspec *np = realloc(l->p, (size_t)cap * sizeof *np);
+        if (!np) return SONO_E_NOMEM;
+        l->p = np;
+        l->cap = cap;
+    }
+    pspec *s = &l->p[l->n++];
+    snprintf(s->name, sizeof s->name, "%s%s", prefix, suffix);
+    s->ndim = ndim;
+    s->shape[0] = d0; s->shape[1] = d1; s->shape[2] = d2;
+    s->slot = slot;
+    return 0;
+}
+
+/* conv (tr = 0) or transposed conv (tr = 1) under prefix ("encoder.model.3") */
+static int add_conv(plist *l, const codec_config *cfg, const char *prefix, conv_w *cw, int tr,
+                    int C_in, int C_out, int K, int stride, int dil) {
+    char pre[80];
+    cw->C_in = C_in; cw->C_out = C_out; cw->K = K; cw->stride = stride; cw->dil = dil;
+    snprintf(pre, sizeof pre, "%s%s", prefix, tr ? ".convtr.convtr" : ".conv.conv");
+    int rc = plist_add(l, pre, ".weight", &cw->w, 3, tr ? C_in : C_out, tr ? C_out : C_in, K);
+    if (!rc) rc = plist_add(l, pre, ".bias", &cw->b, 1, C_out, 0, 0);
+    if (!rc && cfg->norm == NORM_TIME_GROUP) {
+        snprintf(pre, sizeof pre, "%s%s", prefix, tr ? ".convtr.norm" : ".conv.norm");
+        rc = plist_add(l, pre, ".weight", &cw->gn_w, 1, C_out, 0, 0);
+        if (!rc) rc = plist_add(l, pre, ".bias", &cw->gn_b, 1, C_out, 0, 0);
+    }
+    return rc;
+}
+
+static int add_res(plist *l, const codec_config *cfg, const char *prefix, res_w *rw, int dim, int dil) {
+    char pre[80];
+    int hidden = dim / cfg->compress;
+    snprintf(pre, sizeof pre, "%s.block.1", prefix);
+    int rc = add_conv(l, cfg, pre, &rw->block1, 0, dim, hidden, cfg->residual_kernel_size, 1, dil);
+    snprintf(pre, sizeof pre, "%s.block.3", prefix);
+    if (!rc) rc = add_conv(l, cfg, pre, &rw->block2, 0, hidden, dim, 1, 1, 1);
+    if (!rc && !cfg->true_skip) {
+        snprintf(pre, sizeof pre, "%s.shortcut", prefix);
+        rc = add_conv(l, cfg, pre, &rw->shortcut, 0, dim, dim, 1, 1, 1);
+    }
+    return rc;
+}
+
+static int add_lstm(plist *l, const char *prefix, lstm_w *lw, int C, int layers) {
+    char pre[80];
+    lw->C = C;
+    snprintf(pre, sizeof pre, "%s.lstm", prefix);
+    for (int i = 0; i < layers; i++) {
+        char s[32];
+        int rc;
+        snprintf(s, sizeof s, ".weight_ih_l%d", i);
+        if ((rc = plist_add(l, pre, s, &lw->w_ih[i], 2, 4 * (int64_t)C, C, 0))) return rc;
+        snprintf(s, sizeof s, ".weight_hh_l%d", i);
+        if ((rc = plist_add(l, pre, s, &lw->w_hh[i], 2, 4 * (int64_t)C, C, 0))) return rc;
+        snprintf(s, sizeof s, ".bias_ih_l%d", i);
+        if ((rc = plist_add(l, pre, s, &lw->b_ih[i], 1, 4 * (int64_t)C, 0, 0))) return rc;
+        snprintf(s, sizeof s, ".bias_hh_l%d", i);
+        if ((rc = plist_add(l, pre, s, &lw->b_hh[i], 1, 4 * (int64_t)C, 0, 0))) return rc;
+    }
+    return 0;
+}
+
+static int walk_arch(sono_codec *c, plist *l) {
+    const codec_config *cfg = &c->cfg;
+    char pre[64];
+    int rc, idx = 0, nf = cfg->n_filters;
+    /* encoder */
+    int mult = 1;
+    snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
+    if ((rc = add_conv(l, cfg, pre, &c->enc.first, 0, cfg->channels, nf, cfg->kernel_size, 1, 1))) return rc;
+    for (int i = 0; i < cfg->n_ratios; i++) {
+        int ratio = cfg->ratios[cfg->n_ratios - 1 - i];
+        int dil = 1;
+        for (int j = 0; j < cfg->n_residual_layers; j++, dil *= cfg->dilation_base) {
+            snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
+            if ((rc = add_res(l, cfg, pre, &c->enc.res[i][j], mult * nf, dil))) return rc;
+        }
+        idx++; /* ELU */
+        snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
+        if ((rc = add_conv(l, cfg, pre, &c->enc.updown[i], 0, mult * nf, 2 * mult * nf, 2 * ratio, ratio, 1)))
+            return rc;
+        mult *= 2;
+    }
+    if (cfg->lstm_layers) {
+        snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
+        if ((rc = add_lstm(l, pre, &c->enc.lstm, mult * nf, cfg->lstm_layers))) return rc;
+    }
+    idx++; /* ELU */
+    snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
+    if ((rc = add_conv(l, cfg, pre, &c->enc.last, 0, mult * nf, cfg->dimension, cfg->last_kernel_size, 1, 1)))
+        return rc;
+    /* decoder */
+    idx = 0;
+    mult = 1 << cfg->n_ratios;
+    snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
+    if ((rc = add_conv(l, cfg, pre, &c->dec.first, 0, cfg->dimension, mult * nf, cfg->kernel_size, 1, 1)))
+        return rc;
+    if (cfg->lstm_layers) {
+        snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
+        if ((rc = add_lstm(l, pre, &c->dec.lstm, mult * nf, cfg->lstm_layers))) return rc;
+    }
+    for (int i = 0; i < cfg->n_ratios; i++) {
+        int ratio = cfg->ratios[i];
+        idx++; /* ELU */
+        snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
+        if ((rc = add_conv(l, cfg, pre, &c->dec.updown[i], 1, mult * nf, mult * nf / 2, 2 * ratio, ratio, 1)))
+            return rc;
+        int dil = 1;
+        for (int j = 0; j < cfg->n_residual_layers; j++, dil *= cfg->dilation_base) {
+            snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
+            if ((rc = add_res(l, cfg, pre, &c->dec.res[i][j], mult * nf / 2, dil))) return rc;
+        }
+        mult /= 2;
+    }
+    idx++; /* ELU */
+    snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
+    if ((rc = add_conv(l, cfg, pre, &c->dec.last, 0, nf, cfg->channels, cfg->last_kernel_size, 1, 1))) return rc;
+    /* quantizer: one codebook tensor per layer, stored contiguously */
+    for (int q = 0; q < cfg->n_q; q++) {
+        snprintf(pre, sizeof pre, "quantizer.vq.layers.%d", q);
+        if ((rc = plist_add(l, pre, "._codebook.embed", q == 0 ? &c->codebooks : NULL, 2,
+                            cfg->codebook_size, cfg->dimension, 0)))
+            return rc;
+    }
+    return 0;
+}
+
+static int64_t pspec_numel(const pspec *s) {
+    int64_t n = 1;
+    for (int i = 0; i < s->ndim; i++) n *= s->shape[i];
+    return n;
+}
+
+/* ---- tensor lookup across spellings ---- */
+
+static void replace_all(char *dst, size_t n, const char *src, const char *from, const char *to) {
+    size_t fl = strlen(from), tl = strlen(to), o = 0;
+    while (*src && o + 1 < n) {
+        if (!strncmp(src, from, fl)) {
+            for (size_t i = 0; i < tl && o + 1 < n; i++) dst[o++] = to[i];
+            src += fl;
+        } else {
+            dst[o++] = *src++;
+        }
+    }
+    dst[o] = 0;
+}
+
+/* Hugging Face transformers spelling of a canonical (original EnCodec) name. */
+static void hf_name(char *out, size_t n, const char *canon) {
+    static const char *const rules[][2] = {
+        {"encoder.model.", "encoder.layers."}, {"decoder.model.", "decoder.layers."},
+        {".conv.conv.", ".conv."}, {".convtr.convtr.", ".conv."},
+        {".conv.norm.", ".norm."}, {".convtr.norm.", ".norm."},
+        {"quantizer.vq.layers.", "quantizer.layers."}, {"._codebook.", ".codebook."},
+    };
+    char a[128], b[128];
+    snprintf(a, sizeof a, "%s", canon);
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        replace_all(b, sizeof b, a, rules[i][0], rules[i][1]);
+        memcpy(a, b, sizeof a);
+    }
+    snprintf(out, n, "%s", a);
+}
+
+static int shape_is(const sono_tensor *t, const pspec *s) {
+    if (t->ndim != s->ndim) return 0;
+    for (int i = 0; i < s->ndim; i++)
+        if (t->shape[i] != s->shape[i]) return 0;
+    return 1;
+}
+
+static int shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
+    int o = snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && o < (int)n; i++)
+        o += snprintf(buf + o, n - (size_t)o, i ? ",%lld" : "%lld", (long long)shape[i]);
+    if (o < (int)n) o += snprintf(buf + o, n - (size_t)o, "]");
+    return o;
+}
+
+static int bad_shape(const char *name, const sono_tensor *t, const pspec *s) {
+    char a[64], b[64];
+    shape_str(a, sizeof a, t->ndim, t->shape);
+    shape_str(b, sizeof b, s->ndim, s->shape);
+    return sono_fail(SONO_E_MODEL_MISMATCH, "tensor %s has shape %s, the config needs %s", name, a, b);
+}
+
+/* Fold weight norm: w = v * (g / ||v||), the norm over all dims but 0. */
+static int fold_weight_norm(float *dst, const sono_tensor *g, const sono_tensor *v, const pspec *s,
+                            const char *name) {
+    if (!shape_is(v, s)) return bad_shape(name, v, s);
+    if (g->numel != s->shape[0]) return sono_fail(SONO_E_MODEL_MISMATCH, "weight-norm gain of %s has %lld values, need %lld",
+                                                  name, (long long)g->numel, (long long)s->shape[0]);
+    int64_t inner = v->numel / s->shape[0];
+    for (int64_t o = 0; o < s->shape[0]; o++) {
+        const float *vr = v->data + o * inner;
+        double ss = 0;
+        for (int64_t i = 0; i < inner; i++) ss += (double)vr[i] * vr[i];
+        float norm = (float)sqrt(ss);
+        float f = g->data[o] / norm;
+        for (int64_t i = 0; i < inner; i++) dst[o * inner + i] = vr[i] * f;
+    }
+    return 0;
+}
+
+static int fetch(const sono_tensors *ts, const pspec *s, float *dst) {
+    char names[2][128];
+    snprintf(names[0], sizeof names[0], "%s", s->name);
+    hf_name(names[1], sizeof names[1], s->name);
+    for (int k = 0; k < 2; k++) {
+        const char *nm = names[k];
+        const sono_tensor *t = sono_tensors_find(ts, nm);
+        if (t) {
+            if (!shape_is(t, s)) return bad_shape(nm, t, s);
+            memcpy(dst, t->data, (size_t)t->numel * sizeof(float));
+            return 0;
+        }
+        size_t L = strlen(nm);
+        if (L > 7 && !strcmp(nm + L - 7, ".weight")) {
+            char base[128], gn[160], vn[160];
+            memcpy(base, nm, L - 7);
+            base[L - 7] = 0;
+            static const char *const sp[][2] = {
+                {".weight_g", ".weight_v"},
+                {".parametrizations.weight.original0", ".parametrizations.weight.original1"},
+            };
+            for (int j = 0; j < 2; j++) {
+                snprintf(gn, sizeof gn, "%s%s", base, sp[j][0]);
+                snprintf(vn, sizeof vn, "%s%s", base, sp[j][1]);
+                const sono_tensor *g = sono_tensors_find(ts, gn), *v = sono_tensors_find(ts, vn);
+                if (g && v) return fold_weight_norm(dst, g, v, s, nm);
+            }
+        }
+    }
+    return sono_fail(SONO_E_MODEL_MISMATCH, "weights have no tensor %s (nor its Hugging Face spelling %s)",
+                     names[0], names[1]);
+}
+
+static void codec_compute_hash(sono_codec *c, const plist *l) {
+    XXH3_state_t *st = XXH3_createState();
+    if (!st) return;
+    XXH3_128bits_reset(st);
+    codec_config cfg = c->cfg;
+    memset(cfg.name, 0, sizeof cfg.name); /* the name is not part of the identity */
+    char *json = codec_config_to_json(&cfg);
+    if (json) { XXH3_128bits_update(st, json, strlen(json)); free(json); }
+    for (int i = 0; i < l->n; i++) {
+        const pspec *s = &l->p[i];
+        XXH3_128bits_update(st, s->name, strlen(s->name) + 1);
+        XXH3_128bits_update(st, s->shape, sizeof s->shape);
+    }
+    XXH3_128bits_update(st, c->block, c->block_floats * sizeof(float));
+    XXH128_hash_t h = XXH3_128bits_digest(st);
+    XXH3_freeState(st);
+    XXH128_canonical_t canon;
+    XXH128_canonicalFromHash(&canon, h);
+    memcpy(c->hash, canon.digest, 16);
+}
+
+int codec_from_tensors(const sono_tensors *ts, const codec_config *cfg, sono_codec **out) {
+    *out = NULL;
+    int rc = codec_config_check(cfg);
+    if (rc) return rc;
+    sono_codec *c = calloc(1, sizeof *c);
+    if (!c) return sono_fail(SONO_E_NOMEM, "out of memory");
+    c->cfg = *cfg;
+    c->n_threads = 1;
+    plist l = {0};
+    if ((rc = walk_arch(c, &l))) goto fail;
+    size_t total = 0;
+    for (int i = 0; i < l.n; i++) total += (size_t)pspec_numel(&l.p[i]);
+    size_t n_sq = (size_t)cfg->n_q * (size_t)cfg->codebook_size;
+    if (total > SONO_MAX_ALLOC / sizeof(float)) { rc = sono_fail(SONO_E_LIMIT, "model too large"); goto fail; }
+    c->block = malloc((total + n_sq) * sizeof(float));
+    if (!c->block) { rc = sono_fail(SONO_E_NOMEM, "out of memory for %zu weights", total); goto fail; }
+    c->block_floats = total;
+    size_t off = 0;
+    for (int i = 0; i < l.n; i++) {
+        float *dst = c->block + off;
+        if ((rc = fetch(ts, &l.p[i], dst))) goto fail;
+        if (l.p[i].slot) *l.p[i].slot = dst;
+        off += (size_t)pspec_numel(&l.p[i]);
+    }
+    for (size_t i = 0; i < total; i++) {
+        if (!isfinite(c->block[i])) { rc = sono_fail(SONO_E_FORMAT, "weights contain NaN or infinity"); goto fail; }
+    }
+    c->codebook_sqnorm = c->block + total;
+    for (size_t k = 0; k < n_sq; k++) {
+        const float *e = c->codebooks + k * (size_t)cfg->dimension;
+        float s = 0;
+        for (int d = 0; d < cfg->dimension; d++) s += e[d] * e[d];
+        c->codebook_sqnorm[k] = s;
+    }
+    codec_compute_hash(c, &l);
+    free(l.p);
+    *out = c;
+    return 0;
+fail:
+    free(l.p);
+    free(c->block);
+    free(c);
+    return rc;
+}
+
+int codec_params(const sono_codec *c, codec_param **out, int *n) {
+    sono_codec tmp = *c;
+    plist l = {0};
+    int rc = walk_arch(&tmp, &l);
+    if (rc) { free(l.p); return rc; }
+    codec_param *p = calloc((size_t)l.n, sizeof *p);
+    if (!p) { free(l.p); return sono_fail(SONO_E_NOMEM, "out of memory"); }
+    size_t off = 0;
+    for (int i = 0; i < l.n; i++) {
+        snprintf(p[i].name, sizeof p[i].name, "%s", l.p[i].name);
+        p[i].ndim = l.p[i].ndim;
+        memcpy(p[i].shape, l.p[i].shape, sizeof p[i].shape);
+        p[i].data = c->block + off;
+        off += (size_t)pspec_numel(&l.p[i]);
+    }
+    free(l.p);
+    *out = p;
+    *n = l.n;
+    return 0;
+}
+
+/* ---- files ---- */
+
+static int is_dir(const char *p) { struct stat st; return !stat(p, &st) && S_ISDIR(st.st_mode); }
+static int is_file(const char *p) { struct stat st; return !stat(p, &st) && S_ISREG(st.st_mode); }
+
+static int has_ext(const char *p, const char *ext) {
+    size_t a = strlen(p), b = strlen(ext);
+    return a >= b && !strcasecmp(p + a - b, ext);
+}
+
+static const struct { const char *name, *file, *url; } official[] = {
+    {"encodec_24khz", "encodec_24khz-d7cc33bc.th", "https://dl.fbaipublicfiles.com/encodec/v0/encodec_24khz-d7cc33bc.th"},
+    {"encodec_48khz", "encodec_48khz-7e698e3e.th", "https://dl.fbaipublicfiles.com/encodec/v0/encodec_48khz-7e698e3e.th"},
+};
+
+/* Try NAME in dir: NAME, NAME.safetensors, NAME.th, NAME-*.th, NAME/ (folder). */
+static int try_dir(const char *dir, const char *name, char *out, size_t n) {
+    static const char *const sfx[] = {".safetensors", ".th", "", NULL};
+    char p[4096];
+    for (int i = 0; sfx[i]; i++) {
+        snprintf(p, sizeof p, "%s/%s%s", dir, name, sfx[i]);
+        if (is_file(p) || (is_dir(p) && !sfx[i][0])) { snprintf(out, n, "%s", p); return 1; }
+    }
+    for (size_t i = 0; i < sizeof official / sizeof official[0]; i++) {
+        if (strcmp(name, official[i].name)) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, official[i].file);
+        if (is_file(p)) { snprintf(out, n, "%s", p); return 1; }
+    }
+    return 0;
+}
+
+static const char *default_user_dir(char *buf, size_t n) {
+    const char *x = getenv("XDG_DATA_HOME");
+    if (x && *x) { snprintf(buf, n, "%s/sonotok/models", x); return buf; }
+    const char *h = getenv("HOME");
+    if (h && *h) { snprintf(buf, n, "%s/.local/share/sonotok/models", h); return buf; }
+    return NULL;
+}
+
+int sono_codec_resolve(const char *model, char *out, size_t n) {
+    if (!model || !*model) return sono_fail(SONO_E_ARG, "empty model name");
+    if (strchr(model, '/') || has_ext(model, ".th") || has_ext(model, ".safetensors") || is_file(model) || is_dir(model)) {
+        if (!is_file(model) && !is_dir(model)) return sono_fail(SONO_E_NOT_FOUND, "model %s: no such file", model);
+        snprintf(out, n, "%s", model);
+        return 0;
+    }
+    const char *mp = getenv("SONOTOK_MODEL_PATH");
+    if (mp && *mp) {
+        char *dup = strdup(mp), *save = NULL;
+        if (!dup) return sono_fail(SONO_E_NOMEM, "out of memory");
+        for (char *d = strtok_r(dup, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+            if (*d && try_dir(d, model, out, n)) { free(dup); return 0; }
+        }
+        free(dup);
+    }
+    char ub[4096];
+    const char *ud = default_user_dir(ub, sizeof ub);
+    if (ud && try_dir(ud, model, out, n)) return 0;
+    if (try_dir(SONO_MODELS_DIR, model, out, n)) return 0;
+    for (size_t i = 0; i < sizeof official / sizeof official[0]; i++) {
+        if (!strcmp(model, official[i].name))
+            return sono_fail(SONO_E_NOT_FOUND,
+                             "model %s not found: download %s from %s into %s (or a folder in SONOTOK_MODEL_PATH)",
+                             model, official[i].file, official[i].url, ud ? ud : "~/.local/share/sonotok/models");
+    }
+    return sono_fail(SONO_E_NOT_FOUND, "model %s not found in SONOTOK_MODEL_PATH, %s or %s", model,
+                     ud ? ud : "~/.local/share/sonotok/models", SONO_MODELS_DIR);
+}
+
+static int read_text(const char *path, char **out) {
+    uint8_t *buf;
+    size_t n;
+    int rc = sono_read_file(path, 1 << 20, &buf, &n);
+    if (rc) return rc;
+    *out = (char *)buf;
+    return 0;
+}
+
+/* Config for a .th: a sidecar "<path>.json" or "<stem>.json" in our format, or
+ * the official preset the file name or the tensors identify. */
+static int th_config(const char *path, const sono_tensors *ts, codec_config *cfg) {
+    char side[4096];
+    char *json = NULL;
+    snprintf(side, sizeof side, "%s.json", path);
+    if (!is_file(side)) {
+        snprintf(side, sizeof side, "%s", path);
+        char *dot = strrchr(side, '.');
+        if (dot) strcpy(dot, ".json");
+    }
+    if (is_file(side)) {
+        int rc = read_text(side, &json);
+        if (rc) return rc;
+        rc = codec_config_from_json(json, cfg);
+        free(json);
+        if (rc) sono_error_prefix("%s", side);
+        return rc;
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!strncmp(base, "encodec_48khz", 13)) return codec_config_preset("encodec_48khz", cfg);
+    if (!strncmp(base, "encodec_24khz", 13)) return codec_config_preset("encodec_24khz", cfg);
+    /* by content: the 48 kHz model has group norms and a stereo first conv */
+    const sono_tensor *t = sono_tensors_find(ts, "encoder.model.0.conv.norm.weight");
+    if (t) return codec_config_preset("encodec_48khz", cfg);
+    t = sono_tensors_find(ts, "encoder.model.0.conv.conv.weight_v");
+    if (t && t->ndim == 3 && t->shape[1] == 1) return codec_config_preset("encodec_24khz", cfg);
+    return sono_fail(SONO_E_FORMAT, "%s: cannot tell the codec configuration (no %s.json beside it)", path, base);
+}
+
+static int load_any(const char *path, sono_tensors **ts, codec_config *cfg) {
+    int rc;
+    if (is_dir(path)) {
+        char p[4096], *json = NULL;
+        snprintf(p, sizeof p, "%s/config.json", path);
+        if ((rc = read_text(p, &json))) { sono_error_prefix("model folder %s", path); return rc; }
+        rc = codec_config_from_hf_json(json, cfg);
+        free(json);
+        if (rc) { sono_error_prefix("%s", p); return rc; }
+        if (!cfg->name[0]) {
+            const char *b = strrchr(path, '/');
+            b = b && b[1] ? b + 1 : path;
+            snprintf(cfg->name, sizeof cfg->name, "%s", b);
+        }
+        snprintf(p, sizeof p, "%s/model.safetensors", path);
+        if ((rc = sono_safetensors_load(p, ts))) { sono_error_prefix("%s", p); return rc; }
+        /* config.json has no codebook count: the checkpoint's codebooks decide */
+        int n_q = 0;
+        for (;; n_q++) {
+            char k[96];
+            snprintf(k, sizeof k, "quantizer.layers.%d.codebook.embed", n_q);
+            if (!sono_tensors_find(*ts, k)) break;
+        }
+        if (n_q > 0) cfg->n_q = n_q;
+        if ((rc = codec_config_check(cfg))) { sono_error_prefix("%s", path); sono_tensors_free(*ts); *ts = NULL; }
+        return rc;
+    }
+    if (has_ext(path, ".th") || has_ext(path, ".pt") || has_ext(path, ".bin")) {
+        if ((rc = sono_th_load(path, ts))) { sono_error_prefix("%s", path); return rc; }
+        if ((rc = th_config(path, *ts, cfg))) { sono_tensors_free(*ts); *ts = NULL; return rc; }
+        return 0;
+    }
+    if ((rc = sono_safetensors_load(path, ts))) { sono_error_prefix("%s", path); return rc; }
+    const char *meta = (*ts)->metadata;
+    json_object *o = NULL, *cj = NULL;
+    if (meta) o = json_tokener_parse(meta);
+    if (!o || !json_object_object_get_ex(o, "config", &cj) || !json_object_is_type(cj, json_type_string)) {
+        if (o) json_object_put(o);
+        sono_tensors_free(*ts);
+        *ts = NULL;
+        return sono_fail(SONO_E_FORMAT, "%s: safetensors file without a sonotok codec config in __metadata__", path);
+    }
+    rc = codec_config_from_json(json_object_get_string(cj), cfg);
+    json_object_put(o);
+    if (rc) { sono_error_prefix("%s", path); sono_tensors_free(*ts); *ts = NULL; }
+    return rc;
+}
+
+sono_codec_params sono_codec_default_params(void) {
+    sono_codec_params p = {.n_threads = 1};
+    return p;
+}
+
+sono_codec *sono_codec_load(const char *model, const sono_codec_params *p, int *err) {
+    char path[4096];
+    int rc = sono_codec_resolve(model, path, sizeof path);
+    sono_codec *c = NULL;
+    sono_tensors *ts = NULL;
+    codec_config cfg;
+    if (!rc) rc = load_any(path, &ts, &cfg);
+    if (!rc) {
+        if (!cfg.name[0]) {
+            const char *b = strrchr(path, '/');
+            b = b ? b + 1 : path;
+            snprintf(cfg.name, sizeof cfg.name, "%.*s", (int)strcspn(b, "."), b);
+        }
+        rc = codec_from_tensors(ts, &cfg, &c);
+        if (rc) sono_error_prefix("%s", path);
+    }
+    sono_tensors_free(ts);
+    if (c && p) c->n_threads = p->n_threads > 0 ? p->n_threads : 1;
+    if (err) *err = rc;
+    return c;
+}
+
+void sono_codec_free(sono_codec *c) {
+    if (!c) return;
+    free(c->block);
+    free(c);
+}
+
+int sono_codec_save(const sono_codec *c, const char *path, int f16) {
+    codec_param *p;
+    int n, rc = codec_params(c, &p, &n);
+    if (rc) return rc;
+    const char **names = calloc((size_t)n, sizeof *names);
+    int *nd = calloc((size_t)n, sizeof *nd);
+    int64_t (*shapes)[SONO_MAX_DIMS] = calloc((size_t)n, sizeof *shapes);
+    const float **data = calloc((size_t)n, sizeof *data);
+    sono_tensors *ts = NULL;
+    char *cfgjson = codec_config_to_json(&c->cfg);
+    json_object *meta = json_object_new_object();
+    if (!names || !nd || !shapes || !data || !cfgjson || !meta) { rc = sono_fail(SONO_E_NOMEM, "out of memory"); goto done; }
+    for (int i = 0; i < n; i++) {
+        names[i] = p[i].name;
+        nd[i] = p[i].ndim;
+        for (int k = 0; k < p[i].ndim; k++) shapes[i][k] = p[i].shape[k];
+        data[i] = p[i].data;
+    }
+    json_object_object_add(meta, "format", json_object_new_string("sonotok-codec"));
+    json_object_object_add(meta, "config", json_object_new_string(cfgjson));
+    rc = sono_tensors_create(&ts, n, names, nd, (const int64_t (*)[SONO_MAX_DIMS])shapes, data);
+    if (!rc) {
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        rc = sono_safetensors_save(tmp, ts, json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN), f16);
+        if (!rc && rename(tmp, path)) rc = sono_fail(SONO_E_IO, "%s: cannot rename into place", path);
+        if (rc) remove(tmp);
+    }
+done:
+    if (meta) json_object_put(meta);
+    free(cfgjson);
+    sono_tensors_free(ts);
+    free(names); free(nd); free(shapes); free(data); free(p);
+    return rc;
+}

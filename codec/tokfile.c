@@ -1,0 +1,857 @@
+/* Token files (.tok): a checksummed header with the model identity and sizes,
+ * the codes entropy coded, and a checksum over the whole file. Byte layout and
+ * the rules readers enforce are in codec/FORMATS.md ("Token file"); keep the
+ * two in step. Also: sono_tokens_alloc/free and the shared file helpers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "sonotok/tokens.h"
+#include "sono_internal.h"
+#include "archive_internal.h"
+
+/* ---- layout (FORMATS.md) ---- */
+#define TOK_MAGIC "SNTK"
+#define TOK_MAJOR 1
+#define TOK_MINOR 0
+#define TOK_PREAMBLE 16          /* magic, major, minor, header_size, preamble check */
+#define TOK_FIXED 96             /* preamble + fixed v1 fields; the model name follows */
+#define TOK_TRAILER 8            /* file checksum */
+#define TOK_FLAG_SCALES 1u
+#define TOK_MAX_HEADER ((uint32_t)1 << 27)
+
+/* Limits that readers enforce (SONO_E_LIMIT beyond them). */
+#define TOK_MAX_NQ 1024
+#define TOK_MAX_CODEBOOK 65536
+#define TOK_MAX_FRAMES ((int64_t)1 << 32)
+#define TOK_MAX_SEGMENTS ((int64_t)1 << 24)
+#define TOK_MAX_RATE 1000000
+#define TOK_MAX_CHANNELS 255
+#define TOK_MAX_HOP (1 << 20)
+#define TOK_MAX_SAMPLES ((int64_t)1 << 52)
+
+static int tok_bits(int32_t codebook_size) {
+    int b = 0;
+    while (b < 31 && ((int64_t)1 << b) < codebook_size) b++;
+    return b; /* bits to hold 0 .. codebook_size-1 */
+}
+
+/* ------------------------------------------------------------------------- */
+/* sono_tokens                                                               */
+
+sono_tokens *sono_tokens_alloc(int n_q, int64_t n_frames, int n_segments, int with_scales) {
+    if (n_q <= 0 || n_frames < 0 || n_segments < 0) return NULL;
+    size_t n;
+    if (!sono_mul_ok((size_t)n_q, (size_t)n_frames, &n) || !sono_mul_ok(n, sizeof(int32_t), &n)) return NULL;
+    sono_tokens *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->n_q = n_q;
+    t->n_frames = n_frames;
+    t->n_segments = n_segments;
+    t->codes = calloc(n ? n : 1, 1);
+    if (with_scales && n_segments > 0) t->scales = calloc((size_t)n_segments, sizeof(float));
+    if (!t->codes || (with_scales && n_segments > 0 && !t->scales)) {
+        sono_tokens_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void sono_tokens_free(sono_tokens *t) {
+    if (!t) return;
+    free(t->scales);
+    free(t->codes);
+    free(t);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Coder 0: fixed-width packing, LSB first                                   */
+
+typedef struct {
+    uint8_t *p;
+    size_t pos;
+    uint64_t acc;
+    int n;
+} bitw;
+
+static void bitw_put(bitw *w, uint32_t v, int bits) {
+    w->acc |= (uint64_t)v << w->n;
+    w->n += bits;
+    while (w->n >= 8) {
+        w->p[w->pos++] = (uint8_t)w->acc;
+        w->acc >>= 8;
+        w->n -= 8;
+    }
+}
+
+static void bitw_end(bitw *w) {
+    if (w->n > 0) w->p[w->pos++] = (uint8_t)w->acc;
+    w->acc = 0;
+    w->n = 0;
+}
+
+typedef struct {
+    const uint8_t *p;
+    size_t pos, size;
+    uint64_t acc;
+    int n;
+} bitr;
+
+static uint32_t bitr_get(bitr *r, int bits) {
+    while (r->n < bits) {
+        r->acc |= (uint64_t)(r->pos < r->size ? r->p[r->pos] : 0) << r->n;
+        r->pos++;
+        r->n += 8;
+    }
+    uint32_t v = (uint32_t)(r->acc & (((uint64_t)1 << bits) - 1));
+    r->acc >>= bits;
+    r->n -= bits;
+    return v;
+}
+
+static size_t packed_bytes(size_t n_codes, int bits) { return (n_codes * (size_t)bits + 7) / 8; }
+
+static void packed_encode(const int32_t *codes, size_t n_codes, int bits, uint8_t *out) {
+    bitw w = {out, 0, 0, 0};
+    if (bits == 0) return;
+    for (size_t i = 0; i < n_codes; i++) bitw_put(&w, (uint32_t)codes[i], bits);
+    bitw_end(&w);
+}
+
+static int packed_decode(const uint8_t *in, size_t n_in, int bits, int32_t *codes, size_t n_codes) {
+    if (n_in != packed_bytes(n_codes, bits))
+        return sono_fail(SONO_E_FORMAT, "token file: packed payload is %zu bytes, expected %zu", n_in,
+                         packed_bytes(n_codes, bits));
+    bitr r = {in, 0, n_in, 0, 0};
+    for (size_t i = 0; i < n_codes; i++) codes[i] = bits ? (int32_t)bitr_get(&r, bits) : 0;
+    if (r.acc != 0) return sono_fail(SONO_E_FORMAT, "token file: packed payload has non-zero padding bits");
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Coder 1: byte planes + zstd                                               */
+
+/* Plane layout: the low 8 bits of every code (codebook-major), then the bits
+ * above the 8th packed LSB first (only when codes need more than 8 bits). */
+static size_t planes_bytes(size_t n_codes, int bits) {
+    return n_codes + (bits > 8 ? packed_bytes(n_codes, bits - 8) : 0);
+}
+
+static void planes_build(const int32_t *codes, size_t n_codes, int bits, uint8_t *out) {
+    for (size_t i = 0; i < n_codes; i++) out[i] = (uint8_t)codes[i];
+    if (bits <= 8) return;
+    bitw w = {out + n_codes, 0, 0, 0};
+    for (size_t i = 0; i < n_codes; i++) bitw_put(&w, (uint32_t)codes[i] >> 8, bits - 8);
+    bitw_end(&w);
+}
+
+static int zstd_encode(const int32_t *codes, size_t n_codes, int bits, int level, uint8_t **out, size_t *n_out) {
+    size_t raw_n = planes_bytes(n_codes, bits);
+    uint8_t *raw = malloc(raw_n ? raw_n : 1);
+    size_t cap = ZSTD_compressBound(raw_n);
+    uint8_t *dst = malloc(cap);
+    if (!raw || !dst) {
+        free(raw);
+        free(dst);
+        return sono_fail(SONO_E_NOMEM, "token file: no memory for %zu plane bytes", raw_n);
+    }
+    planes_build(codes, n_codes, bits, raw);
+    size_t z = ZSTD_compress(dst, cap, raw, raw_n, level);
+    free(raw);
+    if (ZSTD_isError(z)) {
+        free(dst);
+        return sono_fail(SONO_E_NOMEM, "token file: zstd: %s", ZSTD_getErrorName(z));
+    }
+    *out = dst;
+    *n_out = z;
+    return 0;
+}
+
+static int zstd_decode(const uint8_t *in, size_t n_in, int bits, int32_t *codes, size_t n_codes) {
+    size_t raw_n = planes_bytes(n_codes, bits);
+    unsigned long long content = ZSTD_getFrameContentSize(in, n_in);
+    if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN)
+        return sono_fail(SONO_E_FORMAT, "token file: zstd payload has no valid frame header");
+    if (content != raw_n)
+        return sono_fail(SONO_E_FORMAT, "token file: zstd payload holds %llu bytes, expected %zu", content, raw_n);
+    size_t frame = ZSTD_findFrameCompressedSize(in, n_in);
+    if (ZSTD_isError(frame) || frame != n_in)
+        return sono_fail(SONO_E_FORMAT, "token file: zstd payload is not exactly one frame");
+    uint8_t *raw = malloc(raw_n ? raw_n : 1);
+    if (!raw) return sono_fail(SONO_E_NOMEM, "token file: no memory for %zu plane bytes", raw_n);
+    size_t got = ZSTD_decompress(raw, raw_n, in, n_in);
+    if (ZSTD_isError(got) || got != raw_n) {
+        free(raw);
+        return sono_fail(SONO_E_FORMAT, "token file: zstd payload does not decompress to %zu bytes", raw_n);
+    }
+    for (size_t i = 0; i < n_codes; i++) codes[i] = raw[i];
+    int rc = 0;
+    if (bits > 8) {
+        bitr r = {raw + n_codes, 0, raw_n - n_codes, 0, 0};
+        for (size_t i = 0; i < n_codes; i++) codes[i] |= (int32_t)(bitr_get(&r, bits - 8) << 8);
+        if (r.acc != 0) rc = sono_fail(SONO_E_FORMAT, "token file: zstd plane has non-zero padding bits");
+    }
+    free(raw);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Coder 2: adaptive binary range coder                                      */
+/*
+ * Per frame t of codebook q (codebook-major order), for t > 0 one "repeat" bit
+ * says whether the code equals the one at t-1; when it does not (and at t = 0)
+ * the code is sent MSB first down a binary tree of adaptive probabilities,
+ * reset for each codebook. The repeat bit's context is (was t-1 a repeat in
+ * this codebook) x (did codebook q-1 repeat at t, or q == 0). Probabilities
+ * start at 1/2 and follow a count-based estimate (step 1/(n+2)) until n reaches
+ * a limit, then adapt at a fixed rate. All constants here are part of the
+ * format: changing any of them needs a new coder id.
+ */
+#define RC_TOP ((uint32_t)1 << 24)
+#define RC_PONE 65536u
+#define RC_PMIN 64u
+#define RC_TREE_PRIOR 4   /* initial count of every tree node */
+#define RC_TREE_LIMIT 255 /* count limit of tree nodes */
+#define RC_REP_LIMIT 60   /* count limit of repeat contexts */
+#define RC_REP_CTX 6
+
+typedef struct {
+    uint16_t p; /* P(bit = 1) in 1/65536 */
+    uint16_t n; /* observations so far, saturating at the limit */
+} rc_prob;
+
+static inline void rc_update(rc_prob *m, int bit, int limit) {
+    /* step 1/(n+2) in 15-bit fixed point */
+    uint32_t r = 32768u / (uint32_t)(m->n + 2), p = m->p;
+    if (bit) p += ((RC_PONE - p) * r) >> 15;
+    else p -= (p * r) >> 15;
+    if (p < RC_PMIN) p = RC_PMIN;
+    if (p > RC_PONE - RC_PMIN) p = RC_PONE - RC_PMIN;
+    m->p = (uint16_t)p;
+    if (m->n < limit) m->n++;
+}
+
+typedef struct {
+    uint8_t *buf;
+    size_t n, cap;
+    int oom;
+    uint64_t low;
+    uint32_t range;
+    uint8_t cache;
+    int started;
+    uint64_t pending;
+} rc_enc;
+
+static void rce_put(rc_enc *e, uint8_t b) {
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 4096;
+        uint8_t *nb = e->oom ? NULL : realloc(e->buf, cap);
+        if (!nb) {
+            e->oom = 1;
+            return;
+        }
+        e->buf = nb;
+        e->cap = cap;
+    }
+    e->buf[e->n++] = b;
+}
+
+/* Move the top byte of low out; bytes of 0xFF wait until a carry is settled.
+ * The very first byte (the integer part of the code value) is always 0 and is
+ * not stored. */
+static void rce_shift(rc_enc *e) {
+    if (e->low < 0xFF000000u || e->low >= ((uint64_t)1 << 32)) {
+        uint8_t carry = (uint8_t)(e->low >> 32);
+        if (e->started) rce_put(e, (uint8_t)(e->cache + carry));
+        e->started = 1;
+        for (; e->pending; e->pending--) rce_put(e, (uint8_t)(0xFF + carry));
+        e->cache = (uint8_t)(e->low >> 24);
+    } else {
+        e->pending++;
+    }
+    e->low = (e->low & 0x00FFFFFFu) << 8;
+}
+
+static inline void rce_bit(rc_enc *e, rc_prob *m, int bit, int limit) {
+    uint32_t bound = (e->range >> 16) * (RC_PONE - m->p);
+    if (!bit) {
+        e->range = bound;
+    } else {
+        e->low += bound;
+        e->range -= bound;
+    }
+    while (e->range < RC_TOP) {
+        e->range <<= 8;
+        rce_shift(e);
+    }
+    rc_update(m, bit, limit);
+}
+
+static void rce_finish(rc_enc *e) {
+    /* Any value in [low, low + range) decodes the same; pick one whose low 24
+     * bits are zero (range >= 2^24 makes that possible), then drop trailing
+     * zero bytes: the decoder reads zeros past the end. */
+    e->low = (e->low + 0xFFFFFFu) & ~(uint64_t)0xFFFFFFu;
+    for (int i = 0; i < 5; i++) rce_shift(e);
+    while (e->n > 0 && e->buf[e->n - 1] == 0) e->n--;
+}
+
+typedef struct {
+    const uint8_t *p;
+    size_t pos, size;
+    uint32_t range, code;
+} rc_dec;
+
+static inline uint8_t rcd_byte(rc_dec *d) {
+    uint8_t b = d->pos < d->size ? d->p[d->pos] : 0;
+    d->pos++;
+    return b;
+}
+
+static inline int rcd_bit(rc_dec *d, rc_prob *m, int limit) {
+    uint32_t bound = (d->range >> 16) * (RC_PONE - m->p);
+    int bit;
+    if (d->code < bound) {
+        d->range = bound;
+        bit = 0;
+    } else {
+        d->code -= bound;
+        d->range -= bound;
+        bit = 1;
+    }
+    while (d->range < RC_TOP) {
+        d->range <<= 8;
+        d->code = (d->code << 8) | rcd_byte(d);
+    }
+    rc_update(m, bit, limit);
+    return bit;
+}
+
+static void rc_tree_reset(rc_prob *tree, int bits) {
+    for (size_t i = 0; i < ((size_t)1 << bits); i++) {
+        tree[i].p = RC_PONE / 2;
+        tree[i].n = RC_TREE_PRIOR;
+    }
+}
+
+static void rc_rep_reset(rc_prob *rep) {
+    for (int i = 0; i < RC_REP_CTX; i++) {
+        rep[i].p = RC_PONE / 2;
+        rep[i].n = 0;
+    }
+}
+
+static inline int rc_rep_ctx(const int32_t *codes, int q, int64_t F, int64_t t) {
+    const int32_t *x = codes + (size_t)q * (size_t)F;
+    int prev = t >= 2 && x[t - 1] == x[t - 2];
+    int above = q == 0 ? 2 : (x[t - F] == x[t - 1 - F]);
+    return prev * 3 + above;
+}
+
+static int range_encode(const int32_t *codes, int n_q, int64_t F, int bits, uint8_t **out, size_t *n_out) {
+    rc_prob *tree = malloc(((size_t)1 << bits) * sizeof *tree), rep[RC_REP_CTX];
+    if (!tree) return sono_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
+    rc_enc e = {0};
+    e.range = 0xFFFFFFFFu;
+    rc_rep_reset(rep);
+    for (int q = 0; q < n_q; q++) {
+        const int32_t *x = codes + (size_t)q * (size_t)F;
+        rc_tree_reset(tree, bits);
+        for (int64_t t = 0; t < F; t++) {
+            if (t > 0) {
+                int same = x[t] == x[t - 1];
+                rce_bit(&e, &rep[rc_rep_ctx(codes, q, F, t)], same, RC_REP_LIMIT);
+                if (same) continue;
+            }
+            uint32_t node = 1, c = (uint32_t)x[t];
+            for (int i = bits - 1; i >= 0; i--) {
+                int bit = (int)((c >> i) & 1);
+                rce_bit(&e, &tree[node], bit, RC_TREE_LIMIT);
+                node = node * 2 + (uint32_t)bit;
+            }
+        }
+    }
+    rce_finish(&e);
+    free(tree);
+    if (e.oom) {
+        free(e.buf);
+        return sono_fail(SONO_E_NOMEM, "token file: no memory for the coded payload");
+    }
+    *out = e.buf ? e.buf : malloc(1);
+    *n_out = e.n;
+    if (!*out) return sono_fail(SONO_E_NOMEM, "token file: no memory");
+    return 0;
+}
+
+static int range_decode(const uint8_t *in, size_t n_in, int n_q, int64_t F, int bits, int32_t *codes) {
+    rc_prob *tree = malloc(((size_t)1 << bits) * sizeof *tree), rep[RC_REP_CTX];
+    if (!tree) return sono_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
+    /* Each code costs at least one decision at probability <= 1 - RC_PMIN/2^16
+     * (0.0014 bits), so a payload of n bytes holds well under 8192 (n + 8)
+     * codes after the first frame: more means a forged size, refused before
+     * spending time on it. */
+    size_t n_later = (size_t)n_q * (size_t)(F - 1);
+    if (n_later / 8192 > n_in + 8) {
+        free(tree);
+        return sono_fail(SONO_E_FORMAT, "token file: %zu-byte range-coded payload cannot hold %d x %lld codes", n_in,
+                         n_q, (long long)F);
+    }
+    rc_dec d = {in, 0, n_in, 0xFFFFFFFFu, 0};
+    for (int i = 0; i < 4; i++) d.code = (d.code << 8) | rcd_byte(&d);
+    rc_rep_reset(rep);
+    for (int q = 0; q < n_q; q++) {
+        int32_t *x = codes + (size_t)q * (size_t)F;
+        rc_tree_reset(tree, bits);
+        for (int64_t t = 0; t < F; t++) {
+            if (t > 0 && rcd_bit(&d, &rep[rc_rep_ctx(codes, q, F, t)], RC_REP_LIMIT)) {
+                x[t] = x[t - 1];
+                continue;
+            }
+            uint32_t node = 1;
+            for (int i = 0; i < bits; i++) node = node * 2 + (uint32_t)rcd_bit(&d, &tree[node], RC_TREE_LIMIT);
+            x[t] = (int32_t)(node - ((uint32_t)1 << bits));
+        }
+    }
+    free(tree);
+    /* The encoder's output is exactly what the decoder reads, less trailing
+     * zeros; unread bytes mean the payload is not what it claims to be. */
+    if (d.pos < n_in)
+        return sono_fail(SONO_E_FORMAT, "token file: range-coded payload has %zu unused bytes", n_in - d.pos);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Header                                                                    */
+
+typedef struct {
+    tokfile_info info;
+    uint32_t flags;
+    int name_len;
+    const uint8_t *name;
+    const uint8_t *hash;
+    int32_t channels, hop, n_segments;
+    int64_t segment_frames;
+    const uint8_t *scales; /* n_segments little-endian float32, when flagged */
+} tok_header;
+
+static int tok_fail_trunc(size_t have, size_t need, const char *what) {
+    return sono_fail(SONO_E_TRUNCATED, "token file: %zu bytes, %s needs %zu: file is truncated", have, what, need);
+}
+
+/* Validate everything up to the payload: preamble, header, header checksum,
+ * field values, total size, file checksum. Order matters: see FORMATS.md. */
+static int tok_parse(const uint8_t *buf, size_t n, tok_header *h) {
+    memset(h, 0, sizeof *h);
+    if (!buf && n) return sono_fail(SONO_E_ARG, "token file: NULL buffer");
+    if (n < 4) {
+        if (n == 0 || !memcmp(buf, TOK_MAGIC, n))
+            return tok_fail_trunc(n, TOK_PREAMBLE, "the preamble");
+        return sono_fail(SONO_E_FORMAT, "token file: %zu bytes, not a token file", n);
+    }
+    if (memcmp(buf, TOK_MAGIC, 4))
+        return sono_fail(SONO_E_FORMAT, "token file: bad magic %02x %02x %02x %02x (expected \"SNTK\"): not a token file",
+                         buf[0], buf[1], buf[2], buf[3]);
+    if (n < TOK_PREAMBLE) return tok_fail_trunc(n, TOK_PREAMBLE, "the preamble");
+    uint32_t pre_stored = tokdata_rd32(buf + 12), pre_calc = (uint32_t)XXH3_64bits(buf, 12);
+    if (pre_stored != pre_calc)
+        return sono_fail(SONO_E_CHECKSUM, "token file: preamble checksum mismatch (stored %08x, computed %08x)",
+                         pre_stored, pre_calc);
+    int major = tokdata_rd16(buf + 4), minor = tokdata_rd16(buf + 6);
+    if (major == 0) return sono_fail(SONO_E_FORMAT, "token file: version 0.%d is not a valid version", minor);
+    if (major > TOK_MAJOR)
+        return sono_fail(SONO_E_UNSUPPORTED, "token file: version %d.%d is newer than this reader (%d.x)", major,
+                         minor, TOK_MAJOR);
+    uint32_t hsize = tokdata_rd32(buf + 8);
+    if (hsize < TOK_FIXED + 8)
+        return sono_fail(SONO_E_FORMAT, "token file: header size %u is below the minimum %d", hsize, TOK_FIXED + 8);
+    if (hsize > TOK_MAX_HEADER)
+        return sono_fail(SONO_E_LIMIT, "token file: header size %u is beyond the limit %u", hsize, TOK_MAX_HEADER);
+    if (n < hsize) return tok_fail_trunc(n, hsize, "the header");
+    uint64_t hs_stored = tokdata_rd64(buf + hsize - 8), hs_calc = XXH3_64bits(buf, hsize - 8);
+    if (hs_stored != hs_calc)
+        return sono_fail(SONO_E_CHECKSUM, "token file: header checksum mismatch (stored %016llx, computed %016llx)",
+                         (unsigned long long)hs_stored, (unsigned long long)hs_calc);
+
+    tokfile_info *in = &h->info;
+    in->version_major = major;
+    in->version_minor = minor;
+    h->flags = tokdata_rd32(buf + 16);
+    in->coder = buf[20];
+    h->name_len = buf[21];
+    h->hash = buf + 24;
+    in->sample_rate = (int32_t)tokdata_rd32(buf + 40);
+    h->channels = (int32_t)tokdata_rd32(buf + 44);
+    h->hop = (int32_t)tokdata_rd32(buf + 48);
+    in->n_q = (int32_t)tokdata_rd32(buf + 52);
+    in->codebook_size = (int32_t)tokdata_rd32(buf + 56);
+    h->n_segments = (int32_t)tokdata_rd32(buf + 60);
+    in->n_frames = (int64_t)tokdata_rd64(buf + 64);
+    in->n_samples = (int64_t)tokdata_rd64(buf + 72);
+    h->segment_frames = (int64_t)tokdata_rd64(buf + 80);
+    uint64_t payload = tokdata_rd64(buf + 88);
+    h->name = buf + TOK_FIXED;
+
+    if (h->flags & ~TOK_FLAG_SCALES)
+        return sono_fail(SONO_E_UNSUPPORTED, "token file: unknown flags 0x%x", h->flags & ~TOK_FLAG_SCALES);
+    if (in->coder > TOKFILE_CODER_RANGE)
+        return sono_fail(SONO_E_UNSUPPORTED, "token file: unknown coder %d", in->coder);
+    if (tokdata_rd16(buf + 22) != 0) return sono_fail(SONO_E_FORMAT, "token file: reserved field is not zero");
+    if (h->name_len >= SONO_MODEL_NAME_MAX)
+        return sono_fail(SONO_E_FORMAT, "token file: model name of %d bytes (at most %d)", h->name_len,
+                         SONO_MODEL_NAME_MAX - 1);
+    if (memchr(h->name, 0, (size_t)h->name_len)) return sono_fail(SONO_E_FORMAT, "token file: NUL byte in model name");
+    if (in->sample_rate <= 0 || h->channels <= 0 || h->hop <= 0)
+        return sono_fail(SONO_E_FORMAT, "token file: sample_rate %d, channels %d, hop %d must be positive",
+                         in->sample_rate, h->channels, h->hop);
+    if (in->sample_rate > TOK_MAX_RATE || h->channels > TOK_MAX_CHANNELS || h->hop > TOK_MAX_HOP)
+        return sono_fail(SONO_E_LIMIT, "token file: sample_rate %d, channels %d or hop %d beyond limits",
+                         in->sample_rate, h->channels, h->hop);
+    if (in->n_q <= 0 || in->codebook_size <= 0)
+        return sono_fail(SONO_E_FORMAT, "token file: n_q %d and codebook_size %d must be positive", in->n_q,
+                         in->codebook_size);
+    if (in->n_q > TOK_MAX_NQ || in->codebook_size > TOK_MAX_CODEBOOK)
+        return sono_fail(SONO_E_LIMIT, "token file: n_q %d (max %d) or codebook_size %d (max %d) beyond limits",
+                         in->n_q, TOK_MAX_NQ, in->codebook_size, TOK_MAX_CODEBOOK);
+    if (in->n_frames < 0) return sono_fail(SONO_E_FORMAT, "token file: negative frame count");
+    if (in->n_frames == 0) return sono_fail(SONO_E_EMPTY, "token file: no frames");
+    if (in->n_frames > TOK_MAX_FRAMES)
+        return sono_fail(SONO_E_LIMIT, "token file: %lld frames (max 2^32)", (long long)in->n_frames);
+    size_t n_codes;
+    if (!sono_mul_ok((size_t)in->n_q, (size_t)in->n_frames, &n_codes) || n_codes > SONO_MAX_ALLOC / sizeof(int32_t))
+        return sono_fail(SONO_E_LIMIT, "token file: %d x %lld codes beyond the memory limit", in->n_q,
+                         (long long)in->n_frames);
+    if (in->n_samples < 0 || in->n_samples > TOK_MAX_SAMPLES)
+        return sono_fail(SONO_E_FORMAT, "token file: sample count %lld out of range", (long long)in->n_samples);
+    if (h->n_segments < 0 || h->segment_frames < 0)
+        return sono_fail(SONO_E_FORMAT, "token file: negative segment count or size");
+    if (h->n_segments > TOK_MAX_SEGMENTS || h->segment_frames > TOK_MAX_FRAMES)
+        return sono_fail(SONO_E_LIMIT, "token file: %d segments of %lld frames beyond limits", h->n_segments,
+                         (long long)h->segment_frames);
+    if ((h->flags & TOK_FLAG_SCALES) && h->n_segments == 0)
+        return sono_fail(SONO_E_FORMAT, "token file: scales flagged but no segments");
+    size_t need = TOK_FIXED + (size_t)h->name_len + ((h->flags & TOK_FLAG_SCALES) ? 4 * (size_t)h->n_segments : 0) + 8;
+    if (minor == 0 ? hsize != need : hsize < need)
+        return sono_fail(SONO_E_FORMAT, "token file: header size %u does not match its fields (%zu)", hsize, need);
+    if (h->flags & TOK_FLAG_SCALES) {
+        h->scales = buf + TOK_FIXED + h->name_len;
+        for (int32_t s = 0; s < h->n_segments; s++) {
+            uint32_t u = tokdata_rd32(h->scales + 4 * (size_t)s);
+            float f;
+            memcpy(&f, &u, 4);
+            if (!isfinite(f)) return sono_fail(SONO_E_RANGE, "token file: scale of segment %d is not finite", s);
+        }
+    }
+    in->header_bytes = hsize;
+    if (payload > n - hsize || n - hsize - payload < TOK_TRAILER) {
+        if (payload > (uint64_t)SIZE_MAX - hsize - TOK_TRAILER)
+            return sono_fail(SONO_E_FORMAT, "token file: payload size %llu is impossible", (unsigned long long)payload);
+        return tok_fail_trunc(n, hsize + (size_t)payload + TOK_TRAILER, "header, payload and checksum");
+    }
+    size_t total = hsize + (size_t)payload + TOK_TRAILER;
+    if (n > total) return sono_fail(SONO_E_FORMAT, "token file: %zu unexpected bytes after the end", n - total);
+    uint64_t fs_stored = tokdata_rd64(buf + total - 8), fs_calc = XXH3_64bits(buf, total - 8);
+    if (fs_stored != fs_calc)
+        return sono_fail(SONO_E_CHECKSUM, "token file: checksum mismatch (stored %016llx, computed %016llx)",
+                         (unsigned long long)fs_stored, (unsigned long long)fs_calc);
+    in->payload_bytes = (size_t)payload;
+    return 0;
+}
+
+int tokfile_probe(const uint8_t *buf, size_t n_bytes, tokfile_info *info) {
+    tok_header h;
+    int rc = tok_parse(buf, n_bytes, &h);
+    if (rc == 0 && info) *info = h.info;
+    return rc;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Encode / decode                                                           */
+
+static int tok_check(const sono_tokens *t, size_t *name_len) {
+    if (!t) return sono_fail(SONO_E_ARG, "token file: NULL tokens");
+    const void *nul = memchr(t->model_name, 0, SONO_MODEL_NAME_MAX);
+    if (!nul) return sono_fail(SONO_E_ARG, "token file: model name is not NUL-terminated");
+    *name_len = (size_t)((const char *)nul - t->model_name);
+    if (t->n_frames == 0) return sono_fail(SONO_E_EMPTY, "token file: no frames to write");
+    if (t->n_q <= 0 || t->n_q > TOK_MAX_NQ)
+        return sono_fail(SONO_E_ARG, "token file: n_q %d outside [1, %d]", t->n_q, TOK_MAX_NQ);
+    if (t->codebook_size <= 0 || t->codebook_size > TOK_MAX_CODEBOOK)
+        return sono_fail(SONO_E_ARG, "token file: codebook_size %d outside [1, %d]", t->codebook_size,
+                         TOK_MAX_CODEBOOK);
+    if (t->n_frames < 0 || t->n_frames > TOK_MAX_FRAMES)
+        return sono_fail(SONO_E_ARG, "token file: n_frames %lld outside [1, 2^32]", (long long)t->n_frames);
+    size_t n_codes;
+    if (!sono_mul_ok((size_t)t->n_q, (size_t)t->n_frames, &n_codes) || n_codes > SONO_MAX_ALLOC / sizeof(int32_t))
+        return sono_fail(SONO_E_LIMIT, "token file: %d x %lld codes beyond the memory limit", t->n_q,
+                         (long long)t->n_frames);
+    if (t->sample_rate <= 0 || t->sample_rate > TOK_MAX_RATE || t->channels <= 0 || t->channels > TOK_MAX_CHANNELS ||
+        t->hop <= 0 || t->hop > TOK_MAX_HOP)
+        return sono_fail(SONO_E_ARG, "token file: sample_rate %d, channels %d or hop %d out of range",
+                         t->sample_rate, t->channels, t->hop);
+    if (t->n_samples < 0 || t->n_samples > TOK_MAX_SAMPLES)
+        return sono_fail(SONO_E_ARG, "token file: n_samples %lld out of range", (long long)t->n_samples);
+    if (t->n_segments < 0 || t->n_segments > TOK_MAX_SEGMENTS || t->segment_frames < 0 ||
+        t->segment_frames > TOK_MAX_FRAMES)
+        return sono_fail(SONO_E_ARG, "token file: %d segments of %lld frames out of range", t->n_segments,
+                         (long long)t->segment_frames);
+    if (t->scales && t->n_segments == 0) return sono_fail(SONO_E_ARG, "token file: scales given without segments");
+    if (!t->codes) return sono_fail(SONO_E_ARG, "token file: NULL codes");
+    for (int32_t s = 0; t->scales && s < t->n_segments; s++)
+        if (!isfinite(t->scales[s])) return sono_fail(SONO_E_RANGE, "token file: scale of segment %d is not finite", s);
+    for (int q = 0; q < t->n_q; q++)
+        for (int64_t f = 0; f < t->n_frames; f++) {
+            int32_t c = t->codes[(size_t)q * (size_t)t->n_frames + (size_t)f];
+            if (c < 0 || c >= t->codebook_size)
+                return sono_fail(SONO_E_RANGE, "token file: code %d at [q=%d, frame=%lld] is outside [0, %d)", c, q,
+                                 (long long)f, t->codebook_size);
+        }
+    return 0;
+}
+
+int tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **buf, size_t *n_bytes) {
+    if (!buf || !n_bytes) return sono_fail(SONO_E_ARG, "token file: NULL output");
+    *buf = NULL;
+    *n_bytes = 0;
+    size_t name_len = 0;
+    int rc = tok_check(t, &name_len);
+    if (rc) return rc;
+    int coder = o ? o->coder : TOKFILE_CODER_AUTO;
+    int level = o && o->zstd_level ? o->zstd_level : 19;
+    if (coder < TOKFILE_CODER_AUTO || coder > TOKFILE_CODER_RANGE)
+        return sono_fail(SONO_E_ARG, "token file: unknown coder %d", coder);
+    int bits = tok_bits(t->codebook_size);
+    size_t n_codes = (size_t)t->n_q * (size_t)t->n_frames;
+
+    /* Candidate payloads; keep the smallest (ties go to the lower coder id). */
+    uint8_t *payload = NULL;
+    size_t payload_n = 0;
+    int chosen = -1;
+    for (int c = TOKFILE_CODER_PACKED; c <= TOKFILE_CODER_RANGE; c++) {
+        if (coder != TOKFILE_CODER_AUTO && coder != c) continue;
+        uint8_t *p = NULL;
+        size_t pn = 0;
+        if (c == TOKFILE_CODER_PACKED) {
+            pn = packed_bytes(n_codes, bits);
+            if (chosen >= 0 && pn >= payload_n) continue;
+            p = malloc(pn ? pn : 1);
+            if (!p) rc = sono_fail(SONO_E_NOMEM, "token file: no memory for %zu payload bytes", pn);
+            else packed_encode(t->codes, n_codes, bits, p);
+        } else if (c == TOKFILE_CODER_ZSTD) {
+            rc = zstd_encode(t->codes, n_codes, bits, level, &p, &pn);
+        } else {
+            rc = range_encode(t->codes, t->n_q, t->n_frames, bits, &p, &pn);
+        }
+        if (rc) {
+            free(payload);
+            return rc;
+        }
+        if (chosen < 0 || pn < payload_n) {
+            free(payload);
+            payload = p;
+            payload_n = pn;
+            chosen = c;
+        } else {
+            free(p);
+        }
+    }
+
+    size_t n_scales = t->scales ? (size_t)t->n_segments : 0;
+    size_t hsize = TOK_FIXED + name_len + 4 * n_scales + 8;
+    size_t total = hsize + payload_n + TOK_TRAILER;
+    uint8_t *b = calloc(1, total);
+    if (!b) {
+        free(payload);
+        return sono_fail(SONO_E_NOMEM, "token file: no memory for %zu bytes", total);
+    }
+    memcpy(b, TOK_MAGIC, 4);
+    tokdata_wr16(b + 4, TOK_MAJOR);
+    tokdata_wr16(b + 6, TOK_MINOR);
+    tokdata_wr32(b + 8, (uint32_t)hsize);
+    tokdata_wr32(b + 12, (uint32_t)XXH3_64bits(b, 12));
+    tokdata_wr32(b + 16, t->scales ? TOK_FLAG_SCALES : 0);
+    b[20] = (uint8_t)chosen;
+    b[21] = (uint8_t)name_len;
+    memcpy(b + 24, t->model_hash, 16);
+    tokdata_wr32(b + 40, (uint32_t)t->sample_rate);
+    tokdata_wr32(b + 44, (uint32_t)t->channels);
+    tokdata_wr32(b + 48, (uint32_t)t->hop);
+    tokdata_wr32(b + 52, (uint32_t)t->n_q);
+    tokdata_wr32(b + 56, (uint32_t)t->codebook_size);
+    tokdata_wr32(b + 60, (uint32_t)t->n_segments);
+    tokdata_wr64(b + 64, (uint64_t)t->n_frames);
+    tokdata_wr64(b + 72, (uint64_t)t->n_samples);
+    tokdata_wr64(b + 80, (uint64_t)t->segment_frames);
+    tokdata_wr64(b + 88, (uint64_t)payload_n);
+    memcpy(b + TOK_FIXED, t->model_name, name_len);
+    for (size_t s = 0; s < n_scales; s++) {
+        uint32_t u;
+        memcpy(&u, &t->scales[s], 4);
+        tokdata_wr32(b + TOK_FIXED + name_len + 4 * s, u);
+    }
+    tokdata_wr64(b + hsize - 8, XXH3_64bits(b, hsize - 8));
+    if (payload_n) memcpy(b + hsize, payload, payload_n);
+    free(payload);
+    tokdata_wr64(b + total - 8, XXH3_64bits(b, total - 8));
+    *buf = b;
+    *n_bytes = total;
+    return 0;
+}
+
+int sono_tokens_encode(const sono_tokens *t, uint8_t **buf, size_t *n_bytes) {
+    return tokfile_encode_opts(t, NULL, buf, n_bytes);
+}
+
+int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out) {
+    if (!out) return sono_fail(SONO_E_ARG, "token file: NULL output");
+    *out = NULL;
+    tok_header h;
+    int rc = tok_parse(buf, n_bytes, &h);
+    if (rc) return rc;
+    const tokfile_info *in = &h.info;
+    sono_tokens *t = sono_tokens_alloc(in->n_q, in->n_frames, h.n_segments, h.scales != NULL);
+    if (!t) return sono_fail(SONO_E_NOMEM, "token file: no memory for %d x %lld codes", in->n_q, (long long)in->n_frames);
+    memcpy(t->model_name, h.name, (size_t)h.name_len);
+    memcpy(t->model_hash, h.hash, 16);
+    t->sample_rate = in->sample_rate;
+    t->channels = h.channels;
+    t->hop = h.hop;
+    t->codebook_size = in->codebook_size;
+    t->n_samples = in->n_samples;
+    t->segment_frames = h.segment_frames;
+    for (int32_t s = 0; h.scales && s < h.n_segments; s++) {
+        uint32_t u = tokdata_rd32(h.scales + 4 * (size_t)s);
+        memcpy(&t->scales[s], &u, 4);
+    }
+    const uint8_t *payload = buf + in->header_bytes;
+    size_t n_codes = (size_t)in->n_q * (size_t)in->n_frames;
+    int bits = tok_bits(in->codebook_size);
+    if (in->coder == TOKFILE_CODER_PACKED) rc = packed_decode(payload, in->payload_bytes, bits, t->codes, n_codes);
+    else if (in->coder == TOKFILE_CODER_ZSTD) rc = zstd_decode(payload, in->payload_bytes, bits, t->codes, n_codes);
+    else rc = range_decode(payload, in->payload_bytes, in->n_q, in->n_frames, bits, t->codes);
+    for (size_t i = 0; !rc && i < n_codes; i++)
+        if (t->codes[i] >= in->codebook_size)
+            rc = sono_fail(SONO_E_RANGE, "token file: code %d at [q=%zu, frame=%zu] is outside [0, %d)", t->codes[i],
+                           i / (size_t)in->n_frames, i % (size_t)in->n_frames, in->codebook_size);
+    if (rc) {
+        sono_tokens_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Files                                                                     */
+
+int tokdata_write_atomic(const char *path, const uint8_t *buf, size_t n_bytes) {
+    if (!path || !*path || (!buf && n_bytes)) return sono_fail(SONO_E_ARG, "write: no path or data");
+    size_t pl = strlen(path);
+    char *tmp = malloc(pl + 12);
+    if (!tmp) return sono_fail(SONO_E_NOMEM, "write: no memory");
+    memcpy(tmp, path, pl);
+    memcpy(tmp + pl, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return sono_fail(SONO_E_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
+    }
+    const char *what = NULL;
+    int e = 0;
+    for (size_t off = 0; off < n_bytes;) {
+        ssize_t w = write(fd, buf + off, n_bytes - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            e = w < 0 ? errno : ENOSPC;
+            what = "write";
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (!what && fchmod(fd, 0644)) e = errno, what = "chmod";
+    if (!what && fsync(fd)) e = errno, what = "fsync";
+    if (close(fd) && !what) e = errno, what = "close";
+    if (!what && rename(tmp, path)) e = errno, what = "rename";
+    if (what) {
+        unlink(tmp);
+        free(tmp);
+        return sono_fail(SONO_E_IO, "%s: %s failed: %s", path, what, strerror(e));
+    }
+    free(tmp);
+    return 0;
+}
+
+int tokdata_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *n_bytes) {
+    if (!path || !buf || !n_bytes) return sono_fail(SONO_E_ARG, "read: NULL argument");
+    *buf = NULL;
+    *n_bytes = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return sono_fail(e == ENOENT ? SONO_E_NOT_FOUND : SONO_E_IO, "%s: %s", path, strerror(e));
+    }
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return sono_fail(SONO_E_IO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        close(fd);
+        return sono_fail(SONO_E_LIMIT, "%s: %lld bytes is beyond the limit of %zu", path, (long long)st.st_size,
+                         max_bytes);
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b) {
+        close(fd);
+        return sono_fail(SONO_E_NOMEM, "%s: no memory for %zu bytes", path, n);
+    }
+    size_t off = 0;
+    while (off < n) {
+        ssize_t r = read(fd, b + off, n - off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            free(b);
+            return sono_fail(SONO_E_IO, "%s: read failed: %s", path, strerror(e));
+        }
+        if (r == 0) break; /* shrank while reading: parse what is there */
+        off += (size_t)r;
+    }
+    close(fd);
+    *buf = b;
+    *n_bytes = off;
+    return 0;
+}
+
+int sono_tokens_save(const char *path, const sono_tokens *t) {
+    uint8_t *buf;
+    size_t n;
+    int rc = sono_tokens_encode(t, &buf, &n);
+    if (rc) return rc;
+    rc = tokdata_write_atomic(path, buf, n);
+    free(buf);
+    return rc;
+}
+
+int sono_tokens_load(const char *path, sono_tokens **out) {
+    if (!out) return sono_fail(SONO_E_ARG, "token file: NULL output");
+    *out = NULL;
+    uint8_t *buf;
+    size_t n;
+    int rc = tokdata_read_file(path, SONO_MAX_ALLOC, &buf, &n);
+    if (rc) return rc;
+    rc = sono_tokens_decode(buf, n, out);
+    free(buf);
+    if (rc) sono_error_prefix("%s", path);
+    return rc;
+}

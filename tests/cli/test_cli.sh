@@ -1,0 +1,377 @@
+#!/bin/sh
+# CLI test for the sonotok program: exit codes, error paths, outputs never
+# left behind, archives (list, entry, verify, damage, shards, merge).
+#
+#   test_cli.sh basic|model SONOTOK FIXTURE SOURCE_ROOT
+#
+# "basic" needs no model. "model" needs a codec checkpoint: $SONO_TEST_MODEL,
+# else tests/data/tiny24.th, else tests/codec/data/tiny24.th; without one it
+# exits 77 (skipped). Inputs are made by FIXTURE (cli_fixture.c).
+set -u
+LC_ALL=C
+export LC_ALL
+MODE=$1
+SONOTOK=$2
+FIX=$3
+SRC=$4
+# meson passes build-relative paths; the test changes folders
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+SONOTOK=$(abs "$SONOTOK")
+FIX=$(abs "$FIX")
+SRC=$(abs "$SRC")
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/sonotok-cli.XXXXXX") || exit 1
+trap 'rm -rf "$W"' EXIT
+trap 'exit 1' INT TERM
+
+FAILS=0
+CHECKS=0
+fail() {
+    FAILS=$((FAILS + 1))
+    echo "FAIL: $*"
+    if [ -s "$W/err" ]; then sed 's/^/    stderr: /' "$W/err" | head -5; fi
+}
+
+# run EXPECTED_RC DESCRIPTION CMD...  (stdout -> $W/out, stderr -> $W/err)
+run() {
+    exp=$1
+    desc=$2
+    shift 2
+    CHECKS=$((CHECKS + 1))
+    "$@" >"$W/out" 2>"$W/err"
+    rc=$?
+    if [ "$rc" -ne "$exp" ]; then
+        fail "$desc: exit $rc, expected $exp  [$*]"
+        return 1
+    fi
+    return 0
+}
+
+# expect CONDITION-COMMAND DESCRIPTION
+expect() {
+    CHECKS=$((CHECKS + 1))
+    desc=$1
+    shift
+    if ! "$@"; then fail "$desc"; fi
+}
+
+absent() { [ ! -e "$1" ]; }
+present() { [ -s "$1" ]; }
+err_has() { grep -q -- "$1" "$W/err"; }
+out_has() { grep -q -- "$1" "$W/out"; }
+# no temporary outputs (.NAME.sonotok-XXXXXXXX) anywhere under a folder
+no_temps() { [ -z "$(find "$1" -name '*.sonotok-*' 2>/dev/null)" ]; }
+# duration of an audio file in whole milliseconds, then its rate and channels
+audio_info() { "$FIX" samples "$1" | { read -r n r c && echo "$((n * 1000 / r)) $r $c"; }; }
+info_is() { [ "$(audio_info "$1")" = "$2" ]; }
+one_error_line() { [ "$(grep -c '^sonotok: ' "$W/err")" -ge 1 ]; }
+
+F() { "$FIX" "$@" || { echo "fixture failed: $*"; exit 1; }; }
+
+# ---------------------------------------------------------------- basic ---
+basic() {
+    mkdir -p "$W/b"
+    cd "$W/b" || exit 1
+    F wav tone.wav 0.5 24000 1
+    F wav empty.wav 0 24000 1
+    echo "just some text" > notes.txt
+
+    # help, version, usage
+    run 1 "no command" "$SONOTOK"
+    expect "no command prints usage on stderr" err_has "Usage"
+    run 0 "-h" "$SONOTOK" -h && expect "-h lists commands" out_has "detokenize"
+    run 0 "--help" "$SONOTOK" --help
+    run 0 "--version" "$SONOTOK" --version && expect "--version prints it" out_has "^sonotok [0-9]"
+    run 0 "help" "$SONOTOK" help
+    run 0 "help tokenize" "$SONOTOK" help tokenize && expect "help tokenize" out_has "Usage: sonotok tokenize"
+    run 1 "help for unknown command" "$SONOTOK" help nosuch
+    run 1 "unknown command" "$SONOTOK" nosuch
+    for c in tokenize detokenize archive-merge bench; do
+        run 0 "$c -h" "$SONOTOK" $c -h && expect "$c -h usage on stdout" out_has "Usage: sonotok $c"
+        expect "$c -h: nothing on stderr" [ ! -s "$W/err" ]
+        run 0 "$c --help" "$SONOTOK" $c --help
+        run 1 "$c unknown option" "$SONOTOK" $c --no-such-option
+        expect "$c unknown option says so" err_has "unknown option"
+    done
+    run 1 "tokenize without input" "$SONOTOK" tokenize -o x.tok
+    run 1 "tokenize without -o" "$SONOTOK" tokenize tone.wav
+    run 1 "tokenize two inputs" "$SONOTOK" tokenize tone.wav tone.wav -o x.tok
+    run 1 "tokenize -f wav (wrong format)" "$SONOTOK" tokenize -f wav tone.wav -o x.tok
+    expect "wrong -f names the choices" err_has "tok or npy"
+    run 1 "tokenize -b not a number" "$SONOTOK" tokenize -b fast tone.wav -o x.tok
+    run 1 "tokenize -t 0" "$SONOTOK" tokenize -t 0 tone.wav -o x.tok
+    run 1 "tokenize -t missing value" "$SONOTOK" tokenize tone.wav -o x.tok -t
+    run 1 "tokenize --shard 3/2" "$SONOTOK" tokenize --shard 3/2 . -o x.sta
+    run 1 "tokenize --shard 0/2" "$SONOTOK" tokenize --shard 0/2 . -o x.sta
+    run 1 "tokenize --shard on a file" "$SONOTOK" tokenize --shard 1/2 tone.wav -o x.tok
+    run 1 "detokenize without -o" "$SONOTOK" detokenize x.tok
+    run 1 "detokenize -r abc" "$SONOTOK" detokenize -r abc x.tok -o x.wav
+    run 1 "detokenize -f mp3" "$SONOTOK" detokenize -f mp3 x.tok -o x.wav
+    run 1 "detokenize --list with -o" "$SONOTOK" detokenize --list x.sta -o y
+    run 1 "detokenize --list --verify" "$SONOTOK" detokenize --list --verify x.sta
+    run 1 "bench stray operand" "$SONOTOK" bench extra
+    run 1 "bench -s 0" "$SONOTOK" bench -s 0
+    run 1 "archive-merge without inputs" "$SONOTOK" archive-merge out.sta
+    expect "usage errors write no output" absent x.tok
+
+    # missing and bad inputs: reported in one line, nothing written
+    run 3 "missing input" "$SONOTOK" tokenize nosuch.wav -o x.tok
+    expect "missing input: 'sonotok: nosuch.wav: ...'" err_has "^sonotok: nosuch.wav: "
+    run 2 "non-audio input" "$SONOTOK" tokenize notes.txt -o x.tok
+    expect "non-audio input: error line" one_error_line
+    run 2 "zero-length WAV" "$SONOTOK" tokenize empty.wav -o x.tok
+    run 4 "model not found" "$SONOTOK" tokenize -m "$W/no/such/model.th" tone.wav -o x.tok
+    expect "model not found: names the model" err_has "no/such/model.th"
+    run 3 "detokenize missing input" "$SONOTOK" detokenize nosuch.tok -o x.wav
+    expect "no output after failures" absent x.tok
+    expect "no output after failures (wav)" absent x.wav
+
+    # token files: damaged ones are refused before any model is needed
+    F tok good.tok 30
+    cp good.tok flipped.tok && F flip flipped.tok -7
+    cp good.tok flipmid.tok && F flip flipmid.tok 40
+    cp good.tok trunc.tok && F truncate trunc.tok 5
+    head -c 12 good.tok > short.tok 2>/dev/null || cp notes.txt short.tok
+    run 0 "verify a good token file" "$SONOTOK" detokenize --verify good.tok
+    run 0 "list a token file" "$SONOTOK" detokenize --list good.tok && expect "list shows 30 frames" out_has "	30	"
+    run 2 "bit-flipped token file (end)" "$SONOTOK" detokenize flipped.tok -o x.wav
+    expect "flipped: one error line" one_error_line
+    run 2 "bit-flipped token file (header)" "$SONOTOK" detokenize flipmid.tok -o x.wav
+    run 2 "truncated token file" "$SONOTOK" detokenize trunc.tok -o x.wav
+    run 2 "very short token file" "$SONOTOK" detokenize short.tok -o x.wav
+    run 2 "text as token file" "$SONOTOK" detokenize notes.txt -o x.wav
+    run 2 "verify flipped token file" "$SONOTOK" detokenize --verify flipped.tok
+    run 4 "token file of an unknown model" "$SONOTOK" detokenize good.tok -o x.wav
+    expect "no output after bad token files" absent x.wav
+
+    # .npy: wrong dtype refused before the model loads; no -m is a usage error
+    F npy float.npy '<f4' 2 10 1000
+    F npy good.npy '<i8' 2 10 1000
+    run 1 ".npy without -m" "$SONOTOK" detokenize good.npy -o x.wav
+    run 2 ".npy of float32" "$SONOTOK" detokenize -m "$W/no/model.th" float.npy -o x.wav
+    run 4 ".npy with a missing model" "$SONOTOK" detokenize -m "$W/no/model.th" good.npy -o x.wav
+    expect "no output after bad .npy" absent x.wav
+
+    # archives made directly through the library (no model needed)
+    F archive a1.sta a/one.wav a/two.flac b/three.mp3
+    F archive a2.sta c/four.wav d/five.ogg
+    run 0 "--list" "$SONOTOK" detokenize --list a1.sta
+    expect "--list: one line per entry" [ "$(wc -l < "$W/out")" -eq 3 ]
+    expect "--list: names" out_has "^b/three.mp3	"
+    run 0 "-l (short)" "$SONOTOK" detokenize -l a1.sta
+    run 0 "--verify" "$SONOTOK" detokenize --verify a1.sta
+    run 2 "--entry not in archive" "$SONOTOK" detokenize a1.sta --entry nope.wav -o x.wav
+    expect "--entry not found: message" err_has "nope.wav"
+    run 2 "--entry on a token file" "$SONOTOK" detokenize good.tok --entry a/one.wav -o x.wav
+    run 4 "extract archive of an unknown model" "$SONOTOK" detokenize a1.sta -o outdir
+    run 1 "archive to stdout" "$SONOTOK" detokenize a1.sta -o -
+
+    run 0 "archive-merge OUT IN..." "$SONOTOK" archive-merge m.sta a1.sta a2.sta
+    run 0 "--list merged" "$SONOTOK" detokenize --list m.sta
+    expect "merged: 5 entries" [ "$(wc -l < "$W/out")" -eq 5 ]
+    run 0 "archive-merge -o" "$SONOTOK" archive-merge -q a1.sta -o m2.sta a2.sta
+    expect "-q: quiet" [ ! -s "$W/err" ]
+    F archive dup.sta x/other.wav a/one.wav
+    run 2 "merge with a conflicting duplicate" "$SONOTOK" archive-merge m3.sta a1.sta dup.sta
+    expect "failed merge leaves nothing" absent m3.sta
+    run 3 "merge with a missing input" "$SONOTOK" archive-merge m3.sta a1.sta nosuch.sta
+    expect "failed merge leaves nothing (2)" absent m3.sta
+
+    cp a1.sta dmg.sta
+    if "$FIX" damage dmg.sta a/two.flac 2>"$W/err"; then
+        run 2 "--verify damaged archive" "$SONOTOK" detokenize --verify dmg.sta
+        expect "--verify names the bad entry" err_has "a/two.flac"
+        run 2 "--list damaged archive" "$SONOTOK" detokenize --list dmg.sta
+        expect "--list still lists all" [ "$(wc -l < "$W/out")" -eq 3 ]
+        run 0 "--verify of the source still fine" "$SONOTOK" detokenize --verify a1.sta
+    else
+        echo "note: archive entries are not stored verbatim; damaged-entry checks skipped"
+    fi
+    cp a1.sta cut.sta && F truncate cut.sta 3
+    run 2 "truncated archive" "$SONOTOK" detokenize --list cut.sta
+    expect "truncated archive: the archive error" err_has "archive: .*truncated"
+
+    # folder walking and shards (--dry-run needs no model)
+    mkdir -p tree/a/b tree/c "tree/d e"
+    F wav tree/a/b/x.wav 0.2 24000 1
+    F wav tree/a/y.wav 0.2 16000 2
+    F wav tree/c/z.wav 0.2 24000 1
+    F wav "tree/d e/w.wav" 0.2 8000 1
+    F wav tree/top.wav 0.2 24000 1
+    F wav tree/c/empty.wav 0 24000 1
+    for i in 1 2 3 4 5 6 7 8 9; do F wav tree/c/n$i.wav 0.1 24000 1; done
+    echo "readme" > tree/a/readme.txt
+    ln -s .. tree/a/b/loop 2>/dev/null || true
+    ln -s ../c tree/a/cc 2>/dev/null || true
+    run 0 "--dry-run tree" "$SONOTOK" tokenize --dry-run tree
+    sort "$W/out" > all.list
+    # 14 audio files, plus c/'s 10 again through the link a/cc
+    expect "dry-run: 24 audio files" [ "$(wc -l < all.list)" -eq 24 ]
+    expect "dry-run: followed a folder link" grep -qx "a/cc/n1.wav" all.list
+    expect "dry-run: nested path kept" grep -qx "a/b/x.wav" all.list
+    expect "dry-run: space in a name" grep -qx "d e/w.wav" all.list
+    expect "dry-run: text file skipped" err_has "skipped: a/readme.txt"
+    expect "dry-run: empty audio skipped" err_has "skipped: c/empty.wav"
+    expect "dry-run: loop reported" err_has "skipped: a/b/loop"
+    expect "dry-run: sorted output" sort -c "$W/out"
+    : > shards.list
+    for k in 1 2 3; do
+        run 0 "--dry-run --shard $k/3" "$SONOTOK" tokenize --dry-run --shard $k/3 tree
+        cat "$W/out" >> shards.list
+    done
+    sort shards.list > shards.sorted
+    expect "shards cover every file exactly once" cmp -s all.list shards.sorted
+    run 0 "--dry-run --shard 1/1" "$SONOTOK" tokenize --dry-run --shard 1/1 tree
+    expect "shard 1/1 is everything" [ "$(wc -l < "$W/out")" -eq 24 ]
+    run 4 "tokenize tree with a missing model" "$SONOTOK" tokenize -m "$W/no/model.th" tree -o t.sta
+    expect "no archive after failure" absent t.sta
+    expect "no temporary files anywhere" no_temps "$W/b"
+}
+
+# ---------------------------------------------------------------- model ---
+model() {
+    M=${SONO_TEST_MODEL:-}
+    if [ -z "$M" ]; then
+        for c in "$SRC/tests/data/tiny24.th" "$SRC/tests/codec/data/tiny24.th"; do
+            if [ -f "$c" ]; then M=$c; break; fi
+        done
+    fi
+    if [ -z "$M" ] || [ ! -e "$M" ]; then
+        echo "no test model (set SONO_TEST_MODEL or add tests/data/tiny24.th): skipped"
+        exit 77
+    fi
+    echo "model: $M"
+    mkdir -p "$W/m"
+    cd "$W/m" || exit 1
+    F wav in.wav 1.3 24000 1
+    F wav in44.wav 0.7 44100 2
+    echo "not audio" > notes.txt
+
+    # file round trip, formats, stdout
+    run 0 "tokenize" "$SONOTOK" tokenize -m "$M" -t 1 in.wav -o in.tok && expect "summary line" err_has "realtime"
+    expect "token file written" present in.tok
+    run 0 "detokenize" "$SONOTOK" detokenize -m "$M" in.tok -o out.wav
+    expect "audio written" present out.wav
+    RATE=$("$FIX" samples out.wav | cut -d' ' -f2)
+    expect "decoded: same length as the input, at the model rate" info_is out.wav "1300 $RATE 1"
+    run 0 "tokenize resampled stereo" "$SONOTOK" tokenize -q -m "$M" in44.wav -o in44.tok
+    expect "-q: no summary" [ ! -s "$W/err" ]
+    run 0 "detokenize -r 16000 to flac" "$SONOTOK" detokenize -m "$M" -r 16000 in44.tok -o out16.flac
+    expect "flac: 16 kHz, 0.7 s" info_is out16.flac "700 16000 1"
+    run 0 "tokenize -o -" "$SONOTOK" tokenize -q -m "$M" in.wav -o -
+    expect "stdout equals the file" cmp -s "$W/out" in.tok
+    run 0 "tokenize from stdin" sh -c "'$SONOTOK' tokenize -q -m '$M' - -o stdin.tok < in.wav"
+    expect "stdin equals the file" cmp -s stdin.tok in.tok
+    run 0 "detokenize -o -" "$SONOTOK" detokenize -q -m "$M" in.tok -o -
+    expect "wav on stdout" out_has "RIFF"
+    run 0 "tokenize -f npy" "$SONOTOK" tokenize -m "$M" -f npy in.wav -o codes.bin
+    expect ".npy magic" sh -c "head -c 6 codes.bin | grep -q NUMPY"
+    run 0 "tokenize to .npy by extension" "$SONOTOK" tokenize -m "$M" in.wav -o codes.npy
+    expect "same .npy" cmp -s codes.npy codes.bin
+    run 0 "detokenize .npy" "$SONOTOK" detokenize -m "$M" codes.npy -o npy.wav
+    expect "audio from .npy" present npy.wav
+    # Without -m the model is the one the token file names, found by name.
+    CHECKS=$((CHECKS + 1))
+    SONOTOK_MODEL_PATH=$(dirname "$M") "$SONOTOK" detokenize in.tok -o hdr.wav >"$W/out" 2>"$W/err"
+    rc=$?
+    if [ $rc -eq 4 ]; then
+        echo "note: the model's own name does not resolve to $M; header lookup not checked"
+    elif [ $rc -ne 0 ]; then
+        fail "detokenize with the model from the token header: exit $rc"
+    fi
+
+    # errors with a model
+    run 1 "unknown bandwidth" "$SONOTOK" tokenize -m "$M" -b 7.77 in.wav -o bw.tok
+    expect "unknown bandwidth lists the choices" err_has "choose one of"
+    expect "no output for unknown bandwidth" absent bw.tok
+    run 2 "non-audio with a model" "$SONOTOK" tokenize -m "$M" notes.txt -o x.tok
+    F npy big.npy '<i8' 2 10 1000 99999
+    run 2 ".npy code out of range" "$SONOTOK" detokenize -m "$M" big.npy -o x.wav
+    F npy neg.npy '<i4' 2 10 1000 -1
+    run 2 ".npy negative code" "$SONOTOK" detokenize -m "$M" neg.npy -o x.wav
+    F npy i16.npy '<i2' 2 10 16
+    run 0 ".npy int16 accepted" "$SONOTOK" detokenize -m "$M" i16.npy -o i16.wav
+    F tok fake.tok 30
+    run 2 "tokens of another model" "$SONOTOK" detokenize -m "$M" fake.tok -o x.wav
+    expect "mismatch message" err_has "model"
+    run 3 "output folder missing" "$SONOTOK" tokenize -m "$M" in.wav -o nosuch/dir/x.tok
+    expect "no output after errors" absent x.tok
+    expect "no output after errors (wav)" absent x.wav
+    expect "no temporary files" no_temps "$W/m"
+
+    # folder -> archive -> folder
+    mkdir -p tree/a/b tree/c
+    F wav tree/a/b/x.wav 0.3 24000 1
+    F wav tree/a/y.flac.wav 0.2 16000 1
+    F wav tree/c/z.wav 0.25 24000 1
+    F wav tree/top.wav 0.2 24000 1
+    F wav tree/c/z.mp3 0.2 24000 1 330   # an extension we cannot write: restored as .mp3.wav
+    echo "readme" > tree/a/readme.txt
+    ln -s .. tree/a/b/loop 2>/dev/null || true
+    run 0 "tokenize tree" "$SONOTOK" tokenize -m "$M" tree -o t.sta
+    expect "skipped text file reported" err_has "skipped: a/readme.txt"
+    run 0 "--list" "$SONOTOK" detokenize --list t.sta
+    expect "5 entries" [ "$(wc -l < "$W/out")" -eq 5 ]
+    cut -f1 "$W/out" | sort > t.names
+    run 0 "--verify" "$SONOTOK" detokenize --verify t.sta
+    run 0 "restore tree" "$SONOTOK" detokenize -m "$M" t.sta -o restored
+    for f in a/b/x.wav a/y.flac.wav c/z.wav top.wav c/z.mp3.wav; do
+        expect "restored $f" present "restored/$f"
+    done
+    expect "restored x.wav: 0.3 s" info_is restored/a/b/x.wav "300 $RATE 1"
+    mkdir -p esc elsewhere && ln -s "$W/m/elsewhere" esc/a
+    run 3 "restore refuses to write through a folder link" "$SONOTOK" detokenize -m "$M" t.sta -o esc
+    expect "nothing written through the link" [ -z "$(ls elsewhere)" ]
+    expect "entries beside the link restored" present esc/top.wav
+    : > afile
+    run 3 "restore into a file" "$SONOTOK" detokenize -m "$M" t.sta -o afile
+    run 0 "--entry" "$SONOTOK" detokenize -m "$M" t.sta --entry c/z.wav -o one.flac
+    expect "--entry output" present one.flac
+
+    cp t.sta dmg.sta
+    if "$FIX" damage dmg.sta c/z.wav 2>"$W/err"; then
+        run 2 "restore with a damaged entry" "$SONOTOK" detokenize -m "$M" dmg.sta -o partial
+        expect "damaged entry reported" err_has "c/z.wav"
+        expect "damaged entry not written" absent partial/c/z.wav
+        expect "other entries restored" present partial/a/b/x.wav
+        expect "other entries restored (2)" present partial/top.wav
+        run 2 "--entry of the damaged entry" "$SONOTOK" detokenize -m "$M" dmg.sta --entry c/z.wav -o bad.wav
+        expect "no output for a damaged entry" absent bad.wav
+    fi
+
+    # shards: every file once; merged == unsharded
+    : > shard.names
+    for k in 1 2 3; do
+        run 0 "tokenize --shard $k/3" "$SONOTOK" tokenize -q -m "$M" --shard $k/3 tree -o s$k.sta
+        run 0 "list shard $k" "$SONOTOK" detokenize --list s$k.sta
+        cut -f1 "$W/out" >> shard.names
+    done
+    sort shard.names > shard.sorted
+    expect "shards partition the tree" cmp -s shard.sorted t.names
+    run 0 "archive-merge shards" "$SONOTOK" archive-merge merged.sta s1.sta s2.sta s3.sta
+    run 0 "list merged" "$SONOTOK" detokenize --list merged.sta
+    cut -f1 "$W/out" | sort > merged.names
+    expect "merged entry set == unsharded" cmp -s merged.names t.names
+
+    # an interrupted run leaves nothing behind
+    F wav long.wav 20 24000 1
+    "$SONOTOK" tokenize -q -m "$M" -t 1 long.wav -o long.tok 2>/dev/null &
+    pid=$!
+    sleep 1
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    expect "no temporary file after SIGTERM" no_temps "$W/m"
+
+    run 0 "bench --json" "$SONOTOK" bench -m "$M" -t 1 -s 1 --json
+    expect "bench json" out_has '"encode_x_realtime"'
+    run 0 "bench" "$SONOTOK" bench -q -m "$M" -t 1 -s 0.5
+    expect "bench text" out_has "sgemm"
+}
+
+case "$MODE" in
+basic) basic ;;
+model) model ;;
+*) echo "usage: test_cli.sh basic|model SONOTOK FIXTURE SOURCE_ROOT"; exit 1 ;;
+esac
+echo "cli $MODE: $CHECKS checks, $FAILS failed"
+[ "$FAILS" -eq 0 ]

@@ -1,0 +1,619 @@
+/* Shared plumbing for the sonotok subcommands: option parsing and help,
+ * exit codes and error lines, progress bar, summary line, and temporary
+ * outputs that never outlive a failed or interrupted run. */
+#include "cli_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- options ---- */
+
+static int opt_count(const cli_opt *o) {
+    int n = 0;
+    while (o[n].name) n++;
+    return n;
+}
+
+int cli_parse_init(cli_parser *p, const cli_cmd *cmd, int argc, char **argv) {
+    memset(p, 0, sizeof *p);
+    p->opts = cmd->opts;
+    p->argc = argc;
+    p->argv = argv;
+    p->cmd_name = cmd->name;
+    int n = opt_count(cmd->opts);
+    struct option *lo = calloc((size_t)n + 1, sizeof *lo);
+    if (!lo) return -1;
+    /* Leading ':' so a missing argument returns ':' and we word the message. */
+    size_t k = 0;
+    p->shortopts[k++] = ':';
+    for (int i = 0; i < n; i++) {
+        const cli_opt *o = &cmd->opts[i];
+        lo[i].name = o->name;
+        lo[i].has_arg = o->metavar ? required_argument : no_argument;
+        lo[i].flag = NULL;
+        lo[i].val = o->key;
+        if (o->key > 0 && o->key < CLI_OPT_LONG && k + 3 < sizeof p->shortopts) {
+            p->shortopts[k++] = (char)o->key;
+            if (o->metavar) p->shortopts[k++] = ':';
+        }
+    }
+    p->shortopts[k] = 0;
+    p->longopts = lo;
+    optind = 1;
+    opterr = 0;
+    return 0;
+}
+
+int cli_parse_next(cli_parser *p, const char **arg) {
+    const struct option *lo = p->longopts;
+    int c = getopt_long(p->argc, p->argv, p->shortopts, lo, NULL);
+    *arg = optarg;
+    if (c == '?' || c == ':') {
+        /* getopt sets optopt to 0 for an unknown long option, which optind
+         * has moved past; inside a cluster of short ones ("-xq") optind may
+         * not have moved, so those are named by optopt. A missing value is
+         * always at the end of argv. */
+        const char *prev = optind > 1 ? p->argv[optind - 1] : "";
+        int is_long = strncmp(prev, "--", 2) == 0;
+        if (c == ':') {
+            if (is_long) fprintf(stderr, "sonotok %s: option '%s' needs a value\n", p->cmd_name, prev);
+            else fprintf(stderr, "sonotok %s: option '-%c' needs a value\n", p->cmd_name, optopt);
+        } else if (optopt > 0 && optopt < CLI_OPT_LONG && !(is_long && strchr(prev, '='))) {
+            fprintf(stderr, "sonotok %s: unknown option '-%c'\n", p->cmd_name, optopt);
+        } else {
+            fprintf(stderr, "sonotok %s: unknown option '%s'\n", p->cmd_name, prev);
+        }
+        fprintf(stderr, "Try 'sonotok %s --help'.\n", p->cmd_name);
+        return '?';
+    }
+    return c;
+}
+
+int cli_parse_operands(const cli_parser *p) { return optind; }
+
+void cli_parse_free(cli_parser *p) {
+    free(p->longopts);
+    p->longopts = NULL;
+}
+
+void cli_common_init(cli_common *c) {
+    c->verbosity = 1;
+    c->n_threads = cli_online_cpus();
+}
+
+int cli_common_opt(cli_common *c, const cli_cmd *cmd, int key, const char *arg, int *exit_code) {
+    long v;
+    *exit_code = -1;
+    switch (key) {
+    case 'h':
+        cli_print_help(cmd, stdout);
+        *exit_code = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_IO;
+        return 1;
+    case 'v':
+        c->verbosity = c->verbosity < 1 ? 2 : c->verbosity + 1;
+        return 1;
+    case 'q':
+        c->verbosity = 0;
+        return 1;
+    case 't':
+        if (cli_parse_int(arg, 1, 4096, &v) != 0)
+            *exit_code = cli_usage_error(cmd, "--threads wants a number from 1 to 4096, not '%s'", arg);
+        else
+            c->n_threads = (int)v;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void cli_print_help(const cli_cmd *cmd, FILE *f) {
+    fprintf(f, "Usage: sonotok %s %s\n", cmd->name, cmd->usage);
+    fprintf(f, "%s\n\nOptions:\n", cmd->summary);
+    for (const cli_opt *o = cmd->opts; o->name; o++) {
+        char left[64];
+        if (o->key > 0 && o->key < CLI_OPT_LONG)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", o->key, o->name, o->metavar ? " " : "",
+                     o->metavar ? o->metavar : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", o->name, o->metavar ? " " : "",
+                     o->metavar ? o->metavar : "");
+        if (strlen(left) > 24)
+            fprintf(f, "  %s\n  %-24s  %s\n", left, "", o->help);
+        else
+            fprintf(f, "  %-24s  %s\n", left, o->help);
+    }
+    if (cmd->details) fprintf(f, "\n%s", cmd->details);
+    fprintf(f, "\nExit status: 0 ok, 1 usage error, 2 bad input or data, 3 I/O or system error,\n"
+               "4 model not found or unusable.\n");
+}
+
+int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "sonotok %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'sonotok %s --help'.\n", cmd->name);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_parse_int(const char *s, long lo, long hi, long *out) {
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double lo, double hi, double *out) {
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- errors ---- */
+
+int cli_exit_for(int err) {
+    switch (err) {
+    case SONO_OK: return CLI_EXIT_OK;
+    case SONO_E_NOMEM:
+    case SONO_E_IO: return CLI_EXIT_IO;
+    case SONO_E_NOT_FOUND: return CLI_EXIT_DATA;  /* entry/tensor; missing files are checked before */
+    default: return CLI_EXIT_DATA;
+    }
+}
+
+static void vfail(const char *what, const char *fmt, va_list ap) {
+    fflush(stdout);
+    fputs("sonotok: ", stderr);
+    if (what) fprintf(stderr, "%s: ", what);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+int cli_fail(int code, const char *what, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(what, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int cli_fail_detail(const char *what, int err, const char *d) {
+    char buf[2048];
+    size_t wl = what ? strlen(what) : 0;
+    /* The library often names the file too ("archive: a.sta: entry 2 ...");
+     * drop that "a.sta: " so the line reads "sonotok: a.sta: archive: entry 2 ...". */
+    const char *hit = wl && d ? strstr(d, what) : NULL;
+    if (hit && hit - d <= 40 && hit[wl] == ':' && hit[wl + 1] == ' ' && (hit == d || hit[-1] == ' ')) {
+        snprintf(buf, sizeof buf, "%.*s%s", (int)(hit - d), d, hit + wl + 2);
+        d = buf;
+    }
+    if (!d || !*d) d = sono_strerror(err);
+    cli_fail(0, what, "%s", d);
+    return cli_exit_for(err);
+}
+
+int cli_fail_sono(const char *what, int err) { return cli_fail_detail(what, err, sono_last_error()); }
+
+int cli_fail_errno(const char *what, int errnum) {
+    return cli_fail(CLI_EXIT_IO, what, "%s", strerror(errnum));
+}
+
+void cli_note(const cli_common *c, int level, const char *fmt, ...) {
+    if (c->verbosity < level) return;
+    va_list ap;
+    fputs("sonotok: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void log_to_stderr(int level, const char *msg, void *user) {
+    const cli_common *c = user;
+    /* warnings at normal verbosity, info with -v, debug with -vv */
+    int need = level <= SONO_LOG_WARN ? 1 : level == SONO_LOG_INFO ? 2 : 3;
+    if (c->verbosity < need) return;
+    static const char *names[] = {"error", "warning", "info", "debug"};
+    fprintf(stderr, "sonotok: %s: %s\n", names[level >= 0 && level <= 3 ? level : 3], msg);
+}
+
+void cli_install_log(const cli_common *c) { sono_set_log(log_to_stderr, (void *)c); }
+
+/* ---- model ---- */
+
+sono_codec *cli_load_codec(const cli_common *c, const char *model, int *exit_code) {
+    sono_codec_params p = sono_codec_default_params();
+    p.n_threads = c->n_threads;
+    int err = 0;
+    sono_clear_error();
+    sono_codec *codec = sono_codec_load(model, &p, &err);
+    if (!codec) {
+        if (err == 0) err = SONO_E_NOT_FOUND;
+        cli_fail_sono(model, err);
+        *exit_code = err == SONO_E_NOMEM ? CLI_EXIT_IO : CLI_EXIT_MODEL;
+        return NULL;
+    }
+    cli_note(c, 2, "model %s: %s, %d Hz, %d channel(s), %.2f frames/s, %d codebooks of %d",
+             model, sono_codec_name(codec), sono_codec_sample_rate(codec), sono_codec_channels(codec),
+             sono_codec_frame_rate(codec), sono_codec_max_codebooks(codec),
+             sono_codec_codebook_size(codec));
+    return codec;
+}
+
+int cli_pick_n_q(const sono_codec *codec, double kbps, double *chosen, int *exit_code) {
+    int nb = sono_codec_n_bandwidths(codec);
+    if (kbps <= 0) {
+        if (nb <= 0) {
+            *chosen = 0;
+            return sono_codec_max_codebooks(codec);
+        }
+        double lowest = sono_codec_bandwidth(codec, 0);
+        kbps = -1;
+        for (int i = 0; i < nb; i++) {
+            double b = sono_codec_bandwidth(codec, i);
+            if (fabs(b - 6.0) < 1e-6) kbps = b;
+            if (b < lowest) lowest = b;
+        }
+        if (kbps < 0) kbps = lowest;
+    }
+    sono_clear_error();
+    int n_q = sono_codec_n_q_for_bandwidth(codec, kbps);
+    if (n_q <= 0) {
+        char list[256] = "";
+        size_t k = 0;
+        for (int i = 0; i < nb && k + 16 < sizeof list; i++)
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s%g", i ? ", " : "",
+                                  sono_codec_bandwidth(codec, i));
+        cli_fail(0, NULL, "model %s does not offer %g kbps (choose one of: %s)",
+                 sono_codec_name(codec), kbps, nb > 0 ? list : "none listed");
+        *exit_code = CLI_EXIT_USAGE;
+        return n_q < 0 ? n_q : SONO_E_RANGE;
+    }
+    *chosen = kbps;
+    return n_q;
+}
+
+/* ---- time, progress, summary ---- */
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void cli_progress_init(cli_progress *p, const cli_common *c, const char *label) {
+    memset(p, 0, sizeof *p);
+    p->enabled = c->verbosity > 0 && isatty(STDERR_FILENO);
+    p->start = cli_now();
+    p->last = -1;
+    snprintf(p->label, sizeof p->label, "%s", label ? label : "");
+}
+
+void cli_progress_update(cli_progress *p, double fraction, const char *extra) {
+    if (!p->enabled) return;
+    double t = cli_now();
+    if (p->last >= 0 && t - p->last < 1.0 / 6.0) return;
+    p->last = t;
+    char bar[32];
+    int width = (int)sizeof bar - 1;
+    if (fraction >= 0) {
+        if (fraction > 1) fraction = 1;
+        int full = (int)(fraction * width + 0.5);
+        for (int i = 0; i < width; i++) bar[i] = i < full ? '#' : '.';
+        bar[width] = 0;
+        fprintf(stderr, "\r\033[K%s [%s] %3d%% %s", p->label, bar, (int)(fraction * 100), extra ? extra : "");
+    } else {
+        fprintf(stderr, "\r\033[K%s %.1fs %s", p->label, t - p->start, extra ? extra : "");
+    }
+    fflush(stderr);
+    p->drawn = 1;
+}
+
+void cli_progress_clear(cli_progress *p) {
+    if (p->enabled && p->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+    p->drawn = 0;
+}
+
+void cli_stats_init(cli_stats *s) {
+    memset(s, 0, sizeof *s);
+    s->t_start = cli_now();
+}
+
+void cli_print_summary(const cli_common *c, const cli_stats *s, const char *verb) {
+    if (c->verbosity < 1) return;
+    double wall = cli_now() - s->t_start;
+    double rt = wall > 0 ? s->audio_seconds / wall : 0;
+    double kbps = s->audio_seconds > 0 ? (double)s->token_bytes * 8.0 / s->audio_seconds / 1000.0 : 0;
+    double tps = wall > 0 ? (double)s->tokens / wall : 0;
+    fprintf(stderr, "sonotok: %s %lld file%s, %.2f s audio in %.2f s (%.1fx realtime), "
+                    "%.2f kbps on disk, %.0f tokens/s\n",
+            verb, (long long)s->files, s->files == 1 ? "" : "s", s->audio_seconds, wall, rt, kbps, tps);
+}
+
+/* ---- signals and temporary outputs ---- */
+
+#define CLI_MAX_TMP 8
+static char g_tmp_paths[CLI_MAX_TMP][4096];
+static volatile sig_atomic_t g_tmp_used[CLI_MAX_TMP];
+static volatile sig_atomic_t g_defer;
+static volatile sig_atomic_t g_signal;
+
+static void remove_registered(void) {
+    for (int i = 0; i < CLI_MAX_TMP; i++)
+        if (g_tmp_used[i]) unlink(g_tmp_paths[i]);
+}
+
+static void on_signal(int sig) {
+    remove_registered();
+    if (g_signal || !g_defer) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        _exit(128 + sig);
+    }
+    g_signal = sig;
+}
+
+void cli_signals_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    /* A closed pipe on stdout becomes an EPIPE write error we clean up after. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void cli_signals_defer(int on) {
+    g_defer += on ? 1 : -1;
+    if (g_defer < 0) g_defer = 0;
+}
+
+int cli_interrupted(void) { return g_signal != 0; }
+
+void cli_die_interrupted(void) {
+    int sig = g_signal ? g_signal : SIGINT;
+    remove_registered();
+    fflush(stdout);
+    fprintf(stderr, "sonotok: interrupted\n");
+    signal(sig, SIG_DFL);
+    raise(sig);
+    _exit(128 + sig);
+}
+
+/* The path is complete before the slot is marked used, so the handler
+ * never sees half a name. */
+static int register_tmp(const char *path) {
+    for (int i = 0; i < CLI_MAX_TMP; i++) {
+        if (!g_tmp_used[i]) {
+            snprintf(g_tmp_paths[i], sizeof g_tmp_paths[i], "%s", path);
+            g_tmp_used[i] = 1;
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void unregister_tmp(int slot) {
+    if (slot >= 0) g_tmp_used[slot] = 0;
+}
+
+int cli_tmp_create(cli_tmpfile *t, const char *final) {
+    static unsigned counter;
+    memset(t, 0, sizeof *t);
+    t->fd = -1;
+    t->slot = -1;
+    if (strlen(final) + 40 >= sizeof t->tmp) return cli_fail(CLI_EXIT_IO, final, "path too long");
+    snprintf(t->final, sizeof t->final, "%s", final);
+    char stdout_base[4096];
+    if (strcmp(final, "-") == 0) {
+        /* stdout: build the whole output in $TMPDIR, copy it out at commit. */
+        const char *dir = getenv("TMPDIR");
+        if (!dir || !*dir || strlen(dir) > 4000) dir = "/tmp";
+        snprintf(stdout_base, sizeof stdout_base, "%s/sonotok-stdout", dir);
+        final = stdout_base;
+        t->to_stdout = 1;
+    }
+    const char *slash = strrchr(final, '/');
+    size_t dirlen = slash ? (size_t)(slash - final) + 1 : 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        x += 0x9E3779B97F4A7C15ull + counter++;
+        uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        if (snprintf(t->tmp, sizeof t->tmp, "%.*s.%s.sonotok-%08x", (int)dirlen, final,
+                     slash ? slash + 1 : final, (unsigned)(z & 0xffffffffu)) >= (int)sizeof t->tmp) {
+            t->tmp[0] = 0;
+            return cli_fail(CLI_EXIT_IO, final, "path too long");
+        }
+        /* O_EXCL: never touch a file we did not create. The mode goes
+         * through the umask like any plain output. */
+        t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (t->fd >= 0) break;
+        if (errno != EEXIST) break;
+    }
+    if (t->fd < 0) {
+        int e = errno;
+        t->tmp[0] = 0;
+        return cli_fail_errno(final, e);
+    }
+    t->slot = register_tmp(t->tmp);
+    return 0;
+}
+
+int cli_tmp_write(cli_tmpfile *t, const void *buf, size_t n) {
+    const uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t w = write(t->fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return cli_fail_errno(t->final, errno);
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+void cli_tmp_close_fd(cli_tmpfile *t) {
+    if (t->fd >= 0) close(t->fd);
+    t->fd = -1;
+}
+
+int cli_tmp_commit(cli_tmpfile *t) {
+    if (t->fd >= 0) {
+        if (close(t->fd) != 0) {
+            int e = errno;
+            t->fd = -1;
+            cli_tmp_abort(t);
+            return cli_fail_errno(t->final, e);
+        }
+        t->fd = -1;
+    }
+    if (t->to_stdout) {
+        int rc = cli_copy_to_stdout(t->tmp);
+        cli_tmp_abort(t);
+        if (cli_interrupted()) cli_die_interrupted();
+        return rc;
+    }
+    if (cli_interrupted() || rename(t->tmp, t->final) != 0) {
+        int e = errno;
+        cli_tmp_abort(t);
+        if (cli_interrupted()) cli_die_interrupted();
+        return cli_fail_errno(t->final, e);
+    }
+    /* Unregister after the rename: a signal in between unlinks a name that
+     * no longer exists, which is harmless. */
+    unregister_tmp(t->slot);
+    t->slot = -1;
+    t->tmp[0] = 0;
+    return 0;
+}
+
+void cli_tmp_abort(cli_tmpfile *t) {
+    if (t->fd >= 0) close(t->fd);
+    t->fd = -1;
+    if (t->tmp[0]) unlink(t->tmp);
+    t->tmp[0] = 0;
+    unregister_tmp(t->slot);
+    t->slot = -1;
+}
+
+int cli_write_stdout(const void *buf, size_t n) {
+    if (n && fwrite(buf, 1, n, stdout) != n) return cli_fail_errno("<stdout>", errno);
+    if (fflush(stdout) != 0) return cli_fail_errno("<stdout>", errno);
+    return 0;
+}
+
+int cli_copy_to_stdout(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return cli_fail_errno(path, errno);
+    char buf[65536];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (fwrite(buf, 1, n, stdout) != n) {
+            rc = cli_fail_errno("<stdout>", errno);
+            break;
+        }
+    }
+    if (!rc && ferror(f)) rc = cli_fail_errno(path, errno);
+    fclose(f);
+    if (!rc && fflush(stdout) != 0) rc = cli_fail_errno("<stdout>", errno);
+    return rc;
+}
+
+int cli_read_file(const char *path, uint8_t **out, size_t *n_out) {
+    int is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) return cli_fail_errno(path, errno);
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    int rc = 0;
+    while (buf) {
+        if (n == cap) {
+            uint8_t *nb = cap < ((size_t)1 << 40) ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    if (!buf) rc = cli_fail(CLI_EXIT_IO, path, "out of memory");
+    else if (ferror(f)) rc = cli_fail_errno(path, errno ? errno : EIO);
+    if (!is_stdin) fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *n_out = n;
+    return 0;
+}
+
+/* ---- paths ---- */
+
+const char *cli_path_ext(const char *path) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    return dot && dot != base ? dot + 1 : "";
+}
+
+int cli_mkdir_parents(const char *path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return ENAMETOOLONG;
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf) return 0;
+    *slash = 0;
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == 0) {
+            char keep = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return errno;
+            struct stat st;
+            if (stat(buf, &st) != 0) return errno;
+            if (!S_ISDIR(st.st_mode)) return ENOTDIR;
+            *p = keep;
+            if (keep == 0) break;
+        }
+    }
+    return 0;
+}
+
+int cli_online_cpus(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)(n > 4096 ? 4096 : n) : 1;
+}

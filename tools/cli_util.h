@@ -1,0 +1,211 @@
+/* Shared plumbing for the sonotok subcommands: option tables on top of
+ * getopt_long (which also print the help text), exit codes and one-line error
+ * messages, a progress bar for terminals, the end-of-run summary line, and
+ * outputs written to a temporary name beside the final path that a signal
+ * handler removes if the run is cut short.
+ *
+ *   static const cli_opt opts[] = { CLI_COMMON_OPTS, {'o', "output", "FILE", "write here"}, {0} };
+ *   cli_parser p; cli_parse_init(&p, opts, argc, argv);
+ *   int c; const char *arg;
+ *   while ((c = cli_parse_next(&p, &arg)) != -1) {
+ *       if (cli_common_opt(&common, cmd, c, arg, &rc)) { if (rc >= 0) return rc; continue; }
+ *       ...
+ *   }
+ *
+ * Uses the public sonotok API only. */
+#ifndef SONOTOK_CLI_UTIL_H
+#define SONOTOK_CLI_UTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "sonotok/sonotok.h"
+
+/* Documented exit codes (see `sonotok help`). */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_USAGE = 1,   /* bad command line */
+    CLI_EXIT_DATA = 2,    /* bad input or data: format, checksum, range, mismatch, empty */
+    CLI_EXIT_IO = 3,      /* I/O or system error */
+    CLI_EXIT_MODEL = 4,   /* model not found or unusable */
+};
+
+/* ---- options ---- */
+
+/* One option. key is the short letter (also returned by cli_parse_next), or a
+ * value >= 256 for a long-only option. metavar NULL: takes no argument. */
+typedef struct {
+    int key;
+    const char *name;     /* long name without "--" */
+    const char *metavar;  /* argument name for the help text, NULL for a flag */
+    const char *help;
+} cli_opt;
+
+enum { CLI_OPT_LONG = 256 };   /* first key for long-only options */
+
+#define CLI_COMMON_OPTS \
+    {'h', "help", NULL, "show this help and exit"}, \
+    {'v', "verbose", NULL, "more messages (repeat for more)"}, \
+    {'q', "quiet", NULL, "no progress bar, summary or notes; errors only"}, \
+    {'t', "threads", "N", "threads for the codec (default: online CPUs)"}
+
+/* One subcommand. */
+typedef struct cli_cmd {
+    const char *name;
+    const char *summary;   /* one line for `sonotok help` */
+    const char *usage;     /* "[options] INPUT -o OUTPUT", after "sonotok NAME " */
+    const char *details;   /* paragraphs after the option list, or NULL */
+    const cli_opt *opts;   /* terminated by a {0} row */
+    int (*run)(const struct cli_cmd *cmd, int argc, char **argv);
+} cli_cmd;
+
+typedef struct {
+    const cli_opt *opts;
+    int argc;
+    char **argv;
+    char shortopts[128];
+    void *longopts;        /* struct option[], owned */
+    const char *cmd_name;
+} cli_parser;
+
+/* Prepare to parse argv (argv[0] is the command name). Returns 0, or -1 when
+ * out of memory. Options may come before or after operands. */
+int cli_parse_init(cli_parser *p, const cli_cmd *cmd, int argc, char **argv);
+/* Next option key; -1 at the end (operands are then argv[*optind..argc));
+ * '?' after printing a usage error for an unknown option or missing argument. */
+int cli_parse_next(cli_parser *p, const char **arg);
+/* Index of the first operand once cli_parse_next returned -1. */
+int cli_parse_operands(const cli_parser *p);
+void cli_parse_free(cli_parser *p);
+
+/* Settings every command shares. */
+typedef struct {
+    int verbosity;   /* 0 quiet, 1 normal, 2+ verbose */
+    int n_threads;
+} cli_common;
+
+void cli_common_init(cli_common *c);
+/* Handle -h/-v/-q/-t. Returns 1 if key was one of them; then *exit_code is
+ * -1 to carry on, or the code to return (help printed, bad value). */
+int cli_common_opt(cli_common *c, const cli_cmd *cmd, int key, const char *arg, int *exit_code);
+
+void cli_print_help(const cli_cmd *cmd, FILE *f);
+/* "sonotok CMD: message" + a hint line on stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parse numbers from option values; 0 on success, -1 if malformed or out of [lo, hi]. */
+int cli_parse_int(const char *s, long lo, long hi, long *out);
+int cli_parse_double(const char *s, double lo, double hi, double *out);
+
+/* ---- errors ---- */
+
+/* Exit code for a negative sono_error from a data call. */
+int cli_exit_for(int sono_err);
+/* Print "sonotok: <what>: <detail>" where detail is sono_last_error() (with a
+ * leading "<what>: " removed) or sono_strerror(err). Returns cli_exit_for(err). */
+int cli_fail_sono(const char *what, int sono_err);
+/* Same with a detail line saved earlier (NULL or "": sono_strerror(err)). */
+int cli_fail_detail(const char *what, int err, const char *detail);
+/* Print "sonotok: <what>: <message>" and return code. what may be NULL. */
+int cli_fail(int code, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Same for an errno value; returns CLI_EXIT_IO. */
+int cli_fail_errno(const char *what, int errnum);
+/* Message to stderr when verbosity >= level ("sonotok: ..."). */
+void cli_note(const cli_common *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Route the library's log callback to stderr according to verbosity. */
+void cli_install_log(const cli_common *c);
+
+/* ---- model ---- */
+
+/* Load a codec with c->n_threads; prints the error and sets *exit_code
+ * (CLI_EXIT_MODEL, or CLI_EXIT_IO when out of memory) on failure. */
+sono_codec *cli_load_codec(const cli_common *c, const char *model, int *exit_code);
+/* Codebooks for kbps (kbps <= 0: 6 kbps if offered, else the lowest).
+ * On error prints and returns a negative value with *exit_code set. */
+int cli_pick_n_q(const sono_codec *codec, double kbps, double *chosen_kbps, int *exit_code);
+
+/* ---- time, progress, summary ---- */
+
+double cli_now(void);   /* monotonic seconds */
+
+typedef struct {
+    int enabled;         /* stderr is a terminal and not quiet */
+    int drawn;           /* something is on the line */
+    double last;         /* time of the last redraw */
+    double start;
+    char label[64];
+} cli_progress;
+
+void cli_progress_init(cli_progress *p, const cli_common *c, const char *label);
+/* fraction in [0,1], or < 0 when unknown; extra is shown after the bar.
+ * Redraws at most about 6 times a second. */
+void cli_progress_update(cli_progress *p, double fraction, const char *extra);
+void cli_progress_clear(cli_progress *p);
+
+/* Totals for the summary line. */
+typedef struct {
+    int64_t files;
+    double audio_seconds;
+    uint64_t token_bytes;   /* token data on disk */
+    uint64_t tokens;        /* codes: n_q * n_frames summed */
+    double t_start;
+} cli_stats;
+
+void cli_stats_init(cli_stats *s);
+/* "sonotok: N files, A s audio in W s (X x realtime), K kbps on disk, T tokens/s" */
+void cli_print_summary(const cli_common *c, const cli_stats *s, const char *verb);
+
+/* ---- outputs ---- */
+
+/* A file being written: opened under a unique temporary name beside final
+ * (".<base>.sonotok-XXXXXXXX") and registered with the signal handler, which
+ * removes it on SIGINT/SIGTERM/SIGHUP. final "-" means stdout: the file is
+ * built in $TMPDIR and copied to stdout at commit. */
+typedef struct {
+    char final[4096];
+    char tmp[4096];
+    int fd;
+    int slot;       /* signal-handler registration, -1 when none */
+    int to_stdout;
+} cli_tmpfile;
+
+/* Install the SIGINT/SIGTERM/SIGHUP/SIGPIPE handlers. Call once at start. */
+void cli_signals_install(void);
+/* While deferred (counted), a signal removes the registered temporary files
+ * and sets a flag that cli_interrupted() reports, so the caller can clean up
+ * what the library created (an archive's own temporary file) and stop;
+ * otherwise it removes them and exits at once. A second signal always exits. */
+void cli_signals_defer(int on);
+int cli_interrupted(void);
+/* After cleaning up an interrupted run: die of the signal that interrupted it. */
+void cli_die_interrupted(void);
+
+/* Create the temporary file for final. Returns 0, or prints an error and
+ * returns CLI_EXIT_IO. The file is open (fd) and empty. */
+int cli_tmp_create(cli_tmpfile *t, const char *final);
+/* Write all of buf; 0 or CLI_EXIT_IO (printed). */
+int cli_tmp_write(cli_tmpfile *t, const void *buf, size_t n);
+/* Close the fd (if open) and rename the file over final (or copy it to
+ * stdout and remove it). 0, or CLI_EXIT_IO (printed, temp removed). */
+int cli_tmp_commit(cli_tmpfile *t);
+/* Close and remove the temporary file. Safe to call twice. */
+void cli_tmp_abort(cli_tmpfile *t);
+/* Close the fd only (when a library call writes the path itself). */
+void cli_tmp_close_fd(cli_tmpfile *t);
+
+/* Write buf to stdout; 0 or CLI_EXIT_IO. */
+int cli_write_stdout(const void *buf, size_t n);
+/* Copy a file's contents to stdout; 0 or CLI_EXIT_IO. */
+int cli_copy_to_stdout(const char *path);
+/* Read a whole file ("-" is stdin) into a malloc'd buffer; 0 or CLI_EXIT_IO (printed). */
+int cli_read_file(const char *path, uint8_t **buf, size_t *n);
+
+/* ---- paths ---- */
+
+/* Extension of the last path component without the dot, or "" (never NULL). */
+const char *cli_path_ext(const char *path);
+/* Create the parent directories of path (not path itself). 0 or errno. */
+int cli_mkdir_parents(const char *path);
+
+int cli_online_cpus(void);
+
+#endif

@@ -1,0 +1,270 @@
+/* sonotok bench: how fast does this machine tokenize and detokenize?
+ * Times model loading, streaming encode and decode of a deterministic test
+ * signal (tones, chirps, noise), and a plain OpenBLAS sgemm as a yardstick
+ * for what the machine can do; reports x realtime, GFLOP/s and peak memory.
+ *
+ * FLOP counts: the library does not report one yet, so for EnCodec 24 kHz
+ * we use an estimate of 1.49e9 multiply-adds (2 * 1.49e9 FLOP) per second of
+ * audio per direction (encoder or decoder), counted from the convolution
+ * and LSTM shapes of the published model. Other models print "n/a". */
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "commands.h"
+
+enum { OPT_JSON = CLI_OPT_LONG };
+
+static const cli_opt bench_opts[] = {
+    CLI_COMMON_OPTS,
+    {'m', "model", "MODEL", "codec model: path or name (default: \"default\")"},
+    {'s', "seconds", "SECONDS", "length of the test signal (default: 10)"},
+    {'b', "bandwidth", "KBPS", "bandwidth (default: 6 if offered, else the lowest)"},
+    {OPT_JSON, "json", NULL, "print the results as one JSON object on stdout"},
+    {0, NULL, NULL, NULL},
+};
+
+static int run_bench(const cli_cmd *cmd, int argc, char **argv);
+
+const cli_cmd cmd_bench = {
+    .name = "bench",
+    .summary = "Measure tokenize/detokenize speed, GFLOP/s and memory on this machine.",
+    .usage = "[options]",
+    .details =
+        "Encodes and decodes a deterministic test signal (a mix of tones, chirps and\n"
+        "noise) in one-second blocks, as tokenize and detokenize do, and times a\n"
+        "512x512x4096 OpenBLAS sgemm on the same threads as a reference point.\n"
+        "GFLOP/s for the codec is an estimate (2 x 1.49e9 FLOP per second of audio\n"
+        "per direction for EnCodec 24 kHz; n/a for other models).\n",
+    .opts = bench_opts,
+    .run = run_bench,
+};
+
+/* Deterministic test signal: planar, n samples per channel. Two steady tones,
+ * a repeating log chirp, amplitude-modulated noise; channels differ a little. */
+static void make_signal(float *x, int64_t n, int ch, int rate) {
+    uint64_t s = 0x2545F4914F6CDD1Dull;
+    const double two_pi = 6.283185307179586;
+    for (int c = 0; c < ch; c++) {
+        double phase = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double t = (double)i / rate;
+            double tc = fmod(t, 2.0); /* chirp 100 Hz -> 8 kHz every 2 s */
+            double f = 100.0 * pow(80.0, tc / 2.0);
+            if (f > 0.45 * rate) f = 0.45 * rate;
+            phase += two_pi * f / rate;
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            double noise = ((double)((s * 2685821657736338717ull) >> 11) / 9007199254740992.0) * 2 - 1;
+            double env = 0.5 + 0.5 * sin(two_pi * 0.5 * t + c);
+            double v = 0.20 * sin(two_pi * (220.0 + 3 * c) * t) + 0.12 * sin(two_pi * 661.0 * t)
+                     + 0.18 * sin(phase) + 0.05 * env * noise;
+            x[(size_t)c * (size_t)n + (size_t)i] = (float)v;
+        }
+    }
+}
+
+/* Best of a few sgemm runs: C[512 x 4096] = A[512 x 512] * B[512 x 4096]. */
+static double sgemm_gflops(int n_threads) {
+    const int M = 512, K = 512, N = 4096;
+    float *a = malloc((size_t)M * K * sizeof *a), *b = malloc((size_t)K * N * sizeof *b),
+          *c = malloc((size_t)M * N * sizeof *c);
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return -1;
+    }
+    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+    for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+    openblas_set_num_threads(n_threads);
+    double best = 1e30, t_all = cli_now();
+    for (int rep = 0; rep < 50; rep++) {
+        double t0 = cli_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+        double dt = cli_now() - t0;
+        if (rep > 0 && dt < best) best = dt; /* rep 0 warms up */
+        if (rep >= 3 && cli_now() - t_all > 0.5) break;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * M * K * (double)N / best / 1e9;
+}
+
+static double peak_rss_mib(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+    return (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
+}
+
+/* Estimated FLOP per second of audio per direction, or 0 when unknown. */
+static double flop_per_audio_second(const sono_codec *c) {
+    if (!strcmp(sono_codec_name(c), "encodec_24khz") && sono_codec_sample_rate(c) == 24000)
+        return 2.0 * 1.49e9;
+    return 0;
+}
+
+/* s as the inside of a JSON string (model names are plain, but be safe). */
+static void json_escape(char *out, size_t n, const char *s) {
+    size_t k = 0;
+    for (; *s && k + 7 < n; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            out[k++] = '\\';
+            out[k++] = (char)ch;
+        } else if (ch < 0x20) {
+            k += (size_t)snprintf(out + k, n - k, "\\u%04x", ch);
+        } else {
+            out[k++] = (char)ch;
+        }
+    }
+    out[k] = 0;
+}
+
+static void fmt_gflops(char *out, size_t n, double flop, double secs) {
+    if (flop > 0 && secs > 0) snprintf(out, n, "%.2f", flop / secs / 1e9);
+    else snprintf(out, n, "%s", "n/a");
+}
+
+static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
+    cli_common c;
+    cli_common_init(&c);
+    const char *model = "default";
+    double seconds = 10, kbps_opt = 0;
+    int json = 0;
+    cli_parser p;
+    if (cli_parse_init(&p, cmd, argc, argv) != 0) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
+    int key, rc = -1;
+    const char *arg;
+    while (rc < 0 && (key = cli_parse_next(&p, &arg)) != -1) {
+        if (cli_common_opt(&c, cmd, key, arg, &rc)) continue;
+        switch (key) {
+        case 'm': model = arg; break;
+        case 's':
+            if (cli_parse_double(arg, 0.1, 36000, &seconds))
+                rc = cli_usage_error(cmd, "--seconds wants a number from 0.1 to 36000, not '%s'", arg);
+            break;
+        case 'b':
+            if (cli_parse_double(arg, 0.01, 10000, &kbps_opt))
+                rc = cli_usage_error(cmd, "--bandwidth wants a positive number of kbps, not '%s'", arg);
+            break;
+        case OPT_JSON: json = 1; break;
+        default: rc = CLI_EXIT_USAGE; break;
+        }
+    }
+    int first = cli_parse_operands(&p);
+    cli_parse_free(&p);
+    if (rc >= 0) return rc;
+    if (first < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[first]);
+    cli_install_log(&c);
+
+    double gemm = sgemm_gflops(c.n_threads);
+
+    double t0 = cli_now();
+    sono_codec *codec = cli_load_codec(&c, model, &rc);
+    double t_load = cli_now() - t0;
+    if (!codec) return rc;
+    double kbps = 0;
+    int n_q = cli_pick_n_q(codec, kbps_opt, &kbps, &rc);
+    if (n_q < 0) {
+        sono_codec_free(codec);
+        return rc;
+    }
+    int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
+    int64_t n = (int64_t)llround(seconds * rate);
+    float *x = malloc((size_t)n * (size_t)ch * sizeof *x);
+    float *blk = malloc((size_t)rate * (size_t)ch * sizeof *blk);
+    sono_tokens *t = NULL;
+    sono_codec_stream *s = NULL;
+    int err = 0;
+    double t_enc = 0, t_dec = 0;
+    if (!x || !blk) {
+        rc = cli_fail(CLI_EXIT_IO, NULL, "out of memory for %.1f s of audio", seconds);
+        goto done;
+    }
+    make_signal(x, n, ch, rate);
+
+    /* Encode in one-second blocks, as tokenize does. */
+    t0 = cli_now();
+    s = sono_codec_encoder_stream(codec, n_q, &err);
+    if (!s) {
+        rc = cli_fail_sono(model, err ? err : SONO_E_ARG);
+        goto done;
+    }
+    for (int64_t off = 0; off < n; off += rate) {
+        int64_t len = n - off < rate ? n - off : rate;
+        for (int k = 0; k < ch; k++)
+            memcpy(blk + (size_t)k * (size_t)len, x + (size_t)k * (size_t)n + (size_t)off, (size_t)len * sizeof *x);
+        int prc = sono_codec_encoder_push(s, blk, len);
+        if (prc < 0) {
+            rc = cli_fail_sono("encode", prc);
+            goto done;
+        }
+    }
+    int frc = sono_codec_encoder_finish(s, &t);
+    sono_codec_stream_free(s);
+    s = NULL;
+    if (frc < 0) {
+        rc = cli_fail_sono("encode", frc);
+        goto done;
+    }
+    t_enc = cli_now() - t0;
+
+    /* Decode in one-second blocks, as detokenize does. */
+    t0 = cli_now();
+    s = sono_codec_decoder_stream(codec, t, &err);
+    if (!s) {
+        rc = cli_fail_sono("decode", err ? err : SONO_E_ARG);
+        goto done;
+    }
+    int64_t got = 0, m;
+    while ((m = sono_codec_decoder_pull(s, blk, rate)) > 0) got += m;
+    if (m < 0) {
+        rc = cli_fail_sono("decode", (int)m);
+        goto done;
+    }
+    t_dec = cli_now() - t0;
+
+    double fps = flop_per_audio_second(codec) * seconds;
+    char g_enc[32], g_dec[32];
+    fmt_gflops(g_enc, sizeof g_enc, fps, t_enc);
+    fmt_gflops(g_dec, sizeof g_dec, fps, t_dec);
+    double tokens = (double)t->n_q * (double)t->n_frames;
+    double rss = peak_rss_mib();
+    if (json) {
+        char name[4 * SONO_MODEL_NAME_MAX + 8];
+        json_escape(name, sizeof name, sono_codec_name(codec));
+        printf("{\"model\": \"%s\", \"sample_rate\": %d, \"channels\": %d, \"threads\": %d, "
+               "\"seconds\": %.3f, \"kbps\": %g, \"codebooks\": %d, \"load_s\": %.4f, "
+               "\"encode_s\": %.4f, \"decode_s\": %.4f, \"encode_x_realtime\": %.3f, "
+               "\"decode_x_realtime\": %.3f, \"encode_x_realtime_with_load\": %.3f, "
+               "\"decode_x_realtime_with_load\": %.3f, \"encode_tokens_per_s\": %.1f, "
+               "\"encode_gflops\": %s, \"decode_gflops\": %s, \"sgemm_gflops\": %.2f, "
+               "\"peak_rss_mib\": %.1f}\n",
+               name, rate, ch, c.n_threads, seconds, kbps, n_q, t_load, t_enc, t_dec,
+               seconds / t_enc, seconds / t_dec, seconds / (t_load + t_enc), seconds / (t_load + t_dec),
+               tokens / t_enc, fps > 0 ? g_enc : "null", fps > 0 ? g_dec : "null", gemm, rss);
+    } else {
+        printf("model       %s (%d Hz, %d ch), %g kbps = %d codebooks, %d thread%s\n", sono_codec_name(codec),
+               rate, ch, kbps, n_q, c.n_threads, c.n_threads == 1 ? "" : "s");
+        printf("load        %.3f s\n", t_load);
+        printf("tokenize    %.3f s for %.1f s audio: %.1fx realtime (%.1fx with load), %.0f tokens/s, %s GFLOP/s\n",
+               t_enc, seconds, seconds / t_enc, seconds / (t_load + t_enc), tokens / t_enc, g_enc);
+        printf("detokenize  %.3f s: %.1fx realtime (%.1fx with load), %s GFLOP/s\n", t_dec, seconds / t_dec,
+               seconds / (t_load + t_dec), g_dec);
+        printf("sgemm       512x512x4096: %.2f GFLOP/s\n", gemm);
+        printf("peak RSS    %.1f MiB\n", rss);
+    }
+    if (fflush(stdout) != 0) rc = cli_fail_errno("<stdout>", errno);
+    else rc = 0;
+    if (got != t->n_samples && c.verbosity >= 2)
+        cli_note(&c, 2, "decoded %lld samples, tokens say %lld", (long long)got, (long long)t->n_samples);
+done:
+    sono_codec_stream_free(s);
+    sono_tokens_free(t);
+    free(x);
+    free(blk);
+    sono_codec_free(codec);
+    return rc;
+}

@@ -1,0 +1,632 @@
+/* sonotok tokenize: audio file -> token file (.tok or .npy), or a whole
+ * folder tree -> one archive. Audio is streamed through the encoder in
+ * one-second blocks, so memory stays bounded on long inputs. --shard K/N
+ * takes a stable 1/N of a tree's files (by a hash of the relative path), so
+ * a job array can split a corpus and merge the archives afterwards. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands.h"
+
+enum { OPT_SHARD = CLI_OPT_LONG, OPT_DRY_RUN, OPT_KEEP_GOING };
+
+static const cli_opt tokenize_opts[] = {
+    CLI_COMMON_OPTS,
+    {'m', "model", "MODEL", "codec model: path or name (default: \"default\")"},
+    {'b', "bandwidth", "KBPS", "target bandwidth (default: 6 if offered, else the lowest)"},
+    {'f', "format", "FMT", "tok (default) or npy ([n_q, n_frames] int64; also chosen by a .npy OUTPUT)"},
+    {'o', "output", "OUTPUT", "output file, archive for a folder, or - for stdout"},
+    {OPT_SHARD, "shard", "K/N", "folder mode: only the K-th of N shards (1 <= K <= N)"},
+    {OPT_DRY_RUN, "dry-run", NULL, "folder mode: print the files that would be packed, write nothing"},
+    {OPT_KEEP_GOING, "keep-going", NULL, "folder mode: on a failing file, go on; write the rest, exit 2"},
+    {0, NULL, NULL, NULL},
+};
+
+static int run_tokenize(const cli_cmd *cmd, int argc, char **argv);
+
+const cli_cmd cmd_tokenize = {
+    .name = "tokenize",
+    .summary = "Turn audio into codec tokens (a file, or a folder into an archive).",
+    .usage = "[options] INPUT -o OUTPUT\n"
+             "       sonotok tokenize [options] DIR -o ARCHIVE [--shard K/N]",
+    .details =
+        "INPUT is any file libsndfile reads (WAV, FLAC, Ogg, Opus, MP3, ...) or - for\n"
+        "stdin; it is resampled to the model's rate and channel count.\n"
+        "\n"
+        "When INPUT is a folder, every audio file below it (recursively, in sorted\n"
+        "order; symbolic links are followed, except back into a folder above them)\n"
+        "becomes one archive entry named by its relative path, extension kept\n"
+        "(DIR/a/b.wav -> \"a/b.wav\"). Files that are not audio are listed as\n"
+        "\"skipped: PATH (reason)\" and do not fail the run.\n"
+        "\n"
+        "Sharding: --shard K/N keeps the files whose relative path hashes to shard K,\n"
+        "independent of file order, so N jobs cover every file exactly once:\n"
+        "    for k in 1 2 3 4; do sonotok tokenize corpus -o part$k.sta --shard $k/4 & done\n"
+        "    sonotok archive-merge all.sta part1.sta part2.sta part3.sta part4.sta\n"
+        "\n"
+        "Outputs are written to a temporary name beside OUTPUT and renamed when\n"
+        "complete; a failed or interrupted run leaves nothing behind.\n",
+    .opts = tokenize_opts,
+    .run = run_tokenize,
+};
+
+/* ---- encoding one reader ---- */
+
+typedef struct {
+    cli_progress *progress;
+    double done_before;   /* progress fraction of earlier files */
+    double share;         /* fraction this file contributes */
+    const char *label;
+} progress_ctx;
+
+/* Stream r through an encoder. *out receives the tokens. Returns a negative
+ * sono_error on failure (detail set), 1 if interrupted, 0 on success. */
+static int encode_reader(const sono_codec *codec, sono_audio_reader *r, int n_q,
+                         const progress_ctx *pc, sono_tokens **out) {
+    int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
+    int64_t block = rate > 0 ? rate : 24000;
+    int64_t total = sono_audio_length(r);
+    float *buf = malloc((size_t)block * (size_t)ch * sizeof *buf);
+    if (!buf) return SONO_E_NOMEM;
+    int err = 0;
+    sono_codec_stream *s = sono_codec_encoder_stream(codec, n_q, &err);
+    if (!s) {
+        free(buf);
+        return err ? err : SONO_E_ARG;
+    }
+    int64_t done = 0;
+    int rc = 0;
+    for (;;) {
+        if (cli_interrupted()) {
+            rc = 1;
+            break;
+        }
+        int64_t n = sono_audio_read(r, buf, block);
+        if (n < 0) {
+            rc = (int)n;
+            break;
+        }
+        if (n == 0) break;
+        int prc = sono_codec_encoder_push(s, buf, n);
+        if (prc < 0) {
+            rc = prc;
+            break;
+        }
+        done += n;
+        if (pc && pc->progress->enabled) {
+            double f = total > 0 ? (double)done / (double)total : 0;
+            if (f > 1) f = 1;
+            /* Unknown length (a pipe): a lone file shows elapsed time instead. */
+            double frac = total > 0 || pc->share < 1 ? pc->done_before + pc->share * f : -1;
+            char extra[160];
+            snprintf(extra, sizeof extra, "%.0f s %s", (double)done / rate, pc->label ? pc->label : "");
+            cli_progress_update(pc->progress, frac, extra);
+        }
+    }
+    if (rc == 0) {
+        rc = sono_codec_encoder_finish(s, out);
+        if (rc > 0) rc = 0;
+    }
+    sono_codec_stream_free(s);
+    free(buf);
+    return rc;
+}
+
+/* Serialise tokens as a token file or .npy. */
+static int serialise(const sono_tokens *t, int npy, uint8_t **buf, size_t *n) {
+    return npy ? sono_npy_encode(t->codes, t->n_q, t->n_frames, buf, n) : sono_tokens_encode(t, buf, n);
+}
+
+static void add_stats(cli_stats *st, const sono_tokens *t, size_t n_bytes) {
+    st->files++;
+    if (t->sample_rate > 0) st->audio_seconds += (double)t->n_samples / t->sample_rate;
+    st->token_bytes += n_bytes;
+    st->tokens += (uint64_t)t->n_q * (uint64_t)t->n_frames;
+}
+
+/* ---- folder walking ---- */
+
+typedef struct {
+    char **paths;   /* relative paths, '/'-separated */
+    size_t n, cap;
+    dev_t *vis_dev; /* the folders on the current path (loop guard) */
+    ino_t *vis_ino;
+    size_t n_vis, cap_vis;
+    dev_t skip_dev; /* the output archive, if it already exists in the tree */
+    ino_t skip_ino;
+    int have_skip;
+    const cli_common *common;
+} walk_state;
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int push_path(walk_state *w, const char *rel) {
+    if (w->n == w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 64;
+        char **np = realloc(w->paths, nc * sizeof *np);
+        if (!np) return -1;
+        w->paths = np;
+        w->cap = nc;
+    }
+    if (!(w->paths[w->n] = strdup(rel))) return -1;
+    w->n++;
+    return 0;
+}
+
+/* Enter a folder unless it is one of its own ancestors (a link loop).
+ * Returns 1 when entered (leave_dir() after), 0 for a loop, -1 out of memory. */
+static int enter_dir(walk_state *w, const struct stat *st) {
+    for (size_t i = 0; i < w->n_vis; i++)
+        if (w->vis_dev[i] == st->st_dev && w->vis_ino[i] == st->st_ino) return 0;
+    if (w->n_vis == w->cap_vis) {
+        size_t nc = w->cap_vis ? w->cap_vis * 2 : 32;
+        dev_t *nd = realloc(w->vis_dev, nc * sizeof *nd);
+        if (nd) w->vis_dev = nd;
+        ino_t *ni = realloc(w->vis_ino, nc * sizeof *ni);
+        if (ni) w->vis_ino = ni;
+        if (!nd || !ni) return -1;
+        w->cap_vis = nc;
+    }
+    w->vis_dev[w->n_vis] = st->st_dev;
+    w->vis_ino[w->n_vis] = st->st_ino;
+    w->n_vis++;
+    return 1;
+}
+
+static void leave_dir(walk_state *w) { w->n_vis--; }
+
+/* Walk root/rel (rel "" for the root). Returns 0 or an exit code (printed). */
+static int walk(walk_state *w, const char *root, const char *rel) {
+    char dpath[8192];
+    if (snprintf(dpath, sizeof dpath, "%s%s%s", root, *rel ? "/" : "", rel) >= (int)sizeof dpath)
+        return cli_fail(CLI_EXIT_IO, rel, "path too long");
+    DIR *d = opendir(dpath);
+    if (!d) return cli_fail_errno(dpath, errno);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    int rc = 0;
+    errno = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 32;
+            char **nn = realloc(names, nc * sizeof *nn);
+            if (!nn) {
+                rc = cli_fail(CLI_EXIT_IO, dpath, "out of memory");
+                break;
+            }
+            names = nn;
+            cap = nc;
+        }
+        if (!(names[n] = strdup(de->d_name))) {
+            rc = cli_fail(CLI_EXIT_IO, dpath, "out of memory");
+            break;
+        }
+        n++;
+    }
+    if (!rc && errno) rc = cli_fail_errno(dpath, errno);
+    closedir(d);
+    if (!rc) qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n && !rc; i++) {
+        char crel[8192], cpath[8192 + 8];
+        if (snprintf(crel, sizeof crel, "%s%s%s", rel, *rel ? "/" : "", names[i]) >= (int)sizeof crel) {
+            rc = cli_fail(CLI_EXIT_IO, names[i], "path too long");
+            break;
+        }
+        snprintf(cpath, sizeof cpath, "%s/%s", root, crel);
+        struct stat st;
+        if (stat(cpath, &st) != 0) {
+            cli_note(w->common, 1, "skipped: %s (%s)", crel, errno == ENOENT ? "broken link" : strerror(errno));
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            int v = enter_dir(w, &st);
+            if (v < 0) rc = cli_fail(CLI_EXIT_IO, crel, "out of memory");
+            else if (v == 0) cli_note(w->common, 1, "skipped: %s (link back to a folder above it)", crel);
+            else {
+                rc = walk(w, root, crel);
+                leave_dir(w);
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            if (w->have_skip && st.st_dev == w->skip_dev && st.st_ino == w->skip_ino) {
+                cli_note(w->common, 2, "skipped: %s (the output archive)", crel);
+                continue;
+            }
+            if (push_path(w, crel) != 0) rc = cli_fail(CLI_EXIT_IO, crel, "out of memory");
+        } else {
+            cli_note(w->common, 1, "skipped: %s (not a regular file)", crel);
+        }
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return rc;
+}
+
+static void walk_free(walk_state *w) {
+    for (size_t i = 0; i < w->n; i++) free(w->paths[i]);
+    free(w->paths);
+    free(w->vis_dev);
+    free(w->vis_ino);
+}
+
+/* Stable shard of a relative path: FNV-1a, then a 64-bit finaliser so the
+ * low bits used by the modulo are well mixed. */
+static unsigned shard_of(const char *rel, unsigned n_shards) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)rel; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return (unsigned)(h % n_shards);
+}
+
+/* Is err from sono_audio_open a reason to skip the file, not to fail? */
+static const char *skip_reason(int err) {
+    if (err == SONO_E_FORMAT || err == SONO_E_UNSUPPORTED) return "not audio";
+    if (err == SONO_E_EMPTY) return "empty audio";
+    return NULL;
+}
+
+typedef struct {
+    cli_common common;
+    const char *model;
+    double kbps;
+    int npy;
+    const char *output;
+    unsigned shard_k, shard_n;
+    int dry_run;
+    int keep_going;
+} tok_opts;
+
+static int tokenize_tree(const tok_opts *o, const char *root) {
+    const cli_common *c = &o->common;
+    walk_state w;
+    memset(&w, 0, sizeof w);
+    w.common = c;
+    struct stat st;
+    if (stat(root, &st) == 0 && enter_dir(&w, &st) < 0) return cli_fail(CLI_EXIT_IO, root, "out of memory");
+    if (o->output && strcmp(o->output, "-") && stat(o->output, &st) == 0) {
+        w.have_skip = 1;
+        w.skip_dev = st.st_dev;
+        w.skip_ino = st.st_ino;
+    }
+    int rc = walk(&w, root, "");
+    if (rc) {
+        walk_free(&w);
+        return rc;
+    }
+    qsort(w.paths, w.n, sizeof *w.paths, cmp_str);
+
+    /* Keep this shard's files. */
+    size_t n_sel = 0;
+    for (size_t i = 0; i < w.n; i++) {
+        if (o->shard_n > 1 && shard_of(w.paths[i], o->shard_n) != o->shard_k - 1) {
+            free(w.paths[i]);
+            continue;
+        }
+        w.paths[n_sel++] = w.paths[i];
+    }
+    w.n = n_sel;
+    if (o->shard_n > 1)
+        cli_note(c, 2, "shard %u/%u: %zu file(s)", o->shard_k, o->shard_n, w.n);
+
+    if (o->dry_run) {
+        /* Probe each file as the real run would (header only, no model). */
+        for (size_t i = 0; i < w.n; i++) {
+            char path[16384];
+            snprintf(path, sizeof path, "%s/%s", root, w.paths[i]);
+            int err = 0;
+            sono_clear_error();
+            sono_audio_reader *r = sono_audio_open(path, 0, 0, &err);
+            if (!r) {
+                const char *why = skip_reason(err);
+                if (why) cli_note(c, 1, "skipped: %s (%s)", w.paths[i], why);
+                else rc = rc ? rc : cli_fail_sono(w.paths[i], err);
+                continue;
+            }
+            sono_audio_close(r);
+            printf("%s\n", w.paths[i]);
+        }
+        walk_free(&w);
+        if (fflush(stdout) != 0) return cli_fail_errno("<stdout>", errno);
+        return rc;
+    }
+    if (w.n == 0 && o->shard_n <= 1) {
+        walk_free(&w);
+        return cli_fail(CLI_EXIT_DATA, root, "no files to tokenize");
+    }
+
+    int exit_code = 0;
+    sono_codec *codec = cli_load_codec(c, o->model, &exit_code);
+    if (!codec) {
+        walk_free(&w);
+        return exit_code;
+    }
+    double kbps = 0;
+    int n_q = cli_pick_n_q(codec, o->kbps, &kbps, &exit_code);
+    if (n_q < 0) {
+        sono_codec_free(codec);
+        walk_free(&w);
+        return exit_code;
+    }
+    cli_note(c, 2, "%g kbps: %d codebooks", kbps, n_q);
+    int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
+
+    /* The archive writer keeps its own temporary file: on a signal, stop at
+     * the next block and abort it rather than exit on the spot. */
+    cli_signals_defer(1);
+    cli_tmpfile out;
+    rc = cli_tmp_create(&out, o->output);
+    sono_archive_writer *aw = NULL;
+    if (!rc) {
+        cli_tmp_close_fd(&out);
+        int err = 0;
+        sono_clear_error();
+        aw = sono_archive_create(out.tmp, &err);
+        if (!aw) rc = cli_fail_sono(o->output, err ? err : SONO_E_IO);
+    }
+
+    cli_stats stats;
+    cli_stats_init(&stats);
+    cli_progress prog;
+    cli_progress_init(&prog, c, "tokenize");
+    size_t n_added = 0, n_skipped = 0, n_failed = 0;
+    for (size_t i = 0; i < w.n && !rc; i++) {
+        char path[16384];
+        snprintf(path, sizeof path, "%s/%s", root, w.paths[i]);
+        int err = 0;
+        sono_clear_error();
+        sono_audio_reader *r = sono_audio_open(path, rate, ch, &err);
+        if (!r) {
+            const char *why = skip_reason(err);
+            cli_progress_clear(&prog);
+            if (why) {
+                cli_note(c, 1, "skipped: %s (%s)", w.paths[i], why);
+                n_skipped++;
+                continue;
+            }
+            int e = cli_fail_sono(w.paths[i], err);
+            n_failed++;
+            if (!o->keep_going) rc = e;
+            continue;
+        }
+        progress_ctx pc = {&prog, (double)i / (double)w.n, 1.0 / (double)w.n, w.paths[i]};
+        sono_tokens *t = NULL;
+        int erc = encode_reader(codec, r, n_q, &pc, &t);
+        sono_audio_close(r);
+        if (erc == 1) break; /* interrupted */
+        uint8_t *buf = NULL;
+        size_t nb = 0;
+        int add_failed = 0;
+        if (erc == 0) erc = serialise(t, 0, &buf, &nb);
+        if (erc == 0) {
+            sono_clear_error();
+            erc = sono_archive_add(aw, w.paths[i], buf, nb);
+            /* SONO_E_ARG: the name was refused (e.g. not UTF-8) before
+             * anything was written; the writer is still good. */
+            add_failed = erc < 0 && erc != SONO_E_ARG;
+        }
+        if (erc < 0) {
+            cli_progress_clear(&prog);
+            int e = cli_fail_sono(w.paths[i], erc);
+            n_failed++;
+            /* A failed add may leave the writer unusable: always stop then. */
+            if (!o->keep_going || add_failed) rc = e;
+        } else {
+            n_added++;
+            add_stats(&stats, t, nb);
+            if (c->verbosity >= 2) {
+                cli_progress_clear(&prog);
+                cli_note(c, 2, "%s: %.2f s, %lld frames x %d codebooks, %zu bytes", w.paths[i],
+                         t->sample_rate > 0 ? (double)t->n_samples / t->sample_rate : 0.0,
+                         (long long)t->n_frames, t->n_q, nb);
+            }
+        }
+        free(buf);
+        sono_tokens_free(t);
+    }
+    cli_progress_clear(&prog);
+
+    if (cli_interrupted()) {
+        sono_archive_abort(aw);
+        cli_tmp_abort(&out);
+        sono_codec_free(codec);
+        walk_free(&w);
+        cli_die_interrupted();
+    }
+    if (!rc && n_added == 0 && o->shard_n <= 1)
+        rc = cli_fail(CLI_EXIT_DATA, root, "no audio files found (%zu skipped)", n_skipped);
+    if (!rc) {
+        sono_clear_error();
+        int crc = sono_archive_commit(aw);
+        aw = NULL;
+        if (crc < 0) rc = cli_fail_sono(o->output, crc);
+        else rc = cli_tmp_commit(&out);
+        if (cli_interrupted()) {
+            cli_tmp_abort(&out);
+            cli_die_interrupted();
+        }
+    }
+    if (rc) {
+        sono_archive_abort(aw);
+        cli_tmp_abort(&out);
+    } else {
+        struct stat ost;
+        if (strcmp(o->output, "-") && stat(o->output, &ost) == 0) stats.token_bytes = (uint64_t)ost.st_size;
+        cli_print_summary(c, &stats, "tokenized");
+        if (n_skipped) cli_note(c, 1, "%zu file%s skipped", n_skipped, n_skipped == 1 ? "" : "s");
+        if (n_failed) {
+            cli_fail(0, NULL, "%zu file%s failed and %s not in the archive", n_failed,
+                     n_failed == 1 ? "" : "s", n_failed == 1 ? "is" : "are");
+            rc = CLI_EXIT_DATA;
+        }
+    }
+    cli_signals_defer(0);
+    sono_codec_free(codec);
+    walk_free(&w);
+    return rc;
+}
+
+static int tokenize_file(const tok_opts *o, const char *input) {
+    const cli_common *c = &o->common;
+    int is_stdin = strcmp(input, "-") == 0;
+    uint8_t *mem = NULL;
+    size_t n_mem = 0;
+    int rc = 0;
+    if (is_stdin && (rc = cli_read_file("-", &mem, &n_mem)) != 0) return rc;
+
+    /* Check the input before spending time on the model. */
+    int err = 0;
+    sono_clear_error();
+    sono_audio_reader *r = is_stdin ? sono_audio_open_mem(mem, (int64_t)n_mem, 0, 0, &err)
+                                    : sono_audio_open(input, 0, 0, &err);
+    if (!r) {
+        free(mem);
+        return cli_fail_sono(input, err ? err : SONO_E_FORMAT);
+    }
+    sono_audio_close(r);
+    if (o->dry_run) {
+        free(mem);
+        printf("%s\n", input);
+        return fflush(stdout) == 0 ? 0 : cli_fail_errno("<stdout>", errno);
+    }
+
+    sono_codec *codec = cli_load_codec(c, o->model, &rc);
+    if (!codec) {
+        free(mem);
+        return rc;
+    }
+    double kbps = 0;
+    int n_q = cli_pick_n_q(codec, o->kbps, &kbps, &rc);
+    if (n_q < 0) goto done_codec;
+    cli_note(c, 2, "%g kbps: %d codebooks", kbps, n_q);
+
+    sono_clear_error();
+    int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
+    r = is_stdin ? sono_audio_open_mem(mem, (int64_t)n_mem, rate, ch, &err)
+                 : sono_audio_open(input, rate, ch, &err);
+    if (!r) {
+        rc = cli_fail_sono(input, err ? err : SONO_E_FORMAT);
+        goto done_codec;
+    }
+    cli_stats stats;
+    cli_stats_init(&stats);
+    cli_progress prog;
+    cli_progress_init(&prog, c, "tokenize");
+    progress_ctx pc = {&prog, 0, 1, NULL};
+    sono_tokens *t = NULL;
+    int erc = encode_reader(codec, r, n_q, &pc, &t);
+    cli_progress_clear(&prog);
+    sono_audio_close(r);
+    if (erc == 1) cli_die_interrupted();
+    if (erc < 0) {
+        rc = cli_fail_sono(input, erc);
+        goto done_codec;
+    }
+    uint8_t *buf = NULL;
+    size_t nb = 0;
+    sono_clear_error();
+    erc = serialise(t, o->npy, &buf, &nb);
+    if (erc < 0) {
+        rc = cli_fail_sono(o->output, erc);
+        goto done_tokens;
+    }
+    cli_tmpfile out;
+    rc = cli_tmp_create(&out, o->output);
+    if (!rc) rc = cli_tmp_write(&out, buf, nb);
+    if (!rc) rc = cli_tmp_commit(&out);
+    else cli_tmp_abort(&out);
+    free(buf);
+    if (!rc) {
+        add_stats(&stats, t, nb);
+        cli_print_summary(c, &stats, "tokenized");
+    }
+done_tokens:
+    sono_tokens_free(t);
+done_codec:
+    sono_codec_free(codec);
+    free(mem);
+    return rc;
+}
+
+static int parse_shard(const char *s, unsigned *k, unsigned *n) {
+    const char *slash = s ? strchr(s, '/') : NULL;
+    if (!slash) return -1;
+    char a[32];
+    size_t la = (size_t)(slash - s);
+    if (la == 0 || la >= sizeof a) return -1;
+    memcpy(a, s, la);
+    a[la] = 0;
+    long kk, nn;
+    if (cli_parse_int(a, 1, 1000000, &kk) || cli_parse_int(slash + 1, 1, 1000000, &nn) || kk > nn) return -1;
+    *k = (unsigned)kk;
+    *n = (unsigned)nn;
+    return 0;
+}
+
+static int run_tokenize(const cli_cmd *cmd, int argc, char **argv) {
+    tok_opts o;
+    memset(&o, 0, sizeof o);
+    cli_common_init(&o.common);
+    o.model = "default";
+    const char *format = NULL;
+    cli_parser p;
+    if (cli_parse_init(&p, cmd, argc, argv) != 0) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
+    int key, rc = -1;
+    const char *arg;
+    while (rc < 0 && (key = cli_parse_next(&p, &arg)) != -1) {
+        if (cli_common_opt(&o.common, cmd, key, arg, &rc)) continue;
+        switch (key) {
+        case 'm': o.model = arg; break;
+        case 'b':
+            if (cli_parse_double(arg, 0.01, 10000, &o.kbps))
+                rc = cli_usage_error(cmd, "--bandwidth wants a positive number of kbps, not '%s'", arg);
+            break;
+        case 'f': format = arg; break;
+        case 'o': o.output = arg; break;
+        case OPT_SHARD:
+            if (parse_shard(arg, &o.shard_k, &o.shard_n))
+                rc = cli_usage_error(cmd, "--shard wants K/N with 1 <= K <= N, not '%s'", arg);
+            break;
+        case OPT_DRY_RUN: o.dry_run = 1; break;
+        case OPT_KEEP_GOING: o.keep_going = 1; break;
+        default: rc = CLI_EXIT_USAGE; break;
+        }
+    }
+    int first = cli_parse_operands(&p);
+    cli_parse_free(&p);
+    if (rc >= 0) return rc;
+    if (argc - first != 1)
+        return cli_usage_error(cmd, argc - first == 0 ? "no INPUT given" : "one INPUT only (a file or a folder)");
+    const char *input = argv[first];
+    if (format && strcmp(format, "tok") && strcmp(format, "npy"))
+        return cli_usage_error(cmd, "--format is tok or npy, not '%s'", format);
+    if (!o.output && !o.dry_run) return cli_usage_error(cmd, "no OUTPUT given (-o FILE, or -o - for stdout)");
+    o.npy = format ? !strcmp(format, "npy") : (o.output && !strcmp(cli_path_ext(o.output), "npy"));
+
+    cli_install_log(&o.common);
+    struct stat st;
+    int is_dir = 0;
+    if (strcmp(input, "-") != 0) {
+        if (stat(input, &st) != 0) return cli_fail_errno(input, errno);
+        is_dir = S_ISDIR(st.st_mode);
+    }
+    if (is_dir) {
+        if (o.npy) return cli_usage_error(cmd, "a folder becomes an archive; --format npy is for single files");
+        return tokenize_tree(&o, input);
+    }
+    if (o.shard_n) return cli_usage_error(cmd, "--shard is for folder input");
+    return tokenize_file(&o, input);
+}

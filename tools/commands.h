@@ -1,0 +1,14 @@
+/* The subcommands of the sonotok program. Each lives in its own cmd_*.c and
+ * is listed in the table in sonotok.c; adding a command is one file and one
+ * table row. */
+#ifndef SONOTOK_COMMANDS_H
+#define SONOTOK_COMMANDS_H
+
+#include "cli_util.h"
+
+extern const cli_cmd cmd_tokenize;
+extern const cli_cmd cmd_detokenize;
+extern const cli_cmd cmd_archive_merge;
+extern const cli_cmd cmd_bench;
+
+#endif

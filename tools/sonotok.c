@@ -1,0 +1,70 @@
+/* sonotok: one program, git-style subcommands. This file only dispatches:
+ * each command is a row of the table below and lives in its own cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const cli_cmd *const commands[] = {
+    &cmd_tokenize,
+    &cmd_detokenize,
+    &cmd_archive_merge,
+    &cmd_bench,
+};
+enum { N_COMMANDS = (int)(sizeof commands / sizeof commands[0]) };
+
+static const cli_cmd *find_command(const char *name) {
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i]->name, name) == 0) return commands[i];
+    return NULL;
+}
+
+static void print_overview(FILE *f) {
+    fprintf(f, "Usage: sonotok COMMAND [options] ...\n"
+               "Neural audio tokens: turn audio into codec tokens and back.\n\nCommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-14s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(f, "  %-14s %s\n", "help", "show help for a command: sonotok help COMMAND");
+    fprintf(f, "\nOptions: -h, --help   this help;   -V, --version   print the version\n"
+               "\nModels (-m): a path (.th, .safetensors, Hugging Face folder) or a name looked up\n"
+               "in $SONOTOK_MODEL_PATH, $XDG_DATA_HOME/sonotok/models, then the installed models.\n"
+               "\nExit status: 0 ok, 1 usage error, 2 bad input or data (format, checksum, range,\n"
+               "model mismatch, empty), 3 I/O or system error, 4 model not found or unusable.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_overview(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
+        print_overview(stdout);
+        return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_IO;
+    }
+    if (!strcmp(name, "-V") || !strcmp(name, "--version")) {
+        printf("sonotok %s\n", SONOTOK_VERSION);
+        return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_IO;
+    }
+    if (!strcmp(name, "help")) {
+        if (argc < 3) {
+            print_overview(stdout);
+            return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_IO;
+        }
+        const cli_cmd *cmd = find_command(argv[2]);
+        if (!cmd) {
+            fprintf(stderr, "sonotok: no command '%s'; try 'sonotok help'\n", argv[2]);
+            return CLI_EXIT_USAGE;
+        }
+        cli_print_help(cmd, stdout);
+        return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_IO;
+    }
+    const cli_cmd *cmd = find_command(name);
+    if (!cmd) {
+        fprintf(stderr, "sonotok: '%s' is not a sonotok command; try 'sonotok help'\n", name);
+        return CLI_EXIT_USAGE;
+    }
+    cli_signals_install();
+    /* The command sees itself as argv[0]. */
+    return cmd->run(cmd, argc - 1, argv + 1);
+}
