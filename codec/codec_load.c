@@ -419,12 +419,18 @@ int sono_codec_resolve(const char *model, char *out, size_t n) {
     const char *ud = default_user_dir(ub, sizeof ub);
     if (ud && try_dir(ud, model, out, n)) return 0;
     if (try_dir(SONO_MODELS_DIR, model, out, n)) return 0;
+#ifdef SONO_SOURCE_MODELS_DIR
+    if (try_dir(SONO_SOURCE_MODELS_DIR, model, out, n)) return 0;
+#endif
     for (size_t i = 0; i < sizeof official / sizeof official[0]; i++) {
         if (!strcmp(model, official[i].name))
             return sono_fail(SONO_E_NOT_FOUND,
                              "model %s not found: download %s from %s into %s (or a folder in SONOTOK_MODEL_PATH)",
                              model, official[i].file, official[i].url, ud ? ud : "~/.local/share/sonotok/models");
     }
+    if (!strcmp(model, "default"))
+        return sono_fail(SONO_E_NOT_FOUND, "no default model is installed yet: pass -m with a model file or name "
+                         "(e.g. -m encodec_24khz, or the test model tests/codec/data/tiny24.th)");
     return sono_fail(SONO_E_NOT_FOUND, "model %s not found in SONOTOK_MODEL_PATH, %s or %s", model,
                      ud ? ud : "~/.local/share/sonotok/models", SONO_MODELS_DIR);
 }

@@ -224,8 +224,9 @@ static int zstd_decode(const uint8_t *in, size_t n_in, int bits, int32_t *codes,
 #define RC_REP_CTX 6
 
 typedef struct {
-    uint16_t p; /* P(bit = 1) in 1/65536 */
-    uint16_t n; /* observations so far, saturating at the limit */
+    uint16_t p;     /* P(bit = 1) in 1/65536 */
+    uint16_t n;     /* observations so far, saturating at the limit */
+    uint32_t epoch; /* tree nodes: the codebook that last set them (lazy reset) */
 } rc_prob;
 
 static inline void rc_update(rc_prob *m, int bit, int limit) {
@@ -335,18 +336,20 @@ static inline int rcd_bit(rc_dec *d, rc_prob *m, int limit) {
     return bit;
 }
 
-static void rc_tree_reset(rc_prob *tree, int bits) {
-    for (size_t i = 0; i < ((size_t)1 << bits); i++) {
-        tree[i].p = RC_PONE / 2;
-        tree[i].n = RC_TREE_PRIOR;
+/* Tree node for this codebook: nodes still holding an earlier codebook's
+ * state start afresh, so a reset costs nothing however large the tree. */
+static inline rc_prob *rc_node(rc_prob *tree, uint32_t node, uint32_t epoch) {
+    rc_prob *m = &tree[node];
+    if (m->epoch != epoch) {
+        m->p = RC_PONE / 2;
+        m->n = RC_TREE_PRIOR;
+        m->epoch = epoch;
     }
+    return m;
 }
 
 static void rc_rep_reset(rc_prob *rep) {
-    for (int i = 0; i < RC_REP_CTX; i++) {
-        rep[i].p = RC_PONE / 2;
-        rep[i].n = 0;
-    }
+    for (int i = 0; i < RC_REP_CTX; i++) rep[i] = (rc_prob){RC_PONE / 2, 0, 0};
 }
 
 static inline int rc_rep_ctx(const int32_t *codes, int q, int64_t F, int64_t t) {
@@ -357,14 +360,14 @@ static inline int rc_rep_ctx(const int32_t *codes, int q, int64_t F, int64_t t) 
 }
 
 static int range_encode(const int32_t *codes, int n_q, int64_t F, int bits, uint8_t **out, size_t *n_out) {
-    rc_prob *tree = malloc(((size_t)1 << bits) * sizeof *tree), rep[RC_REP_CTX];
+    rc_prob *tree = calloc((size_t)1 << bits, sizeof *tree), rep[RC_REP_CTX];
     if (!tree) return sono_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
     rc_enc e = {0};
     e.range = 0xFFFFFFFFu;
     rc_rep_reset(rep);
     for (int q = 0; q < n_q; q++) {
         const int32_t *x = codes + (size_t)q * (size_t)F;
-        rc_tree_reset(tree, bits);
+        uint32_t epoch = (uint32_t)q + 1;
         for (int64_t t = 0; t < F; t++) {
             if (t > 0) {
                 int same = x[t] == x[t - 1];
@@ -374,7 +377,7 @@ static int range_encode(const int32_t *codes, int n_q, int64_t F, int bits, uint
             uint32_t node = 1, c = (uint32_t)x[t];
             for (int i = bits - 1; i >= 0; i--) {
                 int bit = (int)((c >> i) & 1);
-                rce_bit(&e, &tree[node], bit, RC_TREE_LIMIT);
+                rce_bit(&e, rc_node(tree, node, epoch), bit, RC_TREE_LIMIT);
                 node = node * 2 + (uint32_t)bit;
             }
         }
@@ -392,7 +395,7 @@ static int range_encode(const int32_t *codes, int n_q, int64_t F, int bits, uint
 }
 
 static int range_decode(const uint8_t *in, size_t n_in, int n_q, int64_t F, int bits, int32_t *codes) {
-    rc_prob *tree = malloc(((size_t)1 << bits) * sizeof *tree), rep[RC_REP_CTX];
+    rc_prob *tree = calloc((size_t)1 << bits, sizeof *tree), rep[RC_REP_CTX];
     if (!tree) return sono_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
     /* Each code costs at least one decision at probability <= 1 - RC_PMIN/2^16
      * (0.0014 bits), so a payload of n bytes holds well under 8192 (n + 8)
@@ -409,14 +412,15 @@ static int range_decode(const uint8_t *in, size_t n_in, int n_q, int64_t F, int 
     rc_rep_reset(rep);
     for (int q = 0; q < n_q; q++) {
         int32_t *x = codes + (size_t)q * (size_t)F;
-        rc_tree_reset(tree, bits);
+        uint32_t epoch = (uint32_t)q + 1;
         for (int64_t t = 0; t < F; t++) {
             if (t > 0 && rcd_bit(&d, &rep[rc_rep_ctx(codes, q, F, t)], RC_REP_LIMIT)) {
                 x[t] = x[t - 1];
                 continue;
             }
             uint32_t node = 1;
-            for (int i = 0; i < bits; i++) node = node * 2 + (uint32_t)rcd_bit(&d, &tree[node], RC_TREE_LIMIT);
+            for (int i = 0; i < bits; i++)
+                node = node * 2 + (uint32_t)rcd_bit(&d, rc_node(tree, node, epoch), RC_TREE_LIMIT);
             x[t] = (int32_t)(node - ((uint32_t)1 << bits));
         }
     }
@@ -507,6 +511,17 @@ static int tok_parse(const uint8_t *buf, size_t n, tok_header *h) {
     if (h->name_len >= SONO_MODEL_NAME_MAX)
         return sono_fail(SONO_E_FORMAT, "token file: model name of %d bytes (at most %d)", h->name_len,
                          SONO_MODEL_NAME_MAX - 1);
+    /* the variable part (name, scales) must lie inside the header before it is read */
+    if (h->n_segments < 0 || h->segment_frames < 0)
+        return sono_fail(SONO_E_FORMAT, "token file: negative segment count or size");
+    if (h->n_segments > TOK_MAX_SEGMENTS || h->segment_frames > TOK_MAX_FRAMES)
+        return sono_fail(SONO_E_LIMIT, "token file: %d segments of %lld frames beyond limits", h->n_segments,
+                         (long long)h->segment_frames);
+    if ((h->flags & TOK_FLAG_SCALES) && h->n_segments == 0)
+        return sono_fail(SONO_E_FORMAT, "token file: scales flagged but no segments");
+    size_t need = TOK_FIXED + (size_t)h->name_len + ((h->flags & TOK_FLAG_SCALES) ? 4 * (size_t)h->n_segments : 0) + 8;
+    if (minor == 0 ? hsize != need : hsize < need)
+        return sono_fail(SONO_E_FORMAT, "token file: header size %u does not match its fields (%zu)", hsize, need);
     if (memchr(h->name, 0, (size_t)h->name_len)) return sono_fail(SONO_E_FORMAT, "token file: NUL byte in model name");
     if (in->sample_rate <= 0 || h->channels <= 0 || h->hop <= 0)
         return sono_fail(SONO_E_FORMAT, "token file: sample_rate %d, channels %d, hop %d must be positive",
@@ -530,16 +545,6 @@ static int tok_parse(const uint8_t *buf, size_t n, tok_header *h) {
                          (long long)in->n_frames);
     if (in->n_samples < 0 || in->n_samples > TOK_MAX_SAMPLES)
         return sono_fail(SONO_E_FORMAT, "token file: sample count %lld out of range", (long long)in->n_samples);
-    if (h->n_segments < 0 || h->segment_frames < 0)
-        return sono_fail(SONO_E_FORMAT, "token file: negative segment count or size");
-    if (h->n_segments > TOK_MAX_SEGMENTS || h->segment_frames > TOK_MAX_FRAMES)
-        return sono_fail(SONO_E_LIMIT, "token file: %d segments of %lld frames beyond limits", h->n_segments,
-                         (long long)h->segment_frames);
-    if ((h->flags & TOK_FLAG_SCALES) && h->n_segments == 0)
-        return sono_fail(SONO_E_FORMAT, "token file: scales flagged but no segments");
-    size_t need = TOK_FIXED + (size_t)h->name_len + ((h->flags & TOK_FLAG_SCALES) ? 4 * (size_t)h->n_segments : 0) + 8;
-    if (minor == 0 ? hsize != need : hsize < need)
-        return sono_fail(SONO_E_FORMAT, "token file: header size %u does not match its fields (%zu)", hsize, need);
     if (h->flags & TOK_FLAG_SCALES) {
         h->scales = buf + TOK_FIXED + h->name_len;
         for (int32_t s = 0; s < h->n_segments; s++) {

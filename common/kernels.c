@@ -57,8 +57,7 @@ enum { ISA_BLAS = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 static int g_isa_cap = ISA_AVX512; /* lowered by kern_test_set_isa() only */
 
 static int kern_isa(void) {
-#if KERN_X86
-    __builtin_cpu_init();
+#if KERN_X86 /* libgcc fills the CPU feature bits in a constructor */
     int isa = ISA_BLAS;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) isa = ISA_AVX512;
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa = ISA_AVX2;
@@ -102,6 +101,7 @@ typedef struct {
     float *out;          /* out[co*o_co + t], t < n_t */
     size_t o_co;
     int n_co, n_t;
+    int prefetch_w;      /* software-prefetch the broadcast rows (strided reductions) */
 } eng_job;
 
 /* tile shape per ISA: rows x (vectors of VL floats) */
@@ -137,6 +137,9 @@ INL TGT512 void mk512(const eng_job *j, int co0, int t0, int ci0, int ci1, int a
     for (int ci = ci0; ci < ci1; ci++) {
         const float *xr = j->x + ci * j->x_ci + t0;
         const float *wr = wb + ci * j->w_ci;
+        /* the transposed conv broadcasts from rows far apart (w_ci = T_in):
+         * fetch a few reduction steps ahead, which the hardware does not */
+        if (j->prefetch_w) _mm_prefetch((const char *)(wr + 8 * j->w_ci), _MM_HINT_T0);
         for (int kk = 0; kk < j->n_k; kk++) {
             const float *xp = xr + j->xoff[kk];
             const float *wp = wr + j->woff[kk];
@@ -215,15 +218,23 @@ INL TGT512 __m512 tanh512(__m512 x) { /* expm1(2x) / (expm1(2x) + 2) */
     return _mm512_div_ps(e, _mm512_add_ps(e, _mm512_set1_ps(2.0f)));
 }
 
+INL TGT512 __m512 elu1_512(__m512 x, __m512 al) {
+    __m512 s, zero = _mm512_setzero_ps();
+    __m512 e = _mm512_mul_ps(al, expm1_512(_mm512_min_ps(x, zero), &s));
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ), e, x);
+}
 static TGT512 void elu512(float *out, const float *in, size_t n, float alpha) {
-    __m512 al = _mm512_set1_ps(alpha), zero = _mm512_setzero_ps();
+    __m512 al = _mm512_set1_ps(alpha);
     size_t i = 0;
+    for (; i + 32 <= n; i += 32) { /* two independent chains per iteration */
+        __m512 a = elu1_512(_mm512_loadu_ps(in + i), al);
+        __m512 b = elu1_512(_mm512_loadu_ps(in + i + 16), al);
+        _mm512_storeu_ps(out + i, a);
+        _mm512_storeu_ps(out + i + 16, b);
+    }
     for (; i < n; i += 16) {
         __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
-        __m512 x = _mm512_maskz_loadu_ps(m, in + i), s;
-        __m512 e = _mm512_mul_ps(al, expm1_512(_mm512_min_ps(x, zero), &s));
-        __mmask16 pos = _mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ);
-        _mm512_mask_storeu_ps(out + i, m, _mm512_mask_blend_ps(pos, e, x));
+        _mm512_mask_storeu_ps(out + i, m, elu1_512(_mm512_maskz_loadu_ps(m, in + i), al));
     }
 }
 
@@ -261,28 +272,40 @@ INL TGT512 __m512 hsum16x16_512(const __m512 a[16]) {
 
 /* z[q*16 + u] = dot(w_hh row (q*H + u0 + u), h) for gates q < 4 and units
  * u < n <= 16 (lanes u >= n are garbage: rows clamp to the last valid one).
- * 16 rows at a time: 16 independent accumulators, one load of h per 16 FMAs. */
-static TGT512 void lstm_matvec512(float *z, const float *w_hh, const float *h, int H, int u0, int n) {
+ * 16 rows at a time: 16 independent accumulators, one load of h per 16 FMAs.
+ * Instantiated with H = 512 (EnCodec) as a constant, where the row offsets
+ * become immediates instead of 16 spilled registers. */
+INL TGT512 void lstm_matvec512_body(float *z, const float *w_hh, const float *h, const int H,
+                                    int u0, int n) {
     int hv = H / 16;
     __mmask16 mt = (__mmask16)((1u << (H % 16)) - 1u);
     for (int q = 0; q < 4; q++) {
         const float *r0 = w_hh + ((size_t)q * H + u0) * H;
-        size_t rs[16];
-        for (int u = 0; u < 16; u++) rs[u] = (size_t)SONO_MIN(u, n - 1) * H;
         __m512 acc[16];
         for (int u = 0; u < 16; u++) acc[u] = _mm512_setzero_ps();
-        for (int k = 0; k < hv; k++) {
-            __m512 hv16 = _mm512_loadu_ps(h + 16 * k);
-            for (int u = 0; u < 16; u++)
-                acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(r0 + rs[u] + 16 * k), hv16, acc[u]);
+        if (n == 16) {
+            for (int k = 0; k < hv; k++) {
+                __m512 hk = _mm512_loadu_ps(h + 16 * k);
+                for (int u = 0; u < 16; u++)
+                    acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(r0 + (size_t)u * H + 16 * k), hk, acc[u]);
+            }
+        } else {
+            for (int u = 0; u < n; u++)
+                for (int k = 0; k < hv; k++)
+                    acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(r0 + (size_t)u * H + 16 * k),
+                                             _mm512_loadu_ps(h + 16 * k), acc[u]);
         }
         if (H % 16) {
-            __m512 hv16 = _mm512_maskz_loadu_ps(mt, h + 16 * hv);
-            for (int u = 0; u < 16; u++)
-                acc[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mt, r0 + rs[u] + 16 * hv), hv16, acc[u]);
+            __m512 hk = _mm512_maskz_loadu_ps(mt, h + 16 * hv);
+            for (int u = 0; u < n; u++)
+                acc[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mt, r0 + (size_t)u * H + 16 * hv), hk, acc[u]);
         }
         _mm512_storeu_ps(z + 16 * q, hsum16x16_512(acc));
     }
+}
+static TGT512 void lstm_matvec512(float *z, const float *w_hh, const float *h, int H, int u0, int n) {
+    if (H == 512) lstm_matvec512_body(z, w_hh, h, 512, u0, n);
+    else lstm_matvec512_body(z, w_hh, h, H, u0, n);
 }
 
 /* ---- AVX2 + FMA: the same code on 8 lanes, 4x3 tiles (16 ymm registers) ---- */
@@ -306,6 +329,7 @@ INL TGT256 void mk256(const eng_job *j, int co0, int t0, int ci0, int ci1, int a
     for (int ci = ci0; ci < ci1; ci++) {
         const float *xr = j->x + ci * j->x_ci + t0;
         const float *wr = wb + ci * j->w_ci;
+        if (j->prefetch_w) _mm_prefetch((const char *)(wr + 8 * j->w_ci), _MM_HINT_T0);
         for (int kk = 0; kk < j->n_k; kk++) {
             const float *xp = xr + j->xoff[kk];
             const float *wp = wr + j->woff[kk];
@@ -453,12 +477,17 @@ static void eng_for(const eng_job *j, int isa) {
     int ncb = (j->n_co + tco - 1) / tco, ntb = (j->n_t + tt - 1) / tt;
     /* reduction slice: about 128 input rows of one tile width (~24 KiB) */
     int ci_blk = SONO_MAX(1, 128 / SONO_MAX(1, j->n_k));
-    /* group size: as many row blocks as keep >= 4 items per thread-ish, at most 8 */
+    /* row blocks per item: up to 8 (input reuse), fewer when that would leave
+     * under 8 items to share between threads */
     int grp = SONO_MIN(8, ncb);
     while (grp > 1 && (long)ntb * ((ncb + grp - 1) / grp) < 8) grp /= 2;
     int ngr = (ncb + grp - 1) / grp;
     long n_items = (long)ngr * ntb;
-#pragma omp for schedule(static)
+    /* dynamic, in runs of consecutive items: when another process takes a
+     * core from one of our threads, the others pick up its share instead of
+     * waiting for it at the barrier */
+    long run = SONO_MAX(1L, n_items / (8L * omp_get_num_threads()));
+#pragma omp for schedule(dynamic, run)
     for (long i = 0; i < n_items; i++) {
         int tb = (int)(i / ngr), g = (int)(i % ngr);
         int cb0 = g * grp, cb1 = SONO_MIN(ncb, cb0 + grp);
@@ -513,6 +542,7 @@ static void conv1d_blas(float *out, const float *in, const float *w, const float
         float *o = out + (size_t)co * T_out;
         for (int t = 0; t < T_out; t++) o[t] = bv;
     }
+    if (C_in <= 0) return;
     if (K == 1 && stride == 1) { /* out += w [C_out][C_in] x in [C_in][T] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C_out, T_out, C_in,
                     1.0f, w, C_in, in, T_in, 1.0f, out, T_out);
@@ -549,18 +579,23 @@ void conv1d_forward(float *out, const float *in, const float *w, const float *b,
         eng_for(&j, isa);
         return;
     }
+    /* polyphase copy when it fits (in about half the room im2col needs, so
+     * its time chunks are longer: fewer barriers), else im2col */
     size_t cap = conv1d_scratch_floats(C_in, K, T_out);
+    int reach_p = (K - 1) * dil / stride;
+    long tc_poly = (long)(cap / ((size_t)C_in * stride)) - reach_p;
+    int poly = K <= KERN_MAX_TAPS && tc_poly >= SONO_MIN(T_out, 48);
+    int chunk = poly ? (int)SONO_MIN((long)T_out, tc_poly) : SONO_MIN(T_out, KERN_TCHUNK);
 #pragma omp parallel num_threads(nt)
     {
         int pxoff[KERN_MAX_TAPS], pwoff[KERN_MAX_TAPS]; /* per thread: no shared writes */
         eng_job pj = j;
         pj.xoff = pxoff; pj.woff = pwoff;
-        for (int t0 = 0; t0 < T_out; t0 += KERN_TCHUNK) {
-            int tc = SONO_MIN(KERN_TCHUNK, T_out - t0);
+        for (int t0 = 0; t0 < T_out; t0 += chunk) {
+            int tc = SONO_MIN(chunk, T_out - t0);
             /* polyphase rows: x[ci][p][jj] = in[ci][(t0 + jj)*stride + p], jj < Lp,
              * so tap k reads row p = (k*dil) % stride at offset (k*dil) / stride */
-            int Lp = tc + (K - 1) * dil / stride;
-            int poly = K <= KERN_MAX_TAPS && (size_t)C_in * stride * Lp <= cap;
+            int Lp = tc + reach_p;
             pj.out = out + t0; pj.n_t = tc;
             if (poly) {
 #pragma omp for schedule(static)
@@ -568,10 +603,13 @@ void conv1d_forward(float *out, const float *in, const float *w, const float *b,
                     int ci = r / stride, p = r % stride;
                     const float *x = in + (size_t)ci * T_in;
                     float *d = scratch + (size_t)r * Lp;
-                    for (int jj = 0; jj < Lp; jj++) {
-                        size_t ti = (size_t)(t0 + jj) * stride + p;
-                        d[jj] = ti < (size_t)T_in ? x[ti] : 0.0f;
-                    }
+                    /* jj < n_ok read inside the input, the rest is never used: zero it */
+                    long first = (long)t0 * stride + p;
+                    int n_ok = first >= T_in ? 0 : (int)SONO_MIN((long)Lp, (T_in - 1 - first) / stride + 1);
+                    const float *xs = x + first;
+                    if (stride == 2) for (int jj = 0; jj < n_ok; jj++) d[jj] = xs[2 * jj];
+                    else for (int jj = 0; jj < n_ok; jj++) d[jj] = xs[(size_t)jj * stride];
+                    for (int jj = n_ok; jj < Lp; jj++) d[jj] = 0.0f;
                 }
                 for (int k = 0; k < K; k++) {
                     pxoff[k] = ((k * dil) % stride) * Lp + (k * dil) / stride;
@@ -623,6 +661,22 @@ static void col2im_for(float *out, const float *colT, int C_out, int K, int stri
 #pragma omp barrier
 }
 
+/* out[co][(t0 + j)*stride + k] += col[co*K + k][j], j < tc: the other
+ * orientation's overlap-add, parallel over output rows */
+static void col2im_rows_for(float *out, const float *col, int C_out, int K, int stride,
+                            size_t T_out, int t0, int tc) {
+#pragma omp for schedule(static)
+    for (int co = 0; co < C_out; co++) {
+        float *o = out + (size_t)co * T_out + (size_t)t0 * stride;
+        for (int k = 0; k < K; k++) {
+            const float *c = col + ((size_t)co * K + k) * tc;
+            float *ok = o + k;
+            if (stride == 1) for (int j = 0; j < tc; j++) ok[j] += c[j];
+            else for (int j = 0; j < tc; j++) ok[(size_t)j * stride] += c[j];
+        }
+    }
+}
+
 void convtr1d_forward(float *out, const float *in, const float *w, const float *b,
                       int C_in, int C_out, int T_in, int K, int stride,
                       float *scratch, int n_threads) {
@@ -631,15 +685,14 @@ void convtr1d_forward(float *out, const float *in, const float *w, const float *
     int R = C_out * K;
     int isa = kern_isa();
     int nt = threads_for(2.0 * R * C_in * T_in, n_threads);
+    if (isa == ISA_BLAS || C_in <= 0) {
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int co = 0; co < C_out; co++) {
-        float bv = b ? b[co] : 0.0f;
-        float *o = out + (size_t)co * T_out;
-        for (size_t t = 0; t < T_out; t++) o[t] = bv;
-    }
-    if (C_in <= 0) return;
-    if (isa == ISA_BLAS) {
-        for (int t0 = 0; t0 < T_in; t0 += KERN_TCHUNK) {
+        for (int co = 0; co < C_out; co++) {
+            float bv = b ? b[co] : 0.0f;
+            float *o = out + (size_t)co * T_out;
+            for (size_t t = 0; t < T_out; t++) o[t] = bv;
+        }
+        for (int t0 = 0; t0 < T_in && C_in > 0; t0 += KERN_TCHUNK) {
             int tc = SONO_MIN(KERN_TCHUNK, T_in - t0);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, tc, R, C_in,
                         1.0f, in + t0, T_in, w, R, 0.0f, scratch, R);
@@ -648,17 +701,37 @@ void convtr1d_forward(float *out, const float *in, const float *w, const float *
         }
         return;
     }
+    /* long inputs with few columns: vectorise over time (col [R][tc]); else
+     * over the C_out*K columns (colT [tc][R]) */
+    int time_major = R <= 512 && T_in >= 1024;
     int zero = 0;
 #pragma omp parallel num_threads(nt)
-    for (int t0 = 0; t0 < T_in; t0 += KERN_TCHUNK) {
-        int tc = SONO_MIN(KERN_TCHUNK, T_in - t0);
-        /* engine rows = time steps (broadcast from in), engine columns = C_out*K */
-        eng_job j = { .x = w, .x_ci = (size_t)R, .xoff = &zero,
-                      .w = in + t0, .w_co = 1, .w_ci = (size_t)T_in, .woff = &zero,
-                      .n_ci = C_in, .n_k = 1, .bias = NULL,
-                      .out = scratch, .o_co = (size_t)R, .n_co = tc, .n_t = R };
-        eng_for(&j, isa);
-        col2im_for(out, scratch, C_out, K, stride, T_out, t0, tc);
+    {
+#pragma omp for schedule(static)
+        for (int co = 0; co < C_out; co++) {
+            float bv = b ? b[co] : 0.0f;
+            float *o = out + (size_t)co * T_out;
+            for (size_t t = 0; t < T_out; t++) o[t] = bv;
+        }
+        for (int t0 = 0; t0 < T_in; t0 += KERN_TCHUNK) {
+            int tc = SONO_MIN(KERN_TCHUNK, T_in - t0);
+            if (time_major) {
+                eng_job j = { .x = in + t0, .x_ci = (size_t)T_in, .xoff = &zero,
+                              .w = w, .w_co = 1, .w_ci = (size_t)R, .woff = &zero,
+                              .n_ci = C_in, .n_k = 1, .bias = NULL,
+                              .out = scratch, .o_co = (size_t)tc, .n_co = R, .n_t = tc };
+                eng_for(&j, isa);
+                col2im_rows_for(out, scratch, C_out, K, stride, T_out, t0, tc);
+            } else {
+                /* engine rows = time steps (broadcast from in), columns = C_out*K */
+                eng_job j = { .x = w, .x_ci = (size_t)R, .xoff = &zero,
+                              .w = in + t0, .w_co = 1, .w_ci = (size_t)T_in, .woff = &zero,
+                              .n_ci = C_in, .n_k = 1, .bias = NULL,
+                              .out = scratch, .o_co = (size_t)R, .n_co = tc, .n_t = R, .prefetch_w = 1 };
+                eng_for(&j, isa);
+                col2im_for(out, scratch, C_out, K, stride, T_out, t0, tc);
+            }
+        }
     }
 }
 
@@ -728,20 +801,19 @@ void lstm_forward(float *out, const float *in, const float *w_ih, const float *w
     if (nt > n_groups) nt = n_groups;
     for (int t0 = 0; t0 < T; t0 += tcap) {
         int tc = SONO_MIN(tcap, T - t0);
-        int pnt = threads_for(2.0 * G * C * tc, n_threads);
         eng_job j = { .x = in + t0, .x_ci = (size_t)T, .xoff = &zero,
                       .w = w_ih, .w_co = (size_t)C, .w_ci = 1, .woff = &zero,
                       .n_ci = C, .n_k = 1, .bias = bias,
                       .out = P, .o_co = (size_t)tc, .n_co = G, .n_t = tc };
-        if (C > 0) {
-#pragma omp parallel num_threads(pnt)
-            eng_for(&j, isa);
-        } else {
-            for (int r = 0; r < G; r++)
-                for (int t = 0; t < tc; t++) P[(size_t)r * tc + t] = bias ? bias[r] : 0.0f;
-        }
 #pragma omp parallel num_threads(nt)
         {
+            if (C > 0) {
+                eng_for(&j, isa); /* ends with a barrier */
+            } else {
+#pragma omp for schedule(static)
+                for (int r = 0; r < G; r++)
+                    for (int t = 0; t < tc; t++) P[(size_t)r * tc + t] = bias ? bias[r] : 0.0f;
+            }
             int tid = omp_get_thread_num(), nth = omp_get_num_threads();
             int g0 = n_groups * tid / nth, g1 = n_groups * (tid + 1) / nth;
             float z[64];
@@ -779,7 +851,7 @@ void lstm_forward(float *out, const float *in, const float *w_ih, const float *w
 void elu_forward(float *out, const float *in, size_t n, float alpha, int n_threads) {
     int isa = kern_isa();
     int nt = n < ((size_t)1 << 15) ? 1 : clamp_threads(n_threads);
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int tid = omp_get_thread_num(), nth = omp_get_num_threads();
         /* contiguous slices on 64-float boundaries */
@@ -817,12 +889,30 @@ void groupnorm1_forward(float *out, const float *in, const float *gamma, const f
     size_t n = (size_t)C * T;
     if (n == 0) return;
     int nt = n < ((size_t)1 << 15) ? 1 : clamp_threads(n_threads);
-    double s = 0.0, v = 0.0;
-#pragma omp parallel for num_threads(nt) reduction(+ : s) schedule(static)
-    for (int ch = 0; ch < C; ch++) s += sum_d(in + (size_t)ch * T, T, 0.0, 0);
+    /* partial sums over a fixed split of the channels, added in order: the
+     * result does not depend on the thread count */
+    enum { NB = 64 };
+    double part[NB];
+    int nb = SONO_MIN(NB, C);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int i = 0; i < nb; i++) {
+        double acc = 0.0;
+        for (int ch = (int)((long)C * i / nb); ch < (int)((long)C * (i + 1) / nb); ch++)
+            acc += sum_d(in + (size_t)ch * T, T, 0.0, 0);
+        part[i] = acc;
+    }
+    double s = 0.0;
+    for (int i = 0; i < nb; i++) s += part[i];
     double mean = s / (double)n;
-#pragma omp parallel for num_threads(nt) reduction(+ : v) schedule(static)
-    for (int ch = 0; ch < C; ch++) v += sum_d(in + (size_t)ch * T, T, mean, 1);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int i = 0; i < nb; i++) {
+        double acc = 0.0;
+        for (int ch = (int)((long)C * i / nb); ch < (int)((long)C * (i + 1) / nb); ch++)
+            acc += sum_d(in + (size_t)ch * T, T, mean, 1);
+        part[i] = acc;
+    }
+    double v = 0.0;
+    for (int i = 0; i < nb; i++) v += part[i];
     double rstd = 1.0 / sqrt(v / (double)n + (double)eps);
     float mf = (float)mean;
     double mres = mean - (double)mf; /* (x - mean) = (x - mf) - mres, keeps large means exact */

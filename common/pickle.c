@@ -814,10 +814,6 @@ static void gather(float *dst, const uint8_t *base, const pk_tensor *t) {
     }
 }
 
-typedef struct {
-    const uint8_t *data; /* first element of the view's storage */
-} resolved;
-
 int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_load_opts *opts) {
     if (!out) return sono_fail(SONO_E_ARG, "th_load: out is NULL");
     *out = NULL;
@@ -833,7 +829,7 @@ int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_lo
     pk_vm vm;
     memset(&vm, 0, sizeof vm);
     sd_item *items = NULL;
-    resolved *res = NULL;
+    const uint8_t **src = NULL; /* first element of each view */
     char *ename = NULL;
     size_t n_items = 0, ename_cap = 0;
     sono_tensors *ts = NULL;
@@ -899,8 +895,8 @@ int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_lo
     if ((rc = collect_tensors(sd, &items, &n_items)) < 0) goto out;
 
     /* check every view against its storage and every storage against its entry */
-    res = calloc(n_items + 1, sizeof *res);
-    if (!res) {
+    src = calloc(n_items + 1, sizeof *src);
+    if (!src) {
         rc = sono_fail(SONO_E_NOMEM, "th: out of memory");
         goto out;
     }
@@ -944,7 +940,7 @@ int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_lo
                            (int)SONO_MIN(s->key_len, 64), s->key);
             goto out;
         }
-        res[i].data = p + (t->numel ? t->offset * esz : 0);
+        src[i] = p + (t->numel ? t->offset * esz : 0);
         if ((rc = tset_count(&sz, items[i].len, t->numel)) < 0) goto out;
     }
     if ((rc = tset_alloc(&ts, &sz)) < 0) goto out;
@@ -955,14 +951,14 @@ int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_lo
             rc = sono_fail(SONO_E_FORMAT, "th: internal size mismatch");
             goto out;
         }
-        gather(dst, res[i].data, t);
+        gather(dst, src[i], t);
     }
     *out = ts;
     ts = NULL;
     rc = 0;
 out:
     sono_tensors_free(ts);
-    free(res);
+    free(src);
     free(items);
     free(ename);
     vm_free(&vm);

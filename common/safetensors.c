@@ -37,7 +37,6 @@ static int by_offset(const void *x, const void *y) {
 /* Non-negative JSON integer, or -1. */
 static int64_t json_uint(json_object *v) {
     if (!v || !json_object_is_type(v, json_type_int)) return -1;
-    errno = 0;
     int64_t x = json_object_get_int64(v);
     return x < 0 ? -1 : x;
 }
@@ -189,7 +188,7 @@ int sono_safetensors_load_mem(const uint8_t *buf, size_t n, sono_tensors **out) 
             rc = sono_fail(SONO_E_FORMAT, "safetensors: internal size mismatch");
             goto out;
         }
-        tdtype_convert(dst, data + ents[i].begin, ents[i].dtype, (size_t)ents[i].numel, 1);
+        if (ents[i].numel) tdtype_convert(dst, data + ents[i].begin, ents[i].dtype, (size_t)ents[i].numel, 1);
     }
     *out = ts;
     ts = NULL;
@@ -300,6 +299,7 @@ int sono_safetensors_save(const char *path, const sono_tensors *ts, const char *
     for (int i = 0; ok && i < ts->n; i++) {
         const sono_tensor *t = &ts->t[i];
         size_t numel = (size_t)t->numel;
+        if (!numel) continue;
         if (!f16) {
             ok = fwrite(t->data, sizeof(float), numel, f) == numel;
             continue;

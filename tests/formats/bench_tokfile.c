@@ -96,8 +96,8 @@ int main(int argc, char **argv) {
     static const int secs[] = {10, 60, 600};
     static const int nqs[] = {2, 8, 32};
     int K = argc > 1 ? atoi(argv[1]) : 1024;
-    printf("bits per code (payload only; header ~%d bytes extra per file), K=%d, log2 K = %.2f, 75 frames/s\n",
-           120, K, log2(K));
+    printf("bits per code (payload only; each file adds 112 bytes + the model name), K=%d, log2 K = %.2f, "
+           "75 frames/s\n", K, log2(K));
     printf("%-8s %4s %5s %8s | %7s %7s %7s %7s | %s\n", "data", "n_q", "sec", "H0", "packed", "zstd19", "range",
            "auto", "range enc+dec ms");
     for (int k = 0; k < 4; k++)

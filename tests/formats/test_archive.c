@@ -346,8 +346,8 @@ static void test_merge(void) {
     CHECK(a && read_all(a, &first) == 4);
     /* content equals the source */
     sono_archive *src = sono_archive_open(s2, &err);
-    uint8_t *x, *y;
-    size_t xn, yn;
+    uint8_t *x = NULL, *y = NULL;
+    size_t xn = 0, yn = 0;
     CHECK(sono_archive_read(src, 1, &x, &xn) == 0 && sono_archive_read(a, 1, &y, &yn) == 0 && xn == yn &&
           !memcmp(x, y, xn));
     free(x);

@@ -1,8 +1,9 @@
 /* Kernel speed at the EnCodec 24 kHz shapes for one second of audio
  * (T = 24000 at the top), with 1 and 2 threads, next to plain sgemm on a
  * 512x512x4096 product. Not a test: run by hand,
- *   build/tests/kernels/kernel_bench [-b] [-c] [-1] [seconds_per_case]
- * -b forces the OpenBLAS back end (as on CPUs without AVX2) for comparison;
+ *   build/tests/kernels/kernel_bench [-b|-a] [-c] [-1] [seconds_per_case]
+ * -b forces the OpenBLAS back end (as on CPUs without AVX2) and -a the AVX2
+ * one, for comparison;
  * -c times with the thread's CPU clock and -1 runs 1 thread only (together:
  * rough 1-thread numbers on a machine other jobs are using).
  * The last lines add the kernels up per layer count into an estimate of the
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <cblas.h>
+#undef SONO_REF_KERNELS /* time the fast kernels in every build */
 #include "kernels.h"
 
 int kern_test_set_isa(int level);
@@ -122,14 +124,15 @@ int main(int argc, char **argv) {
     int force_blas = 0, max_nt = 2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-b")) force_blas = 1;
+        else if (!strcmp(argv[i], "-a")) force_blas = 2;
         else if (!strcmp(argv[i], "-c")) g_cpu_clock = 1;
         else if (!strcmp(argv[i], "-1")) max_nt = 1;
         else if (!strcmp(argv[i], "-h")) {
-            printf("usage: kernel_bench [-b] [-c] [-1] [seconds_per_case]\n");
+            printf("usage: kernel_bench [-b|-a] [-c] [-1] [seconds_per_case]\n");
             return 0;
         } else g_budget = atof(argv[i]) > 0 ? atof(argv[i]) : g_budget;
     }
-    int isa = kern_test_set_isa(force_blas ? 0 : 2);
+    int isa = kern_test_set_isa(force_blas == 1 ? 0 : force_blas == 2 ? 1 : 2);
     static const char *isa_names[] = {"OpenBLAS/plain", "AVX2", "AVX-512"};
     printf("kernel back end: %s; OpenBLAS core: %s\n", isa_names[isa], openblas_get_corename());
 

@@ -5,7 +5,6 @@
  * Fails when the normalised error max|fast - ref| / max|ref| exceeds KC_TOL,
  * or when a kernel writes past its output or scratch. Seed: SONO_TEST_SEED. */
 #include "kernel_check.h"
-#include "kernels.h"
 
 static char g_name[256];
 
@@ -116,6 +115,51 @@ static void check_linear(int N, int IC, int OC, int bias, int nt) {
     free(x); free(w); free(b); free(y); free(yr);
 }
 
+/* Same inputs, 1 and 2 threads: the engine back ends must give identical
+ * bits (the codec promises decode is deterministic across thread counts). */
+static void check_thread_determinism(void) {
+    enum { N_MAX = 1 << 21 };
+    float *x = kc_alloc(N_MAX), *w = kc_alloc(N_MAX), *b = kc_alloc(4096), *s = kc_alloc(N_MAX);
+    float *y1 = kc_alloc(N_MAX), *y2 = kc_alloc(N_MAX), *h = kc_alloc(512), *c = kc_alloc(512);
+    tu_fill(x, N_MAX, -1, 1); tu_fill(w, N_MAX, -0.05f, 0.05f); tu_fill(b, 4096, -1, 1);
+    static const int conv[][5] = { /* C_in, C_out, T_out, K, stride */
+        {32, 16, 3000, 3, 1}, {32, 64, 1500, 4, 2}, {128, 256, 75, 10, 5}, {256, 128, 75, 7, 1},
+    };
+    for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++) {
+        const int *q = conv[i];
+        int T_in = (q[2] - 1) * q[4] + q[3];
+        size_t n = (size_t)q[1] * q[2];
+        conv1d_forward(y1, x, w, b, q[0], q[1], T_in, q[3], q[4], 1, s, 1);
+        conv1d_forward(y2, x, w, b, q[0], q[1], T_in, q[3], q[4], 1, s, 2);
+        CHECK_MSG(!memcmp(y1, y2, n * sizeof *y1), "conv1d %dx%d K %d s %d: 1 and 2 threads differ",
+                  q[0], q[1], q[3], q[4]);
+    }
+    static const int tr[][5] = { /* C_in, C_out, T_in, K, stride */
+        {64, 32, 1500, 4, 2}, {512, 256, 20, 16, 8},
+    };
+    for (size_t i = 0; i < sizeof tr / sizeof tr[0]; i++) {
+        const int *q = tr[i];
+        size_t n = (size_t)q[1] * ((size_t)(q[2] - 1) * q[4] + q[3]);
+        convtr1d_forward(y1, x, w, b, q[0], q[1], q[2], q[3], q[4], s, 1);
+        convtr1d_forward(y2, x, w, b, q[0], q[1], q[2], q[3], q[4], s, 2);
+        CHECK_MSG(!memcmp(y1, y2, n * sizeof *y1), "convtr1d %dx%d K %d s %d: 1 and 2 threads differ",
+                  q[0], q[1], q[3], q[4]);
+    }
+    for (int nt = 1; nt <= 2; nt++) { /* H = 512 as in EnCodec, a few steps */
+        memset(h, 0, 512 * sizeof *h); memset(c, 0, 512 * sizeof *c);
+        lstm_forward(nt == 1 ? y1 : y2, x, w, w + 4 * 512 * 64, b, b, h, c, 64, 512, 6, s, nt);
+    }
+    CHECK_MSG(!memcmp(y1, y2, 512 * 6 * sizeof *y1), "lstm H 512: 1 and 2 threads differ");
+    elu_forward(y1, x, N_MAX, 1.0f, 1);
+    elu_forward(y2, x, N_MAX, 1.0f, 2);
+    CHECK_MSG(!memcmp(y1, y2, (size_t)N_MAX * sizeof *y1), "elu: 1 and 2 threads differ");
+    groupnorm1_forward(y1, x, b, b + 1000, 100, 3000, 1e-5f, 1);
+    groupnorm1_forward(y2, x, b, b + 1000, 100, 3000, 1e-5f, 2);
+    CHECK_MSG(!memcmp(y1, y2, 100 * 3000 * sizeof *y1), "groupnorm1: 1 and 2 threads differ");
+    printf("  1 and 2 threads give identical bits: checked\n");
+    free(x); free(w); free(b); free(s); free(y1); free(y2); free(h); free(c);
+}
+
 static int rnd(int lo, int hi) { return lo + (int)(tu_rand() % (uint64_t)(hi - lo + 1)); }
 
 static void run_all(int nt) {
@@ -201,6 +245,7 @@ int main(void) {
             kern_set_threads(nt);
             run_all(nt);
         }
+        if (got > 0) check_thread_determinism();
     }
     kern_test_set_isa(2);
     return tu_finish("test_kernels");

@@ -2,7 +2,6 @@
  * the comments), so the oracle the other tests trust is itself checked. Each
  * case also runs the fast kernel on the default back end. */
 #include "kernel_check.h"
-#include "kernels.h"
 
 #define TOL 1e-6
 

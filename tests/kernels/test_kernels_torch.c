@@ -5,7 +5,6 @@
  * Tolerance: normalised error (max abs diff / max |torch|) <= KC_TOL. */
 #include <stdint.h>
 #include "kernel_check.h"
-#include "kernels.h"
 
 typedef struct {
     char name[64];

@@ -91,6 +91,15 @@ static void check_set(const sono_tensors *ts, const char *what) {
     }
 }
 
+/* mkstemp under $TMPDIR (or /tmp); the file is left empty and closed */
+static void make_tmp(char *path, size_t cap, const char *stem) {
+    const char *d = getenv("TMPDIR");
+    snprintf(path, cap, "%s/%s_XXXXXX", d && *d ? d : "/tmp", stem);
+    int fd = mkstemp(path);
+    CHECK_MSG(fd >= 0, "mkstemp %s: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+}
+
 static int is_code(int rc) { return rc == 0 || (rc <= SONO_E_NOMEM && rc >= SONO_E_LIMIT); }
 
 static void test_th_fixtures(void) {
@@ -198,10 +207,8 @@ static void test_safetensors_fixture(void) {
     json_object_put(m);
 
     /* F32 round trip: exact, metadata kept */
-    char tmp[] = "/tmp/sono_weights_XXXXXX";
-    int fd = mkstemp(tmp);
-    CHECK(fd >= 0);
-    if (fd >= 0) close(fd);
+    char tmp[4096];
+    make_tmp(tmp, sizeof tmp, "sono_weights");
     rc = sono_safetensors_save(tmp, ts, ts->metadata, 0);
     CHECK_MSG(rc == 0, "save: %s", sono_last_error());
     sono_tensors *back = NULL;
@@ -269,9 +276,8 @@ static void test_f16_cases(void) {
     const float *data[] = {in};
     sono_tensors *ts = NULL, *back = NULL;
     CHECK(sono_tensors_create(&ts, 1, names, nd, sh, data) == 0);
-    char tmp[] = "/tmp/sono_f16_XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd >= 0) close(fd);
+    char tmp[4096];
+    make_tmp(tmp, sizeof tmp, "sono_f16");
     CHECK(sono_safetensors_save(tmp, ts, "{\"k\":\"v\"}", 1) == 0);
     CHECK(sono_safetensors_load(tmp, &back) == 0);
     int bad = 0;
@@ -422,9 +428,8 @@ static void test_read_file(void) {
     CHECK(sono_read_file(path_of("sd.th"), 100, &b, &n) == SONO_E_LIMIT && b == NULL);
     CHECK(sono_read_file(path_of("sd.th"), 1 << 20, &b, &n) == 0 && n > 100 && b[n] == 0);
     free(b);
-    char tmp[] = "/tmp/sono_empty_XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd >= 0) close(fd);
+    char tmp[4096];
+    make_tmp(tmp, sizeof tmp, "sono_empty");
     b = NULL;
     CHECK(sono_read_file(tmp, 100, &b, &n) == 0 && n == 0 && b && b[0] == 0);
     free(b);
