@@ -251,8 +251,13 @@ int sono_archive_add(sono_archive_writer *w, const char *name, const uint8_t *da
     const char *why = ar_name_problem(name, len);
     if (why) return sono_fail(SONO_E_ARG, "archive: refused entry name '%s': %s", name, why);
     if (w->n >= AR_MAX_ENTRIES) return sono_fail(SONO_E_LIMIT, "archive: too many entries");
+    int rc = ar_names_check(&w->names, &w->dirs, name, len);
+    if (rc) {
+        sono_error_prefix("archive: refused entry");
+        return rc;
+    }
     tokfile_info info;
-    int rc = tokfile_probe(data, n_bytes, &info);
+    rc = tokfile_probe(data, n_bytes, &info);
     if (rc) {
         sono_error_prefix("archive: entry '%s' is not a valid token file", name);
         return rc;
@@ -266,10 +271,6 @@ int sono_archive_add(sono_archive_writer *w, const char *name, const uint8_t *da
     }
     ar_entry *e = &w->e[w->n];
     memset(e, 0, sizeof *e);
-    if ((rc = ar_names_check(&w->names, &w->dirs, name, len))) {
-        sono_error_prefix("archive: refused entry");
-        return rc;
-    }
     e->name = strdup(name);
     if (!e->name) return sono_fail(SONO_E_NOMEM, "archive: no memory");
     e->name_len = len;

@@ -489,7 +489,10 @@ static void eng_for(const eng_job *j, int isa) {
     long run = SONO_MAX(1L, n_items / (8L * omp_get_num_threads()));
 #pragma omp for schedule(dynamic, run)
     for (long i = 0; i < n_items; i++) {
-        int tb = (int)(i / ngr), g = (int)(i % ngr);
+        /* few time blocks (T ~ 75): consecutive items share a row group, so
+         * its weights are reused from cache; else they share a time block */
+        int tb = ntb <= 4 ? (int)(i % ntb) : (int)(i / ngr);
+        int g = ntb <= 4 ? (int)(i / ntb) : (int)(i % ngr);
         int cb0 = g * grp, cb1 = SONO_MIN(ncb, cb0 + grp);
         for (int ci0 = 0; ci0 < j->n_ci || ci0 == 0; ci0 += ci_blk) {
             int ci1 = SONO_MIN(j->n_ci, ci0 + ci_blk);

@@ -3,7 +3,9 @@
  * (K=1, C_in=1, C_out=1, T barely covering the kernel, T_out=1, strides,
  * dilations 1-3, odd sizes, time chunk boundaries) and random ones.
  * Fails when the normalised error max|fast - ref| / max|ref| exceeds KC_TOL,
- * or when a kernel writes past its output or scratch. Seed: SONO_TEST_SEED. */
+ * when a kernel writes past its output or scratch (sized exactly by the
+ * *_scratch_floats() functions), or when the SIMD back ends give different
+ * bits with 1 and 2 threads. Seed: SONO_TEST_SEED. */
 #include "kernel_check.h"
 
 static char g_name[256];
