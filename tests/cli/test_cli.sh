@@ -56,6 +56,7 @@ expect() {
 }
 
 absent() { [ ! -e "$1" ]; }
+one_line_err() { [ "$(wc -l < "$W/err")" -eq 1 ]; }
 present() { [ -s "$1" ]; }
 err_has() { grep -q -- "$1" "$W/err"; }
 out_has() { grep -q -- "$1" "$W/out"; }
@@ -361,6 +362,22 @@ model() {
     kill -TERM "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     expect "no temporary file after SIGTERM" no_temps "$W/m"
+
+    # corrupt or truncated models: one-line error, exit 4, no output
+    F wav m.wav 1 24000 1
+    head -c 5000 "$M" > cut_model.th
+    run 4 "truncated .th model" "$SONOTOK" tokenize -m cut_model.th m.wav -o m.tok
+    expect "truncated .th: one line" one_line_err
+    expect "truncated .th: no output" absent m.tok
+    cp "$M" flip_model.th && F flip flip_model.th 3000
+    run 4 "bit-flipped .th model" "$SONOTOK" tokenize -m flip_model.th m.wav -o m.tok
+    expect "bit-flipped .th: no output" absent m.tok
+    printf 'not a model at all' > junk.safetensors
+    run 4 "garbage safetensors model" "$SONOTOK" tokenize -m junk.safetensors m.wav -o m.tok
+    expect "garbage safetensors: one line" one_line_err
+    run 4 "missing official model names the URL" env SONOTOK_MODEL_PATH=/nonexistent XDG_DATA_HOME=/nonexistent \
+        "$SONOTOK" tokenize -m encodec_24khz m.wav -o m.tok
+    expect "missing official model: file name and URL" err_has "encodec_24khz-d7cc33bc.th from https://dl.fbaipublicfiles.com/encodec/v0/"
 
     run 0 "bench --json" "$SONOTOK" bench -m "$M" -t 1 -s 1 --json
     expect "bench json" out_has '"encode_x_realtime"'

@@ -3,11 +3,13 @@
  * 512x512x4096 product. Not a test: run by hand,
  *   build/tests/kernels/kernel_bench [-b|-a] [-c] [-1] [seconds_per_case]
  * -b forces the OpenBLAS back end (as on CPUs without AVX2) and -a the AVX2
- * one, for comparison;
- * -c times with the thread's CPU clock and -1 runs 1 thread only (together:
- * rough 1-thread numbers on a machine other jobs are using).
- * The last lines add the kernels up per layer count into an estimate of the
- * whole codec's time per second of audio. OpenBLAS reads its own environment
+ * one, for comparison; -c times with the thread's CPU clock and -1 runs one
+ * thread only (together: rough 1-thread numbers on a machine other jobs use).
+ * The last line adds the kernels up, times their count per second of audio,
+ * into an estimate of the whole codec's kernel time.
+ * Two-thread numbers mean something only with both cores idle: when another
+ * process holds the second core, every parallel region waits for a scheduler
+ * tick (4 ms here) to get it. OpenBLAS reads its own environment
  * (OPENBLAS_CORETYPE etc.) as usual; this program sets none. */
 #include <stdio.h>
 #include <stdlib.h>
