@@ -3,10 +3,10 @@
  * signal (tones, chirps, noise), and a plain OpenBLAS sgemm as a yardstick
  * for what the machine can do; reports x realtime, GFLOP/s and peak memory.
  *
- * FLOP counts: the library does not report one yet, so for EnCodec 24 kHz
- * we use an estimate of 1.49e9 multiply-adds (2 * 1.49e9 FLOP) per second of
- * audio per direction (encoder or decoder), counted from the convolution
- * and LSTM shapes of the published model. Other models print "n/a". */
+ * FLOP counts come from the library (sono_codec_macs_per_second: every
+ * convolution, transposed convolution, LSTM and the RVQ search, counted from
+ * the architecture; 1 MAC = 2 FLOP). For EnCodec 24 kHz that is about 1.49e9
+ * MAC per second of audio per direction. */
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
@@ -37,8 +37,8 @@ const cli_cmd cmd_bench = {
         "Encodes and decodes a deterministic test signal (a mix of tones, chirps and\n"
         "noise) in one-second blocks, as tokenize and detokenize do, and times a\n"
         "512x512x4096 OpenBLAS sgemm on the same threads as a reference point.\n"
-        "GFLOP/s for the codec is an estimate (2 x 1.49e9 FLOP per second of audio\n"
-        "per direction for EnCodec 24 kHz; n/a for other models).\n",
+        "GFLOP/s for the codec counts every layer's multiply-adds (2 FLOP each;\n"
+        "about 1.49e9 per second of audio per direction for EnCodec 24 kHz).\n",
     .opts = bench_opts,
     .run = run_bench,
 };
@@ -96,13 +96,6 @@ static double peak_rss_mib(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
     return (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
-}
-
-/* Estimated FLOP per second of audio per direction, or 0 when unknown. */
-static double flop_per_audio_second(const sono_codec *c) {
-    if (!strcmp(sono_codec_name(c), "encodec_24khz") && sono_codec_sample_rate(c) == 24000)
-        return 2.0 * 1.49e9;
-    return 0;
 }
 
 /* s as the inside of a JSON string (model names are plain, but be safe). */
@@ -226,10 +219,11 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     }
     t_dec = cli_now() - t0;
 
-    double fps = flop_per_audio_second(codec) * seconds;
+    double f_enc = 2.0 * sono_codec_macs_per_second(codec, 0, t->n_q) * seconds;
+    double f_dec = 2.0 * sono_codec_macs_per_second(codec, 1, t->n_q) * seconds;
     char g_enc[32], g_dec[32];
-    fmt_gflops(g_enc, sizeof g_enc, fps, t_enc);
-    fmt_gflops(g_dec, sizeof g_dec, fps, t_dec);
+    fmt_gflops(g_enc, sizeof g_enc, f_enc, t_enc);
+    fmt_gflops(g_dec, sizeof g_dec, f_dec, t_dec);
     double tokens = (double)t->n_q * (double)t->n_frames;
     double rss = peak_rss_mib();
     if (json) {
@@ -244,7 +238,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
                "\"peak_rss_mib\": %.1f}\n",
                name, rate, ch, c.n_threads, seconds, kbps, n_q, t_load, t_enc, t_dec,
                seconds / t_enc, seconds / t_dec, seconds / (t_load + t_enc), seconds / (t_load + t_dec),
-               tokens / t_enc, fps > 0 ? g_enc : "null", fps > 0 ? g_dec : "null", gemm, rss);
+               tokens / t_enc, g_enc, g_dec, gemm, rss);
     } else {
         printf("model       %s (%d Hz, %d ch), %g kbps = %d codebooks, %d thread%s\n", sono_codec_name(codec),
                rate, ch, kbps, n_q, c.n_threads, c.n_threads == 1 ? "" : "s");

@@ -73,6 +73,10 @@ SONO_API double sono_codec_bandwidth(const sono_codec *c, int i); /* kbps */
 SONO_API int sono_codec_n_q_for_bandwidth(const sono_codec *c, double kbps);
 /* Upper bound on frames per codebook for n_samples of input. */
 SONO_API int64_t sono_codec_max_frames(const sono_codec *c, int64_t n_samples);
+/* Multiply-accumulates per second of audio for the encoder (decoder = 0,
+ * including the RVQ search with n_q codebooks) or the decoder (decoder = 1),
+ * counted from the architecture; for GFLOP/s reports (1 MAC = 2 FLOP). */
+SONO_API double sono_codec_macs_per_second(const sono_codec *c, int decoder, int n_q);
 /* 0 if tokens t were made by this codec (name and hash), else
  * SONO_E_MODEL_MISMATCH or SONO_E_RANGE with a detail line. */
 SONO_API int sono_codec_check_tokens(const sono_codec *c, const sono_tokens *t);
