@@ -9,7 +9,7 @@
 #include "kernels.h"
 #include "sono_internal.h"
 
-#define ENC_CHUNK 24000   /* samples pushed into the encoder at a time */
+#define ENC_CHUNK 24000 /* samples pushed into the encoder at a time */
 #define DEC_CHUNK 64      /* frames pushed into the decoder at a time */
 
 const char *sono_codec_name(const sono_codec *c) { return c->cfg.name; }
