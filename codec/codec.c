@@ -312,7 +312,7 @@ sono_codec_stream *sono_codec_encoder_stream(const sono_codec *c, int n_q, int *
     s->c = c;
     s->n_q = n_q;
     s->C = c->cfg.channels;
-    s->rvq_scratch = malloc(((size_t)256 * (size_t)(c->cfg.dimension + c->cfg.codebook_size) + 256) * sizeof(float));
+    s->rvq_scratch = malloc(rvq_scratch_floats(c) * sizeof(float));
     int64_t seg = codec_config_segment_length(&c->cfg);
     if (seg) s->seg = malloc((size_t)s->C * (size_t)seg * sizeof(float));
     if (!s->rvq_scratch || (seg && !s->seg)) { rc = sono_fail(SONO_E_NOMEM, "out of memory"); goto out; }

@@ -2,51 +2,65 @@
  * codebook in turn, the nearest code to the residual (squared Euclidean
  * distance, written exactly as the reference writes it, first index on ties),
  * then the residual minus that code. Decoding sums the codes' vectors in
- * codebook order. Distances for a block of frames come from one sgemm. */
-#include <cblas.h>
+ * codebook order. Dot products for a block of frames come from one 1x1
+ * convolution (the fast kernels, laid out [codes][frames]). */
 #include <stdlib.h>
 #include <string.h>
 #include "codec_internal.h"
+#include "kernels.h"
 #include "sono_internal.h"
 
-#define RVQ_BLOCK 256 /* frames per sgemm */
+#define RVQ_BLOCK 256 /* frames per distance block */
+
+size_t rvq_scratch_floats(const sono_codec *c) {
+    const size_t D = (size_t)c->cfg.dimension, K = (size_t)c->cfg.codebook_size;
+    return RVQ_BLOCK * D + RVQ_BLOCK * K + 3 * RVQ_BLOCK + conv1d_scratch_floats((int)D, 1, RVQ_BLOCK);
+}
 
 int rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int n_q,
                int32_t *codes, int64_t codes_stride, float *scratch_or_null) {
     const int D = c->cfg.dimension, K = c->cfg.codebook_size;
     if (n_q < 1 || n_q > c->cfg.n_q) return sono_fail(SONO_E_RANGE, "%d codebooks requested, model has %d", n_q, c->cfg.n_q);
-    size_t need = (size_t)RVQ_BLOCK * D + (size_t)RVQ_BLOCK * K + RVQ_BLOCK;
+    size_t need = rvq_scratch_floats(c);
     float *scr = scratch_or_null ? scratch_or_null : malloc(need * sizeof(float));
     if (!scr) return sono_fail(SONO_E_NOMEM, "out of memory");
-    float *res = scr;                         /* [F][D] residuals, frame-major */
-    float *dot = res + (size_t)RVQ_BLOCK * D; /* [F][K] */
+    float *res = scr;                         /* [D][F] residuals */
+    float *dot = res + (size_t)RVQ_BLOCK * D; /* [K][F] */
     float *x2 = dot + (size_t)RVQ_BLOCK * K;  /* [F] */
+    float *best = x2 + RVQ_BLOCK;             /* [F] */
+    int32_t *bi = (int32_t *)(best + RVQ_BLOCK); /* [F] */
+    float *kscr = (float *)(bi + RVQ_BLOCK);
     for (int64_t f0 = 0; f0 < n_frames; f0 += RVQ_BLOCK) {
         int F = (int)SONO_MIN((int64_t)RVQ_BLOCK, n_frames - f0);
-        for (int f = 0; f < F; f++)
-            for (int d = 0; d < D; d++) res[(size_t)f * D + d] = latents[(size_t)d * n_frames + f0 + f];
+        for (int d = 0; d < D; d++)
+            memcpy(res + (size_t)d * F, latents + (size_t)d * n_frames + f0, (size_t)F * sizeof(float));
         for (int q = 0; q < n_q; q++) {
             const float *E = c->codebooks + (size_t)q * K * D;
             const float *e2 = c->codebook_sqnorm + (size_t)q * K;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, K, D, 1.0f, res, D, E, D, 0.0f, dot, K);
+            /* dot[k][f] = E[k] . x[f]: a 1x1 convolution over the frames */
+            conv1d_forward(dot, res, E, NULL, D, K, F, 1, 1, 1, kscr, c->n_threads);
             for (int f = 0; f < F; f++) {
-                const float *x = res + (size_t)f * D;
                 float s = 0;
-                for (int d = 0; d < D; d++) s += x[d] * x[d];
+                for (int d = 0; d < D; d++) s += res[(size_t)d * F + f] * res[(size_t)d * F + f];
                 x2[f] = s;
             }
+            /* dist = (|x|^2 - 2 x.e) + |e|^2, as the reference; strict < keeps the first index */
             for (int f = 0; f < F; f++) {
-                const float *row = dot + (size_t)f * K;
-                float best = 0;
-                int bi = 0;
-                for (int k = 0; k < K; k++) {
-                    float dist = (x2[f] - 2.0f * row[k]) + e2[k];
-                    if (k == 0 || dist < best) { best = dist; bi = k; }
+                best[f] = (x2[f] - 2.0f * dot[f]) + e2[0];
+                bi[f] = 0;
+            }
+            for (int k = 1; k < K; k++) {
+                const float *row = dot + (size_t)k * F;
+                float ek = e2[k];
+                for (int f = 0; f < F; f++) {
+                    float dist = (x2[f] - 2.0f * row[f]) + ek;
+                    if (dist < best[f]) { best[f] = dist; bi[f] = k; }
                 }
-                codes[(size_t)q * codes_stride + f0 + f] = bi;
-                const float *e = E + (size_t)bi * D;
-                float *x = res + (size_t)f * D;
-                for (int d = 0; d < D; d++) x[d] = x[d] - e[d];
+            }
+            for (int f = 0; f < F; f++) {
+                codes[(size_t)q * codes_stride + f0 + f] = bi[f];
+                const float *e = E + (size_t)bi[f] * D;
+                for (int d = 0; d < D; d++) res[(size_t)d * F + f] = res[(size_t)d * F + f] - e[d];
             }
         }
     }

@@ -78,8 +78,8 @@ typedef struct chain chain;
 typedef struct {
     int kind;
     int C_in, C_out;
-    /* PAD */
-    int pl, pr_fixed, pad_stride, pad_mode, started;
+    /* PAD (elu: apply ELU to the input first, fused) */
+    int pl, pr_fixed, pad_stride, pad_mode, started, elu;
     int64_t n_seen;
     /* CONV, CONVTR, GN */
     const conv_w *w;
@@ -182,13 +182,26 @@ static void chain_reset(chain *ch) {
 
 /* ---- graph construction ---- */
 
+/* GroupNorm after a conv or transposed conv (time_group_norm models) */
+static int add_gn(chain *ch, const conv_w *w) {
+    stage *g = chain_add(ch, ST_GN, w->C_out, w->C_out);
+    if (!g) return SONO_E_NOMEM;
+    g->w = w;
+    return 0;
+}
+
 static int add_sconv(chain *ch, const codec_config *cfg, const conv_w *w) {
     int eff = (w->K - 1) * w->dil + 1;
     int pt = eff - w->stride;
     if (pt < 0) return sono_fail(SONO_E_UNSUPPORTED, "conv with kernel %d smaller than stride %d", w->K, w->stride);
     if (pt > 0 || w->stride > 1) {
+        /* an ELU right before the padding is applied by the padding stage
+         * (ELU commutes with reflect and zero padding) */
+        int elu = ch->n > 0 && ch->st[ch->n - 1].kind == ST_ELU;
+        if (elu) ch->n--;
         stage *p = chain_add(ch, ST_PAD, w->C_in, w->C_in);
         if (!p) return SONO_E_NOMEM;
+        p->elu = elu;
         p->pad_stride = w->stride;
         p->pad_mode = cfg->pad_mode;
         if (cfg->causal) { p->pl = pt; p->pr_fixed = 0; }
@@ -197,11 +210,7 @@ static int add_sconv(chain *ch, const codec_config *cfg, const conv_w *w) {
     stage *s = chain_add(ch, ST_CONV, w->C_in, w->C_out);
     if (!s) return SONO_E_NOMEM;
     s->w = w;
-    if (w->gn_w) {
-        stage *g = chain_add(ch, ST_GN, w->C_out, w->C_out);
-        if (!g) return SONO_E_NOMEM;
-        g->w = w;
-    }
+    if (w->gn_w && add_gn(ch, w)) return SONO_E_NOMEM;
     return 0;
 }
 
@@ -211,11 +220,7 @@ static int add_sconvtr(chain *ch, const codec_config *cfg, const conv_w *w) {
     stage *s = chain_add(ch, ST_CONVTR, w->C_in, w->C_out);
     if (!s) return SONO_E_NOMEM;
     s->w = w;
-    if (w->gn_w) {
-        stage *g = chain_add(ch, ST_GN, w->C_out, w->C_out);
-        if (!g) return SONO_E_NOMEM;
-        g->w = w;
-    }
+    if (w->gn_w && add_gn(ch, w)) return SONO_E_NOMEM;
     int pr, pl;
     if (cfg->causal) { pr = (int)ceil(pt * cfg->trim_right_ratio); pl = pt - pr; }
     else { pr = pt / 2; pl = pt - pr; }
@@ -323,9 +328,21 @@ static int pad_oneshot(stage *s, int64_t extra) {
     return 0;
 }
 
-static int run_pad(stage *s, const float *in, int64_t n, int last) {
+static int run_pad(seanet_run *r, stage *s, const float *in, int64_t n, int last) {
+    int64_t before = s->held.n;
     int rc = fbuf_append(&s->held, in, n, n);
     if (rc) return rc;
+    if (s->elu && n > 0) {
+        int64_t hn = s->held.n;
+        if (before == 0) {
+            elu_forward(s->held.d, s->held.d, (size_t)s->C_in * (size_t)hn, 1.0f, r->n_threads);
+        } else {
+            for (int c = 0; c < s->C_in; c++) {
+                float *row = s->held.d + (size_t)c * hn + before;
+                elu_forward(row, row, (size_t)n, 1.0f, 1);
+            }
+        }
+    }
     s->n_seen += n;
     s->out.n = 0;
     s->out.C = s->C_in;
@@ -533,7 +550,7 @@ static int chain_push(seanet_run *r, chain *ch, const float *in, int64_t n, int 
         stage *s = &ch->st[i];
         int rc;
         switch (s->kind) {
-        case ST_PAD: rc = run_pad(s, cur, cn, last); break;
+        case ST_PAD: rc = run_pad(r, s, cur, cn, last); break;
         case ST_CONV: rc = run_conv(r, s, cur, cn); break;
         case ST_CONVTR: rc = run_convtr(r, s, cur, cn, last); break;
         case ST_TRIM: rc = run_trim(s, cur, cn, last); break;
