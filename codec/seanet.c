@@ -95,6 +95,8 @@ typedef struct {
     /* RES */
     chain *a, *b;         /* a == NULL: identity shortcut */
     fbuf qa, qb;
+    float *res_out;       /* when set, the output is here (res_n samples) instead of out */
+    int64_t res_n;
     fbuf held, out, pending;
 } stage;
 
@@ -298,28 +300,45 @@ static int build_decoder(chain *ch, const sono_codec *c) {
 static int chain_push(seanet_run *r, chain *ch, const float *in, int64_t n, int last,
                       const float **out, int64_t *n_out);
 
-/* EnCodec pad1d on a whole short signal: zero-extend when too short for reflection. */
-static int pad_oneshot(stage *s, int64_t extra) {
-    const fbuf *h = &s->held;
-    int64_t L = h->n, pl = s->pl, pr = s->pr_fixed + extra;
-    int64_t n_out = pl + L + pr;
-    int rc = fbuf_setup(&s->out, s->C_in, n_out);
+/* Grow dst by m samples per channel (rows re-laid); returns the old length. */
+static int fbuf_grow(fbuf *b, int64_t m, int64_t *old) {
+    int64_t n = b->n, nn = n + m;
+    *old = n;
+    int rc = fbuf_reserve(b, (size_t)b->C * (size_t)(nn > 0 ? nn : 1));
     if (rc) return rc;
-    if (s->pad_mode == PAD_ZERO) {
-        for (int c = 0; c < s->C_in; c++) {
-            float *o = s->out.d + (size_t)c * n_out;
-            memset(o, 0, (size_t)pl * sizeof(float));
-            memcpy(o + pl, h->d + (size_t)c * L, (size_t)L * sizeof(float));
-            memset(o + pl + L, 0, (size_t)pr * sizeof(float));
-        }
-        return 0;
+    for (int c = b->C - 1; c > 0; c--) memmove(b->d + (size_t)c * nn, b->d + (size_t)c * n, (size_t)n * sizeof(float));
+    b->n = nn;
+    return 0;
+}
+
+/* Copy m samples per channel of src (row stride src_stride) into dst at
+ * column off (dst row stride dst->n), through ELU when the stage asks. */
+static void pad_copy(seanet_run *r, const stage *s, fbuf *dst, int64_t off, const float *src, int64_t src_stride,
+                     int64_t m) {
+    if (m <= 0) return;
+    for (int c = 0; c < s->C_in; c++) {
+        float *o = dst->d + (size_t)c * dst->n + off;
+        const float *x = src + (size_t)c * src_stride;
+        if (s->elu) elu_forward(o, x, (size_t)m, 1.0f, m >= 65536 ? r->n_threads : 1);
+        else memcpy(o, x, (size_t)m * sizeof(float));
     }
+}
+
+/* EnCodec pad1d on a whole short signal (in held, already through ELU):
+ * zero-extend when too short for reflection. */
+static int pad_oneshot(stage *s, int64_t extra, fbuf *dst) {
+    const fbuf *h = &s->held;
+    int64_t L = h->n, pl = s->pl, pr = s->pr_fixed + extra, base;
+    int64_t n_out = pl + L + pr;
+    int rc = fbuf_grow(dst, n_out, &base);
+    if (rc) return rc;
     int64_t max_pad = SONO_MAX(pl, pr), e = L <= max_pad ? max_pad - L + 1 : 0, M = L + e;
     for (int c = 0; c < s->C_in; c++) {
         const float *x = h->d + (size_t)c * L;
-        float *o = s->out.d + (size_t)c * n_out;
+        float *o = dst->d + (size_t)c * dst->n + base;
         for (int64_t i = 0; i < n_out; i++) {
             int64_t j = i - pl;
+            if (s->pad_mode == PAD_ZERO) { o[i] = j >= 0 && j < L ? x[j] : 0.0f; continue; }
             if (j < 0) j = -j;
             if (j >= M) j = 2 * (M - 1) - j;
             o[i] = j < L ? x[j] : 0.0f;
@@ -328,51 +347,71 @@ static int pad_oneshot(stage *s, int64_t extra) {
     return 0;
 }
 
-static int run_pad(seanet_run *r, stage *s, const float *in, int64_t n, int last) {
-    int64_t before = s->held.n;
-    int rc = fbuf_append(&s->held, in, n, n);
-    if (rc) return rc;
-    if (s->elu && n > 0) {
-        int64_t hn = s->held.n;
-        if (before == 0) {
-            elu_forward(s->held.d, s->held.d, (size_t)s->C_in * (size_t)hn, 1.0f, r->n_threads);
-        } else {
-            for (int c = 0; c < s->C_in; c++) {
-                float *row = s->held.d + (size_t)c * hn + before;
-                elu_forward(row, row, (size_t)n, 1.0f, 1);
-            }
-        }
-    }
-    s->n_seen += n;
-    s->out.n = 0;
-    s->out.C = s->C_in;
-    int64_t keep = s->pr_fixed + s->pad_stride;
+/* Padding (and the ELU before it): the padded signal is appended to dst,
+ * the input history of the convolution that follows. Until enough input has
+ * arrived to reflect the left edge it waits; it keeps the last `keep`
+ * samples back for the right edge, whose length is known only at the end. */
+static int run_pad(seanet_run *r, stage *s, const float *in, int64_t n, int last, fbuf *dst) {
+    int rc;
     int64_t st = s->pad_stride;
+    int64_t keep = (s->pr_fixed > 0 || st > 1) ? s->pr_fixed + st : 0;
+    fbuf *h = &s->held;
+    s->n_seen += n;
     int64_t extra = last ? ((s->n_seen + st - 1) / st) * st - s->n_seen : 0;
     if (!s->started) {
-        if (last) { rc = pad_oneshot(s, extra); s->held.n = 0; return rc; }
+        int64_t old;
+        if ((rc = fbuf_grow(h, n, &old))) return rc;
+        pad_copy(r, s, h, old, in, n, n);
+        if (last) { rc = pad_oneshot(s, extra, dst); h->n = 0; return rc; }
         if (s->n_seen <= s->pl + keep + 1) return 0;
+        /* first output: the left edge, then all but the kept tail */
+        int64_t body = h->n - keep, base;
+        if ((rc = fbuf_grow(dst, s->pl + body, &base))) return rc;
+        for (int c = 0; c < s->C_in; c++) {
+            const float *x = h->d + (size_t)c * h->n;
+            float *o = dst->d + (size_t)c * dst->n + base;
+            for (int64_t i = 0; i < s->pl; i++) o[i] = s->pad_mode == PAD_ZERO ? 0.0f : x[s->pl - i];
+            memcpy(o + s->pl, x, (size_t)body * sizeof(float));
+        }
+        fbuf_consume(h, body);
+        s->started = 1;
+        return 0;
     }
-    fbuf *h = &s->held;
-    int64_t head = s->started ? 0 : s->pl;
-    int64_t body = last ? h->n : h->n - keep;
+    /* steady state: the signal is held (h->n == keep samples) then in (n samples) */
+    int64_t hn = h->n, total = hn + n;
+    int64_t body = last ? total : total - keep;
     int64_t tail = last ? s->pr_fixed + extra : 0;
-    if (body < 0) body = 0;
-    int64_t n_out = head + body + tail;
-    if ((rc = fbuf_setup(&s->out, s->C_in, n_out))) return rc;
-    for (int c = 0; c < s->C_in; c++) {
-        const float *x = h->d + (size_t)c * h->n;
-        float *o = s->out.d + (size_t)c * n_out;
-        for (int64_t i = 0; i < head; i++) o[i] = s->pad_mode == PAD_ZERO ? 0.0f : x[head - i];
-        memcpy(o + head, x, (size_t)body * sizeof(float));
-        for (int64_t i = 0; i < tail; i++) o[head + body + i] = s->pad_mode == PAD_ZERO ? 0.0f : x[h->n - 2 - i];
+    int64_t base;
+    if ((rc = fbuf_grow(dst, body + tail, &base))) return rc;
+    int64_t from_h = SONO_MIN(hn, body);
+    for (int c = 0; c < s->C_in; c++)
+        memcpy(dst->d + (size_t)c * dst->n + base, h->d + (size_t)c * hn, (size_t)from_h * sizeof(float));
+    pad_copy(r, s, dst, base + from_h, in, n, body - from_h);
+    if (last) {
+        /* right edge: reflect the signal's end, all of it now in dst */
+        for (int c = 0; c < s->C_in; c++) {
+            float *o = dst->d + (size_t)c * dst->n + base;
+            for (int64_t i = 0; i < tail; i++) o[body + i] = s->pad_mode == PAD_ZERO ? 0.0f : o[body - 2 - i];
+        }
+        h->n = 0;
+        return 0;
     }
-    s->started = 1;
-    if (last) h->n = 0;
-    else fbuf_consume(h, body);
+    /* the new kept tail: the last `keep` samples of held + in */
+    if (keep > 0) {
+        int64_t from_in = SONO_MIN(keep, n), from_old = keep - from_in;
+        /* old held samples that stay are its last from_old ones */
+        fbuf_consume(h, hn - from_old);
+        int64_t old;
+        if ((rc = fbuf_grow(h, from_in, &old))) return rc;
+        pad_copy(r, s, h, old, in + (n - from_in), n, from_in);
+    } else {
+        h->n = 0;
+    }
     return 0;
 }
 
+/* Valid convolution over held history + new input. in == NULL: the input
+ * was already appended to held (by the padding stage before it). */
 static int run_conv(seanet_run *r, stage *s, const float *in, int64_t n) {
     const conv_w *w = s->w;
     int64_t eff = (int64_t)(w->K - 1) * w->dil + 1;
@@ -380,10 +419,11 @@ static int run_conv(seanet_run *r, stage *s, const float *in, int64_t n) {
     s->out.C = s->C_out;
     const float *src = in;
     int64_t T = n;
-    int direct = s->held.n == 0;
+    int direct = in && s->held.n == 0;
     int rc;
+    if (!in) n = 0;
     if (!direct) {
-        if ((rc = fbuf_append(&s->held, in, n, n))) return rc;
+        if (n > 0 && (rc = fbuf_append(&s->held, in, n, n))) return rc;
         src = s->held.d;
         T = s->held.n;
     }
@@ -528,6 +568,21 @@ static int run_res(seanet_run *r, stage *s, const float *in, int64_t n, int last
         return rc;
     }
     if ((rc = chain_push(r, s->b, in, n, last, &ob, &nb))) return rc;
+    if (s->qb.n == 0 && s->qa.n == nb) {
+        /* both branches in step (the usual case): add the shortcut into the
+         * block branch's own output buffer and pass that on */
+        float *o = (float *)ob;
+        for (int c = 0; c < s->C_out; c++) {
+            const float *a = s->qa.d + (size_t)c * nb;
+            float *ob_row = o + (size_t)c * nb;
+            for (int64_t i = 0; i < nb; i++) ob_row[i] = a[i] + ob_row[i];
+        }
+        s->qa.n = 0;
+        s->res_out = o;
+        s->res_n = nb;
+        return 0;
+    }
+    s->res_out = NULL;
     if ((rc = fbuf_append(&s->qb, ob, nb, nb))) return rc;
     int64_t emit = SONO_MIN(s->qa.n, s->qb.n);
     if ((rc = fbuf_setup(&s->out, s->C_out, emit))) return rc;
@@ -550,7 +605,12 @@ static int chain_push(seanet_run *r, chain *ch, const float *in, int64_t n, int 
         stage *s = &ch->st[i];
         int rc;
         switch (s->kind) {
-        case ST_PAD: rc = run_pad(r, s, cur, cn, last); break;
+        case ST_PAD:
+            /* a padding stage always precedes a conv: write into its history */
+            rc = run_pad(r, s, cur, cn, last, &ch->st[i + 1].held);
+            if (!rc) rc = run_conv(r, &ch->st[++i], NULL, 0);
+            s = &ch->st[i];
+            break;
         case ST_CONV: rc = run_conv(r, s, cur, cn); break;
         case ST_CONVTR: rc = run_convtr(r, s, cur, cn, last); break;
         case ST_TRIM: rc = run_trim(s, cur, cn, last); break;
@@ -561,8 +621,13 @@ static int chain_push(seanet_run *r, chain *ch, const float *in, int64_t n, int 
         default: rc = SONO_E_ARG;
         }
         if (rc) return rc;
-        cur = s->out.d;
-        cn = s->out.n;
+        if (s->kind == ST_RES && s->res_out) {
+            cur = s->res_out;
+            cn = s->res_n;
+        } else {
+            cur = s->out.d;
+            cn = s->out.n;
+        }
     }
     *out = cur;
     *n_out = cn;

@@ -415,7 +415,12 @@ static TGT256 void elu256(float *out, const float *in, size_t n, float alpha) {
         __m256 e = _mm256_mul_ps(al, expm1_256(_mm256_min_ps(x, zero)));
         _mm256_storeu_ps(out + i, _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, zero, _CMP_GT_OQ)));
     }
-    for (; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : alpha * expm1f(in[i]);
+    if (i < n) { /* the same vector arithmetic for the tail: results never depend on position */
+        __m256i m = mask256((int)(n - i));
+        __m256 x = _mm256_maskload_ps(in + i, m);
+        __m256 e = _mm256_mul_ps(al, expm1_256(_mm256_min_ps(x, zero)));
+        _mm256_maskstore_ps(out + i, m, _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, zero, _CMP_GT_OQ)));
+    }
 }
 
 static TGT256 void lstm_gates256(float *hn, float *c, const float *z, int n) {

@@ -971,12 +971,13 @@ int sono_th_load_mem(const uint8_t *buf, size_t n, sono_tensors **out) { return 
 int sono_th_load(const char *path, sono_tensors **out) {
     if (!path || !out) return sono_fail(SONO_E_ARG, "th_load: NULL argument");
     *out = NULL;
-    uint8_t *buf;
+    const uint8_t *buf;
     size_t n;
-    int rc = sono_read_file(path, SONO_MAX_ALLOC, &buf, &n);
+    int mapped;
+    int rc = sono_map_file(path, SONO_MAX_ALLOC, &buf, &n, &mapped);
     if (rc < 0) return rc;
     rc = th_load_mem_ex(buf, n, out, NULL);
-    free(buf);
+    sono_unmap_file(buf, n, mapped);
     if (rc < 0) sono_error_prefix("%s", path);
     return rc;
 }

@@ -203,12 +203,13 @@ out:
 int sono_safetensors_load(const char *path, sono_tensors **out) {
     if (!path || !out) return sono_fail(SONO_E_ARG, "safetensors_load: NULL argument");
     *out = NULL;
-    uint8_t *buf;
+    const uint8_t *buf;
     size_t n;
-    int rc = sono_read_file(path, SONO_MAX_ALLOC, &buf, &n);
+    int mapped;
+    int rc = sono_map_file(path, SONO_MAX_ALLOC, &buf, &n, &mapped);
     if (rc < 0) return rc;
     rc = sono_safetensors_load_mem(buf, n, out);
-    free(buf);
+    sono_unmap_file(buf, n, mapped);
     if (rc < 0) sono_error_prefix("%s", path);
     return rc;
 }

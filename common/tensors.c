@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "pickle.h"
 #include "sono_internal.h"
 #include "tensors.h"
@@ -243,6 +246,41 @@ const sono_tensor *sono_tensors_find(const sono_tensors *ts, const char *name) {
 
 void sono_tensors_free(sono_tensors *ts) {
     if (ts) free(ts->storage);
+}
+
+int sono_map_file(const char *path, size_t limit, const uint8_t **buf, size_t *n, int *mapped) {
+    *buf = NULL;
+    *n = 0;
+    *mapped = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0) {
+        if ((uint64_t)st.st_size > (uint64_t)limit) {
+            close(fd);
+            return sono_fail(SONO_E_LIMIT, "%s is %lld bytes, more than the %zu allowed", path, (long long)st.st_size, limit);
+        }
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
+        if (p != MAP_FAILED) {
+            madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL | MADV_WILLNEED);
+            *buf = p;
+            *n = (size_t)st.st_size;
+            *mapped = 1;
+            return 0;
+        }
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    uint8_t *b;
+    int rc = sono_read_file(path, limit, &b, n);
+    if (!rc) *buf = b;
+    return rc;
+}
+
+void sono_unmap_file(const uint8_t *buf, size_t n, int mapped) {
+    if (!buf) return;
+    if (mapped) munmap((void *)buf, n);
+    else free((void *)buf);
 }
 
 int sono_read_file(const char *path, size_t limit, uint8_t **buf, size_t *n) {

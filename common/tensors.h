@@ -54,6 +54,11 @@ int sono_tensors_create(sono_tensors **out, int n, const char *const *names,
 const sono_tensor *sono_tensors_find(const sono_tensors *ts, const char *name);
 void sono_tensors_free(sono_tensors *ts);
 
+/* Map a regular file read-only (falls back to sono_read_file for other
+ * files). Release with sono_unmap_file(buf, n, mapped). */
+int sono_map_file(const char *path, size_t limit, const uint8_t **buf, size_t *n, int *mapped);
+void sono_unmap_file(const uint8_t *buf, size_t n, int mapped);
+
 /* Read a whole file into memory (NUL appended, not counted); limit in bytes. */
 int sono_read_file(const char *path, size_t limit, uint8_t **buf, size_t *n);
 
