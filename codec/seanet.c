@@ -95,8 +95,9 @@ typedef struct {
     /* RES */
     chain *a, *b;         /* a == NULL: identity shortcut */
     fbuf qa, qb;
-    float *res_out;       /* when set, the output is here (res_n samples) instead of out */
-    int64_t res_n;
+    float *ext_out;       /* when set, the output is here (ext_n samples) instead of out:
+                           * in place in the input buffer (RES, GN) */
+    int64_t ext_n;
     fbuf held, out, pending;
 } stage;
 
@@ -514,6 +515,17 @@ static int run_trim(stage *s, const float *in, int64_t n, int last) {
 }
 
 static int run_gn(seanet_run *r, stage *s, const float *in, int64_t n, int last) {
+    s->ext_out = NULL;
+    if (last && s->held.n == 0) {
+        /* the whole segment in one piece (the usual case): normalise in place
+         * in the previous stage's output buffer, which nothing reads again */
+        if (n > INT32_MAX) return sono_fail(SONO_E_LIMIT, "segment too long");
+        if (n > 0)
+            groupnorm1_forward((float *)in, in, s->w->gn_w, s->w->gn_b, s->C_out, (int)n, 1e-5f, r->n_threads);
+        s->ext_out = (float *)in;
+        s->ext_n = n;
+        return 0;
+    }
     int rc = fbuf_append(&s->held, in, n, n);
     if (rc) return rc;
     s->out.n = 0;
@@ -527,7 +539,16 @@ static int run_gn(seanet_run *r, stage *s, const float *in, int64_t n, int last)
     return 0;
 }
 
-static int run_elu(seanet_run *r, stage *s, const float *in, int64_t n) {
+/* ELU; in place when the input is the previous stage's own buffer (inplace),
+ * into this stage's buffer when the input may be read again (a chain's input). */
+static int run_elu(seanet_run *r, stage *s, const float *in, int64_t n, int inplace) {
+    s->ext_out = NULL;
+    if (inplace) {
+        if (n > 0) elu_forward((float *)in, in, (size_t)s->C_out * (size_t)n, 1.0f, r->n_threads);
+        s->ext_out = (float *)in;
+        s->ext_n = n;
+        return 0;
+    }
     int rc = fbuf_setup(&s->out, s->C_out, n);
     if (rc) return rc;
     if (n > 0) elu_forward(s->out.d, in, (size_t)s->C_out * (size_t)n, 1.0f, r->n_threads);
@@ -578,11 +599,11 @@ static int run_res(seanet_run *r, stage *s, const float *in, int64_t n, int last
             for (int64_t i = 0; i < nb; i++) ob_row[i] = a[i] + ob_row[i];
         }
         s->qa.n = 0;
-        s->res_out = o;
-        s->res_n = nb;
+        s->ext_out = o;
+        s->ext_n = nb;
         return 0;
     }
-    s->res_out = NULL;
+    s->ext_out = NULL;
     if ((rc = fbuf_append(&s->qb, ob, nb, nb))) return rc;
     int64_t emit = SONO_MIN(s->qa.n, s->qb.n);
     if ((rc = fbuf_setup(&s->out, s->C_out, emit))) return rc;
@@ -615,15 +636,15 @@ static int chain_push(seanet_run *r, chain *ch, const float *in, int64_t n, int 
         case ST_CONVTR: rc = run_convtr(r, s, cur, cn, last); break;
         case ST_TRIM: rc = run_trim(s, cur, cn, last); break;
         case ST_GN: rc = run_gn(r, s, cur, cn, last); break;
-        case ST_ELU: rc = run_elu(r, s, cur, cn); break;
+        case ST_ELU: rc = run_elu(r, s, cur, cn, i > 0); break;
         case ST_LSTM: rc = run_lstm(r, s, cur, cn); break;
         case ST_RES: rc = run_res(r, s, cur, cn, last); break;
         default: rc = SONO_E_ARG;
         }
         if (rc) return rc;
-        if (s->kind == ST_RES && s->res_out) {
-            cur = s->res_out;
-            cn = s->res_n;
+        if ((s->kind == ST_RES || s->kind == ST_GN || s->kind == ST_ELU) && s->ext_out) {
+            cur = s->ext_out;
+            cn = s->ext_n;
         } else {
             cur = s->out.d;
             cn = s->out.n;
