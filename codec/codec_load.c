@@ -308,7 +308,7 @@ int codec_from_tensors(const sono_tensors *ts, const codec_config *cfg, sono_cod
     for (int i = 0; i < l.n; i++) total += (size_t)pspec_numel(&l.p[i]);
     size_t n_sq = (size_t)cfg->n_q * (size_t)cfg->codebook_size;
     if (total > SONO_MAX_ALLOC / sizeof(float)) { rc = sono_fail(SONO_E_LIMIT, "model too large"); goto fail; }
-    c->block = malloc((total + n_sq) * sizeof(float));
+    c->block = sono_alloc_big((total + n_sq) * sizeof(float), 0);
     if (!c->block) { rc = sono_fail(SONO_E_NOMEM, "out of memory for %zu weights", total); goto fail; }
     c->block_floats = total;
     size_t off = 0;

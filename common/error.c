@@ -1,6 +1,8 @@
 /* Error codes, per-thread failure detail, and the log callback. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "sono_internal.h"
 
 static _Thread_local char g_detail[1024];
@@ -61,4 +63,17 @@ void sono_log(int level, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     g_log_fn(level, msg, g_log_user);
+}
+
+void *sono_alloc_big(size_t n, int zero) {
+    const size_t huge = (size_t)2 << 20;
+    if (n < 4 * huge) return zero ? calloc(1, n ? n : 1) : malloc(n ? n : 1);
+    size_t rounded = (n + huge - 1) / huge * huge;
+    void *p = aligned_alloc(huge, rounded);
+    if (!p) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    if (zero) memset(p, 0, n);
+    return p;
 }

@@ -32,6 +32,11 @@ static inline int sono_mul_ok(size_t a, size_t b, size_t *out) {
 /* Upper bound on any single allocation driven by file contents (4 GiB). */
 #define SONO_MAX_ALLOC ((size_t)1 << 32)
 
+/* Large, long-lived blocks (weights): 2 MiB aligned and backed by huge pages
+ * where the kernel allows it, so loading a model takes hundreds of page faults
+ * instead of tens of thousands. Zero-filled when zero != 0. Free with free(). */
+void *sono_alloc_big(size_t n, int zero);
+
 #define SONO_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SONO_MAX(a, b) ((a) > (b) ? (a) : (b))
 

@@ -152,7 +152,7 @@ int tset_alloc(sono_tensors **out, const tset_sizes *sz) {
     *out = NULL;
     size_t total = block_bytes(sz);
     if (!total) return sono_fail(SONO_E_LIMIT, "tensors: set of %zu floats is beyond the allocation limit", sz->n_floats);
-    char *mem = calloc(1, total);
+    char *mem = sono_alloc_big(total, 1);
     if (!mem) return sono_fail(SONO_E_NOMEM, "tensors: cannot allocate %zu bytes", total);
     tset_block *b = (tset_block *)mem;
     size_t off = sizeof(tset_block);
