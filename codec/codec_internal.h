@@ -85,29 +85,32 @@ typedef struct {
     conv_w last;
 } seanet_w;
 
-struct sono_codec {
-    codec_config cfg;
-    seanet_w enc, dec;
-    const float *codebooks;   /* [n_q][codebook_size][dimension] */
-    float *codebook_sqnorm;   /* [n_q][codebook_size] |e|^2 */
-    float *block;             /* all weights */
-    size_t block_floats;
-    uint8_t hash[16];
-    int n_threads;
-};
-
-
-/* Build a codec from a tensor set (any spelling) and a config. */
-struct sono_tensors;
-int codec_from_tensors(const struct sono_tensors *ts, const codec_config *cfg, sono_codec **out);
-/* Tensor names in canonical order with shapes, for saving / hashing. */
 typedef struct {
     char name[96];
     int ndim;
     int64_t shape[3];
     const float *data;
 } codec_param;
-int codec_params(const sono_codec *c, codec_param **out, int *n);
+
+struct sono_tensors;
+
+struct sono_codec {
+    codec_config cfg;
+    seanet_w enc, dec;
+    const float **codebook;   /* [n_q] pointers to [codebook_size][dimension] */
+    float *codebook_sqnorm;   /* [n_q][codebook_size] |e|^2 */
+    struct sono_tensors *ts;  /* the loaded tensors (one block): every weight points into it */
+    codec_param *params;      /* n_params, canonical order */
+    int n_params;
+    uint8_t hash[16];
+    int n_threads;
+};
+
+
+/* Build a codec from a tensor set (any spelling) and a config. On success
+ * the codec owns ts (weight norm is folded in place, weights point into it);
+ * on failure ts is still the caller's. */
+int codec_from_tensors(struct sono_tensors *ts, const codec_config *cfg, sono_codec **out);
 
 /* ---- streaming SEANet ---- */
 typedef struct seanet_run seanet_run;

@@ -155,7 +155,7 @@ static int walk_arch(sono_codec *c, plist *l) {
     /* quantizer: one codebook tensor per layer, stored contiguously */
     for (int q = 0; q < cfg->n_q; q++) {
         snprintf(pre, sizeof pre, "quantizer.vq.layers.%d", q);
-        if ((rc = plist_add(l, pre, "._codebook.embed", q == 0 ? &c->codebooks : NULL, 2,
+        if ((rc = plist_add(l, pre, "._codebook.embed", &c->codebook[q], 2,
                             cfg->codebook_size, cfg->dimension, 0)))
             return rc;
     }
@@ -222,25 +222,25 @@ static int bad_shape(const char *name, const sono_tensor *t, const pspec *s) {
     return sono_fail(SONO_E_MODEL_MISMATCH, "tensor %s has shape %s, the config needs %s", name, a, b);
 }
 
-/* Fold weight norm: w = v * (g / ||v||), the norm over all dims but 0. */
-static int fold_weight_norm(float *dst, const sono_tensor *g, const sono_tensor *v, const pspec *s,
-                            const char *name) {
+/* Fold weight norm in place into v: w = v * (g / ||v||), the norm over all dims but 0. */
+static int fold_weight_norm(const sono_tensor *g, const sono_tensor *v, const pspec *s, const char *name) {
     if (!shape_is(v, s)) return bad_shape(name, v, s);
     if (g->numel != s->shape[0]) return sono_fail(SONO_E_MODEL_MISMATCH, "weight-norm gain of %s has %lld values, need %lld",
                                                   name, (long long)g->numel, (long long)s->shape[0]);
     int64_t inner = v->numel / s->shape[0];
     for (int64_t o = 0; o < s->shape[0]; o++) {
-        const float *vr = v->data + o * inner;
+        float *vr = v->data + o * inner;
         double ss = 0;
         for (int64_t i = 0; i < inner; i++) ss += (double)vr[i] * vr[i];
         float norm = (float)sqrt(ss);
         float f = g->data[o] / norm;
-        for (int64_t i = 0; i < inner; i++) dst[o * inner + i] = vr[i] * f;
+        for (int64_t i = 0; i < inner; i++) vr[i] = vr[i] * f;
     }
     return 0;
 }
 
-static int fetch(const sono_tensors *ts, const pspec *s, float *dst) {
+/* Find the tensor for s in any spelling; *data points at it (weight norm folded in place). */
+static int fetch(const sono_tensors *ts, const pspec *s, const float **data) {
     char names[2][128];
     snprintf(names[0], sizeof names[0], "%s", s->name);
     hf_name(names[1], sizeof names[1], s->name);
@@ -249,7 +249,7 @@ static int fetch(const sono_tensors *ts, const pspec *s, float *dst) {
         const sono_tensor *t = sono_tensors_find(ts, nm);
         if (t) {
             if (!shape_is(t, s)) return bad_shape(nm, t, s);
-            memcpy(dst, t->data, (size_t)t->numel * sizeof(float));
+            *data = t->data;
             return 0;
         }
         size_t L = strlen(nm);
@@ -265,7 +265,11 @@ static int fetch(const sono_tensors *ts, const pspec *s, float *dst) {
                 snprintf(gn, sizeof gn, "%s%s", base, sp[j][0]);
                 snprintf(vn, sizeof vn, "%s%s", base, sp[j][1]);
                 const sono_tensor *g = sono_tensors_find(ts, gn), *v = sono_tensors_find(ts, vn);
-                if (g && v) return fold_weight_norm(dst, g, v, s, nm);
+                if (g && v) {
+                    int rc = fold_weight_norm(g, v, s, nm);
+                    *data = v->data;
+                    return rc;
+                }
             }
         }
     }
@@ -273,7 +277,7 @@ static int fetch(const sono_tensors *ts, const pspec *s, float *dst) {
                      names[0], names[1]);
 }
 
-static void codec_compute_hash(sono_codec *c, const plist *l) {
+static void codec_compute_hash(sono_codec *c) {
     XXH3_state_t *st = XXH3_createState();
     if (!st) return;
     XXH3_128bits_reset(st);
@@ -281,12 +285,17 @@ static void codec_compute_hash(sono_codec *c, const plist *l) {
     memset(cfg.name, 0, sizeof cfg.name); /* the name is not part of the identity */
     char *json = codec_config_to_json(&cfg);
     if (json) { XXH3_128bits_update(st, json, strlen(json)); free(json); }
-    for (int i = 0; i < l->n; i++) {
-        const pspec *s = &l->p[i];
-        XXH3_128bits_update(st, s->name, strlen(s->name) + 1);
-        XXH3_128bits_update(st, s->shape, sizeof s->shape);
+    for (int i = 0; i < c->n_params; i++) {
+        const codec_param *p = &c->params[i];
+        XXH3_128bits_update(st, p->name, strlen(p->name) + 1);
+        XXH3_128bits_update(st, p->shape, sizeof p->shape);
     }
-    XXH3_128bits_update(st, c->block, c->block_floats * sizeof(float));
+    for (int i = 0; i < c->n_params; i++) {
+        const codec_param *p = &c->params[i];
+        int64_t numel = 1;
+        for (int d = 0; d < p->ndim; d++) numel *= p->shape[d];
+        XXH3_128bits_update(st, p->data, (size_t)numel * sizeof(float));
+    }
     XXH128_hash_t h = XXH3_128bits_digest(st);
     XXH3_freeState(st);
     XXH128_canonical_t canon;
@@ -294,7 +303,7 @@ static void codec_compute_hash(sono_codec *c, const plist *l) {
     memcpy(c->hash, canon.digest, 16);
 }
 
-int codec_from_tensors(const sono_tensors *ts, const codec_config *cfg, sono_codec **out) {
+int codec_from_tensors(sono_tensors *ts, const codec_config *cfg, sono_codec **out) {
     *out = NULL;
     int rc = codec_config_check(cfg);
     if (rc) return rc;
@@ -303,61 +312,45 @@ int codec_from_tensors(const sono_tensors *ts, const codec_config *cfg, sono_cod
     c->cfg = *cfg;
     c->n_threads = 1;
     plist l = {0};
+    c->codebook = calloc((size_t)cfg->n_q, sizeof *c->codebook);
+    c->codebook_sqnorm = malloc((size_t)cfg->n_q * (size_t)cfg->codebook_size * sizeof(float));
+    if (!c->codebook || !c->codebook_sqnorm) { rc = sono_fail(SONO_E_NOMEM, "out of memory"); goto fail; }
     if ((rc = walk_arch(c, &l))) goto fail;
-    size_t total = 0;
-    for (int i = 0; i < l.n; i++) total += (size_t)pspec_numel(&l.p[i]);
-    size_t n_sq = (size_t)cfg->n_q * (size_t)cfg->codebook_size;
-    if (total > SONO_MAX_ALLOC / sizeof(float)) { rc = sono_fail(SONO_E_LIMIT, "model too large"); goto fail; }
-    c->block = sono_alloc_big((total + n_sq) * sizeof(float), 0);
-    if (!c->block) { rc = sono_fail(SONO_E_NOMEM, "out of memory for %zu weights", total); goto fail; }
-    c->block_floats = total;
-    size_t off = 0;
+    c->params = calloc((size_t)l.n, sizeof *c->params);
+    if (!c->params) { rc = sono_fail(SONO_E_NOMEM, "out of memory"); goto fail; }
+    c->n_params = l.n;
     for (int i = 0; i < l.n; i++) {
-        float *dst = c->block + off;
-        if ((rc = fetch(ts, &l.p[i], dst))) goto fail;
-        if (l.p[i].slot) *l.p[i].slot = dst;
-        off += (size_t)pspec_numel(&l.p[i]);
+        const float *data;
+        if ((rc = fetch(ts, &l.p[i], &data))) goto fail;
+        if (l.p[i].slot) *l.p[i].slot = data;
+        codec_param *p = &c->params[i];
+        snprintf(p->name, sizeof p->name, "%s", l.p[i].name);
+        p->ndim = l.p[i].ndim;
+        memcpy(p->shape, l.p[i].shape, sizeof p->shape);
+        p->data = data;
+        int64_t numel = pspec_numel(&l.p[i]);
+        for (int64_t k = 0; k < numel; k++)
+            if (!isfinite(data[k])) { rc = sono_fail(SONO_E_FORMAT, "tensor %s contains NaN or infinity", p->name); goto fail; }
     }
-    for (size_t i = 0; i < total; i++) {
-        if (!isfinite(c->block[i])) { rc = sono_fail(SONO_E_FORMAT, "weights contain NaN or infinity"); goto fail; }
-    }
-    c->codebook_sqnorm = c->block + total;
-    for (size_t k = 0; k < n_sq; k++) {
-        const float *e = c->codebooks + k * (size_t)cfg->dimension;
-        float s = 0;
-        for (int d = 0; d < cfg->dimension; d++) s += e[d] * e[d];
-        c->codebook_sqnorm[k] = s;
-    }
-    codec_compute_hash(c, &l);
+    for (int q = 0; q < cfg->n_q; q++)
+        for (int k = 0; k < cfg->codebook_size; k++) {
+            const float *e = c->codebook[q] + (size_t)k * cfg->dimension;
+            float s = 0;
+            for (int d = 0; d < cfg->dimension; d++) s += e[d] * e[d];
+            c->codebook_sqnorm[(size_t)q * cfg->codebook_size + k] = s;
+        }
+    codec_compute_hash(c);
     free(l.p);
+    c->ts = ts;
     *out = c;
     return 0;
 fail:
     free(l.p);
-    free(c->block);
+    free(c->params);
+    free(c->codebook);
+    free(c->codebook_sqnorm);
     free(c);
     return rc;
-}
-
-int codec_params(const sono_codec *c, codec_param **out, int *n) {
-    sono_codec tmp = *c;
-    plist l = {0};
-    int rc = walk_arch(&tmp, &l);
-    if (rc) { free(l.p); return rc; }
-    codec_param *p = calloc((size_t)l.n, sizeof *p);
-    if (!p) { free(l.p); return sono_fail(SONO_E_NOMEM, "out of memory"); }
-    size_t off = 0;
-    for (int i = 0; i < l.n; i++) {
-        snprintf(p[i].name, sizeof p[i].name, "%s", l.p[i].name);
-        p[i].ndim = l.p[i].ndim;
-        memcpy(p[i].shape, l.p[i].shape, sizeof p[i].shape);
-        p[i].data = c->block + off;
-        off += (size_t)pspec_numel(&l.p[i]);
-    }
-    free(l.p);
-    *out = p;
-    *n = l.n;
-    return 0;
 }
 
 /* ---- files ---- */
@@ -543,6 +536,7 @@ sono_codec *sono_codec_load(const char *model, const sono_codec_params *p, int *
         }
         rc = codec_from_tensors(ts, &cfg, &c);
         if (rc) sono_error_prefix("%s", path);
+        else ts = NULL; /* the codec owns it */
     }
     sono_tensors_free(ts);
     if (c && p) c->n_threads = p->n_threads > 0 ? p->n_threads : 1;
@@ -552,14 +546,16 @@ sono_codec *sono_codec_load(const char *model, const sono_codec_params *p, int *
 
 void sono_codec_free(sono_codec *c) {
     if (!c) return;
-    free(c->block);
+    sono_tensors_free(c->ts);
+    free(c->params);
+    free(c->codebook);
+    free(c->codebook_sqnorm);
     free(c);
 }
 
 int sono_codec_save(const sono_codec *c, const char *path, int f16) {
-    codec_param *p;
-    int n, rc = codec_params(c, &p, &n);
-    if (rc) return rc;
+    const codec_param *p = c->params;
+    int n = c->n_params, rc;
     const char **names = calloc((size_t)n, sizeof *names);
     int *nd = calloc((size_t)n, sizeof *nd);
     int64_t (*shapes)[SONO_MAX_DIMS] = calloc((size_t)n, sizeof *shapes);
@@ -588,6 +584,6 @@ done:
     if (meta) json_object_put(meta);
     free(cfgjson);
     sono_tensors_free(ts);
-    free(names); free(nd); free(shapes); free(data); free(p);
+    free(names); free(nd); free(shapes); free(data);
     return rc;
 }

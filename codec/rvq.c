@@ -35,7 +35,7 @@ int rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int 
         for (int d = 0; d < D; d++)
             memcpy(res + (size_t)d * F, latents + (size_t)d * n_frames + f0, (size_t)F * sizeof(float));
         for (int q = 0; q < n_q; q++) {
-            const float *E = c->codebooks + (size_t)q * K * D;
+            const float *E = c->codebook[q];
             const float *e2 = c->codebook_sqnorm + (size_t)q * K;
             /* dot[k][f] = E[k] . x[f]: a 1x1 convolution over the frames */
             conv1d_forward(dot, res, E, NULL, D, K, F, 1, 1, 1, kscr, c->n_threads);
@@ -82,7 +82,7 @@ int rvq_decode(const sono_codec *c, const int32_t *codes, int64_t codes_stride, 
             float s = 0.0f;
             for (int q = 0; q < n_q; q++) {
                 int32_t k = codes[(size_t)q * codes_stride + f];
-                s = s + c->codebooks[((size_t)q * K + (size_t)k) * D + d];
+                s = s + c->codebook[q][(size_t)k * D + d];
             }
             latents[(size_t)d * n_frames + f] = s;
         }
