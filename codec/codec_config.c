@@ -121,12 +121,19 @@ static int jdbl(json_object *o, const char *k, double *v) {
     return isfinite(*v) ? 1 : -1;
 }
 
+/* The array under key k: 0 absent, -1 not an array or longer than max, 1 found. */
+static int jarray(json_object *o, const char *k, int max, json_object **arr, size_t *len) {
+    if (!json_object_object_get_ex(o, k, arr)) return 0;
+    if (!json_object_is_type(*arr, json_type_array)) return -1;
+    *len = json_object_array_length(*arr);
+    return *len > (size_t)max ? -1 : 1;
+}
+
 static int jintarr(json_object *o, const char *k, int *v, int max, int *n) {
     json_object *x;
-    if (!json_object_object_get_ex(o, k, &x)) return 0;
-    if (!json_object_is_type(x, json_type_array)) return -1;
-    size_t len = json_object_array_length(x);
-    if (len > (size_t)max) return -1;
+    size_t len;
+    int r = jarray(o, k, max, &x, &len);
+    if (r <= 0) return r;
     for (size_t i = 0; i < len; i++) {
         json_object *e = json_object_array_get_idx(x, i);
         if (!json_object_is_type(e, json_type_int)) return -1;
@@ -140,10 +147,9 @@ static int jintarr(json_object *o, const char *k, int *v, int max, int *n) {
 
 static int jdblarr(json_object *o, const char *k, double *v, int max, int *n) {
     json_object *x;
-    if (!json_object_object_get_ex(o, k, &x)) return 0;
-    if (!json_object_is_type(x, json_type_array)) return -1;
-    size_t len = json_object_array_length(x);
-    if (len > (size_t)max) return -1;
+    size_t len;
+    int r = jarray(o, k, max, &x, &len);
+    if (r <= 0) return r;
     for (size_t i = 0; i < len; i++) {
         json_object *e = json_object_array_get_idx(x, i);
         if (!json_object_is_type(e, json_type_int) && !json_object_is_type(e, json_type_double)) return -1;
