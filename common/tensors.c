@@ -152,8 +152,10 @@ int tset_alloc(sono_tensors **out, const tset_sizes *sz) {
     *out = NULL;
     size_t total = block_bytes(sz);
     if (!total) return sono_fail(SONO_E_LIMIT, "tensors: set of %zu floats is beyond the allocation limit", sz->n_floats);
-    char *mem = sono_alloc_big(total, 1);
+    /* every loader writes all the float data; zero only the tables before it */
+    char *mem = sono_alloc_big(total, 0);
     if (!mem) return sono_fail(SONO_E_NOMEM, "tensors: cannot allocate %zu bytes", total);
+    memset(mem, 0, total - sz->n_floats * sizeof(float));
     tset_block *b = (tset_block *)mem;
     size_t off = sizeof(tset_block);
     b->ts.t = (sono_tensor *)(mem + off);
@@ -231,7 +233,9 @@ int sono_tensors_create(sono_tensors **out, int n, const char *const *names, con
     if ((rc = tset_alloc(&ts, &sz)) < 0) return rc;
     for (int i = 0; i < n; i++) {
         float *dst = tset_add(ts, names[i], strlen(names[i]), ndims[i], shapes[i]);
-        if (data && data[i] && ts->t[i].numel) memcpy(dst, data[i], (size_t)ts->t[i].numel * sizeof(float));
+        if (!ts->t[i].numel) continue;
+        if (data && data[i]) memcpy(dst, data[i], (size_t)ts->t[i].numel * sizeof(float));
+        else memset(dst, 0, (size_t)ts->t[i].numel * sizeof(float));
     }
     *out = ts;
     return 0;
