@@ -3,6 +3,7 @@
 #ifndef SONO_TEST_UTIL_H
 #define SONO_TEST_UTIL_H
 
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +54,17 @@ static inline double tu_maxdiff(const float *a, const float *b, size_t n, const 
     }
     if (what) printf("  %-40s max abs diff %.3g, normalised %.3g\n", what, md, mb > 0 ? md / mb : md);
     return md;
+}
+
+/* Entries in dir, not counting dot files (e.g. to see that nothing was left behind). */
+static inline int tu_count_files(const char *dir) {
+    DIR *d = opendir(dir);
+    int k = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.') k++;
+    if (d) closedir(d);
+    return k;
 }
 
 #endif

@@ -35,15 +35,7 @@ static uint8_t *make_entry(int n_frames, unsigned seed, size_t *n) {
 
 static void path_in(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", g_dir, name); }
 
-static int count_files(void) {
-    DIR *d = opendir(g_dir);
-    int k = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') k++;
-    if (d) closedir(d);
-    return k;
-}
+static int count_files(void) { return tu_count_files(g_dir); }
 
 static int write_archive(const char *path, const char *const *names, int n, unsigned seed) {
     int err;

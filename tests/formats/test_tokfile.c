@@ -300,15 +300,6 @@ static void test_crafted(void) {
     sono_tokens_free(orig);
 }
 
-static int count_files(const char *dir) {
-    DIR *d = opendir(dir);
-    int k = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') k++;
-    if (d) closedir(d);
-    return k;
-}
 
 static void test_files(void) {
     char dir[] = "/tmp/sono-tok-XXXXXX";
@@ -331,7 +322,7 @@ static void test_files(void) {
     CHECK(sono_tokens_load(path, &back) == 0 && same_tokens(t2, back));
     sono_tokens_free(back);
     CHECK(sono_tokens_save(bad, t2) == SONO_E_IO);
-    CHECK(count_files(dir) == 1);
+    CHECK(tu_count_files(dir) == 1);
     CHECK(sono_tokens_load(bad, &back) == SONO_E_NOT_FOUND && back == NULL);
     CHECK(sono_tokens_load(dir, &back) == SONO_E_IO);
     unlink(path);
