@@ -10,5 +10,6 @@ extern const cli_cmd cmd_tokenize;
 extern const cli_cmd cmd_detokenize;
 extern const cli_cmd cmd_archive_merge;
 extern const cli_cmd cmd_bench;
+extern const cli_cmd cmd_eval;
 
 #endif

@@ -10,6 +10,7 @@ static const cli_cmd *const commands[] = {
     &cmd_detokenize,
     &cmd_archive_merge,
     &cmd_bench,
+    &cmd_eval,
 };
 enum { N_COMMANDS = (int)(sizeof commands / sizeof commands[0]) };
 

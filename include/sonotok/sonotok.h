@@ -10,6 +10,7 @@
 #include "sonotok/audio.h"
 #include "sonotok/tokens.h"
 #include "sonotok/codec.h"
+#include "sonotok/metrics.h"
 
 #define SONOTOK_VERSION "0.1.0"
 #endif

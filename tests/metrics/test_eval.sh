@@ -1,0 +1,125 @@
+#!/bin/sh
+# Smoke test for `sonotok eval`: file pairs, folder pairs with categories,
+# mismatched rates/lengths/channels, a silent reference, a missing file,
+# the codec (-m, tests/codec/data/tiny24.th) and the Opus baseline.
+#
+#   test_eval.sh SONOTOK FIXTURE SOURCE_ROOT
+#
+# Inputs are made by FIXTURE (tests/cli/cli_fixture.c) and, for the silent
+# WAV, by printf below.
+set -u
+LC_ALL=C
+export LC_ALL
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+SONOTOK=$(abs "$1")
+FIX=$(abs "$2")
+SRC=$(abs "$3")
+MODEL=${SONO_TEST_MODEL:-$SRC/tests/codec/data/tiny24.th}
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/sonotok-eval.XXXXXX") || exit 1
+trap 'rm -rf "$W"' EXIT
+trap 'exit 1' INT TERM
+cd "$W" || exit 1
+
+FAILS=0
+CHECKS=0
+fail() {
+    FAILS=$((FAILS + 1))
+    echo "FAIL: $*"
+    sed 's/^/    stdout: /' out 2>/dev/null | head -8
+    sed 's/^/    stderr: /' err 2>/dev/null | head -5
+}
+# run EXPECTED_RC DESCRIPTION ARGS...  (stdout -> out, stderr -> err)
+run() {
+    exp=$1
+    desc=$2
+    shift 2
+    CHECKS=$((CHECKS + 1))
+    "$SONOTOK" eval "$@" >out 2>err
+    rc=$?
+    [ "$rc" -eq "$exp" ] || fail "$desc: exit $rc, expected $exp  [eval $*]"
+}
+# expect DESCRIPTION COMMAND...
+expect() {
+    CHECKS=$((CHECKS + 1))
+    desc=$1
+    shift
+    "$@" || fail "$desc"
+}
+has() { grep -q -- "$1" "$2"; }
+row() { grep -- "$1" out | grep -q -- "$2"; }  # a stdout line with both strings
+
+# 16-bit mono WAV of N zero samples at 16 kHz
+le16() { printf "\\$(printf %03o $(($1 & 255)))\\$(printf %03o $((($1 >> 8) & 255)))"; }
+le32() { le16 $(($1 & 65535)); le16 $((($1 >> 16) & 65535)); }
+silent_wav() {
+    n=$(($2 * 2))
+    { printf RIFF; le32 $((36 + n)); printf 'WAVEfmt '; le32 16; le16 1; le16 1; le32 16000; le32 32000
+      le16 2; le16 16; printf data; le32 $n; head -c $n /dev/zero; } >"$1"
+}
+
+mkdir -p ref/speech ref/music est/speech est/music
+"$FIX" wav ref/speech/a.wav 1.5 16000 1 >/dev/null || exit 1
+"$FIX" wav ref/speech/b.wav 1.0 16000 1 300 >/dev/null || exit 1
+"$FIX" wav ref/music/c.wav 1.2 24000 2 330 >/dev/null || exit 1
+"$FIX" wav est/speech/a.wav 1.4 16000 1 >/dev/null || exit 1      # shorter
+"$FIX" wav est/music/c.wav 1.2 48000 1 330 >/dev/null || exit 1   # other rate and channels
+silent_wav silent.wav 16000
+
+# usage and help
+run 0 "help" -h
+expect "help names the metrics" has "STOI" out
+run 1 "no operands"
+run 1 "one operand without -m"
+run 1 "-b without a system" -b 6 ref/speech/a.wav est/speech/a.wav
+run 1 "--baseline without -b" --baseline opus ref/speech/a.wav
+run 1 "unknown baseline" --baseline mp3 -b 6 ref/speech/a.wav
+run 1 "file and folder" ref est/speech/a.wav
+
+# one pair of identical files
+run 0 "identical pair" ref/speech/a.wav ref/speech/a.wav
+expect "identical: 120 dB and STOI 1" row "ref/speech/a.wav" "120.00 *0.000 *1.0000"
+
+# folders: categories, shorter estimate, rate/channel mismatch, missing estimate
+run 2 "folders with one estimate missing" ref est
+expect "missing file named on stderr" has "speech/b.wav" err
+expect "missing file: one error line" test "$(grep -c 'no such file' err)" -eq 1
+expect "speech row" row "speech/a.wav" "file"
+expect "music row" row "music/c.wav" "file"
+expect "per-category means" row "music *mean of 1" "file"
+expect "speech mean" row "speech *mean of 1" "file"
+expect "length mismatch noted" has "lengths differ" err
+expect "rate mismatch noted" has "resampled" err
+expect "trimmed prefix is identical" row "speech/a.wav" "120.00"
+run 0 "forced category" --category mine ref/speech/a.wav est/speech/a.wav
+expect "forced category used" row "^mine " "mean of 1"
+
+# silent reference: STOI and SI-SNR n/a, no crash
+run 0 "silent reference" silent.wav ref/speech/b.wav
+expect "silent: STOI n/a" row "silent.wav" "n/a *n/a$"
+
+# a missing reference among others
+run 2 "missing reference" --baseline opus -b 12 nope.wav ref/speech/a.wav
+expect "others still scored" row "ref/speech/a.wav" "opus"
+
+# Opus baseline: numbers, and a bitrate near the one asked for
+run 0 "opus baseline" --baseline opus -b 16 ref/speech/a.wav ref/music/c.wav silent.wav
+expect "opus rows: 3 files and a mean" test "$(grep -c ' opus ' out)" -eq 4
+expect "opus kbps near 16" awk '$2 == "ref/speech/a.wav" { k = $NF + 0; exit !(k > 10 && k < 24) }' out
+expect "opus SI-SNR positive" awk '$2 == "ref/speech/a.wav" { exit !($4 + 0 > 3) }' out
+run 1 "opus bitrate out of range" --baseline opus -b 1000 ref/speech/a.wav
+
+# the codec
+run 4 "model not found" -m "$W/no-such-model.th" ref/speech/a.wav
+if [ -f "$MODEL" ]; then
+    run 0 "codec and opus" -m "$MODEL" -b 6 --baseline opus ref silent.wav
+    expect "codec rows per file" test "$(grep ' codec ' out | grep -vc 'mean of')" -eq 4
+    expect "codec means per category" row "speech *mean of 2" "codec"
+    expect "opus next to the codec" row "music *mean of 1" "opus"
+    expect "codec kbps from the token file" awk '$3 == "codec" && $2 !~ /mean/ { if ($NF + 0 <= 0) bad = 1 } END { exit bad }' out
+else
+    echo "no model at $MODEL: codec checks skipped"
+fi
+
+echo "eval smoke test: $CHECKS checks, $FAILS failed"
+[ "$FAILS" -eq 0 ]

@@ -1,0 +1,184 @@
+/* Metrics tests: STOI against pystoi's values on committed fixtures
+ * (tests/ref/make_metric_fixtures.py), SI-SNR and mel distance on known
+ * cases, the resampler's basic properties.
+ *
+ *   test-metrics DATA_DIR */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sonotok/metrics.h"
+#include "sonotok/error.h"
+#include "test_util.h"
+
+#define STOI_TOL 1e-3
+
+static float *load_s16(const char *dir, const char *name, int64_t *n) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.s16", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long bytes = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *n = bytes / 2;
+    unsigned char *b = malloc((size_t)bytes);
+    float *x = malloc((size_t)*n * sizeof *x);
+    if (!b || !x || fread(b, 1, (size_t)bytes, f) != (size_t)bytes) {
+        free(b), free(x), fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    for (int64_t i = 0; i < *n; i++) x[i] = (float)(int16_t)(b[2 * i] | (b[2 * i + 1] << 8)) / 32768.0f;
+    free(b);
+    return x;
+}
+
+static void test_stoi_reference(const char *dir) {
+    char path[1024], line[512];
+    snprintf(path, sizeof path, "%s/stoi_ref.txt", dir);
+    FILE *f = fopen(path, "r");
+    CHECK_MSG(f != NULL, "cannot open %s", path);
+    if (!f) return;
+    double max_diff = 0;
+    int cases = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#') continue;
+        char ref[64], est[64];
+        int rate;
+        long long n;
+        double want;
+        if (sscanf(line, "%63s %63s %d %lld %lf", ref, est, &rate, &n, &want) != 5) continue;
+        int64_t nr = 0, ne = 0;
+        float *x = load_s16(dir, ref, &nr), *y = load_s16(dir, est, &ne);
+        CHECK_MSG(x && y && nr == n && ne == n, "fixture %s/%s", ref, est);
+        if (x && y && nr == n && ne == n) {
+            double got = -9;
+            int rc = sono_metrics_stoi(x, y, n, rate, &got);
+            double d = fabs(got - want);
+            printf("  stoi %-6s vs %-7s %5d Hz: ours %.6f  pystoi %.6f  diff %.2e\n", ref, est, rate, got, want, d);
+            CHECK_MSG(rc == 0 && d <= STOI_TOL, "%s vs %s: rc %d, %.6f vs %.6f", ref, est, rc, got, want);
+            if (d > max_diff) max_diff = d;
+            cases++;
+        }
+        free(x), free(y);
+    }
+    fclose(f);
+    CHECK(cases >= 5);
+    printf("  STOI vs pystoi: %d cases, max abs diff %.3g (tolerance %g)\n", cases, max_diff, STOI_TOL);
+}
+
+static void test_stoi_undefined(void) {
+    enum { N = 16000 };
+    float *z = calloc(N, sizeof *z), *y = malloc(N * sizeof *y);
+    tu_fill(y, N, -0.1f, 0.1f);
+    double s = 42;
+    CHECK(sono_metrics_stoi(z, y, N, 16000, &s) == SONO_E_EMPTY); /* silent reference */
+    CHECK(s == 42);
+    CHECK(sono_metrics_stoi(y, y, 3000, 16000, &s) == SONO_E_EMPTY); /* < 30 frames */
+    CHECK(sono_metrics_stoi(y, y, 1, 16000, &s) == SONO_E_EMPTY);
+    CHECK(sono_metrics_stoi(y, y, N, 0, &s) == SONO_E_ARG);
+    free(z), free(y);
+}
+
+static double rms(const float *x, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return sqrt(s / n);
+}
+
+static void test_si_snr(void) {
+    enum { N = 24000 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *nz = malloc(N * sizeof *nz);
+    for (int i = 0; i < N; i++) x[i] = (float)(0.3 * sin(0.031 * i) + 0.2 * sin(0.0071 * i * (1 + i * 1e-5)));
+    tu_fill(nz, N, -1, 1);
+    /* zero-mean the noise and make it orthogonal to x, so the SNR is exact */
+    double mn = 0, mx = 0;
+    for (int i = 0; i < N; i++) mn += nz[i], mx += x[i];
+    mn /= N, mx /= N;
+    double xn = 0, xx = 0;
+    for (int i = 0; i < N; i++) {
+        nz[i] -= (float)mn;
+        xn += (x[i] - mx) * nz[i];
+        xx += (x[i] - mx) * (x[i] - mx);
+    }
+    for (int i = 0; i < N; i++) nz[i] -= (float)(xn / xx * (x[i] - mx));
+
+    double s = sono_metrics_si_snr(x, x, N);
+    printf("  si-snr identical %.2f dB\n", s);
+    CHECK(s >= 100);
+    for (int i = 0; i < N; i++) y[i] = -0.25f * x[i] + 0.1f; /* scale and offset: no change */
+    double s2 = sono_metrics_si_snr(x, y, N);
+    CHECK_MSG(s2 >= 80, "scaled copy %.2f dB", s2);
+    double max_err = 0;
+    for (double snr = -10; snr <= 30; snr += 10) {
+        /* noise scaled to snr dB below the zero-mean signal */
+        double g = sqrt(xx / N) / rms(nz, N) / pow(10, snr / 20);
+        for (int i = 0; i < N; i++) y[i] = 0.7f * x[i] + 0.7f * (float)g * nz[i];
+        double got = sono_metrics_si_snr(x, y, N);
+        printf("  si-snr added noise at %5.1f dB -> %.4f dB\n", snr, got);
+        CHECK_MSG(fabs(got - snr) < 0.1, "want %.1f got %.4f", snr, got);
+        if (fabs(got - snr) > max_err) max_err = fabs(got - snr);
+    }
+    float z[8] = {0};
+    CHECK(isnan(sono_metrics_si_snr(z, x, 8)));
+    CHECK(sono_metrics_si_snr(x, z, 8) == -120.0);
+    free(x), free(y), free(nz);
+}
+
+static void test_mel(void) {
+    enum { N = 20000 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *nz = malloc(N * sizeof *nz);
+    for (int i = 0; i < N; i++) x[i] = (float)(0.3 * sin(0.05 * i) + 0.1 * sin(0.3 * i + 0.001 * i * i / N));
+    tu_fill(nz, N, -1, 1);
+    double d = -1;
+    CHECK(sono_metrics_mel_distance(x, x, N, 16000, &d) == 0 && d == 0);
+    double prev = 0;
+    int monotone = 1;
+    for (int k = 1; k <= 5; k++) {
+        double level = 0.001 * pow(4, k);
+        for (int i = 0; i < N; i++) y[i] = x[i] + (float)level * nz[i];
+        CHECK(sono_metrics_mel_distance(x, y, N, 16000, &d) == 0);
+        printf("  mel distance, noise %.4f: %.4f\n", level, d);
+        if (!(d > prev)) monotone = 0;
+        prev = d;
+    }
+    CHECK(monotone);
+    /* shorter than the largest frame: still defined */
+    CHECK(sono_metrics_mel_distance(x, y, 300, 16000, &d) == 0 && d > 0);
+    CHECK(sono_metrics_mel_distance(x, y, 0, 16000, &d) == SONO_E_ARG);
+    free(x), free(y), free(nz);
+}
+
+static void test_resample(void) {
+    /* a 440 Hz tone keeps its level through 48k -> 10k -> 44.1k */
+    enum { N = 48000 };
+    float *x = malloc(N * sizeof *x);
+    for (int i = 0; i < N; i++) x[i] = (float)(0.5 * sin(2 * 3.141592653589793 * 440 * i / 48000.0));
+    int64_t n10 = sono_metrics_resample_len(N, 48000, 10000);
+    CHECK(n10 == 10000);
+    float *y = malloc((size_t)n10 * sizeof *y);
+    CHECK(sono_metrics_resample(x, N, 48000, 10000, y) == 0);
+    double err = 0;
+    for (int64_t i = 1000; i < n10 - 1000; i++)
+        err = fmax(err, fabs(y[i] - 0.5 * sin(2 * 3.141592653589793 * 440 * (double)i / 10000.0)));
+    printf("  resample 48k->10k tone max error %.3g\n", err);
+    CHECK(err < 2e-3);
+    CHECK(sono_metrics_resample_len(7, 16000, 10000) == 5);
+    free(x), free(y);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: test-metrics DATA_DIR\n");
+        return 1;
+    }
+    tu_seed(20111);
+    test_stoi_reference(argv[1]);
+    test_stoi_undefined();
+    test_si_snr();
+    test_mel();
+    test_resample();
+    return tu_finish("test-metrics");
+}

@@ -1,0 +1,538 @@
+/* sonotok eval: how close is decoded audio to the original? Scores pairs of
+ * files (or folders of pairs), or runs the codec (-m) and/or Opus
+ * (--baseline opus) on reference files in memory, and prints a table of
+ * SI-SNR, multi-scale mel distance, STOI and effective bitrate per file and
+ * the mean per category.
+ *
+ * Metrics come from the public sonotok/metrics.h. They are computed on mono
+ * mixes at the reference's own rate; estimates at another rate are
+ * resampled to it. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <opus/opus.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sonotok/metrics.h"
+#include "commands.h"
+
+enum { OPT_BASELINE = CLI_OPT_LONG, OPT_CATEGORY };
+
+static const cli_opt eval_opts[] = {
+    CLI_COMMON_OPTS,
+    {'m', "model", "MODEL", "run this codec on each REF (tokenize + detokenize in memory)"},
+    {'b', "bandwidth", "KBPS", "codec bandwidth (default: 6 if offered, else the lowest); "
+                               "Opus bitrate (needed with --baseline)"},
+    {OPT_BASELINE, "baseline", "opus", "also encode+decode each REF with libopus at -b kbps"},
+    {OPT_CATEGORY, "category", "NAME", "category for every file (default: first folder under a "
+                                       "folder operand, else \"-\")"},
+    {0, NULL, NULL, NULL},
+};
+
+static int run_eval(const cli_cmd *cmd, int argc, char **argv);
+
+const cli_cmd cmd_eval = {
+    .name = "eval",
+    .summary = "Score decoded audio against the original: SI-SNR, mel distance, STOI, kbps.",
+    .usage = "[options] REF EST | REF_DIR EST_DIR | -m MODEL [-b KBPS] [--baseline opus] REF...",
+    .details =
+        "REF EST: score one estimate. REF_DIR EST_DIR: score EST_DIR/P against REF_DIR/P\n"
+        "for every audio file P under REF_DIR. With -m and/or --baseline opus, each REF\n"
+        "(a file, or a folder walked for audio files) is encoded and decoded in memory\n"
+        "and the result scored; with both, the table compares the two.\n"
+        "\n"
+        "Both signals are mixed to mono; an estimate at another rate is resampled to\n"
+        "the reference's; if the lengths differ both are trimmed to the shorter (noted\n"
+        "on stderr). Metrics: SI-SNR in dB (zero-mean, clamped to +-120); mel: mean L1\n"
+        "of log(mel + 1e-5) over STFT sizes 512/1024/2048 (hop size/4, Hann, 64 HTK\n"
+        "bands up to rate/2; lower is better); STOI (Taal et al. 2011, at 10 kHz; \"n/a\"\n"
+        "for a silent reference or under about 0.4 s of non-silent audio). kbps: token\n"
+        "file size for the codec, raw Opus packet bytes (no Ogg container) for Opus,\n"
+        "\"-\" for given files. Opus runs at 48 kHz (20 ms frames, VBR, its lookahead\n"
+        "removed) on up to 2 channels; its output is resampled back to the reference rate.\n"
+        "\n"
+        "Output: one row per file and system, then the mean per category and system\n"
+        "(n/a values left out of the mean). Exit status 2 if any file was missing or\n"
+        "unreadable (the others are still scored), 4 if the model cannot be loaded.\n",
+    .opts = eval_opts,
+    .run = run_eval,
+};
+
+/* ---- the list of files to score ---- */
+
+typedef struct {
+    char *ref;       /* reference path */
+    char *est;       /* estimate path (pair modes), or NULL */
+    char *label;     /* shown in the table */
+    char *category;
+} eval_item;
+
+typedef struct {
+    eval_item *v;
+    size_t n, cap;
+} eval_list;
+
+static int list_add(eval_list *l, const char *ref, const char *est, const char *label, const char *category) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        eval_item *v = realloc(l->v, cap * sizeof *v);
+        if (!v) return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    eval_item *it = &l->v[l->n];
+    it->ref = strdup(ref);
+    it->est = est ? strdup(est) : NULL;
+    it->label = strdup(label);
+    it->category = strdup(category);
+    if (!it->ref || (est && !it->est) || !it->label || !it->category) {
+        free(it->ref), free(it->est), free(it->label), free(it->category);
+        return -1;
+    }
+    l->n++;
+    return 0;
+}
+
+static void list_free(eval_list *l) {
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].ref), free(l->v[i].est), free(l->v[i].label), free(l->v[i].category);
+    free(l->v);
+}
+
+static int is_audio_name(const char *name) {
+    static const char *const exts[] = {"wav", "flac", "ogg", "opus", "mp3", "aiff", "aif", "au", "oga"};
+    const char *e = cli_path_ext(name);
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (!strcasecmp(e, exts[i])) return 1;
+    return 0;
+}
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Walk root/rel (sorted, dot files skipped) and add its audio files: ref =
+ * root/rel/name, est = est_root/rel/name when est_root is given. The
+ * category is the first component of the relative path ("-" at the top),
+ * unless forced. Returns 0, or an exit code (printed). */
+static int walk(eval_list *l, const char *root, const char *rel, const char *est_root, const char *forced_cat) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s%s%s", root, rel[0] ? "/" : "", rel);
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0) return cli_fail_errno(dir, errno);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        char sub[4096], path[8192];
+        if (name[0] != '.' && rc == 0) {
+            snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] ? "/" : "", name);
+            snprintf(path, sizeof path, "%s/%s", root, sub);
+            if (is_dir(path)) {
+                rc = walk(l, root, sub, est_root, forced_cat);
+            } else if (is_audio_name(name)) {
+                char est[8192], cat[4096];
+                if (est_root) snprintf(est, sizeof est, "%s/%s", est_root, sub);
+                const char *slash = strchr(sub, '/');
+                if (forced_cat) snprintf(cat, sizeof cat, "%s", forced_cat);
+                else if (slash) snprintf(cat, sizeof cat, "%.*s", (int)(slash - sub), sub);
+                else snprintf(cat, sizeof cat, "-");
+                if (list_add(l, path, est_root ? est : NULL, est_root ? sub : path, cat))
+                    rc = cli_fail(CLI_EXIT_IO, NULL, "out of memory");
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+/* ---- audio helpers ---- */
+
+/* Read path as mono (channels 1) or the file's channels (0) at rate (0: the
+ * file's). Prints the error and returns its exit code on failure. */
+static int read_audio(const char *path, int rate, int channels, float **pcm, int64_t *n,
+                      int *out_rate, int *file_rate, int *out_channels) {
+    int err = 0;
+    sono_audio_reader *r = sono_audio_open(path, rate, channels, &err);
+    if (!r) return cli_fail_sono(path, err ? err : SONO_E_IO);
+    if (out_rate) *out_rate = sono_audio_rate(r);
+    if (file_rate) *file_rate = sono_audio_file_rate(r);
+    if (out_channels) *out_channels = sono_audio_channels(r);
+    int rc = sono_audio_read_all(r, pcm, n);
+    sono_audio_close(r);
+    if (rc < 0) return cli_fail_sono(path, rc);
+    return 0;
+}
+
+/* Planar [ch][n] to mono in place (the first n floats). */
+static void mix_to_mono(float *x, int64_t n, int ch) {
+    if (ch <= 1) return;
+    for (int64_t i = 0; i < n; i++) {
+        double s = 0;
+        for (int c = 0; c < ch; c++) s += x[(size_t)c * (size_t)n + (size_t)i];
+        x[i] = (float)(s / ch);
+    }
+}
+
+/* x (n samples at from) to a new buffer at rate to; *n updated. */
+static float *resample_to(float *x, int64_t *n, int from, int to) {
+    if (from == to) return x;
+    int64_t m = sono_metrics_resample_len(*n, from, to);
+    float *y = malloc((size_t)(m > 0 ? m : 1) * sizeof *y);
+    if (y && sono_metrics_resample(x, *n, from, to, y) != 0) {
+        free(y);
+        y = NULL;
+    }
+    free(x);
+    *n = m;
+    return y;
+}
+
+/* ---- systems under test ---- */
+
+enum { SYS_FILES, SYS_CODEC, SYS_OPUS, SYS_COUNT };
+static const char *const sys_names[SYS_COUNT] = {"file", "codec", "opus"};
+
+typedef struct {
+    int sys;
+    double si_snr, mel, stoi, kbps; /* NaN: n/a */
+    size_t item;
+} eval_row;
+
+/* Codec round trip: returns 0 with *est (mono, at *est_rate) and *bytes. */
+static int run_codec(const sono_codec *codec, int n_q, const char *path, float **est, int64_t *n_est,
+                     int *est_rate, uint64_t *bytes) {
+    int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
+    float *pcm = NULL, *out = NULL;
+    int64_t n = 0, n_out = 0;
+    int rc = read_audio(path, rate, ch, &pcm, &n, NULL, NULL, NULL);
+    if (rc) return rc;
+    sono_tokens *t = NULL;
+    uint8_t *buf = NULL;
+    size_t n_bytes = 0;
+    int src = sono_codec_encode(codec, pcm, n, n_q, &t);
+    if (src >= 0) src = sono_tokens_encode(t, &buf, &n_bytes);
+    if (src >= 0) src = sono_codec_decode(codec, t, &out, &n_out);
+    free(pcm);
+    free(buf);
+    sono_tokens_free(t);
+    if (src < 0) {
+        free(out);
+        return cli_fail_sono(path, src);
+    }
+    mix_to_mono(out, n_out, ch);
+    *est = out;
+    *n_est = n_out;
+    *est_rate = rate;
+    *bytes = n_bytes;
+    return 0;
+}
+
+enum { OPUS_RATE = 48000, OPUS_FRAME = 960, OPUS_MAX_PACKET = 4000 };
+
+/* Opus round trip at kbps on up to 2 channels: *est mono at 48 kHz. */
+static int run_opus(double kbps, const char *path, float **est, int64_t *n_est, uint64_t *bytes) {
+    float *pcm = NULL;
+    int64_t n = 0;
+    int ch = 0;
+    int rc = read_audio(path, OPUS_RATE, 0, &pcm, &n, NULL, NULL, &ch);
+    if (rc) return rc;
+    if (ch > 2) { /* keep two channels: reread as stereo (the reader's mapping) */
+        free(pcm);
+        if ((rc = read_audio(path, OPUS_RATE, 2, &pcm, &n, NULL, NULL, &ch))) return rc;
+    }
+    int oerr = 0, la = 0;
+    OpusEncoder *enc = opus_encoder_create(OPUS_RATE, ch, OPUS_APPLICATION_AUDIO, &oerr);
+    OpusDecoder *dec = oerr == OPUS_OK ? opus_decoder_create(OPUS_RATE, ch, &oerr) : NULL;
+    float *in = malloc((size_t)OPUS_FRAME * (size_t)ch * sizeof *in);
+    float *dout = malloc((size_t)OPUS_FRAME * (size_t)ch * sizeof *dout);
+    float *y = malloc((size_t)(n > 0 ? n : 1) * sizeof *y);
+    unsigned char pkt[OPUS_MAX_PACKET];
+    uint64_t total = 0;
+    if (!enc || !dec || !in || !dout || !y) {
+        rc = cli_fail(CLI_EXIT_IO, path, "opus: %s", oerr != OPUS_OK ? opus_strerror(oerr) : "out of memory");
+        goto done;
+    }
+    if (opus_encoder_ctl(enc, OPUS_SET_BITRATE((opus_int32)lround(kbps * 1000))) != OPUS_OK ||
+        opus_encoder_ctl(enc, OPUS_GET_LOOKAHEAD(&la)) != OPUS_OK) {
+        rc = cli_fail(CLI_EXIT_USAGE, path, "opus cannot run at %g kbps", kbps);
+        goto done;
+    }
+    /* The decoder's output lags the input by the encoder's lookahead: feed
+     * la extra zeros and drop the first la decoded samples. */
+    int64_t n_in = n + la, got = 0;
+    for (int64_t off = 0; off < n_in; off += OPUS_FRAME) {
+        for (int i = 0; i < OPUS_FRAME; i++)
+            for (int c = 0; c < ch; c++) {
+                int64_t k = off + i;
+                in[i * ch + c] = k < n ? pcm[(size_t)c * (size_t)n + (size_t)k] : 0.0f;
+            }
+        opus_int32 len = opus_encode_float(enc, in, OPUS_FRAME, pkt, OPUS_MAX_PACKET);
+        if (len < 0) {
+            rc = cli_fail(CLI_EXIT_DATA, path, "opus encode: %s", opus_strerror(len));
+            goto done;
+        }
+        total += (uint64_t)len;
+        int m = opus_decode_float(dec, pkt, len, dout, OPUS_FRAME, 0);
+        if (m < 0) {
+            rc = cli_fail(CLI_EXIT_DATA, path, "opus decode: %s", opus_strerror(m));
+            goto done;
+        }
+        for (int i = 0; i < m; i++, got++) {
+            int64_t k = got - la;
+            if (k < 0 || k >= n) continue;
+            double s = 0;
+            for (int c = 0; c < ch; c++) s += dout[i * ch + c];
+            y[k] = (float)(s / ch);
+        }
+    }
+    *est = y;
+    y = NULL;
+    *n_est = n;
+    *bytes = total;
+done:
+    opus_encoder_destroy(enc);
+    opus_decoder_destroy(dec);
+    free(in), free(dout), free(y), free(pcm);
+    return rc;
+}
+
+/* Score est (mono at est_rate) against ref (mono at ref_rate). est is consumed. */
+static int score(const cli_common *c, const char *label, const float *ref, int64_t n_ref, int ref_rate,
+                 float *est, int64_t n_est, int est_rate, eval_row *row) {
+    if (est_rate != ref_rate) {
+        est = resample_to(est, &n_est, est_rate, ref_rate);
+        if (!est) return cli_fail(CLI_EXIT_IO, label, "out of memory");
+    }
+    int64_t n = n_ref < n_est ? n_ref : n_est;
+    if (n_ref != n_est)
+        cli_note(c, 1, "%s: lengths differ (%lld vs %lld samples at %d Hz); trimmed to the shorter", label,
+                 (long long)n_ref, (long long)n_est, ref_rate);
+    row->si_snr = row->mel = row->stoi = NAN;
+    if (n < 1) {
+        free(est);
+        return cli_fail(CLI_EXIT_DATA, label, "no samples to compare");
+    }
+    row->si_snr = sono_metrics_si_snr(ref, est, n);
+    double v;
+    int rc = sono_metrics_mel_distance(ref, est, n, ref_rate, &v);
+    if (rc == 0) row->mel = v;
+    rc = sono_metrics_stoi(ref, est, n, ref_rate, &v);
+    if (rc == 0) row->stoi = v;
+    else if (rc == SONO_E_EMPTY)
+        cli_note(c, 2, "%s: STOI undefined (silent reference or too little non-silent audio)", label);
+    free(est);
+    return rc == SONO_E_NOMEM ? cli_fail(CLI_EXIT_IO, label, "out of memory") : 0;
+}
+
+/* ---- table ---- */
+
+static void fmt_val(char *out, size_t n, double v, const char *fmt) {
+    if (isnan(v)) snprintf(out, n, "n/a");
+    else snprintf(out, n, fmt, v);
+}
+
+static void print_row(int w_cat, int w_file, const char *cat, const char *file, const char *sys, double snr,
+                      double mel, double stoi, double kbps) {
+    char a[32], b[32], s[32], k[32];
+    fmt_val(a, sizeof a, snr, "%.2f");
+    fmt_val(b, sizeof b, mel, "%.3f");
+    fmt_val(s, sizeof s, stoi, "%.4f");
+    fmt_val(k, sizeof k, kbps, "%.2f");
+    printf("%-*s  %-*s  %-6s  %9s  %8s  %7s  %8s\n", w_cat, cat, w_file, file, sys, a, b, s, k);
+}
+
+static void print_table(const eval_list *l, const eval_row *rows, size_t n_rows) {
+    int w_cat = 8, w_file = 4;
+    for (size_t i = 0; i < l->n; i++) {
+        int a = (int)strlen(l->v[i].category), b = (int)strlen(l->v[i].label);
+        if (a > w_cat) w_cat = a;
+        if (b > w_file) w_file = b;
+    }
+    if (w_file < 12) w_file = 12;
+    printf("%-*s  %-*s  %-6s  %9s  %8s  %7s  %8s\n", w_cat, "category", w_file, "file", "system", "si_snr_dB",
+           "mel_dist", "stoi", "kbps");
+    for (size_t r = 0; r < n_rows; r++) {
+        const eval_item *it = &l->v[rows[r].item];
+        print_row(w_cat, w_file, it->category, it->label, sys_names[rows[r].sys], rows[r].si_snr, rows[r].mel,
+                  rows[r].stoi, rows[r].kbps);
+    }
+    /* means per category (in order of first appearance) and system */
+    for (size_t r = 0; r < n_rows; r++) {
+        const char *cat = l->v[rows[r].item].category;
+        int seen = 0;
+        for (size_t q = 0; q < r && !seen; q++)
+            seen = rows[q].sys == rows[r].sys && !strcmp(l->v[rows[q].item].category, cat);
+        if (seen) continue;
+        double sum[4] = {0}, cnt[4] = {0};
+        int files = 0;
+        for (size_t q = r; q < n_rows; q++) {
+            if (rows[q].sys != rows[r].sys || strcmp(l->v[rows[q].item].category, cat)) continue;
+            const double v[4] = {rows[q].si_snr, rows[q].mel, rows[q].stoi, rows[q].kbps};
+            for (int k = 0; k < 4; k++)
+                if (!isnan(v[k])) sum[k] += v[k], cnt[k]++;
+            files++;
+        }
+        char label[64];
+        snprintf(label, sizeof label, "mean of %d", files);
+        double m[4];
+        for (int k = 0; k < 4; k++) m[k] = cnt[k] > 0 ? sum[k] / cnt[k] : NAN;
+        print_row(w_cat, w_file, cat, label, sys_names[rows[r].sys], m[0], m[1], m[2], m[3]);
+    }
+}
+
+/* ---- the command ---- */
+
+static int run_eval(const cli_cmd *cmd, int argc, char **argv) {
+    cli_common c;
+    cli_common_init(&c);
+    const char *model = NULL, *category = NULL;
+    double kbps_opt = 0;
+    int opus = 0, have_b = 0;
+    cli_parser p;
+    if (cli_parse_init(&p, cmd, argc, argv) != 0) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
+    int key, rc = -1;
+    const char *arg;
+    while (rc < 0 && (key = cli_parse_next(&p, &arg)) != -1) {
+        if (cli_common_opt(&c, cmd, key, arg, &rc)) continue;
+        switch (key) {
+        case 'm': model = arg; break;
+        case 'b':
+            if (cli_parse_double(arg, 0.01, 10000, &kbps_opt))
+                rc = cli_usage_error(cmd, "--bandwidth wants a positive number of kbps, not '%s'", arg);
+            have_b = 1;
+            break;
+        case OPT_BASELINE:
+            if (strcmp(arg, "opus") != 0) rc = cli_usage_error(cmd, "--baseline knows only 'opus', not '%s'", arg);
+            opus = 1;
+            break;
+        case OPT_CATEGORY: category = arg; break;
+        default: rc = CLI_EXIT_USAGE; break;
+        }
+    }
+    int first = cli_parse_operands(&p);
+    cli_parse_free(&p);
+    if (rc >= 0) return rc;
+    int n_ops = argc - first;
+    int systems = model || opus;
+    if (opus && !have_b) return cli_usage_error(cmd, "--baseline opus needs a bitrate: -b KBPS");
+    if (opus && (kbps_opt < 0.5 || kbps_opt > 512))
+        return cli_usage_error(cmd, "Opus runs from 0.5 to 512 kbps, not %g", kbps_opt);
+    if (!systems && have_b) return cli_usage_error(cmd, "-b needs -m MODEL or --baseline opus");
+    if (systems && n_ops < 1) return cli_usage_error(cmd, "no reference files given");
+    if (!systems && n_ops != 2) return cli_usage_error(cmd, "give REF EST (two files or two folders), or -m MODEL REF...");
+    cli_install_log(&c);
+
+    eval_list list = {0};
+    eval_row *rows = NULL;
+    size_t n_rows = 0;
+    sono_codec *codec = NULL;
+    int n_q = 0, worst = 0;
+    if (!systems) {
+        const char *ref = argv[first], *est = argv[first + 1];
+        int dr = is_dir(ref), de = is_dir(est);
+        if (dr != de) {
+            rc = cli_usage_error(cmd, "REF and EST must both be files or both be folders");
+            goto done;
+        }
+        if (dr) rc = walk(&list, ref, "", est, category);
+        else rc = list_add(&list, ref, est, ref, category ? category : "-") ? cli_fail(CLI_EXIT_IO, NULL, "out of memory") : 0;
+        if (rc) goto done;
+        if (list.n == 0) {
+            rc = cli_fail(CLI_EXIT_DATA, ref, "no audio files found");
+            goto done;
+        }
+    } else {
+        for (int i = first; i < argc; i++) {
+            if (is_dir(argv[i])) rc = walk(&list, argv[i], "", NULL, category);
+            else rc = list_add(&list, argv[i], NULL, argv[i], category ? category : "-") ? cli_fail(CLI_EXIT_IO, NULL, "out of memory") : 0;
+            if (rc) goto done;
+        }
+        if (model) {
+            codec = cli_load_codec(&c, model, &rc);
+            if (!codec) goto done;
+            double chosen = 0;
+            n_q = cli_pick_n_q(codec, have_b ? kbps_opt : 0, &chosen, &rc);
+            if (n_q < 0) goto done;
+            cli_note(&c, 2, "codec %s at %g kbps (%d codebooks)", sono_codec_name(codec), chosen, n_q);
+        }
+    }
+    rows = calloc(list.n * 2 + 1, sizeof *rows);
+    if (!rows) {
+        rc = cli_fail(CLI_EXIT_IO, NULL, "out of memory");
+        goto done;
+    }
+
+    cli_progress prog;
+    cli_progress_init(&prog, &c, "eval");
+    cli_stats st;
+    cli_stats_init(&st);
+    for (size_t i = 0; i < list.n; i++) {
+        const eval_item *it = &list.v[i];
+        cli_progress_update(&prog, (double)i / (double)list.n, it->label);
+        float *ref = NULL;
+        int64_t n_ref = 0;
+        int ref_rate = 0;
+        int frc = read_audio(it->ref, 0, 1, &ref, &n_ref, &ref_rate, NULL, NULL);
+        if (frc) {
+            cli_progress_clear(&prog);
+            if (!worst) worst = frc;
+            continue;
+        }
+        double secs = (double)n_ref / ref_rate;
+        st.files++;
+        st.audio_seconds += secs;
+        for (int sys = 0; sys < SYS_COUNT; sys++) {
+            if ((sys == SYS_FILES) != !systems || (sys == SYS_CODEC && !codec) || (sys == SYS_OPUS && !opus))
+                continue;
+            float *est = NULL;
+            int64_t n_est = 0;
+            int est_rate = 0, file_rate = 0;
+            uint64_t bytes = 0;
+            eval_row row = {.sys = sys, .item = i, .kbps = NAN};
+            if (sys == SYS_FILES) {
+                frc = read_audio(it->est, ref_rate, 1, &est, &n_est, &est_rate, &file_rate, NULL);
+                if (!frc && file_rate != ref_rate)
+                    cli_note(&c, 1, "%s: estimate at %d Hz resampled to the reference's %d Hz", it->label,
+                             file_rate, ref_rate);
+            } else if (sys == SYS_CODEC) {
+                frc = run_codec(codec, n_q, it->ref, &est, &n_est, &est_rate, &bytes);
+            } else {
+                frc = run_opus(kbps_opt, it->ref, &est, &n_est, &bytes);
+                est_rate = OPUS_RATE;
+            }
+            if (!frc) {
+                if (sys != SYS_FILES && secs > 0) row.kbps = (double)bytes * 8.0 / secs / 1000.0;
+                if (sys == SYS_CODEC) st.token_bytes += bytes;
+                frc = score(&c, it->label, ref, n_ref, ref_rate, est, n_est, est_rate, &row);
+            }
+            if (frc) {
+                cli_progress_clear(&prog);
+                if (!worst) worst = frc;
+                continue;
+            }
+            rows[n_rows++] = row;
+        }
+        free(ref);
+    }
+    cli_progress_clear(&prog);
+    print_table(&list, rows, n_rows);
+    if (fflush(stdout) != 0) {
+        rc = cli_fail_errno("<stdout>", errno);
+        goto done;
+    }
+    if (c.verbosity >= 1)
+        fprintf(stderr, "sonotok: eval: %lld file%s, %.1f s of audio, %zu row%s in %.1f s%s\n", (long long)st.files,
+                st.files == 1 ? "" : "s", st.audio_seconds, n_rows, n_rows == 1 ? "" : "s",
+                cli_now() - st.t_start, worst ? " (some files failed)" : "");
+    rc = worst;
+done:
+    sono_codec_free(codec);
+    free(rows);
+    list_free(&list);
+    return rc;
+}
