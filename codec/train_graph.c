@@ -1,0 +1,743 @@
+/* Training graph of the whole codec: a tape of nodes (pad, conv, transposed
+ * conv, GroupNorm, trim, ELU, LSTM, add, RVQ) over tensors laid out in one
+ * arena, built once from (config, B, T). The forward runs the nodes in order
+ * on the `_ref` kernels and keeps every node's input (the arena holds all
+ * activations); the backward runs them in exact reverse order with the
+ * kernels_grad.h backwards, accumulating into per-tensor gradients, then
+ * folds the effective-weight gradients back through weight norm.
+ *
+ * Padding and trimming follow EnCodec's SConv1d / SConvTranspose1d exactly
+ * (see seanet.c and ENCODEC.md): lengths are fixed, so the "extra" right
+ * padding is decided at build time. A pad is a gather (each padded column
+ * reads one input column or zero), so its backward is the matching
+ * scatter-add. */
+#include "train_graph.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels.h"
+#include "kernels_grad.h"
+#include "sono_internal.h"
+#include "tensors.h"
+
+enum { N_PAD, N_CONV, N_CONVTR, N_GN, N_TRIM, N_ELU, N_LSTM, N_ADD, N_RVQ };
+
+#define GN_EPS 1e-5f
+#define NONE ((size_t)-1)
+
+typedef struct {
+    int C, L;
+    size_t off;     /* floats into act / dact; batch b at off + b * C * L */
+    int grad;       /* 0: no gradient wanted (the audio input) */
+} tg_tensor;
+
+typedef struct {
+    int kind;
+    int in, in2, out;   /* tensor ids (in2: ADD) */
+    int pl, pr;         /* PAD: columns added left/right; TRIM: columns removed */
+    int L_src;          /* PAD: input length */
+    int idx;            /* conv or lstm index */
+} tg_node;
+
+typedef struct {
+    int C_in, C_out, K, stride, dil, tr;
+    int p_w, p_g, p_v, p_b, p_gnw, p_gnb; /* parameter indices, -1 none */
+    size_t weff;        /* offset into weff/dweff (weight norm), NONE otherwise */
+} tg_conv;
+
+typedef struct {
+    int C, layers;
+    int p_wih[4], p_whh[4], p_bih[4], p_bhh[4];
+    int mid[4];         /* tensor of each layer's output */
+    size_t saved;       /* offset into saved: [layer][B] blocks of lstm_saved_floats(C, L) */
+} tg_lstm;
+
+struct train_graph {
+    codec_config cfg;
+    int B, T, n_q, commit_all, err;
+    train_param *par;
+    int n_par, cap_par;
+    tg_tensor *ten;
+    int n_ten, cap_ten;
+    tg_node *nodes;
+    int n_nodes, cap_nodes;
+    tg_conv *convs;
+    int n_convs, cap_convs;
+    tg_lstm lstm[2];
+    int n_lstm;
+    size_t n_pf, n_weff, n_act, n_saved, n_lscr;
+    int t_audio, t_latent, t_dec_in, t_out, F;
+    size_t arena_bytes;
+    void *block;
+    float *params, *grads, *weff, *dweff, *act, *dact, *saved, *lscr;
+    float *codebooks, *cb_sq, *resid;
+    int32_t *idx;
+    float commit_weight, l1_weight;
+    const float *audio; /* copy lives in the audio tensor */
+};
+
+/* ---- building ---- */
+
+static void *grow(void *p, int *cap, int n, size_t elt, train_graph *g) {
+    if (n < *cap) return p;
+    int nc = *cap ? *cap * 2 : 32;
+    void *np = realloc(p, (size_t)nc * elt);
+    if (!np) { g->err = SONO_E_NOMEM; return p; }
+    *cap = nc;
+    return np;
+}
+
+static int new_tensor(train_graph *g, int C, int L) {
+    g->ten = grow(g->ten, &g->cap_ten, g->n_ten, sizeof *g->ten, g);
+    if (g->err) return 0;
+    tg_tensor *t = &g->ten[g->n_ten];
+    t->C = C; t->L = L; t->off = g->n_act; t->grad = 1;
+    g->n_act += (size_t)g->B * C * L;
+    return g->n_ten++;
+}
+
+static tg_node *new_node(train_graph *g, int kind, int in, int out) {
+    g->nodes = grow(g->nodes, &g->cap_nodes, g->n_nodes, sizeof *g->nodes, g);
+    if (g->err) return NULL;
+    tg_node *n = &g->nodes[g->n_nodes++];
+    memset(n, 0, sizeof *n);
+    n->kind = kind; n->in = in; n->out = out; n->in2 = -1;
+    return n;
+}
+
+static int add_param(train_graph *g, const char *prefix, const char *suffix, int ndim,
+                     int64_t d0, int64_t d1, int64_t d2) {
+    g->par = grow(g->par, &g->cap_par, g->n_par, sizeof *g->par, g);
+    if (g->err) return -1;
+    train_param *p = &g->par[g->n_par];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s%s", prefix, suffix);
+    p->ndim = ndim;
+    p->shape[0] = d0; p->shape[1] = d1; p->shape[2] = d2;
+    p->numel = (size_t)d0 * (ndim > 1 ? (size_t)d1 : 1) * (ndim > 2 ? (size_t)d2 : 1);
+    p->offset = g->n_pf;
+    g->n_pf += p->numel;
+    return g->n_par++;
+}
+
+/* Parameters of a conv (tr = 0) or transposed conv (tr = 1), named as codec_load.c does. */
+static int new_conv(train_graph *g, const char *prefix, int tr, int C_in, int C_out, int K, int stride, int dil) {
+    g->convs = grow(g->convs, &g->cap_convs, g->n_convs, sizeof *g->convs, g);
+    if (g->err) return 0;
+    tg_conv *c = &g->convs[g->n_convs];
+    memset(c, 0, sizeof *c);
+    c->C_in = C_in; c->C_out = C_out; c->K = K; c->stride = stride; c->dil = dil; c->tr = tr;
+    c->p_w = c->p_g = c->p_v = c->p_gnw = c->p_gnb = -1;
+    c->weff = NONE;
+    char pre[96];
+    snprintf(pre, sizeof pre, "%s%s", prefix, tr ? ".convtr.convtr" : ".conv.conv");
+    int64_t d0 = tr ? C_in : C_out, d1 = tr ? C_out : C_in;
+    if (g->cfg.norm == NORM_WEIGHT) {
+        /* weight_g [rows,1,1], weight_v [rows][inner]: weight_norm(dim=0), rows = dim 0 */
+        c->p_g = add_param(g, pre, ".weight_g", 3, d0, 1, 1);
+        c->p_v = add_param(g, pre, ".weight_v", 3, d0, d1, K);
+        c->weff = g->n_weff;
+        g->n_weff += (size_t)d0 * d1 * K;
+    } else {
+        c->p_w = add_param(g, pre, ".weight", 3, d0, d1, K);
+    }
+    c->p_b = add_param(g, pre, ".bias", 1, C_out, 0, 0);
+    if (g->cfg.norm == NORM_TIME_GROUP) {
+        snprintf(pre, sizeof pre, "%s%s", prefix, tr ? ".convtr.norm" : ".conv.norm");
+        c->p_gnw = add_param(g, pre, ".weight", 1, C_out, 0, 0);
+        c->p_gnb = add_param(g, pre, ".bias", 1, C_out, 0, 0);
+    }
+    return g->n_convs++;
+}
+
+/* SConv1d: pad (EnCodec's rule, "extra" on the right), conv, GroupNorm. Returns the output tensor. */
+static int b_sconv(train_graph *g, const char *prefix, int in, int C_out, int K, int stride, int dil) {
+    if (g->err) return 0;
+    int C_in = g->ten[in].C, L = g->ten[in].L;
+    int ci = new_conv(g, prefix, 0, C_in, C_out, K, stride, dil);
+    if (g->err) return 0;
+    int eff = (K - 1) * dil + 1, pt = eff - stride;
+    if (pt < 0) { g->err = sono_fail(SONO_E_UNSUPPORTED, "conv with kernel %d smaller than stride %d", K, stride); return 0; }
+    int extra = (int)(((int64_t)L + stride - 1) / stride * stride - L);
+    int pl, pr;
+    if (g->cfg.causal) { pl = pt; pr = extra; }
+    else { pl = pt - pt / 2; pr = pt / 2 + extra; }
+    int cur = in;
+    if (pl || pr) {
+        cur = new_tensor(g, C_in, pl + L + pr);
+        tg_node *n = new_node(g, N_PAD, in, cur);
+        if (!n) return 0;
+        n->pl = pl; n->pr = pr; n->L_src = L;
+    }
+    int Lo = conv1d_out_len(pl + L + pr, K, stride, dil);
+    if (Lo <= 0) { g->err = sono_fail(SONO_E_ARG, "crop too short for %s", prefix); return 0; }
+    int out = new_tensor(g, C_out, Lo);
+    tg_node *n = new_node(g, N_CONV, cur, out);
+    if (!n) return 0;
+    n->idx = ci;
+    if (g->cfg.norm == NORM_TIME_GROUP) {
+        int o2 = new_tensor(g, C_out, Lo);
+        if ((n = new_node(g, N_GN, out, o2))) n->idx = ci;
+        out = o2;
+    }
+    return out;
+}
+
+/* SConvTranspose1d: convtr, GroupNorm on the untrimmed output, trim. */
+static int b_sconvtr(train_graph *g, const char *prefix, int in, int C_out, int K, int stride) {
+    if (g->err) return 0;
+    int C_in = g->ten[in].C, L = g->ten[in].L;
+    int ci = new_conv(g, prefix, 1, C_in, C_out, K, stride, 1);
+    if (g->err) return 0;
+    int pt = K - stride;
+    if (pt < 0) { g->err = sono_fail(SONO_E_UNSUPPORTED, "transposed conv with kernel %d smaller than stride %d", K, stride); return 0; }
+    int Lf = (L - 1) * stride + K;
+    int out = new_tensor(g, C_out, Lf);
+    tg_node *n = new_node(g, N_CONVTR, in, out);
+    if (!n) return 0;
+    n->idx = ci;
+    if (g->cfg.norm == NORM_TIME_GROUP) {
+        int o2 = new_tensor(g, C_out, Lf);
+        if ((n = new_node(g, N_GN, out, o2))) n->idx = ci;
+        out = o2;
+    }
+    int pl, pr;
+    if (g->cfg.causal) { pr = (int)ceil(pt * g->cfg.trim_right_ratio); pl = pt - pr; }
+    else { pr = pt / 2; pl = pt - pr; }
+    if (pl || pr) {
+        int o3 = new_tensor(g, C_out, Lf - pl - pr);
+        if ((n = new_node(g, N_TRIM, out, o3))) { n->pl = pl; n->pr = pr; }
+        out = o3;
+    }
+    return out;
+}
+
+static int b_elu(train_graph *g, int in) {
+    if (g->err) return 0;
+    int out = new_tensor(g, g->ten[in].C, g->ten[in].L);
+    new_node(g, N_ELU, in, out);
+    return out;
+}
+
+static int b_add(train_graph *g, int a, int b) {
+    if (g->err) return 0;
+    int out = new_tensor(g, g->ten[a].C, g->ten[a].L);
+    tg_node *n = new_node(g, N_ADD, a, out);
+    if (n) n->in2 = b;
+    return out;
+}
+
+/* SEANetResnetBlock: shortcut(x) + conv1x1(ELU(conv_k(ELU(x)))). Parameter
+ * order as codec_load.c: block.1, block.3, shortcut. */
+static int b_res(train_graph *g, const char *prefix, int in, int dil) {
+    if (g->err) return 0;
+    int dim = g->ten[in].C, hidden = dim / g->cfg.compress;
+    char pre[96];
+    snprintf(pre, sizeof pre, "%s.block.1", prefix);
+    int y = b_sconv(g, pre, b_elu(g, in), hidden, g->cfg.residual_kernel_size, 1, dil);
+    snprintf(pre, sizeof pre, "%s.block.3", prefix);
+    y = b_sconv(g, pre, b_elu(g, y), dim, 1, 1, 1);
+    int sc = in;
+    if (!g->cfg.true_skip) {
+        snprintf(pre, sizeof pre, "%s.shortcut", prefix);
+        sc = b_sconv(g, pre, in, dim, 1, 1, 1);
+    }
+    return b_add(g, sc, y);
+}
+
+/* SLSTM: LSTM layers, output + input. */
+static int b_lstm(train_graph *g, const char *prefix, int in) {
+    if (g->err) return 0;
+    tg_lstm *s = &g->lstm[g->n_lstm];
+    int C = g->ten[in].C, L = g->ten[in].L;
+    s->C = C;
+    s->layers = g->cfg.lstm_layers;
+    char pre[96], sfx[32];
+    snprintf(pre, sizeof pre, "%s.lstm", prefix);
+    for (int l = 0; l < s->layers; l++) {
+        snprintf(sfx, sizeof sfx, ".weight_ih_l%d", l);
+        s->p_wih[l] = add_param(g, pre, sfx, 2, 4 * (int64_t)C, C, 0);
+        snprintf(sfx, sizeof sfx, ".weight_hh_l%d", l);
+        s->p_whh[l] = add_param(g, pre, sfx, 2, 4 * (int64_t)C, C, 0);
+        snprintf(sfx, sizeof sfx, ".bias_ih_l%d", l);
+        s->p_bih[l] = add_param(g, pre, sfx, 1, 4 * (int64_t)C, 0, 0);
+        snprintf(sfx, sizeof sfx, ".bias_hh_l%d", l);
+        s->p_bhh[l] = add_param(g, pre, sfx, 1, 4 * (int64_t)C, 0, 0);
+        s->mid[l] = new_tensor(g, C, L);
+    }
+    s->saved = g->n_saved;
+    g->n_saved += (size_t)s->layers * g->B * lstm_saved_floats(C, L);
+    size_t ls = lstm_backward_scratch_floats(C);
+    if (ls > g->n_lscr) g->n_lscr = ls;
+    int out = new_tensor(g, C, L);
+    tg_node *n = new_node(g, N_LSTM, in, out);
+    if (n) n->idx = g->n_lstm;
+    g->n_lstm++;
+    return out;
+}
+
+static void build(train_graph *g) {
+    const codec_config *cfg = &g->cfg;
+    char pre[64];
+    int idx = 0, nf = cfg->n_filters, mult = 1;
+    g->t_audio = new_tensor(g, cfg->channels, g->T);
+    g->ten[g->t_audio].grad = 0;
+    /* encoder (indices as codec_load.c's walk) */
+    snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
+    int x = b_sconv(g, pre, g->t_audio, nf, cfg->kernel_size, 1, 1);
+    for (int i = 0; i < cfg->n_ratios; i++) {
+        int ratio = cfg->ratios[cfg->n_ratios - 1 - i], dil = 1;
+        for (int j = 0; j < cfg->n_residual_layers; j++, dil *= cfg->dilation_base) {
+            snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
+            x = b_res(g, pre, x, dil);
+        }
+        idx++; /* ELU */
+        snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
+        x = b_sconv(g, pre, b_elu(g, x), 2 * mult * nf, 2 * ratio, ratio, 1);
+        mult *= 2;
+    }
+    if (cfg->lstm_layers) {
+        snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
+        x = b_lstm(g, pre, x);
+    }
+    idx++; /* ELU */
+    snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
+    x = b_sconv(g, pre, b_elu(g, x), cfg->dimension, cfg->last_kernel_size, 1, 1);
+    if (g->err) return;
+    g->t_latent = x;
+    g->F = g->ten[x].L;
+    if (g->n_q > 0) {
+        int q = new_tensor(g, cfg->dimension, g->F);
+        new_node(g, N_RVQ, x, q);
+        x = q;
+    }
+    g->t_dec_in = x;
+    /* decoder */
+    idx = 0;
+    mult = 1 << cfg->n_ratios;
+    snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
+    x = b_sconv(g, pre, x, mult * nf, cfg->kernel_size, 1, 1);
+    if (cfg->lstm_layers) {
+        snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
+        x = b_lstm(g, pre, x);
+    }
+    for (int i = 0; i < cfg->n_ratios; i++) {
+        int ratio = cfg->ratios[i], dil = 1;
+        idx++; /* ELU */
+        snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
+        x = b_sconvtr(g, pre, b_elu(g, x), mult * nf / 2, 2 * ratio, ratio);
+        for (int j = 0; j < cfg->n_residual_layers; j++, dil *= cfg->dilation_base) {
+            snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
+            x = b_res(g, pre, x, dil);
+        }
+        mult /= 2;
+    }
+    idx++; /* ELU */
+    snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
+    x = b_sconv(g, pre, b_elu(g, x), cfg->channels, cfg->last_kernel_size, 1, 1);
+    if (g->err) return;
+    g->t_out = x;
+    if (g->ten[x].L < g->T)
+        g->err = sono_fail(SONO_E_ARG, "decoder gives %d samples for a crop of %d (use a multiple of the hop)",
+                           g->ten[x].L, g->T);
+}
+
+train_graph *train_graph_new(const codec_config *cfg, int B, int T, int n_q, int *err) {
+    int rc = codec_config_check(cfg);
+    train_graph *g = NULL;
+    if (!rc && (B < 1 || T < 1 || n_q < 0 || n_q > cfg->n_q || n_q > TRAIN_MAX_Q || cfg->lstm_layers > 4))
+        rc = sono_fail(SONO_E_ARG, "train graph: bad batch %d, crop %d or codebook count %d", B, T, n_q);
+    if (!rc && !(g = calloc(1, sizeof *g))) rc = sono_fail(SONO_E_NOMEM, "out of memory");
+    if (!rc) {
+        g->cfg = *cfg;
+        g->B = B; g->T = T; g->n_q = n_q;
+        build(g);
+        rc = g->err;
+    }
+    if (!rc) {
+        size_t D = (size_t)cfg->dimension, K = (size_t)cfg->codebook_size, F = (size_t)g->F;
+        size_t n_cb = (size_t)n_q * K * D, n_res = (size_t)n_q * B * D * F, n_idx = (size_t)n_q * B * F;
+        size_t floats = 2 * g->n_pf + 2 * g->n_weff + 2 * g->n_act + g->n_saved + g->n_lscr + n_cb +
+                        (size_t)n_q * K + n_res + n_idx;
+        if (floats > SONO_MAX_ALLOC / sizeof(float)) rc = sono_fail(SONO_E_LIMIT, "train graph needs %zu floats", floats);
+        else if (!(g->block = calloc(floats ? floats : 1, sizeof(float)))) rc = sono_fail(SONO_E_NOMEM, "out of memory (%zu floats)", floats);
+        if (!rc) {
+            float *p = g->block;
+            g->params = p; p += g->n_pf;
+            g->grads = p; p += g->n_pf;
+            g->weff = p; p += g->n_weff;
+            g->dweff = p; p += g->n_weff;
+            g->act = p; p += g->n_act;
+            g->dact = p; p += g->n_act;
+            g->saved = p; p += g->n_saved;
+            g->lscr = p; p += g->n_lscr;
+            g->codebooks = p; p += n_cb;
+            g->cb_sq = p; p += (size_t)n_q * K;
+            g->resid = p; p += n_res;
+            g->idx = (int32_t *)p;
+            g->arena_bytes = (2 * g->n_act + g->n_saved + g->n_lscr + n_res + n_idx) * sizeof(float);
+        }
+    }
+    if (rc) { train_graph_free(g); g = NULL; }
+    if (err) *err = rc;
+    return g;
+}
+
+void train_graph_free(train_graph *g) {
+    if (!g) return;
+    free(g->par);
+    free(g->ten);
+    free(g->nodes);
+    free(g->convs);
+    free(g->block);
+    free(g);
+}
+
+const train_param *train_graph_param_table(const train_graph *g, int *n_params) {
+    if (n_params) *n_params = g->n_par;
+    return g->par;
+}
+float *train_graph_params(train_graph *g) { return g->params; }
+float *train_graph_grads(train_graph *g) { return g->grads; }
+size_t train_graph_n_floats(const train_graph *g) { return g->n_pf; }
+float *train_graph_codebooks(train_graph *g) { return g->codebooks; }
+size_t train_graph_arena_bytes(const train_graph *g) { return g->arena_bytes; }
+void train_graph_set_commit_all_layers(train_graph *g, int all_layers) { g->commit_all = all_layers != 0; }
+void train_graph_zero_grad(train_graph *g) { memset(g->grads, 0, g->n_pf * sizeof(float)); }
+
+void train_graph_codebooks_changed(train_graph *g) {
+    size_t D = (size_t)g->cfg.dimension, K = (size_t)g->cfg.codebook_size;
+    for (size_t k = 0; k < (size_t)g->n_q * K; k++) {
+        const float *e = g->codebooks + k * D;
+        float s = 0;
+        for (size_t d = 0; d < D; d++) s += e[d] * e[d];
+        g->cb_sq[k] = s;
+    }
+}
+
+int train_graph_load(train_graph *g, const sono_tensors *ts) {
+    for (int i = 0; i < g->n_par; i++) {
+        const train_param *p = &g->par[i];
+        float *dst = g->params + p->offset;
+        const sono_tensor *t = sono_tensors_find(ts, p->name);
+        if (t) {
+            if ((size_t)t->numel != p->numel)
+                return sono_fail(SONO_E_MODEL_MISMATCH, "tensor %s has %lld values, the config needs %zu", p->name,
+                                 (long long)t->numel, p->numel);
+            memcpy(dst, t->data, p->numel * sizeof(float));
+            continue;
+        }
+        /* weight_g / weight_v from a folded weight: g = row norm, v = weight */
+        size_t L = strlen(p->name);
+        int is_g = L > 9 && !strcmp(p->name + L - 9, ".weight_g"), is_v = L > 9 && !strcmp(p->name + L - 9, ".weight_v");
+        if (is_g || is_v) {
+            char base[112];
+            snprintf(base, sizeof base, "%.*s.weight", (int)(L - 9), p->name);
+            const sono_tensor *w = sono_tensors_find(ts, base);
+            size_t rows = (size_t)p->shape[0];
+            size_t numel_w = is_v ? p->numel : 0;
+            if (w && is_v && (size_t)w->numel == numel_w) { memcpy(dst, w->data, p->numel * sizeof(float)); continue; }
+            if (w && is_g && rows && (size_t)w->numel % rows == 0) {
+                size_t inner = (size_t)w->numel / rows;
+                for (size_t r = 0; r < rows; r++) {
+                    double s = 0;
+                    for (size_t k = 0; k < inner; k++) s += (double)w->data[r * inner + k] * w->data[r * inner + k];
+                    dst[r] = (float)sqrt(s);
+                }
+                continue;
+            }
+        }
+        return sono_fail(SONO_E_MODEL_MISMATCH, "weights have no tensor %s", p->name);
+    }
+    size_t KD = (size_t)g->cfg.codebook_size * g->cfg.dimension;
+    for (int q = 0; q < g->n_q; q++) {
+        char nm[96];
+        snprintf(nm, sizeof nm, "quantizer.vq.layers.%d._codebook.embed", q);
+        const sono_tensor *t = sono_tensors_find(ts, nm);
+        if (!t || (size_t)t->numel != KD) return sono_fail(SONO_E_MODEL_MISMATCH, "weights have no codebook %s", nm);
+        memcpy(g->codebooks + q * KD, t->data, KD * sizeof(float));
+    }
+    train_graph_codebooks_changed(g);
+    return 0;
+}
+
+/* ---- forward ---- */
+
+static float *T_val(train_graph *g, int t, int b) { return g->act + g->ten[t].off + (size_t)b * g->ten[t].C * g->ten[t].L; }
+static float *T_grad(train_graph *g, int t, int b) {
+    return g->ten[t].grad ? g->dact + g->ten[t].off + (size_t)b * g->ten[t].C * g->ten[t].L : NULL;
+}
+static float *P(train_graph *g, int i) { return i < 0 ? NULL : g->params + g->par[i].offset; }
+static float *PG(train_graph *g, int i) { return i < 0 ? NULL : g->grads + g->par[i].offset; }
+static const float *conv_weight(train_graph *g, const tg_conv *c) {
+    return c->weff != NONE ? g->weff + c->weff : P(g, c->p_w);
+}
+static float *conv_dweight(train_graph *g, const tg_conv *c) {
+    return c->weff != NONE ? g->dweff + c->weff : PG(g, c->p_w);
+}
+
+/* pad1d source column of padded column i (-1: zero), as EnCodec's pad1d:
+ * reflect pads zero-extend first when the signal is too short to reflect. */
+static int pad_src(int i, int pl, int pr, int L, int mode) {
+    int j = i - pl;
+    if (mode == PAD_ZERO) return j >= 0 && j < L ? j : -1;
+    int max_pad = SONO_MAX(pl, pr), M = L <= max_pad ? max_pad + 1 : L;
+    if (j < 0) j = -j;
+    if (j >= M) j = 2 * (M - 1) - j;
+    return j < L ? j : -1;
+}
+
+/* Nearest code for every frame of every crop, codebook by codebook, on the
+ * residual (rvq.c's distance and tie rule); q_out = sum of chosen codes. */
+static void rvq_forward(train_graph *g, const tg_node *n, train_losses *lo) {
+    const int D = g->cfg.dimension, K = g->cfg.codebook_size, F = g->F, B = g->B;
+    for (int q = 0; q < g->n_q; q++) lo->commit_q[q] = 0;
+    for (int b = 0; b < B; b++) {
+        const float *z = T_val(g, n->in, b);   /* [D][F] */
+        float *qo = T_val(g, n->out, b);        /* [D][F] */
+        memset(qo, 0, (size_t)D * F * sizeof(float));
+        float *r0 = g->resid + (size_t)b * D * F;
+        memcpy(r0, z, (size_t)D * F * sizeof(float));
+        for (int q = 0; q < g->n_q; q++) {
+            float *r = g->resid + ((size_t)q * B + b) * D * F;
+            const float *E = g->codebooks + (size_t)q * K * D, *e2 = g->cb_sq + (size_t)q * K;
+            int32_t *ix = g->idx + ((size_t)q * B + b) * F;
+            double sse = 0;
+            for (int f = 0; f < F; f++) {
+                float x2 = 0;
+                for (int d = 0; d < D; d++) x2 += r[(size_t)d * F + f] * r[(size_t)d * F + f];
+                float best = 0;
+                int bi = 0;
+                for (int k = 0; k < K; k++) {
+                    float dot = 0;
+                    for (int d = 0; d < D; d++) dot += E[(size_t)k * D + d] * r[(size_t)d * F + f];
+                    float dist = (x2 - 2.0f * dot) + e2[k];
+                    if (k == 0 || dist < best) { best = dist; bi = k; }
+                }
+                ix[f] = bi;
+                const float *e = E + (size_t)bi * D;
+                for (int d = 0; d < D; d++) {
+                    float diff = r[(size_t)d * F + f] - e[d];
+                    sse += (double)diff * diff;
+                    qo[(size_t)d * F + f] += e[d];
+                    if (q + 1 < g->n_q) g->resid[((size_t)(q + 1) * B + b) * D * F + (size_t)d * F + f] = diff;
+                }
+            }
+            lo->commit_q[q] += sse;
+        }
+    }
+    double commit = 0;
+    for (int q = 0; q < g->n_q; q++) {
+        lo->commit_q[q] /= (double)B * D * F;
+        commit += lo->commit_q[q];
+    }
+    lo->commit = g->n_q ? commit / g->n_q : 0;
+}
+
+static void lstm_fwd(train_graph *g, const tg_node *n, int b) {
+    const tg_lstm *s = &g->lstm[n->idx];
+    int C = s->C, L = g->ten[n->in].L;
+    const float *x = T_val(g, n->in, b);
+    for (int l = 0; l < s->layers; l++) {
+        lstm_saved sv;
+        lstm_saved_point(&sv, g->saved + s->saved + ((size_t)l * g->B + b) * lstm_saved_floats(C, L), C, L);
+        float *y = T_val(g, s->mid[l], b);
+        lstm_forward_train(y, &sv, x, P(g, s->p_wih[l]), P(g, s->p_whh[l]), P(g, s->p_bih[l]), P(g, s->p_bhh[l]),
+                           NULL, NULL, C, C, L);
+        x = y;
+    }
+    const float *in = T_val(g, n->in, b);
+    float *o = T_val(g, n->out, b);
+    for (size_t i = 0; i < (size_t)C * L; i++) o[i] = x[i] + in[i];
+}
+
+int train_graph_forward(train_graph *g, const float *audio, float l1_weight, float commit_weight, train_losses *out) {
+    train_losses lo;
+    memset(&lo, 0, sizeof lo);
+    g->commit_weight = commit_weight;
+    g->l1_weight = l1_weight;
+    for (int i = 0; i < g->n_convs; i++) {
+        const tg_conv *c = &g->convs[i];
+        if (c->weff == NONE) continue;
+        int rows = c->tr ? c->C_in : c->C_out, inner = (c->tr ? c->C_out : c->C_in) * c->K;
+        weightnorm_forward(g->weff + c->weff, P(g, c->p_g), P(g, c->p_v), rows, inner);
+    }
+    memcpy(T_val(g, g->t_audio, 0), audio, (size_t)g->B * g->cfg.channels * g->T * sizeof(float));
+    for (int ni = 0; ni < g->n_nodes; ni++) {
+        const tg_node *n = &g->nodes[ni];
+        const tg_tensor *ti = &g->ten[n->in], *to = &g->ten[n->out];
+        if (n->kind == N_RVQ) { rvq_forward(g, n, &lo); continue; }
+        for (int b = 0; b < g->B; b++) {
+            const float *x = T_val(g, n->in, b);
+            float *y = T_val(g, n->out, b);
+            const tg_conv *c = n->kind == N_CONV || n->kind == N_CONVTR || n->kind == N_GN ? &g->convs[n->idx] : NULL;
+            switch (n->kind) {
+            case N_PAD:
+                for (int ch = 0; ch < ti->C; ch++)
+                    for (int i = 0; i < to->L; i++) {
+                        int j = pad_src(i, n->pl, n->pr, ti->L, g->cfg.pad_mode);
+                        y[(size_t)ch * to->L + i] = j < 0 ? 0.0f : x[(size_t)ch * ti->L + j];
+                    }
+                break;
+            case N_CONV:
+                conv1d_forward_ref(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K, c->stride,
+                                   c->dil, NULL, 1);
+                break;
+            case N_CONVTR:
+                convtr1d_forward_ref(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K,
+                                     c->stride, NULL, 1);
+                break;
+            case N_GN:
+                groupnorm1_forward_ref(y, x, P(g, c->p_gnw), P(g, c->p_gnb), ti->C, ti->L, GN_EPS, 1);
+                break;
+            case N_TRIM:
+                for (int ch = 0; ch < ti->C; ch++)
+                    memcpy(y + (size_t)ch * to->L, x + (size_t)ch * ti->L + n->pl, (size_t)to->L * sizeof(float));
+                break;
+            case N_ELU: elu_forward_ref(y, x, (size_t)ti->C * ti->L, 1.0f, 1); break;
+            case N_LSTM: lstm_fwd(g, n, b); break;
+            case N_ADD: {
+                const float *x2 = T_val(g, n->in2, b);
+                for (size_t i = 0; i < (size_t)ti->C * ti->L; i++) y[i] = x[i] + x2[i];
+                break;
+            }
+            default: break;
+            }
+        }
+    }
+    /* waveform L1 over the first T samples of each crop */
+    const tg_tensor *yo = &g->ten[g->t_out];
+    double s = 0;
+    for (int b = 0; b < g->B; b++)
+        for (int ch = 0; ch < yo->C; ch++) {
+            const float *y = T_val(g, g->t_out, b) + (size_t)ch * yo->L;
+            const float *x = audio + ((size_t)b * yo->C + ch) * g->T;
+            for (int t = 0; t < g->T; t++) s += fabs((double)y[t] - x[t]);
+        }
+    lo.l1 = s / ((double)g->B * yo->C * g->T);
+    lo.total = l1_weight * lo.l1 + commit_weight * lo.commit;
+    g->audio = T_val(g, g->t_audio, 0);
+    if (out) *out = lo;
+    return 0;
+}
+
+const float *train_graph_output(const train_graph *g) { return g->act + g->ten[g->t_out].off; }
+int train_graph_output_len(const train_graph *g) { return g->ten[g->t_out].L; }
+int train_graph_frames(const train_graph *g) { return g->F; }
+const float *train_graph_latents(const train_graph *g) { return g->act + g->ten[g->t_latent].off; }
+const float *train_graph_residual(const train_graph *g, int q) {
+    return q >= 0 && q < g->n_q ? g->resid + (size_t)q * g->B * g->cfg.dimension * g->F : NULL;
+}
+const int32_t *train_graph_indices(const train_graph *g, int q) {
+    return q >= 0 && q < g->n_q ? g->idx + (size_t)q * g->B * g->F : NULL;
+}
+
+/* ---- backward ---- */
+
+/* Straight-through: the decoder input's gradient passes to the latents
+ * unchanged; plus d(commit_weight * mean_q commit_q)/d latents. */
+static void rvq_backward(train_graph *g, const tg_node *n) {
+    const int D = g->cfg.dimension, K = g->cfg.codebook_size, F = g->F, B = g->B;
+    const double coef = (double)g->commit_weight * 2.0 / ((double)g->n_q * B * D * F);
+    int nq_grad = g->commit_all ? g->n_q : 1;
+    for (int b = 0; b < B; b++) {
+        float *dz = T_grad(g, n->in, b);
+        const float *dq = T_grad(g, n->out, b);
+        for (size_t i = 0; i < (size_t)D * F; i++) dz[i] += dq[i];
+        for (int q = 0; q < nq_grad; q++) {
+            const float *r = g->resid + ((size_t)q * B + b) * D * F;
+            const float *E = g->codebooks + (size_t)q * K * D;
+            const int32_t *ix = g->idx + ((size_t)q * B + b) * F;
+            for (int d = 0; d < D; d++)
+                for (int f = 0; f < F; f++)
+                    dz[(size_t)d * F + f] += (float)(coef * ((double)r[(size_t)d * F + f] - E[(size_t)ix[f] * D + d]));
+        }
+    }
+}
+
+static void lstm_bwd(train_graph *g, const tg_node *n, int b) {
+    const tg_lstm *s = &g->lstm[n->idx];
+    int C = s->C, L = g->ten[n->in].L, last = s->layers - 1;
+    const float *dy = T_grad(g, n->out, b);
+    float *din = T_grad(g, n->in, b), *dm = T_grad(g, s->mid[last], b);
+    for (size_t i = 0; i < (size_t)C * L; i++) { din[i] += dy[i]; dm[i] += dy[i]; }
+    for (int l = last; l >= 0; l--) {
+        lstm_saved sv;
+        lstm_saved_point(&sv, g->saved + s->saved + ((size_t)l * g->B + b) * lstm_saved_floats(C, L), C, L);
+        const float *x = l ? T_val(g, s->mid[l - 1], b) : T_val(g, n->in, b);
+        float *dx = l ? T_grad(g, s->mid[l - 1], b) : din;
+        lstm_backward(dx, PG(g, s->p_wih[l]), PG(g, s->p_whh[l]), PG(g, s->p_bih[l]), PG(g, s->p_bhh[l]), NULL, NULL,
+                      T_grad(g, s->mid[l], b), NULL, NULL, &sv, x, P(g, s->p_wih[l]), P(g, s->p_whh[l]), C, C, L,
+                      g->lscr);
+    }
+}
+
+int train_graph_backward(train_graph *g, const float *extra_dout) {
+    if (!g->audio) return sono_fail(SONO_E_ARG, "train_graph_backward before a forward");
+    memset(g->dact, 0, g->n_act * sizeof(float));
+    memset(g->dweff, 0, g->n_weff * sizeof(float));
+    const tg_tensor *yo = &g->ten[g->t_out];
+    const double inv = g->l1_weight / ((double)g->B * yo->C * g->T);
+    for (int b = 0; b < g->B; b++)
+        for (int ch = 0; ch < yo->C; ch++) {
+            const float *y = T_val(g, g->t_out, b) + (size_t)ch * yo->L;
+            float *dy = T_grad(g, g->t_out, b) + (size_t)ch * yo->L;
+            const float *x = g->audio + ((size_t)b * yo->C + ch) * g->T;
+            const float *ex = extra_dout ? extra_dout + ((size_t)b * yo->C + ch) * g->T : NULL;
+            for (int t = 0; t < g->T; t++) {
+                float d = y[t] - x[t];
+                dy[t] = (float)((d > 0) - (d < 0)) * (float)inv + (ex ? ex[t] : 0.0f);
+            }
+        }
+    for (int ni = g->n_nodes - 1; ni >= 0; ni--) {
+        const tg_node *n = &g->nodes[ni];
+        const tg_tensor *ti = &g->ten[n->in], *to = &g->ten[n->out];
+        if (n->kind == N_RVQ) { rvq_backward(g, n); continue; }
+        const tg_conv *c = n->kind == N_CONV || n->kind == N_CONVTR || n->kind == N_GN ? &g->convs[n->idx] : NULL;
+        for (int b = 0; b < g->B; b++) {
+            const float *x = T_val(g, n->in, b), *dy = T_grad(g, n->out, b);
+            float *dx = T_grad(g, n->in, b);
+            switch (n->kind) {
+            case N_PAD:
+                if (!dx) break;
+                for (int ch = 0; ch < ti->C; ch++)
+                    for (int i = 0; i < to->L; i++) {
+                        int j = pad_src(i, n->pl, n->pr, ti->L, g->cfg.pad_mode);
+                        if (j >= 0) dx[(size_t)ch * ti->L + j] += dy[(size_t)ch * to->L + i];
+                    }
+                break;
+            case N_CONV:
+                conv1d_backward(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in, c->C_out,
+                                ti->L, c->K, c->stride, c->dil);
+                break;
+            case N_CONVTR:
+                convtr1d_backward(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in, c->C_out,
+                                  ti->L, c->K, c->stride);
+                break;
+            case N_GN:
+                groupnorm1_backward(dx, PG(g, c->p_gnw), PG(g, c->p_gnb), dy, x, P(g, c->p_gnw), ti->C, ti->L, GN_EPS);
+                break;
+            case N_TRIM:
+                for (int ch = 0; ch < ti->C; ch++)
+                    for (int i = 0; i < to->L; i++) dx[(size_t)ch * ti->L + n->pl + i] += dy[(size_t)ch * to->L + i];
+                break;
+            case N_ELU: elu_backward(dx, dy, x, (size_t)ti->C * ti->L, 1.0f); break;
+            case N_LSTM: lstm_bwd(g, n, b); break;
+            case N_ADD: {
+                float *dx2 = T_grad(g, n->in2, b);
+                for (size_t i = 0; i < (size_t)ti->C * ti->L; i++) { dx[i] += dy[i]; dx2[i] += dy[i]; }
+                break;
+            }
+            default: break;
+            }
+        }
+    }
+    for (int i = 0; i < g->n_convs; i++) {
+        const tg_conv *c = &g->convs[i];
+        if (c->weff == NONE) continue;
+        int rows = c->tr ? c->C_in : c->C_out, inner = (c->tr ? c->C_out : c->C_in) * c->K;
+        weightnorm_backward(PG(g, c->p_g), PG(g, c->p_v), g->dweff + c->weff, P(g, c->p_g), P(g, c->p_v), rows, inner);
+    }
+    return 0;
+}
