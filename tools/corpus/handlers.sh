@@ -1,0 +1,325 @@
+# shellcheck shell=bash
+# Per-package task generators for tools/build-corpus.sh (sourced, not run).
+#
+# A handler is called as `tasks_<name> UNIT` after the unit's package (if any)
+# is unpacked under $OUT/pkgs/UNIT, and prints one task per line on stdout,
+# fields separated by 0x1f (see tools/corpus/convert.sh):
+#   group category kind src rel lang text source synthetic opts
+# group is what --only selects (speech|music|effects|synthetic|midi).
+# Handlers only read the unpacked packages; they never write audio.
+
+US=$'\x1f'
+
+# emit GROUP CATEGORY KIND SRC REL LANG TEXT SOURCE SYNTHETIC OPTS
+emit() {
+    local IFS="$US"
+    printf '%s\n' "$*"
+}
+
+# clean_text: one line, no tabs or separators, single spaces, trimmed (stdin -> stdout)
+clean_text() {
+    tr '\t\r\n\037' '    ' | sed 's/  */ /g; s/^ //; s/ $//'
+}
+
+# A stable 12-hex-digit id of a string.
+text_id() { printf '%s' "$1" | md5sum | cut -c1-12; }
+
+# ---------------------------------------------------------------- asterisk
+# asterisk-core-sounds-XX-wav: one prompt per file, transcripts in
+# asterisk-core-sounds-XX (doc/core-sounds-XX.txt.gz, "name: text").
+# Whole-bracket transcripts ("[this is a simple beep tone]") are effects with
+# the bracket content as caption; a bracketed symbol after a word
+# ("dash [-]") is dropped; a bracketed word inside a sentence keeps the word.
+# "(beep)" is an effect too; "(N seconds of silence)" files are left out.
+
+# asterisk_transcripts LANG -> "name<TAB>text" lines (empty if not available)
+asterisk_transcripts() {
+    local lang=$1 f
+    ensure_pkg "asterisk-core-sounds-$lang" || return 0
+    f="$OUT/pkgs/asterisk-core-sounds-$lang/usr/share/doc/asterisk-core-sounds-$lang/core-sounds-$lang.txt.gz"
+    [[ -f $f ]] || return 0
+    zcat "$f" | awk '
+        /^;/ || !/:/ { next }
+        {
+            i = index($0, ":"); name = substr($0, 1, i - 1); text = substr($0, i + 1)
+            gsub(/[\t\r\037]/, " ", text); gsub(/  +/, " ", text)
+            sub(/^ +/, "", text); sub(/ +$/, "", text)
+            print name "\t" text
+        }'
+}
+
+tasks_asterisk() {
+    local unit=$1 lang root
+    lang=${unit#asterisk-core-sounds-}; lang=${lang%-wav}
+    root="$OUT/pkgs/$unit/usr/share/asterisk/sounds"
+    [[ -d $root ]] || { echo "no sounds folder in $unit" >&2; return 1; }
+    asterisk_transcripts "$lang" >"$OUT/state/$unit.transcripts"
+    [[ -s $OUT/state/$unit.transcripts ]] ||
+        echo "corpus: warning: no transcripts for $unit, text will be null" >&2
+    (cd "$root" && find . -type f -name '*.wav' | sed 's|^\./||' | LC_ALL=C sort) |
+        awk -v US="$US" -v unit="$unit" -v lang="$lang" -v root="$root" \
+            -v tr="$OUT/state/$unit.transcripts" '
+        BEGIN {
+            while ((getline l < tr) > 0) { i = index(l, "\t"); T[substr(l, 1, i - 1)] = substr(l, i + 1) }
+        }
+        {
+            f = $0; name = f; sub(/^[^\/]*\//, "", name); sub(/\.wav$/, "", name)
+            text = (name in T) ? T[name] : ""
+            group = "speech"; cat = "speech"; lg = lang
+            if (text ~ /^\(.*silen.*\)$/) next   # "(1 second of silence)": nothing to learn
+            if (text ~ /^\[.*\]$/ || text ~ /^\(.*\)$/) {
+                group = "effects"; cat = "effects"; lg = ""
+                text = substr(text, 2, length(text) - 2); sub(/^ +/, "", text); sub(/ +$/, "", text)
+            } else {
+                out = ""
+                while (match(text, /\[[^]]*\]/)) {
+                    inner = substr(text, RSTART + 1, RLENGTH - 2)
+                    out = out substr(text, 1, RSTART - 1) ((inner ~ /[A-Za-z]/) ? inner : "")
+                    text = substr(text, RSTART + RLENGTH)
+                }
+                text = out text; gsub(/  +/, " ", text); sub(/^ +/, "", text); sub(/ +$/, "", text)
+            }
+            print group US cat US "file" US root "/" f US "audio/" cat "/" unit "/" name US lg US text US unit US "false" US ""
+        }'
+}
+
+# ---------------------------------------------------------------- festvox-ru
+# Read Russian sentences; txt.done.data: ( ru_0001 "text" ). "+" marks stress
+# in the text and is not spoken: it is removed.
+tasks_festvox() {
+    local unit=$1 data
+    data=$(find "$OUT/pkgs/$unit/" -path '*/etc/txt.done.data' | LC_ALL=C sort | head -n1)
+    [[ -n $data ]] || { echo "no txt.done.data in $unit" >&2; return 1; }
+    local wav=${data%/etc/txt.done.data}/wav
+    sed -n 's/^( *\([^ ]*\) *"\(.*\)" *)[[:space:]]*$/\1\t\2/p' "$data" |
+        awk -F'\t' -v US="$US" -v unit="$unit" -v wav="$wav" '{
+            text = $2; gsub(/\+/, "", text); gsub(/[\r\037]/, " ", text); gsub(/  +/, " ", text)
+            sub(/^ +/, "", text); sub(/ +$/, "", text)
+            print "speech" US "speech" US "file" US wav "/" $1 ".wav" US "audio/speech/" unit "/" $1 US "ru" US text US unit US "false" US ""
+        }'
+}
+
+# ---------------------------------------------------------------- tuxpaint
+# stamps/**/S.txt: first line = English description, "xx.utf8=" lines = translations.
+#   S_desc.ogg        speech, en, the English line
+#   S_desc_LOC.ogg    speech, LOC, the LOC.utf8= line (null if missing)
+#   S_LOC.ogg         localized name sound: speech, LOC, text null (what is said is not written down)
+#   S.ogg             effects, the English line as caption; under symbols/ (letters, numbers)
+#                     it is a spoken name: speech, en, text null
+tasks_tuxpaint() {
+    local unit=$1 root
+    root="$OUT/pkgs/$unit/usr/share/tuxpaint/stamps"
+    [[ -d $root ]] || { echo "no stamps folder in $unit" >&2; return 1; }
+    (cd "$root" && find . -type f -name '*.ogg' | sed 's|^\./||' | LC_ALL=C sort) |
+        awk -v US="$US" -v unit="$unit" -v root="$root" '
+        function has_txt(b,   l, r) { r = (getline l < (root "/" b ".txt")) > 0; close(root "/" b ".txt"); return r }
+        function trim(s) { gsub(/[\t\r\037]/, " ", s); gsub(/  +/, " ", s); sub(/^ +/, "", s); sub(/ +$/, "", s); return s }
+        # text of locale loc ("" = English first line) in b.txt
+        function txt(b, loc,   f, l, n, res, key) {
+            f = root "/" b ".txt"; n = 0; res = ""; key = tolower(loc) ".utf8="
+            while ((getline l < f) > 0) {
+                n++
+                if (loc == "" && n == 1) { res = l; break }
+                if (loc != "" && tolower(substr(l, 1, length(key))) == key) { res = substr(l, length(key) + 1); break }
+            }
+            close(f); return trim(res)
+        }
+        function bcp(loc,   a, b) {
+            if (loc == "") return "en"
+            if (loc ~ /@latin$/) { sub(/@latin$/, "", loc); return loc "-Latn" }
+            if (loc ~ /@/) { a = loc; sub(/@.*/, "", a); b = loc; sub(/.*@/, "", b); return a "-" b }
+            if (loc ~ /_/) { a = loc; sub(/_.*/, "", a); b = loc; sub(/^[^_]*_/, "", b); return a "-" toupper(b) }
+            return loc
+        }
+        function out(group, cat, f, lang, text) {
+            rel = f; sub(/\.ogg$/, "", rel)
+            print group US cat US "file" US root "/" f US "audio/" cat "/" unit "/" rel US lang US text US unit US "false" US ""
+        }
+        {
+            f = $0; stem = f; sub(/\.ogg$/, "", stem)
+            locre = "_[a-z][a-z][a-z]?(_[A-Za-z][A-Za-z])?(@[a-z]+)?$"
+            if (match(stem, /_desc$/)) {
+                b = substr(stem, 1, RSTART - 1)
+                out("speech", "speech", f, "en", has_txt(b) ? txt(b, "") : "")
+            } else if (match(stem, "_desc" locre)) {
+                b = substr(stem, 1, RSTART - 1); loc = substr(stem, RSTART + 6)
+                out("speech", "speech", f, bcp(loc), has_txt(b) ? txt(b, loc) : "")
+            } else if (!has_txt(stem) && match(stem, locre) && has_txt(substr(stem, 1, RSTART - 1))) {
+                out("speech", "speech", f, bcp(substr(stem, RSTART + 1)), "")
+            } else if (f ~ /^symbols\//) {
+                out("speech", "speech", f, "en", "")
+            } else {
+                out("effects", "effects", f, "", has_txt(stem) ? txt(stem, "") : "")
+            }
+        }'
+}
+
+# ---------------------------------------------------------------- music
+tasks_warzone() {
+    local unit=$1 root
+    root="$OUT/pkgs/$unit/usr/share/games/warzone2100/music"
+    [[ -d $root ]] || { echo "no music folder in $unit" >&2; return 1; }
+    [[ -f $root/menu.opus ]] &&
+        emit music music file "$root/menu.opus" "audio/music/$unit/menu" "" \
+            "game music, Warzone 2100 main menu theme" "$unit" false ""
+    local album
+    for album in $(cd "$root" && find albums -name album.json | LC_ALL=C sort); do
+        jq -r --arg US "$US" --arg root "$root" --arg unit "$unit" --arg dir "${album%/album.json}" '
+            .title as $album | .tracks[] |
+            ["music", "music", "file", "\($root)/\($dir)/\(.filename)",
+             "audio/music/\($unit)/\($dir | sub("^albums/"; ""))/\(.filename | sub("\\.[^.]*$"; ""))", "",
+             ("game music, \($album): \"\(.title)\"" + (if .author then " by \(.author)" else "" end)
+              + (if .bpm then ", \(.bpm) bpm" else "" end)),
+             $unit, "false", ""] | join($US)' "$root/$album" | tr -d '\r\t'
+    done
+}
+
+tasks_blupi_ogg() {
+    local unit=$1 root f n
+    root="$OUT/pkgs/$unit/usr/share/planetblupi/music"
+    [[ -d $root ]] || { echo "no music folder in $unit" >&2; return 1; }
+    for f in $(cd "$root" && ls *.ogg | LC_ALL=C sort); do
+        n=${f%.ogg}; n=${n#music}; n=$((10#$n))
+        emit music music file "$root/$f" "audio/music/$unit/${f%.ogg}" "" \
+            "game music, Planet Blupi, track $n" "$unit" false ""
+    done
+}
+
+tasks_wesnoth() {
+    local unit=$1 root f title
+    root=$(find "$OUT/pkgs/$unit/" -type d -path '*/data/core/music' | head -n1)
+    [[ -n $root ]] || { echo "no music folder in $unit" >&2; return 1; }
+    for f in $(cd "$root" && ls *.ogg | LC_ALL=C sort); do
+        [[ $f == silence.ogg ]] && continue # ten seconds of nothing
+        title=$(printf '%s' "${f%.ogg}" | tr '_-' '  ' |
+            awk '{ for (i = 1; i <= NF; i++) $i = toupper(substr($i, 1, 1)) substr($i, 2); print }')
+        emit music music file "$root/$f" "audio/music/$unit/${f%.ogg}" "" \
+            "game music, Battle for Wesnoth: \"$title\"" "$unit" false ""
+    done
+}
+
+# MIDI rendered with fluidsynth: music, synthetic.
+tasks_blupi_midi() {
+    local unit=$1 root f n
+    root="$OUT/pkgs/$unit/usr/share/planetblupi/music"
+    [[ -d $root ]] || { echo "no music folder in $unit" >&2; return 1; }
+    for f in $(cd "$root" && ls *.mid | LC_ALL=C sort); do
+        n=${f%.mid}; n=${n#music}; n=$((10#$n))
+        emit midi,music music midi "$root/$f" "audio/music/$unit/${f%.mid}" "" \
+            "game music, Planet Blupi, track $n, MIDI rendered with the FluidR3 General MIDI soundfont" \
+            "$unit" true "$SOUNDFONT"
+    done
+}
+
+# ---------------------------------------------------------------- synthetic speech
+# Sentences: the asterisk transcripts (speech lines without symbols) of a
+# language, plus tools/corpus/sentences-en.txt for English. Each sentence gets
+# voices, rates and pitches chosen from its md5, so a sentence always gets the
+# same renditions whatever else is in the list. --synth-max N keeps the N
+# sentences per language with the smallest md5 (a deterministic sample).
+
+# synth_sentences LANG -> "md5<TAB>sentence" lines, sorted by md5
+synth_sentences() {
+    local lang=$1
+    {
+        asterisk_transcripts "$lang" | cut -f2- | grep -v '^[[(]' | grep -v '[][*#@$=+/<>_|\\]'
+        [[ $lang == en ]] && grep -v '^#' "$CORPUS_DIR/sentences-en.txt"
+    } | clean_text_lines | awk 'length($0) >= 2' | LC_ALL=C sort -u |
+        while IFS= read -r s; do printf '%s\t%s\n' "$(text_id "$s")" "$s"; done |
+        LC_ALL=C sort | awk -v max="${SYNTH_MAX:-0}" 'max == 0 || NR <= max'
+    return 0 # grep finding nothing is not an error
+}
+
+clean_text_lines() { tr '\t\r\037' '   ' | sed 's/  */ /g; s/^ //; s/ $//'; }
+
+FLITE_VOICES=(kal kal16 awb rms slt)
+FLITE_STRETCH=(0.9 1.0 1.1)
+
+tasks_flite() {
+    local unit=$1 id s h v1 v2 st
+    synth_sentences en | while IFS=$'\t' read -r id s; do
+        h=$((16#${id:0:6}))
+        v1=${FLITE_VOICES[h % 5]}
+        v2=${FLITE_VOICES[(h / 5 % 4 + 1 + h % 5) % 5]} # a second, different voice
+        st=${FLITE_STRETCH[h / 20 % 3]}
+        emit synthetic,speech speech flite "" "audio/speech/flite/$v1/$id-s$st" en "$s" flite true "$v1 $st"
+        st=${FLITE_STRETCH[h / 60 % 3]}
+        emit synthetic,speech speech flite "" "audio/speech/flite/$v2/$id-s$st" en "$s" flite true "$v2 $st"
+    done
+}
+
+# espeak-ng voice per language and variants (voice+variant), rates and pitches.
+declare -A ESPEAK_VOICES=([en]="en-us en-gb" [es]="es es-419" [fr]="fr-fr fr-be" [it]="it" [ru]="ru")
+ESPEAK_VARIANTS=(m1 m3 m7 f2 f4 f5)
+ESPEAK_RATES=(130 160 190)
+ESPEAK_PITCHES=(35 50 70)
+
+tasks_espeak() {
+    local unit=$1 lang id s h voices v var r p k n
+    for lang in en es fr it ru; do
+        read -ra voices <<<"${ESPEAK_VOICES[$lang]}"
+        n=2; [[ $lang == en ]] && n=1 # English also gets flite
+        synth_sentences "$lang" | while IFS=$'\t' read -r id s; do
+            h=$((16#${id:0:8}))
+            for ((k = 0; k < n; k++)); do
+                v=${voices[(h + k) % ${#voices[@]}]}
+                var=${ESPEAK_VARIANTS[(h / 7 + k * 3) % 6]}
+                r=${ESPEAK_RATES[(h / 43 + k) % 3]}
+                p=${ESPEAK_PITCHES[(h / 131 + k * 2) % 3]}
+                emit synthetic,speech speech espeak "" "audio/speech/espeak-ng/$lang/$v+$var/$id-r$r-p$p" \
+                    "$lang" "$s" espeak-ng true "$v+$var $r $p"
+            done
+        done
+    done
+}
+
+# ---------------------------------------------------------------- fillets-ng
+# Czech game dialogue: sound/<level>/cs/<id>.ogg in fillets-ng-data-cs, text
+# in fillets-ng-data's script/<level>/*dialogs_cs.lua:
+#   dialogId("<id>", "<font>", "<English>")
+#   dialogStr("<Czech>")          (the string may start on the next line)
+# Looked up by level and id, then by id alone; no match gives text null.
+tasks_fillets() {
+    local unit=$1 snd scripts
+    ensure_pkg fillets-ng-data || { echo "fillets-ng-data (the scripts) unavailable" >&2; return 1; }
+    snd="$OUT/pkgs/$unit/usr/share/games/fillets-ng/sound"
+    scripts="$OUT/pkgs/fillets-ng-data/usr/share/games/fillets-ng/script"
+    [[ -d $snd && -d $scripts ]] || { echo "no sound or script folder for $unit" >&2; return 1; }
+    (cd "$scripts" && find . -name '*dialogs_cs.lua' | LC_ALL=C sort | while IFS= read -r f; do
+        level=${f#./}; level=${level%%/*}
+        awk -v level="$level" '
+            function unq(s) { sub(/^[ \t]*"/, "", s); sub(/"[ \t]*\)[ \t\r]*$/, "", s); gsub(/\\"/, "\"", s); gsub(/\\\\/, "\\", s); return s }
+            /^dialogId\("/ { id = $0; sub(/^dialogId\("/, "", id); sub(/".*/, "", id); want = 1; next }
+            want && /^dialogStr\(/ {
+                s = $0; sub(/^dialogStr\(/, "", s)
+                if (s ~ /^[ \t\r]*$/) { if ((getline s) <= 0) next }
+                s = unq(s); gsub(/[\t\r\037]/, " ", s); gsub(/  +/, " ", s); sub(/^ +/, "", s); sub(/ +$/, "", s)
+                print level "\t" id "\t" s; want = 0
+            }' "$f"
+    done) >"$OUT/state/$unit.transcripts"
+    (cd "$snd" && find . -path '*/cs/*.ogg' | sed 's|^\./||' | LC_ALL=C sort) |
+        awk -v US="$US" -v unit="$unit" -v snd="$snd" -v tr="$OUT/state/$unit.transcripts" '
+        BEGIN {
+            FS = "\t"
+            while ((getline l < tr) > 0) { split(l, a, "\t"); L[a[1] "/" a[2]] = a[3]; if (!(a[2] in I)) I[a[2]] = a[3] }
+        }
+        {
+            f = $0; level = f; sub(/\/.*/, "", level); id = f; sub(/.*\//, "", id); sub(/\.ogg$/, "", id)
+            text = ((level "/" id) in L) ? L[level "/" id] : ((id in I) ? I[id] : "")
+            rel = f; sub(/\.ogg$/, "", rel)
+            print "speech" US "speech" US "file" US snd "/" f US "audio/speech/" unit "/" rel US "cs" US text US unit US "false" US ""
+        }'
+}
+
+# ---------------------------------------------------------------- qabcs-data
+# abcs/all/noises/<name>.ogg: effects, caption = the name ("bass_drum" -> "bass drum").
+tasks_qabcs() {
+    local unit=$1 root
+    root=$(find "$OUT/pkgs/$unit/" -type d -path '*/abcs/all/noises' | head -n1)
+    [[ -n $root ]] || { echo "no noises folder in $unit" >&2; return 1; }
+    (cd "$root" && find . -maxdepth 1 -type f -name '*.ogg' | sed 's|^\./||' | LC_ALL=C sort) |
+        awk -v US="$US" -v unit="$unit" -v root="$root" '{
+            name = $0; sub(/\.ogg$/, "", name); cap = name; gsub(/[_-]+/, " ", cap)
+            print "effects" US "effects" US "file" US root "/" $0 US "audio/effects/" unit "/" name US "" US cap US unit US "false" US ""
+        }'
+}
