@@ -61,6 +61,15 @@ void lstm_forward_ref(float *out, const float *in, const float *w_ih, const floa
                       const float *b_ih, const float *b_hh, float *h, float *c,
                       int C, int H, int T, float *scratch, int n_threads);
 
+/* One step of the plain LSTM for all H units (kernels_ref.c), shared by
+ * lstm_forward_ref and the training forward: pre-activations summed in double
+ * from input column t of in [C][T] and h_prev [H]; writes c_new [H] (may equal
+ * c_prev), h_new[j * h_stride] (must not alias h_prev) and, when gates is not
+ * NULL, the activated gates i, f, g, o [4H]. */
+void lstm_step_ref(float *h_new, ptrdiff_t h_stride, float *c_new, float *gates, const float *in, int t, int T,
+                   const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
+                   const float *h_prev, const float *c_prev, int C, int H);
+
 /* ELU (alpha), elementwise, out may equal in. */
 void elu_forward(float *out, const float *in, size_t n, float alpha, int n_threads);
 void elu_forward_ref(float *out, const float *in, size_t n, float alpha, int n_threads);

@@ -179,10 +179,8 @@ lstm_saved *lstm_saved_point(lstm_saved *s, float *buf, int H, int T) {
     return s;
 }
 
-static double sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
-
-/* lstm_forward_ref's arithmetic (z summed in double, state rounded to float
- * after each step), keeping every step's gates and state. */
+/* lstm_forward_ref's arithmetic (the same lstm_step_ref), keeping every
+ * step's gates and state. */
 void lstm_forward_train(float *out, lstm_saved *saved, const float *in,
                         const float *w_ih, const float *w_hh,
                         const float *b_ih, const float *b_hh,
@@ -194,26 +192,9 @@ void lstm_forward_train(float *out, lstm_saved *saved, const float *in,
     for (int t = 0; t < T; t++) {
         const float *hp = saved->h + (size_t)t * H, *cp = saved->c + (size_t)t * H;
         float *hn = saved->h + (size_t)(t + 1) * H, *cn = saved->c + (size_t)(t + 1) * H;
-        float *gt = saved->gates + (size_t)t * 4 * H;           /* gates [T][4H] */
-        for (int j = 0; j < H; j++) {
-            double z[4];
-            for (int g = 0; g < 4; g++) {
-                size_t row = (size_t)g * H + j;
-                double acc = (b_ih ? b_ih[row] : 0.0) + (b_hh ? b_hh[row] : 0.0);
-                for (int k = 0; k < C; k++) acc += (double)w_ih[row * C + k] * in[(size_t)k * T + t];
-                for (int k = 0; k < H; k++) acc += (double)w_hh[row * H + k] * hp[k];
-                z[g] = acc;
-            }
-            double ig = sigmoid_d(z[0]), fg = sigmoid_d(z[1]), gg = tanh(z[2]), og = sigmoid_d(z[3]);
-            double c = fg * cp[j] + ig * gg;
-            gt[j] = (float)ig;
-            gt[H + j] = (float)fg;
-            gt[2 * H + j] = (float)gg;
-            gt[3 * H + j] = (float)og;
-            cn[j] = (float)c;
-            hn[j] = (float)(og * tanh(c));
-            if (out) out[(size_t)j * T + t] = hn[j];
-        }
+        lstm_step_ref(hn, 1, cn, saved->gates + (size_t)t * 4 * H, in, t, T, w_ih, w_hh, b_ih, b_hh, hp, cp, C, H);
+        if (out)
+            for (int j = 0; j < H; j++) out[(size_t)j * T + t] = hn[j];
     }
 }
 

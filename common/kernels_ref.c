@@ -63,6 +63,31 @@ static double sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
  *   z = W_ih x_t + b_ih + W_hh h + b_hh        z [4H]
  *   i = sig(z_i), f = sig(z_f), g = tanh(z_g), o = sig(z_o)
  *   c = f*c + i*g, h = o*tanh(c), out[:, t] = h */
+void lstm_step_ref(float *h_new, ptrdiff_t h_stride, float *c_new, float *gates, const float *in, int t, int T,
+                   const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
+                   const float *h_prev, const float *c_prev, int C, int H) {
+    for (int j = 0; j < H; j++) {
+        double z[4];
+        for (int g = 0; g < 4; g++) {
+            size_t row = (size_t)g * H + j;
+            double acc = (b_ih ? b_ih[row] : 0.0) + (b_hh ? b_hh[row] : 0.0);
+            for (int k = 0; k < C; k++) acc += (double)w_ih[row * C + k] * in[(size_t)k * T + t];
+            for (int k = 0; k < H; k++) acc += (double)w_hh[row * H + k] * h_prev[k];
+            z[g] = acc;
+        }
+        double ig = sigmoid_d(z[0]), fg = sigmoid_d(z[1]), gg = tanh(z[2]), og = sigmoid_d(z[3]);
+        double cn = fg * c_prev[j] + ig * gg;
+        if (gates) {
+            gates[j] = (float)ig;
+            gates[H + j] = (float)fg;
+            gates[2 * H + j] = (float)gg;
+            gates[3 * H + j] = (float)og;
+        }
+        c_new[j] = (float)cn;
+        h_new[(ptrdiff_t)j * h_stride] = (float)(og * tanh(cn));
+    }
+}
+
 void lstm_forward_ref(float *out, const float *in, const float *w_ih, const float *w_hh,
                       const float *b_ih, const float *b_hh, float *h, float *c,
                       int C, int H, int T, float *scratch, int n_threads) {
@@ -70,20 +95,7 @@ void lstm_forward_ref(float *out, const float *in, const float *w_ih, const floa
     for (int t = 0; t < T; t++) {
         /* every unit needs the whole previous h: new h goes to out[:, t] first
          * and is copied into h once all units are done */
-        for (int j = 0; j < H; j++) {
-            double z[4];
-            for (int g = 0; g < 4; g++) {
-                size_t row = (size_t)g * H + j;
-                double acc = (b_ih ? b_ih[row] : 0.0) + (b_hh ? b_hh[row] : 0.0);
-                for (int k = 0; k < C; k++) acc += (double)w_ih[row * C + k] * in[(size_t)k * T + t];
-                for (int k = 0; k < H; k++) acc += (double)w_hh[row * H + k] * h[k];
-                z[g] = acc;
-            }
-            double ig = sigmoid_d(z[0]), fg = sigmoid_d(z[1]), gg = tanh(z[2]), og = sigmoid_d(z[3]);
-            double cn = fg * c[j] + ig * gg;
-            c[j] = (float)cn;
-            out[(size_t)j * T + t] = (float)(og * tanh(cn));
-        }
+        lstm_step_ref(out + t, T, c, NULL, in, t, T, w_ih, w_hh, b_ih, b_hh, h, c, C, H);
         for (int j = 0; j < H; j++) h[j] = out[(size_t)j * T + t];
     }
 }
