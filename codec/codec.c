@@ -228,14 +228,8 @@ static int append_codes(sono_codec_stream *s, const float *lat, int64_t n) {
         s->codes = nc;
         s->cap_frames = cap;
     }
-    /* rvq writes codebook-major with a stride; use a temporary of n frames */
-    int32_t *tmp = malloc((size_t)n * (size_t)s->n_q * sizeof(int32_t));
-    if (!tmp) return sono_fail(SONO_E_NOMEM, "out of memory");
-    int rc = rvq_encode(s->c, lat, n, s->n_q, tmp, n, s->rvq_scratch);
-    if (!rc)
-        for (int64_t f = 0; f < n; f++)
-            for (int q = 0; q < s->n_q; q++) s->codes[(size_t)(s->n_frames + f) * s->n_q + q] = tmp[(size_t)q * n + f];
-    free(tmp);
+    /* frame-major: codebook q of frame f at codes[f * n_q + q] */
+    int rc = rvq_encode(s->c, lat, n, s->n_q, s->codes + (size_t)s->n_frames * s->n_q, 1, s->n_q, s->rvq_scratch);
     if (!rc) s->n_frames += n;
     return rc;
 }

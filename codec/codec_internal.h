@@ -125,9 +125,9 @@ void seanet_run_free(seanet_run *r);
 
 /* ---- RVQ ---- */
 size_t rvq_scratch_floats(const sono_codec *c);
-/* latents [D][n_frames] -> codes[q * codes_stride + f] for q < n_q. */
+/* latents [D][n_frames] -> codes[q * q_stride + f * f_stride] for q < n_q. */
 int rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int n_q,
-               int32_t *codes, int64_t codes_stride, float *scratch_or_null);
+               int32_t *codes, int64_t q_stride, int64_t f_stride, float *scratch_or_null);
 /* codes -> latents [D][n_frames] */
 int rvq_decode(const sono_codec *c, const int32_t *codes, int64_t codes_stride, int64_t n_frames,
                int n_q, float *latents);

@@ -18,7 +18,7 @@ size_t rvq_scratch_floats(const sono_codec *c) {
 }
 
 int rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int n_q,
-               int32_t *codes, int64_t codes_stride, float *scratch_or_null) {
+               int32_t *codes, int64_t q_stride, int64_t f_stride, float *scratch_or_null) {
     const int D = c->cfg.dimension, K = c->cfg.codebook_size;
     if (n_q < 1 || n_q > c->cfg.n_q) return sono_fail(SONO_E_RANGE, "%d codebooks requested, model has %d", n_q, c->cfg.n_q);
     size_t need = rvq_scratch_floats(c);
@@ -58,7 +58,7 @@ int rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int 
                 }
             }
             for (int f = 0; f < F; f++) {
-                codes[(size_t)q * codes_stride + f0 + f] = bi[f];
+                codes[(size_t)q * q_stride + (size_t)(f0 + f) * f_stride] = bi[f];
                 const float *e = E + (size_t)bi[f] * D;
                 for (int d = 0; d < D; d++) res[(size_t)d * F + f] = res[(size_t)d * F + f] - e[d];
             }

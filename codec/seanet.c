@@ -40,15 +40,15 @@ static int fbuf_reserve(fbuf *b, size_t floats) {
 }
 
 /* Append m samples per channel from src (row stride src_stride). */
+static int fbuf_grow(fbuf *b, int64_t m, int64_t *old);
+
 static int fbuf_append(fbuf *b, const float *src, int64_t m, int64_t src_stride) {
     if (m <= 0) return 0;
-    int64_t n = b->n, nn = n + m;
-    int rc = fbuf_reserve(b, (size_t)b->C * (size_t)nn);
+    int64_t n;
+    int rc = fbuf_grow(b, m, &n);
     if (rc) return rc;
-    for (int c = b->C - 1; c > 0; c--) memmove(b->d + (size_t)c * nn, b->d + (size_t)c * n, (size_t)n * sizeof(float));
     for (int c = 0; c < b->C; c++)
-        memcpy(b->d + (size_t)c * nn + n, src + (size_t)c * src_stride, (size_t)m * sizeof(float));
-    b->n = nn;
+        memcpy(b->d + (size_t)c * b->n + n, src + (size_t)c * src_stride, (size_t)m * sizeof(float));
     return 0;
 }
 
