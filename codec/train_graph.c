@@ -1,10 +1,14 @@
 /* Training graph of the whole codec: a tape of nodes (pad, conv, transposed
  * conv, GroupNorm, trim, ELU, LSTM, add, RVQ) over tensors laid out in one
  * arena, built once from (config, B, T). The forward runs the nodes in order
- * on the `_ref` kernels and keeps every node's input (the arena holds all
- * activations); the backward runs them in exact reverse order with the
- * kernels_grad.h backwards, accumulating into per-tensor gradients, then
+ * on the fast kernels of kernels.h (single-threaded: one graph per worker
+ * thread; scratch from the arena) and keeps every node's input (the arena
+ * holds all activations); the backward runs them in exact reverse order with
+ * the kernels_grad.h backwards, accumulating into per-tensor gradients, then
  * folds the effective-weight gradients back through weight norm.
+ * train_graph_set_ref_kernels switches both to the plain `_ref` loops. The
+ * nearest-code search is one GEMM per codebook and crop (dots = E x r, on the
+ * conv engine as a 1x1 conv) followed by rvq.c's distance and tie rule.
  *
  * Padding and trimming follow EnCodec's SConv1d / SConvTranspose1d exactly
  * (see seanet.c and ENCODEC.md): lengths are fixed, so the "extra" right
@@ -13,6 +17,8 @@
  * scatter-add. */
 #include "train_graph.h"
 #include <math.h>
+#include <time.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +28,8 @@
 #include "tensors.h"
 
 enum { N_PAD, N_CONV, N_CONVTR, N_GN, N_TRIM, N_ELU, N_LSTM, N_ADD, N_RVQ };
+static const char *const kind_names[TRAIN_NODE_KINDS] = {"pad", "conv", "convtr", "groupnorm", "trim",
+                                                         "elu", "lstm", "add", "rvq"};
 
 #define GN_EPS 1e-5f
 #define NONE ((size_t)-1)
@@ -30,6 +38,8 @@ typedef struct {
     int C, L;
     size_t off;     /* floats into act / dact; batch b at off + b * C * L */
     int grad;       /* 0: no gradient wanted (the audio input) */
+    int zero_at;    /* backward zeroes the gradient just before this node (its last
+                     * consumer, the first to write it; -1: before the loss) */
 } tg_tensor;
 
 typedef struct {
@@ -66,7 +76,7 @@ struct train_graph {
     int n_convs, cap_convs;
     tg_lstm lstm[2];
     int n_lstm;
-    size_t n_pf, n_weff, n_act, n_saved, n_lscr;
+    size_t n_pf, n_weff, n_act, n_saved, n_lscr; /* n_lscr: scratch for kernels, LSTM and code search */
     int t_audio, t_latent, t_dec_in, t_out, F;
     size_t arena_bytes;
     void *block;
@@ -74,6 +84,10 @@ struct train_graph {
     float *codebooks, *cb_sq, *resid;
     int32_t *idx;
     float commit_weight, l1_weight;
+    int n_active;       /* codebooks the next forwards use (quantizer dropout) */
+    int use_ref;        /* 1: the plain _ref kernels */
+    int timing;
+    double t_fwd[TRAIN_NODE_KINDS], t_bwd[TRAIN_NODE_KINDS];
     const float *audio; /* copy lives in the audio tensor */
 };
 
@@ -92,7 +106,7 @@ static int new_tensor(train_graph *g, int C, int L) {
     g->ten = grow(g->ten, &g->cap_ten, g->n_ten, sizeof *g->ten, g);
     if (g->err) return 0;
     tg_tensor *t = &g->ten[g->n_ten];
-    t->C = C; t->L = L; t->off = g->n_act; t->grad = 1;
+    t->C = C; t->L = L; t->off = g->n_act; t->grad = 1; t->zero_at = -1;
     g->n_act += (size_t)g->B * C * L;
     return g->n_ten++;
 }
@@ -356,6 +370,32 @@ train_graph *train_graph_new(const codec_config *cfg, int B, int T, int n_q, int
         rc = g->err;
     }
     if (!rc) {
+        g->n_active = n_q;
+        for (int ni = 0; ni < g->n_nodes; ni++) {
+            const tg_node *n = &g->nodes[ni];
+            g->ten[n->in].zero_at = ni;
+            if (n->in2 >= 0) g->ten[n->in2].zero_at = ni;
+            if (n->kind == N_LSTM)
+                for (int l = 0; l < g->lstm[n->idx].layers; l++) g->ten[g->lstm[n->idx].mid[l]].zero_at = ni;
+        }
+        /* one scratch area, used by one kernel at a time */
+        for (int ni = 0; ni < g->n_nodes; ni++) {
+            const tg_node *n = &g->nodes[ni];
+            size_t need = 0;
+            if (n->kind == N_CONV || n->kind == N_CONVTR) {
+                const tg_conv *c = &g->convs[n->idx];
+                int Li = g->ten[n->in].L, Lo = g->ten[n->out].L;
+                if (c->tr) need = SONO_MAX(convtr1d_scratch_floats(c->C_out, c->K, Li),
+                                           convtr1d_backward_scratch_floats(c->C_in, c->C_out, Li, c->K, c->stride));
+                else need = SONO_MAX(conv1d_scratch_floats(c->C_in, c->K, Lo),
+                                     conv1d_backward_scratch_floats(c->C_in, c->C_out, Li, c->K, c->stride, c->dil));
+            } else if (n->kind == N_RVQ) {
+                need = (size_t)cfg->codebook_size * g->F + conv1d_scratch_floats(cfg->dimension, 1, g->F);
+            }
+            if (need > g->n_lscr) g->n_lscr = need;
+        }
+    }
+    if (!rc) {
         size_t D = (size_t)cfg->dimension, K = (size_t)cfg->codebook_size, F = (size_t)g->F;
         size_t n_cb = (size_t)n_q * K * D, n_res = (size_t)n_q * B * D * F, n_idx = (size_t)n_q * B * F;
         size_t floats = 2 * g->n_pf + 2 * g->n_weff + 2 * g->n_act + g->n_saved + g->n_lscr + n_cb +
@@ -363,6 +403,13 @@ train_graph *train_graph_new(const codec_config *cfg, int B, int T, int n_q, int
         if (floats > SONO_MAX_ALLOC / sizeof(float)) rc = sono_fail(SONO_E_LIMIT, "train graph needs %zu floats", floats);
         else if (!(g->block = calloc(floats ? floats : 1, sizeof(float)))) rc = sono_fail(SONO_E_NOMEM, "out of memory (%zu floats)", floats);
         if (!rc) {
+#ifdef MADV_HUGEPAGE
+            /* hundreds of MB streamed per step: huge pages spare the TLB (a hint;
+             * where the kernel ignores it nothing changes) */
+            uintptr_t a0 = ((uintptr_t)g->block + 4095) & ~(uintptr_t)4095;
+            uintptr_t a1 = ((uintptr_t)g->block + floats * sizeof(float)) & ~(uintptr_t)4095;
+            if (a1 > a0) madvise((void *)a0, a1 - a0, MADV_HUGEPAGE);
+#endif
             float *p = g->block;
             g->params = p; p += g->n_pf;
             g->grads = p; p += g->n_pf;
@@ -489,50 +536,63 @@ static int pad_src(int i, int pl, int pr, int L, int mode) {
 }
 
 /* Nearest code for every frame of every crop, codebook by codebook, on the
- * residual (rvq.c's distance and tie rule); q_out = sum of chosen codes. */
+ * residual, with rvq.c's distance (|r|^2 - 2 r.e) + |e|^2 and tie rule (the
+ * first of equal distances); q_out = sum of chosen codes. The dots of all
+ * codes with all frames of a crop are one GEMM, dots [K][F] = E [K][D] x r [D][F]
+ * (a 1x1 conv with K output channels); their float rounding differs from a
+ * scalar loop's, which can only matter for codes at equal distance to float
+ * precision. Only the first n_active codebooks are used; the residuals and
+ * indices of the others are left as they are. */
 static void rvq_forward(train_graph *g, const tg_node *n, train_losses *lo) {
-    const int D = g->cfg.dimension, K = g->cfg.codebook_size, F = g->F, B = g->B;
-    for (int q = 0; q < g->n_q; q++) lo->commit_q[q] = 0;
+    const int D = g->cfg.dimension, K = g->cfg.codebook_size, F = g->F, B = g->B, nq = g->n_active;
+    float *dots = g->lscr;                                  /* [K][F] */
+    float *best = dots + (size_t)K * F, *x2 = best + F;     /* [F], [F] */
+    float *cscr = x2 + F;
+    for (int q = 0; q < TRAIN_MAX_Q; q++) lo->commit_q[q] = 0;
     for (int b = 0; b < B; b++) {
         const float *z = T_val(g, n->in, b);   /* [D][F] */
         float *qo = T_val(g, n->out, b);        /* [D][F] */
         memset(qo, 0, (size_t)D * F * sizeof(float));
         float *r0 = g->resid + (size_t)b * D * F;
         memcpy(r0, z, (size_t)D * F * sizeof(float));
-        for (int q = 0; q < g->n_q; q++) {
+        for (int q = 0; q < nq; q++) {
             float *r = g->resid + ((size_t)q * B + b) * D * F;
             const float *E = g->codebooks + (size_t)q * K * D, *e2 = g->cb_sq + (size_t)q * K;
             int32_t *ix = g->idx + ((size_t)q * B + b) * F;
-            double sse = 0;
+            if (g->use_ref) conv1d_forward_ref(dots, r, E, NULL, D, K, F, 1, 1, 1, NULL, 1);
+            else conv1d_forward(dots, r, E, NULL, D, K, F, 1, 1, 1, cscr, 1);
             for (int f = 0; f < F; f++) {
-                float x2 = 0;
-                for (int d = 0; d < D; d++) x2 += r[(size_t)d * F + f] * r[(size_t)d * F + f];
-                float best = 0;
-                int bi = 0;
-                for (int k = 0; k < K; k++) {
-                    float dot = 0;
-                    for (int d = 0; d < D; d++) dot += E[(size_t)k * D + d] * r[(size_t)d * F + f];
-                    float dist = (x2 - 2.0f * dot) + e2[k];
-                    if (k == 0 || dist < best) { best = dist; bi = k; }
-                }
-                ix[f] = bi;
-                const float *e = E + (size_t)bi * D;
-                for (int d = 0; d < D; d++) {
-                    float diff = r[(size_t)d * F + f] - e[d];
-                    sse += (double)diff * diff;
-                    qo[(size_t)d * F + f] += e[d];
-                    if (q + 1 < g->n_q) g->resid[((size_t)(q + 1) * B + b) * D * F + (size_t)d * F + f] = diff;
+                float s2 = 0;
+                for (int d = 0; d < D; d++) s2 += r[(size_t)d * F + f] * r[(size_t)d * F + f];
+                x2[f] = s2;
+                best[f] = (s2 - 2.0f * dots[f]) + e2[0];
+                ix[f] = 0;
+            }
+            for (int k = 1; k < K; k++) {
+                const float *dk = dots + (size_t)k * F;
+                for (int f = 0; f < F; f++) {
+                    float dist = (x2[f] - 2.0f * dk[f]) + e2[k];
+                    if (dist < best[f]) { best[f] = dist; ix[f] = k; }
                 }
             }
+            double sse = 0;
+            float *rn = q + 1 < nq ? g->resid + ((size_t)(q + 1) * B + b) * D * F : NULL;
+            for (int d = 0; d < D; d++)
+                for (int f = 0; f < F; f++) {
+                    float e = E[(size_t)ix[f] * D + d], diff = r[(size_t)d * F + f] - e;
+                    sse += (double)diff * diff;
+                    qo[(size_t)d * F + f] += e;
+                    if (rn) rn[(size_t)d * F + f] = diff;
+                }
             lo->commit_q[q] += sse;
         }
     }
     double commit = 0;
-    for (int q = 0; q < g->n_q; q++) {
+    for (int q = 0; q < nq; q++) {
         lo->commit_q[q] /= (double)B * D * F;
         commit += lo->commit_q[q];
     }
-    lo->commit = g->n_q ? commit / g->n_q : 0;
+    lo->commit = nq ? commit / nq : 0;
 }
 
 static void lstm_fwd(train_graph *g, const tg_node *n, int b) {
@@ -552,60 +612,101 @@ static void lstm_fwd(train_graph *g, const tg_node *n, int b) {
     for (size_t i = 0; i < (size_t)C * L; i++) o[i] = x[i] + in[i];
 }
 
-int train_graph_forward(train_graph *g, const float *audio, float l1_weight, float commit_weight, train_losses *out) {
-    train_losses lo;
-    memset(&lo, 0, sizeof lo);
-    g->commit_weight = commit_weight;
-    g->l1_weight = l1_weight;
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void weightnorm_all(train_graph *g) {
     for (int i = 0; i < g->n_convs; i++) {
         const tg_conv *c = &g->convs[i];
         if (c->weff == NONE) continue;
         int rows = c->tr ? c->C_in : c->C_out, inner = (c->tr ? c->C_out : c->C_in) * c->K;
         weightnorm_forward(g->weff + c->weff, P(g, c->p_g), P(g, c->p_v), rows, inner);
     }
-    memcpy(T_val(g, g->t_audio, 0), audio, (size_t)g->B * g->cfg.channels * g->T * sizeof(float));
-    for (int ni = 0; ni < g->n_nodes; ni++) {
-        const tg_node *n = &g->nodes[ni];
-        const tg_tensor *ti = &g->ten[n->in], *to = &g->ten[n->out];
-        if (n->kind == N_RVQ) { rvq_forward(g, n, &lo); continue; }
-        for (int b = 0; b < g->B; b++) {
-            const float *x = T_val(g, n->in, b);
-            float *y = T_val(g, n->out, b);
-            const tg_conv *c = n->kind == N_CONV || n->kind == N_CONVTR || n->kind == N_GN ? &g->convs[n->idx] : NULL;
-            switch (n->kind) {
-            case N_PAD:
-                for (int ch = 0; ch < ti->C; ch++)
-                    for (int i = 0; i < to->L; i++) {
-                        int j = pad_src(i, n->pl, n->pr, ti->L, g->cfg.pad_mode);
-                        y[(size_t)ch * to->L + i] = j < 0 ? 0.0f : x[(size_t)ch * ti->L + j];
-                    }
-                break;
-            case N_CONV:
+}
+
+/* One node for the whole batch. bypass_rvq: the quantizer node passes the
+ * latents through (data-dependent init, before the codebooks exist). */
+static void fwd_node(train_graph *g, const tg_node *n, train_losses *lo, int bypass_rvq) {
+    double t0 = g->timing ? now_s() : 0;
+    const tg_tensor *ti = &g->ten[n->in], *to = &g->ten[n->out];
+    if (n->kind == N_RVQ) {
+        if (bypass_rvq)
+            memcpy(T_val(g, n->out, 0), T_val(g, n->in, 0), (size_t)g->B * ti->C * ti->L * sizeof(float));
+        else
+            rvq_forward(g, n, lo);
+        if (g->timing) g->t_fwd[n->kind] += now_s() - t0;
+        return;
+    }
+    const int ref = g->use_ref;
+    for (int b = 0; b < g->B; b++) {
+        const float *x = T_val(g, n->in, b);
+        float *y = T_val(g, n->out, b);
+        const tg_conv *c = n->kind == N_CONV || n->kind == N_CONVTR || n->kind == N_GN ? &g->convs[n->idx] : NULL;
+        switch (n->kind) {
+        case N_PAD:
+            for (int ch = 0; ch < ti->C; ch++) {
+                float *yc = y + (size_t)ch * to->L;
+                const float *xc = x + (size_t)ch * ti->L;
+                memcpy(yc + n->pl, xc, (size_t)ti->L * sizeof(float)); /* the middle is a copy */
+                for (int i = 0; i < to->L; i++) {
+                    if (i == n->pl) i += ti->L;
+                    if (i >= to->L) break;
+                    int j = pad_src(i, n->pl, n->pr, ti->L, g->cfg.pad_mode);
+                    yc[i] = j < 0 ? 0.0f : xc[j];
+                }
+            }
+            break;
+        case N_CONV:
+            if (ref)
                 conv1d_forward_ref(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K, c->stride,
                                    c->dil, NULL, 1);
-                break;
-            case N_CONVTR:
+            else
+                conv1d_forward(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K, c->stride,
+                               c->dil, g->lscr, 1);
+            break;
+        case N_CONVTR:
+            if (ref)
                 convtr1d_forward_ref(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K,
                                      c->stride, NULL, 1);
-                break;
-            case N_GN:
-                groupnorm1_forward_ref(y, x, P(g, c->p_gnw), P(g, c->p_gnb), ti->C, ti->L, GN_EPS, 1);
-                break;
-            case N_TRIM:
-                for (int ch = 0; ch < ti->C; ch++)
-                    memcpy(y + (size_t)ch * to->L, x + (size_t)ch * ti->L + n->pl, (size_t)to->L * sizeof(float));
-                break;
-            case N_ELU: elu_forward_ref(y, x, (size_t)ti->C * ti->L, 1.0f, 1); break;
-            case N_LSTM: lstm_fwd(g, n, b); break;
-            case N_ADD: {
-                const float *x2 = T_val(g, n->in2, b);
-                for (size_t i = 0; i < (size_t)ti->C * ti->L; i++) y[i] = x[i] + x2[i];
-                break;
-            }
-            default: break;
-            }
+            else
+                convtr1d_forward(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K, c->stride,
+                                 g->lscr, 1);
+            break;
+        case N_GN:
+            if (ref) groupnorm1_forward_ref(y, x, P(g, c->p_gnw), P(g, c->p_gnb), ti->C, ti->L, GN_EPS, 1);
+            else groupnorm1_forward(y, x, P(g, c->p_gnw), P(g, c->p_gnb), ti->C, ti->L, GN_EPS, 1);
+            break;
+        case N_TRIM:
+            for (int ch = 0; ch < ti->C; ch++)
+                memcpy(y + (size_t)ch * to->L, x + (size_t)ch * ti->L + n->pl, (size_t)to->L * sizeof(float));
+            break;
+        case N_ELU:
+            if (ref) elu_forward_ref(y, x, (size_t)ti->C * ti->L, 1.0f, 1);
+            else elu_forward(y, x, (size_t)ti->C * ti->L, 1.0f, 1);
+            break;
+        case N_LSTM: lstm_fwd(g, n, b); break;
+        case N_ADD: {
+            const float *x2 = T_val(g, n->in2, b);
+            for (size_t i = 0; i < (size_t)ti->C * ti->L; i++) y[i] = x[i] + x2[i];
+            break;
+        }
+        default: break;
         }
     }
+    if (g->timing) g->t_fwd[n->kind] += now_s() - t0;
+}
+
+int train_graph_forward(train_graph *g, const float *audio, float l1_weight, float commit_weight, train_losses *out) {
+    train_losses lo;
+    memset(&lo, 0, sizeof lo);
+    g->commit_weight = commit_weight;
+    g->l1_weight = l1_weight;
+    weightnorm_all(g);
+    memcpy(T_val(g, g->t_audio, 0), audio, (size_t)g->B * g->cfg.channels * g->T * sizeof(float));
+    for (int ni = 0; ni < g->n_nodes; ni++) fwd_node(g, &g->nodes[ni], &lo, 0);
     /* waveform L1 over the first T samples of each crop */
     const tg_tensor *yo = &g->ten[g->t_out];
     double s = 0;
@@ -639,8 +740,8 @@ const int32_t *train_graph_indices(const train_graph *g, int q) {
  * unchanged; plus d(commit_weight * mean_q commit_q)/d latents. */
 static void rvq_backward(train_graph *g, const tg_node *n) {
     const int D = g->cfg.dimension, K = g->cfg.codebook_size, F = g->F, B = g->B;
-    const double coef = (double)g->commit_weight * 2.0 / ((double)g->n_q * B * D * F);
-    int nq_grad = g->commit_all ? g->n_q : 1;
+    const double coef = (double)g->commit_weight * 2.0 / ((double)g->n_active * B * D * F);
+    int nq_grad = g->commit_all ? g->n_active : 1;
     for (int b = 0; b < B; b++) {
         float *dz = T_grad(g, n->in, b);
         const float *dq = T_grad(g, n->out, b);
@@ -675,7 +776,11 @@ static void lstm_bwd(train_graph *g, const tg_node *n, int b) {
 
 int train_graph_backward(train_graph *g, const float *extra_dout) {
     if (!g->audio) return sono_fail(SONO_E_ARG, "train_graph_backward before a forward");
-    memset(g->dact, 0, g->n_act * sizeof(float));
+    /* each tensor's gradient is zeroed right before its first writer, where
+     * it is about to be used (not one pass over the whole arena up front) */
+    for (int i = 0; i < g->n_ten; i++)
+        if (g->ten[i].zero_at < 0 && g->ten[i].grad)
+            memset(T_grad(g, i, 0), 0, (size_t)g->B * g->ten[i].C * g->ten[i].L * sizeof(float));
     memset(g->dweff, 0, g->n_weff * sizeof(float));
     const tg_tensor *yo = &g->ten[g->t_out];
     const double inv = g->l1_weight / ((double)g->B * yo->C * g->T);
@@ -690,10 +795,19 @@ int train_graph_backward(train_graph *g, const float *extra_dout) {
                 dy[t] = (float)((d > 0) - (d < 0)) * (float)inv + (ex ? ex[t] : 0.0f);
             }
         }
+    const int ref = g->use_ref;
     for (int ni = g->n_nodes - 1; ni >= 0; ni--) {
         const tg_node *n = &g->nodes[ni];
         const tg_tensor *ti = &g->ten[n->in], *to = &g->ten[n->out];
-        if (n->kind == N_RVQ) { rvq_backward(g, n); continue; }
+        double t0 = g->timing ? now_s() : 0;
+        for (int i = 0; i < g->n_ten; i++)
+            if (g->ten[i].zero_at == ni && g->ten[i].grad)
+                memset(T_grad(g, i, 0), 0, (size_t)g->B * g->ten[i].C * g->ten[i].L * sizeof(float));
+        if (n->kind == N_RVQ) {
+            rvq_backward(g, n);
+            if (g->timing) g->t_bwd[n->kind] += now_s() - t0;
+            continue;
+        }
         const tg_conv *c = n->kind == N_CONV || n->kind == N_CONVTR || n->kind == N_GN ? &g->convs[n->idx] : NULL;
         for (int b = 0; b < g->B; b++) {
             const float *x = T_val(g, n->in, b), *dy = T_grad(g, n->out, b);
@@ -701,19 +815,33 @@ int train_graph_backward(train_graph *g, const float *extra_dout) {
             switch (n->kind) {
             case N_PAD:
                 if (!dx) break;
-                for (int ch = 0; ch < ti->C; ch++)
+                for (int ch = 0; ch < ti->C; ch++) {
+                    float *dxc = dx + (size_t)ch * ti->L;
+                    const float *dyc = dy + (size_t)ch * to->L;
+                    for (int i = 0; i < ti->L; i++) dxc[i] += dyc[n->pl + i]; /* the copied middle */
                     for (int i = 0; i < to->L; i++) {
+                        if (i == n->pl) i += ti->L;
+                        if (i >= to->L) break;
                         int j = pad_src(i, n->pl, n->pr, ti->L, g->cfg.pad_mode);
-                        if (j >= 0) dx[(size_t)ch * ti->L + j] += dy[(size_t)ch * to->L + i];
+                        if (j >= 0) dxc[j] += dyc[i];
                     }
+                }
                 break;
             case N_CONV:
-                conv1d_backward(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in, c->C_out,
-                                ti->L, c->K, c->stride, c->dil);
+                if (ref)
+                    conv1d_backward_ref(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in,
+                                        c->C_out, ti->L, c->K, c->stride, c->dil, NULL, 1);
+                else
+                    conv1d_backward(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in,
+                                    c->C_out, ti->L, c->K, c->stride, c->dil, g->lscr, 1);
                 break;
             case N_CONVTR:
-                convtr1d_backward(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in, c->C_out,
-                                  ti->L, c->K, c->stride);
+                if (ref)
+                    convtr1d_backward_ref(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in,
+                                          c->C_out, ti->L, c->K, c->stride, NULL, 1);
+                else
+                    convtr1d_backward(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in,
+                                      c->C_out, ti->L, c->K, c->stride, g->lscr, 1);
                 break;
             case N_GN:
                 groupnorm1_backward(dx, PG(g, c->p_gnw), PG(g, c->p_gnb), dy, x, P(g, c->p_gnw), ti->C, ti->L, GN_EPS);
@@ -722,7 +850,10 @@ int train_graph_backward(train_graph *g, const float *extra_dout) {
                 for (int ch = 0; ch < ti->C; ch++)
                     for (int i = 0; i < to->L; i++) dx[(size_t)ch * ti->L + n->pl + i] += dy[(size_t)ch * to->L + i];
                 break;
-            case N_ELU: elu_backward(dx, dy, x, (size_t)ti->C * ti->L, 1.0f); break;
+            case N_ELU: /* from the output: no exp, and equal for alpha > 0 */
+                if (ref) elu_backward(dx, dy, x, (size_t)ti->C * ti->L, 1.0f);
+                else elu_backward_from_out(dx, dy, T_val(g, n->out, b), (size_t)ti->C * ti->L, 1.0f);
+                break;
             case N_LSTM: lstm_bwd(g, n, b); break;
             case N_ADD: {
                 float *dx2 = T_grad(g, n->in2, b);
@@ -732,12 +863,134 @@ int train_graph_backward(train_graph *g, const float *extra_dout) {
             default: break;
             }
         }
+        if (g->timing) g->t_bwd[n->kind] += now_s() - t0;
     }
     for (int i = 0; i < g->n_convs; i++) {
         const tg_conv *c = &g->convs[i];
         if (c->weff == NONE) continue;
         int rows = c->tr ? c->C_in : c->C_out, inner = (c->tr ? c->C_out : c->C_in) * c->K;
         weightnorm_backward(PG(g, c->p_g), PG(g, c->p_v), g->dweff + c->weff, P(g, c->p_g), P(g, c->p_v), rows, inner);
+    }
+    return 0;
+}
+
+/* ---- initialisation, options ---- */
+
+void train_graph_set_active_q(train_graph *g, int n_active) {
+    if (g->n_q == 0) return;
+    g->n_active = n_active < 1 ? 1 : n_active > g->n_q ? g->n_q : n_active;
+}
+int train_graph_active_q(const train_graph *g) { return g->n_active; }
+void train_graph_set_ref_kernels(train_graph *g, int use_ref) { g->use_ref = use_ref != 0; }
+
+void train_graph_set_timing(train_graph *g, int on) {
+    g->timing = on != 0;
+    if (on) {
+        memset(g->t_fwd, 0, sizeof g->t_fwd);
+        memset(g->t_bwd, 0, sizeof g->t_bwd);
+    }
+}
+
+void train_graph_timing(const train_graph *g, const char **names, double *fwd_s, double *bwd_s) {
+    for (int k = 0; k < TRAIN_NODE_KINDS; k++) {
+        if (names) names[k] = kind_names[k];
+        if (fwd_s) fwd_s[k] = g->t_fwd[k];
+        if (bwd_s) bwd_s[k] = g->t_bwd[k];
+    }
+}
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* n values U(-bound, bound) */
+static void fill_uniform(float *p, size_t n, double bound, uint64_t *st) {
+    for (size_t i = 0; i < n; i++) {
+        double u = (double)(splitmix64(st) >> 11) * 0x1.0p-53; /* [0, 1) */
+        p[i] = (float)((2.0 * u - 1.0) * bound);
+    }
+}
+
+void train_graph_init_params(train_graph *g, uint64_t seed) {
+    uint64_t st = seed;
+    for (int i = 0; i < g->n_convs; i++) {
+        const tg_conv *c = &g->convs[i];
+        double bound = 1.0 / sqrt((double)(c->tr ? c->C_out : c->C_in) * c->K);
+        int rows = c->tr ? c->C_in : c->C_out, inner = (c->tr ? c->C_out : c->C_in) * c->K;
+        if (c->weff != NONE) {
+            float *v = P(g, c->p_v), *gn = P(g, c->p_g);
+            fill_uniform(v, (size_t)rows * inner, bound, &st);
+            for (int r = 0; r < rows; r++) {
+                double s2 = 0;
+                for (int k = 0; k < inner; k++) s2 += (double)v[(size_t)r * inner + k] * v[(size_t)r * inner + k];
+                gn[r] = (float)sqrt(s2);
+            }
+        } else {
+            fill_uniform(P(g, c->p_w), (size_t)rows * inner, bound, &st);
+        }
+        fill_uniform(P(g, c->p_b), (size_t)c->C_out, bound, &st);
+        if (c->p_gnw >= 0)
+            for (int k = 0; k < c->C_out; k++) { P(g, c->p_gnw)[k] = 1.0f; P(g, c->p_gnb)[k] = 0.0f; }
+    }
+    for (int i = 0; i < g->n_lstm; i++) {
+        const tg_lstm *s = &g->lstm[i];
+        double bound = 1.0 / sqrt((double)s->C);
+        for (int l = 0; l < s->layers; l++) {
+            const int ps[4] = {s->p_wih[l], s->p_whh[l], s->p_bih[l], s->p_bhh[l]};
+            for (int k = 0; k < 4; k++) fill_uniform(P(g, ps[k]), g->par[ps[k]].numel, bound, &st);
+        }
+    }
+}
+
+int train_graph_data_init(train_graph *g, const float *audio, float target_std) {
+    if (!audio || !(target_std > 0)) return sono_fail(SONO_E_ARG, "train_graph_data_init: no audio or target std");
+    train_losses lo;
+    memset(&lo, 0, sizeof lo);
+    g->audio = NULL; /* the state left is no forward to backpropagate */
+    weightnorm_all(g);
+    memcpy(T_val(g, g->t_audio, 0), audio, (size_t)g->B * g->cfg.channels * g->T * sizeof(float));
+    int last = -1;
+    for (int ni = 0; ni < g->n_nodes; ni++)
+        if (g->nodes[ni].kind == N_CONV) last = ni;
+    for (int ni = 0; ni < g->n_nodes; ni++) {
+        const tg_node *n = &g->nodes[ni];
+        fwd_node(g, n, &lo, 1);
+        if (n->kind != N_CONV && n->kind != N_CONVTR) continue;
+        const tg_conv *c = &g->convs[n->idx];
+        const tg_tensor *to = &g->ten[n->out];
+        float *bias = P(g, c->p_b);
+        /* per channel mean of the output without its bias, kept in bias for now */
+        double var = 0;
+        for (int ch = 0; ch < to->C; ch++) {
+            double s1 = 0, s2 = 0;
+            for (int b = 0; b < g->B; b++) {
+                const float *y = T_val(g, n->out, b) + (size_t)ch * to->L;
+                for (int t = 0; t < to->L; t++) s1 += (double)y[t] - bias[ch];
+            }
+            double m = s1 / ((double)g->B * to->L);
+            for (int b = 0; b < g->B; b++) {
+                const float *y = T_val(g, n->out, b) + (size_t)ch * to->L;
+                for (int t = 0; t < to->L; t++) { double d = (double)y[t] - bias[ch] - m; s2 += d * d; }
+            }
+            var += s2;
+            bias[ch] = (float)m;
+        }
+        double sd = sqrt(var / ((double)g->B * to->C * to->L));
+        double scale = sd > 1e-30 ? (ni == last ? target_std : 1.0) / sd : 1.0;
+        for (int ch = 0; ch < to->C; ch++) bias[ch] = (float)(-scale * bias[ch]);
+        int rows = c->tr ? c->C_in : c->C_out, inner = (c->tr ? c->C_out : c->C_in) * c->K;
+        if (c->weff != NONE) {
+            float *gn = P(g, c->p_g);
+            for (int r = 0; r < rows; r++) gn[r] = (float)(gn[r] * scale);
+            weightnorm_forward(g->weff + c->weff, gn, P(g, c->p_v), rows, inner);
+        } else {
+            float *w = P(g, c->p_w);
+            for (size_t k = 0; k < (size_t)rows * inner; k++) w[k] = (float)(w[k] * scale);
+        }
+        fwd_node(g, n, &lo, 1);
     }
     return 0;
 }

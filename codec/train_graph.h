@@ -3,7 +3,10 @@
  * streaming: every crop is processed whole, as EnCodec's training does.
  *
  *   train_graph *g = train_graph_new(&cfg, B, T, n_q, &err);
- *   train_graph_load(g, ts);                       // weights + codebooks
+ *   train_graph_load(g, ts);                       // weights + codebooks, or:
+ *   //  train_graph_init_params(g, seed);          // PyTorch's default init
+ *   //  train_graph_data_init(g, audio, 0.1f);     // unit-std activations
+ *   //  ... set train_graph_codebooks(g), train_graph_codebooks_changed(g) ...
  *   train_graph_zero_grad(g);
  *   train_losses L;
  *   train_graph_forward(g, audio, 1.0f, 1.0f, &L); // audio [B][C][T]
@@ -20,7 +23,9 @@
  *
  * All activations live in one arena sized in train_graph_new from
  * (config, B, T); forward and backward allocate nothing. A graph is used by
- * one thread at a time. */
+ * one thread at a time and runs single-threaded (kernels with n_threads = 1,
+ * OpenBLAS with whatever thread count the caller set), so a training loop
+ * runs one graph per worker thread; graphs share no mutable state. */
 #ifndef SONO_TRAIN_GRAPH_H
 #define SONO_TRAIN_GRAPH_H
 
@@ -31,6 +36,7 @@
 struct sono_tensors;
 
 #define TRAIN_MAX_Q 64
+#define TRAIN_NODE_KINDS 9 /* see train_graph_timing */
 
 typedef struct {
     char name[96];        /* canonical EnCodec name */
@@ -102,5 +108,47 @@ const int32_t *train_graph_indices(const train_graph *g, int q);
  * SONO_E_ARG when no forward has run. */
 int train_graph_backward(train_graph *g, const float *extra_dout);
 void train_graph_zero_grad(train_graph *g);
+
+/* Quantizer dropout: the next forwards (and their backwards) use only the
+ * first n_active codebooks (clamped to 1..n_q; no effect when n_q == 0). The
+ * commitment is averaged over the active ones, commit_q of the others is 0,
+ * and their residuals and indices are left untouched. Default n_q. */
+void train_graph_set_active_q(train_graph *g, int n_active);
+int train_graph_active_q(const train_graph *g);
+
+/* PyTorch's default initialisation, deterministic from seed (splitmix64):
+ * Conv1d / ConvTranspose1d weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+ * (kaiming_uniform with a = sqrt(5); fan_in = C_in*K for a conv, C_out*K for a
+ * transposed conv, as torch computes it from weight dim 1); under weight norm
+ * v = that weight and g = its row norms; LSTM weights and biases
+ * U(-1/sqrt(H), 1/sqrt(H)); GroupNorm weight 1, bias 0. Codebooks are not
+ * touched (the caller sets them). */
+void train_graph_init_params(train_graph *g, uint64_t seed);
+
+/* Data-dependent initialisation on audio [B][C][T]: runs the forward node by
+ * node and, right after each conv and transposed conv (before its GroupNorm,
+ * if any), rescales the layer by one factor so that its output has standard
+ * deviation 1 over the whole batch (all channels and steps, each channel
+ * about its own mean), scaling weight_g under weight norm and weight
+ * otherwise, and sets the bias so every output channel has mean 0; the output
+ * is recomputed before going on. The decoder's last conv is scaled to
+ * target_std instead (e.g. the audio's std). LSTM layers are left as they are.
+ * The quantizer is bypassed (the decoder sees the latents), since the
+ * codebooks are usually made from the latents afterwards. Without it, with
+ * PyTorch's default init every layer shrinks the signal, the latents are
+ * nearly constant and training collapses onto one code.
+ * Leaves no forward for train_graph_backward. 0 or SONO_E_ARG. */
+int train_graph_data_init(train_graph *g, const float *audio, float target_std);
+
+/* 1: run forward and backward on the plain _ref kernels (for tests and
+ * benchmarks); 0 (default): the fast ones. */
+void train_graph_set_ref_kernels(train_graph *g, int use_ref);
+
+/* Per node kind wall time: on = 1 clears the counters and starts timing every
+ * node (one clock read per node and crop), 0 stops. train_graph_timing fills
+ * names, fwd_s and bwd_s (each TRAIN_NODE_KINDS entries, any may be NULL):
+ * kind name, seconds in forwards and in backwards since timing was switched on. */
+void train_graph_set_timing(train_graph *g, int on);
+void train_graph_timing(const train_graph *g, const char **names, double *fwd_s, double *bwd_s);
 
 #endif

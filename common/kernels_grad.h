@@ -1,9 +1,10 @@
-/* Backward passes for the codec's layers (plain reference loops, for training).
+/* Backward passes for the codec's layers (for training).
  *
  * Usage, one conv layer inside a training step:
- *     conv1d_forward_ref(out, in, w, b, C_in, C_out, T_in, K, stride, dil, NULL, 1);
+ *     float *scr = arena + ...;   // conv1d_backward_scratch_floats(...) floats
+ *     conv1d_forward(out, in, w, b, C_in, C_out, T_in, K, stride, dil, fscr, 1);
  *     ... loss, dout [C_out][T_out] ...
- *     conv1d_backward(din, dw, db, dout, in, w, C_in, C_out, T_in, K, stride, dil);
+ *     conv1d_backward(din, dw, db, dout, in, w, C_in, C_out, T_in, K, stride, dil, scr, 1);
  *
  * Conventions (STYLE items 7 and 8; layouts as in kernels.h):
  *   - each backward pairs with a forward: gradients written first, then the
@@ -11,8 +12,20 @@
  *   - every backward ACCUMULATES (+=) into its gradient buffers, so the caller
  *     zeroes them once per step and several uses of a tensor simply add up;
  *   - a gradient buffer marked "may be NULL" is skipped (nothing computed);
- *   - sums are taken in double, as in kernels_ref.c; no allocation, no threads.
- * Checked against central finite differences in tests/grad/test_grad.c. */
+ *   - the conv backwards come in pairs like kernels.h: a fast one (the SIMD
+ *     forward kernels of kernels.c for the input gradient; for the weight
+ *     gradient an AVX2/AVX-512 dot-product kernel, the conv engine for short
+ *     wide layers, OpenBLAS sgemm on CPUs without AVX2; float sums) and a
+ *     plain `_ref` twin with the same signature (sums in double; ignores
+ *     scratch and n_threads). Building with -Dref_kernels=true maps the fast
+ *     names onto the `_ref` ones;
+ *   - scratch: caller-owned, at least *_backward_scratch_floats() floats, so
+ *     nothing is allocated; n_threads: threads for the forward kernels used
+ *     inside (our own loops are serial; OpenBLAS uses its own pool as set by
+ *     kern_set_threads). Thread-safe: no shared state, so separate graphs may
+ *     call them from separate threads with n_threads = 1.
+ * The _ref ones are checked against central finite differences in
+ * tests/grad/test_grad.c, the fast ones against the _ref ones. */
 #ifndef SONO_KERNELS_GRAD_H
 #define SONO_KERNELS_GRAD_H
 
@@ -24,17 +37,32 @@
  * din [C_in][T_in] (may be NULL), dw [C_out][C_in][K] (may be NULL),
  * db [C_out] (may be NULL). Input positions the conv never reads (a tail the
  * stride skips) get no gradient. */
+/* Scratch of the fast conv1d_backward, in floats (the largest of its input-
+ * and weight-gradient needs; may be 0). */
+size_t conv1d_backward_scratch_floats(int C_in, int C_out, int T_in, int K, int stride, int dil);
 void conv1d_backward(float *din, float *dw, float *db, const float *dout,
                      const float *in, const float *w,
-                     int C_in, int C_out, int T_in, int K, int stride, int dil);
+                     int C_in, int C_out, int T_in, int K, int stride, int dil,
+                     float *scratch, int n_threads);
+void conv1d_backward_ref(float *din, float *dw, float *db, const float *dout,
+                         const float *in, const float *w,
+                         int C_in, int C_out, int T_in, int K, int stride, int dil,
+                         float *scratch, int n_threads);
 
 /* Transposed conv1d, untrimmed (convtr1d_forward's layout):
  * in [C_in][T_in], w [C_in][C_out][K], dout [C_out][(T_in - 1) * stride + K].
  * A caller that trims the forward output passes zeros for the trimmed columns.
  * din [C_in][T_in], dw [C_in][C_out][K], db [C_out]; each may be NULL. */
+/* Scratch of the fast convtr1d_backward, in floats. */
+size_t convtr1d_backward_scratch_floats(int C_in, int C_out, int T_in, int K, int stride);
 void convtr1d_backward(float *din, float *dw, float *db, const float *dout,
                        const float *in, const float *w,
-                       int C_in, int C_out, int T_in, int K, int stride);
+                       int C_in, int C_out, int T_in, int K, int stride,
+                       float *scratch, int n_threads);
+void convtr1d_backward_ref(float *din, float *dw, float *db, const float *dout,
+                           const float *in, const float *w,
+                           int C_in, int C_out, int T_in, int K, int stride,
+                           float *scratch, int n_threads);
 
 /* ELU(alpha) backward from the forward's INPUT x:
  * din[i] += dout[i] * (x > 0 ? 1 : alpha * exp(x)). din [n]. */
@@ -99,5 +127,10 @@ void lstm_backward(float *din, float *dw_ih, float *dw_hh, float *db_ih, float *
                    const lstm_saved *saved, const float *in,
                    const float *w_ih, const float *w_hh,
                    int C, int H, int T, float *scratch);
+
+#ifdef SONO_REF_KERNELS
+#define conv1d_backward conv1d_backward_ref
+#define convtr1d_backward convtr1d_backward_ref
+#endif
 
 #endif

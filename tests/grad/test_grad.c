@@ -17,6 +17,15 @@
  * Also: every backward accumulates (a second call doubles the gradient), NULL
  * gradient buffers are skipped, lstm_forward_train equals lstm_forward_ref, and
  * LSTM backprop in two chunks (dh0/dc0 carried back) equals one pass.
+ * Fast conv backwards (conv1d_backward, convtr1d_backward: forward kernels +
+ * sgemm, float sums) against their _ref twins on random shapes, stride > 1,
+ * dilation > 1, odd lengths, on every back end of kernels.c (AVX-512, AVX2,
+ * OpenBLAS) that the input gradients run on (the weight-gradient kernel picks
+ * its own path from the CPU: its sgemm fallback for CPUs without AVX2 is not
+ * reached on one that has it), each gradient buffer starting from random values (so += is
+ * checked) and once more with the other buffers NULL. Error: max|fast - ref|
+ * over max|ref's increment|; fails above FAST_TOL = 1e-5 (float sums of up to
+ * ~1000 terms against double ones: observed 5e-7).
  * Seed: SONO_TEST_SEED (printed). */
 #include "test_util.h"
 #include "kernels.h"
@@ -24,6 +33,9 @@
 
 #define EPS 1e-3f
 #define TOL 1e-3
+#define FAST_TOL 1e-5
+
+int kern_test_set_isa(int level); /* kernels.c test hook: 0 BLAS, 1 AVX2, 2 AVX-512 */
 
 typedef double (*loss_fn)(void *ctx);
 
@@ -149,19 +161,19 @@ static void test_conv1d(int C_in, int C_out, int T_in, int K, int stride, int di
     conv_ctx c = {C_in, C_out, T_in, K, stride, dil, ralloc(ni, -1, 1), ralloc(nw, -1, 1),
                   ralloc(C_out, -1, 1), zalloc(no), ralloc(no, -1, 1)};
     float *din = zalloc(ni), *dw = zalloc(nw), *db = zalloc(C_out);
-    conv1d_backward(din, dw, db, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, dil);
+    conv1d_backward_ref(din, dw, db, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
     agree(name, conv_loss(&c), conv_loss_ref(&c));
     gc_param(name, "in", c.in, ni, din, conv_loss, &c);
     gc_param(name, "w", c.w, nw, dw, conv_loss, &c);
     gc_param(name, "b", c.b, C_out, db, conv_loss, &c);
 
     float *din2 = dup(din, ni), *dw2 = dup(dw, nw), *db2 = dup(db, C_out);
-    conv1d_backward(din2, dw2, db2, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, dil);
+    conv1d_backward_ref(din2, dw2, db2, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
     acc_check(name, "in", din2, din, ni);
     acc_check(name, "w", dw2, dw, nw);
     acc_check(name, "b", db2, db, C_out);
     memset(dw2, 0, nw * sizeof *dw2);
-    conv1d_backward(NULL, dw2, NULL, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, dil);
+    conv1d_backward_ref(NULL, dw2, NULL, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
     same_check(name, "w", dw2, dw, nw);
 
     free(c.in); free(c.w); free(c.b); free(c.out); free(c.R);
@@ -209,19 +221,19 @@ static void test_convtr1d(int C_in, int C_out, int T_in, int K, int stride) {
     convtr_ctx c = {C_in, C_out, T_in, K, stride, ralloc(ni, -1, 1), ralloc(nw, -1, 1),
                     ralloc(C_out, -1, 1), zalloc(no), ralloc(no, -1, 1)};
     float *din = zalloc(ni), *dw = zalloc(nw), *db = zalloc(C_out);
-    convtr1d_backward(din, dw, db, c.R, c.in, c.w, C_in, C_out, T_in, K, stride);
+    convtr1d_backward_ref(din, dw, db, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, NULL, 1);
     agree(name, convtr_loss(&c), convtr_loss_ref(&c));
     gc_param(name, "in", c.in, ni, din, convtr_loss, &c);
     gc_param(name, "w", c.w, nw, dw, convtr_loss, &c);
     gc_param(name, "b", c.b, C_out, db, convtr_loss, &c);
 
     float *din2 = dup(din, ni), *dw2 = dup(dw, nw), *db2 = dup(db, C_out);
-    convtr1d_backward(din2, dw2, db2, c.R, c.in, c.w, C_in, C_out, T_in, K, stride);
+    convtr1d_backward_ref(din2, dw2, db2, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, NULL, 1);
     acc_check(name, "in", din2, din, ni);
     acc_check(name, "w", dw2, dw, nw);
     acc_check(name, "b", db2, db, C_out);
     memset(din2, 0, ni * sizeof *din2);
-    convtr1d_backward(din2, NULL, NULL, c.R, c.in, c.w, C_in, C_out, T_in, K, stride);
+    convtr1d_backward_ref(din2, NULL, NULL, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, NULL, 1);
     same_check(name, "in", din2, din, ni);
 
     free(c.in); free(c.w); free(c.b); free(c.out); free(c.R);
@@ -533,6 +545,104 @@ static void test_lstm_chunked(int C, int H, int T1, int T2) {
     free(din1); free(din2); free(cwi); free(cwh); free(cb); free(dh); free(dc);
 }
 
+/* ------------------------------------------------ fast backwards vs _ref */
+
+static double g_fast_worst;
+
+/* normalised error of fast vs ref, both started from init */
+static void fast_cmp(const char *layer, const char *what, const float *fast, const float *ref,
+                     const float *init, size_t n) {
+    double md = 0.0, mr = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)fast[i] - ref[i]), r = fabs((double)ref[i] - init[i]);
+        if (!(d <= md)) md = d;
+        if (r > mr) mr = r;
+    }
+    double ne = mr > 0 ? md / mr : md;
+    CHECK_MSG(ne <= FAST_TOL, "%s d%s: fast vs ref normalised error %.3g (max abs %.3g)", layer, what, ne, md);
+    if (!(ne <= g_fast_worst)) g_fast_worst = ne;
+    if (getenv("GRAD_VERBOSE")) printf("  %-44s d%-3s fast vs ref max abs %.3g normalised %.3g\n", layer, what, md, ne);
+}
+
+/* tr = 0: conv1d (C_in, C_out, T_in, K, stride, dil); tr = 1: convtr1d (dil unused) */
+static void test_fast(int tr, int C_in, int C_out, int T_in, int K, int stride, int dil, int isa) {
+    char name[112];
+    snprintf(name, sizeof name, "%s %d->%d T%d K%d s%d d%d isa%d", tr ? "convtr1d" : "conv1d", C_in, C_out, T_in, K,
+             stride, dil, isa);
+    int T_out = tr ? (T_in - 1) * stride + K : conv1d_out_len(T_in, K, stride, dil);
+    size_t ni = (size_t)C_in * T_in, nw = (size_t)C_out * C_in * K, no = (size_t)C_out * T_out;
+    size_t ns = tr ? convtr1d_backward_scratch_floats(C_in, C_out, T_in, K, stride)
+                   : conv1d_backward_scratch_floats(C_in, C_out, T_in, K, stride, dil);
+    float *in = ralloc(ni, -1, 1), *w = ralloc(nw, -1, 1), *dy = ralloc(no, -1, 1);
+    float *din0 = ralloc(ni, -1, 1), *dw0 = ralloc(nw, -1, 1), *db0 = ralloc(C_out, -1, 1);
+    float *dinr = dup(din0, ni), *dwr = dup(dw0, nw), *dbr = dup(db0, C_out);
+    float *dinf = dup(din0, ni), *dwf = dup(dw0, nw), *dbf = dup(db0, C_out);
+    float *scr = ralloc(ns, -1, 1); /* garbage in scratch must not matter */
+    int got = kern_test_set_isa(isa);
+    if (tr) {
+        convtr1d_backward_ref(dinr, dwr, dbr, dy, in, w, C_in, C_out, T_in, K, stride, NULL, 1);
+        convtr1d_backward(dinf, dwf, dbf, dy, in, w, C_in, C_out, T_in, K, stride, scr, 1);
+    } else {
+        conv1d_backward_ref(dinr, dwr, dbr, dy, in, w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
+        conv1d_backward(dinf, dwf, dbf, dy, in, w, C_in, C_out, T_in, K, stride, dil, scr, 1);
+    }
+    fast_cmp(name, "in", dinf, dinr, din0, ni);
+    fast_cmp(name, "w", dwf, dwr, dw0, nw);
+    fast_cmp(name, "b", dbf, dbr, db0, C_out);
+    /* one buffer at a time (the others NULL) gives the same */
+    float *d1 = dup(din0, ni), *d2 = dup(dw0, nw), *d3 = dup(db0, C_out);
+    if (tr) {
+        convtr1d_backward(d1, NULL, NULL, dy, in, w, C_in, C_out, T_in, K, stride, scr, 1);
+        convtr1d_backward(NULL, d2, NULL, dy, in, w, C_in, C_out, T_in, K, stride, scr, 1);
+        convtr1d_backward(NULL, NULL, d3, dy, in, w, C_in, C_out, T_in, K, stride, scr, 1);
+    } else {
+        conv1d_backward(d1, NULL, NULL, dy, in, w, C_in, C_out, T_in, K, stride, dil, scr, 1);
+        conv1d_backward(NULL, d2, NULL, dy, in, w, C_in, C_out, T_in, K, stride, dil, scr, 1);
+        conv1d_backward(NULL, NULL, d3, dy, in, w, C_in, C_out, T_in, K, stride, dil, scr, 1);
+    }
+    same_check(name, "in (alone)", d1, dinf, ni);
+    same_check(name, "w (alone)", d2, dwf, nw);
+    same_check(name, "b (alone)", d3, dbf, C_out);
+    kern_test_set_isa(2);
+    (void)got;
+    free(in); free(w); free(dy); free(din0); free(dw0); free(db0); free(dinr); free(dwr); free(dbr);
+    free(dinf); free(dwf); free(dbf); free(scr); free(d1); free(d2); free(d3);
+}
+
+static void test_fast_all(void) {
+    /* fixed shapes: the SEANet kinds (K7 first/last, residual K3 d1/d3/d9, 1x1,
+     * strided K = 2*stride) plus odd lengths, a tail the stride skips, K = 1 strided */
+    static const int conv[][6] = {
+        {1, 8, 101, 7, 1, 1}, {8, 4, 97, 3, 1, 1}, {8, 4, 97, 3, 1, 3}, {6, 5, 200, 3, 1, 9},
+        {4, 8, 63, 1, 1, 1}, {8, 16, 64, 4, 2, 1}, {8, 16, 103, 8, 4, 1}, {5, 7, 77, 10, 5, 1},
+        {16, 32, 1500, 16, 8, 1}, {3, 2, 12, 3, 2, 1}, {3, 4, 11, 5, 2, 2}, {2, 3, 10, 1, 3, 1},
+        {16, 1, 1031, 7, 1, 1}, {20, 12, 2300, 3, 1, 2},
+        /* strided with >= 512 output steps: the polyphase input gradient, incl.
+         * K not a multiple of the stride and a tail the stride skips */
+        {8, 12, 2100, 4, 2, 1}, {5, 6, 3004, 10, 5, 1}, {3, 4, 1204, 3, 2, 1}, {4, 3, 2003, 7, 3, 1},
+    };
+    static const int convtr[][5] = {
+        {16, 8, 50, 16, 8}, {8, 4, 33, 8, 4}, {4, 2, 101, 4, 2}, {7, 5, 21, 10, 5}, {2, 3, 5, 3, 1},
+        {3, 3, 1300, 4, 2}, {2, 2, 4, 2, 4}, {1, 6, 9, 5, 3},
+    };
+    for (int isa = 2; isa >= 0; isa--) {
+        for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++)
+            test_fast(0, conv[i][0], conv[i][1], conv[i][2], conv[i][3], conv[i][4], conv[i][5], isa);
+        for (size_t i = 0; i < sizeof convtr / sizeof convtr[0]; i++)
+            test_fast(1, convtr[i][0], convtr[i][1], convtr[i][2], convtr[i][3], convtr[i][4], 1, isa);
+    }
+    /* random shapes */
+    for (int r = 0; r < 40; r++) {
+        int K = 1 + (int)(tu_rand() % 9), stride = 1 + (int)(tu_rand() % 4), dil = 1 + (int)(tu_rand() % 4);
+        if (stride > 1 && r % 2) dil = 1;
+        int C_in = 1 + (int)(tu_rand() % 12), C_out = 1 + (int)(tu_rand() % 12);
+        int T_in = (K - 1) * dil + 1 + (int)(tu_rand() % 300);
+        test_fast(0, C_in, C_out, T_in, K, stride, dil, 2 - r % 3);
+        test_fast(1, C_in, C_out, 1 + (int)(tu_rand() % 200), K, stride, 1, 2 - r % 3);
+    }
+    printf("fast conv backwards vs _ref: worst normalised error %.2e (tolerance %g)\n", g_fast_worst, FAST_TOL);
+}
+
 int main(void) {
     tu_seed(0x5eed9ad);
     printf("central differences (Richardson), h %g and %g, double forward; tolerance %g (relative, see header)\n",
@@ -575,5 +685,6 @@ int main(void) {
     test_lstm_chunked(1, 2, 1, 6);
 
     printf("worst relative error over all checks: %.2e (tolerance %g)\n", g_worst, TOL);
+    test_fast_all();
     return tu_finish("grad-check");
 }

@@ -29,13 +29,33 @@
  *    Central differences at h and h/2 combined (Richardson); the forward is
  *    float32, so the error allowed is FD_RTOL relative plus an absolute
  *    max(FD_ATOL, FD_ATOL_SCALE * the model's largest gradient element):
- *    gradients far below the model's scale are not judged on float noise. */
+ *    gradients far below the model's scale are not judged on float noise.
+ * 3. Fast kernels vs the plain _ref ones (train_graph_set_ref_kernels) on
+ *    tiny24 and tiny48: same codes, outputs and gradients to FAST_TOL
+ *    normalised (float vs double sums, different summation order).
+ * 4. Quantizer dropout: n_q = 4 with train_graph_set_active_q(g, k) gives the
+ *    same losses, output and gradients as a graph built with n_q = k (bit for
+ *    bit: the same operations), for k = 1..4, with and without every
+ *    codebook's commitment; residuals and indices of inactive codebooks stay
+ *    as the last full forward left them.
+ * 5. train_graph_init_params: PyTorch's init rules checked from the
+ *    parameter table alone (bound 1/sqrt(shape[1] * shape[2]) for conv and
+ *    transposed-conv weights and their biases, 1/sqrt(H) for the LSTM; the
+ *    values reach near the bound and have the std of a uniform, g = row norms
+ *    of v), deterministic in the seed. train_graph_data_init on a random-init
+ *    tiny24: latents of std 1 (mean 0 per channel), the decoder output of the
+ *    target std, and latents that vary over time (with the default init alone
+ *    they are printed for comparison).
+ * 6. Two graphs stepped at the same time on two OpenMP threads (as the
+ *    trainer does) give bit for bit what they give one after the other:
+ *    the kernels share no scratch or state. */
 #include "test_util.h"
 #include "train_graph.h"
 #include "tensors.h"
 #include "sonotok/error.h"
 
 #define GRAD_TOL 1e-4
+#define FAST_TOL 1e-5
 #define FD_RTOL 2e-2
 #define FD_ATOL 2e-5
 #define FD_ATOL_SCALE 1e-3 /* of the largest gradient element of the model */
@@ -248,6 +268,260 @@ static void ref_check(const char *codec_dir, const char *train_dir, const char *
     sono_tensors_free(f);
 }
 
+static double norm_err(const float *a, const float *b, size_t n) {
+    double md = 0, mr = 0;
+    for (size_t i = 0; i < n; i++) {
+        md = fmax(md, fabs((double)a[i] - b[i]));
+        mr = fmax(mr, fabs(b[i]));
+    }
+    return mr > 0 ? md / mr : md;
+}
+
+static train_graph *load_graph(const char *dir, const char *name, int B, int T, int n_q, codec_config *cfg) {
+    sono_tensors *ts = NULL;
+    int rc = load_cfg(dir, name, cfg, &ts), err = 0;
+    CHECK_MSG(!rc, "cannot load %s (%s)", name, sono_strerror(rc));
+    if (rc) return NULL;
+    train_graph *g = train_graph_new(cfg, B, T, n_q, &err);
+    CHECK_MSG(g != NULL, "train_graph_new: %s", sono_strerror(err));
+    if (g) CHECK(train_graph_load(g, ts) == 0);
+    sono_tensors_free(ts);
+    return g;
+}
+
+static float *test_audio(size_t n) {
+    float *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i] = 0.3f * sinf(0.05f * (float)i * (1 + (float)(i % 5))) + tu_uniform(-0.2f, 0.2f);
+    return x;
+}
+
+static void fast_vs_ref(const char *dir, const char *name, int B, int T, int n_q) {
+    codec_config cfg;
+    train_graph *g = load_graph(dir, name, B, T, n_q, &cfg);
+    if (!g) return;
+    size_t nx = (size_t)B * cfg.channels * T, nf = train_graph_n_floats(g);
+    size_t no = (size_t)B * cfg.channels * train_graph_output_len(g), per_q = (size_t)B * train_graph_frames(g);
+    float *x = test_audio(nx);
+    float *y_ref = malloc(no * sizeof *y_ref), *g_ref = malloc(nf * sizeof *g_ref);
+    int32_t *c_ref = malloc((size_t)n_q * per_q * sizeof *c_ref);
+    train_losses Lr, Lf;
+    train_graph_set_ref_kernels(g, 1);
+    train_graph_zero_grad(g);
+    train_graph_forward(g, x, 1.0f, 1.0f, &Lr);
+    train_graph_backward(g, NULL);
+    memcpy(y_ref, train_graph_output(g), no * sizeof *y_ref);
+    memcpy(g_ref, train_graph_grads(g), nf * sizeof *g_ref);
+    for (int q = 0; q < n_q; q++) memcpy(c_ref + q * per_q, train_graph_indices(g, q), per_q * sizeof *c_ref);
+    train_graph_set_ref_kernels(g, 0);
+    train_graph_zero_grad(g);
+    train_graph_forward(g, x, 1.0f, 1.0f, &Lf);
+    train_graph_backward(g, NULL);
+    CHECK_MSG(codes_same(g, c_ref, n_q, per_q), "%s: fast kernels chose other codes", name);
+    double ey = norm_err(train_graph_output(g), y_ref, no), eg = 0;
+    int np;
+    const train_param *tab = train_graph_param_table(g, &np);
+    for (int i = 0; i < np; i++) /* worst over the parameter tensors, each normalised by its own max */
+        eg = fmax(eg, norm_err(train_graph_grads(g) + tab[i].offset, g_ref + tab[i].offset, tab[i].numel));
+    double el = fabs(Lf.total - Lr.total) / fabs(Lr.total);
+    printf("%s fast vs _ref kernels: output %.2g, gradients %.2g (worst parameter tensor), loss rel %.2g (normalised)\n",
+           name, ey, eg, el);
+    CHECK_MSG(ey <= FAST_TOL && eg <= FAST_TOL && el <= FAST_TOL, "%s: fast vs ref kernels differ", name);
+    free(x); free(y_ref); free(g_ref); free(c_ref);
+    train_graph_free(g);
+}
+
+static void active_q_check(const char *dir, int commit_all) {
+    const int B = 2, T = 320, NQ = 4;
+    codec_config cfg;
+    train_graph *ga = load_graph(dir, "tiny24", B, T, NQ, &cfg);
+    if (!ga) return;
+    size_t nx = (size_t)B * T, no = (size_t)B * train_graph_output_len(ga), nf = train_graph_n_floats(ga);
+    size_t per_q = (size_t)B * train_graph_frames(ga), nr = per_q * cfg.dimension;
+    float *x = test_audio(nx);
+    train_graph_set_commit_all_layers(ga, commit_all);
+    for (int k = 1; k <= NQ; k++) {
+        train_graph *gb = load_graph(dir, "tiny24", B, T, k, &cfg);
+        if (!gb) break;
+        train_graph_set_commit_all_layers(gb, commit_all);
+        train_losses La, Lb;
+        train_graph_set_active_q(ga, NQ);
+        train_graph_forward(ga, x, 1.0f, 1.0f, &La); /* a full forward first: leaves all residuals */
+        int32_t *idx_full = malloc((size_t)NQ * per_q * sizeof *idx_full);
+        float *res_full = malloc((size_t)NQ * nr * sizeof *res_full);
+        for (int q = 0; q < NQ; q++) {
+            memcpy(idx_full + q * per_q, train_graph_indices(ga, q), per_q * sizeof *idx_full);
+            memcpy(res_full + q * nr, train_graph_residual(ga, q), nr * sizeof *res_full);
+        }
+        train_graph_set_active_q(ga, k);
+        CHECK(train_graph_active_q(ga) == k);
+        train_graph_zero_grad(ga);
+        train_graph_zero_grad(gb);
+        train_graph_forward(ga, x, 1.0f, 0.7f, &La);
+        train_graph_forward(gb, x, 1.0f, 0.7f, &Lb);
+        train_graph_backward(ga, NULL);
+        train_graph_backward(gb, NULL);
+        int same = La.total == Lb.total && La.commit == Lb.commit && La.l1 == Lb.l1;
+        for (int q = 0; q < k; q++) same &= La.commit_q[q] == Lb.commit_q[q];
+        same &= !memcmp(train_graph_output(ga), train_graph_output(gb), no * sizeof(float));
+        same &= !memcmp(train_graph_grads(ga), train_graph_grads(gb), nf * sizeof(float));
+        for (int q = 0; q < k; q++) same &= !memcmp(train_graph_indices(ga, q), train_graph_indices(gb, q), per_q * 4);
+        int untouched = 1;
+        for (int q = k; q < NQ; q++) {
+            untouched &= La.commit_q[q] == 0;
+            untouched &= !memcmp(train_graph_indices(ga, q), idx_full + q * per_q, per_q * sizeof *idx_full);
+            untouched &= !memcmp(train_graph_residual(ga, q), res_full + q * nr, nr * sizeof *res_full);
+        }
+        printf("active_q %d of %d (commit_all %d): %s as n_q = %d; inactive codebooks %s\n", k, NQ, commit_all,
+               same ? "the same" : "NOT the same", k, untouched ? "untouched" : "CHANGED");
+        CHECK_MSG(same, "active_q %d differs from a graph with n_q %d", k, k);
+        CHECK_MSG(untouched, "active_q %d changed inactive codebooks' state", k);
+        free(idx_full);
+        free(res_full);
+        train_graph_free(gb);
+    }
+    free(x);
+    train_graph_free(ga);
+}
+
+static double stdev(const float *v, size_t n, double *mean_out) {
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) s += v[i];
+    double m = s / (double)n;
+    for (size_t i = 0; i < n; i++) s2 += ((double)v[i] - m) * ((double)v[i] - m);
+    if (mean_out) *mean_out = m;
+    return sqrt(s2 / (double)n);
+}
+
+/* mean over crops and channels of the std over frames of z [B][D][F] */
+static double temporal_std(const float *z, int B, int D, int F) {
+    double s = 0;
+    for (int i = 0; i < B * D; i++) s += stdev(z + (size_t)i * F, (size_t)F, NULL);
+    return s / (B * D);
+}
+
+static void init_check(const char *dir) {
+    const int B = 2, T = 960;
+    codec_config cfg;
+    train_graph *g = load_graph(dir, "tiny24", B, T, 4, &cfg);
+    if (!g) return;
+    int np;
+    const train_param *tab = train_graph_param_table(g, &np);
+    size_t nf = train_graph_n_floats(g);
+    float *p = train_graph_params(g);
+    train_graph_init_params(g, 77);
+    float *p1 = malloc(nf * sizeof *p1);
+    memcpy(p1, p, nf * sizeof *p1);
+    train_graph_init_params(g, 77);
+    CHECK_MSG(!memcmp(p, p1, nf * sizeof *p1), "init_params is not deterministic");
+    train_graph_init_params(g, 78);
+    CHECK_MSG(memcmp(p, p1, nf * sizeof *p1) != 0, "init_params ignores its seed");
+    train_graph_init_params(g, 77);
+    int bad = 0;
+    double bound_w = 0;
+    for (int i = 0; i < np; i++) {
+        const train_param *t = &tab[i];
+        const float *v = p + t->offset;
+        const char *nm = t->name;
+        size_t L = strlen(nm);
+        int is_lstm = strstr(nm, ".lstm.") != NULL, is_norm = strstr(nm, ".norm.") != NULL;
+        int is_g = L > 9 && !strcmp(nm + L - 9, ".weight_g");
+        double bound;
+        if (is_norm) {
+            float want = strstr(nm, ".weight") ? 1.0f : 0.0f;
+            for (size_t k = 0; k < t->numel; k++) bad += v[k] != want;
+            continue;
+        }
+        if (is_lstm) bound = 1.0 / sqrt((double)(strstr(nm, "bias") ? t->shape[0] / 4 : t->shape[1]));
+        else if (t->ndim == 3 && !is_g) bound = bound_w = 1.0 / sqrt((double)t->shape[1] * t->shape[2]);
+        else if (is_g) {
+            /* g = row norms of the v that follows it */
+            const train_param *tv = &tab[i + 1];
+            size_t rows = (size_t)tv->shape[0], inner = tv->numel / rows;
+            for (size_t r = 0; r < rows; r++) {
+                double s2 = 0;
+                for (size_t k = 0; k < inner; k++) s2 += (double)p[tv->offset + r * inner + k] * p[tv->offset + r * inner + k];
+                bad += fabs(v[r] - sqrt(s2)) > 1e-5 * sqrt(s2);
+            }
+            continue;
+        } else bound = bound_w; /* conv bias: the bound of the weight before it */
+        double mx = 0;
+        for (size_t k = 0; k < t->numel; k++) mx = fmax(mx, fabs(v[k]));
+        int ok = mx <= bound;
+        if (t->numel >= 64) ok &= mx >= 0.85 * bound;
+        if (t->numel >= 2000) {
+            double sd = stdev(v, t->numel, NULL);
+            ok &= fabs(sd / (bound / sqrt(3.0)) - 1) < 0.1;
+        }
+        if (!ok) printf("  init: %s: max %.4g, bound %.4g\n", nm, mx, bound);
+        bad += !ok;
+    }
+    CHECK_MSG(bad == 0, "%d parameter values break PyTorch's init rules", bad);
+    /* data-dependent init */
+    size_t nx = (size_t)B * T;
+    float *x = test_audio(nx);
+    for (size_t i = 0; i < nx; i++) x[i] *= 0.3f;
+    int D = cfg.dimension, F = train_graph_frames(g);
+    train_losses L;
+    train_graph_forward(g, x, 1.0f, 1.0f, &L); /* codebooks from the file: fine for a look at the latents */
+    double z_sd0 = stdev(train_graph_latents(g), (size_t)B * D * F, NULL);
+    double z_t0 = temporal_std(train_graph_latents(g), B, D, F);
+    double x_sd = stdev(x, nx, NULL);
+    CHECK(train_graph_data_init(g, x, (float)x_sd) == 0);
+    CHECK(train_graph_backward(g, NULL) != 0); /* data init leaves no forward to backpropagate */
+    const float *z = train_graph_latents(g);
+    double z_sd = stdev(z, (size_t)B * D * F, NULL), z_t = temporal_std(z, B, D, F), worst_mean = 0;
+    for (int d = 0; d < D; d++) {
+        double s = 0;
+        for (int b = 0; b < B; b++)
+            for (int f = 0; f < F; f++) s += z[((size_t)b * D + d) * F + f];
+        worst_mean = fmax(worst_mean, fabs(s / (B * F)));
+    }
+    int Lo = train_graph_output_len(g);
+    double y_sd = stdev(train_graph_output(g), (size_t)B * Lo, NULL);
+    printf("init: default init latents std %.3g (over time %.3g); after data init std %.6f (over time %.3g, worst "
+           "channel mean %.2g), output std %.6f for target %.6f\n", z_sd0, z_t0, z_sd, z_t, worst_mean, y_sd, x_sd);
+    CHECK_MSG(fabs(z_sd - 1) < 1e-3, "latents std %.6f after data init", z_sd);
+    CHECK_MSG(worst_mean < 1e-3, "latent channel mean %.3g after data init", worst_mean);
+    CHECK_MSG(z_t > 0.2, "latents nearly constant over time after data init (%.3g)", z_t);
+    CHECK_MSG(fabs(y_sd / x_sd - 1) < 1e-3, "output std %.6f, target %.6f", y_sd, x_sd);
+    /* and training runs from there */
+    CHECK(train_graph_forward(g, x, 1.0f, 1.0f, &L) == 0 && isfinite(L.total));
+    CHECK(train_graph_backward(g, NULL) == 0);
+    free(p1);
+    free(x);
+    train_graph_free(g);
+}
+
+static void thread_check(const char *dir) {
+    const int B = 2, T = 640;
+    codec_config cfg;
+    train_graph *g[2] = {load_graph(dir, "tiny48", B, T, 4, &cfg), NULL};
+    g[1] = load_graph(dir, "tiny48", B, T, 4, &cfg);
+    if (!g[0] || !g[1]) { train_graph_free(g[0]); train_graph_free(g[1]); return; }
+    size_t nx = (size_t)B * cfg.channels * T, nf = train_graph_n_floats(g[0]);
+    float *x[2] = {test_audio(nx), test_audio(nx)}, *seq[2];
+    for (int i = 0; i < 2; i++) {
+        train_graph_zero_grad(g[i]);
+        train_graph_forward(g[i], x[i], 1.0f, 1.0f, NULL);
+        train_graph_backward(g[i], NULL);
+        seq[i] = malloc(nf * sizeof(float));
+        memcpy(seq[i], train_graph_grads(g[i]), nf * sizeof(float));
+        train_graph_zero_grad(g[i]);
+    }
+#pragma omp parallel for num_threads(2) schedule(static, 1)
+    for (int i = 0; i < 2; i++)
+        for (int rep = 0; rep < 3; rep++) {
+            train_graph_zero_grad(g[i]);
+            train_graph_forward(g[i], x[i], 1.0f, 1.0f, NULL);
+            train_graph_backward(g[i], NULL);
+        }
+    int same = 1;
+    for (int i = 0; i < 2; i++) same &= !memcmp(seq[i], train_graph_grads(g[i]), nf * sizeof(float));
+    printf("two graphs on two threads: gradients %s as one after the other\n", same ? "the same" : "NOT the same");
+    CHECK_MSG(same, "graphs stepped on two threads differ from sequential steps");
+    for (int i = 0; i < 2; i++) { free(x[i]); free(seq[i]); train_graph_free(g[i]); }
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: %s CODEC_DATA_DIR TRAIN_DATA_DIR\n", argv[0]); return 1; }
     tu_seed(20261126);
@@ -257,5 +531,11 @@ int main(int argc, char **argv) {
     fd_check("fd tiny48 n_q=0", argv[1], "tiny48", 2, 100, 0, 0, "", 1, 0.0f, 40);
     fd_check("fd tiny24 n_q=4 decoder", argv[1], "tiny24", 2, 96, 4, 0, "decoder.", 1, 1.0f, 20);
     fd_check("fd tiny24 n_q=4 encoder commit", argv[1], "tiny24", 2, 96, 4, 1, "encoder.", 0, 1.0f, 20);
+    fast_vs_ref(argv[1], "tiny24", 2, 640, 4);
+    fast_vs_ref(argv[1], "tiny48", 2, 600, 4);
+    active_q_check(argv[1], 0);
+    active_q_check(argv[1], 1);
+    init_check(argv[1]);
+    thread_check(argv[1]);
     return tu_finish("train-graph");
 }
