@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rvq_train.h"
+#include <cblas.h>
+#include "sono_internal.h"
 
 static uint64_t xs64(uint64_t *s) {
     uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ull;
@@ -22,6 +24,98 @@ void rvq_ema_init_from(rvq_ema *cb, const float *x, int64_t n) {
     }
 }
 
+/* Nearest code of each row of x [n][D] among E [K][D] (|x|^2 left out of
+ * the distance; first index on ties), by blocks of rows through sgemm. */
+static void nearest_codes(const float *x, int64_t n, const float *E, const float *e2, int K, int D,
+                          int32_t *idx, float *dots /* [rows][K] */, int64_t rows) {
+    for (int64_t i0 = 0; i0 < n; i0 += rows) {
+        int64_t r = n - i0 < rows ? n - i0 : rows;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, K, D, 1.0f, x + i0 * D, D, E, D, 0.0f, dots, K);
+        for (int64_t i = 0; i < r; i++) {
+            const float *dr = dots + i * K;
+            float best = 0;
+            int bi = 0;
+            for (int k = 0; k < K; k++) {
+                float dist = e2[k] - 2.0f * dr[k];
+                if (k == 0 || dist < best) { best = dist; bi = k; }
+            }
+            idx[i0 + i] = bi;
+        }
+    }
+}
+
+int rvq_kmeans_init(rvq_ema *cb, const float *x, int64_t n, int iters, double per_step, uint64_t *rng) {
+    const int K = cb->K, D = cb->D;
+    if (n < K || K < 1 || D < 1) return sono_fail(SONO_E_ARG, "k-means init: %lld vectors for %d codes", (long long)n, K);
+    const int64_t rows = 256;
+    int32_t *idx = malloc((size_t)n * sizeof *idx);
+    int64_t *perm = malloc((size_t)n * sizeof(double));
+    float *dots = malloc((size_t)rows * K * sizeof *dots), *e2 = malloc((size_t)K * sizeof *e2);
+    double *sum = malloc((size_t)K * D * sizeof *sum), *cnt = malloc((size_t)K * sizeof *cnt);
+    if (!idx || !perm || !dots || !e2 || !sum || !cnt) {
+        free(idx); free(perm); free(dots); free(e2); free(sum); free(cnt);
+        return sono_fail(SONO_E_NOMEM, "out of memory for k-means");
+    }
+    /* k-means++ seeding: each next code is a row drawn with probability
+     * proportional to its squared distance from the nearest code so far
+     * (perm's storage holds those distances as doubles) */
+    double *near = (double *)(void *)perm;
+    for (int k = 0; k < K; k++) {
+        int64_t pick = 0;
+        if (k == 0) {
+            pick = (int64_t)(xs64(rng) % (uint64_t)n);
+        } else {
+            double total = 0;
+            for (int64_t i = 0; i < n; i++) total += near[i];
+            double u = (double)(xs64(rng) >> 11) * 0x1.0p-53 * total;
+            pick = n - 1;
+            for (int64_t i = 0; i < n; i++) {
+                if (u < near[i]) { pick = i; break; }
+                u -= near[i];
+            }
+            if (total <= 0) pick = (int64_t)(xs64(rng) % (uint64_t)n);
+        }
+        float *e = cb->embed + (size_t)k * D;
+        memcpy(e, x + (size_t)pick * D, (size_t)D * sizeof(float));
+        for (int64_t i = 0; i < n; i++) {
+            const float *v = x + (size_t)i * D;
+            double d2 = 0;
+            for (int d = 0; d < D; d++) d2 += ((double)v[d] - e[d]) * ((double)v[d] - e[d]);
+            if (k == 0 || d2 < near[i]) near[i] = d2;
+        }
+    }
+    for (int it = 0; it <= iters; it++) {
+        for (int k = 0; k < K; k++) {
+            const float *e = cb->embed + (size_t)k * D;
+            float s2 = 0;
+            for (int d = 0; d < D; d++) s2 += e[d] * e[d];
+            e2[k] = s2;
+        }
+        nearest_codes(x, n, cb->embed, e2, K, D, idx, dots, rows);
+        memset(sum, 0, (size_t)K * D * sizeof *sum);
+        memset(cnt, 0, (size_t)K * sizeof *cnt);
+        for (int64_t i = 0; i < n; i++) {
+            cnt[idx[i]] += 1;
+            const float *v = x + (size_t)i * D;
+            double *s = sum + (size_t)idx[i] * D;
+            for (int d = 0; d < D; d++) s[d] += v[d];
+        }
+        if (it == iters) break;   /* last round only counts */
+        for (int k = 0; k < K; k++) {
+            float *e = cb->embed + (size_t)k * D;
+            if (cnt[k] > 0) for (int d = 0; d < D; d++) e[d] = (float)(sum[(size_t)k * D + d] / cnt[k]);
+            else memcpy(e, x + (size_t)(xs64(rng) % (uint64_t)n) * D, (size_t)D * sizeof(float));
+        }
+    }
+    for (int k = 0; k < K; k++) {
+        float c = (float)(cnt[k] * per_step / (double)n);
+        cb->cluster_size[k] = c;
+        for (int d = 0; d < D; d++) cb->embed_avg[(size_t)k * D + d] = cb->embed[(size_t)k * D + d] * c;
+    }
+    free(idx); free(perm); free(dots); free(e2); free(sum); free(cnt);
+    return 0;
+}
+
 void rvq_ema_update(rvq_ema *cb, const float *x, const int32_t *idx, int64_t n, uint64_t *rng, int *n_replaced) {
     const int K = cb->K, D = cb->D;
     const float a = cb->decay, b = 1.0f - cb->decay;
@@ -31,7 +125,10 @@ void rvq_ema_update(rvq_ema *cb, const float *x, const int32_t *idx, int64_t n, 
         for (int k = 0; k < K; k++) {
             if (cb->cluster_size[k] >= cb->dead_threshold) continue;
             const float *s = x + (size_t)(xs64(rng) % (uint64_t)n) * (size_t)D;
-            float c = cb->dead_threshold;
+            /* twice the threshold: an unused replacement gets log(2)/(1-decay) steps to win
+             * vectors before it counts as dead again (at the threshold itself it would be
+             * replaced again on the very next step) */
+            float c = 2.0f * cb->dead_threshold;
             for (int d = 0; d < D; d++) {
                 cb->embed[(size_t)k * D + d] = s[d];
                 cb->embed_avg[(size_t)k * D + d] = s[d] * c;

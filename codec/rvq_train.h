@@ -30,10 +30,21 @@ typedef struct {
  * batch), embed_avg = embed, cluster_size = 1. x [n][D], n >= 1. */
 void rvq_ema_init_from(rvq_ema *cb, const float *x, int64_t n);
 
+/* Initialise a codebook by k-means (Lloyd, `iters` rounds) on x [n][D],
+ * n >= K: codes start from k-means++ seeding (rows drawn by squared
+ * distance to the codes so far, with *rng); a code left without
+ * vectors in a round moves to a random row. Afterwards cluster_size = each
+ * code's share of the data scaled to `per_step` vectors (the vectors one
+ * training step brings) and embed_avg = embed * cluster_size, so the EMA
+ * starts at a fixed point instead of pulling popular codes to the centre.
+ * Returns 0 or SONO_E_NOMEM / SONO_E_ARG. */
+int rvq_kmeans_init(rvq_ema *cb, const float *x, int64_t n, int iters, double per_step, uint64_t *rng);
+
 /* One EMA step for a batch: x [n][D] (the residuals this codebook saw), idx [n]
  * their chosen codes. First the dead codes (EMA count below the threshold)
  * are replaced by random batch vectors drawn with *rng (xorshift64*), with
- * embed_avg and cluster_size set to match so the replacement survives; then
+ * cluster_size set to twice the threshold (a grace period) and embed_avg to
+ * match, so the replacement survives; then
  * cluster_size and embed_avg move towards this batch's counts and sums, and
  * embed = embed_avg / Laplace-smoothed counts. *n_replaced (may be NULL)
  * gets the number of codes replaced. No memory is allocated. */

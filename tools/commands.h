@@ -11,5 +11,6 @@ extern const cli_cmd cmd_detokenize;
 extern const cli_cmd cmd_archive_merge;
 extern const cli_cmd cmd_bench;
 extern const cli_cmd cmd_eval;
+extern const cli_cmd cmd_train_codec;
 
 #endif

@@ -11,6 +11,7 @@ static const cli_cmd *const commands[] = {
     &cmd_archive_merge,
     &cmd_bench,
     &cmd_eval,
+    &cmd_train_codec,
 };
 enum { N_COMMANDS = (int)(sizeof commands / sizeof commands[0]) };
 

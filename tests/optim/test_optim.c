@@ -8,6 +8,7 @@
 #include "optim.h"
 #include "rvq_train.h"
 #include "test_util.h"
+#include "sonotok/error.h"
 
 #define MAXA 64
 static struct { char name[32]; int n; float *v; } arr[MAXA];
@@ -148,6 +149,39 @@ static double revive(float threshold) {
     return ppl;
 }
 
+/* k-means init on 16 well separated clusters in 12 dimensions, 16 codes:
+ * every cluster gets a code of its own (perplexity of the assignment near
+ * 16), and the counts are scaled to per_step vectors. */
+static void test_kmeans(void) {
+    enum { K = 16, D = 12, C = 16, N = 1600 };
+    static float x[N * D], e[K * D], avg[K * D], size[K], centers[C * D];
+    for (int i = 0; i < C * D; i++) centers[i] = tu_uniform(-10, 10);
+    for (int i = 0; i < N; i++)
+        for (int d = 0; d < D; d++) x[i * D + d] = centers[(i % C) * D + d] + tu_uniform(-0.5f, 0.5f);
+    rvq_ema cb = {.K = K, .D = D, .decay = 0.99f, .eps = 1e-5f, .dead_threshold = 0.05f,
+                  .embed = e, .embed_avg = avg, .cluster_size = size};
+    uint64_t rng = 7;
+    CHECK(rvq_kmeans_init(&cb, x, N, 10, 160.0, &rng) == 0);
+    int32_t idx[N];
+    for (int i = 0; i < N; i++) { /* nearest code, brute force */
+        float best = 0;
+        for (int k = 0; k < K; k++) {
+            float s = 0;
+            for (int d = 0; d < D; d++) s += (x[i * D + d] - e[k * D + d]) * (x[i * D + d] - e[k * D + d]);
+            if (k == 0 || s < best) { best = s; idx[i] = k; }
+        }
+    }
+    double ppl = rvq_perplexity(idx, N, K, NULL), total = 0;
+    for (int k = 0; k < K; k++) total += size[k];
+    printf("k-means init: perplexity %.2f on %d clusters, counts sum %.1f (per step 160)\n", ppl, C, total);
+    /* Lloyd from random rows can merge two clusters and split another; with
+     * 10 rounds on separated clusters it should not lose more than one */
+    CHECK(ppl > C - 1.5);
+    CHECK(fabs(total - 160.0) < 1e-3);
+    CHECK(avg[0] == e[0] * size[0]);
+    CHECK(rvq_kmeans_init(&cb, x, K - 1, 10, 1.0, &rng) == SONO_E_ARG);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || load(argv[1])) { fprintf(stderr, "usage: %s FIXTURE (readable)\n", argv[0]); return 2; }
     tu_seed(2024);
@@ -155,6 +189,7 @@ int main(int argc, char **argv) {
     test_clip();
     test_schedule();
     test_ema_reference();
+    test_kmeans();
     double with = revive(0.5f), without = revive(0.0f);
     printf("dead-code revival: perplexity %.2f with replacement, %.2f without (8 clusters)\n", with, without);
     CHECK(with > 6.0);

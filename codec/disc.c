@@ -1,0 +1,828 @@
+/* Multi-scale STFT discriminator (codec/disc.h): conv2d and LeakyReLU layers
+ * with their backward passes, the per-scale forward/backward, and the hinge and
+ * feature-matching losses.
+ *
+ * Each loss call works crop by crop and scale by scale, so the activations of
+ * only one (crop, scale) are alive at a time, plus, for the generator's
+ * feature loss, the real crops' feature maps at the current scale (the
+ * normaliser mean|f(x)| is taken over the whole batch before any gradient is
+ * formed). Weight-normed kernels are folded once per call into an effective
+ * weight buffer; their gradients gather there and are pushed through the
+ * weight norm at the end of the call. */
+#include "disc.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "kernels_grad.h"
+#include "sono_internal.h"
+#include "stft.h"
+
+/* ---------------------------------------------------------------------------
+ * conv2d */
+
+/* Floats per im2col chunk (1 MiB: stays in L2 next to the kernel). */
+#define CONV2D_COL_TARGET ((size_t)1 << 18)
+
+static int conv2d_rows_per_chunk(const disc_conv2d_shape *s, int Ho, int Wo) {
+    size_t per_row = (size_t)s->C_in * s->kh * s->kw * (size_t)Wo;
+    size_t r = per_row ? CONV2D_COL_TARGET / per_row : 1;
+    if (r < 1) r = 1;
+    if (r > (size_t)Ho) r = (size_t)Ho;
+    return (int)(r < 1 ? 1 : r);
+}
+
+/* Row-flattened path for sh == 1, dw == 1 (every conv of the discriminator):
+ * the input, zero-padded to Hp = H + 2ph rows of Wp = W + 2pw (rounded up to
+ * a multiple of sw) columns, is read as one long signal per channel, so kernel
+ * row i is a conv1d over it shifted by i*dh rows: output h*q + wo (q = Wp/sw)
+ * is output (h, wo); the rest (wo >= Wo, rows past Ho) is computed and
+ * dropped. That hands each kernel row to kernels.c's conv1d_forward (its own
+ * SIMD engine where the CPU has one, else im2col + sgemm) and the input
+ * gradient to convtr1d_forward, both over thousands of time steps. */
+typedef struct {
+    int flat;                 /* row-flattened path usable */
+    int Ho, Wo, Wp, Hp, q;
+    size_t Lp;                /* padded floats per channel */
+    size_t T1;                /* conv1d outputs over Lp */
+    size_t Tg;                /* Ho*q: flattened output gradient per channel */
+    size_t Ltr;               /* convtr1d output length over Tg */
+    size_t o_pad, o_tmp, o_g, o_w, o_k, o_col, total;   /* scratch layout, floats */
+} conv2d_plan;
+
+static void conv2d_plan_make(conv2d_plan *pl, const disc_conv2d_shape *s) {
+    memset(pl, 0, sizeof *pl);
+    pl->Ho = disc_conv2d_out(s->H, s->kh, s->sh, s->dh, s->ph);
+    pl->Wo = disc_conv2d_out(s->W, s->kw, s->sw, s->dw, s->pw);
+    if (pl->Ho <= 0 || pl->Wo <= 0) return;
+    const size_t kdim = (size_t)s->C_in * s->kh * s->kw;
+    const int r = conv2d_rows_per_chunk(s, pl->Ho, pl->Wo);
+    const size_t col = 2 * kdim * (size_t)r * pl->Wo;   /* im2col columns + their gradient */
+    pl->flat = s->sh == 1 && s->dw == 1 && s->sw >= 1;
+    if (!pl->flat) {
+        pl->o_col = 0;
+        pl->total = col;
+        return;
+    }
+    pl->Wp = (s->W + 2 * s->pw + s->sw - 1) / s->sw * s->sw;
+    pl->q = pl->Wp / s->sw;
+    pl->Hp = s->H + 2 * s->ph;
+    pl->Lp = (size_t)pl->Hp * pl->Wp;
+    pl->T1 = (size_t)conv1d_out_len((int)pl->Lp, s->kw, s->sw, 1);
+    pl->Tg = (size_t)pl->Ho * pl->q;
+    pl->Ltr = (pl->Tg - 1) * s->sw + s->kw;
+    size_t n_pad = (size_t)s->C_in * pl->Lp + (size_t)(s->kh - 1) * s->dh * pl->Wp + s->kw;
+    size_t n_tmp = SONO_MAX((size_t)s->C_out * pl->T1, (size_t)s->C_in * pl->Ltr);
+    size_t n_g = (size_t)s->C_out * pl->Tg;
+    size_t n_w = (size_t)s->C_out * s->C_in * s->kw;
+    size_t n_k = SONO_MAX(conv1d_scratch_floats(s->C_in, s->kw, (int)pl->T1),
+                          convtr1d_scratch_floats(s->C_in, s->kw, (int)pl->Tg));
+    pl->o_pad = 0;
+    pl->o_tmp = pl->o_pad + n_pad;
+    pl->o_g = pl->o_tmp + n_tmp;
+    pl->o_w = pl->o_g + n_g;
+    pl->o_k = pl->o_w + n_w;
+    pl->o_col = pl->o_k + n_k;
+    pl->total = pl->o_col + col;
+}
+
+size_t disc_conv2d_scratch_floats(const disc_conv2d_shape *s) {
+    conv2d_plan pl;
+    conv2d_plan_make(&pl, s);
+    return pl.total;
+}
+
+/* w_i [C_out][C_in][kw] = w[:, :, i, :] */
+static void conv2d_kernel_row(float *wi, const float *w, const disc_conv2d_shape *s, int i) {
+    const size_t rows = (size_t)s->C_out * s->C_in;
+    for (size_t r = 0; r < rows; r++)
+        memcpy(wi + r * s->kw, w + (r * s->kh + i) * s->kw, (size_t)s->kw * sizeof(float));
+}
+
+/* Output columns wo whose input column wo*sw + x0 lies in [0, W): [*lo, *hi]. */
+static void conv2d_valid_cols(int x0, int sw, int W, int Wo, int *lo, int *hi) {
+    int l = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
+    int h = W - 1 - x0 < 0 ? -1 : (W - 1 - x0) / sw;
+    if (h > Wo - 1) h = Wo - 1;
+    *lo = l;
+    *hi = h;
+}
+
+/* col [C_in*kh*kw][nh*Wo] for output rows h0 .. h0+nh-1. */
+static void conv2d_im2col(float *col, const float *in, const disc_conv2d_shape *s, int h0, int nh, int Wo) {
+    const int H = s->H, W = s->W;
+    const size_t n = (size_t)nh * Wo;
+    for (int ci = 0; ci < s->C_in; ci++)
+        for (int i = 0; i < s->kh; i++)
+            for (int j = 0; j < s->kw; j++) {
+                float *row = col + ((size_t)(ci * s->kh + i) * s->kw + j) * n;
+                const int x0 = j * s->dw - s->pw;
+                int lo, hi;
+                conv2d_valid_cols(x0, s->sw, W, Wo, &lo, &hi);
+                for (int hh = 0; hh < nh; hh++) {
+                    float *dst = row + (size_t)hh * Wo;
+                    const int y = (h0 + hh) * s->sh - s->ph + i * s->dh;
+                    if (y < 0 || y >= H || lo > hi) {
+                        memset(dst, 0, (size_t)Wo * sizeof *dst);
+                        continue;
+                    }
+                    const float *src = in + ((size_t)ci * H + y) * W + x0;
+                    for (int wo = 0; wo < lo; wo++) dst[wo] = 0.0f;
+                    if (s->sw == 1)
+                        memcpy(dst + lo, src + lo, (size_t)(hi - lo + 1) * sizeof *dst);
+                    else
+                        for (int wo = lo; wo <= hi; wo++) dst[wo] = src[wo * s->sw];
+                    for (int wo = hi + 1; wo < Wo; wo++) dst[wo] = 0.0f;
+                }
+            }
+}
+
+/* din += the columns' gradient scattered back (adjoint of conv2d_im2col). */
+static void conv2d_col2im(float *din, const float *dcol, const disc_conv2d_shape *s, int h0, int nh, int Wo) {
+    const int H = s->H, W = s->W;
+    const size_t n = (size_t)nh * Wo;
+    for (int ci = 0; ci < s->C_in; ci++)
+        for (int i = 0; i < s->kh; i++)
+            for (int j = 0; j < s->kw; j++) {
+                const float *row = dcol + ((size_t)(ci * s->kh + i) * s->kw + j) * n;
+                const int x0 = j * s->dw - s->pw;
+                int lo, hi;
+                conv2d_valid_cols(x0, s->sw, W, Wo, &lo, &hi);
+                if (lo > hi) continue;
+                for (int hh = 0; hh < nh; hh++) {
+                    const int y = (h0 + hh) * s->sh - s->ph + i * s->dh;
+                    if (y < 0 || y >= H) continue;
+                    const float *g = row + (size_t)hh * Wo;
+                    float *dst = din + ((size_t)ci * H + y) * W + x0;
+                    for (int wo = lo; wo <= hi; wo++) dst[wo * s->sw] += g[wo];
+                }
+            }
+}
+
+static void conv2d_forward_im2col(float *out, const float *in, const float *w, const float *b,
+                                  const disc_conv2d_shape *s, float *scratch, int Ho, int Wo) {
+    const int kdim = s->C_in * s->kh * s->kw;
+    const size_t HW = (size_t)Ho * Wo;
+    const int r = conv2d_rows_per_chunk(s, Ho, Wo);
+    for (int h0 = 0; h0 < Ho; h0 += r) {
+        const int nh = SONO_MIN(r, Ho - h0);
+        const int n = nh * Wo;
+        conv2d_im2col(scratch, in, s, h0, nh, Wo);
+        float *o = out + (size_t)h0 * Wo;
+        for (int co = 0; co < s->C_out; co++) {
+            float bv = b ? b[co] : 0.0f;
+            float *oc = o + (size_t)co * HW;
+            for (int k = 0; k < n; k++) oc[k] = bv;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->C_out, n, kdim,
+                    1.0f, w, kdim, scratch, n, 1.0f, o, (int)HW);
+    }
+}
+
+void disc_conv2d_forward(float *out, const float *in, const float *w, const float *b,
+                         const disc_conv2d_shape *s, float *scratch) {
+    conv2d_plan pl;
+    conv2d_plan_make(&pl, s);
+    if (pl.Ho <= 0 || pl.Wo <= 0) return;
+    if (!pl.flat) {
+        conv2d_forward_im2col(out, in, w, b, s, scratch + pl.o_col, pl.Ho, pl.Wo);
+        return;
+    }
+    float *P = scratch + pl.o_pad, *tmp = scratch + pl.o_tmp, *wi = scratch + pl.o_w, *ks = scratch + pl.o_k;
+    const size_t HW = (size_t)pl.Ho * pl.Wo;
+    /* zero-padded, row-flattened input */
+    memset(P, 0, ((size_t)s->C_in * pl.Lp + (size_t)(s->kh - 1) * s->dh * pl.Wp + s->kw) * sizeof(float));
+    for (int ci = 0; ci < s->C_in; ci++)
+        for (int y = 0; y < s->H; y++)
+            memcpy(P + ci * pl.Lp + (size_t)(y + s->ph) * pl.Wp + s->pw, in + ((size_t)ci * s->H + y) * s->W,
+                   (size_t)s->W * sizeof(float));
+    for (int i = 0; i < s->kh; i++) {
+        conv2d_kernel_row(wi, w, s, i);
+        conv1d_forward(tmp, P + (size_t)i * s->dh * pl.Wp, wi, NULL, s->C_in, s->C_out, (int)pl.Lp, s->kw, s->sw, 1,
+                       ks, 1);
+        for (int co = 0; co < s->C_out; co++) {
+            const float bv = b ? b[co] : 0.0f;
+            for (int h = 0; h < pl.Ho; h++) {
+                float *o = out + co * HW + (size_t)h * pl.Wo;
+                const float *t = tmp + co * pl.T1 + (size_t)h * pl.q;
+                if (i == 0)
+                    for (int wo = 0; wo < pl.Wo; wo++) o[wo] = bv + t[wo];
+                else
+                    for (int wo = 0; wo < pl.Wo; wo++) o[wo] += t[wo];
+            }
+        }
+    }
+}
+
+void disc_conv2d_backward(float *din, float *dw, float *db, const float *dout,
+                          const float *in, const float *w, const disc_conv2d_shape *s, float *scratch) {
+    conv2d_plan pl;
+    conv2d_plan_make(&pl, s);
+    const int Ho = pl.Ho, Wo = pl.Wo;
+    if (Ho <= 0 || Wo <= 0) return;
+    const int kdim = s->C_in * s->kh * s->kw;
+    const size_t HW = (size_t)Ho * Wo;
+    const int r = conv2d_rows_per_chunk(s, Ho, Wo);
+    float *col = scratch + pl.o_col, *dcol = col + (size_t)kdim * r * Wo;
+    if (db)
+        for (int co = 0; co < s->C_out; co++) {
+            double acc = 0;
+            const float *g = dout + (size_t)co * HW;
+            for (size_t k = 0; k < HW; k++) acc += g[k];
+            db[co] += (float)acc;
+        }
+    for (int h0 = 0; (dw || (din && !pl.flat)) && h0 < Ho; h0 += r) {
+        const int nh = SONO_MIN(r, Ho - h0);
+        const int n = nh * Wo;
+        const float *g = dout + (size_t)h0 * Wo;
+        if (dw) {
+            conv2d_im2col(col, in, s, h0, nh, Wo);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->C_out, kdim, n,
+                        1.0f, g, (int)HW, col, n, 1.0f, dw, kdim);
+        }
+        if (din && !pl.flat) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kdim, n, s->C_out,
+                        1.0f, w, kdim, g, (int)HW, 0.0f, dcol, n);
+            conv2d_col2im(din, dcol, s, h0, nh, Wo);
+        }
+    }
+    if (!din || !pl.flat) return;
+    /* input gradient: per kernel row, a transposed conv1d of the flattened
+     * output gradient (zeros where the forward's outputs were dropped),
+     * added back at the row's shift */
+    float *G = scratch + pl.o_g, *tmp = scratch + pl.o_tmp, *wi = scratch + pl.o_w, *ks = scratch + pl.o_k;
+    for (int co = 0; co < s->C_out; co++)
+        for (int h = 0; h < Ho; h++) {
+            float *gr = G + co * pl.Tg + (size_t)h * pl.q;
+            memcpy(gr, dout + co * HW + (size_t)h * Wo, (size_t)Wo * sizeof(float));
+            for (int wo = Wo; wo < pl.q; wo++) gr[wo] = 0.0f;
+        }
+    for (int i = 0; i < s->kh; i++) {
+        conv2d_kernel_row(wi, w, s, i);
+        convtr1d_forward(tmp, G, wi, NULL, s->C_out, s->C_in, (int)pl.Tg, s->kw, s->sw, ks, 1);
+        /* tmp[ci][t] is the gradient at padded flat position i*dh*Wp + t */
+        const long shift = (long)i * s->dh * pl.Wp;
+        for (int ci = 0; ci < s->C_in; ci++)
+            for (int y = 0; y < s->H; y++) {
+                long t0 = (long)(y + s->ph) * pl.Wp + s->pw - shift;
+                long lo = t0 < 0 ? -t0 : 0;
+                long hi = SONO_MIN((long)s->W, (long)pl.Ltr - t0);
+                float *d = din + ((size_t)ci * s->H + y) * s->W;
+                const float *t = tmp + ci * pl.Ltr + t0;
+                for (long x = lo; x < hi; x++) d[x] += t[x];
+            }
+    }
+}
+
+void disc_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b,
+                             const disc_conv2d_shape *s, float *scratch) {
+    (void)scratch;
+    const int Ho = disc_conv2d_out(s->H, s->kh, s->sh, s->dh, s->ph);
+    const int Wo = disc_conv2d_out(s->W, s->kw, s->sw, s->dw, s->pw);
+    for (int co = 0; co < s->C_out; co++)
+        for (int ho = 0; ho < Ho; ho++)
+            for (int wo = 0; wo < Wo; wo++) {
+                double acc = b ? b[co] : 0.0;
+                for (int ci = 0; ci < s->C_in; ci++)
+                    for (int i = 0; i < s->kh; i++) {
+                        int y = ho * s->sh - s->ph + i * s->dh;
+                        if (y < 0 || y >= s->H) continue;
+                        for (int j = 0; j < s->kw; j++) {
+                            int x = wo * s->sw - s->pw + j * s->dw;
+                            if (x < 0 || x >= s->W) continue;
+                            acc += (double)in[((size_t)ci * s->H + y) * s->W + x] *
+                                   w[(((size_t)co * s->C_in + ci) * s->kh + i) * s->kw + j];
+                        }
+                    }
+                out[((size_t)co * Ho + ho) * Wo + wo] = (float)acc;
+            }
+}
+
+void disc_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
+                              const float *in, const float *w, const disc_conv2d_shape *s, float *scratch) {
+    (void)scratch;
+    const int Ho = disc_conv2d_out(s->H, s->kh, s->sh, s->dh, s->ph);
+    const int Wo = disc_conv2d_out(s->W, s->kw, s->sw, s->dw, s->pw);
+    for (int co = 0; co < s->C_out; co++) {
+        const float *g = dout + (size_t)co * Ho * Wo;
+        if (db) {
+            double acc = 0;
+            for (size_t k = 0; k < (size_t)Ho * Wo; k++) acc += g[k];
+            db[co] += (float)acc;
+        }
+        for (int ci = 0; ci < s->C_in; ci++)
+            for (int i = 0; i < s->kh; i++)
+                for (int j = 0; j < s->kw; j++) {
+                    const size_t wi = (((size_t)co * s->C_in + ci) * s->kh + i) * s->kw + j;
+                    double acc = 0;
+                    for (int ho = 0; ho < Ho; ho++) {
+                        int y = ho * s->sh - s->ph + i * s->dh;
+                        if (y < 0 || y >= s->H) continue;
+                        for (int wo = 0; wo < Wo; wo++) {
+                            int x = wo * s->sw - s->pw + j * s->dw;
+                            if (x < 0 || x >= s->W) continue;
+                            const size_t ii = ((size_t)ci * s->H + y) * s->W + x;
+                            const float gv = g[(size_t)ho * Wo + wo];
+                            acc += (double)gv * in[ii];
+                            if (din) din[ii] += gv * w[wi];
+                        }
+                    }
+                    if (dw) dw[wi] += (float)acc;
+                }
+    }
+}
+
+void disc_lrelu_forward(float *out, const float *in, size_t n, float slope) {
+    for (size_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : slope * in[i];
+}
+
+void disc_lrelu_backward(float *din, const float *dout, const float *out, size_t n, float slope) {
+    for (size_t i = 0; i < n; i++) din[i] += dout[i] * (out[i] > 0.0f ? 1.0f : slope);
+}
+
+/* ---------------------------------------------------------------------------
+ * The discriminator */
+
+#define DISC_N_LAYERS (DISC_N_CONVS + 1)   /* convs.0..4, conv_post */
+#define DISC_PARAMS_PER_SCALE (2 + 3 * (DISC_N_LAYERS - 1))
+
+typedef struct {
+    disc_conv2d_shape s;
+    int Ho, Wo;
+    int wn;                 /* weight-normed (all but convs.0) */
+    size_t off_w;           /* plain weight, or v */
+    size_t off_g;           /* weight_g (wn only) */
+    size_t off_b;
+    size_t off_eff;         /* effective weight in d->weff / d->dweff */
+    size_t out_off;         /* output within a crop's activation set */
+    size_t out_floats;
+} disc_layer;
+
+typedef struct {
+    stft_plan *plan;
+    int frames, bins;
+    size_t spec_floats;     /* [2C][frames][bins] */
+    size_t fmap_floats;     /* sum of convs.0..4 outputs */
+    size_t act_floats;      /* fmaps + logits */
+    disc_layer L[DISC_N_LAYERS];
+} disc_scale;
+
+struct disc {
+    disc_config cfg;
+    int B, T;
+    disc_scale sc[DISC_MAX_SCALES];
+    train_param *table;
+    int64_t (*shape4)[4];
+    int *ndim4;
+    int n_params;
+    size_t n_floats, n_eff, max_buf, max_act, max_fmap, max_spec;
+    float *params, *grads;
+    float *weff, *dweff;    /* [n_eff] effective weights and their gradient */
+    float *spec;            /* [max_spec] */
+    float *acts;            /* [max_act] one crop's activations */
+    float *xacts;           /* [B][max_fmap] real crops' feature maps (generator loss) */
+    float *gA, *gB;         /* [max_buf] ping-pong gradients */
+    float *scratch;
+    size_t scratch_floats;
+};
+
+disc_config disc_default_config(int channels, int filters) {
+    static const int nf[5] = {1024, 2048, 512, 256, 128};
+    disc_config c;
+    memset(&c, 0, sizeof c);
+    c.channels = channels;
+    c.filters = filters;
+    c.n_scales = 5;
+    for (int i = 0; i < 5; i++) {
+        c.n_fft[i] = nf[i];
+        c.hop[i] = nf[i] / 4;
+    }
+    c.slope = 0.2f;
+    c.gen_loss = DISC_GEN_HINGE2;
+    c.feat_relative = 1;
+    return c;
+}
+
+void disc_free(disc *d) {
+    if (!d) return;
+    for (int s = 0; s < DISC_MAX_SCALES; s++) stft_plan_free(d->sc[s].plan);
+    free(d->table);
+    free(d->shape4);
+    free(d->ndim4);
+    free(d->params);
+    free(d->grads);
+    free(d->weff);
+    free(d->dweff);
+    free(d->spec);
+    free(d->acts);
+    free(d->xacts);
+    free(d->gA);
+    free(d->gB);
+    free(d->scratch);
+    free(d);
+}
+
+static void add_param(disc *d, const char *name, int ndim4, const int64_t *sh4, size_t *off) {
+    train_param *p = &d->table[d->n_params];
+    size_t numel = 1;
+    for (int k = 0; k < ndim4; k++) numel *= (size_t)sh4[k];
+    snprintf(p->name, sizeof p->name, "%s", name);
+    if (ndim4 == 4) {   /* fold the kernel: [C_out][C_in][kh*kw] */
+        p->ndim = 3;
+        p->shape[0] = sh4[0];
+        p->shape[1] = sh4[1];
+        p->shape[2] = sh4[2] * sh4[3];
+    } else {
+        p->ndim = ndim4;
+        for (int k = 0; k < ndim4; k++) p->shape[k] = sh4[k];
+    }
+    p->offset = *off;
+    p->numel = numel;
+    d->ndim4[d->n_params] = ndim4;
+    for (int k = 0; k < 4; k++) d->shape4[d->n_params][k] = k < ndim4 ? sh4[k] : 0;
+    d->n_params++;
+    *off += numel;
+}
+
+disc *disc_new(int channels, int filters, int B, int T, int *err) {
+    disc_config c = disc_default_config(channels, filters);
+    return disc_new_config(&c, B, T, err);
+}
+
+disc *disc_new_config(const disc_config *cfg, int B, int T, int *err) {
+    int e = 0;
+    disc *d = NULL;
+    if (!cfg || cfg->channels < 1 || cfg->channels > 64 || cfg->filters < 1 || cfg->filters > 4096 ||
+        cfg->n_scales < 1 || cfg->n_scales > DISC_MAX_SCALES || B < 1 || T < 1 || !(cfg->slope > 0.0f) ||
+        (cfg->gen_loss != DISC_GEN_HINGE2 && cfg->gen_loss != DISC_GEN_HINGE)) {
+        e = sono_fail(SONO_E_ARG, "disc: invalid config or batch (B %d, T %d)", B, T);
+        goto done;
+    }
+    for (int s = 0; s < cfg->n_scales; s++)
+        if (cfg->n_fft[s] < 2 || cfg->n_fft[s] > T || cfg->hop[s] < 1) {
+            e = sono_fail(SONO_E_ARG, "disc: scale %d: n_fft %d, hop %d invalid for T %d", s, cfg->n_fft[s],
+                          cfg->hop[s], T);
+            goto done;
+        }
+    d = calloc(1, sizeof *d);
+    if (!d) { e = SONO_E_NOMEM; goto done; }
+    d->cfg = *cfg;
+    d->B = B;
+    d->T = T;
+    const int C = cfg->channels, F = cfg->filters;
+    const int np = cfg->n_scales * DISC_PARAMS_PER_SCALE;
+    d->table = calloc((size_t)np, sizeof *d->table);
+    d->shape4 = calloc((size_t)np, sizeof *d->shape4);
+    d->ndim4 = calloc((size_t)np, sizeof *d->ndim4);
+    if (!d->table || !d->shape4 || !d->ndim4) { e = SONO_E_NOMEM; goto done; }
+
+    size_t off = 0, eff = 0;
+    for (int si = 0; si < cfg->n_scales; si++) {
+        disc_scale *sc = &d->sc[si];
+        sc->plan = stft_plan_new(cfg->n_fft[si], cfg->hop[si], 1, &e);
+        if (!sc->plan) goto done;
+        sc->frames = stft_n_frames(sc->plan, T);
+        sc->bins = stft_n_bins(sc->plan);
+        sc->spec_floats = (size_t)2 * C * sc->frames * sc->bins;
+        int H = sc->frames, W = sc->bins, Cin = 2 * C;
+        size_t act = 0;
+        for (int l = 0; l < DISC_N_LAYERS; l++) {
+            disc_layer *L = &sc->L[l];
+            disc_conv2d_shape *s = &L->s;
+            const int dil = l >= 1 && l <= 3 ? 1 << (l - 1) : 1;
+            s->C_in = Cin;
+            s->C_out = l == DISC_N_LAYERS - 1 ? 1 : F;
+            s->H = H;
+            s->W = W;
+            s->kh = 3;
+            s->kw = l <= 3 ? 9 : 3;
+            s->sh = 1;
+            s->sw = l >= 1 && l <= 3 ? 2 : 1;
+            s->dh = dil;
+            s->dw = 1;
+            s->ph = (s->kh - 1) * dil / 2;
+            s->pw = (s->kw - 1) / 2;
+            L->Ho = disc_conv2d_out(H, s->kh, s->sh, s->dh, s->ph);
+            L->Wo = disc_conv2d_out(W, s->kw, s->sw, s->dw, s->pw);
+            L->wn = l > 0;
+            L->out_off = act;
+            L->out_floats = (size_t)s->C_out * L->Ho * L->Wo;
+            act += L->out_floats;
+            if (l == DISC_N_LAYERS - 2) sc->fmap_floats = act;
+            char base[64], name[96];
+            if (l < DISC_N_CONVS) snprintf(base, sizeof base, "disc.%d.convs.%d", si, l);
+            else snprintf(base, sizeof base, "disc.%d.conv_post", si);
+            const int64_t wsh[4] = {s->C_out, s->C_in, s->kh, s->kw};
+            const int64_t bsh[1] = {s->C_out};
+            const int64_t gsh[4] = {s->C_out, 1, 1, 1};
+            if (!L->wn) {
+                snprintf(name, sizeof name, "%s.weight", base);
+                L->off_w = off;
+                add_param(d, name, 4, wsh, &off);
+                snprintf(name, sizeof name, "%s.bias", base);
+                L->off_b = off;
+                add_param(d, name, 1, bsh, &off);
+            } else {   /* state_dict order after torch weight_norm: bias, weight_g, weight_v */
+                snprintf(name, sizeof name, "%s.bias", base);
+                L->off_b = off;
+                add_param(d, name, 1, bsh, &off);
+                snprintf(name, sizeof name, "%s.weight_g", base);
+                L->off_g = off;
+                add_param(d, name, 4, gsh, &off);
+                snprintf(name, sizeof name, "%s.weight_v", base);
+                L->off_w = off;
+                add_param(d, name, 4, wsh, &off);
+            }
+            L->off_eff = eff;
+            eff += (size_t)s->C_out * s->C_in * s->kh * s->kw;
+            size_t sf = disc_conv2d_scratch_floats(s);
+            if (sf > d->scratch_floats) d->scratch_floats = sf;
+            size_t in_floats = (size_t)Cin * H * W;
+            if (in_floats > d->max_buf) d->max_buf = in_floats;
+            if (L->out_floats > d->max_buf) d->max_buf = L->out_floats;
+            H = L->Ho;
+            W = L->Wo;
+            Cin = s->C_out;
+        }
+        sc->act_floats = act;
+        if (H < 1 || W < 1) {
+            e = sono_fail(SONO_E_ARG, "disc: scale %d leaves no output", si);
+            goto done;
+        }
+        if (act > d->max_act) d->max_act = act;
+        if (sc->fmap_floats > d->max_fmap) d->max_fmap = sc->fmap_floats;
+        if (sc->spec_floats > d->max_spec) d->max_spec = sc->spec_floats;
+    }
+    d->n_floats = off;
+    d->n_eff = eff;
+    size_t xf;
+    if (!sono_mul_ok(d->max_fmap, (size_t)B, &xf)) { e = sono_fail(SONO_E_LIMIT, "disc: too large"); goto done; }
+    d->params = calloc(off, sizeof(float));
+    d->grads = calloc(off, sizeof(float));
+    d->weff = calloc(eff, sizeof(float));
+    d->dweff = calloc(eff, sizeof(float));
+    d->spec = calloc(d->max_spec, sizeof(float));
+    d->acts = calloc(d->max_act, sizeof(float));
+    d->xacts = calloc(xf, sizeof(float));
+    d->gA = calloc(d->max_buf, sizeof(float));
+    d->gB = calloc(d->max_buf, sizeof(float));
+    d->scratch = calloc(d->scratch_floats ? d->scratch_floats : 1, sizeof(float));
+    if (!d->params || !d->grads || !d->weff || !d->dweff || !d->spec || !d->acts || !d->xacts || !d->gA ||
+        !d->gB || !d->scratch)
+        e = sono_fail(SONO_E_NOMEM, "disc: out of memory");
+done:
+    if (e) {
+        disc_free(d);
+        d = NULL;
+    }
+    if (err) *err = e;
+    return d;
+}
+
+const disc_config *disc_get_config(const disc *d) { return &d->cfg; }
+
+void disc_set_loss_forms(disc *d, int gen_loss, int feat_relative) {
+    d->cfg.gen_loss = gen_loss == DISC_GEN_HINGE ? DISC_GEN_HINGE : DISC_GEN_HINGE2;
+    d->cfg.feat_relative = feat_relative != 0;
+}
+
+const train_param *disc_param_table(const disc *d, int *n_params) {
+    if (n_params) *n_params = d->n_params;
+    return d->table;
+}
+
+int disc_param_shape4(const disc *d, int i, int64_t shape[4]) {
+    if (i < 0 || i >= d->n_params) return SONO_E_ARG;
+    for (int k = 0; k < 4; k++) shape[k] = d->shape4[i][k];
+    return d->ndim4[i];
+}
+
+float *disc_params(disc *d) { return d->params; }
+float *disc_grads(disc *d) { return d->grads; }
+size_t disc_n_floats(const disc *d) { return d->n_floats; }
+
+void disc_zero_grad(disc *d) { memset(d->grads, 0, d->n_floats * sizeof(float)); }
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static float uniform_pm(uint64_t *st, float bound) {
+    double u = (double)(splitmix64(st) >> 11) * (1.0 / 9007199254740992.0);   /* [0, 1) */
+    return (float)((2.0 * u - 1.0) * bound);
+}
+
+void disc_init_params(disc *d, uint64_t seed) {
+    uint64_t st = seed;
+    for (int si = 0; si < d->cfg.n_scales; si++)
+        for (int l = 0; l < DISC_N_LAYERS; l++) {
+            const disc_layer *L = &d->sc[si].L[l];
+            const disc_conv2d_shape *s = &L->s;
+            const int inner = s->C_in * s->kh * s->kw;
+            const float bound = 1.0f / sqrtf((float)inner);
+            float *w = d->params + L->off_w;
+            for (size_t k = 0; k < (size_t)s->C_out * inner; k++) w[k] = uniform_pm(&st, bound);
+            for (int k = 0; k < s->C_out; k++) d->params[L->off_b + k] = uniform_pm(&st, bound);
+            if (L->wn)
+                for (int r = 0; r < s->C_out; r++) {
+                    double ss = 0;
+                    for (int k = 0; k < inner; k++) ss += (double)w[(size_t)r * inner + k] * w[(size_t)r * inner + k];
+                    d->params[L->off_g + r] = (float)sqrt(ss);
+                }
+        }
+}
+
+/* Effective weights of every layer into d->weff; zero d->dweff. */
+static void disc_fold_weights(disc *d) {
+    for (int si = 0; si < d->cfg.n_scales; si++)
+        for (int l = 0; l < DISC_N_LAYERS; l++) {
+            const disc_layer *L = &d->sc[si].L[l];
+            const int rows = L->s.C_out, inner = L->s.C_in * L->s.kh * L->s.kw;
+            if (L->wn)
+                weightnorm_forward(d->weff + L->off_eff, d->params + L->off_g, d->params + L->off_w, rows, inner);
+            else
+                memcpy(d->weff + L->off_eff, d->params + L->off_w, (size_t)rows * inner * sizeof(float));
+        }
+    memset(d->dweff, 0, d->n_eff * sizeof(float));
+}
+
+/* grads += the effective-weight gradients pushed through the weight norm. */
+static void disc_unfold_grads(disc *d) {
+    for (int si = 0; si < d->cfg.n_scales; si++)
+        for (int l = 0; l < DISC_N_LAYERS; l++) {
+            const disc_layer *L = &d->sc[si].L[l];
+            const int rows = L->s.C_out, inner = L->s.C_in * L->s.kh * L->s.kw;
+            const float *dw = d->dweff + L->off_eff;
+            if (L->wn) {
+                weightnorm_backward(d->grads + L->off_g, d->grads + L->off_w, dw, d->params + L->off_g,
+                                    d->params + L->off_w, rows, inner);
+            } else {
+                float *g = d->grads + L->off_w;
+                for (size_t k = 0; k < (size_t)rows * inner; k++) g[k] += dw[k];
+            }
+        }
+}
+
+/* One crop x [C][T] through scale si: spectrogram into d->spec, feature maps
+ * (and logits when with_logits) into acts (the scale's act layout). */
+static void disc_forward_crop(disc *d, int si, const float *x, float *acts, int with_logits) {
+    const disc_scale *sc = &d->sc[si];
+    const int C = d->cfg.channels;
+    const size_t plane = (size_t)sc->frames * sc->bins;
+    for (int c = 0; c < C; c++)
+        stft_forward(sc->plan, d->spec + c * plane, d->spec + (C + c) * plane, x + (size_t)c * d->T, d->T);
+    const float *in = d->spec;
+    const int nl = with_logits ? DISC_N_LAYERS : DISC_N_CONVS;
+    for (int l = 0; l < nl; l++) {
+        const disc_layer *L = &sc->L[l];
+        float *out = acts + L->out_off;
+        disc_conv2d_forward(out, in, d->weff + L->off_eff, d->params + L->off_b, &L->s, d->scratch);
+        if (l < DISC_N_CONVS) disc_lrelu_forward(out, out, L->out_floats, d->cfg.slope);
+        in = out;
+    }
+}
+
+/* Backward of one crop through scale si from dlogit (in d->gB, the logits'
+ * shape). xacts (may be NULL): the real crop's feature maps; then
+ * coef[l] * sign(f_l(y) - f_l(x)) is added to each feature map's gradient.
+ * with_params: effective-weight gradients into d->dweff, biases into d->grads.
+ * dx (may be NULL): [C][T] += gradient w.r.t. the crop. */
+static void disc_backward_crop(disc *d, int si, const float *acts, const float *xacts, const double *coef,
+                               int with_params, float *dx) {
+    const disc_scale *sc = &d->sc[si];
+    float *gout = d->gB, *gin = d->gA;
+    for (int l = DISC_N_LAYERS - 1; l >= 0; l--) {
+        const disc_layer *L = &sc->L[l];
+        const float *out = acts + L->out_off;
+        if (l < DISC_N_CONVS) {
+            if (xacts) {
+                const float *xo = xacts + L->out_off;
+                const float cf = (float)coef[l];
+                for (size_t k = 0; k < L->out_floats; k++) {
+                    float df = out[k] - xo[k];
+                    gout[k] += df > 0.0f ? cf : df < 0.0f ? -cf : 0.0f;
+                }
+            }
+            const float slope = d->cfg.slope;
+            for (size_t k = 0; k < L->out_floats; k++)
+                if (!(out[k] > 0.0f)) gout[k] *= slope;
+        }
+        const float *in = l > 0 ? acts + sc->L[l - 1].out_off : d->spec;
+        const int need_din = l > 0 || dx;
+        const size_t in_floats = (size_t)L->s.C_in * L->s.H * L->s.W;
+        if (need_din) memset(gin, 0, in_floats * sizeof(float));
+        disc_conv2d_backward(need_din ? gin : NULL, with_params ? d->dweff + L->off_eff : NULL,
+                             with_params ? d->grads + L->off_b : NULL, gout, in, d->weff + L->off_eff, &L->s,
+                             d->scratch);
+        float *t = gout;
+        gout = gin;
+        gin = t;
+    }
+    if (dx) {
+        const int C = d->cfg.channels;
+        const size_t plane = (size_t)sc->frames * sc->bins;
+        for (int c = 0; c < C; c++)
+            stft_backward(sc->plan, dx + (size_t)c * d->T, gout + c * plane, gout + (C + c) * plane, d->T);
+    }
+}
+
+double disc_loss_d(disc *d, const float *x, const float *y) {
+    const int S = d->cfg.n_scales, B = d->B;
+    const size_t crop = (size_t)d->cfg.channels * d->T;
+    disc_fold_weights(d);
+    double total = 0;
+    for (int si = 0; si < S; si++) {
+        const disc_layer *P = &d->sc[si].L[DISC_N_LAYERS - 1];
+        const size_t nlog = P->out_floats;
+        const float scale = (float)(1.0 / ((double)S * B * nlog));
+        double real = 0, fake = 0;
+        for (int b = 0; b < B; b++)
+            for (int which = 0; which < 2; which++) {   /* 0: real x, 1: fake y */
+                disc_forward_crop(d, si, (which ? y : x) + b * crop, d->acts, 1);
+                const float *lg = d->acts + P->out_off;
+                float *dl = d->gB;
+                for (size_t k = 0; k < nlog; k++) {
+                    /* real: relu(1 - D), fake: relu(1 + D) */
+                    float m = which ? 1.0f + lg[k] : 1.0f - lg[k];
+                    if (m > 0.0f) {
+                        if (which) fake += m;
+                        else real += m;
+                        dl[k] = which ? scale : -scale;
+                    } else {
+                        dl[k] = 0.0f;
+                    }
+                }
+                disc_backward_crop(d, si, d->acts, NULL, NULL, 1, NULL);
+            }
+        total += (real + fake) / ((double)B * nlog);
+    }
+    disc_unfold_grads(d);
+    return total / S;
+}
+
+void disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_feat, float *dy, double *adv,
+                 double *feat) {
+    const int S = d->cfg.n_scales, B = d->B;
+    const size_t crop = (size_t)d->cfg.channels * d->T;
+    const int backward = dy && (w_adv != 0.0f || w_feat != 0.0f);
+    disc_fold_weights(d);
+    double adv_sum = 0, feat_sum = 0;
+    for (int si = 0; si < S; si++) {
+        const disc_scale *sc = &d->sc[si];
+        const disc_layer *P = &sc->L[DISC_N_LAYERS - 1];
+        const size_t nlog = P->out_floats;
+        double xabs[DISC_N_FMAPS] = {0}, diff[DISC_N_FMAPS] = {0}, denom[DISC_N_FMAPS], coef[DISC_N_FMAPS];
+        for (int b = 0; b < B; b++) {
+            float *xa = d->xacts + (size_t)b * d->max_fmap;
+            disc_forward_crop(d, si, x + b * crop, xa, 0);
+            for (int l = 0; l < DISC_N_FMAPS; l++) {
+                const float *f = xa + sc->L[l].out_off;
+                double s = 0;
+                for (size_t k = 0; k < sc->L[l].out_floats; k++) s += fabsf(f[k]);
+                xabs[l] += s;
+            }
+        }
+        for (int l = 0; l < DISC_N_FMAPS; l++) {
+            const double n = (double)B * sc->L[l].out_floats;
+            denom[l] = d->cfg.feat_relative ? SONO_MAX(xabs[l] / n, 1e-8) : 1.0;
+            coef[l] = (double)w_feat / ((double)S * DISC_N_FMAPS * n * denom[l]);
+        }
+        const float gscale = (float)((double)w_adv / ((double)S * B * nlog));
+        double advs = 0;
+        for (int b = 0; b < B; b++) {
+            const float *xa = d->xacts + (size_t)b * d->max_fmap;
+            disc_forward_crop(d, si, y + b * crop, d->acts, 1);
+            const float *lg = d->acts + P->out_off;
+            float *dl = d->gB;
+            for (size_t k = 0; k < nlog; k++) {
+                if (d->cfg.gen_loss == DISC_GEN_HINGE) {
+                    advs -= lg[k];
+                    dl[k] = -gscale;
+                } else {
+                    float m = 1.0f - lg[k];
+                    advs += m > 0.0f ? m : 0.0f;
+                    dl[k] = m > 0.0f ? -gscale : 0.0f;
+                }
+            }
+            for (int l = 0; l < DISC_N_FMAPS; l++) {
+                const float *fy = d->acts + sc->L[l].out_off, *fx = xa + sc->L[l].out_off;
+                double s = 0;
+                for (size_t k = 0; k < sc->L[l].out_floats; k++) s += fabsf(fy[k] - fx[k]);
+                diff[l] += s;
+            }
+            if (backward) disc_backward_crop(d, si, d->acts, xa, coef, 0, dy + b * crop);
+        }
+        adv_sum += advs / ((double)B * nlog);
+        for (int l = 0; l < DISC_N_FMAPS; l++)
+            feat_sum += diff[l] / ((double)B * sc->L[l].out_floats) / denom[l] / DISC_N_FMAPS;
+    }
+    if (adv) *adv = adv_sum / S;
+    if (feat) *feat = feat_sum / S;
+}

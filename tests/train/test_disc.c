@@ -1,0 +1,564 @@
+/* MS-STFT discriminator (codec/disc.c).
+ *
+ * 1. conv2d: the fast kernel against the plain reference (forward, and
+ *    backward for din, dw, db), on the discriminator's shapes and others with
+ *    stride, dilation, padding and several im2col chunks (the row-flattened
+ *    path; one shape with a vertical stride and a frequency dilation takes
+ *    the im2col + sgemm path); normalised error (max|fast - ref| / max|ref|)
+ *    <= CONV_TOL; a second backward doubles the gradients.
+ * 2. Finite differences (central, in double over float32 forwards) of
+ *    sum(R * layer(..)) for the reference and fast conv2d backward and for
+ *    LeakyReLU (inputs kept away from 0): |an - fd| <= LAYER_RTOL |fd| + LAYER_ATOL.
+ * 3. Finite differences of a small whole discriminator (stereo, 3 filters,
+ *    two scales, B = 2, T = 400), as directional derivatives along random
+ *    directions (one per parameter tensor; for y three over the whole batch
+ *    and one confined to each crop and channel), so that the signal stands
+ *    above float32 rounding of the forward:
+ *      a. L_d w.r.t. every parameter tensor, with LeakyReLU slope 1 (no
+ *         activation kinks) and every logit inside the hinges (checked);
+ *         Richardson from steps h, h/2;
+ *      b. adv (both generator hinge forms) and feat (relative and plain)
+ *         w.r.t. y, slopes 1 and 0.2, logits inside the hinges; LeakyReLU
+ *         and L1 kinks are dense, so the O(h) part of the central difference
+ *         is removed by 2 f(h/2) - f(h).
+ *    With slope 0.2 one direction in 7 may miss (see the check).
+ *    The hinge masks (logits on both sides of +-1) are checked in 4.
+ *    Allowed: FD_RTOL relative plus FD_ATOL_SCALE * sum_k |g_k v_k| (the
+ *    directional derivative's own scale) plus FD_ATOL. Also: the generator
+ *    call leaves the disc gradients untouched, gradients accumulate (a second
+ *    call doubles them, dy adds linearly in the weights), init is
+ *    deterministic and g = ||v||.
+ * 4. Against PyTorch (tests/ref/make_disc_fixture.py: float64 reference with
+ *    the weights and inputs rounded to float32; stereo, 4 filters, n_fft 256,
+ *    512, 128, B = 2, T = 2400, slope 0.2, logits over both hinge sides):
+ *    L_d, adv, feat to LOSS_RTOL relative; every parameter gradient of L_d
+ *    and the dy of each adversarial loss to a normalised error
+ *    (max|c - ref| / max|ref|) of at most GRAD_TOL; the dy of the feature
+ *    losses to a relative L2 error (||c - ref|| / ||ref||) of FEAT_GRAD_TOL:
+ *    sign(f(y) - f(x)) differs between float32 and float64 for the few
+ *    feature-map elements whose difference is below the forward's rounding
+ *    (here 4 of 210k within 3e-7 relative, two of them exact float32 ties in
+ *    scale 2's convs.4, where C takes sign(0) = 0), and each such element
+ *    moves hundreds of dy samples (measured: relative L2 5.8e-4; 2.8e-5 with
+ *    an im2col forward whose rounding happens to split no tie).
+ * 5. SONO_DISC_BENCH=1: ms per disc_loss_d / disc_loss_g for B = 1,
+ *    T = 24000, 32 filters, default scales (not part of the pass/fail). */
+#define _POSIX_C_SOURCE 200809L
+#include <time.h>
+
+#include "test_util.h"
+#include "disc.h"
+#include "kernels.h"
+#include "tensors.h"
+#include "sonotok/error.h"
+
+#define CONV_TOL 1e-5
+#define LAYER_RTOL 1e-3
+#define LAYER_ATOL 1e-3
+#define FD_RTOL 2e-2
+#define FD_ATOL 1e-5
+#define FD_ATOL_SCALE 2e-3
+#define LOSS_RTOL 1e-5
+#define GRAD_TOL 1e-4
+#define FEAT_GRAD_TOL 3e-3
+
+/* ---- 1, 2: conv2d and LeakyReLU ----------------------------------------- */
+
+typedef void (*conv_fwd_fn)(float *, const float *, const float *, const float *, const disc_conv2d_shape *,
+                            float *);
+typedef void (*conv_bwd_fn)(float *, float *, float *, const float *, const float *, const float *,
+                            const disc_conv2d_shape *, float *);
+
+static double conv_dot(conv_fwd_fn f, const float *in, const float *w, const float *b, const float *R,
+                       const disc_conv2d_shape *s, float *out, float *scratch, size_t n_out) {
+    f(out, in, w, b, s, scratch);
+    double acc = 0;
+    for (size_t k = 0; k < n_out; k++) acc += (double)out[k] * R[k];
+    return acc;
+}
+
+static void test_conv2d_shape(const disc_conv2d_shape *s) {
+    const int Ho = disc_conv2d_out(s->H, s->kh, s->sh, s->dh, s->ph);
+    const int Wo = disc_conv2d_out(s->W, s->kw, s->sw, s->dw, s->pw);
+    const size_t n_in = (size_t)s->C_in * s->H * s->W, n_w = (size_t)s->C_out * s->C_in * s->kh * s->kw;
+    const size_t n_out = (size_t)s->C_out * Ho * Wo;
+    float *in = malloc(n_in * sizeof(float)), *w = malloc(n_w * sizeof(float)), *b = malloc(s->C_out * sizeof(float));
+    float *o1 = malloc(n_out * sizeof(float)), *o2 = malloc(n_out * sizeof(float)), *R = malloc(n_out * sizeof(float));
+    float *di1 = calloc(n_in, sizeof(float)), *di2 = calloc(n_in, sizeof(float));
+    float *dw1 = calloc(n_w, sizeof(float)), *dw2 = calloc(n_w, sizeof(float));
+    float *db1 = calloc(s->C_out, sizeof(float)), *db2 = calloc(s->C_out, sizeof(float));
+    size_t sf = disc_conv2d_scratch_floats(s);
+    float *scr = malloc((sf ? sf : 1) * sizeof(float));
+    tu_fill(in, n_in, -1, 1);
+    tu_fill(w, n_w, -0.5f, 0.5f);
+    tu_fill(b, s->C_out, -0.5f, 0.5f);
+    tu_fill(R, n_out, -1, 1);
+    char what[160];
+    snprintf(what, sizeof what, "conv2d %dx%dx%d->%d k%dx%d s%d,%d d%d,%d p%d,%d", s->C_in, s->H, s->W, s->C_out,
+             s->kh, s->kw, s->sh, s->sw, s->dh, s->dw, s->ph, s->pw);
+    printf("%s -> %dx%d\n", what, Ho, Wo);
+    disc_conv2d_forward(o1, in, w, b, s, scr);
+    disc_conv2d_forward_ref(o2, in, w, b, s, NULL);
+    double ref_max = 0;
+    for (size_t k = 0; k < n_out; k++) ref_max = fmax(ref_max, fabs(o2[k]));
+    CHECK_MSG(tu_maxdiff(o1, o2, n_out, "forward fast vs ref") <= CONV_TOL * ref_max, "%s", what);
+    disc_conv2d_backward(di1, dw1, db1, R, in, w, s, scr);
+    disc_conv2d_backward_ref(di2, dw2, db2, R, in, w, s, NULL);
+    double m;
+    m = 0;
+    for (size_t k = 0; k < n_in; k++) m = fmax(m, fabs(di2[k]));
+    CHECK_MSG(tu_maxdiff(di1, di2, n_in, "din fast vs ref") <= CONV_TOL * m, "%s", what);
+    m = 0;
+    for (size_t k = 0; k < n_w; k++) m = fmax(m, fabs(dw2[k]));
+    CHECK_MSG(tu_maxdiff(dw1, dw2, n_w, "dw fast vs ref") <= CONV_TOL * m, "%s", what);
+    m = 0;
+    for (int k = 0; k < s->C_out; k++) m = fmax(m, fabs(db2[k]));
+    CHECK_MSG(tu_maxdiff(db1, db2, s->C_out, "db fast vs ref") <= CONV_TOL * m, "%s", what);
+    /* accumulation: a second fast backward doubles every gradient */
+    disc_conv2d_backward(di1, dw1, db1, R, in, w, s, scr);
+    int dbl = 1;
+    for (size_t k = 0; k < n_in; k++) dbl &= fabs(di1[k] - 2.0 * di2[k]) <= 1e-4 * (1 + fabs(di2[k]));
+    for (size_t k = 0; k < n_w; k++) dbl &= fabs(dw1[k] - 2.0 * dw2[k]) <= 1e-4 * (1 + fabs(dw2[k]));
+    CHECK_MSG(dbl, "%s: backward does not accumulate", what);
+
+    /* finite differences of sum(R * conv(in, w, b)) (linear in each: exact up to rounding) */
+    const float h = 0.25f;   /* the sum is linear in each input: a long step only beats rounding */
+    int bad = 0;
+    for (int impl = 0; impl < 2; impl++) {
+        conv_fwd_fn f = impl ? disc_conv2d_forward : disc_conv2d_forward_ref;
+        conv_bwd_fn g = impl ? disc_conv2d_backward : disc_conv2d_backward_ref;
+        memset(di1, 0, n_in * sizeof(float));
+        memset(dw1, 0, n_w * sizeof(float));
+        memset(db1, 0, s->C_out * sizeof(float));
+        g(di1, dw1, db1, R, in, w, s, scr);
+        for (int t = 0; t < 12; t++) {
+            int which = t % 3;
+            float *arr = which == 0 ? in : which == 1 ? w : b;
+            const float *an = which == 0 ? di1 : which == 1 ? dw1 : db1;
+            size_t n = which == 0 ? n_in : which == 1 ? n_w : (size_t)s->C_out;
+            size_t k = (size_t)(tu_rand() % n);
+            float keep = arr[k];
+            arr[k] = keep + h;
+            double lp = conv_dot(f, in, w, b, R, s, o1, scr, n_out);
+            arr[k] = keep - h;
+            double lm = conv_dot(f, in, w, b, R, s, o1, scr, n_out);
+            arr[k] = keep;
+            double fd = (lp - lm) / (2.0 * h);
+            if (!(fabs(an[k] - fd) <= LAYER_RTOL * fabs(fd) + LAYER_ATOL)) {
+                bad++;
+                fprintf(stderr, "  %s %s d%s[%zu]: analytic %.6g fd %.6g\n", what, impl ? "fast" : "ref",
+                        which == 0 ? "in" : which == 1 ? "w" : "b", k, an[k], fd);
+            }
+        }
+    }
+    CHECK_MSG(bad == 0, "%s: %d finite-difference mismatches", what, bad);
+    free(in); free(w); free(b); free(o1); free(o2); free(R);
+    free(di1); free(di2); free(dw1); free(dw2); free(db1); free(db2); free(scr);
+}
+
+static void test_conv2d(void) {
+    /* C_in C_out H W kh kw sh sw dh dw ph pw */
+    static const disc_conv2d_shape shapes[] = {
+        {4, 5, 7, 33, 3, 9, 1, 1, 1, 1, 1, 4},     /* convs.0 */
+        {5, 6, 9, 33, 3, 9, 1, 2, 1, 1, 1, 4},     /* convs.1 */
+        {5, 6, 9, 32, 3, 9, 1, 2, 2, 1, 2, 4},     /* convs.2, even width */
+        {5, 6, 11, 17, 3, 9, 1, 2, 4, 1, 4, 4},    /* convs.3 */
+        {6, 1, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1},      /* conv_post */
+        {3, 4, 5, 6, 2, 3, 2, 3, 1, 2, 0, 2},      /* strides/dilation on both axes: im2col path */
+        {2, 3, 4, 3, 3, 9, 1, 2, 4, 1, 4, 4},      /* kernel wider than the input */
+        {64, 8, 40, 129, 3, 9, 1, 2, 1, 1, 1, 4},  /* several im2col chunks */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) test_conv2d_shape(&shapes[i]);
+}
+
+static void test_lrelu(void) {
+    enum { N = 64 };
+    float x[N], y[N], R[N], dx[N] = {0};
+    const float slope = 0.2f, h = 1e-3f;
+    for (int i = 0; i < N; i++) {
+        float v = tu_uniform(0.05f, 1.0f);
+        x[i] = (i & 1) ? v : -v;
+        R[i] = tu_uniform(-1, 1);
+    }
+    disc_lrelu_forward(y, x, N, slope);
+    disc_lrelu_backward(dx, R, y, N, slope);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        float a, b, keep = x[i];
+        x[i] = keep + h;
+        disc_lrelu_forward(&a, &x[i], 1, slope);
+        x[i] = keep - h;
+        disc_lrelu_forward(&b, &x[i], 1, slope);
+        x[i] = keep;
+        double fd = R[i] * ((double)a - b) / (2.0 * h);
+        if (!(fabs(dx[i] - fd) <= LAYER_RTOL * fabs(fd) + LAYER_ATOL)) bad++;
+    }
+    CHECK_MSG(bad == 0, "leaky relu: %d finite-difference mismatches", bad);
+    disc_lrelu_forward(x, x, N, slope);   /* in place */
+    CHECK(!memcmp(x, y, sizeof y));
+}
+
+/* ---- 3: whole discriminator, finite differences -------------------------- */
+
+static disc_config small_config(float slope) {
+    disc_config c = disc_default_config(2, 3);
+    c.n_scales = 2;
+    c.n_fft[0] = 128;
+    c.hop[0] = 32;
+    c.n_fft[1] = 64;
+    c.hop[1] = 16;
+    c.slope = slope;
+    return c;
+}
+
+enum { LOSS_D, LOSS_ADV, LOSS_FEAT };
+
+static double loss_of(disc *d, int which, const float *x, const float *y) {
+    double a, f;
+    if (which == LOSS_D) return disc_loss_d(d, x, y);   /* grads pollution is harmless here */
+    disc_loss_g(d, x, y, 0, 0, NULL, &a, &f);
+    return which == LOSS_ADV ? a : f;
+}
+
+/* Directional derivative of loss `which` along v (n floats) at buf (the
+ * parameters or y), from central differences f(h), f(h/2). linear = 0: the
+ * loss is smooth there, Richardson (4 f(h/2) - f(h)) / 3. linear = 1: dense
+ * kinks (every LeakyReLU input or L1 difference that crosses zero inside the
+ * step bends the loss a little) give the central difference an O(h) error,
+ * removed by 2 f(h/2) - f(h). Against an = <gradient, v>; allowed
+ * FD_RTOL |fd| + FD_ATOL_SCALE * sum |g_k v_k| + FD_ATOL. */
+static int fd_dir(disc *d, int which, const float *x, const float *y, float *buf, const float *v, const float *g,
+                  size_t n, double h, int linear, const char *what) {
+    float *keep = malloc(n * sizeof(float));
+    memcpy(keep, buf, n * sizeof(float));
+    double an = 0, scale = 0, e[2];
+    for (size_t k = 0; k < n; k++) {
+        an += (double)g[k] * v[k];
+        scale += fabs((double)g[k] * v[k]);
+    }
+    /* e[j]: central difference at step h / 2^j minus the analytic change
+     * along the perturbation actually applied (buf rounded to float), so that
+     * the rounding of keep + t v does not count as error */
+    for (int j = 0; j < 2; j++) {
+        double t = j ? h / 2 : h, l[2], a[2];
+        for (int sgn = 0; sgn < 2; sgn++) {
+            a[sgn] = 0;
+            for (size_t k = 0; k < n; k++) {
+                buf[k] = (float)(keep[k] + (sgn ? -t : t) * v[k]);
+                a[sgn] += (double)g[k] * ((double)buf[k] - keep[k]);
+            }
+            l[sgn] = loss_of(d, which, x, y);
+        }
+        e[j] = (l[0] - l[1] - (a[0] - a[1])) / (2 * t);
+    }
+    memcpy(buf, keep, n * sizeof(float));
+    free(keep);
+    double fd = an + (linear ? 2 * e[1] - e[0] : (4 * e[1] - e[0]) / 3);
+    int ok = fabs(an - fd) <= FD_RTOL * fabs(fd) + FD_ATOL_SCALE * scale + FD_ATOL;
+    if (!ok || getenv("DISC_VERBOSE"))
+        fprintf(ok ? stdout : stderr, "  %s %s: analytic %.7g fd %.7g (h %.7g, h/2 %.7g), scale %.3g\n",
+                ok ? "ok " : "BAD", what, an, fd, an + e[0], an + e[1], scale);
+    return ok;
+}
+
+static void test_fd_disc(float slope) {
+    disc_config cfg = small_config(slope);
+    const int B = 2, T = 400, C = cfg.channels;
+    int err = 0;
+    disc *d = disc_new_config(&cfg, B, T, &err);
+    CHECK_MSG(d, "disc_new_config: %s", sono_strerror(err));
+    if (!d) return;
+    disc_init_params(d, 42);
+    const size_t n = disc_n_floats(d), nx = (size_t)B * C * T;
+    float *x = malloc(nx * sizeof(float)), *y = malloc(nx * sizeof(float));
+    for (size_t i = 0; i < nx; i++) {
+        x[i] = 0.5f * sinf(0.05f * (float)i) + tu_uniform(-0.2f, 0.2f);
+        y[i] = x[i] + tu_uniform(-0.2f, 0.2f);
+    }
+    float *p = disc_params(d);
+    int np;
+    const train_param *tab = disc_param_table(d, &np);
+
+    /* L_d w.r.t. each parameter tensor along a random direction, with
+     * slope 1 only (LeakyReLU = identity: no activation kinks). With slope
+     * 0.2 these differences are dominated by kinks (a step that moves a whole
+     * channel's pre-activations crosses many of them, and L_d's parameter
+     * gradients are small differences of its real and fake terms); there the
+     * parameter gradients are checked against PyTorch (section 4) and the
+     * LeakyReLU backward by the y checks below and section 2. The few logits
+     * make the hinge kinks sparse but steep (one logit crossing +-1 changes the
+     * slope by 1 / (n_scales * B * logits)); at the default init every logit
+     * lies inside (-1, 1), which each scale's d L_d / d conv_post.bias being
+     * exactly 0 confirms (checked), so both hinges are active everywhere. */
+    disc_zero_grad(d);
+    double L0 = disc_loss_d(d, x, y);
+    float *an = malloc(n * sizeof(float)), *v = malloc((n > nx ? n : nx) * sizeof(float));
+    memcpy(an, disc_grads(d), n * sizeof(float));
+    printf("small disc (slope %.2g): %zu params, L_d %.6f\n", slope, n, L0);
+    int bad = 0;
+    if (slope == 1.0f) {
+        for (int i = 0; i < np; i++)
+            if (strstr(tab[i].name, "conv_post.bias"))
+                CHECK_MSG(fabs(an[tab[i].offset]) < 1e-6, "%s: gradient %g, not all hinges active", tab[i].name,
+                          an[tab[i].offset]);
+        for (int i = 0; i < np; i++) {
+            const size_t off = tab[i].offset, m = tab[i].numel;
+            double rms = 0;
+            for (size_t k = 0; k < m; k++) rms += (double)p[off + k] * p[off + k];
+            rms = sqrt(rms / m);
+            tu_fill(v, m, -1, 1);
+            bad += !fd_dir(d, LOSS_D, x, y, p + off, v, an + off, m, 3e-2 * fmax(rms, 0.05), 0, tab[i].name);
+        }
+        printf("  L_d wrt %d parameter tensors: %d bad\n", np, bad);
+        CHECK_MSG(bad == 0, "L_d: %d parameter tensors fail finite differences", bad);
+    }
+
+    /* accumulation: another call adds the same gradient again */
+    disc_zero_grad(d);
+    disc_loss_d(d, x, y);
+    memcpy(an, disc_grads(d), n * sizeof(float));
+    disc_loss_d(d, x, y);
+    {
+        const float *g = disc_grads(d);
+        int ok = 1;
+        for (size_t i = 0; i < n; i++) ok &= fabs(g[i] - 2.0 * an[i]) <= 1e-5 * (1 + fabs(an[i]));
+        CHECK_MSG(ok, "disc_loss_d does not accumulate");
+    }
+
+    /* generator losses w.r.t. y along random directions: 3 over the whole
+     * batch, then one confined to each (crop, channel); the disc grads must
+     * stay as they are. The logits stay inside the hinges (see above): with
+     * them spread over both sides, a few steep hinge kinks inside the step
+     * spoil the differences; the hinge masks are checked against PyTorch. */
+    memcpy(an, disc_grads(d), n * sizeof(float));
+    float *dy = malloc(nx * sizeof(float));
+    static const char *names[4] = {"adv (hinge2)", "adv (hinge)", "feat (relative)", "feat (plain)"};
+    for (int which = 0; which < 4; which++) {
+        disc_set_loss_forms(d, which == 1 ? DISC_GEN_HINGE : DISC_GEN_HINGE2, which != 3);
+        const int is_feat = which >= 2;
+        memset(dy, 0, nx * sizeof(float));
+        double adv, feat;
+        disc_loss_g(d, x, y, is_feat ? 0.0f : 1.0f, is_feat ? 1.0f : 0.0f, dy, &adv, &feat);
+        bad = 0;
+        const int ndir = 3 + B * C;
+        for (int r = 0; r < ndir; r++) {
+            tu_fill(v, nx, -1, 1);
+            if (r >= 3)
+                for (size_t k = 0; k < nx; k++)
+                    if (k / T != (size_t)(r - 3)) v[k] = 0;
+            char what[80];
+            snprintf(what, sizeof what, "%s wrt y, direction %d", names[which], r);
+            bad += !fd_dir(d, is_feat ? LOSS_FEAT : LOSS_ADV, x, y, y, v, dy, nx, 1e-3, 1, what);
+        }
+        printf("  %-16s adv %.6f feat %.6f; wrt y along %d directions: %d bad\n", names[which], adv, feat, ndir,
+               bad);
+        /* slope 0.2: LeakyReLU and L1 kinks at every scale; the differences
+         * converge only below steps (~1e-5) where float32 rounding of the loss
+         * takes over, so one direction in 7 may miss (measured: 2 misses over
+         * 30 seeds x 4 losses x 7 directions; the values match PyTorch in 4) */
+        const int allowed = slope == 1.0f ? 0 : 1;
+        CHECK_MSG(bad <= allowed, "slope %g: %s: %d directions fail finite differences", slope, names[which], bad);
+        /* dy accumulates; weights combine linearly */
+        float *dy2 = malloc(nx * sizeof(float));
+        memcpy(dy2, dy, nx * sizeof(float));
+        disc_loss_g(d, x, y, is_feat ? 0.0f : 3.0f, is_feat ? 3.0f : 0.0f, dy2, NULL, NULL);
+        int ok = 1;
+        for (size_t i = 0; i < nx; i++) ok &= fabs(dy2[i] - 4.0 * dy[i]) <= 1e-5 * (1e-3 + fabs(dy[i]));
+        CHECK_MSG(ok, "%s: dy does not accumulate linearly in the weight", names[which]);
+        free(dy2);
+    }
+    disc_set_loss_forms(d, DISC_GEN_HINGE2, 1);
+    CHECK_MSG(!memcmp(an, disc_grads(d), n * sizeof(float)), "disc_loss_g touched the disc gradients");
+
+    /* deterministic init, g = ||v|| */
+    disc *d2 = disc_new_config(&cfg, B, T, &err);
+    disc_init_params(d2, 42);
+    disc_init_params(d, 42);
+    CHECK(!memcmp(disc_params(d), disc_params(d2), n * sizeof(float)));
+    disc_init_params(d2, 43);
+    CHECK(memcmp(disc_params(d), disc_params(d2), n * sizeof(float)));
+    int gn_ok = 1;
+    for (int i = 0; i + 1 < np; i++)
+        if (strstr(tab[i].name, ".weight_g")) {
+            const train_param *vt = &tab[i + 1];
+            size_t inner = vt->numel / tab[i].numel;
+            for (size_t r = 0; r < tab[i].numel; r++) {
+                double ss = 0;
+                for (size_t k = 0; k < inner; k++)
+                    ss += (double)p[vt->offset + r * inner + k] * p[vt->offset + r * inner + k];
+                gn_ok &= fabs(p[tab[i].offset + r] - sqrt(ss)) <= 1e-5 * sqrt(ss);
+            }
+        }
+    CHECK_MSG(gn_ok, "init: weight_g != ||weight_v||");
+    disc_free(d2);
+    free(dy); free(an); free(v); free(x); free(y);
+    disc_free(d);
+}
+
+/* ---- 4: against PyTorch -------------------------------------------------- */
+
+static double norm_err(const float *a, const float *ref, size_t n, const char *what) {
+    double md = 0, mr = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - ref[i]);
+        if (!(e <= md)) md = e;
+        mr = fmax(mr, fabs(ref[i]));
+    }
+    double ne = mr > 0 ? md / mr : md;
+    if (what) printf("  %-40s max abs diff %.3g, normalised %.3g\n", what, md, ne);
+    return ne;
+}
+
+static void test_fixture(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/disc_tiny.safetensors", dir);
+    sono_tensors *f = NULL;
+    int rc = sono_safetensors_load(path, &f);
+    CHECK_MSG(!rc, "cannot load %s: %s", path, sono_strerror(rc));
+    if (rc) return;
+    disc_config cfg = disc_default_config(2, 4);
+    cfg.n_scales = 3;
+    static const int nf[3] = {256, 512, 128};
+    for (int s = 0; s < 3; s++) {
+        cfg.n_fft[s] = nf[s];
+        cfg.hop[s] = nf[s] / 4;
+    }
+    const int B = 2, T = 2400;
+    const size_t nx = (size_t)B * cfg.channels * T;
+    int err = 0;
+    disc *d = disc_new_config(&cfg, B, T, &err);
+    CHECK_MSG(d, "disc_new_config: %s", sono_strerror(err));
+    const sono_tensor *x = sono_tensors_find(f, "x"), *y = sono_tensors_find(f, "y");
+    CHECK(x && y && (size_t)x->numel == nx && (size_t)y->numel == nx);
+    if (!d || !x || !y || (size_t)x->numel != nx || (size_t)y->numel != nx) goto out;
+    int np;
+    const train_param *tab = disc_param_table(d, &np);
+    float *p = disc_params(d);
+    int missing = 0;
+    for (int i = 0; i < np; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "param.%s", tab[i].name);
+        const sono_tensor *t = sono_tensors_find(f, name);
+        int64_t sh[4];
+        int nd = disc_param_shape4(d, i, sh);
+        int ok = t && (size_t)t->numel == tab[i].numel && t->ndim == nd;
+        for (int k = 0; ok && k < nd; k++) ok = t->shape[k] == sh[k];
+        if (!ok) {
+            missing++;
+            fprintf(stderr, "  %s: missing or shaped differently in the fixture\n", name);
+            continue;
+        }
+        memcpy(p + tab[i].offset, t->data, tab[i].numel * sizeof(float));
+    }
+    CHECK_MSG(missing == 0, "%d parameters missing", missing);
+    CHECK_MSG(np == 3 * 17, "%d parameters", np);
+
+    disc_zero_grad(d);
+    double ld = disc_loss_d(d, x->data, y->data);
+    double ld_ref = sono_tensors_find(f, "loss_d")->data[0];
+    printf("  L_d %.8f ref %.8f\n", ld, ld_ref);
+    CHECK_MSG(fabs(ld - ld_ref) <= LOSS_RTOL * fabs(ld_ref), "L_d %.8f vs %.8f", ld, ld_ref);
+    double worst = 0;
+    for (int i = 0; i < np; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "grad_d.%s", tab[i].name);
+        const sono_tensor *g = sono_tensors_find(f, name);
+        CHECK_MSG(g && (size_t)g->numel == tab[i].numel, "%s missing", name);
+        if (!g || (size_t)g->numel != tab[i].numel) continue;
+        double e = norm_err(disc_grads(d) + tab[i].offset, g->data, tab[i].numel, getenv("DISC_VERBOSE") ? name : NULL);
+        if (e > worst) worst = e;
+        CHECK_MSG(e <= GRAD_TOL, "%s: normalised error %.3g", name, e);
+    }
+    printf("  grad L_d: worst normalised error over %d tensors %.3g\n", np, worst);
+
+    float *dy = malloc(nx * sizeof(float));
+    static const char *loss[4] = {"adv_hinge2", "adv_hinge", "feat_rel", "feat_abs"};
+    for (int which = 0; which < 4; which++) {
+        disc_set_loss_forms(d, which == 1 ? DISC_GEN_HINGE : DISC_GEN_HINGE2, which != 3);
+        const int is_feat = which >= 2;
+        memset(dy, 0, nx * sizeof(float));
+        double adv, feat;
+        disc_loss_g(d, x->data, y->data, is_feat ? 0.0f : 1.0f, is_feat ? 1.0f : 0.0f, dy, &adv, &feat);
+        const double v = is_feat ? feat : adv;
+        const double ref = sono_tensors_find(f, loss[which])->data[0];
+        char name[64];
+        snprintf(name, sizeof name, "dy_%s", loss[which]);
+        const sono_tensor *g = sono_tensors_find(f, name);
+        printf("  %-10s %.8f ref %.8f\n", loss[which], v, ref);
+        CHECK_MSG(fabs(v - ref) <= LOSS_RTOL * fmax(fabs(ref), 1e-3), "%s %.8f vs %.8f", loss[which], v, ref);
+        CHECK_MSG(g && (size_t)g->numel == nx, "%s missing", name);
+        if (g && (size_t)g->numel == nx) {
+            double e = norm_err(dy, g->data, nx, name), num = 0, den = 0;
+            for (size_t i = 0; i < nx; i++) {
+                num += ((double)dy[i] - g->data[i]) * ((double)dy[i] - g->data[i]);
+                den += (double)g->data[i] * g->data[i];
+            }
+            double rel2 = sqrt(num / (den > 0 ? den : 1));
+            printf("  %-40s relative L2 error %.3g\n", name, rel2);
+            if (is_feat)
+                CHECK_MSG(rel2 <= FEAT_GRAD_TOL, "%s: relative L2 error %.3g (allowed %.3g)", name, rel2,
+                          FEAT_GRAD_TOL);
+            else
+                CHECK_MSG(e <= GRAD_TOL, "%s: normalised error %.3g (allowed %.3g)", name, e, GRAD_TOL);
+        }
+    }
+    free(dy);
+out:
+    disc_free(d);
+    sono_tensors_free(f);
+}
+
+/* ---- 5: timing ----------------------------------------------------------- */
+
+static double now_ms(clockid_t c) {
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static void bench(void) {
+    const int B = 1, T = 24000;
+    int err = 0;
+    disc *d = disc_new(1, 32, B, T, &err);
+    if (!d) return;
+    disc_init_params(d, 1);
+    float *x = malloc((size_t)B * T * sizeof(float)), *y = malloc((size_t)B * T * sizeof(float));
+    float *dy = calloc((size_t)B * T, sizeof(float));
+    tu_fill(x, (size_t)B * T, -0.5f, 0.5f);
+    tu_fill(y, (size_t)B * T, -0.5f, 0.5f);
+    enum { REPS = 3 };
+    int prev = kern_set_threads(1);   /* single-threaded, as inside the trainer's workers */
+    double best_d = 1e30, best_g = 1e30, cpu_d = 1e30, cpu_g = 1e30, adv, feat;
+    for (int r = 0; r < REPS; r++) {
+        double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_THREAD_CPUTIME_ID);
+        disc_loss_d(d, x, y);
+        double t1 = now_ms(CLOCK_MONOTONIC), c1 = now_ms(CLOCK_THREAD_CPUTIME_ID);
+        disc_loss_g(d, x, y, 1.0f, 1.0f, dy, &adv, &feat);
+        double t2 = now_ms(CLOCK_MONOTONIC), c2 = now_ms(CLOCK_THREAD_CPUTIME_ID);
+        best_d = fmin(best_d, t1 - t0);
+        best_g = fmin(best_g, t2 - t1);
+        cpu_d = fmin(cpu_d, c1 - c0);
+        cpu_g = fmin(cpu_g, c2 - c1);
+    }
+    kern_set_threads(prev);
+    printf("bench B=%d T=%d filters 32, 5 scales, 1 thread, best of %d: disc_loss_d %.1f ms (cpu %.1f), "
+           "disc_loss_g %.1f ms (cpu %.1f)\n", B, T, REPS, best_d, cpu_d, best_g, cpu_g);
+    free(x); free(y); free(dy);
+    disc_free(d);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "tests/train/data";
+    tu_seed(20261126);
+    disc_free(NULL);
+    int err = 0;
+    CHECK(!disc_new(1, 32, 1, 1000, &err) && err == SONO_E_ARG);   /* T below the largest n_fft */
+    CHECK(!disc_new(0, 32, 1, 24000, &err) && err == SONO_E_ARG);
+    test_conv2d();
+    test_lrelu();
+    test_fd_disc(1.0f);   /* no LeakyReLU kinks: only hinge and L1 ones */
+    test_fd_disc(0.2f);
+    test_fixture(dir);
+    if (getenv("SONO_DISC_BENCH")) bench();
+    return tu_finish("test_disc");
+}
