@@ -1007,10 +1007,19 @@ int trainer_eval(trainer *t, int max_clips, double max_seconds, FILE *f, FILE *c
     int cnt[MAXBW][N_CAT + 1][3];
     memset(sum, 0, sizeof sum);
     memset(cnt, 0, sizeof cnt);
-    int used = 0;
-    /* every k-th entry, so the slice spans the held-out set */
-    int64_t stride = n > max_clips ? n / max_clips : 1;
-    for (int64_t i = 0; i < n && used < max_clips && !rc; i += stride) {
+    /* the slice: per category, up to max_clips / (categories present) entries
+     * spread evenly over that category's part of the held-out list */
+    int64_t n_in[N_CAT] = {0};
+    int cats = 0;
+    for (int64_t i = 0; i < n; i++) n_in[ents[i].cat]++;
+    for (int ci = 0; ci < N_CAT; ci++) cats += n_in[ci] > 0;
+    int64_t per_cat = SONO_MAX(1, max_clips / SONO_MAX(cats, 1)), seen[N_CAT] = {0}, taken[N_CAT] = {0};
+    for (int64_t i = 0; i < n && !rc; i++) {
+        int cat = ents[i].cat;
+        int64_t pos = seen[cat]++;
+        /* entry pos of n_in[cat] is taken when it is the first at or past the next even step */
+        if (taken[cat] >= per_cat || pos * per_cat < taken[cat] * n_in[cat]) continue;
+        taken[cat]++;
         int e = 0;
         sono_audio_reader *r = sono_audio_open(ents[i].path, t->cfg.sample_rate, t->cfg.channels, &e);
         float *pcm = NULL;
@@ -1023,7 +1032,6 @@ int trainer_eval(trainer *t, int max_clips, double max_seconds, FILE *f, FILE *c
         sono_audio_close(r);
         int64_t lim = (int64_t)(max_seconds * t->cfg.sample_rate);
         if (ns > lim && t->cfg.channels == 1) ns = lim;
-        used++;
         for (int b = 0; b < t->cfg.n_bandwidths && b < MAXBW; b++) {
             sono_tokens *tk = NULL;
             float *dec = NULL;

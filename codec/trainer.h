@@ -95,7 +95,8 @@ int trainer_export_model(trainer *t, const char *path, int f16);
 
 /* Held-out metrics at every bandwidth: per category (speech, music,
  * effects, all) mean mel distance, STOI, SI-SNR over up to max_clips
- * clips of p->heldout (first max_seconds of each). Writes lines to f. */
+ * clips of p->heldout, shared evenly by the categories present and spread
+ * over each category's entries (first max_seconds of each clip). Writes lines to f. */
 int trainer_eval(trainer *t, int max_clips, double max_seconds, FILE *f, FILE *csv);
 
 /* The flat parameters and codebooks (for tests). */

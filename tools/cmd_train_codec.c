@@ -21,7 +21,7 @@ enum {
     OPT_MANIFEST = CLI_OPT_LONG, OPT_CACHE, OPT_HELDOUT, OPT_CONFIG, OPT_STEPS, OPT_BATCH, OPT_CROP, OPT_LR,
     OPT_SEED, OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_CLIPS, OPT_ADV_START,
     OPT_NO_DROPOUT, OPT_RUN_STEPS, OPT_EXPORT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
-    OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_RUN_SECONDS,
+    OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_RUN_SECONDS, OPT_EVAL_ONLY,
 };
 
 static const cli_opt train_opts[] = {
@@ -58,6 +58,7 @@ static const cli_opt train_opts[] = {
     {OPT_CKPT_MINUTES, "checkpoint-minutes", "M", "and at least every M minutes (10)"},
     {OPT_EVAL_EVERY, "eval-every", "N", "held-out metrics every N steps (0: never)"},
     {OPT_EVAL_CLIPS, "eval-clips", "N", "held-out clips per evaluation (24)"},
+    {OPT_EVAL_ONLY, "eval-only", NULL, "evaluate the run's checkpoint on --heldout and exit"},
     {OPT_EXPORT, "export", "FILE", "write the model here at the end (native safetensors)"},
     {OPT_F32, "f32", NULL, "export float32 weights (default float16)"},
     {0, NULL, NULL, NULL},
@@ -140,7 +141,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     const char *out_dir = NULL, *config_file = NULL, *export_path = NULL;
     long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_clips = 24, run_steps = -1;
     double ckpt_minutes = 10, run_seconds = -1;
-    int f16 = 1, model_flags = 0, steps_given = 0, adv_given = 0;
+    int f16 = 1, model_flags = 0, steps_given = 0, adv_given = 0, eval_only = 0;
     cli_parser ps;
     if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
     int c, rc;
@@ -207,6 +208,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
         case OPT_EVAL_EVERY: INT_OPT(0, 1000000000L) eval_every = lv; break;
         case OPT_EVAL_CLIPS: INT_OPT(1, 100000) eval_clips = lv; break;
         case OPT_EXPORT: export_path = arg; break;
+        case OPT_EVAL_ONLY: eval_only = 1; break;
         case OPT_F32: f16 = 0; break;
         default: cli_parse_free(&ps); return CLI_EXIT_USAGE;
         }
@@ -260,6 +262,19 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
                          "ppl6,ppl7,replaced,steps_per_s,x_realtime,cpu_hours");
     FILE *ecsv = P->heldout ? open_csv(out_dir, "eval.csv", "step,kbps,category,n,mel,stoi,si_snr") : NULL;
     if (!csv || (P->heldout && !ecsv)) { trainer_free(t); return cli_fail_errno(out_dir, errno); }
+    if (eval_only) {
+        rc = 0;
+        if (!P->heldout) rc = cli_usage_error(cmd, "--eval-only needs --heldout");
+        else if (!resume) rc = cli_usage_error(cmd, "--eval-only needs a checkpoint in %s", out_dir);
+        else {
+            int e = trainer_eval(t, (int)eval_clips, 10.0, stderr, ecsv);
+            if (e) rc = cli_fail_sono("held-out evaluation", e);
+        }
+        fclose(csv);
+        if (ecsv) fclose(ecsv);
+        trainer_free(t);
+        return rc;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
