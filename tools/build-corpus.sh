@@ -44,6 +44,11 @@ UNITS=(
     "wesnoth-1.16-music music wesnoth"
     "planetblupi-music-midi midi,music blupi_midi"
     "qabcs-data effects qabcs"
+    "klettres-data speech klettres"
+    "ktuberling-data speech ktuberling"
+    "gcin-voice speech gcin"
+    "hedgewars-data speech,music hedgewars"
+    "asterisk-prompt-it-menardi-wav speech,effects menardi"
 )
 # Units that are TTS engines, not data packages: nothing to download for them.
 declare -A NO_DEB=([flite]=1 [espeak-ng]=1)
@@ -120,7 +125,7 @@ for u in "${UNITS[@]}"; do
     read -r name groups handler <<<"$u"
     want_unit "$name" && want_group "$groups" || continue
     case $handler in
-    warzone) read -ra more <<<"$NEEDED_PACKAGES_OPUS"; need+=("${more[@]}") ;;
+    warzone | ktuberling) read -ra more <<<"$NEEDED_PACKAGES_OPUS"; need+=("${more[@]}") ;;
     flite | espeak) read -ra more <<<"$NEEDED_PACKAGES_SYNTH"; need+=("${more[@]}") ;;
     blupi_midi) read -ra more <<<"$NEEDED_PACKAGES_MIDI"; need+=("${more[@]}") ;;
     esac

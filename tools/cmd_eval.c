@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <math.h>
 #include <opus/opus.h>
+#include <png.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,7 +19,7 @@
 #include "sonotok/metrics.h"
 #include "commands.h"
 
-enum { OPT_BASELINE = CLI_OPT_LONG, OPT_CATEGORY };
+enum { OPT_BASELINE = CLI_OPT_LONG, OPT_CATEGORY, OPT_PLOT };
 
 static const cli_opt eval_opts[] = {
     CLI_COMMON_OPTS,
@@ -28,6 +29,7 @@ static const cli_opt eval_opts[] = {
     {OPT_BASELINE, "baseline", "opus", "also encode+decode each REF with libopus at -b kbps"},
     {OPT_CATEGORY, "category", "NAME", "category for every file (default: first folder under a "
                                        "folder operand, else \"-\")"},
+    {OPT_PLOT, "plot", "DIR", "also write a spectrogram PNG per file and system into DIR (created)"},
     {0, NULL, NULL, NULL},
 };
 
@@ -43,19 +45,31 @@ const cli_cmd cmd_eval = {
         "(a file, or a folder walked for audio files) is encoded and decoded in memory\n"
         "and the result scored; with both, the table compares the two.\n"
         "\n"
-        "Both signals are mixed to mono; an estimate at another rate is resampled to\n"
-        "the reference's; if the lengths differ both are trimmed to the shorter (noted\n"
-        "on stderr). Metrics: SI-SNR in dB (zero-mean, clamped to +-120); mel: mean L1\n"
-        "of log(mel + 1e-5) over STFT sizes 512/1024/2048 (hop size/4, Hann, 64 HTK\n"
+        "Both signals are mixed to mono (other channel counts noted on stderr); an\n"
+        "estimate at another rate is resampled to the reference's; if the lengths\n"
+        "differ both are trimmed to the shorter (noted on stderr), but a pair whose\n"
+        "lengths differ by more than 0.25 s and 10% of the longer is refused as not\n"
+        "comparable. A file that is missing, empty or not audio is reported and\n"
+        "skipped. Metrics: SI-SNR in dB (zero-mean, clamped to +-120; \"n/a\" for a\n"
+        "silent reference); mel: mean L1 of log(mel + 1e-5) over STFT sizes 512/1024/2048 (hop size/4, Hann, 64 HTK\n"
         "bands up to rate/2; lower is better); STOI (Taal et al. 2011, at 10 kHz; \"n/a\"\n"
         "for a silent reference or under about 0.4 s of non-silent audio). kbps: token\n"
         "file size for the codec, raw Opus packet bytes (no Ogg container) for Opus,\n"
         "\"-\" for given files. Opus runs at 48 kHz (20 ms frames, VBR, its lookahead\n"
         "removed) on up to 2 channels; its output is resampled back to the reference rate.\n"
         "\n"
+        "--plot DIR: for every row, DIR/<file>.<system>.png (the file's label with\n"
+        "characters other than letters, digits, '.', '-', '_' made '_'): log-power\n"
+        "spectrograms (1024-point Hann STFT, hop 256, at the reference's rate) of the\n"
+        "original (top), the decoded audio (middle), both on one 80 dB magma scale,\n"
+        "and their difference in dB (bottom; +-20 dB, red where the decoded audio is\n"
+        "louder, blue where quieter). Time runs left to right (at most 2000 columns:\n"
+        "longer files are pooled), frequency bottom to top up to rate/2.\n"
+        "\n"
         "Output: one row per file and system, then the mean per category and system\n"
-        "(n/a values left out of the mean). Exit status 2 if any file was missing or\n"
-        "unreadable (the others are still scored), 4 if the model cannot be loaded.\n",
+        "(n/a values left out of the mean). Exit status 2 if any file was missing,\n"
+        "unreadable or not comparable (the others are still scored), 3 if an image\n"
+        "cannot be written, 4 if the model cannot be loaded.\n",
     .opts = eval_opts,
     .run = run_eval,
 };
@@ -155,13 +169,14 @@ static int walk(eval_list *l, const char *root, const char *rel, const char *est
 /* Read path as mono (channels 1) or the file's channels (0) at rate (0: the
  * file's). Prints the error and returns its exit code on failure. */
 static int read_audio(const char *path, int rate, int channels, float **pcm, int64_t *n,
-                      int *out_rate, int *file_rate, int *out_channels) {
+                      int *out_rate, int *file_rate, int *out_channels, int *file_channels) {
     int err = 0;
     sono_audio_reader *r = sono_audio_open(path, rate, channels, &err);
     if (!r) return cli_fail_sono(path, err ? err : SONO_E_IO);
     if (out_rate) *out_rate = sono_audio_rate(r);
     if (file_rate) *file_rate = sono_audio_file_rate(r);
     if (out_channels) *out_channels = sono_audio_channels(r);
+    if (file_channels) *file_channels = sono_audio_file_channels(r);
     int rc = sono_audio_read_all(r, pcm, n);
     sono_audio_close(r);
     if (rc < 0) return cli_fail_sono(path, rc);
@@ -209,7 +224,7 @@ static int run_codec(const sono_codec *codec, int n_q, const char *path, float *
     int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
     float *pcm = NULL, *out = NULL;
     int64_t n = 0, n_out = 0;
-    int rc = read_audio(path, rate, ch, &pcm, &n, NULL, NULL, NULL);
+    int rc = read_audio(path, rate, ch, &pcm, &n, NULL, NULL, NULL, NULL);
     if (rc) return rc;
     sono_tokens *t = NULL;
     uint8_t *buf = NULL;
@@ -239,11 +254,11 @@ static int run_opus(double kbps, const char *path, float **est, int64_t *n_est, 
     float *pcm = NULL;
     int64_t n = 0;
     int ch = 0;
-    int rc = read_audio(path, OPUS_RATE, 0, &pcm, &n, NULL, NULL, &ch);
+    int rc = read_audio(path, OPUS_RATE, 0, &pcm, &n, NULL, NULL, &ch, NULL);
     if (rc) return rc;
     if (ch > 2) { /* keep two channels: reread as stereo (the reader's mapping) */
         free(pcm);
-        if ((rc = read_audio(path, OPUS_RATE, 2, &pcm, &n, NULL, NULL, &ch))) return rc;
+        if ((rc = read_audio(path, OPUS_RATE, 2, &pcm, &n, NULL, NULL, &ch, NULL))) return rc;
     }
     int oerr = 0, la = 0;
     OpusEncoder *enc = opus_encoder_create(OPUS_RATE, ch, OPUS_APPLICATION_AUDIO, &oerr);
@@ -301,22 +316,27 @@ done:
     return rc;
 }
 
-/* Score est (mono at est_rate) against ref (mono at ref_rate). est is consumed. */
+/* Lengths may differ by codec padding or resampling; beyond both of these the
+ * estimate is refused rather than scored on a prefix. */
+#define MAX_LEN_DIFF_S 0.25
+#define MAX_LEN_DIFF_FRAC 0.10
+
+/* Score est against ref (both mono at ref_rate) over their common length *n
+ * (set). */
 static int score(const cli_common *c, const char *label, const float *ref, int64_t n_ref, int ref_rate,
-                 float *est, int64_t n_est, int est_rate, eval_row *row) {
-    if (est_rate != ref_rate) {
-        est = resample_to(est, &n_est, est_rate, ref_rate);
-        if (!est) return cli_fail(CLI_EXIT_IO, label, "out of memory");
-    }
+                 const float *est, int64_t n_est, int64_t *n_common, eval_row *row) {
     int64_t n = n_ref < n_est ? n_ref : n_est;
+    *n_common = n;
+    row->si_snr = row->mel = row->stoi = NAN;
+    int64_t diff = n_ref > n_est ? n_ref - n_est : n_est - n_ref, longer = n + diff;
+    if ((double)diff > MAX_LEN_DIFF_S * ref_rate && (double)diff > MAX_LEN_DIFF_FRAC * (double)longer)
+        return cli_fail(CLI_EXIT_DATA, label,
+                        "lengths differ too much to compare (%.3f s vs %.3f s): not a decode of this reference?",
+                        (double)n_ref / ref_rate, (double)n_est / ref_rate);
     if (n_ref != n_est)
         cli_note(c, 1, "%s: lengths differ (%lld vs %lld samples at %d Hz); trimmed to the shorter", label,
                  (long long)n_ref, (long long)n_est, ref_rate);
-    row->si_snr = row->mel = row->stoi = NAN;
-    if (n < 1) {
-        free(est);
-        return cli_fail(CLI_EXIT_DATA, label, "no samples to compare");
-    }
+    if (n < 1) return cli_fail(CLI_EXIT_DATA, label, "no samples to compare");
     row->si_snr = sono_metrics_si_snr(ref, est, n);
     double v;
     int rc = sono_metrics_mel_distance(ref, est, n, ref_rate, &v);
@@ -325,8 +345,202 @@ static int score(const cli_common *c, const char *label, const float *ref, int64
     if (rc == 0) row->stoi = v;
     else if (rc == SONO_E_EMPTY)
         cli_note(c, 2, "%s: STOI undefined (silent reference or too little non-silent audio)", label);
-    free(est);
     return rc == SONO_E_NOMEM ? cli_fail(CLI_EXIT_IO, label, "out of memory") : 0;
+}
+
+/* ---- spectrogram images (--plot) ---- */
+
+/* One PNG per scored file and system: three panels stacked top to bottom,
+ * original | decoded | difference, separated by white lines. Panels are log
+ * power STFTs (Hann, PLOT_NFFT, PLOT_HOP, frames centred on t = f * hop with
+ * zeros outside the signal), time on x, frequency on y (0 Hz at the bottom,
+ * PLOT_NFFT / 2 bins pooled in pairs into PLOT_ROWS rows, so the top row ends
+ * at rate/2). The two spectrograms share a colour scale: the loudest cell of
+ * either (but at least PLOT_TOP_MIN_DB re a full-scale sine, so silence is
+ * dark) at the top of magma, PLOT_RANGE_DB below it at the bottom. The third
+ * panel is decoded minus original in dB (each floored at the bottom of the
+ * scale first, so silence on both sides reads 0), +-PLOT_DIFF_DB on a
+ * blue-white-red scale: red where the decoded audio has more energy. Long
+ * files are pooled to PLOT_MAX_COLS columns (mean power of the frames in a
+ * column), short ones stretched to PLOT_MIN_COLS. */
+enum {
+    PLOT_NFFT = 1024,
+    PLOT_HOP = 256,
+    PLOT_ROWS = 256,
+    PLOT_MAX_COLS = 2000,
+    PLOT_MIN_COLS = 200,
+    PLOT_SEP = 3,
+    PLOT_RANGE_DB = 80,
+    PLOT_DIFF_DB = 20,
+    PLOT_TOP_MIN_DB = -100, /* the top of the scale is at least this (dB re a full-scale sine) */
+};
+
+/* In-place radix-2 FFT of re, im [n], n a power of two; cs, sn [n/2] the twiddles. */
+static void plot_fft(double *re, double *im, int n, const double *cs, const double *sn) {
+    for (int i = 1, j = 0; i < n; i++) {
+        int bit = n >> 1;
+        for (; j & bit; bit >>= 1) j ^= bit;
+        j |= bit;
+        if (i < j) {
+            double t = re[i]; re[i] = re[j]; re[j] = t;
+            t = im[i]; im[i] = im[j]; im[j] = t;
+        }
+    }
+    for (int len = 2; len <= n; len <<= 1) {
+        int step = n / len;
+        for (int i = 0; i < n; i += len)
+            for (int k = 0; k < len / 2; k++) {
+                double wr = cs[k * step], wi = -sn[k * step];
+                double *ar = &re[i + k], *ai = &im[i + k], *br = &re[i + k + len / 2], *bi = &im[i + k + len / 2];
+                double tr = *br * wr - *bi * wi, ti = *br * wi + *bi * wr;
+                *br = *ar - tr, *bi = *ai - ti;
+                *ar += tr, *ai += ti;
+            }
+    }
+}
+
+/* dB spectrogram of x [n] pooled to out [PLOT_ROWS][cols] (row 0 lowest). */
+static int plot_spectrogram(const float *x, int64_t n, int cols, float *out) {
+    const int N = PLOT_NFFT;
+    double *re = malloc(sizeof(double) * (size_t)N * 3 + sizeof(double) * (size_t)N), *im = re ? re + N : NULL;
+    double *win = re ? re + 2 * N : NULL, *cs = re ? re + 3 * N : NULL, *sn = cs ? cs + N / 2 : NULL;
+    double *pow_col = malloc(sizeof(double) * PLOT_ROWS);
+    if (!re || !pow_col) {
+        free(re), free(pow_col);
+        return -1;
+    }
+    const double two_pi = 6.283185307179586;
+    for (int j = 0; j < N; j++) win[j] = 0.5 - 0.5 * cos(two_pi * j / N);
+    for (int k = 0; k < N / 2; k++) cs[k] = cos(two_pi * k / N), sn[k] = sin(two_pi * k / N);
+    const int64_t n_frames = n / PLOT_HOP + 1;
+    for (int c = 0; c < cols; c++) {
+        int64_t f0 = (int64_t)c * n_frames / cols, f1 = (int64_t)(c + 1) * n_frames / cols;
+        if (f1 <= f0) f1 = f0 + 1;
+        for (int r = 0; r < PLOT_ROWS; r++) pow_col[r] = 0;
+        for (int64_t f = f0; f < f1; f++) {
+            int64_t start = f * PLOT_HOP - N / 2;
+            for (int j = 0; j < N; j++) {
+                int64_t k = start + j;
+                re[j] = k >= 0 && k < n ? win[j] * x[k] : 0.0;
+                im[j] = 0.0;
+            }
+            plot_fft(re, im, N, cs, sn);
+            for (int b = 0; b < N / 2; b++) pow_col[b * PLOT_ROWS / (N / 2)] += re[b] * re[b] + im[b] * im[b];
+        }
+        /* dB relative to a full-scale sine (|X| = N/4 with this window) */
+        const double full = (double)N * N / 16.0;
+        for (int r = 0; r < PLOT_ROWS; r++)
+            out[(size_t)r * (size_t)cols + (size_t)c] =
+                (float)(10.0 * log10(pow_col[r] / (double)(f1 - f0) / full + 1e-20));
+    }
+    free(re);
+    free(pow_col);
+    return 0;
+}
+
+/* Piecewise-linear colour maps: t in [0, 1] -> RGB. */
+static void plot_colour(const uint8_t (*stops)[3], int n_stops, double t, uint8_t *rgb) {
+    if (!(t > 0)) t = 0; /* NaN too */
+    if (t > 1) t = 1;
+    double pos = t * (n_stops - 1);
+    int i = (int)pos;
+    if (i >= n_stops - 1) i = n_stops - 2;
+    double u = pos - i;
+    for (int k = 0; k < 3; k++) rgb[k] = (uint8_t)lround(stops[i][k] + u * (stops[i + 1][k] - stops[i][k]));
+}
+
+static const uint8_t magma[9][3] = {{0, 0, 4},       {28, 16, 68},    {79, 18, 123},
+                                    {129, 37, 129},  {181, 54, 122},  {229, 80, 100},
+                                    {251, 135, 97},  {254, 194, 135}, {252, 253, 191}};
+static const uint8_t diverging[3][3] = {{59, 76, 192}, {245, 245, 245}, {180, 4, 38}};
+
+static int png_write_rgb(FILE *f, const uint8_t *rgb, int w, int h) {
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        return -1;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        return -1;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < h; y++) png_write_row(png, rgb + (size_t)y * (size_t)w * 3);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return 0;
+}
+
+/* DIR/<label with every byte outside [A-Za-z0-9._-] made '_', no leading dot>.<system>.png */
+static int plot_path(char *out, size_t size, const char *dir, const char *label, const char *sys) {
+    size_t len = strlen(dir);
+    int w = snprintf(out, size, "%s%s", dir, len && dir[len - 1] == '/' ? "" : "/");
+    if (w < 0 || (size_t)w >= size) return -1;
+    size_t o = (size_t)w;
+    for (const char *p = label; *p && o + 1 < size; p++) {
+        unsigned char ch = (unsigned char)*p;
+        int keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                   ch == '_' || (ch == '.' && o > (size_t)w);
+        out[o++] = keep ? (char)ch : '_';
+    }
+    out[o] = 0;
+    w = snprintf(out + o, size - o, ".%s.png", sys);
+    return w < 0 || (size_t)w >= size - o ? -1 : 0;
+}
+
+/* Write the image of ref vs est (both mono, n samples) to path. 0 or an exit code (printed). */
+static int plot_write(const char *path, const float *ref, const float *est, int64_t n) {
+    int64_t n_frames = n / PLOT_HOP + 1;
+    int cols = n_frames > PLOT_MAX_COLS ? PLOT_MAX_COLS : n_frames < PLOT_MIN_COLS ? PLOT_MIN_COLS : (int)n_frames;
+    const int h = 3 * PLOT_ROWS + 2 * PLOT_SEP;
+    size_t cells = (size_t)PLOT_ROWS * (size_t)cols;
+    float *db = malloc(2 * cells * sizeof *db);
+    uint8_t *rgb = malloc((size_t)h * (size_t)cols * 3);
+    int rc = 0;
+    if (!db || !rgb || plot_spectrogram(ref, n, cols, db) || plot_spectrogram(est, n, cols, db + cells)) {
+        rc = cli_fail(CLI_EXIT_IO, path, "out of memory");
+        goto done;
+    }
+    float top = PLOT_TOP_MIN_DB; /* so that silence stays dark */
+    for (size_t i = 0; i < 2 * cells; i++)
+        if (db[i] > top) top = db[i];
+    const double lo = top - PLOT_RANGE_DB;
+    memset(rgb, 255, (size_t)h * (size_t)cols * 3); /* the separators */
+    for (int panel = 0; panel < 3; panel++)
+        for (int r = 0; r < PLOT_ROWS; r++) {
+            int y = panel * (PLOT_ROWS + PLOT_SEP) + PLOT_ROWS - 1 - r;
+            uint8_t *px = rgb + (size_t)y * (size_t)cols * 3;
+            for (int c = 0; c < cols; c++, px += 3) {
+                size_t i = (size_t)r * (size_t)cols + (size_t)c;
+                double a = db[i] > lo ? db[i] : lo, b = db[cells + i] > lo ? db[cells + i] : lo;
+                if (panel < 2) plot_colour(magma, 9, ((panel ? b : a) - lo) / PLOT_RANGE_DB, px);
+                else plot_colour(diverging, 3, 0.5 + 0.5 * (b - a) / PLOT_DIFF_DB, px);
+            }
+        }
+    cli_tmpfile t;
+    if ((rc = cli_tmp_create(&t, path)) != 0) goto done;
+    cli_tmp_close_fd(&t);
+    FILE *f = fopen(t.tmp, "wb");
+    if (!f) {
+        rc = cli_fail_errno(path, errno);
+        cli_tmp_abort(&t);
+        goto done;
+    }
+    int wrc = png_write_rgb(f, rgb, cols, h);
+    if (fclose(f) != 0 || wrc != 0) {
+        rc = cli_fail(CLI_EXIT_IO, path, "cannot write the image");
+        cli_tmp_abort(&t);
+        goto done;
+    }
+    rc = cli_tmp_commit(&t);
+done:
+    free(db);
+    free(rgb);
+    return rc;
 }
 
 /* ---- table ---- */
@@ -390,7 +604,7 @@ static void print_table(const eval_list *l, const eval_row *rows, size_t n_rows)
 static int run_eval(const cli_cmd *cmd, int argc, char **argv) {
     cli_common c;
     cli_common_init(&c);
-    const char *model = NULL, *category = NULL;
+    const char *model = NULL, *category = NULL, *plot_dir = NULL;
     double kbps_opt = 0;
     int opus = 0, have_b = 0;
     cli_parser p;
@@ -411,6 +625,7 @@ static int run_eval(const cli_cmd *cmd, int argc, char **argv) {
             opus = 1;
             break;
         case OPT_CATEGORY: category = arg; break;
+        case OPT_PLOT: plot_dir = arg; break;
         default: rc = CLI_EXIT_USAGE; break;
         }
     }
@@ -426,12 +641,18 @@ static int run_eval(const cli_cmd *cmd, int argc, char **argv) {
     if (systems && n_ops < 1) return cli_usage_error(cmd, "no reference files given");
     if (!systems && n_ops != 2) return cli_usage_error(cmd, "give REF EST (two files or two folders), or -m MODEL REF...");
     cli_install_log(&c);
+    if (plot_dir) {
+        char probe[4096];
+        int e = snprintf(probe, sizeof probe, "%s/x", plot_dir) >= (int)sizeof probe ? ENAMETOOLONG
+                                                                                       : cli_mkdir_parents(probe);
+        if (e) return cli_fail_errno(plot_dir, e);
+    }
 
     eval_list list = {0};
     eval_row *rows = NULL;
     size_t n_rows = 0;
     sono_codec *codec = NULL;
-    int n_q = 0, worst = 0;
+    int n_q = 0, worst = 0, n_plots = 0;
     if (!systems) {
         const char *ref = argv[first], *est = argv[first + 1];
         int dr = is_dir(ref), de = is_dir(est);
@@ -476,8 +697,8 @@ static int run_eval(const cli_cmd *cmd, int argc, char **argv) {
         cli_progress_update(&prog, (double)i / (double)list.n, it->label);
         float *ref = NULL;
         int64_t n_ref = 0;
-        int ref_rate = 0;
-        int frc = read_audio(it->ref, 0, 1, &ref, &n_ref, &ref_rate, NULL, NULL);
+        int ref_rate = 0, ref_ch = 0;
+        int frc = read_audio(it->ref, 0, 1, &ref, &n_ref, &ref_rate, NULL, NULL, &ref_ch);
         if (frc) {
             cli_progress_clear(&prog);
             if (!worst) worst = frc;
@@ -495,21 +716,40 @@ static int run_eval(const cli_cmd *cmd, int argc, char **argv) {
             uint64_t bytes = 0;
             eval_row row = {.sys = sys, .item = i, .kbps = NAN};
             if (sys == SYS_FILES) {
-                frc = read_audio(it->est, ref_rate, 1, &est, &n_est, &est_rate, &file_rate, NULL);
+                int est_ch = 0;
+                frc = read_audio(it->est, ref_rate, 1, &est, &n_est, &est_rate, &file_rate, NULL, &est_ch);
                 if (!frc && file_rate != ref_rate)
                     cli_note(&c, 1, "%s: estimate at %d Hz resampled to the reference's %d Hz", it->label,
                              file_rate, ref_rate);
+                if (!frc && est_ch != ref_ch)
+                    cli_note(&c, 1, "%s: %d channel%s vs %d in the reference; both mixed to mono", it->label,
+                             est_ch, est_ch == 1 ? "" : "s", ref_ch);
             } else if (sys == SYS_CODEC) {
                 frc = run_codec(codec, n_q, it->ref, &est, &n_est, &est_rate, &bytes);
             } else {
                 frc = run_opus(kbps_opt, it->ref, &est, &n_est, &bytes);
                 est_rate = OPUS_RATE;
             }
+            if (!frc && est_rate != ref_rate && !(est = resample_to(est, &n_est, est_rate, ref_rate)))
+                frc = cli_fail(CLI_EXIT_IO, it->label, "out of memory");
+            int64_t n_common = 0;
             if (!frc) {
                 if (sys != SYS_FILES && secs > 0) row.kbps = (double)bytes * 8.0 / secs / 1000.0;
                 if (sys == SYS_CODEC) st.token_bytes += bytes;
-                frc = score(&c, it->label, ref, n_ref, ref_rate, est, n_est, est_rate, &row);
+                frc = score(&c, it->label, ref, n_ref, ref_rate, est, n_est, &n_common, &row);
             }
+            if (!frc && plot_dir) {
+                char path[8192];
+                int prc;
+                if (plot_path(path, sizeof path, plot_dir, it->label, sys_names[sys]) != 0) {
+                    prc = cli_fail(CLI_EXIT_IO, it->label, "--plot: path too long");
+                } else {
+                    prc = plot_write(path, ref, est, n_common);
+                    if (!prc) n_plots++;
+                }
+                if (prc && !worst) worst = prc;
+            }
+            free(est);
             if (frc) {
                 cli_progress_clear(&prog);
                 if (!worst) worst = frc;
@@ -525,10 +765,13 @@ static int run_eval(const cli_cmd *cmd, int argc, char **argv) {
         rc = cli_fail_errno("<stdout>", errno);
         goto done;
     }
-    if (c.verbosity >= 1)
-        fprintf(stderr, "sonotok: eval: %lld file%s, %.1f s of audio, %zu row%s in %.1f s%s\n", (long long)st.files,
-                st.files == 1 ? "" : "s", st.audio_seconds, n_rows, n_rows == 1 ? "" : "s",
+    if (c.verbosity >= 1) {
+        char images[64] = "";
+        if (plot_dir) snprintf(images, sizeof images, ", %d image%s", n_plots, n_plots == 1 ? "" : "s");
+        fprintf(stderr, "sonotok: eval: %lld file%s, %.1f s of audio, %zu row%s%s in %.1f s%s\n", (long long)st.files,
+                st.files == 1 ? "" : "s", st.audio_seconds, n_rows, n_rows == 1 ? "" : "s", images,
                 cli_now() - st.t_start, worst ? " (some files failed)" : "");
+    }
     rc = worst;
 done:
     sono_codec_free(codec);

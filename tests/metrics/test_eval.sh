@@ -1,7 +1,8 @@
 #!/bin/sh
 # Smoke test for `sonotok eval`: file pairs, folder pairs with categories,
-# mismatched rates/lengths/channels, a silent reference, a missing file,
-# the codec (-m, tests/codec/data/tiny24.th) and the Opus baseline.
+# mismatched rates/lengths/channels, silent, empty, zero-byte, missing and
+# non-audio files, the codec (-m, tests/codec/data/tiny24.th), the Opus
+# baseline, and the spectrogram images of --plot.
 #
 #   test_eval.sh SONOTOK FIXTURE SOURCE_ROOT
 #
@@ -76,6 +77,16 @@ run 1 "--baseline without -b" --baseline opus ref/speech/a.wav
 run 1 "unknown baseline" --baseline mp3 -b 6 ref/speech/a.wav
 run 1 "file and folder" ref est/speech/a.wav
 
+# PNG checks: signature, and IHDR width/height (big-endian at bytes 16..23)
+png_sig() { [ "$(od -An -tx1 -N8 "$1" | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
+png_dims() { od -An -tu1 -j16 -N8 "$1" | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4, $5 * 16777216 + $6 * 65536 + $7 * 256 + $8 }'; }
+# png_ok FILE MIN_W MAX_W: a PNG, MIN_W..MAX_W wide, three 256-row panels + two 3-row separators high
+png_ok() {
+    [ -s "$1" ] && png_sig "$1" || return 1
+    set -- "$1" "$2" "$3" $(png_dims "$1")
+    [ "$4" -ge "$2" ] && [ "$4" -le "$3" ] && [ "$5" -eq 774 ]
+}
+
 # one pair of identical files
 run 0 "identical pair" ref/speech/a.wav ref/speech/a.wav
 expect "identical: 120 dB and STOI 1" row "ref/speech/a.wav" "120.00 *0.000 *1.0000"
@@ -98,6 +109,42 @@ expect "forced category used" row "^mine " "mean of 1"
 run 0 "silent reference" silent.wav ref/speech/b.wav
 expect "silent: STOI n/a" row "silent.wav" "n/a *n/a$"
 
+# mismatched pairs of single files
+"$FIX" wav st24.wav 1.0 24000 2 440 >/dev/null || exit 1
+"$FIX" wav mono16.wav 1.0 16000 1 440 >/dev/null || exit 1
+"$FIX" wav tiny.wav 0.01 16000 1 >/dev/null || exit 1
+run 0 "stereo 24 kHz reference, mono 16 kHz estimate" st24.wav mono16.wav
+expect "channels: noted" has "mixed to mono" err
+expect "rate: noted" has "resampled" err
+expect "stereo/mono row has numbers" awk '$2 == "st24.wav" { exit !($4 + 0 == $4 && $5 + 0 > 0) }' out
+run 0 "mono 16 kHz reference, stereo 24 kHz estimate" mono16.wav st24.wav
+expect "and the other way round" row "mono16.wav" "file"
+run 2 "a 10 ms estimate of a 1 s reference is refused" mono16.wav tiny.wav
+expect "refused with a reason" has "lengths differ too much" err
+expect "refused: no row" test "$(grep -c 'mono16.wav' out)" -eq 0
+run 2 "a 1 s estimate of a 10 ms reference is refused" tiny.wav mono16.wav
+expect "refused the other way" has "lengths differ too much" err
+
+# silent, empty, zero-byte and non-audio files
+silent_wav empty.wav 0
+: >zero-bytes.wav
+echo "this is not audio" >text.wav
+run 0 "silent estimate" mono16.wav silent.wav
+expect "silent estimate: a row" row "mono16.wav" "file"
+run 0 "silent reference and estimate" silent.wav silent.wav
+expect "silent pair: SI-SNR n/a, mel 0" row "silent.wav" "n/a *0.000 *n/a"
+for f in empty.wav zero-bytes.wav text.wav; do
+    run 2 "$f as reference" "$f" mono16.wav
+    expect "$f as reference: named on stderr" has "$f" err
+    run 2 "$f as estimate" mono16.wav "$f"
+    expect "$f as estimate: named on stderr" has "$f" err
+    run 2 "$f through opus" --baseline opus -b 12 "$f" mono16.wav
+    expect "$f through opus: the other file scored" row "mono16.wav" "opus"
+done
+expect "empty WAV: says why" sh -c "'$SONOTOK' eval empty.wav mono16.wav 2>&1 | grep -q 'no audio'"
+expect "zero bytes: says why" sh -c "'$SONOTOK' eval zero-bytes.wav mono16.wav 2>&1 | grep -q 'empty file'"
+expect "text: says why" sh -c "'$SONOTOK' eval text.wav mono16.wav 2>&1 | grep -q 'not an audio file'"
+
 # a missing reference among others
 run 2 "missing reference" --baseline opus -b 12 nope.wav ref/speech/a.wav
 expect "others still scored" row "ref/speech/a.wav" "opus"
@@ -109,6 +156,22 @@ expect "opus kbps near 16" awk '$2 == "ref/speech/a.wav" { k = $NF + 0; exit !(k
 expect "opus SI-SNR positive" awk '$2 == "ref/speech/a.wav" { exit !($4 + 0 > 3) }' out
 run 1 "opus bitrate out of range" --baseline opus -b 1000 ref/speech/a.wav
 
+# --plot: one PNG per row, named after the file label and the system
+run 0 "plot a pair" --plot plots ref/speech/a.wav est/speech/a.wav
+expect "pair image written" png_ok plots/ref_speech_a.wav.file.png 200 2000
+run 2 "plot folders" --plot plots ref est
+expect "folder images, named by relative path" png_ok plots/music_c.wav.file.png 200 2000
+expect "no image for the missing estimate" test ! -e plots/speech_b.wav.file.png
+run 0 "plot silence" --plot plots silent.wav silent.wav
+expect "silent pair: image written" png_ok plots/silent.wav.file.png 200 2000
+run 0 "plot opus" --plot plots --baseline opus -b 12 ref/speech/a.wav
+expect "opus image written" png_ok plots/ref_speech_a.wav.opus.png 200 2000
+"$FIX" wav long.wav 30 24000 1 >/dev/null || exit 1
+run 0 "plot a long file" --plot plots long.wav long.wav
+expect "long file: width capped at 2000" png_ok plots/long.wav.file.png 2000 2000
+expect "no temporary files left" test "$(ls plots | grep -vc '\.png$')" -eq 0
+run 3 "plot into a file" --plot mono16.wav mono16.wav mono16.wav
+
 # the codec
 run 4 "model not found" -m "$W/no-such-model.th" ref/speech/a.wav
 if [ -f "$MODEL" ]; then
@@ -117,6 +180,12 @@ if [ -f "$MODEL" ]; then
     expect "codec means per category" row "speech *mean of 2" "codec"
     expect "opus next to the codec" row "music *mean of 1" "opus"
     expect "codec kbps from the token file" awk '$3 == "codec" && $2 !~ /mean/ { if ($NF + 0 <= 0) bad = 1 } END { exit bad }' out
+    run 0 "codec on a silent file" -m "$MODEL" silent.wav
+    expect "codec, silent: a row" row "silent.wav" "codec"
+    run 2 "codec on an empty and a non-audio file" -m "$MODEL" empty.wav text.wav ref/speech/a.wav
+    expect "codec: the good file still scored" row "ref/speech/a.wav" "codec"
+    run 0 "plot the codec" --plot plots -m "$MODEL" ref/speech/a.wav
+    expect "codec image written" png_ok plots/ref_speech_a.wav.codec.png 200 2000
 else
     echo "no model at $MODEL: codec checks skipped"
 fi

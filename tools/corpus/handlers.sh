@@ -323,3 +323,157 @@ tasks_qabcs() {
             print "effects" US "effects" US "file" US root "/" $0 US "audio/effects/" unit "/" name US "" US cap US unit US "false" US ""
         }'
 }
+
+# ---------------------------------------------------------------- klettres-data
+# <lang>/alpha/*.ogg (letters) and <lang>/syllab/*.ogg (syllables, words);
+# <lang>/sounds.xml names each: <sound name="Ä" file="de/alpha/ae.ogg" />.
+# The name is the text (the written letter or syllable: a file name such as
+# "ae" cannot say "Ä"); a sound sounds.xml does not name gets text null.
+tasks_klettres() {
+    local unit=$1 root
+    root="$OUT/pkgs/$unit/usr/share/klettres"
+    [[ -d $root ]] || { echo "no klettres folder in $unit" >&2; return 1; }
+    cat "$root"/*/sounds.xml | tr '\r\t' '  ' |
+        sed -n 's/.*<sound  *name="\([^"]*\)"  *file="\([^"]*\)".*/\2\t\1/p' |
+        sed 's/&amp;/\&/g; s/&lt;/</g; s/&gt;/>/g; s/&quot;/"/g; s/&apos;/'"'"'/g' >"$OUT/state/$unit.transcripts"
+    (cd "$root" && find . -mindepth 3 -maxdepth 3 -type f -name '*.ogg' -path './*/*/*' | sed 's|^\./||' |
+        LC_ALL=C sort) |
+        awk -v US="$US" -v unit="$unit" -v root="$root" -v tr="$OUT/state/$unit.transcripts" '
+        BEGIN { FS = "\t"; while ((getline l < tr) > 0) { i = index(l, "\t"); T[substr(l, 1, i - 1)] = substr(l, i + 1) } }
+        {
+            f = $0; loc = f; sub(/\/.*/, "", loc)
+            lang = loc; if (lang ~ /_/) { a = lang; sub(/_.*/, "", a); b = lang; sub(/^[^_]*_/, "", b); lang = a "-" toupper(b) }
+            text = (f in T) ? T[f] : ""
+            gsub(/\037/, " ", text); gsub(/  +/, " ", text); sub(/^ +/, "", text); sub(/ +$/, "", text)
+            rel = f; sub(/\.ogg$/, "", rel)
+            print "speech" US "speech" US "file" US root "/" f US "audio/speech/" unit "/" rel US lang US text US unit US "false" US ""
+        }'
+}
+
+# ---------------------------------------------------------------- ktuberling-data
+# sounds/<lang>/<name>.{ogg,wav,opus}: one word per file, the name of a piece
+# of the picture. The file name is the word only in some folders: in de, el,
+# gl, lt, nn, ru, sl, uk it is the English id of the piece ("ball"), not what
+# is said; in others it is the word with its accents dropped ("glasogon" for
+# glasögon) or run together ("gafasdesol"). So text comes from the file name
+# only for en and nl, and only for a plain word without a theme prefix
+# ("ball", "zonnebril"; not "egypt_camel"); everything else is speech with text
+# null. sounds/sr@latin, sr@ijekavian, sr@ijekavianlatin repeat sr's files
+# byte for byte: a file whose content was seen already is left out.
+tasks_ktuberling() {
+    local unit=$1 root
+    root="$OUT/pkgs/$unit/usr/share/ktuberling/sounds"
+    [[ -d $root ]] || { echo "no sounds folder in $unit" >&2; return 1; }
+    (cd "$root" && find . -mindepth 2 -maxdepth 2 -type f \( -name '*.ogg' -o -name '*.wav' -o -name '*.opus' \) |
+        sed 's|^\./||' | LC_ALL=C sort | while IFS= read -r f; do printf '%s\t%s\n' "$(md5sum <"$f" | cut -c1-32)" "$f"; done) |
+        awk -F'\t' -v US="$US" -v unit="$unit" -v root="$root" '
+        $1 in seen { next }
+        {
+            seen[$1] = 1; f = $2; loc = f; sub(/\/.*/, "", loc); name = f; sub(/.*\//, "", name); sub(/\.[^.]*$/, "", name)
+            lang = loc
+            if (lang == "sr@latin") lang = "sr-Latn"
+            else if (lang == "sr@ijekavian") lang = "sr-ijekavsk"
+            else if (lang == "sr@ijekavianlatin") lang = "sr-Latn-ijekavsk"
+            text = ((loc == "en" || loc == "nl") && name ~ /^[a-z]+$/) ? name : ""
+            rel = f; sub(/\.[^.]*$/, "", rel)
+            print "speech" US "speech" US "file" US root "/" f US "audio/speech/" unit "/" rel US lang US text US unit US "false" US ""
+        }'
+}
+
+# ---------------------------------------------------------------- gcin-voice
+# ogg/<syllable><tone>/<speaker>.ogg: Mandarin syllables in Zhuyin (Bopomofo),
+# the folder name giving the syllable and its tone (no digit: first tone;
+# 2, 3, 4: second to fourth). The text is the syllable with its Zhuyin tone
+# mark (ˊ ˇ ˋ; none for the first tone), language zh-TW.
+tasks_gcin() {
+    local unit=$1 root
+    root="$OUT/pkgs/$unit/usr/share/gcin-voice/ogg"
+    [[ -d $root ]] || { echo "no ogg folder in $unit" >&2; return 1; }
+    (cd "$root" && find . -mindepth 2 -maxdepth 2 -type f -name '*.ogg' | sed 's|^\./||' | LC_ALL=C sort) |
+        awk -v US="$US" -v unit="$unit" -v root="$root" '
+        BEGIN { mark[2] = "ˊ"; mark[3] = "ˇ"; mark[4] = "ˋ"; mark[5] = "˙" }
+        {
+            f = $0; syl = f; sub(/\/.*/, "", syl); spk = f; sub(/.*\//, "", spk); sub(/\.ogg$/, "", spk)
+            text = syl
+            if (match(syl, /[1-5]$/)) {
+                t = substr(syl, RSTART, 1); s = substr(syl, 1, RSTART - 1)
+                text = (t == 5) ? mark[5] s : (t == 1 ? s : s mark[t])
+            }
+            print "speech" US "speech" US "file" US root "/" f US "audio/speech/" unit "/" syl "/" spk US "zh-TW" US text US unit US "false" US ""
+        }'
+}
+
+# ---------------------------------------------------------------- hedgewars-data
+# Data/Sounds/voices/<pack>/<Name>.ogg: short phrases of the hedgehogs, 15
+# packs. Language from the pack: Default_XX and Russian_pl -> XX / pl,
+# Russian -> ru, the others English (in a character's accent). Text only for
+# the Default pack, whose file names are its phrases run together: the table
+# below splits them. Numbered and wordless clips (Ow1, Laugh, PoisonCough)
+# and the other packs (the same cues, said in each character's own words)
+# get text null.
+# Data/Music/*.ogg: music, captioned with the title from the file name.
+HEDGEWARS_DEFAULT_TEXT="Amazing=amazing Boring=boring Brilliant=brilliant Bugger=bugger Byebye=bye bye
+Comeonthen=come on then Coward=coward Cutitout=cut it out Drat=drat Enemydown=enemy down Excellent=excellent
+Fire=fire Firstblood=first blood Flawless=flawless Flyaway=fly away Gonnagetyou=gonna get you Grenade=grenade
+Hello=hello Hurry=hurry Illgetyou=I'll get you Incoming=incoming Justyouwait=just you wait Kamikaze=kamikaze
+Leavemealone=leave me alone Melon=melon Missed=missed Nutter=nutter Ohdear=oh dear Oops=oops Ouch=ouch
+Reinforcements=reinforcements Revenge=revenge Runaway=run away Sameteam=same team Solong=so long Stupid=stupid
+Takecover=take cover Thisoneismine=this one is mine Traitor=traitor Uh-oh=uh-oh Victory=victory Watchit=watch it
+Watchthis=watch this Whatthe=what the Yessir=yes sir Youllregretthat=you'll regret that"
+
+tasks_hedgewars() {
+    local unit=$1 data f title
+    data="$OUT/pkgs/$unit/usr/share/games/hedgewars/Data"
+    [[ -d $data/Sounds/voices || -d $data/Music ]] || { echo "no voices or music folder in $unit" >&2; return 1; }
+    if [[ -d $data/Sounds/voices ]]; then
+        (cd "$data/Sounds/voices" && find . -mindepth 2 -maxdepth 2 -type f -name '*.ogg' | sed 's|^\./||' | LC_ALL=C sort) |
+            awk -v US="$US" -v unit="$unit" -v root="$data/Sounds/voices" -v table="$HEDGEWARS_DEFAULT_TEXT" '
+            BEGIN {
+                gsub(/\n/, " ", table); n = split(table, w, " "); key = ""
+                for (i = 1; i <= n; i++)
+                    if (index(w[i], "=")) { key = substr(w[i], 1, index(w[i], "=") - 1); T[key] = substr(w[i], index(w[i], "=") + 1) }
+                    else T[key] = T[key] " " w[i]
+            }
+            {
+                f = $0; pack = f; sub(/\/.*/, "", pack); name = f; sub(/.*\//, "", name); sub(/\.ogg$/, "", name)
+                lang = "en"
+                if (pack ~ /_[a-z][a-z]$/) lang = substr(pack, length(pack) - 1)
+                else if (pack == "Russian") lang = "ru"
+                text = (pack == "Default" && (name in T)) ? T[name] : ""
+                print "speech" US "speech" US "file" US root "/" f US "audio/speech/" unit "/" pack "/" name US lang US text US unit US "false" US ""
+            }'
+    fi
+    if [[ -d $data/Music ]]; then
+        for f in $(cd "$data/Music" && ls *.ogg | LC_ALL=C sort); do
+            title=${f%.ogg} sd=""
+            case $title in # "sd": the sudden-death variant of a theme
+            sdmusic) title="sudden_death" ;;
+            *_sd) title=${title%_sd} sd=" (sudden death)" ;;
+            esac
+            title=$(printf '%s' "$title" | sed 's/\([a-z]\)\([A-Z]\)/\1 \2/g' | tr '_' ' ' |
+                awk '{ for (i = 1; i <= NF; i++) $i = toupper(substr($i, 1, 1)) substr($i, 2); print }')$sd
+            emit music music file "$data/Music/$f" "audio/music/$unit/${f%.ogg}" "" \
+                "game music, Hedgewars: \"$title\"" "$unit" false ""
+        done
+    fi
+}
+
+# ---------------------------------------------------------------- asterisk-prompt-it-menardi-wav
+# Italian telephone prompts by one female speaker (8 kHz). No transcripts
+# ship with them (the asterisk-core-sounds-it texts are another recording and
+# do not always match): speech, it, text null. silence/ is left out; the
+# beeps are effects, captioned.
+tasks_menardi() {
+    local unit=$1 root
+    root=$(find "$OUT/pkgs/$unit/" -type d -name 'it_IT_f_Menardi' | head -n1)
+    [[ -n $root ]] || { echo "no it_IT_f_Menardi folder in $unit" >&2; return 1; }
+    (cd "$root" && find . -type f -name '*.wav' ! -path './silence/*' | sed 's|^\./||' | LC_ALL=C sort) |
+        awk -v US="$US" -v unit="$unit" -v root="$root" '
+        BEGIN { B["beep"] = "beep"; B["beeperr"] = "error beep"
+                B["ascending-2tone"] = "rising two-tone beep"; B["descending-2tone"] = "falling two-tone beep" }
+        {
+            rel = $0; sub(/\.wav$/, "", rel)
+            if (rel in B) print "effects" US "effects" US "file" US root "/" $0 US "audio/effects/" unit "/" rel US "" US B[rel] US unit US "false" US ""
+            else print "speech" US "speech" US "file" US root "/" $0 US "audio/speech/" unit "/" rel US "it" US "" US unit US "false" US ""
+        }'
+}
