@@ -23,6 +23,7 @@
 #include <xxhash.h>
 
 #include "disc.h"
+#include "kernels.h"
 #include "mel_loss.h"
 #include "optim.h"
 #include "rvq_train.h"
@@ -723,6 +724,9 @@ int trainer_step(trainer *t) {
         if (e) return e;
     }
     sample_batch(t);
+    /* workers run single-threaded kernels; OpenBLAS (the discriminator's weight
+     * gradients) must not start threads of its own inside them */
+    int blas_threads = kern_set_threads(1);
     for (int m = 0; m < M; m++)
         t->w[m].n_active = p->quantizer_dropout ? t->n_bw_q[rng_next(&t->rng) % (uint64_t)t->n_bw] : t->n_q;
 #pragma omp parallel for num_threads(M) schedule(static, 1)
@@ -783,6 +787,7 @@ int trainer_step(trainer *t) {
         adamw_step(&t->dopt, t->dparams, t->dgrads, p->disc_lr * lr / p->lr);
         for (int m = 0; m < M; m++) dl += t->w[m].dloss / M;
     }
+    kern_set_threads(blas_threads);
     t->step++;
     trainer_stats *s = &t->st;
     s->step = t->step;
