@@ -405,7 +405,7 @@ trainer_params trainer_default_params(void) {
     p.steps = 100000;
     p.lr = 3e-4f; p.lr_min = 3e-5f;
     p.warmup = 500;
-    p.beta1 = 0.5f; p.beta2 = 0.9f; p.weight_decay = 0.0f; p.clip = 1.0f;
+    p.beta1 = 0.5f; p.beta2 = 0.9f; p.weight_decay = 0.0f; p.clip = 0.0f;
     p.w_l1 = 0.1f; p.w_mel = 1.0f; p.w_commit = 0.25f; p.w_adv = 1.0f; p.w_feat = 2.0f;
     p.adv_start = -1;
     p.disc_filters = 8;
@@ -472,6 +472,8 @@ int64_t trainer_steps_done(const trainer *t) { return t->step; }
 const trainer_stats *trainer_last_stats(const trainer *t) { return &t->st; }
 double trainer_audio_per_step(const trainer *t) { return (double)t->M * t->Bm * t->T / t->cfg.sample_rate; }
 const float *trainer_params_data(const trainer *t, size_t *n) { if (n) *n = t->n_pf; return t->params; }
+const float *trainer_grads_data(const trainer *t, size_t *n) { if (n) *n = t->n_pf; return t->grads; }
+const train_param *trainer_param_table(const trainer *t, int *n) { return train_graph_param_table(t->w[0].g, n); }
 const float *trainer_codebooks_data(const trainer *t, size_t *n) {
     if (n) *n = (size_t)t->n_q * t->K * t->D;
     return t->cb_embed;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "codec_internal.h"
+#include "train_graph.h"
 
 #define TRAIN_MAX_Q_LOG 8
 
@@ -35,7 +36,9 @@ typedef struct {
     int64_t steps;            /* total steps, for the LR schedule (100000) */
     float lr, lr_min;         /* AdamW peak and final LR (3e-4, 3e-5) */
     int64_t warmup;           /* LR warmup steps (500) */
-    float beta1, beta2, weight_decay, clip;  /* AdamW (0.5, 0.9, 0.0) and global grad clip (1.0; 0: none) */
+    float beta1, beta2, weight_decay, clip;  /* AdamW (0.5, 0.9, 0.0) and global grad-norm clip (0: none,
+                                 the default: the decoder's output gain alone has gradients 100x the rest, so a
+                                 global clip starves every other tensor; Adam normalises per parameter anyway) */
     float w_l1, w_mel, w_commit, w_adv, w_feat; /* loss weights (0.1, 1, 0.25, 1, 2) */
     int64_t adv_start;        /* step from which the discriminator trains and its losses count (-1: never) */
     int disc_filters;         /* discriminator width (8: EnCodec's 32 costs ~20x a small codec's step on a CPU) */
@@ -99,7 +102,11 @@ int trainer_export_model(trainer *t, const char *path, int f16);
  * over each category's entries (first max_seconds of each clip). Writes lines to f. */
 int trainer_eval(trainer *t, int max_clips, double max_seconds, FILE *f, FILE *csv);
 
-/* The flat parameters and codebooks (for tests). */
+/* The flat parameters, their last reduced (and clipped) gradients, the
+ * parameter table naming ranges of both (train_graph.h), and the codebooks
+ * (for tests and diagnostics). */
+const float *trainer_grads_data(const trainer *t, size_t *n_floats);
+const train_param *trainer_param_table(const trainer *t, int *n_params);
 const float *trainer_params_data(const trainer *t, size_t *n_floats);
 const float *trainer_codebooks_data(const trainer *t, size_t *n_floats);
 

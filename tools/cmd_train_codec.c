@@ -21,7 +21,7 @@ enum {
     OPT_MANIFEST = CLI_OPT_LONG, OPT_CACHE, OPT_HELDOUT, OPT_CONFIG, OPT_STEPS, OPT_BATCH, OPT_CROP, OPT_LR,
     OPT_SEED, OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_CLIPS, OPT_ADV_START,
     OPT_NO_DROPOUT, OPT_RUN_STEPS, OPT_EXPORT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
-    OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_RUN_SECONDS, OPT_EVAL_ONLY,
+    OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_RUN_SECONDS, OPT_EVAL_ONLY, OPT_CLIP,
 };
 
 static const cli_opt train_opts[] = {
@@ -48,6 +48,7 @@ static const cli_opt train_opts[] = {
     {OPT_CROP, "crop", "SECONDS", "crop length (1.0)"},
     {OPT_LR, "lr", "LR", "peak learning rate (3e-4)"},
     {OPT_WARMUP, "warmup", "N", "warmup steps (500)"},
+    {OPT_CLIP, "clip", "NORM", "clip the global gradient norm (0: no clipping, the default)"},
     {OPT_WEIGHTS, "loss-weights", "L1,MEL,COMMIT,ADV,FEAT", "loss weights (0.1,1,0.25,1,2)"},
     {OPT_MIX, "mix", "S,M,E", "sampling weights of speech, music, effects (0.5,0.35,0.15)"},
     {OPT_ADV_START, "adv-start", "STEP", "start the discriminator at this step (-1: never; default -1)"},
@@ -75,7 +76,7 @@ const cli_cmd cmd_train_codec = {
         "bandwidth (quantizer dropout), and minimises 0.1 L1 + multi-scale mel (STFT\n"
         "32..2048) + 0.25 commitment, plus from --adv-start an MS-STFT discriminator's\n"
         "hinge and feature-matching losses (8 filters). Codebooks start from k-means++\n"
-        "and follow EMAs with dead-code restarts. AdamW (betas 0.5, 0.9), grad clip 1,\n"
+        "and follow EMAs with dead-code restarts. AdamW (betas 0.5, 0.9), no grad clip,\n"
         "warmup then cosine decay. The batch is split over the threads; a run is\n"
         "bit-identical for the same seed and thread count, also across resumes.\n"
         "\n"
@@ -189,6 +190,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
         case OPT_CROP: DBL_OPT(0.01, 60) tp.crop_seconds = dv; break;
         case OPT_LR: DBL_OPT(0, 1) tp.lr = (float)dv; tp.lr_min = (float)dv / 10; break;
         case OPT_WARMUP: INT_OPT(0, 1000000000L) tp.warmup = lv; break;
+        case OPT_CLIP: DBL_OPT(0, 1e9) tp.clip = (float)dv; break;
         case OPT_WEIGHTS:
             if (parse_list(arg, list, 5, &nl) || nl != 5) { cli_parse_free(&ps); return cli_usage_error(cmd, "--loss-weights needs 5 numbers"); }
             tp.w_l1 = (float)list[0]; tp.w_mel = (float)list[1]; tp.w_commit = (float)list[2];
