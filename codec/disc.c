@@ -36,7 +36,8 @@ static int conv2d_rows_per_chunk(const disc_conv2d_shape *s, int Ho, int Wo) {
     return (int)(r < 1 ? 1 : r);
 }
 
-/* Row-flattened path for sh == 1, dw == 1 (every conv of the discriminator):
+/* Row-flattened path for sh == 1, dw == 1 (every conv of the discriminator)
+ * on CPUs without AVX-512 (with it, the direct kernels further down run):
  * the input, zero-padded to Hp = H + 2ph rows of Wp = W + 2pw (rounded up to
  * a multiple of sw) columns, is read as one long signal per channel, so kernel
  * row i is a conv1d over it shifted by i*dh rows: output h*q + wo (q = Wp/sw)
@@ -90,10 +91,12 @@ static void conv2d_plan_make(conv2d_plan *pl, const disc_conv2d_shape *s) {
     pl->total = pl->o_col + col;
 }
 
+static size_t dconv_scratch_floats(const disc_conv2d_shape *s);
+
 size_t disc_conv2d_scratch_floats(const disc_conv2d_shape *s) {
     conv2d_plan pl;
     conv2d_plan_make(&pl, s);
-    return pl.total;
+    return SONO_MAX(pl.total, dconv_scratch_floats(s));
 }
 
 /* w_i [C_out][C_in][kw] = w[:, :, i, :] */
@@ -183,8 +186,442 @@ static void conv2d_forward_im2col(float *out, const float *in, const float *w, c
     }
 }
 
+/* ---------------------------------------------------------------------------
+ * Direct AVX-512 kernels for the row-flattened case (sh == 1, dw == 1).
+ *
+ * The zero-padded input is split by column phase (x mod sw) and flattened per
+ * channel: P[ci][p][y*q + m] = padded(y, m*sw + p), q = Wp / sw. Then output
+ * (ho, wo) is flat position t = ho*q + wo and kernel tap (i, j) reads
+ * P[ci][j % sw][t + i*dh*q + j/sw]: every conv is a 1-D correlation over t
+ * with fixed offsets, vectorised over t (16 lanes), with a block of up to 8
+ * output channels in registers (forward), input channels (input gradient) or
+ * taps (weight gradient). Columns wo >= Wo of the flat output are computed
+ * and dropped; the flat output gradient G is zero there, so they add nothing
+ * to the gradients. This replaces per-kernel-row conv1d calls and the
+ * im2col + sgemm weight gradient, which at 8 filters spent most of their
+ * time moving memory. Everything lives in the caller's scratch. */
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include <immintrin.h>
+#define DISC_X86 1
+#else
+#define DISC_X86 0
+#endif
+
+#define DC_VB 192     /* flat lengths are rounded up to this (a multiple of every vector block) */
+#define DC_TILE 1024   /* weight gradient: flat positions per cache tile */
+
+typedef struct {
+    int ok;                   /* direct path usable */
+    int Ho, Wo, sw, q, Hp;
+    size_t Tn;                /* flat output positions computed (Ho*q rounded up) */
+    size_t Un;                /* flat input-gradient positions computed (Hp*q rounded up) */
+    size_t OFF;               /* largest tap offset (kh-1)*dh*q + (kw-1)/sw */
+    size_t GOFF;              /* OFF rounded up to 16: G's zero lead-in (keeps G[c][GOFF + t] aligned) */
+    size_t Lf;                /* floats per (ci, phase) row of P */
+    size_t Lg;                /* floats per channel of the padded flat gradient */
+    size_t o_p, o_t, o_g, o_w, o_a, total;
+} dconv_plan;
+
+static size_t dc_round(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+static void dconv_plan_make(dconv_plan *p, const disc_conv2d_shape *s) {
+    memset(p, 0, sizeof *p);
+    p->Ho = disc_conv2d_out(s->H, s->kh, s->sh, s->dh, s->ph);
+    p->Wo = disc_conv2d_out(s->W, s->kw, s->sw, s->dw, s->pw);
+    if (p->Ho <= 0 || p->Wo <= 0 || s->sh != 1 || s->dw != 1 || s->sw < 1) return;
+    p->sw = s->sw;
+    p->q = (s->W + 2 * s->pw + s->sw - 1) / s->sw;
+    p->Hp = s->H + 2 * s->ph;
+    p->Tn = dc_round((size_t)p->Ho * p->q, DC_VB);
+    p->Un = dc_round((size_t)p->Hp * p->q, DC_VB);
+    p->OFF = (size_t)(s->kh - 1) * s->dh * p->q + (size_t)(s->kw - 1) / s->sw;
+    p->Lf = dc_round(SONO_MAX(p->Tn + p->OFF, p->Un), 16);
+    p->GOFF = dc_round(p->OFF, 16);
+    p->Lg = dc_round(p->GOFF + SONO_MAX(p->Un, p->Tn), 16);
+    const size_t kdim = (size_t)s->C_in * s->kh * s->kw;
+    const size_t nP = (size_t)s->C_in * p->sw * p->Lf;
+    const size_t nT = SONO_MAX((size_t)s->C_out * p->Tn, nP);
+    const size_t nG = (size_t)s->C_out * p->Lg;
+    const size_t nW = (size_t)s->C_out * kdim;
+    const size_t nA = kdim * 8 * 16;
+    p->o_p = 0;
+    p->o_t = dc_round(p->o_p + nP, 16);
+    p->o_g = dc_round(p->o_t + nT, 16);
+    p->o_w = dc_round(p->o_g + nG, 16);
+    p->o_a = dc_round(p->o_w + nW, 16);
+    p->total = p->o_a + nA + 16;   /* +16: room to align the base to 64 bytes */
+    p->ok = 1;
+}
+
+static size_t dconv_scratch_floats(const disc_conv2d_shape *s) {
+    dconv_plan p;
+    dconv_plan_make(&p, s);
+    return p.ok ? p.total : 0;
+}
+
+#if DISC_X86
+/* dst[k] = src[2k], k < n; src holds n_src floats. */
+__attribute__((target("avx512f"))) static void dgather2_avx512(float *dst, const float *src, int n, int n_src) {
+    const __m512i idx = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    int k = 0;
+    for (; k + 16 <= n && 2 * k + 32 <= n_src; k += 16)
+        _mm512_storeu_ps(dst + k, _mm512_permutex2var_ps(_mm512_loadu_ps(src + 2 * k), idx,
+                                                         _mm512_loadu_ps(src + 2 * k + 16)));
+    for (; k < n; k++) dst[k] = src[2 * k];
+}
+
+/* P[ci][p][y*q + m] (see above), zeros in the padding and past the end. Each
+ * phase row is zeroed just before it is filled (it is then in L1), instead of
+ * one memset of all of P: this runs once per layer on megabytes. */
+static void dconv_pad(float *P, const float *in, const disc_conv2d_shape *s, const dconv_plan *p) {
+    const int sw = p->sw;
+    const size_t q = (size_t)p->q, Lf = p->Lf;
+    for (int ci = 0; ci < s->C_in; ci++) {
+        for (int ph = 0; ph < sw; ph++) {
+            float *R = P + ((size_t)ci * sw + ph) * Lf;
+            memset(R, 0, (size_t)s->ph * q * sizeof(float));
+            memset(R + (size_t)(s->ph + s->H) * q, 0, (Lf - (size_t)(s->ph + s->H) * q) * sizeof(float));
+        }
+        for (int y = 0; y < s->H; y++) {
+            const float *src = in + ((size_t)ci * s->H + y) * s->W;
+            const size_t row = (size_t)(y + s->ph) * q;
+            for (int ph = 0; ph < sw; ph++) {   /* padded columns xp = x + pw = m*sw + ph */
+                float *dst = P + ((size_t)ci * sw + ph) * Lf + row;
+                const int x0 = ((ph - s->pw) % sw + sw) % sw, m0 = (x0 + s->pw) / sw;
+                const int n = x0 < s->W ? (s->W - x0 + sw - 1) / sw : 0;
+                memset(dst, 0, (size_t)m0 * sizeof(float));
+                memset(dst + m0 + n, 0, (q - (size_t)(m0 + n)) * sizeof(float));
+                if (sw == 1) memcpy(dst + m0, src, (size_t)n * sizeof(float));
+                else if (sw == 2) dgather2_avx512(dst + m0, src + x0, n, s->W - x0);
+                else
+                    for (int k = 0; k < n; k++) dst[m0 + k] = src[x0 + k * sw];
+            }
+        }
+    }
+}
+
+/* Channels are taken in register blocks of 8, then 4, 2, 1; weights are
+ * regrouped per block starting at channel c0 as r[c0*inner + k*cb + c] =
+ * w[(c0 + c)*inner + k], so a tap's cb weights are adjacent. */
+static int dconv_block(int c0, int n) {
+    int r = n - c0;
+    return r >= 8 ? 8 : r >= 4 ? 4 : r >= 2 ? 2 : 1;
+}
+
+#define DTGT __attribute__((target("avx512f,fma")))
+#define DINL static inline __attribute__((always_inline)) DTGT
+
+/* out[c][t] (stride Tn) for t < Tn, channels c < CB: bias + sum over taps. */
+DINL void dfwd_blk(float *out, size_t ostride, const float *P, const float *wr, const float *b,
+                   const disc_conv2d_shape *s, const dconv_plan *p, const int CB, const int NV) {
+    const int sw = p->sw, kw = s->kw, kh = s->kh;
+    const size_t dq = (size_t)s->dh * p->q;
+    for (size_t t0 = 0; t0 < p->Tn; t0 += (size_t)16 * NV) {
+        __m512 acc[8][4];
+#pragma GCC unroll 8
+        for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[c][v] = _mm512_set1_ps(b ? b[c] : 0.0f);
+        for (int ci = 0; ci < s->C_in; ci++)
+            for (int i = 0; i < kh; i++)
+                for (int ph = 0; ph < sw; ph++) {   /* taps j = ph + m*sw read phase ph at offset m */
+                    const float *base = P + ((size_t)ci * sw + ph) * p->Lf + i * dq + t0;
+                    const float *wk = wr + ((size_t)(ci * kh + i) * kw) * CB;
+                    for (int j = ph, m = 0; j < kw; j += sw, m++) {
+                        const float *src = base + m, *w = wk + j * CB;
+                        __m512 x[4];
+#pragma GCC unroll 4
+                        for (int v = 0; v < NV; v++) x[v] = _mm512_loadu_ps(src + 16 * v);
+#pragma GCC unroll 8
+                        for (int c = 0; c < CB; c++) {
+                            const __m512 wv = _mm512_set1_ps(w[c]);
+#pragma GCC unroll 4
+                            for (int v = 0; v < NV; v++) acc[c][v] = _mm512_fmadd_ps(x[v], wv, acc[c][v]);
+                        }
+                    }
+                }
+#pragma GCC unroll 8
+        for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) _mm512_storeu_ps(out + c * ostride + t0 + 16 * v, acc[c][v]);
+    }
+}
+
+/* dP[c][p][u] for u < Un, channels c < CB of the input, phase ph:
+ * sum over co, i, j = ph (mod sw) of w[co][c][i][j] * G[co][GOFF + u - i*dh*q - j/sw]. */
+DINL void dbwd_blk(float *dP, const float *G, const float *wt, const disc_conv2d_shape *s, const dconv_plan *p,
+                   int ph, const int CB, const int NV) {
+    const int sw = p->sw, kw = s->kw, kh = s->kh;
+    const size_t dq = (size_t)s->dh * p->q;
+    for (size_t u0 = 0; u0 < p->Un; u0 += (size_t)16 * NV) {
+        __m512 acc[8][4];
+#pragma GCC unroll 8
+        for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[c][v] = _mm512_setzero_ps();
+        for (int co = 0; co < s->C_out; co++)
+            for (int i = 0; i < kh; i++) {
+                const float *base = G + (size_t)co * p->Lg + p->GOFF + u0 - i * dq;
+                const float *w = wt + ((size_t)(co * kh + i) * kw) * CB;
+                for (int j = ph, m = 0; j < kw; j += sw, m++) {
+                    const float *src = base - m;
+                    __m512 x[4];
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++) x[v] = _mm512_loadu_ps(src + 16 * v);
+#pragma GCC unroll 8
+                    for (int c = 0; c < CB; c++) {
+                        const __m512 wv = _mm512_set1_ps(w[j * CB + c]);
+#pragma GCC unroll 4
+                        for (int v = 0; v < NV; v++) acc[c][v] = _mm512_fmadd_ps(x[v], wv, acc[c][v]);
+                    }
+                }
+            }
+#pragma GCC unroll 8
+        for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                _mm512_storeu_ps(dP + ((size_t)c * sw + ph) * p->Lf + u0 + 16 * v, acc[c][v]);
+    }
+}
+
+/* Lane sums A[k][c][16] over flat positions t in [t0, t1) of
+ * G[c][GOFF + t] * P[ci][j % sw][t + i*dh*q + j/sw] for taps k = (ci, i, j0 .. j0+J-1). */
+DINL void ddw_blk(float *A, const float *G, const float *P, const disc_conv2d_shape *s, const dconv_plan *p,
+                  int ci, int i, int j0, size_t t0, size_t t1, const int CB, const int J) {
+    const int sw = p->sw;
+    const size_t k0 = ((size_t)ci * s->kh + i) * s->kw + j0;
+    __m512 acc[8][3];
+    const float *src[3];
+#pragma GCC unroll 3
+    for (int jj = 0; jj < J; jj++) {
+        const int j = j0 + jj;
+        src[jj] = P + ((size_t)ci * sw + j % sw) * p->Lf + (size_t)i * s->dh * p->q + j / sw;
+#pragma GCC unroll 8
+        for (int c = 0; c < CB; c++) acc[c][jj] = _mm512_loadu_ps(A + ((k0 + jj) * CB + c) * 16);
+    }
+    const float *g = G + p->GOFF;
+    for (size_t t = t0; t < t1; t += 16) {   /* each G and P vector loaded once: CB + J loads, CB*J FMAs */
+        __m512 x[3], gv[8];
+#pragma GCC unroll 8
+        for (int c = 0; c < CB; c++) {
+            gv[c] = _mm512_loadu_ps(g + (size_t)c * p->Lg + t);
+            __asm__("" : "+v"(gv[c]));   /* keep it in a register: GCC would reload it into every FMA */
+        }
+#pragma GCC unroll 3
+        for (int jj = 0; jj < J; jj++) {
+            x[jj] = _mm512_loadu_ps(src[jj] + t);
+#pragma GCC unroll 8
+            for (int c = 0; c < CB; c++) acc[c][jj] = _mm512_fmadd_ps(gv[c], x[jj], acc[c][jj]);
+        }
+    }
+#pragma GCC unroll 3
+    for (int jj = 0; jj < J; jj++)
+#pragma GCC unroll 8
+        for (int c = 0; c < CB; c++) _mm512_storeu_ps(A + ((k0 + jj) * CB + c) * 16, acc[c][jj]);
+}
+
+DTGT static void dfwd_avx512(float *T, const float *P, const float *wr, const float *b, const disc_conv2d_shape *s,
+                             const dconv_plan *p) {
+    const size_t kdim = (size_t)s->C_in * s->kh * s->kw;
+    for (int c0 = 0; c0 < s->C_out;) {
+        const int cb = dconv_block(c0, s->C_out);
+        float *o = T + (size_t)c0 * p->Tn;
+        const float *w = wr + (size_t)c0 * kdim, *bb = b ? b + c0 : NULL;
+        if (cb == 8) dfwd_blk(o, p->Tn, P, w, bb, s, p, 8, 3);
+        else if (cb == 4) dfwd_blk(o, p->Tn, P, w, bb, s, p, 4, 4);
+        else if (cb == 2) dfwd_blk(o, p->Tn, P, w, bb, s, p, 2, 4);
+        else dfwd_blk(o, p->Tn, P, w, bb, s, p, 1, 4);
+        c0 += cb;
+    }
+}
+
+DTGT static void dbwd_avx512(float *dP, const float *G, const float *wt, const disc_conv2d_shape *s,
+                             const dconv_plan *p) {
+    const size_t kin = (size_t)s->C_out * s->kh * s->kw;
+    for (int c0 = 0; c0 < s->C_in;) {
+        const int cb = dconv_block(c0, s->C_in);
+        float *o = dP + (size_t)c0 * p->sw * p->Lf;
+        const float *w = wt + (size_t)c0 * kin;
+        for (int ph = 0; ph < p->sw; ph++) {
+            if (cb == 8) dbwd_blk(o, G, w, s, p, ph, 8, 3);
+            else if (cb == 4) dbwd_blk(o, G, w, s, p, ph, 4, 4);
+            else if (cb == 2) dbwd_blk(o, G, w, s, p, ph, 2, 4);
+            else dbwd_blk(o, G, w, s, p, ph, 1, 4);
+        }
+        c0 += cb;
+    }
+}
+
+/* dw [C_out][kdim] += the weight gradient; A: [kdim][8][16] lane sums. */
+DTGT static void ddw_avx512(float *dw, float *A, const float *G, const float *P, const disc_conv2d_shape *s,
+                            const dconv_plan *p) {
+    const size_t kdim = (size_t)s->C_in * s->kh * s->kw;
+    for (int c0 = 0; c0 < s->C_out;) {
+        const int cb = dconv_block(c0, s->C_out);
+        const float *g = G + (size_t)c0 * p->Lg;
+        memset(A, 0, kdim * cb * 16 * sizeof(float));
+        for (size_t t0 = 0; t0 < p->Tn; t0 += DC_TILE) {
+            const size_t t1 = SONO_MIN(p->Tn, t0 + DC_TILE);
+            for (int ci = 0; ci < s->C_in; ci++)
+                for (int i = 0; i < s->kh; i++)
+                    for (int j0 = 0; j0 < s->kw;) {   /* taps in groups of 3 (2 for 8 channels: registers) */
+                        const int J = cb == 8 ? (s->kw - j0 >= 2 ? 2 : 1) : (s->kw - j0 >= 3 ? 3 : 1);
+                        if (J > 1) {
+                            if (cb == 8) ddw_blk(A, g, P, s, p, ci, i, j0, t0, t1, 8, 2);
+                            else if (cb == 4) ddw_blk(A, g, P, s, p, ci, i, j0, t0, t1, 4, 3);
+                            else if (cb == 2) ddw_blk(A, g, P, s, p, ci, i, j0, t0, t1, 2, 3);
+                            else ddw_blk(A, g, P, s, p, ci, i, j0, t0, t1, 1, 3);
+                        } else {
+                            if (cb == 8) ddw_blk(A, g, P, s, p, ci, i, j0, t0, t1, 8, 1);
+                            else if (cb == 4) ddw_blk(A, g, P, s, p, ci, i, j0, t0, t1, 4, 1);
+                            else if (cb == 2) ddw_blk(A, g, P, s, p, ci, i, j0, t0, t1, 2, 1);
+                            else ddw_blk(A, g, P, s, p, ci, i, j0, t0, t1, 1, 1);
+                        }
+                        j0 += J;
+                    }
+        }
+        for (size_t k = 0; k < kdim; k++)
+            for (int c = 0; c < cb; c++)
+                dw[(size_t)(c0 + c) * kdim + k] += _mm512_reduce_add_ps(_mm512_loadu_ps(A + (k * cb + c) * 16));
+        c0 += cb;
+    }
+}
+
+/* Elementwise LeakyReLU pieces with compare masks (a plain C select compiles
+ * to a branch, which mispredicts half the time on random signs). */
+DTGT static void dlrelu_avx512(float *out, const float *in, size_t n, float slope) {
+    const __m512 sv = _mm512_set1_ps(slope), z = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(in + i);
+        const __mmask16 pos = _mm512_cmp_ps_mask(v, z, _CMP_GT_OQ);
+        _mm512_storeu_ps(out + i, _mm512_mask_blend_ps(pos, _mm512_mul_ps(v, sv), v));
+    }
+    for (; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : slope * in[i];
+}
+
+/* g[k] = (g[k] + cf * sign(f[k] - fx[k])) * (f[k] > 0 ? 1 : slope); fx may be NULL (no sign term). */
+DTGT static void dlrelu_grad_avx512(float *g, const float *f, const float *fx, float cf, size_t n, float slope) {
+    const __m512 sv = _mm512_set1_ps(slope), cv = _mm512_set1_ps(cf), z = _mm512_setzero_ps();
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        const __m512 fv = _mm512_loadu_ps(f + k);
+        __m512 gv = _mm512_loadu_ps(g + k);
+        if (fx) {
+            const __m512 df = _mm512_sub_ps(fv, _mm512_loadu_ps(fx + k));
+            gv = _mm512_mask_add_ps(gv, _mm512_cmp_ps_mask(df, z, _CMP_GT_OQ), gv, cv);
+            gv = _mm512_mask_sub_ps(gv, _mm512_cmp_ps_mask(df, z, _CMP_LT_OQ), gv, cv);
+        }
+        const __mmask16 pos = _mm512_cmp_ps_mask(fv, z, _CMP_GT_OQ);
+        _mm512_storeu_ps(g + k, _mm512_mask_blend_ps(pos, _mm512_mul_ps(gv, sv), gv));
+    }
+    for (; k < n; k++) {
+        if (fx) {
+            const float df = f[k] - fx[k];
+            g[k] += df > 0.0f ? cf : df < 0.0f ? -cf : 0.0f;
+        }
+        if (!(f[k] > 0.0f)) g[k] *= slope;
+    }
+}
+
+static int dconv_have_isa(void) { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"); }
+#else
+static int dconv_have_isa(void) { return 0; }
+#endif
+
+static float *dconv_base(float *scratch) {   /* scratch rounded up to 64 bytes */
+    uintptr_t a = (uintptr_t)scratch;
+    return scratch + ((64 - a % 64) % 64) / sizeof(float);
+}
+
+/* Forward through the direct kernels; returns 0 when they cannot run (then
+ * the caller takes another path). */
+static int dconv_forward(float *out, const float *in, const float *w, const float *b, const disc_conv2d_shape *s,
+                         float *scratch) {
+    dconv_plan p;
+    dconv_plan_make(&p, s);
+    if (!p.ok || !dconv_have_isa()) return 0;
+#if DISC_X86
+    float *S = dconv_base(scratch);
+    float *P = S + p.o_p, *T = S + p.o_t, *wr = S + p.o_w;
+    const size_t kdim = (size_t)s->C_in * s->kh * s->kw;
+    dconv_pad(P, in, s, &p);
+    for (int c0 = 0; c0 < s->C_out;) {
+        const int cb = dconv_block(c0, s->C_out);
+        for (size_t k = 0; k < kdim; k++)
+            for (int c = 0; c < cb; c++) wr[(size_t)c0 * kdim + k * cb + c] = w[(size_t)(c0 + c) * kdim + k];
+        c0 += cb;
+    }
+    dfwd_avx512(T, P, wr, b, s, &p);
+    for (int co = 0; co < s->C_out; co++)
+        for (int h = 0; h < p.Ho; h++)
+            memcpy(out + ((size_t)co * p.Ho + h) * p.Wo, T + (size_t)co * p.Tn + (size_t)h * p.q,
+                   (size_t)p.Wo * sizeof(float));
+    return 1;
+#else
+    (void)out; (void)in; (void)w; (void)b; (void)scratch;
+    return 0;
+#endif
+}
+
+static int dconv_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
+                          const disc_conv2d_shape *s, float *scratch) {
+    dconv_plan p;
+    dconv_plan_make(&p, s);
+    if (!p.ok || !dconv_have_isa()) return 0;
+#if DISC_X86
+    float *S = dconv_base(scratch);
+    float *P = S + p.o_p, *dP = S + p.o_t, *G = S + p.o_g, *wt = S + p.o_w, *A = S + p.o_a;
+    const size_t HW = (size_t)p.Ho * p.Wo;
+    memset(G, 0, (size_t)s->C_out * p.Lg * sizeof(float));
+    for (int co = 0; co < s->C_out; co++)
+        for (int h = 0; h < p.Ho; h++)
+            memcpy(G + (size_t)co * p.Lg + p.GOFF + (size_t)h * p.q, dout + co * HW + (size_t)h * p.Wo,
+                   (size_t)p.Wo * sizeof(float));
+    if (dw) {
+        dconv_pad(P, in, s, &p);
+        ddw_avx512(dw, A, G, P, s, &p);
+    }
+    if (din) {
+        const size_t khw = (size_t)s->kh * s->kw, kin = (size_t)s->C_out * khw;
+        for (int c0 = 0; c0 < s->C_in;) {
+            const int cb = dconv_block(c0, s->C_in);
+            for (int co = 0; co < s->C_out; co++)
+                for (size_t k = 0; k < khw; k++)
+                    for (int c = 0; c < cb; c++)
+                        wt[(size_t)c0 * kin + (co * khw + k) * cb + c] =
+                            w[((size_t)co * s->C_in + c0 + c) * khw + k];
+            c0 += cb;
+        }
+        dbwd_avx512(dP, G, wt, s, &p);
+        const int sw = p.sw;
+        for (int ci = 0; ci < s->C_in; ci++)
+            for (int y = 0; y < s->H; y++) {
+                float *d = din + ((size_t)ci * s->H + y) * s->W;
+                const size_t row = (size_t)(y + s->ph) * p.q;
+                if (sw == 1) {
+                    const float *src = dP + (size_t)ci * p.Lf + row + s->pw;
+                    for (int x = 0; x < s->W; x++) d[x] += src[x];
+                    continue;
+                }
+                for (int ph = 0; ph < sw; ph++) {
+                    const float *src = dP + ((size_t)ci * sw + ph) * p.Lf + row;
+                    const int x0 = ((ph - s->pw) % sw + sw) % sw;
+                    for (int x = x0, m = (x0 + s->pw) / sw; x < s->W; x += sw, m++) d[x] += src[m];
+                }
+            }
+    }
+    return 1;
+#else
+    (void)din; (void)dw; (void)dout; (void)in; (void)w; (void)scratch;
+    return 0;
+#endif
+}
+
 void disc_conv2d_forward(float *out, const float *in, const float *w, const float *b,
                          const disc_conv2d_shape *s, float *scratch) {
+    if (dconv_forward(out, in, w, b, s, scratch)) return;
     conv2d_plan pl;
     conv2d_plan_make(&pl, s);
     if (pl.Ho <= 0 || pl.Wo <= 0) return;
@@ -235,6 +672,7 @@ void disc_conv2d_backward(float *din, float *dw, float *db, const float *dout,
             for (size_t k = 0; k < HW; k++) acc += g[k];
             db[co] += (float)acc;
         }
+    if ((din || dw) && dconv_backward(din, dw, dout, in, w, s, scratch)) return;
     for (int h0 = 0; (dw || (din && !pl.flat)) && h0 < Ho; h0 += r) {
         const int nh = SONO_MIN(r, Ho - h0);
         const int n = nh * Wo;
@@ -337,11 +775,55 @@ void disc_conv2d_backward_ref(float *din, float *dw, float *db, const float *dou
 }
 
 void disc_lrelu_forward(float *out, const float *in, size_t n, float slope) {
+#if DISC_X86
+    if (dconv_have_isa()) {
+        dlrelu_avx512(out, in, n, slope);
+        return;
+    }
+#endif
     for (size_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : slope * in[i];
 }
 
 void disc_lrelu_backward(float *din, const float *dout, const float *out, size_t n, float slope) {
     for (size_t i = 0; i < n; i++) din[i] += dout[i] * (out[i] > 0.0f ? 1.0f : slope);
+}
+
+/* sum |a[k]| and sum |a[k] - b[k]| in double, 8 independent partial sums
+ * (one serial chain of double adds was the bottleneck of the feature loss). */
+#if DISC_X86
+__attribute__((target("avx512f"))) static double disc_sum_abs_avx512(const float *a, const float *b, size_t n) {
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        __m512 v = _mm512_loadu_ps(a + k);
+        if (b) v = _mm512_sub_ps(v, _mm512_loadu_ps(b + k));
+        v = _mm512_castsi512_ps(_mm512_andnot_si512(_mm512_castps_si512(sign), _mm512_castps_si512(v)));
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+    }
+    double r = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    for (; k < n; k++) r += fabsf(b ? a[k] - b[k] : a[k]);
+    return r;
+}
+#endif
+
+static double disc_sum_abs(const float *a, const float *b, size_t n) {
+#if DISC_X86
+    if (__builtin_cpu_supports("avx512f")) return disc_sum_abs_avx512(a, b, n);
+#endif
+    double acc[8] = {0};
+    size_t k = 0;
+    if (b) {
+        for (; k + 8 <= n; k += 8)
+            for (int u = 0; u < 8; u++) acc[u] += fabsf(a[k + u] - b[k + u]);
+        for (; k < n; k++) acc[0] += fabsf(a[k] - b[k]);
+    } else {
+        for (; k + 8 <= n; k += 8)
+            for (int u = 0; u < 8; u++) acc[u] += fabsf(a[k + u]);
+        for (; k < n; k++) acc[0] += fabsf(a[k]);
+    }
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
 /* ---------------------------------------------------------------------------
@@ -701,18 +1183,20 @@ static void disc_backward_crop(disc *d, int si, const float *acts, const float *
     for (int l = DISC_N_LAYERS - 1; l >= 0; l--) {
         const disc_layer *L = &sc->L[l];
         const float *out = acts + L->out_off;
-        if (l < DISC_N_CONVS) {
-            if (xacts) {
-                const float *xo = xacts + L->out_off;
-                const float cf = (float)coef[l];
+        if (l < DISC_N_CONVS) {   /* feature-loss sign term, then LeakyReLU backward */
+            const float *xo = xacts ? xacts + L->out_off : NULL;
+            const float cf = xacts ? (float)coef[l] : 0.0f, slope = d->cfg.slope;
+#if DISC_X86
+            if (dconv_have_isa()) dlrelu_grad_avx512(gout, out, xo, cf, L->out_floats, slope);
+            else
+#endif
                 for (size_t k = 0; k < L->out_floats; k++) {
-                    float df = out[k] - xo[k];
-                    gout[k] += df > 0.0f ? cf : df < 0.0f ? -cf : 0.0f;
+                    if (xo) {
+                        const float df = out[k] - xo[k];
+                        gout[k] += df > 0.0f ? cf : df < 0.0f ? -cf : 0.0f;
+                    }
+                    if (!(out[k] > 0.0f)) gout[k] *= slope;
                 }
-            }
-            const float slope = d->cfg.slope;
-            for (size_t k = 0; k < L->out_floats; k++)
-                if (!(out[k] > 0.0f)) gout[k] *= slope;
         }
         const float *in = l > 0 ? acts + sc->L[l - 1].out_off : d->spec;
         const int need_din = l > 0 || dx;
@@ -783,10 +1267,7 @@ void disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_f
             float *xa = d->xacts + (size_t)b * d->max_fmap;
             disc_forward_crop(d, si, x + b * crop, xa, 0);
             for (int l = 0; l < DISC_N_FMAPS; l++) {
-                const float *f = xa + sc->L[l].out_off;
-                double s = 0;
-                for (size_t k = 0; k < sc->L[l].out_floats; k++) s += fabsf(f[k]);
-                xabs[l] += s;
+                xabs[l] += disc_sum_abs(xa + sc->L[l].out_off, NULL, sc->L[l].out_floats);
             }
         }
         for (int l = 0; l < DISC_N_FMAPS; l++) {
@@ -812,10 +1293,7 @@ void disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_f
                 }
             }
             for (int l = 0; l < DISC_N_FMAPS; l++) {
-                const float *fy = d->acts + sc->L[l].out_off, *fx = xa + sc->L[l].out_off;
-                double s = 0;
-                for (size_t k = 0; k < sc->L[l].out_floats; k++) s += fabsf(fy[k] - fx[k]);
-                diff[l] += s;
+                diff[l] += disc_sum_abs(d->acts + sc->L[l].out_off, xa + sc->L[l].out_off, sc->L[l].out_floats);
             }
             if (backward) disc_backward_crop(d, si, d->acts, xa, coef, 0, dy + b * crop);
         }

@@ -48,8 +48,9 @@
  * Memory: parameters in one flat buffer with a same-shaped gradient buffer
  * and a name table; all activations and scratch are sized in disc_new from
  * (config, B, T): the loss calls allocate nothing and run on the calling
- * thread (kernels.c's conv1d/convtr1d with n_threads = 1, and cblas_sgemm for
- * the weight gradients: a caller running several discs in an OpenMP region
+ * thread (on CPUs with AVX-512, disc.c's own direct conv2d kernels; else
+ * kernels.c's conv1d/convtr1d with n_threads = 1 and cblas_sgemm for the
+ * weight gradients: a caller running several discs in an OpenMP region
  * should give OpenBLAS one thread, kern_set_threads(1)). A disc is used by one
  * thread at a time; different discs may run in parallel. Each call runs crop
  * by crop and scale by scale, so only one (crop, scale)'s activations are
@@ -145,10 +146,14 @@ size_t disc_conv2d_scratch_floats(const disc_conv2d_shape *s);
 
 /* Fast and plain reference twins, same signatures; the reference ignores
  * scratch (may be NULL). The fast one, single-threaded: when sh == 1 and
- * dw == 1 (every conv here) the zero-padded input is read row-flattened, so
- * each kernel row is one long conv1d (forward) or transposed conv1d (input
- * gradient) through kernels.c; otherwise im2col + cblas_sgemm. The weight
- * gradient is always im2col + cblas_sgemm. */
+ * dw == 1 (every conv here) the zero-padded input is read row-flattened
+ * (and split by column phase when sw > 1), so every tap is a fixed offset
+ * along one long signal; on CPUs with AVX-512 that runs through direct
+ * register-blocked kernels for the forward, input and weight gradients (no
+ * im2col, no BLAS). Without AVX-512: each kernel row is one long conv1d
+ * (forward) or transposed conv1d (input gradient) through kernels.c and the
+ * weight gradient is im2col + cblas_sgemm; other strides and dilations:
+ * im2col + cblas_sgemm. */
 void disc_conv2d_forward(float *out, const float *in, const float *w, const float *b,
                          const disc_conv2d_shape *s, float *scratch);
 void disc_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b,

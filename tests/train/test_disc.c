@@ -167,6 +167,11 @@ static void test_conv2d(void) {
         {3, 4, 5, 6, 2, 3, 2, 3, 1, 2, 0, 2},      /* strides/dilation on both axes: im2col path */
         {2, 3, 4, 3, 3, 9, 1, 2, 4, 1, 4, 4},      /* kernel wider than the input */
         {64, 8, 40, 129, 3, 9, 1, 2, 1, 1, 1, 4},  /* several im2col chunks */
+        {8, 8, 12, 40, 3, 9, 1, 2, 2, 1, 2, 4},    /* convs.2 at 8 filters: full register blocks */
+        {8, 8, 10, 20, 3, 3, 1, 1, 1, 1, 1, 1},    /* convs.4 at 8 filters */
+        {2, 8, 30, 65, 3, 9, 1, 1, 1, 1, 1, 4},    /* convs.0, mono: 2 input channels */
+        {32, 32, 9, 40, 3, 9, 1, 2, 4, 1, 4, 4},   /* convs.3 at 32 filters: several blocks each way */
+        {2, 21, 8, 33, 3, 9, 1, 1, 1, 1, 1, 4},    /* blocks of 8, 8, 4, 1 output channels */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) test_conv2d_shape(&shapes[i]);
 }
