@@ -407,7 +407,7 @@ trainer_params trainer_default_params(void) {
     p.warmup = 500;
     p.beta1 = 0.5f; p.beta2 = 0.9f; p.weight_decay = 0.0f; p.clip = 0.0f;
     p.w_l1 = 0.1f; p.w_mel = 1.0f; p.w_commit = 0.25f; p.w_adv = 1.0f; p.w_feat = 2.0f;
-    p.adv_start = -1;
+    p.adv_start = 20000;
     p.disc_filters = 8;
     p.disc_lr = 3e-4f;
     p.quantizer_dropout = 1;

@@ -40,7 +40,8 @@ typedef struct {
                                  the default: the decoder's output gain alone has gradients 100x the rest, so a
                                  global clip starves every other tensor; Adam normalises per parameter anyway) */
     float w_l1, w_mel, w_commit, w_adv, w_feat; /* loss weights (0.1, 1, 0.25, 1, 2) */
-    int64_t adv_start;        /* step from which the discriminator trains and its losses count (-1: never) */
+    int64_t adv_start;        /* step from which the discriminator trains and its losses count, once the
+                                 reconstruction losses have settled (20000; -1: never) */
     int disc_filters;         /* discriminator width (8: EnCodec's 32 costs ~20x a small codec's step on a CPU) */
     float disc_lr;            /* discriminator AdamW LR (3e-4), same betas */
     int quantizer_dropout;    /* 1: each micro-batch uses the codebooks of a random bandwidth (1) */

@@ -51,7 +51,7 @@ static const cli_opt train_opts[] = {
     {OPT_CLIP, "clip", "NORM", "clip the global gradient norm (0: no clipping, the default)"},
     {OPT_WEIGHTS, "loss-weights", "L1,MEL,COMMIT,ADV,FEAT", "loss weights (0.1,1,0.25,1,2)"},
     {OPT_MIX, "mix", "S,M,E", "sampling weights of speech, music, effects (0.5,0.35,0.15)"},
-    {OPT_ADV_START, "adv-start", "STEP", "start the discriminator at this step (-1: never; default -1)"},
+    {OPT_ADV_START, "adv-start", "STEP", "start the discriminator at this step (-1: never; default 20000)"},
     {OPT_NO_DROPOUT, "no-dropout", NULL, "always use every codebook (no quantizer dropout)"},
     {OPT_SEED, "seed", "N", "random seed (1)"},
     {OPT_LOG_EVERY, "log-every", "N", "log line every N steps (50)"},
