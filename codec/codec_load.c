@@ -422,8 +422,8 @@ int sono_codec_resolve(const char *model, char *out, size_t n) {
                              model, official[i].file, official[i].url, ud ? ud : "~/.local/share/sonotok/models");
     }
     if (!strcmp(model, "default"))
-        return sono_fail(SONO_E_NOT_FOUND, "no default model is installed yet: pass -m with a model file or name "
-                         "(e.g. -m encodec_24khz, or the test model tests/codec/data/tiny24.th)");
+        return sono_fail(SONO_E_NOT_FOUND, "the default model is missing (models/default.safetensors in the source "
+                         "tree, or default.safetensors in a models folder): pass -m with a model file or name");
     return sono_fail(SONO_E_NOT_FOUND, "model %s not found in SONOTOK_MODEL_PATH, %s or %s", model,
                      ud ? ud : "~/.local/share/sonotok/models", SONO_MODELS_DIR);
 }

@@ -995,7 +995,13 @@ static int trainer_codec(trainer *t, sono_codec **out) {
 int trainer_export_model(trainer *t, const char *path, int f16) {
     sono_codec *c = NULL;
     int rc = trainer_codec(t, &c);
-    if (!rc) rc = sono_codec_save(c, path, f16);
+    if (!rc) {
+        /* named after the file's stem, so token files made with it find it by name */
+        const char *b = strrchr(path, '/');
+        b = b ? b + 1 : path;
+        snprintf(c->cfg.name, sizeof c->cfg.name, "%.*s", (int)strcspn(b, "."), b);
+        rc = sono_codec_save(c, path, f16);
+    }
     sono_codec_free(c);
     return rc;
 }

@@ -94,7 +94,8 @@ double trainer_audio_per_step(const trainer *t);
 /* Checkpoint (float32: everything needed to resume bit for bit), written
  * to path.tmp and renamed. */
 int trainer_save_checkpoint(trainer *t, const char *path);
-/* Native codec model (loadable by sono_codec_load), float16 when f16. */
+/* Native codec model (loadable by sono_codec_load), float16 when f16,
+ * named after the file's stem ("models/x.safetensors" is model "x"). */
 int trainer_export_model(trainer *t, const char *path, int f16);
 
 /* Held-out metrics at every bandwidth: per category (speech, music,

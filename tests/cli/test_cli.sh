@@ -2,8 +2,9 @@
 # CLI test for the sonotok program: exit codes, error paths, outputs never
 # left behind, archives (list, entry, verify, damage, shards, merge).
 #
-#   test_cli.sh basic|model SONOTOK FIXTURE SOURCE_ROOT
+#   test_cli.sh basic|model|default SONOTOK FIXTURE SOURCE_ROOT
 #
+# "default" runs the shipped default codec (skipped without models/).
 # "basic" needs no model. "model" needs a codec checkpoint: $SONO_TEST_MODEL,
 # else tests/data/tiny24.th, else tests/codec/data/tiny24.th; without one it
 # exits 77 (skipped). Inputs are made by FIXTURE (cli_fixture.c).
@@ -385,10 +386,25 @@ model() {
     expect "bench text" out_has "sgemm"
 }
 
+# The shipped default codec (models/default.safetensors, a link to the model
+# file): the README's main job, then tokens found again by the model's name.
+default_model() {
+    [ -f "$SRC/models/default.safetensors" ] || { echo "no models/default.safetensors: skipped"; exit 77; }
+    cd "$W" || exit 1
+    run 0 "tokenize with the default codec" "$SONOTOK" tokenize "$SRC/tests/data/speech-cs.ogg" -o speech.tok
+    expect "default codec: summary line" err_has "tokenized 1 file"
+    run 0 "detokenize finds the model by name" env SONOTOK_MODEL_PATH=/nonexistent "$SONOTOK" detokenize speech.tok -o speech.wav
+    run 0 "decoded audio scores against the original" "$SONOTOK" eval "$SRC/tests/data/speech-cs.ogg" speech.wav
+    expect "eval table" out_has "speech-cs.ogg"
+    run 0 "-m default at 1.5 kbps, npy" "$SONOTOK" tokenize -m default -b 1.5 "$SRC/tests/data/speech-cs.ogg" -o s.npy
+    run 0 "npy back with -m default" "$SONOTOK" detokenize -m default s.npy -o s.wav
+}
+
 case "$MODE" in
 basic) basic ;;
 model) model ;;
-*) echo "usage: test_cli.sh basic|model SONOTOK FIXTURE SOURCE_ROOT"; exit 1 ;;
+default) default_model ;;
+*) echo "usage: test_cli.sh basic|model|default SONOTOK FIXTURE SOURCE_ROOT"; exit 1 ;;
 esac
 echo "cli $MODE: $CHECKS checks, $FAILS failed"
 [ "$FAILS" -eq 0 ]
