@@ -2,13 +2,14 @@
 # Training speed: sonotok train-codec vs the PyTorch reference (EnCodec's
 # SEANet + RVQ, tests/ref/train_step_ref.py), same machine, same run, same
 # small config (24 kHz mono, 16 filters, no LSTM, 8 x 1024 codes, all 8 used),
-# same batch (8 x 1 s crops of the same noise-and-tones signal), same losses
+# same batch (8 x 1 s crops of a noise-and-tones signal), same losses
 # (0.1 L1 + multi-scale mel + commitment), AdamW, no discriminator.
 #
 #   scripts/bench_train_vs_reference.sh ENCODEC_CHECKOUT [STEPS] [THREADS]
 #
-# Prints audio seconds trained per wall second for each side. The first
-# steps (codebook init, warm-up) are not timed on either side. Needs
+# Prints audio seconds trained per wall second for each side
+# (`sonotok bench --train` for sonotok). The first 2 steps (codebook init,
+# warm-up) are not timed on either side. Needs
 # /usr/bin/python3 with python3-torch and python3-torchaudio, and build/.
 set -eu
 cd "$(dirname "$0")/.."
@@ -16,7 +17,6 @@ ref=$1
 steps=${2:-20}
 threads=${3:-2}
 work=${BENCH_DIR:-/tmp/sonotok-train-bench}
-rm -rf "$work/run"
 mkdir -p "$work"
 if [ ! -f "$work/signal.wav" ]; then
     /usr/bin/python3 - "$work/signal.wav" <<'PY'
@@ -30,13 +30,9 @@ with wave.open(sys.argv[1], "wb") as w:
     w.setnchannels(1); w.setsampwidth(2); w.setframerate(sr)
     w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
 PY
-    echo '{"path":"signal.wav","category":"speech","duration":60}' > "$work/train.jsonl"
 fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
 echo "config: 24 kHz mono, 16 filters, no LSTM, 8 x 1024 codes (no dropout), batch 8 x 1 s, $threads threads, $steps timed steps"
-build/tools/sonotok train-codec -q -o "$work/run" --manifest "$work/train.jsonl" --no-dropout \
-    --batch 8 --crop 1 -t "$threads" --run-steps $((steps + 2)) --log-every 2 >/dev/null
-# rows after the first (the first two steps are warm-up): mean of steps_per_s -> audio s/s
-awk -F, 'NR > 2 { s += 1 / $21; n++ } END { printf "sonotok train-codec: %.2f audio s/s (%.0f ms/step)\n", 8 * n / s, 1000 * s / n }' "$work/run/train.csv"
+build/tools/sonotok bench --train --steps "$steps" -t "$threads"
 /usr/bin/python3 tests/ref/train_step_ref.py --encodec "$ref" --threads "$threads" --steps $((steps + 2)) \
     --batch 8 --seconds 1.0 --wav "$work/signal.wav"

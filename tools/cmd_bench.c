@@ -13,10 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "train_cli.h"
+#include "trainer.h"
 
-enum { OPT_JSON = CLI_OPT_LONG };
+enum { OPT_JSON = CLI_OPT_LONG, OPT_TRAIN, OPT_STEPS };
 
 static const cli_opt bench_opts[] = {
     CLI_COMMON_OPTS,
@@ -24,6 +27,8 @@ static const cli_opt bench_opts[] = {
     {'s', "seconds", "SECONDS", "length of the test signal (default: 10)"},
     {'b', "bandwidth", "KBPS", "bandwidth (default: 6 if offered, else the lowest)"},
     {OPT_JSON, "json", NULL, "print the results as one JSON object on stdout"},
+    {OPT_TRAIN, "train", NULL, "time codec training steps instead (train-codec's default model)"},
+    {OPT_STEPS, "steps", "N", "with --train: timed steps (default 20, after 2 untimed)"},
     {0, NULL, NULL, NULL},
 };
 
@@ -38,7 +43,12 @@ const cli_cmd cmd_bench = {
         "noise) in one-second blocks, as tokenize and detokenize do, and times a\n"
         "512x512x4096 OpenBLAS sgemm on the same threads as a reference point.\n"
         "GFLOP/s for the codec counts every layer's multiply-adds (2 FLOP each;\n"
-        "about 1.49e9 per second of audio per direction for EnCodec 24 kHz).\n",
+        "about 1.49e9 per second of audio per direction for EnCodec 24 kHz).\n"
+        "\n"
+        "--train: times train-codec's steps on its default model (24 kHz mono, 16\n"
+        "filters, no LSTM, 8 x 1024 codes, all used: no quantizer dropout, no\n"
+        "discriminator), batch 8 x 1 s crops of 60 s of the test signal, on --threads\n"
+        "threads; the same work tests/ref/train_step_ref.py times for PyTorch.\n",
     .opts = bench_opts,
     .run = run_bench,
 };
@@ -120,12 +130,76 @@ static void fmt_gflops(char *out, size_t n, double flop, double secs) {
     else snprintf(out, n, "%s", "n/a");
 }
 
+/* --train: steps of the training loop on the default architecture. The
+ * test signal goes to a WAV in a temporary folder with a one-line manifest. */
+static int bench_train(const cli_common *c, long steps, int json) {
+    char dir[] = "/tmp/sonotok-bench-train-XXXXXX", wav[64], man[64];
+    if (!mkdtemp(dir)) return cli_fail_errno("/tmp", errno);
+    snprintf(wav, sizeof wav, "%s/signal.wav", dir);
+    snprintf(man, sizeof man, "%s/train.jsonl", dir);
+    codec_config cfg;
+    train_codec_default_config(&cfg);
+    const int rate = cfg.sample_rate;
+    const int64_t n = 60 * (int64_t)rate;
+    int rc = 0, err = 0;
+    float *x = malloc((size_t)n * sizeof *x);
+    sono_audio_writer *w = x ? sono_audio_create(wav, "wav", rate, rate, 1, &err) : NULL;
+    if (!x) rc = cli_fail(CLI_EXIT_IO, NULL, "out of memory");
+    else if (!w) rc = cli_fail_sono(wav, err);
+    else {
+        make_signal(x, n, 1, rate);
+        err = sono_audio_write(w, x, n);
+        int e2 = sono_audio_writer_close(w);
+        if (err || e2) rc = cli_fail_sono(wav, err ? err : e2);
+    }
+    free(x);
+    FILE *f = rc ? NULL : fopen(man, "w");
+    if (!rc && (!f || fprintf(f, "{\"path\":\"signal.wav\",\"category\":\"speech\",\"duration\":60}\n") < 0 || fclose(f)))
+        rc = cli_fail_errno(man, errno);
+    trainer *t = NULL;
+    if (!rc) {
+        trainer_params tp = trainer_default_params();
+        tp.manifest = man;
+        tp.n_threads = c->n_threads;
+        tp.quantizer_dropout = 0;
+        tp.adv_start = -1;
+        if (tp.batch % (tp.n_threads < tp.batch ? tp.n_threads : tp.batch)) tp.n_threads = 2;
+        if (!(t = trainer_new(&cfg, &tp, &err))) rc = cli_fail_sono("bench --train", err);
+    }
+    double secs = 0;
+    for (long i = 0; !rc && i < steps + 2; i++) {
+        if ((err = trainer_step(t))) rc = cli_fail_sono("bench --train", err);
+        else if (i >= 2) secs += trainer_last_stats(t)->seconds;
+    }
+    if (!rc) {
+        double audio = trainer_audio_per_step(t) * (double)steps;
+        const trainer_params *P = trainer_get_params(t);
+        if (json)
+            printf("{\"mode\": \"train\", \"threads\": %d, \"batch\": %d, \"crop_s\": %.3f, \"steps\": %ld, "
+                   "\"ms_per_step\": %.1f, \"audio_s_per_s\": %.3f, \"peak_rss_mib\": %.1f}\n",
+                   P->n_threads, P->batch, trainer_audio_per_step(t) / P->batch, steps, 1000 * secs / (double)steps,
+                   audio / secs, peak_rss_mib());
+        else
+            printf("train       %d Hz, %d filters, %d x %d codes; batch %d x %.2f s, %d threads: %.1f ms/step, "
+                   "%.2f audio s/s (%ld steps), peak RSS %.1f MiB\n", cfg.sample_rate, cfg.n_filters, cfg.n_q,
+                   cfg.codebook_size, P->batch, trainer_audio_per_step(t) / P->batch, P->n_threads,
+                   1000 * secs / (double)steps, audio / secs, steps, peak_rss_mib());
+        if (fflush(stdout) != 0) rc = cli_fail_errno("<stdout>", errno);
+    }
+    trainer_free(t);
+    remove(wav);
+    remove(man);
+    rmdir(dir);
+    return rc;
+}
+
 static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     cli_common c;
     cli_common_init(&c);
     const char *model = "default";
     double seconds = 10, kbps_opt = 0;
-    int json = 0;
+    int json = 0, train = 0;
+    long steps = 20;
     cli_parser p;
     if (cli_parse_init(&p, cmd, argc, argv) != 0) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
     int key, rc = -1;
@@ -143,6 +217,10 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
                 rc = cli_usage_error(cmd, "--bandwidth wants a positive number of kbps, not '%s'", arg);
             break;
         case OPT_JSON: json = 1; break;
+        case OPT_TRAIN: train = 1; break;
+        case OPT_STEPS:
+            if (cli_parse_int(arg, 1, 100000, &steps)) rc = cli_usage_error(cmd, "--steps wants 1 to 100000, not '%s'", arg);
+            break;
         default: rc = CLI_EXIT_USAGE; break;
         }
     }
@@ -151,6 +229,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     if (rc >= 0) return rc;
     if (first < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[first]);
     cli_install_log(&c);
+    if (train) return bench_train(&c, steps, json);
 
     /* the sgemm yardstick runs last: OpenBLAS's worker threads keep spinning
      * for a while after a call and would steal the codec's second core */

@@ -16,6 +16,7 @@
 #include "sono_internal.h"
 #include "tensors.h"
 #include "trainer.h"
+#include "train_cli.h"
 
 enum {
     OPT_MANIFEST = CLI_OPT_LONG, OPT_CACHE, OPT_HELDOUT, OPT_CONFIG, OPT_STEPS, OPT_BATCH, OPT_CROP, OPT_LR,
@@ -112,7 +113,7 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void default_config(codec_config *c) {
+void train_codec_default_config(codec_config *c) {
     codec_config_preset("encodec_24khz", c);
     snprintf(c->name, sizeof c->name, "sonotok-codec");
     c->causal = 0;
@@ -138,7 +139,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     cli_common_init(&com);
     trainer_params tp = trainer_default_params();
     codec_config cfg;
-    default_config(&cfg);
+    train_codec_default_config(&cfg);
     const char *out_dir = NULL, *config_file = NULL, *export_path = NULL;
     long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_clips = 24, run_steps = -1;
     double ckpt_minutes = 10, run_seconds = -1;
