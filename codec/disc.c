@@ -1089,16 +1089,8 @@ size_t disc_n_floats(const disc *d) { return d->n_floats; }
 
 void disc_zero_grad(disc *d) { memset(d->grads, 0, d->n_floats * sizeof(float)); }
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static float uniform_pm(uint64_t *st, float bound) {
-    double u = (double)(splitmix64(st) >> 11) * (1.0 / 9007199254740992.0);   /* [0, 1) */
-    return (float)((2.0 * u - 1.0) * bound);
+    return (float)((2.0 * sono_unif01(st) - 1.0) * bound);
 }
 
 void disc_init_params(disc *d, uint64_t seed) {

@@ -899,19 +899,9 @@ void train_graph_timing(const train_graph *g, const char **names, double *fwd_s,
     }
 }
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* n values U(-bound, bound) */
 static void fill_uniform(float *p, size_t n, double bound, uint64_t *st) {
-    for (size_t i = 0; i < n; i++) {
-        double u = (double)(splitmix64(st) >> 11) * 0x1.0p-53; /* [0, 1) */
-        p[i] = (float)((2.0 * u - 1.0) * bound);
-    }
+    for (size_t i = 0; i < n; i++) p[i] = (float)((2.0 * sono_unif01(st) - 1.0) * bound);
 }
 
 void train_graph_init_params(train_graph *g, uint64_t seed) {

@@ -36,16 +36,6 @@
 enum { CAT_SPEECH, CAT_MUSIC, CAT_EFFECTS, N_CAT };
 static const char *const cat_names[N_CAT] = {"speech", "music", "effects"};
 
-/* ---- random numbers: splitmix64, one stream for everything ---- */
-
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static double rng_unif(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x1.0p-53; }
-
 /* ---- data pool: every clip as 16-bit planar PCM, from a cache file ---- */
 
 #define CACHE_MAGIC "SONOPCM1"
@@ -320,7 +310,7 @@ static void pool_crop(const data_pool *dp, const double mix[N_CAT], int T, float
     double wsum = 0;
     for (int c = 0; c < N_CAT; c++) if (dp->n_cat[c]) wsum += mix[c];
     for (int attempt = 0; attempt < 8; attempt++) {
-        double u = rng_unif(rng) * wsum;
+        double u = sono_unif01(rng) * wsum;
         int cat = -1;
         for (int c = 0; c < N_CAT; c++) {
             if (!dp->n_cat[c]) continue;
@@ -330,7 +320,7 @@ static void pool_crop(const data_pool *dp, const double mix[N_CAT], int T, float
         }
         const double *cum = dp->cum[cat];
         int64_t nc = dp->n_cat[cat];
-        double v = rng_unif(rng) * cum[nc - 1];
+        double v = sono_unif01(rng) * cum[nc - 1];
         int64_t lo = 0, hi = nc - 1;
         while (lo < hi) {
             int64_t mid = (lo + hi) / 2;
@@ -339,8 +329,8 @@ static void pool_crop(const data_pool *dp, const double mix[N_CAT], int T, float
         const clip_t *cl = &dp->clips[dp->by_cat[cat][lo]];
         memset(out, 0, (size_t)C * T * sizeof(float));
         int64_t src0 = 0, dst0 = 0, len = T;
-        if (cl->n >= T) src0 = (int64_t)(rng_unif(rng) * (double)(cl->n - T + 1));
-        else { dst0 = (int64_t)(rng_unif(rng) * (double)(T - cl->n + 1)); len = cl->n; }
+        if (cl->n >= T) src0 = (int64_t)(sono_unif01(rng) * (double)(cl->n - T + 1));
+        else { dst0 = (int64_t)(sono_unif01(rng) * (double)(T - cl->n + 1)); len = cl->n; }
         if (src0 > cl->n - len) src0 = cl->n - len;
         if (dst0 > T - len) dst0 = T - len;
         double ss = 0;
@@ -351,7 +341,7 @@ static void pool_crop(const data_pool *dp, const double mix[N_CAT], int T, float
         }
         if (sqrt(ss / ((double)C * T)) > 3e-4 || attempt == 7) break;
     }
-    float g = powf(10.0f, (gain_db_min + (float)rng_unif(rng) * (gain_db_max - gain_db_min)) / 20.0f);
+    float g = powf(10.0f, (gain_db_min + (float)sono_unif01(rng) * (gain_db_max - gain_db_min)) / 20.0f);
     float peak = 0;
     for (size_t i = 0; i < (size_t)C * T; i++) peak = fmaxf(peak, fabsf(out[i]));
     if (peak * g > 0.99f) g = 0.99f / peak;
@@ -596,6 +586,20 @@ static void sample_batch(trainer *t) {
         pool_crop(&t->data, t->p.mix, t->T, t->p.gain_db_min, t->p.gain_db_max, &t->rng, t->audio + b * crop);
 }
 
+/* EMA view of codebook q in the trainer's arrays. */
+static rvq_ema codebook_of(trainer *t, int q) {
+    const size_t KD = (size_t)t->K * t->D;
+    rvq_ema cb = {.K = t->K, .D = t->D, .decay = t->p.ema_decay, .eps = 1e-5f, .dead_threshold = t->p.dead_threshold,
+                  .embed = t->cb_embed + q * KD, .embed_avg = t->cb_avg + q * KD, .cluster_size = t->cb_size + (size_t)q * t->K};
+    return cb;
+}
+
+/* Fresh discriminator weights (from the seed) into the trainer's copy. */
+static void init_disc(trainer *t) {
+    disc_init_params(t->w[0].d, t->p.seed ^ 0xD15Cull);
+    memcpy(t->dparams, disc_params(t->w[0].d), t->n_dpf * sizeof(float));
+}
+
 static void push_params(trainer *t, int m) {
     worker *w = &t->w[m];
     memcpy(train_graph_params(w->g), t->params, t->n_pf * sizeof(float));
@@ -657,12 +661,15 @@ static int trainer_init_fresh(trainer *t) {
     }
     for (int q = 0; q < t->n_q; q++) {
         int64_t n = 0;
+        /* codebooks 0..q-1 are set: the residual codebook q sees is now defined */
+        for (int m = 0; m < t->M; m++) {
+            push_params(t, m);
+            train_graph_set_active_q(t->w[m].g, q + 1);
+            t->w[m].n_active = q + 1;
+        }
         for (int64_t i = 0; i < n_batches; i++) {
 #pragma omp parallel for num_threads(t->M) schedule(static, 1)
             for (int m = 0; m < t->M; m++) {
-                push_params(t, m);
-                train_graph_set_active_q(t->w[m].g, q + 1);
-                t->w[m].n_active = q + 1;
                 train_losses L;
                 train_graph_forward(t->w[m].g, batches + i * bsz + (size_t)m * t->Bm * t->C * t->T, 1.0f, 1.0f, &L);
             }
@@ -670,18 +677,13 @@ static int trainer_init_fresh(trainer *t) {
             memcpy(pool + n * D, t->gather, (size_t)got * D * sizeof(float));
             n += got;
         }
-        rvq_ema cb = {.K = K, .D = D, .decay = t->p.ema_decay, .eps = 1e-5f, .dead_threshold = t->p.dead_threshold,
-                      .embed = t->cb_embed + (size_t)q * K * D, .embed_avg = t->cb_avg + (size_t)q * K * D,
-                      .cluster_size = t->cb_size + (size_t)q * K};
+        rvq_ema cb = codebook_of(t, q);
         int e = rvq_kmeans_init(&cb, pool, n, 10, (double)per_batch, &t->rng);
         if (e) { free(pool); free(batches); return e; }
     }
     free(pool);
     free(batches);
-    if (t->w[0].d) {
-        disc_init_params(t->w[0].d, t->p.seed ^ 0xD15Cull);
-        memcpy(t->dparams, disc_params(t->w[0].d), t->n_dpf * sizeof(float));
-    }
+    if (t->w[0].d) init_disc(t);
     return 0;
 }
 
@@ -730,7 +732,7 @@ int trainer_step(trainer *t) {
      * gradients) must not start threads of its own inside them */
     int blas_threads = kern_set_threads(1);
     for (int m = 0; m < M; m++)
-        t->w[m].n_active = p->quantizer_dropout ? t->n_bw_q[rng_next(&t->rng) % (uint64_t)t->n_bw] : t->n_q;
+        t->w[m].n_active = p->quantizer_dropout ? t->n_bw_q[sono_splitmix64(&t->rng) % (uint64_t)t->n_bw] : t->n_q;
 #pragma omp parallel for num_threads(M) schedule(static, 1)
     for (int m = 0; m < M; m++) {
         worker *w = &t->w[m];
@@ -766,9 +768,7 @@ int trainer_step(trainer *t) {
     for (int q = 0; q < t->n_q; q++) {
         int64_t n = gather_q(t, q, 0);
         if (!n) continue;
-        rvq_ema cb = {.K = t->K, .D = t->D, .decay = p->ema_decay, .eps = 1e-5f, .dead_threshold = p->dead_threshold,
-                      .embed = t->cb_embed + (size_t)q * t->K * t->D, .embed_avg = t->cb_avg + (size_t)q * t->K * t->D,
-                      .cluster_size = t->cb_size + (size_t)q * t->K};
+        rvq_ema cb = codebook_of(t, q);
         if (q < TRAIN_MAX_Q_LOG) t->st.ppl[q] = rvq_perplexity(t->gidx, n, t->K, &t->st.used[q]);
         int rep = 0;
         rvq_ema_update(&cb, t->gather, t->gidx, n, &t->rng, &rep);
@@ -937,8 +937,7 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
                 if (!rc) rc = take(ts, "disc.adam.v", t->dopt.v, t->n_dpf, path);
                 t->dopt.step = (s = meta_str(meta, "disc_adam_step")) ? strtoll(s, NULL, 10) : 0;
             } else {
-                disc_init_params(t->w[0].d, t->p.seed ^ 0xD15Cull);
-                memcpy(t->dparams, disc_params(t->w[0].d), t->n_dpf * sizeof(float));
+                init_disc(t);
             }
         }
     }

@@ -37,6 +37,17 @@ static inline int sono_mul_ok(size_t a, size_t b, size_t *out) {
  * instead of tens of thousands. Zero-filled when zero != 0. Free with free(). */
 void *sono_alloc_big(size_t n, int zero);
 
+/* splitmix64: the one seeded random stream of the training code (init,
+ * data sampling); deterministic for a seed on every platform. */
+static inline uint64_t sono_splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+/* Uniform in [0, 1) from the top 53 bits of sono_splitmix64. */
+static inline double sono_unif01(uint64_t *s) { return (double)(sono_splitmix64(s) >> 11) * 0x1.0p-53; }
+
 #define SONO_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SONO_MAX(a, b) ((a) > (b) ? (a) : (b))
 
