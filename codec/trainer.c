@@ -1034,16 +1034,15 @@ int trainer_eval(trainer *t, int max_clips, double max_seconds, FILE *f, FILE *c
         taken[cat]++;
         int e = 0;
         sono_audio_reader *r = sono_audio_open(ents[i].path, t->cfg.sample_rate, t->cfg.channels, &e);
-        float *pcm = NULL;
-        int64_t ns = 0;
-        if (!r || sono_audio_read_all(r, &pcm, &ns) || ns < t->cfg.sample_rate / 2) {
-            sono_audio_close(r);
+        /* only the first max_seconds are scored: read no more (held-out music runs for minutes) */
+        int64_t lim = (int64_t)(max_seconds * t->cfg.sample_rate);
+        float *pcm = r ? malloc((size_t)lim * t->cfg.channels * sizeof *pcm) : NULL;
+        int64_t ns = pcm ? sono_audio_read(r, pcm, lim) : -1;
+        sono_audio_close(r);
+        if (ns < t->cfg.sample_rate / 2) {
             free(pcm);
             continue;
         }
-        sono_audio_close(r);
-        int64_t lim = (int64_t)(max_seconds * t->cfg.sample_rate);
-        if (ns > lim && t->cfg.channels == 1) ns = lim;
         for (int b = 0; b < t->cfg.n_bandwidths && b < MAXBW; b++) {
             sono_tokens *tk = NULL;
             float *dec = NULL;

@@ -76,9 +76,12 @@ typedef struct trainer trainer;
 trainer *trainer_new(const codec_config *cfg, const trainer_params *p, int *err);
 /* Resume from a checkpoint: config, params and state come from the file
  * (the corpus is opened by the first trainer_step, so exporting or
- * evaluating needs none); p supplies the data paths and thread count, which must match the
- * checkpoint's for a bit-identical continuation (a different thread count is
- * allowed and noted). */
+ * evaluating needs none). From p: the data paths and the thread count (a
+ * bit-identical continuation needs the checkpoint's; another is allowed and
+ * noted); p->steps when > 0 replaces the schedule's length; p->adv_start
+ * when >= -1 replaces the discriminator's start, except that a discriminator
+ * the checkpoint already trains cannot be switched off (-1). Other fields of
+ * p are ignored: the checkpoint's settings hold. */
 trainer *trainer_resume(const char *checkpoint, const trainer_params *p, int *err);
 void trainer_free(trainer *t);
 

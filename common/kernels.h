@@ -82,6 +82,10 @@ void groupnorm1_forward(float *out, const float *in, const float *gamma, const f
 void groupnorm1_forward_ref(float *out, const float *in, const float *gamma, const float *beta,
                             int C, int T, float eps, int n_threads);
 
+/* Mean and 1/sqrt(biased variance + eps) of in [n], summed in double: the
+ * statistics of groupnorm1_forward_ref, shared with its backward. */
+void groupnorm1_stats_ref(const float *in, size_t n, float eps, double *mean, double *rstd);
+
 /* Linear: in [N][IC], w [OC][IC], b [OC] or NULL, out [N][OC]. */
 void linear_forward(float *out, const float *in, const float *w, const float *b,
                     int N, int IC, int OC, int n_threads);

@@ -114,12 +114,8 @@ void groupnorm1_backward(float *din, float *dgamma, float *dbeta, const float *d
                          const float *in, const float *gamma, int C, int T, float eps) {
     size_t n = (size_t)C * T;
     if (n == 0) return;
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += in[i];
-    double mean = s / (double)n;
-    double v = 0.0;
-    for (size_t i = 0; i < n; i++) { double d = in[i] - mean; v += d * d; }
-    double rstd = 1.0 / sqrt(v / (double)n + (double)eps);
+    double mean, rstd;
+    groupnorm1_stats_ref(in, n, eps, &mean, &rstd);
 
     double sum_dxh = 0.0, sum_dxh_xh = 0.0;
     for (int ch = 0; ch < C; ch++) {

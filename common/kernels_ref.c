@@ -108,6 +108,16 @@ void elu_forward_ref(float *out, const float *in, size_t n, float alpha, int n_t
     }
 }
 
+void groupnorm1_stats_ref(const float *in, size_t n, float eps, double *mean, double *rstd) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += in[i];
+    double m = s / (double)n;
+    double v = 0.0;
+    for (size_t i = 0; i < n; i++) { double d = in[i] - m; v += d * d; }
+    *mean = m;
+    *rstd = 1.0 / sqrt(v / (double)n + (double)eps);
+}
+
 /* GroupNorm(1, C): y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c],
  * mean and biased var over all C*T values. */
 void groupnorm1_forward_ref(float *out, const float *in, const float *gamma, const float *beta,
@@ -115,12 +125,8 @@ void groupnorm1_forward_ref(float *out, const float *in, const float *gamma, con
     (void)n_threads;
     size_t n = (size_t)C * T;
     if (n == 0) return;
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += in[i];
-    double mean = s / (double)n;
-    double v = 0.0;
-    for (size_t i = 0; i < n; i++) { double d = in[i] - mean; v += d * d; }
-    double rstd = 1.0 / sqrt(v / (double)n + (double)eps);
+    double mean, rstd;
+    groupnorm1_stats_ref(in, n, eps, &mean, &rstd);
     for (int ch = 0; ch < C; ch++) {
         double g = gamma ? gamma[ch] : 1.0, bb = beta ? beta[ch] : 0.0;
         for (int t = 0; t < T; t++) {
