@@ -49,17 +49,15 @@ int rvq_kmeans_init(rvq_ema *cb, const float *x, int64_t n, int iters, double pe
     if (n < K || K < 1 || D < 1) return sono_fail(SONO_E_ARG, "k-means init: %lld vectors for %d codes", (long long)n, K);
     const int64_t rows = 256;
     int32_t *idx = malloc((size_t)n * sizeof *idx);
-    int64_t *perm = malloc((size_t)n * sizeof(double));
+    double *near = malloc((size_t)n * sizeof *near); /* squared distance to the nearest code so far */
     float *dots = malloc((size_t)rows * K * sizeof *dots), *e2 = malloc((size_t)K * sizeof *e2);
     double *sum = malloc((size_t)K * D * sizeof *sum), *cnt = malloc((size_t)K * sizeof *cnt);
-    if (!idx || !perm || !dots || !e2 || !sum || !cnt) {
-        free(idx); free(perm); free(dots); free(e2); free(sum); free(cnt);
+    if (!idx || !near || !dots || !e2 || !sum || !cnt) {
+        free(idx); free(near); free(dots); free(e2); free(sum); free(cnt);
         return sono_fail(SONO_E_NOMEM, "out of memory for k-means");
     }
     /* k-means++ seeding: each next code is a row drawn with probability
-     * proportional to its squared distance from the nearest code so far
-     * (perm's storage holds those distances as doubles) */
-    double *near = (double *)(void *)perm;
+     * proportional to its squared distance from the nearest code so far */
     for (int k = 0; k < K; k++) {
         int64_t pick = 0;
         if (k == 0) {
@@ -112,7 +110,7 @@ int rvq_kmeans_init(rvq_ema *cb, const float *x, int64_t n, int iters, double pe
         cb->cluster_size[k] = c;
         for (int d = 0; d < D; d++) cb->embed_avg[(size_t)k * D + d] = cb->embed[(size_t)k * D + d] * c;
     }
-    free(idx); free(perm); free(dots); free(e2); free(sum); free(cnt);
+    free(idx); free(near); free(dots); free(e2); free(sum); free(cnt);
     return 0;
 }
 

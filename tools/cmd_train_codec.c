@@ -237,11 +237,13 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     } else if (model_flags && (rc = codec_config_check(&cfg))) {
         return cli_fail_sono("model options", rc);
     }
-    if (mkdir(out_dir, 0777) && errno != EEXIST) return cli_fail_errno(out_dir, errno);
     char ckpt[4200];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", out_dir);
     struct stat st;
     int resume = stat(ckpt, &st) == 0;
+    if (eval_only && !tp.heldout) return cli_usage_error(cmd, "--eval-only needs --heldout");
+    if (eval_only && !resume) return cli_usage_error(cmd, "--eval-only needs a checkpoint in %s", out_dir);
+    if (mkdir(out_dir, 0777) && errno != EEXIST) return cli_fail_errno(out_dir, errno);
     int err = 0;
     trainer *t;
     if (resume) {
@@ -266,13 +268,8 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     FILE *ecsv = P->heldout ? open_csv(out_dir, "eval.csv", "step,kbps,category,n,mel,stoi,si_snr") : NULL;
     if (!csv || (P->heldout && !ecsv)) { trainer_free(t); return cli_fail_errno(out_dir, errno); }
     if (eval_only) {
-        rc = 0;
-        if (!P->heldout) rc = cli_usage_error(cmd, "--eval-only needs --heldout");
-        else if (!resume) rc = cli_usage_error(cmd, "--eval-only needs a checkpoint in %s", out_dir);
-        else {
-            int e = trainer_eval(t, (int)eval_clips, 10.0, stderr, ecsv);
-            if (e) rc = cli_fail_sono("held-out evaluation", e);
-        }
+        int e = trainer_eval(t, (int)eval_clips, 10.0, stderr, ecsv);
+        rc = e ? cli_fail_sono("held-out evaluation", e) : 0;
         fclose(csv);
         if (ecsv) fclose(ecsv);
         trainer_free(t);
