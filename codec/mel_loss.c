@@ -20,13 +20,14 @@ typedef struct {
     int extra;             /* zeros after the right padding, to fill the last frame */
     int len;               /* padded length: pad + n_samples + pad + extra */
     int n_frames, n_bins;
+    int n_mels;            /* bands of this scale (all counted in the mean) */
     int n_live;            /* bands with a nonzero weight (small n_fft leaves some empty) */
     int *band_lo, *band_n; /* [n_live] first bin and bin count of each live band's weights */
     float *fb;             /* live band j's weights at fb + j * n_bins, bins band_lo..+band_n */
 } mel_scale;
 
 struct mel_loss {
-    int sample_rate, n_samples, n_mels, n_scales;
+    int sample_rate, n_samples, n_scales;
     size_t scratch;
     mel_scale s[MEL_MAX_SCALES];
 };
@@ -67,7 +68,7 @@ void mel_loss_free(mel_loss *m) {
 mel_loss *mel_loss_new(int sample_rate, int n_samples, int log2_min, int log2_max, int n_mels, int *err) {
     int e = 0;
     mel_loss *m = NULL;
-    if (sample_rate <= 0 || log2_min < 2 || log2_max < log2_min || log2_max > 16 || n_mels < 1 || n_mels > 1024 ||
+    if (sample_rate <= 0 || log2_min < 2 || log2_max < log2_min || log2_max > 16 || n_mels < 0 || n_mels > 1024 ||
         n_samples < (1 << log2_min) || n_samples > (1 << 28)) {
         e = sono_fail(SONO_E_ARG, "mel_loss: bad arguments (rate %d, n_samples %d, scales 2^%d..2^%d, %d mels)",
                       sample_rate, n_samples, log2_min, log2_max, n_mels);
@@ -77,7 +78,6 @@ mel_loss *mel_loss_new(int sample_rate, int n_samples, int log2_min, int log2_ma
     if (!m) { e = SONO_E_NOMEM; goto done; }
     m->sample_rate = sample_rate;
     m->n_samples = n_samples;
-    m->n_mels = n_mels;
     size_t max_len = 0, max_spec = 0, max_mel = 0;
     for (int i = log2_min; i <= log2_max && (1 << i) <= n_samples; i++) {
         mel_scale *s = &m->s[m->n_scales++];
@@ -92,15 +92,16 @@ mel_loss *mel_loss_new(int sample_rate, int n_samples, int log2_min, int log2_ma
         s->plan = stft_plan_new(s->n_fft, s->hop, 1, &e);
         if (!s->plan) goto done;
         s->n_bins = stft_n_bins(s->plan);
-        s->band_lo = malloc((size_t)n_mels * sizeof *s->band_lo);
-        s->band_n = malloc((size_t)n_mels * sizeof *s->band_n);
-        s->fb = malloc((size_t)n_mels * s->n_bins * sizeof *s->fb);
+        s->n_mels = n_mels ? n_mels : SONO_MAX(1, s->n_fft * 5 / 32);
+        s->band_lo = malloc((size_t)s->n_mels * sizeof *s->band_lo);
+        s->band_n = malloc((size_t)s->n_mels * sizeof *s->band_n);
+        s->fb = malloc((size_t)s->n_mels * s->n_bins * sizeof *s->fb);
         if (!s->band_lo || !s->band_n || !s->fb) { e = SONO_E_NOMEM; goto done; }
-        if ((e = mel_fbank(s->fb, s->n_bins, n_mels, sample_rate)) != 0) goto done;
+        if ((e = mel_fbank(s->fb, s->n_bins, s->n_mels, sample_rate)) != 0) goto done;
         /* Keep the live bands only, packed: an empty band gives 0 for both
          * signals, so nothing to the sums and no gradient (it still counts in
          * the mean's denominator). */
-        for (int b = 0; b < n_mels; b++) {
+        for (int b = 0; b < s->n_mels; b++) {
             const float *w = s->fb + (size_t)b * s->n_bins;
             int lo = 0, hi = s->n_bins;
             while (lo < hi && w[lo] == 0.0f) lo++;
@@ -156,12 +157,12 @@ static void magnitude(float *mag, const float *re, const float *im, size_t n) {
 }
 
 double mel_loss_compute(const mel_loss *m, const float *x, const float *y, float weight, float *dy, float *scratch) {
-    const int n = m->n_samples, n_mels = m->n_mels;
+    const int n = m->n_samples;
     double total = 0;
     for (int si = 0; si < m->n_scales; si++) {
         const mel_scale *s = &m->s[si];
         const int F = s->n_frames, nb = s->n_bins;
-        const size_t spec = (size_t)F * nb, nm = (size_t)F * n_mels, nl = (size_t)F * s->n_live;
+        const size_t spec = (size_t)F * nb, nm = (size_t)F * s->n_mels, nl = (size_t)F * s->n_live;
         float *buf = scratch;
         float *xr = buf + s->len, *xi = xr + spec, *yr = xi + spec, *yi = yr + spec;
         float *mx = yi + spec, *my = mx + nl;

@@ -14,7 +14,8 @@
  * there are ceil(n_samples / hop) frames (audiocraft's MelSpectrogramWrapper:
  * F.pad(reflect) then pad_for_conv1d), magnitude (power 1) of the STFT
  * normalised by 1/sqrt(sum w^2) (torchaudio Spectrogram(normalized=True)),
- * then n_mels HTK mel bands from 0 to sample_rate/2 (torchaudio
+ * then n_mels HTK mel bands (n_mels = 0: 5 bands per 32 STFT points, as DAC
+ * does, so 320 at n_fft 2048 and 5 at 32) from 0 to sample_rate/2 (torchaudio
  * melscale_fbanks(norm=None, mel_scale='htk')). With M_s the mel spectrogram
  * [n_mels][frames] of scale s and S the number of scales:
  *   L = (1/S) sum_s [ mean|M_s(x) - M_s(y)| + mean|ln max(M_s(x), 1e-5) - ln max(M_s(y), 1e-5)| ].
@@ -29,7 +30,7 @@
 typedef struct mel_loss mel_loss;
 
 /* sample_rate > 0, n_samples >= 2^log2_min, 2 <= log2_min <= log2_max <= 16,
- * 1 <= n_mels <= 1024. Scales with n_fft > n_samples are left out. Read-only
+ * 0 <= n_mels <= 1024 (0: per scale, see above). Scales with n_fft > n_samples are left out. Read-only
  * after creation: shareable between threads; the scratch of each call is the
  * caller's. NULL on failure with *err set (SONO_E_ARG, SONO_E_NOMEM). */
 mel_loss *mel_loss_new(int sample_rate, int n_samples, int log2_min, int log2_max, int n_mels, int *err);

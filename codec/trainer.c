@@ -915,6 +915,19 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
             /* the discriminator may be switched on later; it cannot be taken away once trained */
             if (t->p.adv_start < 0 || p->adv_start >= 0) t->p.adv_start = p->adv_start;
         }
+        /* a later training phase may change the losses: mel bands and loss weights */
+        if (p->n_mels >= 0 && p->n_mels != t->p.n_mels) {
+            sono_log(SONO_LOG_INFO, "mel loss bands: %d (checkpoint: %d)", p->n_mels, t->p.n_mels);
+            t->p.n_mels = p->n_mels;
+        }
+        if (p->w_l1 >= 0 && (p->w_l1 != t->p.w_l1 || p->w_mel != t->p.w_mel || p->w_commit != t->p.w_commit ||
+                             p->w_adv != t->p.w_adv || p->w_feat != t->p.w_feat)) {
+            sono_log(SONO_LOG_INFO, "loss weights %g,%g,%g,%g,%g (checkpoint: %g,%g,%g,%g,%g)", (double)p->w_l1,
+                     (double)p->w_mel, (double)p->w_commit, (double)p->w_adv, (double)p->w_feat, (double)t->p.w_l1,
+                     (double)t->p.w_mel, (double)t->p.w_commit, (double)t->p.w_adv, (double)t->p.w_feat);
+            t->p.w_l1 = p->w_l1; t->p.w_mel = p->w_mel; t->p.w_commit = p->w_commit;
+            t->p.w_adv = p->w_adv; t->p.w_feat = p->w_feat;
+        }
         t->step = (s = meta_str(meta, "step")) ? strtoll(s, NULL, 10) : -1;
         t->rng = (s = meta_str(meta, "rng")) ? strtoull(s, NULL, 10) : 0;
         t->cpu_seconds = (s = meta_str(meta, "cpu_seconds")) ? strtod(s, NULL) : 0;

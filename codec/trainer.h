@@ -49,7 +49,8 @@ typedef struct {
     float ema_decay;          /* codebook EMA decay (0.99) */
     float dead_threshold;     /* EMA count (uses per step) below which a code is replaced (0.05: used less
                                  than once in 20 steps; 8 x 1 s at 75 Hz gives 600 vectors per step) */
-    int mel_log2_min, mel_log2_max, n_mels; /* mel loss scales 2^min..2^max, bands (5, 11, 64) */
+    int mel_log2_min, mel_log2_max, n_mels; /* mel loss scales 2^min..2^max, bands (5, 11, 64; 0: n_fft * 5 / 32
+                                 bands per scale, DAC's choice, 320 at 2048: resolves harmonics) */
     uint64_t seed;            /* (1) */
     int commit_all_layers;    /* 1: every codebook's commitment reaches the encoder (1) */
 } trainer_params;
@@ -80,8 +81,10 @@ trainer *trainer_new(const codec_config *cfg, const trainer_params *p, int *err)
  * bit-identical continuation needs the checkpoint's; another is allowed and
  * noted); p->steps when > 0 replaces the schedule's length; p->adv_start
  * when >= -1 replaces the discriminator's start, except that a discriminator
- * the checkpoint already trains cannot be switched off (-1). Other fields of
- * p are ignored: the checkpoint's settings hold. */
+ * the checkpoint already trains cannot be switched off (-1); p->n_mels when
+ * >= 0 and the five loss weights when p->w_l1 >= 0 replace the checkpoint's
+ * (a later phase of training; the change is logged). Other fields of p are
+ * ignored: the checkpoint's settings hold. */
 trainer *trainer_resume(const char *checkpoint, const trainer_params *p, int *err);
 void trainer_free(trainer *t);
 

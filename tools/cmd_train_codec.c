@@ -20,7 +20,7 @@
 
 enum {
     OPT_MANIFEST = CLI_OPT_LONG, OPT_CACHE, OPT_HELDOUT, OPT_CONFIG, OPT_STEPS, OPT_BATCH, OPT_CROP, OPT_LR,
-    OPT_SEED, OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_CLIPS, OPT_ADV_START,
+    OPT_SEED, OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_CLIPS, OPT_ADV_START, OPT_MEL_BANDS,
     OPT_NO_DROPOUT, OPT_RUN_STEPS, OPT_EXPORT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
     OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_RUN_SECONDS, OPT_EVAL_ONLY, OPT_CLIP,
 };
@@ -50,7 +50,8 @@ static const cli_opt train_opts[] = {
     {OPT_LR, "lr", "LR", "peak learning rate (3e-4)"},
     {OPT_WARMUP, "warmup", "N", "warmup steps (500)"},
     {OPT_CLIP, "clip", "NORM", "clip the global gradient norm (0: no clipping, the default)"},
-    {OPT_WEIGHTS, "loss-weights", "L1,MEL,COMMIT,ADV,FEAT", "loss weights (0.1,1,0.25,1,2)"},
+    {OPT_WEIGHTS, "loss-weights", "L1,MEL,COMMIT,ADV,FEAT", "loss weights (0.1,1,0.25,1,2; also on resume)"},
+    {OPT_MEL_BANDS, "mel-bands", "N", "mel loss bands per STFT size (64; 0: n_fft*5/32 per size; also on resume)"},
     {OPT_MIX, "mix", "S,M,E", "sampling weights of speech, music, effects (0.5,0.35,0.15)"},
     {OPT_ADV_START, "adv-start", "STEP", "start the discriminator at this step (-1: never; default 20000)"},
     {OPT_NO_DROPOUT, "no-dropout", NULL, "always use every codebook (no quantizer dropout)"},
@@ -75,8 +76,10 @@ const cli_cmd cmd_train_codec = {
     .details =
         "Each step takes --batch random crops (gain -10..+4 dB), picks per thread a random\n"
         "bandwidth (quantizer dropout), and minimises 0.1 L1 + multi-scale mel (STFT\n"
-        "32..2048) + 0.25 commitment, plus from --adv-start an MS-STFT discriminator's\n"
-        "hinge and feature-matching losses (8 filters). Codebooks start from k-means++\n"
+        "32..2048, --mel-bands) + 0.25 commitment, plus from --adv-start an MS-STFT\n"
+        "discriminator's hinge and feature-matching losses (8 filters). --loss-weights\n"
+        "and --mel-bands also apply when resuming (a new phase of a run; the start\n"
+        "line shows the losses in force). Codebooks start from k-means++\n"
         "and follow EMAs with dead-code restarts. AdamW (betas 0.5, 0.9), no grad clip,\n"
         "warmup then cosine decay. The batch is split over the threads; a run is\n"
         "bit-identical for the same seed and thread count, also across resumes.\n"
@@ -143,7 +146,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     const char *out_dir = NULL, *config_file = NULL, *export_path = NULL;
     long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_clips = 24, run_steps = -1;
     double ckpt_minutes = 10, run_seconds = -1;
-    int f16 = 1, model_flags = 0, steps_given = 0, adv_given = 0, eval_only = 0;
+    int f16 = 1, model_flags = 0, steps_given = 0, adv_given = 0, eval_only = 0, weights_given = 0, mels_given = 0;
     cli_parser ps;
     if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
     int c, rc;
@@ -195,8 +198,14 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
         case OPT_WEIGHTS:
             if (parse_list(arg, list, 5, &nl) || nl != 5) { cli_parse_free(&ps); return cli_usage_error(cmd, "--loss-weights needs 5 numbers"); }
             tp.w_l1 = (float)list[0]; tp.w_mel = (float)list[1]; tp.w_commit = (float)list[2];
+            if (list[0] < 0 || list[1] < 0 || list[2] < 0 || list[3] < 0 || list[4] < 0) {
+                cli_parse_free(&ps);
+                return cli_usage_error(cmd, "--loss-weights must not be negative");
+            }
             tp.w_adv = (float)list[3]; tp.w_feat = (float)list[4];
+            weights_given = 1;
             break;
+        case OPT_MEL_BANDS: INT_OPT(0, 1024) tp.n_mels = (int)lv; mels_given = 1; break;
         case OPT_MIX:
             if (parse_list(arg, list, 3, &nl) || nl != 3 || list[0] < 0 || list[1] < 0 || list[2] < 0 ||
                 list[0] + list[1] + list[2] <= 0) { cli_parse_free(&ps); return cli_usage_error(cmd, "--mix needs 3 weights"); }
@@ -249,6 +258,8 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     if (resume) {
         if (!steps_given) tp.steps = 0;
         if (!adv_given) tp.adv_start = -2;
+        if (!weights_given) tp.w_l1 = -1;
+        if (!mels_given) tp.n_mels = -1;
         cli_note(&com, 1, "resuming from %s", ckpt);
         t = trainer_resume(ckpt, &tp, &err);
     } else {
@@ -262,6 +273,14 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
              "steps %lld (at %lld)", C->sample_rate, C->channels, C->n_filters, C->lstm_layers, C->n_q,
              C->codebook_size, codec_config_hop(C), P->batch, trainer_audio_per_step(t) / P->batch, P->n_threads,
              (long long)P->steps, (long long)trainer_steps_done(t));
+    char bands[48];
+    if (P->n_mels) snprintf(bands, sizeof bands, "%d bands", P->n_mels);
+    else snprintf(bands, sizeof bands, "n_fft*5/32 bands");
+    char adv[64] = "off";
+    if (P->adv_start >= 0) snprintf(adv, sizeof adv, "from step %lld", (long long)P->adv_start);
+    cli_note(&com, 1, "losses: %g L1 + %g mel (STFT %d..%d, %s) + %g commitment; discriminator %s (%g adv + %g feat)",
+             (double)P->w_l1, (double)P->w_mel, 1 << P->mel_log2_min, 1 << P->mel_log2_max, bands,
+             (double)P->w_commit, adv, (double)P->w_adv, (double)P->w_feat);
     FILE *csv = open_csv(out_dir, "train.csv",
                          "step,l1,mel,commit,adv,feat,disc,grad_norm,lr,nq_min,nq_max,ppl0,ppl1,ppl2,ppl3,ppl4,ppl5,"
                          "ppl6,ppl7,replaced,steps_per_s,x_realtime,cpu_hours");

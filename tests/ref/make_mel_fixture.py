@@ -15,7 +15,8 @@ mel_scale='htk'), and
   L = (1/S) sum_s [ mean|Mx - My| + mean|ln clamp(Mx, 1e-5) - ln clamp(My, 1e-5)| ].
 
 Tensors (float32): x, y [2][4800] (reference, reconstruction), loss [2],
-grad [2][4800] (dL/dy per pair), mel_x_512 [2][64][F] (the n_fft = 512 mel
+grad [2][4800] (dL/dy per pair), loss_scaled and grad_scaled (the same
+with n_fft * 5 / 32 bands per scale, mel_loss_new's n_mels = 0), mel_x_512 [2][64][F] (the n_fft = 512 mel
 spectrogram of x, an intermediate), config [5] = sample_rate, n_samples,
 log2_min, log2_max, n_mels. Deterministic (seeded)."""
 import argparse
@@ -43,7 +44,11 @@ def pad_for_frames(x, n_fft, hop):
     return Fn.pad(x, (0, ideal - length))
 
 
-def mel(x, n_fft, check=False):
+def bands(n_fft, scaled):
+    return max(1, n_fft * 5 // 32) if scaled else N_MELS
+
+
+def mel(x, n_fft, check=False, scaled=False):
     hop = n_fft // 4
     p = (n_fft - hop) // 2
     xp = Fn.pad(x.view(1, 1, -1), (p, p), mode="reflect")
@@ -51,11 +56,12 @@ def mel(x, n_fft, check=False):
     w = torch.hann_window(n_fft, dtype=torch.float64)
     spec = torch.stft(xp, n_fft, hop, n_fft, window=w, center=False, normalized=False, onesided=True,
                       return_complex=True) / w.pow(2).sum().sqrt()
-    fb = torchaudio.functional.melscale_fbanks(n_fft // 2 + 1, 0.0, SR / 2, N_MELS, SR, None, "htk").double()
+    fb = torchaudio.functional.melscale_fbanks(n_fft // 2 + 1, 0.0, SR / 2, bands(n_fft, scaled), SR, None,
+                                               "htk").double()
     m = fb.t() @ spec.abs()  # [n_mels][F]
     if check:
         t = torchaudio.transforms.MelSpectrogram(sample_rate=SR, n_fft=n_fft, win_length=n_fft, hop_length=hop,
-                                                 n_mels=N_MELS, power=1.0, normalized=True, center=False,
+                                                 n_mels=bands(n_fft, scaled), power=1.0, normalized=True, center=False,
                                                  window_fn=torch.hann_window).double()
         ref = t(xp.detach())
         err = (ref - m.detach()).abs().max().item() / ref.abs().max().item()
@@ -63,14 +69,14 @@ def mel(x, n_fft, check=False):
     return m
 
 
-def loss(x, y):
+def loss(x, y, scaled=False):
     total = 0
     S = 0
     for i in range(LOG2_MIN, LOG2_MAX + 1):
         n_fft = 1 << i
         if n_fft > N:
             continue
-        mx, my = mel(x, n_fft, check=True), mel(y, n_fft)
+        mx, my = mel(x, n_fft, check=True, scaled=scaled), mel(y, n_fft, scaled=scaled)
         lx, ly = torch.log(torch.clamp(mx, min=FLOOR)), torch.log(torch.clamp(my, min=FLOOR))
         total = total + (mx - my).abs().mean() + (lx - ly).abs().mean()
         S += 1
@@ -96,7 +102,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train", "data"))
     args = ap.parse_args()
     rng = np.random.default_rng(20261126)
-    xs, ys, ls, gs, ms = [], [], [], [], []
+    xs, ys, ls, gs, ms, lss, gss = [], [], [], [], [], [], []
     for k in range(2):
         x, y = signals(rng)
         if k == 1:
@@ -111,8 +117,15 @@ def main():
         gs.append(yt.grad.numpy().astype(np.float32))
         ms.append(mel(xt, 512).numpy().astype(np.float32))
         print(f"pair {k}: loss {L.item():.9g}, |grad|max {yt.grad.abs().max().item():.3g}")
+        ys2 = torch.tensor(y, dtype=torch.float64, requires_grad=True)
+        L2 = loss(xt, ys2, scaled=True)
+        L2.backward()
+        lss.append(L2.item())
+        gss.append(ys2.grad.numpy().astype(np.float32))
+        print(f"pair {k}, bands per scale: loss {L2.item():.9g}, |grad|max {ys2.grad.abs().max().item():.3g}")
     t = {"x": np.stack(xs), "y": np.stack(ys), "loss": np.array(ls, dtype=np.float32), "grad": np.stack(gs),
          "mel_x_512": np.stack(ms),
+         "loss_scaled": np.array(lss, dtype=np.float32), "grad_scaled": np.stack(gss),
          "config": np.array([SR, N, LOG2_MIN, LOG2_MAX, N_MELS], dtype=np.float32)}
     path = os.path.join(args.out, "mel_loss.safetensors")
     R.save_safetensors(path, t, {"torch": torch.__version__, "torchaudio": torchaudio.__version__})

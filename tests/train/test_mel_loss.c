@@ -29,10 +29,11 @@ static void make_pair(float *x, float *y, int n) {
     }
 }
 
-static void test_fd(void) {
+/* n_mels 40, or 0: bands per scale (5, 10, 20, 40, 80 here) */
+static void test_fd(int n_mels) {
     const int n = 2048, sr = 16000;
     int err = 0;
-    mel_loss *m = mel_loss_new(sr, n, 5, 9, 40, &err);
+    mel_loss *m = mel_loss_new(sr, n, 5, 9, n_mels, &err);
     CHECK(m && !err);
     if (!m) return;
     CHECK(mel_loss_n_scales(m) == 5);
@@ -67,7 +68,8 @@ static void test_fd(void) {
         sum_g += fabs(g);
     }
     double ne = md / mg;
-    printf("finite differences (n %d, scales 2^5..2^9, 40 mels, step 1e-4, %d samples): L %.6f\n", n, n_fd, L);
+    printf("finite differences (n %d, scales 2^5..2^9, %s, step 1e-4, %d samples): L %.6f\n", n,
+           n_mels ? "40 mels" : "n_fft * 5 / 32 mels per scale", n_fd, L);
     printf("  max abs %.3g (sample %d), normalised %.3g, mean abs / mean |g| %.3g\n", md, worst_i, ne,
            sum_d / sum_g);
     CHECK_MSG(ne <= 2e-2 && sum_d / sum_g <= 5e-3, "finite differences: normalised %.3g, mean %.3g", ne,
@@ -120,14 +122,22 @@ static void test_fixture(const char *dir) {
     const int sr = (int)cfg[0], n = (int)cfg[1], lo = (int)cfg[2], hi = (int)cfg[3], n_mels = (int)cfg[4];
     const float *x = fx(f, "x", 2 * (size_t)n), *y = fx(f, "y", 2 * (size_t)n);
     const float *loss = fx(f, "loss", 2), *grad = fx(f, "grad", 2 * (size_t)n);
+    const float *loss_s = fx(f, "loss_scaled", 2), *grad_s = fx(f, "grad_scaled", 2 * (size_t)n);
     const sono_tensor *mt = sono_tensors_find(f, "mel_x_512");
     int err = 0;
-    mel_loss *m = mel_loss_new(sr, n, lo, hi, n_mels, &err);
+    mel_loss *m = NULL;
+    float *scratch = NULL, *dy = calloc((size_t)n, sizeof *dy);
+    /* pass 0: n_mels bands at every scale; pass 1: bands per scale (n_mels = 0) */
+    for (int pass = 0; pass < 2; pass++) {
+    mel_loss_free(m);
+    free(scratch);
+    m = mel_loss_new(sr, n, lo, hi, pass ? 0 : n_mels, &err);
     CHECK(m != NULL);
-    if (!x || !y || !loss || !grad || !m) { mel_loss_free(m); sono_tensors_free(f); return; }
-    printf("vs PyTorch/torchaudio autograd (float64; rate %d, n %d, scales 2^%d..2^%d, %d mels):\n", sr, n, lo, hi,
-           n_mels);
-    float *scratch = malloc(mel_loss_scratch_floats(m) * sizeof *scratch), *dy = calloc((size_t)n, sizeof *dy);
+    if (pass) { loss = loss_s; grad = grad_s; }
+    if (!x || !y || !loss || !grad || !m || !dy) { mel_loss_free(m); free(dy); sono_tensors_free(f); return; }
+    printf("vs PyTorch/torchaudio autograd (float64; rate %d, n %d, scales 2^%d..2^%d, %d mels%s):\n", sr, n, lo, hi,
+           pass ? 0 : n_mels, pass ? ": n_fft * 5 / 32 per scale" : "");
+    scratch = malloc(mel_loss_scratch_floats(m) * sizeof *scratch);
     for (int p = 0; p < 2; p++) {
         memset(dy, 0, (size_t)n * sizeof *dy);
         double L = mel_loss_compute(m, x + (size_t)p * n, y + (size_t)p * n, 1.0f, dy, scratch);
@@ -139,6 +149,7 @@ static void test_fixture(const char *dir) {
         double md = tu_maxdiff(dy, grad + (size_t)p * n, (size_t)n, what), mg = 0;
         for (int i = 0; i < n; i++) mg = fmax(mg, fabs(grad[(size_t)p * n + i]));
         CHECK_MSG(md <= 1e-3 * mg, "pair %d: gradient max abs %.3g, normalised %.3g", p, md, md / mg);
+    }
     }
     mel_loss_free(m);
     /* The n_fft = 512 mel spectrogram of x, seen through the loss against
@@ -172,7 +183,8 @@ static void test_errors(void) {
     CHECK(mel_loss_new(24000, 16, 5, 11, 64, &err) == NULL && err == SONO_E_ARG);
     CHECK(mel_loss_new(0, 4800, 5, 11, 64, &err) == NULL && err == SONO_E_ARG);
     CHECK(mel_loss_new(24000, 4800, 6, 5, 64, &err) == NULL && err == SONO_E_ARG);
-    CHECK(mel_loss_new(24000, 4800, 5, 11, 0, &err) == NULL && err == SONO_E_ARG);
+    CHECK(mel_loss_new(24000, 4800, 5, 11, -1, &err) == NULL && err == SONO_E_ARG);
+    CHECK(mel_loss_new(24000, 4800, 5, 11, 1025, &err) == NULL && err == SONO_E_ARG);
     mel_loss_free(NULL);
     mel_loss *m = mel_loss_new(24000, 1000, 5, 11, 64, &err);
     CHECK(m && mel_loss_n_scales(m) == 5); /* 32..512 fit into 1000 samples */
@@ -217,7 +229,8 @@ static void timing(void) {
 int main(int argc, char **argv) {
     tu_seed(0x3e1ull);
     test_errors();
-    test_fd();
+    test_fd(40);
+    test_fd(0);
     if (argc > 1) test_fixture(argv[1]);
     else CHECK_MSG(0, "usage: test-mel-loss TRAIN_DATA_DIR");
     timing();

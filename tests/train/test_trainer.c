@@ -125,6 +125,47 @@ static void test_resume(int threads, int adv_start) {
     trainer_free(b);
 }
 
+/* A later phase: resuming may change the mel bands and loss weights, and
+ * keeps the checkpoint's when the caller passes -1. */
+static void test_phase_change(void) {
+    codec_config cfg;
+    tiny_config(&cfg);
+    trainer_params p = base_params("train.jsonl", 1);
+    int err = 0;
+    trainer *a = trainer_new(&cfg, &p, &err);
+    CHECK_MSG(a != NULL, "trainer_new: %s", sono_last_error());
+    if (!a) return;
+    CHECK(trainer_step(a) == 0);
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s/phase.safetensors", g_dir);
+    CHECK(trainer_save_checkpoint(a, ck) == 0);
+    trainer_free(a);
+    trainer_params keep = p;
+    keep.n_mels = -1;
+    keep.w_l1 = -1;
+    trainer *b = trainer_resume(ck, &keep, &err);
+    CHECK(b != NULL);
+    if (b) {
+        const trainer_params *q = trainer_get_params(b);
+        CHECK(q->n_mels == p.n_mels && q->w_l1 == p.w_l1 && q->w_mel == p.w_mel);
+        trainer_free(b);
+    }
+    trainer_params change = p;
+    change.n_mels = 0;
+    change.w_l1 = 0.5f; change.w_mel = 2.0f; change.w_commit = 0.5f; change.w_adv = 3.0f; change.w_feat = 3.0f;
+    b = trainer_resume(ck, &change, &err);
+    CHECK(b != NULL);
+    if (b) {
+        const trainer_params *q = trainer_get_params(b);
+        CHECK(q->n_mels == 0 && q->w_l1 == 0.5f && q->w_mel == 2.0f && q->w_commit == 0.5f && q->w_adv == 3.0f &&
+              q->w_feat == 3.0f);
+        CHECK(trainer_step(b) == 0);
+        CHECK(trainer_last_stats(b)->mel > 0);
+        printf("  phase change on resume: mel bands 0 (per scale), loss weights 0.5,2,0.5,3,3: step ok\n");
+        trainer_free(b);
+    }
+}
+
 static void test_learning(void) {
     codec_config cfg;
     tiny_config(&cfg);
@@ -185,6 +226,7 @@ int main(void) {
     write_manifest("train.jsonl", 4);
     write_manifest("one.jsonl", 1);
     test_resume(1, -1);
+    test_phase_change();
     test_resume(2, 2);
     test_learning();
     test_bad_input();
