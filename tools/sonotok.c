@@ -1,7 +1,9 @@
 /* sonotok: one program, git-style subcommands. This file only dispatches:
  * each command is a row of the table below and lives in its own cmd_*.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 
@@ -32,6 +34,23 @@ static void print_overview(FILE *f) {
                "in $SONOTOK_MODEL_PATH, $XDG_DATA_HOME/sonotok/models, then the installed models.\n"
                "\nExit status: 0 ok, 1 usage error, 2 bad input or data (format, checksum, range,\n"
                "model mismatch, empty), 3 I/O or system error, 4 model not found or unusable.\n");
+}
+
+/* The codec's kernels are OpenMP loops, each ending in a barrier, thousands
+ * per second of audio. By default libgomp makes a thread that waits spin
+ * first: on a machine where anything else runs, the spinning thread takes the
+ * CPU from the one it waits for. Measured on the project's 2-core VM (bench
+ * -t 2 -s 10, the default codec): next to a 2-thread training job, tokenize
+ * 1.4-2.5x realtime spinning, 17-23x passive; idle, 43-47x / 82x (tokenize /
+ * detokenize) spinning, 54-60x / 65-76x passive. libgomp reads the policy
+ * from the environment once, before main (a setenv in .preinit_array is not
+ * seen), so the program sets OMP_WAIT_POLICY=PASSIVE and runs itself again,
+ * once, unless the user chose a policy (OMP_WAIT_POLICY or GOMP_SPINCOUNT set,
+ * even empty). If the exec fails the command simply runs as it is. */
+static void omp_wait_passive(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1)) return;
+    execv("/proc/self/exe", argv);
 }
 
 int main(int argc, char **argv) {
@@ -66,6 +85,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sonotok: '%s' is not a sonotok command; try 'sonotok help'\n", name);
         return CLI_EXIT_USAGE;
     }
+    omp_wait_passive(argv);
     cli_signals_install();
     /* The command sees itself as argv[0]. */
     return cmd->run(cmd, argc - 1, argv + 1);
