@@ -18,7 +18,11 @@
  *
  * Threads: a sono_codec is immutable after loading and may be shared between
  * threads; each thread uses its own sono_codec_stream. Calls that run the
- * network set OpenBLAS's (process-wide) thread count to the codec's n_threads. */
+ * network set OpenBLAS's (process-wide) thread count to the codec's n_threads.
+ * With n_threads > 1 the loops are OpenMP (libgomp): run the program with
+ * OMP_WAIT_POLICY=PASSIVE unless the machine is otherwise idle; libgomp's
+ * default spinning made tokenize 10-30x slower next to another busy process
+ * on 2 cores (the sonotok program sets it for itself; see the README). */
 #ifndef SONOTOK_CODEC_H
 #define SONOTOK_CODEC_H
 
