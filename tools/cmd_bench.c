@@ -163,7 +163,14 @@ static int bench_train(const cli_common *c, long steps, int json) {
         tp.n_threads = c->n_threads;
         tp.quantizer_dropout = 0;
         tp.adv_start = -1;
-        if (tp.batch % (tp.n_threads < tp.batch ? tp.n_threads : tp.batch)) tp.n_threads = 2;
+        if (tp.n_threads > tp.batch) tp.n_threads = tp.batch;
+        if (tp.batch % tp.n_threads) { /* the batch is split evenly: the largest thread count that divides it */
+            int nt = tp.n_threads;
+            while (tp.batch % nt) nt--;
+            cli_note(c, 0, "bench --train: batch %d does not split into %d threads; timing %d", tp.batch,
+                     tp.n_threads, nt);
+            tp.n_threads = nt;
+        }
         if (!(t = trainer_new(&cfg, &tp, &err))) rc = cli_fail_sono("bench --train", err);
     }
     double secs = 0;
