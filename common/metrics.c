@@ -84,6 +84,32 @@ static void fft_power(fft_plan *p, const double *x, int n_in, double *power) {
     for (int k = 0; k <= n / 2; k++) power[k] = p->re[k] * p->re[k] + p->im[k] * p->im[k];
 }
 
+int sono_metrics_power_spectrogram(const float *x, int64_t n, int n_fft, int hop, int64_t frame0,
+                                   int64_t n_frames, double *power) {
+    if ((!x && n > 0) || n < 0 || !power || n_fft < 2 || n_fft > 65536 || (n_fft & (n_fft - 1)) || hop < 1 ||
+        frame0 < 0 || n_frames < 0)
+        return SONO_E_ARG;
+    fft_plan p;
+    double *frame = malloc((size_t)n_fft * 2 * sizeof *frame), *win = frame ? frame + n_fft : NULL;
+    if (!frame || fft_plan_init(&p, n_fft)) {
+        free(frame);
+        return SONO_E_NOMEM;
+    }
+    for (int j = 0; j < n_fft; j++) win[j] = 0.5 - 0.5 * cos(2 * PI * j / n_fft);
+    const int nb = n_fft / 2 + 1;
+    for (int64_t f = 0; f < n_frames; f++) {
+        int64_t start = (frame0 + f) * hop - n_fft / 2;
+        for (int j = 0; j < n_fft; j++) {
+            int64_t k = start + j;
+            frame[j] = k >= 0 && k < n ? win[j] * x[k] : 0.0;
+        }
+        fft_power(&p, frame, n_fft, power + f * nb);
+    }
+    fft_plan_free(&p);
+    free(frame);
+    return 0;
+}
+
 /* ---- SI-SNR ---- */
 
 double sono_metrics_si_snr(const float *ref, const float *est, int64_t n_samples) {

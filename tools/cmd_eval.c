@@ -375,65 +375,38 @@ enum {
     PLOT_TOP_MIN_DB = -100, /* the top of the scale is at least this (dB re a full-scale sine) */
 };
 
-/* In-place radix-2 FFT of re, im [n], n a power of two; cs, sn [n/2] the twiddles. */
-static void plot_fft(double *re, double *im, int n, const double *cs, const double *sn) {
-    for (int i = 1, j = 0; i < n; i++) {
-        int bit = n >> 1;
-        for (; j & bit; bit >>= 1) j ^= bit;
-        j |= bit;
-        if (i < j) {
-            double t = re[i]; re[i] = re[j]; re[j] = t;
-            t = im[i]; im[i] = im[j]; im[j] = t;
-        }
-    }
-    for (int len = 2; len <= n; len <<= 1) {
-        int step = n / len;
-        for (int i = 0; i < n; i += len)
-            for (int k = 0; k < len / 2; k++) {
-                double wr = cs[k * step], wi = -sn[k * step];
-                double *ar = &re[i + k], *ai = &im[i + k], *br = &re[i + k + len / 2], *bi = &im[i + k + len / 2];
-                double tr = *br * wr - *bi * wi, ti = *br * wi + *bi * wr;
-                *br = *ar - tr, *bi = *ai - ti;
-                *ar += tr, *ai += ti;
-            }
-    }
-}
-
 /* dB spectrogram of x [n] pooled to out [PLOT_ROWS][cols] (row 0 lowest). */
 static int plot_spectrogram(const float *x, int64_t n, int cols, float *out) {
-    const int N = PLOT_NFFT;
-    double *re = malloc(sizeof(double) * (size_t)N * 3 + sizeof(double) * (size_t)N), *im = re ? re + N : NULL;
-    double *win = re ? re + 2 * N : NULL, *cs = re ? re + 3 * N : NULL, *sn = cs ? cs + N / 2 : NULL;
-    double *pow_col = malloc(sizeof(double) * PLOT_ROWS);
-    if (!re || !pow_col) {
-        free(re), free(pow_col);
+    const int nb = PLOT_NFFT / 2 + 1;
+    const int64_t n_frames = n / PLOT_HOP + 1;
+    int64_t most = 0; /* frames in the widest column */
+    for (int c = 0; c < cols; c++) {
+        int64_t f0 = (int64_t)c * n_frames / cols, f1 = (int64_t)(c + 1) * n_frames / cols;
+        if (f1 - f0 > most) most = f1 - f0;
+    }
+    if (most < 1) most = 1;
+    double *pw = malloc(sizeof(double) * (size_t)most * nb), *pow_col = malloc(sizeof(double) * PLOT_ROWS);
+    if (!pw || !pow_col) {
+        free(pw), free(pow_col);
         return -1;
     }
-    const double two_pi = 6.283185307179586;
-    for (int j = 0; j < N; j++) win[j] = 0.5 - 0.5 * cos(two_pi * j / N);
-    for (int k = 0; k < N / 2; k++) cs[k] = cos(two_pi * k / N), sn[k] = sin(two_pi * k / N);
-    const int64_t n_frames = n / PLOT_HOP + 1;
     for (int c = 0; c < cols; c++) {
         int64_t f0 = (int64_t)c * n_frames / cols, f1 = (int64_t)(c + 1) * n_frames / cols;
         if (f1 <= f0) f1 = f0 + 1;
-        for (int r = 0; r < PLOT_ROWS; r++) pow_col[r] = 0;
-        for (int64_t f = f0; f < f1; f++) {
-            int64_t start = f * PLOT_HOP - N / 2;
-            for (int j = 0; j < N; j++) {
-                int64_t k = start + j;
-                re[j] = k >= 0 && k < n ? win[j] * x[k] : 0.0;
-                im[j] = 0.0;
-            }
-            plot_fft(re, im, N, cs, sn);
-            for (int b = 0; b < N / 2; b++) pow_col[b * PLOT_ROWS / (N / 2)] += re[b] * re[b] + im[b] * im[b];
+        if (sono_metrics_power_spectrogram(x, n, PLOT_NFFT, PLOT_HOP, f0, f1 - f0, pw)) {
+            free(pw), free(pow_col);
+            return -1;
         }
+        for (int r = 0; r < PLOT_ROWS; r++) pow_col[r] = 0;
+        for (int64_t f = 0; f < f1 - f0; f++)
+            for (int b = 0; b < PLOT_NFFT / 2; b++) pow_col[b * PLOT_ROWS / (PLOT_NFFT / 2)] += pw[f * nb + b];
         /* dB relative to a full-scale sine (|X| = N/4 with this window) */
-        const double full = (double)N * N / 16.0;
+        const double full = (double)PLOT_NFFT * PLOT_NFFT / 16.0;
         for (int r = 0; r < PLOT_ROWS; r++)
             out[(size_t)r * (size_t)cols + (size_t)c] =
                 (float)(10.0 * log10(pow_col[r] / (double)(f1 - f0) / full + 1e-20));
     }
-    free(re);
+    free(pw);
     free(pow_col);
     return 0;
 }

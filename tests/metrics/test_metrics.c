@@ -169,6 +169,50 @@ static void test_resample(void) {
     free(x), free(y);
 }
 
+/* Power spectrogram: a full-scale sine on bin 8 peaks at (n_fft/4)^2 in
+ * frames inside the signal, the two neighbouring bins hold a quarter of that
+ * (the Hann window's main lobe), a frame wholly outside the signal is zero;
+ * against a direct DFT of one edge frame; bad arguments refused. */
+static void test_spectrogram(void) {
+    const int N = 64, hop = 16, nb = N / 2 + 1;
+    const int64_t n = 640;
+    float *x = malloc(sizeof(float) * (size_t)n);
+    double *p = malloc(sizeof(double) * 50 * nb);
+    for (int64_t i = 0; i < n; i++) x[i] = (float)sin(2 * M_PI * 8 * (double)i / N);
+    CHECK(sono_metrics_power_spectrogram(x, n, N, hop, 0, 50, p) == 0);
+    double peak = (double)N * N / 16.0;
+    const double *mid = p + 20 * nb;
+    CHECK_MSG(fabs(mid[8] - peak) <= 1e-6 * peak, "peak %.9g, want %.9g", mid[8], peak);
+    CHECK(fabs(mid[7] - peak / 4) <= 1e-6 * peak && fabs(mid[9] - peak / 4) <= 1e-6 * peak);
+    CHECK(mid[0] <= 1e-9 * peak && mid[20] <= 1e-9 * peak);
+    const double *out = p + 49 * nb; /* centred on 784: its window starts at 752 > n */
+    int zero = 1;
+    for (int k = 0; k < nb; k++) zero &= out[k] == 0.0;
+    CHECK(zero);
+    /* frame 1 (centred on 16: samples -16..47, the first 16 zeros) by a direct DFT */
+    double md = 0;
+    for (int k = 0; k < nb; k++) {
+        double re = 0, im = 0;
+        for (int j = 0; j < N; j++) {
+            int64_t t = 16 - N / 2 + j;
+            double v = t >= 0 && t < n ? (0.5 - 0.5 * cos(2 * M_PI * j / N)) * x[t] : 0.0;
+            re += v * cos(2 * M_PI * k * j / N);
+            im -= v * sin(2 * M_PI * k * j / N);
+        }
+        md = fmax(md, fabs(p[1 * nb + k] - (re * re + im * im)));
+    }
+    CHECK_MSG(md <= 1e-9 * peak, "frame 1 vs direct DFT: %.3g", md);
+    /* frame0 offsets the frames */
+    double *q = malloc(sizeof(double) * nb);
+    CHECK(sono_metrics_power_spectrogram(x, n, N, hop, 20, 1, q) == 0 && !memcmp(q, mid, sizeof(double) * nb));
+    CHECK(sono_metrics_power_spectrogram(x, n, 48, hop, 0, 1, q) == SONO_E_ARG);
+    CHECK(sono_metrics_power_spectrogram(x, n, N, 0, 0, 1, q) == SONO_E_ARG);
+    CHECK(sono_metrics_power_spectrogram(NULL, n, N, hop, 0, 1, q) == SONO_E_ARG);
+    CHECK(sono_metrics_power_spectrogram(x, n, N, hop, -1, 1, q) == SONO_E_ARG);
+    printf("power spectrogram: sine peak %.6g (want %.6g), frame 1 vs direct DFT %.3g\n", mid[8], peak, md);
+    free(x); free(p); free(q);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test-metrics DATA_DIR\n");
@@ -180,5 +224,6 @@ int main(int argc, char **argv) {
     test_si_snr();
     test_mel();
     test_resample();
+    test_spectrogram();
     return tu_finish("test-metrics");
 }
