@@ -104,15 +104,24 @@ skip() { printf '%s\t%s\n' "$1" "$2" >>"$SKIPPED"; log "skip $1: $2"; }
 AS_ROOT=()
 [[ $(id -u) == 0 ]] || AS_ROOT=(sudo -n)
 apt_updated=0
+apt_lists_empty() { # no Packages file in apt's lists folder (/var/lib/apt/lists)
+    local lists=/var/lib/apt/lists
+    eval "$(apt-config shell lists Dir::State::Lists/d 2>/dev/null)"
+    ! compgen -G "${lists%/}/*_Packages*" >/dev/null
+}
+apt_update() { # once per run; 1 when it cannot (not root and no password-less sudo) or fails
+    [[ $apt_updated == 0 ]] || return 1
+    apt_updated=1
+    log "apt-get update"
+    "${AS_ROOT[@]}" apt-get update -qq >>"$OUT/logs/apt-update.log" 2>&1 ||
+        { log "warning: apt-get update failed (see $OUT/logs/apt-update.log)"; return 1; }
+}
 install_pkgs() { # PKG... (only the missing ones are installed)
     local missing=() p
     for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
     [[ ${#missing[@]} == 0 ]] && return 0
     log "installing ${missing[*]}"
-    if [[ $apt_updated == 0 ]] && ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
-        "${AS_ROOT[@]}" apt-get update -qq || return 1
-        apt_updated=1
-    fi
+    if apt_lists_empty; then apt_update || return 1; fi
     DEBIAN_FRONTEND=noninteractive "${AS_ROOT[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
         --no-install-recommends "${missing[@]}" >"$OUT/logs/apt-install.log" 2>&1
 }
@@ -134,6 +143,9 @@ install_pkgs "${need[@]}" || log "warning: could not install some of: ${need[*]}
 for t in sox soxi jq flock; do
     command -v "$t" >/dev/null || { log "missing tool: $t"; exit 2; }
 done
+# `apt-get download` needs the package lists, which a fresh container often
+# lacks even when the tools above are installed (its image deleted them).
+if apt_lists_empty; then apt_update || log "warning: no apt package lists, downloads will fail (run apt-get update)"; fi
 
 # ------------------------------------------------------------ packages
 # ensure_pkg PKG: the .deb in debs/ (cached) unpacked in pkgs/PKG (cached).
@@ -147,7 +159,9 @@ ensure_pkg() {
         log "downloading $pkg"
         local sandbox=()
         [[ $(id -u) == 0 ]] && sandbox=(-o APT::Sandbox::User=root)
-        if ! (cd "$OUT/debs" && apt-get "${sandbox[@]}" -qq download "$pkg") >>"$OUT/logs/download.log" 2>&1; then
+        # Stale lists name a version the mirror no longer has: update once and retry.
+        if ! (cd "$OUT/debs" && apt-get "${sandbox[@]}" -qq download "$pkg") >>"$OUT/logs/download.log" 2>&1 &&
+            ! { apt_update && (cd "$OUT/debs" && apt-get "${sandbox[@]}" -qq download "$pkg") >>"$OUT/logs/download.log" 2>&1; }; then
             PKG_FAIL[$pkg]=1; skip "$pkg" "apt-get download failed (missing from the archive?)"; return 1
         fi
         deb=$(compgen -G "$OUT/debs/${pkg}_*.deb" | head -n1)
