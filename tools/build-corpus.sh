@@ -227,19 +227,25 @@ done
 
 # ------------------------------------------------------------ manifest + report
 # One line per path, sorted: the same packages give the same file.
-# A clip whose unit no longer lists it (a handler changed) is left out.
+# A clip whose unit no longer lists it (a handler changed) is left out; the
+# language and text come from the unit's current task list, so a handler that
+# now reads a transcript differently updates clips converted before.
+# (Lines pass as "K|T<US>language<US>text<US>json": K keeps the json as it is.)
 for frag in "$OUT"/manifests/*.jsonl; do
     [[ -f $frag ]] || continue
     unit=${frag##*/}; unit=${unit%.jsonl}
     if [[ -f $OUT/state/$unit.tasks ]]; then
         jq -r '.path | sub("\\.[^.]*$"; "")' "$frag" | paste -d '\t' - "$frag" |
             awk -F'\t' -v tasks="$OUT/state/$unit.tasks" -v US="$US" '
-                BEGIN { while ((getline l < tasks) > 0) { split(l, a, US); keep[a[5]] = 1 } }
-                $1 in keep { print substr($0, length($1) + 2) }'
+                BEGIN { while ((getline l < tasks) > 0) { split(l, a, US); keep[a[5]] = "T" US a[6] US a[7] } }
+                $1 in keep { print keep[$1] US substr($0, length($1) + 2) }'
     else
-        cat "$frag"
+        awk -v US="$US" '{ print "K" US US US $0 }' "$frag"
     fi
-done | jq -sc 'unique_by(.path) | .[]' >"$OUT/manifest.jsonl.tmp" &&
+done | jq -Rc 'def nul: if . == "" then null else gsub("[\u0001-\u001f]"; " ") end;
+        split("\u001f") as $f | ($f[3:] | join("\u001f") | fromjson) as $m
+        | if $f[0] == "T" then $m + {language: ($f[1] | nul), text: ($f[2] | nul)} else $m end' |
+    jq -sc 'unique_by(.path) | .[]' >"$OUT/manifest.jsonl.tmp" &&
     mv "$OUT/manifest.jsonl.tmp" "$OUT/manifest.jsonl"
 (cd "$OUT/debs" && ls *.deb 2>/dev/null) >"$OUT/packages.txt"
 # Audio files no manifest line points to (a handler dropped them): delete.
