@@ -38,13 +38,47 @@ asterisk_transcripts() {
     ensure_pkg "asterisk-core-sounds-$lang" || return 0
     f="$OUT/pkgs/asterisk-core-sounds-$lang/usr/share/doc/asterisk-core-sounds-$lang/core-sounds-$lang.txt.gz"
     [[ -f $f ]] || return 0
+    # The lists have a few slips, mended here. Entries run together on one
+    # line ("...appuyez sur dièse.vm-review-nonurgent: Pour ..."): cut at the
+    # second name, whose text is used only if it has no line of its own (the
+    # run-in copies are older wordings). A name repeated ("conf-adminmenu:
+    # conf-adminmenu: ..."): dropped. A name listed twice (es "digits/0: cero",
+    # then "digits/0: diez"): the first line counts. Parentheses inside a
+    # sentence are mostly notes that are not spoken ("IAX (note: does not say
+    # "2")", "(simple tone sound plays)", "(in inglese)") but not always
+    # ("centralini asterisk (IAX)"): no text (null) rather than a guess. A
+    # wholly parenthesized text stays (tasks_asterisk makes it an effect).
     zcat "$f" | awk '
+        function clean(s) { gsub(/[\t\r\037]/, " ", s); gsub(/  +/, " ", s); sub(/^ +/, "", s); sub(/ +$/, "", s); return s }
+        function mend(name, text) {
+            text = clean(text)
+            if (index(text, name ":") == 1) text = clean(substr(text, length(name) + 2))
+            if (text ~ /[()]/ && text !~ /^\(.*\)$/) return ""
+            return text
+        }
         /^;/ || !/:/ { next }
         {
             i = index($0, ":"); name = substr($0, 1, i - 1); text = substr($0, i + 1)
-            gsub(/[\t\r\037]/, " ", text); gsub(/  +/, " ", text)
-            sub(/^ +/, "", text); sub(/ +$/, "", text)
-            print name "\t" text
+            first = 1
+            while (match(text, /(^|[ .])[a-z0-9]+(-[a-z0-9]+)+: /)) {
+                head = substr(text, 1, RSTART - 1); tok = substr(text, RSTART, RLENGTH)
+                rest = substr(text, RSTART + RLENGTH) # (mend calls match: RSTART changes)
+                if (tok ~ /^\./) head = head "."
+                sub(/^[ .]/, "", tok); sub(/: $/, "", tok)
+                head = mend(name, head)
+                if (head != "" && first) { if (!(name in T)) { T[name] = head; order[++n] = name } }
+                else if (head != "" && !(name in X)) X[name] = head
+                if (head != "") first = 0
+                name = tok; text = rest
+            }
+            text = mend(name, text)
+            if (text == "") next
+            if (first) { if (!(name in T)) { T[name] = text; order[++n] = name } }
+            else if (!(name in X)) X[name] = text
+        }
+        END {
+            for (k = 1; k <= n; k++) print order[k] "\t" T[order[k]]
+            for (name in X) if (!(name in T)) print name "\t" X[name]
         }'
 }
 
