@@ -60,6 +60,7 @@ absent() { [ ! -e "$1" ]; }
 one_line_err() { [ "$(wc -l < "$W/err")" -eq 1 ]; }
 present() { [ -s "$1" ]; }
 err_has() { grep -q -- "$1" "$W/err"; }
+not_err_has() { ! grep -q -- "$1" "$W/err"; }
 out_has() { grep -q -- "$1" "$W/out"; }
 # no temporary outputs (.NAME.sonotok-XXXXXXXX) anywhere under a folder
 no_temps() { [ -z "$(find "$1" -name '*.sonotok-*' 2>/dev/null)" ]; }
@@ -74,6 +75,15 @@ F() { "$FIX" "$@" || { echo "fixture failed: $*"; exit 1; }; }
 basic() {
     mkdir -p "$W/b"
     cd "$W/b" || exit 1
+    # sonotok runs its commands with libgomp's passive waiting (spin count 0)
+    # unless the user chose a policy; libgomp prints its settings at start-up
+    # with OMP_DISPLAY_ENV=verbose (checked only where it is libgomp)
+    run 0 "bench --help, no wait policy set" env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_DISPLAY_ENV=verbose "$SONOTOK" bench --help
+    if err_has "GOMP_SPINCOUNT"; then
+        expect "passive OpenMP waiting by default" err_has "GOMP_SPINCOUNT = '0'"
+        run 0 "bench --help, OMP_WAIT_POLICY=active" env OMP_WAIT_POLICY=active OMP_DISPLAY_ENV=verbose "$SONOTOK" bench --help
+        expect "the user's wait policy is kept" not_err_has "GOMP_SPINCOUNT = '0'"
+    fi
     F wav tone.wav 0.5 24000 1
     F wav empty.wav 0 24000 1
     echo "just some text" > notes.txt
