@@ -375,7 +375,10 @@ enum {
     PLOT_TOP_MIN_DB = -100, /* the top of the scale is at least this (dB re a full-scale sine) */
 };
 
-/* dB spectrogram of x [n] pooled to out [PLOT_ROWS][cols] (row 0 lowest). */
+/* dB spectrogram of x [n] pooled to out [PLOT_ROWS][cols] (row 0 lowest).
+ * Frames are computed in blocks of at least PLOT_BLOCK (one FFT plan per
+ * block, not per column: short files have one frame per column). */
+enum { PLOT_BLOCK = 256 };
 static int plot_spectrogram(const float *x, int64_t n, int cols, float *out) {
     const int nb = PLOT_NFFT / 2 + 1;
     const int64_t n_frames = n / PLOT_HOP + 1;
@@ -384,22 +387,28 @@ static int plot_spectrogram(const float *x, int64_t n, int cols, float *out) {
         int64_t f0 = (int64_t)c * n_frames / cols, f1 = (int64_t)(c + 1) * n_frames / cols;
         if (f1 - f0 > most) most = f1 - f0;
     }
-    if (most < 1) most = 1;
-    double *pw = malloc(sizeof(double) * (size_t)most * nb), *pow_col = malloc(sizeof(double) * PLOT_ROWS);
+    const int64_t block = most > PLOT_BLOCK ? most : PLOT_BLOCK;
+    double *pw = malloc(sizeof(double) * (size_t)block * nb), *pow_col = malloc(sizeof(double) * PLOT_ROWS);
     if (!pw || !pow_col) {
         free(pw), free(pow_col);
         return -1;
     }
+    int64_t b0 = 0, bn = 0; /* pw holds frames b0 .. b0 + bn - 1 */
     for (int c = 0; c < cols; c++) {
         int64_t f0 = (int64_t)c * n_frames / cols, f1 = (int64_t)(c + 1) * n_frames / cols;
         if (f1 <= f0) f1 = f0 + 1;
-        if (sono_metrics_power_spectrogram(x, n, PLOT_NFFT, PLOT_HOP, f0, f1 - f0, pw)) {
-            free(pw), free(pow_col);
-            return -1;
+        if (f0 < b0 || f1 > b0 + bn) { /* columns move forward: the next block starts at f0 */
+            b0 = f0;
+            bn = n_frames - f0 < block ? n_frames - f0 : block;
+            if (sono_metrics_power_spectrogram(x, n, PLOT_NFFT, PLOT_HOP, b0, bn, pw)) {
+                free(pw), free(pow_col);
+                return -1;
+            }
         }
         for (int r = 0; r < PLOT_ROWS; r++) pow_col[r] = 0;
-        for (int64_t f = 0; f < f1 - f0; f++)
-            for (int b = 0; b < PLOT_NFFT / 2; b++) pow_col[b * PLOT_ROWS / (PLOT_NFFT / 2)] += pw[f * nb + b];
+        for (int64_t f = f0; f < f1; f++)
+            for (int b = 0; b < PLOT_NFFT / 2; b++)
+                pow_col[b * PLOT_ROWS / (PLOT_NFFT / 2)] += pw[(f - b0) * nb + b];
         /* dB relative to a full-scale sine (|X| = N/4 with this window) */
         const double full = (double)PLOT_NFFT * PLOT_NFFT / 16.0;
         for (int r = 0; r < PLOT_ROWS; r++)
