@@ -312,6 +312,21 @@ static int dconv_block(int c0, int n) {
 #define DTGT __attribute__((target("avx512f,fma")))
 #define DINL static inline __attribute__((always_inline)) DTGT
 
+/* One tap of a register tile: acc[c][v] += src[16v .. 16v+15] * w[c] for
+ * channels c < CB and NV vectors (the forward's and the input gradient's
+ * inner step; they differ only in where src and w point). */
+DINL void dtap(__m512 acc[8][4], const float *src, const float *w, const int CB, const int NV) {
+    __m512 x[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) x[v] = _mm512_loadu_ps(src + 16 * v);
+#pragma GCC unroll 8
+    for (int c = 0; c < CB; c++) {
+        const __m512 wv = _mm512_set1_ps(w[c]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[c][v] = _mm512_fmadd_ps(x[v], wv, acc[c][v]);
+    }
+}
+
 /* out[c][t] (stride Tn) for t < Tn, channels c < CB: bias + sum over taps. */
 DINL void dfwd_blk(float *out, size_t ostride, const float *P, const float *wr, const float *b,
                    const disc_conv2d_shape *s, const dconv_plan *p, const int CB, const int NV) {
@@ -328,18 +343,7 @@ DINL void dfwd_blk(float *out, size_t ostride, const float *P, const float *wr, 
                 for (int ph = 0; ph < sw; ph++) {   /* taps j = ph + m*sw read phase ph at offset m */
                     const float *base = P + ((size_t)ci * sw + ph) * p->Lf + i * dq + t0;
                     const float *wk = wr + ((size_t)(ci * kh + i) * kw) * CB;
-                    for (int j = ph, m = 0; j < kw; j += sw, m++) {
-                        const float *src = base + m, *w = wk + j * CB;
-                        __m512 x[4];
-#pragma GCC unroll 4
-                        for (int v = 0; v < NV; v++) x[v] = _mm512_loadu_ps(src + 16 * v);
-#pragma GCC unroll 8
-                        for (int c = 0; c < CB; c++) {
-                            const __m512 wv = _mm512_set1_ps(w[c]);
-#pragma GCC unroll 4
-                            for (int v = 0; v < NV; v++) acc[c][v] = _mm512_fmadd_ps(x[v], wv, acc[c][v]);
-                        }
-                    }
+                    for (int j = ph, m = 0; j < kw; j += sw, m++) dtap(acc, base + m, wk + j * CB, CB, NV);
                 }
 #pragma GCC unroll 8
         for (int c = 0; c < CB; c++)
@@ -364,18 +368,7 @@ DINL void dbwd_blk(float *dP, const float *G, const float *wt, const disc_conv2d
             for (int i = 0; i < kh; i++) {
                 const float *base = G + (size_t)co * p->Lg + p->GOFF + u0 - i * dq;
                 const float *w = wt + ((size_t)(co * kh + i) * kw) * CB;
-                for (int j = ph, m = 0; j < kw; j += sw, m++) {
-                    const float *src = base - m;
-                    __m512 x[4];
-#pragma GCC unroll 4
-                    for (int v = 0; v < NV; v++) x[v] = _mm512_loadu_ps(src + 16 * v);
-#pragma GCC unroll 8
-                    for (int c = 0; c < CB; c++) {
-                        const __m512 wv = _mm512_set1_ps(w[j * CB + c]);
-#pragma GCC unroll 4
-                        for (int v = 0; v < NV; v++) acc[c][v] = _mm512_fmadd_ps(x[v], wv, acc[c][v]);
-                    }
-                }
+                for (int j = ph, m = 0; j < kw; j += sw, m++) dtap(acc, base - m, w + j * CB, CB, NV);
             }
 #pragma GCC unroll 8
         for (int c = 0; c < CB; c++)
