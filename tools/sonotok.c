@@ -40,9 +40,10 @@ static void print_overview(FILE *f) {
  * per second of audio. By default libgomp makes a thread that waits spin
  * first: on a machine where anything else runs, the spinning thread takes the
  * CPU from the one it waits for. Measured on the project's 2-core VM (bench
- * -t 2 -s 10, the default codec): next to a 2-thread training job, tokenize
- * 1.4-2.5x realtime spinning, 17-23x passive; idle, 43-47x / 82x (tokenize /
- * detokenize) spinning, 54-60x / 65-76x passive. libgomp reads the policy
+ * -t 2, the default codec): next to a 2-thread training job, tokenize of 10 s
+ * 1.4-2.5x realtime spinning, 17-23x passive; on an idle machine the two are
+ * within run-to-run noise (60 s, tokenize / detokenize: 59-62x / 56-74x
+ * spinning, 48-62x / 53-71x passive). libgomp reads the policy
  * from the environment once, before main (a setenv in .preinit_array is not
  * seen), so the program sets OMP_WAIT_POLICY=PASSIVE and runs itself again,
  * once, unless the user chose a policy (OMP_WAIT_POLICY or GOMP_SPINCOUNT set,
