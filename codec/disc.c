@@ -312,6 +312,14 @@ static int dconv_block(int c0, int n) {
 #define DTGT __attribute__((target("avx512f,fma")))
 #define DINL static inline __attribute__((always_inline)) DTGT
 
+/* A register tile's accumulators: acc[c][v] = b[c] (0 without b). */
+DINL void dacc_init(__m512 acc[8][4], const float *b, const int CB, const int NV) {
+#pragma GCC unroll 8
+    for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[c][v] = _mm512_set1_ps(b ? b[c] : 0.0f);
+}
+
 /* One tap of a register tile: acc[c][v] += src[16v .. 16v+15] * w[c] for
  * channels c < CB and NV vectors (the forward's and the input gradient's
  * inner step; they differ only in where src and w point). */
@@ -334,10 +342,7 @@ DINL void dfwd_blk(float *out, size_t ostride, const float *P, const float *wr, 
     const size_t dq = (size_t)s->dh * p->q;
     for (size_t t0 = 0; t0 < p->Tn; t0 += (size_t)16 * NV) {
         __m512 acc[8][4];
-#pragma GCC unroll 8
-        for (int c = 0; c < CB; c++)
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) acc[c][v] = _mm512_set1_ps(b ? b[c] : 0.0f);
+        dacc_init(acc, b, CB, NV);
         for (int ci = 0; ci < s->C_in; ci++)
             for (int i = 0; i < kh; i++)
                 for (int ph = 0; ph < sw; ph++) {   /* taps j = ph + m*sw read phase ph at offset m */
@@ -360,10 +365,7 @@ DINL void dbwd_blk(float *dP, const float *G, const float *wt, const disc_conv2d
     const size_t dq = (size_t)s->dh * p->q;
     for (size_t u0 = 0; u0 < p->Un; u0 += (size_t)16 * NV) {
         __m512 acc[8][4];
-#pragma GCC unroll 8
-        for (int c = 0; c < CB; c++)
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) acc[c][v] = _mm512_setzero_ps();
+        dacc_init(acc, NULL, CB, NV);
         for (int co = 0; co < s->C_out; co++)
             for (int i = 0; i < kh; i++) {
                 const float *base = G + (size_t)co * p->Lg + p->GOFF + u0 - i * dq;
