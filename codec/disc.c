@@ -865,6 +865,13 @@ struct disc {
     float *gA, *gB;         /* [max_buf] ping-pong gradients */
     float *scratch;
     size_t scratch_floats;
+    /* disc_keep_forward: every (scale, crop, real/fake) forward of the last
+     * disc_loss_g, for the disc_loss_d that follows on the same x, y, params */
+    size_t keep_off[DISC_MAX_SCALES];   /* scale si's block: [B][2][spec_floats + act_floats] */
+    float *keep;
+    float *keep_x, *keep_y, *keep_params; /* what that disc_loss_g saw */
+    int keep_valid;
+    int reused;             /* the last disc_loss_d reused kept forward passes */
 };
 
 disc_config disc_default_config(int channels, int filters) {
@@ -900,6 +907,10 @@ void disc_free(disc *d) {
     free(d->gA);
     free(d->gB);
     free(d->scratch);
+    free(d->keep);
+    free(d->keep_x);
+    free(d->keep_y);
+    free(d->keep_params);
     free(d);
 }
 
@@ -1139,15 +1150,15 @@ static void disc_unfold_grads(disc *d) {
         }
 }
 
-/* One crop x [C][T] through scale si: spectrogram into d->spec, feature maps
+/* One crop x [C][T] through scale si: spectrogram into spec, feature maps
  * (and logits when with_logits) into acts (the scale's act layout). */
-static void disc_forward_crop(disc *d, int si, const float *x, float *acts, int with_logits) {
+static void disc_forward_crop(disc *d, int si, const float *x, float *spec, float *acts, int with_logits) {
     const disc_scale *sc = &d->sc[si];
     const int C = d->cfg.channels;
     const size_t plane = (size_t)sc->frames * sc->bins;
     for (int c = 0; c < C; c++)
-        stft_forward(sc->plan, d->spec + c * plane, d->spec + (C + c) * plane, x + (size_t)c * d->T, d->T);
-    const float *in = d->spec;
+        stft_forward(sc->plan, spec + c * plane, spec + (C + c) * plane, x + (size_t)c * d->T, d->T);
+    const float *in = spec;
     const int nl = with_logits ? DISC_N_LAYERS : DISC_N_CONVS;
     for (int l = 0; l < nl; l++) {
         const disc_layer *L = &sc->L[l];
@@ -1159,12 +1170,12 @@ static void disc_forward_crop(disc *d, int si, const float *x, float *acts, int 
 }
 
 /* Backward of one crop through scale si from dlogit (in d->gB, the logits'
- * shape). xacts (may be NULL): the real crop's feature maps; then
+ * shape); spec and acts: that crop's forward. xacts (may be NULL): the real crop's feature maps; then
  * coef[l] * sign(f_l(y) - f_l(x)) is added to each feature map's gradient.
  * with_params: effective-weight gradients into d->dweff, biases into d->grads.
  * dx (may be NULL): [C][T] += gradient w.r.t. the crop. */
-static void disc_backward_crop(disc *d, int si, const float *acts, const float *xacts, const double *coef,
-                               int with_params, float *dx) {
+static void disc_backward_crop(disc *d, int si, const float *spec, const float *acts, const float *xacts,
+                               const double *coef, int with_params, float *dx) {
     const disc_scale *sc = &d->sc[si];
     float *gout = d->gB, *gin = d->gA;
     for (int l = DISC_N_LAYERS - 1; l >= 0; l--) {
@@ -1185,7 +1196,7 @@ static void disc_backward_crop(disc *d, int si, const float *acts, const float *
                     if (!(out[k] > 0.0f)) gout[k] *= slope;
                 }
         }
-        const float *in = l > 0 ? acts + sc->L[l - 1].out_off : d->spec;
+        const float *in = l > 0 ? acts + sc->L[l - 1].out_off : spec;
         const int need_din = l > 0 || dx;
         const size_t in_floats = (size_t)L->s.C_in * L->s.H * L->s.W;
         if (need_din) memset(gin, 0, in_floats * sizeof(float));
@@ -1204,9 +1215,58 @@ static void disc_backward_crop(disc *d, int si, const float *acts, const float *
     }
 }
 
+/* Where crop b's (which 0: real, 1: fake) forward at scale si is kept. */
+static float *keep_spec(const disc *d, int si, int b, int which) {
+    const disc_scale *sc = &d->sc[si];
+    return d->keep + d->keep_off[si] + ((size_t)b * 2 + which) * (sc->spec_floats + sc->act_floats);
+}
+static float *keep_acts(const disc *d, int si, int b, int which) {
+    return keep_spec(d, si, b, which) + d->sc[si].spec_floats;
+}
+
+int disc_keep_forward(disc *d, int on) {
+    free(d->keep);
+    free(d->keep_x);
+    free(d->keep_y);
+    free(d->keep_params);
+    d->keep = d->keep_x = d->keep_y = d->keep_params = NULL;
+    d->keep_valid = 0;
+    if (!on) return 0;
+    size_t n = 0, per;
+    for (int si = 0; si < d->cfg.n_scales; si++) {
+        d->keep_off[si] = n;
+        const disc_scale *sc = &d->sc[si];
+        if (!sono_mul_ok((size_t)d->B * 2, sc->spec_floats + sc->act_floats, &per) || n + per < n)
+            return sono_fail(SONO_E_LIMIT, "disc: kept forward passes too large");
+        n += per;
+    }
+    const size_t crops = (size_t)d->B * d->cfg.channels * d->T;
+    d->keep = malloc(n * sizeof(float));
+    d->keep_x = malloc(crops * sizeof(float));
+    d->keep_y = malloc(crops * sizeof(float));
+    d->keep_params = malloc(d->n_floats * sizeof(float));
+    if (!d->keep || !d->keep_x || !d->keep_y || !d->keep_params) {
+        disc_keep_forward(d, 0);
+        return sono_fail(SONO_E_NOMEM, "disc: out of memory keeping forward passes (%zu MB)", (n * 4) >> 20);
+    }
+    return 0;
+}
+
+int disc_last_reused(const disc *d) { return d->reused; }
+
+/* The kept forward passes hold for (x, y) and the current parameters. */
+static int keep_matches(const disc *d, const float *x, const float *y) {
+    const size_t crops = (size_t)d->B * d->cfg.channels * d->T * sizeof(float);
+    return d->keep_valid && !memcmp(d->keep_params, d->params, d->n_floats * sizeof(float)) &&
+           !memcmp(d->keep_x, x, crops) && !memcmp(d->keep_y, y, crops);
+}
+
 double disc_loss_d(disc *d, const float *x, const float *y) {
     const int S = d->cfg.n_scales, B = d->B;
     const size_t crop = (size_t)d->cfg.channels * d->T;
+    const int reuse = keep_matches(d, x, y);
+    d->keep_valid = 0;
+    d->reused = reuse;
     disc_fold_weights(d);
     double total = 0;
     for (int si = 0; si < S; si++) {
@@ -1216,8 +1276,14 @@ double disc_loss_d(disc *d, const float *x, const float *y) {
         double real = 0, fake = 0;
         for (int b = 0; b < B; b++)
             for (int which = 0; which < 2; which++) {   /* 0: real x, 1: fake y */
-                disc_forward_crop(d, si, (which ? y : x) + b * crop, d->acts, 1);
-                const float *lg = d->acts + P->out_off;
+                float *spec = d->spec, *acts = d->acts;
+                if (reuse) {
+                    spec = keep_spec(d, si, b, which);
+                    acts = keep_acts(d, si, b, which);
+                } else {
+                    disc_forward_crop(d, si, (which ? y : x) + b * crop, spec, acts, 1);
+                }
+                const float *lg = acts + P->out_off;
                 float *dl = d->gB;
                 for (size_t k = 0; k < nlog; k++) {
                     /* real: relu(1 - D), fake: relu(1 + D) */
@@ -1230,7 +1296,7 @@ double disc_loss_d(disc *d, const float *x, const float *y) {
                         dl[k] = 0.0f;
                     }
                 }
-                disc_backward_crop(d, si, d->acts, NULL, NULL, 1, NULL);
+                disc_backward_crop(d, si, spec, acts, NULL, NULL, 1, NULL);
             }
         total += (real + fake) / ((double)B * nlog);
     }
@@ -1243,6 +1309,8 @@ void disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_f
     const int S = d->cfg.n_scales, B = d->B;
     const size_t crop = (size_t)d->cfg.channels * d->T;
     const int backward = dy && (w_adv != 0.0f || w_feat != 0.0f);
+    const int keep = d->keep != NULL;
+    d->keep_valid = 0;
     disc_fold_weights(d);
     double adv_sum = 0, feat_sum = 0;
     for (int si = 0; si < S; si++) {
@@ -1251,8 +1319,9 @@ void disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_f
         const size_t nlog = P->out_floats;
         double xabs[DISC_N_FMAPS] = {0}, diff[DISC_N_FMAPS] = {0}, denom[DISC_N_FMAPS], coef[DISC_N_FMAPS];
         for (int b = 0; b < B; b++) {
-            float *xa = d->xacts + (size_t)b * d->max_fmap;
-            disc_forward_crop(d, si, x + b * crop, xa, 0);
+            /* kept: with the logits too, which disc_loss_d needs */
+            float *xa = keep ? keep_acts(d, si, b, 0) : d->xacts + (size_t)b * d->max_fmap;
+            disc_forward_crop(d, si, x + b * crop, keep ? keep_spec(d, si, b, 0) : d->spec, xa, keep);
             for (int l = 0; l < DISC_N_FMAPS; l++) {
                 xabs[l] += disc_sum_abs(xa + sc->L[l].out_off, NULL, sc->L[l].out_floats);
             }
@@ -1265,9 +1334,10 @@ void disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_f
         const float gscale = (float)((double)w_adv / ((double)S * B * nlog));
         double advs = 0;
         for (int b = 0; b < B; b++) {
-            const float *xa = d->xacts + (size_t)b * d->max_fmap;
-            disc_forward_crop(d, si, y + b * crop, d->acts, 1);
-            const float *lg = d->acts + P->out_off;
+            const float *xa = keep ? keep_acts(d, si, b, 0) : d->xacts + (size_t)b * d->max_fmap;
+            float *spec = keep ? keep_spec(d, si, b, 1) : d->spec, *acts = keep ? keep_acts(d, si, b, 1) : d->acts;
+            disc_forward_crop(d, si, y + b * crop, spec, acts, 1);
+            const float *lg = acts + P->out_off;
             float *dl = d->gB;
             for (size_t k = 0; k < nlog; k++) {
                 if (d->cfg.gen_loss == DISC_GEN_HINGE) {
@@ -1280,13 +1350,19 @@ void disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_f
                 }
             }
             for (int l = 0; l < DISC_N_FMAPS; l++) {
-                diff[l] += disc_sum_abs(d->acts + sc->L[l].out_off, xa + sc->L[l].out_off, sc->L[l].out_floats);
+                diff[l] += disc_sum_abs(acts + sc->L[l].out_off, xa + sc->L[l].out_off, sc->L[l].out_floats);
             }
-            if (backward) disc_backward_crop(d, si, d->acts, xa, coef, 0, dy + b * crop);
+            if (backward) disc_backward_crop(d, si, spec, acts, xa, coef, 0, dy + b * crop);
         }
         adv_sum += advs / ((double)B * nlog);
         for (int l = 0; l < DISC_N_FMAPS; l++)
             feat_sum += diff[l] / ((double)B * sc->L[l].out_floats) / denom[l] / DISC_N_FMAPS;
+    }
+    if (keep) {
+        memcpy(d->keep_x, x, crop * B * sizeof(float));
+        memcpy(d->keep_y, y, crop * B * sizeof(float));
+        memcpy(d->keep_params, d->params, d->n_floats * sizeof(float));
+        d->keep_valid = 1;
     }
     if (adv) *adv = adv_sum / S;
     if (feat) *feat = feat_sum / S;

@@ -542,6 +542,8 @@ static int trainer_build(trainer *t) {
                 dc.hop[s] = nf / 4;
             }
             if (!(w->d = disc_new_config(&dc, t->Bm, t->T, &err))) return err;
+            /* the discriminator step reuses the generator loss's forward passes */
+            if ((err = disc_keep_forward(w->d, 1))) return err;
         }
         w->mel_scratch = malloc(mel_loss_scratch_floats(t->mel) * sizeof(float) + 64);
         w->dy = malloc((size_t)t->Bm * t->C * t->T * sizeof(float));

@@ -41,7 +41,12 @@
  *    scale 2's convs.4, where C takes sign(0) = 0), and each such element
  *    moves hundreds of dy samples (measured: relative L2 5.8e-4; 2.8e-5 with
  *    an im2col forward whose rounding happens to split no tie).
- * 5. SONO_DISC_BENCH=1: ms per disc_loss_d / disc_loss_g for B = 1,
+ * 5. disc_keep_forward: the discriminator step that reuses the generator
+ *    loss's forward passes gives bit-identical L_d and gradients (and the
+ *    generator side identical adv, feat, dy); it reuses them only when x, y
+ *    and the parameters are unchanged (each changed in turn: it runs the
+ *    forward passes again and still matches a plain disc), and only once.
+ * 6. SONO_DISC_BENCH=1: ms per disc_loss_d / disc_loss_g for B = 1,
  *    T = 24000, 32 filters, default scales (not part of the pass/fail). */
 #define _POSIX_C_SOURCE 200809L
 #include <time.h>
@@ -552,6 +557,61 @@ static void bench(void) {
     disc_free(d);
 }
 
+/* One generator + discriminator step on a (plain) and k (keeping forwards),
+ * which hold the same parameters; checks bit-identical results and whether
+ * k reused its forward passes. */
+static void keep_step(disc *a, disc *k, const float *x, const float *y, size_t nx, int change, int want_reuse) {
+    const size_t n = disc_n_floats(a);
+    float *dya = calloc(nx, sizeof(float)), *dyk = calloc(nx, sizeof(float)), *y2 = malloc(nx * sizeof(float));
+    double adva, feata, advk, featk;
+    disc_loss_g(a, x, y, 1.0f, 2.0f, dya, &adva, &feata);
+    disc_loss_g(k, x, y, 1.0f, 2.0f, dyk, &advk, &featk);
+    CHECK_MSG(adva == advk && feata == featk && !memcmp(dya, dyk, nx * sizeof(float)),
+              "keep_forward: generator side differs");
+    memcpy(y2, y, nx * sizeof(float));
+    if (change == 1) { disc_params(a)[n / 2] += 1e-3f; disc_params(k)[n / 2] += 1e-3f; }
+    if (change == 2) y2[nx / 3] += 1e-3f;   /* a copy: the same pointer would not do for k */
+    disc_zero_grad(a);
+    disc_zero_grad(k);
+    double la = disc_loss_d(a, x, change == 2 ? y2 : y);
+    double lk = disc_loss_d(k, x, change == 2 ? y2 : y);
+    CHECK_MSG(la == lk && !memcmp(disc_grads(a), disc_grads(k), n * sizeof(float)),
+              "keep_forward (change %d): L_d %.9g vs %.9g or its gradients differ", change, la, lk);
+    CHECK_MSG(disc_last_reused(k) == want_reuse && !disc_last_reused(a), "keep_forward (change %d): reused %d, want %d",
+              change, disc_last_reused(k), want_reuse);
+    if (change == 3) {   /* a second discriminator step: nothing left to reuse */
+        disc_zero_grad(k);
+        CHECK(disc_loss_d(k, x, y) == disc_loss_d(a, x, y) && !disc_last_reused(k));
+    }
+    free(dya); free(dyk); free(y2);
+}
+
+static void test_keep_forward(void) {
+    disc_config cfg = small_config(0.2f);
+    const int B = 2, T = 400;
+    int err = 0;
+    disc *a = disc_new_config(&cfg, B, T, &err), *k = disc_new_config(&cfg, B, T, &err);
+    CHECK_MSG(a && k && !disc_keep_forward(k, 1), "disc_new_config / disc_keep_forward");
+    if (!a || !k) { disc_free(a); disc_free(k); return; }
+    disc_init_params(a, 7);
+    disc_init_params(k, 7);
+    const size_t nx = (size_t)B * cfg.channels * T;
+    float *x = malloc(nx * sizeof(float)), *y = malloc(nx * sizeof(float));
+    for (size_t i = 0; i < nx; i++) {
+        x[i] = 0.5f * sinf(0.05f * (float)i) + tu_uniform(-0.2f, 0.2f);
+        y[i] = x[i] + tu_uniform(-0.3f, 0.3f);
+    }
+    keep_step(a, k, x, y, nx, 0, 1);   /* the trainer's order: reused */
+    keep_step(a, k, x, y, nx, 1, 0);   /* parameters changed in between */
+    keep_step(a, k, x, y, nx, 2, 0);   /* y changed */
+    keep_step(a, k, x, y, nx, 3, 1);   /* reused once, not twice */
+    CHECK(!disc_keep_forward(k, 0));
+    keep_step(a, k, x, y, nx, 0, 0);   /* off again */
+    free(x); free(y);
+    disc_free(a);
+    disc_free(k);
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/train/data";
     tu_seed(20261126);
@@ -564,6 +624,7 @@ int main(int argc, char **argv) {
     test_fd_disc(1.0f);   /* no LeakyReLU kinks: only hinge and L1 ones */
     test_fd_disc(0.2f);
     test_fixture(dir);
+    test_keep_forward();
     if (getenv("SONO_DISC_BENCH")) bench();
     return tu_finish("test_disc");
 }
