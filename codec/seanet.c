@@ -10,6 +10,15 @@
  * signal at once and pushing it in pieces run the same arithmetic on the same
  * values, so chunked output equals one-shot output.
  *
+ * Memory: a stage's output is read only by the next stage, so outputs live
+ * in two buffers per chain nesting depth, written in turn (ping-pong); a
+ * convolution's input (left context, then the new padded input) is put
+ * together in one buffer shared by all convolutions. What a stage keeps
+ * between pushes is only its true state, a few samples per channel (the
+ * whole segment for GroupNorm). So a stream touches a few times
+ * channels x push length floats, not that much per stage: page faults and
+ * cache misses on the first push stay small.
+ *
  * Buffers are channel-major [C][n] and compact (row stride n); they grow to
  * the largest chunk seen and are then reused. */
 #include <math.h>
@@ -28,10 +37,13 @@ typedef struct {
     size_t cap; /* floats */
 } fbuf;
 
+/* Room for at least `floats`, contents kept. An eighth to spare rather than
+ * doubling: buffers are sized by the push length, and a slightly longer push
+ * later (a few samples of carried context more) still fits. */
 static int fbuf_reserve(fbuf *b, size_t floats) {
     if (floats <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < floats) cap *= 2;
+    size_t cap = floats + floats / 8;
+    if (cap < 256) cap = 256;
     float *nd = realloc(b->d, cap * sizeof(float));
     if (!nd) return sono_fail(SONO_E_NOMEM, "out of memory (%zu floats)", cap);
     b->d = nd;
@@ -39,16 +51,49 @@ static int fbuf_reserve(fbuf *b, size_t floats) {
     return 0;
 }
 
-/* Append m samples per channel from src (row stride src_stride). */
-static int fbuf_grow(fbuf *b, int64_t m, int64_t *old);
+/* Make b an empty [C][n] buffer ready to be written; the old contents are
+ * dropped (a larger buffer is allocated afresh, nothing is copied). */
+static int fbuf_setup(fbuf *b, int C, int64_t n) {
+    size_t floats = (size_t)C * (size_t)(n > 0 ? n : 0);
+    b->C = C;
+    b->n = 0;
+    if (floats > b->cap) {
+        free(b->d);
+        b->d = NULL;
+        b->cap = 0;
+        int rc = fbuf_reserve(b, floats);
+        if (rc) return rc;
+    }
+    b->n = n;
+    return 0;
+}
 
+/* dst[c][i] = src[c][i] for c < C, i < m; rows of the given strides. */
+static void copy_cols(float *dst, int64_t dst_stride, const float *src, int64_t src_stride, int C, int64_t m) {
+    if (m <= 0) return;
+    for (int c = 0; c < C; c++)
+        memcpy(dst + (size_t)c * dst_stride, src + (size_t)c * src_stride, (size_t)m * sizeof(float));
+}
+
+/* Grow b by m samples per channel (rows re-laid); *old: the old length. */
+static int fbuf_grow(fbuf *b, int64_t m, int64_t *old) {
+    int64_t n = b->n, nn = n + m;
+    *old = n;
+    int rc = fbuf_reserve(b, (size_t)b->C * (size_t)(nn > 0 ? nn : 1));
+    if (rc) return rc;
+    if (n > 0)
+        for (int c = b->C - 1; c > 0; c--) memmove(b->d + (size_t)c * nn, b->d + (size_t)c * n, (size_t)n * sizeof(float));
+    b->n = nn;
+    return 0;
+}
+
+/* Append m samples per channel from src (row stride src_stride). */
 static int fbuf_append(fbuf *b, const float *src, int64_t m, int64_t src_stride) {
     if (m <= 0) return 0;
     int64_t n;
     int rc = fbuf_grow(b, m, &n);
     if (rc) return rc;
-    for (int c = 0; c < b->C; c++)
-        memcpy(b->d + (size_t)c * b->n + n, src + (size_t)c * src_stride, (size_t)m * sizeof(float));
+    copy_cols(b->d + n, b->n, src, src_stride, b->C, m);
     return 0;
 }
 
@@ -59,14 +104,6 @@ static void fbuf_consume(fbuf *b, int64_t m) {
     int64_t n = b->n, nn = n - m;
     for (int c = 0; c < b->C; c++) memmove(b->d + (size_t)c * nn, b->d + (size_t)c * n + m, (size_t)nn * sizeof(float));
     b->n = nn;
-}
-
-/* Make b an empty [C][n] buffer ready to be written. */
-static int fbuf_setup(fbuf *b, int C, int64_t n) {
-    b->C = C;
-    int rc = fbuf_reserve(b, (size_t)C * (size_t)(n > 0 ? n : 0));
-    b->n = rc ? 0 : n;
-    return rc;
 }
 
 /* ---- stages ---- */
@@ -91,14 +128,16 @@ typedef struct {
     const lstm_w *lw;
     int layers;
     float *hc;            /* [layers][2][C] */
-    fbuf tmp[2];
+    fbuf tmp;             /* [C][n] between layers (at the frame rate: small) */
     /* RES */
     chain *a, *b;         /* a == NULL: identity shortcut */
-    fbuf qa, qb;
-    float *ext_out;       /* when set, the output is here (ext_n samples) instead of out:
-                           * in place in the input buffer (RES, GN) */
-    int64_t ext_n;
-    fbuf held, out, pending;
+    fbuf qa, qb;          /* one branch's output the other has not reached yet */
+    /* What the stage carries from one push to the next, a few samples per
+     * channel except for GN: PAD the input kept back for the right edge
+     * (before its first output: all input so far), CONV the input not yet
+     * consumed (the left context), CONVTR the overlap-add tail, TRIM the
+     * samples kept back for the right trim, GN the whole segment so far. */
+    fbuf held;
 } stage;
 
 struct chain {
@@ -110,6 +149,12 @@ struct seanet_run {
     const sono_codec *c;
     int which;
     chain top;
+    /* stage outputs: two per nesting depth (depth 0: the top chain, 1: the
+     * branches of its residual blocks, ...). A residual block's input must
+     * outlive both its branches, so they write the next depth's pair. */
+    fbuf (*pp)[2];
+    int n_depth;
+    fbuf cin;             /* the input of the convolution being run */
     float *scratch;
     size_t scratch_cap;
     int n_threads;
@@ -139,8 +184,6 @@ static stage *chain_add(chain *ch, int kind, int C_in, int C_out) {
     s->C_in = C_in;
     s->C_out = C_out;
     s->held.C = C_in;
-    s->out.C = C_out;
-    s->pending.C = C_out;
     return s;
 }
 
@@ -148,12 +191,9 @@ static void chain_free(chain *ch);
 
 static void stage_free(stage *s) {
     free(s->held.d);
-    free(s->out.d);
-    free(s->pending.d);
     free(s->qa.d);
     free(s->qb.d);
-    free(s->tmp[0].d);
-    free(s->tmp[1].d);
+    free(s->tmp.d);
     free(s->hc);
     if (s->a) { chain_free(s->a); free(s->a); }
     if (s->b) { chain_free(s->b); free(s->b); }
@@ -172,7 +212,7 @@ static void stage_reset(stage *s) {
     s->started = 0;
     s->n_seen = 0;
     s->any_input = 0;
-    s->held.n = s->out.n = s->pending.n = s->qa.n = s->qb.n = 0;
+    s->held.n = s->qa.n = s->qb.n = 0;
     if (s->kind == ST_TRIM) s->to_skip = s->pl;
     if (s->hc) memset(s->hc, 0, (size_t)s->layers * 2 * (size_t)s->C_in * sizeof(float));
     if (s->a) chain_reset(s->a);
@@ -181,6 +221,17 @@ static void stage_reset(stage *s) {
 
 static void chain_reset(chain *ch) {
     for (int i = 0; i < ch->n; i++) stage_reset(&ch->st[i]);
+}
+
+/* Nesting depth of ch: 1, plus that of its deepest residual branch. */
+static int chain_depth(const chain *ch) {
+    int d = 0;
+    for (int i = 0; i < ch->n; i++) {
+        const stage *s = &ch->st[i];
+        if (s->a) d = SONO_MAX(d, chain_depth(s->a));
+        if (s->b) d = SONO_MAX(d, chain_depth(s->b));
+    }
+    return d + 1;
 }
 
 /* ---- graph construction ---- */
@@ -223,6 +274,7 @@ static int add_sconvtr(chain *ch, const codec_config *cfg, const conv_w *w) {
     stage *s = chain_add(ch, ST_CONVTR, w->C_in, w->C_out);
     if (!s) return SONO_E_NOMEM;
     s->w = w;
+    s->held.C = w->C_out; /* the overlap-add tail */
     if (w->gn_w && add_gn(ch, w)) return SONO_E_NOMEM;
     int pr, pl;
     if (cfg->causal) { pr = (int)ceil(pt * cfg->trim_right_ratio); pl = pt - pr; }
@@ -263,7 +315,6 @@ static int add_lstm(chain *ch, const codec_config *cfg, const lstm_w *lw) {
     if (!s) return SONO_E_NOMEM;
     s->lw = lw;
     s->layers = cfg->lstm_layers;
-    s->tmp[0].C = s->tmp[1].C = lw->C;
     s->hc = calloc((size_t)s->layers * 2 * (size_t)lw->C, sizeof(float));
     return s->hc ? 0 : SONO_E_NOMEM;
 }
@@ -296,21 +347,14 @@ static int build_decoder(chain *ch, const sono_codec *c) {
     return 0;
 }
 
-/* ---- stage execution ---- */
+/* ---- stage execution ----
+ *
+ * Each run_* reads its input (in, n samples per channel; never written
+ * unless the stage works in place) and writes its output to o, one of the
+ * ping-pong pair of its depth. */
 
-static int chain_push(seanet_run *r, chain *ch, const float *in, int64_t n, int last,
+static int chain_push(seanet_run *r, chain *ch, int depth, const float *in, int64_t n, int last,
                       const float **out, int64_t *n_out);
-
-/* Grow dst by m samples per channel (rows re-laid); returns the old length. */
-static int fbuf_grow(fbuf *b, int64_t m, int64_t *old) {
-    int64_t n = b->n, nn = n + m;
-    *old = n;
-    int rc = fbuf_reserve(b, (size_t)b->C * (size_t)(nn > 0 ? nn : 1));
-    if (rc) return rc;
-    for (int c = b->C - 1; c > 0; c--) memmove(b->d + (size_t)c * nn, b->d + (size_t)c * n, (size_t)n * sizeof(float));
-    b->n = nn;
-    return 0;
-}
 
 /* Copy m samples per channel of src (row stride src_stride) into dst at
  * column off (dst row stride dst->n), through ELU when the stage asks. */
@@ -325,31 +369,30 @@ static void pad_copy(seanet_run *r, const stage *s, fbuf *dst, int64_t off, cons
     }
 }
 
-/* EnCodec pad1d on a whole short signal (in held, already through ELU):
- * zero-extend when too short for reflection. */
-static int pad_oneshot(stage *s, int64_t extra, fbuf *dst) {
-    const fbuf *h = &s->held;
-    int64_t L = h->n, pl = s->pl, pr = s->pr_fixed + extra, base;
-    int64_t n_out = pl + L + pr;
-    int rc = fbuf_grow(dst, n_out, &base);
-    if (rc) return rc;
-    int64_t max_pad = SONO_MAX(pl, pr), e = L <= max_pad ? max_pad - L + 1 : 0, M = L + e;
+/* EnCodec pad1d's edges around a whole short signal: the L samples at
+ * column base + pl of dst (already through ELU) get pl samples before and
+ * pr after; reflection zero-extends a signal too short to reflect. */
+static void pad_edges_oneshot(const stage *s, fbuf *dst, int64_t base, int64_t L, int64_t pr) {
+    int64_t pl = s->pl, max_pad = SONO_MAX(pl, pr), e = L <= max_pad ? max_pad - L + 1 : 0, M = L + e;
     for (int c = 0; c < s->C_in; c++) {
-        const float *x = h->d + (size_t)c * L;
         float *o = dst->d + (size_t)c * dst->n + base;
-        for (int64_t i = 0; i < n_out; i++) {
-            int64_t j = i - pl;
-            if (s->pad_mode == PAD_ZERO) { o[i] = j >= 0 && j < L ? x[j] : 0.0f; continue; }
-            if (j < 0) j = -j;
-            if (j >= M) j = 2 * (M - 1) - j;
-            o[i] = j < L ? x[j] : 0.0f;
+        const float *x = o + pl;
+        for (int64_t i = 0; i < pl + pr; i++) {
+            int64_t j = i < pl ? i - pl : L + (i - pl); /* signal index of this edge sample */
+            float v = 0.0f;
+            if (s->pad_mode != PAD_ZERO) {
+                if (j < 0) j = -j;
+                if (j >= M) j = 2 * (M - 1) - j;
+                v = j < L ? x[j] : 0.0f;
+            }
+            if (i < pl) o[i] = v;
+            else o[L + i] = v;
         }
     }
-    return 0;
 }
 
 /* Padding (and the ELU before it): the padded signal is appended to dst,
- * the input history of the convolution that follows. Until enough input has
+ * the input of the convolution that follows. Until enough input has
  * arrived to reflect the left edge it waits; it keeps the last `keep`
  * samples back for the right edge, whose length is known only at the end. */
 static int run_pad(seanet_run *r, stage *s, const float *in, int64_t n, int last, fbuf *dst) {
@@ -359,95 +402,91 @@ static int run_pad(seanet_run *r, stage *s, const float *in, int64_t n, int last
     fbuf *h = &s->held;
     s->n_seen += n;
     int64_t extra = last ? ((s->n_seen + st - 1) / st) * st - s->n_seen : 0;
-    if (!s->started) {
+    if (!s->started && !last && s->n_seen <= s->pl + keep + 1) {
         int64_t old;
         if ((rc = fbuf_grow(h, n, &old))) return rc;
         pad_copy(r, s, h, old, in, n, n);
-        if (last) { rc = pad_oneshot(s, extra, dst); h->n = 0; return rc; }
-        if (s->n_seen <= s->pl + keep + 1) return 0;
-        /* first output: the left edge, then all but the kept tail */
-        int64_t body = h->n - keep, base;
-        if ((rc = fbuf_grow(dst, s->pl + body, &base))) return rc;
-        for (int c = 0; c < s->C_in; c++) {
-            const float *x = h->d + (size_t)c * h->n;
-            float *o = dst->d + (size_t)c * dst->n + base;
-            for (int64_t i = 0; i < s->pl; i++) o[i] = s->pad_mode == PAD_ZERO ? 0.0f : x[s->pl - i];
-            memcpy(o + s->pl, x, (size_t)body * sizeof(float));
-        }
-        fbuf_consume(h, body);
-        s->started = 1;
         return 0;
     }
-    /* steady state: the signal is held (h->n == keep samples) then in (n samples) */
+    /* the signal is held (h->n samples) then in (n samples); all of it is
+     * final but the kept tail, led by the left edge on the first output and
+     * followed by the right edge on the last */
     int64_t hn = h->n, total = hn + n;
+    int64_t lead = s->started ? 0 : s->pl;
     int64_t body = last ? total : total - keep;
     int64_t tail = last ? s->pr_fixed + extra : 0;
     int64_t base;
-    if ((rc = fbuf_grow(dst, body + tail, &base))) return rc;
+    if ((rc = fbuf_grow(dst, lead + body + tail, &base))) return rc;
     int64_t from_h = SONO_MIN(hn, body);
-    for (int c = 0; c < s->C_in; c++)
-        memcpy(dst->d + (size_t)c * dst->n + base, h->d + (size_t)c * hn, (size_t)from_h * sizeof(float));
-    pad_copy(r, s, dst, base + from_h, in, n, body - from_h);
-    if (last) {
-        /* right edge: reflect the signal's end, all of it now in dst */
+    copy_cols(dst->d + base + lead, dst->n, h->d, hn, s->C_in, from_h);
+    pad_copy(r, s, dst, base + lead + from_h, in, n, body - from_h);
+    if (!s->started && last) {
+        pad_edges_oneshot(s, dst, base, body, tail);
+    } else {
         for (int c = 0; c < s->C_in; c++) {
             float *o = dst->d + (size_t)c * dst->n + base;
-            for (int64_t i = 0; i < tail; i++) o[body + i] = s->pad_mode == PAD_ZERO ? 0.0f : o[body - 2 - i];
+            /* left edge: reflect the signal's start (it is longer than pl + 1) */
+            for (int64_t i = 0; i < lead; i++) o[i] = s->pad_mode == PAD_ZERO ? 0.0f : o[lead + s->pl - i];
+            /* right edge: reflect the signal's end, all of it now in dst */
+            float *x = o + lead;
+            for (int64_t i = 0; i < tail; i++) x[body + i] = s->pad_mode == PAD_ZERO ? 0.0f : x[body - 2 - i];
         }
+    }
+    s->started = 1;
+    if (last || keep == 0) {
         h->n = 0;
         return 0;
     }
     /* the new kept tail: the last `keep` samples of held + in */
-    if (keep > 0) {
-        int64_t from_in = SONO_MIN(keep, n), from_old = keep - from_in;
-        /* old held samples that stay are its last from_old ones */
-        fbuf_consume(h, hn - from_old);
-        int64_t old;
-        if ((rc = fbuf_grow(h, from_in, &old))) return rc;
-        pad_copy(r, s, h, old, in + (n - from_in), n, from_in);
-    } else {
-        h->n = 0;
-    }
+    int64_t from_in = SONO_MIN(keep, n), from_old = keep - from_in;
+    fbuf_consume(h, hn - from_old);
+    int64_t old;
+    if ((rc = fbuf_grow(h, from_in, &old))) return rc;
+    pad_copy(r, s, h, old, in + (n - from_in), n, from_in);
     return 0;
 }
 
-/* Valid convolution over held history + new input. in == NULL: the input
- * was already appended to held (by the padding stage before it). */
-static int run_conv(seanet_run *r, stage *s, const float *in, int64_t n) {
+/* The input of conv stage cv: its left context, then the new input, through
+ * padding stage pad when there is one. Without either, the new input is
+ * used where it lies. */
+static int conv_input(seanet_run *r, stage *cv, stage *pad, const float *in, int64_t n, int last,
+                      const float **x, int64_t *T) {
+    if (!pad && cv->held.n == 0) {
+        *x = in;
+        *T = n;
+        return 0;
+    }
+    fbuf *b = &r->cin;
+    b->C = cv->C_in;
+    b->n = 0;
+    int rc = fbuf_append(b, cv->held.d, cv->held.n, cv->held.n);
+    if (!rc) rc = pad ? run_pad(r, pad, in, n, last, b) : fbuf_append(b, in, n, n);
+    *x = b->d;
+    *T = b->n;
+    return rc;
+}
+
+/* Valid convolution of x [C_in][T]; what it does not consume (the left
+ * context of the next output) is kept in held. x may not be held itself. */
+static int run_conv(seanet_run *r, stage *s, const float *x, int64_t T, fbuf *o) {
     const conv_w *w = s->w;
     int64_t eff = (int64_t)(w->K - 1) * w->dil + 1;
-    s->out.n = 0;
-    s->out.C = s->C_out;
-    const float *src = in;
-    int64_t T = n;
-    int direct = in && s->held.n == 0;
-    int rc;
-    if (!in) n = 0;
-    if (!direct) {
-        if (n > 0 && (rc = fbuf_append(&s->held, in, n, n))) return rc;
-        src = s->held.d;
-        T = s->held.n;
-    }
     int64_t n_out = T < eff ? 0 : (T - eff) / w->stride + 1;
+    int rc = fbuf_setup(o, s->C_out, n_out);
+    if (rc) return rc;
     if (n_out > 0) {
         if (T > INT32_MAX) return sono_fail(SONO_E_LIMIT, "chunk too long");
-        if ((rc = fbuf_setup(&s->out, s->C_out, n_out))) return rc;
         float *scr = scratch_get(r, conv1d_scratch_floats(w->C_in, w->K, (int)n_out));
         if (!scr) return sono_fail(SONO_E_NOMEM, "out of memory");
-        conv1d_forward(s->out.d, src, w->w, w->b, w->C_in, w->C_out, (int)T, w->K, w->stride, w->dil, scr,
-                       r->n_threads);
+        conv1d_forward(o->d, x, w->w, w->b, w->C_in, w->C_out, (int)T, w->K, w->stride, w->dil, scr, r->n_threads);
     }
     int64_t used = n_out * w->stride;
-    if (direct) {
-        if (used < n && (rc = fbuf_append(&s->held, in + used, n - used, n))) return rc;
-    } else {
-        fbuf_consume(&s->held, used);
-    }
-    return 0;
+    s->held.n = 0;
+    return used < T ? fbuf_append(&s->held, x + used, T - used, T) : 0;
 }
 
 static void add_bias(float *x, int C, int64_t n, const float *b) {
-    if (!b) return;
+    if (!b || n <= 0) return;
     for (int c = 0; c < C; c++) {
         float bv = b[c];
         float *row = x + (size_t)c * n;
@@ -455,199 +494,199 @@ static void add_bias(float *x, int C, int64_t n, const float *b) {
     }
 }
 
-static int run_convtr(seanet_run *r, stage *s, const float *in, int64_t n, int last) {
+static int run_convtr(seanet_run *r, stage *s, const float *in, int64_t n, int last, fbuf *o) {
     const conv_w *w = s->w;
     int64_t tailn = w->K - w->stride;
-    int rc;
-    s->out.n = 0;
-    s->out.C = s->C_out;
+    int64_t full = n > 0 ? (n - 1) * w->stride + w->K : 0;
+    fbuf *p = &s->held; /* [C_out][tailn] the overlap-add tail not yet final */
+    int rc = fbuf_setup(o, s->C_out, SONO_MAX(full, tailn));
+    if (rc) return rc;
+    o->n = 0;
     if (n > 0) {
-        int64_t full = (n - 1) * w->stride + w->K;
         if (full > INT32_MAX) return sono_fail(SONO_E_LIMIT, "chunk too long");
-        if ((rc = fbuf_setup(&s->out, s->C_out, full))) return rc;
         float *scr = scratch_get(r, convtr1d_scratch_floats(w->C_out, w->K, (int)n));
         if (!scr) return sono_fail(SONO_E_NOMEM, "out of memory");
-        convtr1d_forward(s->out.d, in, w->w, NULL, w->C_in, w->C_out, (int)n, w->K, w->stride, scr, r->n_threads);
+        convtr1d_forward(o->d, in, w->w, NULL, w->C_in, w->C_out, (int)n, w->K, w->stride, scr, r->n_threads);
         if (s->any_input) {
             for (int c = 0; c < s->C_out; c++) {
-                float *o = s->out.d + (size_t)c * full;
-                const float *p = s->pending.d + (size_t)c * tailn;
-                for (int64_t i = 0; i < tailn; i++) o[i] += p[i];
+                float *row = o->d + (size_t)c * full;
+                const float *t = p->d + (size_t)c * tailn;
+                for (int64_t i = 0; i < tailn; i++) row[i] += t[i];
             }
         }
-        /* the last tailn columns become the new pending tail */
-        s->pending.C = s->C_out;
-        s->pending.n = 0;
-        if ((rc = fbuf_reserve(&s->pending, (size_t)s->C_out * (size_t)(tailn ? tailn : 1)))) return rc;
-        for (int c = 0; c < s->C_out; c++)
-            memcpy(s->pending.d + (size_t)c * tailn, s->out.d + (size_t)c * full + n * w->stride,
-                   (size_t)tailn * sizeof(float));
-        s->pending.n = tailn;
-        s->out.n = full;
-        /* keep the first n*stride columns */
+        /* the last tailn columns become the new tail; the first n*stride are final */
         int64_t keep = n * w->stride;
+        p->n = 0;
+        if ((rc = fbuf_append(p, o->d + keep, tailn, full))) return rc;
         for (int c = 1; c < s->C_out; c++)
-            memmove(s->out.d + (size_t)c * keep, s->out.d + (size_t)c * full, (size_t)keep * sizeof(float));
-        s->out.n = keep;
+            memmove(o->d + (size_t)c * keep, o->d + (size_t)c * full, (size_t)keep * sizeof(float));
+        o->n = keep;
         s->any_input = 1;
     }
     if (last && s->any_input && tailn > 0) {
-        if ((rc = fbuf_append(&s->out, s->pending.d, tailn, tailn))) return rc;
-        s->pending.n = 0;
+        if ((rc = fbuf_append(o, p->d, tailn, tailn))) return rc;
+        p->n = 0;
     }
-    add_bias(s->out.d, s->C_out, s->out.n, w->b);
+    add_bias(o->d, s->C_out, o->n, w->b);
     return 0;
 }
 
-static int run_trim(stage *s, const float *in, int64_t n, int last) {
+static int run_trim(stage *s, const float *in, int64_t n, int last, fbuf *o) {
     int64_t skip = SONO_MIN(s->to_skip, n);
     s->to_skip -= skip;
-    int rc = fbuf_append(&s->held, in + skip, n - skip, n);
+    fbuf *h = &s->held;
+    int64_t hn = h->n, total = hn + (n - skip);
+    int64_t emit = SONO_MAX(total - s->trim_r, 0);
+    int rc = fbuf_setup(o, s->C_out, emit);
     if (rc) return rc;
-    int64_t emit = s->held.n - s->trim_r;
-    if (emit < 0) emit = 0;
-    if ((rc = fbuf_setup(&s->out, s->C_out, emit))) return rc;
-    for (int c = 0; c < s->C_out; c++)
-        memcpy(s->out.d + (size_t)c * emit, s->held.d + (size_t)c * s->held.n, (size_t)emit * sizeof(float));
-    if (last) s->held.n = 0;
-    else fbuf_consume(&s->held, emit);
-    return 0;
+    /* emit the held samples, then the new ones; keep the rest */
+    int64_t from_h = SONO_MIN(hn, emit), from_in = emit - from_h;
+    copy_cols(o->d, emit, h->d, hn, s->C_out, from_h);
+    copy_cols(o->d + from_h, emit, in + skip, n, s->C_out, from_in);
+    if (last) {
+        h->n = 0;
+        return 0;
+    }
+    fbuf_consume(h, from_h);
+    return fbuf_append(h, in + skip + from_in, n - skip - from_in, n);
 }
 
-static int run_gn(seanet_run *r, stage *s, const float *in, int64_t n, int last) {
-    s->ext_out = NULL;
-    if (last && s->held.n == 0) {
-        /* the whole segment in one piece (the usual case): normalise in place
-         * in the previous stage's output buffer, which nothing reads again */
+/* *in_place: the output is the input, normalised where it lies (allowed
+ * when the input is a stage output nothing reads again: may_write_in). */
+static int run_gn(seanet_run *r, stage *s, const float *in, int64_t n, int last, int may_write_in, fbuf *o,
+                  int *in_place) {
+    *in_place = 0;
+    if (last && s->held.n == 0 && may_write_in) {
+        /* the whole segment in one piece (the usual case) */
         if (n > INT32_MAX) return sono_fail(SONO_E_LIMIT, "segment too long");
         if (n > 0)
             groupnorm1_forward((float *)in, in, s->w->gn_w, s->w->gn_b, s->C_out, (int)n, 1e-5f, r->n_threads);
-        s->ext_out = (float *)in;
-        s->ext_n = n;
+        *in_place = 1;
         return 0;
     }
     int rc = fbuf_append(&s->held, in, n, n);
     if (rc) return rc;
-    s->out.n = 0;
+    if ((rc = fbuf_setup(o, s->C_out, last ? s->held.n : 0))) return rc;
     if (!last) return 0;
-    if ((rc = fbuf_setup(&s->out, s->C_out, s->held.n))) return rc;
     if (s->held.n > INT32_MAX) return sono_fail(SONO_E_LIMIT, "segment too long");
     if (s->held.n > 0)
-        groupnorm1_forward(s->out.d, s->held.d, s->w->gn_w, s->w->gn_b, s->C_out, (int)s->held.n, 1e-5f,
-                           r->n_threads);
+        groupnorm1_forward(o->d, s->held.d, s->w->gn_w, s->w->gn_b, s->C_out, (int)s->held.n, 1e-5f, r->n_threads);
     s->held.n = 0;
     return 0;
 }
 
-/* ELU; in place when the input is the previous stage's own buffer (inplace),
- * into this stage's buffer when the input may be read again (a chain's input). */
-static int run_elu(seanet_run *r, stage *s, const float *in, int64_t n, int inplace) {
-    s->ext_out = NULL;
-    if (inplace) {
-        if (n > 0) elu_forward((float *)in, in, (size_t)s->C_out * (size_t)n, 1.0f, r->n_threads);
-        s->ext_out = (float *)in;
-        s->ext_n = n;
-        return 0;
+/* ELU; in place when o is NULL (the input is a stage output nothing reads
+ * again), else into o (the input is a chain's input, which may be read again). */
+static int run_elu(seanet_run *r, stage *s, const float *in, int64_t n, fbuf *o) {
+    float *y = (float *)in;
+    if (o) {
+        int rc = fbuf_setup(o, s->C_out, n);
+        if (rc) return rc;
+        y = o->d;
     }
-    int rc = fbuf_setup(&s->out, s->C_out, n);
-    if (rc) return rc;
-    if (n > 0) elu_forward(s->out.d, in, (size_t)s->C_out * (size_t)n, 1.0f, r->n_threads);
+    if (n > 0) elu_forward(y, in, (size_t)s->C_out * (size_t)n, 1.0f, r->n_threads);
     return 0;
 }
 
-static int run_lstm(seanet_run *r, stage *s, const float *in, int64_t n) {
+static int run_lstm(seanet_run *r, stage *s, const float *in, int64_t n, fbuf *o) {
     int C = s->C_in, rc;
-    if ((rc = fbuf_setup(&s->out, C, n))) return rc;
+    if ((rc = fbuf_setup(o, C, n))) return rc;
     if (n == 0) return 0;
     if (n > INT32_MAX) return sono_fail(SONO_E_LIMIT, "chunk too long");
-    if ((rc = fbuf_setup(&s->tmp[0], C, n)) || (rc = fbuf_setup(&s->tmp[1], C, n))) return rc;
+    if (s->layers > 1 && (rc = fbuf_setup(&s->tmp, C, n))) return rc;
     float *scr = scratch_get(r, lstm_scratch_floats(C, C, (int)n));
     if (!scr) return sono_fail(SONO_E_NOMEM, "out of memory");
+    /* layers write o and tmp in turn, the last one o */
     const float *x = in;
     for (int l = 0; l < s->layers; l++) {
-        float *y = s->tmp[l & 1].d;
+        float *y = (s->layers - 1 - l) & 1 ? s->tmp.d : o->d;
         float *h = s->hc + (size_t)l * 2 * C, *cc = h + C;
         lstm_forward(y, x, s->lw->w_ih[l], s->lw->w_hh[l], s->lw->b_ih[l], s->lw->b_hh[l], h, cc, C, C, (int)n,
                      scr, r->n_threads);
         x = y;
     }
     size_t tot = (size_t)C * (size_t)n;
-    for (size_t i = 0; i < tot; i++) s->out.d[i] = x[i] + in[i];
+    for (size_t i = 0; i < tot; i++) o->d[i] = o->d[i] + in[i];
     return 0;
 }
 
-static int run_res(seanet_run *r, stage *s, const float *in, int64_t n, int last) {
-    const float *ob;
-    int64_t nb;
-    int rc;
-    if (s->a) {
-        const float *oa;
-        int64_t na;
-        if ((rc = chain_push(r, s->a, in, n, last, &oa, &na))) return rc;
-        if ((rc = fbuf_append(&s->qa, oa, na, na))) return rc;
-    } else if ((rc = fbuf_append(&s->qa, in, n, n))) {
-        return rc;
+/* Residual block at depth `depth`: shortcut branch a and block branch b run
+ * on the same input at depth + 1. The branches may emit different counts
+ * (padding holds samples back); what one has emitted beyond the other waits
+ * in qa or qb. */
+static int run_res(seanet_run *r, stage *s, int depth, const float *in, int64_t n, int last, fbuf *o) {
+    const float *oa = in, *ob;
+    int64_t na = n, nb;
+    int C = s->C_out, rc;
+    fbuf *qa = &s->qa, *qb = &s->qb;
+    if (s->a && (rc = chain_push(r, s->a, depth + 1, in, n, last, &oa, &na))) return rc;
+    /* o [C][avail_a]: all of a's output so far (branch b may overwrite oa) */
+    int64_t avail_a = qa->n + na;
+    if ((rc = fbuf_setup(o, C, avail_a))) return rc;
+    copy_cols(o->d, avail_a, qa->d, qa->n, C, qa->n);
+    copy_cols(o->d + qa->n, avail_a, oa, na, C, na);
+    if ((rc = chain_push(r, s->b, depth + 1, in, n, last, &ob, &nb))) return rc;
+    int64_t emit = SONO_MIN(avail_a, qb->n + nb);
+    /* a's samples past emit wait in qa */
+    if ((rc = fbuf_setup(qa, C, avail_a - emit))) return rc;
+    copy_cols(qa->d, qa->n, o->d + emit, avail_a, C, qa->n);
+    /* o [C][emit] = a + b, the rows closed up from stride avail_a to emit
+     * (row c moves down, onto rows already done) */
+    int64_t from_q = SONO_MIN(qb->n, emit);
+    for (int c = 0; c < C && emit > 0; c++) {
+        float *y = o->d + (size_t)c * emit;
+        if (emit < avail_a) memmove(y, o->d + (size_t)c * avail_a, (size_t)emit * sizeof(float));
+        const float *q = qb->d + (size_t)c * qb->n, *b = ob + (size_t)c * nb;
+        for (int64_t i = 0; i < from_q; i++) y[i] = y[i] + q[i];
+        for (int64_t i = from_q; i < emit; i++) y[i] = y[i] + b[i - from_q];
     }
-    if ((rc = chain_push(r, s->b, in, n, last, &ob, &nb))) return rc;
-    if (s->qb.n == 0 && s->qa.n == nb) {
-        /* both branches in step (the usual case): add the shortcut into the
-         * block branch's own output buffer and pass that on */
-        float *o = (float *)ob;
-        for (int c = 0; c < s->C_out; c++) {
-            const float *a = s->qa.d + (size_t)c * nb;
-            float *ob_row = o + (size_t)c * nb;
-            for (int64_t i = 0; i < nb; i++) ob_row[i] = a[i] + ob_row[i];
-        }
-        s->qa.n = 0;
-        s->ext_out = o;
-        s->ext_n = nb;
-        return 0;
-    }
-    s->ext_out = NULL;
-    if ((rc = fbuf_append(&s->qb, ob, nb, nb))) return rc;
-    int64_t emit = SONO_MIN(s->qa.n, s->qb.n);
-    if ((rc = fbuf_setup(&s->out, s->C_out, emit))) return rc;
-    for (int c = 0; c < s->C_out; c++) {
-        const float *a = s->qa.d + (size_t)c * s->qa.n, *b = s->qb.d + (size_t)c * s->qb.n;
-        float *o = s->out.d + (size_t)c * emit;
-        for (int64_t i = 0; i < emit; i++) o[i] = a[i] + b[i];
-    }
-    fbuf_consume(&s->qa, emit);
-    fbuf_consume(&s->qb, emit);
-    if (last) s->qa.n = s->qb.n = 0;
+    o->n = emit;
+    /* b's samples past emit wait in qb */
+    fbuf_consume(qb, from_q);
+    if ((rc = fbuf_append(qb, ob + (emit - from_q), nb - (emit - from_q), nb))) return rc;
+    if (last) qa->n = qb->n = 0;
     return 0;
 }
 
-static int chain_push(seanet_run *r, chain *ch, const float *in, int64_t n, int last,
+static int chain_push(seanet_run *r, chain *ch, int depth, const float *in, int64_t n, int last,
                       const float **out, int64_t *n_out) {
+    static const float none = 0; /* stands for an empty output's buffer */
+    fbuf *pp = r->pp[depth];
     const float *cur = in;
     int64_t cn = n;
+    int ci = -1; /* which of pp holds cur; -1: the chain's input, never written */
     for (int i = 0; i < ch->n; i++) {
         stage *s = &ch->st[i];
-        int rc;
+        fbuf *o = &pp[ci == 0];
+        const float *x;
+        int64_t T;
+        int rc, in_place = 0;
         switch (s->kind) {
-        case ST_PAD:
-            /* a padding stage always precedes a conv: write into its history */
-            rc = run_pad(r, s, cur, cn, last, &ch->st[i + 1].held);
-            if (!rc) rc = run_conv(r, &ch->st[++i], NULL, 0);
-            s = &ch->st[i];
+        case ST_PAD: /* a padding stage always precedes a conv */
+            s = &ch->st[++i];
+            rc = conv_input(r, s, &ch->st[i - 1], cur, cn, last, &x, &T);
+            if (!rc) rc = run_conv(r, s, x, T, o);
             break;
-        case ST_CONV: rc = run_conv(r, s, cur, cn); break;
-        case ST_CONVTR: rc = run_convtr(r, s, cur, cn, last); break;
-        case ST_TRIM: rc = run_trim(s, cur, cn, last); break;
-        case ST_GN: rc = run_gn(r, s, cur, cn, last); break;
-        case ST_ELU: rc = run_elu(r, s, cur, cn, i > 0); break;
-        case ST_LSTM: rc = run_lstm(r, s, cur, cn); break;
-        case ST_RES: rc = run_res(r, s, cur, cn, last); break;
+        case ST_CONV:
+            rc = conv_input(r, s, NULL, cur, cn, last, &x, &T);
+            if (!rc) rc = run_conv(r, s, x, T, o);
+            break;
+        case ST_CONVTR: rc = run_convtr(r, s, cur, cn, last, o); break;
+        case ST_TRIM: rc = run_trim(s, cur, cn, last, o); break;
+        case ST_GN: rc = run_gn(r, s, cur, cn, last, ci >= 0, o, &in_place); break;
+        case ST_ELU:
+            in_place = ci >= 0;
+            rc = run_elu(r, s, cur, cn, in_place ? NULL : o);
+            break;
+        case ST_LSTM: rc = run_lstm(r, s, cur, cn, o); break;
+        case ST_RES: rc = run_res(r, s, depth, cur, cn, last, o); break;
         default: rc = SONO_E_ARG;
         }
         if (rc) return rc;
-        if ((s->kind == ST_RES || s->kind == ST_GN || s->kind == ST_ELU) && s->ext_out) {
-            cur = s->ext_out;
-            cn = s->ext_n;
-        } else {
-            cur = s->out.d;
-            cn = s->out.n;
+        if (!in_place) {
+            cur = o->d ? o->d : &none;
+            cn = o->n;
+            ci = (int)(o - pp);
         }
     }
     *out = cur;
@@ -664,6 +703,11 @@ seanet_run *seanet_run_new(const sono_codec *c, int which, int *err) {
         r->n_threads = c->n_threads;
         rc = which ? build_decoder(&r->top, c) : build_encoder(&r->top, c);
     }
+    if (!rc) {
+        r->n_depth = chain_depth(&r->top);
+        r->pp = calloc((size_t)r->n_depth, sizeof *r->pp);
+        if (!r->pp) rc = SONO_E_NOMEM;
+    }
     if (rc) {
         if (rc == SONO_E_NOMEM) sono_fail(rc, "out of memory building the codec graph");
         seanet_run_free(r);
@@ -675,7 +719,7 @@ seanet_run *seanet_run_new(const sono_codec *c, int which, int *err) {
 
 int seanet_run_push(seanet_run *r, const float *in, int64_t n, int last, const float **out, int64_t *n_out) {
     static const float dummy = 0;
-    return chain_push(r, &r->top, in ? in : &dummy, n, last, out, n_out);
+    return chain_push(r, &r->top, 0, in ? in : &dummy, n, last, out, n_out);
 }
 
 void seanet_run_reset(seanet_run *r) { chain_reset(&r->top); }
@@ -683,6 +727,12 @@ void seanet_run_reset(seanet_run *r) { chain_reset(&r->top); }
 void seanet_run_free(seanet_run *r) {
     if (!r) return;
     chain_free(&r->top);
+    for (int d = 0; r->pp && d < r->n_depth; d++) {
+        free(r->pp[d][0].d);
+        free(r->pp[d][1].d);
+    }
+    free(r->pp);
+    free(r->cin.d);
     free(r->scratch);
     free(r);
 }
