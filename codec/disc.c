@@ -271,6 +271,29 @@ __attribute__((target("avx512f"))) static void dgather2_avx512(float *dst, const
     for (; k < n; k++) dst[k] = src[2 * k];
 }
 
+/* The inverse of dgather2 for one input row of a stride-2 layer: column x takes
+ * phase (x + pw) & 1 at offset (x + pw) >> 1, i.e. d[2k] from a[k], d[2k+1]
+ * from b[k] (a, b: the two phase rows, already offset), for x < W. add: d +=
+ * (else d = 0 + value, what a zeroed d gives, -0 included). One value per
+ * column either way, so the result is the scalar loop's. */
+__attribute__((target("avx512f"))) static void dscatter2_avx512(float *d, const float *a, const float *b, int W,
+                                                                 int add) {
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    int k = 0;
+    for (; 2 * k + 32 <= W; k += 16) {
+        const __m512 va = _mm512_loadu_ps(a + k), vb = _mm512_loadu_ps(b + k);
+        __m512 d0 = add ? _mm512_loadu_ps(d + 2 * k) : _mm512_setzero_ps();
+        __m512 d1 = add ? _mm512_loadu_ps(d + 2 * k + 16) : _mm512_setzero_ps();
+        _mm512_storeu_ps(d + 2 * k, _mm512_add_ps(d0, _mm512_permutex2var_ps(va, lo, vb)));
+        _mm512_storeu_ps(d + 2 * k + 16, _mm512_add_ps(d1, _mm512_permutex2var_ps(va, hi, vb)));
+    }
+    for (int x = 2 * k; x < W; x++) {
+        const float v = x & 1 ? b[x >> 1] : a[x >> 1];
+        d[x] = (add ? d[x] : 0.0f) + v;
+    }
+}
+
 /* P[ci][p][y*q + m] (see above), zeros in the padding and past the end. Each
  * phase row is zeroed just before it is filled (it is then in L1), instead of
  * one memset of all of P: this runs once per layer on megabytes. */
@@ -560,8 +583,9 @@ static int dconv_forward(float *out, const float *in, const float *w, const floa
 #endif
 }
 
+/* din_set: din is written (as if zeroed first), not accumulated into. */
 static int dconv_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
-                          const disc_conv2d_shape *s, float *scratch) {
+                          const disc_conv2d_shape *s, float *scratch, int din_set) {
     dconv_plan p;
     dconv_plan_make(&p, s);
     if (!p.ok || !dconv_have_isa()) return 0;
@@ -569,11 +593,17 @@ static int dconv_backward(float *din, float *dw, const float *dout, const float 
     float *S = dconv_base(scratch);
     float *P = S + p.o_p, *dP = S + p.o_t, *G = S + p.o_g, *wt = S + p.o_w, *A = S + p.o_a;
     const size_t HW = (size_t)p.Ho * p.Wo;
-    memset(G, 0, (size_t)s->C_out * p.Lg * sizeof(float));
-    for (int co = 0; co < s->C_out; co++)
-        for (int h = 0; h < p.Ho; h++)
-            memcpy(G + (size_t)co * p.Lg + p.GOFF + (size_t)h * p.q, dout + co * HW + (size_t)h * p.Wo,
-                   (size_t)p.Wo * sizeof(float));
+    const size_t tail = (size_t)p.Ho * p.q;   /* G rows: dout's, zeros elsewhere, each float written once */
+    for (int co = 0; co < s->C_out; co++) {
+        float *g = G + (size_t)co * p.Lg;
+        memset(g, 0, p.GOFF * sizeof(float));
+        for (int h = 0; h < p.Ho; h++) {
+            float *r = g + p.GOFF + (size_t)h * p.q;
+            memcpy(r, dout + co * HW + (size_t)h * p.Wo, (size_t)p.Wo * sizeof(float));
+            for (int x = p.Wo; x < p.q; x++) r[x] = 0.0f;
+        }
+        memset(g + p.GOFF + tail, 0, (p.Lg - p.GOFF - tail) * sizeof(float));
+    }
     if (dw) {
         dconv_pad(P, in, s, &p);
         ddw_avx512(dw, A, G, P, s, &p);
@@ -597,9 +627,21 @@ static int dconv_backward(float *din, float *dw, const float *dout, const float 
                 const size_t row = (size_t)(y + s->ph) * p.q;
                 if (sw == 1) {
                     const float *src = dP + (size_t)ci * p.Lf + row + s->pw;
-                    for (int x = 0; x < s->W; x++) d[x] += src[x];
+                    if (din_set)
+                        for (int x = 0; x < s->W; x++) d[x] = 0.0f + src[x];
+                    else
+                        for (int x = 0; x < s->W; x++) d[x] += src[x];
                     continue;
                 }
+                if (sw == 2) {   /* column x: phase (x + pw) & 1, offset (x + pw) >> 1 */
+                    const float *r0 = dP + (size_t)ci * 2 * p.Lf + row, *r1 = r0 + p.Lf;
+                    const int pw = s->pw;
+                    dscatter2_avx512(d, (pw & 1 ? r1 : r0) + (pw >> 1), (pw & 1 ? r0 : r1) + ((pw + 1) >> 1),
+                                     s->W, !din_set);
+                    continue;
+                }
+                if (din_set)
+                    for (int x = 0; x < s->W; x++) d[x] = 0.0f;
                 for (int ph = 0; ph < sw; ph++) {
                     const float *src = dP + ((size_t)ci * sw + ph) * p.Lf + row;
                     const int x0 = ((ph - s->pw) % sw + sw) % sw;
@@ -609,7 +651,7 @@ static int dconv_backward(float *din, float *dw, const float *dout, const float 
     }
     return 1;
 #else
-    (void)din; (void)dw; (void)dout; (void)in; (void)w; (void)scratch;
+    (void)din; (void)dw; (void)dout; (void)in; (void)w; (void)scratch; (void)din_set;
     return 0;
 #endif
 }
@@ -650,8 +692,11 @@ void disc_conv2d_forward(float *out, const float *in, const float *w, const floa
     }
 }
 
-void disc_conv2d_backward(float *din, float *dw, float *db, const float *dout,
-                          const float *in, const float *w, const disc_conv2d_shape *s, float *scratch) {
+/* disc_conv2d_backward; din_set: din is written as if it had been zeroed
+ * first (the discriminator's fresh input-gradient buffers), which spares the
+ * direct kernels a pass over it. */
+static void conv2d_backward_to(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                               const disc_conv2d_shape *s, float *scratch, int din_set) {
     conv2d_plan pl;
     conv2d_plan_make(&pl, s);
     const int Ho = pl.Ho, Wo = pl.Wo;
@@ -660,14 +705,21 @@ void disc_conv2d_backward(float *din, float *dw, float *db, const float *dout,
     const size_t HW = (size_t)Ho * Wo;
     const int r = conv2d_rows_per_chunk(s, Ho, Wo);
     float *col = scratch + pl.o_col, *dcol = col + (size_t)kdim * r * Wo;
-    if (db)
-        for (int co = 0; co < s->C_out; co++) {
-            double acc = 0;
-            const float *g = dout + (size_t)co * HW;
-            for (size_t k = 0; k < HW; k++) acc += g[k];
-            db[co] += (float)acc;
+    if (db)   /* each channel's sum in order, 8 channels' chains interleaved (one was latency-bound) */
+        for (int c0 = 0; c0 < s->C_out; c0 += 8) {
+            const int cb = SONO_MIN(8, s->C_out - c0);
+            double acc[8] = {0};
+            const float *g = dout + (size_t)c0 * HW;
+            if (cb == 8)
+                for (size_t k = 0; k < HW; k++)
+                    for (int c = 0; c < 8; c++) acc[c] += g[c * HW + k];
+            else
+                for (int c = 0; c < cb; c++)
+                    for (size_t k = 0; k < HW; k++) acc[c] += g[c * HW + k];
+            for (int c = 0; c < cb; c++) db[c0 + c] += (float)acc[c];
         }
-    if ((din || dw) && dconv_backward(din, dw, dout, in, w, s, scratch)) return;
+    if ((din || dw) && dconv_backward(din, dw, dout, in, w, s, scratch, din_set)) return;
+    if (din && din_set) memset(din, 0, (size_t)s->C_in * s->H * s->W * sizeof(float));
     for (int h0 = 0; (dw || (din && !pl.flat)) && h0 < Ho; h0 += r) {
         const int nh = SONO_MIN(r, Ho - h0);
         const int n = nh * Wo;
@@ -709,6 +761,11 @@ void disc_conv2d_backward(float *din, float *dw, float *db, const float *dout,
                 for (long x = lo; x < hi; x++) d[x] += t[x];
             }
     }
+}
+
+void disc_conv2d_backward(float *din, float *dw, float *db, const float *dout,
+                          const float *in, const float *w, const disc_conv2d_shape *s, float *scratch) {
+    conv2d_backward_to(din, dw, db, dout, in, w, s, scratch, 0);
 }
 
 void disc_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b,
@@ -1198,11 +1255,9 @@ static void disc_backward_crop(disc *d, int si, const float *spec, const float *
         }
         const float *in = l > 0 ? acts + sc->L[l - 1].out_off : spec;
         const int need_din = l > 0 || dx;
-        const size_t in_floats = (size_t)L->s.C_in * L->s.H * L->s.W;
-        if (need_din) memset(gin, 0, in_floats * sizeof(float));
-        disc_conv2d_backward(need_din ? gin : NULL, with_params ? d->dweff + L->off_eff : NULL,
-                             with_params ? d->grads + L->off_b : NULL, gout, in, d->weff + L->off_eff, &L->s,
-                             d->scratch);
+        conv2d_backward_to(need_din ? gin : NULL, with_params ? d->dweff + L->off_eff : NULL,
+                           with_params ? d->grads + L->off_b : NULL, gout, in, d->weff + L->off_eff, &L->s,
+                           d->scratch, 1);
         float *t = gout;
         gout = gin;
         gin = t;
