@@ -16,6 +16,13 @@
 
 #include "sono_internal.h"
 
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(SONO_REF_KERNELS)
+#include <immintrin.h>
+#define STFT_X86 1
+#else
+#define STFT_X86 0
+#endif
+
 #define STFT_PI 3.14159265358979323846
 /* Half-size frames up to this many complex values use a stack buffer in the
  * backward (2 * 4096 floats = 32 KiB); larger ones take one malloc per call. */
@@ -28,7 +35,22 @@ struct stft_plan {
     int *rev;              /* [m] bit reversal of log2(m) bits */
     float *tw_re, *tw_im;  /* [m] stage twiddles: half h uses [h, 2h): exp(-2 pi i k / (2h)) */
     float *pw_re, *pw_im;  /* [m/2 + 1] exp(-2 pi i k / n_fft), for the real split */
+    int simd;              /* the AVX-512 butterflies run (CPU has them, m >= 32) */
 };
+
+static int g_stft_simd_cap = 1; /* cleared by stft_test_set_simd() only */
+
+/* Test hook, not part of the contract: 0 makes plans created afterwards use
+ * the plain C butterflies; returns whether new plans would use AVX-512. */
+int stft_test_set_simd(int on);
+int stft_test_set_simd(int on) {
+    g_stft_simd_cap = on != 0;
+#if STFT_X86
+    return g_stft_simd_cap && __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
 
 stft_plan *stft_plan_new(int n_fft, int hop, int normalized, int *err) {
     int e = 0;
@@ -82,6 +104,9 @@ stft_plan *stft_plan_new(int n_fft, int hop, int normalized, int *err) {
         p->pw_re[k] = (float)cos(a);
         p->pw_im[k] = (float)sin(a);
     }
+#if STFT_X86
+    p->simd = g_stft_simd_cap && m >= 32 && __builtin_cpu_supports("avx512f");
+#endif
 done:
     if (e) {
         stft_plan_free(p);
@@ -106,6 +131,78 @@ int stft_n_bins(const stft_plan *p) { return p->m + 1; }
 
 int stft_n_frames(const stft_plan *p, int n) { return n < p->n_fft ? 0 : (n - p->n_fft) / p->hop + 1; }
 
+#if STFT_X86
+/* The radix-2 stages h = 4 .. m/2 of fft_bitrev_in with AVX-512, each lane
+ * doing the scalar loop's operations in its order (fp-contract off: no fused
+ * multiply-adds, so the results are the plain code's, bit for bit). h = 4 and
+ * 8 regroup 32 values (groups of 2h: a then b) into a vector of a's and one of
+ * b's; h >= 16 runs straight over k. Needs m >= 32. */
+#if defined(__clang__)
+#define STFT_TGT __attribute__((target("avx512f")))   /* clang contracts only within one expression */
+#else
+#define STFT_TGT __attribute__((target("avx512f"), optimize("fp-contract=off")))
+#endif
+
+static inline __attribute__((always_inline)) STFT_TGT void
+fft_bfly16(__m512 *ar, __m512 *ai, __m512 *br, __m512 *bi, __m512 wr, __m512 wi) {
+    const __m512 tr = _mm512_sub_ps(_mm512_mul_ps(*br, wr), _mm512_mul_ps(*bi, wi));
+    const __m512 ti = _mm512_add_ps(_mm512_mul_ps(*br, wi), _mm512_mul_ps(*bi, wr));
+    *br = _mm512_sub_ps(*ar, tr);
+    *bi = _mm512_sub_ps(*ai, ti);
+    *ar = _mm512_add_ps(*ar, tr);
+    *ai = _mm512_add_ps(*ai, ti);
+}
+
+/* Stage h (4 or 8) over 32 values at x: the a's and b's of 32/(2h) groups. */
+static inline __attribute__((always_inline)) STFT_TGT void
+fft_stage_small(float *re, float *im, int m, __m512i ia, __m512i ib, __m512i i0, __m512i i1, __m512 wr, __m512 wi) {
+    for (int s = 0; s < m; s += 32) {
+        const __m512 r0 = _mm512_loadu_ps(re + s), r1 = _mm512_loadu_ps(re + s + 16);
+        const __m512 m0 = _mm512_loadu_ps(im + s), m1 = _mm512_loadu_ps(im + s + 16);
+        __m512 ar = _mm512_permutex2var_ps(r0, ia, r1), br = _mm512_permutex2var_ps(r0, ib, r1);
+        __m512 ai = _mm512_permutex2var_ps(m0, ia, m1), bi = _mm512_permutex2var_ps(m0, ib, m1);
+        fft_bfly16(&ar, &ai, &br, &bi, wr, wi);
+        _mm512_storeu_ps(re + s, _mm512_permutex2var_ps(ar, i0, br));
+        _mm512_storeu_ps(re + s + 16, _mm512_permutex2var_ps(ar, i1, br));
+        _mm512_storeu_ps(im + s, _mm512_permutex2var_ps(ai, i0, bi));
+        _mm512_storeu_ps(im + s + 16, _mm512_permutex2var_ps(ai, i1, bi));
+    }
+}
+
+STFT_TGT static void fft_stages_avx512(const stft_plan *p, float *re, float *im) {
+    const int m = p->m;
+    /* h = 4: lane l of a/b is group l/4 (of 8 in r0:r1), k = l%4; twiddles repeat every 4 lanes */
+    fft_stage_small(re, im, m, _mm512_set_epi32(27, 26, 25, 24, 19, 18, 17, 16, 11, 10, 9, 8, 3, 2, 1, 0),
+                    _mm512_set_epi32(31, 30, 29, 28, 23, 22, 21, 20, 15, 14, 13, 12, 7, 6, 5, 4),
+                    _mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0),
+                    _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 27, 26, 25, 24, 11, 10, 9, 8),
+                    _mm512_broadcast_f32x4(_mm_loadu_ps(p->tw_re + 4)),
+                    _mm512_broadcast_f32x4(_mm_loadu_ps(p->tw_im + 4)));
+    /* h = 8: lanes 0-7 are group 0, 8-15 group 1 */
+    fft_stage_small(re, im, m, _mm512_set_epi32(23, 22, 21, 20, 19, 18, 17, 16, 7, 6, 5, 4, 3, 2, 1, 0),
+                    _mm512_set_epi32(31, 30, 29, 28, 27, 26, 25, 24, 15, 14, 13, 12, 11, 10, 9, 8),
+                    _mm512_set_epi32(23, 22, 21, 20, 19, 18, 17, 16, 7, 6, 5, 4, 3, 2, 1, 0),
+                    _mm512_set_epi32(31, 30, 29, 28, 27, 26, 25, 24, 15, 14, 13, 12, 11, 10, 9, 8),
+                    _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(p->tw_re + 8)))),
+                    _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(p->tw_im + 8)))));
+    for (int h = 16; h < m; h <<= 1) {
+        const float *wr = p->tw_re + h, *wi = p->tw_im + h;
+        for (int s = 0; s < m; s += 2 * h) {
+            float *ar = re + s, *ai = im + s, *br = re + s + h, *bi = im + s + h;
+            for (int k = 0; k < h; k += 16) {
+                __m512 var = _mm512_loadu_ps(ar + k), vai = _mm512_loadu_ps(ai + k);
+                __m512 vbr = _mm512_loadu_ps(br + k), vbi = _mm512_loadu_ps(bi + k);
+                fft_bfly16(&var, &vai, &vbr, &vbi, _mm512_loadu_ps(wr + k), _mm512_loadu_ps(wi + k));
+                _mm512_storeu_ps(ar + k, var);
+                _mm512_storeu_ps(ai + k, vai);
+                _mm512_storeu_ps(br + k, vbr);
+                _mm512_storeu_ps(bi + k, vbi);
+            }
+        }
+    }
+}
+#endif
+
 /* In-place forward complex DFT of size p->m, a[k] = sum_j a[j] exp(-2 pi i jk / m),
  * of an input the caller stored in bit-reversed order (a[rev[j]] = input j), so
  * the permutation costs nothing extra; the output is in natural order. Called
@@ -129,6 +226,12 @@ static void fft_bitrev_in(const stft_plan *p, float *re, float *im) {
         re[s + 1] = d0r + d1i; im[s + 1] = d0i - d1r; /* d0 + (-i) d1 */
         re[s + 3] = d0r - d1i; im[s + 3] = d0i + d1r;
     }
+#if STFT_X86
+    if (p->simd) {
+        fft_stages_avx512(p, re, im);
+        return;
+    }
+#endif
     for (int h = 4; h < m; h <<= 1) {
         const float *wr = p->tw_re + h, *wi = p->tw_im + h;
         for (int s = 0; s < m; s += 2 * h) {

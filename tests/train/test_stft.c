@@ -180,6 +180,41 @@ static void test_errors(void) {
     stft_plan_free(p);
 }
 
+int stft_test_set_simd(int on); /* common/stft.c test hook */
+
+/* The AVX-512 butterflies against the plain C ones: the same operations in the
+ * same order per value, so forward and backward must agree bit for bit. */
+static void test_simd_plain(int n_fft, int hop, int n) {
+    int err;
+    if (!stft_test_set_simd(1)) {
+        printf("  simd vs plain n_fft %d: no AVX-512, skipped\n", n_fft);
+        return;
+    }
+    stft_plan *ps = stft_plan_new(n_fft, hop, 1, &err);
+    stft_test_set_simd(0);
+    stft_plan *pp = stft_plan_new(n_fft, hop, 1, &err);
+    stft_test_set_simd(1);
+    const int F = stft_n_frames(ps, n), nb = stft_n_bins(ps);
+    const size_t sz = (size_t)F * nb;
+    float *x = malloc((size_t)n * sizeof *x), *re[2], *im[2], *dx[2];
+    tu_fill(x, (size_t)n, -1, 1);
+    for (int v = 0; v < 2; v++) {
+        re[v] = malloc(sz * sizeof(float));
+        im[v] = malloc(sz * sizeof(float));
+        dx[v] = calloc((size_t)n, sizeof(float));
+        stft_forward(v ? pp : ps, re[v], im[v], x, n);
+    }
+    int same = !memcmp(re[0], re[1], sz * sizeof(float)) && !memcmp(im[0], im[1], sz * sizeof(float));
+    for (int v = 0; v < 2; v++) stft_backward(v ? pp : ps, dx[v], re[0], im[0], n);
+    same = same && !memcmp(dx[0], dx[1], (size_t)n * sizeof(float));
+    CHECK_MSG(same, "simd vs plain n_fft %d: forward or backward differs", n_fft);
+    printf("  simd vs plain n_fft %d: %s\n", n_fft, same ? "bit-identical" : "DIFFER");
+    for (int v = 0; v < 2; v++) { free(re[v]); free(im[v]); free(dx[v]); }
+    free(x);
+    stft_plan_free(ps);
+    stft_plan_free(pp);
+}
+
 static void timing(void) {
     const int n = 24000 + 2048;
     float *x = malloc((size_t)n * sizeof *x), *dx = calloc((size_t)n, sizeof *dx);
@@ -228,6 +263,8 @@ int main(void) {
     printf("reflect pad:\n");
     test_pad();
     test_errors();
+    printf("AVX-512 vs plain butterflies:\n");
+    for (int nf = 64; nf <= 8192; nf *= 2) test_simd_plain(nf, nf / 4, 3 * nf + 5);
     timing();
     return tu_finish("test_stft");
 }
