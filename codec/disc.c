@@ -1279,6 +1279,17 @@ static float *keep_acts(const disc *d, int si, int b, int which) {
     return keep_spec(d, si, b, which) + d->sc[si].spec_floats;
 }
 
+/* disc_loss_g's buffers for crop b (which 0: real, 1: fake) at scale si:
+ * the kept forward passes when disc_keep_forward is on, else the shared
+ * spectrogram and activations (the real crops' feature maps per crop). */
+static float *gen_spec(disc *d, int si, int b, int which) {
+    return d->keep ? keep_spec(d, si, b, which) : d->spec;
+}
+static float *gen_acts(disc *d, int si, int b, int which) {
+    if (d->keep) return keep_acts(d, si, b, which);
+    return which ? d->acts : d->xacts + (size_t)b * d->max_fmap;
+}
+
 int disc_keep_forward(disc *d, int on) {
     free(d->keep);
     free(d->keep_x);
@@ -1375,8 +1386,8 @@ void disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_f
         double xabs[DISC_N_FMAPS] = {0}, diff[DISC_N_FMAPS] = {0}, denom[DISC_N_FMAPS], coef[DISC_N_FMAPS];
         for (int b = 0; b < B; b++) {
             /* kept: with the logits too, which disc_loss_d needs */
-            float *xa = keep ? keep_acts(d, si, b, 0) : d->xacts + (size_t)b * d->max_fmap;
-            disc_forward_crop(d, si, x + b * crop, keep ? keep_spec(d, si, b, 0) : d->spec, xa, keep);
+            float *xa = gen_acts(d, si, b, 0);
+            disc_forward_crop(d, si, x + b * crop, gen_spec(d, si, b, 0), xa, keep);
             for (int l = 0; l < DISC_N_FMAPS; l++) {
                 xabs[l] += disc_sum_abs(xa + sc->L[l].out_off, NULL, sc->L[l].out_floats);
             }
@@ -1389,8 +1400,8 @@ void disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_f
         const float gscale = (float)((double)w_adv / ((double)S * B * nlog));
         double advs = 0;
         for (int b = 0; b < B; b++) {
-            const float *xa = keep ? keep_acts(d, si, b, 0) : d->xacts + (size_t)b * d->max_fmap;
-            float *spec = keep ? keep_spec(d, si, b, 1) : d->spec, *acts = keep ? keep_acts(d, si, b, 1) : d->acts;
+            const float *xa = gen_acts(d, si, b, 0);
+            float *spec = gen_spec(d, si, b, 1), *acts = gen_acts(d, si, b, 1);
             disc_forward_crop(d, si, y + b * crop, spec, acts, 1);
             const float *lg = acts + P->out_off;
             float *dl = d->gB;

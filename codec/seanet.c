@@ -648,9 +648,11 @@ static int run_res(seanet_run *r, stage *s, int depth, const float *in, int64_t 
     return 0;
 }
 
+/* Stands for the buffer of an empty input or output (n = 0). */
+static const float seanet_empty = 0;
+
 static int chain_push(seanet_run *r, chain *ch, int depth, const float *in, int64_t n, int last,
                       const float **out, int64_t *n_out) {
-    static const float none = 0; /* stands for an empty output's buffer */
     fbuf *pp = r->pp[depth];
     const float *cur = in;
     int64_t cn = n;
@@ -684,7 +686,7 @@ static int chain_push(seanet_run *r, chain *ch, int depth, const float *in, int6
         }
         if (rc) return rc;
         if (!in_place) {
-            cur = o->d ? o->d : &none;
+            cur = o->d ? o->d : &seanet_empty;
             cn = o->n;
             ci = (int)(o - pp);
         }
@@ -718,8 +720,7 @@ seanet_run *seanet_run_new(const sono_codec *c, int which, int *err) {
 }
 
 int seanet_run_push(seanet_run *r, const float *in, int64_t n, int last, const float **out, int64_t *n_out) {
-    static const float dummy = 0;
-    return chain_push(r, &r->top, 0, in ? in : &dummy, n, last, out, n_out);
+    return chain_push(r, &r->top, 0, in ? in : &seanet_empty, n, last, out, n_out);
 }
 
 void seanet_run_reset(seanet_run *r) { chain_reset(&r->top); }
