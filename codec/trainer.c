@@ -917,7 +917,7 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
             /* the discriminator may be switched on later; it cannot be taken away once trained */
             if (t->p.adv_start < 0 || p->adv_start >= 0) t->p.adv_start = p->adv_start;
         }
-        /* a later training phase may change the losses: mel bands and loss weights */
+        /* a later training phase may change the losses (mel bands, loss weights) and the mix */
         if (p->n_mels >= 0 && p->n_mels != t->p.n_mels) {
             sono_log(SONO_LOG_INFO, "mel loss bands: %d (checkpoint: %d)", p->n_mels, t->p.n_mels);
             t->p.n_mels = p->n_mels;
@@ -929,6 +929,12 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
                      (double)t->p.w_mel, (double)t->p.w_commit, (double)t->p.w_adv, (double)t->p.w_feat);
             t->p.w_l1 = p->w_l1; t->p.w_mel = p->w_mel; t->p.w_commit = p->w_commit;
             t->p.w_adv = p->w_adv; t->p.w_feat = p->w_feat;
+        }
+        /* and the data: the sampling weights of the categories */
+        if (p->mix[0] >= 0 && (p->mix[0] != t->p.mix[0] || p->mix[1] != t->p.mix[1] || p->mix[2] != t->p.mix[2])) {
+            sono_log(SONO_LOG_INFO, "mix %g,%g,%g (checkpoint: %g,%g,%g)", p->mix[0], p->mix[1], p->mix[2], t->p.mix[0],
+                     t->p.mix[1], t->p.mix[2]);
+            memcpy(t->p.mix, p->mix, sizeof t->p.mix);
         }
         t->step = (s = meta_str(meta, "step")) ? strtoll(s, NULL, 10) : -1;
         t->rng = (s = meta_str(meta, "rng")) ? strtoull(s, NULL, 10) : 0;

@@ -82,8 +82,9 @@ trainer *trainer_new(const codec_config *cfg, const trainer_params *p, int *err)
  * noted); p->steps when > 0 replaces the schedule's length; p->adv_start
  * when >= -1 replaces the discriminator's start, except that a discriminator
  * the checkpoint already trains cannot be switched off (-1); p->n_mels when
- * >= 0 and the five loss weights when p->w_l1 >= 0 replace the checkpoint's
- * (a later phase of training; the change is logged). Other fields of p are
+ * >= 0, the five loss weights when p->w_l1 >= 0 and the mix when
+ * p->mix[0] >= 0 replace the checkpoint's (a later phase of training; the
+ * change is logged). Other fields of p are
  * ignored: the checkpoint's settings hold. */
 trainer *trainer_resume(const char *checkpoint, const trainer_params *p, int *err);
 void trainer_free(trainer *t);

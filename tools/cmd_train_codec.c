@@ -52,7 +52,7 @@ static const cli_opt train_opts[] = {
     {OPT_CLIP, "clip", "NORM", "clip the global gradient norm (0: no clipping, the default)"},
     {OPT_WEIGHTS, "loss-weights", "L1,MEL,COMMIT,ADV,FEAT", "loss weights (0.1,1,0.25,1,2; also on resume)"},
     {OPT_MEL_BANDS, "mel-bands", "N", "mel loss bands per STFT size (64; 0: n_fft*5/32 per size; also on resume)"},
-    {OPT_MIX, "mix", "S,M,E", "sampling weights of speech, music, effects (0.5,0.35,0.15)"},
+    {OPT_MIX, "mix", "S,M,E", "sampling weights of speech, music, effects (0.5,0.35,0.15; also on resume)"},
     {OPT_ADV_START, "adv-start", "STEP", "start the discriminator at this step (-1: never; default 20000)"},
     {OPT_NO_DROPOUT, "no-dropout", NULL, "always use every codebook (no quantizer dropout)"},
     {OPT_SEED, "seed", "N", "random seed (1)"},
@@ -77,9 +77,9 @@ const cli_cmd cmd_train_codec = {
         "Each step takes --batch random crops (gain -10..+4 dB), picks per thread a random\n"
         "bandwidth (quantizer dropout), and minimises 0.1 L1 + multi-scale mel (STFT\n"
         "32..2048, --mel-bands) + 0.25 commitment, plus from --adv-start an MS-STFT\n"
-        "discriminator's hinge and feature-matching losses (8 filters). --loss-weights\n"
-        "and --mel-bands also apply when resuming (a new phase of a run; the start\n"
-        "line shows the losses in force). Codebooks start from k-means++\n"
+        "discriminator's hinge and feature-matching losses (8 filters). --loss-weights,\n"
+        "--mel-bands and --mix also apply when resuming (a new phase of a run; the\n"
+        "start line shows the losses and mix in force). Codebooks start from k-means++\n"
         "and follow EMAs with dead-code restarts. AdamW (betas 0.5, 0.9), no grad clip,\n"
         "warmup then cosine decay. The batch is split over the threads; a run is\n"
         "bit-identical for the same seed and thread count, also across resumes.\n"
@@ -146,7 +146,8 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     const char *out_dir = NULL, *config_file = NULL, *export_path = NULL;
     long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_clips = 24, run_steps = -1;
     double ckpt_minutes = 10, run_seconds = -1;
-    int f16 = 1, model_flags = 0, steps_given = 0, adv_given = 0, eval_only = 0, weights_given = 0, mels_given = 0;
+    int f16 = 1, model_flags = 0, steps_given = 0, adv_given = 0, eval_only = 0, weights_given = 0, mels_given = 0,
+        mix_given = 0;
     cli_parser ps;
     if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
     int c, rc;
@@ -210,6 +211,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
             if (parse_list(arg, list, 3, &nl) || nl != 3 || list[0] < 0 || list[1] < 0 || list[2] < 0 ||
                 list[0] + list[1] + list[2] <= 0) { cli_parse_free(&ps); return cli_usage_error(cmd, "--mix needs 3 weights"); }
             for (int i = 0; i < 3; i++) tp.mix[i] = list[i];
+            mix_given = 1;
             break;
         case OPT_ADV_START: INT_OPT(-1, 1000000000L) tp.adv_start = lv; adv_given = 1; break;
         case OPT_NO_DROPOUT: tp.quantizer_dropout = 0; break;
@@ -260,6 +262,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
         if (!adv_given) tp.adv_start = -2;
         if (!weights_given) tp.w_l1 = -1;
         if (!mels_given) tp.n_mels = -1;
+        if (!mix_given) tp.mix[0] = -1;
         cli_note(&com, 1, "resuming from %s", ckpt);
         t = trainer_resume(ckpt, &tp, &err);
     } else {
@@ -278,9 +281,9 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     else snprintf(bands, sizeof bands, "n_fft*5/32 bands");
     char adv[64] = "off";
     if (P->adv_start >= 0) snprintf(adv, sizeof adv, "from step %lld", (long long)P->adv_start);
-    cli_note(&com, 1, "losses: %g L1 + %g mel (STFT %d..%d, %s) + %g commitment; discriminator %s (%g adv + %g feat)",
-             (double)P->w_l1, (double)P->w_mel, 1 << P->mel_log2_min, 1 << P->mel_log2_max, bands,
-             (double)P->w_commit, adv, (double)P->w_adv, (double)P->w_feat);
+    cli_note(&com, 1, "losses: %g L1 + %g mel (STFT %d..%d, %s) + %g commitment; discriminator %s (%g adv + %g feat); "
+             "mix %g,%g,%g", (double)P->w_l1, (double)P->w_mel, 1 << P->mel_log2_min, 1 << P->mel_log2_max, bands,
+             (double)P->w_commit, adv, (double)P->w_adv, (double)P->w_feat, P->mix[0], P->mix[1], P->mix[2]);
     FILE *csv = open_csv(out_dir, "train.csv",
                          "step,l1,mel,commit,adv,feat,disc,grad_norm,lr,nq_min,nq_max,ppl0,ppl1,ppl2,ppl3,ppl4,ppl5,"
                          "ppl6,ppl7,replaced,steps_per_s,x_realtime,cpu_hours");

@@ -125,8 +125,9 @@ static void test_resume(int threads, int adv_start) {
     trainer_free(b);
 }
 
-/* A later phase: resuming may change the mel bands and loss weights, and
- * keeps the checkpoint's when the caller passes -1. */
+/* A later phase: resuming may change the mel bands, loss weights and mix,
+ * and keeps the checkpoint's when the caller passes -1; a changed mix is
+ * saved with the next checkpoint. */
 static void test_phase_change(void) {
     codec_config cfg;
     tiny_config(&cfg);
@@ -143,27 +144,37 @@ static void test_phase_change(void) {
     trainer_params keep = p;
     keep.n_mels = -1;
     keep.w_l1 = -1;
+    keep.mix[0] = -1;
     trainer *b = trainer_resume(ck, &keep, &err);
     CHECK(b != NULL);
     if (b) {
         const trainer_params *q = trainer_get_params(b);
         CHECK(q->n_mels == p.n_mels && q->w_l1 == p.w_l1 && q->w_mel == p.w_mel);
+        CHECK(q->mix[0] == p.mix[0] && q->mix[1] == p.mix[1] && q->mix[2] == p.mix[2]);
         trainer_free(b);
     }
     trainer_params change = p;
     change.n_mels = 0;
     change.w_l1 = 0.5f; change.w_mel = 2.0f; change.w_commit = 0.5f; change.w_adv = 3.0f; change.w_feat = 3.0f;
+    change.mix[0] = 0.25; change.mix[1] = 0.75; change.mix[2] = 0;
     b = trainer_resume(ck, &change, &err);
     CHECK(b != NULL);
     if (b) {
         const trainer_params *q = trainer_get_params(b);
         CHECK(q->n_mels == 0 && q->w_l1 == 0.5f && q->w_mel == 2.0f && q->w_commit == 0.5f && q->w_adv == 3.0f &&
               q->w_feat == 3.0f);
+        CHECK(q->mix[0] == 0.25 && q->mix[1] == 0.75 && q->mix[2] == 0);
         CHECK(trainer_step(b) == 0);
         CHECK(trainer_last_stats(b)->mel > 0);
-        printf("  phase change on resume: mel bands 0 (per scale), loss weights 0.5,2,0.5,3,3: step ok\n");
+        CHECK(trainer_save_checkpoint(b, ck) == 0);
         trainer_free(b);
+        b = trainer_resume(ck, &keep, &err);
+        CHECK(b != NULL);
+        if (b) CHECK(trainer_get_params(b)->mix[1] == 0.75 && trainer_get_params(b)->mix[2] == 0);
+        printf("  phase change on resume: mel bands 0 (per scale), loss weights 0.5,2,0.5,3,3, mix 0.25,0.75,0: "
+               "step ok, kept by the next checkpoint\n");
     }
+    trainer_free(b);
 }
 
 static void test_learning(void) {
