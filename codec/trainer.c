@@ -437,6 +437,15 @@ static json_object *tp_to_json(const trainer_params *p) {
         }
         json_object_object_add(o, tp_fields[i].name, json_object_new_string(v));
     }
+    if (p->n_bw_mix > 0) {
+        json_object *a = json_object_new_array();
+        for (int i = 0; i < p->n_bw_mix; i++) {
+            char v[64];
+            snprintf(v, sizeof v, "%a", p->bw_mix[i]);
+            json_object_array_add(a, json_object_new_string(v));
+        }
+        json_object_object_add(o, "bw_mix", a);
+    }
     return o;
 }
 
@@ -453,6 +462,14 @@ static void tp_from_json(trainer_params *p, json_object *o) {
         case 'l': *(int64_t *)(void *)b = strtoll(s, NULL, 10); break;
         default: *(uint64_t *)(void *)b = strtoull(s, NULL, 10); break;
         }
+    }
+    json_object *a;
+    p->n_bw_mix = 0;
+    if (json_object_object_get_ex(o, "bw_mix", &a) && json_object_is_type(a, json_type_array)) {
+        size_t n = json_object_array_length(a);
+        if (n > CODEC_MAX_BW) n = CODEC_MAX_BW;
+        for (size_t i = 0; i < n; i++) p->bw_mix[i] = strtod(json_object_get_string(json_object_array_get_idx(a, i)), NULL);
+        p->n_bw_mix = (int)n;
     }
 }
 
@@ -520,6 +537,16 @@ static int trainer_build(trainer *t) {
         t->n_bw_q[t->n_bw++] = nq;
     }
     if (!t->n_bw) t->n_bw_q[t->n_bw++] = t->n_q;
+    if (p->n_bw_mix > 0) {
+        double sum = 0;
+        for (int i = 0; i < p->n_bw_mix; i++) {
+            if (!(p->bw_mix[i] >= 0)) return sono_fail(SONO_E_ARG, "bandwidth weights must not be negative");
+            sum += p->bw_mix[i];
+        }
+        if (p->n_bw_mix != t->n_bw)
+            return sono_fail(SONO_E_ARG, "%d bandwidth weights for the model's %d bandwidths", p->n_bw_mix, t->n_bw);
+        if (!(sum > 0)) return sono_fail(SONO_E_ARG, "bandwidth weights are all 0");
+    }
     int err = 0;
     t->w = calloc((size_t)t->M, sizeof *t->w);
     t->srcs = calloc((size_t)t->M, sizeof *t->srcs);
@@ -586,6 +613,24 @@ static void sample_batch(trainer *t) {
     size_t crop = (size_t)t->C * t->T;
     for (int b = 0; b < t->p.batch; b++)
         pool_crop(&t->data, t->p.mix, t->T, t->p.gain_db_min, t->p.gain_db_max, &t->rng, t->audio + b * crop);
+}
+
+/* Quantizer dropout: a bandwidth index, one RNG draw (equal odds unless
+ * bw_mix is set: then by its weights). */
+static int pick_bandwidth(trainer *t) {
+    uint64_t r = sono_splitmix64(&t->rng);
+    if (t->p.n_bw_mix <= 0) return (int)(r % (uint64_t)t->n_bw);
+    double sum = 0;
+    for (int i = 0; i < t->n_bw; i++) sum += t->p.bw_mix[i];
+    double u = (double)(r >> 11) * 0x1.0p-53 * sum;
+    int last = 0;
+    for (int i = 0; i < t->n_bw; i++) {
+        if (t->p.bw_mix[i] <= 0) continue;
+        last = i;
+        if (u < t->p.bw_mix[i]) return i;
+        u -= t->p.bw_mix[i];
+    }
+    return last;
 }
 
 /* EMA view of codebook q in the trainer's arrays. */
@@ -734,7 +779,7 @@ int trainer_step(trainer *t) {
      * gradients) must not start threads of its own inside them */
     int blas_threads = kern_set_threads(1);
     for (int m = 0; m < M; m++)
-        t->w[m].n_active = p->quantizer_dropout ? t->n_bw_q[sono_splitmix64(&t->rng) % (uint64_t)t->n_bw] : t->n_q;
+        t->w[m].n_active = p->quantizer_dropout ? t->n_bw_q[pick_bandwidth(t)] : t->n_q;
 #pragma omp parallel for num_threads(M) schedule(static, 1)
     for (int m = 0; m < M; m++) {
         worker *w = &t->w[m];
@@ -929,6 +974,11 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
                      (double)t->p.w_mel, (double)t->p.w_commit, (double)t->p.w_adv, (double)t->p.w_feat);
             t->p.w_l1 = p->w_l1; t->p.w_mel = p->w_mel; t->p.w_commit = p->w_commit;
             t->p.w_adv = p->w_adv; t->p.w_feat = p->w_feat;
+        }
+        if (p->n_bw_mix >= 0) {
+            sono_log(SONO_LOG_INFO, "bandwidth weights: %d given (checkpoint: %d)", p->n_bw_mix, t->p.n_bw_mix);
+            t->p.n_bw_mix = p->n_bw_mix;
+            memcpy(t->p.bw_mix, p->bw_mix, sizeof t->p.bw_mix);
         }
         /* and the data: the sampling weights of the categories */
         if (p->mix[0] >= 0 && (p->mix[0] != t->p.mix[0] || p->mix[1] != t->p.mix[1] || p->mix[2] != t->p.mix[2])) {

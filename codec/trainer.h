@@ -45,6 +45,9 @@ typedef struct {
     int disc_filters;         /* discriminator width (8: EnCodec's 32 costs ~20x a small codec's step on a CPU) */
     float disc_lr;            /* discriminator AdamW LR (3e-4), same betas */
     int quantizer_dropout;    /* 1: each micro-batch uses the codebooks of a random bandwidth (1) */
+    int n_bw_mix;             /* 0: every bandwidth equally likely (the default); else the number of weights
+                                 in bw_mix, one per bandwidth of the config (ascending), not all 0 */
+    double bw_mix[CODEC_MAX_BW];
     float gain_db_min, gain_db_max; /* random gain per crop (-10, 4), peak kept <= 0.99 */
     float ema_decay;          /* codebook EMA decay (0.99) */
     float dead_threshold;     /* EMA count (uses per step) below which a code is replaced (0.05: used less
@@ -82,9 +85,9 @@ trainer *trainer_new(const codec_config *cfg, const trainer_params *p, int *err)
  * noted); p->steps when > 0 replaces the schedule's length; p->adv_start
  * when >= -1 replaces the discriminator's start, except that a discriminator
  * the checkpoint already trains cannot be switched off (-1); p->n_mels when
- * >= 0, the five loss weights when p->w_l1 >= 0 and the mix when
- * p->mix[0] >= 0 replace the checkpoint's (a later phase of training; the
- * change is logged). Other fields of p are
+ * >= 0, the five loss weights when p->w_l1 >= 0, the mix when
+ * p->mix[0] >= 0 and the bandwidth weights when p->n_bw_mix >= 0 replace the
+ * checkpoint's (a later phase of training; the change is logged). Other fields of p are
  * ignored: the checkpoint's settings hold. */
 trainer *trainer_resume(const char *checkpoint, const trainer_params *p, int *err);
 void trainer_free(trainer *t);

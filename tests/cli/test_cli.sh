@@ -2,9 +2,10 @@
 # CLI test for the sonotok program: exit codes, error paths, outputs never
 # left behind, archives (list, entry, verify, damage, shards, merge).
 #
-#   test_cli.sh basic|model|default SONOTOK FIXTURE SOURCE_ROOT
+#   test_cli.sh basic|model|default|train SONOTOK FIXTURE SOURCE_ROOT
 #
-# "default" runs the shipped default codec (skipped without models/).
+# "default" runs the shipped default codec (skipped without models/);
+# "train" trains a tiny codec for a few steps.
 # "basic" needs no model. "model" needs a codec checkpoint: $SONO_TEST_MODEL,
 # else tests/data/tiny24.th, else tests/codec/data/tiny24.th; without one it
 # exits 77 (skipped). Inputs are made by FIXTURE (cli_fixture.c).
@@ -410,11 +411,47 @@ default_model() {
     run 0 "npy back with -m default" "$SONOTOK" detokenize -m default s.npy -o s.wav
 }
 
+# train-codec from the command line, on a tiny model and two generated
+# clips: a run, phases on resume (--mix, --bandwidth-mix) seen in the start
+# line and in the codebooks used, bad weights refused with the checkpoint
+# left as it was, and the export read back by tokenize.
+train() {
+    cd "$W" || exit 1
+    F wav a.wav 1 8000 1 300
+    F wav b.wav 1.5 8000 1 500
+    printf '{"path":"a.wav","category":"speech","duration":1}\n{"path":"b.wav","category":"music","duration":1.5}\n' >m.jsonl
+    T="$SONOTOK train-codec -o run --manifest m.jsonl -t 1 --log-every 1"
+    run 0 "train-codec: new tiny run" $T --rate 8000 --filters 2 --ratios 4,2 --dimension 8 --codebooks 4 \
+        --codebook-size 32 --bandwidths 5,10,20 --crop 0.3 --batch 2 --steps 20 --run-steps 4 --adv-start -1
+    expect "train-codec: checkpoint written" present run/checkpoint.safetensors
+    expect "train-codec: start line shows the mixes" err_has "mix 0.5,0.35,0.15; bandwidth mix equal"
+    expect "train-codec: a CSV row per step" [ "$(wc -l <run/train.csv)" -eq 5 ]
+    run 0 "train-codec: resume with --bandwidth-mix 0,0,1 --mix 1,0,0" $T --run-steps 3 --bandwidth-mix 0,0,1 --mix 1,0,0
+    expect "resume: start line shows the new mixes" err_has "mix 1,0,0; bandwidth mix 0,0,1"
+    expect "resume: every new step used all 4 codebooks" \
+        [ "$(tail -n 3 run/train.csv | awk -F, '$10 == 4 && $11 == 4' | wc -l)" -eq 3 ]
+    run 0 "train-codec: resume keeps the checkpoint's mixes" $T --run-steps 1
+    expect "resume: mixes kept" err_has "mix 1,0,0; bandwidth mix 0,0,1"
+    cp run/checkpoint.safetensors before.safetensors
+    run 1 "--bandwidth-mix with a negative weight" $T --run-steps 1 --bandwidth-mix 1,-1,0
+    expect "negative weight: named" err_has "bandwidth-mix needs one weight per bandwidth"
+    run 1 "--bandwidth-mix all 0" $T --run-steps 1 --bandwidth-mix 0,0,0
+    run 1 "--mix with 2 weights" $T --run-steps 1 --mix 1,1
+    run 2 "--bandwidth-mix: 2 weights for 3 bandwidths" $T --run-steps 1 --bandwidth-mix 1,1
+    expect "2 weights for 3 bandwidths: named" err_has "2 bandwidth weights for the model's 3 bandwidths"
+    expect "refused runs leave the checkpoint as it was" cmp -s before.safetensors run/checkpoint.safetensors
+    run 0 "train-codec: export" "$SONOTOK" train-codec -q -o run --manifest x --run-steps 0 --export tiny.safetensors
+    run 0 "the export tokenizes" "$SONOTOK" tokenize -q -m tiny.safetensors -b 20 a.wav -o a.tok
+    run 0 "and detokenizes" "$SONOTOK" detokenize -q -m tiny.safetensors a.tok -o a2.wav
+    expect "decoded length and rate" info_is a2.wav "1000 8000 1"
+}
+
 case "$MODE" in
 basic) basic ;;
+train) train ;;
 model) model ;;
 default) default_model ;;
-*) echo "usage: test_cli.sh basic|model|default SONOTOK FIXTURE SOURCE_ROOT"; exit 1 ;;
+*) echo "usage: test_cli.sh basic|model|default|train SONOTOK FIXTURE SOURCE_ROOT"; exit 1 ;;
 esac
 echo "cli $MODE: $CHECKS checks, $FAILS failed"
 [ "$FAILS" -eq 0 ]

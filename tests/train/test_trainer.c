@@ -125,6 +125,15 @@ static void test_resume(int threads, int adv_start) {
     trainer_free(b);
 }
 
+/* p for a resume that keeps every phase setting of the checkpoint. */
+static trainer_params keep_phase(trainer_params p) {
+    p.n_mels = -1;
+    p.w_l1 = -1;
+    p.mix[0] = -1;
+    p.n_bw_mix = -1;
+    return p;
+}
+
 /* A later phase: resuming may change the mel bands, loss weights and mix,
  * and keeps the checkpoint's when the caller passes -1; a changed mix is
  * saved with the next checkpoint. */
@@ -141,10 +150,7 @@ static void test_phase_change(void) {
     snprintf(ck, sizeof ck, "%s/phase.safetensors", g_dir);
     CHECK(trainer_save_checkpoint(a, ck) == 0);
     trainer_free(a);
-    trainer_params keep = p;
-    keep.n_mels = -1;
-    keep.w_l1 = -1;
-    keep.mix[0] = -1;
+    trainer_params keep = keep_phase(p);
     trainer *b = trainer_resume(ck, &keep, &err);
     CHECK(b != NULL);
     if (b) {
@@ -175,6 +181,70 @@ static void test_phase_change(void) {
                "step ok, kept by the next checkpoint\n");
     }
     trainer_free(b);
+}
+
+/* Codebooks used by the micro-batches of n steps: lowest and highest. */
+static void active_range(trainer *t, int n, int *lo, int *hi) {
+    *lo = 1 << 30, *hi = 0;
+    for (int i = 0; i < n; i++) {
+        CHECK(trainer_step(t) == 0);
+        const trainer_stats *s = trainer_last_stats(t);
+        if (s->n_active_min < *lo) *lo = s->n_active_min;
+        if (s->n_active_max > *hi) *hi = s->n_active_max;
+    }
+}
+
+/* Quantizer dropout by weights: a weight of 1 on one bandwidth (of 5, 10,
+ * 20 kbps: 1, 2, 4 codebooks) uses only its codebooks; the weights survive
+ * a checkpoint, a resume may change them, and a wrong count is refused. */
+static void test_bandwidth_mix(void) {
+    codec_config cfg;
+    tiny_config(&cfg);
+    trainer_params p = base_params("train.jsonl", 2);
+    p.adv_start = -1;
+    int err = 0, lo, hi;
+    trainer *t = trainer_new(&cfg, &p, &err);
+    CHECK_MSG(t != NULL, "trainer_new: %s", sono_last_error());
+    if (!t) return;
+    active_range(t, 12, &lo, &hi);
+    CHECK_MSG(lo == 1 && hi == 4, "equal odds: codebooks %d..%d over 12 steps (want 1..4)", lo, hi);
+    trainer_free(t);
+    p.n_bw_mix = 3;
+    p.bw_mix[0] = 0; p.bw_mix[1] = 0; p.bw_mix[2] = 1;
+    t = trainer_new(&cfg, &p, &err);
+    CHECK(t != NULL);
+    if (!t) return;
+    active_range(t, 12, &lo, &hi);
+    CHECK_MSG(lo == 4 && hi == 4, "weights 0,0,1: codebooks %d..%d (want 4)", lo, hi);
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s/bwmix.safetensors", g_dir);
+    CHECK(trainer_save_checkpoint(t, ck) == 0);
+    trainer_free(t);
+    trainer_params keep = keep_phase(p);
+    t = trainer_resume(ck, &keep, &err);
+    CHECK(t != NULL);
+    if (t) {
+        CHECK(trainer_get_params(t)->n_bw_mix == 3 && trainer_get_params(t)->bw_mix[2] == 1);
+        active_range(t, 4, &lo, &hi);
+        CHECK(lo == 4 && hi == 4);
+        trainer_free(t);
+    }
+    trainer_params low = keep;
+    low.n_bw_mix = 3;
+    low.bw_mix[0] = 1; low.bw_mix[1] = 0; low.bw_mix[2] = 0;
+    t = trainer_resume(ck, &low, &err);
+    CHECK(t != NULL);
+    if (t) {
+        active_range(t, 4, &lo, &hi);
+        CHECK_MSG(lo == 1 && hi == 1, "resumed with weights 1,0,0: codebooks %d..%d (want 1)", lo, hi);
+        trainer_free(t);
+    }
+    p.n_bw_mix = 2;
+    t = trainer_new(&cfg, &p, &err);
+    CHECK(t == NULL && err == SONO_E_ARG);
+    trainer_free(t);
+    printf("  bandwidth mix: equal odds use 1..4 codebooks, weights 0,0,1 only 4, kept by a checkpoint, "
+           "1,0,0 on resume only 1; 2 weights for 3 bandwidths refused\n");
 }
 
 static void test_learning(void) {
@@ -238,6 +308,7 @@ int main(void) {
     write_manifest("one.jsonl", 1);
     test_resume(1, -1);
     test_phase_change();
+    test_bandwidth_mix();
     test_resume(2, 2);
     test_learning();
     test_bad_input();
