@@ -962,7 +962,8 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
             /* the discriminator may be switched on later; it cannot be taken away once trained */
             if (t->p.adv_start < 0 || p->adv_start >= 0) t->p.adv_start = p->adv_start;
         }
-        /* a later training phase may change the losses (mel bands, loss weights) and the mix */
+        /* a later training phase may change the losses (mel bands, loss weights), the odds of the
+         * bandwidths and the category mix */
         if (p->n_mels >= 0 && p->n_mels != t->p.n_mels) {
             sono_log(SONO_LOG_INFO, "mel loss bands: %d (checkpoint: %d)", p->n_mels, t->p.n_mels);
             t->p.n_mels = p->n_mels;
