@@ -936,7 +936,7 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
     sono_tensors *ts = NULL;
     trainer *t = NULL;
     json_object *meta = NULL;
-    int rc = sono_safetensors_load(path, &ts);
+    int rc = sono_safetensors_load(path, &ts), fresh_disc = 0;
     const char *s;
     if (!rc && (!ts->metadata || !(meta = json_tokener_parse(ts->metadata)) || !(s = meta_str(meta, "format")) ||
                 strcmp(s, "sonotok-train-checkpoint")))
@@ -976,6 +976,13 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
             t->p.w_l1 = p->w_l1; t->p.w_mel = p->w_mel; t->p.w_commit = p->w_commit;
             t->p.w_adv = p->w_adv; t->p.w_feat = p->w_feat;
         }
+        /* a wider or narrower discriminator starts afresh */
+        if (p->disc_filters > 0 && p->disc_filters != t->p.disc_filters) {
+            sono_log(SONO_LOG_INFO, "discriminator: %d filters, new (checkpoint: %d)", p->disc_filters,
+                     t->p.disc_filters);
+            t->p.disc_filters = p->disc_filters;
+            fresh_disc = 1;
+        }
         if (p->n_bw_mix >= 0) {
             sono_log(SONO_LOG_INFO, "bandwidth weights: %d given (checkpoint: %d)", p->n_bw_mix, t->p.n_bw_mix);
             t->p.n_bw_mix = p->n_bw_mix;
@@ -1003,7 +1010,7 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
         if (!rc) rc = take(ts, "codebooks.cluster_size", t->cb_size, (size_t)t->n_q * t->K, path);
         t->opt.step = (s = meta_str(meta, "adam_step")) ? strtoll(s, NULL, 10) : 0;
         if (!rc && t->dparams) {
-            if (sono_tensors_find(ts, "disc.params")) {
+            if (!fresh_disc && sono_tensors_find(ts, "disc.params")) {
                 if (!rc) rc = take(ts, "disc.params", t->dparams, t->n_dpf, path);
                 if (!rc) rc = take(ts, "disc.adam.m", t->dopt.m, t->n_dpf, path);
                 if (!rc) rc = take(ts, "disc.adam.v", t->dopt.v, t->n_dpf, path);

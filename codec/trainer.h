@@ -87,7 +87,9 @@ trainer *trainer_new(const codec_config *cfg, const trainer_params *p, int *err)
  * the checkpoint already trains cannot be switched off (-1); p->n_mels when
  * >= 0, the five loss weights when p->w_l1 >= 0, the mix when
  * p->mix[0] >= 0 and the bandwidth weights when p->n_bw_mix >= 0 replace the
- * checkpoint's (a later phase of training; the change is logged). Other fields of p are
+ * checkpoint's (a later phase of training; the change is logged); so does
+ * p->disc_filters when > 0, with a new discriminator (fresh weights and
+ * optimiser state) when it differs from the checkpoint's. Other fields of p are
  * ignored: the checkpoint's settings hold. */
 trainer *trainer_resume(const char *checkpoint, const trainer_params *p, int *err);
 void trainer_free(trainer *t);

@@ -23,7 +23,7 @@ enum {
     OPT_SEED, OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_CLIPS, OPT_ADV_START, OPT_MEL_BANDS,
     OPT_NO_DROPOUT, OPT_RUN_STEPS, OPT_EXPORT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
     OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_RUN_SECONDS, OPT_EVAL_ONLY, OPT_CLIP,
-    OPT_BW_MIX,
+    OPT_BW_MIX, OPT_DISC_FILTERS,
 };
 
 static const cli_opt train_opts[] = {
@@ -55,6 +55,7 @@ static const cli_opt train_opts[] = {
     {OPT_MEL_BANDS, "mel-bands", "N", "mel loss bands per STFT size (64; 0: n_fft*5/32 per size; also on resume)"},
     {OPT_MIX, "mix", "S,M,E", "sampling weights of speech, music, effects (0.5,0.35,0.15; also on resume)"},
     {OPT_ADV_START, "adv-start", "STEP", "start the discriminator at this step (-1: never; default 20000)"},
+    {OPT_DISC_FILTERS, "disc-filters", "N", "discriminator width (8; on resume, another width starts a new discriminator)"},
     {OPT_BW_MIX, "bandwidth-mix", "LIST", "quantizer dropout: sampling weight per bandwidth, e.g. 0.2,0.2,0.6 (equal; also on resume)"},
     {OPT_NO_DROPOUT, "no-dropout", NULL, "always use every codebook (no quantizer dropout)"},
     {OPT_SEED, "seed", "N", "random seed (1)"},
@@ -79,9 +80,9 @@ const cli_cmd cmd_train_codec = {
         "Each step takes --batch random crops (gain -10..+4 dB), picks per thread a random\n"
         "bandwidth (quantizer dropout), and minimises 0.1 L1 + multi-scale mel (STFT\n"
         "32..2048, --mel-bands) + 0.25 commitment, plus from --adv-start an MS-STFT\n"
-        "discriminator's hinge and feature-matching losses (8 filters). --loss-weights,\n"
-        "--mel-bands, --mix and --bandwidth-mix also apply when resuming (a new phase\n"
-        "of a run; the start line shows the losses and mixes in force). Codebooks start from k-means++\n"
+        "discriminator's hinge and feature-matching losses (--disc-filters 8). --loss-weights,\n"
+        "--mel-bands, --mix, --bandwidth-mix and --disc-filters also apply when resuming\n"
+        "(a new phase of a run; the start line shows the settings in force). Codebooks start from k-means++\n"
         "and follow EMAs with dead-code restarts. AdamW (betas 0.5, 0.9), no grad clip,\n"
         "warmup then cosine decay. The batch is split over the threads; a run is\n"
         "bit-identical for the same seed and thread count, also across resumes.\n"
@@ -149,7 +150,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_clips = 24, run_steps = -1;
     double ckpt_minutes = 10, run_seconds = -1;
     int f16 = 1, model_flags = 0, steps_given = 0, adv_given = 0, eval_only = 0, weights_given = 0, mels_given = 0,
-        mix_given = 0, bw_mix_given = 0;
+        mix_given = 0, bw_mix_given = 0, dfilt_given = 0;
     cli_parser ps;
     if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
     int c, rc;
@@ -229,6 +230,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
             bw_mix_given = 1;
             break;
         }
+        case OPT_DISC_FILTERS: INT_OPT(1, 256) tp.disc_filters = (int)lv; dfilt_given = 1; break;
         case OPT_NO_DROPOUT: tp.quantizer_dropout = 0; break;
         case OPT_SEED: INT_OPT(0, 0x7fffffffL) tp.seed = (uint64_t)lv; break;
         case OPT_LOG_EVERY: INT_OPT(1, 1000000000L) log_every = lv; break;
@@ -279,6 +281,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
         if (!mels_given) tp.n_mels = -1;
         if (!mix_given) tp.mix[0] = -1;
         if (!bw_mix_given) tp.n_bw_mix = -1;
+        if (!dfilt_given) tp.disc_filters = 0;
         cli_note(&com, 1, "resuming from %s", ckpt);
         t = trainer_resume(ckpt, &tp, &err);
     } else {
@@ -296,7 +299,8 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     if (P->n_mels) snprintf(bands, sizeof bands, "%d bands", P->n_mels);
     else snprintf(bands, sizeof bands, "n_fft*5/32 bands");
     char adv[64] = "off";
-    if (P->adv_start >= 0) snprintf(adv, sizeof adv, "from step %lld", (long long)P->adv_start);
+    if (P->adv_start >= 0)
+        snprintf(adv, sizeof adv, "from step %lld, %d filters", (long long)P->adv_start, P->disc_filters);
     char bw[16 * CODEC_MAX_BW + 16] = "equal";
     if (!P->quantizer_dropout) snprintf(bw, sizeof bw, "off");
     else

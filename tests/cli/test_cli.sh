@@ -412,9 +412,10 @@ default_model() {
 }
 
 # train-codec from the command line, on a tiny model and two generated
-# clips: a run, phases on resume (--mix, --bandwidth-mix) seen in the start
-# line and in the codebooks used, bad weights refused with the checkpoint
-# left as it was, and the export read back by tokenize.
+# clips: a run, phases on resume (--mix, --bandwidth-mix, --adv-start,
+# --disc-filters) seen in the start line and in the codebooks used, bad
+# weights refused with the checkpoint left as it was, and the export read
+# back by tokenize.
 train() {
     cd "$W" || exit 1
     F wav a.wav 1 8000 1 300
@@ -440,6 +441,10 @@ train() {
     run 2 "--bandwidth-mix: 2 weights for 3 bandwidths" $T --run-steps 1 --bandwidth-mix 1,1
     expect "2 weights for 3 bandwidths: named" err_has "2 bandwidth weights for the model's 3 bandwidths"
     expect "refused runs leave the checkpoint as it was" cmp -s before.safetensors run/checkpoint.safetensors
+    run 0 "resume: discriminator on at 4 filters" $T --run-steps 1 --adv-start 8 --disc-filters 4
+    expect "start line: discriminator and its width" err_has "discriminator from step 8, 4 filters"
+    run 0 "resume: --disc-filters 6 starts a new discriminator" $T --run-steps 1 --disc-filters 6
+    expect "start line: the new width" err_has "discriminator from step 8, 6 filters"
     run 0 "train-codec: export" "$SONOTOK" train-codec -q -o run --manifest x --run-steps 0 --export tiny.safetensors
     run 0 "the export tokenizes" "$SONOTOK" tokenize -q -m tiny.safetensors -b 20 a.wav -o a.tok
     run 0 "and detokenizes" "$SONOTOK" detokenize -q -m tiny.safetensors a.tok -o a2.wav

@@ -131,25 +131,73 @@ static trainer_params keep_phase(trainer_params p) {
     p.w_l1 = -1;
     p.mix[0] = -1;
     p.n_bw_mix = -1;
+    p.disc_filters = 0;
     return p;
+}
+
+/* A tiny run of one step, saved as g_dir/name (its path in ck). 0 or -1. */
+static int one_step_checkpoint(const trainer_params *p, const char *name, char *ck, size_t n) {
+    codec_config cfg;
+    tiny_config(&cfg);
+    int err = 0;
+    trainer *t = trainer_new(&cfg, p, &err);
+    CHECK_MSG(t != NULL, "trainer_new: %s", sono_last_error());
+    if (!t) return -1;
+    int ok = trainer_step(t) == 0;
+    snprintf(ck, n, "%s/%s", g_dir, name);
+    ok = ok && trainer_save_checkpoint(t, ck) == 0;
+    CHECK(ok);
+    trainer_free(t);
+    return ok ? 0 : -1;
+}
+
+/* Save t to ck, free it, and resume from ck keeping every phase setting
+ * (the other fields from p). NULL (a failed check) if that fails. */
+static trainer *save_and_resume(trainer *t, const char *ck, const trainer_params *p) {
+    CHECK(trainer_save_checkpoint(t, ck) == 0);
+    trainer_free(t);
+    trainer_params keep = keep_phase(*p);
+    int err = 0;
+    t = trainer_resume(ck, &keep, &err);
+    CHECK_MSG(t != NULL, "resume: %s", sono_last_error());
+    return t;
+}
+
+/* Another discriminator width on resume: a new discriminator of that width,
+ * which trains and is kept by the next checkpoint; the same width keeps the
+ * trained one (bit-identical resume is tested above). */
+static void test_disc_width(void) {
+    trainer_params p = base_params("train.jsonl", 1);
+    p.adv_start = 0;
+    char ck[512];
+    if (one_step_checkpoint(&p, "dwidth.safetensors", ck, sizeof ck)) return;
+    int err = 0;
+    trainer *t;
+    trainer_params wide = keep_phase(p);
+    wide.disc_filters = 6;
+    t = trainer_resume(ck, &wide, &err);
+    CHECK_MSG(t != NULL, "resume with 6 discriminator filters: %s", sono_last_error());
+    if (!t) return;
+    CHECK(trainer_get_params(t)->disc_filters == 6);
+    CHECK(trainer_step(t) == 0);
+    CHECK(isfinite(trainer_last_stats(t)->disc) && trainer_last_stats(t)->disc > 0);
+    t = save_and_resume(t, ck, &p);
+    if (t) {
+        CHECK(trainer_get_params(t)->disc_filters == 6);
+        CHECK(trainer_step(t) == 0);
+        trainer_free(t);
+    }
+    printf("  discriminator 4 -> 6 filters on resume: a new one trains, kept by the next checkpoint\n");
 }
 
 /* A later phase: resuming may change the mel bands, loss weights and mix,
  * and keeps the checkpoint's when the caller passes -1; a changed mix is
  * saved with the next checkpoint. */
 static void test_phase_change(void) {
-    codec_config cfg;
-    tiny_config(&cfg);
     trainer_params p = base_params("train.jsonl", 1);
-    int err = 0;
-    trainer *a = trainer_new(&cfg, &p, &err);
-    CHECK_MSG(a != NULL, "trainer_new: %s", sono_last_error());
-    if (!a) return;
-    CHECK(trainer_step(a) == 0);
     char ck[512];
-    snprintf(ck, sizeof ck, "%s/phase.safetensors", g_dir);
-    CHECK(trainer_save_checkpoint(a, ck) == 0);
-    trainer_free(a);
+    if (one_step_checkpoint(&p, "phase.safetensors", ck, sizeof ck)) return;
+    int err = 0;
     trainer_params keep = keep_phase(p);
     trainer *b = trainer_resume(ck, &keep, &err);
     CHECK(b != NULL);
@@ -218,11 +266,8 @@ static void test_bandwidth_mix(void) {
     CHECK_MSG(lo == 4 && hi == 4, "weights 0,0,1: codebooks %d..%d (want 4)", lo, hi);
     char ck[512];
     snprintf(ck, sizeof ck, "%s/bwmix.safetensors", g_dir);
-    CHECK(trainer_save_checkpoint(t, ck) == 0);
-    trainer_free(t);
     trainer_params keep = keep_phase(p);
-    t = trainer_resume(ck, &keep, &err);
-    CHECK(t != NULL);
+    t = save_and_resume(t, ck, &p);
     if (t) {
         CHECK(trainer_get_params(t)->n_bw_mix == 3 && trainer_get_params(t)->bw_mix[2] == 1);
         active_range(t, 4, &lo, &hi);
@@ -309,6 +354,7 @@ int main(void) {
     test_resume(1, -1);
     test_phase_change();
     test_bandwidth_mix();
+    test_disc_width();
     test_resume(2, 2);
     test_learning();
     test_bad_input();
