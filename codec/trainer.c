@@ -618,11 +618,10 @@ static void sample_batch(trainer *t) {
 /* Quantizer dropout: a bandwidth index, one RNG draw (equal odds unless
  * bw_mix is set: then by its weights). */
 static int pick_bandwidth(trainer *t) {
-    uint64_t r = sono_splitmix64(&t->rng);
-    if (t->p.n_bw_mix <= 0) return (int)(r % (uint64_t)t->n_bw);
+    if (t->p.n_bw_mix <= 0) return (int)(sono_splitmix64(&t->rng) % (uint64_t)t->n_bw);
     double sum = 0;
     for (int i = 0; i < t->n_bw; i++) sum += t->p.bw_mix[i];
-    double u = (double)(r >> 11) * 0x1.0p-53 * sum;
+    double u = sono_unif01(&t->rng) * sum;
     int last = 0;
     for (int i = 0; i < t->n_bw; i++) {
         if (t->p.bw_mix[i] <= 0) continue;
