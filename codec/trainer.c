@@ -301,14 +301,20 @@ static int pool_open(data_pool *dp, const char *manifest, const char *cache, int
     return rc;
 }
 
+/* Sum of the mix weights of the categories the pool has clips of. */
+static double pool_mix_sum(const data_pool *dp, const double mix[N_CAT]) {
+    double wsum = 0;
+    for (int c = 0; c < N_CAT; c++) if (dp->n_cat[c]) wsum += mix[c];
+    return wsum;
+}
+
 /* One crop: category by the mix weights (among those with data), clip by
  * length, random offset; short clips sit at a random place in silence.
  * Nearly silent crops are redrawn (up to 8 times). Then a random gain. */
 static void pool_crop(const data_pool *dp, const double mix[N_CAT], int T, float gain_db_min, float gain_db_max,
                       uint64_t *rng, float *out /* [C][T] */) {
     const int C = dp->channels;
-    double wsum = 0;
-    for (int c = 0; c < N_CAT; c++) if (dp->n_cat[c]) wsum += mix[c];
+    const double wsum = pool_mix_sum(dp, mix);
     for (int attempt = 0; attempt < 8; attempt++) {
         double u = sono_unif01(rng) * wsum;
         int cat = -1;
@@ -736,8 +742,14 @@ static int trainer_init_fresh(trainer *t) {
 static int trainer_open_data(trainer *t) {
     if (!t->p.manifest) return sono_fail(SONO_E_ARG, "no training manifest");
     int rc = pool_open(&t->data, t->p.manifest, t->p.cache, t->cfg.sample_rate, t->cfg.channels, t->p.n_threads);
-    if (!rc) t->have_data = 1;
-    return rc;
+    if (rc) return rc;
+    t->have_data = 1;
+    /* the mix must give some weight to a category the corpus has */
+    if (!(pool_mix_sum(&t->data, t->p.mix) > 0))
+        return sono_fail(SONO_E_ARG, "mix %g,%g,%g gives no weight to the corpus's clips (speech %lld, music %lld, effects %lld)",
+                         t->p.mix[0], t->p.mix[1], t->p.mix[2], (long long)t->data.n_cat[0],
+                         (long long)t->data.n_cat[1], (long long)t->data.n_cat[2]);
+    return 0;
 }
 
 trainer *trainer_new(const codec_config *cfg, const trainer_params *p, int *err) {

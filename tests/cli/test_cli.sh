@@ -440,6 +440,8 @@ train() {
     run 1 "--mix with 2 weights" $T --run-steps 1 --mix 1,1
     run 2 "--bandwidth-mix: 2 weights for 3 bandwidths" $T --run-steps 1 --bandwidth-mix 1,1
     expect "2 weights for 3 bandwidths: named" err_has "2 bandwidth weights for the model's 3 bandwidths"
+    run 2 "--mix weighing only effects, which the corpus lacks" $T --run-steps 1 --mix 0,0,1
+    expect "mix with no weight on the corpus: named" err_has "gives no weight to the corpus's clips (speech 1, music 1, effects 0)"
     expect "refused runs leave the checkpoint as it was" cmp -s before.safetensors run/checkpoint.safetensors
     run 0 "resume: discriminator on at 4 filters" $T --run-steps 1 --adv-start 8 --disc-filters 4
     expect "start line: discriminator and its width" err_has "discriminator from step 8, 4 filters"
