@@ -301,6 +301,20 @@ static int pool_open(data_pool *dp, const char *manifest, const char *cache, int
     return rc;
 }
 
+/* Index i of weights w[0..n) such that u falls in its share: u in
+ * [sum w[<i], sum w[<=i]); zero weights are never picked (u past the end,
+ * by rounding, picks the last positive one). */
+static int pick_weighted(const double *w, int n, double u) {
+    int last = 0;
+    for (int i = 0; i < n; i++) {
+        if (!(w[i] > 0)) continue;
+        last = i;
+        if (u < w[i]) return i;
+        u -= w[i];
+    }
+    return last;
+}
+
 /* Sum of the mix weights of the categories the pool has clips of. */
 static double pool_mix_sum(const data_pool *dp, const double mix[N_CAT]) {
     double wsum = 0;
@@ -315,15 +329,10 @@ static void pool_crop(const data_pool *dp, const double mix[N_CAT], int T, float
                       uint64_t *rng, float *out /* [C][T] */) {
     const int C = dp->channels;
     const double wsum = pool_mix_sum(dp, mix);
+    double w[N_CAT];
+    for (int c = 0; c < N_CAT; c++) w[c] = dp->n_cat[c] ? mix[c] : 0;
     for (int attempt = 0; attempt < 8; attempt++) {
-        double u = sono_unif01(rng) * wsum;
-        int cat = -1;
-        for (int c = 0; c < N_CAT; c++) {
-            if (!dp->n_cat[c]) continue;
-            cat = c;
-            if (u < mix[c]) break;
-            u -= mix[c];
-        }
+        int cat = pick_weighted(w, N_CAT, sono_unif01(rng) * wsum);
         const double *cum = dp->cum[cat];
         int64_t nc = dp->n_cat[cat];
         double v = sono_unif01(rng) * cum[nc - 1];
@@ -627,15 +636,7 @@ static int pick_bandwidth(trainer *t) {
     if (t->p.n_bw_mix <= 0) return (int)(sono_splitmix64(&t->rng) % (uint64_t)t->n_bw);
     double sum = 0;
     for (int i = 0; i < t->n_bw; i++) sum += t->p.bw_mix[i];
-    double u = sono_unif01(&t->rng) * sum;
-    int last = 0;
-    for (int i = 0; i < t->n_bw; i++) {
-        if (t->p.bw_mix[i] <= 0) continue;
-        last = i;
-        if (u < t->p.bw_mix[i]) return i;
-        u -= t->p.bw_mix[i];
-    }
-    return last;
+    return pick_weighted(t->p.bw_mix, t->n_bw, sono_unif01(&t->rng) * sum);
 }
 
 /* EMA view of codebook q in the trainer's arrays. */
