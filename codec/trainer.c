@@ -315,10 +315,13 @@ static int pick_weighted(const double *w, int n, double u) {
     return last;
 }
 
-/* Sum of the mix weights of the categories the pool has clips of. */
-static double pool_mix_sum(const data_pool *dp, const double mix[N_CAT]) {
+/* w = the mix weights, 0 for the categories the pool has no clips of; returns their sum. */
+static double pool_weights(const data_pool *dp, const double mix[N_CAT], double w[N_CAT]) {
     double wsum = 0;
-    for (int c = 0; c < N_CAT; c++) if (dp->n_cat[c]) wsum += mix[c];
+    for (int c = 0; c < N_CAT; c++) {
+        w[c] = dp->n_cat[c] ? mix[c] : 0;
+        wsum += w[c];
+    }
     return wsum;
 }
 
@@ -328,9 +331,8 @@ static double pool_mix_sum(const data_pool *dp, const double mix[N_CAT]) {
 static void pool_crop(const data_pool *dp, const double mix[N_CAT], int T, float gain_db_min, float gain_db_max,
                       uint64_t *rng, float *out /* [C][T] */) {
     const int C = dp->channels;
-    const double wsum = pool_mix_sum(dp, mix);
     double w[N_CAT];
-    for (int c = 0; c < N_CAT; c++) w[c] = dp->n_cat[c] ? mix[c] : 0;
+    const double wsum = pool_weights(dp, mix, w);
     for (int attempt = 0; attempt < 8; attempt++) {
         int cat = pick_weighted(w, N_CAT, sono_unif01(rng) * wsum);
         const double *cum = dp->cum[cat];
@@ -744,12 +746,17 @@ static int trainer_open_data(trainer *t) {
     if (!t->p.manifest) return sono_fail(SONO_E_ARG, "no training manifest");
     int rc = pool_open(&t->data, t->p.manifest, t->p.cache, t->cfg.sample_rate, t->cfg.channels, t->p.n_threads);
     if (rc) return rc;
+    /* the mix must give some weight to a category the corpus has (else the
+     * pool is closed again, so a later step checks anew) */
+    double w[N_CAT];
+    if (!(pool_weights(&t->data, t->p.mix, w) > 0)) {
+        rc = sono_fail(SONO_E_ARG, "mix %g,%g,%g gives no weight to the corpus's clips (speech %lld, music %lld, effects %lld)",
+                       t->p.mix[0], t->p.mix[1], t->p.mix[2], (long long)t->data.n_cat[0],
+                       (long long)t->data.n_cat[1], (long long)t->data.n_cat[2]);
+        pool_free(&t->data);
+        return rc;
+    }
     t->have_data = 1;
-    /* the mix must give some weight to a category the corpus has */
-    if (!(pool_mix_sum(&t->data, t->p.mix) > 0))
-        return sono_fail(SONO_E_ARG, "mix %g,%g,%g gives no weight to the corpus's clips (speech %lld, music %lld, effects %lld)",
-                         t->p.mix[0], t->p.mix[1], t->p.mix[2], (long long)t->data.n_cat[0],
-                         (long long)t->data.n_cat[1], (long long)t->data.n_cat[2]);
     return 0;
 }
 
