@@ -503,6 +503,11 @@ const float *trainer_codebooks_data(const trainer *t, size_t *n) {
     return t->cb_embed;
 }
 
+const float *trainer_disc_params_data(const trainer *t, size_t *n) {
+    if (n) *n = t->dparams ? t->n_dpf : 0;
+    return t->dparams;
+}
+
 void trainer_free(trainer *t) {
     if (!t) return;
     if (t->w)
@@ -1001,6 +1006,12 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
                      t->p.disc_filters);
             t->p.disc_filters = p->disc_filters;
             fresh_disc = 1;
+        } else if (p->disc_reset && t->p.adv_start >= 0) {
+            /* a discriminator that has caught up with the codec stops teaching it; a new one starts over */
+            sono_log(SONO_LOG_INFO, "discriminator: %d filters, new (reset)", t->p.disc_filters);
+            fresh_disc = 1;
+        } else if (p->disc_reset) {
+            sono_log(SONO_LOG_WARN, "no discriminator to reset: this run has none (--adv-start -1)");
         }
         if (p->n_bw_mix >= 0) {
             sono_log(SONO_LOG_INFO, "bandwidth weights: %d given (checkpoint: %d)", p->n_bw_mix, t->p.n_bw_mix);

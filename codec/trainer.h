@@ -44,6 +44,8 @@ typedef struct {
                                  reconstruction losses have settled (20000; -1: never) */
     int disc_filters;         /* discriminator width (8: EnCodec's 32 costs ~20x a small codec's step on a CPU) */
     float disc_lr;            /* discriminator AdamW LR (3e-4), same betas */
+    int disc_reset;           /* resume only, not saved: 1 starts a new discriminator of the same width
+                                 (fresh weights and optimiser state, as at --adv-start) (0) */
     int quantizer_dropout;    /* 1: each micro-batch uses the codebooks of a random bandwidth (1) */
     int n_bw_mix;             /* 0: every bandwidth equally likely (the default); else the number of weights
                                  in bw_mix, one per bandwidth of the config (ascending), not all 0 */
@@ -89,8 +91,9 @@ trainer *trainer_new(const codec_config *cfg, const trainer_params *p, int *err)
  * p->mix[0] >= 0 and the bandwidth weights when p->n_bw_mix >= 0 replace the
  * checkpoint's (a later phase of training; the change is logged); so does
  * p->disc_filters when > 0, with a new discriminator (fresh weights and
- * optimiser state) when it differs from the checkpoint's. Other fields of p are
- * ignored: the checkpoint's settings hold. */
+ * optimiser state) when it differs from the checkpoint's, or when
+ * p->disc_reset is set. Other fields of p are ignored: the checkpoint's
+ * settings hold. */
 trainer *trainer_resume(const char *checkpoint, const trainer_params *p, int *err);
 void trainer_free(trainer *t);
 
@@ -123,5 +126,7 @@ const float *trainer_grads_data(const trainer *t, size_t *n_floats);
 const train_param *trainer_param_table(const trainer *t, int *n_params);
 const float *trainer_params_data(const trainer *t, size_t *n_floats);
 const float *trainer_codebooks_data(const trainer *t, size_t *n_floats);
+/* The discriminator's flat parameters (NULL when the run has none). */
+const float *trainer_disc_params_data(const trainer *t, size_t *n_floats);
 
 #endif

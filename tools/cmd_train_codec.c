@@ -23,7 +23,7 @@ enum {
     OPT_SEED, OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_CLIPS, OPT_ADV_START, OPT_MEL_BANDS,
     OPT_NO_DROPOUT, OPT_RUN_STEPS, OPT_EXPORT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
     OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_RUN_SECONDS, OPT_EVAL_ONLY, OPT_CLIP,
-    OPT_BW_MIX, OPT_DISC_FILTERS,
+    OPT_BW_MIX, OPT_DISC_FILTERS, OPT_DISC_RESET,
 };
 
 static const cli_opt train_opts[] = {
@@ -56,6 +56,7 @@ static const cli_opt train_opts[] = {
     {OPT_MIX, "mix", "S,M,E", "sampling weights of speech, music, effects (0.5,0.35,0.15; also on resume)"},
     {OPT_ADV_START, "adv-start", "STEP", "start the discriminator at this step (-1: never; default 20000)"},
     {OPT_DISC_FILTERS, "disc-filters", "N", "discriminator width (8; on resume, another width starts a new discriminator)"},
+    {OPT_DISC_RESET, "disc-reset", NULL, "on resume: start a new discriminator of the same width"},
     {OPT_BW_MIX, "bandwidth-mix", "LIST", "quantizer dropout: sampling weight per bandwidth, e.g. 0.2,0.2,0.6 (equal; also on resume)"},
     {OPT_NO_DROPOUT, "no-dropout", NULL, "always use every codebook (no quantizer dropout)"},
     {OPT_SEED, "seed", "N", "random seed (1)"},
@@ -82,7 +83,8 @@ const cli_cmd cmd_train_codec = {
         "32..2048, --mel-bands) + 0.25 commitment, plus from --adv-start an MS-STFT\n"
         "discriminator's hinge and feature-matching losses (--disc-filters 8). --loss-weights,\n"
         "--mel-bands, --mix, --bandwidth-mix and --disc-filters also apply when resuming\n"
-        "(a new phase of a run; the start line shows the settings in force). Codebooks start from k-means++\n"
+        "(a new phase of a run; the start line shows the settings in force); --disc-reset\n"
+        "replaces a trained discriminator with a new one. Codebooks start from k-means++\n"
         "and follow EMAs with dead-code restarts. AdamW (betas 0.5, 0.9), no grad clip,\n"
         "warmup then cosine decay. The batch is split over the threads; a run is\n"
         "bit-identical for the same seed and thread count, also across resumes.\n"
@@ -231,6 +233,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
             break;
         }
         case OPT_DISC_FILTERS: INT_OPT(1, 256) tp.disc_filters = (int)lv; dfilt_given = 1; break;
+        case OPT_DISC_RESET: tp.disc_reset = 1; break;
         case OPT_NO_DROPOUT: tp.quantizer_dropout = 0; break;
         case OPT_SEED: INT_OPT(0, 0x7fffffffL) tp.seed = (uint64_t)lv; break;
         case OPT_LOG_EVERY: INT_OPT(1, 1000000000L) log_every = lv; break;
@@ -271,6 +274,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     int resume = stat(ckpt, &st) == 0;
     if (eval_only && !tp.heldout) return cli_usage_error(cmd, "--eval-only needs --heldout");
     if (eval_only && !resume) return cli_usage_error(cmd, "--eval-only needs a checkpoint in %s", out_dir);
+    if (tp.disc_reset && !resume) return cli_usage_error(cmd, "--disc-reset needs a checkpoint in %s", out_dir);
     if (mkdir(out_dir, 0777) && errno != EEXIST) return cli_fail_errno(out_dir, errno);
     int err = 0;
     trainer *t;
@@ -300,7 +304,8 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     else snprintf(bands, sizeof bands, "n_fft*5/32 bands");
     char adv[64] = "off";
     if (P->adv_start >= 0)
-        snprintf(adv, sizeof adv, "from step %lld, %d filters", (long long)P->adv_start, P->disc_filters);
+        snprintf(adv, sizeof adv, "from step %lld, %d filters%s", (long long)P->adv_start, P->disc_filters,
+                 tp.disc_reset ? ", new" : "");
     char bw[16 * CODEC_MAX_BW + 16] = "equal";
     if (!P->quantizer_dropout) snprintf(bw, sizeof bw, "off");
     else

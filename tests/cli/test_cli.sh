@@ -413,7 +413,7 @@ default_model() {
 
 # train-codec from the command line, on a tiny model and two generated
 # clips: a run, phases on resume (--mix, --bandwidth-mix, --adv-start,
-# --disc-filters) seen in the start line and in the codebooks used, bad
+# --disc-filters, --disc-reset) seen in the start line and in the codebooks used, bad
 # weights refused with the checkpoint left as it was, and the export read
 # back by tokenize.
 train() {
@@ -447,6 +447,10 @@ train() {
     expect "start line: discriminator and its width" err_has "discriminator from step 8, 4 filters"
     run 0 "resume: --disc-filters 6 starts a new discriminator" $T --run-steps 1 --disc-filters 6
     expect "start line: the new width" err_has "discriminator from step 8, 6 filters"
+    run 0 "resume: --disc-reset starts a new discriminator of the same width" $T --run-steps 1 --disc-reset
+    expect "--disc-reset: noted" err_has "discriminator from step 8, 6 filters, new"
+    run 1 "--disc-reset with no checkpoint" "$SONOTOK" train-codec -o fresh --manifest m.jsonl --disc-reset
+    expect "--disc-reset with no checkpoint: named" err_has "--disc-reset needs a checkpoint"
     run 0 "train-codec: export" "$SONOTOK" train-codec -q -o run --manifest x --run-steps 0 --export tiny.safetensors
     run 0 "the export tokenizes" "$SONOTOK" tokenize -q -m tiny.safetensors -b 20 a.wav -o a.tok
     run 0 "and detokenizes" "$SONOTOK" detokenize -q -m tiny.safetensors a.tok -o a2.wav

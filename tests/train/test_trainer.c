@@ -190,6 +190,59 @@ static void test_disc_width(void) {
     printf("  discriminator 4 -> 6 filters on resume: a new one trains, kept by the next checkpoint\n");
 }
 
+/* --disc-reset on resume: the discriminator starts again from the weights
+ * a new run gives it (its trained ones are dropped), trains, and the next
+ * checkpoint keeps the new one; without the flag the trained one is kept. */
+static void test_disc_reset(void) {
+    trainer_params p = base_params("train.jsonl", 1);
+    p.adv_start = 0;
+    codec_config cfg;
+    tiny_config(&cfg);
+    int err = 0;
+    trainer *t = trainer_new(&cfg, &p, &err);
+    CHECK_MSG(t != NULL, "trainer_new: %s", sono_last_error());
+    if (!t) return;
+    size_t n = 0;
+    const float *d = trainer_disc_params_data(t, &n);
+    float *init = d && n ? malloc(n * sizeof *init) : NULL;
+    CHECK(init != NULL);
+    if (!init) { trainer_free(t); return; }
+    memcpy(init, d, n * sizeof *init);
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s/dreset.safetensors", g_dir);
+    CHECK(trainer_step(t) == 0);
+    CHECK(trainer_save_checkpoint(t, ck) == 0);
+    trainer_free(t);
+    trainer_params keep = keep_phase(p), reset = keep_phase(p);
+    reset.disc_reset = 1;
+    t = trainer_resume(ck, &keep, &err);
+    CHECK(t != NULL);
+    if (t) {
+        size_t m = 0;
+        d = trainer_disc_params_data(t, &m);
+        CHECK(m == n && d && memcmp(d, init, n * sizeof *init) != 0);
+        trainer_free(t);
+    }
+    t = trainer_resume(ck, &reset, &err);
+    CHECK_MSG(t != NULL, "resume with a discriminator reset: %s", sono_last_error());
+    if (t) {
+        size_t m = 0;
+        d = trainer_disc_params_data(t, &m);
+        CHECK(m == n && d && memcmp(d, init, n * sizeof *init) == 0);
+        CHECK(trainer_get_params(t)->disc_filters == p.disc_filters);
+        CHECK(trainer_step(t) == 0);
+        CHECK(isfinite(trainer_last_stats(t)->disc) && trainer_last_stats(t)->disc > 0);
+        t = save_and_resume(t, ck, &p);
+        if (t) {
+            d = trainer_disc_params_data(t, &m);
+            CHECK(m == n && d && memcmp(d, init, n * sizeof *init) != 0);
+            trainer_free(t);
+        }
+    }
+    free(init);
+    printf("  --disc-reset on resume: the discriminator restarts from a new run's weights, trains, is kept\n");
+}
+
 /* A later phase: resuming may change the mel bands, loss weights and mix,
  * and keeps the checkpoint's when the caller passes -1; a changed mix is
  * saved with the next checkpoint. */
@@ -352,6 +405,7 @@ int main(void) {
     test_phase_change();
     test_bandwidth_mix();
     test_disc_width();
+    test_disc_reset();
     test_resume(2, 2);
     test_learning();
     test_bad_input();
