@@ -443,6 +443,8 @@ train() {
     run 2 "--mix weighing only effects, which the corpus lacks" $T --run-steps 1 --mix 0,0,1
     expect "mix with no weight on the corpus: named" err_has "gives no weight to the corpus's clips (speech 1, music 1, effects 0)"
     expect "refused runs leave the checkpoint as it was" cmp -s before.safetensors run/checkpoint.safetensors
+    run 0 "--disc-reset on a run without a discriminator" $T --run-steps 1 --disc-reset
+    expect "nothing to reset: warned" err_has "no discriminator to reset"
     run 0 "resume: discriminator on at 4 filters" $T --run-steps 1 --adv-start 8 --disc-filters 4
     expect "start line: discriminator and its width" err_has "discriminator from step 8, 4 filters"
     run 0 "resume: --disc-filters 6 starts a new discriminator" $T --run-steps 1 --disc-filters 6
