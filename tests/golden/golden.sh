@@ -1,0 +1,94 @@
+#!/bin/sh
+# Golden outputs: token files, .npy, an archive, decoded audio and a short
+# train-codec run (checkpoints after a resume, 1 and 2 threads) made by the
+# sonotok program from the committed test inputs, hashed.
+#
+#   golden.sh SONOTOK FIXTURE SOURCE_ROOT          compare with hashes-ISA.txt
+#   golden.sh SONOTOK FIXTURE SOURCE_ROOT --write  print the hashes instead
+#
+# The hashes were made by the code as it stood before the training code moved
+# out of the codec library (commit c22f373): a refactor that changes any of
+# them changed behaviour. Float results depend on the kernels the CPU selects
+# (AVX-512, AVX2 or plain C) and OpenBLAS's core type, so the hashes are kept
+# per kernel level; a level with no file is skipped (exit 77).
+set -u
+LC_ALL=C
+export LC_ALL
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+SONOTOK=$(abs "$1")
+FIX=$(abs "$2")
+SRC=$(abs "$3")
+MODE=${4:-check}
+
+flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+has() { case " $flags " in *" $1 "*) return 0 ;; esac; return 1; }
+if has avx512f && has avx512dq; then isa=avx512
+elif has avx2 && has fma; then isa=avx2
+else isa=plain
+fi
+isa="$isa-${OPENBLAS_CORETYPE:-auto}"
+HASHES="$SRC/tests/golden/hashes-$isa.txt"
+if [ "$MODE" != --write ] && [ ! -f "$HASHES" ]; then
+    echo "no golden hashes for kernel level $isa: skipped"
+    exit 77
+fi
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/sonotok-golden.XXXXXX") || exit 1
+trap 'rm -rf "$W"' EXIT
+trap 'exit 1' INT TERM
+cd "$W" || exit 1
+
+die() { echo "golden: $*"; exit 1; }
+S() { "$SONOTOK" "$@" 2>err || { cat err; die "failed: sonotok $*"; }; }
+
+# inference: the default codec, an official-format .th (tiny24) and a
+# stereo 48 kHz one with segments (tiny48)
+for b in 1.5 3 6; do
+    S tokenize -q -t 2 -m default -b "$b" "$SRC/tests/data/speech-cs.ogg" -o "speech-$b.tok"
+    S tokenize -q -t 2 -m default -b "$b" -f npy "$SRC/tests/data/hello.wav" -o "hello-$b.npy"
+done
+S detokenize -q -t 2 speech-6.tok -o speech-6.wav
+S detokenize -q -t 1 -m default hello-1.5.npy -o hello-1.5.wav
+T24="$SRC/tests/codec/data/tiny24.th"
+T48="$SRC/tests/codec/data/tiny48.th"
+S tokenize -q -m "$T24" "$SRC/tests/data/hello.wav" -o t24.tok
+S tokenize -q -m "$T24" -f npy "$SRC/tests/data/speech-cs.ogg" -o t24.npy
+S detokenize -q -m "$T24" t24.tok -o t24.wav
+S tokenize -q -m "$T48" "$SRC/tests/data/speech-cs.ogg" -o t48.tok
+S detokenize -q -m "$T48" t48.tok -o t48.wav
+mkdir -p tree/sub
+cp "$SRC/tests/data/hello.wav" tree/a.wav
+cp "$SRC/tests/data/speech-cs.ogg" tree/sub/b.ogg
+S tokenize -q -m default tree -o tree.sta
+
+# training: a tiny codec from a fixed seed, discriminator from step 3,
+# resumed once; 1 and 2 threads
+"$FIX" wav a.wav 1 8000 1 300 && "$FIX" wav b.wav 1.5 8000 1 500 || die "fixture failed"
+printf '{"path":"a.wav","category":"speech","duration":1}\n{"path":"b.wav","category":"music","duration":1.5}\n' >m.jsonl
+for t in 1 2; do
+    T="train-codec -q -o run$t --manifest m.jsonl -t $t --seed 7"
+    S $T --rate 8000 --filters 2 --ratios 4,2 --dimension 8 --codebooks 4 --codebook-size 32 \
+        --bandwidths 5,10,20 --crop 0.3 --batch 2 --steps 20 --run-steps 4 --adv-start 3 --disc-filters 4
+    cp "run$t/checkpoint.safetensors" "train$t-step4.safetensors"
+    S $T --run-steps 3
+    cp "run$t/checkpoint.safetensors" "train$t-step7.safetensors"
+    S train-codec -q -o "run$t" --manifest m.jsonl --run-steps 0 --export "train$t.safetensors"
+done
+
+# a checkpoint records the CPU time it has cost: left out of its hash
+out() {
+    for f in speech*.wav hello*.wav t24.wav t48.wav *.tok *.npy *.sta train*.safetensors; do
+        case $f in
+        train*) h=$(sed -e 's/"cpu_seconds":"[^"]*"//' "$f" | sha256sum) ;;
+        *) h=$(sha256sum <"$f") ;;
+        esac
+        printf '%s %s\n' "$(echo "$h" | cut -c1-64)" "$f"
+    done
+}
+if [ "$MODE" = --write ]; then out; exit 0; fi
+out >got.txt
+if ! diff -u "$HASHES" got.txt; then
+    echo "golden: outputs differ from $HASHES"
+    exit 1
+fi
+echo "golden ($isa): $(wc -l <got.txt) outputs identical"
