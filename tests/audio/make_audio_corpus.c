@@ -102,6 +102,14 @@ int main(int argc, char **argv) {
     make("pcm16_mono_768k.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 768000, 1, 1000);
     make("pcm16_64ch_24k.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 24000, 64, 20);
     make("one_frame.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 1, 1);
+    make("alac_mono_44k.caf", SF_FORMAT_CAF | SF_FORMAT_ALAC_16, 44100, 1, 600);
+    make("pcm16_stereo_48k.rf64", SF_FORMAT_RF64 | SF_FORMAT_PCM_16, 48000, 2, 200);
+    make("gsm_8k.wav", SF_FORMAT_WAV | SF_FORMAT_GSM610, 8000, 1, 800);
+    make("ms_adpcm_stereo_22k.wav", SF_FORMAT_WAV | SF_FORMAT_MS_ADPCM, 22050, 2, 600);
+    make("g721_8k.au", SF_FORMAT_AU | SF_FORMAT_G721_32, 8000, 1, 1000);
+    make("dwvw16_16k.aiff", SF_FORMAT_AIFF | SF_FORMAT_DWVW_16, 16000, 1, 600);
+    make("pcm16_16k.nist", SF_FORMAT_NIST | SF_FORMAT_PCM_16, 16000, 1, 300);
+    make("u8_8k.voc", SF_FORMAT_VOC | SF_FORMAT_PCM_U8, 8000, 1, 600);
     unsigned char buf[4096];
     /* header claims more data than the file holds: libsndfile reads what is there */
     size_t n = wav(buf, 1, 24000, 16, 400);

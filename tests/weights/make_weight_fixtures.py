@@ -288,7 +288,8 @@ def main():
     torch.save(lin, buf, pickle_protocol=4)
     corpus("th", "linear_p4.th", buf.getvalue())
     corpus("th", "sd.th", th)
-    corpus("th", "sd_zip64.th", open(os.path.join(DATA, "sd_zip64.th"), "rb").read())
+    for name in ["sd_zip64.th", "sd_p4.th", "nested.th"]:
+        corpus("th", name, open(os.path.join(DATA, name), "rb").read())
     s0 = FakeStorage("0", torch.FloatStorage, 6)
     corpus("th", "view_v3.th", fake_th({"w": FakeTensor(FakeStorage("0", UntypedStorage, 24), 1, (2, 2), (1, 2), torch.float32)},
                                        {"0": f32(0, 1, 2, 3, 4, 5)}, protocol=4))
