@@ -23,7 +23,12 @@ LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(dirname "$0")/lsan.supp} timeout $((
     -artifact_prefix="$crashes/" -print_final_stats=1 "$work/corpus" >"$work/log" 2>&1 || rc=$?
 grep -E 'INITED|DONE|stat::number_of_executed_units' "$work/log" || true
 if [ "$rc" -ne 0 ]; then
-    tail -n 60 "$work/log"
+    # the report from its first line (libFuzzer's, a sanitizer's or UBSan's), else the log's end
+    if grep -qE '==[0-9]+==( ?ERROR|WARNING)|runtime error:|ERROR: libFuzzer' "$work/log"; then
+        sed -n -E '/==[0-9]+==( ?ERROR|WARNING)|runtime error:|ERROR: libFuzzer/,$p' "$work/log" | head -n 80
+    else
+        tail -n 60 "$work/log"
+    fi
     echo "FAIL $(basename "$bin") (exit $rc): reproducer in $crashes/; replay it with $bin FILE" >&2
 fi
 exit "$rc"
