@@ -19,7 +19,7 @@
 
 #include "sonotok/tokens.h"
 #include "sono_internal.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 
 #define AR_MAGIC "SNTKARCH"
 #define AR_FOOT_MAGIC "SNTKINDX"

@@ -184,10 +184,15 @@ static json_object *parse_object(const char *json, const char *what) {
 #define BAD(key) do { json_object_put(o); return sono_fail(SONO_E_FORMAT, "%s: bad value for \"%s\"", what, key); } while (0)
 
 int codec_config_from_json(const char *json, codec_config *c) {
+    config_seanet_defaults(c);
+    int rc = codec_config_apply_json(json, c);
+    return rc ? rc : codec_config_check(c);
+}
+
+int codec_config_apply_json(const char *json, codec_config *c) {
     const char *what = "codec config";
     json_object *o = parse_object(json, what);
     if (!o) return SONO_E_FORMAT;
-    config_seanet_defaults(c);
     const char *s;
     int r;
     if ((r = jstr(o, "name", &s)) < 0) BAD("name");
@@ -221,7 +226,7 @@ int codec_config_from_json(const char *json, codec_config *c) {
     if (jintarr(o, "ratios", c->ratios, CODEC_MAX_RATIOS, &c->n_ratios) < 0) BAD("ratios");
     if (jdblarr(o, "bandwidths", c->bandwidths, CODEC_MAX_BW, &c->n_bandwidths) < 0) BAD("bandwidths");
     json_object_put(o);
-    return codec_config_check(c);
+    return 0;
 }
 
 int codec_config_from_hf_json(const char *json, codec_config *c) {

@@ -44,6 +44,9 @@ typedef struct {
 int codec_config_preset(const char *name, codec_config *cfg);
 /* Parse our JSON config (the native format's __metadata__["config"]). */
 int codec_config_from_json(const char *json, codec_config *cfg);
+/* Set the fields a JSON object names (others keep their values), without
+ * checking the result: 0 or SONO_E_FORMAT for a bad value. */
+int codec_config_apply_json(const char *json, codec_config *cfg);
 /* Hugging Face config.json (EncodecConfig). */
 int codec_config_from_hf_json(const char *json, codec_config *cfg);
 /* Serialise to JSON (malloc'd). */

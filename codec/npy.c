@@ -8,7 +8,7 @@
 
 #include "sonotok/tokens.h"
 #include "sono_internal.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6

@@ -16,7 +16,7 @@
 
 #include "sonotok/tokens.h"
 #include "sono_internal.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 
 /* ---- layout (FORMATS.md) ---- */
 #define TOK_MAGIC "SNTK"

@@ -13,7 +13,7 @@
  * data is touched. */
 #include <stdlib.h>
 #include <string.h>
-#include "pickle.h"
+#include "tensorset.h"
 #include "sono_internal.h"
 #include "tensors.h"
 #include "zipread.h"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
-#include "pickle.h"
+#include "tensorset.h"
 #include "sono_internal.h"
 #include "tensors.h"
 

@@ -1,6 +1,6 @@
 /* Short-time Fourier transform with its backward, for training losses (the
- * multi-scale mel loss, codec/mel_loss.c) and the multi-scale STFT
- * discriminator (codec/disc.c). Float, real input, periodic Hann window,
+ * multi-scale mel loss, codec/train/mel_loss.c) and the multi-scale STFT
+ * discriminator (codec/train/disc.c). Float, real input, periodic Hann window,
  * no centering: the caller pads (stft_reflect_pad below).
  *
  *   stft_plan *p = stft_plan_new(1024, 256, 1, &err);       // n_fft, hop, normalized

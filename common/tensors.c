@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "pickle.h"
+#include "tensorset.h"
 #include "sono_internal.h"
 #include "tensors.h"
 

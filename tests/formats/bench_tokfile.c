@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "sonotok/tokens.h"
 #include "test_util.h"
 

@@ -10,7 +10,7 @@
 #include <zstd.h>
 
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "formats/tokfix.h"
 
 static const char *g_out;

@@ -12,7 +12,7 @@
 #include <zstd.h>
 
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "formats/tokfix.h"
 #include "test_util.h"
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "formats/tokfix.h"
 #include "test_util.h"
 

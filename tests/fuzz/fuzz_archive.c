@@ -7,7 +7,7 @@
 #include <string.h>
 #include "fuzz_target.h"
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "formats/tokfix.h"
 
 /* Independent restatement of the name rule: no empty, "." or ".." component. */

@@ -5,7 +5,7 @@
  * (stride-0 views can ask for far more than the input holds). */
 #include <stdlib.h>
 #include "fuzz_target.h"
-#include "pickle.h"
+#include "tensorset.h"
 #include "sonotok/error.h"
 #include "tensors.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include "fuzz_target.h"
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "formats/tokfix.h"
 
 static void round_trip(const sono_tokens *t) {

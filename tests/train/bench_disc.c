@@ -1,4 +1,4 @@
-/* Speed of the MS-STFT discriminator (codec/disc.c) as the codec trainer runs
+/* Speed of the MS-STFT discriminator (codec/train/disc.c) as the codec trainer runs
  * it: one disc per thread, single-threaded (OpenBLAS set to 1 thread), the
  * default EnCodec config (5 scales, n_fft 1024 2048 512 256 128), B crops of
  * T samples, mono, for filters 8 and 32. Times disc_loss_d and disc_loss_g

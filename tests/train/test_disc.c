@@ -1,4 +1,4 @@
-/* MS-STFT discriminator (codec/disc.c).
+/* MS-STFT discriminator (codec/train/disc.c).
  *
  * 1. conv2d: the fast kernel against the plain reference (forward, and
  *    backward for din, dw, db), on the discriminator's shapes and others with

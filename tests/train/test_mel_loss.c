@@ -1,4 +1,4 @@
-/* codec/mel_loss.c: the gradient against central finite differences of the
+/* codec/train/mel_loss.c: the gradient against central finite differences of the
  * loss itself, value and gradient against PyTorch/torchaudio autograd
  * (tests/ref/make_mel_fixture.py writes data/mel_loss.safetensors), the
  * n_fft = 512 mel spectrogram through a loss against silence, accumulation

@@ -1,4 +1,4 @@
-/* The codec's training graph (codec/train_graph.c), whole model.
+/* The codec's training graph (codec/train/train_graph.c), whole model.
  *
  * 1. Against PyTorch autograd: tests/ref/make_grad_fixture.py runs the
  *    reference EncodecModel (tiny24: causal, weight norm, 2-layer LSTM, two

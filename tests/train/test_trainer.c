@@ -1,4 +1,4 @@
-/* The codec training loop (codec/trainer.c) on a tiny model and tiny
+/* The codec training loop (codec/train/trainer.c) on a tiny model and tiny
  * generated clips (written to a temporary folder with a manifest).
  *
  * 1. Resume is bit-identical: 6 steps in one go equal 3 steps, a checkpoint,

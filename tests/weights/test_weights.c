@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "pickle.h"
+#include "tensorset.h"
 #include "sonotok/error.h"
 #include "tensors.h"
 #include "test_util.h"

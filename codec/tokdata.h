@@ -2,8 +2,8 @@
  * little-endian field helpers, whole-file read and atomic write, token-file
  * coder selection and header probing, and opening an archive from memory
  * (for the fuzz target). Not installed; formats are in codec/FORMATS.md. */
-#ifndef SONO_ARCHIVE_INTERNAL_H
-#define SONO_ARCHIVE_INTERNAL_H
+#ifndef SONO_TOKDATA_H
+#define SONO_TOKDATA_H
 
 #include <stddef.h>
 #include <stdint.h>

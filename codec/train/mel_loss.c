@@ -1,4 +1,4 @@
-/* Multi-scale mel-spectrogram loss and its gradient (codec/mel_loss.h).
+/* Multi-scale mel-spectrogram loss and its gradient (codec/train/mel_loss.h).
  * Each scale pads, transforms (common/stft.c), takes magnitudes and applies a
  * sparse triangular filterbank; the backward runs the same steps in reverse
  * for y only. All buffers come from the caller's scratch: no allocation per call. */

@@ -20,61 +20,21 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#ifndef SONOTOK_TRAIN_UNSTABLE
+#define SONOTOK_TRAIN_UNSTABLE
+#endif
+#include "sonotok/train.h"
 #include "codec_internal.h"
 #include "train_graph.h"
 
-#define TRAIN_MAX_Q_LOG 8
+#define TRAIN_MAX_Q_LOG SONO_TRAIN_MAX_Q_LOG
 
-typedef struct {
-    const char *manifest;     /* JSON lines: path (relative to the manifest's folder), category, duration */
-    const char *cache;        /* PCM cache file (built when missing), NULL: decode into memory each start */
-    const char *heldout;      /* manifest for --eval-every, NULL: none */
-    double mix[3];            /* sampling weight of speech, music, effects (default 0.5, 0.35, 0.15) */
-    int batch;                /* crops per step (8) */
-    double crop_seconds;      /* crop length, rounded up to a multiple of the hop (1.0) */
-    int n_threads;            /* worker threads; the batch is split in n_threads micro-batches (2) */
-    int64_t steps;            /* total steps, for the LR schedule (100000) */
-    float lr, lr_min;         /* AdamW peak and final LR (3e-4, 3e-5) */
-    int64_t warmup;           /* LR warmup steps (500) */
-    float beta1, beta2, weight_decay, clip;  /* AdamW (0.5, 0.9, 0.0) and global grad-norm clip (0: none,
-                                 the default: the decoder's output gain alone has gradients 100x the rest, so a
-                                 global clip starves every other tensor; Adam normalises per parameter anyway) */
-    float w_l1, w_mel, w_commit, w_adv, w_feat; /* loss weights (0.1, 1, 0.25, 1, 2) */
-    int64_t adv_start;        /* step from which the discriminator trains and its losses count, once the
-                                 reconstruction losses have settled (20000; -1: never) */
-    int disc_filters;         /* discriminator width (8: EnCodec's 32 costs ~20x a small codec's step on a CPU) */
-    float disc_lr;            /* discriminator AdamW LR (3e-4), same betas */
-    int disc_reset;           /* resume only, not saved: 1 starts a new discriminator of the same width
-                                 (fresh weights and optimiser state, as at --adv-start) (0) */
-    int quantizer_dropout;    /* 1: each micro-batch uses the codebooks of a random bandwidth (1) */
-    int n_bw_mix;             /* 0: every bandwidth equally likely (the default); else the number of weights
-                                 in bw_mix, one per bandwidth of the config (ascending), not all 0 */
-    double bw_mix[CODEC_MAX_BW];
-    float gain_db_min, gain_db_max; /* random gain per crop (-10, 4), peak kept <= 0.99 */
-    float ema_decay;          /* codebook EMA decay (0.99) */
-    float dead_threshold;     /* EMA count (uses per step) below which a code is replaced (0.05: used less
-                                 than once in 20 steps; 8 x 1 s at 75 Hz gives 600 vectors per step) */
-    int mel_log2_min, mel_log2_max, n_mels; /* mel loss scales 2^min..2^max, bands (5, 11, 64; 0: n_fft * 5 / 32
-                                 bands per scale, DAC's choice, 320 at 2048: resolves harmonics) */
-    uint64_t seed;            /* (1) */
-    int commit_all_layers;    /* 1: every codebook's commitment reaches the encoder (1) */
-} trainer_params;
+/* The settings and the per-step report are the public API's
+ * (include/sonotok/train.h documents every field). */
+typedef sono_codec_train_params trainer_params;
+typedef sono_codec_train_stats trainer_stats;
 
 trainer_params trainer_default_params(void);
-
-typedef struct {
-    int64_t step;
-    double l1, mel, commit, adv, feat, disc;   /* means over the last step */
-    double grad_norm;
-    float lr;
-    int n_active_min, n_active_max;             /* codebooks used this step */
-    double ppl[TRAIN_MAX_Q_LOG];                /* perplexity per codebook (first 8) */
-    int used[TRAIN_MAX_Q_LOG];                  /* distinct codes per codebook (first 8) */
-    int replaced;                               /* dead codes replaced this step */
-    double seconds;                             /* wall time of the step */
-    double cpu_seconds;                         /* CPU time of the step (all threads) */
-    double cpu_hours_total;                     /* CPU hours of training so far, across resumes */
-} trainer_stats;
 
 typedef struct trainer trainer;
 

@@ -1,4 +1,4 @@
-/* Multi-scale STFT discriminator (codec/disc.h): conv2d and LeakyReLU layers
+/* Multi-scale STFT discriminator (codec/train/disc.h): conv2d and LeakyReLU layers
  * with their backward passes, the per-scale forward/backward, and the hinge and
  * feature-matching losses.
  *

@@ -10,8 +10,8 @@
  *   if ((rc = tset_alloc(&ts, &sz)) < 0) return rc;
  *   for each tensor: float *dst = tset_add(ts, name, strlen(name), ndim, shape); fill numel floats;
  */
-#ifndef SONO_PICKLE_H
-#define SONO_PICKLE_H
+#ifndef SONO_TENSORSET_H
+#define SONO_TENSORSET_H
 
 #include <stddef.h>
 #include <stdint.h>
