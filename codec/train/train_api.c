@@ -23,7 +23,7 @@ struct sono_codec_config {
 
 static sono_codec_config *config_new(int *err) {
     sono_codec_config *cfg = calloc(1, sizeof *cfg);
-    if (err) *err = cfg ? 0 : sono_fail(SONO_E_NOMEM, "out of memory");
+    if (err) *err = cfg ? 0 : sn_fail(SONO_E_NOMEM, "out of memory");
     return cfg;
 }
 
@@ -31,7 +31,7 @@ sono_codec_config *sono_codec_config_default(int *err) {
     sono_codec_config *cfg = config_new(err);
     if (!cfg) return NULL;
     codec_config *c = &cfg->c;
-    codec_config_preset("encodec_24khz", c);
+    sn_codec_config_preset("encodec_24khz", c);
     snprintf(c->name, sizeof c->name, "sonotok-codec");
     c->causal = 0;
     c->n_filters = 16;
@@ -44,7 +44,7 @@ sono_codec_config *sono_codec_config_default(int *err) {
 
 sono_codec_config *sono_codec_config_from_json(const char *json, int *err) {
     sono_codec_config *cfg = config_new(err);
-    int rc = cfg ? codec_config_from_json(json, &cfg->c) : SONO_E_NOMEM;
+    int rc = cfg ? sn_codec_config_from_json(json, &cfg->c) : SONO_E_NOMEM;
     if (rc) {
         free(cfg);
         cfg = NULL;
@@ -56,23 +56,23 @@ sono_codec_config *sono_codec_config_from_json(const char *json, int *err) {
 sono_codec_config *sono_codec_config_load(const char *path, int *err) {
     uint8_t *buf = NULL;
     size_t n = 0;
-    int rc = sono_read_file(path, 1 << 20, &buf, &n);
+    int rc = sn_read_file(path, 1 << 20, &buf, &n);
     sono_codec_config *cfg = rc ? NULL : sono_codec_config_from_json((const char *)buf, &rc);
     free(buf);
-    if (rc) sono_error_prefix("%s", path);
+    if (rc) sn_error_prefix("%s", path);
     if (err) *err = rc;
     return cfg;
 }
 
 void sono_codec_config_free(sono_codec_config *cfg) { free(cfg); }
 
-char *sono_codec_config_to_json(const sono_codec_config *cfg) { return codec_config_to_json(&cfg->c); }
+char *sono_codec_config_to_json(const sono_codec_config *cfg) { return sn_codec_config_to_json(&cfg->c); }
 
-int sono_codec_config_check(const sono_codec_config *cfg) { return codec_config_check(&cfg->c); }
+int sono_codec_config_check(const sono_codec_config *cfg) { return sn_codec_config_check(&cfg->c); }
 
 /* The config as a json-c object, keyed as the native config is. */
 static json_object *config_object(const codec_config *c) {
-    char *s = codec_config_to_json(c);
+    char *s = sn_codec_config_to_json(c);
     json_object *o = s ? json_tokener_parse(s) : NULL;
     free(s);
     return o;
@@ -85,16 +85,16 @@ static json_object *json_number(double v) {
 
 int sono_codec_config_set(sono_codec_config *cfg, const char *key, const double *values, int n_values) {
     json_object *o = config_object(&cfg->c), *old;
-    if (!o) return sono_fail(SONO_E_NOMEM, "out of memory");
+    if (!o) return sn_fail(SONO_E_NOMEM, "out of memory");
     int rc = 0;
     if (!json_object_object_get_ex(o, key, &old) || !strcmp(key, "format")) {
-        rc = sono_fail(SONO_E_NOT_FOUND, "codec config: no field \"%s\"", key);
+        rc = sn_fail(SONO_E_NOT_FOUND, "codec config: no field \"%s\"", key);
     } else if (json_object_is_type(old, json_type_string)) {
-        rc = sono_fail(SONO_E_ARG, "codec config: \"%s\" is not a number", key);
+        rc = sn_fail(SONO_E_ARG, "codec config: \"%s\" is not a number", key);
     } else if (!json_object_is_type(old, json_type_array) && n_values != 1) {
-        rc = sono_fail(SONO_E_ARG, "codec config: \"%s\" takes one number, not %d", key, n_values);
+        rc = sn_fail(SONO_E_ARG, "codec config: \"%s\" takes one number, not %d", key, n_values);
     } else if (n_values < 1) {
-        rc = sono_fail(SONO_E_ARG, "codec config: \"%s\" needs at least one number", key);
+        rc = sn_fail(SONO_E_ARG, "codec config: \"%s\" needs at least one number", key);
     }
     json_object *patch = rc ? NULL : json_object_new_object();
     if (!rc && patch) {
@@ -107,11 +107,11 @@ int sono_codec_config_set(sono_codec_config *cfg, const char *key, const double 
         }
         json_object_object_add(patch, key, v);
         codec_config c = cfg->c;
-        rc = codec_config_apply_json(json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN), &c);
-        if (rc == SONO_E_FORMAT) rc = sono_fail(SONO_E_ARG, "codec config: bad value for \"%s\"", key);
+        rc = sn_codec_config_apply_json(json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN), &c);
+        if (rc == SONO_E_FORMAT) rc = sn_fail(SONO_E_ARG, "codec config: bad value for \"%s\"", key);
         if (!rc) cfg->c = c;
     } else if (!rc) {
-        rc = sono_fail(SONO_E_NOMEM, "out of memory");
+        rc = sn_fail(SONO_E_NOMEM, "out of memory");
     }
     json_object_put(patch);
     json_object_put(o);
@@ -121,14 +121,14 @@ int sono_codec_config_set(sono_codec_config *cfg, const char *key, const double 
 int sono_codec_config_get(const sono_codec_config *cfg, const char *key, double *values, int max_values) {
     if (!strcmp(key, "hop") || !strcmp(key, "frame_rate")) {
         if (max_values > 0)
-            values[0] = key[0] == 'h' ? codec_config_hop(&cfg->c) : codec_config_frame_rate(&cfg->c);
+            values[0] = key[0] == 'h' ? sn_codec_config_hop(&cfg->c) : sn_codec_config_frame_rate(&cfg->c);
         return 1;
     }
     json_object *o = config_object(&cfg->c), *v;
-    if (!o) return sono_fail(SONO_E_NOMEM, "out of memory");
+    if (!o) return sn_fail(SONO_E_NOMEM, "out of memory");
     int n;
     if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_string)) {
-        n = sono_fail(SONO_E_NOT_FOUND, "codec config: no numeric field \"%s\"", key);
+        n = sn_fail(SONO_E_NOT_FOUND, "codec config: no numeric field \"%s\"", key);
     } else if (json_object_is_type(v, json_type_array)) {
         n = (int)json_object_array_length(v);
         for (int i = 0; i < n && i < max_values; i++)
@@ -151,48 +151,48 @@ static sono_codec_trainer *wrap(trainer *t, int *err) {
     if (!t) return NULL;
     sono_codec_trainer *w = malloc(sizeof *w);
     if (!w) {
-        trainer_free(t);
-        if (err) *err = sono_fail(SONO_E_NOMEM, "out of memory");
+        sn_trainer_free(t);
+        if (err) *err = sn_fail(SONO_E_NOMEM, "out of memory");
         return NULL;
     }
     w->t = t;
     return w;
 }
 
-sono_codec_train_params sono_codec_train_default_params(void) { return trainer_default_params(); }
+sono_codec_train_params sono_codec_train_default_params(void) { return sn_trainer_default_params(); }
 
 sono_codec_trainer *sono_codec_trainer_new(const sono_codec_config *cfg, const sono_codec_train_params *p, int *err) {
-    return wrap(trainer_new(&cfg->c, p, err), err);
+    return wrap(sn_trainer_new(&cfg->c, p, err), err);
 }
 
 sono_codec_trainer *sono_codec_trainer_resume(const char *checkpoint, const sono_codec_train_params *p, int *err) {
-    return wrap(trainer_resume(checkpoint, p, err), err);
+    return wrap(sn_trainer_resume(checkpoint, p, err), err);
 }
 
 void sono_codec_trainer_free(sono_codec_trainer *t) {
     if (!t) return;
-    trainer_free(t->t);
+    sn_trainer_free(t->t);
     free(t);
 }
 
-int sono_codec_trainer_step(sono_codec_trainer *t) { return trainer_step(t->t); }
-int64_t sono_codec_trainer_steps_done(const sono_codec_trainer *t) { return trainer_steps_done(t->t); }
+int sono_codec_trainer_step(sono_codec_trainer *t) { return sn_trainer_step(t->t); }
+int64_t sono_codec_trainer_steps_done(const sono_codec_trainer *t) { return sn_trainer_steps_done(t->t); }
 const sono_codec_train_stats *sono_codec_trainer_last_stats(const sono_codec_trainer *t) {
-    return trainer_last_stats(t->t);
+    return sn_trainer_last_stats(t->t);
 }
 const sono_codec_train_params *sono_codec_trainer_params(const sono_codec_trainer *t) {
-    return trainer_get_params(t->t);
+    return sn_trainer_get_params(t->t);
 }
 const sono_codec_config *sono_codec_trainer_config(const sono_codec_trainer *t) {
-    return (const sono_codec_config *)trainer_config(t->t);
+    return (const sono_codec_config *)sn_trainer_config(t->t);
 }
-double sono_codec_trainer_audio_per_step(const sono_codec_trainer *t) { return trainer_audio_per_step(t->t); }
+double sono_codec_trainer_audio_per_step(const sono_codec_trainer *t) { return sn_trainer_audio_per_step(t->t); }
 int sono_codec_trainer_save_checkpoint(sono_codec_trainer *t, const char *path) {
-    return trainer_save_checkpoint(t->t, path);
+    return sn_trainer_save_checkpoint(t->t, path);
 }
 int sono_codec_trainer_export(sono_codec_trainer *t, const char *path, int f16) {
-    return trainer_export_model(t->t, path, f16);
+    return sn_trainer_export_model(t->t, path, f16);
 }
 int sono_codec_trainer_eval(sono_codec_trainer *t, int max_clips, double max_seconds, FILE *f, FILE *csv) {
-    return trainer_eval(t->t, max_clips, max_seconds, f, csv);
+    return sn_trainer_eval(t->t, max_clips, max_seconds, f, csv);
 }
