@@ -20,6 +20,7 @@
 #include "kernels.h"
 #include "kernels_grad.h"
 #include "sono_internal.h"
+#include "sonotok/cpu.h"
 #include "stft.h"
 
 /* ---------------------------------------------------------------------------
@@ -543,7 +544,7 @@ DTGT static void dlrelu_grad_avx512(float *g, const float *f, const float *fx, f
     }
 }
 
-static int dconv_have_isa(void) { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"); }
+static int dconv_have_isa(void) { return sono_cpu_level() >= SONO_CPU_AVX512; }
 #else
 static int dconv_have_isa(void) { return 0; }
 #endif
@@ -862,7 +863,7 @@ __attribute__((target("avx512f"))) static double disc_sum_abs_avx512(const float
 
 static double disc_sum_abs(const float *a, const float *b, size_t n) {
 #if DISC_X86
-    if (__builtin_cpu_supports("avx512f")) return disc_sum_abs_avx512(a, b, n);
+    if (dconv_have_isa()) return disc_sum_abs_avx512(a, b, n);
 #endif
     double acc[8] = {0};
     size_t k = 0;
