@@ -1,7 +1,7 @@
 /* Token files (.tok): a checksummed header with the model identity and sizes,
  * the codes entropy coded, and a checksum over the whole file. Byte layout and
  * the rules readers enforce are in codec/FORMATS.md ("Token file"); keep the
- * two in step. Also: sono_tokens_alloc/free and the shared file helpers. */
+ * two in step. Also: sono_tokens_alloc/free and the atomic file writer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
