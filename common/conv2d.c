@@ -103,8 +103,10 @@ static void conv2d_valid_cols(int x0, int sw, int W, int Wo, int *lo, int *hi) {
     *hi = h;
 }
 
-/* col [C_in*kh*kw][nh*Wo] for output rows h0 .. h0+nh-1. */
-static void conv2d_im2col(float *col, const float *in, const conv2d_shape *s, int h0, int nh, int Wo) {
+/* im2col (adjoint = 0): col [C_in*kh*kw][nh*Wo] for output rows h0 ..
+ * h0+nh-1, read from img = in. Its adjoint (adjoint = 1): img = din += the
+ * columns' gradient col scattered back. */
+static void conv2d_cols(float *col, float *img, const conv2d_shape *s, int h0, int nh, int Wo, int adjoint) {
     const int H = s->H, W = s->W;
     const size_t n = (size_t)nh * Wo;
     for (int ci = 0; ci < s->C_in; ci++)
@@ -115,41 +117,24 @@ static void conv2d_im2col(float *col, const float *in, const conv2d_shape *s, in
                 int lo, hi;
                 conv2d_valid_cols(x0, s->sw, W, Wo, &lo, &hi);
                 for (int hh = 0; hh < nh; hh++) {
-                    float *dst = row + (size_t)hh * Wo;
+                    float *c = row + (size_t)hh * Wo;
                     const int y = (h0 + hh) * s->sh - s->ph + i * s->dh;
-                    if (y < 0 || y >= H || lo > hi) {
-                        memset(dst, 0, (size_t)Wo * sizeof *dst);
+                    const int inside = y >= 0 && y < H && lo <= hi;
+                    float *im = inside ? img + ((size_t)ci * H + y) * W + x0 : NULL;
+                    if (adjoint) {
+                        for (int wo = lo; inside && wo <= hi; wo++) im[wo * s->sw] += c[wo];
                         continue;
                     }
-                    const float *src = in + ((size_t)ci * H + y) * W + x0;
-                    for (int wo = 0; wo < lo; wo++) dst[wo] = 0.0f;
+                    if (!inside) {
+                        memset(c, 0, (size_t)Wo * sizeof *c);
+                        continue;
+                    }
+                    for (int wo = 0; wo < lo; wo++) c[wo] = 0.0f;
                     if (s->sw == 1)
-                        memcpy(dst + lo, src + lo, (size_t)(hi - lo + 1) * sizeof *dst);
+                        memcpy(c + lo, im + lo, (size_t)(hi - lo + 1) * sizeof *c);
                     else
-                        for (int wo = lo; wo <= hi; wo++) dst[wo] = src[wo * s->sw];
-                    for (int wo = hi + 1; wo < Wo; wo++) dst[wo] = 0.0f;
-                }
-            }
-}
-
-/* din += the columns' gradient scattered back (adjoint of conv2d_im2col). */
-static void conv2d_col2im(float *din, const float *dcol, const conv2d_shape *s, int h0, int nh, int Wo) {
-    const int H = s->H, W = s->W;
-    const size_t n = (size_t)nh * Wo;
-    for (int ci = 0; ci < s->C_in; ci++)
-        for (int i = 0; i < s->kh; i++)
-            for (int j = 0; j < s->kw; j++) {
-                const float *row = dcol + ((size_t)(ci * s->kh + i) * s->kw + j) * n;
-                const int x0 = j * s->dw - s->pw;
-                int lo, hi;
-                conv2d_valid_cols(x0, s->sw, W, Wo, &lo, &hi);
-                if (lo > hi) continue;
-                for (int hh = 0; hh < nh; hh++) {
-                    const int y = (h0 + hh) * s->sh - s->ph + i * s->dh;
-                    if (y < 0 || y >= H) continue;
-                    const float *g = row + (size_t)hh * Wo;
-                    float *dst = din + ((size_t)ci * H + y) * W + x0;
-                    for (int wo = lo; wo <= hi; wo++) dst[wo * s->sw] += g[wo];
+                        for (int wo = lo; wo <= hi; wo++) c[wo] = im[wo * s->sw];
+                    for (int wo = hi + 1; wo < Wo; wo++) c[wo] = 0.0f;
                 }
             }
 }
@@ -162,7 +147,7 @@ static void conv2d_forward_im2col(float *out, const float *in, const float *w, c
     for (int h0 = 0; h0 < Ho; h0 += r) {
         const int nh = SONO_MIN(r, Ho - h0);
         const int n = nh * Wo;
-        conv2d_im2col(scratch, in, s, h0, nh, Wo);
+        conv2d_cols(scratch, (float *)in, s, h0, nh, Wo, 0);
         float *o = out + (size_t)h0 * Wo;
         for (int co = 0; co < s->C_out; co++) {
             float bv = b ? b[co] : 0.0f;
@@ -346,6 +331,14 @@ DINL void dtap(__m512 acc[8][4], const float *src, const float *w, const int CB,
     }
 }
 
+/* The tile to memory: dst[c * cstride + 16v ..] = acc[c][v]. */
+DINL void dacc_store(float *dst, size_t cstride, __m512 acc[8][4], const int CB, const int NV) {
+#pragma GCC unroll 8
+    for (int c = 0; c < CB; c++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) _mm512_storeu_ps(dst + c * cstride + 16 * v, acc[c][v]);
+}
+
 /* out[c][t] (stride Tn) for t < Tn, channels c < CB: bias + sum over taps. */
 DINL void dfwd_blk(float *out, size_t ostride, const float *P, const float *wr, const float *b,
                    const conv2d_shape *s, const dconv_plan *p, const int CB, const int NV) {
@@ -361,10 +354,7 @@ DINL void dfwd_blk(float *out, size_t ostride, const float *P, const float *wr, 
                     const float *wk = wr + ((size_t)(ci * kh + i) * kw) * CB;
                     for (int j = ph, m = 0; j < kw; j += sw, m++) dtap(acc, base + m, wk + j * CB, CB, NV);
                 }
-#pragma GCC unroll 8
-        for (int c = 0; c < CB; c++)
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) _mm512_storeu_ps(out + c * ostride + t0 + 16 * v, acc[c][v]);
+        dacc_store(out + t0, ostride, acc, CB, NV);
     }
 }
 
@@ -383,11 +373,7 @@ DINL void dbwd_blk(float *dP, const float *G, const float *wt, const conv2d_shap
                 const float *w = wt + ((size_t)(co * kh + i) * kw) * CB;
                 for (int j = ph, m = 0; j < kw; j += sw, m++) dtap(acc, base - m, w + j * CB, CB, NV);
             }
-#pragma GCC unroll 8
-        for (int c = 0; c < CB; c++)
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++)
-                _mm512_storeu_ps(dP + ((size_t)c * sw + ph) * p->Lf + u0 + 16 * v, acc[c][v]);
+        dacc_store(dP + (size_t)ph * p->Lf + u0, (size_t)sw * p->Lf, acc, CB, NV);
     }
 }
 
@@ -676,14 +662,14 @@ static void conv2d_backward_to(float *din, float *dw, float *db, const float *do
         const int n = nh * Wo;
         const float *g = dout + (size_t)h0 * Wo;
         if (dw) {
-            conv2d_im2col(col, in, s, h0, nh, Wo);
+            conv2d_cols(col, (float *)in, s, h0, nh, Wo, 0);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->C_out, kdim, n,
                         1.0f, g, (int)HW, col, n, 1.0f, dw, kdim);
         }
         if (din && !pl.flat) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kdim, n, s->C_out,
                         1.0f, w, kdim, g, (int)HW, 0.0f, dcol, n);
-            conv2d_col2im(din, dcol, s, h0, nh, Wo);
+            conv2d_cols(dcol, din, s, h0, nh, Wo, 1);
         }
     }
     if (!din || !pl.flat) return;
