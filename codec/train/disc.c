@@ -216,11 +216,12 @@ void sn_disc_free(disc *d) {
     free(d);
 }
 
-static void add_param(disc *d, const char *name, int ndim4, const int64_t *sh4, size_t *off) {
+/* Parameter base + suffix at *off (advanced past it); returns its offset. */
+static size_t add_param(disc *d, const char *base, const char *suffix, int ndim4, const int64_t *sh4, size_t *off) {
     train_param *p = &d->table[d->n_params];
     size_t numel = 1;
     for (int k = 0; k < ndim4; k++) numel *= (size_t)sh4[k];
-    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->name, sizeof p->name, "%s%s", base, suffix);
     if (ndim4 == 4) {   /* fold the kernel: [C_out][C_in][kh*kw] */
         p->ndim = 3;
         p->shape[0] = sh4[0];
@@ -236,6 +237,7 @@ static void add_param(disc *d, const char *name, int ndim4, const int64_t *sh4, 
     for (int k = 0; k < 4; k++) d->shape4[d->n_params][k] = k < ndim4 ? sh4[k] : 0;
     d->n_params++;
     *off += numel;
+    return p->offset;
 }
 
 disc *sn_disc_new(int channels, int filters, int B, int T, int *err) {
@@ -303,29 +305,19 @@ disc *sn_disc_new_config(const disc_config *cfg, int B, int T, int *err) {
             L->out_floats = (size_t)s->C_out * L->Ho * L->Wo;
             act += L->out_floats;
             if (l == DISC_N_LAYERS - 2) sc->fmap_floats = act;
-            char base[64], name[96];
+            char base[64];
             if (l < DISC_N_CONVS) snprintf(base, sizeof base, "disc.%d.convs.%d", si, l);
             else snprintf(base, sizeof base, "disc.%d.conv_post", si);
             const int64_t wsh[4] = {s->C_out, s->C_in, s->kh, s->kw};
             const int64_t bsh[1] = {s->C_out};
             const int64_t gsh[4] = {s->C_out, 1, 1, 1};
             if (!L->wn) {
-                snprintf(name, sizeof name, "%s.weight", base);
-                L->off_w = off;
-                add_param(d, name, 4, wsh, &off);
-                snprintf(name, sizeof name, "%s.bias", base);
-                L->off_b = off;
-                add_param(d, name, 1, bsh, &off);
+                L->off_w = add_param(d, base, ".weight", 4, wsh, &off);
+                L->off_b = add_param(d, base, ".bias", 1, bsh, &off);
             } else {   /* state_dict order after torch weight_norm: bias, weight_g, weight_v */
-                snprintf(name, sizeof name, "%s.bias", base);
-                L->off_b = off;
-                add_param(d, name, 1, bsh, &off);
-                snprintf(name, sizeof name, "%s.weight_g", base);
-                L->off_g = off;
-                add_param(d, name, 4, gsh, &off);
-                snprintf(name, sizeof name, "%s.weight_v", base);
-                L->off_w = off;
-                add_param(d, name, 4, wsh, &off);
+                L->off_b = add_param(d, base, ".bias", 1, bsh, &off);
+                L->off_g = add_param(d, base, ".weight_g", 4, gsh, &off);
+                L->off_w = add_param(d, base, ".weight_v", 4, wsh, &off);
             }
             L->off_eff = eff;
             eff += (size_t)s->C_out * s->C_in * s->kh * s->kw;
