@@ -154,10 +154,9 @@ struct disc {
     disc_config cfg;
     int B, T;
     disc_scale sc[DISC_MAX_SCALES];
-    train_param *table;
+    sn_param_table pt;        /* the flat parameters: names, shapes (kernels folded to 3-D), offsets */
     int64_t (*shape4)[4];
     int *ndim4;
-    int n_params;
     size_t n_floats, n_eff, max_buf, max_act, max_fmap, max_spec;
     float *params, *grads;
     float *weff, *dweff;    /* [n_eff] effective weights and their gradient */
@@ -196,7 +195,7 @@ disc_config sn_disc_default_config(int channels, int filters) {
 void sn_disc_free(disc *d) {
     if (!d) return;
     for (int s = 0; s < DISC_MAX_SCALES; s++) sn_stft_plan_free(d->sc[s].plan);
-    free(d->table);
+    sn_params_free(&d->pt);
     free(d->shape4);
     free(d->ndim4);
     free(d->params);
@@ -216,28 +215,28 @@ void sn_disc_free(disc *d) {
     free(d);
 }
 
-/* Parameter base + suffix at *off (advanced past it); returns its offset. */
-static size_t add_param(disc *d, const char *base, const char *suffix, int ndim4, const int64_t *sh4, size_t *off) {
-    train_param *p = &d->table[d->n_params];
-    size_t numel = 1;
-    for (int k = 0; k < ndim4; k++) numel *= (size_t)sh4[k];
-    snprintf(p->name, sizeof p->name, "%s%s", base, suffix);
+/* Parameter base + suffix at the end of the flat buffer; returns its offset
+ * (0 once *e is set: the first failure is kept in *e). */
+static size_t add_param(disc *d, const char *base, const char *suffix, int ndim4, const int64_t *sh4, int *e) {
+    if (*e) return 0;
+    int64_t sh[3] = {0, 0, 0};
+    int nd = ndim4;
     if (ndim4 == 4) {   /* fold the kernel: [C_out][C_in][kh*kw] */
-        p->ndim = 3;
-        p->shape[0] = sh4[0];
-        p->shape[1] = sh4[1];
-        p->shape[2] = sh4[2] * sh4[3];
+        nd = 3;
+        sh[0] = sh4[0];
+        sh[1] = sh4[1];
+        sh[2] = sh4[2] * sh4[3];
     } else {
-        p->ndim = ndim4;
-        for (int k = 0; k < ndim4; k++) p->shape[k] = sh4[k];
+        for (int k = 0; k < ndim4; k++) sh[k] = sh4[k];
     }
-    p->offset = *off;
-    p->numel = numel;
-    d->ndim4[d->n_params] = ndim4;
-    for (int k = 0; k < 4; k++) d->shape4[d->n_params][k] = k < ndim4 ? sh4[k] : 0;
-    d->n_params++;
-    *off += numel;
-    return p->offset;
+    const int i = sn_params_add(&d->pt, base, suffix, nd, sh);
+    if (i < 0) {
+        *e = i;
+        return 0;
+    }
+    d->ndim4[i] = ndim4;
+    for (int k = 0; k < 4; k++) d->shape4[i][k] = k < ndim4 ? sh4[k] : 0;
+    return d->pt.p[i].offset;
 }
 
 disc *sn_disc_new(int channels, int filters, int B, int T, int *err) {
@@ -267,12 +266,11 @@ disc *sn_disc_new_config(const disc_config *cfg, int B, int T, int *err) {
     d->T = T;
     const int C = cfg->channels, F = cfg->filters;
     const int np = cfg->n_scales * DISC_PARAMS_PER_SCALE;
-    d->table = calloc((size_t)np, sizeof *d->table);
     d->shape4 = calloc((size_t)np, sizeof *d->shape4);
     d->ndim4 = calloc((size_t)np, sizeof *d->ndim4);
-    if (!d->table || !d->shape4 || !d->ndim4) { e = SONO_E_NOMEM; goto done; }
+    if (!d->shape4 || !d->ndim4) { e = SONO_E_NOMEM; goto done; }
 
-    size_t off = 0, eff = 0;
+    size_t eff = 0;
     for (int si = 0; si < cfg->n_scales; si++) {
         disc_scale *sc = &d->sc[si];
         sc->plan = sn_stft_plan_new(cfg->n_fft[si], cfg->hop[si], 1, &e);
@@ -312,13 +310,14 @@ disc *sn_disc_new_config(const disc_config *cfg, int B, int T, int *err) {
             const int64_t bsh[1] = {s->C_out};
             const int64_t gsh[4] = {s->C_out, 1, 1, 1};
             if (!L->wn) {
-                L->off_w = add_param(d, base, ".weight", 4, wsh, &off);
-                L->off_b = add_param(d, base, ".bias", 1, bsh, &off);
+                L->off_w = add_param(d, base, ".weight", 4, wsh, &e);
+                L->off_b = add_param(d, base, ".bias", 1, bsh, &e);
             } else {   /* state_dict order after torch weight_norm: bias, weight_g, weight_v */
-                L->off_b = add_param(d, base, ".bias", 1, bsh, &off);
-                L->off_g = add_param(d, base, ".weight_g", 4, gsh, &off);
-                L->off_w = add_param(d, base, ".weight_v", 4, wsh, &off);
+                L->off_b = add_param(d, base, ".bias", 1, bsh, &e);
+                L->off_g = add_param(d, base, ".weight_g", 4, gsh, &e);
+                L->off_w = add_param(d, base, ".weight_v", 4, wsh, &e);
             }
+            if (e) goto done;
             L->off_eff = eff;
             eff += (size_t)s->C_out * s->C_in * s->kh * s->kw;
             size_t sf = sn_conv2d_scratch_floats(s);
@@ -339,6 +338,7 @@ disc *sn_disc_new_config(const disc_config *cfg, int B, int T, int *err) {
         if (sc->fmap_floats > d->max_fmap) d->max_fmap = sc->fmap_floats;
         if (sc->spec_floats > d->max_spec) d->max_spec = sc->spec_floats;
     }
+    const size_t off = d->pt.n_floats;
     d->n_floats = off;
     d->n_eff = eff;
     size_t xf;
@@ -373,12 +373,12 @@ void sn_disc_set_loss_forms(disc *d, int gen_loss, int feat_relative) {
 }
 
 const train_param *sn_disc_param_table(const disc *d, int *n_params) {
-    if (n_params) *n_params = d->n_params;
-    return d->table;
+    if (n_params) *n_params = d->pt.n;
+    return d->pt.p;
 }
 
 int sn_disc_param_shape4(const disc *d, int i, int64_t shape[4]) {
-    if (i < 0 || i >= d->n_params) return SONO_E_ARG;
+    if (i < 0 || i >= d->pt.n) return SONO_E_ARG;
     for (int k = 0; k < 4; k++) shape[k] = d->shape4[i][k];
     return d->ndim4[i];
 }

@@ -66,8 +66,7 @@ typedef struct {
 struct train_graph {
     codec_config cfg;
     int B, T, n_q, commit_all, err;
-    train_param *par;
-    int n_par, cap_par;
+    sn_param_table pt;    /* the flat parameters (and gradients): names, shapes, offsets */
     tg_tensor *ten;
     int n_ten, cap_ten;
     tg_node *nodes;
@@ -76,7 +75,7 @@ struct train_graph {
     int n_convs, cap_convs;
     tg_lstm lstm[2];
     int n_lstm;
-    size_t n_pf, n_weff, n_act, n_saved, n_lscr; /* n_lscr: scratch for kernels, LSTM and code search */
+    size_t n_weff, n_act, n_saved, n_lscr; /* n_lscr: scratch for kernels, LSTM and code search */
     int t_audio, t_latent, t_dec_in, t_out, F;
     size_t arena_bytes;
     void *block;
@@ -122,17 +121,13 @@ static tg_node *new_node(train_graph *g, int kind, int in, int out) {
 
 static int add_param(train_graph *g, const char *prefix, const char *suffix, int ndim,
                      int64_t d0, int64_t d1, int64_t d2) {
-    g->par = grow(g->par, &g->cap_par, g->n_par, sizeof *g->par, g);
-    if (g->err) return -1;
-    train_param *p = &g->par[g->n_par];
-    memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "%s%s", prefix, suffix);
-    p->ndim = ndim;
-    p->shape[0] = d0; p->shape[1] = d1; p->shape[2] = d2;
-    p->numel = (size_t)d0 * (ndim > 1 ? (size_t)d1 : 1) * (ndim > 2 ? (size_t)d2 : 1);
-    p->offset = g->n_pf;
-    g->n_pf += p->numel;
-    return g->n_par++;
+    const int64_t sh[3] = {d0, d1, d2};
+    int i = sn_params_add(&g->pt, prefix, suffix, ndim, sh);
+    if (i < 0) {
+        g->err = i;
+        return -1;
+    }
+    return i;
 }
 
 /* Parameters of conv layer y (tr = 0) or transposed conv (tr = 1) over C_in
@@ -363,7 +358,7 @@ train_graph *sn_train_graph_new(const codec_config *cfg, int B, int T, int n_q, 
     if (!rc) {
         size_t D = (size_t)cfg->dimension, K = (size_t)cfg->codebook_size, F = (size_t)g->F;
         size_t n_cb = (size_t)n_q * K * D, n_res = (size_t)n_q * B * D * F, n_idx = (size_t)n_q * B * F;
-        size_t floats = 2 * g->n_pf + 2 * g->n_weff + 2 * g->n_act + g->n_saved + g->n_lscr + n_cb +
+        size_t floats = 2 * g->pt.n_floats + 2 * g->n_weff + 2 * g->n_act + g->n_saved + g->n_lscr + n_cb +
                         (size_t)n_q * K + n_res + n_idx;
         if (floats > SONO_MAX_ALLOC / sizeof(float)) rc = sn_fail(SONO_E_LIMIT, "train graph needs %zu floats", floats);
         else if (!(g->block = calloc(floats ? floats : 1, sizeof(float)))) rc = sn_fail(SONO_E_NOMEM, "out of memory (%zu floats)", floats);
@@ -376,8 +371,8 @@ train_graph *sn_train_graph_new(const codec_config *cfg, int B, int T, int n_q, 
             if (a1 > a0) madvise((void *)a0, a1 - a0, MADV_HUGEPAGE);
 #endif
             float *p = g->block;
-            g->params = p; p += g->n_pf;
-            g->grads = p; p += g->n_pf;
+            g->params = p; p += g->pt.n_floats;
+            g->grads = p; p += g->pt.n_floats;
             g->weff = p; p += g->n_weff;
             g->dweff = p; p += g->n_weff;
             g->act = p; p += g->n_act;
@@ -398,7 +393,7 @@ train_graph *sn_train_graph_new(const codec_config *cfg, int B, int T, int n_q, 
 
 void sn_train_graph_free(train_graph *g) {
     if (!g) return;
-    free(g->par);
+    sn_params_free(&g->pt);
     free(g->ten);
     free(g->nodes);
     free(g->convs);
@@ -407,16 +402,16 @@ void sn_train_graph_free(train_graph *g) {
 }
 
 const train_param *sn_train_graph_param_table(const train_graph *g, int *n_params) {
-    if (n_params) *n_params = g->n_par;
-    return g->par;
+    if (n_params) *n_params = g->pt.n;
+    return g->pt.p;
 }
 float *sn_train_graph_params(train_graph *g) { return g->params; }
 float *sn_train_graph_grads(train_graph *g) { return g->grads; }
-size_t sn_train_graph_n_floats(const train_graph *g) { return g->n_pf; }
+size_t sn_train_graph_n_floats(const train_graph *g) { return g->pt.n_floats; }
 float *sn_train_graph_codebooks(train_graph *g) { return g->codebooks; }
 size_t sn_train_graph_arena_bytes(const train_graph *g) { return g->arena_bytes; }
 void sn_train_graph_set_commit_all_layers(train_graph *g, int all_layers) { g->commit_all = all_layers != 0; }
-void sn_train_graph_zero_grad(train_graph *g) { memset(g->grads, 0, g->n_pf * sizeof(float)); }
+void sn_train_graph_zero_grad(train_graph *g) { memset(g->grads, 0, g->pt.n_floats * sizeof(float)); }
 
 void sn_train_graph_codebooks_changed(train_graph *g) {
     size_t D = (size_t)g->cfg.dimension, K = (size_t)g->cfg.codebook_size;
@@ -429,8 +424,8 @@ void sn_train_graph_codebooks_changed(train_graph *g) {
 }
 
 int sn_train_graph_load(train_graph *g, const sono_tensors *ts) {
-    for (int i = 0; i < g->n_par; i++) {
-        const train_param *p = &g->par[i];
+    for (int i = 0; i < g->pt.n; i++) {
+        const train_param *p = &g->pt.p[i];
         float *dst = g->params + p->offset;
         const sono_tensor *t = sn_tensors_find(ts, p->name);
         if (t) {
@@ -480,8 +475,8 @@ static float *T_val(train_graph *g, int t, int b) { return g->act + g->ten[t].of
 static float *T_grad(train_graph *g, int t, int b) {
     return g->ten[t].grad ? g->dact + g->ten[t].off + (size_t)b * g->ten[t].C * g->ten[t].L : NULL;
 }
-static float *P(train_graph *g, int i) { return i < 0 ? NULL : g->params + g->par[i].offset; }
-static float *PG(train_graph *g, int i) { return i < 0 ? NULL : g->grads + g->par[i].offset; }
+static float *P(train_graph *g, int i) { return i < 0 ? NULL : g->params + g->pt.p[i].offset; }
+static float *PG(train_graph *g, int i) { return i < 0 ? NULL : g->grads + g->pt.p[i].offset; }
 static const float *conv_weight(train_graph *g, const tg_conv *c) {
     return c->weff != NONE ? g->weff + c->weff : P(g, c->p_w);
 }
@@ -895,7 +890,7 @@ void sn_train_graph_init_params(train_graph *g, uint64_t seed) {
         double bound = 1.0 / sqrt((double)s->C);
         for (int l = 0; l < s->layers; l++) {
             const int ps[4] = {s->p_wih[l], s->p_whh[l], s->p_bih[l], s->p_bhh[l]};
-            for (int k = 0; k < 4; k++) fill_uniform(P(g, ps[k]), g->par[ps[k]].numel, bound, &st);
+            for (int k = 0; k < 4; k++) fill_uniform(P(g, ps[k]), g->pt.p[ps[k]].numel, bound, &st);
         }
     }
 }

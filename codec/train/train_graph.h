@@ -32,19 +32,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "codec_internal.h"
+#include "params.h"
 
 struct sono_tensors;
 
 #define TRAIN_MAX_Q 64
 #define TRAIN_NODE_KINDS 9 /* see sn_train_graph_timing */
 
-typedef struct {
-    char name[96];        /* canonical EnCodec name */
-    int ndim;
-    int64_t shape[3];
-    size_t offset;        /* floats into the parameter (and gradient) buffer */
-    size_t numel;
-} train_param;
+/* One entry of the flat parameter table (common/params.h), under its
+ * canonical EnCodec name. */
+typedef sn_param train_param;
 
 typedef struct {
     double l1;            /* mean |x_hat - x| over B*C*T */
