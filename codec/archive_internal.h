@@ -27,11 +27,6 @@ static inline void tokdata_wr64(uint8_t *p, uint64_t v) {
 
 /* ---- files ---- */
 
-/* Write buf to a unique temporary file beside path (path.tmp.XXXXXX), fsync it,
- * and rename it over path; on any failure the temporary is removed and path is
- * untouched. Returns 0 or SONO_E_IO/SONO_E_ARG. */
-int tokdata_write_atomic(const char *path, const uint8_t *buf, size_t n_bytes);
-
 /* Read a whole regular file into a malloc'd buffer (at least 1 byte allocated).
  * Files over max_bytes fail with SONO_E_LIMIT. Returns 0 or a negative code. */
 int tokdata_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *n_bytes);
