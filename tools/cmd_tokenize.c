@@ -301,7 +301,7 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
      * not an input. An audio file there is an input, protected by the walk. */
     int err = 0;
     sono_audio_reader *prev = NULL;
-    if (o->output && strcmp(o->output, "-") && stat(o->output, &st) == 0 &&
+    if (o->output && strcmp(o->output, "-") && stat(o->output, &st) == 0 && S_ISREG(st.st_mode) &&
         !(prev = sono_audio_open(o->output, 0, 0, &err))) {
         w.have_skip = 1;
         w.skip_dev = st.st_dev;
