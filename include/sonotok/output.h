@@ -56,7 +56,8 @@ enum {
  * Returns the writer, or NULL with *err set: SONO_E_ARG for a protected input
  * or an empty path, SONO_E_IO when the path is a folder, its folder is
  * missing or not writable, or a temporary file cannot be made, SONO_E_LIMIT
- * when more than 64 temporary files are open at once. The file is empty. */
+ * when more than 64 temporary files are open at once. The file is empty.
+ * Opening a FIFO waits for its reader, as a shell redirection does. */
 SONO_API sono_output *sono_output_open(const char *path, int flags, int *err);
 
 /* The file descriptor to write (owned by o: do not close it). With
@@ -85,8 +86,9 @@ SONO_API void sono_output_abort(sono_output *o);
 SONO_API int sono_output_save(const char *path, const void *buf, size_t n_bytes);
 
 /* Register path (followed through links) as an input of this run: from now
- * on no output of this process may be written onto that file. "-" is
- * ignored. 0, SONO_E_NOT_FOUND or SONO_E_IO (cannot stat), SONO_E_NOMEM. */
+ * on no output of this process may be written onto that file (the list
+ * lasts as long as the process). "-" is ignored. 0, SONO_E_NOT_FOUND or
+ * SONO_E_IO (cannot stat), SONO_E_NOMEM. */
 SONO_API int sono_output_protect(const char *path);
 
 /* 0 when path may be opened as an output as far as the protected inputs go;
