@@ -446,7 +446,8 @@ static int archive_extract_all(detok_ctx *x, sono_archive *a, const char *archiv
 static int archive_entry_at(detok_ctx *x, sono_archive *a, const char *archive, int i) {
     const detok_opts *o = x->o;
     const char *fmt = format_for(o->format, o->output);
-    if (!fmt) return cli_fail(CLI_EXIT_USAGE, o->output, "cannot write this format: use .wav, .flac, .ogg, .opus or --format");
+    if (!fmt)
+        return cli_fail(CLI_EXIT_USAGE, NULL, "cannot write '%s': use .wav, .flac, .ogg, .opus or --format", o->output);
     sono_tokens *t = NULL;
     size_t nb = 0;
     int rc = read_entry(a, i, archive, &t, &nb);
@@ -485,8 +486,9 @@ static int archive_restore(detok_ctx *x, sono_archive *a, const char *archive) {
     if (!one_file) return archive_extract_all(x, a, archive);
     int n = sono_archive_count(a);
     if (n != 1)
-        return cli_fail(CLI_EXIT_USAGE, archive, "holds %d entries and %s takes one: use --entry NAME for one, or -o FOLDER for all",
-                        n, is_stdout ? "stdout" : out);
+        return cli_fail(CLI_EXIT_USAGE, archive,
+                        "holds %d entries and %s takes one: use --entry NAME for one, or -o FOLDER for all", n,
+                        is_stdout ? "stdout" : out);
     return archive_entry_at(x, a, archive, 0);
 }
 
