@@ -32,7 +32,7 @@
 #define OUT_MAX_TEMPS 64
 #define OUT_MAX_LINKS 40
 
-void (*sono_outfile_test_hook)(const char *tmp_path);
+void (*sn_outfile_test_hook)(const char *tmp_path);
 
 /* ---- live temporary files ---- */
 
@@ -61,7 +61,7 @@ static uint64_t out_random(void) {
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t s = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
                  (uint64_t)atomic_fetch_add(&counter, 1) * 0xD1B54A32D192ED03ull;
-    return sono_splitmix64(&s);
+    return sn_splitmix64(&s);
 }
 
 /* Create ".BASE.sonotok-XXXXXXXXXXXXXXXX" beside final (a file path),
@@ -70,9 +70,9 @@ static uint64_t out_random(void) {
 static int temp_create(const char *final, const char *name, int *fd) {
     const char *slash = strrchr(final, '/');
     int dl = slash ? (int)(slash - final) + 1 : 0;
-    if (strlen(final) + 30 >= OUT_PATH_MAX) return sono_fail(SONO_E_IO, "%s: path too long", name);
+    if (strlen(final) + 30 >= OUT_PATH_MAX) return sn_fail(SONO_E_IO, "%s: path too long", name);
     int slot = temp_claim();
-    if (slot < 0) return sono_fail(SONO_E_LIMIT, "%s: more than %d outputs open at once", name, OUT_MAX_TEMPS);
+    if (slot < 0) return sn_fail(SONO_E_LIMIT, "%s: more than %d outputs open at once", name, OUT_MAX_TEMPS);
     int e = 0;
     *fd = -1;
     for (int attempt = 0; attempt < 100 && *fd < 0; attempt++) {
@@ -90,7 +90,7 @@ static int temp_create(const char *final, const char *name, int *fd) {
     }
     if (*fd < 0) {
         temp_release(slot);
-        return sono_fail(SONO_E_IO, "%s: cannot create: %s", name, strerror(e));
+        return sn_fail(SONO_E_IO, "%s: cannot create: %s", name, strerror(e));
     }
     return slot;
 }
@@ -118,19 +118,19 @@ static int input_refuse(const char *name, const struct stat *st) {
     pthread_mutex_lock(&g_in_lock);
     for (size_t i = 0; i < g_n_in && !rc; i++)
         if (g_in[i].dev == st->st_dev && g_in[i].ino == st->st_ino)
-            rc = sono_fail(SONO_E_ARG, "%s: is the same file as the input %s; not writing over it", name,
+            rc = sn_fail(SONO_E_ARG, "%s: is the same file as the input %s; not writing over it", name,
                            g_in[i].path);
     pthread_mutex_unlock(&g_in_lock);
     return rc;
 }
 
 int sono_output_protect(const char *path) {
-    if (!path) return sono_fail(SONO_E_ARG, "protect: NULL path");
+    if (!path) return sn_fail(SONO_E_ARG, "protect: NULL path");
     if (!strcmp(path, "-")) return 0;
     struct stat st;
     if (stat(path, &st) != 0) {
         int e = errno;
-        return sono_fail(e == ENOENT ? SONO_E_NOT_FOUND : SONO_E_IO, "%s: %s", path, strerror(e));
+        return sn_fail(e == ENOENT ? SONO_E_NOT_FOUND : SONO_E_IO, "%s: %s", path, strerror(e));
     }
     /* No search for duplicates: a folder of 100k inputs registers in linear
      * time, and a file listed twice costs nothing but its entry. */
@@ -143,13 +143,13 @@ int sono_output_protect(const char *path) {
     }
     char *copy = g_n_in < g_cap_in ? strdup(path) : NULL;
     if (copy) g_in[g_n_in++] = (out_input){st.st_dev, st.st_ino, copy};
-    else rc = sono_fail(SONO_E_NOMEM, "protect: no memory");
+    else rc = sn_fail(SONO_E_NOMEM, "protect: no memory");
     pthread_mutex_unlock(&g_in_lock);
     return rc;
 }
 
 int sono_output_check(const char *path) {
-    if (!path) return sono_fail(SONO_E_ARG, "output: NULL path");
+    if (!path) return sn_fail(SONO_E_ARG, "output: NULL path");
     struct stat st;
     int ok = strcmp(path, "-") ? stat(path, &st) == 0 : fstat(STDOUT_FILENO, &st) == 0;
     return ok ? input_refuse(strcmp(path, "-") ? path : "<stdout>", &st) : 0;
@@ -201,7 +201,7 @@ static int out_scratch(const char *name) {
     if (fd >= 0) return fd;
     char base[OUT_PATH_MAX];
     if (snprintf(base, sizeof base, "%s/sonotok-scratch", dir) >= (int)sizeof base)
-        return sono_fail(SONO_E_IO, "%s: $TMPDIR path too long", name);
+        return sn_fail(SONO_E_IO, "%s: $TMPDIR path too long", name);
     int slot = temp_create(base, name, &fd);
     if (slot < 0) return slot;
     temp_remove(slot);
@@ -218,7 +218,7 @@ sono_output *sono_output_open(const char *path, int flags, int *err) {
     int dummy;
     if (!err) err = &dummy;
     if (!path || !*path) {
-        *err = sono_fail(SONO_E_ARG, "output: no path");
+        *err = sn_fail(SONO_E_ARG, "output: no path");
         return NULL;
     }
     sono_output *o = calloc(1, sizeof *o);
@@ -226,7 +226,7 @@ sono_output *sono_output_open(const char *path, int flags, int *err) {
     if (o) o->final = malloc(OUT_PATH_MAX);
     if (!o || !o->name || !o->final) {
         if (o) out_free(o);
-        *err = sono_fail(SONO_E_NOMEM, "%s: no memory", path);
+        *err = sn_fail(SONO_E_NOMEM, "%s: no memory", path);
         return NULL;
     }
     o->fd = o->target_fd = o->slot = -1;
@@ -235,15 +235,15 @@ sono_output *sono_output_open(const char *path, int flags, int *err) {
     if (!strcmp(path, "-")) {
         o->kind = OUT_DIRECT;
         o->fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
-        if (o->fd < 0 || fstat(o->fd, &st) != 0) rc = sono_fail(SONO_E_IO, "<stdout>: %s", strerror(errno));
+        if (o->fd < 0 || fstat(o->fd, &st) != 0) rc = sn_fail(SONO_E_IO, "<stdout>: %s", strerror(errno));
         else rc = input_refuse("<stdout>", &st);
     } else if ((e = out_resolve(path, o->final, OUT_PATH_MAX)) != 0) {
-        rc = sono_fail(SONO_E_IO, "%s: %s", path, strerror(e));
+        rc = sn_fail(SONO_E_IO, "%s: %s", path, strerror(e));
     } else if (stat(o->final, &st) != 0) {
         o->kind = OUT_TEMP;
         o->slot = temp_create(o->final, path, &o->fd);
     } else if (S_ISDIR(st.st_mode)) {
-        rc = sono_fail(SONO_E_IO, "%s: is a folder", path);
+        rc = sn_fail(SONO_E_IO, "%s: is a folder", path);
     } else if ((rc = input_refuse(path, &st)) == 0 && S_ISREG(st.st_mode)) {
         o->kind = OUT_TEMP;
         o->slot = temp_create(o->final, path, &o->fd);
@@ -255,7 +255,7 @@ sono_output *sono_output_open(const char *path, int flags, int *err) {
     } else if (!rc) {
         o->kind = OUT_DIRECT;
         o->fd = open(o->final, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-        if (o->fd < 0) rc = sono_fail(SONO_E_IO, "%s: cannot open for writing: %s", path, strerror(errno));
+        if (o->fd < 0) rc = sn_fail(SONO_E_IO, "%s: cannot open for writing: %s", path, strerror(errno));
     }
     if (!rc && o->kind == OUT_TEMP && o->slot < 0) rc = o->slot;
     if (!rc && o->kind == OUT_DIRECT && (flags & SONO_OUTPUT_SEEK)) {
@@ -297,9 +297,9 @@ static int out_write_fd(int fd, const uint8_t *p, size_t n) {
 }
 
 int sono_output_write(sono_output *o, const void *buf, size_t n_bytes) {
-    if (!o || (!buf && n_bytes)) return sono_fail(SONO_E_ARG, "output: NULL argument");
+    if (!o || (!buf && n_bytes)) return sn_fail(SONO_E_ARG, "output: NULL argument");
     int e = out_write_fd(o->fd, buf, n_bytes);
-    return e ? sono_fail(SONO_E_IO, "%s: write failed: %s", o->name, strerror(e)) : 0;
+    return e ? sn_fail(SONO_E_IO, "%s: write failed: %s", o->name, strerror(e)) : 0;
 }
 
 /* Copy the scratch file to the target: 0 or an errno. */
@@ -330,7 +330,7 @@ static int out_sync_dir(const char *path) {
 }
 
 int sono_output_commit(sono_output *o) {
-    if (!o) return sono_fail(SONO_E_ARG, "output: NULL writer");
+    if (!o) return sn_fail(SONO_E_ARG, "output: NULL writer");
     const char *what = NULL;
     int e = 0;
     if (o->stream) {
@@ -346,11 +346,11 @@ int sono_output_commit(sono_output *o) {
     if (o->target_fd >= 0 && close(o->target_fd) != 0 && !what) e = errno, what = "close";
     o->target_fd = -1;
     if (o->kind == OUT_TEMP && !what) {
-        if (sono_outfile_test_hook) sono_outfile_test_hook(g_temp_path[o->slot]);
+        if (sn_outfile_test_hook) sn_outfile_test_hook(g_temp_path[o->slot]);
         if (rename(g_temp_path[o->slot], o->final) != 0) e = errno, what = "rename";
     }
     if (what) {
-        int rc = sono_fail(SONO_E_IO, "%s: %s failed: %s", o->name, what, strerror(e));
+        int rc = sn_fail(SONO_E_IO, "%s: %s failed: %s", o->name, what, strerror(e));
         sono_output_abort(o);
         return rc;
     }
@@ -360,7 +360,7 @@ int sono_output_commit(sono_output *o) {
     if (o->kind == OUT_TEMP) {
         temp_release(o->slot);
         if ((e = out_sync_dir(o->final)) != 0)
-            rc = sono_fail(SONO_E_IO, "%s: written, but syncing its folder failed: %s", o->name, strerror(e));
+            rc = sn_fail(SONO_E_IO, "%s: written, but syncing its folder failed: %s", o->name, strerror(e));
     }
     out_free(o);
     return rc;

@@ -84,9 +84,9 @@ static void test_regular(void) {
     put(p, "old content");
     CHECK(chmod(p, 0600) == 0);
     snprintf(g_hook_target, sizeof g_hook_target, "%s", p);
-    sono_outfile_test_hook = check_before_rename;
+    sn_outfile_test_hook = check_before_rename;
     CHECK(save(p, "new content") == 0);
-    sono_outfile_test_hook = NULL;
+    sn_outfile_test_hook = NULL;
     CHECK(g_hook_calls == 1 && g_hook_ok);
     CHECK(holds(p, "new content"));
     CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600);
