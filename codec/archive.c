@@ -2,8 +2,9 @@
  * back to back (each a complete token file), a zstd-compressed index (name,
  * offset, size, XXH3-64 per entry) and a fixed footer that locates the index,
  * so opening reads the header, footer and index only, and reading an entry
- * reads that entry only. Writers build the archive under a temporary name
- * beside the target and rename it into place on commit. Byte layout and the
+ * reads that entry only. Writers build the archive through the output
+ * writer (sonotok/output.h: a temporary file renamed over the target on
+ * commit, or a scratch file copied to a device, FIFO or stdout). Byte layout and the
  * reader's rules: codec/FORMATS.md ("Archive"). */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "sonotok/output.h"
 #include "sonotok/tokens.h"
 #include "sono_internal.h"
 #include "tokdata.h"
@@ -166,8 +168,9 @@ static void ar_entries_free(ar_entry *e, size_t n) {
 /* Writer                                                                    */
 
 struct sono_archive_writer {
-    char *path, *tmp;
-    int fd;
+    char *path;      /* for messages */
+    sono_output *out;
+    int fd;          /* sono_output_fd(out): a regular file we pwrite */
     int failed; /* sticky error code after an I/O failure */
     uint64_t off;
     ar_entry *e;
@@ -199,7 +202,6 @@ static void ar_header(uint8_t *h, uint64_t archive_size) {
 
 static void ar_writer_free(sono_archive_writer *w) {
     free(w->path);
-    free(w->tmp);
     ar_entries_free(w->e, w->n);
     free(w->names.slots);
     free(w->dirs.slots);
@@ -215,28 +217,22 @@ sono_archive_writer *sono_archive_create(const char *path, int *err) {
         return NULL;
     }
     sono_archive_writer *w = calloc(1, sizeof *w);
-    size_t pl = strlen(path);
     if (w) w->path = strdup(path);
-    if (w) w->tmp = malloc(pl + 12);
-    if (!w || !w->path || !w->tmp) {
+    if (!w || !w->path) {
         if (w) ar_writer_free(w);
         *err = sn_fail(SONO_E_NOMEM, "archive: no memory");
         return NULL;
     }
-    memcpy(w->tmp, path, pl);
-    memcpy(w->tmp + pl, ".tmp.XXXXXX", 12);
-    w->fd = mkstemp(w->tmp);
-    if (w->fd < 0) {
-        *err = sn_fail(SONO_E_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+    if (!(w->out = sono_output_open(path, SONO_OUTPUT_SEEK, err))) {
         ar_writer_free(w);
         return NULL;
     }
+    w->fd = sono_output_fd(w->out);
     uint8_t h[AR_HEADER];
     ar_header(h, 0); /* archive_size 0 until commit: an unfinished file never opens */
     int e = ar_write_all(w->fd, h, AR_HEADER, 0);
-    if (!e && fchmod(w->fd, 0644)) e = errno;
     if (e) {
-        *err = sn_fail(SONO_E_IO, "%s: cannot write: %s", w->tmp, strerror(e));
+        *err = sn_fail(SONO_E_IO, "%s: cannot write: %s", w->path, strerror(e));
         sono_archive_abort(w);
         return NULL;
     }
@@ -282,7 +278,7 @@ int sono_archive_add(sono_archive_writer *w, const char *name, const uint8_t *da
     int ioe = ar_write_all(w->fd, data, n_bytes, w->off);
     if (ioe) {
         w->failed = SONO_E_IO;
-        return sn_fail(SONO_E_IO, "%s: write failed: %s", w->tmp, strerror(ioe));
+        return sn_fail(SONO_E_IO, "%s: write failed: %s", w->path, strerror(ioe));
     }
     e->offset = w->off;
     e->size = n_bytes;
@@ -291,18 +287,6 @@ int sono_archive_add(sono_archive_writer *w, const char *name, const uint8_t *da
     e->sample_rate = info.sample_rate;
     w->off += n_bytes;
     return 0;
-}
-
-static int ar_sync_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return ENOMEM;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (fd < 0) return errno;
-    int e = fsync(fd) ? errno : 0;
-    close(fd);
-    return e == EINVAL ? 0 : e; /* some file systems cannot sync folders */
 }
 
 int sono_archive_commit(sono_archive_writer *w) {
@@ -354,32 +338,23 @@ int sono_archive_commit(sono_archive_writer *w) {
     uint64_t total = w->off + zn + AR_FOOTER;
     uint8_t h[AR_HEADER];
     ar_header(h, total);
-    const char *what = NULL;
     int e = ar_write_all(w->fd, z, zn + AR_FOOTER, w->off);
     free(z);
-    if (e) what = "write";
-    if (!what && (e = ar_write_all(w->fd, h, AR_HEADER, 0))) what = "write";
-    if (!what && fsync(w->fd)) e = errno, what = "fsync";
-    if (close(w->fd) && !what) e = errno, what = "close";
-    w->fd = -1;
-    if (!what && rename(w->tmp, w->path)) e = errno, what = "rename";
-    if (what) {
-        unlink(w->tmp);
-        int rc = sn_fail(SONO_E_IO, "archive: %s: %s failed: %s", w->path, what, strerror(e));
-        ar_writer_free(w);
+    if (!e) e = ar_write_all(w->fd, h, AR_HEADER, 0);
+    if (e) {
+        int rc = sn_fail(SONO_E_IO, "archive: %s: write failed: %s", w->path, strerror(e));
+        sono_archive_abort(w);
         return rc;
     }
-    e = ar_sync_dir(w->path);
-    int rc = e ? sn_fail(SONO_E_IO, "archive: %s: renamed, but syncing its folder failed: %s", w->path, strerror(e))
-               : 0;
+    int rc = sono_output_commit(w->out);
+    if (rc) sn_error_prefix("archive");
     ar_writer_free(w);
     return rc;
 }
 
 void sono_archive_abort(sono_archive_writer *w) {
     if (!w) return;
-    if (w->fd >= 0) close(w->fd);
-    unlink(w->tmp);
+    sono_output_abort(w->out);
     ar_writer_free(w);
 }
 

@@ -513,13 +513,7 @@ int sono_codec_save(const sono_codec *c, const char *path, int f16) {
     json_object_object_add(meta, "format", json_object_new_string("sonotok-codec"));
     json_object_object_add(meta, "config", json_object_new_string(cfgjson));
     rc = sn_tensors_create(&ts, n, names, nd, (const int64_t (*)[SONO_MAX_DIMS])shapes, data);
-    if (!rc) {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        rc = sn_safetensors_save(tmp, ts, json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN), f16);
-        if (!rc && rename(tmp, path)) rc = sn_fail(SONO_E_IO, "%s: cannot rename into place", path);
-        if (rc) remove(tmp);
-    }
+    if (!rc) rc = sn_safetensors_save(path, ts, json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN), f16);
 done:
     if (meta) json_object_put(meta);
     free(cfgjson);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sonotok/output.h"
 #include "sonotok/tokens.h"
 #include "sono_internal.h"
 #include "tokdata.h"
@@ -59,7 +60,7 @@ int sono_npy_save(const char *path, const int32_t *codes, int n_q, int64_t n_fra
     size_t n;
     int rc = sono_npy_encode(codes, n_q, n_frames, &buf, &n);
     if (rc) return rc;
-    rc = sn_tokdata_write_atomic(path, buf, n);
+    rc = sono_output_save(path, buf, n);
     free(buf);
     return rc;
 }

@@ -12,10 +12,6 @@
 
 /* ---- files ---- */
 
-/* Write buf to a unique temporary file beside path (path.tmp.XXXXXX), fsync it,
- * and rename it over path; on any failure the temporary is removed and path is
- * untouched. Returns 0 or SONO_E_IO/SONO_E_ARG. */
-int sn_tokdata_write_atomic(const char *path, const uint8_t *buf, size_t n_bytes);
 
 /* ---- token files ---- */
 

@@ -14,6 +14,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "sonotok/output.h"
 #include "sonotok/tokens.h"
 #include "sono_internal.h"
 #include "tokdata.h"
@@ -756,50 +757,12 @@ int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out) {
 /* ------------------------------------------------------------------------- */
 /* Files                                                                     */
 
-int sn_tokdata_write_atomic(const char *path, const uint8_t *buf, size_t n_bytes) {
-    if (!path || !*path || (!buf && n_bytes)) return sn_fail(SONO_E_ARG, "write: no path or data");
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 12);
-    if (!tmp) return sn_fail(SONO_E_NOMEM, "write: no memory");
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return sn_fail(SONO_E_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
-    }
-    const char *what = NULL;
-    int e = 0;
-    for (size_t off = 0; off < n_bytes;) {
-        ssize_t w = write(fd, buf + off, n_bytes - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            e = w < 0 ? errno : ENOSPC;
-            what = "write";
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (!what && fchmod(fd, 0644)) e = errno, what = "chmod";
-    if (!what && fsync(fd)) e = errno, what = "fsync";
-    if (close(fd) && !what) e = errno, what = "close";
-    if (!what && rename(tmp, path)) e = errno, what = "rename";
-    if (what) {
-        unlink(tmp);
-        free(tmp);
-        return sn_fail(SONO_E_IO, "%s: %s failed: %s", path, what, strerror(e));
-    }
-    free(tmp);
-    return 0;
-}
-
 int sono_tokens_save(const char *path, const sono_tokens *t) {
     uint8_t *buf;
     size_t n;
     int rc = sono_tokens_encode(t, &buf, &n);
     if (rc) return rc;
-    rc = sn_tokdata_write_atomic(path, buf, n);
+    rc = sono_output_save(path, buf, n);
     free(buf);
     return rc;
 }

@@ -8,7 +8,9 @@
  * so memory does not grow with the length of the file.
  *
  * Writing: WAV and FLAC as 16-bit PCM (clipped to [-1, 1]), Ogg Vorbis and Ogg
- * Opus, resampled the same way when the input and output rates differ.
+ * Opus, resampled the same way when the input and output rates differ,
+ * through the output writer (sonotok/output.h): libsndfile writes the
+ * writer's file descriptor, which close commits and abort drops.
  *
  * Output length: resampling n frames from rate a to rate b gives exactly
  * round(n * b / a) frames, halves rounded up, i.e. floor((2*n*b + a) / (2*a)),
@@ -32,6 +34,7 @@
 #include <sndfile.h>
 #include <soxr.h>
 #include "sonotok/audio.h"
+#include "sonotok/output.h"
 #include "sono_internal.h"
 
 /* Frames decoded, resampled or encoded per step. */
@@ -462,6 +465,7 @@ void sono_audio_close(sono_audio_reader *r) {
 /* ---- writer ------------------------------------------------------------ */
 
 struct sono_audio_writer {
+    sono_output *out;
     SNDFILE *sf;
     soxr_t soxr;           /* NULL when in_rate == out_rate */
     int in_rate, out_rate, channels;
@@ -546,17 +550,21 @@ sono_audio_writer *sono_audio_create(const char *path, const char *format_ext, i
     if (in_rate != out_rate) w->out_buf = malloc(nb);
     if (!w->in_buf || (in_rate != out_rate && !w->out_buf)) {
         *err = sn_fail(SONO_E_NOMEM, "%s: out of memory for audio buffers", path);
-        sono_audio_writer_close(w);
+        sono_audio_writer_abort(w);
         return NULL;
     }
     if (in_rate != out_rate && !(w->soxr = audio_make_soxr(in_rate, out_rate, channels, w->name, err))) {
-        sono_audio_writer_close(w);
+        sono_audio_writer_abort(w);
         return NULL;
     }
-    w->sf = sf_open(path, SFM_WRITE, &info);
+    if (!(w->out = sono_output_open(path, SONO_OUTPUT_SEEK, err))) {
+        sono_audio_writer_abort(w);
+        return NULL;
+    }
+    w->sf = sf_open_fd(sono_output_fd(w->out), SFM_WRITE, &info, SF_FALSE);
     if (!w->sf) {
         *err = sn_fail(SONO_E_IO, "%s: cannot create: %s", path, audio_sf_message(NULL));
-        sono_audio_writer_close(w);
+        sono_audio_writer_abort(w);
         return NULL;
     }
     if (audio_write_formats[fi].clip) sf_command(w->sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
@@ -629,17 +637,26 @@ int sono_audio_write(sono_audio_writer *w, const float *planar, int64_t n_sample
     return 0;
 }
 
-int sono_audio_writer_close(sono_audio_writer *w) {
-    if (!w) return 0;
+/* Close libsndfile's side and free w; commit the file when commit is set
+ * and all went well, else drop it. */
+static int writer_finish(sono_audio_writer *w, int commit) {
     int rc = w->err;
-    if (!rc && w->soxr && w->sf) rc = writer_resample(w, NULL, 0);
+    if (commit && !rc && w->soxr && w->sf) rc = writer_resample(w, NULL, 0);
     if (w->sf) {
         int e = sf_close(w->sf);
-        if (e && !rc) rc = sn_fail(SONO_E_IO, "%s: finishing the file failed: %s", w->name, sf_error_number(e));
+        if (commit && e && !rc) rc = sn_fail(SONO_E_IO, "%s: finishing the file failed: %s", w->name, sf_error_number(e));
     }
+    if (commit && !rc) rc = sono_output_commit(w->out);
+    else sono_output_abort(w->out);
     soxr_delete(w->soxr);
     free(w->in_buf);
     free(w->out_buf);
     free(w);
     return rc;
+}
+
+int sono_audio_writer_close(sono_audio_writer *w) { return w ? writer_finish(w, 1) : 0; }
+
+void sono_audio_writer_abort(sono_audio_writer *w) {
+    if (w) writer_finish(w, 0);
 }

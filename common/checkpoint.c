@@ -50,13 +50,8 @@ int sn_ckpt_save(const char *path, const sn_ckpt_buf *bufs, int n_bufs, json_obj
     }
     sono_tensors *ts = NULL;
     if (!rc) rc = sn_tensors_create(&ts, n_bufs, names, nd, (const int64_t (*)[SONO_MAX_DIMS])shapes, data);
-    if (!rc) {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        rc = sn_safetensors_save(tmp, ts, json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN), 0);
-        if (!rc && rename(tmp, path)) rc = sn_fail(SONO_E_IO, "%s: cannot rename into place", path);
-        if (rc) remove(tmp);
-    }
+    /* through the output writer: the old checkpoint stays until the new one is complete */
+    if (!rc) rc = sn_safetensors_save(path, ts, json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN), 0);
     sn_tensors_free(ts);
     json_object_put(meta);
     free(names);

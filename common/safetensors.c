@@ -3,7 +3,8 @@
  * optional "__metadata__": {str: str}}, padded with spaces), then the data
  * area that the offsets index. The reader requires the tensors to tile the
  * data area exactly (no gaps, no overlap, nothing after), as the format
- * specifies; the writer pads the header so the data starts 8-byte aligned. */
+ * specifies; the writer pads the header so the data starts 8-byte aligned,
+ * and writes through the output writer (sonotok/output.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <json-c/json.h>
 #include "tensorset.h"
 #include "sono_internal.h"
+#include "sonotok/output.h"
 #include "tensors.h"
 
 #define MAX_HEADER ((uint64_t)100 << 20) /* the reference implementation's limit */
@@ -287,10 +289,12 @@ int sn_safetensors_save(const char *path, const sono_tensors *ts, const char *me
     size_t hlen = strlen(hdr), padded = (hlen + 7) / 8 * 8; /* data starts 8-byte aligned */
     uint8_t len8[8];
     sn_wr64(len8, (uint64_t)padded);
-    FILE *f = fopen(path, "wb");
+    sono_output *out = sono_output_open(path, 0, &rc);
+    FILE *f = out ? sono_output_stream(out) : NULL;
     if (!f) {
         json_object_put(root);
-        return sn_fail(SONO_E_IO, "cannot create %s: %s", path, strerror(errno));
+        sono_output_abort(out);
+        return out ? sn_fail(SONO_E_NOMEM, "%s: no memory", path) : rc;
     }
     int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(hdr, 1, hlen, f) == hlen;
     for (size_t i = hlen; ok && i < padded; i++) ok = fputc(' ', f) != EOF;
@@ -310,11 +314,10 @@ int sn_safetensors_save(const char *path, const sono_tensors *ts, const char *me
             ok = fwrite(half, sizeof(uint16_t), k, f) == k;
         }
     }
-    int e = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        e = errno;
+    if (!ok) {
+        rc = sn_fail(SONO_E_IO, "cannot write %s: %s", path, strerror(errno));
+        sono_output_abort(out);
+        return rc;
     }
-    if (!ok) return sn_fail(SONO_E_IO, "cannot write %s: %s", path, strerror(e));
-    return 0;
+    return sono_output_commit(out);
 }

@@ -43,7 +43,8 @@ int sn_safetensors_load_mem(const uint8_t *buf, size_t n, sono_tensors **out);
 
 /* Write tensors as safetensors (F32, or F16 when f16 != 0). metadata_json, if
  * not NULL, must be a JSON object of string values; it becomes __metadata__.
- * Writes to path directly (the caller handles temporary names). */
+ * Writes through the output writer (sonotok/output.h): a temporary file
+ * renamed over path when complete. */
 int sn_safetensors_save(const char *path, const sono_tensors *ts, const char *metadata_json, int f16);
 
 /* Build a set from arrays (the set copies names and data). */

@@ -172,7 +172,8 @@ static int read_audio(const char *path, int rate, int channels, float **pcm, int
     int rc = sono_audio_read_all(r, pcm, n);
     sono_audio_close(r);
     if (rc < 0) return cli_fail_sono(path, rc);
-    return 0;
+    /* no --plot image may land on a file we scored */
+    return cli_protect_inputs(&path, 1);
 }
 
 /* Planar [ch][n] to mono in place (the first n floats). */
@@ -495,22 +496,18 @@ static int plot_write(const char *path, const float *ref, const float *est, int6
                 else plot_colour(diverging, 3, 0.5 + 0.5 * (b - a) / PLOT_DIFF_DB, px);
             }
         }
-    cli_tmpfile t;
-    if ((rc = cli_tmp_create(&t, path)) != 0) goto done;
-    cli_tmp_close_fd(&t);
-    FILE *f = fopen(t.tmp, "wb");
-    if (!f) {
-        rc = cli_fail_errno(path, errno);
-        cli_tmp_abort(&t);
-        goto done;
-    }
-    int wrc = png_write_rgb(f, rgb, cols, h);
-    if (fclose(f) != 0 || wrc != 0) {
+    int err = 0;
+    sono_clear_error();
+    sono_output *out = sono_output_open(path, 0, &err);
+    FILE *f = out ? sono_output_stream(out) : NULL;
+    if (!out) {
+        rc = cli_fail_sono(path, err);
+    } else if (!f || png_write_rgb(f, rgb, cols, h) != 0) {
         rc = cli_fail(CLI_EXIT_IO, path, "cannot write the image");
-        cli_tmp_abort(&t);
-        goto done;
+        sono_output_abort(out);
+    } else if ((err = sono_output_commit(out)) != 0) {
+        rc = cli_fail_sono(path, err);
     }
-    rc = cli_tmp_commit(&t);
 done:
     free(db);
     free(rgb);

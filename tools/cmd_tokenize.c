@@ -47,8 +47,11 @@ const cli_cmd cmd_tokenize = {
         "    for k in 1 2 3 4; do sonotok tokenize corpus -o part$k.sta --shard $k/4 & done\n"
         "    sonotok archive-merge all.sta part1.sta part2.sta part3.sta part4.sta\n"
         "\n"
-        "Outputs are written to a temporary name beside OUTPUT and renamed when\n"
-        "complete; a failed or interrupted run leaves nothing behind.\n",
+        "OUTPUT is written under a temporary name beside it and renamed when\n"
+        "complete, so a failed or interrupted run leaves nothing behind; a symbolic\n"
+        "link is written through (it stays a link). A device (/dev/null), a FIFO or\n"
+        "- (stdout) is written directly. An OUTPUT that is the input (also through a\n"
+        "link), or an audio file in the input folder, is refused (exit 2).\n",
     .opts = tokenize_opts,
     .run = run_tokenize,
 };
@@ -63,7 +66,7 @@ typedef struct {
 } progress_ctx;
 
 /* Stream r through an encoder. *out receives the tokens. Returns a negative
- * sono_error on failure (detail set), 1 if interrupted, 0 on success. */
+ * sono_error on failure (detail set), 0 on success. */
 static int encode_reader(const sono_codec *codec, sono_audio_reader *r, int n_q,
                          const progress_ctx *pc, sono_tokens **out) {
     int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
@@ -80,10 +83,6 @@ static int encode_reader(const sono_codec *codec, sono_audio_reader *r, int n_q,
     int64_t done = 0;
     int rc = 0;
     for (;;) {
-        if (cli_interrupted()) {
-            rc = 1;
-            break;
-        }
         int64_t n = sono_audio_read(r, buf, block);
         if (n < 0) {
             rc = (int)n;
@@ -132,7 +131,7 @@ static void add_stats(cli_stats *st, const sono_tokens *t, size_t n_bytes) {
 typedef struct {
     char **paths;   /* relative paths, '/'-separated */
     size_t n, cap;
-    dev_t skip_dev; /* the output archive, if it already exists in the tree */
+    dev_t skip_dev; /* the output, if it already exists in the tree and is not audio */
     ino_t skip_ino;
     int have_skip;
     const cli_common *common;
@@ -158,7 +157,6 @@ static int push_path(walk_state *w, const char *rel) {
 /* cli_walk_tree's callback: keep the regular files, except the output archive. */
 static int walk_file(const char *rel, const char *path, const struct stat *st, void *user) {
     walk_state *w = user;
-    (void)path;
     if (!st) {
         cli_note(w->common, 1, "skipped: %s (%s)", rel, errno == ENOENT ? "broken link" : strerror(errno));
         return 0;
@@ -171,7 +169,8 @@ static int walk_file(const char *rel, const char *path, const struct stat *st, v
         cli_note(w->common, 2, "skipped: %s (the output archive)", rel);
         return 0;
     }
-    return push_path(w, rel) ? cli_fail(CLI_EXIT_IO, rel, "out of memory") : 0;
+    if (push_path(w, rel)) return cli_fail(CLI_EXIT_IO, rel, "out of memory");
+    return cli_protect_inputs((const char *const[]){path}, 1);
 }
 
 static void walk_free(walk_state *w) {
@@ -219,12 +218,19 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
     memset(&w, 0, sizeof w);
     w.common = c;
     struct stat st;
-    if (o->output && strcmp(o->output, "-") && stat(o->output, &st) == 0) {
+    /* An archive from an earlier run may sit in the tree: it is the output,
+     * not an input. An audio file there is an input, protected by the walk. */
+    int err = 0;
+    sono_audio_reader *prev = NULL;
+    if (o->output && strcmp(o->output, "-") && stat(o->output, &st) == 0 && S_ISREG(st.st_mode) &&
+        !(prev = sono_audio_open(o->output, 0, 0, &err))) {
         w.have_skip = 1;
         w.skip_dev = st.st_dev;
         w.skip_ino = st.st_ino;
     }
+    sono_audio_close(prev);
     int rc = cli_walk_tree(c, root, 0, walk_file, &w);
+    if (!rc && o->output && !o->dry_run) rc = cli_check_output(o->output);
     if (rc) {
         walk_free(&w);
         return rc;
@@ -249,7 +255,6 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
         for (size_t i = 0; i < w.n; i++) {
             char path[16384];
             snprintf(path, sizeof path, "%s/%s", root, w.paths[i]);
-            int err = 0;
             sono_clear_error();
             sono_audio_reader *r = sono_audio_open(path, 0, 0, &err);
             if (!r) {
@@ -286,19 +291,9 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
     cli_note(c, 2, "%g kbps: %d codebooks", kbps, n_q);
     int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
 
-    /* The archive writer keeps its own temporary file: on a signal, stop at
-     * the next block and abort it rather than exit on the spot. */
-    cli_signals_defer(1);
-    cli_tmpfile out;
-    rc = cli_tmp_create(&out, o->output);
-    sono_archive_writer *aw = NULL;
-    if (!rc) {
-        cli_tmp_close_fd(&out);
-        int err = 0;
-        sono_clear_error();
-        aw = sono_archive_create(out.tmp, &err);
-        if (!aw) rc = cli_fail_sono(o->output, err ? err : SONO_E_IO);
-    }
+    sono_clear_error();
+    sono_archive_writer *aw = sono_archive_create(o->output, &err);
+    if (!aw) rc = cli_fail_sono(o->output, err ? err : SONO_E_IO);
 
     cli_stats stats;
     cli_stats_init(&stats);
@@ -308,7 +303,6 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
     for (size_t i = 0; i < w.n && !rc; i++) {
         char path[16384];
         snprintf(path, sizeof path, "%s/%s", root, w.paths[i]);
-        int err = 0;
         sono_clear_error();
         sono_audio_reader *r = sono_audio_open(path, rate, ch, &err);
         if (!r) {
@@ -328,7 +322,6 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
         sono_tokens *t = NULL;
         int erc = encode_reader(codec, r, n_q, &pc, &t);
         sono_audio_close(r);
-        if (erc == 1) break; /* interrupted */
         uint8_t *buf = NULL;
         size_t nb = 0;
         int add_failed = 0;
@@ -361,13 +354,6 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
     }
     cli_progress_clear(&prog);
 
-    if (cli_interrupted()) {
-        sono_archive_abort(aw);
-        cli_tmp_abort(&out);
-        sono_codec_free(codec);
-        walk_free(&w);
-        cli_die_interrupted();
-    }
     if (!rc && n_added == 0 && o->shard_n <= 1)
         rc = cli_fail(CLI_EXIT_DATA, root, "no audio files found (%zu skipped)", n_skipped);
     if (!rc) {
@@ -375,15 +361,9 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
         int crc = sono_archive_commit(aw);
         aw = NULL;
         if (crc < 0) rc = cli_fail_sono(o->output, crc);
-        else rc = cli_tmp_commit(&out);
-        if (cli_interrupted()) {
-            cli_tmp_abort(&out);
-            cli_die_interrupted();
-        }
     }
     if (rc) {
         sono_archive_abort(aw);
-        cli_tmp_abort(&out);
     } else {
         struct stat ost;
         if (strcmp(o->output, "-") && stat(o->output, &ost) == 0) stats.token_bytes = (uint64_t)ost.st_size;
@@ -395,7 +375,6 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
             rc = CLI_EXIT_DATA;
         }
     }
-    cli_signals_defer(0);
     sono_codec_free(codec);
     walk_free(&w);
     return rc;
@@ -409,7 +388,11 @@ static int tokenize_file(const tok_opts *o, const char *input) {
     int rc = 0;
     if (is_stdin && (rc = cli_read_file("-", &mem, &n_mem)) != 0) return rc;
 
-    /* Check the input before spending time on the model. */
+    /* Check the input and output before spending time on the model. */
+    if ((rc = cli_protect_inputs(&input, 1)) != 0 || (o->output && (rc = cli_check_output(o->output)) != 0)) {
+        free(mem);
+        return rc;
+    }
     int err = 0;
     sono_clear_error();
     sono_audio_reader *r = is_stdin ? sono_audio_open_mem(mem, (int64_t)n_mem, 0, 0, &err)
@@ -452,7 +435,6 @@ static int tokenize_file(const tok_opts *o, const char *input) {
     int erc = encode_reader(codec, r, n_q, &pc, &t);
     cli_progress_clear(&prog);
     sono_audio_close(r);
-    if (erc == 1) cli_die_interrupted();
     if (erc < 0) {
         rc = cli_fail_sono(input, erc);
         goto done_codec;
@@ -465,11 +447,9 @@ static int tokenize_file(const tok_opts *o, const char *input) {
         rc = cli_fail_sono(o->output, erc);
         goto done_tokens;
     }
-    cli_tmpfile out;
-    rc = cli_tmp_create(&out, o->output);
-    if (!rc) rc = cli_tmp_write(&out, buf, nb);
-    if (!rc) rc = cli_tmp_commit(&out);
-    else cli_tmp_abort(&out);
+    sono_clear_error();
+    erc = sono_output_save(o->output, buf, nb);
+    if (erc < 0) rc = cli_fail_sono(o->output, erc);
     free(buf);
     if (!rc) {
         add_stats(&stats, t, nb);

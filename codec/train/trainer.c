@@ -31,6 +31,7 @@
 #include "sono_internal.h"
 #include "sonotok/audio.h"
 #include "sonotok/metrics.h"
+#include "sonotok/output.h"
 #include "tensors.h"
 #include "train_graph.h"
 
@@ -197,10 +198,10 @@ typedef struct {
 } cache_header;
 
 static int pool_write_cache(const data_pool *dp, const char *path, uint64_t mhash) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return sn_fail(SONO_E_IO, "%s: cannot create (%s)", tmp, strerror(errno));
+    int rc;
+    sono_output *out = sono_output_open(path, 0, &rc);
+    FILE *f = out ? sono_output_stream(out) : NULL;
+    if (!f) { sono_output_abort(out); return out ? sn_fail(SONO_E_NOMEM, "%s: no memory", path) : rc; }
     cache_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, CACHE_MAGIC, 8);
@@ -210,9 +211,8 @@ static int pool_write_cache(const data_pool *dp, const char *path, uint64_t mhas
     h.n_values = (uint64_t)(last->off + last->n * dp->channels);
     int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(dp->clips, sizeof *dp->clips, (size_t)dp->n_clips, f) == (size_t)dp->n_clips &&
              fwrite(dp->pcm, sizeof(int16_t), (size_t)h.n_values, f) == (size_t)h.n_values;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path)) { remove(tmp); return sn_fail(SONO_E_IO, "%s: cannot write the PCM cache", path); }
-    return 0;
+    if (!ok) { sono_output_abort(out); return sn_fail(SONO_E_IO, "%s: cannot write the PCM cache", path); }
+    return sono_output_commit(out);
 }
 
 /* 1: loaded, 0: no usable cache (missing), negative: error. */

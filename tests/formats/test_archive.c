@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "sonotok/output.h"
 #include "sonotok/tokens.h"
 #include "tokdata.h"
 #include "formats/tokfix.h"
@@ -209,7 +210,7 @@ static void test_damage(void) {
     sono_archive_close(a);
     /* flip one byte inside entry 2 of 3 on disk */
     b[off2 + 20] ^= 0x40;
-    CHECK(sn_tokdata_write_atomic(path, b, n) == 0);
+    CHECK(sono_output_save(path, b, n) == 0);
     a = sono_archive_open(path, &err);
     CHECK(a != NULL);
     uint8_t *d;
@@ -231,7 +232,7 @@ static void test_damage(void) {
         sono_archive_close(m);
     }
     /* on disk too, with the path in the message */
-    CHECK(sn_tokdata_write_atomic(path, b, n / 2) == 0);
+    CHECK(sono_output_save(path, b, n / 2) == 0);
     CHECK(sono_archive_open(path, &err) == NULL && err == SONO_E_TRUNCATED && strstr(sono_last_error(), "truncated"));
     /* every single-bit flip: open fails, or exactly one entry fails its checksum */
     int n_open = 0, n_entry = 0;
@@ -357,7 +358,7 @@ static void test_merge(void) {
     size_t n;
     uint8_t *b = slurp(s2, &n);
     b[40] ^= 1;
-    CHECK(sn_tokdata_write_atomic(s2, b, n) == 0);
+    CHECK(sono_output_save(s2, b, n) == 0);
     free(b);
     CHECK(sono_archive_merge(out, in, 3) == SONO_E_CHECKSUM);
     CHECK(sono_archive_merge(out, in, 0) == SONO_E_EMPTY);

@@ -9,12 +9,21 @@
  *    noise) drive the reconstruction loss (0.1 * L1 + mel) down by at least
  *    LEARN_FACTOR (mean of the last 20 steps against the first 5).
  * 3. Bad input: a missing manifest, a manifest without usable entries and a
- *    checkpoint that is not one fail with the right codes. */
+ *    checkpoint that is not one fail with the right codes.
+ * 4. A checkpoint write killed (SIGKILL, from the output writer's test hook)
+ *    after the new file is complete and before it replaces the old one leaves
+ *    the old checkpoint byte for byte, and it resumes, trains and exports. */
+#include <signal.h>
 #include <stdint.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "test_util.h"
+#include "outfile.h"
+#include "sono_internal.h"
 #include "sonotok/audio.h"
+#include "sonotok/codec.h"
 #include "sonotok/error.h"
+#include "tensors.h"
 #include "trainer.h"
 
 #define LEARN_FACTOR 2.0
@@ -388,6 +397,55 @@ static void test_bad_input(void) {
     CHECK(sn_trainer_resume(path, &p, &err) == NULL && err < 0);
 }
 
+static void kill_self(const char *tmp_path) {
+    (void)tmp_path;
+    raise(SIGKILL);
+}
+
+static void test_killed_checkpoint(void) {
+    trainer_params p = base_params("train.jsonl", 1);
+    char ck[512], exp[512];
+    if (one_step_checkpoint(&p, "killed.safetensors", ck, sizeof ck)) return;
+    uint8_t *before = NULL, *after = NULL;
+    size_t n_before = 0, n_after = 0;
+    CHECK(sn_read_file(ck, (size_t)1 << 30, &before, &n_before) == 0);
+    int files = tu_count_files(g_dir);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        trainer_params keep = keep_phase(p);
+        int err = 0;
+        trainer *t = sn_trainer_resume(ck, &keep, &err);
+        if (!t || sn_trainer_step(t)) _exit(2);
+        sn_outfile_test_hook = kill_self;
+        sn_trainer_save_checkpoint(t, ck);
+        _exit(3); /* the hook did not run: the checkpoint bypassed the writer */
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child status %#x", status);
+    /* the complete new checkpoint is left under its temporary name, beside the old one */
+    CHECK(tu_count_files(g_dir) == files + 1);
+    CHECK(sn_read_file(ck, (size_t)1 << 30, &after, &n_after) == 0);
+    CHECK_MSG(n_after == n_before && before && after && !memcmp(before, after, n_before),
+              "the old checkpoint changed (%zu -> %zu bytes)", n_before, n_after);
+    free(before);
+    free(after);
+    trainer_params keep = keep_phase(p);
+    int err = 0;
+    trainer *t = sn_trainer_resume(ck, &keep, &err);
+    CHECK_MSG(t != NULL, "resume after the kill: %s", sono_last_error());
+    if (!t) return;
+    CHECK(sn_trainer_steps_done(t) == 1 && sn_trainer_step(t) == 0);
+    snprintf(exp, sizeof exp, "%s/killed-export.safetensors", g_dir);
+    CHECK(sn_trainer_export_model(t, exp, 0) == 0);
+    sn_trainer_free(t);
+    sono_codec *c = sono_codec_load(exp, NULL, &err);
+    CHECK_MSG(c != NULL, "the export loads: %s", sono_last_error());
+    sono_codec_free(c);
+    printf("  checkpoint write killed before its rename: old checkpoint intact, resumed and exported\n");
+}
+
 int main(void) {
     tu_seed(7);
     snprintf(g_dir, sizeof g_dir, "/tmp/sono-test-trainer-XXXXXX");
@@ -399,6 +457,7 @@ int main(void) {
     }
     write_manifest("train.jsonl", 4);
     write_manifest("one.jsonl", 1);
+    test_killed_checkpoint(); /* first: it forks, before any thread pool exists */
     test_resume(1, -1);
     test_phase_change();
     test_bandwidth_mix();
