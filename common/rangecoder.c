@@ -13,34 +13,16 @@ void sn_rc_enc_init(sn_rc_enc *e) {
     e->range = 0xFFFFFFFFu;
 }
 
-static void enc_put(sn_rc_enc *e, uint8_t b) {
-    if (e->n_bytes == e->cap) {
-        if (e->err == SONO_E_NOMEM) return;
-        size_t cap = e->cap ? e->cap * 2 : 4096;
-        uint8_t *nb = realloc(e->buf, cap);
-        if (!nb) {
-            e->err = SONO_E_NOMEM;
-            return;
-        }
-        e->buf = nb;
-        e->cap = cap;
+void sn_rc_enc_grow(sn_rc_enc *e) {
+    if (e->err == SONO_E_NOMEM) return;
+    size_t cap = e->cap ? e->cap * 2 : 4096;
+    uint8_t *nb = realloc(e->buf, cap);
+    if (!nb) {
+        e->err = SONO_E_NOMEM;
+        return;
     }
-    e->buf[e->n_bytes++] = b;
-}
-
-/* Bytes of 0xFF wait (pending) until the carry is settled; the very first
- * byte (the integer part of the code value) is always 0 and is not stored. */
-void sn_rc_enc_shift(sn_rc_enc *e) {
-    if (e->low < 0xFF000000u || e->low >= ((uint64_t)1 << 32)) {
-        uint8_t carry = (uint8_t)(e->low >> 32);
-        if (e->started) enc_put(e, (uint8_t)(e->cache + carry));
-        e->started = 1;
-        for (; e->pending; e->pending--) enc_put(e, (uint8_t)(0xFF + carry));
-        e->cache = (uint8_t)(e->low >> 24);
-    } else {
-        e->pending++;
-    }
-    e->low = (e->low & 0x00FFFFFFu) << 8;
+    e->buf = nb;
+    e->cap = cap;
 }
 
 static void enc_arg_error(sn_rc_enc *e) {
@@ -110,16 +92,6 @@ void sn_rc_enc_free(sn_rc_enc *e) {
 
 /* ---- decoder ---- */
 
-void sn_rc_dec_init(sn_rc_dec *d, const uint8_t *in, size_t n_in) {
-    *d = (sn_rc_dec){0};
-    d->in = in;
-    d->n_in = in ? n_in : 0;
-    d->range = 0xFFFFFFFFu;
-    for (int i = 0; i < 4; i++) d->code = (d->code << 8) | sn_rc_dec_byte(d);
-    /* the encoder's value lies below its range: only 0xFFFFFFFF is above */
-    d->err = d->code >= d->range;
-}
-
 uint32_t sn_rc_dec_target(sn_rc_dec *d, uint32_t total) {
     if (total - 1u >= SN_RC_TOTAL_MAX) {
         d->err = 1;
@@ -173,17 +145,4 @@ uint32_t sn_rc_dec_bits(sn_rc_dec *d, int n_bits) {
     uint32_t v = sn_rc_dec_target(d, (uint32_t)1 << n_bits);
     sn_rc_dec_sym(d, v, 1);
     return v;
-}
-
-/* The encoder writes N + 4 bytes for the N renormalisations the decoder also
- * makes, of which the last 3 are zeros of the rounded end value, dropped with
- * any other trailing zeros; the decoder reads 4 + N. So its own output leaves
- * the decoder at least 3 bytes past the end, never on a 0 byte, with code =
- * (rounded end value) - low < 2^24; and with those holding, the stream is the
- * one the encoder writes, byte for byte. */
-int sn_rc_dec_end(const sn_rc_dec *d) {
-    if (d->pos < d->n_in) return SN_RC_UNUSED;
-    if (d->err || d->pos - d->n_in < 3 || d->code >= SN_RC_TOP || (d->n_in > 0 && d->in[d->n_in - 1] == 0))
-        return SN_RC_CORRUPT;
-    return SN_RC_OK;
 }

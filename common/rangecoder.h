@@ -65,6 +65,7 @@
 #ifndef SONO_RANGECODER_H
 #define SONO_RANGECODER_H
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "sonotok/error.h"
@@ -119,16 +120,36 @@ typedef struct sn_rc_enc {
 
 void sn_rc_enc_init(sn_rc_enc *e);
 
-/* Move the top byte of low to the output (the encoder's renormalisation). */
-void sn_rc_enc_shift(sn_rc_enc *e);
+/* Make room for one more output byte (or set err to SONO_E_NOMEM). */
+void sn_rc_enc_grow(sn_rc_enc *e);
 
-/* A decision with P(bit = 1) = p1 / 65536. p1 outside [1, 65535] codes
- * nothing and makes sn_rc_enc_finish fail with SONO_E_ARG. */
-static inline void sn_rc_enc_bit(sn_rc_enc *e, uint32_t p1, int bit) {
-    if (p1 - 1u >= SN_RC_PROB_ONE - 1u) {
-        if (!e->err) e->err = SONO_E_ARG;
-        return;
+static inline void sn_rc_enc_put(sn_rc_enc *e, uint8_t b) {
+    if (e->n_bytes == e->cap) {
+        sn_rc_enc_grow(e);
+        if (e->n_bytes == e->cap) return;
     }
+    e->buf[e->n_bytes++] = b;
+}
+
+/* Move the top byte of low to the output (the encoder's renormalisation).
+ * Bytes of 0xFF wait (pending) until the carry is settled; the very first
+ * byte (the integer part of the code value) is always 0 and is not stored. */
+static inline void sn_rc_enc_shift(sn_rc_enc *e) {
+    if (e->low < 0xFF000000u || e->low >= ((uint64_t)1 << 32)) {
+        uint8_t carry = (uint8_t)(e->low >> 32);
+        if (e->started) sn_rc_enc_put(e, (uint8_t)(e->cache + carry));
+        e->started = 1;
+        for (; e->pending; e->pending--) sn_rc_enc_put(e, (uint8_t)(0xFF + carry));
+        e->cache = (uint8_t)(e->low >> 24);
+    } else {
+        e->pending++;
+    }
+    e->low = (e->low & 0x00FFFFFFu) << 8;
+}
+
+/* A decision with P(bit = 1) = p1 / 65536, p1 in [1, 65535] unchecked (so
+ * the caller's promise: outside it the encoder may never return). */
+static inline void sn_rc_enc_bit_unchecked(sn_rc_enc *e, uint32_t p1, int bit) {
     uint32_t bound = (e->range >> 16) * (SN_RC_PROB_ONE - p1);
     if (!bit) {
         e->range = bound;
@@ -142,9 +163,22 @@ static inline void sn_rc_enc_bit(sn_rc_enc *e, uint32_t p1, int bit) {
     }
 }
 
-/* A decision with P(1) = m->p, then m updated with count limit `limit`. */
+/* A decision with P(bit = 1) = p1 / 65536. p1 outside [1, 65535] codes
+ * nothing and makes sn_rc_enc_finish fail with SONO_E_ARG. */
+static inline void sn_rc_enc_bit(sn_rc_enc *e, uint32_t p1, int bit) {
+    if (p1 - 1u >= SN_RC_PROB_ONE - 1u) {
+        if (!e->err) e->err = SONO_E_ARG;
+        return;
+    }
+    sn_rc_enc_bit_unchecked(e, p1, bit);
+}
+
+/* A decision with P(1) = m->p, then m updated with count limit `limit`. m
+ * must hold a valid state (from sn_rc_prob_make and updates: a zeroed one is
+ * not), which is asserted, not checked, on this hot path. */
 static inline void sn_rc_enc_adaptive(sn_rc_enc *e, sn_rc_prob *m, int bit, int limit) {
-    sn_rc_enc_bit(e, m->p, bit);
+    assert(m->p >= SN_RC_PROB_MIN && m->p <= SN_RC_PROB_ONE - SN_RC_PROB_MIN);
+    sn_rc_enc_bit_unchecked(e, m->p, bit);
     sn_rc_prob_update(m, bit, limit);
 }
 
@@ -189,21 +223,28 @@ enum sn_rc_status {
     SN_RC_UNUSED = 2,  /* the calls ended before the input did: sn_rc_dec_unused() bytes left */
 };
 
-void sn_rc_dec_init(sn_rc_dec *d, const uint8_t *in, size_t n_in);
-
 static inline uint8_t sn_rc_dec_byte(sn_rc_dec *d) {
     uint8_t b = d->pos < d->n_in ? d->in[d->pos] : 0;
     d->pos++;
     return b;
 }
 
-/* The decision coded with P(1) = p1 / 65536 (p1 as for sn_rc_enc_bit; outside
- * it, returns 0 and marks the decoder corrupt). */
-static inline int sn_rc_dec_bit(sn_rc_dec *d, uint32_t p1) {
-    if (p1 - 1u >= SN_RC_PROB_ONE - 1u) {
-        d->err = 1;
-        return 0;
-    }
+/* Start decoding in[0 .. n_in). Inline, as is sn_rc_dec_end, so that a
+ * caller's decoder can live in registers: once its address goes to a
+ * function the compiler cannot see, any store through an int32_t pointer in
+ * the caller's loop (the decoded codes) might alias its fields. */
+static inline void sn_rc_dec_init(sn_rc_dec *d, const uint8_t *in, size_t n_in) {
+    *d = (sn_rc_dec){0};
+    d->in = in;
+    d->n_in = in ? n_in : 0;
+    d->range = 0xFFFFFFFFu;
+    for (int i = 0; i < 4; i++) d->code = (d->code << 8) | sn_rc_dec_byte(d);
+    /* the encoder's value lies below its range: only 0xFFFFFFFF is above */
+    d->err = d->code >= d->range;
+}
+
+/* The decision coded with P(1) = p1 / 65536, p1 in [1, 65535] unchecked. */
+static inline int sn_rc_dec_bit_unchecked(sn_rc_dec *d, uint32_t p1) {
     uint32_t bound = (d->range >> 16) * (SN_RC_PROB_ONE - p1);
     int bit;
     if (d->code < bound) {
@@ -221,8 +262,20 @@ static inline int sn_rc_dec_bit(sn_rc_dec *d, uint32_t p1) {
     return bit;
 }
 
+/* The decision coded with P(1) = p1 / 65536 (p1 outside [1, 65535] returns 0
+ * and marks the decoder corrupt). */
+static inline int sn_rc_dec_bit(sn_rc_dec *d, uint32_t p1) {
+    if (p1 - 1u >= SN_RC_PROB_ONE - 1u) {
+        d->err = 1;
+        return 0;
+    }
+    return sn_rc_dec_bit_unchecked(d, p1);
+}
+
+/* As sn_rc_enc_adaptive, for the decoder (m must be valid: asserted). */
 static inline int sn_rc_dec_adaptive(sn_rc_dec *d, sn_rc_prob *m, int limit) {
-    int bit = sn_rc_dec_bit(d, m->p);
+    assert(m->p >= SN_RC_PROB_MIN && m->p <= SN_RC_PROB_ONE - SN_RC_PROB_MIN);
+    int bit = sn_rc_dec_bit_unchecked(d, m->p);
     sn_rc_prob_update(m, bit, limit);
     return bit;
 }
@@ -244,8 +297,19 @@ int sn_rc_dec_cdf(sn_rc_dec *d, const uint32_t *cdf, int n_sym);
 uint32_t sn_rc_dec_bits(sn_rc_dec *d, int n_bits);
 
 /* After the last call: SN_RC_OK when the input is exactly what the encoder
- * wrote for the calls made, else SN_RC_UNUSED or SN_RC_CORRUPT. */
-int sn_rc_dec_end(const sn_rc_dec *d);
+ * wrote for the calls made, else SN_RC_UNUSED or SN_RC_CORRUPT.
+ * Why these checks suffice: the encoder writes N + 4 bytes for the N
+ * renormalisations the decoder also makes, of which the last 3 are zeros of
+ * the rounded end value, dropped with any other trailing zeros; the decoder
+ * reads 4 + N. So its own output leaves the decoder at least 3 bytes past
+ * the end, never on a 0 byte, with code = (rounded end value) - low < 2^24;
+ * and with those holding, the stream is the one the encoder writes. */
+static inline int sn_rc_dec_end(const sn_rc_dec *d) {
+    if (d->pos < d->n_in) return SN_RC_UNUSED;
+    if (d->err || d->pos - d->n_in < 3 || d->code >= SN_RC_TOP || (d->n_in > 0 && d->in[d->n_in - 1] == 0))
+        return SN_RC_CORRUPT;
+    return SN_RC_OK;
+}
 
 /* Input bytes the calls did not reach (for SN_RC_UNUSED messages). */
 static inline size_t sn_rc_dec_unused(const sn_rc_dec *d) { return d->pos < d->n_in ? d->n_in - d->pos : 0; }

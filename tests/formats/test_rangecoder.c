@@ -7,6 +7,7 @@
  * values it decoded), and calls that break their preconditions.
  * `test-rangecoder --write-corpus DIR` writes the seeds of the fuzz target. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,10 +419,30 @@ static void test_bad_calls(void) {
 
 /* ---- fuzz seeds ---- */
 
-/* Inputs of fuzz_rangecoder.c: 8 bytes of script seed (little-endian), the
- * number of calls in the next 2 bytes, then the stream. */
-static int write_corpus(const char *dir) {
-    for (int k = 0; k < 8; k++) {
+/* Write the fuzz input for (seed, n_ops, stream), or its first `keep` bytes. */
+static int put_file(const char *dir, const char *name, uint64_t seed, size_t n_ops, const uint8_t *b, size_t n,
+                    size_t keep) {
+    uint8_t *x = malloc(10 + n);
+    if (!x) return 1;
+    for (int i = 0; i < 8; i++) x[i] = (uint8_t)(seed >> (8 * i));
+    x[8] = (uint8_t)(n_ops & 0xFF);
+    x[9] = (uint8_t)(n_ops >> 8);
+    if (n) memcpy(x + 10, b, n);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    int rc = !f || fwrite(x, 1, keep < 10 + n ? keep : 10 + n, f) != (keep < 10 + n ? keep : 10 + n);
+    if (f && fclose(f)) rc = 1;
+    free(x);
+    return rc;
+}
+
+/* Inputs of tests/fuzz/fuzz_rangecoder.c: 8 bytes of script seed and 2 of
+ * call count (little-endian), then the stream. Seeds are encoder output for
+ * values drawn from their script; the known-bad files break one rule each. */
+static int write_corpus(const char *dir, const char *bad_dir) {
+    int rc = 0;
+    for (int k = 0; k < 8 && !rc; k++) {
         rcscript sc;
         uint64_t seed = 1000 + (uint64_t)k, ds = 7 + (uint64_t)k;
         size_t n_ops = k < 4 ? 20 : 400;
@@ -431,23 +452,29 @@ static int write_corpus(const char *dir) {
         uint8_t *b;
         size_t n;
         if (rcs_encode(&sc, v, &b, &n)) return 1;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/script%d.bin", dir, k);
-        FILE *f = fopen(path, "wb");
-        if (!f) return 1;
-        for (int i = 0; i < 8; i++) fputc((int)(seed >> (8 * i)) & 0xFF, f);
-        fputc((int)(n_ops & 0xFF), f);
-        fputc((int)(n_ops >> 8), f);
-        fwrite(b, 1, n, f);
-        fclose(f);
+        char name[64];
+        snprintf(name, sizeof name, "script%d.bin", k);
+        rc |= put_file(dir, name, seed, n_ops, b, n, SIZE_MAX);
+        if (k == 4) {
+            uint8_t *x = malloc(n + 4);
+            memcpy(x, b, n);
+            x[n] = 0;
+            rc |= put_file(bad_dir, "FORMAT_trailing_zero.bin", seed, n_ops, x, n + 1, SIZE_MAX);
+            memset(x + n, 0x5A, 4);
+            rc |= put_file(bad_dir, "FORMAT_unused_bytes.bin", seed, n_ops, x, n + 4, SIZE_MAX);
+            memset(x, 0xFF, 4);
+            rc |= put_file(bad_dir, "FORMAT_first_word.bin", seed, n_ops, x, n, SIZE_MAX);
+            rc |= put_file(bad_dir, "TRUNCATED_no_script.bin", seed, n_ops, x, n, 7);
+            free(x);
+        }
         free(b);
         rcs_free(&sc);
     }
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv) {
-    if (argc == 3 && !strcmp(argv[1], "--write-corpus")) return write_corpus(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "--write-corpus")) return write_corpus(argv[2], argv[3]);
     tu_seed(20240612);
     test_vectors();
     test_adaptive_rule();
