@@ -190,11 +190,11 @@ static int ar_write_all(int fd, const uint8_t *p, size_t n, uint64_t off) {
 static void ar_header(uint8_t *h, uint64_t archive_size) {
     memset(h, 0, AR_HEADER);
     memcpy(h, AR_MAGIC, 8);
-    tokdata_wr16(h + 8, AR_MAJOR);
-    tokdata_wr16(h + 10, AR_MINOR);
-    tokdata_wr32(h + 12, 0);
-    tokdata_wr64(h + 16, archive_size);
-    tokdata_wr64(h + 24, XXH3_64bits(h, 24));
+    sn_wr16(h + 8, AR_MAJOR);
+    sn_wr16(h + 10, AR_MINOR);
+    sn_wr32(h + 12, 0);
+    sn_wr64(h + 16, archive_size);
+    sn_wr64(h + 24, XXH3_64bits(h, 24));
 }
 
 static void ar_writer_free(sono_archive_writer *w) {
@@ -327,12 +327,12 @@ int sono_archive_commit(sono_archive_writer *w) {
     uint8_t *p = raw;
     for (size_t i = 0; i < w->n; i++) {
         const ar_entry *e = &w->e[i];
-        tokdata_wr64(p, e->offset);
-        tokdata_wr64(p + 8, e->size);
-        tokdata_wr64(p + 16, e->sum);
-        tokdata_wr64(p + 24, (uint64_t)e->n_samples);
-        tokdata_wr32(p + 32, (uint32_t)e->sample_rate);
-        tokdata_wr16(p + 36, (uint16_t)e->name_len);
+        sn_wr64(p, e->offset);
+        sn_wr64(p + 8, e->size);
+        sn_wr64(p + 16, e->sum);
+        sn_wr64(p + 24, (uint64_t)e->n_samples);
+        sn_wr32(p + 32, (uint32_t)e->sample_rate);
+        sn_wr16(p + 36, (uint16_t)e->name_len);
         memcpy(p + AR_ENTRY_FIXED, e->name, e->name_len);
         p += AR_ENTRY_FIXED + e->name_len;
     }
@@ -344,13 +344,13 @@ int sono_archive_commit(sono_archive_writer *w) {
         return sn_fail(SONO_E_NOMEM, "archive: zstd: %s", ZSTD_getErrorName(zn));
     }
     uint8_t *f = z + zn;
-    tokdata_wr64(f, w->off);
-    tokdata_wr64(f + 8, zn);
-    tokdata_wr64(f + 16, raw_n);
-    tokdata_wr64(f + 24, w->n);
-    tokdata_wr64(f + 32, XXH3_64bits(z, zn));
+    sn_wr64(f, w->off);
+    sn_wr64(f + 8, zn);
+    sn_wr64(f + 16, raw_n);
+    sn_wr64(f + 24, w->n);
+    sn_wr64(f + 32, XXH3_64bits(z, zn));
     memcpy(f + 40, AR_FOOT_MAGIC, 8);
-    tokdata_wr64(f + 48, XXH3_64bits(f, 48));
+    sn_wr64(f + 48, XXH3_64bits(f, 48));
     uint64_t total = w->off + zn + AR_FOOTER;
     uint8_t h[AR_HEADER];
     ar_header(h, total);
@@ -441,18 +441,18 @@ static int ar_load_index(sono_archive *a) {
     int rc = ar_read_at(a, 0, h, AR_HEADER);
     if (rc) return rc;
     if (memcmp(h, AR_MAGIC, 8)) return sn_fail(SONO_E_FORMAT, "archive: %s: bad magic, not an archive", L);
-    uint64_t hs = tokdata_rd64(h + 24), hc = XXH3_64bits(h, 24);
+    uint64_t hs = sn_rd64(h + 24), hc = XXH3_64bits(h, 24);
     if (hs != hc)
         return sn_fail(SONO_E_CHECKSUM, "archive: %s: header checksum mismatch (stored %016llx, computed %016llx)", L,
                          (unsigned long long)hs, (unsigned long long)hc);
-    int major = tokdata_rd16(h + 8), minor = tokdata_rd16(h + 10);
+    int major = sn_rd16(h + 8), minor = sn_rd16(h + 10);
     if (major == 0) return sn_fail(SONO_E_FORMAT, "archive: %s: version 0.%d is not valid", L, minor);
     if (major > AR_MAJOR)
         return sn_fail(SONO_E_UNSUPPORTED, "archive: %s: version %d.%d is newer than this reader (%d.x)", L, major,
                          minor, AR_MAJOR);
-    uint32_t flags = tokdata_rd32(h + 12);
+    uint32_t flags = sn_rd32(h + 12);
     if (flags) return sn_fail(SONO_E_UNSUPPORTED, "archive: %s: unknown flags 0x%x", L, flags);
-    uint64_t total = tokdata_rd64(h + 16);
+    uint64_t total = sn_rd64(h + 16);
     if (total == 0) return sn_fail(SONO_E_FORMAT, "archive: %s: unfinished archive (never committed)", L);
     if (total < AR_HEADER + AR_FOOTER)
         return sn_fail(SONO_E_FORMAT, "archive: %s: size %llu in the header is impossible", L, (unsigned long long)total);
@@ -464,12 +464,12 @@ static int ar_load_index(sono_archive *a) {
                          (unsigned long long)(a->size - total));
     if ((rc = ar_read_at(a, total - AR_FOOTER, f, AR_FOOTER))) return rc;
     if (memcmp(f + 40, AR_FOOT_MAGIC, 8)) return sn_fail(SONO_E_FORMAT, "archive: %s: footer magic missing", L);
-    uint64_t fs = tokdata_rd64(f + 48), fc = XXH3_64bits(f, 48);
+    uint64_t fs = sn_rd64(f + 48), fc = XXH3_64bits(f, 48);
     if (fs != fc)
         return sn_fail(SONO_E_CHECKSUM, "archive: %s: footer checksum mismatch (stored %016llx, computed %016llx)", L,
                          (unsigned long long)fs, (unsigned long long)fc);
-    uint64_t ioff = tokdata_rd64(f), isize = tokdata_rd64(f + 8), iraw = tokdata_rd64(f + 16);
-    uint64_t n_entries = tokdata_rd64(f + 24), isum = tokdata_rd64(f + 32);
+    uint64_t ioff = sn_rd64(f), isize = sn_rd64(f + 8), iraw = sn_rd64(f + 16);
+    uint64_t n_entries = sn_rd64(f + 24), isum = sn_rd64(f + 32);
     if (ioff < AR_HEADER || ioff > total - AR_FOOTER || isize != total - AR_FOOTER - ioff)
         return sn_fail(SONO_E_FORMAT, "archive: %s: index at %llu (%llu bytes) does not end at the footer", L,
                          (unsigned long long)ioff, (unsigned long long)isize);
@@ -517,12 +517,12 @@ static int ar_load_index(sono_archive *a) {
             rc = sn_fail(SONO_E_FORMAT, "archive: %s: index ends inside entry %llu", L, (unsigned long long)i);
             break;
         }
-        e->offset = tokdata_rd64(p);
-        e->size = tokdata_rd64(p + 8);
-        e->sum = tokdata_rd64(p + 16);
-        e->n_samples = (int64_t)tokdata_rd64(p + 24);
-        e->sample_rate = (int32_t)tokdata_rd32(p + 32);
-        e->name_len = tokdata_rd16(p + 36);
+        e->offset = sn_rd64(p);
+        e->size = sn_rd64(p + 8);
+        e->sum = sn_rd64(p + 16);
+        e->n_samples = (int64_t)sn_rd64(p + 24);
+        e->sample_rate = (int32_t)sn_rd32(p + 32);
+        e->name_len = sn_rd16(p + 36);
         p += AR_ENTRY_FIXED;
         if ((size_t)(end - p) < e->name_len) {
             rc = sn_fail(SONO_E_FORMAT, "archive: %s: index ends inside the name of entry %llu", L,

@@ -46,42 +46,37 @@ int sono_codec_n_q_for_bandwidth(const sono_codec *c, double kbps) {
     return n_q;
 }
 
-static double conv_macs(const conv_w *w, double out_rate) {
-    return (double)w->C_in * w->C_out * w->K * out_rate;
-}
+/* MACs per second of one SEANet stack, layer by layer (sn_seanet_walk): a conv
+ * costs C_in * C_out * K per output step, a transposed conv per input step;
+ * rate is the current step rate (strided convs divide it, transposed convs
+ * multiply it). */
+typedef struct {
+    double rate, lstm, m;
+} mac_count;
 
-static double res_macs(const codec_config *cfg, const res_w *r, double rate) {
-    double m = conv_macs(&r->block1, rate) + conv_macs(&r->block2, rate);
-    if (!cfg->true_skip) m += conv_macs(&r->shortcut, rate);
-    return m;
+static int count_layer(const seanet_layer *y, void *user) {
+    mac_count *mc = user;
+    const double per_step = (double)y->C_in * y->C_out * y->K;
+    if (y->kind == SEANET_CONV) {
+        mc->rate /= y->stride;
+        mc->m += per_step * mc->rate;
+    } else if (y->kind == SEANET_CONVTR) {
+        mc->m += per_step * mc->rate;
+        mc->rate *= y->stride;
+    } else if (y->kind == SEANET_LSTM) {
+        mc->m += mc->lstm;
+    }
+    return 0;
 }
 
 double sono_codec_macs_per_second(const sono_codec *c, int decoder, int n_q) {
     const codec_config *cfg = &c->cfg;
-    double rate = cfg->sample_rate, m = 0;
-    const seanet_w *s = decoder ? &c->dec : &c->enc;
     double frame_rate = (double)cfg->sample_rate / sn_codec_config_hop(cfg);
-    double lstm = cfg->lstm_layers * 4.0 * s->lstm.C * (2.0 * s->lstm.C) * frame_rate;
-    if (!decoder) {
-        m += conv_macs(&s->first, rate);
-        for (int i = 0; i < cfg->n_ratios; i++) {
-            for (int j = 0; j < cfg->n_residual_layers; j++) m += res_macs(cfg, &s->res[i][j], rate);
-            rate /= s->updown[i].stride;
-            m += conv_macs(&s->updown[i], rate);
-        }
-        m += lstm + conv_macs(&s->last, rate);
-        m += (double)n_q * cfg->codebook_size * cfg->dimension * frame_rate;
-    } else {
-        rate = frame_rate;
-        m += conv_macs(&s->first, rate) + lstm;
-        for (int i = 0; i < cfg->n_ratios; i++) {
-            m += conv_macs(&s->updown[i], rate); /* per input step: C_in * C_out * K */
-            rate *= s->updown[i].stride;
-            for (int j = 0; j < cfg->n_residual_layers; j++) m += res_macs(cfg, &s->res[i][j], rate);
-        }
-        m += conv_macs(&s->last, rate);
-    }
-    return m;
+    double H = c->enc.lstm.C;
+    mac_count mc = {decoder ? frame_rate : cfg->sample_rate, cfg->lstm_layers * 4.0 * H * (2.0 * H) * frame_rate, 0};
+    sn_seanet_walk(cfg, decoder, count_layer, &mc);
+    if (!decoder) mc.m += (double)n_q * cfg->codebook_size * cfg->dimension * frame_rate;
+    return mc.m;
 }
 
 /* frames of each segment, EnCodec's segmentation of n_samples */

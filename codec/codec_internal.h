@@ -1,6 +1,7 @@
-/* Codec internals shared by codec_config.c, codec_load.c, seanet.c, rvq.c and
- * codec.c: the configuration, the weights (one block, folded weight norm),
- * and the streaming SEANet graph. Not installed. */
+/* Codec internals shared by codec_config.c, codec_load.c, seanet.c,
+ * seanet_arch.c, rvq.c and codec.c: the configuration, the weights (one
+ * block, folded weight norm), the architecture walk and the streaming SEANet
+ * graph. Not installed. */
 #ifndef SONO_CODEC_INTERNAL_H
 #define SONO_CODEC_INTERNAL_H
 
@@ -87,6 +88,43 @@ typedef struct {
     lstm_w lstm;
     conv_w last;
 } seanet_w;
+
+/* ---- the architecture walk (seanet_arch.c) ----
+ * One SEANet stack of a config as EnCodec's modules, in order: the one
+ * description of the architecture that the loader, the streaming graph, the
+ * MAC count and the training graph iterate. A residual block comes as
+ * RES_BEGIN, ELU, CONV block.1, ELU, CONV block.3, [CONV shortcut], RES_END
+ * (the shortcut runs on the block's input; the outputs are added). */
+enum { SEANET_CONV, SEANET_CONVTR, SEANET_ELU, SEANET_LSTM, SEANET_RES_BEGIN, SEANET_RES_END };
+/* which conv of a seanet_w a conv is (sn_seanet_conv_slot) */
+enum { SEANET_ROLE_NONE, SEANET_FIRST, SEANET_RES_BLOCK1, SEANET_RES_BLOCK2, SEANET_RES_SHORTCUT, SEANET_UPDOWN,
+       SEANET_LAST };
+#define SEANET_NAME_MAX 64
+
+typedef struct {
+    int kind;                /* SEANET_CONV .. SEANET_RES_END */
+    int role;                /* SEANET_FIRST ..; SEANET_ROLE_NONE for all but convs */
+    int decoder;             /* 0 encoder, 1 decoder */
+    int i, j;                /* ratio index and residual layer of the latest ratio / block */
+    int C_in, C_out;         /* channels (equal for ELU, LSTM and the RES_ marks) */
+    int K, stride, dil;      /* convs; a RES_ mark carries the block's dilation */
+    char module[SEANET_NAME_MAX];      /* "encoder.model.3", "encoder.model.1.block.1" */
+    char param[SEANET_NAME_MAX + 16];  /* parameter prefix: MODULE.conv.conv, .convtr.convtr, .lstm */
+    char norm[SEANET_NAME_MAX + 16];   /* GroupNorm prefix of a conv: MODULE.conv.norm, .convtr.norm */
+} seanet_layer;
+
+/* Called for every layer in order; a non-zero return stops the walk and is
+ * returned by sn_seanet_walk. The layer is valid during the call only. */
+typedef int (*seanet_layer_fn)(const seanet_layer *l, void *user);
+int sn_seanet_walk(const codec_config *cfg, int decoder, seanet_layer_fn fn, void *user);
+
+/* The conv_w of s that conv layer l fills (NULL for other layers). */
+conv_w *sn_seanet_conv_slot(const seanet_w *s, const seanet_layer *l);
+
+/* LSTM parameter k (0 weight_ih, 1 weight_hh, 2 bias_ih, 3 bias_hh) of layer
+ * `layer` over C channels: its name suffix (".weight_ih_l0") and shape
+ * ([4C][C] or [4C]); returns the number of dimensions. */
+int sn_seanet_lstm_param(int layer, int k, int C, char *suffix, size_t n, int64_t shape[2]);
 
 typedef struct {
     char name[96];

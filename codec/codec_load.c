@@ -48,112 +48,52 @@ static int plist_add(plist *l, const char *prefix, const char *suffix, const flo
     return 0;
 }
 
-/* conv (tr = 0) or transposed conv (tr = 1) under prefix ("encoder.model.3") */
-static int add_conv(plist *l, const codec_config *cfg, const char *prefix, conv_w *cw, int tr,
-                    int C_in, int C_out, int K, int stride, int dil) {
-    char pre[80];
-    cw->C_in = C_in; cw->C_out = C_out; cw->K = K; cw->stride = stride; cw->dil = dil;
-    snprintf(pre, sizeof pre, "%s%s", prefix, tr ? ".convtr.convtr" : ".conv.conv");
-    int rc = plist_add(l, pre, ".weight", &cw->w, 3, tr ? C_in : C_out, tr ? C_out : C_in, K);
-    if (!rc) rc = plist_add(l, pre, ".bias", &cw->b, 1, C_out, 0, 0);
-    if (!rc && cfg->norm == NORM_TIME_GROUP) {
-        snprintf(pre, sizeof pre, "%s%s", prefix, tr ? ".convtr.norm" : ".conv.norm");
-        rc = plist_add(l, pre, ".weight", &cw->gn_w, 1, C_out, 0, 0);
-        if (!rc) rc = plist_add(l, pre, ".bias", &cw->gn_b, 1, C_out, 0, 0);
+/* Every parameter of one SEANet stack, as sn_seanet_walk lists the layers:
+ * a conv's weight (folded, in canonical form), bias and GroupNorm affine, an
+ * LSTM's four tensors per layer. */
+typedef struct {
+    plist *l;
+    const codec_config *cfg;
+    seanet_w *s;
+} arch_walk;
+
+static int add_layer(const seanet_layer *y, void *user) {
+    arch_walk *a = user;
+    int rc = 0;
+    if (y->kind == SEANET_CONV || y->kind == SEANET_CONVTR) {
+        conv_w *cw = sn_seanet_conv_slot(a->s, y);
+        const int tr = y->kind == SEANET_CONVTR;
+        cw->C_in = y->C_in; cw->C_out = y->C_out; cw->K = y->K; cw->stride = y->stride; cw->dil = y->dil;
+        rc = plist_add(a->l, y->param, ".weight", &cw->w, 3, tr ? y->C_in : y->C_out, tr ? y->C_out : y->C_in, y->K);
+        if (!rc) rc = plist_add(a->l, y->param, ".bias", &cw->b, 1, y->C_out, 0, 0);
+        if (!rc && a->cfg->norm == NORM_TIME_GROUP) {
+            rc = plist_add(a->l, y->norm, ".weight", &cw->gn_w, 1, y->C_out, 0, 0);
+            if (!rc) rc = plist_add(a->l, y->norm, ".bias", &cw->gn_b, 1, y->C_out, 0, 0);
+        }
+    } else if (y->kind == SEANET_LSTM) {
+        lstm_w *lw = &a->s->lstm;
+        lw->C = y->C_in;
+        for (int i = 0; !rc && i < a->cfg->lstm_layers; i++) {
+            const float **slot[4] = {&lw->w_ih[i], &lw->w_hh[i], &lw->b_ih[i], &lw->b_hh[i]};
+            for (int k = 0; !rc && k < 4; k++) {
+                char sfx[32];
+                int64_t sh[2];
+                int nd = sn_seanet_lstm_param(i, k, lw->C, sfx, sizeof sfx, sh);
+                rc = plist_add(a->l, y->param, sfx, slot[k], nd, sh[0], sh[1], 0);
+            }
+        }
     }
     return rc;
-}
-
-static int add_res(plist *l, const codec_config *cfg, const char *prefix, res_w *rw, int dim, int dil) {
-    char pre[80];
-    int hidden = dim / cfg->compress;
-    snprintf(pre, sizeof pre, "%s.block.1", prefix);
-    int rc = add_conv(l, cfg, pre, &rw->block1, 0, dim, hidden, cfg->residual_kernel_size, 1, dil);
-    snprintf(pre, sizeof pre, "%s.block.3", prefix);
-    if (!rc) rc = add_conv(l, cfg, pre, &rw->block2, 0, hidden, dim, 1, 1, 1);
-    if (!rc && !cfg->true_skip) {
-        snprintf(pre, sizeof pre, "%s.shortcut", prefix);
-        rc = add_conv(l, cfg, pre, &rw->shortcut, 0, dim, dim, 1, 1, 1);
-    }
-    return rc;
-}
-
-static int add_lstm(plist *l, const char *prefix, lstm_w *lw, int C, int layers) {
-    char pre[80];
-    lw->C = C;
-    snprintf(pre, sizeof pre, "%s.lstm", prefix);
-    for (int i = 0; i < layers; i++) {
-        char s[32];
-        int rc;
-        snprintf(s, sizeof s, ".weight_ih_l%d", i);
-        if ((rc = plist_add(l, pre, s, &lw->w_ih[i], 2, 4 * (int64_t)C, C, 0))) return rc;
-        snprintf(s, sizeof s, ".weight_hh_l%d", i);
-        if ((rc = plist_add(l, pre, s, &lw->w_hh[i], 2, 4 * (int64_t)C, C, 0))) return rc;
-        snprintf(s, sizeof s, ".bias_ih_l%d", i);
-        if ((rc = plist_add(l, pre, s, &lw->b_ih[i], 1, 4 * (int64_t)C, 0, 0))) return rc;
-        snprintf(s, sizeof s, ".bias_hh_l%d", i);
-        if ((rc = plist_add(l, pre, s, &lw->b_hh[i], 1, 4 * (int64_t)C, 0, 0))) return rc;
-    }
-    return 0;
 }
 
 static int walk_arch(sono_codec *c, plist *l) {
     const codec_config *cfg = &c->cfg;
-    char pre[64];
-    int rc, idx = 0, nf = cfg->n_filters;
-    /* encoder */
-    int mult = 1;
-    snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
-    if ((rc = add_conv(l, cfg, pre, &c->enc.first, 0, cfg->channels, nf, cfg->kernel_size, 1, 1))) return rc;
-    for (int i = 0; i < cfg->n_ratios; i++) {
-        int ratio = cfg->ratios[cfg->n_ratios - 1 - i];
-        int dil = 1;
-        for (int j = 0; j < cfg->n_residual_layers; j++, dil *= cfg->dilation_base) {
-            snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
-            if ((rc = add_res(l, cfg, pre, &c->enc.res[i][j], mult * nf, dil))) return rc;
-        }
-        idx++; /* ELU */
-        snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
-        if ((rc = add_conv(l, cfg, pre, &c->enc.updown[i], 0, mult * nf, 2 * mult * nf, 2 * ratio, ratio, 1)))
-            return rc;
-        mult *= 2;
-    }
-    if (cfg->lstm_layers) {
-        snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
-        if ((rc = add_lstm(l, pre, &c->enc.lstm, mult * nf, cfg->lstm_layers))) return rc;
-    }
-    idx++; /* ELU */
-    snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
-    if ((rc = add_conv(l, cfg, pre, &c->enc.last, 0, mult * nf, cfg->dimension, cfg->last_kernel_size, 1, 1)))
-        return rc;
-    /* decoder */
-    idx = 0;
-    mult = 1 << cfg->n_ratios;
-    snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
-    if ((rc = add_conv(l, cfg, pre, &c->dec.first, 0, cfg->dimension, mult * nf, cfg->kernel_size, 1, 1)))
-        return rc;
-    if (cfg->lstm_layers) {
-        snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
-        if ((rc = add_lstm(l, pre, &c->dec.lstm, mult * nf, cfg->lstm_layers))) return rc;
-    }
-    for (int i = 0; i < cfg->n_ratios; i++) {
-        int ratio = cfg->ratios[i];
-        idx++; /* ELU */
-        snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
-        if ((rc = add_conv(l, cfg, pre, &c->dec.updown[i], 1, mult * nf, mult * nf / 2, 2 * ratio, ratio, 1)))
-            return rc;
-        int dil = 1;
-        for (int j = 0; j < cfg->n_residual_layers; j++, dil *= cfg->dilation_base) {
-            snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
-            if ((rc = add_res(l, cfg, pre, &c->dec.res[i][j], mult * nf / 2, dil))) return rc;
-        }
-        mult /= 2;
-    }
-    idx++; /* ELU */
-    snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
-    if ((rc = add_conv(l, cfg, pre, &c->dec.last, 0, nf, cfg->channels, cfg->last_kernel_size, 1, 1))) return rc;
+    arch_walk enc = {l, cfg, &c->enc}, dec = {l, cfg, &c->dec};
+    int rc;
+    if ((rc = sn_seanet_walk(cfg, 0, add_layer, &enc)) || (rc = sn_seanet_walk(cfg, 1, add_layer, &dec))) return rc;
     /* quantizer: one codebook tensor per layer, stored contiguously */
     for (int q = 0; q < cfg->n_q; q++) {
+        char pre[64];
         snprintf(pre, sizeof pre, "quantizer.vq.layers.%d", q);
         if ((rc = plist_add(l, pre, "._codebook.embed", &c->codebook[q], 2,
                             cfg->codebook_size, cfg->dimension, 0)))

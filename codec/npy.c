@@ -43,12 +43,12 @@ int sono_npy_encode(const int32_t *codes, int n_q, int64_t n_frames, uint8_t **b
     memcpy(b, NPY_MAGIC, NPY_MAGIC_LEN);
     b[6] = 1;
     b[7] = 0;
-    tokdata_wr16(b + 8, (uint16_t)hlen);
+    sn_wr16(b + 8, (uint16_t)hlen);
     memcpy(b + 10, dict, (size_t)dl);
     memset(b + 10 + dl, ' ', hlen - (size_t)dl - 1);
     b[10 + hlen - 1] = '\n';
     uint8_t *d = b + 10 + hlen;
-    for (size_t i = 0; i < n_codes; i++) tokdata_wr64(d + 8 * i, (uint64_t)(int64_t)codes[i]);
+    for (size_t i = 0; i < n_codes; i++) sn_wr64(d + 8 * i, (uint64_t)(int64_t)codes[i]);
     *buf = b;
     *n_bytes = total;
     return 0;
@@ -233,7 +233,7 @@ int sono_npy_decode(const uint8_t *buf, size_t n_bytes, int codebook_size, int32
                          "npy: version %d.%d is not supported (1.0, 2.0, 3.0)", major, minor);
     size_t lenbytes = major == 1 ? 2 : 4, off = 8 + lenbytes;
     if (n_bytes < off) return sn_fail(SONO_E_TRUNCATED, "npy: %zu bytes, file is truncated in the preamble", n_bytes);
-    size_t hlen = major == 1 ? tokdata_rd16(buf + 8) : tokdata_rd32(buf + 8);
+    size_t hlen = major == 1 ? sn_rd16(buf + 8) : sn_rd32(buf + 8);
     if (hlen > NPY_MAX_HEADER) return sn_fail(SONO_E_LIMIT, "npy: header of %zu bytes is beyond the limit", hlen);
     if (n_bytes - off < hlen)
         return sn_fail(SONO_E_TRUNCATED, "npy: %zu bytes, header needs %zu: file is truncated", n_bytes, off + hlen);
@@ -302,7 +302,7 @@ int sono_npy_load(const char *path, int codebook_size, int32_t **codes, int *n_q
     uint8_t *buf;
     size_t n;
     if (codes) *codes = NULL;
-    int rc = sn_tokdata_read_file(path, 2 * SONO_MAX_ALLOC + NPY_MAX_HEADER + 16, &buf, &n);
+    int rc = sn_read_file(path, 2 * SONO_MAX_ALLOC + NPY_MAX_HEADER + 16, &buf, &n);
     if (rc) return rc;
     rc = sono_npy_decode(buf, n, codebook_size, codes, n_q, n_frames);
     free(buf);

@@ -291,25 +291,6 @@ static int add_sconvtr(chain *ch, const codec_config *cfg, const conv_w *w) {
 
 static int add_elu(chain *ch, int C) { return chain_add(ch, ST_ELU, C, C) ? 0 : SONO_E_NOMEM; }
 
-static int add_res(chain *ch, const codec_config *cfg, const res_w *rw) {
-    int dim = rw->block1.C_in;
-    stage *s = chain_add(ch, ST_RES, dim, dim);
-    if (!s) return SONO_E_NOMEM;
-    s->qa.C = s->qb.C = dim;
-    s->b = calloc(1, sizeof(chain));
-    if (!s->b) return SONO_E_NOMEM;
-    int rc;
-    if ((rc = add_elu(s->b, dim)) || (rc = add_sconv(s->b, cfg, &rw->block1)) ||
-        (rc = add_elu(s->b, rw->block1.C_out)) || (rc = add_sconv(s->b, cfg, &rw->block2)))
-        return rc;
-    if (!cfg->true_skip) {
-        s->a = calloc(1, sizeof(chain));
-        if (!s->a) return SONO_E_NOMEM;
-        if ((rc = add_sconv(s->a, cfg, &rw->shortcut))) return rc;
-    }
-    return 0;
-}
-
 static int add_lstm(chain *ch, const codec_config *cfg, const lstm_w *lw) {
     stage *s = chain_add(ch, ST_LSTM, lw->C, lw->C);
     if (!s) return SONO_E_NOMEM;
@@ -319,32 +300,45 @@ static int add_lstm(chain *ch, const codec_config *cfg, const lstm_w *lw) {
     return s->hc ? 0 : SONO_E_NOMEM;
 }
 
-static int build_encoder(chain *ch, const sono_codec *c) {
-    const codec_config *cfg = &c->cfg;
-    int rc;
-    if ((rc = add_sconv(ch, cfg, &c->enc.first))) return rc;
-    for (int i = 0; i < cfg->n_ratios; i++) {
-        for (int j = 0; j < cfg->n_residual_layers; j++)
-            if ((rc = add_res(ch, cfg, &c->enc.res[i][j]))) return rc;
-        if ((rc = add_elu(ch, c->enc.updown[i].C_in)) || (rc = add_sconv(ch, cfg, &c->enc.updown[i]))) return rc;
-    }
-    if (cfg->lstm_layers && (rc = add_lstm(ch, cfg, &c->enc.lstm))) return rc;
-    if ((rc = add_elu(ch, c->enc.last.C_in)) || (rc = add_sconv(ch, cfg, &c->enc.last))) return rc;
-    return 0;
-}
+/* Building the chain from sn_seanet_walk's layers: a residual block is a
+ * RES stage whose block branch b takes the layers up to the shortcut conv,
+ * which goes to branch a (none: identity shortcut). */
+typedef struct {
+    const sono_codec *c;
+    const seanet_w *w;
+    chain *top;
+    chain *cur;      /* where the next layer goes */
+    stage *res;      /* the residual block being built (they do not nest) */
+} graph_build;
 
-static int build_decoder(chain *ch, const sono_codec *c) {
-    const codec_config *cfg = &c->cfg;
-    int rc;
-    if ((rc = add_sconv(ch, cfg, &c->dec.first))) return rc;
-    if (cfg->lstm_layers && (rc = add_lstm(ch, cfg, &c->dec.lstm))) return rc;
-    for (int i = 0; i < cfg->n_ratios; i++) {
-        if ((rc = add_elu(ch, c->dec.updown[i].C_in)) || (rc = add_sconvtr(ch, cfg, &c->dec.updown[i]))) return rc;
-        for (int j = 0; j < cfg->n_residual_layers; j++)
-            if ((rc = add_res(ch, cfg, &c->dec.res[i][j]))) return rc;
+static int build_layer(const seanet_layer *y, void *user) {
+    graph_build *g = user;
+    const codec_config *cfg = &g->c->cfg;
+    switch (y->kind) {
+    case SEANET_CONV:
+        if (y->role == SEANET_RES_SHORTCUT) {
+            if (!(g->res->a = calloc(1, sizeof(chain)))) return SONO_E_NOMEM;
+            g->cur = g->res->a;
+        }
+        return add_sconv(g->cur, cfg, sn_seanet_conv_slot(g->w, y));
+    case SEANET_CONVTR: return add_sconvtr(g->cur, cfg, sn_seanet_conv_slot(g->w, y));
+    case SEANET_ELU: return add_elu(g->cur, y->C_in);
+    case SEANET_LSTM: return add_lstm(g->cur, cfg, &g->w->lstm);
+    case SEANET_RES_BEGIN: {
+        stage *s = chain_add(g->top, ST_RES, y->C_in, y->C_in);
+        if (!s) return SONO_E_NOMEM;
+        s->qa.C = s->qb.C = y->C_in;
+        if (!(s->b = calloc(1, sizeof(chain)))) return SONO_E_NOMEM;
+        g->res = s;
+        g->cur = s->b;
+        return 0;
     }
-    if ((rc = add_elu(ch, c->dec.last.C_in)) || (rc = add_sconv(ch, cfg, &c->dec.last))) return rc;
-    return 0;
+    case SEANET_RES_END:
+        g->res = NULL;
+        g->cur = g->top;
+        return 0;
+    default: return 0;
+    }
 }
 
 /* ---- stage execution ----
@@ -703,7 +697,8 @@ seanet_run *sn_seanet_run_new(const sono_codec *c, int which, int *err) {
         r->c = c;
         r->which = which;
         r->n_threads = c->n_threads;
-        rc = which ? build_decoder(&r->top, c) : build_encoder(&r->top, c);
+        graph_build g = {c, which ? &c->dec : &c->enc, &r->top, &r->top, NULL};
+        rc = sn_seanet_walk(&c->cfg, which, build_layer, &g);
     }
     if (!rc) {
         r->n_depth = chain_depth(&r->top);

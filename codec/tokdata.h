@@ -1,5 +1,5 @@
 /* Internal interface of the token-data code (tokfile.c, npy.c, archive.c):
- * little-endian field helpers, whole-file read and atomic write, token-file
+ * atomic write, token-file
  * coder selection and header probing, and opening an archive from memory
  * (for the fuzz target). Not installed; formats are in codec/FORMATS.md. */
 #ifndef SONO_TOKDATA_H
@@ -8,22 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "sonotok/tokens.h"
-
-/* ---- little-endian fields (the files are little-endian on every host) ---- */
-static inline uint16_t tokdata_rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static inline uint32_t tokdata_rd32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t tokdata_rd64(const uint8_t *p) {
-    return (uint64_t)tokdata_rd32(p) | (uint64_t)tokdata_rd32(p + 4) << 32;
-}
-static inline void tokdata_wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static inline void tokdata_wr32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void tokdata_wr64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
+#include "sono_internal.h" /* sn_rd32 and the other little-endian fields */
 
 /* ---- files ---- */
 
@@ -31,10 +16,6 @@ static inline void tokdata_wr64(uint8_t *p, uint64_t v) {
  * and rename it over path; on any failure the temporary is removed and path is
  * untouched. Returns 0 or SONO_E_IO/SONO_E_ARG. */
 int sn_tokdata_write_atomic(const char *path, const uint8_t *buf, size_t n_bytes);
-
-/* Read a whole regular file into a malloc'd buffer (at least 1 byte allocated).
- * Files over max_bytes fail with SONO_E_LIMIT. Returns 0 or a negative code. */
-int sn_tokdata_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *n_bytes);
 
 /* ---- token files ---- */
 

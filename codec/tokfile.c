@@ -1,7 +1,7 @@
 /* Token files (.tok): a checksummed header with the model identity and sizes,
  * the codes entropy coded, and a checksum over the whole file. Byte layout and
  * the rules readers enforce are in codec/FORMATS.md ("Token file"); keep the
- * two in step. Also: sono_tokens_alloc/free and the shared file helpers. */
+ * two in step. Also: sono_tokens_alloc/free and the atomic file writer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -352,22 +352,22 @@ static int tok_parse(const uint8_t *buf, size_t n, tok_header *h) {
         return sn_fail(SONO_E_FORMAT, "token file: bad magic %02x %02x %02x %02x (expected \"SNTK\"): not a token file",
                          buf[0], buf[1], buf[2], buf[3]);
     if (n < TOK_PREAMBLE) return tok_fail_trunc(n, TOK_PREAMBLE, "the preamble");
-    uint32_t pre_stored = tokdata_rd32(buf + 12), pre_calc = (uint32_t)XXH3_64bits(buf, 12);
+    uint32_t pre_stored = sn_rd32(buf + 12), pre_calc = (uint32_t)XXH3_64bits(buf, 12);
     if (pre_stored != pre_calc)
         return sn_fail(SONO_E_CHECKSUM, "token file: preamble checksum mismatch (stored %08x, computed %08x)",
                          pre_stored, pre_calc);
-    int major = tokdata_rd16(buf + 4), minor = tokdata_rd16(buf + 6);
+    int major = sn_rd16(buf + 4), minor = sn_rd16(buf + 6);
     if (major == 0) return sn_fail(SONO_E_FORMAT, "token file: version 0.%d is not a valid version", minor);
     if (major > TOK_MAJOR)
         return sn_fail(SONO_E_UNSUPPORTED, "token file: version %d.%d is newer than this reader (%d.x)", major,
                          minor, TOK_MAJOR);
-    uint32_t hsize = tokdata_rd32(buf + 8);
+    uint32_t hsize = sn_rd32(buf + 8);
     if (hsize < TOK_FIXED + 8)
         return sn_fail(SONO_E_FORMAT, "token file: header size %u is below the minimum %d", hsize, TOK_FIXED + 8);
     if (hsize > TOK_MAX_HEADER)
         return sn_fail(SONO_E_LIMIT, "token file: header size %u is beyond the limit %u", hsize, TOK_MAX_HEADER);
     if (n < hsize) return tok_fail_trunc(n, hsize, "the header");
-    uint64_t hs_stored = tokdata_rd64(buf + hsize - 8), hs_calc = XXH3_64bits(buf, hsize - 8);
+    uint64_t hs_stored = sn_rd64(buf + hsize - 8), hs_calc = XXH3_64bits(buf, hsize - 8);
     if (hs_stored != hs_calc)
         return sn_fail(SONO_E_CHECKSUM, "token file: header checksum mismatch (stored %016llx, computed %016llx)",
                          (unsigned long long)hs_stored, (unsigned long long)hs_calc);
@@ -375,27 +375,27 @@ static int tok_parse(const uint8_t *buf, size_t n, tok_header *h) {
     tokfile_info *in = &h->info;
     in->version_major = major;
     in->version_minor = minor;
-    h->flags = tokdata_rd32(buf + 16);
+    h->flags = sn_rd32(buf + 16);
     in->coder = buf[20];
     h->name_len = buf[21];
     h->hash = buf + 24;
-    in->sample_rate = (int32_t)tokdata_rd32(buf + 40);
-    h->channels = (int32_t)tokdata_rd32(buf + 44);
-    h->hop = (int32_t)tokdata_rd32(buf + 48);
-    in->n_q = (int32_t)tokdata_rd32(buf + 52);
-    in->codebook_size = (int32_t)tokdata_rd32(buf + 56);
-    h->n_segments = (int32_t)tokdata_rd32(buf + 60);
-    in->n_frames = (int64_t)tokdata_rd64(buf + 64);
-    in->n_samples = (int64_t)tokdata_rd64(buf + 72);
-    h->segment_frames = (int64_t)tokdata_rd64(buf + 80);
-    uint64_t payload = tokdata_rd64(buf + 88);
+    in->sample_rate = (int32_t)sn_rd32(buf + 40);
+    h->channels = (int32_t)sn_rd32(buf + 44);
+    h->hop = (int32_t)sn_rd32(buf + 48);
+    in->n_q = (int32_t)sn_rd32(buf + 52);
+    in->codebook_size = (int32_t)sn_rd32(buf + 56);
+    h->n_segments = (int32_t)sn_rd32(buf + 60);
+    in->n_frames = (int64_t)sn_rd64(buf + 64);
+    in->n_samples = (int64_t)sn_rd64(buf + 72);
+    h->segment_frames = (int64_t)sn_rd64(buf + 80);
+    uint64_t payload = sn_rd64(buf + 88);
     h->name = buf + TOK_FIXED;
 
     if (h->flags & ~TOK_FLAG_SCALES)
         return sn_fail(SONO_E_UNSUPPORTED, "token file: unknown flags 0x%x", h->flags & ~TOK_FLAG_SCALES);
     if (in->coder > TOKFILE_CODER_RANGE)
         return sn_fail(SONO_E_UNSUPPORTED, "token file: unknown coder %d", in->coder);
-    if (tokdata_rd16(buf + 22) != 0) return sn_fail(SONO_E_FORMAT, "token file: reserved field is not zero");
+    if (sn_rd16(buf + 22) != 0) return sn_fail(SONO_E_FORMAT, "token file: reserved field is not zero");
     if (h->name_len >= SONO_MODEL_NAME_MAX)
         return sn_fail(SONO_E_FORMAT, "token file: model name of %d bytes (at most %d)", h->name_len,
                          SONO_MODEL_NAME_MAX - 1);
@@ -436,7 +436,7 @@ static int tok_parse(const uint8_t *buf, size_t n, tok_header *h) {
     if (h->flags & TOK_FLAG_SCALES) {
         h->scales = buf + TOK_FIXED + h->name_len;
         for (int32_t s = 0; s < h->n_segments; s++) {
-            uint32_t u = tokdata_rd32(h->scales + 4 * (size_t)s);
+            uint32_t u = sn_rd32(h->scales + 4 * (size_t)s);
             float f;
             memcpy(&f, &u, 4);
             if (!isfinite(f)) return sn_fail(SONO_E_RANGE, "token file: scale of segment %d is not finite", s);
@@ -450,7 +450,7 @@ static int tok_parse(const uint8_t *buf, size_t n, tok_header *h) {
     }
     size_t total = hsize + (size_t)payload + TOK_TRAILER;
     if (n > total) return sn_fail(SONO_E_FORMAT, "token file: %zu unexpected bytes after the end", n - total);
-    uint64_t fs_stored = tokdata_rd64(buf + total - 8), fs_calc = XXH3_64bits(buf, total - 8);
+    uint64_t fs_stored = sn_rd64(buf + total - 8), fs_calc = XXH3_64bits(buf, total - 8);
     if (fs_stored != fs_calc)
         return sn_fail(SONO_E_CHECKSUM, "token file: checksum mismatch (stored %016llx, computed %016llx)",
                          (unsigned long long)fs_stored, (unsigned long long)fs_calc);
@@ -565,34 +565,34 @@ int sn_tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t 
         return sn_fail(SONO_E_NOMEM, "token file: no memory for %zu bytes", total);
     }
     memcpy(b, TOK_MAGIC, 4);
-    tokdata_wr16(b + 4, TOK_MAJOR);
-    tokdata_wr16(b + 6, TOK_MINOR);
-    tokdata_wr32(b + 8, (uint32_t)hsize);
-    tokdata_wr32(b + 12, (uint32_t)XXH3_64bits(b, 12));
-    tokdata_wr32(b + 16, t->scales ? TOK_FLAG_SCALES : 0);
+    sn_wr16(b + 4, TOK_MAJOR);
+    sn_wr16(b + 6, TOK_MINOR);
+    sn_wr32(b + 8, (uint32_t)hsize);
+    sn_wr32(b + 12, (uint32_t)XXH3_64bits(b, 12));
+    sn_wr32(b + 16, t->scales ? TOK_FLAG_SCALES : 0);
     b[20] = (uint8_t)chosen;
     b[21] = (uint8_t)name_len;
     memcpy(b + 24, t->model_hash, 16);
-    tokdata_wr32(b + 40, (uint32_t)t->sample_rate);
-    tokdata_wr32(b + 44, (uint32_t)t->channels);
-    tokdata_wr32(b + 48, (uint32_t)t->hop);
-    tokdata_wr32(b + 52, (uint32_t)t->n_q);
-    tokdata_wr32(b + 56, (uint32_t)t->codebook_size);
-    tokdata_wr32(b + 60, (uint32_t)t->n_segments);
-    tokdata_wr64(b + 64, (uint64_t)t->n_frames);
-    tokdata_wr64(b + 72, (uint64_t)t->n_samples);
-    tokdata_wr64(b + 80, (uint64_t)t->segment_frames);
-    tokdata_wr64(b + 88, (uint64_t)payload_n);
+    sn_wr32(b + 40, (uint32_t)t->sample_rate);
+    sn_wr32(b + 44, (uint32_t)t->channels);
+    sn_wr32(b + 48, (uint32_t)t->hop);
+    sn_wr32(b + 52, (uint32_t)t->n_q);
+    sn_wr32(b + 56, (uint32_t)t->codebook_size);
+    sn_wr32(b + 60, (uint32_t)t->n_segments);
+    sn_wr64(b + 64, (uint64_t)t->n_frames);
+    sn_wr64(b + 72, (uint64_t)t->n_samples);
+    sn_wr64(b + 80, (uint64_t)t->segment_frames);
+    sn_wr64(b + 88, (uint64_t)payload_n);
     memcpy(b + TOK_FIXED, t->model_name, name_len);
     for (size_t s = 0; s < n_scales; s++) {
         uint32_t u;
         memcpy(&u, &t->scales[s], 4);
-        tokdata_wr32(b + TOK_FIXED + name_len + 4 * s, u);
+        sn_wr32(b + TOK_FIXED + name_len + 4 * s, u);
     }
-    tokdata_wr64(b + hsize - 8, XXH3_64bits(b, hsize - 8));
+    sn_wr64(b + hsize - 8, XXH3_64bits(b, hsize - 8));
     if (payload_n) memcpy(b + hsize, payload, payload_n);
     free(payload);
-    tokdata_wr64(b + total - 8, XXH3_64bits(b, total - 8));
+    sn_wr64(b + total - 8, XXH3_64bits(b, total - 8));
     *buf = b;
     *n_bytes = total;
     return 0;
@@ -620,7 +620,7 @@ int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out) {
     t->n_samples = in->n_samples;
     t->segment_frames = h.segment_frames;
     for (int32_t s = 0; h.scales && s < h.n_segments; s++) {
-        uint32_t u = tokdata_rd32(h.scales + 4 * (size_t)s);
+        uint32_t u = sn_rd32(h.scales + 4 * (size_t)s);
         memcpy(&t->scales[s], &u, 4);
     }
     const uint8_t *payload = buf + in->header_bytes;
@@ -682,50 +682,6 @@ int sn_tokdata_write_atomic(const char *path, const uint8_t *buf, size_t n_bytes
     return 0;
 }
 
-int sn_tokdata_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *n_bytes) {
-    if (!path || !buf || !n_bytes) return sn_fail(SONO_E_ARG, "read: NULL argument");
-    *buf = NULL;
-    *n_bytes = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return sn_fail(e == ENOENT ? SONO_E_NOT_FOUND : SONO_E_IO, "%s: %s", path, strerror(e));
-    }
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return sn_fail(SONO_E_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > max_bytes) {
-        close(fd);
-        return sn_fail(SONO_E_LIMIT, "%s: %lld bytes is beyond the limit of %zu", path, (long long)st.st_size,
-                         max_bytes);
-    }
-    size_t n = (size_t)st.st_size;
-    uint8_t *b = malloc(n ? n : 1);
-    if (!b) {
-        close(fd);
-        return sn_fail(SONO_E_NOMEM, "%s: no memory for %zu bytes", path, n);
-    }
-    size_t off = 0;
-    while (off < n) {
-        ssize_t r = read(fd, b + off, n - off);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            int e = errno;
-            close(fd);
-            free(b);
-            return sn_fail(SONO_E_IO, "%s: read failed: %s", path, strerror(e));
-        }
-        if (r == 0) break; /* shrank while reading: parse what is there */
-        off += (size_t)r;
-    }
-    close(fd);
-    *buf = b;
-    *n_bytes = off;
-    return 0;
-}
-
 int sono_tokens_save(const char *path, const sono_tokens *t) {
     uint8_t *buf;
     size_t n;
@@ -741,7 +697,7 @@ int sono_tokens_load(const char *path, sono_tokens **out) {
     *out = NULL;
     uint8_t *buf;
     size_t n;
-    int rc = sn_tokdata_read_file(path, SONO_MAX_ALLOC, &buf, &n);
+    int rc = sn_read_file(path, SONO_MAX_ALLOC, &buf, &n);
     if (rc) return rc;
     rc = sono_tokens_decode(buf, n, out);
     free(buf);

@@ -18,8 +18,9 @@
  * development machine (whose CPU OpenBLAS 0.3.21 does not recognise, so it
  * runs its generic SSE3 kernels at ~29 GFLOP/s a core) the engine runs the
  * EnCodec convs at 70-135 GFLOP/s on one core, 7-10x im2col + sgemm.
- * `sn_kern_test_set_isa()` (below, not in the header) lets the tests force each
- * back end so all of them are checked on one machine.
+ * The level comes from the one CPU dispatch point, sono_cpu_level() (cpu.c),
+ * whose cap, sono_set_cpu_level(), lets the tests force each back end so all
+ * of them are checked on one machine.
  *
  * Threads: our loops use OpenMP with num_threads(n_threads); OpenBLAS's own
  * pool is sized with sn_kern_set_threads(). Neither reads the environment. */
@@ -33,6 +34,7 @@
 #undef SONO_REF_KERNELS /* keep the fast names here even in -Dref_kernels builds */
 #include "kernels.h"
 #include "sono_internal.h"
+#include "sonotok/cpu.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #include <immintrin.h>
@@ -54,29 +56,9 @@ int sn_kern_set_threads(int n_threads) {
 /* ---------------------------------------------------------------------------
  * Back-end choice */
 
-enum { ISA_BLAS = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+enum { ISA_BLAS = SONO_CPU_PLAIN, ISA_AVX2 = SONO_CPU_AVX2, ISA_AVX512 = SONO_CPU_AVX512 };
 
-static int g_isa_cap = ISA_AVX512; /* lowered by sn_kern_test_set_isa() only */
-
-static int kern_isa(void) {
-#if KERN_X86 /* libgcc fills the CPU feature bits in a constructor */
-    int isa = ISA_BLAS;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) isa = ISA_AVX512;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa = ISA_AVX2;
-    return isa < g_isa_cap ? isa : g_isa_cap;
-#else
-    return ISA_BLAS;
-#endif
-}
-
-/* Test hook, not part of the contract: cap the back end (0 = OpenBLAS and
- * plain C, 1 = AVX2, 2 = AVX-512) and return the level now in effect (which is
- * lower when the CPU lacks it). Call it only while no kernel is running. */
-int sn_kern_test_set_isa(int level);
-int sn_kern_test_set_isa(int level) {
-    g_isa_cap = level < 0 ? 0 : level;
-    return kern_isa();
-}
+static int kern_isa(void) { return KERN_X86 ? sono_cpu_level() : ISA_BLAS; }
 
 static inline int clamp_threads(int n) { return n < 1 ? 1 : n; }
 

@@ -10,6 +10,7 @@
 #undef SONO_REF_KERNELS /* keep the fast names here even in -Dref_kernels builds */
 #include "kernels.h"
 #include "kernels_grad.h"
+#include "sonotok/cpu.h"
 
 /* out[co][t] = b[co] + sum_ci sum_k w[co][ci][k] * in[ci][t*stride + k*dil], so
  *   db[co]        += sum_t dout[co][t]
@@ -399,8 +400,8 @@ __attribute__((target("avx512f,fma"))) static void dot4x4(float out[4][4], const
             for (int j = 0; j < 4; j++) out[i][j] += a[i][t] * b[j][t];
 }
 
-static int kg_have_avx2(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-static int kg_have_avx512(void) { return __builtin_cpu_supports("avx512f") && kg_have_avx2(); }
+static int kg_have_avx2(void) { return sono_cpu_level() >= SONO_CPU_AVX2; }
+static int kg_have_avx512(void) { return sono_cpu_level() >= SONO_CPU_AVX512; }
 #else
 #define KG_X86 0
 static int kg_have_avx2(void) { return 0; }

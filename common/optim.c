@@ -2,6 +2,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include "optim.h"
+
+#include <string.h>
 #include "sono_internal.h"
 
 int sn_adamw_init(sono_adamw *o, size_t n, float beta1, float beta2, float eps, float weight_decay) {
@@ -59,4 +61,12 @@ float sn_lr_warmup_cosine(int64_t step, int64_t warmup, int64_t total, float bas
     if (step >= total || total <= warmup) return min_lr;
     double t = (double)(step - warmup) / (double)(total - warmup);
     return (float)(min_lr + 0.5 * (base - min_lr) * (1.0 + cos(M_PI * t)));
+}
+
+void sn_reduce_mean(float *dst, const float *const *src, int M, size_t n) {
+    memcpy(dst, src[0], n * sizeof(float));
+    for (int m = 1; m < M; m++)
+        for (size_t i = 0; i < n; i++) dst[i] += src[m][i];
+    if (M > 1)
+        for (size_t i = 0; i < n; i++) dst[i] *= 1.0f / (float)M;
 }

@@ -33,6 +33,11 @@ void sn_adamw_step(sono_adamw *o, float *params, const float *grads, float lr);
  * Returns the norm before clipping. */
 float sn_grad_clip_norm(float *grads, size_t n, float max_norm);
 
+/* The micro-batch reduce of data-parallel training: dst [n] = mean of the
+ * M arrays src[0..M), summed in order (the same bits for the same inputs on
+ * any thread count that gives the same M). */
+void sn_reduce_mean(float *dst, const float *const *src, int M, size_t n);
+
 /* Linear warmup from 0 to base over `warmup` steps, then cosine decay to
  * min_lr at step `total` (min_lr after that). */
 float sn_lr_warmup_cosine(int64_t step, int64_t warmup, int64_t total, float base, float min_lr);

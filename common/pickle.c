@@ -211,12 +211,6 @@ static int need(pk_vm *vm, size_t k) {
     return 0;
 }
 
-static uint64_t rd_le(const uint8_t *p, int k) {
-    uint64_t v = 0;
-    for (int i = k - 1; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
-
 static int push_int(pk_vm *vm, int64_t v) {
     pk_obj *o = new_obj(vm, PK_INT);
     if (o) o->u.i = v;
@@ -226,7 +220,7 @@ static int push_int(pk_vm *vm, int64_t v) {
 static int push_str(pk_vm *vm, int type, size_t len_bytes) {
     int rc = need(vm, len_bytes);
     if (rc < 0) return rc;
-    uint64_t len = rd_le(vm->p + vm->pos, (int)len_bytes);
+    uint64_t len = sn_rd_le(vm->p + vm->pos, (int)len_bytes);
     vm->pos += len_bytes;
     if (len > vm->n - vm->pos) return sn_fail(SONO_E_TRUNCATED, "pickle: string of %llu bytes runs past the end", (unsigned long long)len);
     pk_obj *o = new_obj(vm, type);
@@ -539,7 +533,7 @@ static int run(pk_vm *vm, pk_obj **result) {
         case 0x89: rc = push(vm, vm->no); break;   /* NEWFALSE */
         case 'J': /* BININT */
             if ((rc = need(vm, 4)) < 0) return rc;
-            rc = push_int(vm, (int32_t)(uint32_t)rd_le(vm->p + vm->pos, 4));
+            rc = push_int(vm, (int32_t)sn_rd32(vm->p + vm->pos));
             vm->pos += 4;
             break;
         case 'K': /* BININT1 */
@@ -548,14 +542,14 @@ static int run(pk_vm *vm, pk_obj **result) {
             break;
         case 'M': /* BININT2 */
             if ((rc = need(vm, 2)) < 0) return rc;
-            rc = push_int(vm, (int64_t)rd_le(vm->p + vm->pos, 2));
+            rc = push_int(vm, (int64_t)sn_rd16(vm->p + vm->pos));
             vm->pos += 2;
             break;
         case 0x8a: /* LONG1 */
         case 0x8b: { /* LONG4 */
             int lb = op == 0x8a ? 1 : 4;
             if ((rc = need(vm, (size_t)lb)) < 0) return rc;
-            uint64_t len = rd_le(vm->p + vm->pos, lb);
+            uint64_t len = sn_rd_le(vm->p + vm->pos, lb);
             vm->pos += (size_t)lb;
             if (lb == 4 && len >= 0x80000000u) return sn_fail(SONO_E_FORMAT, "pickle: negative LONG4 length");
             if ((rc = need(vm, (size_t)len)) < 0) return rc;
@@ -564,7 +558,7 @@ static int run(pk_vm *vm, pk_obj **result) {
                 rc = push(vm, new_obj(vm, PK_BIGINT));
                 break;
             }
-            uint64_t v = len ? rd_le(vm->p + vm->pos, (int)len) : 0;
+            uint64_t v = len ? sn_rd_le(vm->p + vm->pos, (int)len) : 0;
             if (len && len < 8 && (v >> (8 * len - 1)) & 1) v |= ~(uint64_t)0 << (8 * len); /* sign-extend */
             vm->pos += (size_t)len;
             rc = push_int(vm, (int64_t)v);
@@ -627,7 +621,7 @@ static int run(pk_vm *vm, pk_obj **result) {
             break;
         case 'r': /* LONG_BINPUT */
             if ((rc = need(vm, 4)) < 0) return rc;
-            rc = memo_put(vm, rd_le(vm->p + vm->pos, 4));
+            rc = memo_put(vm, sn_rd32(vm->p + vm->pos));
             vm->pos += 4;
             break;
         case 0x94: rc = memo_put(vm, vm->memo_count); break; /* MEMOIZE */
@@ -637,7 +631,7 @@ static int run(pk_vm *vm, pk_obj **result) {
             break;
         case 'j': /* LONG_BINGET */
             if ((rc = need(vm, 4)) < 0) return rc;
-            rc = memo_get(vm, rd_le(vm->p + vm->pos, 4));
+            rc = memo_get(vm, sn_rd32(vm->p + vm->pos));
             vm->pos += 4;
             break;
         case 'c': rc = op_global(vm); break;

@@ -100,8 +100,7 @@ int sn_safetensors_load_mem(const uint8_t *buf, size_t n, sono_tensors **out) {
     *out = NULL;
     if (!buf && n) return sn_fail(SONO_E_ARG, "safetensors_load: NULL buffer");
     if (n < 8) return sn_fail(SONO_E_TRUNCATED, "safetensors: %zu bytes, shorter than the header length", n);
-    uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | buf[i];
+    uint64_t hlen = sn_rd64(buf);
     if (hlen > MAX_HEADER)
         return sn_fail(SONO_E_LIMIT, "safetensors: header of %llu bytes (at most %llu)", (unsigned long long)hlen,
                          (unsigned long long)MAX_HEADER);
@@ -287,7 +286,7 @@ int sn_safetensors_save(const char *path, const sono_tensors *ts, const char *me
     const char *hdr = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     size_t hlen = strlen(hdr), padded = (hlen + 7) / 8 * 8; /* data starts 8-byte aligned */
     uint8_t len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    sn_wr64(len8, (uint64_t)padded);
     FILE *f = fopen(path, "wb");
     if (!f) {
         json_object_put(root);

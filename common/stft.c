@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "sono_internal.h"
+#include "sonotok/cpu.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(SONO_REF_KERNELS)
 #include <immintrin.h>
@@ -35,22 +36,8 @@ struct stft_plan {
     int *rev;              /* [m] bit reversal of log2(m) bits */
     float *tw_re, *tw_im;  /* [m] stage twiddles: half h uses [h, 2h): exp(-2 pi i k / (2h)) */
     float *pw_re, *pw_im;  /* [m/2 + 1] exp(-2 pi i k / n_fft), for the real split */
-    int simd;              /* the AVX-512 butterflies run (CPU has them, m >= 32) */
+    int simd;              /* the AVX-512 butterflies run (sono_cpu_level() when planned, m >= 32) */
 };
-
-static int g_stft_simd_cap = 1; /* cleared by sn_stft_test_set_simd() only */
-
-/* Test hook, not part of the contract: 0 makes plans created afterwards use
- * the plain C butterflies; returns whether new plans would use AVX-512. */
-int sn_stft_test_set_simd(int on);
-int sn_stft_test_set_simd(int on) {
-    g_stft_simd_cap = on != 0;
-#if STFT_X86
-    return g_stft_simd_cap && __builtin_cpu_supports("avx512f");
-#else
-    return 0;
-#endif
-}
 
 stft_plan *sn_stft_plan_new(int n_fft, int hop, int normalized, int *err) {
     int e = 0;
@@ -105,7 +92,7 @@ stft_plan *sn_stft_plan_new(int n_fft, int hop, int normalized, int *err) {
         p->pw_im[k] = (float)sin(a);
     }
 #if STFT_X86
-    p->simd = g_stft_simd_cap && m >= 32 && __builtin_cpu_supports("avx512f");
+    p->simd = m >= 32 && sono_cpu_level() >= SONO_CPU_AVX512;
 #endif
 done:
     if (e) {

@@ -54,12 +54,9 @@ int sn_tensors_create(sono_tensors **out, int n, const char *const *names,
 const sono_tensor *sn_tensors_find(const sono_tensors *ts, const char *name);
 void sn_tensors_free(sono_tensors *ts);
 
-/* Map a regular file read-only (falls back to sn_read_file for other
+/* Map a regular file read-only (falls back to sn_read_file, sono_internal.h, for other
  * files). Release with sn_unmap_file(buf, n, mapped). */
 int sn_map_file(const char *path, size_t limit, const uint8_t **buf, size_t *n, int *mapped);
 void sn_unmap_file(const uint8_t *buf, size_t n, int mapped);
-
-/* Read a whole file into memory (NUL appended, not counted); limit in bytes. */
-int sn_read_file(const char *path, size_t limit, uint8_t **buf, size_t *n);
 
 #endif

@@ -208,4 +208,19 @@ int cli_mkdir_parents(const char *path);
 
 int cli_online_cpus(void);
 
+/* ---- folders (cli_walk.c) ---- */
+
+/* Called for every entry of a walked tree that is not a folder: rel is
+ * root-relative and '/'-separated, path is root/rel, st its stat (links
+ * followed), or NULL when stat failed (errno says why: ENOENT for a broken
+ * link). A non-zero return (an exit code, printed) stops the walk. */
+struct stat;
+typedef int (*cli_walk_fn)(const char *rel, const char *path, const struct stat *st, void *user);
+/* Walk the folder root depth first, each folder's entries in byte order of
+ * their names ("." and ".." skipped, and every name starting with '.' when
+ * skip_dot), following links to folders except one that leads back to a
+ * folder above it (noted at -v level 1 and skipped, so a link loop ends).
+ * Returns 0 or an exit code (printed). */
+int cli_walk_tree(const cli_common *c, const char *root, int skip_dot, cli_walk_fn fn, void *user);
+
 #endif

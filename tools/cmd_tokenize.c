@@ -3,7 +3,6 @@
  * one-second blocks, so memory stays bounded on long inputs. --shard K/N
  * takes a stable 1/N of a tree's files (by a hash of the relative path), so
  * a job array can split a corpus and merge the archives afterwards. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,9 +132,6 @@ static void add_stats(cli_stats *st, const sono_tokens *t, size_t n_bytes) {
 typedef struct {
     char **paths;   /* relative paths, '/'-separated */
     size_t n, cap;
-    dev_t *vis_dev; /* the folders on the current path (loop guard) */
-    ino_t *vis_ino;
-    size_t n_vis, cap_vis;
     dev_t skip_dev; /* the output archive, if it already exists in the tree */
     ino_t skip_ino;
     int have_skip;
@@ -159,101 +155,28 @@ static int push_path(walk_state *w, const char *rel) {
     return 0;
 }
 
-/* Enter a folder unless it is one of its own ancestors (a link loop).
- * Returns 1 when entered (leave_dir() after), 0 for a loop, -1 out of memory. */
-static int enter_dir(walk_state *w, const struct stat *st) {
-    for (size_t i = 0; i < w->n_vis; i++)
-        if (w->vis_dev[i] == st->st_dev && w->vis_ino[i] == st->st_ino) return 0;
-    if (w->n_vis == w->cap_vis) {
-        size_t nc = w->cap_vis ? w->cap_vis * 2 : 32;
-        dev_t *nd = realloc(w->vis_dev, nc * sizeof *nd);
-        if (nd) w->vis_dev = nd;
-        ino_t *ni = realloc(w->vis_ino, nc * sizeof *ni);
-        if (ni) w->vis_ino = ni;
-        if (!nd || !ni) return -1;
-        w->cap_vis = nc;
+/* cli_walk_tree's callback: keep the regular files, except the output archive. */
+static int walk_file(const char *rel, const char *path, const struct stat *st, void *user) {
+    walk_state *w = user;
+    (void)path;
+    if (!st) {
+        cli_note(w->common, 1, "skipped: %s (%s)", rel, errno == ENOENT ? "broken link" : strerror(errno));
+        return 0;
     }
-    w->vis_dev[w->n_vis] = st->st_dev;
-    w->vis_ino[w->n_vis] = st->st_ino;
-    w->n_vis++;
-    return 1;
-}
-
-static void leave_dir(walk_state *w) { w->n_vis--; }
-
-/* Walk root/rel (rel "" for the root). Returns 0 or an exit code (printed). */
-static int walk(walk_state *w, const char *root, const char *rel) {
-    char dpath[8192];
-    if (snprintf(dpath, sizeof dpath, "%s%s%s", root, *rel ? "/" : "", rel) >= (int)sizeof dpath)
-        return cli_fail(CLI_EXIT_IO, rel, "path too long");
-    DIR *d = opendir(dpath);
-    if (!d) return cli_fail_errno(dpath, errno);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
-    int rc = 0;
-    errno = 0;
-    while ((de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 32;
-            char **nn = realloc(names, nc * sizeof *nn);
-            if (!nn) {
-                rc = cli_fail(CLI_EXIT_IO, dpath, "out of memory");
-                break;
-            }
-            names = nn;
-            cap = nc;
-        }
-        if (!(names[n] = strdup(de->d_name))) {
-            rc = cli_fail(CLI_EXIT_IO, dpath, "out of memory");
-            break;
-        }
-        n++;
+    if (!S_ISREG(st->st_mode)) {
+        cli_note(w->common, 1, "skipped: %s (not a regular file)", rel);
+        return 0;
     }
-    if (!rc && errno) rc = cli_fail_errno(dpath, errno);
-    closedir(d);
-    if (!rc) qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n && !rc; i++) {
-        char crel[8192], cpath[8192 + 8];
-        if (snprintf(crel, sizeof crel, "%s%s%s", rel, *rel ? "/" : "", names[i]) >= (int)sizeof crel) {
-            rc = cli_fail(CLI_EXIT_IO, names[i], "path too long");
-            break;
-        }
-        snprintf(cpath, sizeof cpath, "%s/%s", root, crel);
-        struct stat st;
-        if (stat(cpath, &st) != 0) {
-            cli_note(w->common, 1, "skipped: %s (%s)", crel, errno == ENOENT ? "broken link" : strerror(errno));
-            continue;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            int v = enter_dir(w, &st);
-            if (v < 0) rc = cli_fail(CLI_EXIT_IO, crel, "out of memory");
-            else if (v == 0) cli_note(w->common, 1, "skipped: %s (link back to a folder above it)", crel);
-            else {
-                rc = walk(w, root, crel);
-                leave_dir(w);
-            }
-        } else if (S_ISREG(st.st_mode)) {
-            if (w->have_skip && st.st_dev == w->skip_dev && st.st_ino == w->skip_ino) {
-                cli_note(w->common, 2, "skipped: %s (the output archive)", crel);
-                continue;
-            }
-            if (push_path(w, crel) != 0) rc = cli_fail(CLI_EXIT_IO, crel, "out of memory");
-        } else {
-            cli_note(w->common, 1, "skipped: %s (not a regular file)", crel);
-        }
+    if (w->have_skip && st->st_dev == w->skip_dev && st->st_ino == w->skip_ino) {
+        cli_note(w->common, 2, "skipped: %s (the output archive)", rel);
+        return 0;
     }
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
-    return rc;
+    return push_path(w, rel) ? cli_fail(CLI_EXIT_IO, rel, "out of memory") : 0;
 }
 
 static void walk_free(walk_state *w) {
     for (size_t i = 0; i < w->n; i++) free(w->paths[i]);
     free(w->paths);
-    free(w->vis_dev);
-    free(w->vis_ino);
 }
 
 /* Stable shard of a relative path: FNV-1a, then a 64-bit finaliser so the
@@ -296,13 +219,12 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
     memset(&w, 0, sizeof w);
     w.common = c;
     struct stat st;
-    if (stat(root, &st) == 0 && enter_dir(&w, &st) < 0) return cli_fail(CLI_EXIT_IO, root, "out of memory");
     if (o->output && strcmp(o->output, "-") && stat(o->output, &st) == 0) {
         w.have_skip = 1;
         w.skip_dev = st.st_dev;
         w.skip_ino = st.st_ino;
     }
-    int rc = walk(&w, root, "");
+    int rc = cli_walk_tree(c, root, 0, walk_file, &w);
     if (rc) {
         walk_free(&w);
         return rc;

@@ -48,7 +48,7 @@
  * Memory: parameters in one flat buffer with a same-shaped gradient buffer
  * and a name table; all activations and scratch are sized in sn_disc_new from
  * (config, B, T): the loss calls allocate nothing and run on the calling
- * thread (on CPUs with AVX-512, disc.c's own direct conv2d kernels; else
+ * thread (common/conv2d.c: on CPUs with AVX-512 its direct kernels; else
  * kernels.c's conv1d/convtr1d with n_threads = 1 and cblas_sgemm for the
  * weight gradients: a caller running several discs in an OpenMP region
  * should give OpenBLAS one thread, sn_kern_set_threads(1)). A disc is used by one
@@ -60,6 +60,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "conv2d.h"
 #include "train_graph.h"
 
 #define DISC_MAX_SCALES 8
@@ -137,44 +138,7 @@ int sn_disc_last_reused(const disc *d);
 void sn_disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_feat,
                  float *dy, double *adv, double *feat);
 
-/* ---- layers (exposed for tests) ----------------------------------------- */
-
-/* conv2d over in [C_in][H][W] (W contiguous; here W = frequency), zero
- * padding (ph, pw) on both sides, w [C_out][C_in][kh][kw], b [C_out] (may be
- * NULL), out [C_out][H_out][W_out] with H_out = disc_conv2d_out(H, kh, sh, dh, ph). */
-typedef struct {
-    int C_in, C_out, H, W;
-    int kh, kw, sh, sw, dh, dw, ph, pw;
-} disc_conv2d_shape;
-
-static inline int disc_conv2d_out(int n, int k, int stride, int dil, int pad) {
-    int eff = (k - 1) * dil + 1;
-    return n + 2 * pad < eff ? 0 : (n + 2 * pad - eff) / stride + 1;
-}
-
-/* Scratch floats the fast forward and backward need (im2col columns). */
-size_t sn_disc_conv2d_scratch_floats(const disc_conv2d_shape *s);
-
-/* Fast and plain reference twins, same signatures; the reference ignores
- * scratch (may be NULL). The fast one, single-threaded: when sh == 1 and
- * dw == 1 (every conv here) the zero-padded input is read row-flattened
- * (and split by column phase when sw > 1), so every tap is a fixed offset
- * along one long signal; on CPUs with AVX-512 that runs through direct
- * register-blocked kernels for the forward, input and weight gradients (no
- * im2col, no BLAS). Without AVX-512: each kernel row is one long conv1d
- * (forward) or transposed conv1d (input gradient) through kernels.c and the
- * weight gradient is im2col + cblas_sgemm; other strides and dilations:
- * im2col + cblas_sgemm. */
-void sn_disc_conv2d_forward(float *out, const float *in, const float *w, const float *b,
-                         const disc_conv2d_shape *s, float *scratch);
-void sn_disc_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b,
-                             const disc_conv2d_shape *s, float *scratch);
-/* din [C_in][H][W], dw [C_out][C_in][kh][kw], db [C_out]: each may be NULL,
- * each ACCUMULATES. dout [C_out][H_out][W_out]; in, w as in the forward. */
-void sn_disc_conv2d_backward(float *din, float *dw, float *db, const float *dout,
-                          const float *in, const float *w, const disc_conv2d_shape *s, float *scratch);
-void sn_disc_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
-                              const float *in, const float *w, const disc_conv2d_shape *s, float *scratch);
+/* ---- layers (exposed for tests; the convs are common/conv2d.h's) -------- */
 
 /* LeakyReLU: out[i] = in[i] > 0 ? in[i] : slope * in[i] (out may equal in).
  * Backward from the OUTPUT (valid for slope > 0): din[i] += dout[i] * (out[i] > 0 ? 1 : slope). */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "melbank.h"
 #include "sono_internal.h"
 #include "stft.h"
 
@@ -32,24 +33,16 @@ struct mel_loss {
     mel_scale s[MEL_MAX_SCALES];
 };
 
-static double hz_to_mel(double f) { return 2595.0 * log10(1.0 + f / 700.0); }
-static double mel_to_hz(double m) { return 700.0 * (pow(10.0, m / 2595.0) - 1.0); }
-
 /* torchaudio.functional.melscale_fbanks(n_bins, 0, sr/2, n_mels, sr, None, 'htk'),
  * transposed to [n_mels][n_bins]; bin frequencies are linspace(0, sr // 2, n_bins). */
 static int mel_fbank(float *fb, int n_bins, int n_mels, int sr) {
-    double m_hi = hz_to_mel(sr / 2.0);
-    double *pts = malloc((size_t)(n_mels + 2) * sizeof *pts);
+    double *pts = malloc((size_t)(n_mels + 2 + n_bins) * sizeof *pts), *row = pts + n_mels + 2;
     if (!pts) return SONO_E_NOMEM;
-    for (int i = 0; i < n_mels + 2; i++) pts[i] = mel_to_hz(m_hi * i / (n_mels + 1));
-    for (int b = 0; b < n_mels; b++)
-        for (int k = 0; k < n_bins; k++) {
-            double f = n_bins > 1 ? (double)(sr / 2) * k / (n_bins - 1) : 0.0;
-            double down = (f - pts[b]) / (pts[b + 1] - pts[b]);
-            double up = (pts[b + 2] - f) / (pts[b + 2] - pts[b + 1]);
-            double v = down < up ? down : up;
-            fb[(size_t)b * n_bins + k] = v > 0 ? (float)v : 0.0f;
-        }
+    sn_mel_edges_htk(pts, n_mels, sr);
+    for (int b = 0; b < n_mels; b++) {
+        sn_mel_band(row, pts, b, n_bins, (double)(sr / 2));
+        for (int k = 0; k < n_bins; k++) fb[(size_t)b * n_bins + k] = (float)row[k];
+    }
     free(pts);
     return 0;
 }

@@ -135,8 +135,10 @@ static int add_param(train_graph *g, const char *prefix, const char *suffix, int
     return g->n_par++;
 }
 
-/* Parameters of a conv (tr = 0) or transposed conv (tr = 1), named as codec_load.c does. */
-static int new_conv(train_graph *g, const char *prefix, int tr, int C_in, int C_out, int K, int stride, int dil) {
+/* Parameters of conv layer y (tr = 0) or transposed conv (tr = 1) over C_in
+ * channels, under the walk's canonical names. */
+static int new_conv(train_graph *g, const seanet_layer *y, int tr, int C_in) {
+    const int C_out = y->C_out, K = y->K, stride = y->stride, dil = y->dil;
     g->convs = grow(g->convs, &g->cap_convs, g->n_convs, sizeof *g->convs, g);
     if (g->err) return 0;
     tg_conv *c = &g->convs[g->n_convs];
@@ -144,8 +146,7 @@ static int new_conv(train_graph *g, const char *prefix, int tr, int C_in, int C_
     c->C_in = C_in; c->C_out = C_out; c->K = K; c->stride = stride; c->dil = dil; c->tr = tr;
     c->p_w = c->p_g = c->p_v = c->p_gnw = c->p_gnb = -1;
     c->weff = NONE;
-    char pre[96];
-    snprintf(pre, sizeof pre, "%s%s", prefix, tr ? ".convtr.convtr" : ".conv.conv");
+    const char *pre = y->param;
     int64_t d0 = tr ? C_in : C_out, d1 = tr ? C_out : C_in;
     if (g->cfg.norm == NORM_WEIGHT) {
         /* weight_g [rows,1,1], weight_v [rows][inner]: weight_norm(dim=0), rows = dim 0 */
@@ -158,18 +159,18 @@ static int new_conv(train_graph *g, const char *prefix, int tr, int C_in, int C_
     }
     c->p_b = add_param(g, pre, ".bias", 1, C_out, 0, 0);
     if (g->cfg.norm == NORM_TIME_GROUP) {
-        snprintf(pre, sizeof pre, "%s%s", prefix, tr ? ".convtr.norm" : ".conv.norm");
-        c->p_gnw = add_param(g, pre, ".weight", 1, C_out, 0, 0);
-        c->p_gnb = add_param(g, pre, ".bias", 1, C_out, 0, 0);
+        c->p_gnw = add_param(g, y->norm, ".weight", 1, C_out, 0, 0);
+        c->p_gnb = add_param(g, y->norm, ".bias", 1, C_out, 0, 0);
     }
     return g->n_convs++;
 }
 
 /* SConv1d: pad (EnCodec's rule, "extra" on the right), conv, GroupNorm. Returns the output tensor. */
-static int b_sconv(train_graph *g, const char *prefix, int in, int C_out, int K, int stride, int dil) {
+static int b_sconv(train_graph *g, const seanet_layer *y, int in) {
     if (g->err) return 0;
+    const int C_out = y->C_out, K = y->K, stride = y->stride, dil = y->dil;
     int C_in = g->ten[in].C, L = g->ten[in].L;
-    int ci = new_conv(g, prefix, 0, C_in, C_out, K, stride, dil);
+    int ci = new_conv(g, y, 0, C_in);
     if (g->err) return 0;
     int eff = (K - 1) * dil + 1, pt = eff - stride;
     if (pt < 0) { g->err = sn_fail(SONO_E_UNSUPPORTED, "conv with kernel %d smaller than stride %d", K, stride); return 0; }
@@ -185,7 +186,7 @@ static int b_sconv(train_graph *g, const char *prefix, int in, int C_out, int K,
         n->pl = pl; n->pr = pr; n->L_src = L;
     }
     int Lo = conv1d_out_len(pl + L + pr, K, stride, dil);
-    if (Lo <= 0) { g->err = sn_fail(SONO_E_ARG, "crop too short for %s", prefix); return 0; }
+    if (Lo <= 0) { g->err = sn_fail(SONO_E_ARG, "crop too short for %s", y->module); return 0; }
     int out = new_tensor(g, C_out, Lo);
     tg_node *n = new_node(g, N_CONV, cur, out);
     if (!n) return 0;
@@ -199,10 +200,11 @@ static int b_sconv(train_graph *g, const char *prefix, int in, int C_out, int K,
 }
 
 /* SConvTranspose1d: convtr, GroupNorm on the untrimmed output, trim. */
-static int b_sconvtr(train_graph *g, const char *prefix, int in, int C_out, int K, int stride) {
+static int b_sconvtr(train_graph *g, const seanet_layer *y, int in) {
     if (g->err) return 0;
+    const int C_out = y->C_out, K = y->K, stride = y->stride;
     int C_in = g->ten[in].C, L = g->ten[in].L;
-    int ci = new_conv(g, prefix, 1, C_in, C_out, K, stride, 1);
+    int ci = new_conv(g, y, 1, C_in);
     if (g->err) return 0;
     int pt = K - stride;
     if (pt < 0) { g->err = sn_fail(SONO_E_UNSUPPORTED, "transposed conv with kernel %d smaller than stride %d", K, stride); return 0; }
@@ -242,42 +244,21 @@ static int b_add(train_graph *g, int a, int b) {
     return out;
 }
 
-/* SEANetResnetBlock: shortcut(x) + conv1x1(ELU(conv_k(ELU(x)))). Parameter
- * order as codec_load.c: block.1, block.3, shortcut. */
-static int b_res(train_graph *g, const char *prefix, int in, int dil) {
-    if (g->err) return 0;
-    int dim = g->ten[in].C, hidden = dim / g->cfg.compress;
-    char pre[96];
-    snprintf(pre, sizeof pre, "%s.block.1", prefix);
-    int y = b_sconv(g, pre, b_elu(g, in), hidden, g->cfg.residual_kernel_size, 1, dil);
-    snprintf(pre, sizeof pre, "%s.block.3", prefix);
-    y = b_sconv(g, pre, b_elu(g, y), dim, 1, 1, 1);
-    int sc = in;
-    if (!g->cfg.true_skip) {
-        snprintf(pre, sizeof pre, "%s.shortcut", prefix);
-        sc = b_sconv(g, pre, in, dim, 1, 1, 1);
-    }
-    return b_add(g, sc, y);
-}
-
 /* SLSTM: LSTM layers, output + input. */
-static int b_lstm(train_graph *g, const char *prefix, int in) {
+static int b_lstm(train_graph *g, const seanet_layer *y, int in) {
     if (g->err) return 0;
     tg_lstm *s = &g->lstm[g->n_lstm];
     int C = g->ten[in].C, L = g->ten[in].L;
     s->C = C;
     s->layers = g->cfg.lstm_layers;
-    char pre[96], sfx[32];
-    snprintf(pre, sizeof pre, "%s.lstm", prefix);
     for (int l = 0; l < s->layers; l++) {
-        snprintf(sfx, sizeof sfx, ".weight_ih_l%d", l);
-        s->p_wih[l] = add_param(g, pre, sfx, 2, 4 * (int64_t)C, C, 0);
-        snprintf(sfx, sizeof sfx, ".weight_hh_l%d", l);
-        s->p_whh[l] = add_param(g, pre, sfx, 2, 4 * (int64_t)C, C, 0);
-        snprintf(sfx, sizeof sfx, ".bias_ih_l%d", l);
-        s->p_bih[l] = add_param(g, pre, sfx, 1, 4 * (int64_t)C, 0, 0);
-        snprintf(sfx, sizeof sfx, ".bias_hh_l%d", l);
-        s->p_bhh[l] = add_param(g, pre, sfx, 1, 4 * (int64_t)C, 0, 0);
+        int *slot[4] = {&s->p_wih[l], &s->p_whh[l], &s->p_bih[l], &s->p_bhh[l]};
+        for (int k = 0; k < 4; k++) {
+            char sfx[32];
+            int64_t sh[2];
+            int nd = sn_seanet_lstm_param(l, k, C, sfx, sizeof sfx, sh);
+            *slot[k] = add_param(g, y->param, sfx, nd, sh[0], sh[1], 0);
+        }
         s->mid[l] = new_tensor(g, C, L);
     }
     s->saved = g->n_saved;
@@ -291,34 +272,39 @@ static int b_lstm(train_graph *g, const char *prefix, int in) {
     return out;
 }
 
+/* One SEANet stack from sn_seanet_walk's layers: x is the running tensor; a
+ * residual block's shortcut (its conv, or the identity) reads the block's
+ * input and is added to the block's output at RES_END. */
+typedef struct {
+    train_graph *g;
+    int x, res_in, sc;
+} tg_walk;
+
+static int build_layer(const seanet_layer *y, void *user) {
+    tg_walk *w = user;
+    train_graph *g = w->g;
+    switch (y->kind) {
+    case SEANET_CONV:
+        if (y->role == SEANET_RES_SHORTCUT) w->sc = b_sconv(g, y, w->res_in);
+        else w->x = b_sconv(g, y, w->x);
+        break;
+    case SEANET_CONVTR: w->x = b_sconvtr(g, y, w->x); break;
+    case SEANET_ELU: w->x = b_elu(g, w->x); break;
+    case SEANET_LSTM: w->x = b_lstm(g, y, w->x); break;
+    case SEANET_RES_BEGIN: w->res_in = w->sc = w->x; break;
+    case SEANET_RES_END: w->x = b_add(g, w->sc, w->x); break;
+    default: break;
+    }
+    return g->err;
+}
+
 static void build(train_graph *g) {
     const codec_config *cfg = &g->cfg;
-    char pre[64];
-    int idx = 0, nf = cfg->n_filters, mult = 1;
     g->t_audio = new_tensor(g, cfg->channels, g->T);
     g->ten[g->t_audio].grad = 0;
-    /* encoder (indices as codec_load.c's walk) */
-    snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
-    int x = b_sconv(g, pre, g->t_audio, nf, cfg->kernel_size, 1, 1);
-    for (int i = 0; i < cfg->n_ratios; i++) {
-        int ratio = cfg->ratios[cfg->n_ratios - 1 - i], dil = 1;
-        for (int j = 0; j < cfg->n_residual_layers; j++, dil *= cfg->dilation_base) {
-            snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
-            x = b_res(g, pre, x, dil);
-        }
-        idx++; /* ELU */
-        snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
-        x = b_sconv(g, pre, b_elu(g, x), 2 * mult * nf, 2 * ratio, ratio, 1);
-        mult *= 2;
-    }
-    if (cfg->lstm_layers) {
-        snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
-        x = b_lstm(g, pre, x);
-    }
-    idx++; /* ELU */
-    snprintf(pre, sizeof pre, "encoder.model.%d", idx++);
-    x = b_sconv(g, pre, b_elu(g, x), cfg->dimension, cfg->last_kernel_size, 1, 1);
-    if (g->err) return;
+    tg_walk w = {g, g->t_audio, 0, 0};
+    if (sn_seanet_walk(cfg, 0, build_layer, &w) || g->err) return;
+    int x = w.x;
     g->t_latent = x;
     g->F = g->ten[x].L;
     if (g->n_q > 0) {
@@ -327,30 +313,9 @@ static void build(train_graph *g) {
         x = q;
     }
     g->t_dec_in = x;
-    /* decoder */
-    idx = 0;
-    mult = 1 << cfg->n_ratios;
-    snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
-    x = b_sconv(g, pre, x, mult * nf, cfg->kernel_size, 1, 1);
-    if (cfg->lstm_layers) {
-        snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
-        x = b_lstm(g, pre, x);
-    }
-    for (int i = 0; i < cfg->n_ratios; i++) {
-        int ratio = cfg->ratios[i], dil = 1;
-        idx++; /* ELU */
-        snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
-        x = b_sconvtr(g, pre, b_elu(g, x), mult * nf / 2, 2 * ratio, ratio);
-        for (int j = 0; j < cfg->n_residual_layers; j++, dil *= cfg->dilation_base) {
-            snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
-            x = b_res(g, pre, x, dil);
-        }
-        mult /= 2;
-    }
-    idx++; /* ELU */
-    snprintf(pre, sizeof pre, "decoder.model.%d", idx++);
-    x = b_sconv(g, pre, b_elu(g, x), cfg->channels, cfg->last_kernel_size, 1, 1);
-    if (g->err) return;
+    w.x = x;
+    if (sn_seanet_walk(cfg, 1, build_layer, &w) || g->err) return;
+    x = w.x;
     g->t_out = x;
     if (g->ten[x].L < g->T)
         g->err = sn_fail(SONO_E_ARG, "decoder gives %d samples for a crop of %d (use a multiple of the hop)",

@@ -16,7 +16,7 @@
  * Parameters are held in training form in ONE flat buffer (weight-norm
  * pairs weight_g/weight_v, biases, GroupNorm affines, LSTM weights), with a
  * same-shaped gradient buffer and a table of canonical EnCodec names
- * (the names codec_load.c reads, e.g. encoder.model.3.conv.conv.weight_g),
+ * (sn_seanet_walk's names, which codec_load.c reads, e.g. encoder.model.3.conv.conv.weight_g),
  * so a trained model can be written as a native file. Codebooks are not
  * parameters: they are updated by EMA elsewhere; the forward leaves, per
  * codebook, the residuals it quantised and the indices it chose.

@@ -27,6 +27,7 @@
 #include "mel_loss.h"
 #include "optim.h"
 #include "rvq_train.h"
+#include "checkpoint.h"
 #include "sono_internal.h"
 #include "sonotok/audio.h"
 #include "sonotok/metrics.h"
@@ -622,15 +623,6 @@ static int trainer_build(trainer *t) {
     return 0;
 }
 
-/* dst = mean of the M arrays src[0..M) (summed in order: deterministic). */
-static void mean_of(float *dst, const float *const *src, int M, size_t n) {
-    memcpy(dst, src[0], n * sizeof(float));
-    for (int m = 1; m < M; m++)
-        for (size_t i = 0; i < n; i++) dst[i] += src[m][i];
-    if (M > 1)
-        for (size_t i = 0; i < n; i++) dst[i] *= 1.0f / (float)M;
-}
-
 static void sample_batch(trainer *t) {
     size_t crop = (size_t)t->C * t->T;
     for (int b = 0; b < t->p.batch; b++)
@@ -830,7 +822,7 @@ int sn_trainer_step(trainer *t) {
     }
     /* reduce in micro-batch order, then one optimiser step */
     for (int m = 0; m < M; m++) t->srcs[m] = sn_train_graph_grads(t->w[m].g);
-    mean_of(t->grads, t->srcs, M, t->n_pf);
+    sn_reduce_mean(t->grads, t->srcs, M, t->n_pf);
     float gn = p->clip > 0 ? sn_grad_clip_norm(t->grads, t->n_pf, p->clip) : sn_grad_clip_norm(t->grads, t->n_pf, INFINITY);
     float lr = lr_at(t, t->step);
     sn_adamw_step(&t->opt, t->params, t->grads, lr);
@@ -855,7 +847,7 @@ int sn_trainer_step(trainer *t) {
             w->dloss = sn_disc_loss_d(w->d, t->audio + (size_t)m * mb, sn_train_graph_output(w->g));
         }
         for (int m = 0; m < M; m++) t->srcs[m] = sn_disc_grads(t->w[m].d);
-        mean_of(t->dgrads, t->srcs, M, t->n_dpf);
+        sn_reduce_mean(t->dgrads, t->srcs, M, t->n_dpf);
         if (p->clip > 0) sn_grad_clip_norm(t->dgrads, t->n_dpf, p->clip);
         sn_adamw_step(&t->dopt, t->dparams, t->dgrads, p->disc_lr * lr / p->lr);
         for (int m = 0; m < M; m++) dl += t->w[m].dloss / M;
@@ -886,91 +878,52 @@ int sn_trainer_step(trainer *t) {
     return 0;
 }
 
-/* ---- checkpoints ---- */
+/* ---- checkpoints (common/checkpoint.h) ---- */
+
+#define CKPT_FORMAT "sonotok-train-checkpoint"
 
 int sn_trainer_save_checkpoint(trainer *t, const char *path) {
     const size_t KD = (size_t)t->n_q * t->K * t->D;
-    const char *names[10];
-    int nd[10];
-    int64_t shapes[10][SONO_MAX_DIMS];
-    const float *data[10];
-    memset(shapes, 0, sizeof shapes);
-    int n = 0;
-#define ADD(nm, ptr, cnt) do { names[n] = nm; nd[n] = 1; shapes[n][0] = (int64_t)(cnt); data[n] = ptr; n++; } while (0)
-    ADD("params", t->params, t->n_pf);
-    ADD("adam.m", t->opt.m, t->n_pf);
-    ADD("adam.v", t->opt.v, t->n_pf);
-    ADD("codebooks.embed", t->cb_embed, KD);
-    ADD("codebooks.embed_avg", t->cb_avg, KD);
-    ADD("codebooks.cluster_size", t->cb_size, (size_t)t->n_q * t->K);
-    if (t->dparams) {
-        ADD("disc.params", t->dparams, t->n_dpf);
-        ADD("disc.adam.m", t->dopt.m, t->n_dpf);
-        ADD("disc.adam.v", t->dopt.v, t->n_dpf);
-    }
-#undef ADD
+    sn_ckpt_buf b[9] = {
+        {"params", t->params, t->n_pf},
+        {"adam.m", t->opt.m, t->n_pf},
+        {"adam.v", t->opt.v, t->n_pf},
+        {"codebooks.embed", t->cb_embed, KD},
+        {"codebooks.embed_avg", t->cb_avg, KD},
+        {"codebooks.cluster_size", t->cb_size, (size_t)t->n_q * t->K},
+        {"disc.params", t->dparams, t->n_dpf},
+        {"disc.adam.m", t->dopt.m, t->n_dpf},
+        {"disc.adam.v", t->dopt.v, t->n_dpf},
+    };
     char *cfgjson = sn_codec_config_to_json(&t->cfg);
-    json_object *meta = json_object_new_object();
-    char v[64];
-    json_object_object_add(meta, "format", json_object_new_string("sonotok-train-checkpoint"));
-    json_object_object_add(meta, "config", json_object_new_string(cfgjson ? cfgjson : "{}"));
+    if (!cfgjson) return sn_fail(SONO_E_NOMEM, "out of memory");
+    json_object *meta = sn_ckpt_meta_new(CKPT_FORMAT);
+    sn_ckpt_meta_add_str(meta, "config", cfgjson);
     json_object *tp = tp_to_json(&t->p);
-    json_object_object_add(meta, "trainer", json_object_new_string(json_object_to_json_string_ext(tp, JSON_C_TO_STRING_PLAIN)));
+    sn_ckpt_meta_add_str(meta, "trainer", json_object_to_json_string_ext(tp, JSON_C_TO_STRING_PLAIN));
     json_object_put(tp);
-    snprintf(v, sizeof v, "%lld", (long long)t->step);
-    json_object_object_add(meta, "step", json_object_new_string(v));
-    snprintf(v, sizeof v, "%llu", (unsigned long long)t->rng);
-    json_object_object_add(meta, "rng", json_object_new_string(v));
-    snprintf(v, sizeof v, "%lld", (long long)t->opt.step);
-    json_object_object_add(meta, "adam_step", json_object_new_string(v));
-    snprintf(v, sizeof v, "%lld", (long long)(t->dparams ? t->dopt.step : 0));
-    json_object_object_add(meta, "disc_adam_step", json_object_new_string(v));
+    sn_ckpt_meta_add_i64(meta, "step", t->step);
+    sn_ckpt_meta_add_u64(meta, "rng", t->rng);
+    sn_ckpt_meta_add_i64(meta, "adam_step", t->opt.step);
+    sn_ckpt_meta_add_i64(meta, "disc_adam_step", t->dparams ? t->dopt.step : 0);
+    char v[64];
     snprintf(v, sizeof v, "%.3f", t->cpu_seconds);
-    json_object_object_add(meta, "cpu_seconds", json_object_new_string(v));
-    sono_tensors *ts = NULL;
-    int rc = cfgjson ? sn_tensors_create(&ts, n, names, nd, (const int64_t (*)[SONO_MAX_DIMS])shapes, data)
-                     : sn_fail(SONO_E_NOMEM, "out of memory");
-    if (!rc) {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        rc = sn_safetensors_save(tmp, ts, json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN), 0);
-        if (!rc && rename(tmp, path)) rc = sn_fail(SONO_E_IO, "%s: cannot rename into place", path);
-        if (rc) remove(tmp);
-    }
-    sn_tensors_free(ts);
-    json_object_put(meta);
+    sn_ckpt_meta_add_str(meta, "cpu_seconds", v);
     free(cfgjson);
-    return rc;
-}
-
-static const char *meta_str(json_object *o, const char *k) {
-    json_object *j;
-    return json_object_object_get_ex(o, k, &j) ? json_object_get_string(j) : NULL;
-}
-
-static int take(const sono_tensors *ts, const char *name, float *dst, size_t n, const char *path) {
-    const sono_tensor *x = sn_tensors_find(ts, name);
-    if (!x || (size_t)x->numel != n)
-        return sn_fail(SONO_E_FORMAT, "%s: checkpoint tensor %s is missing or has the wrong size", path, name);
-    memcpy(dst, x->data, n * sizeof(float));
-    return 0;
+    return sn_ckpt_save(path, b, t->dparams ? 9 : 6, meta);
 }
 
 trainer *sn_trainer_resume(const char *path, const trainer_params *p, int *err) {
-    sono_tensors *ts = NULL;
+    sn_ckpt *ck = NULL;
     trainer *t = NULL;
-    json_object *meta = NULL;
-    int rc = sn_safetensors_load(path, &ts), fresh_disc = 0;
+    int rc = sn_ckpt_open(path, CKPT_FORMAT, &ck), fresh_disc = 0;
     const char *s;
-    if (!rc && (!ts->metadata || !(meta = json_tokener_parse(ts->metadata)) || !(s = meta_str(meta, "format")) ||
-                strcmp(s, "sonotok-train-checkpoint")))
-        rc = sn_fail(SONO_E_FORMAT, "%s: not a sonotok training checkpoint", path);
     if (!rc && !(t = calloc(1, sizeof *t))) rc = sn_fail(SONO_E_NOMEM, "out of memory");
-    if (!rc && (!(s = meta_str(meta, "config")) || sn_codec_config_from_json(s, &t->cfg)))
+    if (!rc && (!(s = sn_ckpt_meta_str(ck, "config")) || sn_codec_config_from_json(s, &t->cfg)))
         rc = sn_fail(SONO_E_FORMAT, "%s: checkpoint has no valid codec config", path);
     if (!rc) {
         t->p = sn_trainer_default_params();
-        json_object *tj = (s = meta_str(meta, "trainer")) ? json_tokener_parse(s) : NULL;
+        json_object *tj = (s = sn_ckpt_meta_str(ck, "trainer")) ? json_tokener_parse(s) : NULL;
         if (!tj) rc = sn_fail(SONO_E_FORMAT, "%s: checkpoint has no trainer settings", path);
         else { tp_from_json(&t->p, tj); json_object_put(tj); }
     }
@@ -1024,35 +977,34 @@ trainer *sn_trainer_resume(const char *path, const trainer_params *p, int *err) 
                      t->p.mix[1], t->p.mix[2]);
             memcpy(t->p.mix, p->mix, sizeof t->p.mix);
         }
-        t->step = (s = meta_str(meta, "step")) ? strtoll(s, NULL, 10) : -1;
-        t->rng = (s = meta_str(meta, "rng")) ? strtoull(s, NULL, 10) : 0;
-        t->cpu_seconds = (s = meta_str(meta, "cpu_seconds")) ? strtod(s, NULL) : 0;
+        t->step = sn_ckpt_meta_i64(ck, "step", -1);
+        t->rng = sn_ckpt_meta_u64(ck, "rng", 0);
+        t->cpu_seconds = (s = sn_ckpt_meta_str(ck, "cpu_seconds")) ? strtod(s, NULL) : 0;
         if (t->step < 0) rc = sn_fail(SONO_E_FORMAT, "%s: checkpoint has no step", path);
     }
     if (!rc) rc = trainer_build(t);
     if (!rc) {
         size_t KD = (size_t)t->n_q * t->K * t->D;
-        if (!rc) rc = take(ts, "params", t->params, t->n_pf, path);
-        if (!rc) rc = take(ts, "adam.m", t->opt.m, t->n_pf, path);
-        if (!rc) rc = take(ts, "adam.v", t->opt.v, t->n_pf, path);
-        if (!rc) rc = take(ts, "codebooks.embed", t->cb_embed, KD, path);
-        if (!rc) rc = take(ts, "codebooks.embed_avg", t->cb_avg, KD, path);
-        if (!rc) rc = take(ts, "codebooks.cluster_size", t->cb_size, (size_t)t->n_q * t->K, path);
-        t->opt.step = (s = meta_str(meta, "adam_step")) ? strtoll(s, NULL, 10) : 0;
+        if (!rc) rc = sn_ckpt_take(ck, "params", t->params, t->n_pf);
+        if (!rc) rc = sn_ckpt_take(ck, "adam.m", t->opt.m, t->n_pf);
+        if (!rc) rc = sn_ckpt_take(ck, "adam.v", t->opt.v, t->n_pf);
+        if (!rc) rc = sn_ckpt_take(ck, "codebooks.embed", t->cb_embed, KD);
+        if (!rc) rc = sn_ckpt_take(ck, "codebooks.embed_avg", t->cb_avg, KD);
+        if (!rc) rc = sn_ckpt_take(ck, "codebooks.cluster_size", t->cb_size, (size_t)t->n_q * t->K);
+        t->opt.step = sn_ckpt_meta_i64(ck, "adam_step", 0);
         if (!rc && t->dparams) {
-            if (!fresh_disc && sn_tensors_find(ts, "disc.params")) {
-                if (!rc) rc = take(ts, "disc.params", t->dparams, t->n_dpf, path);
-                if (!rc) rc = take(ts, "disc.adam.m", t->dopt.m, t->n_dpf, path);
-                if (!rc) rc = take(ts, "disc.adam.v", t->dopt.v, t->n_dpf, path);
-                t->dopt.step = (s = meta_str(meta, "disc_adam_step")) ? strtoll(s, NULL, 10) : 0;
+            if (!fresh_disc && sn_ckpt_has(ck, "disc.params")) {
+                if (!rc) rc = sn_ckpt_take(ck, "disc.params", t->dparams, t->n_dpf);
+                if (!rc) rc = sn_ckpt_take(ck, "disc.adam.m", t->dopt.m, t->n_dpf);
+                if (!rc) rc = sn_ckpt_take(ck, "disc.adam.v", t->dopt.v, t->n_dpf);
+                t->dopt.step = sn_ckpt_meta_i64(ck, "disc_adam_step", 0);
             } else {
                 init_disc(t);
             }
         }
     }
     /* the corpus is opened by the first step: exporting or evaluating a checkpoint needs none */
-    if (meta) json_object_put(meta);
-    sn_tensors_free(ts);
+    sn_ckpt_close(ck);
     if (rc) { sn_trainer_free(t); t = NULL; }
     if (err) *err = rc;
     return t;

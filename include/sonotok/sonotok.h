@@ -1,5 +1,5 @@
 /* sonotok: neural audio tokens in C. One include for the whole public API:
- * errors (error.h), audio files (audio.h), token files, .npy and archives
+ * errors (error.h), CPU dispatch (cpu.h), audio files (audio.h), token files, .npy and archives
  * (tokens.h), and the codec (codec.h).
  *
  *   #include <sonotok/sonotok.h>
@@ -7,6 +7,7 @@
 #ifndef SONOTOK_H
 #define SONOTOK_H
 #include "sonotok/error.h"
+#include "sonotok/cpu.h"
 #include "sonotok/audio.h"
 #include "sonotok/tokens.h"
 #include "sonotok/codec.h"

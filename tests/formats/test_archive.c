@@ -75,7 +75,7 @@ static int read_all(sono_archive *a, int *first_err) {
 
 static uint8_t *slurp(const char *path, size_t *n) {
     uint8_t *b = NULL;
-    CHECK(sn_tokdata_read_file(path, (size_t)1 << 30, &b, n) == 0);
+    CHECK(sn_read_file(path, (size_t)1 << 30, &b, n) == 0);
     return b;
 }
 
@@ -169,7 +169,7 @@ static void test_names(void) {
     uint8_t *ab = slurp(path, &an);
     /* rebuild the index with the name patched to "../evil.tok" */
     uint8_t *f = ab + an - 56;
-    uint64_t ioff = tokdata_rd64(f), isize = tokdata_rd64(f + 8), iraw = tokdata_rd64(f + 16);
+    uint64_t ioff = sn_rd64(f), isize = sn_rd64(f + 8), iraw = sn_rd64(f + 16);
     uint8_t *raw = malloc(iraw);
     CHECK(ZSTD_decompress(raw, iraw, ab + ioff, isize) == iraw);
     static const char *evil[] = {"../evil.tok", "/etc/evil1", "a//b.tok.xx", "ok.tok\0xxxx"};
@@ -181,8 +181,8 @@ static void test_names(void) {
         CHECK(!ZSTD_isError(zn));
         memcpy(nb + ioff + zn, f, 56);
         size_t nn = ioff + zn + 56;
-        tokdata_wr64(nb + nn - 56 + 8, zn);
-        tokdata_wr64(nb + 16, nn);
+        sn_wr64(nb + nn - 56 + 8, zn);
+        sn_wr64(nb + 16, nn);
         tokfix_archive(nb, nn);
         int rc;
         sono_archive *m = sn_archive_open_mem(nb, nn, &rc);
@@ -260,11 +260,11 @@ static void test_damage(void) {
     more[n] = 0;
     int rc;
     CHECK(sn_archive_open_mem(more, n + 1, &rc) == NULL && rc == SONO_E_FORMAT);
-    tokdata_wr16(more + 8, 2);
+    sn_wr16(more + 8, 2);
     tokfix_archive(more, n);
     CHECK(sn_archive_open_mem(more, n, &rc) == NULL && rc == SONO_E_UNSUPPORTED);
-    tokdata_wr16(more + 8, 1);
-    tokdata_wr64(more + 16, 0);
+    sn_wr16(more + 8, 1);
+    sn_wr64(more + 16, 0);
     tokfix_archive(more, n);
     CHECK(sn_archive_open_mem(more, n, &rc) == NULL && rc == SONO_E_FORMAT && strstr(sono_last_error(), "committed"));
     free(more);

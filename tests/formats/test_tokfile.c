@@ -210,9 +210,9 @@ static void crafted(const char *what, int coder, size_t off, int width, uint64_t
     size_t n;
     uint8_t *buf = small_file(coder, 1, &n);
     if (width == 1) buf[off] = (uint8_t)value;
-    else if (width == 2) tokdata_wr16(buf + off, (uint16_t)value);
-    else if (width == 4) tokdata_wr32(buf + off, (uint32_t)value);
-    else tokdata_wr64(buf + off, value);
+    else if (width == 2) sn_wr16(buf + off, (uint16_t)value);
+    else if (width == 4) sn_wr32(buf + off, (uint32_t)value);
+    else sn_wr64(buf + off, value);
     tokfix_tok(buf, n);
     sono_tokens *t = NULL;
     int rc = sono_tokens_decode(buf, n, &t);
@@ -230,8 +230,8 @@ static void test_range_canonical(void) {
         uint8_t *buf = small_file(TOKFILE_CODER_RANGE, 1, &n);
         uint8_t *x = calloc(1, n + 1);
         memcpy(x, buf, n - 8); /* the payload ends where the file checksum starts */
-        size_t hs = tokdata_rd32(buf + 8), n_x = k == 0 ? n + 1 : n;
-        if (k == 0) tokdata_wr64(x + 88, tokdata_rd64(buf + 88) + 1);
+        size_t hs = sn_rd32(buf + 8), n_x = k == 0 ? n + 1 : n;
+        if (k == 0) sn_wr64(x + 88, sn_rd64(buf + 88) + 1);
         else memset(x + hs, 0xFF, 4);
         tokfix_tok(x, n_x);
         sono_tokens *t = NULL;
@@ -272,7 +272,7 @@ static void test_crafted(void) {
     size_t n;
     uint8_t *buf = small_file(2, 1, &n);
     size_t name_len = buf[21];
-    tokdata_wr32(buf + 96 + name_len, 0x7FC00000u);
+    sn_wr32(buf + 96 + name_len, 0x7FC00000u);
     tokfix_tok(buf, n);
     sono_tokens *t = NULL;
     CHECK(sono_tokens_decode(buf, n, &t) == SONO_E_RANGE);
@@ -280,7 +280,7 @@ static void test_crafted(void) {
     for (int c = 0; c <= 2; c++) {
         free(buf);
         buf = small_file(c, 0, &n);
-        uint32_t hs = tokdata_rd32(buf + 8);
+        uint32_t hs = sn_rd32(buf + 8);
         int bad = 0;
         for (size_t i = hs; i + 8 < n; i++)
             for (int b = 0; b < 8; b++) {
@@ -304,18 +304,18 @@ static void test_crafted(void) {
     sono_tokens *orig = make_tokens(3, 40, 1024, 1, 1, 1);
     uint8_t *b;
     CHECK(sono_tokens_encode(orig, &b, &n) == 0);
-    uint32_t hs = tokdata_rd32(b + 8);
+    uint32_t hs = sn_rd32(b + 8);
     uint8_t *ext = malloc(n + 4);
     memcpy(ext, b, hs - 8);
     memcpy(ext + hs - 8, "\1\2\3\4", 4);
     memcpy(ext + hs - 4, b + hs - 8, n - (hs - 8));
-    tokdata_wr16(ext + 6, 3);
-    tokdata_wr32(ext + 8, hs + 4);
+    sn_wr16(ext + 6, 3);
+    sn_wr32(ext + 8, hs + 4);
     tokfix_tok(ext, n + 4);
     CHECK(sono_tokens_decode(ext, n + 4, &t) == 0 && same_tokens(orig, t));
     sono_tokens_free(t);
     /* ... but the same header with minor 0 does not */
-    tokdata_wr16(ext + 6, 0);
+    sn_wr16(ext + 6, 0);
     tokfix_tok(ext, n + 4);
     CHECK(sono_tokens_decode(ext, n + 4, &t) == SONO_E_FORMAT);
     free(ext);

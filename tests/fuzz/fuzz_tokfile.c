@@ -41,8 +41,8 @@ int sono_fuzz_parse(const uint8_t *data, size_t n) {
     int rc = parse_once(data, n);
     /* keep the fixed-checksum pass cheap: skip headers that claim many codes */
     if (n >= 96 && n <= ((size_t)1 << 20) &&
-        tokdata_rd32(data + 52) <= 1024 && tokdata_rd64(data + 64) <= 65536 &&
-        (uint64_t)tokdata_rd32(data + 52) * tokdata_rd64(data + 64) <= ((uint64_t)1 << 16)) {
+        sn_rd32(data + 52) <= 1024 && sn_rd64(data + 64) <= 65536 &&
+        (uint64_t)sn_rd32(data + 52) * sn_rd64(data + 64) <= ((uint64_t)1 << 16)) {
         uint8_t *c = malloc(n);
         if (c) {
             memcpy(c, data, n);

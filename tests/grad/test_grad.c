@@ -35,7 +35,7 @@
 #define TOL 1e-3
 #define FAST_TOL 1e-5
 
-int sn_kern_test_set_isa(int level); /* kernels.c test hook: 0 BLAS, 1 AVX2, 2 AVX-512 */
+#include "sonotok/cpu.h"
 
 typedef double (*loss_fn)(void *ctx);
 
@@ -570,6 +570,7 @@ static void test_fast(int tr, int C_in, int C_out, int T_in, int K, int stride, 
     snprintf(name, sizeof name, "%s %d->%d T%d K%d s%d d%d isa%d", tr ? "convtr1d" : "conv1d", C_in, C_out, T_in, K,
              stride, dil, isa);
     int T_out = tr ? (T_in - 1) * stride + K : conv1d_out_len(T_in, K, stride, dil);
+    int got = sono_set_cpu_level(isa);   /* before sizing: the scratch depends on the level */
     size_t ni = (size_t)C_in * T_in, nw = (size_t)C_out * C_in * K, no = (size_t)C_out * T_out;
     size_t ns = tr ? sn_convtr1d_backward_scratch_floats(C_in, C_out, T_in, K, stride)
                    : sn_conv1d_backward_scratch_floats(C_in, C_out, T_in, K, stride, dil);
@@ -578,7 +579,6 @@ static void test_fast(int tr, int C_in, int C_out, int T_in, int K, int stride, 
     float *dinr = dup(din0, ni), *dwr = dup(dw0, nw), *dbr = dup(db0, C_out);
     float *dinf = dup(din0, ni), *dwf = dup(dw0, nw), *dbf = dup(db0, C_out);
     float *scr = ralloc(ns, -1, 1); /* garbage in scratch must not matter */
-    int got = sn_kern_test_set_isa(isa);
     if (tr) {
         sn_convtr1d_backward_ref(dinr, dwr, dbr, dy, in, w, C_in, C_out, T_in, K, stride, NULL, 1);
         sn_convtr1d_backward(dinf, dwf, dbf, dy, in, w, C_in, C_out, T_in, K, stride, scr, 1);
@@ -603,7 +603,7 @@ static void test_fast(int tr, int C_in, int C_out, int T_in, int K, int stride, 
     same_check(name, "in (alone)", d1, dinf, ni);
     same_check(name, "w (alone)", d2, dwf, nw);
     same_check(name, "b (alone)", d3, dbf, C_out);
-    sn_kern_test_set_isa(2);
+    sono_set_cpu_level(SONO_CPU_AVX512);
     (void)got;
     free(in); free(w); free(dy); free(din0); free(dw0); free(db0); free(dinr); free(dwr); free(dbr);
     free(dinf); free(dwf); free(dbf); free(scr); free(d1); free(d2); free(d3);

@@ -20,7 +20,7 @@
 #undef SONO_REF_KERNELS /* time the fast kernels in every build */
 #include "kernels.h"
 
-int sn_kern_test_set_isa(int level);
+#include "sonotok/cpu.h"
 char *openblas_get_corename(void);
 
 static int g_cpu_clock; /* -c: thread CPU time (1-thread runs on a busy machine) */
@@ -135,7 +135,7 @@ int main(int argc, char **argv) {
             return 0;
         } else g_budget = atof(argv[i]) > 0 ? atof(argv[i]) : g_budget;
     }
-    int isa = sn_kern_test_set_isa(force_blas == 1 ? 0 : force_blas == 2 ? 1 : 2);
+    int isa = sono_set_cpu_level(force_blas == 1 ? 0 : force_blas == 2 ? 1 : 2);
     static const char *isa_names[] = {"OpenBLAS/plain", "AVX2", "AVX-512"};
     printf("kernel back end: %s; OpenBLAS core: %s\n", isa_names[isa], openblas_get_corename());
 

@@ -238,7 +238,7 @@ int main(void) {
     tu_seed(20261126);
     int done[3] = {0, 0, 0};
     for (int level = 2; level >= 0; level--) {
-        int got = sn_kern_test_set_isa(level);
+        int got = sono_set_cpu_level(level);
         if (done[got]) continue;
         done[got] = 1;
         static const char *names[] = {"OpenBLAS/plain", "AVX2", "AVX-512"};
@@ -249,6 +249,6 @@ int main(void) {
         }
         if (got > 0) check_thread_determinism();
     }
-    sn_kern_test_set_isa(2);
+    sono_set_cpu_level(SONO_CPU_AVX512);
     return tu_finish("test_kernels");
 }

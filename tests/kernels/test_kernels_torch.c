@@ -210,7 +210,7 @@ int main(int argc, char **argv) {
     int done[3] = {0, 0, 0};
     run_conv(0, 1, "ref"); run_convtr(0, 1, "ref"); run_lstm(0, 1, "ref"); run_pointwise(0, 1, "ref");
     for (int level = 2; level >= 0; level--) {
-        int got = sn_kern_test_set_isa(level);
+        int got = sono_set_cpu_level(level);
         if (done[got]) continue;
         done[got] = 1;
         for (int nt = 1; nt <= 2; nt++) {
@@ -220,6 +220,6 @@ int main(int argc, char **argv) {
             run_conv(1, nt, tag); run_convtr(1, nt, tag); run_lstm(1, nt, tag); run_pointwise(1, nt, tag);
         }
     }
-    sn_kern_test_set_isa(2);
+    sono_set_cpu_level(SONO_CPU_AVX512);
     return tu_finish("test_kernels_torch");
 }

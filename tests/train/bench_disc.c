@@ -48,29 +48,29 @@ static void layer_breakdown(const disc_config *cfg, int T, int reps, int B) {
         int frames = (T - cfg->n_fft[si]) / cfg->hop[si] + 1, bins = cfg->n_fft[si] / 2 + 1;
         int H = frames, W = bins, Cin = 2 * cfg->channels;
         for (int l = 0; l < 6; l++) {
-            disc_conv2d_shape s;
+            conv2d_shape s;
             const int dil = l >= 1 && l <= 3 ? 1 << (l - 1) : 1;
             s.C_in = Cin; s.C_out = l == 5 ? 1 : cfg->filters; s.H = H; s.W = W;
             s.kh = 3; s.kw = l <= 3 ? 9 : 3; s.sh = 1; s.sw = l >= 1 && l <= 3 ? 2 : 1;
             s.dh = dil; s.dw = 1; s.ph = (s.kh - 1) * dil / 2; s.pw = (s.kw - 1) / 2;
-            const int Ho = disc_conv2d_out(H, s.kh, s.sh, s.dh, s.ph), Wo = disc_conv2d_out(W, s.kw, s.sw, s.dw, s.pw);
+            const int Ho = conv2d_out_len(H, s.kh, s.sh, s.dh, s.ph), Wo = conv2d_out_len(W, s.kw, s.sw, s.dw, s.pw);
             size_t nin = (size_t)s.C_in * H * W, nout = (size_t)s.C_out * Ho * Wo;
             size_t nw = (size_t)s.C_out * s.C_in * s.kh * s.kw;
             float *in = malloc(nin * sizeof(float)), *din = calloc(nin, sizeof(float));
             float *out = malloc(nout * sizeof(float)), *dout = malloc(nout * sizeof(float));
             float *w = malloc(nw * sizeof(float)), *dw = calloc(nw, sizeof(float)), b[4096] = {0}, db[4096] = {0};
-            float *scr = malloc((sn_disc_conv2d_scratch_floats(&s) + 1) * sizeof(float));
+            float *scr = malloc((sn_conv2d_scratch_floats(&s) + 1) * sizeof(float));
             for (size_t k = 0; k < nin; k++) in[k] = urand_pm();
             for (size_t k = 0; k < nout; k++) dout[k] = urand_pm();
             for (size_t k = 0; k < nw; k++) w[k] = urand_pm() * 0.1f;
             double tf = 1e9, ti = 1e9, tw = 1e9;
             for (int r = 0; r <= reps; r++) {
                 double c0 = cpu_s();
-                sn_disc_conv2d_forward(out, in, w, b, &s, scr);
+                sn_conv2d_forward(out, in, w, b, &s, scr);
                 double c1 = cpu_s();
-                sn_disc_conv2d_backward(din, NULL, NULL, dout, in, w, &s, scr);
+                sn_conv2d_backward(din, NULL, NULL, dout, in, w, &s, scr);
                 double c2 = cpu_s();
-                sn_disc_conv2d_backward(NULL, dw, db, dout, in, w, &s, scr);
+                sn_conv2d_backward(NULL, dw, db, dout, in, w, &s, scr);
                 double c3 = cpu_s();
                 if (r > 0) {
                     if (c1 - c0 < tf) tf = c1 - c0;

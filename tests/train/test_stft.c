@@ -180,20 +180,20 @@ static void test_errors(void) {
     sn_stft_plan_free(p);
 }
 
-int sn_stft_test_set_simd(int on); /* common/stft.c test hook */
+#include "sonotok/cpu.h"
 
 /* The AVX-512 butterflies against the plain C ones: the same operations in the
  * same order per value, so forward and backward must agree bit for bit. */
 static void test_simd_plain(int n_fft, int hop, int n) {
     int err;
-    if (!sn_stft_test_set_simd(1)) {
+    if (sono_set_cpu_level(SONO_CPU_AVX512) < SONO_CPU_AVX512) {
         printf("  simd vs plain n_fft %d: no AVX-512, skipped\n", n_fft);
         return;
     }
     stft_plan *ps = sn_stft_plan_new(n_fft, hop, 1, &err);
-    sn_stft_test_set_simd(0);
+    sono_set_cpu_level(SONO_CPU_PLAIN);
     stft_plan *pp = sn_stft_plan_new(n_fft, hop, 1, &err);
-    sn_stft_test_set_simd(1);
+    sono_set_cpu_level(SONO_CPU_AVX512);
     const int F = sn_stft_n_frames(ps, n), nb = sn_stft_n_bins(ps);
     const size_t sz = (size_t)F * nb;
     float *x = malloc((size_t)n * sizeof *x), *re[2], *im[2], *dx[2];

@@ -52,6 +52,7 @@
 #include "test_util.h"
 #include "train_graph.h"
 #include "tensors.h"
+#include "sono_internal.h"
 #include "sonotok/error.h"
 
 #define GRAD_TOL 1e-4

@@ -16,6 +16,7 @@
 #include "tensorset.h"
 #include "sonotok/error.h"
 #include "tensors.h"
+#include "sono_internal.h"
 #include "test_util.h"
 
 static const char *g_dir;
