@@ -23,6 +23,17 @@ static uint8_t *exact_copy(const uint8_t *b, size_t n) {
     return c;
 }
 
+/* Finish e and start d on an exact copy of its stream; returns the copy (the
+ * caller frees it) and its size in *n_bytes. */
+static uint8_t *finish_into(sn_rc_enc *e, sn_rc_dec *d, size_t *n_bytes) {
+    uint8_t *buf = NULL;
+    CHECK(sn_rc_enc_finish(e, &buf, n_bytes) == 0);
+    uint8_t *c = exact_copy(buf, *n_bytes);
+    free(buf);
+    sn_rc_dec_init(d, c, *n_bytes);
+    return c;
+}
+
 static int same_bytes(const uint8_t *a, size_t na, const uint8_t *b, size_t nb) {
     return na == nb && (na == 0 || !memcmp(a, b, na));
 }
@@ -172,19 +183,15 @@ static size_t two_symbols(uint32_t a, uint32_t b, int rare_first, size_t n, size
         sn_rc_enc_cdf(&e, cdf, 2, s);
         *ideal -= log2((double)(cdf[s + 1] - cdf[s]) / (a + b));
     }
-    uint8_t *buf;
     size_t nb;
-    CHECK(sn_rc_enc_finish(&e, &buf, &nb) == 0);
-    uint8_t *c = exact_copy(buf, nb);
     sn_rc_dec d;
-    sn_rc_dec_init(&d, c, nb);
+    uint8_t *c = finish_into(&e, &d, &nb);
     size_t wrong = 0;
     for (size_t i = 0; i < n; i++) {
         int s = i % every == every - 1 ? rare : 1 - rare;
         wrong += sn_rc_dec_cdf(&d, cdf, 2) != s;
     }
     CHECK_MSG(wrong == 0 && sn_rc_dec_end(&d) == SN_RC_OK, "{%u, %u}: %zu wrong", a, b, wrong);
-    free(buf);
     free(c);
     return nb;
 }
@@ -211,15 +218,13 @@ static void test_extremes(void) {
         sn_rc_enc e;
         sn_rc_enc_init(&e);
         for (int i = 0; i < 100000; i++) sn_rc_enc_cdf(&e, cdf, 1, 0);
-        uint8_t *b;
         size_t n;
-        CHECK(sn_rc_enc_finish(&e, &b, &n) == 0 && n == 0);
         sn_rc_dec d;
-        sn_rc_dec_init(&d, b, n);
+        uint8_t *c = finish_into(&e, &d, &n);
         int wrong = 0;
         for (int i = 0; i < 100000; i++) wrong += sn_rc_dec_cdf(&d, cdf, 1) != 0;
-        CHECK(wrong == 0 && sn_rc_dec_end(&d) == SN_RC_OK);
-        free(b);
+        CHECK(n == 0 && wrong == 0 && sn_rc_dec_end(&d) == SN_RC_OK);
+        free(c);
     }
 
     /* decisions at p = 1, 2, 65534, 65535 (of 65536), both outcomes */
@@ -237,12 +242,9 @@ static void test_extremes(void) {
             ideal_bits -= log2((bits[i] ? p1 : SN_RC_PROB_ONE - p1) / 65536.0);
             sn_rc_enc_bit(&e, p1, bits[i]);
         }
-        uint8_t *b;
         size_t n;
-        CHECK(sn_rc_enc_finish(&e, &b, &n) == 0);
-        uint8_t *c = exact_copy(b, n);
         sn_rc_dec d;
-        sn_rc_dec_init(&d, c, n);
+        uint8_t *c = finish_into(&e, &d, &n);
         int wrong = 0;
         for (int i = 0; i < N; i++) wrong += sn_rc_dec_bit(&d, p1) != bits[i];
         CHECK_MSG(wrong == 0 && sn_rc_dec_end(&d) == SN_RC_OK, "p1 %u: %d wrong", p1, wrong);
@@ -252,7 +254,6 @@ static void test_extremes(void) {
         printf("  %d decisions at p1 = %u: %zu bytes, ideal %.1f bits\n", N, p1, n, ideal_bits);
         CHECK_MSG(8.0 * (double)n <= ideal_bits * 1.001 + slack + 24, "p1 %u: %zu bytes for %.1f ideal bits", p1, n,
                   ideal_bits);
-        free(b);
         free(c);
         free(bits);
     }
@@ -264,18 +265,16 @@ static void test_extremes(void) {
         sn_rc_enc_bits(&e, (i * 40503u) & 0xFFFF, 16);
         sn_rc_enc_bits(&e, 0, 0);
     }
-    uint8_t *b;
     size_t n;
-    CHECK(sn_rc_enc_finish(&e, &b, &n) == 0 && n <= 2 * 4096 + 4);
     sn_rc_dec d;
-    sn_rc_dec_init(&d, b, n);
+    uint8_t *c = finish_into(&e, &d, &n);
     int wrong = 0;
     for (uint32_t i = 0; i < 4096; i++) {
         wrong += sn_rc_dec_bits(&d, 16) != ((i * 40503u) & 0xFFFF);
         wrong += sn_rc_dec_bits(&d, 0) != 0;
     }
-    CHECK(wrong == 0 && sn_rc_dec_end(&d) == SN_RC_OK);
-    free(b);
+    CHECK(n <= 2 * 4096 + 4 && wrong == 0 && sn_rc_dec_end(&d) == SN_RC_OK);
+    free(c);
 }
 
 /* ---- damaged streams ---- */
