@@ -16,6 +16,7 @@
 
 #include "sonotok/output.h"
 #include "sonotok/tokens.h"
+#include "rangecoder.h"
 #include "sono_internal.h"
 #include "tokdata.h"
 
@@ -207,150 +208,40 @@ static int zstd_decode(const uint8_t *in, size_t n_in, int bits, int32_t *codes,
 /* ------------------------------------------------------------------------- */
 /* Coder 2: adaptive binary range coder                                      */
 /*
- * Per frame t of codebook q (codebook-major order), for t > 0 one "repeat" bit
- * says whether the code equals the one at t-1; when it does not (and at t = 0)
- * the code is sent MSB first down a binary tree of adaptive probabilities,
- * reset for each codebook. The repeat bit's context is (was t-1 a repeat in
- * this codebook) x (did codebook q-1 repeat at t, or q == 0). Probabilities
- * start at 1/2 and follow a count-based estimate (step 1/(n+2)) until n reaches
- * a limit, then adapt at a fixed rate. All constants here are part of the
- * format: changing any of them needs a new coder id.
+ * The context model over the range-coder engine (common/rangecoder.h), which
+ * defines the stream and the adaptive probabilities. Per frame t of codebook
+ * q (codebook-major order), for t > 0 one "repeat" bit says whether the code
+ * equals the one at t-1; when it does not (and at t = 0) the code is sent MSB
+ * first down a binary tree of adaptive probabilities, reset for each
+ * codebook. The repeat bit's context is (was t-1 a repeat in this codebook) x
+ * (did codebook q-1 repeat at t, or q == 0). Probabilities start at 1/2 and
+ * follow a count-based estimate (step 1/(n+2)) until n reaches a limit, then
+ * adapt at a fixed rate. All constants here are part of the format: changing
+ * any of them needs a new coder id.
  */
-#define RC_TOP ((uint32_t)1 << 24)
-#define RC_PONE 65536u
-#define RC_PMIN 64u
 #define RC_TREE_PRIOR 4   /* initial count of every tree node */
 #define RC_TREE_LIMIT 255 /* count limit of tree nodes */
 #define RC_REP_LIMIT 60   /* count limit of repeat contexts */
 #define RC_REP_CTX 6
 
 typedef struct {
-    uint16_t p;     /* P(bit = 1) in 1/65536 */
-    uint16_t n;     /* observations so far, saturating at the limit */
-    uint32_t epoch; /* tree nodes: the codebook that last set them (lazy reset) */
-} rc_prob;
-
-static inline void rc_update(rc_prob *m, int bit, int limit) {
-    /* step 1/(n+2) in 15-bit fixed point */
-    uint32_t r = 32768u / (uint32_t)(m->n + 2), p = m->p;
-    if (bit) p += ((RC_PONE - p) * r) >> 15;
-    else p -= (p * r) >> 15;
-    if (p < RC_PMIN) p = RC_PMIN;
-    if (p > RC_PONE - RC_PMIN) p = RC_PONE - RC_PMIN;
-    m->p = (uint16_t)p;
-    if (m->n < limit) m->n++;
-}
-
-typedef struct {
-    uint8_t *buf;
-    size_t n, cap;
-    int oom;
-    uint64_t low;
-    uint32_t range;
-    uint8_t cache;
-    int started;
-    uint64_t pending;
-} rc_enc;
-
-static void rce_put(rc_enc *e, uint8_t b) {
-    if (e->n == e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 4096;
-        uint8_t *nb = e->oom ? NULL : realloc(e->buf, cap);
-        if (!nb) {
-            e->oom = 1;
-            return;
-        }
-        e->buf = nb;
-        e->cap = cap;
-    }
-    e->buf[e->n++] = b;
-}
-
-/* Move the top byte of low out; bytes of 0xFF wait until a carry is settled.
- * The very first byte (the integer part of the code value) is always 0 and is
- * not stored. */
-static void rce_shift(rc_enc *e) {
-    if (e->low < 0xFF000000u || e->low >= ((uint64_t)1 << 32)) {
-        uint8_t carry = (uint8_t)(e->low >> 32);
-        if (e->started) rce_put(e, (uint8_t)(e->cache + carry));
-        e->started = 1;
-        for (; e->pending; e->pending--) rce_put(e, (uint8_t)(0xFF + carry));
-        e->cache = (uint8_t)(e->low >> 24);
-    } else {
-        e->pending++;
-    }
-    e->low = (e->low & 0x00FFFFFFu) << 8;
-}
-
-static inline void rce_bit(rc_enc *e, rc_prob *m, int bit, int limit) {
-    uint32_t bound = (e->range >> 16) * (RC_PONE - m->p);
-    if (!bit) {
-        e->range = bound;
-    } else {
-        e->low += bound;
-        e->range -= bound;
-    }
-    while (e->range < RC_TOP) {
-        e->range <<= 8;
-        rce_shift(e);
-    }
-    rc_update(m, bit, limit);
-}
-
-static void rce_finish(rc_enc *e) {
-    /* Any value in [low, low + range) decodes the same; pick one whose low 24
-     * bits are zero (range >= 2^24 makes that possible), then drop trailing
-     * zero bytes: the decoder reads zeros past the end. */
-    e->low = (e->low + 0xFFFFFFu) & ~(uint64_t)0xFFFFFFu;
-    for (int i = 0; i < 5; i++) rce_shift(e);
-    while (e->n > 0 && e->buf[e->n - 1] == 0) e->n--;
-}
-
-typedef struct {
-    const uint8_t *p;
-    size_t pos, size;
-    uint32_t range, code;
-} rc_dec;
-
-static inline uint8_t rcd_byte(rc_dec *d) {
-    uint8_t b = d->pos < d->size ? d->p[d->pos] : 0;
-    d->pos++;
-    return b;
-}
-
-static inline int rcd_bit(rc_dec *d, rc_prob *m, int limit) {
-    uint32_t bound = (d->range >> 16) * (RC_PONE - m->p);
-    int bit;
-    if (d->code < bound) {
-        d->range = bound;
-        bit = 0;
-    } else {
-        d->code -= bound;
-        d->range -= bound;
-        bit = 1;
-    }
-    while (d->range < RC_TOP) {
-        d->range <<= 8;
-        d->code = (d->code << 8) | rcd_byte(d);
-    }
-    rc_update(m, bit, limit);
-    return bit;
-}
+    sn_rc_prob m;
+    uint32_t epoch; /* the codebook that last set m (lazy reset) */
+} rc_node_t;
 
 /* Tree node for this codebook: nodes still holding an earlier codebook's
  * state start afresh, so a reset costs nothing however large the tree. */
-static inline rc_prob *rc_node(rc_prob *tree, uint32_t node, uint32_t epoch) {
-    rc_prob *m = &tree[node];
-    if (m->epoch != epoch) {
-        m->p = RC_PONE / 2;
-        m->n = RC_TREE_PRIOR;
-        m->epoch = epoch;
+static inline sn_rc_prob *rc_node(rc_node_t *tree, uint32_t node, uint32_t epoch) {
+    rc_node_t *n = &tree[node];
+    if (n->epoch != epoch) {
+        n->m = sn_rc_prob_make(SN_RC_PROB_ONE / 2, RC_TREE_PRIOR);
+        n->epoch = epoch;
     }
-    return m;
+    return &n->m;
 }
 
-static void rc_rep_reset(rc_prob *rep) {
-    for (int i = 0; i < RC_REP_CTX; i++) rep[i] = (rc_prob){RC_PONE / 2, 0, 0};
+static void rc_rep_reset(sn_rc_prob *rep) {
+    for (int i = 0; i < RC_REP_CTX; i++) rep[i] = sn_rc_prob_make(SN_RC_PROB_ONE / 2, 0);
 }
 
 static inline int rc_rep_ctx(const int32_t *codes, int q, int64_t F, int64_t t) {
@@ -361,10 +252,11 @@ static inline int rc_rep_ctx(const int32_t *codes, int q, int64_t F, int64_t t) 
 }
 
 static int range_encode(const int32_t *codes, int n_q, int64_t F, int bits, uint8_t **out, size_t *n_out) {
-    rc_prob *tree = calloc((size_t)1 << bits, sizeof *tree), rep[RC_REP_CTX];
+    rc_node_t *tree = calloc((size_t)1 << bits, sizeof *tree);
+    sn_rc_prob rep[RC_REP_CTX];
     if (!tree) return sn_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
-    rc_enc e = {0};
-    e.range = 0xFFFFFFFFu;
+    sn_rc_enc e;
+    sn_rc_enc_init(&e);
     rc_rep_reset(rep);
     for (int q = 0; q < n_q; q++) {
         const int32_t *x = codes + (size_t)q * (size_t)F;
@@ -372,64 +264,60 @@ static int range_encode(const int32_t *codes, int n_q, int64_t F, int bits, uint
         for (int64_t t = 0; t < F; t++) {
             if (t > 0) {
                 int same = x[t] == x[t - 1];
-                rce_bit(&e, &rep[rc_rep_ctx(codes, q, F, t)], same, RC_REP_LIMIT);
+                sn_rc_enc_adaptive(&e, &rep[rc_rep_ctx(codes, q, F, t)], same, RC_REP_LIMIT);
                 if (same) continue;
             }
             uint32_t node = 1, c = (uint32_t)x[t];
             for (int i = bits - 1; i >= 0; i--) {
                 int bit = (int)((c >> i) & 1);
-                rce_bit(&e, rc_node(tree, node, epoch), bit, RC_TREE_LIMIT);
+                sn_rc_enc_adaptive(&e, rc_node(tree, node, epoch), bit, RC_TREE_LIMIT);
                 node = node * 2 + (uint32_t)bit;
             }
         }
     }
-    rce_finish(&e);
     free(tree);
-    if (e.oom) {
-        free(e.buf);
-        return sn_fail(SONO_E_NOMEM, "token file: no memory for the coded payload");
-    }
-    *out = e.buf ? e.buf : malloc(1);
-    *n_out = e.n;
-    if (!*out) return sn_fail(SONO_E_NOMEM, "token file: no memory");
+    int rc = sn_rc_enc_finish(&e, out, n_out);
+    if (rc == SONO_E_NOMEM) return sn_fail(rc, "token file: no memory for the coded payload");
+    if (rc) return sn_fail(rc, "token file: the range coder refused a probability");
     return 0;
 }
 
 static int range_decode(const uint8_t *in, size_t n_in, int n_q, int64_t F, int bits, int32_t *codes) {
-    rc_prob *tree = calloc((size_t)1 << bits, sizeof *tree), rep[RC_REP_CTX];
-    if (!tree) return sn_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
-    /* Each code costs at least one decision at probability <= 1 - RC_PMIN/2^16
+    /* Each code costs at least one decision at probability <= 1 - SN_RC_PROB_MIN/2^16
      * (0.0014 bits), so a payload of n bytes holds well under 8192 (n + 8)
      * codes after the first frame: more means a forged size, refused before
      * spending time on it. */
     size_t n_later = (size_t)n_q * (size_t)(F - 1);
-    if (n_later / 8192 > n_in + 8) {
-        free(tree);
+    if (n_later / 8192 > n_in + 8)
         return sn_fail(SONO_E_FORMAT, "token file: %zu-byte range-coded payload cannot hold %d x %lld codes", n_in,
-                         n_q, (long long)F);
-    }
-    rc_dec d = {in, 0, n_in, 0xFFFFFFFFu, 0};
-    for (int i = 0; i < 4; i++) d.code = (d.code << 8) | rcd_byte(&d);
+                       n_q, (long long)F);
+    rc_node_t *tree = calloc((size_t)1 << bits, sizeof *tree);
+    sn_rc_prob rep[RC_REP_CTX];
+    if (!tree) return sn_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
+    sn_rc_dec d;
+    sn_rc_dec_init(&d, in, n_in);
     rc_rep_reset(rep);
     for (int q = 0; q < n_q; q++) {
         int32_t *x = codes + (size_t)q * (size_t)F;
         uint32_t epoch = (uint32_t)q + 1;
         for (int64_t t = 0; t < F; t++) {
-            if (t > 0 && rcd_bit(&d, &rep[rc_rep_ctx(codes, q, F, t)], RC_REP_LIMIT)) {
+            if (t > 0 && sn_rc_dec_adaptive(&d, &rep[rc_rep_ctx(codes, q, F, t)], RC_REP_LIMIT)) {
                 x[t] = x[t - 1];
                 continue;
             }
             uint32_t node = 1;
             for (int i = 0; i < bits; i++)
-                node = node * 2 + (uint32_t)rcd_bit(&d, rc_node(tree, node, epoch), RC_TREE_LIMIT);
+                node = node * 2 + (uint32_t)sn_rc_dec_adaptive(&d, rc_node(tree, node, epoch), RC_TREE_LIMIT);
             x[t] = (int32_t)(node - ((uint32_t)1 << bits));
         }
     }
     free(tree);
-    /* The encoder's output is exactly what the decoder reads, less trailing
-     * zeros; unread bytes mean the payload is not what it claims to be. */
-    if (d.pos < n_in)
-        return sn_fail(SONO_E_FORMAT, "token file: range-coded payload has %zu unused bytes", n_in - d.pos);
+    /* The engine accepts exactly the encoder's output for the codes decoded. */
+    int st = sn_rc_dec_end(&d);
+    if (st == SN_RC_UNUSED)
+        return sn_fail(SONO_E_FORMAT, "token file: range-coded payload has %zu unused bytes", sn_rc_dec_unused(&d));
+    if (st != SN_RC_OK)
+        return sn_fail(SONO_E_FORMAT, "token file: range-coded payload is not what the encoder writes for its codes");
     return 0;
 }
 
