@@ -1,6 +1,7 @@
-/* Codec internals shared by codec_config.c, codec_load.c, seanet.c, rvq.c and
- * codec.c: the configuration, the weights (one block, folded weight norm),
- * and the streaming SEANet graph. Not installed. */
+/* Codec internals shared by codec_config.c, codec_load.c, seanet.c,
+ * seanet_arch.c, rvq.c and codec.c: the configuration, the weights (one
+ * block, folded weight norm), the architecture walk and the streaming SEANet
+ * graph. Not installed. */
 #ifndef SONO_CODEC_INTERNAL_H
 #define SONO_CODEC_INTERNAL_H
 
@@ -41,19 +42,22 @@ typedef struct {
 } codec_config;
 
 /* Presets. Return 0 or SONO_E_NOT_FOUND. */
-int codec_config_preset(const char *name, codec_config *cfg);
+int sn_codec_config_preset(const char *name, codec_config *cfg);
 /* Parse our JSON config (the native format's __metadata__["config"]). */
-int codec_config_from_json(const char *json, codec_config *cfg);
+int sn_codec_config_from_json(const char *json, codec_config *cfg);
+/* Set the fields a JSON object names (others keep their values), without
+ * checking the result: 0 or SONO_E_FORMAT for a bad value. */
+int sn_codec_config_apply_json(const char *json, codec_config *cfg);
 /* Hugging Face config.json (EncodecConfig). */
-int codec_config_from_hf_json(const char *json, codec_config *cfg);
+int sn_codec_config_from_hf_json(const char *json, codec_config *cfg);
 /* Serialise to JSON (malloc'd). */
-char *codec_config_to_json(const codec_config *cfg);
+char *sn_codec_config_to_json(const codec_config *cfg);
 /* Check internal consistency; 0 or SONO_E_FORMAT with detail. */
-int codec_config_check(const codec_config *cfg);
-int codec_config_hop(const codec_config *cfg);
-int codec_config_frame_rate(const codec_config *cfg); /* ceil(sample_rate / hop), as EnCodec */
-int64_t codec_config_segment_length(const codec_config *cfg); /* samples, 0 when unsegmented */
-int64_t codec_config_segment_stride(const codec_config *cfg);
+int sn_codec_config_check(const codec_config *cfg);
+int sn_codec_config_hop(const codec_config *cfg);
+int sn_codec_config_frame_rate(const codec_config *cfg); /* ceil(sample_rate / hop), as EnCodec */
+int64_t sn_codec_config_segment_length(const codec_config *cfg); /* samples, 0 when unsegmented */
+int64_t sn_codec_config_segment_stride(const codec_config *cfg);
 
 /* ---- weights ---- */
 
@@ -85,6 +89,43 @@ typedef struct {
     conv_w last;
 } seanet_w;
 
+/* ---- the architecture walk (seanet_arch.c) ----
+ * One SEANet stack of a config as EnCodec's modules, in order: the one
+ * description of the architecture that the loader, the streaming graph, the
+ * MAC count and the training graph iterate. A residual block comes as
+ * RES_BEGIN, ELU, CONV block.1, ELU, CONV block.3, [CONV shortcut], RES_END
+ * (the shortcut runs on the block's input; the outputs are added). */
+enum { SEANET_CONV, SEANET_CONVTR, SEANET_ELU, SEANET_LSTM, SEANET_RES_BEGIN, SEANET_RES_END };
+/* which conv of a seanet_w a conv is (sn_seanet_conv_slot) */
+enum { SEANET_ROLE_NONE, SEANET_FIRST, SEANET_RES_BLOCK1, SEANET_RES_BLOCK2, SEANET_RES_SHORTCUT, SEANET_UPDOWN,
+       SEANET_LAST };
+#define SEANET_NAME_MAX 64
+
+typedef struct {
+    int kind;                /* SEANET_CONV .. SEANET_RES_END */
+    int role;                /* SEANET_FIRST ..; SEANET_ROLE_NONE for all but convs */
+    int decoder;             /* 0 encoder, 1 decoder */
+    int i, j;                /* ratio index and residual layer of the latest ratio / block */
+    int C_in, C_out;         /* channels (equal for ELU, LSTM and the RES_ marks) */
+    int K, stride, dil;      /* convs; a RES_ mark carries the block's dilation */
+    char module[SEANET_NAME_MAX];      /* "encoder.model.3", "encoder.model.1.block.1" */
+    char param[SEANET_NAME_MAX + 16];  /* parameter prefix: MODULE.conv.conv, .convtr.convtr, .lstm */
+    char norm[SEANET_NAME_MAX + 16];   /* GroupNorm prefix of a conv: MODULE.conv.norm, .convtr.norm */
+} seanet_layer;
+
+/* Called for every layer in order; a non-zero return stops the walk and is
+ * returned by sn_seanet_walk. The layer is valid during the call only. */
+typedef int (*seanet_layer_fn)(const seanet_layer *l, void *user);
+int sn_seanet_walk(const codec_config *cfg, int decoder, seanet_layer_fn fn, void *user);
+
+/* The conv_w of s that conv layer l fills (NULL for other layers). */
+conv_w *sn_seanet_conv_slot(const seanet_w *s, const seanet_layer *l);
+
+/* LSTM parameter k (0 weight_ih, 1 weight_hh, 2 bias_ih, 3 bias_hh) of layer
+ * `layer` over C channels: its name suffix (".weight_ih_l0") and shape
+ * ([4C][C] or [4C]); returns the number of dimensions. */
+int sn_seanet_lstm_param(int layer, int k, int C, char *suffix, size_t n, int64_t shape[2]);
+
 typedef struct {
     char name[96];
     int ndim;
@@ -110,26 +151,26 @@ struct sono_codec {
 /* Build a codec from a tensor set (any spelling) and a config. On success
  * the codec owns ts (weight norm is folded in place, weights point into it);
  * on failure ts is still the caller's. */
-int codec_from_tensors(struct sono_tensors *ts, const codec_config *cfg, sono_codec **out);
+int sn_codec_from_tensors(struct sono_tensors *ts, const codec_config *cfg, sono_codec **out);
 
 /* ---- streaming SEANet ---- */
 typedef struct seanet_run seanet_run;
 /* which: 0 encoder (audio -> latents), 1 decoder (latents -> audio). */
-seanet_run *seanet_run_new(const sono_codec *c, int which, int *err);
+seanet_run *sn_seanet_run_new(const sono_codec *c, int which, int *err);
 /* Push n samples ([C_in][n], planar). last: no input follows. Output is
  * [C_out][*n_out] in a buffer owned by the run, valid until the next call. */
-int seanet_run_push(seanet_run *r, const float *in, int64_t n, int last,
+int sn_seanet_run_push(seanet_run *r, const float *in, int64_t n, int last,
                     const float **out, int64_t *n_out);
-void seanet_run_reset(seanet_run *r);
-void seanet_run_free(seanet_run *r);
+void sn_seanet_run_reset(seanet_run *r);
+void sn_seanet_run_free(seanet_run *r);
 
 /* ---- RVQ ---- */
-size_t rvq_scratch_floats(const sono_codec *c);
+size_t sn_rvq_scratch_floats(const sono_codec *c);
 /* latents [D][n_frames] -> codes[q * q_stride + f * f_stride] for q < n_q. */
-int rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int n_q,
+int sn_rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int n_q,
                int32_t *codes, int64_t q_stride, int64_t f_stride, float *scratch_or_null);
 /* codes -> latents [D][n_frames] */
-int rvq_decode(const sono_codec *c, const int32_t *codes, int64_t codes_stride, int64_t n_frames,
+int sn_rvq_decode(const sono_codec *c, const int32_t *codes, int64_t codes_stride, int64_t n_frames,
                int n_q, float *latents);
 
 #endif

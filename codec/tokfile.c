@@ -1,7 +1,7 @@
 /* Token files (.tok): a checksummed header with the model identity and sizes,
  * the codes entropy coded, and a checksum over the whole file. Byte layout and
  * the rules readers enforce are in codec/FORMATS.md ("Token file"); keep the
- * two in step. Also: sono_tokens_alloc/free and the shared file helpers. */
+ * two in step. Also: sono_tokens_alloc/free and the atomic file writer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -14,9 +14,11 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "sonotok/output.h"
 #include "sonotok/tokens.h"
+#include "rangecoder.h"
 #include "sono_internal.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 
 /* ---- layout (FORMATS.md) ---- */
 #define TOK_MAGIC "SNTK"
@@ -50,7 +52,7 @@ static int tok_bits(int32_t codebook_size) {
 sono_tokens *sono_tokens_alloc(int n_q, int64_t n_frames, int n_segments, int with_scales) {
     if (n_q <= 0 || n_frames < 0 || n_segments < 0) return NULL;
     size_t n;
-    if (!sono_mul_ok((size_t)n_q, (size_t)n_frames, &n) || !sono_mul_ok(n, sizeof(int32_t), &n)) return NULL;
+    if (!sn_mul_ok((size_t)n_q, (size_t)n_frames, &n) || !sn_mul_ok(n, sizeof(int32_t), &n)) return NULL;
     sono_tokens *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     t->n_q = n_q;
@@ -128,11 +130,11 @@ static void packed_encode(const int32_t *codes, size_t n_codes, int bits, uint8_
 
 static int packed_decode(const uint8_t *in, size_t n_in, int bits, int32_t *codes, size_t n_codes) {
     if (n_in != packed_bytes(n_codes, bits))
-        return sono_fail(SONO_E_FORMAT, "token file: packed payload is %zu bytes, expected %zu", n_in,
+        return sn_fail(SONO_E_FORMAT, "token file: packed payload is %zu bytes, expected %zu", n_in,
                          packed_bytes(n_codes, bits));
     bitr r = {in, 0, n_in, 0, 0};
     for (size_t i = 0; i < n_codes; i++) codes[i] = bits ? (int32_t)bitr_get(&r, bits) : 0;
-    if (r.acc != 0) return sono_fail(SONO_E_FORMAT, "token file: packed payload has non-zero padding bits");
+    if (r.acc != 0) return sn_fail(SONO_E_FORMAT, "token file: packed payload has non-zero padding bits");
     return 0;
 }
 
@@ -161,14 +163,14 @@ static int zstd_encode(const int32_t *codes, size_t n_codes, int bits, int level
     if (!raw || !dst) {
         free(raw);
         free(dst);
-        return sono_fail(SONO_E_NOMEM, "token file: no memory for %zu plane bytes", raw_n);
+        return sn_fail(SONO_E_NOMEM, "token file: no memory for %zu plane bytes", raw_n);
     }
     planes_build(codes, n_codes, bits, raw);
     size_t z = ZSTD_compress(dst, cap, raw, raw_n, level);
     free(raw);
     if (ZSTD_isError(z)) {
         free(dst);
-        return sono_fail(SONO_E_NOMEM, "token file: zstd: %s", ZSTD_getErrorName(z));
+        return sn_fail(SONO_E_NOMEM, "token file: zstd: %s", ZSTD_getErrorName(z));
     }
     *out = dst;
     *n_out = z;
@@ -179,25 +181,25 @@ static int zstd_decode(const uint8_t *in, size_t n_in, int bits, int32_t *codes,
     size_t raw_n = planes_bytes(n_codes, bits);
     unsigned long long content = ZSTD_getFrameContentSize(in, n_in);
     if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN)
-        return sono_fail(SONO_E_FORMAT, "token file: zstd payload has no valid frame header");
+        return sn_fail(SONO_E_FORMAT, "token file: zstd payload has no valid frame header");
     if (content != raw_n)
-        return sono_fail(SONO_E_FORMAT, "token file: zstd payload holds %llu bytes, expected %zu", content, raw_n);
+        return sn_fail(SONO_E_FORMAT, "token file: zstd payload holds %llu bytes, expected %zu", content, raw_n);
     size_t frame = ZSTD_findFrameCompressedSize(in, n_in);
     if (ZSTD_isError(frame) || frame != n_in)
-        return sono_fail(SONO_E_FORMAT, "token file: zstd payload is not exactly one frame");
+        return sn_fail(SONO_E_FORMAT, "token file: zstd payload is not exactly one frame");
     uint8_t *raw = malloc(raw_n ? raw_n : 1);
-    if (!raw) return sono_fail(SONO_E_NOMEM, "token file: no memory for %zu plane bytes", raw_n);
+    if (!raw) return sn_fail(SONO_E_NOMEM, "token file: no memory for %zu plane bytes", raw_n);
     size_t got = ZSTD_decompress(raw, raw_n, in, n_in);
     if (ZSTD_isError(got) || got != raw_n) {
         free(raw);
-        return sono_fail(SONO_E_FORMAT, "token file: zstd payload does not decompress to %zu bytes", raw_n);
+        return sn_fail(SONO_E_FORMAT, "token file: zstd payload does not decompress to %zu bytes", raw_n);
     }
     for (size_t i = 0; i < n_codes; i++) codes[i] = raw[i];
     int rc = 0;
     if (bits > 8) {
         bitr r = {raw + n_codes, 0, raw_n - n_codes, 0, 0};
         for (size_t i = 0; i < n_codes; i++) codes[i] |= (int32_t)(bitr_get(&r, bits - 8) << 8);
-        if (r.acc != 0) rc = sono_fail(SONO_E_FORMAT, "token file: zstd plane has non-zero padding bits");
+        if (r.acc != 0) rc = sn_fail(SONO_E_FORMAT, "token file: zstd plane has non-zero padding bits");
     }
     free(raw);
     return rc;
@@ -206,150 +208,40 @@ static int zstd_decode(const uint8_t *in, size_t n_in, int bits, int32_t *codes,
 /* ------------------------------------------------------------------------- */
 /* Coder 2: adaptive binary range coder                                      */
 /*
- * Per frame t of codebook q (codebook-major order), for t > 0 one "repeat" bit
- * says whether the code equals the one at t-1; when it does not (and at t = 0)
- * the code is sent MSB first down a binary tree of adaptive probabilities,
- * reset for each codebook. The repeat bit's context is (was t-1 a repeat in
- * this codebook) x (did codebook q-1 repeat at t, or q == 0). Probabilities
- * start at 1/2 and follow a count-based estimate (step 1/(n+2)) until n reaches
- * a limit, then adapt at a fixed rate. All constants here are part of the
- * format: changing any of them needs a new coder id.
+ * The context model over the range-coder engine (common/rangecoder.h), which
+ * defines the stream and the adaptive probabilities. Per frame t of codebook
+ * q (codebook-major order), for t > 0 one "repeat" bit says whether the code
+ * equals the one at t-1; when it does not (and at t = 0) the code is sent MSB
+ * first down a binary tree of adaptive probabilities, reset for each
+ * codebook. The repeat bit's context is (was t-1 a repeat in this codebook) x
+ * (did codebook q-1 repeat at t, or q == 0). Probabilities start at 1/2 and
+ * follow a count-based estimate (step 1/(n+2)) until n reaches a limit, then
+ * adapt at a fixed rate. All constants here are part of the format: changing
+ * any of them needs a new coder id.
  */
-#define RC_TOP ((uint32_t)1 << 24)
-#define RC_PONE 65536u
-#define RC_PMIN 64u
 #define RC_TREE_PRIOR 4   /* initial count of every tree node */
 #define RC_TREE_LIMIT 255 /* count limit of tree nodes */
 #define RC_REP_LIMIT 60   /* count limit of repeat contexts */
 #define RC_REP_CTX 6
 
 typedef struct {
-    uint16_t p;     /* P(bit = 1) in 1/65536 */
-    uint16_t n;     /* observations so far, saturating at the limit */
-    uint32_t epoch; /* tree nodes: the codebook that last set them (lazy reset) */
-} rc_prob;
-
-static inline void rc_update(rc_prob *m, int bit, int limit) {
-    /* step 1/(n+2) in 15-bit fixed point */
-    uint32_t r = 32768u / (uint32_t)(m->n + 2), p = m->p;
-    if (bit) p += ((RC_PONE - p) * r) >> 15;
-    else p -= (p * r) >> 15;
-    if (p < RC_PMIN) p = RC_PMIN;
-    if (p > RC_PONE - RC_PMIN) p = RC_PONE - RC_PMIN;
-    m->p = (uint16_t)p;
-    if (m->n < limit) m->n++;
-}
-
-typedef struct {
-    uint8_t *buf;
-    size_t n, cap;
-    int oom;
-    uint64_t low;
-    uint32_t range;
-    uint8_t cache;
-    int started;
-    uint64_t pending;
-} rc_enc;
-
-static void rce_put(rc_enc *e, uint8_t b) {
-    if (e->n == e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 4096;
-        uint8_t *nb = e->oom ? NULL : realloc(e->buf, cap);
-        if (!nb) {
-            e->oom = 1;
-            return;
-        }
-        e->buf = nb;
-        e->cap = cap;
-    }
-    e->buf[e->n++] = b;
-}
-
-/* Move the top byte of low out; bytes of 0xFF wait until a carry is settled.
- * The very first byte (the integer part of the code value) is always 0 and is
- * not stored. */
-static void rce_shift(rc_enc *e) {
-    if (e->low < 0xFF000000u || e->low >= ((uint64_t)1 << 32)) {
-        uint8_t carry = (uint8_t)(e->low >> 32);
-        if (e->started) rce_put(e, (uint8_t)(e->cache + carry));
-        e->started = 1;
-        for (; e->pending; e->pending--) rce_put(e, (uint8_t)(0xFF + carry));
-        e->cache = (uint8_t)(e->low >> 24);
-    } else {
-        e->pending++;
-    }
-    e->low = (e->low & 0x00FFFFFFu) << 8;
-}
-
-static inline void rce_bit(rc_enc *e, rc_prob *m, int bit, int limit) {
-    uint32_t bound = (e->range >> 16) * (RC_PONE - m->p);
-    if (!bit) {
-        e->range = bound;
-    } else {
-        e->low += bound;
-        e->range -= bound;
-    }
-    while (e->range < RC_TOP) {
-        e->range <<= 8;
-        rce_shift(e);
-    }
-    rc_update(m, bit, limit);
-}
-
-static void rce_finish(rc_enc *e) {
-    /* Any value in [low, low + range) decodes the same; pick one whose low 24
-     * bits are zero (range >= 2^24 makes that possible), then drop trailing
-     * zero bytes: the decoder reads zeros past the end. */
-    e->low = (e->low + 0xFFFFFFu) & ~(uint64_t)0xFFFFFFu;
-    for (int i = 0; i < 5; i++) rce_shift(e);
-    while (e->n > 0 && e->buf[e->n - 1] == 0) e->n--;
-}
-
-typedef struct {
-    const uint8_t *p;
-    size_t pos, size;
-    uint32_t range, code;
-} rc_dec;
-
-static inline uint8_t rcd_byte(rc_dec *d) {
-    uint8_t b = d->pos < d->size ? d->p[d->pos] : 0;
-    d->pos++;
-    return b;
-}
-
-static inline int rcd_bit(rc_dec *d, rc_prob *m, int limit) {
-    uint32_t bound = (d->range >> 16) * (RC_PONE - m->p);
-    int bit;
-    if (d->code < bound) {
-        d->range = bound;
-        bit = 0;
-    } else {
-        d->code -= bound;
-        d->range -= bound;
-        bit = 1;
-    }
-    while (d->range < RC_TOP) {
-        d->range <<= 8;
-        d->code = (d->code << 8) | rcd_byte(d);
-    }
-    rc_update(m, bit, limit);
-    return bit;
-}
+    sn_rc_prob m;
+    uint32_t epoch; /* the codebook that last set m (lazy reset) */
+} rc_node_t;
 
 /* Tree node for this codebook: nodes still holding an earlier codebook's
  * state start afresh, so a reset costs nothing however large the tree. */
-static inline rc_prob *rc_node(rc_prob *tree, uint32_t node, uint32_t epoch) {
-    rc_prob *m = &tree[node];
-    if (m->epoch != epoch) {
-        m->p = RC_PONE / 2;
-        m->n = RC_TREE_PRIOR;
-        m->epoch = epoch;
+static inline sn_rc_prob *rc_node(rc_node_t *tree, uint32_t node, uint32_t epoch) {
+    rc_node_t *n = &tree[node];
+    if (n->epoch != epoch) {
+        n->m = sn_rc_prob_make(SN_RC_PROB_ONE / 2, RC_TREE_PRIOR);
+        n->epoch = epoch;
     }
-    return m;
+    return &n->m;
 }
 
-static void rc_rep_reset(rc_prob *rep) {
-    for (int i = 0; i < RC_REP_CTX; i++) rep[i] = (rc_prob){RC_PONE / 2, 0, 0};
+static void rc_rep_reset(sn_rc_prob *rep) {
+    for (int i = 0; i < RC_REP_CTX; i++) rep[i] = sn_rc_prob_make(SN_RC_PROB_ONE / 2, 0);
 }
 
 static inline int rc_rep_ctx(const int32_t *codes, int q, int64_t F, int64_t t) {
@@ -360,10 +252,11 @@ static inline int rc_rep_ctx(const int32_t *codes, int q, int64_t F, int64_t t) 
 }
 
 static int range_encode(const int32_t *codes, int n_q, int64_t F, int bits, uint8_t **out, size_t *n_out) {
-    rc_prob *tree = calloc((size_t)1 << bits, sizeof *tree), rep[RC_REP_CTX];
-    if (!tree) return sono_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
-    rc_enc e = {0};
-    e.range = 0xFFFFFFFFu;
+    rc_node_t *tree = calloc((size_t)1 << bits, sizeof *tree);
+    sn_rc_prob rep[RC_REP_CTX];
+    if (!tree) return sn_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
+    sn_rc_enc e;
+    sn_rc_enc_init(&e);
     rc_rep_reset(rep);
     for (int q = 0; q < n_q; q++) {
         const int32_t *x = codes + (size_t)q * (size_t)F;
@@ -371,64 +264,60 @@ static int range_encode(const int32_t *codes, int n_q, int64_t F, int bits, uint
         for (int64_t t = 0; t < F; t++) {
             if (t > 0) {
                 int same = x[t] == x[t - 1];
-                rce_bit(&e, &rep[rc_rep_ctx(codes, q, F, t)], same, RC_REP_LIMIT);
+                sn_rc_enc_adaptive(&e, &rep[rc_rep_ctx(codes, q, F, t)], same, RC_REP_LIMIT);
                 if (same) continue;
             }
             uint32_t node = 1, c = (uint32_t)x[t];
             for (int i = bits - 1; i >= 0; i--) {
                 int bit = (int)((c >> i) & 1);
-                rce_bit(&e, rc_node(tree, node, epoch), bit, RC_TREE_LIMIT);
+                sn_rc_enc_adaptive(&e, rc_node(tree, node, epoch), bit, RC_TREE_LIMIT);
                 node = node * 2 + (uint32_t)bit;
             }
         }
     }
-    rce_finish(&e);
     free(tree);
-    if (e.oom) {
-        free(e.buf);
-        return sono_fail(SONO_E_NOMEM, "token file: no memory for the coded payload");
-    }
-    *out = e.buf ? e.buf : malloc(1);
-    *n_out = e.n;
-    if (!*out) return sono_fail(SONO_E_NOMEM, "token file: no memory");
+    int rc = sn_rc_enc_finish(&e, out, n_out);
+    if (rc == SONO_E_NOMEM) return sn_fail(rc, "token file: no memory for the coded payload");
+    if (rc) return sn_fail(rc, "token file: the range coder refused a probability");
     return 0;
 }
 
 static int range_decode(const uint8_t *in, size_t n_in, int n_q, int64_t F, int bits, int32_t *codes) {
-    rc_prob *tree = calloc((size_t)1 << bits, sizeof *tree), rep[RC_REP_CTX];
-    if (!tree) return sono_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
-    /* Each code costs at least one decision at probability <= 1 - RC_PMIN/2^16
+    /* Each code costs at least one decision at probability <= 1 - SN_RC_PROB_MIN/2^16
      * (0.0014 bits), so a payload of n bytes holds well under 8192 (n + 8)
      * codes after the first frame: more means a forged size, refused before
      * spending time on it. */
     size_t n_later = (size_t)n_q * (size_t)(F - 1);
-    if (n_later / 8192 > n_in + 8) {
-        free(tree);
-        return sono_fail(SONO_E_FORMAT, "token file: %zu-byte range-coded payload cannot hold %d x %lld codes", n_in,
-                         n_q, (long long)F);
-    }
-    rc_dec d = {in, 0, n_in, 0xFFFFFFFFu, 0};
-    for (int i = 0; i < 4; i++) d.code = (d.code << 8) | rcd_byte(&d);
+    if (n_later / 8192 > n_in + 8)
+        return sn_fail(SONO_E_FORMAT, "token file: %zu-byte range-coded payload cannot hold %d x %lld codes", n_in,
+                       n_q, (long long)F);
+    rc_node_t *tree = calloc((size_t)1 << bits, sizeof *tree);
+    sn_rc_prob rep[RC_REP_CTX];
+    if (!tree) return sn_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
+    sn_rc_dec d;
+    sn_rc_dec_init(&d, in, n_in);
     rc_rep_reset(rep);
     for (int q = 0; q < n_q; q++) {
         int32_t *x = codes + (size_t)q * (size_t)F;
         uint32_t epoch = (uint32_t)q + 1;
         for (int64_t t = 0; t < F; t++) {
-            if (t > 0 && rcd_bit(&d, &rep[rc_rep_ctx(codes, q, F, t)], RC_REP_LIMIT)) {
+            if (t > 0 && sn_rc_dec_adaptive(&d, &rep[rc_rep_ctx(codes, q, F, t)], RC_REP_LIMIT)) {
                 x[t] = x[t - 1];
                 continue;
             }
             uint32_t node = 1;
             for (int i = 0; i < bits; i++)
-                node = node * 2 + (uint32_t)rcd_bit(&d, rc_node(tree, node, epoch), RC_TREE_LIMIT);
+                node = node * 2 + (uint32_t)sn_rc_dec_adaptive(&d, rc_node(tree, node, epoch), RC_TREE_LIMIT);
             x[t] = (int32_t)(node - ((uint32_t)1 << bits));
         }
     }
     free(tree);
-    /* The encoder's output is exactly what the decoder reads, less trailing
-     * zeros; unread bytes mean the payload is not what it claims to be. */
-    if (d.pos < n_in)
-        return sono_fail(SONO_E_FORMAT, "token file: range-coded payload has %zu unused bytes", n_in - d.pos);
+    /* The engine accepts exactly the encoder's output for the codes decoded. */
+    int st = sn_rc_dec_end(&d);
+    if (st == SN_RC_UNUSED)
+        return sn_fail(SONO_E_FORMAT, "token file: range-coded payload has %zu unused bytes", sn_rc_dec_unused(&d));
+    if (st != SN_RC_OK)
+        return sn_fail(SONO_E_FORMAT, "token file: range-coded payload is not what the encoder writes for its codes");
     return 0;
 }
 
@@ -447,130 +336,130 @@ typedef struct {
 } tok_header;
 
 static int tok_fail_trunc(size_t have, size_t need, const char *what) {
-    return sono_fail(SONO_E_TRUNCATED, "token file: %zu bytes, %s needs %zu: file is truncated", have, what, need);
+    return sn_fail(SONO_E_TRUNCATED, "token file: %zu bytes, %s needs %zu: file is truncated", have, what, need);
 }
 
 /* Validate everything up to the payload: preamble, header, header checksum,
  * field values, total size, file checksum. Order matters: see FORMATS.md. */
 static int tok_parse(const uint8_t *buf, size_t n, tok_header *h) {
     memset(h, 0, sizeof *h);
-    if (!buf && n) return sono_fail(SONO_E_ARG, "token file: NULL buffer");
+    if (!buf && n) return sn_fail(SONO_E_ARG, "token file: NULL buffer");
     if (n < 4) {
         if (n == 0 || !memcmp(buf, TOK_MAGIC, n))
             return tok_fail_trunc(n, TOK_PREAMBLE, "the preamble");
-        return sono_fail(SONO_E_FORMAT, "token file: %zu bytes, not a token file", n);
+        return sn_fail(SONO_E_FORMAT, "token file: %zu bytes, not a token file", n);
     }
     if (memcmp(buf, TOK_MAGIC, 4))
-        return sono_fail(SONO_E_FORMAT, "token file: bad magic %02x %02x %02x %02x (expected \"SNTK\"): not a token file",
+        return sn_fail(SONO_E_FORMAT, "token file: bad magic %02x %02x %02x %02x (expected \"SNTK\"): not a token file",
                          buf[0], buf[1], buf[2], buf[3]);
     if (n < TOK_PREAMBLE) return tok_fail_trunc(n, TOK_PREAMBLE, "the preamble");
-    uint32_t pre_stored = tokdata_rd32(buf + 12), pre_calc = (uint32_t)XXH3_64bits(buf, 12);
+    uint32_t pre_stored = sn_rd32(buf + 12), pre_calc = (uint32_t)XXH3_64bits(buf, 12);
     if (pre_stored != pre_calc)
-        return sono_fail(SONO_E_CHECKSUM, "token file: preamble checksum mismatch (stored %08x, computed %08x)",
+        return sn_fail(SONO_E_CHECKSUM, "token file: preamble checksum mismatch (stored %08x, computed %08x)",
                          pre_stored, pre_calc);
-    int major = tokdata_rd16(buf + 4), minor = tokdata_rd16(buf + 6);
-    if (major == 0) return sono_fail(SONO_E_FORMAT, "token file: version 0.%d is not a valid version", minor);
+    int major = sn_rd16(buf + 4), minor = sn_rd16(buf + 6);
+    if (major == 0) return sn_fail(SONO_E_FORMAT, "token file: version 0.%d is not a valid version", minor);
     if (major > TOK_MAJOR)
-        return sono_fail(SONO_E_UNSUPPORTED, "token file: version %d.%d is newer than this reader (%d.x)", major,
+        return sn_fail(SONO_E_UNSUPPORTED, "token file: version %d.%d is newer than this reader (%d.x)", major,
                          minor, TOK_MAJOR);
-    uint32_t hsize = tokdata_rd32(buf + 8);
+    uint32_t hsize = sn_rd32(buf + 8);
     if (hsize < TOK_FIXED + 8)
-        return sono_fail(SONO_E_FORMAT, "token file: header size %u is below the minimum %d", hsize, TOK_FIXED + 8);
+        return sn_fail(SONO_E_FORMAT, "token file: header size %u is below the minimum %d", hsize, TOK_FIXED + 8);
     if (hsize > TOK_MAX_HEADER)
-        return sono_fail(SONO_E_LIMIT, "token file: header size %u is beyond the limit %u", hsize, TOK_MAX_HEADER);
+        return sn_fail(SONO_E_LIMIT, "token file: header size %u is beyond the limit %u", hsize, TOK_MAX_HEADER);
     if (n < hsize) return tok_fail_trunc(n, hsize, "the header");
-    uint64_t hs_stored = tokdata_rd64(buf + hsize - 8), hs_calc = XXH3_64bits(buf, hsize - 8);
+    uint64_t hs_stored = sn_rd64(buf + hsize - 8), hs_calc = XXH3_64bits(buf, hsize - 8);
     if (hs_stored != hs_calc)
-        return sono_fail(SONO_E_CHECKSUM, "token file: header checksum mismatch (stored %016llx, computed %016llx)",
+        return sn_fail(SONO_E_CHECKSUM, "token file: header checksum mismatch (stored %016llx, computed %016llx)",
                          (unsigned long long)hs_stored, (unsigned long long)hs_calc);
 
     tokfile_info *in = &h->info;
     in->version_major = major;
     in->version_minor = minor;
-    h->flags = tokdata_rd32(buf + 16);
+    h->flags = sn_rd32(buf + 16);
     in->coder = buf[20];
     h->name_len = buf[21];
     h->hash = buf + 24;
-    in->sample_rate = (int32_t)tokdata_rd32(buf + 40);
-    h->channels = (int32_t)tokdata_rd32(buf + 44);
-    h->hop = (int32_t)tokdata_rd32(buf + 48);
-    in->n_q = (int32_t)tokdata_rd32(buf + 52);
-    in->codebook_size = (int32_t)tokdata_rd32(buf + 56);
-    h->n_segments = (int32_t)tokdata_rd32(buf + 60);
-    in->n_frames = (int64_t)tokdata_rd64(buf + 64);
-    in->n_samples = (int64_t)tokdata_rd64(buf + 72);
-    h->segment_frames = (int64_t)tokdata_rd64(buf + 80);
-    uint64_t payload = tokdata_rd64(buf + 88);
+    in->sample_rate = (int32_t)sn_rd32(buf + 40);
+    h->channels = (int32_t)sn_rd32(buf + 44);
+    h->hop = (int32_t)sn_rd32(buf + 48);
+    in->n_q = (int32_t)sn_rd32(buf + 52);
+    in->codebook_size = (int32_t)sn_rd32(buf + 56);
+    h->n_segments = (int32_t)sn_rd32(buf + 60);
+    in->n_frames = (int64_t)sn_rd64(buf + 64);
+    in->n_samples = (int64_t)sn_rd64(buf + 72);
+    h->segment_frames = (int64_t)sn_rd64(buf + 80);
+    uint64_t payload = sn_rd64(buf + 88);
     h->name = buf + TOK_FIXED;
 
     if (h->flags & ~TOK_FLAG_SCALES)
-        return sono_fail(SONO_E_UNSUPPORTED, "token file: unknown flags 0x%x", h->flags & ~TOK_FLAG_SCALES);
+        return sn_fail(SONO_E_UNSUPPORTED, "token file: unknown flags 0x%x", h->flags & ~TOK_FLAG_SCALES);
     if (in->coder > TOKFILE_CODER_RANGE)
-        return sono_fail(SONO_E_UNSUPPORTED, "token file: unknown coder %d", in->coder);
-    if (tokdata_rd16(buf + 22) != 0) return sono_fail(SONO_E_FORMAT, "token file: reserved field is not zero");
+        return sn_fail(SONO_E_UNSUPPORTED, "token file: unknown coder %d", in->coder);
+    if (sn_rd16(buf + 22) != 0) return sn_fail(SONO_E_FORMAT, "token file: reserved field is not zero");
     if (h->name_len >= SONO_MODEL_NAME_MAX)
-        return sono_fail(SONO_E_FORMAT, "token file: model name of %d bytes (at most %d)", h->name_len,
+        return sn_fail(SONO_E_FORMAT, "token file: model name of %d bytes (at most %d)", h->name_len,
                          SONO_MODEL_NAME_MAX - 1);
     /* the variable part (name, scales) must lie inside the header before it is read */
     if (h->n_segments < 0 || h->segment_frames < 0)
-        return sono_fail(SONO_E_FORMAT, "token file: negative segment count or size");
+        return sn_fail(SONO_E_FORMAT, "token file: negative segment count or size");
     if (h->n_segments > TOK_MAX_SEGMENTS || h->segment_frames > TOK_MAX_FRAMES)
-        return sono_fail(SONO_E_LIMIT, "token file: %d segments of %lld frames beyond limits", h->n_segments,
+        return sn_fail(SONO_E_LIMIT, "token file: %d segments of %lld frames beyond limits", h->n_segments,
                          (long long)h->segment_frames);
     if ((h->flags & TOK_FLAG_SCALES) && h->n_segments == 0)
-        return sono_fail(SONO_E_FORMAT, "token file: scales flagged but no segments");
+        return sn_fail(SONO_E_FORMAT, "token file: scales flagged but no segments");
     size_t need = TOK_FIXED + (size_t)h->name_len + ((h->flags & TOK_FLAG_SCALES) ? 4 * (size_t)h->n_segments : 0) + 8;
     if (minor == 0 ? hsize != need : hsize < need)
-        return sono_fail(SONO_E_FORMAT, "token file: header size %u does not match its fields (%zu)", hsize, need);
-    if (memchr(h->name, 0, (size_t)h->name_len)) return sono_fail(SONO_E_FORMAT, "token file: NUL byte in model name");
+        return sn_fail(SONO_E_FORMAT, "token file: header size %u does not match its fields (%zu)", hsize, need);
+    if (memchr(h->name, 0, (size_t)h->name_len)) return sn_fail(SONO_E_FORMAT, "token file: NUL byte in model name");
     if (in->sample_rate <= 0 || h->channels <= 0 || h->hop <= 0)
-        return sono_fail(SONO_E_FORMAT, "token file: sample_rate %d, channels %d, hop %d must be positive",
+        return sn_fail(SONO_E_FORMAT, "token file: sample_rate %d, channels %d, hop %d must be positive",
                          in->sample_rate, h->channels, h->hop);
     if (in->sample_rate > TOK_MAX_RATE || h->channels > TOK_MAX_CHANNELS || h->hop > TOK_MAX_HOP)
-        return sono_fail(SONO_E_LIMIT, "token file: sample_rate %d, channels %d or hop %d beyond limits",
+        return sn_fail(SONO_E_LIMIT, "token file: sample_rate %d, channels %d or hop %d beyond limits",
                          in->sample_rate, h->channels, h->hop);
     if (in->n_q <= 0 || in->codebook_size <= 0)
-        return sono_fail(SONO_E_FORMAT, "token file: n_q %d and codebook_size %d must be positive", in->n_q,
+        return sn_fail(SONO_E_FORMAT, "token file: n_q %d and codebook_size %d must be positive", in->n_q,
                          in->codebook_size);
     if (in->n_q > TOK_MAX_NQ || in->codebook_size > TOK_MAX_CODEBOOK)
-        return sono_fail(SONO_E_LIMIT, "token file: n_q %d (max %d) or codebook_size %d (max %d) beyond limits",
+        return sn_fail(SONO_E_LIMIT, "token file: n_q %d (max %d) or codebook_size %d (max %d) beyond limits",
                          in->n_q, TOK_MAX_NQ, in->codebook_size, TOK_MAX_CODEBOOK);
-    if (in->n_frames < 0) return sono_fail(SONO_E_FORMAT, "token file: negative frame count");
-    if (in->n_frames == 0) return sono_fail(SONO_E_EMPTY, "token file: no frames");
+    if (in->n_frames < 0) return sn_fail(SONO_E_FORMAT, "token file: negative frame count");
+    if (in->n_frames == 0) return sn_fail(SONO_E_EMPTY, "token file: no frames");
     if (in->n_frames > TOK_MAX_FRAMES)
-        return sono_fail(SONO_E_LIMIT, "token file: %lld frames (max 2^32)", (long long)in->n_frames);
+        return sn_fail(SONO_E_LIMIT, "token file: %lld frames (max 2^32)", (long long)in->n_frames);
     size_t n_codes;
-    if (!sono_mul_ok((size_t)in->n_q, (size_t)in->n_frames, &n_codes) || n_codes > SONO_MAX_ALLOC / sizeof(int32_t))
-        return sono_fail(SONO_E_LIMIT, "token file: %d x %lld codes beyond the memory limit", in->n_q,
+    if (!sn_mul_ok((size_t)in->n_q, (size_t)in->n_frames, &n_codes) || n_codes > SONO_MAX_ALLOC / sizeof(int32_t))
+        return sn_fail(SONO_E_LIMIT, "token file: %d x %lld codes beyond the memory limit", in->n_q,
                          (long long)in->n_frames);
     if (in->n_samples < 0 || in->n_samples > TOK_MAX_SAMPLES)
-        return sono_fail(SONO_E_FORMAT, "token file: sample count %lld out of range", (long long)in->n_samples);
+        return sn_fail(SONO_E_FORMAT, "token file: sample count %lld out of range", (long long)in->n_samples);
     if (h->flags & TOK_FLAG_SCALES) {
         h->scales = buf + TOK_FIXED + h->name_len;
         for (int32_t s = 0; s < h->n_segments; s++) {
-            uint32_t u = tokdata_rd32(h->scales + 4 * (size_t)s);
+            uint32_t u = sn_rd32(h->scales + 4 * (size_t)s);
             float f;
             memcpy(&f, &u, 4);
-            if (!isfinite(f)) return sono_fail(SONO_E_RANGE, "token file: scale of segment %d is not finite", s);
+            if (!isfinite(f)) return sn_fail(SONO_E_RANGE, "token file: scale of segment %d is not finite", s);
         }
     }
     in->header_bytes = hsize;
     if (payload > n - hsize || n - hsize - payload < TOK_TRAILER) {
         if (payload > (uint64_t)SIZE_MAX - hsize - TOK_TRAILER)
-            return sono_fail(SONO_E_FORMAT, "token file: payload size %llu is impossible", (unsigned long long)payload);
+            return sn_fail(SONO_E_FORMAT, "token file: payload size %llu is impossible", (unsigned long long)payload);
         return tok_fail_trunc(n, hsize + (size_t)payload + TOK_TRAILER, "header, payload and checksum");
     }
     size_t total = hsize + (size_t)payload + TOK_TRAILER;
-    if (n > total) return sono_fail(SONO_E_FORMAT, "token file: %zu unexpected bytes after the end", n - total);
-    uint64_t fs_stored = tokdata_rd64(buf + total - 8), fs_calc = XXH3_64bits(buf, total - 8);
+    if (n > total) return sn_fail(SONO_E_FORMAT, "token file: %zu unexpected bytes after the end", n - total);
+    uint64_t fs_stored = sn_rd64(buf + total - 8), fs_calc = XXH3_64bits(buf, total - 8);
     if (fs_stored != fs_calc)
-        return sono_fail(SONO_E_CHECKSUM, "token file: checksum mismatch (stored %016llx, computed %016llx)",
+        return sn_fail(SONO_E_CHECKSUM, "token file: checksum mismatch (stored %016llx, computed %016llx)",
                          (unsigned long long)fs_stored, (unsigned long long)fs_calc);
     in->payload_bytes = (size_t)payload;
     return 0;
 }
 
-int tokfile_probe(const uint8_t *buf, size_t n_bytes, tokfile_info *info) {
+int sn_tokfile_probe(const uint8_t *buf, size_t n_bytes, tokfile_info *info) {
     tok_header h;
     int rc = tok_parse(buf, n_bytes, &h);
     if (rc == 0 && info) *info = h.info;
@@ -581,48 +470,48 @@ int tokfile_probe(const uint8_t *buf, size_t n_bytes, tokfile_info *info) {
 /* Encode / decode                                                           */
 
 static int tok_check(const sono_tokens *t, size_t *name_len) {
-    if (!t) return sono_fail(SONO_E_ARG, "token file: NULL tokens");
+    if (!t) return sn_fail(SONO_E_ARG, "token file: NULL tokens");
     const void *nul = memchr(t->model_name, 0, SONO_MODEL_NAME_MAX);
-    if (!nul) return sono_fail(SONO_E_ARG, "token file: model name is not NUL-terminated");
+    if (!nul) return sn_fail(SONO_E_ARG, "token file: model name is not NUL-terminated");
     *name_len = (size_t)((const char *)nul - t->model_name);
-    if (t->n_frames == 0) return sono_fail(SONO_E_EMPTY, "token file: no frames to write");
+    if (t->n_frames == 0) return sn_fail(SONO_E_EMPTY, "token file: no frames to write");
     if (t->n_q <= 0 || t->n_q > TOK_MAX_NQ)
-        return sono_fail(SONO_E_ARG, "token file: n_q %d outside [1, %d]", t->n_q, TOK_MAX_NQ);
+        return sn_fail(SONO_E_ARG, "token file: n_q %d outside [1, %d]", t->n_q, TOK_MAX_NQ);
     if (t->codebook_size <= 0 || t->codebook_size > TOK_MAX_CODEBOOK)
-        return sono_fail(SONO_E_ARG, "token file: codebook_size %d outside [1, %d]", t->codebook_size,
+        return sn_fail(SONO_E_ARG, "token file: codebook_size %d outside [1, %d]", t->codebook_size,
                          TOK_MAX_CODEBOOK);
     if (t->n_frames < 0 || t->n_frames > TOK_MAX_FRAMES)
-        return sono_fail(SONO_E_ARG, "token file: n_frames %lld outside [1, 2^32]", (long long)t->n_frames);
+        return sn_fail(SONO_E_ARG, "token file: n_frames %lld outside [1, 2^32]", (long long)t->n_frames);
     size_t n_codes;
-    if (!sono_mul_ok((size_t)t->n_q, (size_t)t->n_frames, &n_codes) || n_codes > SONO_MAX_ALLOC / sizeof(int32_t))
-        return sono_fail(SONO_E_LIMIT, "token file: %d x %lld codes beyond the memory limit", t->n_q,
+    if (!sn_mul_ok((size_t)t->n_q, (size_t)t->n_frames, &n_codes) || n_codes > SONO_MAX_ALLOC / sizeof(int32_t))
+        return sn_fail(SONO_E_LIMIT, "token file: %d x %lld codes beyond the memory limit", t->n_q,
                          (long long)t->n_frames);
     if (t->sample_rate <= 0 || t->sample_rate > TOK_MAX_RATE || t->channels <= 0 || t->channels > TOK_MAX_CHANNELS ||
         t->hop <= 0 || t->hop > TOK_MAX_HOP)
-        return sono_fail(SONO_E_ARG, "token file: sample_rate %d, channels %d or hop %d out of range",
+        return sn_fail(SONO_E_ARG, "token file: sample_rate %d, channels %d or hop %d out of range",
                          t->sample_rate, t->channels, t->hop);
     if (t->n_samples < 0 || t->n_samples > TOK_MAX_SAMPLES)
-        return sono_fail(SONO_E_ARG, "token file: n_samples %lld out of range", (long long)t->n_samples);
+        return sn_fail(SONO_E_ARG, "token file: n_samples %lld out of range", (long long)t->n_samples);
     if (t->n_segments < 0 || t->n_segments > TOK_MAX_SEGMENTS || t->segment_frames < 0 ||
         t->segment_frames > TOK_MAX_FRAMES)
-        return sono_fail(SONO_E_ARG, "token file: %d segments of %lld frames out of range", t->n_segments,
+        return sn_fail(SONO_E_ARG, "token file: %d segments of %lld frames out of range", t->n_segments,
                          (long long)t->segment_frames);
-    if (t->scales && t->n_segments == 0) return sono_fail(SONO_E_ARG, "token file: scales given without segments");
-    if (!t->codes) return sono_fail(SONO_E_ARG, "token file: NULL codes");
+    if (t->scales && t->n_segments == 0) return sn_fail(SONO_E_ARG, "token file: scales given without segments");
+    if (!t->codes) return sn_fail(SONO_E_ARG, "token file: NULL codes");
     for (int32_t s = 0; t->scales && s < t->n_segments; s++)
-        if (!isfinite(t->scales[s])) return sono_fail(SONO_E_RANGE, "token file: scale of segment %d is not finite", s);
+        if (!isfinite(t->scales[s])) return sn_fail(SONO_E_RANGE, "token file: scale of segment %d is not finite", s);
     for (int q = 0; q < t->n_q; q++)
         for (int64_t f = 0; f < t->n_frames; f++) {
             int32_t c = t->codes[(size_t)q * (size_t)t->n_frames + (size_t)f];
             if (c < 0 || c >= t->codebook_size)
-                return sono_fail(SONO_E_RANGE, "token file: code %d at [q=%d, frame=%lld] is outside [0, %d)", c, q,
+                return sn_fail(SONO_E_RANGE, "token file: code %d at [q=%d, frame=%lld] is outside [0, %d)", c, q,
                                  (long long)f, t->codebook_size);
         }
     return 0;
 }
 
-int tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **buf, size_t *n_bytes) {
-    if (!buf || !n_bytes) return sono_fail(SONO_E_ARG, "token file: NULL output");
+int sn_tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **buf, size_t *n_bytes) {
+    if (!buf || !n_bytes) return sn_fail(SONO_E_ARG, "token file: NULL output");
     *buf = NULL;
     *n_bytes = 0;
     size_t name_len = 0;
@@ -631,7 +520,7 @@ int tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **b
     int coder = o ? o->coder : TOKFILE_CODER_AUTO;
     int level = o && o->zstd_level ? o->zstd_level : 19;
     if (coder < TOKFILE_CODER_AUTO || coder > TOKFILE_CODER_RANGE)
-        return sono_fail(SONO_E_ARG, "token file: unknown coder %d", coder);
+        return sn_fail(SONO_E_ARG, "token file: unknown coder %d", coder);
     int bits = tok_bits(t->codebook_size);
     size_t n_codes = (size_t)t->n_q * (size_t)t->n_frames;
 
@@ -647,7 +536,7 @@ int tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **b
             pn = packed_bytes(n_codes, bits);
             if (chosen >= 0 && pn >= payload_n) continue;
             p = malloc(pn ? pn : 1);
-            if (!p) rc = sono_fail(SONO_E_NOMEM, "token file: no memory for %zu payload bytes", pn);
+            if (!p) rc = sn_fail(SONO_E_NOMEM, "token file: no memory for %zu payload bytes", pn);
             else packed_encode(t->codes, n_codes, bits, p);
         } else if (c == TOKFILE_CODER_ZSTD) {
             rc = zstd_encode(t->codes, n_codes, bits, level, &p, &pn);
@@ -674,55 +563,55 @@ int tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **b
     uint8_t *b = calloc(1, total);
     if (!b) {
         free(payload);
-        return sono_fail(SONO_E_NOMEM, "token file: no memory for %zu bytes", total);
+        return sn_fail(SONO_E_NOMEM, "token file: no memory for %zu bytes", total);
     }
     memcpy(b, TOK_MAGIC, 4);
-    tokdata_wr16(b + 4, TOK_MAJOR);
-    tokdata_wr16(b + 6, TOK_MINOR);
-    tokdata_wr32(b + 8, (uint32_t)hsize);
-    tokdata_wr32(b + 12, (uint32_t)XXH3_64bits(b, 12));
-    tokdata_wr32(b + 16, t->scales ? TOK_FLAG_SCALES : 0);
+    sn_wr16(b + 4, TOK_MAJOR);
+    sn_wr16(b + 6, TOK_MINOR);
+    sn_wr32(b + 8, (uint32_t)hsize);
+    sn_wr32(b + 12, (uint32_t)XXH3_64bits(b, 12));
+    sn_wr32(b + 16, t->scales ? TOK_FLAG_SCALES : 0);
     b[20] = (uint8_t)chosen;
     b[21] = (uint8_t)name_len;
     memcpy(b + 24, t->model_hash, 16);
-    tokdata_wr32(b + 40, (uint32_t)t->sample_rate);
-    tokdata_wr32(b + 44, (uint32_t)t->channels);
-    tokdata_wr32(b + 48, (uint32_t)t->hop);
-    tokdata_wr32(b + 52, (uint32_t)t->n_q);
-    tokdata_wr32(b + 56, (uint32_t)t->codebook_size);
-    tokdata_wr32(b + 60, (uint32_t)t->n_segments);
-    tokdata_wr64(b + 64, (uint64_t)t->n_frames);
-    tokdata_wr64(b + 72, (uint64_t)t->n_samples);
-    tokdata_wr64(b + 80, (uint64_t)t->segment_frames);
-    tokdata_wr64(b + 88, (uint64_t)payload_n);
+    sn_wr32(b + 40, (uint32_t)t->sample_rate);
+    sn_wr32(b + 44, (uint32_t)t->channels);
+    sn_wr32(b + 48, (uint32_t)t->hop);
+    sn_wr32(b + 52, (uint32_t)t->n_q);
+    sn_wr32(b + 56, (uint32_t)t->codebook_size);
+    sn_wr32(b + 60, (uint32_t)t->n_segments);
+    sn_wr64(b + 64, (uint64_t)t->n_frames);
+    sn_wr64(b + 72, (uint64_t)t->n_samples);
+    sn_wr64(b + 80, (uint64_t)t->segment_frames);
+    sn_wr64(b + 88, (uint64_t)payload_n);
     memcpy(b + TOK_FIXED, t->model_name, name_len);
     for (size_t s = 0; s < n_scales; s++) {
         uint32_t u;
         memcpy(&u, &t->scales[s], 4);
-        tokdata_wr32(b + TOK_FIXED + name_len + 4 * s, u);
+        sn_wr32(b + TOK_FIXED + name_len + 4 * s, u);
     }
-    tokdata_wr64(b + hsize - 8, XXH3_64bits(b, hsize - 8));
+    sn_wr64(b + hsize - 8, XXH3_64bits(b, hsize - 8));
     if (payload_n) memcpy(b + hsize, payload, payload_n);
     free(payload);
-    tokdata_wr64(b + total - 8, XXH3_64bits(b, total - 8));
+    sn_wr64(b + total - 8, XXH3_64bits(b, total - 8));
     *buf = b;
     *n_bytes = total;
     return 0;
 }
 
 int sono_tokens_encode(const sono_tokens *t, uint8_t **buf, size_t *n_bytes) {
-    return tokfile_encode_opts(t, NULL, buf, n_bytes);
+    return sn_tokfile_encode_opts(t, NULL, buf, n_bytes);
 }
 
 int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out) {
-    if (!out) return sono_fail(SONO_E_ARG, "token file: NULL output");
+    if (!out) return sn_fail(SONO_E_ARG, "token file: NULL output");
     *out = NULL;
     tok_header h;
     int rc = tok_parse(buf, n_bytes, &h);
     if (rc) return rc;
     const tokfile_info *in = &h.info;
     sono_tokens *t = sono_tokens_alloc(in->n_q, in->n_frames, h.n_segments, h.scales != NULL);
-    if (!t) return sono_fail(SONO_E_NOMEM, "token file: no memory for %d x %lld codes", in->n_q, (long long)in->n_frames);
+    if (!t) return sn_fail(SONO_E_NOMEM, "token file: no memory for %d x %lld codes", in->n_q, (long long)in->n_frames);
     memcpy(t->model_name, h.name, (size_t)h.name_len);
     memcpy(t->model_hash, h.hash, 16);
     t->sample_rate = in->sample_rate;
@@ -732,7 +621,7 @@ int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out) {
     t->n_samples = in->n_samples;
     t->segment_frames = h.segment_frames;
     for (int32_t s = 0; h.scales && s < h.n_segments; s++) {
-        uint32_t u = tokdata_rd32(h.scales + 4 * (size_t)s);
+        uint32_t u = sn_rd32(h.scales + 4 * (size_t)s);
         memcpy(&t->scales[s], &u, 4);
     }
     const uint8_t *payload = buf + in->header_bytes;
@@ -743,7 +632,7 @@ int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out) {
     else rc = range_decode(payload, in->payload_bytes, in->n_q, in->n_frames, bits, t->codes);
     for (size_t i = 0; !rc && i < n_codes; i++)
         if (t->codes[i] >= in->codebook_size)
-            rc = sono_fail(SONO_E_RANGE, "token file: code %d at [q=%zu, frame=%zu] is outside [0, %d)", t->codes[i],
+            rc = sn_fail(SONO_E_RANGE, "token file: code %d at [q=%zu, frame=%zu] is outside [0, %d)", t->codes[i],
                            i / (size_t)in->n_frames, i % (size_t)in->n_frames, in->codebook_size);
     if (rc) {
         sono_tokens_free(t);
@@ -756,107 +645,25 @@ int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out) {
 /* ------------------------------------------------------------------------- */
 /* Files                                                                     */
 
-int tokdata_write_atomic(const char *path, const uint8_t *buf, size_t n_bytes) {
-    if (!path || !*path || (!buf && n_bytes)) return sono_fail(SONO_E_ARG, "write: no path or data");
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 12);
-    if (!tmp) return sono_fail(SONO_E_NOMEM, "write: no memory");
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return sono_fail(SONO_E_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
-    }
-    const char *what = NULL;
-    int e = 0;
-    for (size_t off = 0; off < n_bytes;) {
-        ssize_t w = write(fd, buf + off, n_bytes - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            e = w < 0 ? errno : ENOSPC;
-            what = "write";
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (!what && fchmod(fd, 0644)) e = errno, what = "chmod";
-    if (!what && fsync(fd)) e = errno, what = "fsync";
-    if (close(fd) && !what) e = errno, what = "close";
-    if (!what && rename(tmp, path)) e = errno, what = "rename";
-    if (what) {
-        unlink(tmp);
-        free(tmp);
-        return sono_fail(SONO_E_IO, "%s: %s failed: %s", path, what, strerror(e));
-    }
-    free(tmp);
-    return 0;
-}
-
-int tokdata_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *n_bytes) {
-    if (!path || !buf || !n_bytes) return sono_fail(SONO_E_ARG, "read: NULL argument");
-    *buf = NULL;
-    *n_bytes = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return sono_fail(e == ENOENT ? SONO_E_NOT_FOUND : SONO_E_IO, "%s: %s", path, strerror(e));
-    }
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return sono_fail(SONO_E_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > max_bytes) {
-        close(fd);
-        return sono_fail(SONO_E_LIMIT, "%s: %lld bytes is beyond the limit of %zu", path, (long long)st.st_size,
-                         max_bytes);
-    }
-    size_t n = (size_t)st.st_size;
-    uint8_t *b = malloc(n ? n : 1);
-    if (!b) {
-        close(fd);
-        return sono_fail(SONO_E_NOMEM, "%s: no memory for %zu bytes", path, n);
-    }
-    size_t off = 0;
-    while (off < n) {
-        ssize_t r = read(fd, b + off, n - off);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            int e = errno;
-            close(fd);
-            free(b);
-            return sono_fail(SONO_E_IO, "%s: read failed: %s", path, strerror(e));
-        }
-        if (r == 0) break; /* shrank while reading: parse what is there */
-        off += (size_t)r;
-    }
-    close(fd);
-    *buf = b;
-    *n_bytes = off;
-    return 0;
-}
-
 int sono_tokens_save(const char *path, const sono_tokens *t) {
     uint8_t *buf;
     size_t n;
     int rc = sono_tokens_encode(t, &buf, &n);
     if (rc) return rc;
-    rc = tokdata_write_atomic(path, buf, n);
+    rc = sono_output_save(path, buf, n);
     free(buf);
     return rc;
 }
 
 int sono_tokens_load(const char *path, sono_tokens **out) {
-    if (!out) return sono_fail(SONO_E_ARG, "token file: NULL output");
+    if (!out) return sn_fail(SONO_E_ARG, "token file: NULL output");
     *out = NULL;
     uint8_t *buf;
     size_t n;
-    int rc = tokdata_read_file(path, SONO_MAX_ALLOC, &buf, &n);
+    int rc = sn_read_file(path, SONO_MAX_ALLOC, &buf, &n);
     if (rc) return rc;
     rc = sono_tokens_decode(buf, n, out);
     free(buf);
-    if (rc) sono_error_prefix("%s", path);
+    if (rc) sn_error_prefix("%s", path);
     return rc;
 }

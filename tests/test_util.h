@@ -56,13 +56,14 @@ static inline double tu_maxdiff(const float *a, const float *b, size_t n, const 
     return md;
 }
 
-/* Entries in dir, not counting dot files (e.g. to see that nothing was left behind). */
+/* Entries in dir other than . and .., hidden ones included (e.g. to see that
+ * nothing, not even a hidden temporary, was left behind). */
 static inline int tu_count_files(const char *dir) {
     DIR *d = opendir(dir);
     int k = 0;
     struct dirent *e;
     while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') k++;
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) k++;
     if (d) closedir(d);
     return k;
 }

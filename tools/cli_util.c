@@ -1,11 +1,10 @@
 /* Shared plumbing for the sonotok subcommands: option parsing and help,
- * exit codes and error lines, progress bar, summary line, and temporary
- * outputs that never outlive a failed or interrupted run. */
+ * exit codes and error lines, progress bar, summary line, and the signal
+ * handler that keeps an interrupted run from leaving temporary files. */
 #include "cli_util.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -351,27 +350,21 @@ void cli_print_summary(const cli_common *c, const cli_stats *s, const char *verb
             verb, (long long)s->files, s->files == 1 ? "" : "s", s->audio_seconds, wall, rt, kbps, tps);
 }
 
-/* ---- signals and temporary outputs ---- */
+/* ---- signals ---- */
 
-#define CLI_MAX_TMP 8
-static char g_tmp_paths[CLI_MAX_TMP][4096];
-static volatile sig_atomic_t g_tmp_used[CLI_MAX_TMP];
-static volatile sig_atomic_t g_defer;
-static volatile sig_atomic_t g_signal;
-
-static void remove_registered(void) {
-    for (int i = 0; i < CLI_MAX_TMP; i++)
-        if (g_tmp_used[i]) unlink(g_tmp_paths[i]);
-}
-
+/* Every temporary file lives in the library's table (sonotok/output.h):
+ * remove them all, then die of the signal. The three signals are blocked
+ * while this runs, so a second one (a second Ctrl-C) waits until the files
+ * are gone and then ends the process. */
 static void on_signal(int sig) {
-    remove_registered();
-    if (g_signal || !g_defer) {
-        signal(sig, SIG_DFL);
-        raise(sig);
-        _exit(128 + sig);
-    }
-    g_signal = sig;
+    sono_output_remove_temporaries();
+    signal(sig, SIG_DFL);
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, sig);
+    sigprocmask(SIG_UNBLOCK, &s, NULL);
+    raise(sig);
+    _exit(128 + sig);
 }
 
 void cli_signals_install(void) {
@@ -379,6 +372,9 @@ void cli_signals_install(void) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaddset(&sa.sa_mask, SIGHUP);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
@@ -386,167 +382,19 @@ void cli_signals_install(void) {
     signal(SIGPIPE, SIG_IGN);
 }
 
-void cli_signals_defer(int on) {
-    g_defer += on ? 1 : -1;
-    if (g_defer < 0) g_defer = 0;
-}
-
-int cli_interrupted(void) { return g_signal != 0; }
-
-void cli_die_interrupted(void) {
-    int sig = g_signal ? g_signal : SIGINT;
-    remove_registered();
-    fflush(stdout);
-    fprintf(stderr, "sonotok: interrupted\n");
-    signal(sig, SIG_DFL);
-    raise(sig);
-    _exit(128 + sig);
-}
-
-/* The path is complete before the slot is marked used, so the handler
- * never sees half a name. */
-static int register_tmp(const char *path) {
-    for (int i = 0; i < CLI_MAX_TMP; i++) {
-        if (!g_tmp_used[i]) {
-            snprintf(g_tmp_paths[i], sizeof g_tmp_paths[i], "%s", path);
-            g_tmp_used[i] = 1;
-            return i;
-        }
-    }
-    return -1;
-}
-
-static void unregister_tmp(int slot) {
-    if (slot >= 0) g_tmp_used[slot] = 0;
-}
-
-int cli_tmp_create(cli_tmpfile *t, const char *final) {
-    static unsigned counter;
-    memset(t, 0, sizeof *t);
-    t->fd = -1;
-    t->slot = -1;
-    if (strlen(final) + 40 >= sizeof t->tmp) return cli_fail(CLI_EXIT_IO, final, "path too long");
-    snprintf(t->final, sizeof t->final, "%s", final);
-    char stdout_base[4096];
-    if (strcmp(final, "-") == 0) {
-        /* stdout: build the whole output in $TMPDIR, copy it out at commit. */
-        const char *dir = getenv("TMPDIR");
-        if (!dir || !*dir || strlen(dir) > 4000) dir = "/tmp";
-        snprintf(stdout_base, sizeof stdout_base, "%s/sonotok-stdout", dir);
-        final = stdout_base;
-        t->to_stdout = 1;
-    }
-    const char *slash = strrchr(final, '/');
-    size_t dirlen = slash ? (size_t)(slash - final) + 1 : 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t x = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
-    for (int attempt = 0; attempt < 100; attempt++) {
-        x += 0x9E3779B97F4A7C15ull + counter++;
-        uint64_t z = x;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        if (snprintf(t->tmp, sizeof t->tmp, "%.*s.%s.sonotok-%08x", (int)dirlen, final,
-                     slash ? slash + 1 : final, (unsigned)(z & 0xffffffffu)) >= (int)sizeof t->tmp) {
-            t->tmp[0] = 0;
-            return cli_fail(CLI_EXIT_IO, final, "path too long");
-        }
-        /* O_EXCL: never touch a file we did not create. The mode goes
-         * through the umask like any plain output. */
-        t->fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (t->fd >= 0) break;
-        if (errno != EEXIST) break;
-    }
-    if (t->fd < 0) {
-        int e = errno;
-        t->tmp[0] = 0;
-        return cli_fail_errno(final, e);
-    }
-    t->slot = register_tmp(t->tmp);
-    return 0;
-}
-
-int cli_tmp_write(cli_tmpfile *t, const void *buf, size_t n) {
-    const uint8_t *p = buf;
-    while (n > 0) {
-        ssize_t w = write(t->fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return cli_fail_errno(t->final, errno);
-        }
-        p += w;
-        n -= (size_t)w;
+int cli_protect_inputs(const char *const *paths, int n) {
+    for (int i = 0; i < n; i++) {
+        sono_clear_error();
+        int e = sono_output_protect(paths[i]);
+        if (e) return cli_fail_sono(paths[i], e);
     }
     return 0;
 }
 
-void cli_tmp_close_fd(cli_tmpfile *t) {
-    if (t->fd >= 0) close(t->fd);
-    t->fd = -1;
-}
-
-int cli_tmp_commit(cli_tmpfile *t) {
-    if (t->fd >= 0) {
-        if (close(t->fd) != 0) {
-            int e = errno;
-            t->fd = -1;
-            cli_tmp_abort(t);
-            return cli_fail_errno(t->final, e);
-        }
-        t->fd = -1;
-    }
-    if (t->to_stdout) {
-        int rc = cli_copy_to_stdout(t->tmp);
-        cli_tmp_abort(t);
-        if (cli_interrupted()) cli_die_interrupted();
-        return rc;
-    }
-    if (cli_interrupted() || rename(t->tmp, t->final) != 0) {
-        int e = errno;
-        cli_tmp_abort(t);
-        if (cli_interrupted()) cli_die_interrupted();
-        return cli_fail_errno(t->final, e);
-    }
-    /* Unregister after the rename: a signal in between unlinks a name that
-     * no longer exists, which is harmless. */
-    unregister_tmp(t->slot);
-    t->slot = -1;
-    t->tmp[0] = 0;
-    return 0;
-}
-
-void cli_tmp_abort(cli_tmpfile *t) {
-    if (t->fd >= 0) close(t->fd);
-    t->fd = -1;
-    if (t->tmp[0]) unlink(t->tmp);
-    t->tmp[0] = 0;
-    unregister_tmp(t->slot);
-    t->slot = -1;
-}
-
-int cli_write_stdout(const void *buf, size_t n) {
-    if (n && fwrite(buf, 1, n, stdout) != n) return cli_fail_errno("<stdout>", errno);
-    if (fflush(stdout) != 0) return cli_fail_errno("<stdout>", errno);
-    return 0;
-}
-
-int cli_copy_to_stdout(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return cli_fail_errno(path, errno);
-    char buf[65536];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        if (fwrite(buf, 1, n, stdout) != n) {
-            rc = cli_fail_errno("<stdout>", errno);
-            break;
-        }
-    }
-    if (!rc && ferror(f)) rc = cli_fail_errno(path, errno);
-    fclose(f);
-    if (!rc && fflush(stdout) != 0) rc = cli_fail_errno("<stdout>", errno);
-    return rc;
+int cli_check_output(const char *path) {
+    sono_clear_error();
+    int e = sono_output_check(path);
+    return e ? cli_fail_sono(path, e) : 0;
 }
 
 int cli_read_file(const char *path, uint8_t **out, size_t *n_out) {

@@ -1,8 +1,7 @@
 /* Shared plumbing for the sonotok subcommands: option tables on top of
  * getopt_long (which also print the help text), exit codes and one-line error
  * messages, a progress bar for terminals, the end-of-run summary line, and
- * outputs written to a temporary name beside the final path that a signal
- * handler removes if the run is cut short.
+ * the signal handler that removes the output writer's temporary files.
  *
  *   static const cli_opt opts[] = { CLI_COMMON_OPTS, {'o', "output", "FILE", "write here"}, {0} };
  *   cli_parser p; cli_parse_init(&p, opts, argc, argv);
@@ -154,48 +153,19 @@ void cli_stats_init(cli_stats *s);
 /* "sonotok: N files, A s audio in W s (X x realtime), K kbps on disk, T tokens/s" */
 void cli_print_summary(const cli_common *c, const cli_stats *s, const char *verb);
 
-/* ---- outputs ---- */
+/* ---- signals and outputs ---- */
 
-/* A file being written: opened under a unique temporary name beside final
- * (".<base>.sonotok-XXXXXXXX") and registered with the signal handler, which
- * removes it on SIGINT/SIGTERM/SIGHUP. final "-" means stdout: the file is
- * built in $TMPDIR and copied to stdout at commit. */
-typedef struct {
-    char final[4096];
-    char tmp[4096];
-    int fd;
-    int slot;       /* signal-handler registration, -1 when none */
-    int to_stdout;
-} cli_tmpfile;
-
-/* Install the SIGINT/SIGTERM/SIGHUP/SIGPIPE handlers. Call once at start. */
+/* Every output goes through the library's writer (sonotok/output.h). Install
+ * the SIGINT/SIGTERM/SIGHUP handler, which removes the writer's temporary
+ * files and dies of the signal, and ignore SIGPIPE. Call once at start. */
 void cli_signals_install(void);
-/* While deferred (counted), a signal removes the registered temporary files
- * and sets a flag that cli_interrupted() reports, so the caller can clean up
- * what the library created (an archive's own temporary file) and stop;
- * otherwise it removes them and exits at once. A second signal always exits. */
-void cli_signals_defer(int on);
-int cli_interrupted(void);
-/* After cleaning up an interrupted run: die of the signal that interrupted it. */
-void cli_die_interrupted(void);
+/* Register the n paths as inputs no output may overwrite ("-" ignored);
+ * 0, or prints the error and returns its exit code. */
+int cli_protect_inputs(const char *const *paths, int n);
+/* Refuse an output that is a protected input before any work starts:
+ * 0, or one line printed and CLI_EXIT_DATA. */
+int cli_check_output(const char *path);
 
-/* Create the temporary file for final. Returns 0, or prints an error and
- * returns CLI_EXIT_IO. The file is open (fd) and empty. */
-int cli_tmp_create(cli_tmpfile *t, const char *final);
-/* Write all of buf; 0 or CLI_EXIT_IO (printed). */
-int cli_tmp_write(cli_tmpfile *t, const void *buf, size_t n);
-/* Close the fd (if open) and rename the file over final (or copy it to
- * stdout and remove it). 0, or CLI_EXIT_IO (printed, temp removed). */
-int cli_tmp_commit(cli_tmpfile *t);
-/* Close and remove the temporary file. Safe to call twice. */
-void cli_tmp_abort(cli_tmpfile *t);
-/* Close the fd only (when a library call writes the path itself). */
-void cli_tmp_close_fd(cli_tmpfile *t);
-
-/* Write buf to stdout; 0 or CLI_EXIT_IO. */
-int cli_write_stdout(const void *buf, size_t n);
-/* Copy a file's contents to stdout; 0 or CLI_EXIT_IO. */
-int cli_copy_to_stdout(const char *path);
 /* Read a whole file ("-" is stdin) into a malloc'd buffer; 0 or CLI_EXIT_IO (printed). */
 int cli_read_file(const char *path, uint8_t **buf, size_t *n);
 
@@ -207,5 +177,20 @@ const char *cli_path_ext(const char *path);
 int cli_mkdir_parents(const char *path);
 
 int cli_online_cpus(void);
+
+/* ---- folders (cli_walk.c) ---- */
+
+/* Called for every entry of a walked tree that is not a folder: rel is
+ * root-relative and '/'-separated, path is root/rel, st its stat (links
+ * followed), or NULL when stat failed (errno says why: ENOENT for a broken
+ * link). A non-zero return (an exit code, printed) stops the walk. */
+struct stat;
+typedef int (*cli_walk_fn)(const char *rel, const char *path, const struct stat *st, void *user);
+/* Walk the folder root depth first, each folder's entries in byte order of
+ * their names ("." and ".." skipped, and every name starting with '.' when
+ * skip_dot), following links to folders except one that leads back to a
+ * folder above it (noted at -v level 1 and skipped, so a link loop ends).
+ * Returns 0 or an exit code (printed). */
+int cli_walk_tree(const cli_common *c, const char *root, int skip_dot, cli_walk_fn fn, void *user);
 
 #endif

@@ -25,7 +25,8 @@ const cli_cmd cmd_archive_merge = {
     .details =
         "Every entry of every IN goes into OUT, which is written under a temporary\n"
         "name and renamed when complete. The same entry name in two inputs is an\n"
-        "error (exit 2) unless both entries are identical.\n",
+        "error (exit 2) unless both entries are identical. An OUT that is one of\n"
+        "the inputs (also through a link) is refused (exit 2).\n",
     .opts = merge_opts,
     .run = run_merge,
 };
@@ -56,27 +57,13 @@ static int run_merge(const cli_cmd *cmd, int argc, char **argv) {
         struct stat st;
         if (stat(inputs[i], &st) != 0) return cli_fail_errno(inputs[i], errno);
     }
+    if ((rc = cli_protect_inputs(inputs, n_in)) != 0 || (rc = cli_check_output(out_path)) != 0) return rc;
     cli_install_log(&c);
     double t0 = cli_now();
 
-    /* The library writes its own temporary file too: defer signals so an
-     * interrupted merge can finish removing it. */
-    cli_signals_defer(1);
-    cli_tmpfile out;
-    if ((rc = cli_tmp_create(&out, out_path)) != 0) return rc;
-    cli_tmp_close_fd(&out);
     sono_clear_error();
-    int mrc = sono_archive_merge(out.tmp, inputs, n_in);
-    if (cli_interrupted()) {
-        cli_tmp_abort(&out);
-        cli_die_interrupted();
-    }
-    if (mrc < 0) {
-        cli_tmp_abort(&out);
-        return cli_fail_sono(out_path, mrc);
-    }
-    if ((rc = cli_tmp_commit(&out)) != 0) return rc;
-    cli_signals_defer(0);
+    int mrc = sono_archive_merge(out_path, inputs, n_in);
+    if (mrc < 0) return cli_fail_sono(out_path, mrc);
 
     if (c.verbosity >= 1) {
         int err = 0;

@@ -18,7 +18,7 @@ static const cli_opt detokenize_opts[] = {
     {'m', "model", "MODEL", "codec model (default: the one named in the token file; required for .npy)"},
     {'r', "rate", "HZ", "output sample rate (default: the model's)"},
     {'f', "format", "FMT", "output format: wav, flac, ogg or opus (default: from OUTPUT's extension)"},
-    {'o', "output", "OUTPUT", "audio file, - for stdout (WAV), or a folder for an archive"},
+    {'o', "output", "OUTPUT", "audio file, - for stdout (WAV), or a folder for an archive's entries"},
     {'l', "list", NULL, "archive: print one line per entry: name, frames, seconds, codebooks, bytes"},
     {OPT_ENTRY, "entry", "NAME", "archive: decode only this entry to OUTPUT"},
     {OPT_VERIFY, "verify", NULL, "archive or token file: check every checksum and entry, decode no audio"},
@@ -44,7 +44,16 @@ const cli_cmd cmd_detokenize = {
         "DIR/a/b.wav, written in the format its extension names when it is one of\n"
         "wav, flac, ogg, opus (else .wav is appended: a/c.mp3 -> DIR/a/c.mp3.wav).\n"
         "Nothing is written outside DIR. A damaged entry is reported and skipped,\n"
-        "the others are still restored, and the exit status is 2.\n"
+        "the others are still restored, and the exit status is 2. An OUTPUT that\n"
+        "names one file (an existing folder excepted): an audio file name such as\n"
+        "x.wav, - (stdout), a device or a FIFO, gets the entry of a one-entry\n"
+        "archive; for an archive of several entries it is a usage error (exit 1):\n"
+        "give --entry NAME, or a folder.\n"
+        "\n"
+        "OUTPUT is written under a temporary name beside it and renamed when\n"
+        "complete; a symbolic link is written through (it stays a link); a device,\n"
+        "a FIFO or - (stdout) is written directly. An OUTPUT that is the INPUT (also\n"
+        "through a link) is refused (exit 2).\n"
         "\n"
         "--list prints NAME<TAB>FRAMES<TAB>SECONDS<TAB>CODEBOOKS<TAB>BYTES per entry\n"
         "(with -v, a header line first). --verify prints a summary and exits with 2\n"
@@ -127,18 +136,12 @@ static int decode_to_file(detok_ctx *x, const sono_codec *codec, const sono_toke
         free(buf);
         return cli_fail_sono(what, err ? err : SONO_E_ARG);
     }
-    cli_tmpfile out;
-    int rc = cli_tmp_create(&out, final);
-    sono_audio_writer *w = NULL;
-    if (!rc) {
-        cli_tmp_close_fd(&out);
-        sono_clear_error();
-        w = sono_audio_create(out.tmp, fmt, rate, o->rate > 0 ? o->rate : rate, ch, &err);
-        if (!w) rc = cli_fail_sono(final, err ? err : SONO_E_IO);
-    }
+    int rc = 0;
+    sono_clear_error();
+    sono_audio_writer *w = sono_audio_create(final, fmt, rate, o->rate > 0 ? o->rate : rate, ch, &err);
+    if (!w) rc = cli_fail_sono(final, err ? err : SONO_E_IO);
     int64_t done = 0;
     while (!rc && done < t->n_samples) {
-        if (cli_interrupted()) break;
         /* Ask for no more than what is left, so every pull is a full one and
          * the planar block is packed whichever stride the stream uses. */
         int64_t want = t->n_samples - done < block ? t->n_samples - done : block;
@@ -161,22 +164,16 @@ static int decode_to_file(detok_ctx *x, const sono_codec *codec, const sono_toke
             cli_progress_update(&x->prog, frac_before + share * (f > 1 ? 1 : f), extra);
         }
     }
-    if (w) {
+    if (rc) {
+        sono_audio_writer_abort(w);
+    } else {
+        cli_progress_clear(&x->prog);
+        sono_clear_error();
         int wrc = sono_audio_writer_close(w);
-        if (!rc && wrc < 0) rc = cli_fail_sono(final, wrc);
+        if (wrc < 0) rc = cli_fail_sono(final, wrc);
     }
     sono_codec_stream_free(s);
     free(buf);
-    if (cli_interrupted()) {
-        cli_tmp_abort(&out);
-        cli_die_interrupted();
-    }
-    if (!rc) {
-        cli_progress_clear(&x->prog);
-        rc = cli_tmp_commit(&out);
-    } else {
-        cli_tmp_abort(&out);
-    }
     if (!rc) {
         x->stats.files++;
         x->stats.audio_seconds += tokens_seconds(t);
@@ -445,17 +442,18 @@ static int archive_extract_all(detok_ctx *x, sono_archive *a, const char *archiv
     return worst;
 }
 
-static int archive_entry(detok_ctx *x, sono_archive *a, const char *archive) {
+/* Decode entry i into OUTPUT. */
+static int archive_entry_at(detok_ctx *x, sono_archive *a, const char *archive, int i) {
     const detok_opts *o = x->o;
-    int i = sono_archive_find(a, o->entry);
-    if (i < 0) return cli_fail(CLI_EXIT_DATA, archive, "no entry '%s' (see --list)", o->entry);
+    const char *fmt = format_for(o->format, o->output);
+    if (!fmt)
+        return cli_fail(CLI_EXIT_USAGE, NULL, "cannot write '%s': use .wav, .flac, .ogg, .opus or --format", o->output);
     sono_tokens *t = NULL;
     size_t nb = 0;
     int rc = read_entry(a, i, archive, &t, &nb);
     if (rc) return rc;
-    const char *fmt = format_for(o->format, o->output);
     char what[8192];
-    snprintf(what, sizeof what, "%s: %s", archive, o->entry);
+    snprintf(what, sizeof what, "%s: %s", archive, sono_archive_name(a, i));
     int exit_code = 0;
     sono_codec *codec = codec_for_tokens(x, t, &exit_code);
     if (!codec) rc = exit_code;
@@ -465,6 +463,33 @@ static int archive_entry(detok_ctx *x, sono_archive *a, const char *archive) {
     }
     sono_tokens_free(t);
     return rc;
+}
+
+static int archive_entry(detok_ctx *x, sono_archive *a, const char *archive) {
+    int i = sono_archive_find(a, x->o->entry);
+    if (i < 0) return cli_fail(CLI_EXIT_DATA, archive, "no entry '%s' (see --list)", x->o->entry);
+    return archive_entry_at(x, a, archive, i);
+}
+
+/* -o without --entry: a folder gets every entry. An OUTPUT that names one
+ * file (an audio file name, "-", a device or FIFO) gets the only entry of a
+ * one-entry archive; with more entries it is a usage error, as it would
+ * otherwise become a folder named like a file. */
+static int archive_restore(detok_ctx *x, sono_archive *a, const char *archive) {
+    const char *out = x->o->output;
+    int is_stdout = !strcmp(out, "-");
+    struct stat st;
+    int exists = !is_stdout && stat(out, &st) == 0;
+    const char *ext = cli_path_ext(out);
+    int one_file = is_stdout || (exists && !S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) ||
+                   (!(exists && S_ISDIR(st.st_mode)) && sono_audio_can_write(ext));
+    if (!one_file) return archive_extract_all(x, a, archive);
+    int n = sono_archive_count(a);
+    if (n != 1)
+        return cli_fail(CLI_EXIT_USAGE, archive,
+                        "holds %d entries and %s takes one: use --entry NAME for one, or -o FOLDER for all", n,
+                        is_stdout ? "stdout" : out);
+    return archive_entry_at(x, a, archive, 0);
 }
 
 /* ---- entry point ---- */
@@ -513,13 +538,12 @@ static int run_detokenize(const cli_cmd *cmd, int argc, char **argv) {
     x.o = &o;
     cli_stats_init(&x.stats);
     cli_progress_init(&x.prog, &o.common, "detokenize");
-    /* Signals: the default (remove our temporary file, exit at once) is
-     * right here, as the library writes no files of its own. */
-
     int is_stdin = !strcmp(input, "-");
     struct stat st;
     if (!is_stdin && stat(input, &st) != 0) return cli_fail_errno(input, errno);
     if (!is_stdin && S_ISDIR(st.st_mode)) return cli_fail(CLI_EXIT_DATA, input, "is a folder, not tokens");
+    if ((rc = cli_protect_inputs(&input, 1)) != 0) return rc;
+    if (o.output && (rc = cli_check_output(o.output)) != 0) return rc;
 
     /* Archive? (opening reads only the index) */
     sono_archive *a = NULL;
@@ -534,15 +558,8 @@ static int run_detokenize(const cli_cmd *cmd, int argc, char **argv) {
         const char *verb = "detokenized";
         if (o.list) rc = archive_list(&x, a, input), verb = NULL;
         else if (o.verify) rc = archive_verify(&x, a, input), verb = NULL;
-        else if (o.entry) {
-            if (!format_for(o.format, o.output))
-                rc = cli_usage_error(cmd, "cannot write '%s': use .wav, .flac, .ogg, .opus or --format", o.output);
-            else rc = archive_entry(&x, a, input);
-        } else if (!strcmp(o.output, "-")) {
-            rc = cli_usage_error(cmd, "an archive is restored into a folder; use --entry NAME for stdout");
-        } else {
-            rc = archive_extract_all(&x, a, input);
-        }
+        else if (o.entry) rc = archive_entry(&x, a, input);
+        else rc = archive_restore(&x, a, input);
         if (verb && x.stats.files) cli_print_summary(&o.common, &x.stats, verb);
         sono_archive_close(a);
         ctx_free(&x);

@@ -7,7 +7,6 @@
  * Metrics come from the public sonotok/metrics.h. They are computed on mono
  * mixes at the reference's own rate; estimates at another rate are
  * resampled to it. */
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <opus/opus.h>
@@ -128,40 +127,33 @@ static int is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Walk root/rel (sorted, dot files skipped) and add its audio files: ref =
- * root/rel/name, est = est_root/rel/name when est_root is given. The
- * category is the first component of the relative path ("-" at the top),
- * unless forced. Returns 0, or an exit code (printed). */
-static int walk(eval_list *l, const char *root, const char *rel, const char *est_root, const char *forced_cat) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s%s%s", root, rel[0] ? "/" : "", rel);
-    struct dirent **names = NULL;
-    int n = scandir(dir, &names, NULL, alphasort);
-    if (n < 0) return cli_fail_errno(dir, errno);
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
-        const char *name = names[i]->d_name;
-        char sub[4096], path[8192];
-        if (name[0] != '.' && rc == 0) {
-            snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] ? "/" : "", name);
-            snprintf(path, sizeof path, "%s/%s", root, sub);
-            if (is_dir(path)) {
-                rc = walk(l, root, sub, est_root, forced_cat);
-            } else if (is_audio_name(name)) {
-                char est[8192], cat[4096];
-                if (est_root) snprintf(est, sizeof est, "%s/%s", est_root, sub);
-                const char *slash = strchr(sub, '/');
-                if (forced_cat) snprintf(cat, sizeof cat, "%s", forced_cat);
-                else if (slash) snprintf(cat, sizeof cat, "%.*s", (int)(slash - sub), sub);
-                else snprintf(cat, sizeof cat, "-");
-                if (list_add(l, path, est_root ? est : NULL, est_root ? sub : path, cat))
-                    rc = cli_fail(CLI_EXIT_IO, NULL, "out of memory");
-            }
-        }
-        free(names[i]);
-    }
-    free(names);
-    return rc;
+/* Add the audio files of the folder root (walked by cli_walk_tree, dot
+ * files skipped): ref = root/rel, est = est_root/rel when est_root is given.
+ * The category is the first component of rel ("-" at the top), unless
+ * forced. Returns 0, or an exit code (printed). */
+typedef struct {
+    eval_list *l;
+    const char *est_root, *forced_cat;
+} eval_walk;
+
+static int walk_file(const char *rel, const char *path, const struct stat *st, void *user) {
+    const eval_walk *e = user;
+    (void)st;
+    if (!is_audio_name(rel)) return 0;
+    char est[8192], cat[4096];
+    if (e->est_root) snprintf(est, sizeof est, "%s/%s", e->est_root, rel);
+    const char *slash = strchr(rel, '/');
+    if (e->forced_cat) snprintf(cat, sizeof cat, "%s", e->forced_cat);
+    else if (slash) snprintf(cat, sizeof cat, "%.*s", (int)(slash - rel), rel);
+    else snprintf(cat, sizeof cat, "-");
+    if (list_add(e->l, path, e->est_root ? est : NULL, e->est_root ? rel : path, cat))
+        return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
+    return 0;
+}
+
+static int walk(const cli_common *c, eval_list *l, const char *root, const char *est_root, const char *forced_cat) {
+    eval_walk e = {l, est_root, forced_cat};
+    return cli_walk_tree(c, root, 1, walk_file, &e);
 }
 
 /* ---- audio helpers ---- */
@@ -180,7 +172,8 @@ static int read_audio(const char *path, int rate, int channels, float **pcm, int
     int rc = sono_audio_read_all(r, pcm, n);
     sono_audio_close(r);
     if (rc < 0) return cli_fail_sono(path, rc);
-    return 0;
+    /* no --plot image may land on a file we scored */
+    return cli_protect_inputs(&path, 1);
 }
 
 /* Planar [ch][n] to mono in place (the first n floats). */
@@ -503,22 +496,18 @@ static int plot_write(const char *path, const float *ref, const float *est, int6
                 else plot_colour(diverging, 3, 0.5 + 0.5 * (b - a) / PLOT_DIFF_DB, px);
             }
         }
-    cli_tmpfile t;
-    if ((rc = cli_tmp_create(&t, path)) != 0) goto done;
-    cli_tmp_close_fd(&t);
-    FILE *f = fopen(t.tmp, "wb");
-    if (!f) {
-        rc = cli_fail_errno(path, errno);
-        cli_tmp_abort(&t);
-        goto done;
-    }
-    int wrc = png_write_rgb(f, rgb, cols, h);
-    if (fclose(f) != 0 || wrc != 0) {
+    int err = 0;
+    sono_clear_error();
+    sono_output *out = sono_output_open(path, 0, &err);
+    FILE *f = out ? sono_output_stream(out) : NULL;
+    if (!out) {
+        rc = cli_fail_sono(path, err);
+    } else if (!f || png_write_rgb(f, rgb, cols, h) != 0) {
         rc = cli_fail(CLI_EXIT_IO, path, "cannot write the image");
-        cli_tmp_abort(&t);
-        goto done;
+        sono_output_abort(out);
+    } else if ((err = sono_output_commit(out)) != 0) {
+        rc = cli_fail_sono(path, err);
     }
-    rc = cli_tmp_commit(&t);
 done:
     free(db);
     free(rgb);
@@ -642,7 +631,7 @@ static int run_eval(const cli_cmd *cmd, int argc, char **argv) {
             rc = cli_usage_error(cmd, "REF and EST must both be files or both be folders");
             goto done;
         }
-        if (dr) rc = walk(&list, ref, "", est, category);
+        if (dr) rc = walk(&c, &list, ref, est, category);
         else rc = list_add(&list, ref, est, ref, category ? category : "-") ? cli_fail(CLI_EXIT_IO, NULL, "out of memory") : 0;
         if (rc) goto done;
         if (list.n == 0) {
@@ -651,7 +640,7 @@ static int run_eval(const cli_cmd *cmd, int argc, char **argv) {
         }
     } else {
         for (int i = first; i < argc; i++) {
-            if (is_dir(argv[i])) rc = walk(&list, argv[i], "", NULL, category);
+            if (is_dir(argv[i])) rc = walk(&c, &list, argv[i], NULL, category);
             else rc = list_add(&list, argv[i], NULL, argv[i], category ? category : "-") ? cli_fail(CLI_EXIT_IO, NULL, "out of memory") : 0;
             if (rc) goto done;
         }

@@ -3,7 +3,6 @@
  * one-second blocks, so memory stays bounded on long inputs. --shard K/N
  * takes a stable 1/N of a tree's files (by a hash of the relative path), so
  * a job array can split a corpus and merge the archives afterwards. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +47,11 @@ const cli_cmd cmd_tokenize = {
         "    for k in 1 2 3 4; do sonotok tokenize corpus -o part$k.sta --shard $k/4 & done\n"
         "    sonotok archive-merge all.sta part1.sta part2.sta part3.sta part4.sta\n"
         "\n"
-        "Outputs are written to a temporary name beside OUTPUT and renamed when\n"
-        "complete; a failed or interrupted run leaves nothing behind.\n",
+        "OUTPUT is written under a temporary name beside it and renamed when\n"
+        "complete, so a failed or interrupted run leaves nothing behind; a symbolic\n"
+        "link is written through (it stays a link). A device (/dev/null), a FIFO or\n"
+        "- (stdout) is written directly. An OUTPUT that is the input (also through a\n"
+        "link), or an audio file in the input folder, is refused (exit 2).\n",
     .opts = tokenize_opts,
     .run = run_tokenize,
 };
@@ -64,7 +66,7 @@ typedef struct {
 } progress_ctx;
 
 /* Stream r through an encoder. *out receives the tokens. Returns a negative
- * sono_error on failure (detail set), 1 if interrupted, 0 on success. */
+ * sono_error on failure (detail set), 0 on success. */
 static int encode_reader(const sono_codec *codec, sono_audio_reader *r, int n_q,
                          const progress_ctx *pc, sono_tokens **out) {
     int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
@@ -81,10 +83,6 @@ static int encode_reader(const sono_codec *codec, sono_audio_reader *r, int n_q,
     int64_t done = 0;
     int rc = 0;
     for (;;) {
-        if (cli_interrupted()) {
-            rc = 1;
-            break;
-        }
         int64_t n = sono_audio_read(r, buf, block);
         if (n < 0) {
             rc = (int)n;
@@ -133,10 +131,7 @@ static void add_stats(cli_stats *st, const sono_tokens *t, size_t n_bytes) {
 typedef struct {
     char **paths;   /* relative paths, '/'-separated */
     size_t n, cap;
-    dev_t *vis_dev; /* the folders on the current path (loop guard) */
-    ino_t *vis_ino;
-    size_t n_vis, cap_vis;
-    dev_t skip_dev; /* the output archive, if it already exists in the tree */
+    dev_t skip_dev; /* the output, if it already exists in the tree and is not audio */
     ino_t skip_ino;
     int have_skip;
     const cli_common *common;
@@ -159,101 +154,28 @@ static int push_path(walk_state *w, const char *rel) {
     return 0;
 }
 
-/* Enter a folder unless it is one of its own ancestors (a link loop).
- * Returns 1 when entered (leave_dir() after), 0 for a loop, -1 out of memory. */
-static int enter_dir(walk_state *w, const struct stat *st) {
-    for (size_t i = 0; i < w->n_vis; i++)
-        if (w->vis_dev[i] == st->st_dev && w->vis_ino[i] == st->st_ino) return 0;
-    if (w->n_vis == w->cap_vis) {
-        size_t nc = w->cap_vis ? w->cap_vis * 2 : 32;
-        dev_t *nd = realloc(w->vis_dev, nc * sizeof *nd);
-        if (nd) w->vis_dev = nd;
-        ino_t *ni = realloc(w->vis_ino, nc * sizeof *ni);
-        if (ni) w->vis_ino = ni;
-        if (!nd || !ni) return -1;
-        w->cap_vis = nc;
+/* cli_walk_tree's callback: keep the regular files, except the output archive. */
+static int walk_file(const char *rel, const char *path, const struct stat *st, void *user) {
+    walk_state *w = user;
+    if (!st) {
+        cli_note(w->common, 1, "skipped: %s (%s)", rel, errno == ENOENT ? "broken link" : strerror(errno));
+        return 0;
     }
-    w->vis_dev[w->n_vis] = st->st_dev;
-    w->vis_ino[w->n_vis] = st->st_ino;
-    w->n_vis++;
-    return 1;
-}
-
-static void leave_dir(walk_state *w) { w->n_vis--; }
-
-/* Walk root/rel (rel "" for the root). Returns 0 or an exit code (printed). */
-static int walk(walk_state *w, const char *root, const char *rel) {
-    char dpath[8192];
-    if (snprintf(dpath, sizeof dpath, "%s%s%s", root, *rel ? "/" : "", rel) >= (int)sizeof dpath)
-        return cli_fail(CLI_EXIT_IO, rel, "path too long");
-    DIR *d = opendir(dpath);
-    if (!d) return cli_fail_errno(dpath, errno);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
-    int rc = 0;
-    errno = 0;
-    while ((de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 32;
-            char **nn = realloc(names, nc * sizeof *nn);
-            if (!nn) {
-                rc = cli_fail(CLI_EXIT_IO, dpath, "out of memory");
-                break;
-            }
-            names = nn;
-            cap = nc;
-        }
-        if (!(names[n] = strdup(de->d_name))) {
-            rc = cli_fail(CLI_EXIT_IO, dpath, "out of memory");
-            break;
-        }
-        n++;
+    if (!S_ISREG(st->st_mode)) {
+        cli_note(w->common, 1, "skipped: %s (not a regular file)", rel);
+        return 0;
     }
-    if (!rc && errno) rc = cli_fail_errno(dpath, errno);
-    closedir(d);
-    if (!rc) qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n && !rc; i++) {
-        char crel[8192], cpath[8192 + 8];
-        if (snprintf(crel, sizeof crel, "%s%s%s", rel, *rel ? "/" : "", names[i]) >= (int)sizeof crel) {
-            rc = cli_fail(CLI_EXIT_IO, names[i], "path too long");
-            break;
-        }
-        snprintf(cpath, sizeof cpath, "%s/%s", root, crel);
-        struct stat st;
-        if (stat(cpath, &st) != 0) {
-            cli_note(w->common, 1, "skipped: %s (%s)", crel, errno == ENOENT ? "broken link" : strerror(errno));
-            continue;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            int v = enter_dir(w, &st);
-            if (v < 0) rc = cli_fail(CLI_EXIT_IO, crel, "out of memory");
-            else if (v == 0) cli_note(w->common, 1, "skipped: %s (link back to a folder above it)", crel);
-            else {
-                rc = walk(w, root, crel);
-                leave_dir(w);
-            }
-        } else if (S_ISREG(st.st_mode)) {
-            if (w->have_skip && st.st_dev == w->skip_dev && st.st_ino == w->skip_ino) {
-                cli_note(w->common, 2, "skipped: %s (the output archive)", crel);
-                continue;
-            }
-            if (push_path(w, crel) != 0) rc = cli_fail(CLI_EXIT_IO, crel, "out of memory");
-        } else {
-            cli_note(w->common, 1, "skipped: %s (not a regular file)", crel);
-        }
+    if (w->have_skip && st->st_dev == w->skip_dev && st->st_ino == w->skip_ino) {
+        cli_note(w->common, 2, "skipped: %s (the output archive)", rel);
+        return 0;
     }
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
-    return rc;
+    if (push_path(w, rel)) return cli_fail(CLI_EXIT_IO, rel, "out of memory");
+    return cli_protect_inputs((const char *const[]){path}, 1);
 }
 
 static void walk_free(walk_state *w) {
     for (size_t i = 0; i < w->n; i++) free(w->paths[i]);
     free(w->paths);
-    free(w->vis_dev);
-    free(w->vis_ino);
 }
 
 /* Stable shard of a relative path: FNV-1a, then a 64-bit finaliser so the
@@ -296,13 +218,19 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
     memset(&w, 0, sizeof w);
     w.common = c;
     struct stat st;
-    if (stat(root, &st) == 0 && enter_dir(&w, &st) < 0) return cli_fail(CLI_EXIT_IO, root, "out of memory");
-    if (o->output && strcmp(o->output, "-") && stat(o->output, &st) == 0) {
+    /* An archive from an earlier run may sit in the tree: it is the output,
+     * not an input. An audio file there is an input, protected by the walk. */
+    int err = 0;
+    sono_audio_reader *prev = NULL;
+    if (o->output && strcmp(o->output, "-") && stat(o->output, &st) == 0 && S_ISREG(st.st_mode) &&
+        !(prev = sono_audio_open(o->output, 0, 0, &err))) {
         w.have_skip = 1;
         w.skip_dev = st.st_dev;
         w.skip_ino = st.st_ino;
     }
-    int rc = walk(&w, root, "");
+    sono_audio_close(prev);
+    int rc = cli_walk_tree(c, root, 0, walk_file, &w);
+    if (!rc && o->output && !o->dry_run) rc = cli_check_output(o->output);
     if (rc) {
         walk_free(&w);
         return rc;
@@ -327,7 +255,6 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
         for (size_t i = 0; i < w.n; i++) {
             char path[16384];
             snprintf(path, sizeof path, "%s/%s", root, w.paths[i]);
-            int err = 0;
             sono_clear_error();
             sono_audio_reader *r = sono_audio_open(path, 0, 0, &err);
             if (!r) {
@@ -364,19 +291,9 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
     cli_note(c, 2, "%g kbps: %d codebooks", kbps, n_q);
     int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
 
-    /* The archive writer keeps its own temporary file: on a signal, stop at
-     * the next block and abort it rather than exit on the spot. */
-    cli_signals_defer(1);
-    cli_tmpfile out;
-    rc = cli_tmp_create(&out, o->output);
-    sono_archive_writer *aw = NULL;
-    if (!rc) {
-        cli_tmp_close_fd(&out);
-        int err = 0;
-        sono_clear_error();
-        aw = sono_archive_create(out.tmp, &err);
-        if (!aw) rc = cli_fail_sono(o->output, err ? err : SONO_E_IO);
-    }
+    sono_clear_error();
+    sono_archive_writer *aw = sono_archive_create(o->output, &err);
+    if (!aw) rc = cli_fail_sono(o->output, err ? err : SONO_E_IO);
 
     cli_stats stats;
     cli_stats_init(&stats);
@@ -386,7 +303,6 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
     for (size_t i = 0; i < w.n && !rc; i++) {
         char path[16384];
         snprintf(path, sizeof path, "%s/%s", root, w.paths[i]);
-        int err = 0;
         sono_clear_error();
         sono_audio_reader *r = sono_audio_open(path, rate, ch, &err);
         if (!r) {
@@ -406,7 +322,6 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
         sono_tokens *t = NULL;
         int erc = encode_reader(codec, r, n_q, &pc, &t);
         sono_audio_close(r);
-        if (erc == 1) break; /* interrupted */
         uint8_t *buf = NULL;
         size_t nb = 0;
         int add_failed = 0;
@@ -439,13 +354,6 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
     }
     cli_progress_clear(&prog);
 
-    if (cli_interrupted()) {
-        sono_archive_abort(aw);
-        cli_tmp_abort(&out);
-        sono_codec_free(codec);
-        walk_free(&w);
-        cli_die_interrupted();
-    }
     if (!rc && n_added == 0 && o->shard_n <= 1)
         rc = cli_fail(CLI_EXIT_DATA, root, "no audio files found (%zu skipped)", n_skipped);
     if (!rc) {
@@ -453,15 +361,9 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
         int crc = sono_archive_commit(aw);
         aw = NULL;
         if (crc < 0) rc = cli_fail_sono(o->output, crc);
-        else rc = cli_tmp_commit(&out);
-        if (cli_interrupted()) {
-            cli_tmp_abort(&out);
-            cli_die_interrupted();
-        }
     }
     if (rc) {
         sono_archive_abort(aw);
-        cli_tmp_abort(&out);
     } else {
         struct stat ost;
         if (strcmp(o->output, "-") && stat(o->output, &ost) == 0) stats.token_bytes = (uint64_t)ost.st_size;
@@ -473,7 +375,6 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
             rc = CLI_EXIT_DATA;
         }
     }
-    cli_signals_defer(0);
     sono_codec_free(codec);
     walk_free(&w);
     return rc;
@@ -487,7 +388,11 @@ static int tokenize_file(const tok_opts *o, const char *input) {
     int rc = 0;
     if (is_stdin && (rc = cli_read_file("-", &mem, &n_mem)) != 0) return rc;
 
-    /* Check the input before spending time on the model. */
+    /* Check the input and output before spending time on the model. */
+    if ((rc = cli_protect_inputs(&input, 1)) != 0 || (o->output && (rc = cli_check_output(o->output)) != 0)) {
+        free(mem);
+        return rc;
+    }
     int err = 0;
     sono_clear_error();
     sono_audio_reader *r = is_stdin ? sono_audio_open_mem(mem, (int64_t)n_mem, 0, 0, &err)
@@ -530,7 +435,6 @@ static int tokenize_file(const tok_opts *o, const char *input) {
     int erc = encode_reader(codec, r, n_q, &pc, &t);
     cli_progress_clear(&prog);
     sono_audio_close(r);
-    if (erc == 1) cli_die_interrupted();
     if (erc < 0) {
         rc = cli_fail_sono(input, erc);
         goto done_codec;
@@ -543,11 +447,9 @@ static int tokenize_file(const tok_opts *o, const char *input) {
         rc = cli_fail_sono(o->output, erc);
         goto done_tokens;
     }
-    cli_tmpfile out;
-    rc = cli_tmp_create(&out, o->output);
-    if (!rc) rc = cli_tmp_write(&out, buf, nb);
-    if (!rc) rc = cli_tmp_commit(&out);
-    else cli_tmp_abort(&out);
+    sono_clear_error();
+    erc = sono_output_save(o->output, buf, nb);
+    if (erc < 0) rc = cli_fail_sono(o->output, erc);
     free(buf);
     if (!rc) {
         add_stats(&stats, t, nb);

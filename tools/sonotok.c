@@ -54,6 +54,23 @@ static void omp_wait_passive(char **argv) {
     execv("/proc/self/exe", argv);
 }
 
+/* SONOTOK_CPU=plain|avx2|avx512 caps the library's SIMD kernels
+ * (sono_set_cpu_level): outputs then equal those of a CPU of that level, for
+ * reproducing another machine's results or telling a kernel bug from a model
+ * bug. Unset or empty: the CPU's own level. Returns 0, or -1 for a value that
+ * names no level. */
+static int cpu_level_from_env(void) {
+    const char *v = getenv("SONOTOK_CPU");
+    if (!v || !*v) return 0;
+    for (int l = SONO_CPU_PLAIN; l <= SONO_CPU_AVX512; l++)
+        if (!strcmp(v, sono_cpu_level_name(l))) {
+            sono_set_cpu_level(l);
+            return 0;
+        }
+    fprintf(stderr, "sonotok: SONOTOK_CPU='%s' is not one of plain, avx2, avx512\n", v);
+    return -1;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         print_overview(stderr);
@@ -86,6 +103,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sonotok: '%s' is not a sonotok command; try 'sonotok help'\n", name);
         return CLI_EXIT_USAGE;
     }
+    if (cpu_level_from_env()) return CLI_EXIT_USAGE;
     omp_wait_passive(argv);
     cli_signals_install();
     /* The command sees itself as argv[0]. */

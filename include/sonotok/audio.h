@@ -57,15 +57,23 @@ SONO_API void sono_audio_close(sono_audio_reader *r);
 /* Create an audio file at path. The container is chosen by format_ext (e.g.
  * "wav", "flac", "ogg", "opus"; NULL: from path's extension): WAV is 16-bit PCM,
  * FLAC 16-bit, "ogg" Vorbis, "opus" Ogg Opus. Samples are given at in_rate and
- * written at out_rate (resampled when they differ). NULL on failure, *err set. */
+ * written at out_rate (resampled when they differ). The file is written
+ * through the output writer (sonotok/output.h): under a temporary name that
+ * sono_audio_writer_close renames over path, or to a scratch file copied to a
+ * device, FIFO or "-" (stdout) at close. NULL on failure, *err set. */
 SONO_API sono_audio_writer *sono_audio_create(const char *path, const char *format_ext,
                                               int in_rate, int out_rate, int channels, int *err);
 
 /* Write n_samples per channel (planar). Returns 0 or a negative error. */
 SONO_API int sono_audio_write(sono_audio_writer *w, const float *planar, int64_t n_samples);
 
-/* Flush, finish and close. Returns 0 or a negative error. NULL-safe. */
+/* Flush, finish, close and put the file in place. Returns 0 or a negative
+ * error (then nothing is put in place). NULL-safe. */
 SONO_API int sono_audio_writer_close(sono_audio_writer *w);
+
+/* Drop the file being written (a failed or interrupted run) and free w.
+ * NULL-safe. */
+SONO_API void sono_audio_writer_abort(sono_audio_writer *w);
 
 /* Is this extension one we can write? ("wav", "flac", "ogg", "opus") */
 SONO_API int sono_audio_can_write(const char *ext);

@@ -16,9 +16,6 @@
 
 #ifdef __cplusplus
 extern "C" {
-#ifdef __cplusplus
-}
-#endif
 #endif
 
 /* Scale-invariant SNR in dB (Le Roux et al. 2019): both signals made zero

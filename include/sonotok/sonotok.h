@@ -1,16 +1,19 @@
 /* sonotok: neural audio tokens in C. One include for the whole public API:
- * errors (error.h), audio files (audio.h), token files, .npy and archives
- * (tokens.h), and the codec (codec.h).
+ * errors (error.h), CPU dispatch (cpu.h), audio files (audio.h), token files, .npy and archives
+ * (tokens.h), the codec (codec.h), metrics (metrics.h) and the output
+ * writer every file goes through (output.h).
  *
  *   #include <sonotok/sonotok.h>
  *   sono_codec *c = sono_codec_load("encodec_24khz", NULL, &err);  */
 #ifndef SONOTOK_H
 #define SONOTOK_H
 #include "sonotok/error.h"
+#include "sonotok/cpu.h"
 #include "sonotok/audio.h"
 #include "sonotok/tokens.h"
 #include "sonotok/codec.h"
 #include "sonotok/metrics.h"
+#include "sonotok/output.h"
 
 #define SONOTOK_VERSION "0.1.0"
 #endif

@@ -45,7 +45,8 @@ SONO_API void sono_tokens_free(sono_tokens *t);
 SONO_API int sono_tokens_encode(const sono_tokens *t, uint8_t **buf, size_t *n_bytes);
 SONO_API int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out);
 
-/* Files (save writes path.tmp then renames). */
+/* Files. save writes through the output writer (sonotok/output.h): a
+ * temporary file renamed over path, or a device, FIFO or "-" (stdout) directly. */
 SONO_API int sono_tokens_save(const char *path, const sono_tokens *t);
 SONO_API int sono_tokens_load(const char *path, sono_tokens **out);
 
@@ -63,13 +64,14 @@ SONO_API int sono_npy_load(const char *path, int codebook_size, int32_t **codes,
 typedef struct sono_archive sono_archive;
 typedef struct sono_archive_writer sono_archive_writer;
 
-/* Start a new archive at path; everything goes to a temporary file beside it
- * that sono_archive_commit() renames over path. */
+/* Start a new archive at path through the output writer (sonotok/output.h):
+ * everything goes to a temporary file beside it that sono_archive_commit()
+ * renames over path (a device, FIFO or "-" gets a scratch copy at commit). */
 SONO_API sono_archive_writer *sono_archive_create(const char *path, int *err);
 /* Add one entry: name is a relative path using '/', unique in the archive;
  * data is a token file as made by sono_tokens_encode. */
 SONO_API int sono_archive_add(sono_archive_writer *w, const char *name, const uint8_t *data, size_t n_bytes);
-/* Write the index, sync, rename into place, free w. */
+/* Write the index, sync, rename into place (sono_output_commit), free w. */
 SONO_API int sono_archive_commit(sono_archive_writer *w);
 /* Drop the temporary file and free w. NULL-safe. */
 SONO_API void sono_archive_abort(sono_archive_writer *w);

@@ -2,10 +2,12 @@
 # CLI test for the sonotok program: exit codes, error paths, outputs never
 # left behind, archives (list, entry, verify, damage, shards, merge).
 #
-#   test_cli.sh basic|model|default|train SONOTOK FIXTURE SOURCE_ROOT
+#   test_cli.sh basic|model|default|train|outputs SONOTOK FIXTURE SOURCE_ROOT
 #
 # "default" runs the shipped default codec (skipped without models/);
-# "train" trains a tiny codec for a few steps.
+# "train" trains a tiny codec for a few steps; "outputs" checks where
+# outputs go (devices, FIFOs, links, an input as output, interrupted runs)
+# with the test model.
 # "basic" needs no model. "model" needs a codec checkpoint: $SONO_TEST_MODEL,
 # else tests/data/tiny24.th, else tests/codec/data/tiny24.th; without one it
 # exits 77 (skipped). Inputs are made by FIXTURE (cli_fixture.c).
@@ -242,7 +244,8 @@ basic() {
 }
 
 # ---------------------------------------------------------------- model ---
-model() {
+# M: the test model, else skip (exit 77)
+find_model() {
     M=${SONO_TEST_MODEL:-}
     if [ -z "$M" ]; then
         for c in "$SRC/tests/data/tiny24.th" "$SRC/tests/codec/data/tiny24.th"; do
@@ -254,6 +257,10 @@ model() {
         exit 77
     fi
     echo "model: $M"
+}
+
+model() {
+    find_model
     mkdir -p "$W/m"
     cd "$W/m" || exit 1
     F wav in.wav 1.3 24000 1
@@ -459,12 +466,141 @@ train() {
     expect "decoded length and rate" info_is a2.wav "1000 8000 1"
 }
 
+# Where outputs go: a device stays a device (/dev/null as root, and a node of
+# our own that a broken writer may replace safely), a FIFO's reader gets the
+# bytes, a symbolic link is written through, an output that is an input is
+# refused, an archive OUTPUT naming one file, and an interrupted folder job
+# (SIGINT, SIGINT twice, SIGTERM) leaves no file behind.
+outputs() {
+    find_model
+    mkdir -p "$W/o"
+    cd "$W/o" || exit 1
+    F wav in.wav 0.6 24000 1
+    T="$SONOTOK tokenize -q -t 1 -m $M"
+    D="$SONOTOK detokenize -q -t 1 -m $M"
+    run 0 "reference token file" $T in.wav -o ref.tok
+    run 0 "reference audio" $D ref.tok -o ref.wav
+    mkdir -p tree1 tree2
+    cp in.wav tree1/a.wav
+    cp in.wav tree2/a.wav && F wav tree2/b.wav 0.4 24000 1
+    run 0 "reference one-entry archive" $T tree1 -o one.sta
+    run 0 "reference two-entry archive" $T tree2 -o two.sta
+
+    # devices: written, never replaced
+    if [ "$(id -u)" = 0 ] && mknod null c 1 3 2>/dev/null && : > null; then
+        for o in ./null /dev/null; do
+            run 0 "tokenize -o $o" $T in.wav -o $o
+            run 0 "tokenize a folder -o $o" $T tree2 -o $o
+            run 0 "detokenize -o $o" $D ref.tok -o $o
+            expect "$o is still a character device" [ -c $o ]
+        done
+        if [ ! -c /dev/null ]; then rm -f /dev/null; mknod -m 666 /dev/null c 1 3; fi
+    else
+        echo "note: not root (or no mknod here): device outputs not checked"
+    fi
+
+    # a FIFO delivers exactly what a file gets
+    if mkfifo fifo 2>/dev/null; then
+        for job in "tok:$T in.wav" "sta:$T tree2" "wav:$D ref.tok"; do
+            ext=${job%%:*}
+            cat fifo > "got.$ext" &
+            reader=$!
+            run 0 "$ext into a FIFO" ${job#*:} -o fifo
+            expect "$ext: the FIFO is still a FIFO" [ -p fifo ]
+            # a writer that replaced the FIFO leaves the reader waiting
+            [ -p fifo ] || { kill $reader; rm -f fifo; mkfifo fifo; }
+            wait $reader
+            expect "$ext through the FIFO equals the file" cmp -s "got.$ext" "$( [ $ext = sta ] && echo two.sta || echo ref.$ext )"
+        done
+    fi
+
+    # symbolic links are written through and stay links
+    mkdir -p real
+    : > real/t.tok
+    ln -s real/t.tok link.tok
+    ln -s real/new.wav dangling.wav
+    ln -s link.tok chain.tok
+    run 0 "tokenize through a link" $T in.wav -o link.tok
+    expect "the link is still a link" [ -L link.tok ]
+    expect "its target holds the tokens" cmp -s real/t.tok ref.tok
+    run 0 "tokenize through two links" $T in.wav -o chain.tok
+    expect "both links still links" [ -L chain.tok ] && [ -L link.tok ]
+    run 0 "detokenize through a dangling link" $D ref.tok -o dangling.wav
+    expect "the dangling link now leads to the audio" cmp -s real/new.wav ref.wav
+    expect "still a link" [ -L dangling.wav ]
+
+    # an input as the output: refused in one line, the input unchanged
+    cp in.wav keep.wav
+    cp ref.tok keep.tok
+    cp one.sta keep.sta
+    ln -s in.wav insym.wav
+    ln in.wav inhard.wav
+    for o in in.wav insym.wav inhard.wav; do
+        run 2 "tokenize in.wav -o $o" $T in.wav -o $o
+        expect "-o $o: one error line" one_line_err
+        expect "-o $o: names the input" err_has "in.wav"
+        expect "-o $o: the input is unchanged" cmp -s in.wav keep.wav
+    done
+    run 2 "tokenize in.wav -o - >> in.wav" sh -c "$T in.wav -o - >> in.wav"
+    expect "stdout appended to the input: unchanged" cmp -s in.wav keep.wav
+    run 2 "detokenize ref.tok -f wav -o ref.tok" $D -f wav ref.tok -o ref.tok
+    expect "detokenize: the token file is unchanged" cmp -s ref.tok keep.tok
+    run 2 "archive-merge with OUT one of the inputs" "$SONOTOK" archive-merge one.sta one.sta two.sta
+    expect "archive-merge: the input is unchanged" cmp -s one.sta keep.sta
+    cp tree2/a.wav keep_a.wav
+    run 2 "tokenize a folder -o an audio file in it" $T tree2 -o tree2/a.wav
+    expect "the audio file in the folder is unchanged" cmp -s tree2/a.wav keep_a.wav
+    run 0 "tokenize a folder into an archive inside it" $T tree2 -o tree2/t.sta
+    run 0 "and again: the archive is the output, not an input" $T tree2 -o tree2/t.sta
+    rm -f tree2/t.sta
+
+    # an archive to one file: fine with one entry, a usage error with several
+    run 0 "one-entry archive -o x.wav" $D one.sta -o single.wav
+    expect "single.wav is the entry's audio" cmp -s single.wav ref.wav
+    run 0 "one-entry archive -o -" $D one.sta -o -
+    expect "stdout holds the entry's audio" cmp -s "$W/out" ref.wav
+    run 1 "two-entry archive -o x.wav" $D two.sta -o many.wav
+    expect "two entries to x.wav: one line" one_line_err
+    expect "two entries to x.wav: suggests --entry" err_has "entry"
+    expect "two entries to x.wav: nothing made" absent many.wav
+    mkdir -p dir.wav
+    run 0 "an existing folder named x.wav gets the entries" $D two.sta -o dir.wav
+    expect "restored into the folder" present dir.wav/b.wav
+
+    # interrupted folder jobs leave no file: long enough to be cut short
+    mkdir -p big out
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24; do
+        F wav big/c$i.wav 20 24000 1 $((200 + 10 * i))
+    done
+    for sig in INT INT2 TERM; do
+        $T big -o out/big.sta 2>/dev/null &
+        pid=$!
+        # wait for the archive's temporary file, then signal
+        n=0
+        while [ $n -lt 200 ] && [ -z "$(ls -A out)" ]; do sleep 0.05; n=$((n + 1)); done
+        case $sig in
+        INT2) kill -INT $pid; kill -INT $pid ;;
+        *) kill -$sig $pid ;;
+        esac
+        wait $pid
+        rc=$?
+        CHECKS=$((CHECKS + 1))
+        [ $rc -gt 128 ] || fail "$sig: the job was not cut short (exit $rc)"
+        left=$(ls -A out)
+        CHECKS=$((CHECKS + 1))
+        [ -z "$left" ] || fail "$sig: left in the output folder: $left"
+        rm -f out/* out/.[!.]* 2>/dev/null
+    done
+    expect "no temporary files anywhere" no_temps "$W/o"
+}
+
 case "$MODE" in
 basic) basic ;;
 train) train ;;
 model) model ;;
 default) default_model ;;
-*) echo "usage: test_cli.sh basic|model|default|train SONOTOK FIXTURE SOURCE_ROOT"; exit 1 ;;
+outputs) outputs ;;
+*) echo "usage: test_cli.sh basic|model|default|train|outputs SONOTOK FIXTURE SOURCE_ROOT"; exit 1 ;;
 esac
 echo "cli $MODE: $CHECKS checks, $FAILS failed"
 [ "$FAILS" -eq 0 ]

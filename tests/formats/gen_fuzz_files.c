@@ -10,7 +10,7 @@
 #include <zstd.h>
 
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "formats/tokfix.h"
 
 static const char *g_out;
@@ -53,7 +53,7 @@ static sono_tokens *tokens(int n_q, int64_t F, int K, int n_seg, unsigned seed) 
 static uint8_t *enc(const sono_tokens *t, int coder, size_t *n) {
     tokfile_opts o = {coder, 19};
     uint8_t *b = NULL;
-    if (tokfile_encode_opts(t, &o, &b, n)) {
+    if (sn_tokfile_encode_opts(t, &o, &b, n)) {
         fprintf(stderr, "encode: %s\n", sono_last_error());
         exit(1);
     }
@@ -64,9 +64,9 @@ static void bad_tok(const char *name, const uint8_t *b, size_t n, size_t off, in
     uint8_t *c = malloc(n);
     memcpy(c, b, n);
     if (width == 1) c[off] = (uint8_t)v;
-    else if (width == 2) tokdata_wr16(c + off, (uint16_t)v);
-    else if (width == 4) tokdata_wr32(c + off, (uint32_t)v);
-    else tokdata_wr64(c + off, v);
+    else if (width == 2) sn_wr16(c + off, (uint16_t)v);
+    else if (width == 4) sn_wr32(c + off, (uint32_t)v);
+    else sn_wr64(c + off, v);
     tokfix_tok(c, n);
     put("bad/tokfile", name, c, n);
     free(c);
@@ -100,7 +100,7 @@ static void gen_tokfile(void) {
     free(b);
 
     b = enc(s, TOKFILE_CODER_RANGE, &n);
-    uint32_t hs = tokdata_rd32(b + 8);
+    uint32_t hs = sn_rd32(b + 8);
     uint8_t *c = malloc(n + 1);
     memcpy(c, b, n);
     c[hs + 2] ^= 0x10;
@@ -134,11 +134,11 @@ static void gen_tokfile(void) {
     free(b);
     /* a range payload with an extra byte the decoder never reads */
     b = enc(t, TOKFILE_CODER_RANGE, &n);
-    hs = tokdata_rd32(b + 8);
+    hs = sn_rd32(b + 8);
     uint8_t *x = malloc(n + 8);
     memcpy(x, b, n - 8);
     memset(x + n - 8, 0x55, 8); /* beyond what the decoder reads ahead */
-    tokdata_wr64(x + 88, tokdata_rd64(b + 88) + 8);
+    sn_wr64(x + 88, sn_rd64(b + 88) + 8);
     tokfix_tok(x, n + 8);
     put("bad/tokfile", "FORMAT_payload_unused.tok", x, n + 8);
     free(x);
@@ -147,7 +147,7 @@ static void gen_tokfile(void) {
     b = enc(t, TOKFILE_CODER_PACKED, &n);
     x = malloc(n);
     memcpy(x, b, n - 9);
-    tokdata_wr64(x + 88, tokdata_rd64(b + 88) - 1);
+    sn_wr64(x + 88, sn_rd64(b + 88) - 1);
     tokfix_tok(x, n - 1);
     put("bad/tokfile", "FORMAT_packed_short.tok", x, n - 1);
     free(x);
@@ -177,7 +177,7 @@ static uint8_t *archive_bytes(const char *const *names, int n, size_t *out_n) {
     }
     if (!w || sono_archive_commit(w)) fprintf(stderr, "archive: %s\n", sono_last_error()), exit(1);
     uint8_t *b;
-    if (tokdata_read_file(path, 1 << 30, &b, out_n)) exit(1);
+    if (sn_read_file(path, 1 << 30, &b, out_n)) exit(1);
     remove(path);
     return b;
 }
@@ -185,12 +185,12 @@ static uint8_t *archive_bytes(const char *const *names, int n, size_t *out_n) {
 /* Rewrite the index with name bytes of entry 'which' replaced, fix sums. */
 static uint8_t *edit_name(const uint8_t *b, size_t n, int which, const char *name, size_t *out_n) {
     const uint8_t *f = b + n - 56;
-    uint64_t ioff = tokdata_rd64(f), isize = tokdata_rd64(f + 8), iraw = tokdata_rd64(f + 16);
+    uint64_t ioff = sn_rd64(f), isize = sn_rd64(f + 8), iraw = sn_rd64(f + 16);
     uint8_t *raw = malloc(iraw);
     if (ZSTD_decompress(raw, iraw, b + ioff, isize) != iraw) exit(1);
     size_t p = 0;
-    for (int i = 0; i < which; i++) p += 38 + tokdata_rd16(raw + p + 36);
-    size_t len = tokdata_rd16(raw + p + 36);
+    for (int i = 0; i < which; i++) p += 38 + sn_rd16(raw + p + 36);
+    size_t len = sn_rd16(raw + p + 36);
     if (strlen(name) != len) fprintf(stderr, "edit_name: length differs\n"), exit(1);
     memcpy(raw + p + 38, name, len);
     size_t cap = ZSTD_compressBound(iraw);
@@ -199,8 +199,8 @@ static uint8_t *edit_name(const uint8_t *b, size_t n, int which, const char *nam
     size_t zn = ZSTD_compress(nb + ioff, cap, raw, iraw, 19);
     memcpy(nb + ioff + zn, f, 56);
     *out_n = ioff + zn + 56;
-    tokdata_wr64(nb + *out_n - 56 + 8, zn);
-    tokdata_wr64(nb + 16, *out_n);
+    sn_wr64(nb + *out_n - 56 + 8, zn);
+    sn_wr64(nb + 16, *out_n);
     tokfix_archive(nb, *out_n);
     free(raw);
     return nb;
@@ -220,10 +220,10 @@ static void gen_archive(void) {
     free(x);
 
     x = malloc(n + 1);
-    uint64_t ioff = tokdata_rd64(b + n - 56);
+    uint64_t ioff = sn_rd64(b + n - 56);
     memcpy(x, b, n);
     int err;
-    sono_archive *a = archive_open_mem(b, n, &err);
+    sono_archive *a = sn_archive_open_mem(b, n, &err);
     if (!a) exit(1);
     x[32 + sono_archive_size(a, 0) + 20] ^= 0x08; /* inside entry 2 of 3 */
     sono_archive_close(a);
@@ -247,11 +247,11 @@ static void gen_archive(void) {
     x[n] = 0;
     put("bad/archive", "FORMAT_trailing.toka", x, n + 1);
     memcpy(x, b, n);
-    tokdata_wr16(x + 8, 2);
+    sn_wr16(x + 8, 2);
     tokfix_archive(x, n);
     put("bad/archive", "UNSUPPORTED_version.toka", x, n);
     memcpy(x, b, n);
-    tokdata_wr64(x + 16, 0);
+    sn_wr64(x + 16, 0);
     tokfix_archive(x, n);
     put("bad/archive", "FORMAT_uncommitted.toka", x, n);
     free(x);
@@ -272,20 +272,20 @@ static void gen_archive(void) {
         /* fix the entry's own checksums, then its index checksum */
         uint64_t esize = 0;
         const uint8_t *f = b + n - 56;
-        uint64_t iraw = tokdata_rd64(f + 16), isize = tokdata_rd64(f + 8);
+        uint64_t iraw = sn_rd64(f + 16), isize = sn_rd64(f + 8);
         uint8_t *raw = malloc(iraw);
         if (ZSTD_decompress(raw, iraw, b + ioff, isize) != iraw) exit(1);
-        esize = tokdata_rd64(raw + 8);
+        esize = sn_rd64(raw + 8);
         tokfix_tok(x + 32, esize);
-        tokdata_wr64(raw + 16, XXH3_64bits(x + 32, esize));
+        sn_wr64(raw + 16, XXH3_64bits(x + 32, esize));
         size_t cap = ZSTD_compressBound(iraw);
         uint8_t *nb = malloc(ioff + cap + 56);
         memcpy(nb, x, ioff);
         size_t zn = ZSTD_compress(nb + ioff, cap, raw, iraw, 19);
         memcpy(nb + ioff + zn, f, 56);
         m = ioff + zn + 56;
-        tokdata_wr64(nb + m - 56 + 8, zn);
-        tokdata_wr64(nb + 16, m);
+        sn_wr64(nb + m - 56 + 8, zn);
+        sn_wr64(nb + 16, m);
         tokfix_archive(nb, m);
         put("bad/archive", "FORMAT_entry_not_tokfile.toka", nb, m);
         free(nb);

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "test_util.h"
 
 static const char *g_dir = ".";
@@ -87,7 +87,7 @@ static int decode_str(const char *hdr, const void *data, size_t data_n, int32_t 
     size_t hl = strlen(hdr);
     uint8_t *b = malloc(10 + hl + data_n);
     memcpy(b, "\x93NUMPY\x01\x00", 8);
-    tokdata_wr16(b + 8, (uint16_t)hl);
+    sn_wr16(b + 8, (uint16_t)hl);
     memcpy(b + 10, hdr, hl);
     memcpy(b + 10 + hl, data, data_n);
     int rc = sono_npy_decode(b, 10 + hl + data_n, 1024, codes, n_q, F);
@@ -112,7 +112,7 @@ static void test_headers(void) {
         size_t hl = strlen(good[i]) + (i == 5 ? 2 : 0);
         uint8_t *b = malloc(10 + hl + sizeof d16);
         memcpy(b, "\x93NUMPY\x01\x00", 8);
-        tokdata_wr16(b + 8, (uint16_t)hl);
+        sn_wr16(b + 8, (uint16_t)hl);
         memcpy(b + 10, good[i], hl);
         memcpy(b + 10 + hl, d16, sizeof d16); /* host is little-endian in CI; '=u2' means native */
         int rc = sono_npy_decode(b, 10 + hl + sizeof d16, 1024, &codes, &n_q, &F);
@@ -163,11 +163,11 @@ static void test_round_trip_and_bytes(void) {
         size_t n;
         CHECK(sono_npy_encode(c, n_q, F, &buf, &n) == 0);
         /* v1.0, '<i8', data on a 64-byte boundary, header ends with '\n' */
-        size_t hl = tokdata_rd16(buf + 8);
+        size_t hl = sn_rd16(buf + 8);
         CHECK(!memcmp(buf, "\x93NUMPY\x01\x00", 8) && (10 + hl) % 64 == 0 && buf[10 + hl - 1] == '\n');
         CHECK(n == 10 + hl + (size_t)n_q * (size_t)F * 8);
         CHECK(strstr((const char *)buf + 10, "'descr': '<i8', 'fortran_order': False") != NULL);
-        CHECK(tokdata_rd64(buf + 10 + hl + 8) == (uint64_t)c[1]);
+        CHECK(sn_rd64(buf + 10 + hl + 8) == (uint64_t)c[1]);
         int nq2;
         int64_t F2;
         CHECK(sono_npy_decode(buf, n, 1024, &back, &nq2, &F2) == 0 && nq2 == n_q && F2 == F &&

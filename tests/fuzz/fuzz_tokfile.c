@@ -6,7 +6,7 @@
 #include <string.h>
 #include "fuzz_target.h"
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "formats/tokfix.h"
 
 static void round_trip(const sono_tokens *t) {
@@ -15,7 +15,7 @@ static void round_trip(const sono_tokens *t) {
     sono_tokens *back = NULL;
     /* the range coder alone: trying zstd -19 on every input would slow fuzzing down */
     tokfile_opts o = {TOKFILE_CODER_RANGE, 1};
-    if (tokfile_encode_opts(t, &o, &buf, &n) != 0 || sono_tokens_decode(buf, n, &back) != 0) abort();
+    if (sn_tokfile_encode_opts(t, &o, &buf, &n) != 0 || sono_tokens_decode(buf, n, &back) != 0) abort();
     size_t n_codes = (size_t)t->n_q * (size_t)t->n_frames;
     if (back->n_frames != t->n_frames || back->n_q != t->n_q ||
         memcmp(back->codes, t->codes, n_codes * sizeof *t->codes) || strcmp(back->model_name, t->model_name))
@@ -41,8 +41,8 @@ int sono_fuzz_parse(const uint8_t *data, size_t n) {
     int rc = parse_once(data, n);
     /* keep the fixed-checksum pass cheap: skip headers that claim many codes */
     if (n >= 96 && n <= ((size_t)1 << 20) &&
-        tokdata_rd32(data + 52) <= 1024 && tokdata_rd64(data + 64) <= 65536 &&
-        (uint64_t)tokdata_rd32(data + 52) * tokdata_rd64(data + 64) <= ((uint64_t)1 << 16)) {
+        sn_rd32(data + 52) <= 1024 && sn_rd64(data + 64) <= 65536 &&
+        (uint64_t)sn_rd32(data + 52) * sn_rd64(data + 64) <= ((uint64_t)1 << 16)) {
         uint8_t *c = malloc(n);
         if (c) {
             memcpy(c, data, n);

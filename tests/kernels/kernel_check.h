@@ -16,9 +16,9 @@
 /* Tolerance on the normalised error max|a - b| / max|b|. */
 #define KC_TOL 1e-5
 
-/* Test hook in kernels.c (not part of kernels.h): cap the back end
- * (0 OpenBLAS/plain C, 1 AVX2, 2 AVX-512); returns the level in effect. */
-int kern_test_set_isa(int level);
+/* sono_set_cpu_level caps the back end (0 OpenBLAS/plain C, 1 AVX2,
+ * 2 AVX-512) and returns the level in effect. */
+#include "sonotok/cpu.h"
 
 #define KC_GUARD 32
 #define KC_CANARY 12345.678f

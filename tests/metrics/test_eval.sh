@@ -91,6 +91,13 @@ png_ok() {
 run 0 "identical pair" ref/speech/a.wav ref/speech/a.wav
 expect "identical: 120 dB and STOI 1" row "ref/speech/a.wav" "120.00 *0.000 *1.0000"
 
+# a link back to a folder above it is skipped, not followed round the loop
+mkdir -p loop/speech
+cp ref/speech/a.wav loop/speech/a.wav
+ln -s .. loop/speech/up
+run 0 "folder with a link loop" loop loop
+expect "link loop: the file scored once" test "$(grep -c 'speech/a.wav' out)" -eq 1
+
 # folders: categories, shorter estimate, rate/channel mismatch, missing estimate
 run 2 "folders with one estimate missing" ref est
 expect "missing file named on stderr" has "speech/b.wav" err
