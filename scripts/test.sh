@@ -29,6 +29,6 @@ if ! clang -fsanitize=fuzzer "$probe/p.c" -o "$probe/p" >/dev/null 2>&1; then
     exit 0
 fi
 rm -rf "$probe"
-[ -d build-fuzz ] || CC=clang meson setup build-fuzz --buildtype=debugoptimized -Dfuzzing=true
+[ -d build-fuzz ] || CC=clang meson setup build-fuzz --buildtype=debugoptimized -Dfuzzing=true -Db_lundef=false
 ninja -C build-fuzz -j "$jobs" fuzzers
 meson test -C build-fuzz --no-rebuild --print-errorlogs --num-processes "$jobs" --suite fuzz
