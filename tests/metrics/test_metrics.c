@@ -213,6 +213,163 @@ static void test_spectrogram(void) {
     free(x); free(p); free(q);
 }
 
+/* ---- streaming ---- */
+
+/* Push n samples in chunks of random size (1 .. max_chunk). */
+static int push_ref_chunks(sono_metrics_stream *s, const float *ref, int64_t n, int max_chunk) {
+    for (int64_t i = 0; i < n;) {
+        int64_t k = 1 + (int64_t)(tu_rand() % (uint64_t)max_chunk);
+        if (k > n - i) k = n - i;
+        if (sono_metrics_stream_push_ref(s, ref + i, k)) return -1;
+        i += k;
+    }
+    return 0;
+}
+
+static int push_chunks(sono_metrics_stream *s, const float *ref, const float *est, int64_t n, int max_chunk) {
+    for (int64_t i = 0; i < n;) {
+        int64_t k = 1 + (int64_t)(tu_rand() % (uint64_t)max_chunk);
+        if (k > n - i) k = n - i;
+        if (sono_metrics_stream_push(s, ref + i, est + i, k)) return -1;
+        i += k;
+    }
+    return 0;
+}
+
+/* Score ref[0..n_ref) (pass 1) against est over n samples (pass 2, repeated
+ * while finish asks); *rounds counts the pass-2 runs. */
+static int stream_score(int rate, const float *ref, int64_t n_ref, const float *est, int64_t n, int max_chunk,
+                        sono_metrics_scores *sc, int *rounds) {
+    int err = 0, rc;
+    sono_metrics_stream *s = sono_metrics_stream_new(rate, &err);
+    if (!s) return err;
+    *rounds = 0;
+    if (n_ref > 0 && push_ref_chunks(s, ref, n_ref, max_chunk)) return -100;
+    do {
+        if (push_chunks(s, ref, est, n, max_chunk)) return -100;
+        ++*rounds;
+    } while ((rc = sono_metrics_stream_finish(s, sc)) == 1 && *rounds < 5);
+    sono_metrics_stream_free(s);
+    return rc;
+}
+
+/* One pair: the stream, in random chunks, against the one-shot functions:
+ * STOI and mel distance bit for bit, SI-SNR to 1e-9 dB. */
+static double stream_vs_oneshot(const char *what, int rate, const float *ref, int64_t n_ref, const float *est,
+                                int64_t n, int max_chunk, int want_rounds) {
+    sono_metrics_scores sc;
+    int rounds = 0;
+    int rc = stream_score(rate, ref, n_ref, est, n, max_chunk, &sc, &rounds);
+    double mel = NAN, stoi = NAN;
+    double snr = sono_metrics_si_snr(ref, est, n);
+    CHECK(sono_metrics_mel_distance(ref, est, n, rate, &mel) == 0);
+    if (sono_metrics_stoi(ref, est, n, rate, &stoi) != 0) stoi = NAN;
+    double d_snr = isnan(snr) && isnan(sc.si_snr) ? 0 : fabs(snr - sc.si_snr);
+    int same_stoi = (isnan(stoi) && isnan(sc.stoi)) || stoi == sc.stoi;
+    CHECK_MSG(rc == 0 && sc.n_samples == n, "%s: stream rc %d, %lld samples", what, rc, (long long)sc.n_samples);
+    CHECK_MSG(rounds == want_rounds, "%s: %d runs of pass 2, want %d", what, rounds, want_rounds);
+    CHECK_MSG(sc.mel == mel, "%s: mel %.17g streamed, %.17g one-shot", what, sc.mel, mel);
+    CHECK_MSG(same_stoi, "%s: stoi %.17g streamed, %.17g one-shot", what, sc.stoi, stoi);
+    CHECK_MSG(d_snr <= 1e-9, "%s: si-snr %.17g streamed, %.17g one-shot", what, sc.si_snr, snr);
+    return d_snr;
+}
+
+static void test_stream(const char *dir) {
+    static const char *const pairs[][2] = {{"a", "a"}, {"a", "a_n5"}, {"a", "a_lp"}, {"b", "b_n0"}, {"c22", "c22_n0"}};
+    double worst = 0;
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        int64_t nr = 0, ne = 0;
+        float *x = load_s16(dir, pairs[i][0], &nr), *y = load_s16(dir, pairs[i][1], &ne);
+        CHECK(x && y && nr == ne);
+        if (x && y && nr == ne) {
+            int rate = pairs[i][0][0] == 'c' ? 22050 : 16000;
+            char what[64];
+            for (int max_chunk = 1; max_chunk <= 100000; max_chunk *= 31) {
+                snprintf(what, sizeof what, "%s/%s chunks <= %d", pairs[i][0], pairs[i][1], max_chunk);
+                worst = fmax(worst, stream_vs_oneshot(what, rate, x, nr, y, nr, max_chunk, 1));
+            }
+            /* without pass 1: pass 2 runs twice */
+            snprintf(what, sizeof what, "%s/%s no pass 1", pairs[i][0], pairs[i][1]);
+            worst = fmax(worst, stream_vs_oneshot(what, rate, x, 0, y, nr, 5000, 2));
+            /* a short pair: under one frame of the largest STFT, STOI undefined */
+            snprintf(what, sizeof what, "%s/%s 1500 samples", pairs[i][0], pairs[i][1]);
+            worst = fmax(worst, stream_vs_oneshot(what, rate, x, 1500, y, 1500, 700, 1));
+        }
+        free(x), free(y);
+    }
+    /* The estimate ends early and the reference's loudest part is in the
+     * rest: pass 1 measured other levels, finish asks for a second run of
+     * pass 2, and that one is exact. With the loud part inside the common
+     * length, one run is enough. */
+    enum { N = 48000, CUT = 36000 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *nz = malloc(N * sizeof *nz);
+    tu_fill(nz, N, -1, 1);
+    for (int i = 0; i < N; i++) {
+        double env = i > 40000 && i < 43000 ? 1.0 : 0.1 + 0.05 * sin(0.0007 * i);
+        x[i] = (float)(env * (0.5 * sin(0.07 * i) + 0.3 * sin(0.21 * i + 0.00001 * i * (double)i / 100)));
+        y[i] = x[i] + 0.02f * nz[i];
+    }
+    worst = fmax(worst, stream_vs_oneshot("loudest part past the estimate's end", 16000, x, N, y, CUT, 3000, 2));
+    worst = fmax(worst, stream_vs_oneshot("loudest part within the common length", 16000, x, N, y, 44000, 3000, 1));
+    /* two estimates of one reference through one stream */
+    int err = 0, rounds = 0;
+    sono_metrics_stream *s = sono_metrics_stream_new(16000, &err);
+    sono_metrics_scores a, b;
+    CHECK(s && push_ref_chunks(s, x, N, 4000) == 0);
+    CHECK(push_chunks(s, x, y, N, 4000) == 0 && sono_metrics_stream_finish(s, &a) == 0);
+    CHECK(push_chunks(s, x, x, N, 4000) == 0 && sono_metrics_stream_finish(s, &b) == 0);
+    CHECK(a.mel > 0 && b.mel == 0 && b.si_snr == 120.0 && b.stoi > 0.9999);
+    CHECK(sono_metrics_stream_push_ref(s, x, 10) == SONO_E_ARG); /* pass 1 is over */
+    CHECK(sono_metrics_stream_finish(s, &a) == SONO_E_ARG);        /* nothing pushed */
+    sono_metrics_stream_free(s);
+    CHECK(sono_metrics_stream_new(0, &err) == NULL && err == SONO_E_ARG);
+    sono_metrics_stream_free(NULL);
+    (void)rounds;
+    printf("  stream vs one-shot: STOI and mel identical, SI-SNR within %.3g dB\n", worst);
+    free(x), free(y), free(nz);
+}
+
+/* The streaming resampler, in random blocks, equals the one-shot one. */
+static void test_resampler_stream(void) {
+    static const int rates[][2] = {{16000, 10000}, {22050, 10000}, {44100, 10000}, {48000, 24000},
+                                   {24000, 16000}, {8000, 10000}, {16000, 16000}, {44100, 48000}};
+    enum { N = 30011 };
+    float *x = malloc(N * sizeof *x);
+    tu_fill(x, N, -1, 1);
+    for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
+        int in = rates[r][0], outr = rates[r][1];
+        int64_t n_out = sono_metrics_resample_len(N, in, outr);
+        float *want = malloc((size_t)n_out * sizeof *want), *got = malloc((size_t)(n_out + 8) * sizeof *got);
+        CHECK(sono_metrics_resample(x, N, in, outr, want) == 0);
+        int err = 0;
+        sono_metrics_resampler *rs = sono_metrics_resampler_new(in, outr, &err);
+        CHECK(rs != NULL);
+        int64_t w = 0, bound_ok = 1;
+        float *tmp = malloc((size_t)sono_metrics_resampler_max_out(rs, 9000) * sizeof *tmp);
+        for (int64_t i = 0; i < N && rs;) {
+            int64_t k = 1 + (int64_t)(tu_rand() % 9000);
+            if (k > N - i) k = N - i;
+            int64_t m = sono_metrics_resampler_push(rs, x + i, k, tmp);
+            bound_ok &= m >= 0 && m <= sono_metrics_resampler_max_out(rs, k) && w + m <= n_out;
+            if (m > 0 && w + m <= n_out) memcpy(got + w, tmp, (size_t)m * sizeof *tmp);
+            if (m > 0) w += m;
+            i += k;
+        }
+        int64_t m = rs ? sono_metrics_resampler_finish(rs, tmp) : -1;
+        bound_ok &= m >= 0 && m <= sono_metrics_resampler_max_out(rs, 0) && w + m <= n_out;
+        if (m > 0 && w + m <= n_out) memcpy(got + w, tmp, (size_t)m * sizeof *tmp);
+        if (m > 0) w += m;
+        CHECK_MSG(bound_ok && w == n_out, "%d -> %d Hz: %lld samples, want %lld", in, outr, (long long)w,
+                  (long long)n_out);
+        CHECK_MSG(w == n_out && !memcmp(got, want, (size_t)n_out * sizeof *got), "%d -> %d Hz differs", in, outr);
+        CHECK(sono_metrics_resampler_push(rs, x, 10, tmp) == SONO_E_ARG); /* after finish */
+        sono_metrics_resampler_free(rs);
+        free(want), free(got), free(tmp);
+    }
+    sono_metrics_resampler_free(NULL);
+    free(x);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test-metrics DATA_DIR\n");
@@ -225,5 +382,7 @@ int main(int argc, char **argv) {
     test_mel();
     test_resample();
     test_spectrogram();
+    test_stream(argv[1]);
+    test_resampler_stream();
     return tu_finish("test-metrics");
 }
