@@ -183,6 +183,7 @@ typedef struct {
     fft_plan p;
     double *win;    /* [size] periodic Hann */
     double *fb;     /* [MEL_BANDS][n_freqs] */
+    int lo[MEL_BANDS], hi[MEL_BANDS]; /* each band's nonzero weights: bins [lo, hi) */
     double *frame;  /* [size] */
     double *power;  /* [n_freqs] */
 } mel_scale;
@@ -207,6 +208,13 @@ static int mel_scale_init(mel_scale *m, int size, int rate) {
     }
     for (int i = 0; i < size; i++) m->win[i] = 0.5 - 0.5 * cos(2 * PI * i / size); /* periodic Hann */
     mel_filterbank(m->fb, m->n_freqs, size, rate);
+    for (int b = 0; b < MEL_BANDS; b++) {
+        const double *row = m->fb + (size_t)b * m->n_freqs;
+        int lo = 0, hi = m->n_freqs;
+        while (lo < hi && row[lo] == 0) lo++;
+        while (hi > lo && row[hi - 1] == 0) hi--;
+        m->lo[b] = lo, m->hi[b] = hi;
+    }
     return 0;
 }
 
@@ -222,11 +230,13 @@ static double mel_frame(mel_scale *m, const float *x, int64_t avail, double *out
     int n = m->size, n_freqs = m->n_freqs;
     for (int i = 0; i < n; i++) m->frame[i] = i < avail ? m->win[i] * x[i] : 0.0;
     fft_power(&m->p, m->frame, n, m->power);
+    for (int k = 0; k < n_freqs; k++) m->power[k] = sqrt(m->power[k]); /* magnitudes */
     double peak = 0;
     for (int b = 0; b < MEL_BANDS; b++) {
         const double *row = m->fb + (size_t)b * n_freqs;
         double s = 0;
-        for (int k = 0; k < n_freqs; k++) s += row[k] * sqrt(m->power[k]);
+        /* the zero weights outside [lo, hi) would add exact zeros */
+        for (int k = m->lo[b]; k < m->hi[b]; k++) s += row[k] * m->power[k];
         out[b] = s;
         if (s > peak) peak = s;
     }
