@@ -275,6 +275,16 @@ model() {
     expect "stdout equals the file" cmp -s "$W/out" in.tok
     run 0 "tokenize from stdin" sh -c "'$SONOTOK' tokenize -q -m '$M' - -o stdin.tok < in.wav"
     expect "stdin equals the file" cmp -s stdin.tok in.tok
+    # a pipe is copied to an unlinked temporary file in TMPDIR: same tokens, nothing left there
+    mkdir -p "$W/spool"
+    run 0 "tokenize from a pipe" sh -c "cat in.wav | TMPDIR='$W/spool' '$SONOTOK' tokenize -q -m '$M' - -o pipe.tok"
+    expect "pipe equals the file" cmp -s pipe.tok in.tok
+    expect "no spool file left" [ -z "$(ls -A "$W/spool")" ]
+    run 2 "text from a pipe" sh -c "echo not audio | TMPDIR='$W/spool' '$SONOTOK' tokenize -q -m '$M' - -o bad.tok"
+    expect "text from a pipe: named as -" grep -q "^sonotok: -: not an audio file" "$W/err"
+    expect "no spool file left after an error" [ -z "$(ls -A "$W/spool")" ]
+    run 3 "no room for the spool" sh -c "cat in.wav | TMPDIR='$W/no-such-dir' '$SONOTOK' tokenize -q -m '$M' - -o x.tok"
+    expect "spool failure says where" grep -q "no-such-dir" "$W/err"
     run 0 "detokenize -o -" "$SONOTOK" detokenize -q -m "$M" in.tok -o -
     expect "wav on stdout" out_has "RIFF"
     run 0 "tokenize -f npy" "$SONOTOK" tokenize -m "$M" -f npy in.wav -o codes.bin
