@@ -14,23 +14,44 @@
 
 #define STOI_TOL 1e-3
 
-static float *load_s16(const char *dir, const char *name, int64_t *n) {
+/* The bytes of DIR/NAME.EXT; *n_bytes set. NULL if missing or unreadable. */
+static unsigned char *read_fixture(const char *dir, const char *name, const char *ext, long *n_bytes) {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s.s16", dir, name);
+    snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext);
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long bytes = ftell(f);
     fseek(f, 0, SEEK_SET);
-    *n = bytes / 2;
-    unsigned char *b = malloc((size_t)bytes);
-    float *x = malloc((size_t)*n * sizeof *x);
-    if (!b || !x || fread(b, 1, (size_t)bytes, f) != (size_t)bytes) {
-        free(b), free(x), fclose(f);
-        return NULL;
+    unsigned char *b = bytes > 0 ? malloc((size_t)bytes) : NULL;
+    if (b && fread(b, 1, (size_t)bytes, f) != (size_t)bytes) {
+        free(b);
+        b = NULL;
     }
     fclose(f);
-    for (int64_t i = 0; i < *n; i++) x[i] = (float)(int16_t)(b[2 * i] | (b[2 * i + 1] << 8)) / 32768.0f;
+    *n_bytes = bytes;
+    return b;
+}
+
+/* Mono samples of DIR/NAME.s16 (int16 / 32768) or else DIR/NAME.f32
+ * (float32), both little-endian. */
+static float *load_any(const char *dir, const char *name, int64_t *n) {
+    long bytes = 0;
+    int f32 = 0;
+    unsigned char *b = read_fixture(dir, name, "s16", &bytes);
+    if (!b && (b = read_fixture(dir, name, "f32", &bytes)) != NULL) f32 = 1;
+    if (!b) return NULL;
+    *n = bytes / (f32 ? 4 : 2);
+    float *x = malloc((size_t)*n * sizeof *x);
+    for (int64_t i = 0; x && i < *n; i++) {
+        if (f32) {
+            uint32_t u = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 | (uint32_t)b[4 * i + 2] << 16 |
+                         (uint32_t)b[4 * i + 3] << 24;
+            memcpy(&x[i], &u, sizeof u);
+        } else {
+            x[i] = (float)(int16_t)(b[2 * i] | (b[2 * i + 1] << 8)) / 32768.0f;
+        }
+    }
     free(b);
     return x;
 }
@@ -38,35 +59,45 @@ static float *load_s16(const char *dir, const char *name, int64_t *n) {
 static int stream_score(int rate, const float *ref, int64_t n_ref, const float *est, int64_t n, int max_chunk,
                         sono_metrics_scores *sc, int *rounds);
 
-/* Raw float32 little-endian mono NAME.f32 (written by the fixture script). */
-static float *load_f32(const char *dir, const char *name, int64_t *n) {
+/* The lines "REF EST RATE N VALUE" of a reference-values file, each with
+ * its pair of signals loaded. */
+typedef struct {
+    FILE *f;
+    char ref[64], est[64];
+    int rate;
+    int64_t n;
+    double want;
+    float *x, *y;
+} fixture_lines;
+
+static int fixture_open(fixture_lines *it, const char *dir, const char *file) {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s.f32", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long bytes = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *n = bytes / 4;
-    unsigned char *b = malloc((size_t)bytes);
-    float *x = malloc((size_t)*n * sizeof *x);
-    if (!b || !x || fread(b, 1, (size_t)bytes, f) != (size_t)bytes) {
-        free(b), free(x), fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    for (int64_t i = 0; i < *n; i++) {
-        uint32_t u = (uint32_t)b[4 * i] | (uint32_t)b[4 * i + 1] << 8 | (uint32_t)b[4 * i + 2] << 16 |
-                     (uint32_t)b[4 * i + 3] << 24;
-        memcpy(&x[i], &u, sizeof u);
-    }
-    free(b);
-    return x;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    memset(it, 0, sizeof *it);
+    it->f = fopen(path, "r");
+    CHECK_MSG(it->f != NULL, "cannot open %s", path);
+    return it->f != NULL;
 }
 
-static float *load_any(const char *dir, const char *name, int64_t *n) {
-    float *x = load_s16(dir, name, n);
-    return x ? x : load_f32(dir, name, n);
+/* The next pair: 1 with x, y, n set (freed by the next call), 0 at the end. */
+static int fixture_next(fixture_lines *it, const char *dir) {
+    char line[512];
+    free(it->x), free(it->y);
+    it->x = it->y = NULL;
+    while (fgets(line, sizeof line, it->f)) {
+        long long n;
+        if (line[0] == '#' || sscanf(line, "%63s %63s %d %lld %lf", it->ref, it->est, &it->rate, &n, &it->want) != 5)
+            continue;
+        int64_t nr = 0, ne = 0;
+        it->x = load_any(dir, it->ref, &nr), it->y = load_any(dir, it->est, &ne);
+        it->n = n;
+        CHECK_MSG(it->x && it->y && nr == n && ne == n, "fixture %s/%s", it->ref, it->est);
+        if (it->x && it->y && nr == n && ne == n) return 1;
+        free(it->x), free(it->y);
+        it->x = it->y = NULL;
+    }
+    fclose(it->f);
+    return 0;
 }
 
 #define MEL_TOL 1e-6
@@ -79,42 +110,28 @@ static float *load_any(const char *dir, const char *name, int64_t *n) {
  * the floor the noise scored 0.29 and 0.37, and the default codec at 6 kbps
  * scores about 0.5 on speech). */
 static void test_mel_reference(const char *dir) {
-    char path[1024], line[512];
-    snprintf(path, sizeof path, "%s/mel_ref.txt", dir);
-    FILE *f = fopen(path, "r");
-    CHECK_MSG(f != NULL, "cannot open %s", path);
-    if (!f) return;
+    fixture_lines it;
+    if (!fixture_open(&it, dir, "mel_ref.txt")) return;
     double max_diff = 0, n90 = NAN, n80 = NAN, lp = NAN;
     int cases = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#') continue;
-        char ref[64], est[64];
-        int rate;
-        long long n;
-        double want;
-        if (sscanf(line, "%63s %63s %d %lld %lf", ref, est, &rate, &n, &want) != 5) continue;
-        int64_t nr = 0, ne = 0;
-        float *x = load_any(dir, ref, &nr), *y = load_any(dir, est, &ne);
-        CHECK_MSG(x && y && nr == n && ne == n, "fixture %s/%s", ref, est);
-        if (x && y && nr == n && ne == n) {
-            double got = -9;
-            sono_metrics_scores sc = {0};
-            int rounds = 0;
-            int rc = sono_metrics_mel_distance(x, y, n, rate, &got);
-            int src = stream_score(rate, x, n, y, n, 5000, &sc, &rounds);
-            double d = fabs(got - want);
-            printf("  mel %-6s vs %-8s %5d Hz: ours %.8f  numpy %.8f  diff %.2e\n", ref, est, rate, got, want, d);
-            CHECK_MSG(rc == 0 && d <= MEL_TOL, "%s vs %s: rc %d, %.8f vs %.8f", ref, est, rc, got, want);
-            CHECK_MSG(src == 0 && sc.mel == got, "%s vs %s streamed: rc %d, %.17g vs %.17g", ref, est, src, sc.mel, got);
-            if (d > max_diff) max_diff = d;
-            if (!strcmp(ref, "afs") && !strcmp(est, "afs_n90")) n90 = got;
-            if (!strcmp(ref, "afs") && !strcmp(est, "afs_n80")) n80 = got;
-            if (!strcmp(ref, "afs") && !strcmp(est, "afs_lp4k")) lp = got;
-            cases++;
-        }
-        free(x), free(y);
+    while (fixture_next(&it, dir)) {
+        double got = -9;
+        sono_metrics_scores sc = {0};
+        int rounds = 0;
+        int rc = sono_metrics_mel_distance(it.x, it.y, it.n, it.rate, &got);
+        int src = stream_score(it.rate, it.x, it.n, it.y, it.n, 5000, &sc, &rounds);
+        double d = fabs(got - it.want);
+        printf("  mel %-6s vs %-8s %5d Hz: ours %.8f  numpy %.8f  diff %.2e\n", it.ref, it.est, it.rate, got,
+               it.want, d);
+        CHECK_MSG(rc == 0 && d <= MEL_TOL, "%s vs %s: rc %d, %.8f vs %.8f", it.ref, it.est, rc, got, it.want);
+        CHECK_MSG(src == 0 && sc.mel == got, "%s vs %s streamed: rc %d, %.17g vs %.17g", it.ref, it.est, src, sc.mel,
+                  got);
+        if (d > max_diff) max_diff = d;
+        if (!strcmp(it.ref, "afs") && !strcmp(it.est, "afs_n90")) n90 = got;
+        if (!strcmp(it.ref, "afs") && !strcmp(it.est, "afs_n80")) n80 = got;
+        if (!strcmp(it.ref, "afs") && !strcmp(it.est, "afs_lp4k")) lp = got;
+        cases++;
     }
-    fclose(f);
     CHECK(cases >= 10);
     CHECK_MSG(n90 < 0.03, "noise at -90 dBFS scores %.4f, want < 0.03", n90);
     CHECK_MSG(n80 < 0.1, "noise at -80 dBFS scores %.4f, want < 0.1", n80);
@@ -124,35 +141,20 @@ static void test_mel_reference(const char *dir) {
 }
 
 static void test_stoi_reference(const char *dir) {
-    char path[1024], line[512];
-    snprintf(path, sizeof path, "%s/stoi_ref.txt", dir);
-    FILE *f = fopen(path, "r");
-    CHECK_MSG(f != NULL, "cannot open %s", path);
-    if (!f) return;
+    fixture_lines it;
+    if (!fixture_open(&it, dir, "stoi_ref.txt")) return;
     double max_diff = 0;
     int cases = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#') continue;
-        char ref[64], est[64];
-        int rate;
-        long long n;
-        double want;
-        if (sscanf(line, "%63s %63s %d %lld %lf", ref, est, &rate, &n, &want) != 5) continue;
-        int64_t nr = 0, ne = 0;
-        float *x = load_s16(dir, ref, &nr), *y = load_s16(dir, est, &ne);
-        CHECK_MSG(x && y && nr == n && ne == n, "fixture %s/%s", ref, est);
-        if (x && y && nr == n && ne == n) {
-            double got = -9;
-            int rc = sono_metrics_stoi(x, y, n, rate, &got);
-            double d = fabs(got - want);
-            printf("  stoi %-6s vs %-7s %5d Hz: ours %.6f  pystoi %.6f  diff %.2e\n", ref, est, rate, got, want, d);
-            CHECK_MSG(rc == 0 && d <= STOI_TOL, "%s vs %s: rc %d, %.6f vs %.6f", ref, est, rc, got, want);
-            if (d > max_diff) max_diff = d;
-            cases++;
-        }
-        free(x), free(y);
+    while (fixture_next(&it, dir)) {
+        double got = -9;
+        int rc = sono_metrics_stoi(it.x, it.y, it.n, it.rate, &got);
+        double d = fabs(got - it.want);
+        printf("  stoi %-6s vs %-7s %5d Hz: ours %.6f  pystoi %.6f  diff %.2e\n", it.ref, it.est, it.rate, got,
+               it.want, d);
+        CHECK_MSG(rc == 0 && d <= STOI_TOL, "%s vs %s: rc %d, %.6f vs %.6f", it.ref, it.est, rc, got, it.want);
+        if (d > max_diff) max_diff = d;
+        cases++;
     }
-    fclose(f);
     CHECK(cases >= 5);
     printf("  STOI vs pystoi: %d cases, max abs diff %.3g (tolerance %g)\n", cases, max_diff, STOI_TOL);
 }
@@ -369,7 +371,7 @@ static void test_stream(const char *dir) {
     double worst = 0;
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         int64_t nr = 0, ne = 0;
-        float *x = load_s16(dir, pairs[i][0], &nr), *y = load_s16(dir, pairs[i][1], &ne);
+        float *x = load_any(dir, pairs[i][0], &nr), *y = load_any(dir, pairs[i][1], &ne);
         CHECK(x && y && nr == ne);
         if (x && y && nr == ne) {
             int rate = pairs[i][0][0] == 'c' ? 22050 : 16000;
