@@ -4,9 +4,11 @@
  * SI-SNR, multi-scale mel distance, STOI and effective bitrate per file and
  * the mean per category.
  *
- * Metrics come from the public sonotok/metrics.h. They are computed on mono
- * mixes at the reference's own rate; estimates at another rate are
- * resampled to it. */
+ * Metrics come from the public sonotok/metrics.h, streamed
+ * (sono_metrics_stream): files are read in blocks and the codec and Opus
+ * run in blocks, so memory does not grow with the files' length. They are
+ * computed on mono mixes at the reference's own rate; estimates at another
+ * rate are resampled to it. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -62,8 +64,8 @@ const cli_cmd cmd_eval = {
         "removed) on up to 2 channels; its output is resampled back to the reference rate.\n"
         "Files are read in blocks (the reference twice: once to find its loudest\n"
         "frame, which the STOI and mel floors depend on), so memory does not grow\n"
-        "with their length; one that is not a regular file (a pipe) is read into\n"
-        "memory first, and --plot holds the pair it draws.\n"
+        "with their length (--plot reads them once more); one that is not a regular\n"
+        "file (a pipe) is read into memory first.\n"
         "\n"
         "--plot DIR: for every row, DIR/<file>.<system>.png (the file's label with\n"
         "characters other than letters, digits, '.', '-', '_' made '_'): log-power\n"
@@ -175,7 +177,8 @@ static int walk(eval_list *l, const char *root, const char *rel, const char *est
  *
  * Every signal is read in blocks of EVAL_BLOCK samples, never whole: the
  * reference is read once for the metrics' first pass and once per system
- * for the second (see sono_metrics_stream), the estimate once per system.
+ * for the second (see sono_metrics_stream), the estimate once per system,
+ * both once more for --plot.
  * A file that is not a regular file (a pipe) cannot be read twice: its bytes
  * are read into memory once and decoded from there. */
 
@@ -583,25 +586,6 @@ static int score(const cli_common *c, const eval_item *it, eval_file *ref, int r
     return 0;
 }
 
-/* --plot: the first n samples of the reference and the estimate, in memory. */
-static int read_pair(eval_file *ref, est_src *e, int64_t n, float **x, float **y, const char *label) {
-    *x = malloc((size_t)(n > 0 ? n : 1) * sizeof **x);
-    *y = malloc((size_t)(n > 0 ? n : 1) * sizeof **y);
-    if (!*x || !*y) return cli_fail(CLI_EXIT_IO, label, "out of memory");
-    int rc = 0;
-    sono_audio_reader *r = file_open(ref, 0, 1, &rc);
-    if (!r) return rc;
-    if ((rc = est_start(e, label)) == 0) {
-        int64_t a = 0, b = 0, k;
-        while (a < n && (k = file_read(ref, r, *x + a, min_i64(EVAL_BLOCK, n - a), a)) > 0) a += k;
-        while (b < n && (k = est_read(e, *y + b, n - b, label)) > 0) b += k;
-        if (a < n || b < n) rc = cli_fail(CLI_EXIT_DATA, label, "changed while being read");
-    }
-    sono_audio_close(r);
-    est_stop(e);
-    return rc;
-}
-
 /* ---- spectrogram images (--plot) ---- */
 
 /* One PNG per scored file and system: three panels stacked top to bottom,
@@ -629,49 +613,87 @@ enum {
     PLOT_TOP_MIN_DB = -100, /* the top of the scale is at least this (dB re a full-scale sine) */
 };
 
-/* dB spectrogram of x [n] pooled to out [PLOT_ROWS][cols] (row 0 lowest).
- * Frames are computed in blocks of at least PLOT_BLOCK (one FFT plan per
- * block, not per column: short files have one frame per column). */
-enum { PLOT_BLOCK = 256 };
-static int plot_spectrogram(const float *x, int64_t n, int cols, float *out) {
-    const int nb = PLOT_NFFT / 2 + 1;
-    const int64_t n_frames = n / PLOT_HOP + 1;
-    int64_t most = 0; /* frames in the widest column */
-    for (int c = 0; c < cols; c++) {
-        int64_t f0 = (int64_t)c * n_frames / cols, f1 = (int64_t)(c + 1) * n_frames / cols;
-        if (f1 - f0 > most) most = f1 - f0;
-    }
-    const int64_t block = most > PLOT_BLOCK ? most : PLOT_BLOCK;
-    double *pw = malloc(sizeof(double) * (size_t)block * nb), *pow_col = malloc(sizeof(double) * PLOT_ROWS);
-    if (!pw || !pow_col) {
-        free(pw), free(pow_col);
-        return -1;
-    }
-    int64_t b0 = 0, bn = 0; /* pw holds frames b0 .. b0 + bn - 1 */
-    for (int c = 0; c < cols; c++) {
-        int64_t f0 = (int64_t)c * n_frames / cols, f1 = (int64_t)(c + 1) * n_frames / cols;
-        if (f1 <= f0) f1 = f0 + 1;
-        if (f0 < b0 || f1 > b0 + bn) { /* columns move forward: the next block starts at f0 */
-            b0 = f0;
-            bn = n_frames - f0 < block ? n_frames - f0 : block;
-            if (sono_metrics_power_spectrogram(x, n, PLOT_NFFT, PLOT_HOP, b0, bn, pw)) {
-                free(pw), free(pow_col);
-                return -1;
-            }
-        }
-        for (int r = 0; r < PLOT_ROWS; r++) pow_col[r] = 0;
-        for (int64_t f = f0; f < f1; f++)
-            for (int b = 0; b < PLOT_NFFT / 2; b++)
-                pow_col[b * PLOT_ROWS / (PLOT_NFFT / 2)] += pw[(f - b0) * nb + b];
-        /* dB relative to a full-scale sine (|X| = N/4 with this window) */
-        const double full = (double)PLOT_NFFT * PLOT_NFFT / 16.0;
+/* Columns of one signal's dB spectrogram, out [PLOT_ROWS][cols] (row 0
+ * lowest), built as the samples arrive: frames are computed PLOT_BATCH at a
+ * time (one FFT plan per batch) from a window of the samples they cover,
+ * and each column is the mean power of its frames. */
+enum { PLOT_BATCH = 64, PLOT_SPAN = (PLOT_BATCH - 1) * PLOT_HOP + PLOT_NFFT };
+
+typedef struct {
+    int64_t n, n_frames;     /* samples; frames, centred on f * PLOT_HOP */
+    int cols, c;             /* columns; the one being filled */
+    float *out;
+    float *buf;              /* samples [start, start + len), room for PLOT_SPAN + EVAL_BLOCK */
+    int64_t start, len, f;   /* f: the next frame */
+    float *span;             /* [PLOT_SPAN] the samples of one batch, zeros outside the signal */
+    double *pw;              /* [PLOT_BATCH][PLOT_NFFT / 2 + 1] */
+    double col[PLOT_ROWS];
+} plot_cols;
+
+static int plot_cols_init(plot_cols *p, int64_t n, int cols, float *out) {
+    memset(p, 0, sizeof *p);
+    p->n = n, p->n_frames = n / PLOT_HOP + 1, p->cols = cols, p->out = out;
+    p->buf = malloc((PLOT_SPAN + EVAL_BLOCK) * sizeof *p->buf);
+    p->span = malloc(PLOT_SPAN * sizeof *p->span);
+    p->pw = malloc(sizeof(double) * PLOT_BATCH * (PLOT_NFFT / 2 + 1));
+    return p->buf && p->span && p->pw ? 0 : -1;
+}
+
+static void plot_cols_free(plot_cols *p) { free(p->buf), free(p->span), free(p->pw); }
+
+/* Column range [f0, f1) of frames; a short file's columns repeat frames. */
+static void plot_col_frames(const plot_cols *p, int c, int64_t *f0, int64_t *f1) {
+    *f0 = (int64_t)c * p->n_frames / p->cols, *f1 = (int64_t)(c + 1) * p->n_frames / p->cols;
+    if (*f1 <= *f0) *f1 = *f0 + 1;
+}
+
+/* Frame f's power: add it to the columns it belongs to, close those it ends. */
+static void plot_frame(plot_cols *p, int64_t f, const double *pw) {
+    const double full = (double)PLOT_NFFT * PLOT_NFFT / 16.0; /* dB re a full-scale sine (|X| = N/4) */
+    for (int64_t f0, f1; p->c < p->cols; p->c++) {
+        plot_col_frames(p, p->c, &f0, &f1);
+        if (f < f0) return;
+        if (f == f0)
+            for (int r = 0; r < PLOT_ROWS; r++) p->col[r] = 0;
+        for (int b = 0; b < PLOT_NFFT / 2; b++) p->col[b * PLOT_ROWS / (PLOT_NFFT / 2)] += pw[b];
+        if (f < f1 - 1) return;
         for (int r = 0; r < PLOT_ROWS; r++)
-            out[(size_t)r * (size_t)cols + (size_t)c] =
-                (float)(10.0 * log10(pow_col[r] / (double)(f1 - f0) / full + 1e-20));
+            p->out[(size_t)r * (size_t)p->cols + (size_t)p->c] =
+                (float)(10.0 * log10(p->col[r] / (double)(f1 - f0) / full + 1e-20));
     }
-    free(pw);
-    free(pow_col);
-    return 0;
+}
+
+/* Take k samples (the signal's next, within its n); compute every batch of
+ * frames they complete (all remaining ones once the signal is in). 0 or -1. */
+static int plot_cols_push(plot_cols *p, const float *x, int64_t k) {
+    if (p->len + k > PLOT_SPAN + EVAL_BLOCK) { /* keep from the next frame's first sample */
+        int64_t drop = p->f * PLOT_HOP - PLOT_NFFT / 2 - p->start;
+        if (drop > p->len) drop = p->len;
+        if (drop > 0) {
+            memmove(p->buf, p->buf + drop, (size_t)(p->len - drop) * sizeof *p->buf);
+            p->start += drop, p->len -= drop;
+        }
+    }
+    memcpy(p->buf + p->len, x, (size_t)k * sizeof *x);
+    p->len += k;
+    const int64_t have = p->start + p->len;
+    for (;;) {
+        int64_t nf = p->n_frames - p->f;
+        if (nf > PLOT_BATCH) nf = PLOT_BATCH;
+        /* the batch's last window ends at (f + nf - 1) * hop + nfft / 2, or the signal does */
+        while (nf > 0 && have < p->n && (p->f + nf - 1) * PLOT_HOP + PLOT_NFFT / 2 > have) nf--;
+        if (nf < 1) return 0;
+        const int64_t s0 = p->f * PLOT_HOP - PLOT_NFFT / 2;
+        for (int64_t j = 0; j < PLOT_SPAN; j++) {
+            int64_t t = s0 + j;
+            p->span[j] = t >= 0 && t < p->n && t < have ? p->buf[t - p->start] : 0.0f;
+        }
+        /* frames centred on (2 + i) * hop of the span: i * hop - nfft / 2 + nfft / 2 = s0 + i * hop */
+        if (sono_metrics_power_spectrogram(p->span, PLOT_SPAN, PLOT_NFFT, PLOT_HOP, PLOT_NFFT / 2 / PLOT_HOP, nf, p->pw))
+            return -1;
+        for (int64_t i = 0; i < nf; i++) plot_frame(p, p->f + i, p->pw + i * (PLOT_NFFT / 2 + 1));
+        p->f += nf;
+    }
 }
 
 /* Piecewise-linear colour maps: t in [0, 1] -> RGB. */
@@ -728,16 +750,20 @@ static int plot_path(char *out, size_t size, const char *dir, const char *label,
     return w < 0 || (size_t)w >= size - o ? -1 : 0;
 }
 
-/* Write the image of ref vs est (both mono, n samples) to path. 0 or an exit code (printed). */
-static int plot_write(const char *path, const float *ref, const float *est, int64_t n) {
+/* Columns of an image of n samples. */
+static int plot_n_cols(int64_t n) {
     int64_t n_frames = n / PLOT_HOP + 1;
-    int cols = n_frames > PLOT_MAX_COLS ? PLOT_MAX_COLS : n_frames < PLOT_MIN_COLS ? PLOT_MIN_COLS : (int)n_frames;
+    return n_frames > PLOT_MAX_COLS ? PLOT_MAX_COLS : n_frames < PLOT_MIN_COLS ? PLOT_MIN_COLS : (int)n_frames;
+}
+
+/* Write the image from the dB spectrograms db [2][PLOT_ROWS][cols] of the
+ * reference and the estimate to path. 0 or an exit code (printed). */
+static int plot_write(const char *path, const float *db, int cols) {
     const int h = 3 * PLOT_ROWS + 2 * PLOT_SEP;
     size_t cells = (size_t)PLOT_ROWS * (size_t)cols;
-    float *db = malloc(2 * cells * sizeof *db);
     uint8_t *rgb = malloc((size_t)h * (size_t)cols * 3);
     int rc = 0;
-    if (!db || !rgb || plot_spectrogram(ref, n, cols, db) || plot_spectrogram(est, n, cols, db + cells)) {
+    if (!rgb) {
         rc = cli_fail(CLI_EXIT_IO, path, "out of memory");
         goto done;
     }
@@ -774,8 +800,37 @@ static int plot_write(const char *path, const float *ref, const float *est, int6
     }
     rc = cli_tmp_commit(&t);
 done:
-    free(db);
     free(rgb);
+    return rc;
+}
+
+/* --plot: one more pass over the first n samples of the reference and the
+ * estimate, into their spectrogram columns db [2][PLOT_ROWS][cols]. 0 or an
+ * exit code (printed). */
+static int plot_pass(eval_file *ref, est_src *e, int64_t n, float *rb, float *eb, float *db, int cols,
+                     eval_progress *pg, const char *label) {
+    plot_cols pr = {0}, pe = {0};
+    int rc = 0;
+    if (plot_cols_init(&pr, n, cols, db) || plot_cols_init(&pe, n, cols, db + (size_t)PLOT_ROWS * (size_t)cols)) {
+        rc = cli_fail(CLI_EXIT_IO, label, "out of memory");
+        goto done;
+    }
+    sono_audio_reader *r = file_open(ref, 0, 1, &rc);
+    if (!r) goto done;
+    if ((rc = est_start(e, label)) == 0) {
+        for (int64_t at = 0, k; at < n && !rc; at += k) {
+            int64_t want = min_i64(EVAL_BLOCK, n - at), a = file_read(ref, r, rb, want, at);
+            k = a == want ? est_read(e, eb, want, label) : a;
+            if (k < 0) rc = (int)-k;
+            else if (a != want || k != want) rc = cli_fail(CLI_EXIT_DATA, label, "changed while being read");
+            else if (plot_cols_push(&pr, rb, k) || plot_cols_push(&pe, eb, k)) rc = cli_fail(CLI_EXIT_IO, label, "out of memory");
+            if (!rc) progress_add(pg, k, "image");
+        }
+    }
+    sono_audio_close(r);
+    est_stop(e);
+done:
+    plot_cols_free(&pr), plot_cols_free(&pe);
     return rc;
 }
 
@@ -987,15 +1042,16 @@ static int run_eval(const cli_cmd *cmd, int argc, char **argv) {
             }
             if (!frc && plot_dir) {
                 char path[8192];
-                float *x = NULL, *y = NULL;
+                int cols = plot_n_cols(n_common);
+                float *db = malloc(sizeof(float) * 2 * PLOT_ROWS * (size_t)cols);
                 int prc = plot_path(path, sizeof path, plot_dir, it->label, sys_names[sys]) != 0
                               ? cli_fail(CLI_EXIT_IO, it->label, "--plot: path too long")
-                              : read_pair(&ref, &e, n_common, &x, &y, it->label);
-                if (!prc) prc = plot_write(path, x, y, n_common);
+                          : !db ? cli_fail(CLI_EXIT_IO, it->label, "out of memory")
+                                : plot_pass(&ref, &e, n_common, rb, eb, db, cols, &pg, it->label);
+                if (!prc) prc = plot_write(path, db, cols);
                 if (!prc) n_plots++;
                 if (prc && !worst) worst = prc;
-                free(x), free(y);
-                progress_add(&pg, n_ref, sys_names[sys]);
+                free(db);
             }
             est_free(&e);
             if (frc) {
