@@ -113,8 +113,8 @@ SONO_API int64_t sono_metrics_resampler_finish(sono_metrics_resampler *r, float 
 SONO_API void sono_metrics_resampler_free(sono_metrics_resampler *r); /* NULL-safe */
 
 /* All three scores of a reference and an estimate, computed from blocks of
- * samples in memory that does not grow with the signals' length (a few
- * hundred KB). The scores equal the one-shot functions' on the samples
+ * samples in memory that does not grow with the signals' length (1 to 2
+ * MB, mostly filterbanks and resampling filters). The scores equal the one-shot functions' on the samples
  * pushed: STOI and the mel distance exactly, SI-SNR to rounding (it keeps
  * running sums instead of removing the means first).
  *
