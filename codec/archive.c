@@ -19,7 +19,7 @@
 
 #include "sonotok/tokens.h"
 #include "sono_internal.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 
 #define AR_MAGIC "SNTKARCH"
 #define AR_FOOT_MAGIC "SNTKINDX"
@@ -100,7 +100,7 @@ static int ar_set_put(ar_set *set, const char *s, size_t len, int value, int *ol
     if ((set->n + 1) * 2 > set->cap) {
         size_t cap = set->cap ? set->cap * 2 : 64;
         ar_slot *ns = calloc(cap, sizeof *ns);
-        if (!ns) return sono_fail(SONO_E_NOMEM, "archive: no memory for the name table");
+        if (!ns) return sn_fail(SONO_E_NOMEM, "archive: no memory for the name table");
         ar_set big = {ns, 0, cap};
         for (size_t i = 0; i < set->cap; i++)
             if (set->slots[i].s) *ar_set_find(&big, set->slots[i].s, set->slots[i].len, set->slots[i].h) = set->slots[i];
@@ -129,12 +129,12 @@ static int ar_set_get(const ar_set *set, const char *s, size_t len) {
  * dirs holds every folder prefix. Returns 0 or SONO_E_ARG with a detail. */
 static int ar_names_check(const ar_set *names, const ar_set *dirs, const char *name, size_t len) {
     int old = ar_set_get(names, name, len);
-    if (old >= 0) return sono_fail(SONO_E_ARG, "duplicate name '%s' (entry %d)", name, old);
+    if (old >= 0) return sn_fail(SONO_E_ARG, "duplicate name '%s' (entry %d)", name, old);
     if (ar_set_get(dirs, name, len) >= 0)
-        return sono_fail(SONO_E_ARG, "name '%s' is also a folder of another entry", name);
+        return sn_fail(SONO_E_ARG, "name '%s' is also a folder of another entry", name);
     for (size_t i = 0; i < len; i++)
         if (name[i] == '/' && ar_set_get(names, name, i) >= 0)
-            return sono_fail(SONO_E_ARG, "name '%s' puts an entry inside entry '%.*s'", name, (int)i, name);
+            return sn_fail(SONO_E_ARG, "name '%s' puts an entry inside entry '%.*s'", name, (int)i, name);
     return 0;
 }
 
@@ -211,7 +211,7 @@ sono_archive_writer *sono_archive_create(const char *path, int *err) {
     if (!err) err = &dummy;
     *err = 0;
     if (!path || !*path) {
-        *err = sono_fail(SONO_E_ARG, "archive: no path");
+        *err = sn_fail(SONO_E_ARG, "archive: no path");
         return NULL;
     }
     sono_archive_writer *w = calloc(1, sizeof *w);
@@ -220,14 +220,14 @@ sono_archive_writer *sono_archive_create(const char *path, int *err) {
     if (w) w->tmp = malloc(pl + 12);
     if (!w || !w->path || !w->tmp) {
         if (w) ar_writer_free(w);
-        *err = sono_fail(SONO_E_NOMEM, "archive: no memory");
+        *err = sn_fail(SONO_E_NOMEM, "archive: no memory");
         return NULL;
     }
     memcpy(w->tmp, path, pl);
     memcpy(w->tmp + pl, ".tmp.XXXXXX", 12);
     w->fd = mkstemp(w->tmp);
     if (w->fd < 0) {
-        *err = sono_fail(SONO_E_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+        *err = sn_fail(SONO_E_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
         ar_writer_free(w);
         return NULL;
     }
@@ -236,7 +236,7 @@ sono_archive_writer *sono_archive_create(const char *path, int *err) {
     int e = ar_write_all(w->fd, h, AR_HEADER, 0);
     if (!e && fchmod(w->fd, 0644)) e = errno;
     if (e) {
-        *err = sono_fail(SONO_E_IO, "%s: cannot write: %s", w->tmp, strerror(e));
+        *err = sn_fail(SONO_E_IO, "%s: cannot write: %s", w->tmp, strerror(e));
         sono_archive_abort(w);
         return NULL;
     }
@@ -245,34 +245,34 @@ sono_archive_writer *sono_archive_create(const char *path, int *err) {
 }
 
 int sono_archive_add(sono_archive_writer *w, const char *name, const uint8_t *data, size_t n_bytes) {
-    if (!w || !name || !data) return sono_fail(SONO_E_ARG, "archive: NULL argument");
-    if (w->failed) return sono_fail(w->failed, "archive: %s: an earlier write failed", w->path);
+    if (!w || !name || !data) return sn_fail(SONO_E_ARG, "archive: NULL argument");
+    if (w->failed) return sn_fail(w->failed, "archive: %s: an earlier write failed", w->path);
     size_t len = strlen(name);
     const char *why = ar_name_problem(name, len);
-    if (why) return sono_fail(SONO_E_ARG, "archive: refused entry name '%s': %s", name, why);
-    if (w->n >= AR_MAX_ENTRIES) return sono_fail(SONO_E_LIMIT, "archive: too many entries");
+    if (why) return sn_fail(SONO_E_ARG, "archive: refused entry name '%s': %s", name, why);
+    if (w->n >= AR_MAX_ENTRIES) return sn_fail(SONO_E_LIMIT, "archive: too many entries");
     int rc = ar_names_check(&w->names, &w->dirs, name, len);
     if (rc) {
-        sono_error_prefix("archive: refused entry");
+        sn_error_prefix("archive: refused entry");
         return rc;
     }
     tokfile_info info;
-    rc = tokfile_probe(data, n_bytes, &info);
+    rc = sn_tokfile_probe(data, n_bytes, &info);
     if (rc) {
-        sono_error_prefix("archive: entry '%s' is not a valid token file", name);
+        sn_error_prefix("archive: entry '%s' is not a valid token file", name);
         return rc;
     }
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 16;
         ar_entry *ne = realloc(w->e, cap * sizeof *ne);
-        if (!ne) return sono_fail(SONO_E_NOMEM, "archive: no memory");
+        if (!ne) return sn_fail(SONO_E_NOMEM, "archive: no memory");
         w->e = ne;
         w->cap = cap;
     }
     ar_entry *e = &w->e[w->n];
     memset(e, 0, sizeof *e);
     e->name = strdup(name);
-    if (!e->name) return sono_fail(SONO_E_NOMEM, "archive: no memory");
+    if (!e->name) return sn_fail(SONO_E_NOMEM, "archive: no memory");
     e->name_len = len;
     w->n++; /* from here the table owns e->name, which the sets borrow */
     if ((rc = ar_names_insert(&w->names, &w->dirs, e->name, len, (int)w->n - 1))) {
@@ -282,7 +282,7 @@ int sono_archive_add(sono_archive_writer *w, const char *name, const uint8_t *da
     int ioe = ar_write_all(w->fd, data, n_bytes, w->off);
     if (ioe) {
         w->failed = SONO_E_IO;
-        return sono_fail(SONO_E_IO, "%s: write failed: %s", w->tmp, strerror(ioe));
+        return sn_fail(SONO_E_IO, "%s: write failed: %s", w->tmp, strerror(ioe));
     }
     e->offset = w->off;
     e->size = n_bytes;
@@ -306,9 +306,9 @@ static int ar_sync_dir(const char *path) {
 }
 
 int sono_archive_commit(sono_archive_writer *w) {
-    if (!w) return sono_fail(SONO_E_ARG, "archive: NULL writer");
+    if (!w) return sn_fail(SONO_E_ARG, "archive: NULL writer");
     if (w->failed) {
-        int rc = sono_fail(w->failed, "archive: %s: not written, an earlier write failed", w->path);
+        int rc = sn_fail(w->failed, "archive: %s: not written, an earlier write failed", w->path);
         sono_archive_abort(w);
         return rc;
     }
@@ -322,7 +322,7 @@ int sono_archive_commit(sono_archive_writer *w) {
         free(raw);
         free(z);
         sono_archive_abort(w);
-        return sono_fail(SONO_E_NOMEM, "archive: no memory for the index");
+        return sn_fail(SONO_E_NOMEM, "archive: no memory for the index");
     }
     uint8_t *p = raw;
     for (size_t i = 0; i < w->n; i++) {
@@ -341,7 +341,7 @@ int sono_archive_commit(sono_archive_writer *w) {
     if (ZSTD_isError(zn)) {
         free(z);
         sono_archive_abort(w);
-        return sono_fail(SONO_E_NOMEM, "archive: zstd: %s", ZSTD_getErrorName(zn));
+        return sn_fail(SONO_E_NOMEM, "archive: zstd: %s", ZSTD_getErrorName(zn));
     }
     uint8_t *f = z + zn;
     tokdata_wr64(f, w->off);
@@ -365,12 +365,12 @@ int sono_archive_commit(sono_archive_writer *w) {
     if (!what && rename(w->tmp, w->path)) e = errno, what = "rename";
     if (what) {
         unlink(w->tmp);
-        int rc = sono_fail(SONO_E_IO, "archive: %s: %s failed: %s", w->path, what, strerror(e));
+        int rc = sn_fail(SONO_E_IO, "archive: %s: %s failed: %s", w->path, what, strerror(e));
         ar_writer_free(w);
         return rc;
     }
     e = ar_sync_dir(w->path);
-    int rc = e ? sono_fail(SONO_E_IO, "archive: %s: renamed, but syncing its folder failed: %s", w->path, strerror(e))
+    int rc = e ? sn_fail(SONO_E_IO, "archive: %s: renamed, but syncing its folder failed: %s", w->path, strerror(e))
                : 0;
     ar_writer_free(w);
     return rc;
@@ -399,7 +399,7 @@ struct sono_archive {
 /* Read n bytes at off: 0, or SONO_E_TRUNCATED / SONO_E_IO. */
 static int ar_read_at(const sono_archive *a, uint64_t off, uint8_t *dst, size_t n) {
     if (off > a->size || n > a->size - off)
-        return sono_fail(SONO_E_TRUNCATED, "archive: %s: read of %zu bytes at %llu is past the end", a->label, n,
+        return sn_fail(SONO_E_TRUNCATED, "archive: %s: read of %zu bytes at %llu is past the end", a->label, n,
                          (unsigned long long)off);
     if (a->mem) {
         memcpy(dst, a->mem + off, n);
@@ -408,8 +408,8 @@ static int ar_read_at(const sono_archive *a, uint64_t off, uint8_t *dst, size_t 
     while (n) {
         ssize_t r = pread(a->fd, dst, n, (off_t)off);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return sono_fail(SONO_E_IO, "archive: %s: read failed: %s", a->label, strerror(errno));
-        if (r == 0) return sono_fail(SONO_E_TRUNCATED, "archive: %s: file shrank while reading", a->label);
+        if (r < 0) return sn_fail(SONO_E_IO, "archive: %s: read failed: %s", a->label, strerror(errno));
+        if (r == 0) return sn_fail(SONO_E_TRUNCATED, "archive: %s: file shrank while reading", a->label);
         dst += r;
         n -= (size_t)r;
         off += (uint64_t)r;
@@ -435,68 +435,68 @@ static int ar_load_index(sono_archive *a) {
         int rc = ar_read_at(a, 0, h, k);
         if (rc) return rc;
         if (k == 0 || !memcmp(h, AR_MAGIC, k < 8 ? k : 8))
-            return sono_fail(SONO_E_TRUNCATED, "archive: %s: %zu bytes, shorter than the header: file is truncated", L, k);
-        return sono_fail(SONO_E_FORMAT, "archive: %s: not an archive", L);
+            return sn_fail(SONO_E_TRUNCATED, "archive: %s: %zu bytes, shorter than the header: file is truncated", L, k);
+        return sn_fail(SONO_E_FORMAT, "archive: %s: not an archive", L);
     }
     int rc = ar_read_at(a, 0, h, AR_HEADER);
     if (rc) return rc;
-    if (memcmp(h, AR_MAGIC, 8)) return sono_fail(SONO_E_FORMAT, "archive: %s: bad magic, not an archive", L);
+    if (memcmp(h, AR_MAGIC, 8)) return sn_fail(SONO_E_FORMAT, "archive: %s: bad magic, not an archive", L);
     uint64_t hs = tokdata_rd64(h + 24), hc = XXH3_64bits(h, 24);
     if (hs != hc)
-        return sono_fail(SONO_E_CHECKSUM, "archive: %s: header checksum mismatch (stored %016llx, computed %016llx)", L,
+        return sn_fail(SONO_E_CHECKSUM, "archive: %s: header checksum mismatch (stored %016llx, computed %016llx)", L,
                          (unsigned long long)hs, (unsigned long long)hc);
     int major = tokdata_rd16(h + 8), minor = tokdata_rd16(h + 10);
-    if (major == 0) return sono_fail(SONO_E_FORMAT, "archive: %s: version 0.%d is not valid", L, minor);
+    if (major == 0) return sn_fail(SONO_E_FORMAT, "archive: %s: version 0.%d is not valid", L, minor);
     if (major > AR_MAJOR)
-        return sono_fail(SONO_E_UNSUPPORTED, "archive: %s: version %d.%d is newer than this reader (%d.x)", L, major,
+        return sn_fail(SONO_E_UNSUPPORTED, "archive: %s: version %d.%d is newer than this reader (%d.x)", L, major,
                          minor, AR_MAJOR);
     uint32_t flags = tokdata_rd32(h + 12);
-    if (flags) return sono_fail(SONO_E_UNSUPPORTED, "archive: %s: unknown flags 0x%x", L, flags);
+    if (flags) return sn_fail(SONO_E_UNSUPPORTED, "archive: %s: unknown flags 0x%x", L, flags);
     uint64_t total = tokdata_rd64(h + 16);
-    if (total == 0) return sono_fail(SONO_E_FORMAT, "archive: %s: unfinished archive (never committed)", L);
+    if (total == 0) return sn_fail(SONO_E_FORMAT, "archive: %s: unfinished archive (never committed)", L);
     if (total < AR_HEADER + AR_FOOTER)
-        return sono_fail(SONO_E_FORMAT, "archive: %s: size %llu in the header is impossible", L, (unsigned long long)total);
+        return sn_fail(SONO_E_FORMAT, "archive: %s: size %llu in the header is impossible", L, (unsigned long long)total);
     if (a->size < total)
-        return sono_fail(SONO_E_TRUNCATED, "archive: %s: %llu bytes, the header says %llu: file is truncated", L,
+        return sn_fail(SONO_E_TRUNCATED, "archive: %s: %llu bytes, the header says %llu: file is truncated", L,
                          (unsigned long long)a->size, (unsigned long long)total);
     if (a->size > total)
-        return sono_fail(SONO_E_FORMAT, "archive: %s: %llu unexpected bytes after the end", L,
+        return sn_fail(SONO_E_FORMAT, "archive: %s: %llu unexpected bytes after the end", L,
                          (unsigned long long)(a->size - total));
     if ((rc = ar_read_at(a, total - AR_FOOTER, f, AR_FOOTER))) return rc;
-    if (memcmp(f + 40, AR_FOOT_MAGIC, 8)) return sono_fail(SONO_E_FORMAT, "archive: %s: footer magic missing", L);
+    if (memcmp(f + 40, AR_FOOT_MAGIC, 8)) return sn_fail(SONO_E_FORMAT, "archive: %s: footer magic missing", L);
     uint64_t fs = tokdata_rd64(f + 48), fc = XXH3_64bits(f, 48);
     if (fs != fc)
-        return sono_fail(SONO_E_CHECKSUM, "archive: %s: footer checksum mismatch (stored %016llx, computed %016llx)", L,
+        return sn_fail(SONO_E_CHECKSUM, "archive: %s: footer checksum mismatch (stored %016llx, computed %016llx)", L,
                          (unsigned long long)fs, (unsigned long long)fc);
     uint64_t ioff = tokdata_rd64(f), isize = tokdata_rd64(f + 8), iraw = tokdata_rd64(f + 16);
     uint64_t n_entries = tokdata_rd64(f + 24), isum = tokdata_rd64(f + 32);
     if (ioff < AR_HEADER || ioff > total - AR_FOOTER || isize != total - AR_FOOTER - ioff)
-        return sono_fail(SONO_E_FORMAT, "archive: %s: index at %llu (%llu bytes) does not end at the footer", L,
+        return sn_fail(SONO_E_FORMAT, "archive: %s: index at %llu (%llu bytes) does not end at the footer", L,
                          (unsigned long long)ioff, (unsigned long long)isize);
     if (iraw > AR_MAX_INDEX || n_entries > AR_MAX_ENTRIES)
-        return sono_fail(SONO_E_LIMIT, "archive: %s: index of %llu bytes / %llu entries beyond limits", L,
+        return sn_fail(SONO_E_LIMIT, "archive: %s: index of %llu bytes / %llu entries beyond limits", L,
                          (unsigned long long)iraw, (unsigned long long)n_entries);
     if (n_entries * AR_ENTRY_FIXED > iraw)
-        return sono_fail(SONO_E_FORMAT, "archive: %s: %llu entries cannot fit in a %llu-byte index", L,
+        return sn_fail(SONO_E_FORMAT, "archive: %s: %llu entries cannot fit in a %llu-byte index", L,
                          (unsigned long long)n_entries, (unsigned long long)iraw);
-    if (isize > AR_MAX_INDEX) return sono_fail(SONO_E_LIMIT, "archive: %s: stored index beyond limits", L);
+    if (isize > AR_MAX_INDEX) return sn_fail(SONO_E_LIMIT, "archive: %s: stored index beyond limits", L);
     uint8_t *zi = malloc(isize ? (size_t)isize : 1), *raw = malloc(iraw ? (size_t)iraw : 1);
     if (!zi || !raw) {
         free(zi);
         free(raw);
-        return sono_fail(SONO_E_NOMEM, "archive: %s: no memory for the index", L);
+        return sn_fail(SONO_E_NOMEM, "archive: %s: no memory for the index", L);
     }
     rc = ar_read_at(a, ioff, zi, (size_t)isize);
     uint64_t ic = rc ? 0 : XXH3_64bits(zi, (size_t)isize);
     if (!rc && ic != isum)
-        rc = sono_fail(SONO_E_CHECKSUM, "archive: %s: index checksum mismatch (stored %016llx, computed %016llx)", L,
+        rc = sn_fail(SONO_E_CHECKSUM, "archive: %s: index checksum mismatch (stored %016llx, computed %016llx)", L,
                        (unsigned long long)isum, (unsigned long long)ic);
     if (!rc) {
         unsigned long long content = ZSTD_getFrameContentSize(zi, (size_t)isize);
         size_t got = content == iraw ? ZSTD_decompress(raw, (size_t)iraw, zi, (size_t)isize) : 0;
         if (content != iraw || ZSTD_isError(got) || got != iraw ||
             ZSTD_findFrameCompressedSize(zi, (size_t)isize) != isize)
-            rc = sono_fail(SONO_E_FORMAT, "archive: %s: index does not decompress to %llu bytes", L,
+            rc = sn_fail(SONO_E_FORMAT, "archive: %s: index does not decompress to %llu bytes", L,
                            (unsigned long long)iraw);
     }
     free(zi);
@@ -507,14 +507,14 @@ static int ar_load_index(sono_archive *a) {
     a->e = calloc(n_entries ? (size_t)n_entries : 1, sizeof *a->e);
     if (!a->e) {
         free(raw);
-        return sono_fail(SONO_E_NOMEM, "archive: %s: no memory for %llu entries", L, (unsigned long long)n_entries);
+        return sn_fail(SONO_E_NOMEM, "archive: %s: no memory for %llu entries", L, (unsigned long long)n_entries);
     }
     const uint8_t *p = raw, *end = raw + iraw;
     uint64_t expect = AR_HEADER;
     for (uint64_t i = 0; i < n_entries && !rc; i++) {
         ar_entry *e = &a->e[i];
         if ((size_t)(end - p) < AR_ENTRY_FIXED) {
-            rc = sono_fail(SONO_E_FORMAT, "archive: %s: index ends inside entry %llu", L, (unsigned long long)i);
+            rc = sn_fail(SONO_E_FORMAT, "archive: %s: index ends inside entry %llu", L, (unsigned long long)i);
             break;
         }
         e->offset = tokdata_rd64(p);
@@ -525,13 +525,13 @@ static int ar_load_index(sono_archive *a) {
         e->name_len = tokdata_rd16(p + 36);
         p += AR_ENTRY_FIXED;
         if ((size_t)(end - p) < e->name_len) {
-            rc = sono_fail(SONO_E_FORMAT, "archive: %s: index ends inside the name of entry %llu", L,
+            rc = sn_fail(SONO_E_FORMAT, "archive: %s: index ends inside the name of entry %llu", L,
                            (unsigned long long)i);
             break;
         }
         e->name = malloc(e->name_len + 1);
         if (!e->name) {
-            rc = sono_fail(SONO_E_NOMEM, "archive: no memory");
+            rc = sn_fail(SONO_E_NOMEM, "archive: no memory");
             break;
         }
         memcpy(e->name, p, e->name_len);
@@ -540,27 +540,27 @@ static int ar_load_index(sono_archive *a) {
         a->n = (int)i + 1;
         const char *why = ar_name_problem(e->name, e->name_len);
         if (why) {
-            rc = sono_fail(SONO_E_FORMAT, "archive: %s: entry %llu has an unsafe name: %s", L, (unsigned long long)i, why);
+            rc = sn_fail(SONO_E_FORMAT, "archive: %s: entry %llu has an unsafe name: %s", L, (unsigned long long)i, why);
             break;
         }
         if (e->offset != expect || e->size == 0 || e->size > ioff - expect) {
-            rc = sono_fail(SONO_E_FORMAT, "archive: %s: entry %llu '%s' at %llu (%llu bytes) is not where the "
+            rc = sn_fail(SONO_E_FORMAT, "archive: %s: entry %llu '%s' at %llu (%llu bytes) is not where the "
                            "previous one ends (%llu) or runs into the index", L, (unsigned long long)i, e->name,
                            (unsigned long long)e->offset, (unsigned long long)e->size, (unsigned long long)expect);
             break;
         }
         expect += e->size;
         if (ar_names_check(&a->names, &a->dirs, e->name, e->name_len)) {
-            sono_error_prefix("archive: %s: index", L);
+            sn_error_prefix("archive: %s: index", L);
             rc = SONO_E_FORMAT;
             break;
         }
         rc = ar_names_insert(&a->names, &a->dirs, e->name, e->name_len, (int)i);
     }
     if (!rc && p != end)
-        rc = sono_fail(SONO_E_FORMAT, "archive: %s: %zu unexpected bytes at the end of the index", L, (size_t)(end - p));
+        rc = sn_fail(SONO_E_FORMAT, "archive: %s: %zu unexpected bytes at the end of the index", L, (size_t)(end - p));
     if (!rc && expect != ioff)
-        rc = sono_fail(SONO_E_FORMAT, "archive: %s: %llu bytes between the last entry and the index", L,
+        rc = sn_fail(SONO_E_FORMAT, "archive: %s: %llu bytes between the last entry and the index", L,
                        (unsigned long long)(ioff - expect));
     free(raw);
     return rc;
@@ -579,14 +579,14 @@ static sono_archive *ar_open_common(sono_archive *a, int *err) {
 sono_archive *sono_archive_open(const char *path, int *err) {
     if (err) *err = 0;
     if (!path) {
-        int rc = sono_fail(SONO_E_ARG, "archive: no path");
+        int rc = sn_fail(SONO_E_ARG, "archive: no path");
         if (err) *err = rc;
         return NULL;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        int rc = sono_fail(e == ENOENT ? SONO_E_NOT_FOUND : SONO_E_IO, "archive: %s: %s", path, strerror(e));
+        int rc = sn_fail(e == ENOENT ? SONO_E_NOT_FOUND : SONO_E_IO, "archive: %s: %s", path, strerror(e));
         if (err) *err = rc;
         return NULL;
     }
@@ -594,8 +594,8 @@ sono_archive *sono_archive_open(const char *path, int *err) {
     sono_archive *a = calloc(1, sizeof *a);
     char *label = strdup(path);
     if (!a || !label || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        int rc = !a || !label ? sono_fail(SONO_E_NOMEM, "archive: no memory")
-                              : sono_fail(SONO_E_IO, "archive: %s: not a regular file", path);
+        int rc = !a || !label ? sn_fail(SONO_E_NOMEM, "archive: no memory")
+                              : sn_fail(SONO_E_IO, "archive: %s: not a regular file", path);
         free(a);
         free(label);
         close(fd);
@@ -608,11 +608,11 @@ sono_archive *sono_archive_open(const char *path, int *err) {
     return ar_open_common(a, err);
 }
 
-sono_archive *archive_open_mem(const uint8_t *buf, size_t n_bytes, int *err) {
+sono_archive *sn_archive_open_mem(const uint8_t *buf, size_t n_bytes, int *err) {
     sono_archive *a = calloc(1, sizeof *a);
     char *label = strdup("(memory)");
     if (!a || !label || (!buf && n_bytes)) {
-        int rc = !a || !label ? sono_fail(SONO_E_NOMEM, "archive: no memory") : sono_fail(SONO_E_ARG, "archive: NULL buffer");
+        int rc = !a || !label ? sn_fail(SONO_E_NOMEM, "archive: no memory") : sn_fail(SONO_E_ARG, "archive: NULL buffer");
         free(a);
         free(label);
         if (err) *err = rc;
@@ -636,30 +636,30 @@ uint64_t sono_archive_size(const sono_archive *a, int i) {
     return a && i >= 0 && i < a->n ? a->e[i].size : 0;
 }
 
-int archive_entry_info(const sono_archive *a, int i, int64_t *n_samples, int32_t *sample_rate) {
-    if (!a || i < 0 || i >= a->n) return sono_fail(SONO_E_ARG, "archive: no entry %d", i);
+int sn_archive_entry_info(const sono_archive *a, int i, int64_t *n_samples, int32_t *sample_rate) {
+    if (!a || i < 0 || i >= a->n) return sn_fail(SONO_E_ARG, "archive: no entry %d", i);
     if (n_samples) *n_samples = a->e[i].n_samples;
     if (sample_rate) *sample_rate = a->e[i].sample_rate;
     return 0;
 }
 
 int sono_archive_find(const sono_archive *a, const char *name) {
-    if (!a || !name) return sono_fail(SONO_E_ARG, "archive: NULL argument");
+    if (!a || !name) return sn_fail(SONO_E_ARG, "archive: NULL argument");
     int i = ar_set_get(&a->names, name, strlen(name));
-    return i >= 0 ? i : sono_fail(SONO_E_NOT_FOUND, "archive: %s: no entry '%s'", a->label, name);
+    return i >= 0 ? i : sn_fail(SONO_E_NOT_FOUND, "archive: %s: no entry '%s'", a->label, name);
 }
 
 int sono_archive_read(sono_archive *a, int i, uint8_t **data, size_t *n_bytes) {
-    if (!a || !data || !n_bytes) return sono_fail(SONO_E_ARG, "archive: NULL argument");
+    if (!a || !data || !n_bytes) return sn_fail(SONO_E_ARG, "archive: NULL argument");
     *data = NULL;
     *n_bytes = 0;
-    if (i < 0 || i >= a->n) return sono_fail(SONO_E_ARG, "archive: %s: no entry %d (of %d)", a->label, i, a->n);
+    if (i < 0 || i >= a->n) return sn_fail(SONO_E_ARG, "archive: %s: no entry %d (of %d)", a->label, i, a->n);
     const ar_entry *e = &a->e[i];
     if (e->size > SONO_MAX_ALLOC)
-        return sono_fail(SONO_E_LIMIT, "archive: %s: entry '%s' of %llu bytes is beyond the limit", a->label, e->name,
+        return sn_fail(SONO_E_LIMIT, "archive: %s: entry '%s' of %llu bytes is beyond the limit", a->label, e->name,
                          (unsigned long long)e->size);
     uint8_t *b = malloc((size_t)e->size);
-    if (!b) return sono_fail(SONO_E_NOMEM, "archive: no memory for %llu bytes", (unsigned long long)e->size);
+    if (!b) return sn_fail(SONO_E_NOMEM, "archive: no memory for %llu bytes", (unsigned long long)e->size);
     int rc = ar_read_at(a, e->offset, b, (size_t)e->size);
     if (rc) {
         free(b);
@@ -668,7 +668,7 @@ int sono_archive_read(sono_archive *a, int i, uint8_t **data, size_t *n_bytes) {
     uint64_t c = XXH3_64bits(b, (size_t)e->size);
     if (c != e->sum) {
         free(b);
-        return sono_fail(SONO_E_CHECKSUM, "archive: %s: entry %d '%s' is damaged (checksum %016llx, index says %016llx)",
+        return sn_fail(SONO_E_CHECKSUM, "archive: %s: entry %d '%s' is damaged (checksum %016llx, index says %016llx)",
                          a->label, i, e->name, (unsigned long long)c, (unsigned long long)e->sum);
     }
     *data = b;
@@ -692,10 +692,10 @@ static int ar_ref_cmp(const void *x, const void *y) {
 }
 
 int sono_archive_merge(const char *out_path, const char *const *inputs, int n_inputs) {
-    if (!out_path || (!inputs && n_inputs)) return sono_fail(SONO_E_ARG, "archive merge: NULL argument");
-    if (n_inputs <= 0) return sono_fail(SONO_E_EMPTY, "archive merge: no input archives");
+    if (!out_path || (!inputs && n_inputs)) return sn_fail(SONO_E_ARG, "archive merge: NULL argument");
+    if (n_inputs <= 0) return sn_fail(SONO_E_EMPTY, "archive merge: no input archives");
     sono_archive **in = calloc((size_t)n_inputs, sizeof *in);
-    if (!in) return sono_fail(SONO_E_NOMEM, "archive merge: no memory");
+    if (!in) return sn_fail(SONO_E_NOMEM, "archive merge: no memory");
     int rc = 0;
     size_t total = 0;
     for (int k = 0; k < n_inputs && !rc; k++) {
@@ -703,7 +703,7 @@ int sono_archive_merge(const char *out_path, const char *const *inputs, int n_in
         if (in[k]) total += (size_t)in[k]->n;
     }
     ar_ref *refs = rc ? NULL : malloc((total ? total : 1) * sizeof *refs);
-    if (!rc && !refs) rc = sono_fail(SONO_E_NOMEM, "archive merge: no memory");
+    if (!rc && !refs) rc = sn_fail(SONO_E_NOMEM, "archive merge: no memory");
     size_t nr = 0;
     for (int k = 0; !rc && k < n_inputs; k++)
         for (int i = 0; i < in[k]->n; i++) refs[nr++] = (ar_ref){in[k]->e[i].name, k, i};
@@ -713,7 +713,7 @@ int sono_archive_merge(const char *out_path, const char *const *inputs, int n_in
         if (strcmp(refs[r].name, refs[r - 1].name)) continue;
         const ar_entry *x = &in[refs[r - 1].input]->e[refs[r - 1].index], *y = &in[refs[r].input]->e[refs[r].index];
         if (x->size != y->size || x->sum != y->sum)
-            rc = sono_fail(SONO_E_ARG, "archive merge: entry '%s' differs between %s and %s", refs[r].name,
+            rc = sn_fail(SONO_E_ARG, "archive merge: entry '%s' differs between %s and %s", refs[r].name,
                            inputs[refs[r - 1].input], inputs[refs[r].input]);
     }
     sono_archive_writer *w = rc ? NULL : sono_archive_create(out_path, &rc);
@@ -726,7 +726,7 @@ int sono_archive_merge(const char *out_path, const char *const *inputs, int n_in
         if (rc) break;
         if (r > 0 && !strcmp(refs[r].name, refs[r - 1].name)) {
             if (dn != keep_n || memcmp(d, keep, dn))
-                rc = sono_fail(SONO_E_ARG, "archive merge: entry '%s' differs between %s and %s", refs[r].name,
+                rc = sn_fail(SONO_E_ARG, "archive merge: entry '%s' differs between %s and %s", refs[r].name,
                                inputs[refs[r - 1].input], inputs[refs[r].input]);
             free(d);
             continue;

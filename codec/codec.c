@@ -16,8 +16,8 @@ const char *sono_codec_name(const sono_codec *c) { return c->cfg.name; }
 void sono_codec_hash(const sono_codec *c, uint8_t out[16]) { memcpy(out, c->hash, 16); }
 int sono_codec_sample_rate(const sono_codec *c) { return c->cfg.sample_rate; }
 int sono_codec_channels(const sono_codec *c) { return c->cfg.channels; }
-int sono_codec_hop(const sono_codec *c) { return codec_config_hop(&c->cfg); }
-double sono_codec_frame_rate(const sono_codec *c) { return (double)c->cfg.sample_rate / codec_config_hop(&c->cfg); }
+int sono_codec_hop(const sono_codec *c) { return sn_codec_config_hop(&c->cfg); }
+double sono_codec_frame_rate(const sono_codec *c) { return (double)c->cfg.sample_rate / sn_codec_config_hop(&c->cfg); }
 int sono_codec_codebook_size(const sono_codec *c) { return c->cfg.codebook_size; }
 int sono_codec_max_codebooks(const sono_codec *c) { return c->cfg.n_q; }
 int sono_codec_n_bandwidths(const sono_codec *c) { return c->cfg.n_bandwidths; }
@@ -35,11 +35,11 @@ int sono_codec_n_q_for_bandwidth(const sono_codec *c, double kbps) {
         int o = 0;
         for (int i = 0; i < cfg->n_bandwidths && o < (int)sizeof list; i++)
             o += snprintf(list + o, sizeof list - (size_t)o, "%s%g", i ? ", " : "", cfg->bandwidths[i]);
-        return sono_fail(SONO_E_RANGE, "bandwidth %g kbps is not offered by %s (choose one of: %s)", kbps,
+        return sn_fail(SONO_E_RANGE, "bandwidth %g kbps is not offered by %s (choose one of: %s)", kbps,
                          cfg->name, list);
     }
     /* EnCodec: bits per codebook = log2(bins), frame rate = ceil(sr / hop) */
-    double bw_per_q = log2((double)cfg->codebook_size) * codec_config_frame_rate(cfg);
+    double bw_per_q = log2((double)cfg->codebook_size) * sn_codec_config_frame_rate(cfg);
     int n_q = (int)floor(kbps * 1000 / bw_per_q);
     if (n_q < 1) n_q = 1;
     if (n_q > cfg->n_q) n_q = cfg->n_q;
@@ -60,7 +60,7 @@ double sono_codec_macs_per_second(const sono_codec *c, int decoder, int n_q) {
     const codec_config *cfg = &c->cfg;
     double rate = cfg->sample_rate, m = 0;
     const seanet_w *s = decoder ? &c->dec : &c->enc;
-    double frame_rate = (double)cfg->sample_rate / codec_config_hop(cfg);
+    double frame_rate = (double)cfg->sample_rate / sn_codec_config_hop(cfg);
     double lstm = cfg->lstm_layers * 4.0 * s->lstm.C * (2.0 * s->lstm.C) * frame_rate;
     if (!decoder) {
         m += conv_macs(&s->first, rate);
@@ -86,7 +86,7 @@ double sono_codec_macs_per_second(const sono_codec *c, int decoder, int n_q) {
 
 /* frames of each segment, EnCodec's segmentation of n_samples */
 static int64_t frames_for(const codec_config *cfg, int64_t n_samples, int *n_segments) {
-    int64_t hop = codec_config_hop(cfg), seg = codec_config_segment_length(cfg), st = codec_config_segment_stride(cfg);
+    int64_t hop = sn_codec_config_hop(cfg), seg = sn_codec_config_segment_length(cfg), st = sn_codec_config_segment_stride(cfg);
     if (!seg) {
         if (n_segments) *n_segments = 1;
         return (n_samples + hop - 1) / hop;
@@ -108,32 +108,32 @@ int64_t sono_codec_max_frames(const sono_codec *c, int64_t n_samples) {
 int sono_codec_check_tokens(const sono_codec *c, const sono_tokens *t) {
     const codec_config *cfg = &c->cfg;
     if (memcmp(t->model_hash, c->hash, 16)) {
-        return sono_fail(SONO_E_MODEL_MISMATCH,
+        return sn_fail(SONO_E_MODEL_MISMATCH,
                          "tokens were made by model \"%s\" (hash %02x%02x%02x%02x...), not by \"%s\" (hash %02x%02x%02x%02x...)",
                          t->model_name, t->model_hash[0], t->model_hash[1], t->model_hash[2], t->model_hash[3],
                          cfg->name, c->hash[0], c->hash[1], c->hash[2], c->hash[3]);
     }
-    if (t->sample_rate != cfg->sample_rate || t->channels != cfg->channels || t->hop != codec_config_hop(cfg) ||
+    if (t->sample_rate != cfg->sample_rate || t->channels != cfg->channels || t->hop != sn_codec_config_hop(cfg) ||
         t->codebook_size != cfg->codebook_size)
-        return sono_fail(SONO_E_MODEL_MISMATCH, "token header disagrees with model %s (rate, channels, hop or codebook size)",
+        return sn_fail(SONO_E_MODEL_MISMATCH, "token header disagrees with model %s (rate, channels, hop or codebook size)",
                          cfg->name);
     if (t->n_q < 1 || t->n_q > cfg->n_q)
-        return sono_fail(SONO_E_RANGE, "tokens use %d codebooks, model %s has %d", t->n_q, cfg->name, cfg->n_q);
+        return sn_fail(SONO_E_RANGE, "tokens use %d codebooks, model %s has %d", t->n_q, cfg->name, cfg->n_q);
     int ns;
     int64_t want = frames_for(cfg, t->n_samples, &ns);
     if (t->n_samples <= 0 || want != t->n_frames || ns != t->n_segments)
-        return sono_fail(SONO_E_FORMAT, "tokens hold %lld frames in %d segments, but %lld samples need %lld frames in %d",
+        return sn_fail(SONO_E_FORMAT, "tokens hold %lld frames in %d segments, but %lld samples need %lld frames in %d",
                          (long long)t->n_frames, t->n_segments, (long long)t->n_samples, (long long)want, ns);
-    if (cfg->normalize && !t->scales) return sono_fail(SONO_E_FORMAT, "tokens lack the per-segment scales model %s needs", cfg->name);
+    if (cfg->normalize && !t->scales) return sn_fail(SONO_E_FORMAT, "tokens lack the per-segment scales model %s needs", cfg->name);
     if (t->scales)
         for (int i = 0; i < t->n_segments; i++)
             if (!isfinite(t->scales[i]) || t->scales[i] < 0)
-                return sono_fail(SONO_E_RANGE, "segment %d has scale %g", i, (double)t->scales[i]);
+                return sn_fail(SONO_E_RANGE, "segment %d has scale %g", i, (double)t->scales[i]);
     for (int q = 0; q < t->n_q; q++)
         for (int64_t f = 0; f < t->n_frames; f++) {
             int32_t k = t->codes[(size_t)q * t->n_frames + f];
             if (k < 0 || k >= cfg->codebook_size)
-                return sono_fail(SONO_E_RANGE, "code %d at codebook %d frame %lld is outside [0, %d)", k, q, (long long)f,
+                return sn_fail(SONO_E_RANGE, "code %d at codebook %d frame %lld is outside [0, %d)", k, q, (long long)f,
                                  cfg->codebook_size);
         }
     return 0;
@@ -145,10 +145,10 @@ static void fill_header(const sono_codec *c, sono_tokens *t, int n_q) {
     memcpy(t->model_hash, c->hash, 16);
     t->sample_rate = cfg->sample_rate;
     t->channels = cfg->channels;
-    t->hop = codec_config_hop(cfg);
+    t->hop = sn_codec_config_hop(cfg);
     t->n_q = n_q;
     t->codebook_size = cfg->codebook_size;
-    int64_t seg = codec_config_segment_length(cfg);
+    int64_t seg = sn_codec_config_segment_length(cfg);
     t->segment_frames = seg ? (seg + t->hop - 1) / t->hop : 0;
 }
 
@@ -156,25 +156,25 @@ int sono_codec_tokens_from_codes(const sono_codec *c, const int32_t *codes, int 
                                  sono_tokens **out) {
     const codec_config *cfg = &c->cfg;
     *out = NULL;
-    if (n_q < 1 || n_q > cfg->n_q) return sono_fail(SONO_E_RANGE, "%d codebooks, model %s has 1 to %d", n_q, cfg->name, cfg->n_q);
-    if (n_frames < 1) return sono_fail(SONO_E_EMPTY, "no frames");
-    int64_t hop = codec_config_hop(cfg), seg = codec_config_segment_length(cfg);
+    if (n_q < 1 || n_q > cfg->n_q) return sn_fail(SONO_E_RANGE, "%d codebooks, model %s has 1 to %d", n_q, cfg->name, cfg->n_q);
+    if (n_frames < 1) return sn_fail(SONO_E_EMPTY, "no frames");
+    int64_t hop = sn_codec_config_hop(cfg), seg = sn_codec_config_segment_length(cfg);
     int64_t n_samples;
     int n_seg = 1;
     if (!seg) {
         n_samples = n_frames * hop;
     } else {
-        int64_t sf = (seg + hop - 1) / hop, st = codec_config_segment_stride(cfg);
+        int64_t sf = (seg + hop - 1) / hop, st = sn_codec_config_segment_stride(cfg);
         int64_t ns = (n_frames + sf - 1) / sf;
-        if (ns > INT32_MAX) return sono_fail(SONO_E_LIMIT, "too many segments");
+        if (ns > INT32_MAX) return sn_fail(SONO_E_LIMIT, "too many segments");
         n_seg = (int)ns;
         n_samples = (ns - 1) * st + (n_frames - (ns - 1) * sf) * hop;
         int chk;
         if (frames_for(cfg, n_samples, &chk) != n_frames || chk != n_seg)
-            return sono_fail(SONO_E_FORMAT, "%lld frames do not form whole segments of model %s", (long long)n_frames, cfg->name);
+            return sn_fail(SONO_E_FORMAT, "%lld frames do not form whole segments of model %s", (long long)n_frames, cfg->name);
     }
     sono_tokens *t = sono_tokens_alloc(n_q, n_frames, n_seg, cfg->normalize);
-    if (!t) return sono_fail(SONO_E_NOMEM, "out of memory");
+    if (!t) return sn_fail(SONO_E_NOMEM, "out of memory");
     fill_header(c, t, n_q);
     t->n_samples = n_samples;
     t->n_segments = n_seg;
@@ -224,12 +224,12 @@ static int append_codes(sono_codec_stream *s, const float *lat, int64_t n) {
         int64_t cap = s->cap_frames ? s->cap_frames : 256;
         while (cap < s->n_frames + n) cap *= 2;
         int32_t *nc = realloc(s->codes, (size_t)cap * (size_t)s->n_q * sizeof(int32_t));
-        if (!nc) return sono_fail(SONO_E_NOMEM, "out of memory for codes");
+        if (!nc) return sn_fail(SONO_E_NOMEM, "out of memory for codes");
         s->codes = nc;
         s->cap_frames = cap;
     }
     /* frame-major: codebook q of frame f at codes[f * n_q + q] */
-    int rc = rvq_encode(s->c, lat, n, s->n_q, s->codes + (size_t)s->n_frames * s->n_q, 1, s->n_q, s->rvq_scratch);
+    int rc = sn_rvq_encode(s->c, lat, n, s->n_q, s->codes + (size_t)s->n_frames * s->n_q, 1, s->n_q, s->rvq_scratch);
     if (!rc) s->n_frames += n;
     return rc;
 }
@@ -244,14 +244,14 @@ static int encode_piece(sono_codec_stream *s, const float *pcm, int64_t n, int64
         const float *src = pcm + off;
         if (stride != m && m > 0) {
             float *nt = realloc(tmp, (size_t)s->C * (size_t)m * sizeof(float));
-            if (!nt) { free(tmp); return sono_fail(SONO_E_NOMEM, "out of memory"); }
+            if (!nt) { free(tmp); return sn_fail(SONO_E_NOMEM, "out of memory"); }
             tmp = nt;
             for (int c = 0; c < s->C; c++) memcpy(tmp + (size_t)c * m, pcm + (size_t)c * stride + off, (size_t)m * sizeof(float));
             src = tmp;
         }
         const float *lat;
         int64_t nl;
-        int rc = seanet_run_push(s->run, src, m, is_last, &lat, &nl);
+        int rc = sn_seanet_run_push(s->run, src, m, is_last, &lat, &nl);
         if (!rc) rc = append_codes(s, lat, nl);
         if (rc) { free(tmp); return rc; }
         off += m;
@@ -262,7 +262,7 @@ static int encode_piece(sono_codec_stream *s, const float *pcm, int64_t n, int64
 
 static int encode_segment(sono_codec_stream *s, int64_t len) {
     const codec_config *cfg = &s->c->cfg;
-    int64_t seg_len = codec_config_segment_length(cfg);
+    int64_t seg_len = sn_codec_config_segment_length(cfg);
     float scale = 1.0f;
     float *x = s->seg;
     float *norm = NULL;
@@ -276,19 +276,19 @@ static int encode_segment(sono_codec_stream *s, int64_t len) {
         }
         scale = (float)(1e-8 + (float)sqrt(acc / (double)len));
         norm = malloc((size_t)s->C * (size_t)len * sizeof(float));
-        if (!norm) return sono_fail(SONO_E_NOMEM, "out of memory");
+        if (!norm) return sn_fail(SONO_E_NOMEM, "out of memory");
         for (int c = 0; c < s->C; c++)
             for (int64_t i = 0; i < len; i++) norm[(size_t)c * len + i] = x[(size_t)c * seg_len + i] / scale;
     }
     if (s->n_seg == s->cap_seg) {
         int cap = s->cap_seg ? s->cap_seg * 2 : 64;
         float *ns = realloc(s->scales, (size_t)cap * sizeof(float));
-        if (!ns) { free(norm); return sono_fail(SONO_E_NOMEM, "out of memory"); }
+        if (!ns) { free(norm); return sn_fail(SONO_E_NOMEM, "out of memory"); }
         s->scales = ns;
         s->cap_seg = cap;
     }
     s->scales[s->n_seg++] = scale;
-    seanet_run_reset(s->run);
+    sn_seanet_run_reset(s->run);
     int rc = norm ? encode_piece(s, norm, len, len, 1) : encode_piece(s, x, len, seg_len, 1);
     free(norm);
     return rc;
@@ -298,19 +298,19 @@ sono_codec_stream *sono_codec_encoder_stream(const sono_codec *c, int n_q, int *
     int rc = 0;
     sono_codec_stream *s = NULL;
     if (n_q < 1 || n_q > c->cfg.n_q) {
-        rc = sono_fail(SONO_E_RANGE, "%d codebooks requested, model %s has 1 to %d", n_q, c->cfg.name, c->cfg.n_q);
+        rc = sn_fail(SONO_E_RANGE, "%d codebooks requested, model %s has 1 to %d", n_q, c->cfg.name, c->cfg.n_q);
         goto out;
     }
     s = calloc(1, sizeof *s);
-    if (!s) { rc = sono_fail(SONO_E_NOMEM, "out of memory"); goto out; }
+    if (!s) { rc = sn_fail(SONO_E_NOMEM, "out of memory"); goto out; }
     s->c = c;
     s->n_q = n_q;
     s->C = c->cfg.channels;
-    s->rvq_scratch = malloc(rvq_scratch_floats(c) * sizeof(float));
-    int64_t seg = codec_config_segment_length(&c->cfg);
+    s->rvq_scratch = malloc(sn_rvq_scratch_floats(c) * sizeof(float));
+    int64_t seg = sn_codec_config_segment_length(&c->cfg);
     if (seg) s->seg = malloc((size_t)s->C * (size_t)seg * sizeof(float));
-    if (!s->rvq_scratch || (seg && !s->seg)) { rc = sono_fail(SONO_E_NOMEM, "out of memory"); goto out; }
-    s->run = seanet_run_new(c, 0, &rc);
+    if (!s->rvq_scratch || (seg && !s->seg)) { rc = sn_fail(SONO_E_NOMEM, "out of memory"); goto out; }
+    s->run = sn_seanet_run_new(c, 0, &rc);
 out:
     if (rc) { sono_codec_stream_free(s); s = NULL; }
     if (err) *err = rc;
@@ -318,15 +318,15 @@ out:
 }
 
 int sono_codec_encoder_push(sono_codec_stream *s, const float *pcm, int64_t n) {
-    if (!s || s->decoder || s->done) return sono_fail(SONO_E_ARG, "not an open encoder stream");
+    if (!s || s->decoder || s->done) return sn_fail(SONO_E_ARG, "not an open encoder stream");
     if (n <= 0) return 0;
-    kern_set_threads(s->c->n_threads);
-    int64_t seg_len = codec_config_segment_length(&s->c->cfg);
+    sn_kern_set_threads(s->c->n_threads);
+    int64_t seg_len = sn_codec_config_segment_length(&s->c->cfg);
     if (!seg_len) {
         s->n_in += n;
         return encode_piece(s, pcm, n, n, 0);
     }
-    int64_t seg_st = codec_config_segment_stride(&s->c->cfg);
+    int64_t seg_st = sn_codec_config_segment_stride(&s->c->cfg);
     int64_t off = 0;
     while (off < n) {
         int64_t m = SONO_MIN(seg_len - s->seg_fill, n - off);
@@ -350,18 +350,18 @@ int sono_codec_encoder_push(sono_codec_stream *s, const float *pcm, int64_t n) {
 
 int sono_codec_encoder_finish(sono_codec_stream *s, sono_tokens **out) {
     *out = NULL;
-    if (!s || s->decoder || s->done) return sono_fail(SONO_E_ARG, "not an open encoder stream");
+    if (!s || s->decoder || s->done) return sn_fail(SONO_E_ARG, "not an open encoder stream");
     s->done = 1;
-    if (s->n_in == 0) return sono_fail(SONO_E_EMPTY, "no audio samples to encode");
-    kern_set_threads(s->c->n_threads);
+    if (s->n_in == 0) return sn_fail(SONO_E_EMPTY, "no audio samples to encode");
+    sn_kern_set_threads(s->c->n_threads);
     const codec_config *cfg = &s->c->cfg;
-    int64_t seg_len = codec_config_segment_length(cfg);
+    int64_t seg_len = sn_codec_config_segment_length(cfg);
     int rc;
     if (!seg_len) {
         rc = encode_piece(s, NULL, 0, 0, 1);
     } else {
         /* the buffer starts at the next segment offset; emit the remaining (partial) segments */
-        int64_t seg_st = codec_config_segment_stride(cfg);
+        int64_t seg_st = sn_codec_config_segment_stride(cfg);
         rc = 0;
         while (!rc && s->seg_fill > 0) {
             rc = encode_segment(s, s->seg_fill);
@@ -375,7 +375,7 @@ int sono_codec_encoder_finish(sono_codec_stream *s, sono_tokens **out) {
     if (rc) return rc;
     int n_seg = seg_len ? s->n_seg : 1;
     sono_tokens *t = sono_tokens_alloc(s->n_q, s->n_frames, n_seg, cfg->normalize);
-    if (!t) return sono_fail(SONO_E_NOMEM, "out of memory");
+    if (!t) return sn_fail(SONO_E_NOMEM, "out of memory");
     fill_header(s->c, t, s->n_q);
     t->n_samples = s->n_in;
     t->n_segments = n_seg;
@@ -385,7 +385,7 @@ int sono_codec_encoder_finish(sono_codec_stream *s, sono_tokens **out) {
     int64_t want = frames_for(cfg, s->n_in, NULL);
     if (want != s->n_frames) {
         sono_tokens_free(t);
-        return sono_fail(SONO_E_ARG, "internal: %lld frames for %lld samples, expected %lld", (long long)s->n_frames,
+        return sn_fail(SONO_E_ARG, "internal: %lld frames for %lld samples, expected %lld", (long long)s->n_frames,
                          (long long)s->n_in, (long long)want);
     }
     *out = t;
@@ -394,7 +394,7 @@ int sono_codec_encoder_finish(sono_codec_stream *s, sono_tokens **out) {
 
 int sono_codec_encode(const sono_codec *c, const float *pcm, int64_t n_samples, int n_q, sono_tokens **out) {
     *out = NULL;
-    if (n_samples <= 0) return sono_fail(SONO_E_EMPTY, "no audio samples to encode");
+    if (n_samples <= 0) return sn_fail(SONO_E_EMPTY, "no audio samples to encode");
     int rc;
     sono_codec_stream *s = sono_codec_encoder_stream(c, n_q, &rc);
     if (!s) return rc;
@@ -412,7 +412,7 @@ static int queue_append(sono_codec_stream *s, const float *x, int64_t n, int64_t
         int64_t cap = s->q_cap ? s->q_cap : 4096;
         while (cap < s->q_n + n) cap *= 2;
         float *nq = malloc((size_t)s->C * (size_t)cap * sizeof(float));
-        if (!nq) return sono_fail(SONO_E_NOMEM, "out of memory");
+        if (!nq) return sn_fail(SONO_E_NOMEM, "out of memory");
         if (s->q_n > 0)
             for (int c = 0; c < s->C; c++) memcpy(nq + (size_t)c * cap, s->q + (size_t)c * s->q_cap, (size_t)s->q_n * sizeof(float));
         free(s->q);
@@ -427,20 +427,20 @@ static int queue_append(sono_codec_stream *s, const float *x, int64_t n, int64_t
 /* Decode frames [f0, f0+n) of the tokens through the decoder run. */
 static int decode_frames(sono_codec_stream *s, int64_t f0, int64_t n, int last, const float **pcm, int64_t *n_pcm) {
     const sono_tokens *t = s->t;
-    int rc = rvq_decode(s->c, t->codes + f0, t->n_frames, n, t->n_q, s->lat);
+    int rc = sn_rvq_decode(s->c, t->codes + f0, t->n_frames, n, t->n_q, s->lat);
     if (rc) return rc;
-    return seanet_run_push(s->run, s->lat, n, last, pcm, n_pcm);
+    return sn_seanet_run_push(s->run, s->lat, n, last, pcm, n_pcm);
 }
 
 /* Decode one whole segment into acc via overlap-add; make final samples available. */
 static int decode_segment(sono_codec_stream *s) {
     const sono_tokens *t = s->t;
     const codec_config *cfg = &s->c->cfg;
-    int64_t seg_st = codec_config_segment_stride(cfg);
+    int64_t seg_st = sn_codec_config_segment_stride(cfg);
     int64_t f0 = (int64_t)s->seg_i * t->segment_frames;
     int64_t nf = SONO_MIN(t->segment_frames, t->n_frames - f0);
     int last_seg = s->seg_i == t->n_segments - 1;
-    seanet_run_reset(s->run);
+    sn_seanet_run_reset(s->run);
     /* decode the segment into a temporary [C][len] (one-shot: group norm needs all of it) */
     float *seg = NULL;
     int64_t len = 0;
@@ -452,7 +452,7 @@ static int decode_segment(sono_codec_stream *s) {
         if (rc) { free(seg); return rc; }
         if (np > 0) {
             float *ns = malloc((size_t)s->C * (size_t)(len + np) * sizeof(float));
-            if (!ns) { free(seg); return sono_fail(SONO_E_NOMEM, "out of memory"); }
+            if (!ns) { free(seg); return sn_fail(SONO_E_NOMEM, "out of memory"); }
             for (int c = 0; c < s->C; c++) {
                 memcpy(ns + (size_t)c * (len + np), seg ? seg + (size_t)c * len : ns, (size_t)len * sizeof(float));
                 memcpy(ns + (size_t)c * (len + np) + len, pcm + (size_t)c * np, (size_t)np * sizeof(float));
@@ -470,7 +470,7 @@ static int decode_segment(sono_codec_stream *s) {
         s->acc_cap = len + seg_st + 1;
         s->acc = calloc((size_t)s->C * (size_t)s->acc_cap, sizeof(float));
         s->wsum = calloc((size_t)s->acc_cap, sizeof(float));
-        if (!s->tri || !s->acc || !s->wsum) { free(seg); return sono_fail(SONO_E_NOMEM, "out of memory"); }
+        if (!s->tri || !s->acc || !s->wsum) { free(seg); return sn_fail(SONO_E_NOMEM, "out of memory"); }
         for (int64_t i = 0; i < len; i++) {
             float tt = (float)((double)(i + 1) / (double)(len + 1));
             s->tri[i] = 0.5f - fabsf(tt - 0.5f);
@@ -478,9 +478,9 @@ static int decode_segment(sono_codec_stream *s) {
         s->acc_off = 0;
         s->acc_n = 0;
     }
-    if (len > s->tri_n) { free(seg); return sono_fail(SONO_E_FORMAT, "segment %d decodes longer than the first", s->seg_i); }
+    if (len > s->tri_n) { free(seg); return sn_fail(SONO_E_FORMAT, "segment %d decodes longer than the first", s->seg_i); }
     int64_t start = (int64_t)s->seg_i * seg_st - s->acc_off; /* position in acc */
-    if (start < 0 || start + len > s->acc_cap) { free(seg); return sono_fail(SONO_E_ARG, "internal: overlap-add window"); }
+    if (start < 0 || start + len > s->acc_cap) { free(seg); return sn_fail(SONO_E_ARG, "internal: overlap-add window"); }
     for (int c = 0; c < s->C; c++) {
         float *a = s->acc + (size_t)c * s->acc_cap + start;
         const float *x = seg + (size_t)c * len;
@@ -492,7 +492,7 @@ static int decode_segment(sono_codec_stream *s) {
     /* samples before the next segment's start are final */
     int64_t final_n = last_seg ? s->acc_n : SONO_MIN(s->acc_n, start + seg_st);
     float *outb = malloc((size_t)s->C * (size_t)(final_n > 0 ? final_n : 1) * sizeof(float));
-    if (!outb) return sono_fail(SONO_E_NOMEM, "out of memory");
+    if (!outb) return sn_fail(SONO_E_NOMEM, "out of memory");
     for (int c = 0; c < s->C; c++)
         for (int64_t i = 0; i < final_n; i++)
             outb[(size_t)c * final_n + i] = s->acc[(size_t)c * s->acc_cap + i] / s->wsum[i];
@@ -519,14 +519,14 @@ sono_codec_stream *sono_codec_decoder_stream(const sono_codec *c, const sono_tok
     sono_codec_stream *s = NULL;
     if (rc) goto out;
     s = calloc(1, sizeof *s);
-    if (!s) { rc = sono_fail(SONO_E_NOMEM, "out of memory"); goto out; }
+    if (!s) { rc = sn_fail(SONO_E_NOMEM, "out of memory"); goto out; }
     s->c = c;
     s->decoder = 1;
     s->t = t;
     s->C = c->cfg.channels;
     s->lat = malloc((size_t)c->cfg.dimension * DEC_CHUNK * sizeof(float));
-    if (!s->lat) { rc = sono_fail(SONO_E_NOMEM, "out of memory"); goto out; }
-    s->run = seanet_run_new(c, 1, &rc);
+    if (!s->lat) { rc = sn_fail(SONO_E_NOMEM, "out of memory"); goto out; }
+    s->run = sn_seanet_run_new(c, 1, &rc);
 out:
     if (rc) { sono_codec_stream_free(s); s = NULL; }
     if (err) *err = rc;
@@ -534,11 +534,11 @@ out:
 }
 
 int64_t sono_codec_decoder_pull(sono_codec_stream *s, float *pcm, int64_t max_samples) {
-    if (!s || !s->decoder) return sono_fail(SONO_E_ARG, "not a decoder stream");
+    if (!s || !s->decoder) return sn_fail(SONO_E_ARG, "not a decoder stream");
     const sono_tokens *t = s->t;
-    kern_set_threads(s->c->n_threads);
+    sn_kern_set_threads(s->c->n_threads);
     int64_t want = SONO_MIN(max_samples, t->n_samples - s->emitted);
-    int segmented = codec_config_segment_length(&s->c->cfg) > 0;
+    int segmented = sn_codec_config_segment_length(&s->c->cfg) > 0;
     while (s->q_n < want && !s->done) {
         int rc;
         if (segmented) {
@@ -578,7 +578,7 @@ int sono_codec_decode(const sono_codec *c, const sono_tokens *t, float **pcm, in
     int64_t n = t->n_samples;
     float *out = malloc((size_t)C * (size_t)n * sizeof(float));
     float *blk = malloc((size_t)C * 32768 * sizeof(float));
-    if (!out || !blk) { rc = sono_fail(SONO_E_NOMEM, "out of memory"); goto done; }
+    if (!out || !blk) { rc = sn_fail(SONO_E_NOMEM, "out of memory"); goto done; }
     int64_t got = 0;
     for (;;) {
         int64_t m = sono_codec_decoder_pull(s, blk, 32768);
@@ -587,7 +587,7 @@ int sono_codec_decode(const sono_codec *c, const sono_tokens *t, float **pcm, in
         for (int ch = 0; ch < C; ch++) memcpy(out + (size_t)ch * n + got, blk + (size_t)ch * m, (size_t)m * sizeof(float));
         got += m;
     }
-    if (got != n) { rc = sono_fail(SONO_E_ARG, "internal: decoded %lld of %lld samples", (long long)got, (long long)n); goto done; }
+    if (got != n) { rc = sn_fail(SONO_E_ARG, "internal: decoded %lld of %lld samples", (long long)got, (long long)n); goto done; }
     *pcm = out;
     out = NULL;
     *n_samples = n;
@@ -600,7 +600,7 @@ done:
 
 void sono_codec_stream_free(sono_codec_stream *s) {
     if (!s) return;
-    seanet_run_free(s->run);
+    sn_seanet_run_free(s->run);
     free(s->codes);
     free(s->seg);
     free(s->scales);

@@ -27,7 +27,7 @@ static void config_seanet_defaults(codec_config *c) {
     c->overlap = 0.01;
 }
 
-int codec_config_preset(const char *name, codec_config *c) {
+int sn_codec_config_preset(const char *name, codec_config *c) {
     config_seanet_defaults(c);
     if (!strcmp(name, "encodec_24khz")) {
         c->sample_rate = 24000; c->channels = 1; c->causal = 1; c->norm = NORM_WEIGHT;
@@ -46,30 +46,30 @@ int codec_config_preset(const char *name, codec_config *c) {
     return 0;
 }
 
-int codec_config_hop(const codec_config *c) {
+int sn_codec_config_hop(const codec_config *c) {
     int hop = 1;
     for (int i = 0; i < c->n_ratios; i++) hop *= c->ratios[i];
     return hop;
 }
 
-int codec_config_frame_rate(const codec_config *c) {
-    int hop = codec_config_hop(c);
+int sn_codec_config_frame_rate(const codec_config *c) {
+    int hop = sn_codec_config_hop(c);
     return (c->sample_rate + hop - 1) / hop;
 }
 
-int64_t codec_config_segment_length(const codec_config *c) {
+int64_t sn_codec_config_segment_length(const codec_config *c) {
     return c->segment > 0 ? (int64_t)(c->segment * c->sample_rate) : 0;
 }
 
-int64_t codec_config_segment_stride(const codec_config *c) {
-    int64_t len = codec_config_segment_length(c);
+int64_t sn_codec_config_segment_stride(const codec_config *c) {
+    int64_t len = sn_codec_config_segment_length(c);
     if (!len) return 0;
     int64_t s = (int64_t)((1.0 - c->overlap) * (double)len);
     return s < 1 ? 1 : s;
 }
 
-int codec_config_check(const codec_config *c) {
-#define REQ(cond, ...) do { if (!(cond)) return sono_fail(SONO_E_FORMAT, "codec config: " __VA_ARGS__); } while (0)
+int sn_codec_config_check(const codec_config *c) {
+#define REQ(cond, ...) do { if (!(cond)) return sn_fail(SONO_E_FORMAT, "codec config: " __VA_ARGS__); } while (0)
     REQ(c->sample_rate >= 1000 && c->sample_rate <= 384000, "sample_rate %d out of range", c->sample_rate);
     REQ(c->channels >= 1 && c->channels <= 8, "channels %d out of range", c->channels);
     REQ(c->norm >= NORM_NONE && c->norm <= NORM_TIME_GROUP, "unknown norm");
@@ -175,19 +175,24 @@ static json_object *parse_object(const char *json, const char *what) {
     json_tokener_free(tok);
     if (e != json_tokener_success || !o || !json_object_is_type(o, json_type_object)) {
         if (o) json_object_put(o);
-        sono_fail(SONO_E_FORMAT, "%s: not a JSON object", what);
+        sn_fail(SONO_E_FORMAT, "%s: not a JSON object", what);
         return NULL;
     }
     return o;
 }
 
-#define BAD(key) do { json_object_put(o); return sono_fail(SONO_E_FORMAT, "%s: bad value for \"%s\"", what, key); } while (0)
+#define BAD(key) do { json_object_put(o); return sn_fail(SONO_E_FORMAT, "%s: bad value for \"%s\"", what, key); } while (0)
 
-int codec_config_from_json(const char *json, codec_config *c) {
+int sn_codec_config_from_json(const char *json, codec_config *c) {
+    config_seanet_defaults(c);
+    int rc = sn_codec_config_apply_json(json, c);
+    return rc ? rc : sn_codec_config_check(c);
+}
+
+int sn_codec_config_apply_json(const char *json, codec_config *c) {
     const char *what = "codec config";
     json_object *o = parse_object(json, what);
     if (!o) return SONO_E_FORMAT;
-    config_seanet_defaults(c);
     const char *s;
     int r;
     if ((r = jstr(o, "name", &s)) < 0) BAD("name");
@@ -221,10 +226,10 @@ int codec_config_from_json(const char *json, codec_config *c) {
     if (jintarr(o, "ratios", c->ratios, CODEC_MAX_RATIOS, &c->n_ratios) < 0) BAD("ratios");
     if (jdblarr(o, "bandwidths", c->bandwidths, CODEC_MAX_BW, &c->n_bandwidths) < 0) BAD("bandwidths");
     json_object_put(o);
-    return codec_config_check(c);
+    return 0;
 }
 
-int codec_config_from_hf_json(const char *json, codec_config *c) {
+int sn_codec_config_from_hf_json(const char *json, codec_config *c) {
     const char *what = "config.json";
     json_object *o = parse_object(json, what);
     if (!o) return SONO_E_FORMAT;
@@ -271,27 +276,27 @@ int codec_config_from_hf_json(const char *json, codec_config *c) {
     if (jint(o, "codebook_dim", &cdim) < 0) BAD("codebook_dim");
     json_object_put(o);
     if (cdim != c->dimension)
-        return sono_fail(SONO_E_UNSUPPORTED, "%s: codebook_dim %d != hidden_size %d (projections) is not supported",
+        return sn_fail(SONO_E_UNSUPPORTED, "%s: codebook_dim %d != hidden_size %d (projections) is not supported",
                          what, cdim, c->dimension);
     /* n_q as EnCodec derives it from the largest bandwidth. */
     if (c->n_bandwidths > 0) {
-        int fr = codec_config_frame_rate(c);
+        int fr = sn_codec_config_frame_rate(c);
         c->n_q = (int)(1000 * c->bandwidths[c->n_bandwidths - 1] / (fr * 10));
     }
     /* Name official configurations as the original checkpoints are named. */
     codec_config ref;
     const char *names[] = {"encodec_24khz", "encodec_48khz"};
     for (int i = 0; i < 2; i++) {
-        codec_config_preset(names[i], &ref);
+        sn_codec_config_preset(names[i], &ref);
         snprintf(c->name, sizeof c->name, "%s", names[i]);
         if (!memcmp(&ref, c, sizeof ref)) break;
         c->name[0] = 0;
     }
-    return codec_config_check(c);
+    return sn_codec_config_check(c);
 }
 #undef BAD
 
-char *codec_config_to_json(const codec_config *c) {
+char *sn_codec_config_to_json(const codec_config *c) {
     json_object *o = json_object_new_object();
     if (!o) return NULL;
     json_object_object_add(o, "format", json_object_new_string("sonotok-codec"));

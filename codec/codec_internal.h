@@ -41,19 +41,22 @@ typedef struct {
 } codec_config;
 
 /* Presets. Return 0 or SONO_E_NOT_FOUND. */
-int codec_config_preset(const char *name, codec_config *cfg);
+int sn_codec_config_preset(const char *name, codec_config *cfg);
 /* Parse our JSON config (the native format's __metadata__["config"]). */
-int codec_config_from_json(const char *json, codec_config *cfg);
+int sn_codec_config_from_json(const char *json, codec_config *cfg);
+/* Set the fields a JSON object names (others keep their values), without
+ * checking the result: 0 or SONO_E_FORMAT for a bad value. */
+int sn_codec_config_apply_json(const char *json, codec_config *cfg);
 /* Hugging Face config.json (EncodecConfig). */
-int codec_config_from_hf_json(const char *json, codec_config *cfg);
+int sn_codec_config_from_hf_json(const char *json, codec_config *cfg);
 /* Serialise to JSON (malloc'd). */
-char *codec_config_to_json(const codec_config *cfg);
+char *sn_codec_config_to_json(const codec_config *cfg);
 /* Check internal consistency; 0 or SONO_E_FORMAT with detail. */
-int codec_config_check(const codec_config *cfg);
-int codec_config_hop(const codec_config *cfg);
-int codec_config_frame_rate(const codec_config *cfg); /* ceil(sample_rate / hop), as EnCodec */
-int64_t codec_config_segment_length(const codec_config *cfg); /* samples, 0 when unsegmented */
-int64_t codec_config_segment_stride(const codec_config *cfg);
+int sn_codec_config_check(const codec_config *cfg);
+int sn_codec_config_hop(const codec_config *cfg);
+int sn_codec_config_frame_rate(const codec_config *cfg); /* ceil(sample_rate / hop), as EnCodec */
+int64_t sn_codec_config_segment_length(const codec_config *cfg); /* samples, 0 when unsegmented */
+int64_t sn_codec_config_segment_stride(const codec_config *cfg);
 
 /* ---- weights ---- */
 
@@ -110,26 +113,26 @@ struct sono_codec {
 /* Build a codec from a tensor set (any spelling) and a config. On success
  * the codec owns ts (weight norm is folded in place, weights point into it);
  * on failure ts is still the caller's. */
-int codec_from_tensors(struct sono_tensors *ts, const codec_config *cfg, sono_codec **out);
+int sn_codec_from_tensors(struct sono_tensors *ts, const codec_config *cfg, sono_codec **out);
 
 /* ---- streaming SEANet ---- */
 typedef struct seanet_run seanet_run;
 /* which: 0 encoder (audio -> latents), 1 decoder (latents -> audio). */
-seanet_run *seanet_run_new(const sono_codec *c, int which, int *err);
+seanet_run *sn_seanet_run_new(const sono_codec *c, int which, int *err);
 /* Push n samples ([C_in][n], planar). last: no input follows. Output is
  * [C_out][*n_out] in a buffer owned by the run, valid until the next call. */
-int seanet_run_push(seanet_run *r, const float *in, int64_t n, int last,
+int sn_seanet_run_push(seanet_run *r, const float *in, int64_t n, int last,
                     const float **out, int64_t *n_out);
-void seanet_run_reset(seanet_run *r);
-void seanet_run_free(seanet_run *r);
+void sn_seanet_run_reset(seanet_run *r);
+void sn_seanet_run_free(seanet_run *r);
 
 /* ---- RVQ ---- */
-size_t rvq_scratch_floats(const sono_codec *c);
+size_t sn_rvq_scratch_floats(const sono_codec *c);
 /* latents [D][n_frames] -> codes[q * q_stride + f * f_stride] for q < n_q. */
-int rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int n_q,
+int sn_rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int n_q,
                int32_t *codes, int64_t q_stride, int64_t f_stride, float *scratch_or_null);
 /* codes -> latents [D][n_frames] */
-int rvq_decode(const sono_codec *c, const int32_t *codes, int64_t codes_stride, int64_t n_frames,
+int sn_rvq_decode(const sono_codec *c, const int32_t *codes, int64_t codes_stride, int64_t n_frames,
                int n_q, float *latents);
 
 #endif

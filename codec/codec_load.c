@@ -219,13 +219,13 @@ static int bad_shape(const char *name, const sono_tensor *t, const pspec *s) {
     char a[64], b[64];
     shape_str(a, sizeof a, t->ndim, t->shape);
     shape_str(b, sizeof b, s->ndim, s->shape);
-    return sono_fail(SONO_E_MODEL_MISMATCH, "tensor %s has shape %s, the config needs %s", name, a, b);
+    return sn_fail(SONO_E_MODEL_MISMATCH, "tensor %s has shape %s, the config needs %s", name, a, b);
 }
 
 /* Fold weight norm in place into v: w = v * (g / ||v||), the norm over all dims but 0. */
 static int fold_weight_norm(const sono_tensor *g, const sono_tensor *v, const pspec *s, const char *name) {
     if (!shape_is(v, s)) return bad_shape(name, v, s);
-    if (g->numel != s->shape[0]) return sono_fail(SONO_E_MODEL_MISMATCH, "weight-norm gain of %s has %lld values, need %lld",
+    if (g->numel != s->shape[0]) return sn_fail(SONO_E_MODEL_MISMATCH, "weight-norm gain of %s has %lld values, need %lld",
                                                   name, (long long)g->numel, (long long)s->shape[0]);
     int64_t inner = v->numel / s->shape[0];
     for (int64_t o = 0; o < s->shape[0]; o++) {
@@ -246,7 +246,7 @@ static int fetch(const sono_tensors *ts, const pspec *s, const float **data) {
     hf_name(names[1], sizeof names[1], s->name);
     for (int k = 0; k < 2; k++) {
         const char *nm = names[k];
-        const sono_tensor *t = sono_tensors_find(ts, nm);
+        const sono_tensor *t = sn_tensors_find(ts, nm);
         if (t) {
             if (!shape_is(t, s)) return bad_shape(nm, t, s);
             *data = t->data;
@@ -264,7 +264,7 @@ static int fetch(const sono_tensors *ts, const pspec *s, const float **data) {
             for (int j = 0; j < 2; j++) {
                 snprintf(gn, sizeof gn, "%s%s", base, sp[j][0]);
                 snprintf(vn, sizeof vn, "%s%s", base, sp[j][1]);
-                const sono_tensor *g = sono_tensors_find(ts, gn), *v = sono_tensors_find(ts, vn);
+                const sono_tensor *g = sn_tensors_find(ts, gn), *v = sn_tensors_find(ts, vn);
                 if (g && v) {
                     int rc = fold_weight_norm(g, v, s, nm);
                     *data = v->data;
@@ -273,7 +273,7 @@ static int fetch(const sono_tensors *ts, const pspec *s, const float **data) {
             }
         }
     }
-    return sono_fail(SONO_E_MODEL_MISMATCH, "weights have no tensor %s (nor its Hugging Face spelling %s)",
+    return sn_fail(SONO_E_MODEL_MISMATCH, "weights have no tensor %s (nor its Hugging Face spelling %s)",
                      names[0], names[1]);
 }
 
@@ -283,7 +283,7 @@ static void codec_compute_hash(sono_codec *c) {
     XXH3_128bits_reset(st);
     codec_config cfg = c->cfg;
     memset(cfg.name, 0, sizeof cfg.name); /* the name is not part of the identity */
-    char *json = codec_config_to_json(&cfg);
+    char *json = sn_codec_config_to_json(&cfg);
     if (json) { XXH3_128bits_update(st, json, strlen(json)); free(json); }
     for (int i = 0; i < c->n_params; i++) {
         const codec_param *p = &c->params[i];
@@ -303,21 +303,21 @@ static void codec_compute_hash(sono_codec *c) {
     memcpy(c->hash, canon.digest, 16);
 }
 
-int codec_from_tensors(sono_tensors *ts, const codec_config *cfg, sono_codec **out) {
+int sn_codec_from_tensors(sono_tensors *ts, const codec_config *cfg, sono_codec **out) {
     *out = NULL;
-    int rc = codec_config_check(cfg);
+    int rc = sn_codec_config_check(cfg);
     if (rc) return rc;
     sono_codec *c = calloc(1, sizeof *c);
-    if (!c) return sono_fail(SONO_E_NOMEM, "out of memory");
+    if (!c) return sn_fail(SONO_E_NOMEM, "out of memory");
     c->cfg = *cfg;
     c->n_threads = 1;
     plist l = {0};
     c->codebook = calloc((size_t)cfg->n_q, sizeof *c->codebook);
     c->codebook_sqnorm = malloc((size_t)cfg->n_q * (size_t)cfg->codebook_size * sizeof(float));
-    if (!c->codebook || !c->codebook_sqnorm) { rc = sono_fail(SONO_E_NOMEM, "out of memory"); goto fail; }
+    if (!c->codebook || !c->codebook_sqnorm) { rc = sn_fail(SONO_E_NOMEM, "out of memory"); goto fail; }
     if ((rc = walk_arch(c, &l))) goto fail;
     c->params = calloc((size_t)l.n, sizeof *c->params);
-    if (!c->params) { rc = sono_fail(SONO_E_NOMEM, "out of memory"); goto fail; }
+    if (!c->params) { rc = sn_fail(SONO_E_NOMEM, "out of memory"); goto fail; }
     c->n_params = l.n;
     for (int i = 0; i < l.n; i++) {
         const float *data;
@@ -330,7 +330,7 @@ int codec_from_tensors(sono_tensors *ts, const codec_config *cfg, sono_codec **o
         p->data = data;
         int64_t numel = pspec_numel(&l.p[i]);
         for (int64_t k = 0; k < numel; k++)
-            if (!isfinite(data[k])) { rc = sono_fail(SONO_E_FORMAT, "tensor %s contains NaN or infinity", p->name); goto fail; }
+            if (!isfinite(data[k])) { rc = sn_fail(SONO_E_FORMAT, "tensor %s contains NaN or infinity", p->name); goto fail; }
     }
     for (int q = 0; q < cfg->n_q; q++)
         for (int k = 0; k < cfg->codebook_size; k++) {
@@ -393,16 +393,16 @@ static const char *default_user_dir(char *buf, size_t n) {
 }
 
 int sono_codec_resolve(const char *model, char *out, size_t n) {
-    if (!model || !*model) return sono_fail(SONO_E_ARG, "empty model name");
+    if (!model || !*model) return sn_fail(SONO_E_ARG, "empty model name");
     if (strchr(model, '/') || has_ext(model, ".th") || has_ext(model, ".safetensors") || is_file(model) || is_dir(model)) {
-        if (!is_file(model) && !is_dir(model)) return sono_fail(SONO_E_NOT_FOUND, "model %s: no such file", model);
+        if (!is_file(model) && !is_dir(model)) return sn_fail(SONO_E_NOT_FOUND, "model %s: no such file", model);
         snprintf(out, n, "%s", model);
         return 0;
     }
     const char *mp = getenv("SONOTOK_MODEL_PATH");
     if (mp && *mp) {
         char *dup = strdup(mp), *save = NULL;
-        if (!dup) return sono_fail(SONO_E_NOMEM, "out of memory");
+        if (!dup) return sn_fail(SONO_E_NOMEM, "out of memory");
         for (char *d = strtok_r(dup, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
             if (*d && try_dir(d, model, out, n)) { free(dup); return 0; }
         }
@@ -417,21 +417,21 @@ int sono_codec_resolve(const char *model, char *out, size_t n) {
 #endif
     for (size_t i = 0; i < sizeof official / sizeof official[0]; i++) {
         if (!strcmp(model, official[i].name))
-            return sono_fail(SONO_E_NOT_FOUND,
+            return sn_fail(SONO_E_NOT_FOUND,
                              "model %s not found: download %s from %s into %s (or a folder in SONOTOK_MODEL_PATH)",
                              model, official[i].file, official[i].url, ud ? ud : "~/.local/share/sonotok/models");
     }
     if (!strcmp(model, "default"))
-        return sono_fail(SONO_E_NOT_FOUND, "the default model is missing (models/default.safetensors in the source "
+        return sn_fail(SONO_E_NOT_FOUND, "the default model is missing (models/default.safetensors in the source "
                          "tree, or default.safetensors in a models folder): pass -m with a model file or name");
-    return sono_fail(SONO_E_NOT_FOUND, "model %s not found in SONOTOK_MODEL_PATH, %s or %s", model,
+    return sn_fail(SONO_E_NOT_FOUND, "model %s not found in SONOTOK_MODEL_PATH, %s or %s", model,
                      ud ? ud : "~/.local/share/sonotok/models", SONO_MODELS_DIR);
 }
 
 static int read_text(const char *path, char **out) {
     uint8_t *buf;
     size_t n;
-    int rc = sono_read_file(path, 1 << 20, &buf, &n);
+    int rc = sn_read_file(path, 1 << 20, &buf, &n);
     if (rc) return rc;
     *out = (char *)buf;
     return 0;
@@ -451,21 +451,21 @@ static int th_config(const char *path, const sono_tensors *ts, codec_config *cfg
     if (is_file(side)) {
         int rc = read_text(side, &json);
         if (rc) return rc;
-        rc = codec_config_from_json(json, cfg);
+        rc = sn_codec_config_from_json(json, cfg);
         free(json);
-        if (rc) sono_error_prefix("%s", side);
+        if (rc) sn_error_prefix("%s", side);
         return rc;
     }
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    if (!strncmp(base, "encodec_48khz", 13)) return codec_config_preset("encodec_48khz", cfg);
-    if (!strncmp(base, "encodec_24khz", 13)) return codec_config_preset("encodec_24khz", cfg);
+    if (!strncmp(base, "encodec_48khz", 13)) return sn_codec_config_preset("encodec_48khz", cfg);
+    if (!strncmp(base, "encodec_24khz", 13)) return sn_codec_config_preset("encodec_24khz", cfg);
     /* by content: the 48 kHz model has group norms and a stereo first conv */
-    const sono_tensor *t = sono_tensors_find(ts, "encoder.model.0.conv.norm.weight");
-    if (t) return codec_config_preset("encodec_48khz", cfg);
-    t = sono_tensors_find(ts, "encoder.model.0.conv.conv.weight_v");
-    if (t && t->ndim == 3 && t->shape[1] == 1) return codec_config_preset("encodec_24khz", cfg);
-    return sono_fail(SONO_E_FORMAT, "%s: cannot tell the codec configuration (no %s.json beside it)", path, base);
+    const sono_tensor *t = sn_tensors_find(ts, "encoder.model.0.conv.norm.weight");
+    if (t) return sn_codec_config_preset("encodec_48khz", cfg);
+    t = sn_tensors_find(ts, "encoder.model.0.conv.conv.weight_v");
+    if (t && t->ndim == 3 && t->shape[1] == 1) return sn_codec_config_preset("encodec_24khz", cfg);
+    return sn_fail(SONO_E_FORMAT, "%s: cannot tell the codec configuration (no %s.json beside it)", path, base);
 }
 
 static int load_any(const char *path, sono_tensors **ts, codec_config *cfg) {
@@ -473,46 +473,46 @@ static int load_any(const char *path, sono_tensors **ts, codec_config *cfg) {
     if (is_dir(path)) {
         char p[4096], *json = NULL;
         snprintf(p, sizeof p, "%s/config.json", path);
-        if ((rc = read_text(p, &json))) { sono_error_prefix("model folder %s", path); return rc; }
-        rc = codec_config_from_hf_json(json, cfg);
+        if ((rc = read_text(p, &json))) { sn_error_prefix("model folder %s", path); return rc; }
+        rc = sn_codec_config_from_hf_json(json, cfg);
         free(json);
-        if (rc) { sono_error_prefix("%s", p); return rc; }
+        if (rc) { sn_error_prefix("%s", p); return rc; }
         if (!cfg->name[0]) {
             const char *b = strrchr(path, '/');
             b = b && b[1] ? b + 1 : path;
             snprintf(cfg->name, sizeof cfg->name, "%s", b);
         }
         snprintf(p, sizeof p, "%s/model.safetensors", path);
-        if ((rc = sono_safetensors_load(p, ts))) { sono_error_prefix("%s", p); return rc; }
+        if ((rc = sn_safetensors_load(p, ts))) { sn_error_prefix("%s", p); return rc; }
         /* config.json has no codebook count: the checkpoint's codebooks decide */
         int n_q = 0;
         for (;; n_q++) {
             char k[96];
             snprintf(k, sizeof k, "quantizer.layers.%d.codebook.embed", n_q);
-            if (!sono_tensors_find(*ts, k)) break;
+            if (!sn_tensors_find(*ts, k)) break;
         }
         if (n_q > 0) cfg->n_q = n_q;
-        if ((rc = codec_config_check(cfg))) { sono_error_prefix("%s", path); sono_tensors_free(*ts); *ts = NULL; }
+        if ((rc = sn_codec_config_check(cfg))) { sn_error_prefix("%s", path); sn_tensors_free(*ts); *ts = NULL; }
         return rc;
     }
     if (has_ext(path, ".th") || has_ext(path, ".pt") || has_ext(path, ".bin")) {
-        if ((rc = sono_th_load(path, ts))) { sono_error_prefix("%s", path); return rc; }
-        if ((rc = th_config(path, *ts, cfg))) { sono_tensors_free(*ts); *ts = NULL; return rc; }
+        if ((rc = sn_th_load(path, ts))) { sn_error_prefix("%s", path); return rc; }
+        if ((rc = th_config(path, *ts, cfg))) { sn_tensors_free(*ts); *ts = NULL; return rc; }
         return 0;
     }
-    if ((rc = sono_safetensors_load(path, ts))) { sono_error_prefix("%s", path); return rc; }
+    if ((rc = sn_safetensors_load(path, ts))) { sn_error_prefix("%s", path); return rc; }
     const char *meta = (*ts)->metadata;
     json_object *o = NULL, *cj = NULL;
     if (meta) o = json_tokener_parse(meta);
     if (!o || !json_object_object_get_ex(o, "config", &cj) || !json_object_is_type(cj, json_type_string)) {
         if (o) json_object_put(o);
-        sono_tensors_free(*ts);
+        sn_tensors_free(*ts);
         *ts = NULL;
-        return sono_fail(SONO_E_FORMAT, "%s: safetensors file without a sonotok codec config in __metadata__", path);
+        return sn_fail(SONO_E_FORMAT, "%s: safetensors file without a sonotok codec config in __metadata__", path);
     }
-    rc = codec_config_from_json(json_object_get_string(cj), cfg);
+    rc = sn_codec_config_from_json(json_object_get_string(cj), cfg);
     json_object_put(o);
-    if (rc) { sono_error_prefix("%s", path); sono_tensors_free(*ts); *ts = NULL; }
+    if (rc) { sn_error_prefix("%s", path); sn_tensors_free(*ts); *ts = NULL; }
     return rc;
 }
 
@@ -534,11 +534,11 @@ sono_codec *sono_codec_load(const char *model, const sono_codec_params *p, int *
             b = b ? b + 1 : path;
             snprintf(cfg.name, sizeof cfg.name, "%.*s", (int)strcspn(b, "."), b);
         }
-        rc = codec_from_tensors(ts, &cfg, &c);
-        if (rc) sono_error_prefix("%s", path);
+        rc = sn_codec_from_tensors(ts, &cfg, &c);
+        if (rc) sn_error_prefix("%s", path);
         else ts = NULL; /* the codec owns it */
     }
-    sono_tensors_free(ts);
+    sn_tensors_free(ts);
     if (c && p) c->n_threads = p->n_threads > 0 ? p->n_threads : 1;
     if (err) *err = rc;
     return c;
@@ -546,7 +546,7 @@ sono_codec *sono_codec_load(const char *model, const sono_codec_params *p, int *
 
 void sono_codec_free(sono_codec *c) {
     if (!c) return;
-    sono_tensors_free(c->ts);
+    sn_tensors_free(c->ts);
     free(c->params);
     free(c->codebook);
     free(c->codebook_sqnorm);
@@ -561,9 +561,9 @@ int sono_codec_save(const sono_codec *c, const char *path, int f16) {
     int64_t (*shapes)[SONO_MAX_DIMS] = calloc((size_t)n, sizeof *shapes);
     const float **data = calloc((size_t)n, sizeof *data);
     sono_tensors *ts = NULL;
-    char *cfgjson = codec_config_to_json(&c->cfg);
+    char *cfgjson = sn_codec_config_to_json(&c->cfg);
     json_object *meta = json_object_new_object();
-    if (!names || !nd || !shapes || !data || !cfgjson || !meta) { rc = sono_fail(SONO_E_NOMEM, "out of memory"); goto done; }
+    if (!names || !nd || !shapes || !data || !cfgjson || !meta) { rc = sn_fail(SONO_E_NOMEM, "out of memory"); goto done; }
     for (int i = 0; i < n; i++) {
         names[i] = p[i].name;
         nd[i] = p[i].ndim;
@@ -572,18 +572,18 @@ int sono_codec_save(const sono_codec *c, const char *path, int f16) {
     }
     json_object_object_add(meta, "format", json_object_new_string("sonotok-codec"));
     json_object_object_add(meta, "config", json_object_new_string(cfgjson));
-    rc = sono_tensors_create(&ts, n, names, nd, (const int64_t (*)[SONO_MAX_DIMS])shapes, data);
+    rc = sn_tensors_create(&ts, n, names, nd, (const int64_t (*)[SONO_MAX_DIMS])shapes, data);
     if (!rc) {
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        rc = sono_safetensors_save(tmp, ts, json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN), f16);
-        if (!rc && rename(tmp, path)) rc = sono_fail(SONO_E_IO, "%s: cannot rename into place", path);
+        rc = sn_safetensors_save(tmp, ts, json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN), f16);
+        if (!rc && rename(tmp, path)) rc = sn_fail(SONO_E_IO, "%s: cannot rename into place", path);
         if (rc) remove(tmp);
     }
 done:
     if (meta) json_object_put(meta);
     free(cfgjson);
-    sono_tensors_free(ts);
+    sn_tensors_free(ts);
     free(names); free(nd); free(shapes); free(data);
     return rc;
 }

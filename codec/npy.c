@@ -8,7 +8,7 @@
 
 #include "sonotok/tokens.h"
 #include "sono_internal.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
@@ -19,18 +19,18 @@
 /* ---- writing ---- */
 
 int sono_npy_encode(const int32_t *codes, int n_q, int64_t n_frames, uint8_t **buf, size_t *n_bytes) {
-    if (!buf || !n_bytes) return sono_fail(SONO_E_ARG, "npy: NULL output");
+    if (!buf || !n_bytes) return sn_fail(SONO_E_ARG, "npy: NULL output");
     *buf = NULL;
     *n_bytes = 0;
-    if (!codes) return sono_fail(SONO_E_ARG, "npy: NULL codes");
-    if (n_q <= 0 || n_frames < 0) return sono_fail(SONO_E_ARG, "npy: shape [%d, %lld] is invalid", n_q, (long long)n_frames);
-    if (n_frames == 0) return sono_fail(SONO_E_EMPTY, "npy: no frames to write");
+    if (!codes) return sn_fail(SONO_E_ARG, "npy: NULL codes");
+    if (n_q <= 0 || n_frames < 0) return sn_fail(SONO_E_ARG, "npy: shape [%d, %lld] is invalid", n_q, (long long)n_frames);
+    if (n_frames == 0) return sn_fail(SONO_E_EMPTY, "npy: no frames to write");
     if (n_q > NPY_MAX_NQ || (uint64_t)n_frames > NPY_MAX_FRAMES)
-        return sono_fail(SONO_E_LIMIT, "npy: shape [%d, %lld] beyond limits [%d, 2^32]", n_q, (long long)n_frames,
+        return sn_fail(SONO_E_LIMIT, "npy: shape [%d, %lld] beyond limits [%d, 2^32]", n_q, (long long)n_frames,
                          NPY_MAX_NQ);
     size_t n_codes, data_n;
-    if (!sono_mul_ok((size_t)n_q, (size_t)n_frames, &n_codes) || !sono_mul_ok(n_codes, 8, &data_n))
-        return sono_fail(SONO_E_LIMIT, "npy: array too large");
+    if (!sn_mul_ok((size_t)n_q, (size_t)n_frames, &n_codes) || !sn_mul_ok(n_codes, 8, &data_n))
+        return sn_fail(SONO_E_LIMIT, "npy: array too large");
     char dict[128];
     int dl = snprintf(dict, sizeof dict, "{'descr': '<i8', 'fortran_order': False, 'shape': (%d, %lld), }", n_q,
                       (long long)n_frames);
@@ -39,7 +39,7 @@ int sono_npy_encode(const int32_t *codes, int n_q, int64_t n_frames, uint8_t **b
     hlen += (64 - (10 + hlen) % 64) % 64;
     size_t total = 10 + hlen + data_n;
     uint8_t *b = malloc(total);
-    if (!b) return sono_fail(SONO_E_NOMEM, "npy: no memory for %zu bytes", total);
+    if (!b) return sn_fail(SONO_E_NOMEM, "npy: no memory for %zu bytes", total);
     memcpy(b, NPY_MAGIC, NPY_MAGIC_LEN);
     b[6] = 1;
     b[7] = 0;
@@ -59,7 +59,7 @@ int sono_npy_save(const char *path, const int32_t *codes, int n_q, int64_t n_fra
     size_t n;
     int rc = sono_npy_encode(codes, n_q, n_frames, &buf, &n);
     if (rc) return rc;
-    rc = tokdata_write_atomic(path, buf, n);
+    rc = sn_tokdata_write_atomic(path, buf, n);
     free(buf);
     return rc;
 }
@@ -91,16 +91,16 @@ static int lex_eat(npy_lex *l, char c) {
 /* A quoted Python string without escapes, copied into out (NUL-terminated). */
 static int lex_string(npy_lex *l, char *out, size_t cap) {
     int q = lex_peek(l);
-    if (q != '\'' && q != '"') return sono_fail(SONO_E_FORMAT, "npy: header: expected a string at offset %zu", l->pos);
+    if (q != '\'' && q != '"') return sn_fail(SONO_E_FORMAT, "npy: header: expected a string at offset %zu", l->pos);
     size_t start = ++l->pos;
     while (l->pos < l->n && l->s[l->pos] != q) {
-        if (l->s[l->pos] == '\\') return sono_fail(SONO_E_FORMAT, "npy: header: escapes in strings are not supported");
+        if (l->s[l->pos] == '\\') return sn_fail(SONO_E_FORMAT, "npy: header: escapes in strings are not supported");
         l->pos++;
     }
-    if (l->pos >= l->n) return sono_fail(SONO_E_FORMAT, "npy: header: unterminated string");
+    if (l->pos >= l->n) return sn_fail(SONO_E_FORMAT, "npy: header: unterminated string");
     size_t len = l->pos - start;
     l->pos++;
-    if (len >= cap) return sono_fail(SONO_E_FORMAT, "npy: header: string of %zu bytes is too long", len);
+    if (len >= cap) return sn_fail(SONO_E_FORMAT, "npy: header: string of %zu bytes is too long", len);
     memcpy(out, l->s + start, len);
     out[len] = 0;
     return 0;
@@ -116,24 +116,24 @@ static int lex_word(npy_lex *l, const char *w) {
 
 /* (d0, d1, ...) with an optional trailing comma and Python 2 'L' suffixes. */
 static int lex_shape(npy_lex *l, uint64_t *dims, int *ndim) {
-    if (!lex_eat(l, '(')) return sono_fail(SONO_E_FORMAT, "npy: header: shape is not a tuple");
+    if (!lex_eat(l, '(')) return sn_fail(SONO_E_FORMAT, "npy: header: shape is not a tuple");
     *ndim = 0;
     for (;;) {
         if (lex_eat(l, ')')) return 0;
         int c = lex_peek(l);
-        if (c < '0' || c > '9') return sono_fail(SONO_E_FORMAT, "npy: header: bad number in shape");
+        if (c < '0' || c > '9') return sn_fail(SONO_E_FORMAT, "npy: header: bad number in shape");
         uint64_t v = 0;
         while (l->pos < l->n && l->s[l->pos] >= '0' && l->s[l->pos] <= '9') {
             int d = l->s[l->pos++] - '0';
-            if (v > (UINT64_MAX - (uint64_t)d) / 10) return sono_fail(SONO_E_LIMIT, "npy: header: shape too large");
+            if (v > (UINT64_MAX - (uint64_t)d) / 10) return sn_fail(SONO_E_LIMIT, "npy: header: shape too large");
             v = v * 10 + (uint64_t)d;
         }
         if (l->pos < l->n && l->s[l->pos] == 'L') l->pos++;
-        if (*ndim >= 32) return sono_fail(SONO_E_FORMAT, "npy: header: more than 32 dimensions");
+        if (*ndim >= 32) return sn_fail(SONO_E_FORMAT, "npy: header: more than 32 dimensions");
         dims[(*ndim)++] = v;
         if (lex_eat(l, ',')) continue;
         if (lex_eat(l, ')')) return 0;
-        return sono_fail(SONO_E_FORMAT, "npy: header: bad shape tuple");
+        return sn_fail(SONO_E_FORMAT, "npy: header: bad shape tuple");
     }
 }
 
@@ -160,10 +160,10 @@ static int parse_descr(const char *d, npy_header *h) {
     }
     if ((order != '<' && order != '>' && order != '|' && order != '=') || n < 3 || n > 5 || size <= 0 ||
         (kind != 'i' && kind != 'u'))
-        return sono_fail(SONO_E_FORMAT, "npy: dtype %s, expected an integer array", d);
+        return sn_fail(SONO_E_FORMAT, "npy: dtype %s, expected an integer array", d);
     if (size != 1 && size != 2 && size != 4 && size != 8)
-        return sono_fail(SONO_E_FORMAT, "npy: dtype %s has an unsupported integer size", d);
-    if (order == '|' && size != 1) return sono_fail(SONO_E_FORMAT, "npy: dtype %s has no byte order", d);
+        return sn_fail(SONO_E_FORMAT, "npy: dtype %s has an unsupported integer size", d);
+    if (order == '|' && size != 1) return sn_fail(SONO_E_FORMAT, "npy: dtype %s has no byte order", d);
     int little = order == '<' || (order == '=' && host_little()) || order == '|';
     h->is_signed = kind == 'i';
     h->size = size;
@@ -174,40 +174,40 @@ static int parse_descr(const char *d, npy_header *h) {
 static int parse_header(const char *s, size_t n, npy_header *h) {
     npy_lex l = {s, 0, n};
     int have_descr = 0, have_fortran = 0, have_shape = 0;
-    if (!lex_eat(&l, '{')) return sono_fail(SONO_E_FORMAT, "npy: header is not a Python dict");
+    if (!lex_eat(&l, '{')) return sn_fail(SONO_E_FORMAT, "npy: header is not a Python dict");
     for (;;) {
         if (lex_eat(&l, '}')) break;
         char key[32];
         int rc = lex_string(&l, key, sizeof key);
         if (rc) return rc;
-        if (!lex_eat(&l, ':')) return sono_fail(SONO_E_FORMAT, "npy: header: expected ':' after '%s'", key);
+        if (!lex_eat(&l, ':')) return sn_fail(SONO_E_FORMAT, "npy: header: expected ':' after '%s'", key);
         if (!strcmp(key, "descr")) {
-            if (have_descr++) return sono_fail(SONO_E_FORMAT, "npy: header: duplicate key 'descr'");
+            if (have_descr++) return sn_fail(SONO_E_FORMAT, "npy: header: duplicate key 'descr'");
             if (lex_peek(&l) == '[')
-                return sono_fail(SONO_E_FORMAT, "npy: structured dtype, expected an integer array");
+                return sn_fail(SONO_E_FORMAT, "npy: structured dtype, expected an integer array");
             char d[64];
             if ((rc = lex_string(&l, d, sizeof d)) || (rc = parse_descr(d, h))) return rc;
         } else if (!strcmp(key, "fortran_order")) {
-            if (have_fortran++) return sono_fail(SONO_E_FORMAT, "npy: header: duplicate key 'fortran_order'");
+            if (have_fortran++) return sn_fail(SONO_E_FORMAT, "npy: header: duplicate key 'fortran_order'");
             if (lex_word(&l, "True")) h->fortran = 1;
             else if (lex_word(&l, "False")) h->fortran = 0;
-            else return sono_fail(SONO_E_FORMAT, "npy: header: fortran_order is not True or False");
+            else return sn_fail(SONO_E_FORMAT, "npy: header: fortran_order is not True or False");
         } else if (!strcmp(key, "shape")) {
-            if (have_shape++) return sono_fail(SONO_E_FORMAT, "npy: header: duplicate key 'shape'");
+            if (have_shape++) return sn_fail(SONO_E_FORMAT, "npy: header: duplicate key 'shape'");
             if ((rc = lex_shape(&l, h->dims, &h->ndim))) return rc;
         } else {
-            return sono_fail(SONO_E_FORMAT, "npy: header: unexpected key '%s'", key);
+            return sn_fail(SONO_E_FORMAT, "npy: header: unexpected key '%s'", key);
         }
         if (lex_eat(&l, ',')) continue;
         if (lex_eat(&l, '}')) break;
-        return sono_fail(SONO_E_FORMAT, "npy: header: expected ',' or '}' at offset %zu", l.pos);
+        return sn_fail(SONO_E_FORMAT, "npy: header: expected ',' or '}' at offset %zu", l.pos);
     }
     lex_ws(&l);
     /* NumPy pads with spaces and a newline; some writers pad with NULs. */
     while (l.pos < l.n && l.s[l.pos] == 0) l.pos++;
-    if (l.pos != l.n) return sono_fail(SONO_E_FORMAT, "npy: header: unexpected text after the dict");
+    if (l.pos != l.n) return sn_fail(SONO_E_FORMAT, "npy: header: unexpected text after the dict");
     if (!have_descr || !have_fortran || !have_shape)
-        return sono_fail(SONO_E_FORMAT, "npy: header lacks '%s'", !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape");
+        return sn_fail(SONO_E_FORMAT, "npy: header lacks '%s'", !have_descr ? "descr" : !have_fortran ? "fortran_order" : "shape");
     return 0;
 }
 
@@ -215,28 +215,28 @@ static int parse_header(const char *s, size_t n, npy_header *h) {
 
 int sono_npy_decode(const uint8_t *buf, size_t n_bytes, int codebook_size, int32_t **codes, int *n_q,
                     int64_t *n_frames) {
-    if (!codes || !n_q || !n_frames) return sono_fail(SONO_E_ARG, "npy: NULL output");
+    if (!codes || !n_q || !n_frames) return sn_fail(SONO_E_ARG, "npy: NULL output");
     *codes = NULL;
     *n_q = 0;
     *n_frames = 0;
-    if (!buf && n_bytes) return sono_fail(SONO_E_ARG, "npy: NULL buffer");
+    if (!buf && n_bytes) return sn_fail(SONO_E_ARG, "npy: NULL buffer");
     if (n_bytes < NPY_MAGIC_LEN) {
         if (n_bytes == 0 || !memcmp(buf, NPY_MAGIC, n_bytes))
-            return sono_fail(SONO_E_TRUNCATED, "npy: %zu bytes, file is truncated", n_bytes);
-        return sono_fail(SONO_E_FORMAT, "npy: not a NumPy file");
+            return sn_fail(SONO_E_TRUNCATED, "npy: %zu bytes, file is truncated", n_bytes);
+        return sn_fail(SONO_E_FORMAT, "npy: not a NumPy file");
     }
-    if (memcmp(buf, NPY_MAGIC, NPY_MAGIC_LEN)) return sono_fail(SONO_E_FORMAT, "npy: bad magic, not a NumPy file");
-    if (n_bytes < 8) return sono_fail(SONO_E_TRUNCATED, "npy: %zu bytes, file is truncated in the preamble", n_bytes);
+    if (memcmp(buf, NPY_MAGIC, NPY_MAGIC_LEN)) return sn_fail(SONO_E_FORMAT, "npy: bad magic, not a NumPy file");
+    if (n_bytes < 8) return sn_fail(SONO_E_TRUNCATED, "npy: %zu bytes, file is truncated in the preamble", n_bytes);
     int major = buf[6], minor = buf[7];
     if (major < 1 || major > 3 || minor != 0)
-        return sono_fail(major == 0 ? SONO_E_FORMAT : SONO_E_UNSUPPORTED,
+        return sn_fail(major == 0 ? SONO_E_FORMAT : SONO_E_UNSUPPORTED,
                          "npy: version %d.%d is not supported (1.0, 2.0, 3.0)", major, minor);
     size_t lenbytes = major == 1 ? 2 : 4, off = 8 + lenbytes;
-    if (n_bytes < off) return sono_fail(SONO_E_TRUNCATED, "npy: %zu bytes, file is truncated in the preamble", n_bytes);
+    if (n_bytes < off) return sn_fail(SONO_E_TRUNCATED, "npy: %zu bytes, file is truncated in the preamble", n_bytes);
     size_t hlen = major == 1 ? tokdata_rd16(buf + 8) : tokdata_rd32(buf + 8);
-    if (hlen > NPY_MAX_HEADER) return sono_fail(SONO_E_LIMIT, "npy: header of %zu bytes is beyond the limit", hlen);
+    if (hlen > NPY_MAX_HEADER) return sn_fail(SONO_E_LIMIT, "npy: header of %zu bytes is beyond the limit", hlen);
     if (n_bytes - off < hlen)
-        return sono_fail(SONO_E_TRUNCATED, "npy: %zu bytes, header needs %zu: file is truncated", n_bytes, off + hlen);
+        return sn_fail(SONO_E_TRUNCATED, "npy: %zu bytes, header needs %zu: file is truncated", n_bytes, off + hlen);
     npy_header h;
     memset(&h, 0, sizeof h);
     int rc = parse_header((const char *)buf + off, hlen, &h);
@@ -249,25 +249,25 @@ int sono_npy_decode(const uint8_t *buf, size_t n_bytes, int codebook_size, int32
             snprintf(shape + k, sizeof shape - k, "%s%llu", i ? ", " : "", (unsigned long long)h.dims[i]);
         }
         strcat(shape, h.ndim == 1 ? ",)" : h.ndim > 4 ? ", ...)" : ")");
-        return sono_fail(SONO_E_FORMAT, "npy: shape %s is %d-D, expected a 2-D array [n_q, n_frames]", shape, h.ndim);
+        return sn_fail(SONO_E_FORMAT, "npy: shape %s is %d-D, expected a 2-D array [n_q, n_frames]", shape, h.ndim);
     }
     if (h.dims[0] == 0 || h.dims[1] == 0)
-        return sono_fail(SONO_E_EMPTY, "npy: shape (%llu, %llu) is empty", (unsigned long long)h.dims[0],
+        return sn_fail(SONO_E_EMPTY, "npy: shape (%llu, %llu) is empty", (unsigned long long)h.dims[0],
                          (unsigned long long)h.dims[1]);
     if (h.dims[0] > NPY_MAX_NQ || h.dims[1] > NPY_MAX_FRAMES)
-        return sono_fail(SONO_E_LIMIT, "npy: shape (%llu, %llu) beyond limits (%d, 2^32)", (unsigned long long)h.dims[0],
+        return sn_fail(SONO_E_LIMIT, "npy: shape (%llu, %llu) beyond limits (%d, 2^32)", (unsigned long long)h.dims[0],
                          (unsigned long long)h.dims[1], NPY_MAX_NQ);
     size_t Q = (size_t)h.dims[0], F = (size_t)h.dims[1], n_codes, data_n;
-    if (!sono_mul_ok(Q, F, &n_codes) || !sono_mul_ok(n_codes, (size_t)h.size, &data_n) ||
+    if (!sn_mul_ok(Q, F, &n_codes) || !sn_mul_ok(n_codes, (size_t)h.size, &data_n) ||
         n_codes > SONO_MAX_ALLOC / sizeof(int32_t))
-        return sono_fail(SONO_E_LIMIT, "npy: array of %zu x %zu beyond the memory limit", Q, F);
+        return sn_fail(SONO_E_LIMIT, "npy: array of %zu x %zu beyond the memory limit", Q, F);
     if (n_bytes - off < data_n)
-        return sono_fail(SONO_E_TRUNCATED, "npy: data is %zu bytes, shape and dtype need %zu: file is truncated",
+        return sn_fail(SONO_E_TRUNCATED, "npy: data is %zu bytes, shape and dtype need %zu: file is truncated",
                          n_bytes - off, data_n);
     if (n_bytes - off > data_n)
-        return sono_fail(SONO_E_FORMAT, "npy: %zu unexpected bytes after the array data", n_bytes - off - data_n);
+        return sn_fail(SONO_E_FORMAT, "npy: %zu unexpected bytes after the array data", n_bytes - off - data_n);
     int32_t *out = malloc(n_codes * sizeof *out);
-    if (!out) return sono_fail(SONO_E_NOMEM, "npy: no memory for %zu codes", n_codes);
+    if (!out) return sn_fail(SONO_E_NOMEM, "npy: no memory for %zu codes", n_codes);
     const uint8_t *d = buf + off;
     int64_t lo = codebook_size > 0 ? 0 : INT32_MIN, hi = codebook_size > 0 ? (int64_t)codebook_size - 1 : INT32_MAX;
     for (size_t q = 0; q < Q; q++)
@@ -286,9 +286,9 @@ int sono_npy_decode(const uint8_t *buf, size_t n_bytes, int codebook_size, int32
                 if (neg) snprintf(val, sizeof val, "%lld", (long long)v);
                 else snprintf(val, sizeof val, "%llu", (unsigned long long)u);
                 if (codebook_size > 0)
-                    return sono_fail(SONO_E_RANGE, "npy: code %s at [q=%zu, frame=%zu] is outside [0, %d)", val, q, f,
+                    return sn_fail(SONO_E_RANGE, "npy: code %s at [q=%zu, frame=%zu] is outside [0, %d)", val, q, f,
                                      codebook_size);
-                return sono_fail(SONO_E_RANGE, "npy: value %s at [q=%zu, frame=%zu] does not fit in int32", val, q, f);
+                return sn_fail(SONO_E_RANGE, "npy: value %s at [q=%zu, frame=%zu] does not fit in int32", val, q, f);
             }
             out[q * F + f] = (int32_t)v;
         }
@@ -302,10 +302,10 @@ int sono_npy_load(const char *path, int codebook_size, int32_t **codes, int *n_q
     uint8_t *buf;
     size_t n;
     if (codes) *codes = NULL;
-    int rc = tokdata_read_file(path, 2 * SONO_MAX_ALLOC + NPY_MAX_HEADER + 16, &buf, &n);
+    int rc = sn_tokdata_read_file(path, 2 * SONO_MAX_ALLOC + NPY_MAX_HEADER + 16, &buf, &n);
     if (rc) return rc;
     rc = sono_npy_decode(buf, n, codebook_size, codes, n_q, n_frames);
     free(buf);
-    if (rc) sono_error_prefix("%s", path);
+    if (rc) sn_error_prefix("%s", path);
     return rc;
 }

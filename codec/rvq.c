@@ -12,18 +12,18 @@
 
 #define RVQ_BLOCK 256 /* frames per distance block */
 
-size_t rvq_scratch_floats(const sono_codec *c) {
+size_t sn_rvq_scratch_floats(const sono_codec *c) {
     const size_t D = (size_t)c->cfg.dimension, K = (size_t)c->cfg.codebook_size;
-    return RVQ_BLOCK * D + RVQ_BLOCK * K + 3 * RVQ_BLOCK + conv1d_scratch_floats((int)D, 1, RVQ_BLOCK);
+    return RVQ_BLOCK * D + RVQ_BLOCK * K + 3 * RVQ_BLOCK + sn_conv1d_scratch_floats((int)D, 1, RVQ_BLOCK);
 }
 
-int rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int n_q,
+int sn_rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int n_q,
                int32_t *codes, int64_t q_stride, int64_t f_stride, float *scratch_or_null) {
     const int D = c->cfg.dimension, K = c->cfg.codebook_size;
-    if (n_q < 1 || n_q > c->cfg.n_q) return sono_fail(SONO_E_RANGE, "%d codebooks requested, model has %d", n_q, c->cfg.n_q);
-    size_t need = rvq_scratch_floats(c);
+    if (n_q < 1 || n_q > c->cfg.n_q) return sn_fail(SONO_E_RANGE, "%d codebooks requested, model has %d", n_q, c->cfg.n_q);
+    size_t need = sn_rvq_scratch_floats(c);
     float *scr = scratch_or_null ? scratch_or_null : malloc(need * sizeof(float));
-    if (!scr) return sono_fail(SONO_E_NOMEM, "out of memory");
+    if (!scr) return sn_fail(SONO_E_NOMEM, "out of memory");
     float *res = scr;                         /* [D][F] residuals */
     float *dot = res + (size_t)RVQ_BLOCK * D; /* [K][F] */
     float *x2 = dot + (size_t)RVQ_BLOCK * K;  /* [F] */
@@ -38,7 +38,7 @@ int rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int 
             const float *E = c->codebook[q];
             const float *e2 = c->codebook_sqnorm + (size_t)q * K;
             /* dot[k][f] = E[k] . x[f]: a 1x1 convolution over the frames */
-            conv1d_forward(dot, res, E, NULL, D, K, F, 1, 1, 1, kscr, c->n_threads);
+            sn_conv1d_forward(dot, res, E, NULL, D, K, F, 1, 1, 1, kscr, c->n_threads);
             for (int f = 0; f < F; f++) {
                 float s = 0;
                 for (int d = 0; d < D; d++) s += res[(size_t)d * F + f] * res[(size_t)d * F + f];
@@ -68,14 +68,14 @@ int rvq_encode(const sono_codec *c, const float *latents, int64_t n_frames, int 
     return 0;
 }
 
-int rvq_decode(const sono_codec *c, const int32_t *codes, int64_t codes_stride, int64_t n_frames,
+int sn_rvq_decode(const sono_codec *c, const int32_t *codes, int64_t codes_stride, int64_t n_frames,
                int n_q, float *latents) {
     const int D = c->cfg.dimension, K = c->cfg.codebook_size;
-    if (n_q < 1 || n_q > c->cfg.n_q) return sono_fail(SONO_E_RANGE, "%d codebooks in the tokens, model has %d", n_q, c->cfg.n_q);
+    if (n_q < 1 || n_q > c->cfg.n_q) return sn_fail(SONO_E_RANGE, "%d codebooks in the tokens, model has %d", n_q, c->cfg.n_q);
     for (int q = 0; q < n_q; q++)
         for (int64_t f = 0; f < n_frames; f++) {
             int32_t k = codes[(size_t)q * codes_stride + f];
-            if (k < 0 || k >= K) return sono_fail(SONO_E_RANGE, "code %d at codebook %d frame %lld is outside [0, %d)", k, q, (long long)f, K);
+            if (k < 0 || k >= K) return sn_fail(SONO_E_RANGE, "code %d at codebook %d frame %lld is outside [0, %d)", k, q, (long long)f, K);
         }
     for (int64_t f = 0; f < n_frames; f++) {
         for (int d = 0; d < D; d++) {

@@ -45,7 +45,7 @@ static int fbuf_reserve(fbuf *b, size_t floats) {
     size_t cap = floats + floats / 8;
     if (cap < 256) cap = 256;
     float *nd = realloc(b->d, cap * sizeof(float));
-    if (!nd) return sono_fail(SONO_E_NOMEM, "out of memory (%zu floats)", cap);
+    if (!nd) return sn_fail(SONO_E_NOMEM, "out of memory (%zu floats)", cap);
     b->d = nd;
     b->cap = cap;
     return 0;
@@ -247,7 +247,7 @@ static int add_gn(chain *ch, const conv_w *w) {
 static int add_sconv(chain *ch, const codec_config *cfg, const conv_w *w) {
     int eff = (w->K - 1) * w->dil + 1;
     int pt = eff - w->stride;
-    if (pt < 0) return sono_fail(SONO_E_UNSUPPORTED, "conv with kernel %d smaller than stride %d", w->K, w->stride);
+    if (pt < 0) return sn_fail(SONO_E_UNSUPPORTED, "conv with kernel %d smaller than stride %d", w->K, w->stride);
     if (pt > 0 || w->stride > 1) {
         /* an ELU right before the padding is applied by the padding stage
          * (ELU commutes with reflect and zero padding) */
@@ -270,7 +270,7 @@ static int add_sconv(chain *ch, const codec_config *cfg, const conv_w *w) {
 
 static int add_sconvtr(chain *ch, const codec_config *cfg, const conv_w *w) {
     int pt = w->K - w->stride;
-    if (pt < 0) return sono_fail(SONO_E_UNSUPPORTED, "transposed conv with kernel %d smaller than stride %d", w->K, w->stride);
+    if (pt < 0) return sn_fail(SONO_E_UNSUPPORTED, "transposed conv with kernel %d smaller than stride %d", w->K, w->stride);
     stage *s = chain_add(ch, ST_CONVTR, w->C_in, w->C_out);
     if (!s) return SONO_E_NOMEM;
     s->w = w;
@@ -364,7 +364,7 @@ static void pad_copy(seanet_run *r, const stage *s, fbuf *dst, int64_t off, cons
     for (int c = 0; c < s->C_in; c++) {
         float *o = dst->d + (size_t)c * dst->n + off;
         const float *x = src + (size_t)c * src_stride;
-        if (s->elu) elu_forward(o, x, (size_t)m, 1.0f, m >= 65536 ? r->n_threads : 1);
+        if (s->elu) sn_elu_forward(o, x, (size_t)m, 1.0f, m >= 65536 ? r->n_threads : 1);
         else memcpy(o, x, (size_t)m * sizeof(float));
     }
 }
@@ -475,10 +475,10 @@ static int run_conv(seanet_run *r, stage *s, const float *x, int64_t T, fbuf *o)
     int rc = fbuf_setup(o, s->C_out, n_out);
     if (rc) return rc;
     if (n_out > 0) {
-        if (T > INT32_MAX) return sono_fail(SONO_E_LIMIT, "chunk too long");
-        float *scr = scratch_get(r, conv1d_scratch_floats(w->C_in, w->K, (int)n_out));
-        if (!scr) return sono_fail(SONO_E_NOMEM, "out of memory");
-        conv1d_forward(o->d, x, w->w, w->b, w->C_in, w->C_out, (int)T, w->K, w->stride, w->dil, scr, r->n_threads);
+        if (T > INT32_MAX) return sn_fail(SONO_E_LIMIT, "chunk too long");
+        float *scr = scratch_get(r, sn_conv1d_scratch_floats(w->C_in, w->K, (int)n_out));
+        if (!scr) return sn_fail(SONO_E_NOMEM, "out of memory");
+        sn_conv1d_forward(o->d, x, w->w, w->b, w->C_in, w->C_out, (int)T, w->K, w->stride, w->dil, scr, r->n_threads);
     }
     int64_t used = n_out * w->stride;
     s->held.n = 0;
@@ -503,10 +503,10 @@ static int run_convtr(seanet_run *r, stage *s, const float *in, int64_t n, int l
     if (rc) return rc;
     o->n = 0;
     if (n > 0) {
-        if (full > INT32_MAX) return sono_fail(SONO_E_LIMIT, "chunk too long");
-        float *scr = scratch_get(r, convtr1d_scratch_floats(w->C_out, w->K, (int)n));
-        if (!scr) return sono_fail(SONO_E_NOMEM, "out of memory");
-        convtr1d_forward(o->d, in, w->w, NULL, w->C_in, w->C_out, (int)n, w->K, w->stride, scr, r->n_threads);
+        if (full > INT32_MAX) return sn_fail(SONO_E_LIMIT, "chunk too long");
+        float *scr = scratch_get(r, sn_convtr1d_scratch_floats(w->C_out, w->K, (int)n));
+        if (!scr) return sn_fail(SONO_E_NOMEM, "out of memory");
+        sn_convtr1d_forward(o->d, in, w->w, NULL, w->C_in, w->C_out, (int)n, w->K, w->stride, scr, r->n_threads);
         if (s->any_input) {
             for (int c = 0; c < s->C_out; c++) {
                 float *row = o->d + (size_t)c * full;
@@ -558,9 +558,9 @@ static int run_gn(seanet_run *r, stage *s, const float *in, int64_t n, int last,
     *in_place = 0;
     if (last && s->held.n == 0 && may_write_in) {
         /* the whole segment in one piece (the usual case) */
-        if (n > INT32_MAX) return sono_fail(SONO_E_LIMIT, "segment too long");
+        if (n > INT32_MAX) return sn_fail(SONO_E_LIMIT, "segment too long");
         if (n > 0)
-            groupnorm1_forward((float *)in, in, s->w->gn_w, s->w->gn_b, s->C_out, (int)n, 1e-5f, r->n_threads);
+            sn_groupnorm1_forward((float *)in, in, s->w->gn_w, s->w->gn_b, s->C_out, (int)n, 1e-5f, r->n_threads);
         *in_place = 1;
         return 0;
     }
@@ -568,9 +568,9 @@ static int run_gn(seanet_run *r, stage *s, const float *in, int64_t n, int last,
     if (rc) return rc;
     if ((rc = fbuf_setup(o, s->C_out, last ? s->held.n : 0))) return rc;
     if (!last) return 0;
-    if (s->held.n > INT32_MAX) return sono_fail(SONO_E_LIMIT, "segment too long");
+    if (s->held.n > INT32_MAX) return sn_fail(SONO_E_LIMIT, "segment too long");
     if (s->held.n > 0)
-        groupnorm1_forward(o->d, s->held.d, s->w->gn_w, s->w->gn_b, s->C_out, (int)s->held.n, 1e-5f, r->n_threads);
+        sn_groupnorm1_forward(o->d, s->held.d, s->w->gn_w, s->w->gn_b, s->C_out, (int)s->held.n, 1e-5f, r->n_threads);
     s->held.n = 0;
     return 0;
 }
@@ -584,7 +584,7 @@ static int run_elu(seanet_run *r, stage *s, const float *in, int64_t n, fbuf *o)
         if (rc) return rc;
         y = o->d;
     }
-    if (n > 0) elu_forward(y, in, (size_t)s->C_out * (size_t)n, 1.0f, r->n_threads);
+    if (n > 0) sn_elu_forward(y, in, (size_t)s->C_out * (size_t)n, 1.0f, r->n_threads);
     return 0;
 }
 
@@ -592,16 +592,16 @@ static int run_lstm(seanet_run *r, stage *s, const float *in, int64_t n, fbuf *o
     int C = s->C_in, rc;
     if ((rc = fbuf_setup(o, C, n))) return rc;
     if (n == 0) return 0;
-    if (n > INT32_MAX) return sono_fail(SONO_E_LIMIT, "chunk too long");
+    if (n > INT32_MAX) return sn_fail(SONO_E_LIMIT, "chunk too long");
     if (s->layers > 1 && (rc = fbuf_setup(&s->tmp, C, n))) return rc;
-    float *scr = scratch_get(r, lstm_scratch_floats(C, C, (int)n));
-    if (!scr) return sono_fail(SONO_E_NOMEM, "out of memory");
+    float *scr = scratch_get(r, sn_lstm_scratch_floats(C, C, (int)n));
+    if (!scr) return sn_fail(SONO_E_NOMEM, "out of memory");
     /* layers write o and tmp in turn, the last one o */
     const float *x = in;
     for (int l = 0; l < s->layers; l++) {
         float *y = (s->layers - 1 - l) & 1 ? s->tmp.d : o->d;
         float *h = s->hc + (size_t)l * 2 * C, *cc = h + C;
-        lstm_forward(y, x, s->lw->w_ih[l], s->lw->w_hh[l], s->lw->b_ih[l], s->lw->b_hh[l], h, cc, C, C, (int)n,
+        sn_lstm_forward(y, x, s->lw->w_ih[l], s->lw->w_hh[l], s->lw->b_ih[l], s->lw->b_hh[l], h, cc, C, C, (int)n,
                      scr, r->n_threads);
         x = y;
     }
@@ -696,7 +696,7 @@ static int chain_push(seanet_run *r, chain *ch, int depth, const float *in, int6
     return 0;
 }
 
-seanet_run *seanet_run_new(const sono_codec *c, int which, int *err) {
+seanet_run *sn_seanet_run_new(const sono_codec *c, int which, int *err) {
     seanet_run *r = calloc(1, sizeof *r);
     int rc = r ? 0 : SONO_E_NOMEM;
     if (r) {
@@ -711,21 +711,21 @@ seanet_run *seanet_run_new(const sono_codec *c, int which, int *err) {
         if (!r->pp) rc = SONO_E_NOMEM;
     }
     if (rc) {
-        if (rc == SONO_E_NOMEM) sono_fail(rc, "out of memory building the codec graph");
-        seanet_run_free(r);
+        if (rc == SONO_E_NOMEM) sn_fail(rc, "out of memory building the codec graph");
+        sn_seanet_run_free(r);
         r = NULL;
     }
     if (err) *err = rc;
     return r;
 }
 
-int seanet_run_push(seanet_run *r, const float *in, int64_t n, int last, const float **out, int64_t *n_out) {
+int sn_seanet_run_push(seanet_run *r, const float *in, int64_t n, int last, const float **out, int64_t *n_out) {
     return chain_push(r, &r->top, 0, in ? in : &seanet_empty, n, last, out, n_out);
 }
 
-void seanet_run_reset(seanet_run *r) { chain_reset(&r->top); }
+void sn_seanet_run_reset(seanet_run *r) { chain_reset(&r->top); }
 
-void seanet_run_free(seanet_run *r) {
+void sn_seanet_run_free(seanet_run *r) {
     if (!r) return;
     chain_free(&r->top);
     for (int d = 0; r->pp && d < r->n_depth; d++) {

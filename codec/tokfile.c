@@ -16,7 +16,7 @@
 
 #include "sonotok/tokens.h"
 #include "sono_internal.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 
 /* ---- layout (FORMATS.md) ---- */
 #define TOK_MAGIC "SNTK"
@@ -50,7 +50,7 @@ static int tok_bits(int32_t codebook_size) {
 sono_tokens *sono_tokens_alloc(int n_q, int64_t n_frames, int n_segments, int with_scales) {
     if (n_q <= 0 || n_frames < 0 || n_segments < 0) return NULL;
     size_t n;
-    if (!sono_mul_ok((size_t)n_q, (size_t)n_frames, &n) || !sono_mul_ok(n, sizeof(int32_t), &n)) return NULL;
+    if (!sn_mul_ok((size_t)n_q, (size_t)n_frames, &n) || !sn_mul_ok(n, sizeof(int32_t), &n)) return NULL;
     sono_tokens *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     t->n_q = n_q;
@@ -128,11 +128,11 @@ static void packed_encode(const int32_t *codes, size_t n_codes, int bits, uint8_
 
 static int packed_decode(const uint8_t *in, size_t n_in, int bits, int32_t *codes, size_t n_codes) {
     if (n_in != packed_bytes(n_codes, bits))
-        return sono_fail(SONO_E_FORMAT, "token file: packed payload is %zu bytes, expected %zu", n_in,
+        return sn_fail(SONO_E_FORMAT, "token file: packed payload is %zu bytes, expected %zu", n_in,
                          packed_bytes(n_codes, bits));
     bitr r = {in, 0, n_in, 0, 0};
     for (size_t i = 0; i < n_codes; i++) codes[i] = bits ? (int32_t)bitr_get(&r, bits) : 0;
-    if (r.acc != 0) return sono_fail(SONO_E_FORMAT, "token file: packed payload has non-zero padding bits");
+    if (r.acc != 0) return sn_fail(SONO_E_FORMAT, "token file: packed payload has non-zero padding bits");
     return 0;
 }
 
@@ -161,14 +161,14 @@ static int zstd_encode(const int32_t *codes, size_t n_codes, int bits, int level
     if (!raw || !dst) {
         free(raw);
         free(dst);
-        return sono_fail(SONO_E_NOMEM, "token file: no memory for %zu plane bytes", raw_n);
+        return sn_fail(SONO_E_NOMEM, "token file: no memory for %zu plane bytes", raw_n);
     }
     planes_build(codes, n_codes, bits, raw);
     size_t z = ZSTD_compress(dst, cap, raw, raw_n, level);
     free(raw);
     if (ZSTD_isError(z)) {
         free(dst);
-        return sono_fail(SONO_E_NOMEM, "token file: zstd: %s", ZSTD_getErrorName(z));
+        return sn_fail(SONO_E_NOMEM, "token file: zstd: %s", ZSTD_getErrorName(z));
     }
     *out = dst;
     *n_out = z;
@@ -179,25 +179,25 @@ static int zstd_decode(const uint8_t *in, size_t n_in, int bits, int32_t *codes,
     size_t raw_n = planes_bytes(n_codes, bits);
     unsigned long long content = ZSTD_getFrameContentSize(in, n_in);
     if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN)
-        return sono_fail(SONO_E_FORMAT, "token file: zstd payload has no valid frame header");
+        return sn_fail(SONO_E_FORMAT, "token file: zstd payload has no valid frame header");
     if (content != raw_n)
-        return sono_fail(SONO_E_FORMAT, "token file: zstd payload holds %llu bytes, expected %zu", content, raw_n);
+        return sn_fail(SONO_E_FORMAT, "token file: zstd payload holds %llu bytes, expected %zu", content, raw_n);
     size_t frame = ZSTD_findFrameCompressedSize(in, n_in);
     if (ZSTD_isError(frame) || frame != n_in)
-        return sono_fail(SONO_E_FORMAT, "token file: zstd payload is not exactly one frame");
+        return sn_fail(SONO_E_FORMAT, "token file: zstd payload is not exactly one frame");
     uint8_t *raw = malloc(raw_n ? raw_n : 1);
-    if (!raw) return sono_fail(SONO_E_NOMEM, "token file: no memory for %zu plane bytes", raw_n);
+    if (!raw) return sn_fail(SONO_E_NOMEM, "token file: no memory for %zu plane bytes", raw_n);
     size_t got = ZSTD_decompress(raw, raw_n, in, n_in);
     if (ZSTD_isError(got) || got != raw_n) {
         free(raw);
-        return sono_fail(SONO_E_FORMAT, "token file: zstd payload does not decompress to %zu bytes", raw_n);
+        return sn_fail(SONO_E_FORMAT, "token file: zstd payload does not decompress to %zu bytes", raw_n);
     }
     for (size_t i = 0; i < n_codes; i++) codes[i] = raw[i];
     int rc = 0;
     if (bits > 8) {
         bitr r = {raw + n_codes, 0, raw_n - n_codes, 0, 0};
         for (size_t i = 0; i < n_codes; i++) codes[i] |= (int32_t)(bitr_get(&r, bits - 8) << 8);
-        if (r.acc != 0) rc = sono_fail(SONO_E_FORMAT, "token file: zstd plane has non-zero padding bits");
+        if (r.acc != 0) rc = sn_fail(SONO_E_FORMAT, "token file: zstd plane has non-zero padding bits");
     }
     free(raw);
     return rc;
@@ -361,7 +361,7 @@ static inline int rc_rep_ctx(const int32_t *codes, int q, int64_t F, int64_t t) 
 
 static int range_encode(const int32_t *codes, int n_q, int64_t F, int bits, uint8_t **out, size_t *n_out) {
     rc_prob *tree = calloc((size_t)1 << bits, sizeof *tree), rep[RC_REP_CTX];
-    if (!tree) return sono_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
+    if (!tree) return sn_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
     rc_enc e = {0};
     e.range = 0xFFFFFFFFu;
     rc_rep_reset(rep);
@@ -386,17 +386,17 @@ static int range_encode(const int32_t *codes, int n_q, int64_t F, int bits, uint
     free(tree);
     if (e.oom) {
         free(e.buf);
-        return sono_fail(SONO_E_NOMEM, "token file: no memory for the coded payload");
+        return sn_fail(SONO_E_NOMEM, "token file: no memory for the coded payload");
     }
     *out = e.buf ? e.buf : malloc(1);
     *n_out = e.n;
-    if (!*out) return sono_fail(SONO_E_NOMEM, "token file: no memory");
+    if (!*out) return sn_fail(SONO_E_NOMEM, "token file: no memory");
     return 0;
 }
 
 static int range_decode(const uint8_t *in, size_t n_in, int n_q, int64_t F, int bits, int32_t *codes) {
     rc_prob *tree = calloc((size_t)1 << bits, sizeof *tree), rep[RC_REP_CTX];
-    if (!tree) return sono_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
+    if (!tree) return sn_fail(SONO_E_NOMEM, "token file: no memory for the coder model");
     /* Each code costs at least one decision at probability <= 1 - RC_PMIN/2^16
      * (0.0014 bits), so a payload of n bytes holds well under 8192 (n + 8)
      * codes after the first frame: more means a forged size, refused before
@@ -404,7 +404,7 @@ static int range_decode(const uint8_t *in, size_t n_in, int n_q, int64_t F, int 
     size_t n_later = (size_t)n_q * (size_t)(F - 1);
     if (n_later / 8192 > n_in + 8) {
         free(tree);
-        return sono_fail(SONO_E_FORMAT, "token file: %zu-byte range-coded payload cannot hold %d x %lld codes", n_in,
+        return sn_fail(SONO_E_FORMAT, "token file: %zu-byte range-coded payload cannot hold %d x %lld codes", n_in,
                          n_q, (long long)F);
     }
     rc_dec d = {in, 0, n_in, 0xFFFFFFFFu, 0};
@@ -428,7 +428,7 @@ static int range_decode(const uint8_t *in, size_t n_in, int n_q, int64_t F, int 
     /* The encoder's output is exactly what the decoder reads, less trailing
      * zeros; unread bytes mean the payload is not what it claims to be. */
     if (d.pos < n_in)
-        return sono_fail(SONO_E_FORMAT, "token file: range-coded payload has %zu unused bytes", n_in - d.pos);
+        return sn_fail(SONO_E_FORMAT, "token file: range-coded payload has %zu unused bytes", n_in - d.pos);
     return 0;
 }
 
@@ -447,41 +447,41 @@ typedef struct {
 } tok_header;
 
 static int tok_fail_trunc(size_t have, size_t need, const char *what) {
-    return sono_fail(SONO_E_TRUNCATED, "token file: %zu bytes, %s needs %zu: file is truncated", have, what, need);
+    return sn_fail(SONO_E_TRUNCATED, "token file: %zu bytes, %s needs %zu: file is truncated", have, what, need);
 }
 
 /* Validate everything up to the payload: preamble, header, header checksum,
  * field values, total size, file checksum. Order matters: see FORMATS.md. */
 static int tok_parse(const uint8_t *buf, size_t n, tok_header *h) {
     memset(h, 0, sizeof *h);
-    if (!buf && n) return sono_fail(SONO_E_ARG, "token file: NULL buffer");
+    if (!buf && n) return sn_fail(SONO_E_ARG, "token file: NULL buffer");
     if (n < 4) {
         if (n == 0 || !memcmp(buf, TOK_MAGIC, n))
             return tok_fail_trunc(n, TOK_PREAMBLE, "the preamble");
-        return sono_fail(SONO_E_FORMAT, "token file: %zu bytes, not a token file", n);
+        return sn_fail(SONO_E_FORMAT, "token file: %zu bytes, not a token file", n);
     }
     if (memcmp(buf, TOK_MAGIC, 4))
-        return sono_fail(SONO_E_FORMAT, "token file: bad magic %02x %02x %02x %02x (expected \"SNTK\"): not a token file",
+        return sn_fail(SONO_E_FORMAT, "token file: bad magic %02x %02x %02x %02x (expected \"SNTK\"): not a token file",
                          buf[0], buf[1], buf[2], buf[3]);
     if (n < TOK_PREAMBLE) return tok_fail_trunc(n, TOK_PREAMBLE, "the preamble");
     uint32_t pre_stored = tokdata_rd32(buf + 12), pre_calc = (uint32_t)XXH3_64bits(buf, 12);
     if (pre_stored != pre_calc)
-        return sono_fail(SONO_E_CHECKSUM, "token file: preamble checksum mismatch (stored %08x, computed %08x)",
+        return sn_fail(SONO_E_CHECKSUM, "token file: preamble checksum mismatch (stored %08x, computed %08x)",
                          pre_stored, pre_calc);
     int major = tokdata_rd16(buf + 4), minor = tokdata_rd16(buf + 6);
-    if (major == 0) return sono_fail(SONO_E_FORMAT, "token file: version 0.%d is not a valid version", minor);
+    if (major == 0) return sn_fail(SONO_E_FORMAT, "token file: version 0.%d is not a valid version", minor);
     if (major > TOK_MAJOR)
-        return sono_fail(SONO_E_UNSUPPORTED, "token file: version %d.%d is newer than this reader (%d.x)", major,
+        return sn_fail(SONO_E_UNSUPPORTED, "token file: version %d.%d is newer than this reader (%d.x)", major,
                          minor, TOK_MAJOR);
     uint32_t hsize = tokdata_rd32(buf + 8);
     if (hsize < TOK_FIXED + 8)
-        return sono_fail(SONO_E_FORMAT, "token file: header size %u is below the minimum %d", hsize, TOK_FIXED + 8);
+        return sn_fail(SONO_E_FORMAT, "token file: header size %u is below the minimum %d", hsize, TOK_FIXED + 8);
     if (hsize > TOK_MAX_HEADER)
-        return sono_fail(SONO_E_LIMIT, "token file: header size %u is beyond the limit %u", hsize, TOK_MAX_HEADER);
+        return sn_fail(SONO_E_LIMIT, "token file: header size %u is beyond the limit %u", hsize, TOK_MAX_HEADER);
     if (n < hsize) return tok_fail_trunc(n, hsize, "the header");
     uint64_t hs_stored = tokdata_rd64(buf + hsize - 8), hs_calc = XXH3_64bits(buf, hsize - 8);
     if (hs_stored != hs_calc)
-        return sono_fail(SONO_E_CHECKSUM, "token file: header checksum mismatch (stored %016llx, computed %016llx)",
+        return sn_fail(SONO_E_CHECKSUM, "token file: header checksum mismatch (stored %016llx, computed %016llx)",
                          (unsigned long long)hs_stored, (unsigned long long)hs_calc);
 
     tokfile_info *in = &h->info;
@@ -504,73 +504,73 @@ static int tok_parse(const uint8_t *buf, size_t n, tok_header *h) {
     h->name = buf + TOK_FIXED;
 
     if (h->flags & ~TOK_FLAG_SCALES)
-        return sono_fail(SONO_E_UNSUPPORTED, "token file: unknown flags 0x%x", h->flags & ~TOK_FLAG_SCALES);
+        return sn_fail(SONO_E_UNSUPPORTED, "token file: unknown flags 0x%x", h->flags & ~TOK_FLAG_SCALES);
     if (in->coder > TOKFILE_CODER_RANGE)
-        return sono_fail(SONO_E_UNSUPPORTED, "token file: unknown coder %d", in->coder);
-    if (tokdata_rd16(buf + 22) != 0) return sono_fail(SONO_E_FORMAT, "token file: reserved field is not zero");
+        return sn_fail(SONO_E_UNSUPPORTED, "token file: unknown coder %d", in->coder);
+    if (tokdata_rd16(buf + 22) != 0) return sn_fail(SONO_E_FORMAT, "token file: reserved field is not zero");
     if (h->name_len >= SONO_MODEL_NAME_MAX)
-        return sono_fail(SONO_E_FORMAT, "token file: model name of %d bytes (at most %d)", h->name_len,
+        return sn_fail(SONO_E_FORMAT, "token file: model name of %d bytes (at most %d)", h->name_len,
                          SONO_MODEL_NAME_MAX - 1);
     /* the variable part (name, scales) must lie inside the header before it is read */
     if (h->n_segments < 0 || h->segment_frames < 0)
-        return sono_fail(SONO_E_FORMAT, "token file: negative segment count or size");
+        return sn_fail(SONO_E_FORMAT, "token file: negative segment count or size");
     if (h->n_segments > TOK_MAX_SEGMENTS || h->segment_frames > TOK_MAX_FRAMES)
-        return sono_fail(SONO_E_LIMIT, "token file: %d segments of %lld frames beyond limits", h->n_segments,
+        return sn_fail(SONO_E_LIMIT, "token file: %d segments of %lld frames beyond limits", h->n_segments,
                          (long long)h->segment_frames);
     if ((h->flags & TOK_FLAG_SCALES) && h->n_segments == 0)
-        return sono_fail(SONO_E_FORMAT, "token file: scales flagged but no segments");
+        return sn_fail(SONO_E_FORMAT, "token file: scales flagged but no segments");
     size_t need = TOK_FIXED + (size_t)h->name_len + ((h->flags & TOK_FLAG_SCALES) ? 4 * (size_t)h->n_segments : 0) + 8;
     if (minor == 0 ? hsize != need : hsize < need)
-        return sono_fail(SONO_E_FORMAT, "token file: header size %u does not match its fields (%zu)", hsize, need);
-    if (memchr(h->name, 0, (size_t)h->name_len)) return sono_fail(SONO_E_FORMAT, "token file: NUL byte in model name");
+        return sn_fail(SONO_E_FORMAT, "token file: header size %u does not match its fields (%zu)", hsize, need);
+    if (memchr(h->name, 0, (size_t)h->name_len)) return sn_fail(SONO_E_FORMAT, "token file: NUL byte in model name");
     if (in->sample_rate <= 0 || h->channels <= 0 || h->hop <= 0)
-        return sono_fail(SONO_E_FORMAT, "token file: sample_rate %d, channels %d, hop %d must be positive",
+        return sn_fail(SONO_E_FORMAT, "token file: sample_rate %d, channels %d, hop %d must be positive",
                          in->sample_rate, h->channels, h->hop);
     if (in->sample_rate > TOK_MAX_RATE || h->channels > TOK_MAX_CHANNELS || h->hop > TOK_MAX_HOP)
-        return sono_fail(SONO_E_LIMIT, "token file: sample_rate %d, channels %d or hop %d beyond limits",
+        return sn_fail(SONO_E_LIMIT, "token file: sample_rate %d, channels %d or hop %d beyond limits",
                          in->sample_rate, h->channels, h->hop);
     if (in->n_q <= 0 || in->codebook_size <= 0)
-        return sono_fail(SONO_E_FORMAT, "token file: n_q %d and codebook_size %d must be positive", in->n_q,
+        return sn_fail(SONO_E_FORMAT, "token file: n_q %d and codebook_size %d must be positive", in->n_q,
                          in->codebook_size);
     if (in->n_q > TOK_MAX_NQ || in->codebook_size > TOK_MAX_CODEBOOK)
-        return sono_fail(SONO_E_LIMIT, "token file: n_q %d (max %d) or codebook_size %d (max %d) beyond limits",
+        return sn_fail(SONO_E_LIMIT, "token file: n_q %d (max %d) or codebook_size %d (max %d) beyond limits",
                          in->n_q, TOK_MAX_NQ, in->codebook_size, TOK_MAX_CODEBOOK);
-    if (in->n_frames < 0) return sono_fail(SONO_E_FORMAT, "token file: negative frame count");
-    if (in->n_frames == 0) return sono_fail(SONO_E_EMPTY, "token file: no frames");
+    if (in->n_frames < 0) return sn_fail(SONO_E_FORMAT, "token file: negative frame count");
+    if (in->n_frames == 0) return sn_fail(SONO_E_EMPTY, "token file: no frames");
     if (in->n_frames > TOK_MAX_FRAMES)
-        return sono_fail(SONO_E_LIMIT, "token file: %lld frames (max 2^32)", (long long)in->n_frames);
+        return sn_fail(SONO_E_LIMIT, "token file: %lld frames (max 2^32)", (long long)in->n_frames);
     size_t n_codes;
-    if (!sono_mul_ok((size_t)in->n_q, (size_t)in->n_frames, &n_codes) || n_codes > SONO_MAX_ALLOC / sizeof(int32_t))
-        return sono_fail(SONO_E_LIMIT, "token file: %d x %lld codes beyond the memory limit", in->n_q,
+    if (!sn_mul_ok((size_t)in->n_q, (size_t)in->n_frames, &n_codes) || n_codes > SONO_MAX_ALLOC / sizeof(int32_t))
+        return sn_fail(SONO_E_LIMIT, "token file: %d x %lld codes beyond the memory limit", in->n_q,
                          (long long)in->n_frames);
     if (in->n_samples < 0 || in->n_samples > TOK_MAX_SAMPLES)
-        return sono_fail(SONO_E_FORMAT, "token file: sample count %lld out of range", (long long)in->n_samples);
+        return sn_fail(SONO_E_FORMAT, "token file: sample count %lld out of range", (long long)in->n_samples);
     if (h->flags & TOK_FLAG_SCALES) {
         h->scales = buf + TOK_FIXED + h->name_len;
         for (int32_t s = 0; s < h->n_segments; s++) {
             uint32_t u = tokdata_rd32(h->scales + 4 * (size_t)s);
             float f;
             memcpy(&f, &u, 4);
-            if (!isfinite(f)) return sono_fail(SONO_E_RANGE, "token file: scale of segment %d is not finite", s);
+            if (!isfinite(f)) return sn_fail(SONO_E_RANGE, "token file: scale of segment %d is not finite", s);
         }
     }
     in->header_bytes = hsize;
     if (payload > n - hsize || n - hsize - payload < TOK_TRAILER) {
         if (payload > (uint64_t)SIZE_MAX - hsize - TOK_TRAILER)
-            return sono_fail(SONO_E_FORMAT, "token file: payload size %llu is impossible", (unsigned long long)payload);
+            return sn_fail(SONO_E_FORMAT, "token file: payload size %llu is impossible", (unsigned long long)payload);
         return tok_fail_trunc(n, hsize + (size_t)payload + TOK_TRAILER, "header, payload and checksum");
     }
     size_t total = hsize + (size_t)payload + TOK_TRAILER;
-    if (n > total) return sono_fail(SONO_E_FORMAT, "token file: %zu unexpected bytes after the end", n - total);
+    if (n > total) return sn_fail(SONO_E_FORMAT, "token file: %zu unexpected bytes after the end", n - total);
     uint64_t fs_stored = tokdata_rd64(buf + total - 8), fs_calc = XXH3_64bits(buf, total - 8);
     if (fs_stored != fs_calc)
-        return sono_fail(SONO_E_CHECKSUM, "token file: checksum mismatch (stored %016llx, computed %016llx)",
+        return sn_fail(SONO_E_CHECKSUM, "token file: checksum mismatch (stored %016llx, computed %016llx)",
                          (unsigned long long)fs_stored, (unsigned long long)fs_calc);
     in->payload_bytes = (size_t)payload;
     return 0;
 }
 
-int tokfile_probe(const uint8_t *buf, size_t n_bytes, tokfile_info *info) {
+int sn_tokfile_probe(const uint8_t *buf, size_t n_bytes, tokfile_info *info) {
     tok_header h;
     int rc = tok_parse(buf, n_bytes, &h);
     if (rc == 0 && info) *info = h.info;
@@ -581,48 +581,48 @@ int tokfile_probe(const uint8_t *buf, size_t n_bytes, tokfile_info *info) {
 /* Encode / decode                                                           */
 
 static int tok_check(const sono_tokens *t, size_t *name_len) {
-    if (!t) return sono_fail(SONO_E_ARG, "token file: NULL tokens");
+    if (!t) return sn_fail(SONO_E_ARG, "token file: NULL tokens");
     const void *nul = memchr(t->model_name, 0, SONO_MODEL_NAME_MAX);
-    if (!nul) return sono_fail(SONO_E_ARG, "token file: model name is not NUL-terminated");
+    if (!nul) return sn_fail(SONO_E_ARG, "token file: model name is not NUL-terminated");
     *name_len = (size_t)((const char *)nul - t->model_name);
-    if (t->n_frames == 0) return sono_fail(SONO_E_EMPTY, "token file: no frames to write");
+    if (t->n_frames == 0) return sn_fail(SONO_E_EMPTY, "token file: no frames to write");
     if (t->n_q <= 0 || t->n_q > TOK_MAX_NQ)
-        return sono_fail(SONO_E_ARG, "token file: n_q %d outside [1, %d]", t->n_q, TOK_MAX_NQ);
+        return sn_fail(SONO_E_ARG, "token file: n_q %d outside [1, %d]", t->n_q, TOK_MAX_NQ);
     if (t->codebook_size <= 0 || t->codebook_size > TOK_MAX_CODEBOOK)
-        return sono_fail(SONO_E_ARG, "token file: codebook_size %d outside [1, %d]", t->codebook_size,
+        return sn_fail(SONO_E_ARG, "token file: codebook_size %d outside [1, %d]", t->codebook_size,
                          TOK_MAX_CODEBOOK);
     if (t->n_frames < 0 || t->n_frames > TOK_MAX_FRAMES)
-        return sono_fail(SONO_E_ARG, "token file: n_frames %lld outside [1, 2^32]", (long long)t->n_frames);
+        return sn_fail(SONO_E_ARG, "token file: n_frames %lld outside [1, 2^32]", (long long)t->n_frames);
     size_t n_codes;
-    if (!sono_mul_ok((size_t)t->n_q, (size_t)t->n_frames, &n_codes) || n_codes > SONO_MAX_ALLOC / sizeof(int32_t))
-        return sono_fail(SONO_E_LIMIT, "token file: %d x %lld codes beyond the memory limit", t->n_q,
+    if (!sn_mul_ok((size_t)t->n_q, (size_t)t->n_frames, &n_codes) || n_codes > SONO_MAX_ALLOC / sizeof(int32_t))
+        return sn_fail(SONO_E_LIMIT, "token file: %d x %lld codes beyond the memory limit", t->n_q,
                          (long long)t->n_frames);
     if (t->sample_rate <= 0 || t->sample_rate > TOK_MAX_RATE || t->channels <= 0 || t->channels > TOK_MAX_CHANNELS ||
         t->hop <= 0 || t->hop > TOK_MAX_HOP)
-        return sono_fail(SONO_E_ARG, "token file: sample_rate %d, channels %d or hop %d out of range",
+        return sn_fail(SONO_E_ARG, "token file: sample_rate %d, channels %d or hop %d out of range",
                          t->sample_rate, t->channels, t->hop);
     if (t->n_samples < 0 || t->n_samples > TOK_MAX_SAMPLES)
-        return sono_fail(SONO_E_ARG, "token file: n_samples %lld out of range", (long long)t->n_samples);
+        return sn_fail(SONO_E_ARG, "token file: n_samples %lld out of range", (long long)t->n_samples);
     if (t->n_segments < 0 || t->n_segments > TOK_MAX_SEGMENTS || t->segment_frames < 0 ||
         t->segment_frames > TOK_MAX_FRAMES)
-        return sono_fail(SONO_E_ARG, "token file: %d segments of %lld frames out of range", t->n_segments,
+        return sn_fail(SONO_E_ARG, "token file: %d segments of %lld frames out of range", t->n_segments,
                          (long long)t->segment_frames);
-    if (t->scales && t->n_segments == 0) return sono_fail(SONO_E_ARG, "token file: scales given without segments");
-    if (!t->codes) return sono_fail(SONO_E_ARG, "token file: NULL codes");
+    if (t->scales && t->n_segments == 0) return sn_fail(SONO_E_ARG, "token file: scales given without segments");
+    if (!t->codes) return sn_fail(SONO_E_ARG, "token file: NULL codes");
     for (int32_t s = 0; t->scales && s < t->n_segments; s++)
-        if (!isfinite(t->scales[s])) return sono_fail(SONO_E_RANGE, "token file: scale of segment %d is not finite", s);
+        if (!isfinite(t->scales[s])) return sn_fail(SONO_E_RANGE, "token file: scale of segment %d is not finite", s);
     for (int q = 0; q < t->n_q; q++)
         for (int64_t f = 0; f < t->n_frames; f++) {
             int32_t c = t->codes[(size_t)q * (size_t)t->n_frames + (size_t)f];
             if (c < 0 || c >= t->codebook_size)
-                return sono_fail(SONO_E_RANGE, "token file: code %d at [q=%d, frame=%lld] is outside [0, %d)", c, q,
+                return sn_fail(SONO_E_RANGE, "token file: code %d at [q=%d, frame=%lld] is outside [0, %d)", c, q,
                                  (long long)f, t->codebook_size);
         }
     return 0;
 }
 
-int tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **buf, size_t *n_bytes) {
-    if (!buf || !n_bytes) return sono_fail(SONO_E_ARG, "token file: NULL output");
+int sn_tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **buf, size_t *n_bytes) {
+    if (!buf || !n_bytes) return sn_fail(SONO_E_ARG, "token file: NULL output");
     *buf = NULL;
     *n_bytes = 0;
     size_t name_len = 0;
@@ -631,7 +631,7 @@ int tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **b
     int coder = o ? o->coder : TOKFILE_CODER_AUTO;
     int level = o && o->zstd_level ? o->zstd_level : 19;
     if (coder < TOKFILE_CODER_AUTO || coder > TOKFILE_CODER_RANGE)
-        return sono_fail(SONO_E_ARG, "token file: unknown coder %d", coder);
+        return sn_fail(SONO_E_ARG, "token file: unknown coder %d", coder);
     int bits = tok_bits(t->codebook_size);
     size_t n_codes = (size_t)t->n_q * (size_t)t->n_frames;
 
@@ -647,7 +647,7 @@ int tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **b
             pn = packed_bytes(n_codes, bits);
             if (chosen >= 0 && pn >= payload_n) continue;
             p = malloc(pn ? pn : 1);
-            if (!p) rc = sono_fail(SONO_E_NOMEM, "token file: no memory for %zu payload bytes", pn);
+            if (!p) rc = sn_fail(SONO_E_NOMEM, "token file: no memory for %zu payload bytes", pn);
             else packed_encode(t->codes, n_codes, bits, p);
         } else if (c == TOKFILE_CODER_ZSTD) {
             rc = zstd_encode(t->codes, n_codes, bits, level, &p, &pn);
@@ -674,7 +674,7 @@ int tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **b
     uint8_t *b = calloc(1, total);
     if (!b) {
         free(payload);
-        return sono_fail(SONO_E_NOMEM, "token file: no memory for %zu bytes", total);
+        return sn_fail(SONO_E_NOMEM, "token file: no memory for %zu bytes", total);
     }
     memcpy(b, TOK_MAGIC, 4);
     tokdata_wr16(b + 4, TOK_MAJOR);
@@ -711,18 +711,18 @@ int tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **b
 }
 
 int sono_tokens_encode(const sono_tokens *t, uint8_t **buf, size_t *n_bytes) {
-    return tokfile_encode_opts(t, NULL, buf, n_bytes);
+    return sn_tokfile_encode_opts(t, NULL, buf, n_bytes);
 }
 
 int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out) {
-    if (!out) return sono_fail(SONO_E_ARG, "token file: NULL output");
+    if (!out) return sn_fail(SONO_E_ARG, "token file: NULL output");
     *out = NULL;
     tok_header h;
     int rc = tok_parse(buf, n_bytes, &h);
     if (rc) return rc;
     const tokfile_info *in = &h.info;
     sono_tokens *t = sono_tokens_alloc(in->n_q, in->n_frames, h.n_segments, h.scales != NULL);
-    if (!t) return sono_fail(SONO_E_NOMEM, "token file: no memory for %d x %lld codes", in->n_q, (long long)in->n_frames);
+    if (!t) return sn_fail(SONO_E_NOMEM, "token file: no memory for %d x %lld codes", in->n_q, (long long)in->n_frames);
     memcpy(t->model_name, h.name, (size_t)h.name_len);
     memcpy(t->model_hash, h.hash, 16);
     t->sample_rate = in->sample_rate;
@@ -743,7 +743,7 @@ int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out) {
     else rc = range_decode(payload, in->payload_bytes, in->n_q, in->n_frames, bits, t->codes);
     for (size_t i = 0; !rc && i < n_codes; i++)
         if (t->codes[i] >= in->codebook_size)
-            rc = sono_fail(SONO_E_RANGE, "token file: code %d at [q=%zu, frame=%zu] is outside [0, %d)", t->codes[i],
+            rc = sn_fail(SONO_E_RANGE, "token file: code %d at [q=%zu, frame=%zu] is outside [0, %d)", t->codes[i],
                            i / (size_t)in->n_frames, i % (size_t)in->n_frames, in->codebook_size);
     if (rc) {
         sono_tokens_free(t);
@@ -756,18 +756,18 @@ int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out) {
 /* ------------------------------------------------------------------------- */
 /* Files                                                                     */
 
-int tokdata_write_atomic(const char *path, const uint8_t *buf, size_t n_bytes) {
-    if (!path || !*path || (!buf && n_bytes)) return sono_fail(SONO_E_ARG, "write: no path or data");
+int sn_tokdata_write_atomic(const char *path, const uint8_t *buf, size_t n_bytes) {
+    if (!path || !*path || (!buf && n_bytes)) return sn_fail(SONO_E_ARG, "write: no path or data");
     size_t pl = strlen(path);
     char *tmp = malloc(pl + 12);
-    if (!tmp) return sono_fail(SONO_E_NOMEM, "write: no memory");
+    if (!tmp) return sn_fail(SONO_E_NOMEM, "write: no memory");
     memcpy(tmp, path, pl);
     memcpy(tmp + pl, ".tmp.XXXXXX", 12);
     int fd = mkstemp(tmp);
     if (fd < 0) {
         int e = errno;
         free(tmp);
-        return sono_fail(SONO_E_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
+        return sn_fail(SONO_E_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
     }
     const char *what = NULL;
     int e = 0;
@@ -788,36 +788,36 @@ int tokdata_write_atomic(const char *path, const uint8_t *buf, size_t n_bytes) {
     if (what) {
         unlink(tmp);
         free(tmp);
-        return sono_fail(SONO_E_IO, "%s: %s failed: %s", path, what, strerror(e));
+        return sn_fail(SONO_E_IO, "%s: %s failed: %s", path, what, strerror(e));
     }
     free(tmp);
     return 0;
 }
 
-int tokdata_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *n_bytes) {
-    if (!path || !buf || !n_bytes) return sono_fail(SONO_E_ARG, "read: NULL argument");
+int sn_tokdata_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *n_bytes) {
+    if (!path || !buf || !n_bytes) return sn_fail(SONO_E_ARG, "read: NULL argument");
     *buf = NULL;
     *n_bytes = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        return sono_fail(e == ENOENT ? SONO_E_NOT_FOUND : SONO_E_IO, "%s: %s", path, strerror(e));
+        return sn_fail(e == ENOENT ? SONO_E_NOT_FOUND : SONO_E_IO, "%s: %s", path, strerror(e));
     }
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         close(fd);
-        return sono_fail(SONO_E_IO, "%s: not a regular file", path);
+        return sn_fail(SONO_E_IO, "%s: not a regular file", path);
     }
     if ((uint64_t)st.st_size > max_bytes) {
         close(fd);
-        return sono_fail(SONO_E_LIMIT, "%s: %lld bytes is beyond the limit of %zu", path, (long long)st.st_size,
+        return sn_fail(SONO_E_LIMIT, "%s: %lld bytes is beyond the limit of %zu", path, (long long)st.st_size,
                          max_bytes);
     }
     size_t n = (size_t)st.st_size;
     uint8_t *b = malloc(n ? n : 1);
     if (!b) {
         close(fd);
-        return sono_fail(SONO_E_NOMEM, "%s: no memory for %zu bytes", path, n);
+        return sn_fail(SONO_E_NOMEM, "%s: no memory for %zu bytes", path, n);
     }
     size_t off = 0;
     while (off < n) {
@@ -827,7 +827,7 @@ int tokdata_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t 
             int e = errno;
             close(fd);
             free(b);
-            return sono_fail(SONO_E_IO, "%s: read failed: %s", path, strerror(e));
+            return sn_fail(SONO_E_IO, "%s: read failed: %s", path, strerror(e));
         }
         if (r == 0) break; /* shrank while reading: parse what is there */
         off += (size_t)r;
@@ -843,20 +843,20 @@ int sono_tokens_save(const char *path, const sono_tokens *t) {
     size_t n;
     int rc = sono_tokens_encode(t, &buf, &n);
     if (rc) return rc;
-    rc = tokdata_write_atomic(path, buf, n);
+    rc = sn_tokdata_write_atomic(path, buf, n);
     free(buf);
     return rc;
 }
 
 int sono_tokens_load(const char *path, sono_tokens **out) {
-    if (!out) return sono_fail(SONO_E_ARG, "token file: NULL output");
+    if (!out) return sn_fail(SONO_E_ARG, "token file: NULL output");
     *out = NULL;
     uint8_t *buf;
     size_t n;
-    int rc = tokdata_read_file(path, SONO_MAX_ALLOC, &buf, &n);
+    int rc = sn_tokdata_read_file(path, SONO_MAX_ALLOC, &buf, &n);
     if (rc) return rc;
     rc = sono_tokens_decode(buf, n, out);
     free(buf);
-    if (rc) sono_error_prefix("%s", path);
+    if (rc) sn_error_prefix("%s", path);
     return rc;
 }

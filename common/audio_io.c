@@ -67,7 +67,7 @@ static soxr_t audio_make_soxr(int in_rate, int out_rate, int channels, const cha
     soxr_t s = soxr_create(in_rate, out_rate, (unsigned)channels, &e, &io, &q, &rt);
     if (!s || e) {
         soxr_delete(s);
-        *err = sono_fail(SONO_E_UNSUPPORTED, "%s: cannot resample %d Hz to %d Hz: soxr: %s",
+        *err = sn_fail(SONO_E_UNSUPPORTED, "%s: cannot resample %d Hz to %d Hz: soxr: %s",
                          name, in_rate, out_rate, e ? e : "unknown error");
         return NULL;
     }
@@ -153,28 +153,28 @@ static const char *audio_sf_message(SNDFILE *sf) {
 static int audio_open_fail(const char *name, int from_file) {
     int e = sf_error(NULL);
     const char *msg = audio_sf_message(NULL);
-    if (e == SF_ERR_SYSTEM && from_file) return sono_fail(SONO_E_IO, "%s: cannot open: %s", name, msg);
+    if (e == SF_ERR_SYSTEM && from_file) return sn_fail(SONO_E_IO, "%s: cannot open: %s", name, msg);
     if (e == SF_ERR_UNRECOGNISED_FORMAT)
-        return sono_fail(SONO_E_FORMAT, "%s: not an audio file libsndfile can read", name);
-    return sono_fail(SONO_E_FORMAT, "%s: not an audio file libsndfile can read (%s)", name, msg);
+        return sn_fail(SONO_E_FORMAT, "%s: not an audio file libsndfile can read", name);
+    return sn_fail(SONO_E_FORMAT, "%s: not an audio file libsndfile can read (%s)", name, msg);
 }
 
 /* Second half of both opens: check the header, set up buffers and resampler. */
 static sono_audio_reader *reader_setup(sono_audio_reader *r, int rate, int channels, int *err) {
     SF_INFO *in = &r->info;
     if (in->channels <= 0) {
-        *err = sono_fail(SONO_E_FORMAT, "%s: header gives %d channels", r->name, in->channels);
+        *err = sn_fail(SONO_E_FORMAT, "%s: header gives %d channels", r->name, in->channels);
     } else if (in->channels > AUDIO_MAX_CHANNELS) {
-        *err = sono_fail(SONO_E_LIMIT, "%s: %d channels (at most %d supported)", r->name,
+        *err = sn_fail(SONO_E_LIMIT, "%s: %d channels (at most %d supported)", r->name,
                          in->channels, AUDIO_MAX_CHANNELS);
     } else if (in->samplerate <= 0) {
-        *err = sono_fail(SONO_E_FORMAT, "%s: header gives a sample rate of %d Hz", r->name,
+        *err = sn_fail(SONO_E_FORMAT, "%s: header gives a sample rate of %d Hz", r->name,
                          in->samplerate);
     } else if (in->samplerate > AUDIO_MAX_RATE) {
-        *err = sono_fail(SONO_E_LIMIT, "%s: sample rate %d Hz (at most %d supported)", r->name,
+        *err = sn_fail(SONO_E_LIMIT, "%s: sample rate %d Hz (at most %d supported)", r->name,
                          in->samplerate, AUDIO_MAX_RATE);
     } else if (in->frames == 0) {
-        *err = sono_fail(SONO_E_EMPTY, "%s: no audio (0 frames)", r->name);
+        *err = sn_fail(SONO_E_EMPTY, "%s: no audio (0 frames)", r->name);
     } else {
         *err = 0;
     }
@@ -194,7 +194,7 @@ static sono_audio_reader *reader_setup(sono_audio_reader *r, int rate, int chann
     r->mix_buf = r->channels == in->channels ? r->in_buf : malloc(n_out * sizeof(float));
     if (r->rate != in->samplerate) r->out_buf = malloc(n_out * sizeof(float));
     if (!r->in_buf || !r->mix_buf || (r->rate != in->samplerate && !r->out_buf)) {
-        *err = sono_fail(SONO_E_NOMEM, "%s: out of memory for audio buffers", r->name);
+        *err = sn_fail(SONO_E_NOMEM, "%s: out of memory for audio buffers", r->name);
         sono_audio_close(r);
         return NULL;
     }
@@ -207,17 +207,17 @@ static sono_audio_reader *reader_setup(sono_audio_reader *r, int rate, int chann
 
 static sono_audio_reader *reader_new(const char *name, int rate, int channels, int *err) {
     if (rate < 0 || rate > AUDIO_MAX_RATE) {
-        *err = sono_fail(SONO_E_ARG, "%s: output rate %d Hz out of range (0 or 1..%d)", name, rate,
+        *err = sn_fail(SONO_E_ARG, "%s: output rate %d Hz out of range (0 or 1..%d)", name, rate,
                          AUDIO_MAX_RATE);
         return NULL;
     }
     if (channels < 0 || channels > AUDIO_MAX_CHANNELS) {
-        *err = sono_fail(SONO_E_ARG, "%s: %d output channels out of range (0 or 1..%d)", name,
+        *err = sn_fail(SONO_E_ARG, "%s: %d output channels out of range (0 or 1..%d)", name,
                          channels, AUDIO_MAX_CHANNELS);
         return NULL;
     }
     sono_audio_reader *r = calloc(1, sizeof *r);
-    if (!r) { *err = sono_fail(SONO_E_NOMEM, "%s: out of memory", name); return NULL; }
+    if (!r) { *err = sn_fail(SONO_E_NOMEM, "%s: out of memory", name); return NULL; }
     audio_set_name(r->name, sizeof r->name, name);
     return r;
 }
@@ -225,18 +225,18 @@ static sono_audio_reader *reader_new(const char *name, int rate, int channels, i
 sono_audio_reader *sono_audio_open(const char *path, int rate, int channels, int *err) {
     int dummy;
     if (!err) err = &dummy;
-    if (!path) { *err = sono_fail(SONO_E_ARG, "audio: NULL path"); return NULL; }
+    if (!path) { *err = sn_fail(SONO_E_ARG, "audio: NULL path"); return NULL; }
     struct stat st;
     if (stat(path, &st) != 0) {
         int e = errno;
         *err = e == ENOENT || e == ENOTDIR
-            ? sono_fail(SONO_E_NOT_FOUND, "%s: no such file", path)
-            : sono_fail(SONO_E_IO, "%s: %s", path, strerror(e));
+            ? sn_fail(SONO_E_NOT_FOUND, "%s: no such file", path)
+            : sn_fail(SONO_E_IO, "%s: %s", path, strerror(e));
         return NULL;
     }
-    if (S_ISDIR(st.st_mode)) { *err = sono_fail(SONO_E_IO, "%s: is a directory", path); return NULL; }
+    if (S_ISDIR(st.st_mode)) { *err = sn_fail(SONO_E_IO, "%s: is a directory", path); return NULL; }
     if (S_ISREG(st.st_mode) && st.st_size == 0) {
-        *err = sono_fail(SONO_E_EMPTY, "%s: empty file (0 bytes)", path);
+        *err = sn_fail(SONO_E_EMPTY, "%s: empty file (0 bytes)", path);
         return NULL;
     }
     sono_audio_reader *r = reader_new(path, rate, channels, err);
@@ -251,10 +251,10 @@ sono_audio_reader *sono_audio_open_mem(const void *data, int64_t n_bytes, int ra
     int dummy;
     if (!err) err = &dummy;
     if (n_bytes < 0 || (!data && n_bytes > 0)) {
-        *err = sono_fail(SONO_E_ARG, "<memory>: bad buffer (%lld bytes at %p)", (long long)n_bytes, data);
+        *err = sn_fail(SONO_E_ARG, "<memory>: bad buffer (%lld bytes at %p)", (long long)n_bytes, data);
         return NULL;
     }
-    if (n_bytes == 0) { *err = sono_fail(SONO_E_EMPTY, "<memory>: empty buffer"); return NULL; }
+    if (n_bytes == 0) { *err = sn_fail(SONO_E_EMPTY, "<memory>: empty buffer"); return NULL; }
     sono_audio_reader *r = reader_new("<memory>", rate, channels, err);
     if (!r) return NULL;
     r->mem.data = data;
@@ -295,7 +295,7 @@ static void audio_map_channels(float *out, int out_ch, const float *in, int in_c
  * call after the one that returns the frames decoded before it. */
 static int64_t reader_decode(sono_audio_reader *r) {
     if (r->decode_failed)
-        return sono_fail(SONO_E_FORMAT, "%s: decoding failed after %lld frames: %s", r->name,
+        return sn_fail(SONO_E_FORMAT, "%s: decoding failed after %lld frames: %s", r->name,
                          (long long)r->n_in, audio_sf_message(r->sf));
     sf_count_t got = sf_readf_float(r->sf, r->in_buf, AUDIO_BLOCK);
     if (got < AUDIO_BLOCK && sf_error(r->sf) != SF_ERR_NO_ERROR) {
@@ -327,7 +327,7 @@ static int reader_refill(sono_audio_reader *r) {
             if (got == 0) {
                 r->eof = 1;
                 r->target = audio_out_len(r->n_in, r->info.samplerate, r->rate);
-                if (r->target < 0) return sono_fail(SONO_E_LIMIT, "%s: too long to resample", r->name);
+                if (r->target < 0) return sn_fail(SONO_E_LIMIT, "%s: too long to resample", r->name);
             }
         }
         size_t idone = 0, odone = 0;
@@ -337,9 +337,9 @@ static int reader_refill(sono_audio_reader *r) {
                              &idone, r->out_buf, AUDIO_BLOCK, &odone);
         else
             e = soxr_process(r->soxr, NULL, 0, NULL, r->out_buf, AUDIO_BLOCK, &odone);
-        if (e) return sono_fail(SONO_E_UNSUPPORTED, "%s: resampling failed: soxr: %s", r->name, e);
+        if (e) return sn_fail(SONO_E_UNSUPPORTED, "%s: resampling failed: soxr: %s", r->name, e);
         if (!r->eof && idone == 0 && odone == 0)
-            return sono_fail(SONO_E_UNSUPPORTED, "%s: resampler made no progress", r->name);
+            return sn_fail(SONO_E_UNSUPPORTED, "%s: resampler made no progress", r->name);
         r->mix_pos += (int64_t)idone;
         int64_t n = (int64_t)odone;
         if (r->eof) {
@@ -362,7 +362,7 @@ static int reader_refill(sono_audio_reader *r) {
 
 int64_t sono_audio_read(sono_audio_reader *r, float *out, int64_t max_samples) {
     if (!r || (!out && max_samples > 0) || max_samples < 0)
-        return sono_fail(SONO_E_ARG, "audio read: bad arguments (reader %p, out %p, max %lld)",
+        return sn_fail(SONO_E_ARG, "audio read: bad arguments (reader %p, out %p, max %lld)",
                          (void *)r, (void *)out, (long long)max_samples);
     if (r->err) return r->err;
     const int ch = r->channels;
@@ -401,7 +401,7 @@ int64_t sono_audio_read(sono_audio_reader *r, float *out, int64_t max_samples) {
 
 int sono_audio_read_all(sono_audio_reader *r, float **out, int64_t *n_samples) {
     if (!r || !out || !n_samples)
-        return sono_fail(SONO_E_ARG, "audio read_all: NULL argument");
+        return sn_fail(SONO_E_ARG, "audio read_all: NULL argument");
     *out = NULL;
     *n_samples = 0;
     const size_t ch = (size_t)r->channels;
@@ -413,23 +413,23 @@ int sono_audio_read_all(sono_audio_reader *r, float **out, int64_t *n_samples) {
     size_t n = 0;
     float *buf = NULL, *blk = malloc((size_t)AUDIO_BLOCK * ch * sizeof(float));
     size_t bytes;
-    if (!blk || !sono_mul_ok(cap * ch, sizeof(float), &bytes) || !(buf = malloc(bytes))) {
+    if (!blk || !sn_mul_ok(cap * ch, sizeof(float), &bytes) || !(buf = malloc(bytes))) {
         free(blk);
-        return sono_fail(SONO_E_NOMEM, "%s: out of memory reading audio", r->name);
+        return sn_fail(SONO_E_NOMEM, "%s: out of memory reading audio", r->name);
     }
     int64_t got;
     while ((got = sono_audio_read(r, blk, AUDIO_BLOCK)) > 0) {
         if (n + (size_t)got > cap) {
             size_t ncap = cap * 2;
-            if (!sono_mul_ok(ncap * ch, sizeof(float), &bytes) || bytes > SONO_MAX_ALLOC) {
+            if (!sn_mul_ok(ncap * ch, sizeof(float), &bytes) || bytes > SONO_MAX_ALLOC) {
                 free(buf); free(blk);
-                return sono_fail(SONO_E_LIMIT, "%s: decoded audio beyond %zu bytes", r->name,
+                return sn_fail(SONO_E_LIMIT, "%s: decoded audio beyond %zu bytes", r->name,
                                  (size_t)SONO_MAX_ALLOC);
             }
             float *nb = realloc(buf, bytes);
             if (!nb) {
                 free(buf); free(blk);
-                return sono_fail(SONO_E_NOMEM, "%s: out of memory reading audio", r->name);
+                return sn_fail(SONO_E_NOMEM, "%s: out of memory reading audio", r->name);
             }
             buf = nb;
             for (size_t c = ch; c-- > 1;) memmove(buf + c * ncap, buf + c * cap, n * sizeof(float));
@@ -441,7 +441,7 @@ int sono_audio_read_all(sono_audio_reader *r, float **out, int64_t *n_samples) {
     }
     free(blk);
     if (got < 0) { free(buf); return (int)got; }
-    if (n == 0) { free(buf); return sono_fail(SONO_E_EMPTY, "%s: no audio samples", r->name); }
+    if (n == 0) { free(buf); return sn_fail(SONO_E_EMPTY, "%s: no audio samples", r->name); }
     for (size_t c = 1; c < ch; c++) memmove(buf + c * n, buf + c * cap, n * sizeof(float));
     float *shrunk = realloc(buf, n * ch * sizeof(float));
     *out = shrunk ? shrunk : buf;
@@ -500,29 +500,29 @@ sono_audio_writer *sono_audio_create(const char *path, const char *format_ext, i
                                      int out_rate, int channels, int *err) {
     int dummy;
     if (!err) err = &dummy;
-    if (!path) { *err = sono_fail(SONO_E_ARG, "audio: NULL output path"); return NULL; }
+    if (!path) { *err = sn_fail(SONO_E_ARG, "audio: NULL output path"); return NULL; }
     char ext[16];
     if (format_ext) audio_lower_ext(format_ext, ext, sizeof ext);
     else audio_path_ext(path, ext, sizeof ext);
     int fi = audio_write_format(ext);
     if (fi < 0) {
         const char *shown = format_ext ? (format_ext[0] == '.' ? format_ext + 1 : format_ext) : ext;
-        *err = shown[0] ? sono_fail(SONO_E_ARG, "%s: cannot write .%s: use wav, flac, ogg or opus", path, shown)
-                        : sono_fail(SONO_E_ARG, "%s: no file extension: use wav, flac, ogg or opus", path);
+        *err = shown[0] ? sn_fail(SONO_E_ARG, "%s: cannot write .%s: use wav, flac, ogg or opus", path, shown)
+                        : sn_fail(SONO_E_ARG, "%s: no file extension: use wav, flac, ogg or opus", path);
         return NULL;
     }
     if (channels < 1 || channels > AUDIO_MAX_CHANNELS) {
-        *err = sono_fail(SONO_E_ARG, "%s: %d channels out of range (1..%d)", path, channels, AUDIO_MAX_CHANNELS);
+        *err = sn_fail(SONO_E_ARG, "%s: %d channels out of range (1..%d)", path, channels, AUDIO_MAX_CHANNELS);
         return NULL;
     }
     if (in_rate < 1 || in_rate > AUDIO_MAX_RATE || out_rate < 1 || out_rate > AUDIO_MAX_RATE) {
-        *err = sono_fail(SONO_E_ARG, "%s: sample rates %d -> %d Hz out of range (1..%d)", path, in_rate,
+        *err = sn_fail(SONO_E_ARG, "%s: sample rates %d -> %d Hz out of range (1..%d)", path, in_rate,
                          out_rate, AUDIO_MAX_RATE);
         return NULL;
     }
     if (!strcmp(ext, "opus") && out_rate != 8000 && out_rate != 12000 && out_rate != 16000 &&
         out_rate != 24000 && out_rate != 48000) {
-        *err = sono_fail(SONO_E_ARG, "%s: Opus cannot store %d Hz: use 8000, 12000, 16000, 24000 or 48000",
+        *err = sn_fail(SONO_E_ARG, "%s: Opus cannot store %d Hz: use 8000, 12000, 16000, 24000 or 48000",
                          path, out_rate);
         return NULL;
     }
@@ -531,12 +531,12 @@ sono_audio_writer *sono_audio_create(const char *path, const char *format_ext, i
     info.channels = channels;
     info.format = audio_write_formats[fi].format;
     if (!sf_format_check(&info)) {
-        *err = sono_fail(SONO_E_ARG, "%s: .%s cannot hold %d channels at %d Hz", path, ext, channels, out_rate);
+        *err = sn_fail(SONO_E_ARG, "%s: .%s cannot hold %d channels at %d Hz", path, ext, channels, out_rate);
         return NULL;
     }
 
     sono_audio_writer *w = calloc(1, sizeof *w);
-    if (!w) { *err = sono_fail(SONO_E_NOMEM, "%s: out of memory", path); return NULL; }
+    if (!w) { *err = sn_fail(SONO_E_NOMEM, "%s: out of memory", path); return NULL; }
     audio_set_name(w->name, sizeof w->name, path);
     w->in_rate = in_rate;
     w->out_rate = out_rate;
@@ -545,7 +545,7 @@ sono_audio_writer *sono_audio_create(const char *path, const char *format_ext, i
     w->in_buf = malloc(nb);
     if (in_rate != out_rate) w->out_buf = malloc(nb);
     if (!w->in_buf || (in_rate != out_rate && !w->out_buf)) {
-        *err = sono_fail(SONO_E_NOMEM, "%s: out of memory for audio buffers", path);
+        *err = sn_fail(SONO_E_NOMEM, "%s: out of memory for audio buffers", path);
         sono_audio_writer_close(w);
         return NULL;
     }
@@ -555,7 +555,7 @@ sono_audio_writer *sono_audio_create(const char *path, const char *format_ext, i
     }
     w->sf = sf_open(path, SFM_WRITE, &info);
     if (!w->sf) {
-        *err = sono_fail(SONO_E_IO, "%s: cannot create: %s", path, audio_sf_message(NULL));
+        *err = sn_fail(SONO_E_IO, "%s: cannot create: %s", path, audio_sf_message(NULL));
         sono_audio_writer_close(w);
         return NULL;
     }
@@ -568,7 +568,7 @@ static int writer_put(sono_audio_writer *w, const float *frames, int64_t n) {
     if (n <= 0) return 0;
     sf_count_t put = sf_writef_float(w->sf, frames, n);
     if (put != n)
-        return sono_fail(SONO_E_IO, "%s: write failed after %lld frames: %s", w->name,
+        return sn_fail(SONO_E_IO, "%s: write failed after %lld frames: %s", w->name,
                          (long long)(w->n_out + (put > 0 ? put : 0)), audio_sf_message(w->sf));
     w->n_out += n;
     return 0;
@@ -580,7 +580,7 @@ static int writer_resample(sono_audio_writer *w, const float *in, int64_t n) {
     int64_t target = -1;
     if (!in) {
         target = audio_out_len(w->n_in, w->in_rate, w->out_rate);
-        if (target < 0) return sono_fail(SONO_E_LIMIT, "%s: too long to resample", w->name);
+        if (target < 0) return sn_fail(SONO_E_LIMIT, "%s: too long to resample", w->name);
     }
     int64_t used = 0;
     for (;;) {
@@ -588,7 +588,7 @@ static int writer_resample(sono_audio_writer *w, const float *in, int64_t n) {
         soxr_error_t e = in
             ? soxr_process(w->soxr, in + used * w->channels, (size_t)(n - used), &idone, w->out_buf, AUDIO_BLOCK, &odone)
             : soxr_process(w->soxr, NULL, 0, NULL, w->out_buf, AUDIO_BLOCK, &odone);
-        if (e) return sono_fail(SONO_E_UNSUPPORTED, "%s: resampling failed: soxr: %s", w->name, e);
+        if (e) return sn_fail(SONO_E_UNSUPPORTED, "%s: resampling failed: soxr: %s", w->name, e);
         used += (int64_t)idone;
         int64_t k = (int64_t)odone;
         if (!in) k = SONO_MIN(k, SONO_MAX(target - w->n_out, 0));
@@ -597,7 +597,7 @@ static int writer_resample(sono_audio_writer *w, const float *in, int64_t n) {
         /* Input taken and soxr's output drained (a short block says so). */
         if (in && used == n && odone < AUDIO_BLOCK) return 0;
         if (in && idone == 0 && odone == 0)
-            return sono_fail(SONO_E_UNSUPPORTED, "%s: resampler made no progress", w->name);
+            return sn_fail(SONO_E_UNSUPPORTED, "%s: resampler made no progress", w->name);
         if (!in && k == 0) break;
     }
     /* The flush came up short: pad with silence to the exact length. */
@@ -611,7 +611,7 @@ static int writer_resample(sono_audio_writer *w, const float *in, int64_t n) {
 
 int sono_audio_write(sono_audio_writer *w, const float *planar, int64_t n_samples) {
     if (!w || (!planar && n_samples > 0) || n_samples < 0)
-        return sono_fail(SONO_E_ARG, "audio write: bad arguments (writer %p, samples %p, n %lld)",
+        return sn_fail(SONO_E_ARG, "audio write: bad arguments (writer %p, samples %p, n %lld)",
                          (void *)w, (const void *)planar, (long long)n_samples);
     if (w->err) return w->err;
     const int ch = w->channels;
@@ -635,7 +635,7 @@ int sono_audio_writer_close(sono_audio_writer *w) {
     if (!rc && w->soxr && w->sf) rc = writer_resample(w, NULL, 0);
     if (w->sf) {
         int e = sf_close(w->sf);
-        if (e && !rc) rc = sono_fail(SONO_E_IO, "%s: finishing the file failed: %s", w->name, sf_error_number(e));
+        if (e && !rc) rc = sn_fail(SONO_E_IO, "%s: finishing the file failed: %s", w->name, sf_error_number(e));
     }
     soxr_delete(w->soxr);
     free(w->in_buf);

@@ -32,7 +32,7 @@ const char *sono_last_error(void) { return g_detail; }
 
 void sono_clear_error(void) { g_detail[0] = 0; }
 
-int sono_fail(int code, const char *fmt, ...) {
+int sn_fail(int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(g_detail, sizeof g_detail, fmt, ap);
@@ -40,7 +40,7 @@ int sono_fail(int code, const char *fmt, ...) {
     return code;
 }
 
-void sono_error_prefix(const char *fmt, ...) {
+void sn_error_prefix(const char *fmt, ...) {
     char pre[512], old[sizeof g_detail];
     va_list ap;
     va_start(ap, fmt);
@@ -55,7 +55,7 @@ void sono_set_log(sono_log_fn fn, void *user) {
     g_log_user = user;
 }
 
-void sono_log(int level, const char *fmt, ...) {
+void sn_log(int level, const char *fmt, ...) {
     if (!g_log_fn) return;
     char msg[1024];
     va_list ap;
@@ -65,7 +65,7 @@ void sono_log(int level, const char *fmt, ...) {
     g_log_fn(level, msg, g_log_user);
 }
 
-void *sono_alloc_big(size_t n, int zero) {
+void *sn_alloc_big(size_t n, int zero) {
     const size_t huge = (size_t)2 << 20;
     if (n < 4 * huge) return zero ? calloc(1, n ? n : 1) : malloc(n ? n : 1);
     size_t rounded = (n + huge - 1) / huge * huge;

@@ -18,11 +18,11 @@
  * development machine (whose CPU OpenBLAS 0.3.21 does not recognise, so it
  * runs its generic SSE3 kernels at ~29 GFLOP/s a core) the engine runs the
  * EnCodec convs at 70-135 GFLOP/s on one core, 7-10x im2col + sgemm.
- * `kern_test_set_isa()` (below, not in the header) lets the tests force each
+ * `sn_kern_test_set_isa()` (below, not in the header) lets the tests force each
  * back end so all of them are checked on one machine.
  *
  * Threads: our loops use OpenMP with num_threads(n_threads); OpenBLAS's own
- * pool is sized with kern_set_threads(). Neither reads the environment. */
+ * pool is sized with sn_kern_set_threads(). Neither reads the environment. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -45,7 +45,7 @@
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 
-int kern_set_threads(int n_threads) {
+int sn_kern_set_threads(int n_threads) {
     int prev = openblas_get_num_threads();
     openblas_set_num_threads(n_threads < 1 ? 1 : n_threads);
     return prev;
@@ -56,7 +56,7 @@ int kern_set_threads(int n_threads) {
 
 enum { ISA_BLAS = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 
-static int g_isa_cap = ISA_AVX512; /* lowered by kern_test_set_isa() only */
+static int g_isa_cap = ISA_AVX512; /* lowered by sn_kern_test_set_isa() only */
 
 static int kern_isa(void) {
 #if KERN_X86 /* libgcc fills the CPU feature bits in a constructor */
@@ -72,8 +72,8 @@ static int kern_isa(void) {
 /* Test hook, not part of the contract: cap the back end (0 = OpenBLAS and
  * plain C, 1 = AVX2, 2 = AVX-512) and return the level now in effect (which is
  * lower when the CPU lacks it). Call it only while no kernel is running. */
-int kern_test_set_isa(int level);
-int kern_test_set_isa(int level) {
+int sn_kern_test_set_isa(int level);
+int sn_kern_test_set_isa(int level) {
     g_isa_cap = level < 0 ? 0 : level;
     return kern_isa();
 }
@@ -523,7 +523,7 @@ static inline int threads_for(double flops, int n_threads) {
 /* ---------------------------------------------------------------------------
  * conv1d */
 
-size_t conv1d_scratch_floats(int C_in, int K, int T_out) {
+size_t sn_conv1d_scratch_floats(int C_in, int K, int T_out) {
     /* im2col (or the smaller polyphase copy) of one time chunk; stride-1 calls
      * on the SIMD engine need none, but the stride is not known here */
     if (C_in <= 0 || K <= 0 || T_out <= 0) return 0;
@@ -567,7 +567,7 @@ static void conv1d_blas(float *out, const float *in, const float *w, const float
     }
 }
 
-void conv1d_forward(float *out, const float *in, const float *w, const float *b,
+void sn_conv1d_forward(float *out, const float *in, const float *w, const float *b,
                     int C_in, int C_out, int T_in, int K, int stride, int dil,
                     float *scratch, int n_threads) {
     int T_out = conv1d_out_len(T_in, K, stride, dil);
@@ -591,7 +591,7 @@ void conv1d_forward(float *out, const float *in, const float *w, const float *b,
     }
     /* polyphase copy when it fits (in about half the room im2col needs, so
      * its time chunks are longer: fewer barriers), else im2col */
-    size_t cap = conv1d_scratch_floats(C_in, K, T_out);
+    size_t cap = sn_conv1d_scratch_floats(C_in, K, T_out);
     int reach_p = (K - 1) * dil / stride;
     long tc_poly = (long)(cap / ((size_t)C_in * stride)) - reach_p;
     int poly = K <= KERN_MAX_TAPS && tc_poly >= SONO_MIN(T_out, 48);
@@ -647,7 +647,7 @@ void conv1d_forward(float *out, const float *in, const float *w, const float *b,
  *     out[co][(t0 + t)*stride + k] += colT[t][co*K + k]
  * parallel over output channels, K contiguous floats at a time. */
 
-size_t convtr1d_scratch_floats(int C_out, int K, int T_in) {
+size_t sn_convtr1d_scratch_floats(int C_out, int K, int T_in) {
     if (C_out <= 0 || K <= 0 || T_in <= 0) return 0;
     return (size_t)C_out * K * SONO_MIN(T_in, KERN_TCHUNK);
 }
@@ -687,7 +687,7 @@ static void col2im_rows_for(float *out, const float *col, int C_out, int K, int 
     }
 }
 
-void convtr1d_forward(float *out, const float *in, const float *w, const float *b,
+void sn_convtr1d_forward(float *out, const float *in, const float *w, const float *b,
                       int C_in, int C_out, int T_in, int K, int stride,
                       float *scratch, int n_threads) {
     if (T_in <= 0 || C_out <= 0 || K <= 0) return;
@@ -753,7 +753,7 @@ void convtr1d_forward(float *out, const float *in, const float *w, const float *
  * scratch: P [4H][tc], bias sum [4H], then h double buffer [2][H] (engine) or
  * z [4H] (BLAS). */
 
-size_t lstm_scratch_floats(int C, int H, int T) {
+size_t sn_lstm_scratch_floats(int C, int H, int T) {
     (void)C;
     if (H <= 0 || T <= 0) return 0;
     return (size_t)4 * H * SONO_MIN(T, KERN_LSTM_TCHUNK) + (size_t)8 * H;
@@ -761,7 +761,7 @@ size_t lstm_scratch_floats(int C, int H, int T) {
 
 static inline float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-void lstm_forward(float *out, const float *in, const float *w_ih, const float *w_hh,
+void sn_lstm_forward(float *out, const float *in, const float *w_ih, const float *w_hh,
                   const float *b_ih, const float *b_hh, float *h, float *c,
                   int C, int H, int T, float *scratch, int n_threads) {
     if (H <= 0 || T <= 0) return;
@@ -858,7 +858,7 @@ void lstm_forward(float *out, const float *in, const float *w_ih, const float *w
 /* ---------------------------------------------------------------------------
  * Elementwise and normalisation */
 
-void elu_forward(float *out, const float *in, size_t n, float alpha, int n_threads) {
+void sn_elu_forward(float *out, const float *in, size_t n, float alpha, int n_threads) {
     int isa = kern_isa();
     int nt = n < ((size_t)1 << 15) ? 1 : clamp_threads(n_threads);
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -894,7 +894,7 @@ static double sum_d(const float *x, int n, double shift, int sq) {
     return (a0 + a1) + (a2 + a3);
 }
 
-void groupnorm1_forward(float *out, const float *in, const float *gamma, const float *beta,
+void sn_groupnorm1_forward(float *out, const float *in, const float *gamma, const float *beta,
                         int C, int T, float eps, int n_threads) {
     size_t n = (size_t)C * T;
     if (n == 0) return;
@@ -939,7 +939,7 @@ void groupnorm1_forward(float *out, const float *in, const float *gamma, const f
 
 /* Linear: OpenBLAS (both operands have the reduction axis contiguous, which is
  * not the engine's layout; the codec does not use it). */
-void linear_forward(float *out, const float *in, const float *w, const float *b,
+void sn_linear_forward(float *out, const float *in, const float *w, const float *b,
                     int N, int IC, int OC, int n_threads) {
     (void)n_threads;
     if (N <= 0 || OC <= 0) return;

@@ -15,7 +15,7 @@
  *   db[co]        += sum_t dout[co][t]
  *   dw[co][ci][k] += sum_t dout[co][t] * in[ci][t*stride + k*dil]
  *   din[ci][t*stride + k*dil] += dout[co][t] * w[co][ci][k]   (scatter) */
-void conv1d_backward_ref(float *din, float *dw, float *db, const float *dout,
+void sn_conv1d_backward_ref(float *din, float *dw, float *db, const float *dout,
                          const float *in, const float *w,
                          int C_in, int C_out, int T_in, int K, int stride, int dil,
                          float *scratch, int n_threads) {
@@ -52,7 +52,7 @@ void conv1d_backward_ref(float *din, float *dw, float *db, const float *dout,
  *   db[co]        += sum_j dout[co][j]
  *   dw[ci][co][k] += sum_t in[ci][t] * dout[co][t*stride + k]
  *   din[ci][t]    += sum_co sum_k w[ci][co][k] * dout[co][t*stride + k] */
-void convtr1d_backward_ref(float *din, float *dw, float *db, const float *dout,
+void sn_convtr1d_backward_ref(float *din, float *dw, float *db, const float *dout,
                            const float *in, const float *w,
                            int C_in, int C_out, int T_in, int K, int stride,
                            float *scratch, int n_threads) {
@@ -91,7 +91,7 @@ void convtr1d_backward_ref(float *din, float *dw, float *db, const float *dout,
 
 /* y = x > 0 ? x : alpha * (exp(x) - 1): dy/dx = 1 or alpha * exp(x) = y + alpha.
  * x == 0 takes the left branch, like the forward. */
-void elu_backward(float *din, const float *dout, const float *in, size_t n, float alpha) {
+void sn_elu_backward(float *din, const float *dout, const float *in, size_t n, float alpha) {
     for (size_t i = 0; i < n; i++)
         din[i] += in[i] > 0.0f ? dout[i] : dout[i] * alpha * expf(in[i]);
 }
@@ -99,7 +99,7 @@ void elu_backward(float *din, const float *dout, const float *in, size_t n, floa
 /* Branch-free, so that it vectorises (gcc keeps a branch for the select,
  * which mispredicts on every other sample of a signal): with pos = 1 or 0,
  * m = pos + (1 - pos) * (y + alpha) is exactly 1 or y + alpha. */
-void elu_backward_from_out(float *din, const float *dout, const float *out, size_t n, float alpha) {
+void sn_elu_backward_from_out(float *din, const float *dout, const float *out, size_t n, float alpha) {
     for (size_t i = 0; i < n; i++) {
         float pos = (float)(out[i] > 0.0f);
         din[i] += dout[i] * (pos + (1.0f - pos) * (out[i] + alpha));
@@ -110,12 +110,12 @@ void elu_backward_from_out(float *din, const float *dout, const float *out, size
  *   dbeta[c]  += sum_t dy,  dgamma[c] += sum_t dy * xhat
  *   with dxh = dy * gamma[c]:
  *   dx = rstd * (dxh - mean(dxh) - xhat * mean(dxh * xhat))   (means over all N) */
-void groupnorm1_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+void sn_groupnorm1_backward(float *din, float *dgamma, float *dbeta, const float *dout,
                          const float *in, const float *gamma, int C, int T, float eps) {
     size_t n = (size_t)C * T;
     if (n == 0) return;
     double mean, rstd;
-    groupnorm1_stats_ref(in, n, eps, &mean, &rstd);
+    sn_groupnorm1_stats_ref(in, n, eps, &mean, &rstd);
 
     double sum_dxh = 0.0, sum_dxh_xh = 0.0;
     for (int ch = 0; ch < C; ch++) {
@@ -149,7 +149,7 @@ static double row_norm(const float *v, int inner) {
     return sqrt(s);
 }
 
-void weightnorm_forward(float *w, const float *g, const float *v, int rows, int inner) {
+void sn_weightnorm_forward(float *w, const float *g, const float *v, int rows, int inner) {
     for (int r = 0; r < rows; r++) {
         const float *vr = v + (size_t)r * inner;                 /* v, w [rows][inner] */
         double nrm = row_norm(vr, inner), scale = nrm > 0.0 ? g[r] / nrm : 0.0;
@@ -159,7 +159,7 @@ void weightnorm_forward(float *w, const float *g, const float *v, int rows, int 
 
 /* With u = v/||v|| and s = sum_i dw_i u_i (per row):
  *   dg += s,   dv += (g/||v||) * (dw - s * u) */
-void weightnorm_backward(float *dg, float *dv, const float *dw,
+void sn_weightnorm_backward(float *dg, float *dv, const float *dw,
                          const float *g, const float *v, int rows, int inner) {
     for (int r = 0; r < rows; r++) {
         const float *vr = v + (size_t)r * inner, *dwr = dw + (size_t)r * inner;
@@ -177,20 +177,20 @@ void weightnorm_backward(float *dg, float *dv, const float *dw,
     }
 }
 
-size_t lstm_saved_floats(int H, int T) {
+size_t sn_lstm_saved_floats(int H, int T) {
     return (size_t)T * 4 * H + 2 * (size_t)(T + 1) * H;
 }
 
-lstm_saved *lstm_saved_point(lstm_saved *s, float *buf, int H, int T) {
+lstm_saved *sn_lstm_saved_point(lstm_saved *s, float *buf, int H, int T) {
     s->gates = buf;
     s->c = buf + (size_t)T * 4 * H;
     s->h = s->c + (size_t)(T + 1) * H;
     return s;
 }
 
-/* lstm_forward_ref's arithmetic (the same lstm_step_ref), keeping every
+/* sn_lstm_forward_ref's arithmetic (the same sn_lstm_step_ref), keeping every
  * step's gates and state. */
-void lstm_forward_train(float *out, lstm_saved *saved, const float *in,
+void sn_lstm_forward_train(float *out, lstm_saved *saved, const float *in,
                         const float *w_ih, const float *w_hh,
                         const float *b_ih, const float *b_hh,
                         const float *h0, const float *c0, int C, int H, int T) {
@@ -201,13 +201,13 @@ void lstm_forward_train(float *out, lstm_saved *saved, const float *in,
     for (int t = 0; t < T; t++) {
         const float *hp = saved->h + (size_t)t * H, *cp = saved->c + (size_t)t * H;
         float *hn = saved->h + (size_t)(t + 1) * H, *cn = saved->c + (size_t)(t + 1) * H;
-        lstm_step_ref(hn, 1, cn, saved->gates + (size_t)t * 4 * H, in, t, T, w_ih, w_hh, b_ih, b_hh, hp, cp, C, H);
+        sn_lstm_step_ref(hn, 1, cn, saved->gates + (size_t)t * 4 * H, in, t, T, w_ih, w_hh, b_ih, b_hh, hp, cp, C, H);
         if (out)
             for (int j = 0; j < H; j++) out[(size_t)j * T + t] = hn[j];
     }
 }
 
-size_t lstm_backward_scratch_floats(int H) { return 6 * (size_t)H; }
+size_t sn_lstm_backward_scratch_floats(int H) { return 6 * (size_t)H; }
 
 /* Step t, going backwards, with dh = dh_next + dout[:, t] and c = c[t+1]:
  *   do = dh * tanh(c);  dc = dc_next + dh * o * (1 - tanh(c)^2)
@@ -215,7 +215,7 @@ size_t lstm_backward_scratch_floats(int H) { return 6 * (size_t)H; }
  *   dz = (di i(1-i), df f(1-f), dg (1-g^2), do o(1-o))      z [4H]
  *   db_ih, db_hh += dz;  dw_ih += dz x_t^T;  dw_hh += dz h[t]^T
  *   din[:, t] += w_ih^T dz;  dh_next <- w_hh^T dz */
-void lstm_backward(float *din, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+void sn_lstm_backward(float *din, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
                    float *dh0, float *dc0,
                    const float *dout, const float *dh_last, const float *dc_last,
                    const lstm_saved *saved, const float *in,
@@ -276,7 +276,7 @@ void lstm_backward(float *din, float *dw_ih, float *dw_hh, float *db_ih, float *
  * (the stride-1 forward reads its input in place, so this is the fastest
  * form). conv1d with stride > 1 and dil = 1: the input gradient is the
  * transposed conv of dout with the same weight array ([C_out][C_in][K] read
- * as convtr's [C_in'][C_out'][K]): convtr1d_forward itself for short outputs,
+ * as convtr's [C_in'][C_out'][K]): sn_convtr1d_forward itself for short outputs,
  * else in polyphase form as one stride-1 conv (see below), which measured
  * 1.2-1.8x faster there. Weight gradients: dw [C_out][C_in*K] += dout x im2col(in)^T, by
  * gemm_nt_add below.
@@ -451,7 +451,7 @@ static size_t gemm_nt_scratch(int M, int C, int K, int T, int stride, int dil) {
         return stride == 1 ? 0 : (size_t)C * stride * poly_len(T, K, stride, dil);
     if (!use_engine(M, N, T)) return (size_t)N * tc;
     int big = M > N ? M : N;
-    return tc * N + (size_t)M * tc + (size_t)M * N + conv1d_scratch_floats((int)tc, 1, big);
+    return tc * N + (size_t)M * tc + (size_t)M * N + sn_conv1d_scratch_floats((int)tc, 1, big);
 }
 
 static void gemm_nt_add(float *dw, const float *a, size_t lda, int M, const float *x, int C, int T_x, int K,
@@ -507,7 +507,7 @@ static void gemm_nt_add(float *dw, const float *a, size_t lda, int M, const floa
                     }
             }
             for (int m = 0; m < M; m++) memcpy(op_w + (size_t)m * tc, a + (size_t)m * lda + t0, (size_t)tc * sizeof(float));
-            conv1d_forward(tmp, op_t, op_w, NULL, tc, M, N, 1, 1, 1, cscr, n_threads);
+            sn_conv1d_forward(tmp, op_t, op_w, NULL, tc, M, N, 1, 1, 1, cscr, n_threads);
             for (size_t i = 0; i < (size_t)M * N; i++) dw[i] += tmp[i];
         } else {
             for (int j0 = 0; j0 < tc; j0 += 32) {                /* aT[j][m] */
@@ -518,35 +518,35 @@ static void gemm_nt_add(float *dw, const float *a, size_t lda, int M, const floa
                 }
             }
             kg_im2col(op_w, x, C, T_x, K, stride, dil, t0, tc);
-            conv1d_forward(tmp, op_t, op_w, NULL, tc, N, M, 1, 1, 1, cscr, n_threads);
+            sn_conv1d_forward(tmp, op_t, op_w, NULL, tc, N, M, 1, 1, 1, cscr, n_threads);
             for (int m = 0; m < M; m++)
                 for (int n = 0; n < N; n++) dw[(size_t)m * N + n] += tmp[(size_t)n * M + m];
         }
     }
 }
 
-size_t conv1d_backward_scratch_floats(int C_in, int C_out, int T_in, int K, int stride, int dil) {
+size_t sn_conv1d_backward_scratch_floats(int C_in, int C_out, int T_in, int K, int stride, int dil) {
     int T_out = conv1d_out_len(T_in, K, stride, dil);
     if (T_out <= 0 || C_in <= 0 || C_out <= 0) return 0;
     size_t n_din;
     if (stride == 1) {
         size_t Lp = (size_t)T_out + 2 * (size_t)(K - 1) * dil;
         n_din = (size_t)C_out * Lp + (size_t)C_in * C_out * K + (size_t)C_in * T_in +
-                conv1d_scratch_floats(C_out, K, T_in);
+                sn_conv1d_scratch_floats(C_out, K, T_in);
     } else if (dil == 1) {
         int M = (K + stride - 1) / stride, U = T_out + M - 1;
         if (T_out >= KG_POLY_MIN_T)
             n_din = (size_t)C_out * (T_out + 2 * (M - 1)) + (size_t)stride * C_in * C_out * M +
-                    (size_t)stride * C_in * U + conv1d_scratch_floats(C_out, M, U);
+                    (size_t)stride * C_in * U + sn_conv1d_scratch_floats(C_out, M, U);
         else
-            n_din = (size_t)C_in * ((size_t)(T_out - 1) * stride + K) + convtr1d_scratch_floats(C_in, K, T_out);
+            n_din = (size_t)C_in * ((size_t)(T_out - 1) * stride + K) + sn_convtr1d_scratch_floats(C_in, K, T_out);
     } else {
         n_din = 0; /* the plain loop */
     }
     return kg_max(n_din, gemm_nt_scratch(C_out, C_in, K, T_out, stride, dil));
 }
 
-void conv1d_backward(float *din, float *dw, float *db, const float *dout,
+void sn_conv1d_backward(float *din, float *dw, float *db, const float *dout,
                      const float *in, const float *w,
                      int C_in, int C_out, int T_in, int K, int stride, int dil,
                      float *scratch, int n_threads) {
@@ -556,7 +556,7 @@ void conv1d_backward(float *din, float *dw, float *db, const float *dout,
         return;
     }
     if (stride > 1 && dil > 1) { /* not in SEANet: the plain loop */
-        conv1d_backward_ref(din, dw, db, dout, in, w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
+        sn_conv1d_backward_ref(din, dw, db, dout, in, w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
         return;
     }
     if (db) row_sums_add(db, dout, C_out, (size_t)T_out);
@@ -578,12 +578,12 @@ void conv1d_backward(float *din, float *dw, float *db, const float *dout,
             for (int ci = 0; ci < C_in; ci++)
                 for (int k = 0; k < K; k++)
                     wt[((size_t)ci * C_out + co) * K + (K - 1 - k)] = w[((size_t)co * C_in + ci) * K + k];
-        conv1d_forward(tmp, pad ? dpad : dout, wt, NULL, C_out, C_in, (int)Lp, K, 1, dil, cscr, n_threads);
+        sn_conv1d_forward(tmp, pad ? dpad : dout, wt, NULL, C_out, C_in, (int)Lp, K, 1, dil, cscr, n_threads);
         rows_add(din, (size_t)T_in, tmp, C_in, (size_t)T_in);     /* conv output length is T_in */
     } else if (din && T_out < KG_POLY_MIN_T) { /* few steps: the transposed conv as it is */
         size_t Lc = (size_t)(T_out - 1) * stride + K;            /* <= T_in: a skipped tail gets nothing */
         float *tmp = scratch, *cscr = scratch + (size_t)C_in * Lc;
-        convtr1d_forward(tmp, dout, w, NULL, C_out, C_in, T_out, K, stride, cscr, n_threads);
+        sn_convtr1d_forward(tmp, dout, w, NULL, C_out, C_in, T_out, K, stride, cscr, n_threads);
         rows_add(din, (size_t)T_in, tmp, C_in, Lc);
     } else if (din) {
         /* polyphase: din[ci][u*stride + p] = sum_co sum_m w[co][ci][m*stride + p] * dout[co][u - m],
@@ -610,7 +610,7 @@ void conv1d_backward(float *din, float *dw, float *db, const float *dout,
                         wp[(((size_t)p * C_in + ci) * C_out + co) * M + (M - 1 - m)] =
                             k < K ? w[((size_t)co * C_in + ci) * K + k] : 0.0f;
                     }
-        conv1d_forward(tmp, X, wp, NULL, C_out, S * C_in, (int)Lx, M, 1, 1, cscr, n_threads);
+        sn_conv1d_forward(tmp, X, wp, NULL, C_out, S * C_in, (int)Lx, M, 1, 1, cscr, n_threads);
         for (int ci = 0; ci < C_in; ci++) {                      /* columns past T_in get nothing */
             float *dx = din + (size_t)ci * T_in;
             for (int u = 0; u < U; u++) {
@@ -624,19 +624,19 @@ void conv1d_backward(float *din, float *dw, float *db, const float *dout,
     if (dw) gemm_nt_add(dw, dout, (size_t)T_out, C_out, in, C_in, T_in, K, stride, dil, T_out, scratch, n_threads);
 }
 
-/* convtr1d: the input gradient is exactly conv1d_forward of dout with the same
+/* convtr1d: the input gradient is exactly sn_conv1d_forward of dout with the same
  * weight array (convtr's [C_in][C_out][K] read as conv's [C_out'][C_in'][K])
  * and the same stride; its output length is T_in. The weight gradient is
  *     dw [C_in][C_out*K] += in x col^T,  col[co*K + k][t] = dout[co][t*stride + k]
  * (gemm_nt_add). */
-size_t convtr1d_backward_scratch_floats(int C_in, int C_out, int T_in, int K, int stride) {
+size_t sn_convtr1d_backward_scratch_floats(int C_in, int C_out, int T_in, int K, int stride) {
     (void)stride;
     if (T_in <= 0 || C_in <= 0 || C_out <= 0 || K <= 0) return 0;
-    size_t n_din = (size_t)C_in * T_in + conv1d_scratch_floats(C_out, K, T_in);
+    size_t n_din = (size_t)C_in * T_in + sn_conv1d_scratch_floats(C_out, K, T_in);
     return kg_max(n_din, gemm_nt_scratch(C_in, C_out, K, T_in, stride, 1));
 }
 
-void convtr1d_backward(float *din, float *dw, float *db, const float *dout,
+void sn_convtr1d_backward(float *din, float *dw, float *db, const float *dout,
                        const float *in, const float *w,
                        int C_in, int C_out, int T_in, int K, int stride,
                        float *scratch, int n_threads) {
@@ -646,7 +646,7 @@ void convtr1d_backward(float *din, float *dw, float *db, const float *dout,
     if (C_in <= 0) return;
     if (din) {
         float *tmp = scratch, *cscr = scratch + (size_t)C_in * T_in;
-        conv1d_forward(tmp, dout, w, NULL, C_out, C_in, (int)T_out, K, stride, 1, cscr, n_threads);
+        sn_conv1d_forward(tmp, dout, w, NULL, C_out, C_in, (int)T_out, K, stride, 1, cscr, n_threads);
         rows_add(din, (size_t)T_in, tmp, C_in, (size_t)T_in);
     }
     if (dw) gemm_nt_add(dw, in, (size_t)T_in, C_in, dout, C_out, (int)T_out, K, stride, 1, T_in, scratch, n_threads);

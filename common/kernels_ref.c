@@ -13,7 +13,7 @@
 
 /* conv1d (PyTorch cross-correlation, no padding):
  * out[co][t] = b[co] + sum_ci sum_k w[co][ci][k] * in[ci][t*stride + k*dil] */
-void conv1d_forward_ref(float *out, const float *in, const float *w, const float *b,
+void sn_conv1d_forward_ref(float *out, const float *in, const float *w, const float *b,
                         int C_in, int C_out, int T_in, int K, int stride, int dil,
                         float *scratch, int n_threads) {
     (void)scratch; (void)n_threads;
@@ -33,7 +33,7 @@ void conv1d_forward_ref(float *out, const float *in, const float *w, const float
 
 /* Transposed conv1d (PyTorch ConvTranspose1d, padding 0, no trimming):
  * out[co][t*stride + k] += in[ci][t] * w[ci][co][k], out starts at b[co]. */
-void convtr1d_forward_ref(float *out, const float *in, const float *w, const float *b,
+void sn_convtr1d_forward_ref(float *out, const float *in, const float *w, const float *b,
                           int C_in, int C_out, int T_in, int K, int stride,
                           float *scratch, int n_threads) {
     (void)scratch; (void)n_threads;
@@ -63,7 +63,7 @@ static double sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
  *   z = W_ih x_t + b_ih + W_hh h + b_hh        z [4H]
  *   i = sig(z_i), f = sig(z_f), g = tanh(z_g), o = sig(z_o)
  *   c = f*c + i*g, h = o*tanh(c), out[:, t] = h */
-void lstm_step_ref(float *h_new, ptrdiff_t h_stride, float *c_new, float *gates, const float *in, int t, int T,
+void sn_lstm_step_ref(float *h_new, ptrdiff_t h_stride, float *c_new, float *gates, const float *in, int t, int T,
                    const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
                    const float *h_prev, const float *c_prev, int C, int H) {
     for (int j = 0; j < H; j++) {
@@ -88,19 +88,19 @@ void lstm_step_ref(float *h_new, ptrdiff_t h_stride, float *c_new, float *gates,
     }
 }
 
-void lstm_forward_ref(float *out, const float *in, const float *w_ih, const float *w_hh,
+void sn_lstm_forward_ref(float *out, const float *in, const float *w_ih, const float *w_hh,
                       const float *b_ih, const float *b_hh, float *h, float *c,
                       int C, int H, int T, float *scratch, int n_threads) {
     (void)scratch; (void)n_threads;
     for (int t = 0; t < T; t++) {
         /* every unit needs the whole previous h: new h goes to out[:, t] first
          * and is copied into h once all units are done */
-        lstm_step_ref(out + t, T, c, NULL, in, t, T, w_ih, w_hh, b_ih, b_hh, h, c, C, H);
+        sn_lstm_step_ref(out + t, T, c, NULL, in, t, T, w_ih, w_hh, b_ih, b_hh, h, c, C, H);
         for (int j = 0; j < H; j++) h[j] = out[(size_t)j * T + t];
     }
 }
 
-void elu_forward_ref(float *out, const float *in, size_t n, float alpha, int n_threads) {
+void sn_elu_forward_ref(float *out, const float *in, size_t n, float alpha, int n_threads) {
     (void)n_threads;
     for (size_t i = 0; i < n; i++) {
         float x = in[i];
@@ -108,7 +108,7 @@ void elu_forward_ref(float *out, const float *in, size_t n, float alpha, int n_t
     }
 }
 
-void groupnorm1_stats_ref(const float *in, size_t n, float eps, double *mean, double *rstd) {
+void sn_groupnorm1_stats_ref(const float *in, size_t n, float eps, double *mean, double *rstd) {
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += in[i];
     double m = s / (double)n;
@@ -120,13 +120,13 @@ void groupnorm1_stats_ref(const float *in, size_t n, float eps, double *mean, do
 
 /* GroupNorm(1, C): y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c],
  * mean and biased var over all C*T values. */
-void groupnorm1_forward_ref(float *out, const float *in, const float *gamma, const float *beta,
+void sn_groupnorm1_forward_ref(float *out, const float *in, const float *gamma, const float *beta,
                             int C, int T, float eps, int n_threads) {
     (void)n_threads;
     size_t n = (size_t)C * T;
     if (n == 0) return;
     double mean, rstd;
-    groupnorm1_stats_ref(in, n, eps, &mean, &rstd);
+    sn_groupnorm1_stats_ref(in, n, eps, &mean, &rstd);
     for (int ch = 0; ch < C; ch++) {
         double g = gamma ? gamma[ch] : 1.0, bb = beta ? beta[ch] : 0.0;
         for (int t = 0; t < T; t++) {
@@ -137,7 +137,7 @@ void groupnorm1_forward_ref(float *out, const float *in, const float *gamma, con
 }
 
 /* out[n][oc] = b[oc] + sum_ic in[n][ic] * w[oc][ic] */
-void linear_forward_ref(float *out, const float *in, const float *w, const float *b,
+void sn_linear_forward_ref(float *out, const float *in, const float *w, const float *b,
                         int N, int IC, int OC, int n_threads) {
     (void)n_threads;
     for (int n = 0; n < N; n++)

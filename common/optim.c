@@ -4,7 +4,7 @@
 #include "optim.h"
 #include "sono_internal.h"
 
-int adamw_init(sono_adamw *o, size_t n, float beta1, float beta2, float eps, float weight_decay) {
+int sn_adamw_init(sono_adamw *o, size_t n, float beta1, float beta2, float eps, float weight_decay) {
     o->n = n;
     o->beta1 = beta1;
     o->beta2 = beta2;
@@ -14,19 +14,19 @@ int adamw_init(sono_adamw *o, size_t n, float beta1, float beta2, float eps, flo
     o->m = calloc(n ? n : 1, sizeof(float));
     o->v = calloc(n ? n : 1, sizeof(float));
     if (!o->m || !o->v) {
-        adamw_free(o);
-        return sono_fail(SONO_E_NOMEM, "optimizer: out of memory for %zu parameters", n);
+        sn_adamw_free(o);
+        return sn_fail(SONO_E_NOMEM, "optimizer: out of memory for %zu parameters", n);
     }
     return 0;
 }
 
-void adamw_free(sono_adamw *o) {
+void sn_adamw_free(sono_adamw *o) {
     free(o->m);
     free(o->v);
     o->m = o->v = NULL;
 }
 
-void adamw_step(sono_adamw *o, float *p, const float *g, float lr) {
+void sn_adamw_step(sono_adamw *o, float *p, const float *g, float lr) {
     o->step++;
     /* bias corrections as PyTorch computes them (in double, then used as float) */
     double bc1 = 1.0 - pow((double)o->beta1, (double)o->step);
@@ -44,7 +44,7 @@ void adamw_step(sono_adamw *o, float *p, const float *g, float lr) {
     }
 }
 
-float grad_clip_norm(float *g, size_t n, float max_norm) {
+float sn_grad_clip_norm(float *g, size_t n, float max_norm) {
     double ss = 0;
     for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
     float norm = (float)sqrt(ss);
@@ -54,7 +54,7 @@ float grad_clip_norm(float *g, size_t n, float max_norm) {
     return norm;
 }
 
-float lr_warmup_cosine(int64_t step, int64_t warmup, int64_t total, float base, float min_lr) {
+float sn_lr_warmup_cosine(int64_t step, int64_t warmup, int64_t total, float base, float min_lr) {
     if (warmup > 0 && step < warmup) return base * (float)(step + 1) / (float)warmup;
     if (step >= total || total <= warmup) return min_lr;
     double t = (double)(step - warmup) / (double)(total - warmup);

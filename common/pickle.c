@@ -13,7 +13,7 @@
  * data is touched. */
 #include <stdlib.h>
 #include <string.h>
-#include "pickle.h"
+#include "tensorset.h"
 #include "sono_internal.h"
 #include "tensors.h"
 #include "zipread.h"
@@ -104,7 +104,7 @@ static void *grow_buf(void *p, size_t *cap, size_t want, size_t elem, size_t max
     *rc = 0;
     if (want <= *cap) return p;
     if (want > max) {
-        *rc = sono_fail(SONO_E_LIMIT, "pickle: more than %zu %s", max, what);
+        *rc = sn_fail(SONO_E_LIMIT, "pickle: more than %zu %s", max, what);
         return NULL;
     }
     size_t ncap = *cap ? *cap : 16;
@@ -112,7 +112,7 @@ static void *grow_buf(void *p, size_t *cap, size_t want, size_t elem, size_t max
     if (ncap > max) ncap = max;
     void *np = realloc(p, ncap * elem);
     if (!np) {
-        *rc = sono_fail(SONO_E_NOMEM, "pickle: out of memory (%s)", what);
+        *rc = sn_fail(SONO_E_NOMEM, "pickle: out of memory (%s)", what);
         return NULL;
     }
     *cap = ncap;
@@ -126,13 +126,13 @@ static void *grow_buf(void *p, size_t *cap, size_t want, size_t elem, size_t max
 
 static pk_obj *new_obj(pk_vm *vm, int type) {
     if (vm->n_objs >= MAX_OBJS) {
-        sono_fail(SONO_E_LIMIT, "pickle: more than %zu objects", MAX_OBJS);
+        sn_fail(SONO_E_LIMIT, "pickle: more than %zu objects", MAX_OBJS);
         return NULL;
     }
     if (!vm->chunks || vm->chunks->used == CHUNK_OBJS) {
         pk_chunk *c = malloc(sizeof *c);
         if (!c) {
-            sono_fail(SONO_E_NOMEM, "pickle: out of memory");
+            sn_fail(SONO_E_NOMEM, "pickle: out of memory");
             return NULL;
         }
         c->next = vm->chunks;
@@ -147,7 +147,7 @@ static pk_obj *new_obj(pk_vm *vm, int type) {
 }
 
 static int seq_push(pk_vm *vm, pk_obj *c, pk_obj *item) {
-    if (vm->n_items >= MAX_ITEMS) return sono_fail(SONO_E_LIMIT, "pickle: more than %zu container items", MAX_ITEMS);
+    if (vm->n_items >= MAX_ITEMS) return sn_fail(SONO_E_LIMIT, "pickle: more than %zu container items", MAX_ITEMS);
     int rc;
     GROW(rc, c->u.seq.v, c->u.seq.cap, c->u.seq.n + 1, MAX_ITEMS, "container items");
     if (rc < 0) return rc;
@@ -186,20 +186,20 @@ static int push(pk_vm *vm, pk_obj *o) {
 static size_t frame_base(const pk_vm *vm) { return vm->n_marks ? vm->marks[vm->n_marks - 1] : 0; }
 
 static int pop(pk_vm *vm, pk_obj **o) {
-    if (vm->sp <= frame_base(vm)) return sono_fail(SONO_E_FORMAT, "pickle: stack underflow at offset %zu", vm->pos - 1);
+    if (vm->sp <= frame_base(vm)) return sn_fail(SONO_E_FORMAT, "pickle: stack underflow at offset %zu", vm->pos - 1);
     *o = vm->stack[--vm->sp];
     return 0;
 }
 
 static int top(pk_vm *vm, pk_obj **o) {
-    if (vm->sp <= frame_base(vm)) return sono_fail(SONO_E_FORMAT, "pickle: empty stack at offset %zu", vm->pos - 1);
+    if (vm->sp <= frame_base(vm)) return sn_fail(SONO_E_FORMAT, "pickle: empty stack at offset %zu", vm->pos - 1);
     *o = vm->stack[vm->sp - 1];
     return 0;
 }
 
 /* Remove the topmost mark; the items above it are stack[*base .. vm->sp). */
 static int pop_mark(pk_vm *vm, size_t *base) {
-    if (!vm->n_marks) return sono_fail(SONO_E_FORMAT, "pickle: no MARK at offset %zu", vm->pos - 1);
+    if (!vm->n_marks) return sn_fail(SONO_E_FORMAT, "pickle: no MARK at offset %zu", vm->pos - 1);
     *base = vm->marks[--vm->n_marks];
     return 0;
 }
@@ -207,7 +207,7 @@ static int pop_mark(pk_vm *vm, size_t *base) {
 /* ---- reading ---- */
 
 static int need(pk_vm *vm, size_t k) {
-    if (vm->n - vm->pos < k) return sono_fail(SONO_E_TRUNCATED, "pickle: ends inside an opcode at offset %zu", vm->pos);
+    if (vm->n - vm->pos < k) return sn_fail(SONO_E_TRUNCATED, "pickle: ends inside an opcode at offset %zu", vm->pos);
     return 0;
 }
 
@@ -228,7 +228,7 @@ static int push_str(pk_vm *vm, int type, size_t len_bytes) {
     if (rc < 0) return rc;
     uint64_t len = rd_le(vm->p + vm->pos, (int)len_bytes);
     vm->pos += len_bytes;
-    if (len > vm->n - vm->pos) return sono_fail(SONO_E_TRUNCATED, "pickle: string of %llu bytes runs past the end", (unsigned long long)len);
+    if (len > vm->n - vm->pos) return sn_fail(SONO_E_TRUNCATED, "pickle: string of %llu bytes runs past the end", (unsigned long long)len);
     pk_obj *o = new_obj(vm, type);
     if (o) {
         o->u.s.p = (const char *)vm->p + vm->pos;
@@ -242,7 +242,7 @@ static int memo_put(pk_vm *vm, uint64_t idx) {
     pk_obj *o = NULL;
     int rc = top(vm, &o);
     if (rc < 0) return rc;
-    if (idx >= MAX_MEMO) return sono_fail(SONO_E_LIMIT, "pickle: memo index %llu beyond %zu", (unsigned long long)idx, MAX_MEMO);
+    if (idx >= MAX_MEMO) return sn_fail(SONO_E_LIMIT, "pickle: memo index %llu beyond %zu", (unsigned long long)idx, MAX_MEMO);
     size_t old = vm->memo_cap;
     GROW(rc, vm->memo, vm->memo_cap, (size_t)idx + 1, MAX_MEMO, "memo entries");
     if (rc < 0) return rc;
@@ -254,7 +254,7 @@ static int memo_put(pk_vm *vm, uint64_t idx) {
 
 static int memo_get(pk_vm *vm, uint64_t idx) {
     if (idx >= vm->memo_cap || !vm->memo[idx])
-        return sono_fail(SONO_E_FORMAT, "pickle: memo entry %llu missing at offset %zu", (unsigned long long)idx, vm->pos);
+        return sn_fail(SONO_E_FORMAT, "pickle: memo entry %llu missing at offset %zu", (unsigned long long)idx, vm->pos);
     return push(vm, vm->memo[idx]);
 }
 
@@ -314,7 +314,7 @@ static int op_global(pk_vm *vm) {
     size_t len[2];
     for (int k = 0; k < 2; k++) {
         const uint8_t *nl = memchr(vm->p + vm->pos, '\n', vm->n - vm->pos);
-        if (!nl) return sono_fail(SONO_E_TRUNCATED, "pickle: GLOBAL runs past the end");
+        if (!nl) return sn_fail(SONO_E_TRUNCATED, "pickle: GLOBAL runs past the end");
         s[k] = (const char *)vm->p + vm->pos;
         len[k] = (size_t)(nl - (vm->p + vm->pos));
         vm->pos += len[k] + 1;
@@ -333,12 +333,12 @@ static int op_persid(pk_vm *vm) {
     if (rc < 0) return rc;
     if (pid->type == PK_TUPLE && pid->u.seq.n >= 1 && pid->u.seq.v[0]->type == PK_STR &&
         !str_is(pid->u.seq.v[0]->u.s.p, pid->u.seq.v[0]->u.s.len, "storage"))
-        return sono_fail(SONO_E_UNSUPPORTED, "pickle: persistent id of kind '%.*s'",
+        return sn_fail(SONO_E_UNSUPPORTED, "pickle: persistent id of kind '%.*s'",
                          (int)SONO_MIN(pid->u.seq.v[0]->u.s.len, 64), pid->u.seq.v[0]->u.s.p);
     pk_obj **a = pid->type == PK_TUPLE ? pid->u.seq.v : NULL;
     if (!a || pid->u.seq.n != 5 || a[1]->type != PK_GLOBAL || a[1]->gkind != G_STORAGE || a[2]->type != PK_STR ||
         !is_int(a[4]) || a[4]->u.i < 0)
-        return sono_fail(SONO_E_FORMAT, "pickle: bad storage persistent id at offset %zu", vm->pos);
+        return sn_fail(SONO_E_FORMAT, "pickle: bad storage persistent id at offset %zu", vm->pos);
     GROW(rc, vm->storages, vm->storages_cap, vm->n_storages + 1, MAX_OBJS, "storages");
     if (rc < 0) return rc;
     pk_storage *s = &vm->storages[vm->n_storages];
@@ -361,11 +361,11 @@ static int make_tensor(pk_vm *vm, pk_obj *args, int v3, pk_obj **out) {
     if (na < (v3 ? 7u : 6u) || na > (v3 ? 8u : 7u) || a[0]->type != PK_STORAGE || !is_int(a[1]) ||
         (a[2]->type != PK_TUPLE && a[2]->type != PK_LIST) || (a[3]->type != PK_TUPLE && a[3]->type != PK_LIST) ||
         (v3 && (a[6]->type != PK_GLOBAL || a[6]->gkind != G_DTYPE)))
-        return sono_fail(SONO_E_FORMAT, "pickle: bad arguments to _rebuild_tensor at offset %zu", vm->pos);
+        return sn_fail(SONO_E_FORMAT, "pickle: bad arguments to _rebuild_tensor at offset %zu", vm->pos);
     size_t nd = a[2]->u.seq.n;
-    if (a[3]->u.seq.n != nd) return sono_fail(SONO_E_FORMAT, "pickle: tensor size and stride differ in length");
-    if (nd > SONO_MAX_DIMS) return sono_fail(SONO_E_UNSUPPORTED, "pickle: tensor with %zu dims (at most %d)", nd, SONO_MAX_DIMS);
-    if (a[1]->u.i < 0) return sono_fail(SONO_E_FORMAT, "pickle: negative storage offset");
+    if (a[3]->u.seq.n != nd) return sn_fail(SONO_E_FORMAT, "pickle: tensor size and stride differ in length");
+    if (nd > SONO_MAX_DIMS) return sn_fail(SONO_E_UNSUPPORTED, "pickle: tensor with %zu dims (at most %d)", nd, SONO_MAX_DIMS);
+    if (a[1]->u.i < 0) return sn_fail(SONO_E_FORMAT, "pickle: negative storage offset");
     int rc;
     GROW(rc, vm->tensors, vm->tensors_cap, vm->n_tensors + 1, MAX_OBJS, "tensors");
     if (rc < 0) return rc;
@@ -381,15 +381,15 @@ static int make_tensor(pk_vm *vm, pk_obj *args, int v3, pk_obj **out) {
     for (size_t d = 0; d < nd; d++) {
         pk_obj *s = a[2]->u.seq.v[d], *st = a[3]->u.seq.v[d];
         if (!is_int(s) || !is_int(st) || s->u.i < 0 || st->u.i < 0)
-            return sono_fail(SONO_E_FORMAT, "pickle: bad tensor size or stride");
+            return sn_fail(SONO_E_FORMAT, "pickle: bad tensor size or stride");
         uint64_t sz = (uint64_t)s->u.i, str = (uint64_t)st->u.i;
         if (sz >= big || str >= big || (sz && numel > big / sz))
-            return sono_fail(SONO_E_LIMIT, "pickle: tensor size or stride too large");
+            return sn_fail(SONO_E_LIMIT, "pickle: tensor size or stride too large");
         numel *= sz;
         t->shape[d] = (int64_t)sz;
         t->stride[d] = str;
         if (sz > 1) {
-            if (str && sz - 1 > (big - last) / str) return sono_fail(SONO_E_LIMIT, "pickle: tensor view too large");
+            if (str && sz - 1 > (big - last) / str) return sn_fail(SONO_E_LIMIT, "pickle: tensor view too large");
             last += (sz - 1) * str;
         }
     }
@@ -413,7 +413,7 @@ static int make_dict(pk_vm *vm, pk_obj *args, pk_obj **out) {
         pk_obj *items = args->u.seq.v[0];
         for (size_t i = 0; i < items->u.seq.n; i++) {
             pk_obj *pair = items->u.seq.v[i];
-            if (pair->type != PK_TUPLE || pair->u.seq.n != 2) return sono_fail(SONO_E_FORMAT, "pickle: dict item is not a pair");
+            if (pair->type != PK_TUPLE || pair->u.seq.n != 2) return sn_fail(SONO_E_FORMAT, "pickle: dict item is not a pair");
             int rc;
             if ((rc = seq_push(vm, d, pair->u.seq.v[0])) < 0 || (rc = seq_push(vm, d, pair->u.seq.v[1])) < 0) return rc;
         }
@@ -426,7 +426,7 @@ static int op_reduce(pk_vm *vm) {
     pk_obj *args = NULL, *fn = NULL, *res = NULL;
     int rc;
     if ((rc = pop(vm, &args)) < 0 || (rc = pop(vm, &fn)) < 0) return rc;
-    if (args->type != PK_TUPLE) return sono_fail(SONO_E_FORMAT, "pickle: REDUCE arguments are a %s, not a tuple", type_names[args->type]);
+    if (args->type != PK_TUPLE) return sn_fail(SONO_E_FORMAT, "pickle: REDUCE arguments are a %s, not a tuple", type_names[args->type]);
     int kind = fn->type == PK_GLOBAL ? fn->gkind : G_OTHER;
     switch (kind) {
     case G_ORDERED_DICT:
@@ -434,7 +434,7 @@ static int op_reduce(pk_vm *vm) {
     case G_REBUILD_V2: rc = make_tensor(vm, args, 0, &res); break;
     case G_REBUILD_V3: rc = make_tensor(vm, args, 1, &res); break;
     case G_REBUILD_PARAM:
-        if (args->u.seq.n < 1) return sono_fail(SONO_E_FORMAT, "pickle: _rebuild_parameter without arguments");
+        if (args->u.seq.n < 1) return sn_fail(SONO_E_FORMAT, "pickle: _rebuild_parameter without arguments");
         res = args->u.seq.v[0];
         break;
     default:
@@ -455,18 +455,18 @@ static int new_instance(pk_vm *vm, pk_obj *cls) {
 /* SETITEM(S) / APPEND(S) / ADDITEMS onto the object at stack[base - 1]. */
 static int add_items(pk_vm *vm, size_t base, int pairs, int op) {
     if (base == frame_base(vm) || base == 0)
-        return sono_fail(SONO_E_FORMAT, "pickle: opcode 0x%02x with nothing to add to at offset %zu", op, vm->pos - 1);
+        return sn_fail(SONO_E_FORMAT, "pickle: opcode 0x%02x with nothing to add to at offset %zu", op, vm->pos - 1);
     pk_obj *target = vm->stack[base - 1];
     size_t k = vm->sp - base;
     int want = pairs ? PK_DICT : (op == 0x90 ? PK_SET : PK_LIST);
-    if (pairs && (k & 1)) return sono_fail(SONO_E_FORMAT, "pickle: odd number of items for SETITEMS");
+    if (pairs && (k & 1)) return sn_fail(SONO_E_FORMAT, "pickle: odd number of items for SETITEMS");
     if (target->type == want) {
         for (size_t i = base; i < vm->sp; i++) {
             int rc = seq_push(vm, target, vm->stack[i]);
             if (rc < 0) return rc;
         }
     } else if (target->type != PK_OBJECT) { /* opaque objects take anything */
-        return sono_fail(SONO_E_FORMAT, "pickle: opcode 0x%02x on a %s at offset %zu", op, type_names[target->type], vm->pos - 1);
+        return sn_fail(SONO_E_FORMAT, "pickle: opcode 0x%02x on a %s at offset %zu", op, type_names[target->type], vm->pos - 1);
     }
     vm->sp = base;
     return 0;
@@ -477,7 +477,7 @@ static int from_mark(pk_vm *vm, int type) {
     size_t base = 0;
     int rc = pop_mark(vm, &base);
     if (rc < 0) return rc;
-    if (type == PK_DICT && ((vm->sp - base) & 1)) return sono_fail(SONO_E_FORMAT, "pickle: odd number of items for DICT");
+    if (type == PK_DICT && ((vm->sp - base) & 1)) return sn_fail(SONO_E_FORMAT, "pickle: odd number of items for DICT");
     pk_obj *o = new_obj(vm, type);
     if (!o) return SONO_E_NOMEM;
     for (size_t i = base; i < vm->sp; i++)
@@ -487,7 +487,7 @@ static int from_mark(pk_vm *vm, int type) {
 }
 
 static int small_tuple(pk_vm *vm, size_t k) {
-    if (vm->sp - frame_base(vm) < k) return sono_fail(SONO_E_FORMAT, "pickle: stack underflow at offset %zu", vm->pos - 1);
+    if (vm->sp - frame_base(vm) < k) return sn_fail(SONO_E_FORMAT, "pickle: stack underflow at offset %zu", vm->pos - 1);
     pk_obj *o = new_obj(vm, PK_TUPLE);
     if (!o) return SONO_E_NOMEM;
     for (size_t i = vm->sp - k; i < vm->sp; i++) {
@@ -509,7 +509,7 @@ static int run(pk_vm *vm, pk_obj **result) {
         switch (op) {
         case 0x80: /* PROTO */
             if ((rc = need(vm, 1)) < 0) return rc;
-            if (vm->p[vm->pos] > 5) return sono_fail(SONO_E_UNSUPPORTED, "pickle: protocol %d", vm->p[vm->pos]);
+            if (vm->p[vm->pos] > 5) return sn_fail(SONO_E_UNSUPPORTED, "pickle: protocol %d", vm->p[vm->pos]);
             vm->pos++;
             break;
         case 0x95: /* FRAME: a length hint only */
@@ -557,7 +557,7 @@ static int run(pk_vm *vm, pk_obj **result) {
             if ((rc = need(vm, (size_t)lb)) < 0) return rc;
             uint64_t len = rd_le(vm->p + vm->pos, lb);
             vm->pos += (size_t)lb;
-            if (lb == 4 && len >= 0x80000000u) return sono_fail(SONO_E_FORMAT, "pickle: negative LONG4 length");
+            if (lb == 4 && len >= 0x80000000u) return sn_fail(SONO_E_FORMAT, "pickle: negative LONG4 length");
             if ((rc = need(vm, (size_t)len)) < 0) return rc;
             if (len > 8) { /* beyond int64: kept as an opaque number */
                 vm->pos += (size_t)len;
@@ -585,7 +585,7 @@ static int run(pk_vm *vm, pk_obj **result) {
         case 0x8d: rc = push_str(vm, PK_STR, 8); break;   /* BINUNICODE8 */
         case 'T': /* BINSTRING: signed 4-byte length */
             if ((rc = need(vm, 4)) < 0) return rc;
-            if (vm->p[vm->pos + 3] & 0x80) return sono_fail(SONO_E_FORMAT, "pickle: negative BINSTRING length");
+            if (vm->p[vm->pos + 3] & 0x80) return sn_fail(SONO_E_FORMAT, "pickle: negative BINSTRING length");
             rc = push_str(vm, PK_STR, 4);
             break;
         case 'U': rc = push_str(vm, PK_STR, 1); break;    /* SHORT_BINSTRING */
@@ -608,11 +608,11 @@ static int run(pk_vm *vm, pk_obj **result) {
         case 0x86: rc = small_tuple(vm, 2); break;
         case 0x87: rc = small_tuple(vm, 3); break;
         case 'a': /* APPEND */
-            if (vm->sp - frame_base(vm) < 2) return sono_fail(SONO_E_FORMAT, "pickle: APPEND with a short stack");
+            if (vm->sp - frame_base(vm) < 2) return sn_fail(SONO_E_FORMAT, "pickle: APPEND with a short stack");
             rc = add_items(vm, vm->sp - 1, 0, op);
             break;
         case 's': /* SETITEM */
-            if (vm->sp - frame_base(vm) < 3) return sono_fail(SONO_E_FORMAT, "pickle: SETITEM with a short stack");
+            if (vm->sp - frame_base(vm) < 3) return sn_fail(SONO_E_FORMAT, "pickle: SETITEM with a short stack");
             rc = add_items(vm, vm->sp - 2, 1, op);
             break;
         case 'e':  /* APPENDS */
@@ -643,7 +643,7 @@ static int run(pk_vm *vm, pk_obj **result) {
         case 'c': rc = op_global(vm); break;
         case 0x93: /* STACK_GLOBAL */
             if ((rc = pop(vm, &b)) < 0 || (rc = pop(vm, &a)) < 0) return rc;
-            if (a->type != PK_STR || b->type != PK_STR) return sono_fail(SONO_E_FORMAT, "pickle: STACK_GLOBAL needs two strings");
+            if (a->type != PK_STR || b->type != PK_STR) return sn_fail(SONO_E_FORMAT, "pickle: STACK_GLOBAL needs two strings");
             rc = push_global(vm, a->u.s.p, a->u.s.len, b->u.s.p, b->u.s.len);
             break;
         case 'Q': rc = op_persid(vm); break; /* BINPERSID */
@@ -661,21 +661,21 @@ static int run(pk_vm *vm, pk_obj **result) {
             break;
         case 'o': /* OBJ: MARK cls args... */
             if ((rc = pop_mark(vm, &base)) < 0) return rc;
-            if (vm->sp == base) return sono_fail(SONO_E_FORMAT, "pickle: OBJ without a class");
+            if (vm->sp == base) return sn_fail(SONO_E_FORMAT, "pickle: OBJ without a class");
             a = vm->stack[base];
             vm->sp = base;
             rc = new_instance(vm, a);
             break;
         case 'I': case 'L': case 'F': case 'S': case 'V': case 'P': case 'g': case 'p': case 'i':
         case 0x82: case 0x83: case 0x84: case 0x97:
-            return sono_fail(SONO_E_UNSUPPORTED, "pickle: opcode '%c' (0x%02x) at offset %zu is not supported "
+            return sn_fail(SONO_E_UNSUPPORTED, "pickle: opcode '%c' (0x%02x) at offset %zu is not supported "
                              "(torch.save writes protocol 2)", op >= 32 && op < 127 ? op : '?', op, vm->pos - 1);
         default:
-            return sono_fail(SONO_E_FORMAT, "pickle: unknown opcode 0x%02x at offset %zu", op, vm->pos - 1);
+            return sn_fail(SONO_E_FORMAT, "pickle: unknown opcode 0x%02x at offset %zu", op, vm->pos - 1);
         }
         if (rc < 0) return rc;
     }
-    return sono_fail(SONO_E_TRUNCATED, "pickle: no STOP opcode");
+    return sn_fail(SONO_E_TRUNCATED, "pickle: no STOP opcode");
 }
 
 /* ---- picking the state_dict ---- */
@@ -757,7 +757,7 @@ static int item_by_pos(const void *x, const void *y) {
 static int collect_tensors(const pk_obj *d, sd_item **out, size_t *n_out) {
     size_t n = 0, m = 0;
     sd_item *it = malloc((d->u.seq.n / 2 + 1) * sizeof *it);
-    if (!it) return sono_fail(SONO_E_NOMEM, "th: out of memory");
+    if (!it) return sn_fail(SONO_E_NOMEM, "th: out of memory");
     for (size_t i = 0; i + 1 < d->u.seq.n; i += 2) {
         pk_obj *k = d->u.seq.v[i];
         if (k->type != PK_STR) continue;
@@ -793,17 +793,17 @@ static int is_contiguous(const pk_tensor *t) {
 
 /* Copy a (possibly strided) view into dst, row-major. */
 static void gather(float *dst, const uint8_t *base, const pk_tensor *t) {
-    size_t esz = tdtype_size(t->dtype);
+    size_t esz = sn_tdtype_size(t->dtype);
     if (!t->numel) return;
     if (is_contiguous(t)) {
-        tdtype_convert(dst, base, t->dtype, (size_t)t->numel, 1);
+        sn_tdtype_convert(dst, base, t->dtype, (size_t)t->numel, 1);
         return;
     }
     int nd = t->ndim; /* >= 1: a 0-d tensor is contiguous */
     size_t inner = (size_t)t->shape[nd - 1], outer = (size_t)(t->numel / (uint64_t)inner), off = 0;
     int64_t idx[SONO_MAX_DIMS] = {0};
     for (size_t o = 0; o < outer; o++) {
-        tdtype_convert(dst, base + off * esz, t->dtype, inner, (size_t)t->stride[nd - 1]);
+        sn_tdtype_convert(dst, base + off * esz, t->dtype, inner, (size_t)t->stride[nd - 1]);
         dst += inner;
         for (int d = nd - 2; d >= 0; d--) {
             off += (size_t)t->stride[d];
@@ -814,16 +814,16 @@ static void gather(float *dst, const uint8_t *base, const pk_tensor *t) {
     }
 }
 
-int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_load_opts *opts) {
-    if (!out) return sono_fail(SONO_E_ARG, "th_load: out is NULL");
+int sn_th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_load_opts *opts) {
+    if (!out) return sn_fail(SONO_E_ARG, "th_load: out is NULL");
     *out = NULL;
-    if (!buf && n) return sono_fail(SONO_E_ARG, "th_load: NULL buffer");
+    if (!buf && n) return sn_fail(SONO_E_ARG, "th_load: NULL buffer");
     th_load_opts o = opts ? *opts : (th_load_opts){0};
-    if (n == 0) return sono_fail(SONO_E_TRUNCATED, "th: empty file");
-    if (buf[0] == 0x80) return sono_fail(SONO_E_UNSUPPORTED, "legacy torch format; re-save with torch>=1.6");
+    if (n == 0) return sn_fail(SONO_E_TRUNCATED, "th: empty file");
+    if (buf[0] == 0x80) return sn_fail(SONO_E_UNSUPPORTED, "legacy torch format; re-save with torch>=1.6");
 
     zip_archive z;
-    int rc = zip_open(&z, buf, n);
+    int rc = sn_zip_open(&z, buf, n);
     if (rc < 0) return rc;
 
     pk_vm vm;
@@ -848,20 +848,20 @@ int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_lo
         }
     }
     if (!pkl) {
-        rc = sono_fail(SONO_E_FORMAT, "th: zip has no <archive>/data.pkl (not a PyTorch checkpoint)");
+        rc = sn_fail(SONO_E_FORMAT, "th: zip has no <archive>/data.pkl (not a PyTorch checkpoint)");
         goto out;
     }
     GROW(rc, ename, ename_cap, prefix_len + 16, SIZE_MAX, "name bytes");
     if (rc < 0) goto out;
     memcpy(ename, prefix, prefix_len);
     memcpy(ename + prefix_len, "/byteorder", 10);
-    zip_entry *bo = zip_find(&z, ename, prefix_len + 10);
+    zip_entry *bo = sn_zip_find(&z, ename, prefix_len + 10);
     if (bo) {
         const uint8_t *p;
         size_t len;
-        if ((rc = zip_data(&z, bo, !o.skip_crc, &p, &len)) < 0) goto out;
+        if ((rc = sn_zip_data(&z, bo, !o.skip_crc, &p, &len)) < 0) goto out;
         if (len != 6 || memcmp(p, "little", 6)) {
-            rc = sono_fail(SONO_E_UNSUPPORTED, "th: checkpoint byte order is '%.*s', only little-endian is supported",
+            rc = sn_fail(SONO_E_UNSUPPORTED, "th: checkpoint byte order is '%.*s', only little-endian is supported",
                            (int)SONO_MIN(len, 16), (const char *)p);
             goto out;
         }
@@ -869,7 +869,7 @@ int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_lo
 
     const uint8_t *pk;
     size_t pk_len;
-    if ((rc = zip_data(&z, pkl, !o.skip_crc, &pk, &pk_len)) < 0) goto out;
+    if ((rc = sn_zip_data(&z, pkl, !o.skip_crc, &pk, &pk_len)) < 0) goto out;
     vm.p = pk;
     vm.n = pk_len;
     if (!(vm.none = new_obj(&vm, PK_NONE)) || !(vm.yes = new_obj(&vm, PK_BOOL)) || !(vm.no = new_obj(&vm, PK_BOOL))) {
@@ -879,17 +879,17 @@ int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_lo
     vm.yes->u.i = 1;
     pk_obj *root = NULL;
     if ((rc = run(&vm, &root)) < 0) {
-        sono_error_prefix("th: data.pkl");
+        sn_error_prefix("th: data.pkl");
         goto out;
     }
     if (root->type != PK_DICT) {
-        rc = sono_fail(SONO_E_UNSUPPORTED, "th: checkpoint holds a %s, not a state_dict", type_names[root->type]);
+        rc = sn_fail(SONO_E_UNSUPPORTED, "th: checkpoint holds a %s, not a state_dict", type_names[root->type]);
         goto out;
     }
     pk_obj *sd = NULL;
     if ((rc = find_state_dict(&vm, root, &sd)) < 0) goto out;
     if (!sd) {
-        rc = sono_fail(SONO_E_EMPTY, "th: no dict of tensors in the checkpoint");
+        rc = sn_fail(SONO_E_EMPTY, "th: no dict of tensors in the checkpoint");
         goto out;
     }
     if ((rc = collect_tensors(sd, &items, &n_items)) < 0) goto out;
@@ -897,7 +897,7 @@ int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_lo
     /* check every view against its storage and every storage against its entry */
     src = calloc(n_items + 1, sizeof *src);
     if (!src) {
-        rc = sono_fail(SONO_E_NOMEM, "th: out of memory");
+        rc = sn_fail(SONO_E_NOMEM, "th: out of memory");
         goto out;
     }
     tset_sizes sz = {.limit = o.max_alloc};
@@ -906,11 +906,11 @@ int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_lo
         const pk_storage *s = &vm.storages[t->storage];
         int nl = (int)SONO_MIN(items[i].len, 200);
         if (memchr(items[i].name, 0, items[i].len)) {
-            rc = sono_fail(SONO_E_FORMAT, "th: tensor name with a NUL byte");
+            rc = sn_fail(SONO_E_FORMAT, "th: tensor name with a NUL byte");
             goto out;
         }
         if (t->dtype < 0 || s->dtype < 0) {
-            rc = sono_fail(SONO_E_UNSUPPORTED, "th: tensor '%.*s' has storage type %.*s, which is not supported", nl,
+            rc = sn_fail(SONO_E_UNSUPPORTED, "th: tensor '%.*s' has storage type %.*s, which is not supported", nl,
                            items[i].name, (int)SONO_MIN(s->type_len, 64), s->type_name);
             goto out;
         }
@@ -918,37 +918,37 @@ int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_lo
         if (rc < 0) goto out;
         memcpy(ename + prefix_len, "/data/", 6);
         memcpy(ename + prefix_len + 6, s->key, s->key_len);
-        zip_entry *e = zip_find(&z, ename, prefix_len + 6 + s->key_len);
+        zip_entry *e = sn_zip_find(&z, ename, prefix_len + 6 + s->key_len);
         if (!e) {
-            rc = sono_fail(SONO_E_FORMAT, "th: tensor '%.*s': storage '%.*s' is missing from the zip", nl, items[i].name,
+            rc = sn_fail(SONO_E_FORMAT, "th: tensor '%.*s': storage '%.*s' is missing from the zip", nl, items[i].name,
                            (int)SONO_MIN(s->key_len, 64), s->key);
             goto out;
         }
         const uint8_t *p;
         size_t len;
-        if ((rc = zip_data(&z, e, !o.skip_crc, &p, &len)) < 0) goto out;
-        size_t esz = tdtype_size(t->dtype), ssz = tdtype_size(s->dtype);
+        if ((rc = sn_zip_data(&z, e, !o.skip_crc, &p, &len)) < 0) goto out;
+        size_t esz = sn_tdtype_size(t->dtype), ssz = sn_tdtype_size(s->dtype);
         /* storage numel < 2^62 and element sizes <= 8 would still overflow; check by division */
         if (s->numel > len / ssz) {
-            rc = sono_fail(SONO_E_FORMAT, "th: storage '%.*s' holds %llu %s elements but its entry has %zu bytes",
-                           (int)SONO_MIN(s->key_len, 64), s->key, (unsigned long long)s->numel, tdtype_name(s->dtype), len);
+            rc = sn_fail(SONO_E_FORMAT, "th: storage '%.*s' holds %llu %s elements but its entry has %zu bytes",
+                           (int)SONO_MIN(s->key_len, 64), s->key, (unsigned long long)s->numel, sn_tdtype_name(s->dtype), len);
             goto out;
         }
         uint64_t sbytes = s->numel * ssz;
         if (t->numel && (t->offset > sbytes / esz || t->span > sbytes / esz - t->offset)) {
-            rc = sono_fail(SONO_E_FORMAT, "th: tensor '%.*s' reaches past its storage '%.*s'", nl, items[i].name,
+            rc = sn_fail(SONO_E_FORMAT, "th: tensor '%.*s' reaches past its storage '%.*s'", nl, items[i].name,
                            (int)SONO_MIN(s->key_len, 64), s->key);
             goto out;
         }
         src[i] = p + (t->numel ? t->offset * esz : 0);
-        if ((rc = tset_count(&sz, items[i].len, t->numel)) < 0) goto out;
+        if ((rc = sn_tset_count(&sz, items[i].len, t->numel)) < 0) goto out;
     }
-    if ((rc = tset_alloc(&ts, &sz)) < 0) goto out;
+    if ((rc = sn_tset_alloc(&ts, &sz)) < 0) goto out;
     for (size_t i = 0; i < n_items; i++) {
         const pk_tensor *t = &vm.tensors[items[i].val->u.i];
-        float *dst = tset_add(ts, items[i].name, items[i].len, t->ndim, t->shape);
+        float *dst = sn_tset_add(ts, items[i].name, items[i].len, t->ndim, t->shape);
         if (!dst) {
-            rc = sono_fail(SONO_E_FORMAT, "th: internal size mismatch");
+            rc = sn_fail(SONO_E_FORMAT, "th: internal size mismatch");
             goto out;
         }
         gather(dst, src[i], t);
@@ -957,27 +957,27 @@ int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_lo
     ts = NULL;
     rc = 0;
 out:
-    sono_tensors_free(ts);
+    sn_tensors_free(ts);
     free(src);
     free(items);
     free(ename);
     vm_free(&vm);
-    zip_close(&z);
+    sn_zip_close(&z);
     return rc;
 }
 
-int sono_th_load_mem(const uint8_t *buf, size_t n, sono_tensors **out) { return th_load_mem_ex(buf, n, out, NULL); }
+int sn_th_load_mem(const uint8_t *buf, size_t n, sono_tensors **out) { return sn_th_load_mem_ex(buf, n, out, NULL); }
 
-int sono_th_load(const char *path, sono_tensors **out) {
-    if (!path || !out) return sono_fail(SONO_E_ARG, "th_load: NULL argument");
+int sn_th_load(const char *path, sono_tensors **out) {
+    if (!path || !out) return sn_fail(SONO_E_ARG, "th_load: NULL argument");
     *out = NULL;
     const uint8_t *buf;
     size_t n;
     int mapped;
-    int rc = sono_map_file(path, SONO_MAX_ALLOC, &buf, &n, &mapped);
+    int rc = sn_map_file(path, SONO_MAX_ALLOC, &buf, &n, &mapped);
     if (rc < 0) return rc;
-    rc = th_load_mem_ex(buf, n, out, NULL);
-    sono_unmap_file(buf, n, mapped);
-    if (rc < 0) sono_error_prefix("%s", path);
+    rc = sn_th_load_mem_ex(buf, n, out, NULL);
+    sn_unmap_file(buf, n, mapped);
+    if (rc < 0) sn_error_prefix("%s", path);
     return rc;
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
-#include "pickle.h"
+#include "tensorset.h"
 #include "sono_internal.h"
 #include "tensors.h"
 
@@ -48,39 +48,39 @@ static int parse_entry(const char *name, json_object *v, uint64_t data_size, st_
         !json_object_object_get_ex(v, "shape", &shape) || !json_object_object_get_ex(v, "data_offsets", &offs) ||
         !json_object_is_type(dt, json_type_string) || !json_object_is_type(shape, json_type_array) ||
         !json_object_is_type(offs, json_type_array) || json_object_array_length(offs) != 2)
-        return sono_fail(SONO_E_FORMAT, "safetensors: entry '%.200s' lacks dtype, shape or data_offsets", name);
+        return sn_fail(SONO_E_FORMAT, "safetensors: entry '%.200s' lacks dtype, shape or data_offsets", name);
     const char *ds = json_object_get_string(dt);
     e->dtype = -1;
     for (size_t i = 0; i < sizeof st_dtypes / sizeof st_dtypes[0]; i++)
         if (!strcmp(ds, st_dtypes[i].name)) e->dtype = st_dtypes[i].dtype;
-    if (e->dtype < 0) return sono_fail(SONO_E_UNSUPPORTED, "safetensors: tensor '%.200s' has dtype %.32s", name, ds);
+    if (e->dtype < 0) return sn_fail(SONO_E_UNSUPPORTED, "safetensors: tensor '%.200s' has dtype %.32s", name, ds);
     size_t nd = json_object_array_length(shape);
     if (nd > SONO_MAX_DIMS)
-        return sono_fail(SONO_E_UNSUPPORTED, "safetensors: tensor '%.200s' has %zu dims (at most %d)", name, nd, SONO_MAX_DIMS);
+        return sn_fail(SONO_E_UNSUPPORTED, "safetensors: tensor '%.200s' has %zu dims (at most %d)", name, nd, SONO_MAX_DIMS);
     e->ndim = (int)nd;
     uint64_t numel = 1;
     int huge = 0;
     for (size_t d = 0; d < nd; d++) {
         int64_t s = json_uint(json_object_array_get_idx(shape, d));
-        if (s < 0) return sono_fail(SONO_E_FORMAT, "safetensors: tensor '%.200s' has a bad shape", name);
+        if (s < 0) return sn_fail(SONO_E_FORMAT, "safetensors: tensor '%.200s' has a bad shape", name);
         e->shape[d] = s;
         if (s && numel > UINT64_MAX / (uint64_t)s) huge = 1;
         else numel *= (uint64_t)s;
     }
     /* the float32 copy must fit too, hence the /4 */
     if (huge || numel > SONO_MAX_ALLOC / sizeof(float))
-        return sono_fail(SONO_E_LIMIT, "safetensors: tensor '%.200s' is too large", name);
+        return sn_fail(SONO_E_LIMIT, "safetensors: tensor '%.200s' is too large", name);
     e->numel = numel;
     int64_t b = json_uint(json_object_array_get_idx(offs, 0)), en = json_uint(json_object_array_get_idx(offs, 1));
     if (b < 0 || en < 0 || b > en)
-        return sono_fail(SONO_E_FORMAT, "safetensors: tensor '%.200s' has bad data_offsets", name);
+        return sn_fail(SONO_E_FORMAT, "safetensors: tensor '%.200s' has bad data_offsets", name);
     e->begin = (uint64_t)b;
     e->end = (uint64_t)en;
-    if (e->end - e->begin != numel * tdtype_size(e->dtype))
-        return sono_fail(SONO_E_FORMAT, "safetensors: tensor '%.200s' spans %llu bytes, its shape needs %llu", name,
-                         (unsigned long long)(e->end - e->begin), (unsigned long long)(numel * tdtype_size(e->dtype)));
+    if (e->end - e->begin != numel * sn_tdtype_size(e->dtype))
+        return sn_fail(SONO_E_FORMAT, "safetensors: tensor '%.200s' spans %llu bytes, its shape needs %llu", name,
+                         (unsigned long long)(e->end - e->begin), (unsigned long long)(numel * sn_tdtype_size(e->dtype)));
     if (e->end > data_size)
-        return sono_fail(SONO_E_TRUNCATED, "safetensors: tensor '%.200s' ends at byte %llu of a %llu-byte data area", name,
+        return sn_fail(SONO_E_TRUNCATED, "safetensors: tensor '%.200s' ends at byte %llu of a %llu-byte data area", name,
                          (unsigned long long)e->end, (unsigned long long)data_size);
     return 0;
 }
@@ -95,26 +95,26 @@ static int check_metadata(json_object *m) {
     return 1;
 }
 
-int sono_safetensors_load_mem(const uint8_t *buf, size_t n, sono_tensors **out) {
-    if (!out) return sono_fail(SONO_E_ARG, "safetensors_load: out is NULL");
+int sn_safetensors_load_mem(const uint8_t *buf, size_t n, sono_tensors **out) {
+    if (!out) return sn_fail(SONO_E_ARG, "safetensors_load: out is NULL");
     *out = NULL;
-    if (!buf && n) return sono_fail(SONO_E_ARG, "safetensors_load: NULL buffer");
-    if (n < 8) return sono_fail(SONO_E_TRUNCATED, "safetensors: %zu bytes, shorter than the header length", n);
+    if (!buf && n) return sn_fail(SONO_E_ARG, "safetensors_load: NULL buffer");
+    if (n < 8) return sn_fail(SONO_E_TRUNCATED, "safetensors: %zu bytes, shorter than the header length", n);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | buf[i];
     if (hlen > MAX_HEADER)
-        return sono_fail(SONO_E_LIMIT, "safetensors: header of %llu bytes (at most %llu)", (unsigned long long)hlen,
+        return sn_fail(SONO_E_LIMIT, "safetensors: header of %llu bytes (at most %llu)", (unsigned long long)hlen,
                          (unsigned long long)MAX_HEADER);
     if (hlen > n - 8)
-        return sono_fail(SONO_E_TRUNCATED, "safetensors: header of %llu bytes but only %zu follow", (unsigned long long)hlen, n - 8);
+        return sn_fail(SONO_E_TRUNCATED, "safetensors: header of %llu bytes but only %zu follow", (unsigned long long)hlen, n - 8);
     const char *hdr = (const char *)buf + 8;
-    if (hlen < 2 || hdr[0] != '{') return sono_fail(SONO_E_FORMAT, "safetensors: header is not a JSON object");
-    if (memchr(hdr, 0, (size_t)hlen)) return sono_fail(SONO_E_FORMAT, "safetensors: NUL byte in the header");
+    if (hlen < 2 || hdr[0] != '{') return sn_fail(SONO_E_FORMAT, "safetensors: header is not a JSON object");
+    if (memchr(hdr, 0, (size_t)hlen)) return sn_fail(SONO_E_FORMAT, "safetensors: NUL byte in the header");
     const uint8_t *data = buf + 8 + hlen;
     uint64_t data_size = n - 8 - hlen;
 
     json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-    if (!tok) return sono_fail(SONO_E_NOMEM, "safetensors: out of memory");
+    if (!tok) return sn_fail(SONO_E_NOMEM, "safetensors: out of memory");
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     json_object *root = json_tokener_parse_ex(tok, hdr, (int)hlen);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
@@ -124,17 +124,17 @@ int sono_safetensors_load_mem(const uint8_t *buf, size_t n, sono_tensors **out) 
     st_entry *ents = NULL, **order = NULL;
     sono_tensors *ts = NULL;
     if (!root || jerr != json_tokener_success) {
-        rc = sono_fail(SONO_E_FORMAT, "safetensors: bad JSON header: %s",
+        rc = sn_fail(SONO_E_FORMAT, "safetensors: bad JSON header: %s",
                        jerr == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(jerr));
         goto out;
     }
     for (size_t i = end; i < hlen; i++)
         if (hdr[i] != ' ' && hdr[i] != '\t' && hdr[i] != '\n' && hdr[i] != '\r') {
-            rc = sono_fail(SONO_E_FORMAT, "safetensors: bytes after the JSON header");
+            rc = sn_fail(SONO_E_FORMAT, "safetensors: bytes after the JSON header");
             goto out;
         }
     if (!json_object_is_type(root, json_type_object)) {
-        rc = sono_fail(SONO_E_FORMAT, "safetensors: header is not a JSON object");
+        rc = sn_fail(SONO_E_FORMAT, "safetensors: header is not a JSON object");
         goto out;
     }
 
@@ -142,14 +142,14 @@ int sono_safetensors_load_mem(const uint8_t *buf, size_t n, sono_tensors **out) 
     ents = calloc(count + 1, sizeof *ents);
     order = calloc(count + 1, sizeof *order);
     if (!ents || !order) {
-        rc = sono_fail(SONO_E_NOMEM, "safetensors: out of memory");
+        rc = sn_fail(SONO_E_NOMEM, "safetensors: out of memory");
         goto out;
     }
     json_object *meta = NULL;
     json_object_object_foreach(root, key, val) {
         if (!strcmp(key, "__metadata__")) {
             if (!check_metadata(val)) {
-                rc = sono_fail(SONO_E_FORMAT, "safetensors: __metadata__ is not an object of strings");
+                rc = sn_fail(SONO_E_FORMAT, "safetensors: __metadata__ is not an object of strings");
                 goto out;
             }
             meta = val;
@@ -164,7 +164,7 @@ int sono_safetensors_load_mem(const uint8_t *buf, size_t n, sono_tensors **out) 
     uint64_t pos = 0;
     for (size_t i = 0; i < n_ent; i++) {
         if (order[i]->begin != pos) {
-            rc = sono_fail(SONO_E_FORMAT, "safetensors: tensor '%.200s' %s at byte %llu (expected %llu)", order[i]->name,
+            rc = sn_fail(SONO_E_FORMAT, "safetensors: tensor '%.200s' %s at byte %llu (expected %llu)", order[i]->name,
                            order[i]->begin < pos ? "overlaps another" : "leaves a gap", (unsigned long long)order[i]->begin,
                            (unsigned long long)pos);
             goto out;
@@ -172,45 +172,45 @@ int sono_safetensors_load_mem(const uint8_t *buf, size_t n, sono_tensors **out) 
         pos = order[i]->end;
     }
     if (pos != data_size) {
-        rc = sono_fail(SONO_E_FORMAT, "safetensors: %llu bytes after the last tensor", (unsigned long long)(data_size - pos));
+        rc = sn_fail(SONO_E_FORMAT, "safetensors: %llu bytes after the last tensor", (unsigned long long)(data_size - pos));
         goto out;
     }
 
     const char *meta_text = meta ? json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
     tset_sizes sz = {.meta_bytes = meta_text ? strlen(meta_text) + 1 : 0};
     for (size_t i = 0; i < n_ent; i++)
-        if ((rc = tset_count(&sz, strlen(ents[i].name), ents[i].numel)) < 0) goto out;
-    if ((rc = tset_alloc(&ts, &sz)) < 0) goto out;
-    if (meta_text) memcpy(tset_meta(ts), meta_text, sz.meta_bytes);
+        if ((rc = sn_tset_count(&sz, strlen(ents[i].name), ents[i].numel)) < 0) goto out;
+    if ((rc = sn_tset_alloc(&ts, &sz)) < 0) goto out;
+    if (meta_text) memcpy(sn_tset_meta(ts), meta_text, sz.meta_bytes);
     for (size_t i = 0; i < n_ent; i++) {
-        float *dst = tset_add(ts, ents[i].name, strlen(ents[i].name), ents[i].ndim, ents[i].shape);
+        float *dst = sn_tset_add(ts, ents[i].name, strlen(ents[i].name), ents[i].ndim, ents[i].shape);
         if (!dst) {
-            rc = sono_fail(SONO_E_FORMAT, "safetensors: internal size mismatch");
+            rc = sn_fail(SONO_E_FORMAT, "safetensors: internal size mismatch");
             goto out;
         }
-        if (ents[i].numel) tdtype_convert(dst, data + ents[i].begin, ents[i].dtype, (size_t)ents[i].numel, 1);
+        if (ents[i].numel) sn_tdtype_convert(dst, data + ents[i].begin, ents[i].dtype, (size_t)ents[i].numel, 1);
     }
     *out = ts;
     ts = NULL;
 out:
-    sono_tensors_free(ts);
+    sn_tensors_free(ts);
     free(ents);
     free(order);
     json_object_put(root);
     return rc;
 }
 
-int sono_safetensors_load(const char *path, sono_tensors **out) {
-    if (!path || !out) return sono_fail(SONO_E_ARG, "safetensors_load: NULL argument");
+int sn_safetensors_load(const char *path, sono_tensors **out) {
+    if (!path || !out) return sn_fail(SONO_E_ARG, "safetensors_load: NULL argument");
     *out = NULL;
     const uint8_t *buf;
     size_t n;
     int mapped;
-    int rc = sono_map_file(path, SONO_MAX_ALLOC, &buf, &n, &mapped);
+    int rc = sn_map_file(path, SONO_MAX_ALLOC, &buf, &n, &mapped);
     if (rc < 0) return rc;
-    rc = sono_safetensors_load_mem(buf, n, out);
-    sono_unmap_file(buf, n, mapped);
-    if (rc < 0) sono_error_prefix("%s", path);
+    rc = sn_safetensors_load_mem(buf, n, out);
+    sn_unmap_file(buf, n, mapped);
+    if (rc < 0) sn_error_prefix("%s", path);
     return rc;
 }
 
@@ -227,7 +227,7 @@ static json_object *build_header(const sono_tensors *ts, const char *metadata_js
     json_object *root = json_object_new_object();
     *rc = 0;
     if (!root) {
-        *rc = sono_fail(SONO_E_NOMEM, "safetensors_save: out of memory");
+        *rc = sn_fail(SONO_E_NOMEM, "safetensors_save: out of memory");
         return NULL;
     }
     if (metadata_json) {
@@ -235,7 +235,7 @@ static json_object *build_header(const sono_tensors *ts, const char *metadata_js
         if (!m || !check_metadata(m)) {
             json_object_put(m);
             json_object_put(root);
-            *rc = sono_fail(SONO_E_ARG, "safetensors_save: metadata is not a JSON object of strings");
+            *rc = sn_fail(SONO_E_ARG, "safetensors_save: metadata is not a JSON object of strings");
             return NULL;
         }
         json_object_object_add(root, "__metadata__", m);
@@ -251,12 +251,12 @@ static json_object *build_header(const sono_tensors *ts, const char *metadata_js
         }
         if (bad || numel != (uint64_t)t->numel) {
             json_object_put(root);
-            *rc = sono_fail(SONO_E_ARG, "safetensors_save: tensor %d has an inconsistent shape", i);
+            *rc = sn_fail(SONO_E_ARG, "safetensors_save: tensor %d has an inconsistent shape", i);
             return NULL;
         }
         if (!strcmp(t->name, "__metadata__") || json_object_object_get_ex(root, t->name, NULL)) {
             json_object_put(root);
-            *rc = sono_fail(SONO_E_ARG, "safetensors_save: duplicate or reserved tensor name '%.200s'", t->name);
+            *rc = sn_fail(SONO_E_ARG, "safetensors_save: duplicate or reserved tensor name '%.200s'", t->name);
             return NULL;
         }
         json_object *e = json_object_new_object(), *offs = json_object_new_array();
@@ -271,7 +271,7 @@ static json_object *build_header(const sono_tensors *ts, const char *metadata_js
             json_object_put(e);
             json_object_put(offs);
             json_object_put(root);
-            *rc = sono_fail(SONO_E_NOMEM, "safetensors_save: out of memory");
+            *rc = sn_fail(SONO_E_NOMEM, "safetensors_save: out of memory");
             return NULL;
         }
         off += numel * esz;
@@ -279,8 +279,8 @@ static json_object *build_header(const sono_tensors *ts, const char *metadata_js
     return root;
 }
 
-int sono_safetensors_save(const char *path, const sono_tensors *ts, const char *metadata_json, int f16) {
-    if (!path || !ts || ts->n < 0 || (ts->n > 0 && !ts->t)) return sono_fail(SONO_E_ARG, "safetensors_save: bad arguments");
+int sn_safetensors_save(const char *path, const sono_tensors *ts, const char *metadata_json, int f16) {
+    if (!path || !ts || ts->n < 0 || (ts->n > 0 && !ts->t)) return sn_fail(SONO_E_ARG, "safetensors_save: bad arguments");
     int rc;
     json_object *root = build_header(ts, metadata_json, f16, &rc);
     if (!root) return rc;
@@ -291,7 +291,7 @@ int sono_safetensors_save(const char *path, const sono_tensors *ts, const char *
     FILE *f = fopen(path, "wb");
     if (!f) {
         json_object_put(root);
-        return sono_fail(SONO_E_IO, "cannot create %s: %s", path, strerror(errno));
+        return sn_fail(SONO_E_IO, "cannot create %s: %s", path, strerror(errno));
     }
     int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(hdr, 1, hlen, f) == hlen;
     for (size_t i = hlen; ok && i < padded; i++) ok = fputc(' ', f) != EOF;
@@ -307,7 +307,7 @@ int sono_safetensors_save(const char *path, const sono_tensors *ts, const char *
         }
         for (size_t j = 0; ok && j < numel; j += 4096) {
             size_t k = SONO_MIN(numel - j, (size_t)4096);
-            for (size_t q = 0; q < k; q++) half[q] = sono_float_to_half(t->data[j + q]);
+            for (size_t q = 0; q < k; q++) half[q] = sn_float_to_half(t->data[j + q]);
             ok = fwrite(half, sizeof(uint16_t), k, f) == k;
         }
     }
@@ -316,6 +316,6 @@ int sono_safetensors_save(const char *path, const sono_tensors *ts, const char *
         ok = 0;
         e = errno;
     }
-    if (!ok) return sono_fail(SONO_E_IO, "cannot write %s: %s", path, strerror(e));
+    if (!ok) return sn_fail(SONO_E_IO, "cannot write %s: %s", path, strerror(e));
     return 0;
 }

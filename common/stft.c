@@ -38,12 +38,12 @@ struct stft_plan {
     int simd;              /* the AVX-512 butterflies run (CPU has them, m >= 32) */
 };
 
-static int g_stft_simd_cap = 1; /* cleared by stft_test_set_simd() only */
+static int g_stft_simd_cap = 1; /* cleared by sn_stft_test_set_simd() only */
 
 /* Test hook, not part of the contract: 0 makes plans created afterwards use
  * the plain C butterflies; returns whether new plans would use AVX-512. */
-int stft_test_set_simd(int on);
-int stft_test_set_simd(int on) {
+int sn_stft_test_set_simd(int on);
+int sn_stft_test_set_simd(int on) {
     g_stft_simd_cap = on != 0;
 #if STFT_X86
     return g_stft_simd_cap && __builtin_cpu_supports("avx512f");
@@ -52,11 +52,11 @@ int stft_test_set_simd(int on) {
 #endif
 }
 
-stft_plan *stft_plan_new(int n_fft, int hop, int normalized, int *err) {
+stft_plan *sn_stft_plan_new(int n_fft, int hop, int normalized, int *err) {
     int e = 0;
     stft_plan *p = NULL;
     if (n_fft < 2 || n_fft > 65536 || (n_fft & (n_fft - 1)) || hop < 1) {
-        e = sono_fail(SONO_E_ARG, "stft: n_fft %d (a power of two in 2..65536) or hop %d invalid", n_fft, hop);
+        e = sn_fail(SONO_E_ARG, "stft: n_fft %d (a power of two in 2..65536) or hop %d invalid", n_fft, hop);
         goto done;
     }
     p = calloc(1, sizeof *p);
@@ -109,14 +109,14 @@ stft_plan *stft_plan_new(int n_fft, int hop, int normalized, int *err) {
 #endif
 done:
     if (e) {
-        stft_plan_free(p);
+        sn_stft_plan_free(p);
         p = NULL;
     }
     if (err) *err = e;
     return p;
 }
 
-void stft_plan_free(stft_plan *p) {
+void sn_stft_plan_free(stft_plan *p) {
     if (!p) return;
     free(p->win);
     free(p->rev);
@@ -127,9 +127,9 @@ void stft_plan_free(stft_plan *p) {
     free(p);
 }
 
-int stft_n_bins(const stft_plan *p) { return p->m + 1; }
+int sn_stft_n_bins(const stft_plan *p) { return p->m + 1; }
 
-int stft_n_frames(const stft_plan *p, int n) { return n < p->n_fft ? 0 : (n - p->n_fft) / p->hop + 1; }
+int sn_stft_n_frames(const stft_plan *p, int n) { return n < p->n_fft ? 0 : (n - p->n_fft) / p->hop + 1; }
 
 #if STFT_X86
 /* The radix-2 stages h = 4 .. m/2 of fft_bitrev_in with AVX-512, each lane
@@ -248,8 +248,8 @@ static void fft_bitrev_in(const stft_plan *p, float *re, float *im) {
     }
 }
 
-void stft_forward(const stft_plan *p, float *re, float *im, const float *x, int n) {
-    const int F = stft_n_frames(p, n), m = p->m, nb = m + 1;
+void sn_stft_forward(const stft_plan *p, float *re, float *im, const float *x, int n) {
+    const int F = sn_stft_n_frames(p, n), m = p->m, nb = m + 1;
     for (int f = 0; f < F; f++) {
         const float *xf = x + (size_t)f * p->hop;
         float *zr = re + (size_t)f * nb, *zi = im + (size_t)f * nb;
@@ -324,8 +324,8 @@ static void frame_backward_ref(const stft_plan *p, float *dx, const float *gr, c
     }
 }
 
-void stft_backward(const stft_plan *p, float *dx, const float *dre, const float *dim, int n) {
-    const int F = stft_n_frames(p, n), m = p->m, nb = m + 1;
+void sn_stft_backward(const stft_plan *p, float *dx, const float *dre, const float *dim, int n) {
+    const int F = sn_stft_n_frames(p, n), m = p->m, nb = m + 1;
     if (F == 0) return;
     float stack[2 * STFT_STACK_M];
     float *buf = m <= STFT_STACK_M ? stack : malloc((size_t)2 * m * sizeof *buf);
@@ -346,13 +346,13 @@ void stft_backward(const stft_plan *p, float *dx, const float *dre, const float 
     if (buf != stack) free(buf);
 }
 
-void stft_reflect_pad(float *out, const float *x, int n, int pl, int pr) {
+void sn_stft_reflect_pad(float *out, const float *x, int n, int pl, int pr) {
     for (int i = 0; i < pl; i++) out[i] = x[pl - i];
     memcpy(out + pl, x, (size_t)n * sizeof *x);
     for (int i = 0; i < pr; i++) out[pl + n + i] = x[n - 2 - i];
 }
 
-void stft_reflect_pad_backward(float *dx, const float *dout, int n, int pl, int pr) {
+void sn_stft_reflect_pad_backward(float *dx, const float *dout, int n, int pl, int pr) {
     for (int i = 0; i < pl; i++) dx[pl - i] += dout[i];
     for (int i = 0; i < n; i++) dx[i] += dout[pl + i];
     for (int i = 0; i < pr; i++) dx[n - 2 - i] += dout[pl + n + i];

@@ -1,14 +1,14 @@
 /* Short-time Fourier transform with its backward, for training losses (the
- * multi-scale mel loss, codec/mel_loss.c) and the multi-scale STFT
- * discriminator (codec/disc.c). Float, real input, periodic Hann window,
- * no centering: the caller pads (stft_reflect_pad below).
+ * multi-scale mel loss, codec/train/mel_loss.c) and the multi-scale STFT
+ * discriminator (codec/train/disc.c). Float, real input, periodic Hann window,
+ * no centering: the caller pads (sn_stft_reflect_pad below).
  *
- *   stft_plan *p = stft_plan_new(1024, 256, 1, &err);       // n_fft, hop, normalized
- *   int F = stft_n_frames(p, n), NB = stft_n_bins(p);       // NB = n_fft / 2 + 1
- *   stft_forward(p, re, im, x, n);                          // re, im [F][NB]
+ *   stft_plan *p = sn_stft_plan_new(1024, 256, 1, &err);       // n_fft, hop, normalized
+ *   int F = sn_stft_n_frames(p, n), NB = sn_stft_n_bins(p);       // NB = n_fft / 2 + 1
+ *   sn_stft_forward(p, re, im, x, n);                          // re, im [F][NB]
  *   ... dre, dim [F][NB] ...
- *   stft_backward(p, dx, dre, dim, n);                      // dx [n] += ...
- *   stft_plan_free(p);
+ *   sn_stft_backward(p, dx, dre, dim, n);                      // dx [n] += ...
+ *   sn_stft_plan_free(p);
  *
  * Frame f covers x[f*hop .. f*hop + n_fft); window length = n_fft.
  * X[f][k] = s * sum_j w[j] x[f*hop + j] exp(-2 pi i j k / n_fft), with
@@ -28,21 +28,21 @@
 typedef struct stft_plan stft_plan;
 
 /* n_fft a power of two, 2..65536; 1 <= hop. NULL on failure with *err set. */
-stft_plan *stft_plan_new(int n_fft, int hop, int normalized, int *err);
-void stft_plan_free(stft_plan *p);
-int stft_n_bins(const stft_plan *p);
+stft_plan *sn_stft_plan_new(int n_fft, int hop, int normalized, int *err);
+void sn_stft_plan_free(stft_plan *p);
+int sn_stft_n_bins(const stft_plan *p);
 /* Frames over n samples: 0 when n < n_fft, else (n - n_fft) / hop + 1. */
-int stft_n_frames(const stft_plan *p, int n);
+int sn_stft_n_frames(const stft_plan *p, int n);
 
 /* re, im [F][NB]. */
-void stft_forward(const stft_plan *p, float *re, float *im, const float *x, int n);
+void sn_stft_forward(const stft_plan *p, float *re, float *im, const float *x, int n);
 /* dx [n] += gradient of the loss w.r.t. x, given dre, dim [F][NB] (gradients
  * w.r.t. re and im). Samples no frame reads get nothing. */
-void stft_backward(const stft_plan *p, float *dx, const float *dre, const float *dim, int n);
+void sn_stft_backward(const stft_plan *p, float *dx, const float *dre, const float *dim, int n);
 
 /* Reflect padding as torch.nn.functional.pad(mode='reflect'): out [pl + n + pr],
  * pl, pr < n. Backward: dx [n] += folded dout [pl + n + pr]. */
-void stft_reflect_pad(float *out, const float *x, int n, int pl, int pr);
-void stft_reflect_pad_backward(float *dx, const float *dout, int n, int pl, int pr);
+void sn_stft_reflect_pad(float *out, const float *x, int n, int pl, int pr);
+void sn_stft_reflect_pad_backward(float *dx, const float *dout, int n, int pl, int pr);
 
 #endif

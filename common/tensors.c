@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "pickle.h"
+#include "tensorset.h"
 #include "sono_internal.h"
 #include "tensors.h"
 
@@ -40,10 +40,10 @@ static const struct { size_t size; const char *name; } dtypes[TD_COUNT] = {
     [TD_U16] = {2, "uint16"}, [TD_U32] = {4, "uint32"}, [TD_U64] = {8, "uint64"},
 };
 
-size_t tdtype_size(int dt) { return dt >= 0 && dt < TD_COUNT ? dtypes[dt].size : 0; }
-const char *tdtype_name(int dt) { return dt >= 0 && dt < TD_COUNT ? dtypes[dt].name : "?"; }
+size_t sn_tdtype_size(int dt) { return dt >= 0 && dt < TD_COUNT ? dtypes[dt].size : 0; }
+const char *sn_tdtype_name(int dt) { return dt >= 0 && dt < TD_COUNT ? dtypes[dt].name : "?"; }
 
-float sono_half_to_float(uint16_t h) {
+float sn_half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, x;
     float f;
     if (e == 0) {
@@ -59,7 +59,7 @@ float sono_half_to_float(uint16_t h) {
     return f;
 }
 
-uint16_t sono_float_to_half(float f) {
+uint16_t sn_float_to_half(float f) {
     uint32_t x;
     memcpy(&x, &f, 4);
     uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
@@ -88,14 +88,14 @@ uint16_t sono_float_to_half(float f) {
         for (size_t i = 0; i < count; i++, src += step) dst[i] = (float)(expr);    \
     } while (0)
 
-void tdtype_convert(float *dst, const uint8_t *src, int dt, size_t count, size_t stride) {
+void sn_tdtype_convert(float *dst, const uint8_t *src, int dt, size_t count, size_t stride) {
     switch (dt) {
     case TD_F32:
         if (stride == 1) memcpy(dst, src, count * sizeof(float));
         else CONVERT_LOOP(float, LD(float, src));
         break;
     case TD_F64: CONVERT_LOOP(double, LD(double, src)); break;
-    case TD_F16: CONVERT_LOOP(uint16_t, sono_half_to_float(LD(uint16_t, src))); break;
+    case TD_F16: CONVERT_LOOP(uint16_t, sn_half_to_float(LD(uint16_t, src))); break;
     case TD_BF16: {
         uint32_t bits;
         float f;
@@ -122,7 +122,7 @@ static size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 /* Block size for sz, or 0 when it passes the limit or overflows. */
 static size_t block_bytes(const tset_sizes *sz) {
     size_t limit = sz->limit ? sz->limit : SONO_MAX_ALLOC, tab, data, total;
-    if (!sono_mul_ok(sz->n_tensors, sizeof(sono_tensor), &tab) || !sono_mul_ok(sz->n_floats, sizeof(float), &data))
+    if (!sn_mul_ok(sz->n_tensors, sizeof(sono_tensor), &tab) || !sn_mul_ok(sz->n_floats, sizeof(float), &data))
         return 0;
     total = sizeof(tset_block);
     size_t parts[] = {tab, sz->name_bytes, sz->meta_bytes, DATA_ALIGN, data};
@@ -133,28 +133,28 @@ static size_t block_bytes(const tset_sizes *sz) {
     return total;
 }
 
-int tset_count(tset_sizes *sz, size_t name_len, uint64_t numel) {
+int sn_tset_count(tset_sizes *sz, size_t name_len, uint64_t numel) {
     size_t limit = sz->limit ? sz->limit : SONO_MAX_ALLOC;
     if (numel > limit / sizeof(float) || name_len >= limit || sz->n_floats > limit / sizeof(float) - numel ||
         sz->name_bytes > limit - name_len - 1 || sz->n_tensors >= limit / sizeof(sono_tensor))
-        return sono_fail(SONO_E_LIMIT, "tensors: set beyond %zu bytes (tensor of %llu elements)", limit,
+        return sn_fail(SONO_E_LIMIT, "tensors: set beyond %zu bytes (tensor of %llu elements)", limit,
                          (unsigned long long)numel);
     sz->n_tensors++;
     sz->name_bytes += name_len + 1;
     sz->n_floats += (size_t)numel;
     if (!block_bytes(sz))
-        return sono_fail(SONO_E_LIMIT, "tensors: set of %zu tensors, %zu floats is beyond %zu bytes", sz->n_tensors,
+        return sn_fail(SONO_E_LIMIT, "tensors: set of %zu tensors, %zu floats is beyond %zu bytes", sz->n_tensors,
                          sz->n_floats, limit);
     return 0;
 }
 
-int tset_alloc(sono_tensors **out, const tset_sizes *sz) {
+int sn_tset_alloc(sono_tensors **out, const tset_sizes *sz) {
     *out = NULL;
     size_t total = block_bytes(sz);
-    if (!total) return sono_fail(SONO_E_LIMIT, "tensors: set of %zu floats is beyond the allocation limit", sz->n_floats);
+    if (!total) return sn_fail(SONO_E_LIMIT, "tensors: set of %zu floats is beyond the allocation limit", sz->n_floats);
     /* every loader writes all the float data; zero only the tables before it */
-    char *mem = sono_alloc_big(total, 0);
-    if (!mem) return sono_fail(SONO_E_NOMEM, "tensors: cannot allocate %zu bytes", total);
+    char *mem = sn_alloc_big(total, 0);
+    if (!mem) return sn_fail(SONO_E_NOMEM, "tensors: cannot allocate %zu bytes", total);
     memset(mem, 0, total - sz->n_floats * sizeof(float));
     tset_block *b = (tset_block *)mem;
     size_t off = sizeof(tset_block);
@@ -177,13 +177,13 @@ int tset_alloc(sono_tensors **out, const tset_sizes *sz) {
     return 0;
 }
 
-float *tset_add(sono_tensors *ts, const char *name, size_t name_len, int ndim, const int64_t *shape) {
+float *sn_tset_add(sono_tensors *ts, const char *name, size_t name_len, int ndim, const int64_t *shape) {
     tset_block *b = ts->storage;
     if ((size_t)ts->n >= b->cap || ndim < 0 || ndim > SONO_MAX_DIMS || (size_t)(b->names_end - b->names) < name_len + 1)
         return NULL;
     size_t numel = 1;
     for (int d = 0; d < ndim; d++)
-        if (shape[d] < 0 || !sono_mul_ok(numel, (size_t)shape[d], &numel)) return NULL;
+        if (shape[d] < 0 || !sn_mul_ok(numel, (size_t)shape[d], &numel)) return NULL;
     if ((size_t)(b->floats_end - b->floats) < numel) return NULL;
     sono_tensor *t = &ts->t[ts->n++];
     memcpy(b->names, name, name_len);
@@ -198,7 +198,7 @@ float *tset_add(sono_tensors *ts, const char *name, size_t name_len, int ndim, c
     return t->data;
 }
 
-char *tset_meta(sono_tensors *ts) {
+char *sn_tset_meta(sono_tensors *ts) {
     tset_block *b = ts->storage;
     ts->metadata = b->meta;
     return b->meta;
@@ -207,32 +207,32 @@ char *tset_meta(sono_tensors *ts) {
 /* ---- public ---- */
 
 /* data may be NULL (or data[i] NULL): those tensors are zero-filled. */
-int sono_tensors_create(sono_tensors **out, int n, const char *const *names, const int *ndims,
+int sn_tensors_create(sono_tensors **out, int n, const char *const *names, const int *ndims,
                         const int64_t (*shapes)[SONO_MAX_DIMS], const float *const *data) {
-    if (!out) return sono_fail(SONO_E_ARG, "tensors_create: out is NULL");
+    if (!out) return sn_fail(SONO_E_ARG, "tensors_create: out is NULL");
     *out = NULL;
     if (n < 0 || (n > 0 && (!names || !ndims || !shapes)))
-        return sono_fail(SONO_E_ARG, "tensors_create: bad arguments (n = %d)", n);
+        return sn_fail(SONO_E_ARG, "tensors_create: bad arguments (n = %d)", n);
     tset_sizes sz = {0};
     int rc;
     for (int i = 0; i < n; i++) {
-        if (!names[i]) return sono_fail(SONO_E_ARG, "tensors_create: name %d is NULL", i);
+        if (!names[i]) return sn_fail(SONO_E_ARG, "tensors_create: name %d is NULL", i);
         if (ndims[i] < 0 || ndims[i] > SONO_MAX_DIMS)
-            return sono_fail(SONO_E_ARG, "tensors_create: tensor '%s' has %d dims", names[i], ndims[i]);
+            return sn_fail(SONO_E_ARG, "tensors_create: tensor '%s' has %d dims", names[i], ndims[i]);
         uint64_t numel = 1;
         for (int d = 0; d < ndims[i]; d++) {
             int64_t s = shapes[i][d];
-            if (s < 0) return sono_fail(SONO_E_ARG, "tensors_create: tensor '%s' has a negative dim", names[i]);
+            if (s < 0) return sn_fail(SONO_E_ARG, "tensors_create: tensor '%s' has a negative dim", names[i]);
             if (s && numel > UINT64_MAX / (uint64_t)s)
-                return sono_fail(SONO_E_LIMIT, "tensors_create: tensor '%s' is too large", names[i]);
+                return sn_fail(SONO_E_LIMIT, "tensors_create: tensor '%s' is too large", names[i]);
             numel *= (uint64_t)s;
         }
-        if ((rc = tset_count(&sz, strlen(names[i]), numel)) < 0) return rc;
+        if ((rc = sn_tset_count(&sz, strlen(names[i]), numel)) < 0) return rc;
     }
     sono_tensors *ts;
-    if ((rc = tset_alloc(&ts, &sz)) < 0) return rc;
+    if ((rc = sn_tset_alloc(&ts, &sz)) < 0) return rc;
     for (int i = 0; i < n; i++) {
-        float *dst = tset_add(ts, names[i], strlen(names[i]), ndims[i], shapes[i]);
+        float *dst = sn_tset_add(ts, names[i], strlen(names[i]), ndims[i], shapes[i]);
         if (!ts->t[i].numel) continue;
         if (data && data[i]) memcpy(dst, data[i], (size_t)ts->t[i].numel * sizeof(float));
         else memset(dst, 0, (size_t)ts->t[i].numel * sizeof(float));
@@ -241,18 +241,18 @@ int sono_tensors_create(sono_tensors **out, int n, const char *const *names, con
     return 0;
 }
 
-const sono_tensor *sono_tensors_find(const sono_tensors *ts, const char *name) {
+const sono_tensor *sn_tensors_find(const sono_tensors *ts, const char *name) {
     if (!ts || !name) return NULL;
     for (int i = 0; i < ts->n; i++)
         if (!strcmp(ts->t[i].name, name)) return &ts->t[i];
     return NULL;
 }
 
-void sono_tensors_free(sono_tensors *ts) {
+void sn_tensors_free(sono_tensors *ts) {
     if (ts) free(ts->storage);
 }
 
-int sono_map_file(const char *path, size_t limit, const uint8_t **buf, size_t *n, int *mapped) {
+int sn_map_file(const char *path, size_t limit, const uint8_t **buf, size_t *n, int *mapped) {
     *buf = NULL;
     *n = 0;
     *mapped = 0;
@@ -261,7 +261,7 @@ int sono_map_file(const char *path, size_t limit, const uint8_t **buf, size_t *n
     if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0) {
         if ((uint64_t)st.st_size > (uint64_t)limit) {
             close(fd);
-            return sono_fail(SONO_E_LIMIT, "%s is %lld bytes, more than the %zu allowed", path, (long long)st.st_size, limit);
+            return sn_fail(SONO_E_LIMIT, "%s is %lld bytes, more than the %zu allowed", path, (long long)st.st_size, limit);
         }
         void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         close(fd);
@@ -276,47 +276,47 @@ int sono_map_file(const char *path, size_t limit, const uint8_t **buf, size_t *n
         close(fd);
     }
     uint8_t *b;
-    int rc = sono_read_file(path, limit, &b, n);
+    int rc = sn_read_file(path, limit, &b, n);
     if (!rc) *buf = b;
     return rc;
 }
 
-void sono_unmap_file(const uint8_t *buf, size_t n, int mapped) {
+void sn_unmap_file(const uint8_t *buf, size_t n, int mapped) {
     if (!buf) return;
     if (mapped) munmap((void *)buf, n);
     else free((void *)buf);
 }
 
-int sono_read_file(const char *path, size_t limit, uint8_t **buf, size_t *n) {
-    if (!path || !buf || !n) return sono_fail(SONO_E_ARG, "read_file: NULL argument");
+int sn_read_file(const char *path, size_t limit, uint8_t **buf, size_t *n) {
+    if (!path || !buf || !n) return sn_fail(SONO_E_ARG, "read_file: NULL argument");
     *buf = NULL;
     *n = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
         int e = errno;
-        return sono_fail(e == ENOENT || e == ENOTDIR ? SONO_E_NOT_FOUND : SONO_E_IO, "cannot open %s: %s", path,
+        return sn_fail(e == ENOENT || e == ENOTDIR ? SONO_E_NOT_FOUND : SONO_E_IO, "cannot open %s: %s", path,
                          strerror(e));
     }
     struct stat st;
     if (fstat(fileno(f), &st)) {
         int e = errno;
         fclose(f);
-        return sono_fail(SONO_E_IO, "cannot stat %s: %s", path, strerror(e));
+        return sn_fail(SONO_E_IO, "cannot stat %s: %s", path, strerror(e));
     }
     if (S_ISDIR(st.st_mode)) {
         fclose(f);
-        return sono_fail(SONO_E_IO, "%s is a directory", path);
+        return sn_fail(SONO_E_IO, "%s is a directory", path);
     }
     /* regular files: one read of the known size; pipes and the like grow as they go */
     size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, len = 0;
     if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > (uint64_t)limit) {
         fclose(f);
-        return sono_fail(SONO_E_LIMIT, "%s is %lld bytes, more than the %zu allowed", path, (long long)st.st_size, limit);
+        return sn_fail(SONO_E_LIMIT, "%s is %lld bytes, more than the %zu allowed", path, (long long)st.st_size, limit);
     }
     uint8_t *b = malloc(cap);
     if (!b) {
         fclose(f);
-        return sono_fail(SONO_E_NOMEM, "cannot allocate %zu bytes for %s", cap, path);
+        return sn_fail(SONO_E_NOMEM, "cannot allocate %zu bytes for %s", cap, path);
     }
     for (;;) {
         size_t got = fread(b + len, 1, cap - 1 - len, f);
@@ -324,14 +324,14 @@ int sono_read_file(const char *path, size_t limit, uint8_t **buf, size_t *n) {
         if (len > limit) {
             free(b);
             fclose(f);
-            return sono_fail(SONO_E_LIMIT, "%s is more than the %zu bytes allowed", path, limit);
+            return sn_fail(SONO_E_LIMIT, "%s is more than the %zu bytes allowed", path, limit);
         }
         if (len < cap - 1) {
             if (ferror(f)) {
                 int e = errno;
                 free(b);
                 fclose(f);
-                return sono_fail(SONO_E_IO, "cannot read %s: %s", path, strerror(e));
+                return sn_fail(SONO_E_IO, "cannot read %s: %s", path, strerror(e));
             }
             break; /* end of file */
         }
@@ -341,7 +341,7 @@ int sono_read_file(const char *path, size_t limit, uint8_t **buf, size_t *n) {
                 int e = errno;
                 free(b);
                 fclose(f);
-                return sono_fail(SONO_E_IO, "cannot read %s: %s", path, strerror(e));
+                return sn_fail(SONO_E_IO, "cannot read %s: %s", path, strerror(e));
             }
             break;
         }
@@ -350,7 +350,7 @@ int sono_read_file(const char *path, size_t limit, uint8_t **buf, size_t *n) {
         if (!nb) {
             free(b);
             fclose(f);
-            return sono_fail(SONO_E_NOMEM, "cannot grow the buffer for %s", path);
+            return sn_fail(SONO_E_NOMEM, "cannot grow the buffer for %s", path);
         }
         b = nb;
         cap = ncap;
@@ -358,7 +358,7 @@ int sono_read_file(const char *path, size_t limit, uint8_t **buf, size_t *n) {
         if (len > limit) {
             free(b);
             fclose(f);
-            return sono_fail(SONO_E_LIMIT, "%s is more than the %zu bytes allowed", path, limit);
+            return sn_fail(SONO_E_LIMIT, "%s is more than the %zu bytes allowed", path, limit);
         }
     }
     fclose(f);

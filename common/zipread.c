@@ -42,7 +42,7 @@ static void crc_init(void) {
         for (int t = 1; t < 8; t++) crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
 }
 
-uint32_t zip_crc32(uint32_t crc, const uint8_t *p, size_t n) {
+uint32_t sn_zip_crc32(uint32_t crc, const uint8_t *p, size_t n) {
     pthread_once(&crc_once, crc_init);
     crc = ~crc;
     while (n >= 8) {
@@ -77,13 +77,13 @@ static int read_zip64_extra(const uint8_t *x, size_t xlen, uint64_t *usize, uint
     while (xlen - p >= 4) {
         uint16_t id = rd16(x + p), len = rd16(x + p + 2);
         p += 4;
-        if (len > xlen - p) return sono_fail(SONO_E_FORMAT, "zip: extra field overruns its record");
+        if (len > xlen - p) return sn_fail(SONO_E_FORMAT, "zip: extra field overruns its record");
         if (id == 1) {
             size_t q = 0;
             uint64_t *f[3] = {usize, csize, loff};
             for (int i = 0; i < 3; i++) {
                 if (*f[i] != 0xFFFFFFFFu) continue;
-                if (len - q < 8) return sono_fail(SONO_E_FORMAT, "zip: zip64 extra field too short");
+                if (len - q < 8) return sn_fail(SONO_E_FORMAT, "zip: zip64 extra field too short");
                 *f[i] = rd64(x + p + q);
                 q += 8;
             }
@@ -114,12 +114,12 @@ static int find_eocd(const uint8_t *buf, size_t n, size_t *eocd) {
     }
     static const uint8_t local_sig[4] = {'P', 'K', 3, 4};
     if (cut || !memcmp(buf, local_sig, SONO_MIN(n, 4)))
-        return sono_fail(SONO_E_TRUNCATED, "zip: no end of central directory record (file truncated?)");
-    if (trailing) return sono_fail(SONO_E_FORMAT, "zip: unexpected bytes after the end of central directory record");
-    return sono_fail(SONO_E_FORMAT, "not a zip archive");
+        return sn_fail(SONO_E_TRUNCATED, "zip: no end of central directory record (file truncated?)");
+    if (trailing) return sn_fail(SONO_E_FORMAT, "zip: unexpected bytes after the end of central directory record");
+    return sn_fail(SONO_E_FORMAT, "not a zip archive");
 }
 
-int zip_open(zip_archive *z, const uint8_t *buf, size_t n) {
+int sn_zip_open(zip_archive *z, const uint8_t *buf, size_t n) {
     memset(z, 0, sizeof *z);
     size_t eocd = 0;
     int rc = find_eocd(buf, n, &eocd);
@@ -132,11 +132,11 @@ int zip_open(zip_archive *z, const uint8_t *buf, size_t n) {
         const uint8_t *l = buf + eocd - LOC64_SIZE;
         uint64_t off64 = rd64(l + 8);
         if (rd32(l + 4) != 0 || rd32(l + 16) > 1)
-            return sono_fail(SONO_E_UNSUPPORTED, "zip: multi-disk archives are not supported");
+            return sn_fail(SONO_E_UNSUPPORTED, "zip: multi-disk archives are not supported");
         if (off64 > eocd - LOC64_SIZE || eocd - LOC64_SIZE - off64 < EOCD64_SIZE)
-            return sono_fail(SONO_E_FORMAT, "zip: zip64 end record out of bounds");
+            return sn_fail(SONO_E_FORMAT, "zip: zip64 end record out of bounds");
         const uint8_t *e64 = buf + off64;
-        if (rd32(e64) != SIG_EOCD64) return sono_fail(SONO_E_FORMAT, "zip: bad zip64 end record signature");
+        if (rd32(e64) != SIG_EOCD64) return sn_fail(SONO_E_FORMAT, "zip: bad zip64 end record signature");
         disk = rd32(e64 + 16);
         cd_disk = rd32(e64 + 20);
         n_disk = rd64(e64 + 24);
@@ -146,19 +146,19 @@ int zip_open(zip_archive *z, const uint8_t *buf, size_t n) {
         cd_limit = off64;
     }
     if (disk != 0 || cd_disk != 0 || n_disk != n_total)
-        return sono_fail(SONO_E_UNSUPPORTED, "zip: multi-disk archives are not supported");
+        return sn_fail(SONO_E_UNSUPPORTED, "zip: multi-disk archives are not supported");
     if (cd_off > cd_limit || cd_size > cd_limit - cd_off)
-        return sono_fail(SONO_E_FORMAT, "zip: central directory (offset %llu, %llu bytes) out of bounds",
+        return sn_fail(SONO_E_FORMAT, "zip: central directory (offset %llu, %llu bytes) out of bounds",
                          (unsigned long long)cd_off, (unsigned long long)cd_size);
     if (n_total > cd_size / CENTRAL_SIZE)
-        return sono_fail(SONO_E_FORMAT, "zip: %llu entries cannot fit a %llu-byte central directory",
+        return sn_fail(SONO_E_FORMAT, "zip: %llu entries cannot fit a %llu-byte central directory",
                          (unsigned long long)n_total, (unsigned long long)cd_size);
-    if (n_total == 0) return sono_fail(SONO_E_FORMAT, "zip: archive has no entries");
+    if (n_total == 0) return sn_fail(SONO_E_FORMAT, "zip: archive has no entries");
 
     /* n_total <= n / 46, so these allocations are bounded by the input size */
     z->e = calloc((size_t)n_total, sizeof *z->e);
     z->by_name = malloc((size_t)n_total * sizeof *z->by_name);
-    if (!z->e || !z->by_name) { zip_close(z); return sono_fail(SONO_E_NOMEM, "zip: out of memory for %llu entries", (unsigned long long)n_total); }
+    if (!z->e || !z->by_name) { sn_zip_close(z); return sn_fail(SONO_E_NOMEM, "zip: out of memory for %llu entries", (unsigned long long)n_total); }
     z->buf = buf;
     z->n = n;
     z->n_entries = (size_t)n_total;
@@ -166,14 +166,14 @@ int zip_open(zip_archive *z, const uint8_t *buf, size_t n) {
     size_t p = (size_t)cd_off, end = (size_t)(cd_off + cd_size);
     for (size_t i = 0; i < z->n_entries; i++) {
         if (end - p < CENTRAL_SIZE || rd32(buf + p) != SIG_CENTRAL) {
-            zip_close(z);
-            return sono_fail(SONO_E_FORMAT, "zip: bad central directory record %zu", i);
+            sn_zip_close(z);
+            return sn_fail(SONO_E_FORMAT, "zip: bad central directory record %zu", i);
         }
         const uint8_t *c = buf + p;
         size_t nlen = rd16(c + 28), xlen = rd16(c + 30), clen = rd16(c + 32);
         if (end - p - CENTRAL_SIZE < nlen + xlen + clen) {
-            zip_close(z);
-            return sono_fail(SONO_E_FORMAT, "zip: central directory record %zu overruns the directory", i);
+            sn_zip_close(z);
+            return sn_fail(SONO_E_FORMAT, "zip: central directory record %zu overruns the directory", i);
         }
         zip_entry *e = &z->e[i];
         e->flags = rd16(c + 8);
@@ -185,7 +185,7 @@ int zip_open(zip_archive *z, const uint8_t *buf, size_t n) {
         e->name = (const char *)c + CENTRAL_SIZE;
         e->name_len = nlen;
         if ((rc = read_zip64_extra(c + CENTRAL_SIZE + nlen, xlen, &e->usize, &e->size, &e->local_off)) < 0) {
-            zip_close(z);
+            sn_zip_close(z);
             return rc;
         }
         z->by_name[i] = e;
@@ -194,22 +194,22 @@ int zip_open(zip_archive *z, const uint8_t *buf, size_t n) {
     qsort(z->by_name, z->n_entries, sizeof *z->by_name, entry_cmp);
     for (size_t i = 1; i < z->n_entries; i++)
         if (!entry_cmp(&z->by_name[i - 1], &z->by_name[i])) {
-            rc = sono_fail(SONO_E_FORMAT, "zip: duplicate entry '%.*s'", (int)SONO_MIN(z->by_name[i]->name_len, 200),
+            rc = sn_fail(SONO_E_FORMAT, "zip: duplicate entry '%.*s'", (int)SONO_MIN(z->by_name[i]->name_len, 200),
                            z->by_name[i]->name);
-            zip_close(z);
+            sn_zip_close(z);
             return rc;
         }
     return 0;
 }
 
-void zip_close(zip_archive *z) {
+void sn_zip_close(zip_archive *z) {
     if (!z) return;
     free(z->e);
     free(z->by_name);
     memset(z, 0, sizeof *z);
 }
 
-zip_entry *zip_find(const zip_archive *z, const char *name, size_t name_len) {
+zip_entry *sn_zip_find(const zip_archive *z, const char *name, size_t name_len) {
     size_t lo = 0, hi = z->n_entries;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -222,31 +222,31 @@ zip_entry *zip_find(const zip_archive *z, const char *name, size_t name_len) {
     return NULL;
 }
 
-int zip_data(const zip_archive *z, zip_entry *e, int check_crc, const uint8_t **data, size_t *size) {
+int sn_zip_data(const zip_archive *z, zip_entry *e, int check_crc, const uint8_t **data, size_t *size) {
     int nl = (int)SONO_MIN(e->name_len, 200);
-    if (e->flags & 1) return sono_fail(SONO_E_UNSUPPORTED, "zip: entry '%.*s' is encrypted", nl, e->name);
+    if (e->flags & 1) return sn_fail(SONO_E_UNSUPPORTED, "zip: entry '%.*s' is encrypted", nl, e->name);
     if (e->method != 0)
-        return sono_fail(SONO_E_UNSUPPORTED, "zip: entry '%.*s' is compressed (method %u); only stored entries are supported",
+        return sn_fail(SONO_E_UNSUPPORTED, "zip: entry '%.*s' is compressed (method %u); only stored entries are supported",
                          nl, e->name, e->method);
     if (e->size != e->usize)
-        return sono_fail(SONO_E_FORMAT, "zip: stored entry '%.*s' has different sizes (%llu, %llu)", nl, e->name,
+        return sn_fail(SONO_E_FORMAT, "zip: stored entry '%.*s' has different sizes (%llu, %llu)", nl, e->name,
                          (unsigned long long)e->size, (unsigned long long)e->usize);
     if (e->local_off > z->n || z->n - e->local_off < LOCAL_SIZE)
-        return sono_fail(SONO_E_FORMAT, "zip: local header of '%.*s' out of bounds", nl, e->name);
+        return sn_fail(SONO_E_FORMAT, "zip: local header of '%.*s' out of bounds", nl, e->name);
     const uint8_t *l = z->buf + e->local_off;
-    if (rd32(l) != SIG_LOCAL) return sono_fail(SONO_E_FORMAT, "zip: bad local header signature for '%.*s'", nl, e->name);
+    if (rd32(l) != SIG_LOCAL) return sn_fail(SONO_E_FORMAT, "zip: bad local header signature for '%.*s'", nl, e->name);
     size_t lnlen = rd16(l + 26), lxlen = rd16(l + 28);
     if (lnlen != e->name_len || (size_t)(z->n - e->local_off - LOCAL_SIZE) < lnlen ||
         memcmp(l + LOCAL_SIZE, e->name, lnlen))
-        return sono_fail(SONO_E_FORMAT, "zip: local header name of '%.*s' does not match the directory", nl, e->name);
+        return sn_fail(SONO_E_FORMAT, "zip: local header name of '%.*s' does not match the directory", nl, e->name);
     uint64_t off = e->local_off + LOCAL_SIZE + lnlen + lxlen;
     if (off > z->n || e->size > z->n - off)
-        return sono_fail(SONO_E_FORMAT, "zip: data of '%.*s' (%llu bytes) out of bounds", nl, e->name,
+        return sn_fail(SONO_E_FORMAT, "zip: data of '%.*s' (%llu bytes) out of bounds", nl, e->name,
                          (unsigned long long)e->size);
     if (check_crc && !e->crc_ok) {
-        uint32_t crc = zip_crc32(0, z->buf + off, (size_t)e->size);
+        uint32_t crc = sn_zip_crc32(0, z->buf + off, (size_t)e->size);
         if (crc != e->crc)
-            return sono_fail(SONO_E_CHECKSUM, "zip: CRC mismatch in '%.*s' (stored %08x, computed %08x)", nl, e->name,
+            return sn_fail(SONO_E_CHECKSUM, "zip: CRC mismatch in '%.*s' (stored %08x, computed %08x)", nl, e->name,
                              (unsigned)e->crc, (unsigned)crc);
         e->crc_ok = 1;
     }

@@ -6,11 +6,11 @@
  * and data point into the caller's buffer, which must outlive the archive.
  *
  *   zip_archive z;
- *   if ((rc = zip_open(&z, buf, n)) < 0) return rc;
- *   const zip_entry *e = zip_find(&z, "archive/data.pkl", 16);
+ *   if ((rc = sn_zip_open(&z, buf, n)) < 0) return rc;
+ *   const zip_entry *e = sn_zip_find(&z, "archive/data.pkl", 16);
  *   const uint8_t *p; size_t len;
- *   if (e && (rc = zip_data(&z, e, 1, &p, &len)) == 0) ...
- *   zip_close(&z);
+ *   if (e && (rc = sn_zip_data(&z, e, 1, &p, &len)) == 0) ...
+ *   sn_zip_close(&z);
  */
 #ifndef SONO_ZIPREAD_H
 #define SONO_ZIPREAD_H
@@ -34,22 +34,22 @@ typedef struct {
     size_t n;
     zip_entry *e;          /* central directory order */
     size_t n_entries;
-    zip_entry **by_name;   /* entries sorted by name, for zip_find */
+    zip_entry **by_name;   /* entries sorted by name, for sn_zip_find */
 } zip_archive;
 
 /* Parse the end records and the central directory. On failure nothing is
  * left allocated. SONO_E_TRUNCATED when the end records are missing or cut. */
-int zip_open(zip_archive *z, const uint8_t *buf, size_t n);
-void zip_close(zip_archive *z);
+int sn_zip_open(zip_archive *z, const uint8_t *buf, size_t n);
+void sn_zip_close(zip_archive *z);
 
 /* Entry with exactly this name (name_len bytes), or NULL. O(log n). */
-zip_entry *zip_find(const zip_archive *z, const char *name, size_t name_len);
+zip_entry *sn_zip_find(const zip_archive *z, const char *name, size_t name_len);
 
 /* Stored bytes of an entry: checks the local header, the method (stored only),
  * the bounds, and the CRC when check_crc is set (once per entry). */
-int zip_data(const zip_archive *z, zip_entry *e, int check_crc, const uint8_t **data, size_t *size);
+int sn_zip_data(const zip_archive *z, zip_entry *e, int check_crc, const uint8_t **data, size_t *size);
 
 /* CRC-32 (zip/IEEE polynomial) of n bytes, continuing from crc (0 to start). */
-uint32_t zip_crc32(uint32_t crc, const uint8_t *p, size_t n);
+uint32_t sn_zip_crc32(uint32_t crc, const uint8_t *p, size_t n);
 
 #endif

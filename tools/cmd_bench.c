@@ -17,7 +17,6 @@
 
 #include "commands.h"
 #include "train_cli.h"
-#include "trainer.h"
 
 enum { OPT_JSON = CLI_OPT_LONG, OPT_TRAIN, OPT_STEPS };
 
@@ -137,11 +136,19 @@ static int bench_train(const cli_common *c, long steps, int json) {
     if (!mkdtemp(dir)) return cli_fail_errno("/tmp", errno);
     snprintf(wav, sizeof wav, "%s/signal.wav", dir);
     snprintf(man, sizeof man, "%s/train.jsonl", dir);
-    codec_config cfg;
-    train_codec_default_config(&cfg);
-    const int rate = cfg.sample_rate;
-    const int64_t n = 60 * (int64_t)rate;
     int rc = 0, err = 0;
+    sono_codec_config *cfg = sono_codec_config_default(&err);
+    if (!cfg) {
+        rmdir(dir);
+        return cli_fail_sono("bench --train", err);
+    }
+    double arch[4];
+    sono_codec_config_get(cfg, "sample_rate", &arch[0], 1);
+    sono_codec_config_get(cfg, "n_filters", &arch[1], 1);
+    sono_codec_config_get(cfg, "n_q", &arch[2], 1);
+    sono_codec_config_get(cfg, "codebook_size", &arch[3], 1);
+    const int rate = (int)arch[0];
+    const int64_t n = 60 * (int64_t)rate;
     float *x = malloc((size_t)n * sizeof *x);
     sono_audio_writer *w = x ? sono_audio_create(wav, "wav", rate, rate, 1, &err) : NULL;
     if (!x) rc = cli_fail(CLI_EXIT_IO, NULL, "out of memory");
@@ -156,9 +163,9 @@ static int bench_train(const cli_common *c, long steps, int json) {
     FILE *f = rc ? NULL : fopen(man, "w");
     if (!rc && (!f || fprintf(f, "{\"path\":\"signal.wav\",\"category\":\"speech\",\"duration\":60}\n") < 0 || fclose(f)))
         rc = cli_fail_errno(man, errno);
-    trainer *t = NULL;
+    sono_codec_trainer *t = NULL;
     if (!rc) {
-        trainer_params tp = trainer_default_params();
+        sono_codec_train_params tp = sono_codec_train_default_params();
         tp.manifest = man;
         tp.n_threads = c->n_threads;
         tp.quantizer_dropout = 0;
@@ -171,29 +178,31 @@ static int bench_train(const cli_common *c, long steps, int json) {
                      tp.n_threads, nt);
             tp.n_threads = nt;
         }
-        if (!(t = trainer_new(&cfg, &tp, &err))) rc = cli_fail_sono("bench --train", err);
+        if (!(t = sono_codec_trainer_new(cfg, &tp, &err))) rc = cli_fail_sono("bench --train", err);
     }
     double secs = 0;
     for (long i = 0; !rc && i < steps + 2; i++) {
-        if ((err = trainer_step(t))) rc = cli_fail_sono("bench --train", err);
-        else if (i >= 2) secs += trainer_last_stats(t)->seconds;
+        if ((err = sono_codec_trainer_step(t))) rc = cli_fail_sono("bench --train", err);
+        else if (i >= 2) secs += sono_codec_trainer_last_stats(t)->seconds;
     }
     if (!rc) {
-        double audio = trainer_audio_per_step(t) * (double)steps;
-        const trainer_params *P = trainer_get_params(t);
+        double audio = sono_codec_trainer_audio_per_step(t) * (double)steps;
+        const sono_codec_train_params *P = sono_codec_trainer_params(t);
         if (json)
             printf("{\"mode\": \"train\", \"threads\": %d, \"batch\": %d, \"crop_s\": %.3f, \"steps\": %ld, "
                    "\"ms_per_step\": %.1f, \"audio_s_per_s\": %.3f, \"peak_rss_mib\": %.1f}\n",
-                   P->n_threads, P->batch, trainer_audio_per_step(t) / P->batch, steps, 1000 * secs / (double)steps,
+                   P->n_threads, P->batch, sono_codec_trainer_audio_per_step(t) / P->batch, steps,
+                   1000 * secs / (double)steps,
                    audio / secs, peak_rss_mib());
         else
-            printf("train       %d Hz, %d filters, %d x %d codes; batch %d x %.2f s, %d threads: %.1f ms/step, "
-                   "%.2f audio s/s (%ld steps), peak RSS %.1f MiB\n", cfg.sample_rate, cfg.n_filters, cfg.n_q,
-                   cfg.codebook_size, P->batch, trainer_audio_per_step(t) / P->batch, P->n_threads,
+            printf("train       %.0f Hz, %.0f filters, %.0f x %.0f codes; batch %d x %.2f s, %d threads: %.1f ms/step, "
+                   "%.2f audio s/s (%ld steps), peak RSS %.1f MiB\n", arch[0], arch[1], arch[2], arch[3], P->batch,
+                   sono_codec_trainer_audio_per_step(t) / P->batch, P->n_threads,
                    1000 * secs / (double)steps, audio / secs, steps, peak_rss_mib());
         if (fflush(stdout) != 0) rc = cli_fail_errno("<stdout>", errno);
     }
-    trainer_free(t);
+    sono_codec_trainer_free(t);
+    sono_codec_config_free(cfg);
     remove(wav);
     remove(man);
     rmdir(dir);

@@ -3,7 +3,7 @@
  * in one folder: checkpoint.safetensors (everything needed to resume bit for
  * bit), train.csv (a row per log line), eval.csv (held-out metrics), and the
  * exported model on request. Stops cleanly on SIGINT/SIGTERM (checkpoint
- * first). Uses the library's internal training API (codec/trainer.h). */
+ * first). Uses the public, less stable training API (sonotok/train.h). */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -13,9 +13,6 @@
 #include <time.h>
 
 #include "commands.h"
-#include "sono_internal.h"
-#include "tensors.h"
-#include "trainer.h"
 #include "train_cli.h"
 
 enum {
@@ -121,17 +118,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void train_codec_default_config(codec_config *c) {
-    codec_config_preset("encodec_24khz", c);
-    snprintf(c->name, sizeof c->name, "sonotok-codec");
-    c->causal = 0;
-    c->n_filters = 16;
-    c->lstm_layers = 0;
-    c->n_q = 8;
-    c->n_bandwidths = 3;
-    c->bandwidths[0] = 1.5; c->bandwidths[1] = 3; c->bandwidths[2] = 6;
-}
-
 static FILE *open_csv(const char *dir, const char *name, const char *header) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -142,12 +128,14 @@ static FILE *open_csv(const char *dir, const char *name, const char *header) {
     return f;
 }
 
-static int run_train(const cli_cmd *cmd, int argc, char **argv) {
+/* *cfgp: train-codec's default model, changed by the model options (and
+ * replaced by --config); the caller frees it. */
+static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_config **cfgp) {
+    sono_codec_config *cfg = *cfgp;
     cli_common com;
     cli_common_init(&com);
-    trainer_params tp = trainer_default_params();
-    codec_config cfg;
-    train_codec_default_config(&cfg);
+    sono_codec_train_params tp = sono_codec_train_default_params();
+    int err = 0;
     const char *out_dir = NULL, *config_file = NULL, *export_path = NULL;
     long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_clips = 24, run_steps = -1;
     double ckpt_minutes = 10, run_seconds = -1;
@@ -158,7 +146,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     int c, rc;
     const char *arg;
     long lv;
-    double dv, list[CODEC_MAX_BW];
+    double dv, list[SONO_CODEC_MAX_BW];
     int nl;
     while ((c = cli_parse_next(&ps, &arg)) != -1) {
         if (cli_common_opt(&com, cmd, c, arg, &rc)) {
@@ -167,30 +155,33 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
         }
 #define INT_OPT(lo, hi) if (cli_parse_int(arg, lo, hi, &lv)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad value '%s'", arg); }
 #define DBL_OPT(lo, hi) if (cli_parse_double(arg, lo, hi, &dv)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad value '%s'", arg); }
+#define SET_CFG(key, v) do { double x_ = (double)(v); sono_codec_config_set(cfg, key, &x_, 1); model_flags = 1; } while (0)
         switch (c) {
         case 'o': out_dir = arg; break;
         case OPT_MANIFEST: tp.manifest = arg; break;
         case OPT_CACHE: tp.cache = arg; break;
         case OPT_HELDOUT: tp.heldout = arg; break;
         case OPT_CONFIG: config_file = arg; break;
-        case OPT_RATE: INT_OPT(8000, 192000) cfg.sample_rate = (int)lv; model_flags = 1; break;
-        case OPT_CHANNELS: INT_OPT(1, 8) cfg.channels = (int)lv; model_flags = 1; break;
-        case OPT_FILTERS: INT_OPT(2, 512) cfg.n_filters = (int)lv; model_flags = 1; break;
-        case OPT_LSTM: INT_OPT(0, 4) cfg.lstm_layers = (int)lv; model_flags = 1; break;
-        case OPT_DIMENSION: INT_OPT(1, 4096) cfg.dimension = (int)lv; model_flags = 1; break;
-        case OPT_NQ: INT_OPT(1, 64) cfg.n_q = (int)lv; model_flags = 1; break;
-        case OPT_CBSIZE: INT_OPT(2, 65536) cfg.codebook_size = (int)lv; model_flags = 1; break;
-        case OPT_CAUSAL: cfg.causal = 1; model_flags = 1; break;
+        case OPT_RATE: INT_OPT(8000, 192000) SET_CFG("sample_rate", lv); break;
+        case OPT_CHANNELS: INT_OPT(1, 8) SET_CFG("channels", lv); break;
+        case OPT_FILTERS: INT_OPT(2, 512) SET_CFG("n_filters", lv); break;
+        case OPT_LSTM: INT_OPT(0, 4) SET_CFG("lstm", lv); break;
+        case OPT_DIMENSION: INT_OPT(1, 4096) SET_CFG("dimension", lv); break;
+        case OPT_NQ: INT_OPT(1, 64) SET_CFG("n_q", lv); break;
+        case OPT_CBSIZE: INT_OPT(2, 65536) SET_CFG("codebook_size", lv); break;
+        case OPT_CAUSAL: SET_CFG("causal", 1); break;
         case OPT_RATIOS:
-            if (parse_list(arg, list, CODEC_MAX_RATIOS, &nl)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad --ratios '%s'", arg); }
-            cfg.n_ratios = nl;
-            for (int i = 0; i < nl; i++) cfg.ratios[i] = (int)list[i];
+            if (parse_list(arg, list, SONO_CODEC_MAX_RATIOS, &nl) || sono_codec_config_set(cfg, "ratios", list, nl)) {
+                cli_parse_free(&ps);
+                return cli_usage_error(cmd, "bad --ratios '%s'", arg);
+            }
             model_flags = 1;
             break;
         case OPT_BANDWIDTHS:
-            if (parse_list(arg, list, CODEC_MAX_BW, &nl)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad --bandwidths '%s'", arg); }
-            cfg.n_bandwidths = nl;
-            for (int i = 0; i < nl; i++) cfg.bandwidths[i] = list[i];
+            if (parse_list(arg, list, SONO_CODEC_MAX_BW, &nl) || sono_codec_config_set(cfg, "bandwidths", list, nl)) {
+                cli_parse_free(&ps);
+                return cli_usage_error(cmd, "bad --bandwidths '%s'", arg);
+            }
             model_flags = 1;
             break;
         case OPT_STEPS: INT_OPT(1, 1000000000L) tp.steps = lv; steps_given = 1; break;
@@ -221,7 +212,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
         case OPT_ADV_START: INT_OPT(-1, 1000000000L) tp.adv_start = lv; adv_given = 1; break;
         case OPT_BW_MIX: {
             double sum = 0;
-            int bad = parse_list(arg, list, CODEC_MAX_BW, &nl) || nl < 1;
+            int bad = parse_list(arg, list, SONO_CODEC_MAX_BW, &nl) || nl < 1;
             for (int i = 0; !bad && i < nl; i++) bad = !(list[i] >= 0), sum += list[i];
             if (bad || !(sum > 0)) {
                 cli_parse_free(&ps);
@@ -248,6 +239,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
         }
 #undef INT_OPT
 #undef DBL_OPT
+#undef SET_CFG
     }
     int first = cli_parse_operands(&ps);
     cli_parse_free(&ps);
@@ -259,13 +251,11 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
         return cli_usage_error(cmd, "--batch %d must be a multiple of the thread count %d", tp.batch, tp.n_threads);
     cli_install_log(&com);
     if (config_file) {
-        uint8_t *buf = NULL;
-        size_t n = 0;
-        int e = sono_read_file(config_file, 1 << 20, &buf, &n);
-        if (!e) e = codec_config_from_json((const char *)buf, &cfg);
-        free(buf);
-        if (e) return cli_fail_sono(config_file, e);
-    } else if (model_flags && (rc = codec_config_check(&cfg))) {
+        sono_codec_config *loaded = sono_codec_config_load(config_file, &rc);
+        if (!loaded) return cli_fail_sono(config_file, rc);
+        sono_codec_config_free(*cfgp);
+        *cfgp = cfg = loaded;
+    } else if (model_flags && (rc = sono_codec_config_check(cfg))) {
         return cli_fail_sono("model options", rc);
     }
     char ckpt[4200];
@@ -276,8 +266,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     if (eval_only && !resume) return cli_usage_error(cmd, "--eval-only needs a checkpoint in %s", out_dir);
     if (tp.disc_reset && !resume) return cli_usage_error(cmd, "--disc-reset needs a checkpoint in %s", out_dir);
     if (mkdir(out_dir, 0777) && errno != EEXIST) return cli_fail_errno(out_dir, errno);
-    int err = 0;
-    trainer *t;
+    sono_codec_trainer *t;
     if (resume) {
         if (!steps_given) tp.steps = 0;
         if (!adv_given) tp.adv_start = -2;
@@ -287,18 +276,27 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
         if (!bw_mix_given) tp.n_bw_mix = -1;
         if (!dfilt_given) tp.disc_filters = 0;
         cli_note(&com, 1, "resuming from %s", ckpt);
-        t = trainer_resume(ckpt, &tp, &err);
+        t = sono_codec_trainer_resume(ckpt, &tp, &err);
     } else {
         cli_note(&com, 1, "new run in %s (%s)", out_dir, tp.cache ? "PCM cache" : "decoding the corpus");
-        t = trainer_new(&cfg, &tp, &err);
+        t = sono_codec_trainer_new(cfg, &tp, &err);
     }
     if (!t) return cli_fail_sono(resume ? ckpt : "train-codec", err);
-    const trainer_params *P = trainer_get_params(t);
-    const codec_config *C = trainer_config(t);
-    cli_note(&com, 1, "model: %d Hz, %d ch, filters %d, lstm %d, %d x %d codes, hop %d; batch %d x %.2f s, %d threads, "
-             "steps %lld (at %lld)", C->sample_rate, C->channels, C->n_filters, C->lstm_layers, C->n_q,
-             C->codebook_size, codec_config_hop(C), P->batch, trainer_audio_per_step(t) / P->batch, P->n_threads,
-             (long long)P->steps, (long long)trainer_steps_done(t));
+    const sono_codec_train_params *P = sono_codec_trainer_params(t);
+    const sono_codec_config *C = sono_codec_trainer_config(t);
+    double rate, ch, filt, lstm, nq, cbs, hop;
+    sono_codec_config_get(C, "sample_rate", &rate, 1);
+    sono_codec_config_get(C, "channels", &ch, 1);
+    sono_codec_config_get(C, "n_filters", &filt, 1);
+    sono_codec_config_get(C, "lstm", &lstm, 1);
+    sono_codec_config_get(C, "n_q", &nq, 1);
+    sono_codec_config_get(C, "codebook_size", &cbs, 1);
+    sono_codec_config_get(C, "hop", &hop, 1);
+    const int n_q = (int)nq;
+    cli_note(&com, 1, "model: %.0f Hz, %.0f ch, filters %.0f, lstm %.0f, %d x %.0f codes, hop %.0f; batch %d x %.2f s, "
+             "%d threads, steps %lld (at %lld)", rate, ch, filt, lstm, n_q, cbs, hop, P->batch,
+             sono_codec_trainer_audio_per_step(t) / P->batch, P->n_threads, (long long)P->steps,
+             (long long)sono_codec_trainer_steps_done(t));
     char bands[48];
     if (P->n_mels) snprintf(bands, sizeof bands, "%d bands", P->n_mels);
     else snprintf(bands, sizeof bands, "n_fft*5/32 bands");
@@ -306,7 +304,7 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     if (P->adv_start >= 0)
         snprintf(adv, sizeof adv, "from step %lld, %d filters%s", (long long)P->adv_start, P->disc_filters,
                  tp.disc_reset ? ", new" : "");
-    char bw[16 * CODEC_MAX_BW + 16] = "equal";
+    char bw[16 * SONO_CODEC_MAX_BW + 16] = "equal";
     if (!P->quantizer_dropout) snprintf(bw, sizeof bw, "off");
     else
         for (int i = 0, o = 0; i < P->n_bw_mix && o < (int)sizeof bw - 16; i++)
@@ -319,13 +317,13 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
                          "step,l1,mel,commit,adv,feat,disc,grad_norm,lr,nq_min,nq_max,ppl0,ppl1,ppl2,ppl3,ppl4,ppl5,"
                          "ppl6,ppl7,replaced,steps_per_s,x_realtime,cpu_hours");
     FILE *ecsv = P->heldout ? open_csv(out_dir, "eval.csv", "step,kbps,category,n,mel,stoi,si_snr") : NULL;
-    if (!csv || (P->heldout && !ecsv)) { trainer_free(t); return cli_fail_errno(out_dir, errno); }
+    if (!csv || (P->heldout && !ecsv)) { sono_codec_trainer_free(t); return cli_fail_errno(out_dir, errno); }
     if (eval_only) {
-        int e = trainer_eval(t, (int)eval_clips, 10.0, stderr, ecsv);
+        int e = sono_codec_trainer_eval(t, (int)eval_clips, 10.0, stderr, ecsv);
         rc = e ? cli_fail_sono("held-out evaluation", e) : 0;
         fclose(csv);
         if (ecsv) fclose(ecsv);
-        trainer_free(t);
+        sono_codec_trainer_free(t);
         return rc;
     }
     struct sigaction sa;
@@ -337,30 +335,30 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
     int64_t done_here = 0, win_n = 0;
     double acc[7] = {0};
     rc = 0;
-    while (!g_stop && trainer_steps_done(t) < P->steps && (run_steps < 0 || done_here < run_steps) &&
+    while (!g_stop && sono_codec_trainer_steps_done(t) < P->steps && (run_steps < 0 || done_here < run_steps) &&
            (run_seconds < 0 || now_s() - t_start < run_seconds)) {
-        int e = trainer_step(t);
+        int e = sono_codec_trainer_step(t);
         if (e) { rc = cli_fail_sono("train-codec", e); break; }
         done_here++;
-        const trainer_stats *s = trainer_last_stats(t);
+        const sono_codec_train_stats *s = sono_codec_trainer_last_stats(t);
         double v[7] = {s->l1, s->mel, s->commit, s->adv, s->feat, s->disc, s->grad_norm};
         for (int i = 0; i < 7; i++) acc[i] += v[i];
         win_s += s->seconds;
         win_n++;
         if (s->step % log_every == 0) {
             for (int i = 0; i < 7; i++) acc[i] /= (double)win_n;
-            double sps = win_n / win_s, xrt = sps * trainer_audio_per_step(t);
+            double sps = win_n / win_s, xrt = sps * sono_codec_trainer_audio_per_step(t);
             if (com.verbosity > 0) {
                 fprintf(stderr, "step %lld  l1 %.4f  mel %.4f  commit %.4f", (long long)s->step, acc[0], acc[1], acc[2]);
                 if (P->adv_start >= 0 && s->step > P->adv_start)
                     fprintf(stderr, "  adv %.3f  feat %.3f  disc %.3f", acc[3], acc[4], acc[5]);
                 fprintf(stderr, "  |g| %.3f  lr %.2e  q %d-%d  ppl", acc[6], s->lr, s->n_active_min, s->n_active_max);
-                for (int q = 0; q < TRAIN_MAX_Q_LOG && q < C->n_q; q++) fprintf(stderr, " %.0f", s->ppl[q]);
+                for (int q = 0; q < SONO_TRAIN_MAX_Q_LOG && q < n_q; q++) fprintf(stderr, " %.0f", s->ppl[q]);
                 fprintf(stderr, "  repl %d  %.2f steps/s  %.1fx rt  %.2f cpu-h\n", s->replaced, sps, xrt, s->cpu_hours_total);
             }
             fprintf(csv, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.5f,%.4e,%d,%d", (long long)s->step, acc[0], acc[1], acc[2],
                     acc[3], acc[4], acc[5], acc[6], s->lr, s->n_active_min, s->n_active_max);
-            for (int q = 0; q < TRAIN_MAX_Q_LOG; q++) fprintf(csv, ",%.2f", q < C->n_q ? s->ppl[q] : 0.0);
+            for (int q = 0; q < SONO_TRAIN_MAX_Q_LOG; q++) fprintf(csv, ",%.2f", q < n_q ? s->ppl[q] : 0.0);
             fprintf(csv, ",%d,%.4f,%.3f,%.4f\n", s->replaced, sps, xrt, s->cpu_hours_total);
             fflush(csv);
             memset(acc, 0, sizeof acc);
@@ -369,29 +367,38 @@ static int run_train(const cli_cmd *cmd, int argc, char **argv) {
         }
         int want_ckpt = s->step % ckpt_every == 0 || now_s() - t_ckpt > ckpt_minutes * 60;
         if (want_ckpt) {
-            if ((e = trainer_save_checkpoint(t, ckpt))) { rc = cli_fail_sono(ckpt, e); break; }
+            if ((e = sono_codec_trainer_save_checkpoint(t, ckpt))) { rc = cli_fail_sono(ckpt, e); break; }
             t_ckpt = now_s();
         }
         if (eval_every > 0 && ecsv && s->step % eval_every == 0) {
-            if ((e = trainer_eval(t, (int)eval_clips, 10.0, com.verbosity > 0 ? stderr : NULL, ecsv))) {
+            if ((e = sono_codec_trainer_eval(t, (int)eval_clips, 10.0, com.verbosity > 0 ? stderr : NULL, ecsv))) {
                 rc = cli_fail_sono("held-out evaluation", e);
                 break;
             }
         }
     }
     if (!rc) {
-        int e = trainer_save_checkpoint(t, ckpt);
+        int e = sono_codec_trainer_save_checkpoint(t, ckpt);
         if (e) rc = cli_fail_sono(ckpt, e);
     }
     if (!rc && export_path) {
-        int e = trainer_export_model(t, export_path, f16);
+        int e = sono_codec_trainer_export(t, export_path, f16);
         if (e) rc = cli_fail_sono(export_path, e);
     }
     if (!rc && com.verbosity > 0)
         fprintf(stderr, "sonotok: %s at step %lld (%lld steps this run, %.0f s); checkpoint %s\n",
-                g_stop ? "stopped" : "done", (long long)trainer_steps_done(t), (long long)done_here, now_s() - t_start, ckpt);
+                g_stop ? "stopped" : "done", (long long)sono_codec_trainer_steps_done(t), (long long)done_here, now_s() - t_start, ckpt);
     fclose(csv);
     if (ecsv) fclose(ecsv);
-    trainer_free(t);
+    sono_codec_trainer_free(t);
+    return rc;
+}
+
+static int run_train(const cli_cmd *cmd, int argc, char **argv) {
+    int err = 0;
+    sono_codec_config *cfg = sono_codec_config_default(&err);
+    if (!cfg) return cli_fail_sono("train-codec", err);
+    int rc = train_with(cmd, argc, argv, &cfg);
+    sono_codec_config_free(cfg);
     return rc;
 }

@@ -106,13 +106,13 @@ int main(int argc, char **argv) {
     sono_codec_free(b);
     /* configs */
     codec_config cfg;
-    CHECK(codec_config_from_json("{\"sample_rate\": 24000, \"channels\": 1, \"n_q\": 8, \"bandwidths\": [6]}", &cfg) == 0);
-    CHECK(codec_config_from_json("[1,2]", &cfg) == SONO_E_FORMAT);
-    CHECK(codec_config_from_json("{\"sample_rate\": \"fast\"}", &cfg) == SONO_E_FORMAT);
-    CHECK(codec_config_from_json("{\"sample_rate\": 24000, \"channels\": 1, \"n_q\": 8, \"bandwidths\": [6], \"ratios\": [0]}", &cfg) == SONO_E_FORMAT);
-    CHECK(codec_config_from_json("{\"sample_rate\": 24000, \"channels\": 1, \"n_q\": 8, \"bandwidths\": [6], \"norm\": \"time_group_norm\", \"causal\": 1}", &cfg) == SONO_E_FORMAT);
-    CHECK(codec_config_preset("encodec_24khz", &cfg) == 0 && codec_config_frame_rate(&cfg) == 75);
-    CHECK(codec_config_preset("encodec_48khz", &cfg) == 0 && codec_config_segment_stride(&cfg) == 47520);
+    CHECK(sn_codec_config_from_json("{\"sample_rate\": 24000, \"channels\": 1, \"n_q\": 8, \"bandwidths\": [6]}", &cfg) == 0);
+    CHECK(sn_codec_config_from_json("[1,2]", &cfg) == SONO_E_FORMAT);
+    CHECK(sn_codec_config_from_json("{\"sample_rate\": \"fast\"}", &cfg) == SONO_E_FORMAT);
+    CHECK(sn_codec_config_from_json("{\"sample_rate\": 24000, \"channels\": 1, \"n_q\": 8, \"bandwidths\": [6], \"ratios\": [0]}", &cfg) == SONO_E_FORMAT);
+    CHECK(sn_codec_config_from_json("{\"sample_rate\": 24000, \"channels\": 1, \"n_q\": 8, \"bandwidths\": [6], \"norm\": \"time_group_norm\", \"causal\": 1}", &cfg) == SONO_E_FORMAT);
+    CHECK(sn_codec_config_preset("encodec_24khz", &cfg) == 0 && sn_codec_config_frame_rate(&cfg) == 75);
+    CHECK(sn_codec_config_preset("encodec_48khz", &cfg) == 0 && sn_codec_config_segment_stride(&cfg) == 47520);
     /* name resolution */
     char path[256];
     setenv("SONOTOK_MODEL_PATH", argv[1], 1);

@@ -17,7 +17,7 @@
 #include "test_util.h"
 
 static const sono_tensor *need(const sono_tensors *ts, const char *name) {
-    const sono_tensor *t = sono_tensors_find(ts, name);
+    const sono_tensor *t = sn_tensors_find(ts, name);
     if (!t) { fprintf(stderr, "fixture lacks %s\n", name); exit(1); }
     return t;
 }
@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
     char p[4096];
     snprintf(p, sizeof p, "%s/%s_ref.safetensors", dir, name);
     sono_tensors *ref;
-    if (sono_safetensors_load(p, &ref)) { fprintf(stderr, "%s: %s\n", p, sono_last_error()); return 1; }
+    if (sn_safetensors_load(p, &ref)) { fprintf(stderr, "%s: %s\n", p, sono_last_error()); return 1; }
 
     int err;
     sono_codec_params prm = sono_codec_default_params();
@@ -187,6 +187,6 @@ int main(int argc, char **argv) {
     sono_codec_free(c_th);
     sono_codec_free(c_hf);
     sono_codec_free(c_nat);
-    sono_tensors_free(ref);
+    sn_tensors_free(ref);
     return tu_finish(name);
 }

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "sonotok/tokens.h"
 #include "test_util.h"
 
@@ -121,7 +121,7 @@ int main(int argc, char **argv) {
                     uint8_t *buf;
                     size_t n;
                     clock_t c0 = clock();
-                    if (tokfile_encode_opts(t, &o, &buf, &n)) {
+                    if (sn_tokfile_encode_opts(t, &o, &buf, &n)) {
                         printf("encode failed: %s\n", sono_last_error());
                         return 1;
                     }
@@ -133,7 +133,7 @@ int main(int argc, char **argv) {
                         return 1;
                     }
                     tokfile_info info;
-                    tokfile_probe(buf, n, &info);
+                    sn_tokfile_probe(buf, n, &info);
                     bpc[c + 1] = 8.0 * (double)info.payload_bytes / ((double)n_q * (double)F);
                     sono_tokens_free(back);
                     free(buf);

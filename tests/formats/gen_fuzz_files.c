@@ -10,7 +10,7 @@
 #include <zstd.h>
 
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "formats/tokfix.h"
 
 static const char *g_out;
@@ -53,7 +53,7 @@ static sono_tokens *tokens(int n_q, int64_t F, int K, int n_seg, unsigned seed) 
 static uint8_t *enc(const sono_tokens *t, int coder, size_t *n) {
     tokfile_opts o = {coder, 19};
     uint8_t *b = NULL;
-    if (tokfile_encode_opts(t, &o, &b, n)) {
+    if (sn_tokfile_encode_opts(t, &o, &b, n)) {
         fprintf(stderr, "encode: %s\n", sono_last_error());
         exit(1);
     }
@@ -177,7 +177,7 @@ static uint8_t *archive_bytes(const char *const *names, int n, size_t *out_n) {
     }
     if (!w || sono_archive_commit(w)) fprintf(stderr, "archive: %s\n", sono_last_error()), exit(1);
     uint8_t *b;
-    if (tokdata_read_file(path, 1 << 30, &b, out_n)) exit(1);
+    if (sn_tokdata_read_file(path, 1 << 30, &b, out_n)) exit(1);
     remove(path);
     return b;
 }
@@ -223,7 +223,7 @@ static void gen_archive(void) {
     uint64_t ioff = tokdata_rd64(b + n - 56);
     memcpy(x, b, n);
     int err;
-    sono_archive *a = archive_open_mem(b, n, &err);
+    sono_archive *a = sn_archive_open_mem(b, n, &err);
     if (!a) exit(1);
     x[32 + sono_archive_size(a, 0) + 20] ^= 0x08; /* inside entry 2 of 3 */
     sono_archive_close(a);

@@ -12,7 +12,7 @@
 #include <zstd.h>
 
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "formats/tokfix.h"
 #include "test_util.h"
 
@@ -75,7 +75,7 @@ static int read_all(sono_archive *a, int *first_err) {
 
 static uint8_t *slurp(const char *path, size_t *n) {
     uint8_t *b = NULL;
-    CHECK(tokdata_read_file(path, (size_t)1 << 30, &b, n) == 0);
+    CHECK(sn_tokdata_read_file(path, (size_t)1 << 30, &b, n) == 0);
     return b;
 }
 
@@ -99,7 +99,7 @@ static void test_basic(void) {
         CHECK(sono_archive_read(a, i, &got, &gn) == 0 && gn == n && !memcmp(got, want, n));
         int64_t ns;
         int32_t sr;
-        CHECK(archive_entry_info(a, i, &ns, &sr) == 0 && ns == (10 + i) * 320 && sr == 24000);
+        CHECK(sn_archive_entry_info(a, i, &ns, &sr) == 0 && ns == (10 + i) * 320 && sr == 24000);
         free(got);
         free(want);
     }
@@ -185,7 +185,7 @@ static void test_names(void) {
         tokdata_wr64(nb + 16, nn);
         tokfix_archive(nb, nn);
         int rc;
-        sono_archive *m = archive_open_mem(nb, nn, &rc);
+        sono_archive *m = sn_archive_open_mem(nb, nn, &rc);
         CHECK_MSG(m == NULL && rc == SONO_E_FORMAT, "evil name %d: %d %s", k, rc, sono_last_error());
         sono_archive_close(m);
         free(nb);
@@ -209,7 +209,7 @@ static void test_damage(void) {
     sono_archive_close(a);
     /* flip one byte inside entry 2 of 3 on disk */
     b[off2 + 20] ^= 0x40;
-    CHECK(tokdata_write_atomic(path, b, n) == 0);
+    CHECK(sn_tokdata_write_atomic(path, b, n) == 0);
     a = sono_archive_open(path, &err);
     CHECK(a != NULL);
     uint8_t *d;
@@ -226,19 +226,19 @@ static void test_damage(void) {
     /* every truncation of the archive is reported as truncated */
     for (size_t k = 0; k < n; k++) {
         int rc;
-        sono_archive *m = archive_open_mem(b, k, &rc);
+        sono_archive *m = sn_archive_open_mem(b, k, &rc);
         CHECK_MSG(m == NULL && rc == SONO_E_TRUNCATED, "truncation to %zu of %zu: %d %s", k, n, rc, sono_last_error());
         sono_archive_close(m);
     }
     /* on disk too, with the path in the message */
-    CHECK(tokdata_write_atomic(path, b, n / 2) == 0);
+    CHECK(sn_tokdata_write_atomic(path, b, n / 2) == 0);
     CHECK(sono_archive_open(path, &err) == NULL && err == SONO_E_TRUNCATED && strstr(sono_last_error(), "truncated"));
     /* every single-bit flip: open fails, or exactly one entry fails its checksum */
     int n_open = 0, n_entry = 0;
     for (size_t bit = 0; bit < n * 8; bit++) {
         b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         int rc;
-        sono_archive *m = archive_open_mem(b, n, &rc);
+        sono_archive *m = sn_archive_open_mem(b, n, &rc);
         if (!m) {
             n_open++;
             CHECK_MSG(rc == SONO_E_CHECKSUM || (bit < 64 && rc == SONO_E_FORMAT) ||
@@ -259,14 +259,14 @@ static void test_damage(void) {
     memcpy(more, b, n);
     more[n] = 0;
     int rc;
-    CHECK(archive_open_mem(more, n + 1, &rc) == NULL && rc == SONO_E_FORMAT);
+    CHECK(sn_archive_open_mem(more, n + 1, &rc) == NULL && rc == SONO_E_FORMAT);
     tokdata_wr16(more + 8, 2);
     tokfix_archive(more, n);
-    CHECK(archive_open_mem(more, n, &rc) == NULL && rc == SONO_E_UNSUPPORTED);
+    CHECK(sn_archive_open_mem(more, n, &rc) == NULL && rc == SONO_E_UNSUPPORTED);
     tokdata_wr16(more + 8, 1);
     tokdata_wr64(more + 16, 0);
     tokfix_archive(more, n);
-    CHECK(archive_open_mem(more, n, &rc) == NULL && rc == SONO_E_FORMAT && strstr(sono_last_error(), "committed"));
+    CHECK(sn_archive_open_mem(more, n, &rc) == NULL && rc == SONO_E_FORMAT && strstr(sono_last_error(), "committed"));
     free(more);
     free(b);
     unlink(path);
@@ -357,7 +357,7 @@ static void test_merge(void) {
     size_t n;
     uint8_t *b = slurp(s2, &n);
     b[40] ^= 1;
-    CHECK(tokdata_write_atomic(s2, b, n) == 0);
+    CHECK(sn_tokdata_write_atomic(s2, b, n) == 0);
     free(b);
     CHECK(sono_archive_merge(out, in, 3) == SONO_E_CHECKSUM);
     CHECK(sono_archive_merge(out, in, 0) == SONO_E_EMPTY);

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "test_util.h"
 
 static const char *g_dir = ".";

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "formats/tokfix.h"
 #include "test_util.h"
 
@@ -68,7 +68,7 @@ static void test_round_trips(void) {
             tokfile_opts o = {c, 3};
             uint8_t *buf;
             size_t n;
-            int rc = tokfile_encode_opts(t, &o, &buf, &n);
+            int rc = sn_tokfile_encode_opts(t, &o, &buf, &n);
             CHECK_MSG(rc == 0, "encode coder %d: %s", c, sono_last_error());
             if (rc) continue;
             sono_tokens *back = NULL;
@@ -76,7 +76,7 @@ static void test_round_trips(void) {
             CHECK_MSG(rc == 0 && same_tokens(t, back), "round trip it %d coder %d n_q %d F %lld K %d: %s", it, c, n_q,
                       (long long)F, K, sono_last_error());
             tokfile_info info;
-            CHECK(tokfile_probe(buf, n, &info) == 0);
+            CHECK(sn_tokfile_probe(buf, n, &info) == 0);
             if (c == TOKFILE_CODER_AUTO) auto_n = n;
             else {
                 CHECK(info.coder == c);
@@ -101,7 +101,7 @@ static void test_edges(void) {
     size_t n;
     for (int c = TOKFILE_CODER_PACKED; c <= TOKFILE_CODER_RANGE; c++) {
         tokfile_opts o = {c, 0};
-        CHECK(tokfile_encode_opts(t, &o, &buf, &n) == 0);
+        CHECK(sn_tokfile_encode_opts(t, &o, &buf, &n) == 0);
         CHECK(sono_tokens_decode(buf, n, &back) == 0 && same_tokens(t, back));
         sono_tokens_free(back);
         free(buf);
@@ -136,7 +136,7 @@ static void test_edges(void) {
      * decoder's sanity bound */
     t = make_tokens(2, 1 << 20, 1024, 1, 0, 3);
     tokfile_opts o = {TOKFILE_CODER_RANGE, 0};
-    CHECK(tokfile_encode_opts(t, &o, &buf, &n) == 0);
+    CHECK(sn_tokfile_encode_opts(t, &o, &buf, &n) == 0);
     CHECK(sono_tokens_decode(buf, n, &back) == 0 && same_tokens(t, back));
     printf("  constant 2 x 2^20 codes: %zu bytes\n", n);
     sono_tokens_free(back);
@@ -150,7 +150,7 @@ static uint8_t *small_file(int coder, int scales, size_t *n) {
     t->codes[13] = 1023; /* for the crafted codebook-size tests */
     tokfile_opts o = {coder, 0};
     uint8_t *buf = NULL;
-    CHECK(tokfile_encode_opts(t, &o, &buf, n) == 0);
+    CHECK(sn_tokfile_encode_opts(t, &o, &buf, n) == 0);
     sono_tokens_free(t);
     return buf;
 }

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
-#include "archive_internal.h"
+#include "tokdata.h"
 
 /* Token file: preamble check, header checksum (at header_size - 8, when the
  * header fits) and file checksum (the last 8 bytes, when past the header). */

@@ -1,4 +1,4 @@
-/* Fuzz target: archives, opened from memory (archive_open_mem). Lists every
+/* Fuzz target: archives, opened from memory (sn_archive_open_mem). Lists every
  * entry, finds it by name, reads it and decodes it as a token file; returns
  * the first error (from open, read or decode) or 0. A second pass recomputes
  * the header, index and footer checksums so that mutations reach the index
@@ -7,7 +7,7 @@
 #include <string.h>
 #include "fuzz_target.h"
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "formats/tokfix.h"
 
 /* Independent restatement of the name rule: no empty, "." or ".." component. */
@@ -24,7 +24,7 @@ static int safe_name(const char *name) {
 
 static int parse_once(const uint8_t *data, size_t n) {
     int rc = 0;
-    sono_archive *a = archive_open_mem(data, n, &rc);
+    sono_archive *a = sn_archive_open_mem(data, n, &rc);
     if (!a) {
         if (rc >= 0) abort();
         return rc;

@@ -7,18 +7,18 @@
 
 int sono_fuzz_parse(const uint8_t *data, size_t n) {
     sono_tensors *ts = NULL;
-    int rc = sono_safetensors_load_mem(data, n, &ts);
+    int rc = sn_safetensors_load_mem(data, n, &ts);
     if (rc == 0) {
         volatile float sink = 0;
         for (int i = 0; i < ts->n; i++) {
             const sono_tensor *t = &ts->t[i];
-            if (sono_tensors_find(ts, t->name) == NULL) abort();
+            if (sn_tensors_find(ts, t->name) == NULL) abort();
             if (t->numel) sink += t->data[0] + t->data[t->numel - 1];
         }
         if (ts->metadata) sink += (float)strlen(ts->metadata);
         (void)sink;
     }
-    sono_tensors_free(ts);
+    sn_tensors_free(ts);
     return rc;
 }
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include "fuzz_target.h"
 #include "sonotok/tokens.h"
-#include "archive_internal.h"
+#include "tokdata.h"
 #include "formats/tokfix.h"
 
 static void round_trip(const sono_tokens *t) {
@@ -15,7 +15,7 @@ static void round_trip(const sono_tokens *t) {
     sono_tokens *back = NULL;
     /* the range coder alone: trying zstd -19 on every input would slow fuzzing down */
     tokfile_opts o = {TOKFILE_CODER_RANGE, 1};
-    if (tokfile_encode_opts(t, &o, &buf, &n) != 0 || sono_tokens_decode(buf, n, &back) != 0) abort();
+    if (sn_tokfile_encode_opts(t, &o, &buf, &n) != 0 || sono_tokens_decode(buf, n, &back) != 0) abort();
     size_t n_codes = (size_t)t->n_q * (size_t)t->n_frames;
     if (back->n_frames != t->n_frames || back->n_q != t->n_q ||
         memcmp(back->codes, t->codes, n_codes * sizeof *t->codes) || strcmp(back->model_name, t->model_name))

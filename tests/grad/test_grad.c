@@ -15,9 +15,9 @@
  * the tensor's scale are not judged on their last bits. Fails above TOL = 1e-3
  * (observed worst over 400 seeds: 2.2e-4, an LSTM dh0 element).
  * Also: every backward accumulates (a second call doubles the gradient), NULL
- * gradient buffers are skipped, lstm_forward_train equals lstm_forward_ref, and
+ * gradient buffers are skipped, sn_lstm_forward_train equals sn_lstm_forward_ref, and
  * LSTM backprop in two chunks (dh0/dc0 carried back) equals one pass.
- * Fast conv backwards (conv1d_backward, convtr1d_backward: forward kernels +
+ * Fast conv backwards (sn_conv1d_backward, sn_convtr1d_backward: forward kernels +
  * sgemm, float sums) against their _ref twins on random shapes, stride > 1,
  * dilation > 1, odd lengths, on every back end of kernels.c (AVX-512, AVX2,
  * OpenBLAS) that the input gradients run on (the weight-gradient kernel picks
@@ -35,7 +35,7 @@
 #define TOL 1e-3
 #define FAST_TOL 1e-5
 
-int kern_test_set_isa(int level); /* kernels.c test hook: 0 BLAS, 1 AVX2, 2 AVX-512 */
+int sn_kern_test_set_isa(int level); /* kernels.c test hook: 0 BLAS, 1 AVX2, 2 AVX-512 */
 
 typedef double (*loss_fn)(void *ctx);
 
@@ -149,7 +149,7 @@ static double conv_loss(void *v) {
 /* the same L through the library's forward (float), to tie the oracle to it */
 static double conv_loss_ref(void *v) {
     conv_ctx *c = v;
-    conv1d_forward_ref(c->out, c->in, c->w, c->b, c->C_in, c->C_out, c->T_in, c->K, c->stride, c->dil, NULL, 1);
+    sn_conv1d_forward_ref(c->out, c->in, c->w, c->b, c->C_in, c->C_out, c->T_in, c->K, c->stride, c->dil, NULL, 1);
     return dot(c->out, c->R, (size_t)c->C_out * conv1d_out_len(c->T_in, c->K, c->stride, c->dil));
 }
 
@@ -161,19 +161,19 @@ static void test_conv1d(int C_in, int C_out, int T_in, int K, int stride, int di
     conv_ctx c = {C_in, C_out, T_in, K, stride, dil, ralloc(ni, -1, 1), ralloc(nw, -1, 1),
                   ralloc(C_out, -1, 1), zalloc(no), ralloc(no, -1, 1)};
     float *din = zalloc(ni), *dw = zalloc(nw), *db = zalloc(C_out);
-    conv1d_backward_ref(din, dw, db, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
+    sn_conv1d_backward_ref(din, dw, db, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
     agree(name, conv_loss(&c), conv_loss_ref(&c));
     gc_param(name, "in", c.in, ni, din, conv_loss, &c);
     gc_param(name, "w", c.w, nw, dw, conv_loss, &c);
     gc_param(name, "b", c.b, C_out, db, conv_loss, &c);
 
     float *din2 = dup(din, ni), *dw2 = dup(dw, nw), *db2 = dup(db, C_out);
-    conv1d_backward_ref(din2, dw2, db2, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
+    sn_conv1d_backward_ref(din2, dw2, db2, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
     acc_check(name, "in", din2, din, ni);
     acc_check(name, "w", dw2, dw, nw);
     acc_check(name, "b", db2, db, C_out);
     memset(dw2, 0, nw * sizeof *dw2);
-    conv1d_backward_ref(NULL, dw2, NULL, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
+    sn_conv1d_backward_ref(NULL, dw2, NULL, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
     same_check(name, "w", dw2, dw, nw);
 
     free(c.in); free(c.w); free(c.b); free(c.out); free(c.R);
@@ -209,7 +209,7 @@ static double convtr_loss(void *v) {
 
 static double convtr_loss_ref(void *v) {
     convtr_ctx *c = v;
-    convtr1d_forward_ref(c->out, c->in, c->w, c->b, c->C_in, c->C_out, c->T_in, c->K, c->stride, NULL, 1);
+    sn_convtr1d_forward_ref(c->out, c->in, c->w, c->b, c->C_in, c->C_out, c->T_in, c->K, c->stride, NULL, 1);
     return dot(c->out, c->R, (size_t)c->C_out * convtr_len(c->T_in, c->K, c->stride));
 }
 
@@ -221,19 +221,19 @@ static void test_convtr1d(int C_in, int C_out, int T_in, int K, int stride) {
     convtr_ctx c = {C_in, C_out, T_in, K, stride, ralloc(ni, -1, 1), ralloc(nw, -1, 1),
                     ralloc(C_out, -1, 1), zalloc(no), ralloc(no, -1, 1)};
     float *din = zalloc(ni), *dw = zalloc(nw), *db = zalloc(C_out);
-    convtr1d_backward_ref(din, dw, db, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, NULL, 1);
+    sn_convtr1d_backward_ref(din, dw, db, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, NULL, 1);
     agree(name, convtr_loss(&c), convtr_loss_ref(&c));
     gc_param(name, "in", c.in, ni, din, convtr_loss, &c);
     gc_param(name, "w", c.w, nw, dw, convtr_loss, &c);
     gc_param(name, "b", c.b, C_out, db, convtr_loss, &c);
 
     float *din2 = dup(din, ni), *dw2 = dup(dw, nw), *db2 = dup(db, C_out);
-    convtr1d_backward_ref(din2, dw2, db2, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, NULL, 1);
+    sn_convtr1d_backward_ref(din2, dw2, db2, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, NULL, 1);
     acc_check(name, "in", din2, din, ni);
     acc_check(name, "w", dw2, dw, nw);
     acc_check(name, "b", db2, db, C_out);
     memset(din2, 0, ni * sizeof *din2);
-    convtr1d_backward_ref(din2, NULL, NULL, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, NULL, 1);
+    sn_convtr1d_backward_ref(din2, NULL, NULL, c.R, c.in, c.w, C_in, C_out, T_in, K, stride, NULL, 1);
     same_check(name, "in", din2, din, ni);
 
     free(c.in); free(c.w); free(c.b); free(c.out); free(c.R);
@@ -256,7 +256,7 @@ static double elu_loss(void *v) {
 
 static double elu_loss_ref(void *v) {
     elu_ctx *c = v;
-    elu_forward_ref(c->out, c->in, c->n, c->alpha, 1);
+    sn_elu_forward_ref(c->out, c->in, c->n, c->alpha, 1);
     return dot(c->out, c->R, c->n);
 }
 
@@ -268,18 +268,18 @@ static void test_elu(size_t n, float alpha) {
     for (size_t i = 0; i < n; i++)
         if (fabsf(c.in[i]) < 0.05f) c.in[i] += c.in[i] < 0 ? -0.05f : 0.05f;
     float *din = zalloc(n), *din_o = zalloc(n);
-    elu_backward(din, c.R, c.in, n, alpha);
+    sn_elu_backward(din, c.R, c.in, n, alpha);
     agree(name, elu_loss(&c), elu_loss_ref(&c));
     gc_param(name, "in", c.in, n, din, elu_loss, &c);
-    elu_forward_ref(c.out, c.in, n, alpha, 1);
-    elu_backward_from_out(din_o, c.R, c.out, n, alpha);
+    sn_elu_forward_ref(c.out, c.in, n, alpha, 1);
+    sn_elu_backward_from_out(din_o, c.R, c.out, n, alpha);
     snprintf(name, sizeof name, "elu_from_out n%zu alpha %g", n, alpha);
     gc_param(name, "in", c.in, n, din_o, elu_loss, &c);
 
     float *d2 = dup(din, n), *d2o = dup(din_o, n);
-    elu_backward(d2, c.R, c.in, n, alpha);
-    elu_forward_ref(c.out, c.in, n, alpha, 1);
-    elu_backward_from_out(d2o, c.R, c.out, n, alpha);
+    sn_elu_backward(d2, c.R, c.in, n, alpha);
+    sn_elu_forward_ref(c.out, c.in, n, alpha, 1);
+    sn_elu_backward_from_out(d2o, c.R, c.out, n, alpha);
     acc_check(name, "in", d2, din, n);
     acc_check(name, "in(out)", d2o, din_o, n);
     free(c.in); free(c.out); free(c.R); free(din); free(din_o); free(d2); free(d2o);
@@ -308,7 +308,7 @@ static double gn_loss(void *v) {
 
 static double gn_loss_ref(void *v) {
     gn_ctx *c = v;
-    groupnorm1_forward_ref(c->out, c->in, c->gamma, c->beta, c->C, c->T, c->eps, 1);
+    sn_groupnorm1_forward_ref(c->out, c->in, c->gamma, c->beta, c->C, c->T, c->eps, 1);
     return dot(c->out, c->R, (size_t)c->C * c->T);
 }
 
@@ -319,7 +319,7 @@ static void test_groupnorm(int C, int T, int affine) {
     gn_ctx c = {C, T, 1e-5f, ralloc(n, -1, 2), affine ? ralloc(C, 0.5f, 1.5f) : NULL,
                 affine ? ralloc(C, -1, 1) : NULL, zalloc(n), ralloc(n, -1, 1)};
     float *din = zalloc(n), *dg = zalloc(C), *dbe = zalloc(C);
-    groupnorm1_backward(din, dg, dbe, c.R, c.in, c.gamma, C, T, c.eps);
+    sn_groupnorm1_backward(din, dg, dbe, c.R, c.in, c.gamma, C, T, c.eps);
     agree(name, gn_loss(&c), gn_loss_ref(&c));
     gc_param(name, "in", c.in, n, din, gn_loss, &c);
     if (affine) {
@@ -327,12 +327,12 @@ static void test_groupnorm(int C, int T, int affine) {
         gc_param(name, "beta", c.beta, C, dbe, gn_loss, &c);
     }
     float *din2 = dup(din, n), *dg2 = dup(dg, C), *dbe2 = dup(dbe, C);
-    groupnorm1_backward(din2, dg2, dbe2, c.R, c.in, c.gamma, C, T, c.eps);
+    sn_groupnorm1_backward(din2, dg2, dbe2, c.R, c.in, c.gamma, C, T, c.eps);
     acc_check(name, "in", din2, din, n);
     acc_check(name, "gamma", dg2, dg, C);
     acc_check(name, "beta", dbe2, dbe, C);
     memset(din2, 0, n * sizeof *din2);
-    groupnorm1_backward(din2, NULL, NULL, c.R, c.in, c.gamma, C, T, c.eps);
+    sn_groupnorm1_backward(din2, NULL, NULL, c.R, c.in, c.gamma, C, T, c.eps);
     same_check(name, "in", din2, din, n);
     free(c.in); free(c.gamma); free(c.beta); free(c.out); free(c.R);
     free(din); free(dg); free(dbe); free(din2); free(dg2); free(dbe2);
@@ -356,7 +356,7 @@ static double wn_loss(void *p) {
 
 static double wn_loss_ref(void *p) {
     wn_ctx *c = p;
-    weightnorm_forward(c->w, c->g, c->v, c->rows, c->inner);
+    sn_weightnorm_forward(c->w, c->g, c->v, c->rows, c->inner);
     return dot(c->w, c->R, (size_t)c->rows * c->inner);
 }
 
@@ -369,19 +369,19 @@ static void test_weightnorm(int rows, int inner) {
     for (size_t i = 0; i < n; i++)
         if (fabsf(c.v[i]) < 0.1f) c.v[i] += c.v[i] < 0 ? -0.1f : 0.1f;
     float *dg = zalloc(rows), *dv = zalloc(n);
-    weightnorm_backward(dg, dv, c.R, c.g, c.v, rows, inner);
+    sn_weightnorm_backward(dg, dv, c.R, c.g, c.v, rows, inner);
     agree(name, wn_loss(&c), wn_loss_ref(&c));
     gc_param(name, "g", c.g, rows, dg, wn_loss, &c);
     gc_param(name, "v", c.v, n, dv, wn_loss, &c);
     float *dg2 = dup(dg, rows), *dv2 = dup(dv, n);
-    weightnorm_backward(dg2, dv2, c.R, c.g, c.v, rows, inner);
+    sn_weightnorm_backward(dg2, dv2, c.R, c.g, c.v, rows, inner);
     acc_check(name, "g", dg2, dg, rows);
     acc_check(name, "v", dv2, dv, n);
     memset(dv2, 0, n * sizeof *dv2);
-    weightnorm_backward(NULL, dv2, c.R, c.g, c.v, rows, inner);
+    sn_weightnorm_backward(NULL, dv2, c.R, c.g, c.v, rows, inner);
     same_check(name, "v", dv2, dv, n);
     /* a sanity check on the forward: every row of w has norm |g| */
-    weightnorm_forward(c.w, c.g, c.v, rows, inner);
+    sn_weightnorm_forward(c.w, c.g, c.v, rows, inner);
     for (int r = 0; r < rows; r++) {
         double s = 0.0;
         for (int i = 0; i < inner; i++) s += (double)c.w[(size_t)r * inner + i] * c.w[(size_t)r * inner + i];
@@ -431,7 +431,7 @@ static double lstm_loss_ref(void *v) {
     lstm_ctx *c = v;
     memcpy(c->h, c->h0, (size_t)c->H * sizeof *c->h);
     memcpy(c->c, c->c0, (size_t)c->H * sizeof *c->c);
-    lstm_forward_ref(c->out, c->in, c->w_ih, c->w_hh, c->b_ih, c->b_hh, c->h, c->c, c->C, c->H, c->T, NULL, 1);
+    sn_lstm_forward_ref(c->out, c->in, c->w_ih, c->w_hh, c->b_ih, c->b_hh, c->h, c->c, c->C, c->H, c->T, NULL, 1);
     double L = 0.0;
     if (c->use_out) L += dot(c->out, c->R, (size_t)c->H * c->T);
     if (c->use_final) L += dot(c->h, c->Rh, c->H) + dot(c->c, c->Rc, c->H);
@@ -440,11 +440,11 @@ static double lstm_loss_ref(void *v) {
 
 static void lstm_grads(lstm_ctx *c, float *const g[7]) {
     int C = c->C, H = c->H, T = c->T;
-    float *sbuf = zalloc(lstm_saved_floats(H, T)), *scratch = zalloc(lstm_backward_scratch_floats(H));
+    float *sbuf = zalloc(sn_lstm_saved_floats(H, T)), *scratch = zalloc(sn_lstm_backward_scratch_floats(H));
     lstm_saved s;
-    lstm_saved_point(&s, sbuf, H, T);
-    lstm_forward_train(NULL, &s, c->in, c->w_ih, c->w_hh, c->b_ih, c->b_hh, c->h0, c->c0, C, H, T);
-    lstm_backward(g[0], g[1], g[2], g[3], g[4], g[5], g[6],
+    sn_lstm_saved_point(&s, sbuf, H, T);
+    sn_lstm_forward_train(NULL, &s, c->in, c->w_ih, c->w_hh, c->b_ih, c->b_hh, c->h0, c->c0, C, H, T);
+    sn_lstm_backward(g[0], g[1], g[2], g[3], g[4], g[5], g[6],
                   c->use_out ? c->R : NULL, c->use_final ? c->Rh : NULL, c->use_final ? c->Rc : NULL,
                   &s, c->in, c->w_ih, c->w_hh, C, H, T, scratch);
     free(sbuf); free(scratch);
@@ -479,10 +479,10 @@ static void test_lstm(int C, int H, int T, int use_out, int use_final) {
     same_check(name, "w_hh", g2[2], g[2], sizes[2]);
 
     /* the training forward computes what the inference reference computes */
-    float *sbuf = zalloc(lstm_saved_floats(H, T)), *out2 = zalloc((size_t)H * T);
+    float *sbuf = zalloc(sn_lstm_saved_floats(H, T)), *out2 = zalloc((size_t)H * T);
     lstm_saved s;
-    lstm_saved_point(&s, sbuf, H, T);
-    lstm_forward_train(out2, &s, c.in, c.w_ih, c.w_hh, c.b_ih, c.b_hh, c.h0, c.c0, C, H, T);
+    sn_lstm_saved_point(&s, sbuf, H, T);
+    sn_lstm_forward_train(out2, &s, c.in, c.w_ih, c.w_hh, c.b_ih, c.b_hh, c.h0, c.c0, C, H, T);
     lstm_loss_ref(&c);
     CHECK_MSG(tu_maxdiff(out2, c.out, (size_t)H * T, NULL) <= 1e-6, "%s: forward_train out != ref", name);
     CHECK_MSG(tu_maxdiff(s.h + (size_t)T * H, c.h, H, NULL) <= 1e-6, "%s: final h != ref", name);
@@ -502,14 +502,14 @@ static void test_lstm_chunked(int C, int H, int T1, int T2) {
     size_t G = 4 * (size_t)H;
     float *in = ralloc((size_t)C * T, -1, 1), *w_ih = ralloc(G * C, -0.6f, 0.6f), *w_hh = ralloc(G * H, -0.6f, 0.6f);
     float *b = ralloc(G, -0.5f, 0.5f), *R = ralloc((size_t)H * T, -1, 1);
-    float *scratch = zalloc(lstm_backward_scratch_floats(H));
+    float *scratch = zalloc(sn_lstm_backward_scratch_floats(H));
     /* one pass */
-    float *sb = zalloc(lstm_saved_floats(H, T)), *din = zalloc((size_t)C * T);
+    float *sb = zalloc(sn_lstm_saved_floats(H, T)), *din = zalloc((size_t)C * T);
     float *dwi = zalloc(G * C), *dwh = zalloc(G * H), *db = zalloc(G);
     lstm_saved s;
-    lstm_saved_point(&s, sb, H, T);
-    lstm_forward_train(NULL, &s, in, w_ih, w_hh, b, NULL, NULL, NULL, C, H, T);
-    lstm_backward(din, dwi, dwh, db, NULL, NULL, NULL, R, NULL, NULL, &s, in, w_ih, w_hh, C, H, T, scratch);
+    sn_lstm_saved_point(&s, sb, H, T);
+    sn_lstm_forward_train(NULL, &s, in, w_ih, w_hh, b, NULL, NULL, NULL, C, H, T);
+    sn_lstm_backward(din, dwi, dwh, db, NULL, NULL, NULL, R, NULL, NULL, &s, in, w_ih, w_hh, C, H, T, scratch);
     /* two chunks: [C][T] is channel-major, so each chunk's in/dout are copied out */
     float *in1 = zalloc((size_t)C * T1), *in2 = zalloc((size_t)C * T2), *R1 = zalloc((size_t)H * T1), *R2 = zalloc((size_t)H * T2);
     for (int k = 0; k < C; k++) {
@@ -520,16 +520,16 @@ static void test_lstm_chunked(int C, int H, int T1, int T2) {
         memcpy(R1 + (size_t)j * T1, R + (size_t)j * T, (size_t)T1 * sizeof *R);
         memcpy(R2 + (size_t)j * T2, R + (size_t)j * T + T1, (size_t)T2 * sizeof *R);
     }
-    float *sb1 = zalloc(lstm_saved_floats(H, T1)), *sb2 = zalloc(lstm_saved_floats(H, T2));
+    float *sb1 = zalloc(sn_lstm_saved_floats(H, T1)), *sb2 = zalloc(sn_lstm_saved_floats(H, T2));
     float *din1 = zalloc((size_t)C * T1), *din2 = zalloc((size_t)C * T2);
     float *cwi = zalloc(G * C), *cwh = zalloc(G * H), *cb = zalloc(G), *dh = zalloc(H), *dc = zalloc(H);
     lstm_saved s1, s2;
-    lstm_saved_point(&s1, sb1, H, T1);
-    lstm_saved_point(&s2, sb2, H, T2);
-    lstm_forward_train(NULL, &s1, in1, w_ih, w_hh, b, NULL, NULL, NULL, C, H, T1);
-    lstm_forward_train(NULL, &s2, in2, w_ih, w_hh, b, NULL, s1.h + (size_t)T1 * H, s1.c + (size_t)T1 * H, C, H, T2);
-    lstm_backward(din2, cwi, cwh, cb, NULL, dh, dc, R2, NULL, NULL, &s2, in2, w_ih, w_hh, C, H, T2, scratch);
-    lstm_backward(din1, cwi, cwh, cb, NULL, NULL, NULL, R1, dh, dc, &s1, in1, w_ih, w_hh, C, H, T1, scratch);
+    sn_lstm_saved_point(&s1, sb1, H, T1);
+    sn_lstm_saved_point(&s2, sb2, H, T2);
+    sn_lstm_forward_train(NULL, &s1, in1, w_ih, w_hh, b, NULL, NULL, NULL, C, H, T1);
+    sn_lstm_forward_train(NULL, &s2, in2, w_ih, w_hh, b, NULL, s1.h + (size_t)T1 * H, s1.c + (size_t)T1 * H, C, H, T2);
+    sn_lstm_backward(din2, cwi, cwh, cb, NULL, dh, dc, R2, NULL, NULL, &s2, in2, w_ih, w_hh, C, H, T2, scratch);
+    sn_lstm_backward(din1, cwi, cwh, cb, NULL, NULL, NULL, R1, dh, dc, &s1, in1, w_ih, w_hh, C, H, T1, scratch);
     double worst = 0.0;
     for (int k = 0; k < C; k++)
         for (int t = 0; t < T; t++) {
@@ -571,20 +571,20 @@ static void test_fast(int tr, int C_in, int C_out, int T_in, int K, int stride, 
              stride, dil, isa);
     int T_out = tr ? (T_in - 1) * stride + K : conv1d_out_len(T_in, K, stride, dil);
     size_t ni = (size_t)C_in * T_in, nw = (size_t)C_out * C_in * K, no = (size_t)C_out * T_out;
-    size_t ns = tr ? convtr1d_backward_scratch_floats(C_in, C_out, T_in, K, stride)
-                   : conv1d_backward_scratch_floats(C_in, C_out, T_in, K, stride, dil);
+    size_t ns = tr ? sn_convtr1d_backward_scratch_floats(C_in, C_out, T_in, K, stride)
+                   : sn_conv1d_backward_scratch_floats(C_in, C_out, T_in, K, stride, dil);
     float *in = ralloc(ni, -1, 1), *w = ralloc(nw, -1, 1), *dy = ralloc(no, -1, 1);
     float *din0 = ralloc(ni, -1, 1), *dw0 = ralloc(nw, -1, 1), *db0 = ralloc(C_out, -1, 1);
     float *dinr = dup(din0, ni), *dwr = dup(dw0, nw), *dbr = dup(db0, C_out);
     float *dinf = dup(din0, ni), *dwf = dup(dw0, nw), *dbf = dup(db0, C_out);
     float *scr = ralloc(ns, -1, 1); /* garbage in scratch must not matter */
-    int got = kern_test_set_isa(isa);
+    int got = sn_kern_test_set_isa(isa);
     if (tr) {
-        convtr1d_backward_ref(dinr, dwr, dbr, dy, in, w, C_in, C_out, T_in, K, stride, NULL, 1);
-        convtr1d_backward(dinf, dwf, dbf, dy, in, w, C_in, C_out, T_in, K, stride, scr, 1);
+        sn_convtr1d_backward_ref(dinr, dwr, dbr, dy, in, w, C_in, C_out, T_in, K, stride, NULL, 1);
+        sn_convtr1d_backward(dinf, dwf, dbf, dy, in, w, C_in, C_out, T_in, K, stride, scr, 1);
     } else {
-        conv1d_backward_ref(dinr, dwr, dbr, dy, in, w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
-        conv1d_backward(dinf, dwf, dbf, dy, in, w, C_in, C_out, T_in, K, stride, dil, scr, 1);
+        sn_conv1d_backward_ref(dinr, dwr, dbr, dy, in, w, C_in, C_out, T_in, K, stride, dil, NULL, 1);
+        sn_conv1d_backward(dinf, dwf, dbf, dy, in, w, C_in, C_out, T_in, K, stride, dil, scr, 1);
     }
     fast_cmp(name, "in", dinf, dinr, din0, ni);
     fast_cmp(name, "w", dwf, dwr, dw0, nw);
@@ -592,18 +592,18 @@ static void test_fast(int tr, int C_in, int C_out, int T_in, int K, int stride, 
     /* one buffer at a time (the others NULL) gives the same */
     float *d1 = dup(din0, ni), *d2 = dup(dw0, nw), *d3 = dup(db0, C_out);
     if (tr) {
-        convtr1d_backward(d1, NULL, NULL, dy, in, w, C_in, C_out, T_in, K, stride, scr, 1);
-        convtr1d_backward(NULL, d2, NULL, dy, in, w, C_in, C_out, T_in, K, stride, scr, 1);
-        convtr1d_backward(NULL, NULL, d3, dy, in, w, C_in, C_out, T_in, K, stride, scr, 1);
+        sn_convtr1d_backward(d1, NULL, NULL, dy, in, w, C_in, C_out, T_in, K, stride, scr, 1);
+        sn_convtr1d_backward(NULL, d2, NULL, dy, in, w, C_in, C_out, T_in, K, stride, scr, 1);
+        sn_convtr1d_backward(NULL, NULL, d3, dy, in, w, C_in, C_out, T_in, K, stride, scr, 1);
     } else {
-        conv1d_backward(d1, NULL, NULL, dy, in, w, C_in, C_out, T_in, K, stride, dil, scr, 1);
-        conv1d_backward(NULL, d2, NULL, dy, in, w, C_in, C_out, T_in, K, stride, dil, scr, 1);
-        conv1d_backward(NULL, NULL, d3, dy, in, w, C_in, C_out, T_in, K, stride, dil, scr, 1);
+        sn_conv1d_backward(d1, NULL, NULL, dy, in, w, C_in, C_out, T_in, K, stride, dil, scr, 1);
+        sn_conv1d_backward(NULL, d2, NULL, dy, in, w, C_in, C_out, T_in, K, stride, dil, scr, 1);
+        sn_conv1d_backward(NULL, NULL, d3, dy, in, w, C_in, C_out, T_in, K, stride, dil, scr, 1);
     }
     same_check(name, "in (alone)", d1, dinf, ni);
     same_check(name, "w (alone)", d2, dwf, nw);
     same_check(name, "b (alone)", d3, dbf, C_out);
-    kern_test_set_isa(2);
+    sn_kern_test_set_isa(2);
     (void)got;
     free(in); free(w); free(dy); free(din0); free(dw0); free(db0); free(dinr); free(dwr); free(dbr);
     free(dinf); free(dwf); free(dbf); free(scr); free(d1); free(d2); free(d3);

@@ -20,7 +20,7 @@
 #undef SONO_REF_KERNELS /* time the fast kernels in every build */
 #include "kernels.h"
 
-int kern_test_set_isa(int level);
+int sn_kern_test_set_isa(int level);
 char *openblas_get_corename(void);
 
 static int g_cpu_clock; /* -c: thread CPU time (1-thread runs on a busy machine) */
@@ -58,17 +58,17 @@ static double time_case(const bench_case *c, int nt) {
     case K_CONV:
         T_in = (c->T - 1) * c->stride + c->K;
         nx = (size_t)c->a * T_in; ny = (size_t)c->b * c->T;
-        ns = conv1d_scratch_floats(c->a, c->K, c->T);
+        ns = sn_conv1d_scratch_floats(c->a, c->K, c->T);
         w = buf((size_t)c->a * c->b * c->K); bb = buf(c->b);
         break;
     case K_CONVTR:
         nx = (size_t)c->a * c->T; ny = (size_t)c->b * ((size_t)(c->T - 1) * c->stride + c->K);
-        ns = convtr1d_scratch_floats(c->b, c->K, c->T);
+        ns = sn_convtr1d_scratch_floats(c->b, c->K, c->T);
         w = buf((size_t)c->a * c->b * c->K); bb = buf(c->b);
         break;
     case K_LSTM:
         nx = (size_t)c->a * c->T; ny = (size_t)c->b * c->T;
-        ns = lstm_scratch_floats(c->a, c->b, c->T);
+        ns = sn_lstm_scratch_floats(c->a, c->b, c->T);
         w = buf((size_t)4 * c->b * c->a); w2 = buf((size_t)4 * c->b * c->b); bb = buf((size_t)4 * c->b);
         h = buf(c->b); cc = buf(c->b);
         for (int i = 0; i < 4 * c->b; i++) bb[i] *= 0.01f;
@@ -91,15 +91,15 @@ static double time_case(const bench_case *c, int nt) {
         double t0 = now_s();
         switch (c->kind) {
         case K_CONV:
-            conv1d_forward(y, x, w, bb, c->a, c->b, T_in, c->K, c->stride, 1, s, nt); break;
+            sn_conv1d_forward(y, x, w, bb, c->a, c->b, T_in, c->K, c->stride, 1, s, nt); break;
         case K_CONVTR:
-            convtr1d_forward(y, x, w, bb, c->a, c->b, c->T, c->K, c->stride, s, nt); break;
+            sn_convtr1d_forward(y, x, w, bb, c->a, c->b, c->T, c->K, c->stride, s, nt); break;
         case K_LSTM:
-            lstm_forward(y, x, w, w2, bb, bb, h, cc, c->a, c->b, c->T, s, nt); break;
+            sn_lstm_forward(y, x, w, w2, bb, bb, h, cc, c->a, c->b, c->T, s, nt); break;
         case K_ELU:
-            elu_forward(y, x, nx, 1.0f, nt); break;
+            sn_elu_forward(y, x, nx, 1.0f, nt); break;
         case K_GN:
-            groupnorm1_forward(y, x, w, bb, c->a, c->T, 1e-5f, nt); break;
+            sn_groupnorm1_forward(y, x, w, bb, c->a, c->T, 1e-5f, nt); break;
         case K_SGEMM:
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->a, c->T, c->K,
                         1.0f, w, c->K, x, c->T, 0.0f, y, c->T);
@@ -135,7 +135,7 @@ int main(int argc, char **argv) {
             return 0;
         } else g_budget = atof(argv[i]) > 0 ? atof(argv[i]) : g_budget;
     }
-    int isa = kern_test_set_isa(force_blas == 1 ? 0 : force_blas == 2 ? 1 : 2);
+    int isa = sn_kern_test_set_isa(force_blas == 1 ? 0 : force_blas == 2 ? 1 : 2);
     static const char *isa_names[] = {"OpenBLAS/plain", "AVX2", "AVX-512"};
     printf("kernel back end: %s; OpenBLAS core: %s\n", isa_names[isa], openblas_get_corename());
 
@@ -177,7 +177,7 @@ int main(int argc, char **argv) {
         const bench_case *c = &cases[i];
         double f = case_flops(c), t[3] = {0, 0, 0};
         for (int nt = 1; nt <= max_nt; nt++) {
-            kern_set_threads(nt);
+            sn_kern_set_threads(nt);
             t[nt] = time_case(c, nt);
             total[nt] += c->count * t[nt];
         }

@@ -18,7 +18,7 @@
 
 /* Test hook in kernels.c (not part of kernels.h): cap the back end
  * (0 OpenBLAS/plain C, 1 AVX2, 2 AVX-512); returns the level in effect. */
-int kern_test_set_isa(int level);
+int sn_kern_test_set_isa(int level);
 
 #define KC_GUARD 32
 #define KC_CANARY 12345.678f

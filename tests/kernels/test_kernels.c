@@ -14,12 +14,12 @@ static void check_conv1d(int C_in, int C_out, int T_in, int K, int stride, int d
     int T_out = conv1d_out_len(T_in, K, stride, dil);
     if (T_out <= 0) return;
     size_t n_in = (size_t)C_in * T_in, n_w = (size_t)C_out * C_in * K, n_out = (size_t)C_out * T_out;
-    size_t n_s = conv1d_scratch_floats(C_in, K, T_out);
+    size_t n_s = sn_conv1d_scratch_floats(C_in, K, T_out);
     float *x = kc_alloc(n_in), *w = kc_alloc(n_w), *b = kc_alloc(C_out);
     float *y = kc_alloc(n_out), *yr = kc_alloc(n_out), *s = kc_alloc(n_s);
     tu_fill(x, n_in, -1, 1); tu_fill(w, n_w, -0.5f, 0.5f); tu_fill(b, C_out, -1, 1);
-    conv1d_forward_ref(yr, x, w, bias ? b : NULL, C_in, C_out, T_in, K, stride, dil, NULL, 1);
-    conv1d_forward(y, x, w, bias ? b : NULL, C_in, C_out, T_in, K, stride, dil, s, nt);
+    sn_conv1d_forward_ref(yr, x, w, bias ? b : NULL, C_in, C_out, T_in, K, stride, dil, NULL, 1);
+    sn_conv1d_forward(y, x, w, bias ? b : NULL, C_in, C_out, T_in, K, stride, dil, s, nt);
     snprintf(g_name, sizeof g_name, "conv1d %dx%d T_in %d K %d s %d d %d%s nt %d",
              C_in, C_out, T_in, K, stride, dil, bias ? " b" : "", nt);
     kc_compare(g_name, y, yr, n_out, KC_TOL);
@@ -30,12 +30,12 @@ static void check_conv1d(int C_in, int C_out, int T_in, int K, int stride, int d
 static void check_convtr1d(int C_in, int C_out, int T_in, int K, int stride, int bias, int nt) {
     size_t T_out = (size_t)(T_in - 1) * stride + K;
     size_t n_in = (size_t)C_in * T_in, n_w = (size_t)C_in * C_out * K, n_out = (size_t)C_out * T_out;
-    size_t n_s = convtr1d_scratch_floats(C_out, K, T_in);
+    size_t n_s = sn_convtr1d_scratch_floats(C_out, K, T_in);
     float *x = kc_alloc(n_in), *w = kc_alloc(n_w), *b = kc_alloc(C_out);
     float *y = kc_alloc(n_out), *yr = kc_alloc(n_out), *s = kc_alloc(n_s);
     tu_fill(x, n_in, -1, 1); tu_fill(w, n_w, -0.5f, 0.5f); tu_fill(b, C_out, -1, 1);
-    convtr1d_forward_ref(yr, x, w, bias ? b : NULL, C_in, C_out, T_in, K, stride, NULL, 1);
-    convtr1d_forward(y, x, w, bias ? b : NULL, C_in, C_out, T_in, K, stride, s, nt);
+    sn_convtr1d_forward_ref(yr, x, w, bias ? b : NULL, C_in, C_out, T_in, K, stride, NULL, 1);
+    sn_convtr1d_forward(y, x, w, bias ? b : NULL, C_in, C_out, T_in, K, stride, s, nt);
     snprintf(g_name, sizeof g_name, "convtr1d %dx%d T_in %d K %d s %d%s nt %d",
              C_in, C_out, T_in, K, stride, bias ? " b" : "", nt);
     kc_compare(g_name, y, yr, n_out, KC_TOL);
@@ -45,7 +45,7 @@ static void check_convtr1d(int C_in, int C_out, int T_in, int K, int stride, int
 
 static void check_lstm(int C, int H, int T, int bias, int nt) {
     size_t G = 4 * (size_t)H;
-    size_t n_s = lstm_scratch_floats(C, H, T);
+    size_t n_s = sn_lstm_scratch_floats(C, H, T);
     float *x = kc_alloc((size_t)C * T), *wi = kc_alloc(G * C), *wh = kc_alloc(G * H);
     float *bi = kc_alloc(G), *bh = kc_alloc(G), *s = kc_alloc(n_s);
     float *h = kc_alloc(H), *c = kc_alloc(H), *hr = kc_alloc(H), *cr = kc_alloc(H);
@@ -55,8 +55,8 @@ static void check_lstm(int C, int H, int T, int bias, int nt) {
     tu_fill(bi, G, -sc, sc); tu_fill(bh, G, -sc, sc);
     tu_fill(h, H, -0.5f, 0.5f); tu_fill(c, H, -1, 1);
     memcpy(hr, h, H * sizeof *h); memcpy(cr, c, H * sizeof *c);
-    lstm_forward_ref(yr, x, wi, wh, bias ? bi : NULL, bias ? bh : NULL, hr, cr, C, H, T, NULL, 1);
-    lstm_forward(y, x, wi, wh, bias ? bi : NULL, bias ? bh : NULL, h, c, C, H, T, s, nt);
+    sn_lstm_forward_ref(yr, x, wi, wh, bias ? bi : NULL, bias ? bh : NULL, hr, cr, C, H, T, NULL, 1);
+    sn_lstm_forward(y, x, wi, wh, bias ? bi : NULL, bias ? bh : NULL, h, c, C, H, T, s, nt);
     snprintf(g_name, sizeof g_name, "lstm C %d H %d T %d%s nt %d", C, H, T, bias ? " b" : "", nt);
     kc_compare(g_name, y, yr, (size_t)H * T, KC_TOL);
     /* a lone state value can be near 0 after cancellation in f*c + i*g: judge
@@ -73,9 +73,9 @@ static void check_elu(size_t n, float alpha, float range, int inplace, int nt) {
     float *x = kc_alloc(n), *y = kc_alloc(n), *yr = kc_alloc(n);
     tu_fill(x, n, -range, range);
     if (n > 4) { x[0] = 0.0f; x[1] = -0.0f; x[2] = -1e-30f; x[3] = -100.0f; }
-    elu_forward_ref(yr, x, n, alpha, 1);
-    if (inplace) { memcpy(y, x, n * sizeof *x); elu_forward(y, y, n, alpha, nt); }
-    else elu_forward(y, x, n, alpha, nt);
+    sn_elu_forward_ref(yr, x, n, alpha, 1);
+    if (inplace) { memcpy(y, x, n * sizeof *x); sn_elu_forward(y, y, n, alpha, nt); }
+    else sn_elu_forward(y, x, n, alpha, nt);
     snprintf(g_name, sizeof g_name, "elu n %zu alpha %g range %g%s nt %d", n, alpha, range,
              inplace ? " in place" : "", nt);
     kc_compare(g_name, y, yr, n, KC_TOL);
@@ -95,9 +95,9 @@ static void check_groupnorm(int C, int T, float offset, int affine, int inplace,
     size_t n = (size_t)C * T;
     float *x = kc_alloc(n), *y = kc_alloc(n), *yr = kc_alloc(n), *g = kc_alloc(C), *b = kc_alloc(C);
     tu_fill(x, n, offset - 1, offset + 1); tu_fill(g, C, 0.5f, 1.5f); tu_fill(b, C, -1, 1);
-    groupnorm1_forward_ref(yr, x, affine ? g : NULL, affine ? b : NULL, C, T, 1e-5f, 1);
-    if (inplace) { memcpy(y, x, n * sizeof *x); groupnorm1_forward(y, y, affine ? g : NULL, affine ? b : NULL, C, T, 1e-5f, nt); }
-    else groupnorm1_forward(y, x, affine ? g : NULL, affine ? b : NULL, C, T, 1e-5f, nt);
+    sn_groupnorm1_forward_ref(yr, x, affine ? g : NULL, affine ? b : NULL, C, T, 1e-5f, 1);
+    if (inplace) { memcpy(y, x, n * sizeof *x); sn_groupnorm1_forward(y, y, affine ? g : NULL, affine ? b : NULL, C, T, 1e-5f, nt); }
+    else sn_groupnorm1_forward(y, x, affine ? g : NULL, affine ? b : NULL, C, T, 1e-5f, nt);
     snprintf(g_name, sizeof g_name, "groupnorm1 C %d T %d offset %g%s%s nt %d", C, T, offset,
              affine ? " affine" : "", inplace ? " in place" : "", nt);
     kc_compare(g_name, y, yr, n, KC_TOL);
@@ -109,8 +109,8 @@ static void check_linear(int N, int IC, int OC, int bias, int nt) {
     float *x = kc_alloc((size_t)N * IC), *w = kc_alloc((size_t)OC * IC), *b = kc_alloc(OC);
     float *y = kc_alloc((size_t)N * OC), *yr = kc_alloc((size_t)N * OC);
     tu_fill(x, (size_t)N * IC, -1, 1); tu_fill(w, (size_t)OC * IC, -0.5f, 0.5f); tu_fill(b, OC, -1, 1);
-    linear_forward_ref(yr, x, w, bias ? b : NULL, N, IC, OC, 1);
-    linear_forward(y, x, w, bias ? b : NULL, N, IC, OC, nt);
+    sn_linear_forward_ref(yr, x, w, bias ? b : NULL, N, IC, OC, 1);
+    sn_linear_forward(y, x, w, bias ? b : NULL, N, IC, OC, nt);
     snprintf(g_name, sizeof g_name, "linear N %d IC %d OC %d%s nt %d", N, IC, OC, bias ? " b" : "", nt);
     kc_compare(g_name, y, yr, (size_t)N * OC, KC_TOL);
     CHECK_MSG(kc_guard_ok(y, (size_t)N * OC), "%s: wrote past the end", g_name);
@@ -131,8 +131,8 @@ static void check_thread_determinism(void) {
         const int *q = conv[i];
         int T_in = (q[2] - 1) * q[4] + q[3];
         size_t n = (size_t)q[1] * q[2];
-        conv1d_forward(y1, x, w, b, q[0], q[1], T_in, q[3], q[4], 1, s, 1);
-        conv1d_forward(y2, x, w, b, q[0], q[1], T_in, q[3], q[4], 1, s, 2);
+        sn_conv1d_forward(y1, x, w, b, q[0], q[1], T_in, q[3], q[4], 1, s, 1);
+        sn_conv1d_forward(y2, x, w, b, q[0], q[1], T_in, q[3], q[4], 1, s, 2);
         CHECK_MSG(!memcmp(y1, y2, n * sizeof *y1), "conv1d %dx%d K %d s %d: 1 and 2 threads differ",
                   q[0], q[1], q[3], q[4]);
     }
@@ -142,21 +142,21 @@ static void check_thread_determinism(void) {
     for (size_t i = 0; i < sizeof tr / sizeof tr[0]; i++) {
         const int *q = tr[i];
         size_t n = (size_t)q[1] * ((size_t)(q[2] - 1) * q[4] + q[3]);
-        convtr1d_forward(y1, x, w, b, q[0], q[1], q[2], q[3], q[4], s, 1);
-        convtr1d_forward(y2, x, w, b, q[0], q[1], q[2], q[3], q[4], s, 2);
+        sn_convtr1d_forward(y1, x, w, b, q[0], q[1], q[2], q[3], q[4], s, 1);
+        sn_convtr1d_forward(y2, x, w, b, q[0], q[1], q[2], q[3], q[4], s, 2);
         CHECK_MSG(!memcmp(y1, y2, n * sizeof *y1), "convtr1d %dx%d K %d s %d: 1 and 2 threads differ",
                   q[0], q[1], q[3], q[4]);
     }
     for (int nt = 1; nt <= 2; nt++) { /* H = 512 as in EnCodec, a few steps */
         memset(h, 0, 512 * sizeof *h); memset(c, 0, 512 * sizeof *c);
-        lstm_forward(nt == 1 ? y1 : y2, x, w, w + 4 * 512 * 64, b, b, h, c, 64, 512, 6, s, nt);
+        sn_lstm_forward(nt == 1 ? y1 : y2, x, w, w + 4 * 512 * 64, b, b, h, c, 64, 512, 6, s, nt);
     }
     CHECK_MSG(!memcmp(y1, y2, 512 * 6 * sizeof *y1), "lstm H 512: 1 and 2 threads differ");
-    elu_forward(y1, x, N_MAX, 1.0f, 1);
-    elu_forward(y2, x, N_MAX, 1.0f, 2);
+    sn_elu_forward(y1, x, N_MAX, 1.0f, 1);
+    sn_elu_forward(y2, x, N_MAX, 1.0f, 2);
     CHECK_MSG(!memcmp(y1, y2, (size_t)N_MAX * sizeof *y1), "elu: 1 and 2 threads differ");
-    groupnorm1_forward(y1, x, b, b + 1000, 100, 3000, 1e-5f, 1);
-    groupnorm1_forward(y2, x, b, b + 1000, 100, 3000, 1e-5f, 2);
+    sn_groupnorm1_forward(y1, x, b, b + 1000, 100, 3000, 1e-5f, 1);
+    sn_groupnorm1_forward(y2, x, b, b + 1000, 100, 3000, 1e-5f, 2);
     CHECK_MSG(!memcmp(y1, y2, 100 * 3000 * sizeof *y1), "groupnorm1: 1 and 2 threads differ");
     printf("  1 and 2 threads give identical bits: checked\n");
     free(x); free(w); free(b); free(s); free(y1); free(y2); free(h); free(c);
@@ -238,17 +238,17 @@ int main(void) {
     tu_seed(20261126);
     int done[3] = {0, 0, 0};
     for (int level = 2; level >= 0; level--) {
-        int got = kern_test_set_isa(level);
+        int got = sn_kern_test_set_isa(level);
         if (done[got]) continue;
         done[got] = 1;
         static const char *names[] = {"OpenBLAS/plain", "AVX2", "AVX-512"};
         for (int nt = 1; nt <= 2; nt++) {
             printf("back end %s, %d thread%s\n", names[got], nt, nt > 1 ? "s" : "");
-            kern_set_threads(nt);
+            sn_kern_set_threads(nt);
             run_all(nt);
         }
         if (got > 0) check_thread_determinism();
     }
-    kern_test_set_isa(2);
+    sn_kern_test_set_isa(2);
     return tu_finish("test_kernels");
 }

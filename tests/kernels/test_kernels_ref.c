@@ -23,7 +23,7 @@ static void conv_cases(int fast) {
     const char *tag = fast ? "fast" : "ref";
     char name[96];
     void (*conv)(float *, const float *, const float *, const float *, int, int, int, int, int, int,
-                 float *, int) = fast ? conv1d_forward : conv1d_forward_ref;
+                 float *, int) = fast ? sn_conv1d_forward : sn_conv1d_forward_ref;
     float out[8];
     {
         /* in [1][5] = 1 2 3 4 5, w [1][1][3] = 1 2 -1, b = 0.5, stride 1, dil 1:
@@ -62,7 +62,7 @@ static void convtr_cases(int fast) {
     const char *tag = fast ? "fast" : "ref";
     char name[96];
     void (*convtr)(float *, const float *, const float *, const float *, int, int, int, int, int,
-                   float *, int) = fast ? convtr1d_forward : convtr1d_forward_ref;
+                   float *, int) = fast ? sn_convtr1d_forward : sn_convtr1d_forward_ref;
     float out[8];
     {
         /* in = 1 2, w = 1 10 100, stride 2, b = 0.5: T_out = (2-1)*2 + 3 = 5
@@ -98,7 +98,7 @@ static void lstm_cases(int fast) {
     const char *tag = fast ? "fast" : "ref";
     char name[96];
     void (*lstm)(float *, const float *, const float *, const float *, const float *, const float *,
-                 float *, float *, int, int, int, float *, int) = fast ? lstm_forward : lstm_forward_ref;
+                 float *, float *, int, int, int, float *, int) = fast ? sn_lstm_forward : sn_lstm_forward_ref;
     {
         /* C = H = 1, two steps, x = 0.5, -1; w_ih = 1 2 3 4, w_hh = .5 -.5 .25 1, no bias,
          * h0 = c0 = 0. Step 1: z = (0.5, 1, 1.5, 2):
@@ -142,10 +142,10 @@ static void pointwise_cases(int fast) {
         /* ELU: x > 0 ? x : alpha (e^x - 1); e^-1 - 1 = -.6321205588 */
         const float x[] = {-1, 0, 2};
         const double w1[] = {-0.6321205588, 0, 2}, w5[] = {-0.3160602794, 0, 2};
-        (fast ? elu_forward : elu_forward_ref)(out, x, 3, 1.0f, 1);
+        (fast ? sn_elu_forward : sn_elu_forward_ref)(out, x, 3, 1.0f, 1);
         snprintf(name, sizeof name, "elu alpha 1 (%s)", tag);
         expect(name, out, w1, 3);
-        (fast ? elu_forward : elu_forward_ref)(out, x, 3, 0.5f, 1);
+        (fast ? sn_elu_forward : sn_elu_forward_ref)(out, x, 3, 0.5f, 1);
         snprintf(name, sizeof name, "elu alpha .5 (%s)", tag);
         expect(name, out, w5, 3);
     }
@@ -156,7 +156,7 @@ static void pointwise_cases(int fast) {
          * gamma = 1 2, beta = 0 1 -> -1.3416407865 -.4472135955 1.8944271910 3.6832815730 */
         const float x[] = {1, 2, 3, 4}, g[] = {1, 2}, b[] = {0, 1};
         const double want[] = {-1.3416407865, -0.4472135955, 1.8944271910, 3.6832815730};
-        (fast ? groupnorm1_forward : groupnorm1_forward_ref)(out, x, g, b, 2, 2, 0.0f, 1);
+        (fast ? sn_groupnorm1_forward : sn_groupnorm1_forward_ref)(out, x, g, b, 2, 2, 0.0f, 1);
         snprintf(name, sizeof name, "groupnorm1 (%s)", tag);
         expect(name, out, want, 4);
     }
@@ -164,7 +164,7 @@ static void pointwise_cases(int fast) {
         /* linear: in [1][2] = 1 2, w [3][2] = (1 0) (0 1) (1 1), b = 0 0 1 -> 1 2 4 */
         const float x[] = {1, 2}, w[] = {1, 0, 0, 1, 1, 1}, b[] = {0, 0, 1};
         const double want[] = {1, 2, 4};
-        (fast ? linear_forward : linear_forward_ref)(out, x, w, b, 1, 2, 3, 1);
+        (fast ? sn_linear_forward : sn_linear_forward_ref)(out, x, w, b, 1, 2, 3, 1);
         snprintf(name, sizeof name, "linear (%s)", tag);
         expect(name, out, want, 3);
     }

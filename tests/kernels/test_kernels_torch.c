@@ -89,9 +89,9 @@ static void run_conv(int fast, int nt, const char *tag) {
         const float *b = fx(p, "b", co), *y = fx(p, "y", (size_t)co * To);
         CHECK(x && w && y);
         if (!x || !w || !y) continue;
-        size_t ns = conv1d_scratch_floats(ci, K, To);
+        size_t ns = sn_conv1d_scratch_floats(ci, K, To);
         float *out = kc_alloc((size_t)co * To), *sc = kc_alloc(ns);
-        (fast ? conv1d_forward : conv1d_forward_ref)(out, x, w, b, ci, co, T, K, s, d, sc, nt);
+        (fast ? sn_conv1d_forward : sn_conv1d_forward_ref)(out, x, w, b, ci, co, T, K, s, d, sc, nt);
         snprintf(g_what, sizeof g_what, "%s: %s %dx%d T %d K %d s %d d %d", tag, p, ci, co, T, K, s, d);
         kc_compare(g_what, out, y, (size_t)co * To, KC_TOL);
         CHECK(kc_guard_ok(out, (size_t)co * To) && kc_guard_ok(sc, ns));
@@ -111,9 +111,9 @@ static void run_convtr(int fast, int nt, const char *tag) {
         const float *b = fx(p, "b", co), *y = fx(p, "y", (size_t)co * To);
         CHECK(x && w && b && y);
         if (!x || !w || !b || !y) continue;
-        size_t ns = convtr1d_scratch_floats(co, K, T);
+        size_t ns = sn_convtr1d_scratch_floats(co, K, T);
         float *out = kc_alloc((size_t)co * To), *sc = kc_alloc(ns);
-        (fast ? convtr1d_forward : convtr1d_forward_ref)(out, x, w, b, ci, co, T, K, s, sc, nt);
+        (fast ? sn_convtr1d_forward : sn_convtr1d_forward_ref)(out, x, w, b, ci, co, T, K, s, sc, nt);
         snprintf(g_what, sizeof g_what, "%s: %s %dx%d T %d K %d s %d", tag, p, ci, co, T, K, s);
         kc_compare(g_what, out, y, (size_t)co * To, KC_TOL);
         CHECK(kc_guard_ok(out, (size_t)co * To) && kc_guard_ok(sc, ns));
@@ -134,10 +134,10 @@ static void run_lstm(int fast, int nt, const char *tag) {
         const float *y = fx(p, "y", (size_t)H * T), *hT = fx(p, "hT", H), *cT = fx(p, "cT", H);
         CHECK(x && wi && wh && bi && bh && h0 && c0 && y && hT && cT);
         if (!(x && wi && wh && bi && bh && h0 && c0 && y && hT && cT)) continue;
-        size_t ns = lstm_scratch_floats(C, H, T);
+        size_t ns = sn_lstm_scratch_floats(C, H, T);
         float *out = kc_alloc((size_t)H * T), *sc = kc_alloc(ns), *h = kc_alloc(H), *c = kc_alloc(H);
         memcpy(h, h0, H * sizeof *h); memcpy(c, c0, H * sizeof *c);
-        (fast ? lstm_forward : lstm_forward_ref)(out, x, wi, wh, bi, bh, h, c, C, H, T, sc, nt);
+        (fast ? sn_lstm_forward : sn_lstm_forward_ref)(out, x, wi, wh, bi, bh, h, c, C, H, T, sc, nt);
         snprintf(g_what, sizeof g_what, "%s: %s C %d H %d T %d", tag, p, C, H, T);
         kc_compare(g_what, out, y, (size_t)H * T, KC_TOL);
         kc_compare_floor("    final h", h, hT, H, 1.0, KC_TOL);
@@ -158,7 +158,7 @@ static void run_pointwise(int fast, int nt, const char *tag) {
         CHECK(x && y);
         if (!x || !y) continue;
         float *out = kc_alloc(n);
-        (fast ? elu_forward : elu_forward_ref)(out, x, n, pa[1], nt);
+        (fast ? sn_elu_forward : sn_elu_forward_ref)(out, x, n, pa[1], nt);
         snprintf(g_what, sizeof g_what, "%s: %s n %zu alpha %g", tag, p, n, pa[1]);
         kc_compare(g_what, out, y, n, KC_TOL);
         free(out);
@@ -174,7 +174,7 @@ static void run_pointwise(int fast, int nt, const char *tag) {
         CHECK(x && g && b && y);
         if (!x || !g || !b || !y) continue;
         float *out = kc_alloc(n);
-        (fast ? groupnorm1_forward : groupnorm1_forward_ref)(out, x, g, b, C, T, pa[2], nt);
+        (fast ? sn_groupnorm1_forward : sn_groupnorm1_forward_ref)(out, x, g, b, C, T, pa[2], nt);
         snprintf(g_what, sizeof g_what, "%s: %s C %d T %d eps %g", tag, p, C, T, pa[2]);
         kc_compare(g_what, out, y, n, KC_TOL);
         free(out);
@@ -188,7 +188,7 @@ static void run_pointwise(int fast, int nt, const char *tag) {
         CHECK(x && w && b && y);
         if (x && w && b && y) {
             float out[64];
-            (fast ? linear_forward : linear_forward_ref)(out, x, w, b, N, IC, OC, nt);
+            (fast ? sn_linear_forward : sn_linear_forward_ref)(out, x, w, b, N, IC, OC, nt);
             snprintf(g_what, sizeof g_what, "%s: lin0 N %d IC %d OC %d", tag, N, IC, OC);
             kc_compare(g_what, out, y, (size_t)N * OC, KC_TOL);
         }
@@ -210,16 +210,16 @@ int main(int argc, char **argv) {
     int done[3] = {0, 0, 0};
     run_conv(0, 1, "ref"); run_convtr(0, 1, "ref"); run_lstm(0, 1, "ref"); run_pointwise(0, 1, "ref");
     for (int level = 2; level >= 0; level--) {
-        int got = kern_test_set_isa(level);
+        int got = sn_kern_test_set_isa(level);
         if (done[got]) continue;
         done[got] = 1;
         for (int nt = 1; nt <= 2; nt++) {
             char tag[64];
             snprintf(tag, sizeof tag, "%s nt %d", names[got], nt);
-            kern_set_threads(nt);
+            sn_kern_set_threads(nt);
             run_conv(1, nt, tag); run_convtr(1, nt, tag); run_lstm(1, nt, tag); run_pointwise(1, nt, tag);
         }
     }
-    kern_test_set_isa(2);
+    sn_kern_test_set_isa(2);
     return tu_finish("test_kernels_torch");
 }

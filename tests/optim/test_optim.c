@@ -54,44 +54,44 @@ static void test_adamw(void) {
     float p[37];
     memcpy(p, get("adamw_p0", n), sizeof p);
     sono_adamw o;
-    CHECK(adamw_init(&o, n, 0.8f, 0.95f, 1e-6f, 0.1f) == 0);
+    CHECK(sn_adamw_init(&o, n, 0.8f, 0.95f, 1e-6f, 0.1f) == 0);
     double worst = 0;
     for (int s = 0; s < 6; s++) {
         char k[32];
         snprintf(k, sizeof k, "adamw_g%d", s);
-        adamw_step(&o, p, get(k, n), 3e-3f);
+        sn_adamw_step(&o, p, get(k, n), 3e-3f);
         snprintf(k, sizeof k, "adamw_p%d", s + 1);
         double e = maxrel(p, get(k, n), n);
         if (e > worst) worst = e;
     }
     printf("AdamW vs torch.optim.AdamW, 6 steps: worst relative error %.3g\n", worst);
     CHECK(worst < 1e-5);
-    adamw_free(&o);
+    sn_adamw_free(&o);
 }
 
 static void test_clip(void) {
     float g[50];
     memcpy(g, get("clip_g", 50), sizeof g);
-    float norm = grad_clip_norm(g, 50, 1.5f);
+    float norm = sn_grad_clip_norm(g, 50, 1.5f);
     printf("clip: norm %.6f (torch %.6f), worst relative error %.3g\n", norm, get("clip_norm", 1)[0],
            maxrel(g, get("clip_out", 50), 50));
     CHECK(fabs(norm - get("clip_norm", 1)[0]) < 1e-5 * norm);
     CHECK(maxrel(g, get("clip_out", 50), 50) < 1e-5);
     float small[3] = {0.1f, 0.2f, 0.2f};
-    grad_clip_norm(small, 3, 1.0f);
+    sn_grad_clip_norm(small, 3, 1.0f);
     CHECK(small[0] == 0.1f && small[2] == 0.2f); /* under the limit: untouched */
 }
 
 static void test_schedule(void) {
-    CHECK(fabs(lr_warmup_cosine(0, 10, 100, 1.0f, 0.1f) - 0.1f) < 1e-6);
-    CHECK(fabs(lr_warmup_cosine(9, 10, 100, 1.0f, 0.1f) - 1.0f) < 1e-6);
-    CHECK(fabs(lr_warmup_cosine(10, 10, 100, 1.0f, 0.1f) - 1.0f) < 1e-6);
-    CHECK(fabs(lr_warmup_cosine(55, 10, 100, 1.0f, 0.1f) - 0.55f) < 1e-5);
-    CHECK(fabs(lr_warmup_cosine(100, 10, 100, 1.0f, 0.1f) - 0.1f) < 1e-6);
+    CHECK(fabs(sn_lr_warmup_cosine(0, 10, 100, 1.0f, 0.1f) - 0.1f) < 1e-6);
+    CHECK(fabs(sn_lr_warmup_cosine(9, 10, 100, 1.0f, 0.1f) - 1.0f) < 1e-6);
+    CHECK(fabs(sn_lr_warmup_cosine(10, 10, 100, 1.0f, 0.1f) - 1.0f) < 1e-6);
+    CHECK(fabs(sn_lr_warmup_cosine(55, 10, 100, 1.0f, 0.1f) - 0.55f) < 1e-5);
+    CHECK(fabs(sn_lr_warmup_cosine(100, 10, 100, 1.0f, 0.1f) - 0.1f) < 1e-6);
     float prev = 2;
     int mono = 1;
     for (int s = 10; s < 100; s++) {
-        float l = lr_warmup_cosine(s, 10, 100, 1.0f, 0.1f);
+        float l = sn_lr_warmup_cosine(s, 10, 100, 1.0f, 0.1f);
         if (l > prev) mono = 0;
         prev = l;
     }
@@ -111,7 +111,7 @@ static void test_ema_reference(void) {
                   .embed = e, .embed_avg = avg, .cluster_size = size};
     uint64_t rng = 1;
     int rep = -1;
-    rvq_ema_update(&cb, get("ema_x", N * D), idx, N, &rng, &rep);
+    sn_rvq_ema_update(&cb, get("ema_x", N * D), idx, N, &rng, &rep);
     CHECK(rep == 0);
     double e1 = maxrel(size, get("ema_size1", K), K), e2 = maxrel(avg, get("ema_avg1", K * D), K * D),
            e3 = maxrel(e, get("ema_embed1", K * D), K * D);
@@ -143,8 +143,8 @@ static double revive(float threshold) {
                 if (k == 0 || s < best) { best = s; idx[i] = k; }
             }
         }
-        ppl = rvq_perplexity(idx, N, K, NULL);
-        rvq_ema_update(&cb, x, idx, N, &rng, NULL);
+        ppl = sn_rvq_perplexity(idx, N, K, NULL);
+        sn_rvq_ema_update(&cb, x, idx, N, &rng, NULL);
     }
     return ppl;
 }
@@ -161,7 +161,7 @@ static void test_kmeans(void) {
     rvq_ema cb = {.K = K, .D = D, .decay = 0.99f, .eps = 1e-5f, .dead_threshold = 0.05f,
                   .embed = e, .embed_avg = avg, .cluster_size = size};
     uint64_t rng = 7;
-    CHECK(rvq_kmeans_init(&cb, x, N, 10, 160.0, &rng) == 0);
+    CHECK(sn_rvq_kmeans_init(&cb, x, N, 10, 160.0, &rng) == 0);
     int32_t idx[N];
     for (int i = 0; i < N; i++) { /* nearest code, brute force */
         float best = 0;
@@ -171,7 +171,7 @@ static void test_kmeans(void) {
             if (k == 0 || s < best) { best = s; idx[i] = k; }
         }
     }
-    double ppl = rvq_perplexity(idx, N, K, NULL), total = 0;
+    double ppl = sn_rvq_perplexity(idx, N, K, NULL), total = 0;
     for (int k = 0; k < K; k++) total += size[k];
     printf("k-means init: perplexity %.2f on %d clusters, counts sum %.1f (per step 160)\n", ppl, C, total);
     /* Lloyd from random rows can merge two clusters and split another; with
@@ -179,7 +179,7 @@ static void test_kmeans(void) {
     CHECK(ppl > C - 1.5);
     CHECK(fabs(total - 160.0) < 1e-3);
     CHECK(avg[0] == e[0] * size[0]);
-    CHECK(rvq_kmeans_init(&cb, x, K - 1, 10, 1.0, &rng) == SONO_E_ARG);
+    CHECK(sn_rvq_kmeans_init(&cb, x, K - 1, 10, 1.0, &rng) == SONO_E_ARG);
 }
 
 int main(int argc, char **argv) {
@@ -196,8 +196,8 @@ int main(int argc, char **argv) {
     CHECK(without < 1.5);
     int used;
     int32_t one[4] = {3, 3, 3, 3};
-    CHECK(fabs(rvq_perplexity(one, 4, 8, &used) - 1.0) < 1e-12 && used == 1);
+    CHECK(fabs(sn_rvq_perplexity(one, 4, 8, &used) - 1.0) < 1e-12 && used == 1);
     int32_t uni[4] = {0, 1, 2, 3};
-    CHECK(fabs(rvq_perplexity(uni, 4, 4, &used) - 4.0) < 1e-9 && used == 4);
+    CHECK(fabs(sn_rvq_perplexity(uni, 4, 4, &used) - 4.0) < 1e-9 && used == 4);
     return tu_finish("optim");
 }

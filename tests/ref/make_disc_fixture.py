@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Write tests/train/data/disc_tiny.safetensors: the MS-STFT discriminator
-(codec/disc.c) on a tiny configuration, computed by a plain-PyTorch model
+(codec/train/disc.c) on a tiny configuration, computed by a plain-PyTorch model
 that follows audiocraft's adversarial/discriminators/msstftd.py
 (DiscriminatorSTFT, MultiScaleSTFTDiscriminator) and the losses of
 adversarial/losses.py (AdversarialLoss with normalize=True, hinge losses,
@@ -16,7 +16,7 @@ each scale's conv_post weight_g is rescaled so that its logits on y have a
 standard deviation of 1.5, and its bias shifted so that they average 0.25, so
 that both sides of every hinge are exercised.
 
-Writes (float32; names as codec/disc.c's parameter table):
+Writes (float32; names as codec/train/disc.c's parameter table):
   x, y [B, C, T]                     real and fake crops
   param.<name>                       every parameter, PyTorch's shapes
   loss_d                             mean_s [mean relu(1 - D(x)) + mean relu(1 + D(y))]

@@ -1,5 +1,5 @@
 """Write tests/train/data/mel_loss.safetensors: the multi-scale mel loss of
-codec/mel_loss.h computed with PyTorch/torchaudio in float64, with its autograd
+codec/train/mel_loss.h computed with PyTorch/torchaudio in float64, with its autograd
 gradient w.r.t. the reconstruction, for tests/train/test_mel_loss.c.
 
     /usr/bin/python3 tests/ref/make_mel_fixture.py [--out tests/train/data]

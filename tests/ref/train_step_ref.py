@@ -9,12 +9,12 @@ values of codec/codec_config.c (kernel 7, last kernel 7, residual kernel 3,
 one residual layer, dilation base 2, compress 2), and a residual VQ of
 8 codebooks x 1024 used in full (6 kbps).
 
-One step, as codec/trainer.c without the adversarial part:
+One step, as codec/train/trainer.c without the adversarial part:
     forward (encoder, RVQ with EMA codebooks, decoder),
     loss = 0.1 * L1(wave) + multi-scale mel + 1.0 * commitment,
     backward, global grad-norm clip 1.0, AdamW (lr 3e-4, betas 0.5/0.9,
     weight decay 0).
-The mel loss is the one codec/mel_loss.h describes: n_fft 2^5..2^11,
+The mel loss is the one codec/train/mel_loss.h describes: n_fft 2^5..2^11,
 hop n_fft/4, periodic Hann, reflect pad (n_fft - hop)/2 both sides then
 zeros to a whole frame, normalized STFT magnitude, 64 HTK mels 0..rate/2,
 mean |M(x) - M(y)| + mean |ln max(M(x), 1e-5) - ln max(M(y), 1e-5)|,
@@ -66,7 +66,7 @@ def build(encodec, cfg):
 
 
 class MelLoss(torch.nn.Module):
-    """Multi-scale mel loss of codec/mel_loss.h (audiocraft's MelSpectrogramWrapper per scale)."""
+    """Multi-scale mel loss of codec/train/mel_loss.h (audiocraft's MelSpectrogramWrapper per scale)."""
 
     def __init__(self, rate, log2_min=5, log2_max=11, n_mels=64):
         super().__init__()

@@ -1,7 +1,7 @@
-/* Speed of the MS-STFT discriminator (codec/disc.c) as the codec trainer runs
+/* Speed of the MS-STFT discriminator (codec/train/disc.c) as the codec trainer runs
  * it: one disc per thread, single-threaded (OpenBLAS set to 1 thread), the
  * default EnCodec config (5 scales, n_fft 1024 2048 512 256 128), B crops of
- * T samples, mono, for filters 8 and 32. Times disc_loss_d and disc_loss_g
+ * T samples, mono, for filters 8 and 32. Times sn_disc_loss_d and sn_disc_loss_g
  * (best of `reps` after a warm-up) and, as a breakdown, each conv2d layer's
  * forward, input gradient and weight gradient on its own. Times are CPU time
  * of this thread (CLOCK_THREAD_CPUTIME_ID): the machine may be shared, and
@@ -59,18 +59,18 @@ static void layer_breakdown(const disc_config *cfg, int T, int reps, int B) {
             float *in = malloc(nin * sizeof(float)), *din = calloc(nin, sizeof(float));
             float *out = malloc(nout * sizeof(float)), *dout = malloc(nout * sizeof(float));
             float *w = malloc(nw * sizeof(float)), *dw = calloc(nw, sizeof(float)), b[4096] = {0}, db[4096] = {0};
-            float *scr = malloc((disc_conv2d_scratch_floats(&s) + 1) * sizeof(float));
+            float *scr = malloc((sn_disc_conv2d_scratch_floats(&s) + 1) * sizeof(float));
             for (size_t k = 0; k < nin; k++) in[k] = urand_pm();
             for (size_t k = 0; k < nout; k++) dout[k] = urand_pm();
             for (size_t k = 0; k < nw; k++) w[k] = urand_pm() * 0.1f;
             double tf = 1e9, ti = 1e9, tw = 1e9;
             for (int r = 0; r <= reps; r++) {
                 double c0 = cpu_s();
-                disc_conv2d_forward(out, in, w, b, &s, scr);
+                sn_disc_conv2d_forward(out, in, w, b, &s, scr);
                 double c1 = cpu_s();
-                disc_conv2d_backward(din, NULL, NULL, dout, in, w, &s, scr);
+                sn_disc_conv2d_backward(din, NULL, NULL, dout, in, w, &s, scr);
                 double c2 = cpu_s();
-                disc_conv2d_backward(NULL, dw, db, dout, in, w, &s, scr);
+                sn_disc_conv2d_backward(NULL, dw, db, dout, in, w, &s, scr);
                 double c3 = cpu_s();
                 if (r > 0) {
                     if (c1 - c0 < tf) tf = c1 - c0;
@@ -103,36 +103,36 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: bench-disc [B] [T] [reps] [filters...]\n");
         return 1;
     }
-    kern_set_threads(1);
+    sn_kern_set_threads(1);
     printf("bench-disc: B %d, T %d, best of %d, single thread, CPU time of this thread (wall in brackets)\n", B, T,
            reps);
     for (int fi = 0; fi < nf; fi++) {
-        disc_config cfg = disc_default_config(1, filt[fi]);
+        disc_config cfg = sn_disc_default_config(1, filt[fi]);
         int err = 0;
-        disc *d = disc_new_config(&cfg, B, T, &err);
-        if (!d) { fprintf(stderr, "disc_new_config failed: %d\n", err); return 1; }
-        disc_init_params(d, 1234);
+        disc *d = sn_disc_new_config(&cfg, B, T, &err);
+        if (!d) { fprintf(stderr, "sn_disc_new_config failed: %d\n", err); return 1; }
+        sn_disc_init_params(d, 1234);
         size_t n = (size_t)B * T;
         float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float)), *dy = calloc(n, sizeof(float));
         for (size_t k = 0; k < n; k++) { x[k] = 0.3f * urand_pm(); y[k] = 0.3f * urand_pm(); }
         tm bd = {0, 0}, bg = {0, 0};
         double ld = 0, adv = 0, feat = 0;
         for (int r = 0; r <= reps; r++) {   /* r == 0: warm-up */
-            disc_zero_grad(d);
+            sn_disc_zero_grad(d);
             double c0 = cpu_s(), w0 = wall_s();
-            ld = disc_loss_d(d, x, y);
+            ld = sn_disc_loss_d(d, x, y);
             if (r) keep_best(&bd, c0, w0);
             c0 = cpu_s(); w0 = wall_s();
-            disc_loss_g(d, x, y, 4.0f, 4.0f, dy, &adv, &feat);
+            sn_disc_loss_g(d, x, y, 4.0f, 4.0f, dy, &adv, &feat);
             if (r) keep_best(&bg, c0, w0);
         }
-        printf("filters %d: %zu params; L_d %.6f adv %.6f feat %.6f\n", filt[fi], disc_n_floats(d), ld, adv, feat);
-        printf("  disc_loss_d %8.2f ms/crop (%8.2f)\n", bd.cpu * 1e3 / B, bd.wall * 1e3 / B);
-        printf("  disc_loss_g %8.2f ms/crop (%8.2f)\n", bg.cpu * 1e3 / B, bg.wall * 1e3 / B);
+        printf("filters %d: %zu params; L_d %.6f adv %.6f feat %.6f\n", filt[fi], sn_disc_n_floats(d), ld, adv, feat);
+        printf("  sn_disc_loss_d %8.2f ms/crop (%8.2f)\n", bd.cpu * 1e3 / B, bd.wall * 1e3 / B);
+        printf("  sn_disc_loss_g %8.2f ms/crop (%8.2f)\n", bg.cpu * 1e3 / B, bg.wall * 1e3 / B);
         printf("  d + g       %8.2f ms/crop (%8.2f)\n", (bd.cpu + bg.cpu) * 1e3 / B, (bd.wall + bg.wall) * 1e3 / B);
         layer_breakdown(&cfg, T, reps, B);
         free(x); free(y); free(dy);
-        disc_free(d);
+        sn_disc_free(d);
     }
     return 0;
 }

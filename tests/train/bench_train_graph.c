@@ -39,12 +39,12 @@ static double urand(void) {
 
 static void run(train_graph *g, const float *audio, int steps, int B, int T, int sr, const char *what) {
     train_losses L;
-    train_graph_set_timing(g, 1);
+    sn_train_graph_set_timing(g, 1);
     double t0 = now_s(), c0 = cpu_s();
     for (int s = 0; s < steps; s++) {
-        train_graph_zero_grad(g);
-        train_graph_forward(g, audio, 1.0f, 1.0f, &L);
-        train_graph_backward(g, NULL);
+        sn_train_graph_zero_grad(g);
+        sn_train_graph_forward(g, audio, 1.0f, 1.0f, &L);
+        sn_train_graph_backward(g, NULL);
     }
     double dt = (now_s() - t0) / steps, dc = (cpu_s() - c0) / steps;
     printf("%-5s: %8.1f ms per step wall, %8.1f ms CPU (B=%d, T=%d): %.2f audio-seconds per second (wall), %.2f (CPU); "
@@ -52,19 +52,19 @@ static void run(train_graph *g, const float *audio, int steps, int B, int T, int
            L.l1, L.commit);
     const char *names[TRAIN_NODE_KINDS];
     double f[TRAIN_NODE_KINDS], b[TRAIN_NODE_KINDS];
-    train_graph_timing(g, names, f, b);
+    sn_train_graph_timing(g, names, f, b);
     for (int k = 0; k < TRAIN_NODE_KINDS; k++)
         if (f[k] + b[k] > 0)
             printf("       %-10s fwd %8.2f ms  bwd %8.2f ms per step\n", names[k], 1e3 * f[k] / steps, 1e3 * b[k] / steps);
-    train_graph_set_timing(g, 0);
+    sn_train_graph_set_timing(g, 0);
 }
 
 int main(int argc, char **argv) {
     int B = argc > 1 ? atoi(argv[1]) : 4, T = argc > 2 ? atoi(argv[2]) : 24000;
     int steps = argc > 3 ? atoi(argv[3]) : 5, ref_steps = argc > 4 ? atoi(argv[4]) : 1;
-    kern_set_threads(1);
+    sn_kern_set_threads(1);
     codec_config cfg;
-    codec_config_preset("encodec_24khz", &cfg);
+    sn_codec_config_preset("encodec_24khz", &cfg);
     cfg.n_filters = 16;
     cfg.lstm_layers = 0;
     cfg.dimension = 128;
@@ -72,22 +72,22 @@ int main(int argc, char **argv) {
     cfg.codebook_size = 1024;
     cfg.residual_kernel_size = 3;
     int err = 0;
-    train_graph *g = train_graph_new(&cfg, B, T, cfg.n_q, &err);
-    if (!g) { fprintf(stderr, "train_graph_new: %s\n", sono_strerror(err)); return 1; }
+    train_graph *g = sn_train_graph_new(&cfg, B, T, cfg.n_q, &err);
+    if (!g) { fprintf(stderr, "sn_train_graph_new: %s\n", sono_strerror(err)); return 1; }
     size_t nx = (size_t)B * T;
     float *audio = malloc(nx * sizeof *audio);
     for (size_t i = 0; i < nx; i++) /* a few tones and noise, std about 0.1 */
         audio[i] = (float)(0.08 * sin(0.031 * (double)i) + 0.05 * sin(0.173 * (double)i + 1.0) +
                            0.04 * (2.0 * urand() - 1.0));
-    train_graph_init_params(g, 1234);
+    sn_train_graph_init_params(g, 1234);
     double t0 = now_s();
-    train_graph_data_init(g, audio, 0.1f);
+    sn_train_graph_data_init(g, audio, 0.1f);
     printf("data init: %.1f ms; arena %.1f MB; %zu parameters\n", 1e3 * (now_s() - t0),
-           train_graph_arena_bytes(g) / 1e6, train_graph_n_floats(g));
+           sn_train_graph_arena_bytes(g) / 1e6, sn_train_graph_n_floats(g));
     /* codebooks: random latent frames (codebook 0), smaller noise for the rest */
-    int F = train_graph_frames(g), D = cfg.dimension, K = cfg.codebook_size;
-    const float *z = train_graph_latents(g);
-    float *cb = train_graph_codebooks(g);
+    int F = sn_train_graph_frames(g), D = cfg.dimension, K = cfg.codebook_size;
+    const float *z = sn_train_graph_latents(g);
+    float *cb = sn_train_graph_codebooks(g);
     for (int q = 0; q < cfg.n_q; q++)
         for (int k = 0; k < K; k++) {
             int b = (int)(urand() * B), f = (int)(urand() * F);
@@ -95,14 +95,14 @@ int main(int argc, char **argv) {
                 cb[((size_t)q * K + k) * D + d] = q == 0 ? z[((size_t)b * D + d) * F + f]
                                                          : (float)((2.0 * urand() - 1.0) * pow(0.6, q));
         }
-    train_graph_codebooks_changed(g);
+    sn_train_graph_codebooks_changed(g);
     run(g, audio, 1, B, T, cfg.sample_rate, "warm"); /* first touch of the arena */
     run(g, audio, steps, B, T, cfg.sample_rate, "fast");
     if (ref_steps > 0) {
-        train_graph_set_ref_kernels(g, 1);
+        sn_train_graph_set_ref_kernels(g, 1);
         run(g, audio, ref_steps, B, T, cfg.sample_rate, "ref");
     }
     free(audio);
-    train_graph_free(g);
+    sn_train_graph_free(g);
     return 0;
 }

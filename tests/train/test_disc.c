@@ -1,4 +1,4 @@
-/* MS-STFT discriminator (codec/disc.c).
+/* MS-STFT discriminator (codec/train/disc.c).
  *
  * 1. conv2d: the fast kernel against the plain reference (forward, and
  *    backward for din, dw, db), on the discriminator's shapes and others with
@@ -41,12 +41,12 @@
  *    scale 2's convs.4, where C takes sign(0) = 0), and each such element
  *    moves hundreds of dy samples (measured: relative L2 5.8e-4; 2.8e-5 with
  *    an im2col forward whose rounding happens to split no tie).
- * 5. disc_keep_forward: the discriminator step that reuses the generator
+ * 5. sn_disc_keep_forward: the discriminator step that reuses the generator
  *    loss's forward passes gives bit-identical L_d and gradients (and the
  *    generator side identical adv, feat, dy); it reuses them only when x, y
  *    and the parameters are unchanged (each changed in turn: it runs the
  *    forward passes again and still matches a plain disc), and only once.
- * 6. SONO_DISC_BENCH=1: ms per disc_loss_d / disc_loss_g for B = 1,
+ * 6. SONO_DISC_BENCH=1: ms per sn_disc_loss_d / sn_disc_loss_g for B = 1,
  *    T = 24000, 32 filters, default scales (not part of the pass/fail). */
 #define _POSIX_C_SOURCE 200809L
 #include <time.h>
@@ -92,7 +92,7 @@ static void test_conv2d_shape(const disc_conv2d_shape *s) {
     float *di1 = calloc(n_in, sizeof(float)), *di2 = calloc(n_in, sizeof(float));
     float *dw1 = calloc(n_w, sizeof(float)), *dw2 = calloc(n_w, sizeof(float));
     float *db1 = calloc(s->C_out, sizeof(float)), *db2 = calloc(s->C_out, sizeof(float));
-    size_t sf = disc_conv2d_scratch_floats(s);
+    size_t sf = sn_disc_conv2d_scratch_floats(s);
     float *scr = malloc((sf ? sf : 1) * sizeof(float));
     tu_fill(in, n_in, -1, 1);
     tu_fill(w, n_w, -0.5f, 0.5f);
@@ -102,13 +102,13 @@ static void test_conv2d_shape(const disc_conv2d_shape *s) {
     snprintf(what, sizeof what, "conv2d %dx%dx%d->%d k%dx%d s%d,%d d%d,%d p%d,%d", s->C_in, s->H, s->W, s->C_out,
              s->kh, s->kw, s->sh, s->sw, s->dh, s->dw, s->ph, s->pw);
     printf("%s -> %dx%d\n", what, Ho, Wo);
-    disc_conv2d_forward(o1, in, w, b, s, scr);
-    disc_conv2d_forward_ref(o2, in, w, b, s, NULL);
+    sn_disc_conv2d_forward(o1, in, w, b, s, scr);
+    sn_disc_conv2d_forward_ref(o2, in, w, b, s, NULL);
     double ref_max = 0;
     for (size_t k = 0; k < n_out; k++) ref_max = fmax(ref_max, fabs(o2[k]));
     CHECK_MSG(tu_maxdiff(o1, o2, n_out, "forward fast vs ref") <= CONV_TOL * ref_max, "%s", what);
-    disc_conv2d_backward(di1, dw1, db1, R, in, w, s, scr);
-    disc_conv2d_backward_ref(di2, dw2, db2, R, in, w, s, NULL);
+    sn_disc_conv2d_backward(di1, dw1, db1, R, in, w, s, scr);
+    sn_disc_conv2d_backward_ref(di2, dw2, db2, R, in, w, s, NULL);
     double m;
     m = 0;
     for (size_t k = 0; k < n_in; k++) m = fmax(m, fabs(di2[k]));
@@ -120,7 +120,7 @@ static void test_conv2d_shape(const disc_conv2d_shape *s) {
     for (int k = 0; k < s->C_out; k++) m = fmax(m, fabs(db2[k]));
     CHECK_MSG(tu_maxdiff(db1, db2, s->C_out, "db fast vs ref") <= CONV_TOL * m, "%s", what);
     /* accumulation: a second fast backward doubles every gradient */
-    disc_conv2d_backward(di1, dw1, db1, R, in, w, s, scr);
+    sn_disc_conv2d_backward(di1, dw1, db1, R, in, w, s, scr);
     int dbl = 1;
     for (size_t k = 0; k < n_in; k++) dbl &= fabs(di1[k] - 2.0 * di2[k]) <= 1e-4 * (1 + fabs(di2[k]));
     for (size_t k = 0; k < n_w; k++) dbl &= fabs(dw1[k] - 2.0 * dw2[k]) <= 1e-4 * (1 + fabs(dw2[k]));
@@ -130,8 +130,8 @@ static void test_conv2d_shape(const disc_conv2d_shape *s) {
     const float h = 0.25f;   /* the sum is linear in each input: a long step only beats rounding */
     int bad = 0;
     for (int impl = 0; impl < 2; impl++) {
-        conv_fwd_fn f = impl ? disc_conv2d_forward : disc_conv2d_forward_ref;
-        conv_bwd_fn g = impl ? disc_conv2d_backward : disc_conv2d_backward_ref;
+        conv_fwd_fn f = impl ? sn_disc_conv2d_forward : sn_disc_conv2d_forward_ref;
+        conv_bwd_fn g = impl ? sn_disc_conv2d_backward : sn_disc_conv2d_backward_ref;
         memset(di1, 0, n_in * sizeof(float));
         memset(dw1, 0, n_w * sizeof(float));
         memset(db1, 0, s->C_out * sizeof(float));
@@ -190,28 +190,28 @@ static void test_lrelu(void) {
         x[i] = (i & 1) ? v : -v;
         R[i] = tu_uniform(-1, 1);
     }
-    disc_lrelu_forward(y, x, N, slope);
-    disc_lrelu_backward(dx, R, y, N, slope);
+    sn_disc_lrelu_forward(y, x, N, slope);
+    sn_disc_lrelu_backward(dx, R, y, N, slope);
     int bad = 0;
     for (int i = 0; i < N; i++) {
         float a, b, keep = x[i];
         x[i] = keep + h;
-        disc_lrelu_forward(&a, &x[i], 1, slope);
+        sn_disc_lrelu_forward(&a, &x[i], 1, slope);
         x[i] = keep - h;
-        disc_lrelu_forward(&b, &x[i], 1, slope);
+        sn_disc_lrelu_forward(&b, &x[i], 1, slope);
         x[i] = keep;
         double fd = R[i] * ((double)a - b) / (2.0 * h);
         if (!(fabs(dx[i] - fd) <= LAYER_RTOL * fabs(fd) + LAYER_ATOL)) bad++;
     }
     CHECK_MSG(bad == 0, "leaky relu: %d finite-difference mismatches", bad);
-    disc_lrelu_forward(x, x, N, slope);   /* in place */
+    sn_disc_lrelu_forward(x, x, N, slope);   /* in place */
     CHECK(!memcmp(x, y, sizeof y));
 }
 
 /* ---- 3: whole discriminator, finite differences -------------------------- */
 
 static disc_config small_config(float slope) {
-    disc_config c = disc_default_config(2, 3);
+    disc_config c = sn_disc_default_config(2, 3);
     c.n_scales = 2;
     c.n_fft[0] = 128;
     c.hop[0] = 32;
@@ -225,8 +225,8 @@ enum { LOSS_D, LOSS_ADV, LOSS_FEAT };
 
 static double loss_of(disc *d, int which, const float *x, const float *y) {
     double a, f;
-    if (which == LOSS_D) return disc_loss_d(d, x, y);   /* grads pollution is harmless here */
-    disc_loss_g(d, x, y, 0, 0, NULL, &a, &f);
+    if (which == LOSS_D) return sn_disc_loss_d(d, x, y);   /* grads pollution is harmless here */
+    sn_disc_loss_g(d, x, y, 0, 0, NULL, &a, &f);
     return which == LOSS_ADV ? a : f;
 }
 
@@ -275,19 +275,19 @@ static void test_fd_disc(float slope) {
     disc_config cfg = small_config(slope);
     const int B = 2, T = 400, C = cfg.channels;
     int err = 0;
-    disc *d = disc_new_config(&cfg, B, T, &err);
-    CHECK_MSG(d, "disc_new_config: %s", sono_strerror(err));
+    disc *d = sn_disc_new_config(&cfg, B, T, &err);
+    CHECK_MSG(d, "sn_disc_new_config: %s", sono_strerror(err));
     if (!d) return;
-    disc_init_params(d, 42);
-    const size_t n = disc_n_floats(d), nx = (size_t)B * C * T;
+    sn_disc_init_params(d, 42);
+    const size_t n = sn_disc_n_floats(d), nx = (size_t)B * C * T;
     float *x = malloc(nx * sizeof(float)), *y = malloc(nx * sizeof(float));
     for (size_t i = 0; i < nx; i++) {
         x[i] = 0.5f * sinf(0.05f * (float)i) + tu_uniform(-0.2f, 0.2f);
         y[i] = x[i] + tu_uniform(-0.2f, 0.2f);
     }
-    float *p = disc_params(d);
+    float *p = sn_disc_params(d);
     int np;
-    const train_param *tab = disc_param_table(d, &np);
+    const train_param *tab = sn_disc_param_table(d, &np);
 
     /* L_d w.r.t. each parameter tensor along a random direction, with
      * slope 1 only (LeakyReLU = identity: no activation kinks). With slope
@@ -300,10 +300,10 @@ static void test_fd_disc(float slope) {
      * slope by 1 / (n_scales * B * logits)); at the default init every logit
      * lies inside (-1, 1), which each scale's d L_d / d conv_post.bias being
      * exactly 0 confirms (checked), so both hinges are active everywhere. */
-    disc_zero_grad(d);
-    double L0 = disc_loss_d(d, x, y);
+    sn_disc_zero_grad(d);
+    double L0 = sn_disc_loss_d(d, x, y);
     float *an = malloc(n * sizeof(float)), *v = malloc((n > nx ? n : nx) * sizeof(float));
-    memcpy(an, disc_grads(d), n * sizeof(float));
+    memcpy(an, sn_disc_grads(d), n * sizeof(float));
     printf("small disc (slope %.2g): %zu params, L_d %.6f\n", slope, n, L0);
     int bad = 0;
     if (slope == 1.0f) {
@@ -324,15 +324,15 @@ static void test_fd_disc(float slope) {
     }
 
     /* accumulation: another call adds the same gradient again */
-    disc_zero_grad(d);
-    disc_loss_d(d, x, y);
-    memcpy(an, disc_grads(d), n * sizeof(float));
-    disc_loss_d(d, x, y);
+    sn_disc_zero_grad(d);
+    sn_disc_loss_d(d, x, y);
+    memcpy(an, sn_disc_grads(d), n * sizeof(float));
+    sn_disc_loss_d(d, x, y);
     {
-        const float *g = disc_grads(d);
+        const float *g = sn_disc_grads(d);
         int ok = 1;
         for (size_t i = 0; i < n; i++) ok &= fabs(g[i] - 2.0 * an[i]) <= 1e-5 * (1 + fabs(an[i]));
-        CHECK_MSG(ok, "disc_loss_d does not accumulate");
+        CHECK_MSG(ok, "sn_disc_loss_d does not accumulate");
     }
 
     /* generator losses w.r.t. y along random directions: 3 over the whole
@@ -340,15 +340,15 @@ static void test_fd_disc(float slope) {
      * stay as they are. The logits stay inside the hinges (see above): with
      * them spread over both sides, a few steep hinge kinks inside the step
      * spoil the differences; the hinge masks are checked against PyTorch. */
-    memcpy(an, disc_grads(d), n * sizeof(float));
+    memcpy(an, sn_disc_grads(d), n * sizeof(float));
     float *dy = malloc(nx * sizeof(float));
     static const char *names[4] = {"adv (hinge2)", "adv (hinge)", "feat (relative)", "feat (plain)"};
     for (int which = 0; which < 4; which++) {
-        disc_set_loss_forms(d, which == 1 ? DISC_GEN_HINGE : DISC_GEN_HINGE2, which != 3);
+        sn_disc_set_loss_forms(d, which == 1 ? DISC_GEN_HINGE : DISC_GEN_HINGE2, which != 3);
         const int is_feat = which >= 2;
         memset(dy, 0, nx * sizeof(float));
         double adv, feat;
-        disc_loss_g(d, x, y, is_feat ? 0.0f : 1.0f, is_feat ? 1.0f : 0.0f, dy, &adv, &feat);
+        sn_disc_loss_g(d, x, y, is_feat ? 0.0f : 1.0f, is_feat ? 1.0f : 0.0f, dy, &adv, &feat);
         bad = 0;
         const int ndir = 3 + B * C;
         for (int r = 0; r < ndir; r++) {
@@ -371,22 +371,22 @@ static void test_fd_disc(float slope) {
         /* dy accumulates; weights combine linearly */
         float *dy2 = malloc(nx * sizeof(float));
         memcpy(dy2, dy, nx * sizeof(float));
-        disc_loss_g(d, x, y, is_feat ? 0.0f : 3.0f, is_feat ? 3.0f : 0.0f, dy2, NULL, NULL);
+        sn_disc_loss_g(d, x, y, is_feat ? 0.0f : 3.0f, is_feat ? 3.0f : 0.0f, dy2, NULL, NULL);
         int ok = 1;
         for (size_t i = 0; i < nx; i++) ok &= fabs(dy2[i] - 4.0 * dy[i]) <= 1e-5 * (1e-3 + fabs(dy[i]));
         CHECK_MSG(ok, "%s: dy does not accumulate linearly in the weight", names[which]);
         free(dy2);
     }
-    disc_set_loss_forms(d, DISC_GEN_HINGE2, 1);
-    CHECK_MSG(!memcmp(an, disc_grads(d), n * sizeof(float)), "disc_loss_g touched the disc gradients");
+    sn_disc_set_loss_forms(d, DISC_GEN_HINGE2, 1);
+    CHECK_MSG(!memcmp(an, sn_disc_grads(d), n * sizeof(float)), "sn_disc_loss_g touched the disc gradients");
 
     /* deterministic init, g = ||v|| */
-    disc *d2 = disc_new_config(&cfg, B, T, &err);
-    disc_init_params(d2, 42);
-    disc_init_params(d, 42);
-    CHECK(!memcmp(disc_params(d), disc_params(d2), n * sizeof(float)));
-    disc_init_params(d2, 43);
-    CHECK(memcmp(disc_params(d), disc_params(d2), n * sizeof(float)));
+    disc *d2 = sn_disc_new_config(&cfg, B, T, &err);
+    sn_disc_init_params(d2, 42);
+    sn_disc_init_params(d, 42);
+    CHECK(!memcmp(sn_disc_params(d), sn_disc_params(d2), n * sizeof(float)));
+    sn_disc_init_params(d2, 43);
+    CHECK(memcmp(sn_disc_params(d), sn_disc_params(d2), n * sizeof(float)));
     int gn_ok = 1;
     for (int i = 0; i + 1 < np; i++)
         if (strstr(tab[i].name, ".weight_g")) {
@@ -400,9 +400,9 @@ static void test_fd_disc(float slope) {
             }
         }
     CHECK_MSG(gn_ok, "init: weight_g != ||weight_v||");
-    disc_free(d2);
+    sn_disc_free(d2);
     free(dy); free(an); free(v); free(x); free(y);
-    disc_free(d);
+    sn_disc_free(d);
 }
 
 /* ---- 4: against PyTorch -------------------------------------------------- */
@@ -423,10 +423,10 @@ static void test_fixture(const char *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/disc_tiny.safetensors", dir);
     sono_tensors *f = NULL;
-    int rc = sono_safetensors_load(path, &f);
+    int rc = sn_safetensors_load(path, &f);
     CHECK_MSG(!rc, "cannot load %s: %s", path, sono_strerror(rc));
     if (rc) return;
-    disc_config cfg = disc_default_config(2, 4);
+    disc_config cfg = sn_disc_default_config(2, 4);
     cfg.n_scales = 3;
     static const int nf[3] = {256, 512, 128};
     for (int s = 0; s < 3; s++) {
@@ -436,21 +436,21 @@ static void test_fixture(const char *dir) {
     const int B = 2, T = 2400;
     const size_t nx = (size_t)B * cfg.channels * T;
     int err = 0;
-    disc *d = disc_new_config(&cfg, B, T, &err);
-    CHECK_MSG(d, "disc_new_config: %s", sono_strerror(err));
-    const sono_tensor *x = sono_tensors_find(f, "x"), *y = sono_tensors_find(f, "y");
+    disc *d = sn_disc_new_config(&cfg, B, T, &err);
+    CHECK_MSG(d, "sn_disc_new_config: %s", sono_strerror(err));
+    const sono_tensor *x = sn_tensors_find(f, "x"), *y = sn_tensors_find(f, "y");
     CHECK(x && y && (size_t)x->numel == nx && (size_t)y->numel == nx);
     if (!d || !x || !y || (size_t)x->numel != nx || (size_t)y->numel != nx) goto out;
     int np;
-    const train_param *tab = disc_param_table(d, &np);
-    float *p = disc_params(d);
+    const train_param *tab = sn_disc_param_table(d, &np);
+    float *p = sn_disc_params(d);
     int missing = 0;
     for (int i = 0; i < np; i++) {
         char name[128];
         snprintf(name, sizeof name, "param.%s", tab[i].name);
-        const sono_tensor *t = sono_tensors_find(f, name);
+        const sono_tensor *t = sn_tensors_find(f, name);
         int64_t sh[4];
-        int nd = disc_param_shape4(d, i, sh);
+        int nd = sn_disc_param_shape4(d, i, sh);
         int ok = t && (size_t)t->numel == tab[i].numel && t->ndim == nd;
         for (int k = 0; ok && k < nd; k++) ok = t->shape[k] == sh[k];
         if (!ok) {
@@ -463,19 +463,19 @@ static void test_fixture(const char *dir) {
     CHECK_MSG(missing == 0, "%d parameters missing", missing);
     CHECK_MSG(np == 3 * 17, "%d parameters", np);
 
-    disc_zero_grad(d);
-    double ld = disc_loss_d(d, x->data, y->data);
-    double ld_ref = sono_tensors_find(f, "loss_d")->data[0];
+    sn_disc_zero_grad(d);
+    double ld = sn_disc_loss_d(d, x->data, y->data);
+    double ld_ref = sn_tensors_find(f, "loss_d")->data[0];
     printf("  L_d %.8f ref %.8f\n", ld, ld_ref);
     CHECK_MSG(fabs(ld - ld_ref) <= LOSS_RTOL * fabs(ld_ref), "L_d %.8f vs %.8f", ld, ld_ref);
     double worst = 0;
     for (int i = 0; i < np; i++) {
         char name[128];
         snprintf(name, sizeof name, "grad_d.%s", tab[i].name);
-        const sono_tensor *g = sono_tensors_find(f, name);
+        const sono_tensor *g = sn_tensors_find(f, name);
         CHECK_MSG(g && (size_t)g->numel == tab[i].numel, "%s missing", name);
         if (!g || (size_t)g->numel != tab[i].numel) continue;
-        double e = norm_err(disc_grads(d) + tab[i].offset, g->data, tab[i].numel, getenv("DISC_VERBOSE") ? name : NULL);
+        double e = norm_err(sn_disc_grads(d) + tab[i].offset, g->data, tab[i].numel, getenv("DISC_VERBOSE") ? name : NULL);
         if (e > worst) worst = e;
         CHECK_MSG(e <= GRAD_TOL, "%s: normalised error %.3g", name, e);
     }
@@ -484,16 +484,16 @@ static void test_fixture(const char *dir) {
     float *dy = malloc(nx * sizeof(float));
     static const char *loss[4] = {"adv_hinge2", "adv_hinge", "feat_rel", "feat_abs"};
     for (int which = 0; which < 4; which++) {
-        disc_set_loss_forms(d, which == 1 ? DISC_GEN_HINGE : DISC_GEN_HINGE2, which != 3);
+        sn_disc_set_loss_forms(d, which == 1 ? DISC_GEN_HINGE : DISC_GEN_HINGE2, which != 3);
         const int is_feat = which >= 2;
         memset(dy, 0, nx * sizeof(float));
         double adv, feat;
-        disc_loss_g(d, x->data, y->data, is_feat ? 0.0f : 1.0f, is_feat ? 1.0f : 0.0f, dy, &adv, &feat);
+        sn_disc_loss_g(d, x->data, y->data, is_feat ? 0.0f : 1.0f, is_feat ? 1.0f : 0.0f, dy, &adv, &feat);
         const double v = is_feat ? feat : adv;
-        const double ref = sono_tensors_find(f, loss[which])->data[0];
+        const double ref = sn_tensors_find(f, loss[which])->data[0];
         char name[64];
         snprintf(name, sizeof name, "dy_%s", loss[which]);
-        const sono_tensor *g = sono_tensors_find(f, name);
+        const sono_tensor *g = sn_tensors_find(f, name);
         printf("  %-10s %.8f ref %.8f\n", loss[which], v, ref);
         CHECK_MSG(fabs(v - ref) <= LOSS_RTOL * fmax(fabs(ref), 1e-3), "%s %.8f vs %.8f", loss[which], v, ref);
         CHECK_MSG(g && (size_t)g->numel == nx, "%s missing", name);
@@ -514,8 +514,8 @@ static void test_fixture(const char *dir) {
     }
     free(dy);
 out:
-    disc_free(d);
-    sono_tensors_free(f);
+    sn_disc_free(d);
+    sn_tensors_free(f);
 }
 
 /* ---- 5: timing ----------------------------------------------------------- */
@@ -529,59 +529,59 @@ static double now_ms(clockid_t c) {
 static void bench(void) {
     const int B = 1, T = 24000;
     int err = 0;
-    disc *d = disc_new(1, 32, B, T, &err);
+    disc *d = sn_disc_new(1, 32, B, T, &err);
     if (!d) return;
-    disc_init_params(d, 1);
+    sn_disc_init_params(d, 1);
     float *x = malloc((size_t)B * T * sizeof(float)), *y = malloc((size_t)B * T * sizeof(float));
     float *dy = calloc((size_t)B * T, sizeof(float));
     tu_fill(x, (size_t)B * T, -0.5f, 0.5f);
     tu_fill(y, (size_t)B * T, -0.5f, 0.5f);
     enum { REPS = 3 };
-    int prev = kern_set_threads(1);   /* single-threaded, as inside the trainer's workers */
+    int prev = sn_kern_set_threads(1);   /* single-threaded, as inside the trainer's workers */
     double best_d = 1e30, best_g = 1e30, cpu_d = 1e30, cpu_g = 1e30, adv, feat;
     for (int r = 0; r < REPS; r++) {
         double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_THREAD_CPUTIME_ID);
-        disc_loss_d(d, x, y);
+        sn_disc_loss_d(d, x, y);
         double t1 = now_ms(CLOCK_MONOTONIC), c1 = now_ms(CLOCK_THREAD_CPUTIME_ID);
-        disc_loss_g(d, x, y, 1.0f, 1.0f, dy, &adv, &feat);
+        sn_disc_loss_g(d, x, y, 1.0f, 1.0f, dy, &adv, &feat);
         double t2 = now_ms(CLOCK_MONOTONIC), c2 = now_ms(CLOCK_THREAD_CPUTIME_ID);
         best_d = fmin(best_d, t1 - t0);
         best_g = fmin(best_g, t2 - t1);
         cpu_d = fmin(cpu_d, c1 - c0);
         cpu_g = fmin(cpu_g, c2 - c1);
     }
-    kern_set_threads(prev);
-    printf("bench B=%d T=%d filters 32, 5 scales, 1 thread, best of %d: disc_loss_d %.1f ms (cpu %.1f), "
-           "disc_loss_g %.1f ms (cpu %.1f)\n", B, T, REPS, best_d, cpu_d, best_g, cpu_g);
+    sn_kern_set_threads(prev);
+    printf("bench B=%d T=%d filters 32, 5 scales, 1 thread, best of %d: sn_disc_loss_d %.1f ms (cpu %.1f), "
+           "sn_disc_loss_g %.1f ms (cpu %.1f)\n", B, T, REPS, best_d, cpu_d, best_g, cpu_g);
     free(x); free(y); free(dy);
-    disc_free(d);
+    sn_disc_free(d);
 }
 
 /* One generator + discriminator step on a (plain) and k (keeping forwards),
  * which hold the same parameters; checks bit-identical results and whether
  * k reused its forward passes. */
 static void keep_step(disc *a, disc *k, const float *x, const float *y, size_t nx, int change, int want_reuse) {
-    const size_t n = disc_n_floats(a);
+    const size_t n = sn_disc_n_floats(a);
     float *dya = calloc(nx, sizeof(float)), *dyk = calloc(nx, sizeof(float)), *y2 = malloc(nx * sizeof(float));
     double adva, feata, advk, featk;
-    disc_loss_g(a, x, y, 1.0f, 2.0f, dya, &adva, &feata);
-    disc_loss_g(k, x, y, 1.0f, 2.0f, dyk, &advk, &featk);
+    sn_disc_loss_g(a, x, y, 1.0f, 2.0f, dya, &adva, &feata);
+    sn_disc_loss_g(k, x, y, 1.0f, 2.0f, dyk, &advk, &featk);
     CHECK_MSG(adva == advk && feata == featk && !memcmp(dya, dyk, nx * sizeof(float)),
               "keep_forward: generator side differs");
     memcpy(y2, y, nx * sizeof(float));
-    if (change == 1) { disc_params(a)[n / 2] += 1e-3f; disc_params(k)[n / 2] += 1e-3f; }
+    if (change == 1) { sn_disc_params(a)[n / 2] += 1e-3f; sn_disc_params(k)[n / 2] += 1e-3f; }
     if (change == 2) y2[nx / 3] += 1e-3f;   /* a copy: the same pointer would not do for k */
-    disc_zero_grad(a);
-    disc_zero_grad(k);
-    double la = disc_loss_d(a, x, change == 2 ? y2 : y);
-    double lk = disc_loss_d(k, x, change == 2 ? y2 : y);
-    CHECK_MSG(la == lk && !memcmp(disc_grads(a), disc_grads(k), n * sizeof(float)),
+    sn_disc_zero_grad(a);
+    sn_disc_zero_grad(k);
+    double la = sn_disc_loss_d(a, x, change == 2 ? y2 : y);
+    double lk = sn_disc_loss_d(k, x, change == 2 ? y2 : y);
+    CHECK_MSG(la == lk && !memcmp(sn_disc_grads(a), sn_disc_grads(k), n * sizeof(float)),
               "keep_forward (change %d): L_d %.9g vs %.9g or its gradients differ", change, la, lk);
-    CHECK_MSG(disc_last_reused(k) == want_reuse && !disc_last_reused(a), "keep_forward (change %d): reused %d, want %d",
-              change, disc_last_reused(k), want_reuse);
+    CHECK_MSG(sn_disc_last_reused(k) == want_reuse && !sn_disc_last_reused(a), "keep_forward (change %d): reused %d, want %d",
+              change, sn_disc_last_reused(k), want_reuse);
     if (change == 3) {   /* a second discriminator step: nothing left to reuse */
-        disc_zero_grad(k);
-        CHECK(disc_loss_d(k, x, y) == disc_loss_d(a, x, y) && !disc_last_reused(k));
+        sn_disc_zero_grad(k);
+        CHECK(sn_disc_loss_d(k, x, y) == sn_disc_loss_d(a, x, y) && !sn_disc_last_reused(k));
     }
     free(dya); free(dyk); free(y2);
 }
@@ -590,11 +590,11 @@ static void test_keep_forward(void) {
     disc_config cfg = small_config(0.2f);
     const int B = 2, T = 400;
     int err = 0;
-    disc *a = disc_new_config(&cfg, B, T, &err), *k = disc_new_config(&cfg, B, T, &err);
-    CHECK_MSG(a && k && !disc_keep_forward(k, 1), "disc_new_config / disc_keep_forward");
-    if (!a || !k) { disc_free(a); disc_free(k); return; }
-    disc_init_params(a, 7);
-    disc_init_params(k, 7);
+    disc *a = sn_disc_new_config(&cfg, B, T, &err), *k = sn_disc_new_config(&cfg, B, T, &err);
+    CHECK_MSG(a && k && !sn_disc_keep_forward(k, 1), "sn_disc_new_config / sn_disc_keep_forward");
+    if (!a || !k) { sn_disc_free(a); sn_disc_free(k); return; }
+    sn_disc_init_params(a, 7);
+    sn_disc_init_params(k, 7);
     const size_t nx = (size_t)B * cfg.channels * T;
     float *x = malloc(nx * sizeof(float)), *y = malloc(nx * sizeof(float));
     for (size_t i = 0; i < nx; i++) {
@@ -605,20 +605,20 @@ static void test_keep_forward(void) {
     keep_step(a, k, x, y, nx, 1, 0);   /* parameters changed in between */
     keep_step(a, k, x, y, nx, 2, 0);   /* y changed */
     keep_step(a, k, x, y, nx, 3, 1);   /* reused once, not twice */
-    CHECK(!disc_keep_forward(k, 0));
+    CHECK(!sn_disc_keep_forward(k, 0));
     keep_step(a, k, x, y, nx, 0, 0);   /* off again */
     free(x); free(y);
-    disc_free(a);
-    disc_free(k);
+    sn_disc_free(a);
+    sn_disc_free(k);
 }
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/train/data";
     tu_seed(20261126);
-    disc_free(NULL);
+    sn_disc_free(NULL);
     int err = 0;
-    CHECK(!disc_new(1, 32, 1, 1000, &err) && err == SONO_E_ARG);   /* T below the largest n_fft */
-    CHECK(!disc_new(0, 32, 1, 24000, &err) && err == SONO_E_ARG);
+    CHECK(!sn_disc_new(1, 32, 1, 1000, &err) && err == SONO_E_ARG);   /* T below the largest n_fft */
+    CHECK(!sn_disc_new(0, 32, 1, 24000, &err) && err == SONO_E_ARG);
     test_conv2d();
     test_lrelu();
     test_fd_disc(1.0f);   /* no LeakyReLU kinks: only hinge and L1 ones */

@@ -1,6 +1,6 @@
 /* common/stft.c: the forward against a plain O(n^2) DFT in double, the
  * backward against central finite differences of a scalar loss and through
- * the adjoint identity <stft(x), y> = <x, stft_backward(y)>, reflect padding
+ * the adjoint identity <stft(x), y> = <x, sn_stft_backward(y)>, reflect padding
  * and its backward against hand-written cases. Prints a small timing. */
 #include <math.h>
 #include <stdio.h>
@@ -39,17 +39,17 @@ static void dft_ref(double *re, double *im, const float *x, int n, int n_fft, in
 
 static void test_forward(int n_fft, int hop, int n, int normalized) {
     int err = 0;
-    stft_plan *p = stft_plan_new(n_fft, hop, normalized, &err);
+    stft_plan *p = sn_stft_plan_new(n_fft, hop, normalized, &err);
     CHECK(p && !err);
     if (!p) return;
-    int F = stft_n_frames(p, n), nb = stft_n_bins(p);
+    int F = sn_stft_n_frames(p, n), nb = sn_stft_n_bins(p);
     CHECK(nb == n_fft / 2 + 1);
     CHECK(F == (n < n_fft ? 0 : (n - n_fft) / hop + 1));
     size_t sz = (size_t)F * nb;
     float *x = malloc((size_t)n * sizeof *x), *re = malloc((sz + 1) * sizeof *re), *im = malloc((sz + 1) * sizeof *im);
     double *rr = malloc((sz + 1) * sizeof *rr), *ri = malloc((sz + 1) * sizeof *ri);
     tu_fill(x, (size_t)n, -1, 1);
-    stft_forward(p, re, im, x, n);
+    sn_stft_forward(p, re, im, x, n);
     dft_ref(rr, ri, x, n, n_fft, hop, normalized);
     double md = 0, mr = 0;
     for (size_t i = 0; i < sz; i++) {
@@ -62,16 +62,16 @@ static void test_forward(int n_fft, int hop, int n, int normalized) {
     /* float FFT: error grows like log2(n_fft) * eps relative to the largest bin */
     CHECK_MSG(ne <= 2e-6 * (1 + log2(n_fft)), "normalised error %.3g", ne);
     free(x); free(re); free(im); free(rr); free(ri);
-    stft_plan_free(p);
+    sn_stft_plan_free(p);
 }
 
 /* Adjoint identity in double, and finite differences of L = sum(a*re + b*im). */
 static void test_backward(int n_fft, int hop, int n, int normalized, int n_fd) {
     int err = 0;
-    stft_plan *p = stft_plan_new(n_fft, hop, normalized, &err);
+    stft_plan *p = sn_stft_plan_new(n_fft, hop, normalized, &err);
     CHECK(p != NULL);
     if (!p) return;
-    int F = stft_n_frames(p, n), nb = stft_n_bins(p);
+    int F = sn_stft_n_frames(p, n), nb = sn_stft_n_bins(p);
     size_t sz = (size_t)F * nb;
     float *x = malloc((size_t)n * sizeof *x), *dx = calloc((size_t)n, sizeof *dx);
     float *a = malloc(sz * sizeof *a), *b = malloc(sz * sizeof *b);
@@ -81,9 +81,9 @@ static void test_backward(int n_fft, int hop, int n, int normalized, int n_fd) {
     tu_fill(b, sz, -1, 1);
     /* accumulation: start dx from a known value and subtract it after */
     for (int i = 0; i < n; i++) dx[i] = 0.25f;
-    stft_backward(p, dx, a, b, n);
+    sn_stft_backward(p, dx, a, b, n);
     for (int i = 0; i < n; i++) dx[i] -= 0.25f;
-    stft_forward(p, re, im, x, n);
+    sn_stft_forward(p, re, im, x, n);
     double lhs = 0, rhs = 0, scale = 0;
     for (size_t i = 0; i < sz; i++) {
         lhs += (double)re[i] * a[i] + (double)im[i] * b[i];
@@ -120,10 +120,10 @@ static void test_backward(int n_fft, int hop, int n, int normalized, int n_fd) {
         /* the same through the float forward under test (backward = gradient of the forward) */
         double lpc = 0, lmc = 0;
         xp[i] = (float)(x[i] + h);
-        stft_forward(p, re, im, xp, n);
+        sn_stft_forward(p, re, im, xp, n);
         for (size_t q = 0; q < sz; q++) lpc += (double)re[q] * a[q] + (double)im[q] * b[q];
         xp[i] = (float)(x[i] - h);
-        stft_forward(p, re, im, xp, n);
+        sn_stft_forward(p, re, im, xp, n);
         for (size_t q = 0; q < sz; q++) lmc += (double)re[q] * a[q] + (double)im[q] * b[q];
         mdc = fmax(mdc, fabs((lpc - lmc) / (2 * h) - dx[i]));
     }
@@ -136,21 +136,21 @@ static void test_backward(int n_fft, int hop, int n, int normalized, int n_fd) {
     }
     free(rr); free(ri); free(xp);
     free(x); free(dx); free(a); free(b); free(re); free(im);
-    stft_plan_free(p);
+    sn_stft_plan_free(p);
 }
 
 static void test_pad(void) {
     const float x[5] = {1, 2, 3, 4, 5};
     float out[10];
-    stft_reflect_pad(out, x, 5, 3, 2);
+    sn_stft_reflect_pad(out, x, 5, 3, 2);
     /* torch.nn.functional.pad([1,2,3,4,5], (3, 2), mode='reflect') */
     const float want[10] = {4, 3, 2, 1, 2, 3, 4, 5, 4, 3};
     int ok = 1;
     for (int i = 0; i < 10; i++) ok &= out[i] == want[i];
     CHECK_MSG(ok, "reflect pad (3, 2) of 1..5");
-    stft_reflect_pad(out, x, 5, 0, 0);
+    sn_stft_reflect_pad(out, x, 5, 0, 0);
     CHECK(!memcmp(out, x, sizeof x));
-    stft_reflect_pad(out, x, 5, 4, 0);
+    sn_stft_reflect_pad(out, x, 5, 4, 0);
     const float want2[9] = {5, 4, 3, 2, 1, 2, 3, 4, 5};
     ok = 1;
     for (int i = 0; i < 9; i++) ok &= out[i] == want2[i];
@@ -158,7 +158,7 @@ static void test_pad(void) {
     /* backward: dout = 1, 10, 100, ... folds onto the mirrored samples */
     float dout[10], dx[5] = {1, 1, 1, 1, 1};
     for (int i = 0; i < 10; i++) dout[i] = (float)(i + 1);
-    stft_reflect_pad_backward(dx, dout, 5, 3, 2);
+    sn_stft_reflect_pad_backward(dx, dout, 5, 3, 2);
     /* out = x3 x2 x1 x0 x1 x2 x3 x4 x3 x2 (0-based), dout = 1..10 */
     const float wantd[5] = {1 + 4, 1 + 3 + 5, 1 + 2 + 6 + 10, 1 + 1 + 7 + 9, 1 + 8};
     ok = 1;
@@ -168,33 +168,33 @@ static void test_pad(void) {
 
 static void test_errors(void) {
     int err = 0;
-    CHECK(stft_plan_new(1000, 10, 1, &err) == NULL && err < 0);
-    CHECK(stft_plan_new(1, 1, 1, &err) == NULL && err < 0);
-    CHECK(stft_plan_new(1 << 17, 1, 1, &err) == NULL && err < 0);
-    CHECK(stft_plan_new(64, 0, 1, &err) == NULL && err < 0);
-    stft_plan_free(NULL);
-    stft_plan *p = stft_plan_new(64, 16, 0, &err);
+    CHECK(sn_stft_plan_new(1000, 10, 1, &err) == NULL && err < 0);
+    CHECK(sn_stft_plan_new(1, 1, 1, &err) == NULL && err < 0);
+    CHECK(sn_stft_plan_new(1 << 17, 1, 1, &err) == NULL && err < 0);
+    CHECK(sn_stft_plan_new(64, 0, 1, &err) == NULL && err < 0);
+    sn_stft_plan_free(NULL);
+    stft_plan *p = sn_stft_plan_new(64, 16, 0, &err);
     CHECK(p && err == 0);
-    CHECK(stft_n_frames(p, 63) == 0 && stft_n_frames(p, 64) == 1 && stft_n_frames(p, 79) == 1 &&
-          stft_n_frames(p, 80) == 2);
-    stft_plan_free(p);
+    CHECK(sn_stft_n_frames(p, 63) == 0 && sn_stft_n_frames(p, 64) == 1 && sn_stft_n_frames(p, 79) == 1 &&
+          sn_stft_n_frames(p, 80) == 2);
+    sn_stft_plan_free(p);
 }
 
-int stft_test_set_simd(int on); /* common/stft.c test hook */
+int sn_stft_test_set_simd(int on); /* common/stft.c test hook */
 
 /* The AVX-512 butterflies against the plain C ones: the same operations in the
  * same order per value, so forward and backward must agree bit for bit. */
 static void test_simd_plain(int n_fft, int hop, int n) {
     int err;
-    if (!stft_test_set_simd(1)) {
+    if (!sn_stft_test_set_simd(1)) {
         printf("  simd vs plain n_fft %d: no AVX-512, skipped\n", n_fft);
         return;
     }
-    stft_plan *ps = stft_plan_new(n_fft, hop, 1, &err);
-    stft_test_set_simd(0);
-    stft_plan *pp = stft_plan_new(n_fft, hop, 1, &err);
-    stft_test_set_simd(1);
-    const int F = stft_n_frames(ps, n), nb = stft_n_bins(ps);
+    stft_plan *ps = sn_stft_plan_new(n_fft, hop, 1, &err);
+    sn_stft_test_set_simd(0);
+    stft_plan *pp = sn_stft_plan_new(n_fft, hop, 1, &err);
+    sn_stft_test_set_simd(1);
+    const int F = sn_stft_n_frames(ps, n), nb = sn_stft_n_bins(ps);
     const size_t sz = (size_t)F * nb;
     float *x = malloc((size_t)n * sizeof *x), *re[2], *im[2], *dx[2];
     tu_fill(x, (size_t)n, -1, 1);
@@ -202,17 +202,17 @@ static void test_simd_plain(int n_fft, int hop, int n) {
         re[v] = malloc(sz * sizeof(float));
         im[v] = malloc(sz * sizeof(float));
         dx[v] = calloc((size_t)n, sizeof(float));
-        stft_forward(v ? pp : ps, re[v], im[v], x, n);
+        sn_stft_forward(v ? pp : ps, re[v], im[v], x, n);
     }
     int same = !memcmp(re[0], re[1], sz * sizeof(float)) && !memcmp(im[0], im[1], sz * sizeof(float));
-    for (int v = 0; v < 2; v++) stft_backward(v ? pp : ps, dx[v], re[0], im[0], n);
+    for (int v = 0; v < 2; v++) sn_stft_backward(v ? pp : ps, dx[v], re[0], im[0], n);
     same = same && !memcmp(dx[0], dx[1], (size_t)n * sizeof(float));
     CHECK_MSG(same, "simd vs plain n_fft %d: forward or backward differs", n_fft);
     printf("  simd vs plain n_fft %d: %s\n", n_fft, same ? "bit-identical" : "DIFFER");
     for (int v = 0; v < 2; v++) { free(re[v]); free(im[v]); free(dx[v]); }
     free(x);
-    stft_plan_free(ps);
-    stft_plan_free(pp);
+    sn_stft_plan_free(ps);
+    sn_stft_plan_free(pp);
 }
 
 static void timing(void) {
@@ -220,24 +220,24 @@ static void timing(void) {
     float *x = malloc((size_t)n * sizeof *x), *dx = calloc((size_t)n, sizeof *dx);
     tu_fill(x, (size_t)n, -1, 1);
     int err;
-    stft_plan *p = stft_plan_new(2048, 512, 1, &err);
-    size_t sz = (size_t)stft_n_frames(p, n) * stft_n_bins(p);
+    stft_plan *p = sn_stft_plan_new(2048, 512, 1, &err);
+    size_t sz = (size_t)sn_stft_n_frames(p, n) * sn_stft_n_bins(p);
     float *re = malloc(sz * sizeof *re), *im = malloc(sz * sizeof *im);
     struct timespec t0, t1, t2;
     double fw = 1e30, bw = 1e30; /* best of reps: the machine may be shared */
     for (int r = 0; r < 30; r++) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        stft_forward(p, re, im, x, n);
+        sn_stft_forward(p, re, im, x, n);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        stft_backward(p, dx, re, im, n);
+        sn_stft_backward(p, dx, re, im, n);
         clock_gettime(CLOCK_MONOTONIC, &t2);
         fw = fmin(fw, (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6);
         bw = fmin(bw, (t2.tv_sec - t1.tv_sec) * 1e3 + (t2.tv_nsec - t1.tv_nsec) * 1e-6);
     }
     printf("  timing n_fft 2048 hop 512, %d samples (%d frames): forward %.3f ms, backward %.3f ms\n", n,
-           stft_n_frames(p, n), fw, bw);
+           sn_stft_n_frames(p, n), fw, bw);
     free(x); free(dx); free(re); free(im);
-    stft_plan_free(p);
+    sn_stft_plan_free(p);
 }
 
 int main(void) {

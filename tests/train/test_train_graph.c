@@ -1,4 +1,4 @@
-/* The codec's training graph (codec/train_graph.c), whole model.
+/* The codec's training graph (codec/train/train_graph.c), whole model.
  *
  * 1. Against PyTorch autograd: tests/ref/make_grad_fixture.py runs the
  *    reference EncodecModel (tiny24: causal, weight norm, 2-layer LSTM, two
@@ -22,7 +22,7 @@
  *         so the loss is differentiable everywhere but at L1 kinks;
  *      b. tiny24 with n_q = 4: decoder parameters with the full loss; encoder
  *         parameters with no reconstruction loss and every codebook's commitment
- *         let through (train_graph_set_commit_all_layers), because the
+ *         let through (sn_train_graph_set_commit_all_layers), because the
  *         straight-through gradient is by design not the derivative of the
  *         loss (the codes are piecewise constant in the encoder's weights).
  *      An element whose perturbation flips any code is skipped (counted).
@@ -30,19 +30,19 @@
  *    float32, so the error allowed is FD_RTOL relative plus an absolute
  *    max(FD_ATOL, FD_ATOL_SCALE * the model's largest gradient element):
  *    gradients far below the model's scale are not judged on float noise.
- * 3. Fast kernels vs the plain _ref ones (train_graph_set_ref_kernels) on
+ * 3. Fast kernels vs the plain _ref ones (sn_train_graph_set_ref_kernels) on
  *    tiny24 and tiny48: same codes, outputs and gradients to FAST_TOL
  *    normalised (float vs double sums, different summation order).
- * 4. Quantizer dropout: n_q = 4 with train_graph_set_active_q(g, k) gives the
+ * 4. Quantizer dropout: n_q = 4 with sn_train_graph_set_active_q(g, k) gives the
  *    same losses, output and gradients as a graph built with n_q = k (bit for
  *    bit: the same operations), for k = 1..4, with and without every
  *    codebook's commitment; residuals and indices of inactive codebooks stay
  *    as the last full forward left them.
- * 5. train_graph_init_params: PyTorch's init rules checked from the
+ * 5. sn_train_graph_init_params: PyTorch's init rules checked from the
  *    parameter table alone (bound 1/sqrt(shape[1] * shape[2]) for conv and
  *    transposed-conv weights and their biases, 1/sqrt(H) for the LSTM; the
  *    values reach near the bound and have the std of a uniform, g = row norms
- *    of v), deterministic in the seed. train_graph_data_init on a random-init
+ *    of v), deterministic in the seed. sn_train_graph_data_init on a random-init
  *    tiny24: latents of std 1 (mean 0 per channel), the decoder output of the
  *    target std, and latents that vary over time (with the default init alone
  *    they are printed for comparison).
@@ -65,28 +65,28 @@ static int load_cfg(const char *dir, const char *name, codec_config *cfg, sono_t
     uint8_t *buf;
     size_t n;
     snprintf(p, sizeof p, "%s/%s.json", dir, name);
-    int rc = sono_read_file(p, 1 << 20, &buf, &n);
+    int rc = sn_read_file(p, 1 << 20, &buf, &n);
     if (rc) return rc;
-    rc = codec_config_from_json((const char *)buf, cfg);
+    rc = sn_codec_config_from_json((const char *)buf, cfg);
     free(buf);
     if (rc) return rc;
     snprintf(p, sizeof p, "%s/%s.th", dir, name);
-    return sono_th_load(p, ts);
+    return sn_th_load(p, ts);
 }
 
 /* commit_weight * commitment + mean(x_hat * R) (R NULL: no reconstruction term) */
 static double loss_at(train_graph *g, const float *x, const float *R, size_t nx, float wc) {
     train_losses L;
-    train_graph_forward(g, x, 0.0f, wc, &L);
+    sn_train_graph_forward(g, x, 0.0f, wc, &L);
     double s = 0;
-    const float *y = train_graph_output(g);
+    const float *y = sn_train_graph_output(g);
     for (size_t i = 0; R && i < nx; i++) s += (double)y[i] * R[i];
     return L.total + s / (double)nx;
 }
 
 static int codes_same(train_graph *g, const int32_t *ref, int n_q, size_t per_q) {
     for (int q = 0; q < n_q; q++)
-        if (memcmp(train_graph_indices(g, q), ref + q * per_q, per_q * sizeof(int32_t))) return 0;
+        if (memcmp(sn_train_graph_indices(g, q), ref + q * per_q, per_q * sizeof(int32_t))) return 0;
     return 1;
 }
 
@@ -99,12 +99,12 @@ static void fd_check(const char *what, const char *dir, const char *cfgname, int
     int rc = load_cfg(dir, cfgname, &cfg, &ts), err = 0;
     CHECK_MSG(!rc, "%s: cannot load %s (%s)", what, cfgname, sono_strerror(rc));
     if (rc) return;
-    train_graph *g = train_graph_new(&cfg, B, T, n_q, &err);
-    CHECK_MSG(g != NULL, "%s: train_graph_new: %s", what, sono_strerror(err));
-    if (!g) { sono_tensors_free(ts); return; }
-    CHECK(train_graph_load(g, ts) == 0);
-    CHECK(train_graph_output_len(g) == T);
-    train_graph_set_commit_all_layers(g, commit_all);
+    train_graph *g = sn_train_graph_new(&cfg, B, T, n_q, &err);
+    CHECK_MSG(g != NULL, "%s: sn_train_graph_new: %s", what, sono_strerror(err));
+    if (!g) { sn_tensors_free(ts); return; }
+    CHECK(sn_train_graph_load(g, ts) == 0);
+    CHECK(sn_train_graph_output_len(g) == T);
+    sn_train_graph_set_commit_all_layers(g, commit_all);
     size_t nx = (size_t)B * cfg.channels * T;
     float *x = malloc(nx * sizeof *x);
     for (size_t i = 0; i < nx; i++) x[i] = 0.3f * sinf(0.07f * (float)i * (1 + (float)(i % 3))) + tu_uniform(-0.2f, 0.2f);
@@ -116,17 +116,17 @@ static void fd_check(const char *what, const char *dir, const char *cfgname, int
         for (size_t i = 0; i < nx; i++) dR[i] = (float)(R[i] / (double)nx);
     }
     int np;
-    const train_param *tab = train_graph_param_table(g, &np);
-    float *p = train_graph_params(g), *gr = train_graph_grads(g);
-    train_graph_zero_grad(g);
+    const train_param *tab = sn_train_graph_param_table(g, &np);
+    float *p = sn_train_graph_params(g), *gr = sn_train_graph_grads(g);
+    sn_train_graph_zero_grad(g);
     loss_at(g, x, R, nx, wc);
-    train_graph_backward(g, dR);
-    size_t per_q = (size_t)B * train_graph_frames(g);
+    sn_train_graph_backward(g, dR);
+    size_t per_q = (size_t)B * sn_train_graph_frames(g);
     int32_t *codes = malloc((n_q ? n_q : 1) * per_q * sizeof *codes);
-    for (int q = 0; q < n_q; q++) memcpy(codes + q * per_q, train_graph_indices(g, q), per_q * sizeof *codes);
+    for (int q = 0; q < n_q; q++) memcpy(codes + q * per_q, sn_train_graph_indices(g, q), per_q * sizeof *codes);
     int done = 0, skipped = 0, tries = 0;
     double worst = 0, gmax = 0;
-    for (size_t k = 0; k < train_graph_n_floats(g); k++) gmax = fmax(gmax, fabs(gr[k]));
+    for (size_t k = 0; k < sn_train_graph_n_floats(g); k++) gmax = fmax(gmax, fabs(gr[k]));
     const double atol = fmax(FD_ATOL, FD_ATOL_SCALE * gmax);
     while (done < n_check && tries++ < 50 * n_check) {
         int i = (int)(tu_rand() % (uint64_t)np);
@@ -160,12 +160,12 @@ static void fd_check(const char *what, const char *dir, const char *cfgname, int
     free(x);
     free(R);
     free(dR);
-    train_graph_free(g);
-    sono_tensors_free(ts);
+    sn_train_graph_free(g);
+    sn_tensors_free(ts);
 }
 
 static const float *fx(const sono_tensors *f, const char *name, size_t numel) {
-    const sono_tensor *t = sono_tensors_find(f, name);
+    const sono_tensor *t = sn_tensors_find(f, name);
     CHECK_MSG(t && (size_t)t->numel == numel, "fixture tensor %s missing or of the wrong size", name);
     return t && (size_t)t->numel == numel ? t->data : NULL;
 }
@@ -181,35 +181,35 @@ static void ref_check(const char *codec_dir, const char *train_dir, const char *
     char p[4096];
     snprintf(p, sizeof p, "%s/%s_grad.safetensors", train_dir, name);
     sono_tensors *f = NULL, *ts = NULL;
-    int rc = sono_safetensors_load(p, &f);
+    int rc = sn_safetensors_load(p, &f);
     CHECK_MSG(!rc, "%s: %s", p, sono_strerror(rc));
     if (rc) return;
     codec_config cfg;
     rc = load_cfg(codec_dir, name, &cfg, &ts);
     CHECK(!rc);
-    const sono_tensor *in = sono_tensors_find(f, "input");
+    const sono_tensor *in = sn_tensors_find(f, "input");
     CHECK(in && in->ndim == 3);
-    if (rc || !in || in->ndim != 3) { sono_tensors_free(f); sono_tensors_free(ts); return; }
+    if (rc || !in || in->ndim != 3) { sn_tensors_free(f); sn_tensors_free(ts); return; }
     const int B = (int)in->shape[0], T = (int)in->shape[2];
-    const sono_tensor *cq = sono_tensors_find(f, "commit_q");
+    const sono_tensor *cq = sn_tensors_find(f, "commit_q");
     int n_q = cq ? (int)cq->numel : 0, err = 0;
-    train_graph *g = rc ? NULL : train_graph_new(&cfg, B, T, n_q, &err);
+    train_graph *g = rc ? NULL : sn_train_graph_new(&cfg, B, T, n_q, &err);
     CHECK(g != NULL);
-    if (!g) { sono_tensors_free(f); sono_tensors_free(ts); return; }
-    CHECK(train_graph_load(g, ts) == 0);
+    if (!g) { sn_tensors_free(f); sn_tensors_free(ts); return; }
+    CHECK(sn_train_graph_load(g, ts) == 0);
     const float *x = fx(f, "input", (size_t)B * cfg.channels * T);
     if (x) {
         train_losses L;
-        train_graph_zero_grad(g);
-        train_graph_forward(g, x, 1.0f, 1.0f, &L);
+        sn_train_graph_zero_grad(g);
+        sn_train_graph_forward(g, x, 1.0f, 1.0f, &L);
         printf("%s vs PyTorch autograd (B=%d, T=%d, n_q=%d; arena %zu bytes):\n", name, B, T, n_q,
-               train_graph_arena_bytes(g));
-        int F = train_graph_frames(g);
+               sn_train_graph_arena_bytes(g));
+        int F = sn_train_graph_frames(g);
         const float *codes = fx(f, "codes", (size_t)n_q * B * F);
         if (codes) {
             int bad = 0;
             for (int q = 0; q < n_q; q++) {
-                const int32_t *ix = train_graph_indices(g, q);
+                const int32_t *ix = sn_train_graph_indices(g, q);
                 for (int i = 0; i < B * F; i++) bad += ix[i] != (int32_t)codes[q * B * F + i];
             }
             printf("  codes: %d of %d differ\n", bad, n_q * B * F);
@@ -224,10 +224,10 @@ static void ref_check(const char *codec_dir, const char *train_dir, const char *
             snprintf(nm, sizeof nm, "commit_q[%d]", q);
             rel_ok(nm, L.commit_q[q], cq->data[q], 1e-5);
         }
-        train_graph_backward(g, NULL);
+        sn_train_graph_backward(g, NULL);
         int np;
-        const train_param *tab = train_graph_param_table(g, &np);
-        const float *gr = train_graph_grads(g);
+        const train_param *tab = sn_train_graph_param_table(g, &np);
+        const float *gr = sn_train_graph_grads(g);
         double worst = 0;
         const char *worst_name = "";
         int n_ref = 0;
@@ -250,11 +250,11 @@ static void ref_check(const char *codec_dir, const char *train_dir, const char *
         }
         printf("  worst normalised gradient error %.3g (%s), tolerance %g\n", worst, worst_name, GRAD_TOL);
         /* backward accumulates: a second step without zeroing doubles every gradient */
-        size_t nf = train_graph_n_floats(g);
+        size_t nf = sn_train_graph_n_floats(g);
         float *g1 = malloc(nf * sizeof *g1);
         memcpy(g1, gr, nf * sizeof *g1);
-        train_graph_forward(g, x, 1.0f, 1.0f, &L);
-        train_graph_backward(g, NULL);
+        sn_train_graph_forward(g, x, 1.0f, 1.0f, &L);
+        sn_train_graph_backward(g, NULL);
         size_t bad = 0;
         double gmax = 0;
         for (size_t k = 0; k < nf; k++) gmax = fmax(gmax, fabs(g1[k]));
@@ -263,9 +263,9 @@ static void ref_check(const char *codec_dir, const char *train_dir, const char *
         CHECK_MSG(bad == 0, "%s: %zu gradients did not accumulate", name, bad);
         free(g1);
     }
-    train_graph_free(g);
-    sono_tensors_free(ts);
-    sono_tensors_free(f);
+    sn_train_graph_free(g);
+    sn_tensors_free(ts);
+    sn_tensors_free(f);
 }
 
 static double norm_err(const float *a, const float *b, size_t n) {
@@ -282,10 +282,10 @@ static train_graph *load_graph(const char *dir, const char *name, int B, int T, 
     int rc = load_cfg(dir, name, cfg, &ts), err = 0;
     CHECK_MSG(!rc, "cannot load %s (%s)", name, sono_strerror(rc));
     if (rc) return NULL;
-    train_graph *g = train_graph_new(cfg, B, T, n_q, &err);
-    CHECK_MSG(g != NULL, "train_graph_new: %s", sono_strerror(err));
-    if (g) CHECK(train_graph_load(g, ts) == 0);
-    sono_tensors_free(ts);
+    train_graph *g = sn_train_graph_new(cfg, B, T, n_q, &err);
+    CHECK_MSG(g != NULL, "sn_train_graph_new: %s", sono_strerror(err));
+    if (g) CHECK(sn_train_graph_load(g, ts) == 0);
+    sn_tensors_free(ts);
     return g;
 }
 
@@ -299,35 +299,35 @@ static void fast_vs_ref(const char *dir, const char *name, int B, int T, int n_q
     codec_config cfg;
     train_graph *g = load_graph(dir, name, B, T, n_q, &cfg);
     if (!g) return;
-    size_t nx = (size_t)B * cfg.channels * T, nf = train_graph_n_floats(g);
-    size_t no = (size_t)B * cfg.channels * train_graph_output_len(g), per_q = (size_t)B * train_graph_frames(g);
+    size_t nx = (size_t)B * cfg.channels * T, nf = sn_train_graph_n_floats(g);
+    size_t no = (size_t)B * cfg.channels * sn_train_graph_output_len(g), per_q = (size_t)B * sn_train_graph_frames(g);
     float *x = test_audio(nx);
     float *y_ref = malloc(no * sizeof *y_ref), *g_ref = malloc(nf * sizeof *g_ref);
     int32_t *c_ref = malloc((size_t)n_q * per_q * sizeof *c_ref);
     train_losses Lr, Lf;
-    train_graph_set_ref_kernels(g, 1);
-    train_graph_zero_grad(g);
-    train_graph_forward(g, x, 1.0f, 1.0f, &Lr);
-    train_graph_backward(g, NULL);
-    memcpy(y_ref, train_graph_output(g), no * sizeof *y_ref);
-    memcpy(g_ref, train_graph_grads(g), nf * sizeof *g_ref);
-    for (int q = 0; q < n_q; q++) memcpy(c_ref + q * per_q, train_graph_indices(g, q), per_q * sizeof *c_ref);
-    train_graph_set_ref_kernels(g, 0);
-    train_graph_zero_grad(g);
-    train_graph_forward(g, x, 1.0f, 1.0f, &Lf);
-    train_graph_backward(g, NULL);
+    sn_train_graph_set_ref_kernels(g, 1);
+    sn_train_graph_zero_grad(g);
+    sn_train_graph_forward(g, x, 1.0f, 1.0f, &Lr);
+    sn_train_graph_backward(g, NULL);
+    memcpy(y_ref, sn_train_graph_output(g), no * sizeof *y_ref);
+    memcpy(g_ref, sn_train_graph_grads(g), nf * sizeof *g_ref);
+    for (int q = 0; q < n_q; q++) memcpy(c_ref + q * per_q, sn_train_graph_indices(g, q), per_q * sizeof *c_ref);
+    sn_train_graph_set_ref_kernels(g, 0);
+    sn_train_graph_zero_grad(g);
+    sn_train_graph_forward(g, x, 1.0f, 1.0f, &Lf);
+    sn_train_graph_backward(g, NULL);
     CHECK_MSG(codes_same(g, c_ref, n_q, per_q), "%s: fast kernels chose other codes", name);
-    double ey = norm_err(train_graph_output(g), y_ref, no), eg = 0;
+    double ey = norm_err(sn_train_graph_output(g), y_ref, no), eg = 0;
     int np;
-    const train_param *tab = train_graph_param_table(g, &np);
+    const train_param *tab = sn_train_graph_param_table(g, &np);
     for (int i = 0; i < np; i++) /* worst over the parameter tensors, each normalised by its own max */
-        eg = fmax(eg, norm_err(train_graph_grads(g) + tab[i].offset, g_ref + tab[i].offset, tab[i].numel));
+        eg = fmax(eg, norm_err(sn_train_graph_grads(g) + tab[i].offset, g_ref + tab[i].offset, tab[i].numel));
     double el = fabs(Lf.total - Lr.total) / fabs(Lr.total);
     printf("%s fast vs _ref kernels: output %.2g, gradients %.2g (worst parameter tensor), loss rel %.2g (normalised)\n",
            name, ey, eg, el);
     CHECK_MSG(ey <= FAST_TOL && eg <= FAST_TOL && el <= FAST_TOL, "%s: fast vs ref kernels differ", name);
     free(x); free(y_ref); free(g_ref); free(c_ref);
-    train_graph_free(g);
+    sn_train_graph_free(g);
 }
 
 static void active_q_check(const char *dir, int commit_all) {
@@ -335,41 +335,41 @@ static void active_q_check(const char *dir, int commit_all) {
     codec_config cfg;
     train_graph *ga = load_graph(dir, "tiny24", B, T, NQ, &cfg);
     if (!ga) return;
-    size_t nx = (size_t)B * T, no = (size_t)B * train_graph_output_len(ga), nf = train_graph_n_floats(ga);
-    size_t per_q = (size_t)B * train_graph_frames(ga), nr = per_q * cfg.dimension;
+    size_t nx = (size_t)B * T, no = (size_t)B * sn_train_graph_output_len(ga), nf = sn_train_graph_n_floats(ga);
+    size_t per_q = (size_t)B * sn_train_graph_frames(ga), nr = per_q * cfg.dimension;
     float *x = test_audio(nx);
-    train_graph_set_commit_all_layers(ga, commit_all);
+    sn_train_graph_set_commit_all_layers(ga, commit_all);
     for (int k = 1; k <= NQ; k++) {
         train_graph *gb = load_graph(dir, "tiny24", B, T, k, &cfg);
         if (!gb) break;
-        train_graph_set_commit_all_layers(gb, commit_all);
+        sn_train_graph_set_commit_all_layers(gb, commit_all);
         train_losses La, Lb;
-        train_graph_set_active_q(ga, NQ);
-        train_graph_forward(ga, x, 1.0f, 1.0f, &La); /* a full forward first: leaves all residuals */
+        sn_train_graph_set_active_q(ga, NQ);
+        sn_train_graph_forward(ga, x, 1.0f, 1.0f, &La); /* a full forward first: leaves all residuals */
         int32_t *idx_full = malloc((size_t)NQ * per_q * sizeof *idx_full);
         float *res_full = malloc((size_t)NQ * nr * sizeof *res_full);
         for (int q = 0; q < NQ; q++) {
-            memcpy(idx_full + q * per_q, train_graph_indices(ga, q), per_q * sizeof *idx_full);
-            memcpy(res_full + q * nr, train_graph_residual(ga, q), nr * sizeof *res_full);
+            memcpy(idx_full + q * per_q, sn_train_graph_indices(ga, q), per_q * sizeof *idx_full);
+            memcpy(res_full + q * nr, sn_train_graph_residual(ga, q), nr * sizeof *res_full);
         }
-        train_graph_set_active_q(ga, k);
-        CHECK(train_graph_active_q(ga) == k);
-        train_graph_zero_grad(ga);
-        train_graph_zero_grad(gb);
-        train_graph_forward(ga, x, 1.0f, 0.7f, &La);
-        train_graph_forward(gb, x, 1.0f, 0.7f, &Lb);
-        train_graph_backward(ga, NULL);
-        train_graph_backward(gb, NULL);
+        sn_train_graph_set_active_q(ga, k);
+        CHECK(sn_train_graph_active_q(ga) == k);
+        sn_train_graph_zero_grad(ga);
+        sn_train_graph_zero_grad(gb);
+        sn_train_graph_forward(ga, x, 1.0f, 0.7f, &La);
+        sn_train_graph_forward(gb, x, 1.0f, 0.7f, &Lb);
+        sn_train_graph_backward(ga, NULL);
+        sn_train_graph_backward(gb, NULL);
         int same = La.total == Lb.total && La.commit == Lb.commit && La.l1 == Lb.l1;
         for (int q = 0; q < k; q++) same &= La.commit_q[q] == Lb.commit_q[q];
-        same &= !memcmp(train_graph_output(ga), train_graph_output(gb), no * sizeof(float));
-        same &= !memcmp(train_graph_grads(ga), train_graph_grads(gb), nf * sizeof(float));
-        for (int q = 0; q < k; q++) same &= !memcmp(train_graph_indices(ga, q), train_graph_indices(gb, q), per_q * 4);
+        same &= !memcmp(sn_train_graph_output(ga), sn_train_graph_output(gb), no * sizeof(float));
+        same &= !memcmp(sn_train_graph_grads(ga), sn_train_graph_grads(gb), nf * sizeof(float));
+        for (int q = 0; q < k; q++) same &= !memcmp(sn_train_graph_indices(ga, q), sn_train_graph_indices(gb, q), per_q * 4);
         int untouched = 1;
         for (int q = k; q < NQ; q++) {
             untouched &= La.commit_q[q] == 0;
-            untouched &= !memcmp(train_graph_indices(ga, q), idx_full + q * per_q, per_q * sizeof *idx_full);
-            untouched &= !memcmp(train_graph_residual(ga, q), res_full + q * nr, nr * sizeof *res_full);
+            untouched &= !memcmp(sn_train_graph_indices(ga, q), idx_full + q * per_q, per_q * sizeof *idx_full);
+            untouched &= !memcmp(sn_train_graph_residual(ga, q), res_full + q * nr, nr * sizeof *res_full);
         }
         printf("active_q %d of %d (commit_all %d): %s as n_q = %d; inactive codebooks %s\n", k, NQ, commit_all,
                same ? "the same" : "NOT the same", k, untouched ? "untouched" : "CHANGED");
@@ -377,10 +377,10 @@ static void active_q_check(const char *dir, int commit_all) {
         CHECK_MSG(untouched, "active_q %d changed inactive codebooks' state", k);
         free(idx_full);
         free(res_full);
-        train_graph_free(gb);
+        sn_train_graph_free(gb);
     }
     free(x);
-    train_graph_free(ga);
+    sn_train_graph_free(ga);
 }
 
 static double stdev(const float *v, size_t n, double *mean_out) {
@@ -405,17 +405,17 @@ static void init_check(const char *dir) {
     train_graph *g = load_graph(dir, "tiny24", B, T, 4, &cfg);
     if (!g) return;
     int np;
-    const train_param *tab = train_graph_param_table(g, &np);
-    size_t nf = train_graph_n_floats(g);
-    float *p = train_graph_params(g);
-    train_graph_init_params(g, 77);
+    const train_param *tab = sn_train_graph_param_table(g, &np);
+    size_t nf = sn_train_graph_n_floats(g);
+    float *p = sn_train_graph_params(g);
+    sn_train_graph_init_params(g, 77);
     float *p1 = malloc(nf * sizeof *p1);
     memcpy(p1, p, nf * sizeof *p1);
-    train_graph_init_params(g, 77);
+    sn_train_graph_init_params(g, 77);
     CHECK_MSG(!memcmp(p, p1, nf * sizeof *p1), "init_params is not deterministic");
-    train_graph_init_params(g, 78);
+    sn_train_graph_init_params(g, 78);
     CHECK_MSG(memcmp(p, p1, nf * sizeof *p1) != 0, "init_params ignores its seed");
-    train_graph_init_params(g, 77);
+    sn_train_graph_init_params(g, 77);
     int bad = 0;
     double bound_w = 0;
     for (int i = 0; i < np; i++) {
@@ -460,15 +460,15 @@ static void init_check(const char *dir) {
     size_t nx = (size_t)B * T;
     float *x = test_audio(nx);
     for (size_t i = 0; i < nx; i++) x[i] *= 0.3f;
-    int D = cfg.dimension, F = train_graph_frames(g);
+    int D = cfg.dimension, F = sn_train_graph_frames(g);
     train_losses L;
-    train_graph_forward(g, x, 1.0f, 1.0f, &L); /* codebooks from the file: fine for a look at the latents */
-    double z_sd0 = stdev(train_graph_latents(g), (size_t)B * D * F, NULL);
-    double z_t0 = temporal_std(train_graph_latents(g), B, D, F);
+    sn_train_graph_forward(g, x, 1.0f, 1.0f, &L); /* codebooks from the file: fine for a look at the latents */
+    double z_sd0 = stdev(sn_train_graph_latents(g), (size_t)B * D * F, NULL);
+    double z_t0 = temporal_std(sn_train_graph_latents(g), B, D, F);
     double x_sd = stdev(x, nx, NULL);
-    CHECK(train_graph_data_init(g, x, (float)x_sd) == 0);
-    CHECK(train_graph_backward(g, NULL) != 0); /* data init leaves no forward to backpropagate */
-    const float *z = train_graph_latents(g);
+    CHECK(sn_train_graph_data_init(g, x, (float)x_sd) == 0);
+    CHECK(sn_train_graph_backward(g, NULL) != 0); /* data init leaves no forward to backpropagate */
+    const float *z = sn_train_graph_latents(g);
     double z_sd = stdev(z, (size_t)B * D * F, NULL), z_t = temporal_std(z, B, D, F), worst_mean = 0;
     for (int d = 0; d < D; d++) {
         double s = 0;
@@ -476,8 +476,8 @@ static void init_check(const char *dir) {
             for (int f = 0; f < F; f++) s += z[((size_t)b * D + d) * F + f];
         worst_mean = fmax(worst_mean, fabs(s / (B * F)));
     }
-    int Lo = train_graph_output_len(g);
-    double y_sd = stdev(train_graph_output(g), (size_t)B * Lo, NULL);
+    int Lo = sn_train_graph_output_len(g);
+    double y_sd = stdev(sn_train_graph_output(g), (size_t)B * Lo, NULL);
     printf("init: default init latents std %.3g (over time %.3g); after data init std %.6f (over time %.3g, worst "
            "channel mean %.2g), output std %.6f for target %.6f\n", z_sd0, z_t0, z_sd, z_t, worst_mean, y_sd, x_sd);
     CHECK_MSG(fabs(z_sd - 1) < 1e-3, "latents std %.6f after data init", z_sd);
@@ -485,11 +485,11 @@ static void init_check(const char *dir) {
     CHECK_MSG(z_t > 0.2, "latents nearly constant over time after data init (%.3g)", z_t);
     CHECK_MSG(fabs(y_sd / x_sd - 1) < 1e-3, "output std %.6f, target %.6f", y_sd, x_sd);
     /* and training runs from there */
-    CHECK(train_graph_forward(g, x, 1.0f, 1.0f, &L) == 0 && isfinite(L.total));
-    CHECK(train_graph_backward(g, NULL) == 0);
+    CHECK(sn_train_graph_forward(g, x, 1.0f, 1.0f, &L) == 0 && isfinite(L.total));
+    CHECK(sn_train_graph_backward(g, NULL) == 0);
     free(p1);
     free(x);
-    train_graph_free(g);
+    sn_train_graph_free(g);
 }
 
 static void thread_check(const char *dir) {
@@ -497,29 +497,29 @@ static void thread_check(const char *dir) {
     codec_config cfg;
     train_graph *g[2] = {load_graph(dir, "tiny48", B, T, 4, &cfg), NULL};
     g[1] = load_graph(dir, "tiny48", B, T, 4, &cfg);
-    if (!g[0] || !g[1]) { train_graph_free(g[0]); train_graph_free(g[1]); return; }
-    size_t nx = (size_t)B * cfg.channels * T, nf = train_graph_n_floats(g[0]);
+    if (!g[0] || !g[1]) { sn_train_graph_free(g[0]); sn_train_graph_free(g[1]); return; }
+    size_t nx = (size_t)B * cfg.channels * T, nf = sn_train_graph_n_floats(g[0]);
     float *x[2] = {test_audio(nx), test_audio(nx)}, *seq[2];
     for (int i = 0; i < 2; i++) {
-        train_graph_zero_grad(g[i]);
-        train_graph_forward(g[i], x[i], 1.0f, 1.0f, NULL);
-        train_graph_backward(g[i], NULL);
+        sn_train_graph_zero_grad(g[i]);
+        sn_train_graph_forward(g[i], x[i], 1.0f, 1.0f, NULL);
+        sn_train_graph_backward(g[i], NULL);
         seq[i] = malloc(nf * sizeof(float));
-        memcpy(seq[i], train_graph_grads(g[i]), nf * sizeof(float));
-        train_graph_zero_grad(g[i]);
+        memcpy(seq[i], sn_train_graph_grads(g[i]), nf * sizeof(float));
+        sn_train_graph_zero_grad(g[i]);
     }
 #pragma omp parallel for num_threads(2) schedule(static, 1)
     for (int i = 0; i < 2; i++)
         for (int rep = 0; rep < 3; rep++) {
-            train_graph_zero_grad(g[i]);
-            train_graph_forward(g[i], x[i], 1.0f, 1.0f, NULL);
-            train_graph_backward(g[i], NULL);
+            sn_train_graph_zero_grad(g[i]);
+            sn_train_graph_forward(g[i], x[i], 1.0f, 1.0f, NULL);
+            sn_train_graph_backward(g[i], NULL);
         }
     int same = 1;
-    for (int i = 0; i < 2; i++) same &= !memcmp(seq[i], train_graph_grads(g[i]), nf * sizeof(float));
+    for (int i = 0; i < 2; i++) same &= !memcmp(seq[i], sn_train_graph_grads(g[i]), nf * sizeof(float));
     printf("two graphs on two threads: gradients %s as one after the other\n", same ? "the same" : "NOT the same");
     CHECK_MSG(same, "graphs stepped on two threads differ from sequential steps");
-    for (int i = 0; i < 2; i++) { free(x[i]); free(seq[i]); train_graph_free(g[i]); }
+    for (int i = 0; i < 2; i++) { free(x[i]); free(seq[i]); sn_train_graph_free(g[i]); }
 }
 
 int main(int argc, char **argv) {

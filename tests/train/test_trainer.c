@@ -1,4 +1,4 @@
-/* The codec training loop (codec/trainer.c) on a tiny model and tiny
+/* The codec training loop (codec/train/trainer.c) on a tiny model and tiny
  * generated clips (written to a temporary folder with a manifest).
  *
  * 1. Resume is bit-identical: 6 steps in one go equal 3 steps, a checkpoint,
@@ -22,7 +22,7 @@
 static char g_dir[256];
 
 static void tiny_config(codec_config *c) {
-    codec_config_preset("encodec_24khz", c);
+    sn_codec_config_preset("encodec_24khz", c);
     snprintf(c->name, sizeof c->name, "tiny-train");
     c->sample_rate = 8000;
     c->causal = 0;
@@ -67,7 +67,7 @@ static void write_manifest(const char *name, int n_clips) {
 static trainer_params base_params(const char *manifest, int threads) {
     static char mpath[512];
     snprintf(mpath, sizeof mpath, "%s/%s", g_dir, manifest);
-    trainer_params p = trainer_default_params();
+    trainer_params p = sn_trainer_default_params();
     p.manifest = mpath;
     p.batch = 2;
     p.crop_seconds = 0.1;
@@ -84,10 +84,10 @@ static trainer_params base_params(const char *manifest, int threads) {
 
 static int same_state(trainer *a, trainer *b) {
     size_t na, nb;
-    const float *pa = trainer_params_data(a, &na), *pb = trainer_params_data(b, &nb);
+    const float *pa = sn_trainer_params_data(a, &na), *pb = sn_trainer_params_data(b, &nb);
     int ok = na == nb && !memcmp(pa, pb, na * sizeof(float));
-    pa = trainer_codebooks_data(a, &na);
-    pb = trainer_codebooks_data(b, &nb);
+    pa = sn_trainer_codebooks_data(a, &na);
+    pb = sn_trainer_codebooks_data(b, &nb);
     return ok && na == nb && !memcmp(pa, pb, na * sizeof(float));
 }
 
@@ -97,32 +97,32 @@ static void test_resume(int threads, int adv_start) {
     trainer_params p = base_params("train.jsonl", threads);
     p.adv_start = adv_start;
     int err = 0;
-    trainer *a = trainer_new(&cfg, &p, &err);
-    CHECK_MSG(a != NULL, "trainer_new: %s", sono_last_error());
+    trainer *a = sn_trainer_new(&cfg, &p, &err);
+    CHECK_MSG(a != NULL, "sn_trainer_new: %s", sono_last_error());
     if (!a) return;
-    for (int i = 0; i < 6; i++) CHECK(trainer_step(a) == 0);
-    trainer *b = trainer_new(&cfg, &p, &err);
+    for (int i = 0; i < 6; i++) CHECK(sn_trainer_step(a) == 0);
+    trainer *b = sn_trainer_new(&cfg, &p, &err);
     CHECK(b != NULL);
-    if (!b) { trainer_free(a); return; }
-    for (int i = 0; i < 3; i++) CHECK(trainer_step(b) == 0);
+    if (!b) { sn_trainer_free(a); return; }
+    for (int i = 0; i < 3; i++) CHECK(sn_trainer_step(b) == 0);
     char ck[512];
     snprintf(ck, sizeof ck, "%s/ckpt.safetensors", g_dir);
-    CHECK(trainer_save_checkpoint(b, ck) == 0);
-    trainer_free(b);
-    b = trainer_resume(ck, &p, &err);
-    CHECK_MSG(b != NULL, "trainer_resume: %s", sono_last_error());
+    CHECK(sn_trainer_save_checkpoint(b, ck) == 0);
+    sn_trainer_free(b);
+    b = sn_trainer_resume(ck, &p, &err);
+    CHECK_MSG(b != NULL, "sn_trainer_resume: %s", sono_last_error());
     if (b) {
-        CHECK(trainer_steps_done(b) == 3);
+        CHECK(sn_trainer_steps_done(b) == 3);
         CHECK(!same_state(a, b));   /* a is 3 steps ahead */
-        for (int i = 0; i < 3; i++) CHECK(trainer_step(b) == 0);
+        for (int i = 0; i < 3; i++) CHECK(sn_trainer_step(b) == 0);
         int same = same_state(a, b);
         printf("  resume, %d thread(s), discriminator from step %d: %s\n", threads, adv_start,
                same ? "bit-identical" : "DIFFERENT");
         CHECK(same);
-        CHECK(fabs(trainer_last_stats(a)->mel - trainer_last_stats(b)->mel) == 0);
+        CHECK(fabs(sn_trainer_last_stats(a)->mel - sn_trainer_last_stats(b)->mel) == 0);
     }
-    trainer_free(a);
-    trainer_free(b);
+    sn_trainer_free(a);
+    sn_trainer_free(b);
 }
 
 /* p for a resume that keeps every phase setting of the checkpoint. */
@@ -140,25 +140,25 @@ static int one_step_checkpoint(const trainer_params *p, const char *name, char *
     codec_config cfg;
     tiny_config(&cfg);
     int err = 0;
-    trainer *t = trainer_new(&cfg, p, &err);
-    CHECK_MSG(t != NULL, "trainer_new: %s", sono_last_error());
+    trainer *t = sn_trainer_new(&cfg, p, &err);
+    CHECK_MSG(t != NULL, "sn_trainer_new: %s", sono_last_error());
     if (!t) return -1;
-    int ok = trainer_step(t) == 0;
+    int ok = sn_trainer_step(t) == 0;
     snprintf(ck, n, "%s/%s", g_dir, name);
-    ok = ok && trainer_save_checkpoint(t, ck) == 0;
+    ok = ok && sn_trainer_save_checkpoint(t, ck) == 0;
     CHECK(ok);
-    trainer_free(t);
+    sn_trainer_free(t);
     return ok ? 0 : -1;
 }
 
 /* Save t to ck, free it, and resume from ck keeping every phase setting
  * (the other fields from p). NULL (a failed check) if that fails. */
 static trainer *save_and_resume(trainer *t, const char *ck, const trainer_params *p) {
-    CHECK(trainer_save_checkpoint(t, ck) == 0);
-    trainer_free(t);
+    CHECK(sn_trainer_save_checkpoint(t, ck) == 0);
+    sn_trainer_free(t);
     trainer_params keep = keep_phase(*p);
     int err = 0;
-    t = trainer_resume(ck, &keep, &err);
+    t = sn_trainer_resume(ck, &keep, &err);
     CHECK_MSG(t != NULL, "resume: %s", sono_last_error());
     return t;
 }
@@ -175,17 +175,17 @@ static void test_disc_width(void) {
     trainer *t;
     trainer_params wide = keep_phase(p);
     wide.disc_filters = 6;
-    t = trainer_resume(ck, &wide, &err);
+    t = sn_trainer_resume(ck, &wide, &err);
     CHECK_MSG(t != NULL, "resume with 6 discriminator filters: %s", sono_last_error());
     if (!t) return;
-    CHECK(trainer_get_params(t)->disc_filters == 6);
-    CHECK(trainer_step(t) == 0);
-    CHECK(isfinite(trainer_last_stats(t)->disc) && trainer_last_stats(t)->disc > 0);
+    CHECK(sn_trainer_get_params(t)->disc_filters == 6);
+    CHECK(sn_trainer_step(t) == 0);
+    CHECK(isfinite(sn_trainer_last_stats(t)->disc) && sn_trainer_last_stats(t)->disc > 0);
     t = save_and_resume(t, ck, &p);
     if (t) {
-        CHECK(trainer_get_params(t)->disc_filters == 6);
-        CHECK(trainer_step(t) == 0);
-        trainer_free(t);
+        CHECK(sn_trainer_get_params(t)->disc_filters == 6);
+        CHECK(sn_trainer_step(t) == 0);
+        sn_trainer_free(t);
     }
     printf("  discriminator 4 -> 6 filters on resume: a new one trains, kept by the next checkpoint\n");
 }
@@ -200,41 +200,41 @@ static void test_disc_reset(void) {
     tiny_config(&cfg);
     int err = 0;
     /* a new run's discriminator weights, before any step */
-    trainer *t = trainer_new(&cfg, &p, &err);
-    CHECK_MSG(t != NULL, "trainer_new: %s", sono_last_error());
+    trainer *t = sn_trainer_new(&cfg, &p, &err);
+    CHECK_MSG(t != NULL, "sn_trainer_new: %s", sono_last_error());
     if (!t) return;
     size_t n = 0;
-    const float *d = trainer_disc_params_data(t, &n);
+    const float *d = sn_trainer_disc_params_data(t, &n);
     float *init = d && n ? malloc(n * sizeof *init) : NULL;
     CHECK(init != NULL);
     if (init) memcpy(init, d, n * sizeof *init);
-    trainer_free(t);
+    sn_trainer_free(t);
     char ck[512];
     if (!init || one_step_checkpoint(&p, "dreset.safetensors", ck, sizeof ck)) { free(init); return; }
     trainer_params keep = keep_phase(p), reset = keep_phase(p);
     reset.disc_reset = 1;
-    t = trainer_resume(ck, &keep, &err);
+    t = sn_trainer_resume(ck, &keep, &err);
     CHECK(t != NULL);
     if (t) {
         size_t m = 0;
-        d = trainer_disc_params_data(t, &m);
+        d = sn_trainer_disc_params_data(t, &m);
         CHECK(m == n && d && memcmp(d, init, n * sizeof *init) != 0);
-        trainer_free(t);
+        sn_trainer_free(t);
     }
-    t = trainer_resume(ck, &reset, &err);
+    t = sn_trainer_resume(ck, &reset, &err);
     CHECK_MSG(t != NULL, "resume with a discriminator reset: %s", sono_last_error());
     if (t) {
         size_t m = 0;
-        d = trainer_disc_params_data(t, &m);
+        d = sn_trainer_disc_params_data(t, &m);
         CHECK(m == n && d && memcmp(d, init, n * sizeof *init) == 0);
-        CHECK(trainer_get_params(t)->disc_filters == p.disc_filters);
-        CHECK(trainer_step(t) == 0);
-        CHECK(isfinite(trainer_last_stats(t)->disc) && trainer_last_stats(t)->disc > 0);
+        CHECK(sn_trainer_get_params(t)->disc_filters == p.disc_filters);
+        CHECK(sn_trainer_step(t) == 0);
+        CHECK(isfinite(sn_trainer_last_stats(t)->disc) && sn_trainer_last_stats(t)->disc > 0);
         t = save_and_resume(t, ck, &p);
         if (t) {
-            d = trainer_disc_params_data(t, &m);
+            d = sn_trainer_disc_params_data(t, &m);
             CHECK(m == n && d && memcmp(d, init, n * sizeof *init) != 0);
-            trainer_free(t);
+            sn_trainer_free(t);
         }
     }
     free(init);
@@ -250,41 +250,41 @@ static void test_phase_change(void) {
     if (one_step_checkpoint(&p, "phase.safetensors", ck, sizeof ck)) return;
     int err = 0;
     trainer_params keep = keep_phase(p);
-    trainer *b = trainer_resume(ck, &keep, &err);
+    trainer *b = sn_trainer_resume(ck, &keep, &err);
     CHECK(b != NULL);
     if (b) {
-        const trainer_params *q = trainer_get_params(b);
+        const trainer_params *q = sn_trainer_get_params(b);
         CHECK(q->n_mels == p.n_mels && q->w_l1 == p.w_l1 && q->w_mel == p.w_mel);
         CHECK(q->mix[0] == p.mix[0] && q->mix[1] == p.mix[1] && q->mix[2] == p.mix[2]);
-        trainer_free(b);
+        sn_trainer_free(b);
     }
     trainer_params change = p;
     change.n_mels = 0;
     change.w_l1 = 0.5f; change.w_mel = 2.0f; change.w_commit = 0.5f; change.w_adv = 3.0f; change.w_feat = 3.0f;
     change.mix[0] = 0.25; change.mix[1] = 0.75; change.mix[2] = 0;
-    b = trainer_resume(ck, &change, &err);
+    b = sn_trainer_resume(ck, &change, &err);
     CHECK(b != NULL);
     if (b) {
-        const trainer_params *q = trainer_get_params(b);
+        const trainer_params *q = sn_trainer_get_params(b);
         CHECK(q->n_mels == 0 && q->w_l1 == 0.5f && q->w_mel == 2.0f && q->w_commit == 0.5f && q->w_adv == 3.0f &&
               q->w_feat == 3.0f);
         CHECK(q->mix[0] == 0.25 && q->mix[1] == 0.75 && q->mix[2] == 0);
-        CHECK(trainer_step(b) == 0);
-        CHECK(trainer_last_stats(b)->mel > 0);
+        CHECK(sn_trainer_step(b) == 0);
+        CHECK(sn_trainer_last_stats(b)->mel > 0);
         b = save_and_resume(b, ck, &p);
-        if (b) CHECK(trainer_get_params(b)->mix[1] == 0.75 && trainer_get_params(b)->mix[2] == 0);
+        if (b) CHECK(sn_trainer_get_params(b)->mix[1] == 0.75 && sn_trainer_get_params(b)->mix[2] == 0);
         printf("  phase change on resume: mel bands 0 (per scale), loss weights 0.5,2,0.5,3,3, mix 0.25,0.75,0: "
                "step ok, kept by the next checkpoint\n");
     }
-    trainer_free(b);
+    sn_trainer_free(b);
 }
 
 /* Codebooks used by the micro-batches of n steps: lowest and highest. */
 static void active_range(trainer *t, int n, int *lo, int *hi) {
     *lo = 1 << 30, *hi = 0;
     for (int i = 0; i < n; i++) {
-        CHECK(trainer_step(t) == 0);
-        const trainer_stats *s = trainer_last_stats(t);
+        CHECK(sn_trainer_step(t) == 0);
+        const trainer_stats *s = sn_trainer_last_stats(t);
         if (s->n_active_min < *lo) *lo = s->n_active_min;
         if (s->n_active_max > *hi) *hi = s->n_active_max;
     }
@@ -299,15 +299,15 @@ static void test_bandwidth_mix(void) {
     trainer_params p = base_params("train.jsonl", 2);
     p.adv_start = -1;
     int err = 0, lo, hi;
-    trainer *t = trainer_new(&cfg, &p, &err);
-    CHECK_MSG(t != NULL, "trainer_new: %s", sono_last_error());
+    trainer *t = sn_trainer_new(&cfg, &p, &err);
+    CHECK_MSG(t != NULL, "sn_trainer_new: %s", sono_last_error());
     if (!t) return;
     active_range(t, 12, &lo, &hi);
     CHECK_MSG(lo == 1 && hi == 4, "equal odds: codebooks %d..%d over 12 steps (want 1..4)", lo, hi);
-    trainer_free(t);
+    sn_trainer_free(t);
     p.n_bw_mix = 3;
     p.bw_mix[0] = 0; p.bw_mix[1] = 0; p.bw_mix[2] = 1;
-    t = trainer_new(&cfg, &p, &err);
+    t = sn_trainer_new(&cfg, &p, &err);
     CHECK(t != NULL);
     if (!t) return;
     active_range(t, 12, &lo, &hi);
@@ -317,25 +317,25 @@ static void test_bandwidth_mix(void) {
     trainer_params keep = keep_phase(p);
     t = save_and_resume(t, ck, &p);
     if (t) {
-        CHECK(trainer_get_params(t)->n_bw_mix == 3 && trainer_get_params(t)->bw_mix[2] == 1);
+        CHECK(sn_trainer_get_params(t)->n_bw_mix == 3 && sn_trainer_get_params(t)->bw_mix[2] == 1);
         active_range(t, 4, &lo, &hi);
         CHECK(lo == 4 && hi == 4);
-        trainer_free(t);
+        sn_trainer_free(t);
     }
     trainer_params low = keep;
     low.n_bw_mix = 3;
     low.bw_mix[0] = 1; low.bw_mix[1] = 0; low.bw_mix[2] = 0;
-    t = trainer_resume(ck, &low, &err);
+    t = sn_trainer_resume(ck, &low, &err);
     CHECK(t != NULL);
     if (t) {
         active_range(t, 4, &lo, &hi);
         CHECK_MSG(lo == 1 && hi == 1, "resumed with weights 1,0,0: codebooks %d..%d (want 1)", lo, hi);
-        trainer_free(t);
+        sn_trainer_free(t);
     }
     p.n_bw_mix = 2;
-    t = trainer_new(&cfg, &p, &err);
+    t = sn_trainer_new(&cfg, &p, &err);
     CHECK(t == NULL && err == SONO_E_ARG);
-    trainer_free(t);
+    sn_trainer_free(t);
     printf("  bandwidth mix: equal odds use 1..4 codebooks, weights 0,0,1 only 4, kept by a checkpoint, "
            "1,0,0 on resume only 1; 2 weights for 3 bandwidths refused\n");
 }
@@ -347,13 +347,13 @@ static void test_learning(void) {
     p.quantizer_dropout = 0;
     p.gain_db_min = p.gain_db_max = 0;
     int err = 0;
-    trainer *t = trainer_new(&cfg, &p, &err);
-    CHECK_MSG(t != NULL, "trainer_new: %s", sono_last_error());
+    trainer *t = sn_trainer_new(&cfg, &p, &err);
+    CHECK_MSG(t != NULL, "sn_trainer_new: %s", sono_last_error());
     if (!t) return;
     double first = 0, last = 0;
     for (int i = 0; i < 200; i++) {
-        CHECK(trainer_step(t) == 0);
-        const trainer_stats *s = trainer_last_stats(t);
+        CHECK(sn_trainer_step(t) == 0);
+        const trainer_stats *s = sn_trainer_last_stats(t);
         double rec = p.w_l1 * s->l1 + p.w_mel * s->mel;
         if (i < 5) first += rec / 5;
         if (i >= 180) last += rec / 20;
@@ -361,7 +361,7 @@ static void test_learning(void) {
     printf("  200 steps on one clip: reconstruction loss %.4f -> %.4f (%.2fx lower; required %.1fx)\n", first, last,
            first / last, LEARN_FACTOR);
     CHECK(last * LEARN_FACTOR < first);
-    trainer_free(t);
+    sn_trainer_free(t);
 }
 
 static void test_bad_input(void) {
@@ -369,23 +369,23 @@ static void test_bad_input(void) {
     tiny_config(&cfg);
     trainer_params p = base_params("missing.jsonl", 1);
     int err = 0;
-    CHECK(trainer_new(&cfg, &p, &err) == NULL && err == SONO_E_NOT_FOUND);
+    CHECK(sn_trainer_new(&cfg, &p, &err) == NULL && err == SONO_E_NOT_FOUND);
     char path[512];
     snprintf(path, sizeof path, "%s/nocat.jsonl", g_dir);
     FILE *f = fopen(path, "w");
     fprintf(f, "{\"path\":\"clip0.wav\",\"category\":\"other\"}\n");
     fclose(f);
     p = base_params("nocat.jsonl", 1);
-    CHECK(trainer_new(&cfg, &p, &err) == NULL && err == SONO_E_EMPTY);
+    CHECK(sn_trainer_new(&cfg, &p, &err) == NULL && err == SONO_E_EMPTY);
     snprintf(path, sizeof path, "%s/junk.jsonl", g_dir);
     f = fopen(path, "w");
     fprintf(f, "not json\n");
     fclose(f);
     p = base_params("junk.jsonl", 1);
-    CHECK(trainer_new(&cfg, &p, &err) == NULL && err == SONO_E_FORMAT);
+    CHECK(sn_trainer_new(&cfg, &p, &err) == NULL && err == SONO_E_FORMAT);
     p = base_params("train.jsonl", 1);
     snprintf(path, sizeof path, "%s/clip0.wav", g_dir);
-    CHECK(trainer_resume(path, &p, &err) == NULL && err < 0);
+    CHECK(sn_trainer_resume(path, &p, &err) == NULL && err < 0);
 }
 
 int main(void) {

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "pickle.h"
+#include "tensorset.h"
 #include "sonotok/error.h"
 #include "tensors.h"
 #include "test_util.h"
@@ -39,7 +39,7 @@ static char *path_of(const char *name) {
 
 static uint8_t *slurp(const char *name, size_t *n) {
     uint8_t *b = NULL;
-    int rc = sono_read_file(path_of(name), 1 << 24, &b, n);
+    int rc = sn_read_file(path_of(name), 1 << 24, &b, n);
     CHECK_MSG(rc == 0, "%s: %s", name, sono_last_error());
     return b;
 }
@@ -86,7 +86,7 @@ static void check_set(const sono_tensors *ts, const char *what) {
         for (int d = 0; d < e->ndim && d < t->ndim; d++) CHECK(t->shape[d] == e->shape[d]);
         if (t->numel == e->numel)
             CHECK_MSG(!memcmp(t->data, e->data, (size_t)e->numel * 4), "%s: '%s' values differ", what, e->name);
-        CHECK(sono_tensors_find(ts, e->name) == t);
+        CHECK(sn_tensors_find(ts, e->name) == t);
         CHECK(((uintptr_t)t->data & 63) == 0 || i > 0);
     }
 }
@@ -106,35 +106,35 @@ static void test_th_fixtures(void) {
     const char *files[] = {"sd.th", "sd_p4.th", "sd_zip64.th", "nested.th"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         sono_tensors *ts = NULL;
-        int rc = sono_th_load(path_of(files[i]), &ts);
+        int rc = sn_th_load(path_of(files[i]), &ts);
         CHECK_MSG(rc == 0, "%s: %d %s", files[i], rc, sono_last_error());
         check_set(ts, files[i]);
         CHECK(ts && ts->metadata == NULL);
-        sono_tensors_free(ts);
+        sn_tensors_free(ts);
     }
     /* view facts the fixture is meant to exercise, to be sure they stay covered */
     sono_tensors *ts = NULL;
-    if (sono_th_load(path_of("sd.th"), &ts) == 0) {
-        const sono_tensor *t = sono_tensors_find(ts, "transposed");
+    if (sn_th_load(path_of("sd.th"), &ts) == 0) {
+        const sono_tensor *t = sn_tensors_find(ts, "transposed");
         CHECK(t && t->ndim == 2 && t->shape[0] == 4 && t->shape[1] == 3 && t->data[1] == 0.0f && t->data[3] == -0.75f);
-        t = sono_tensors_find(ts, "scalar");
+        t = sn_tensors_find(ts, "scalar");
         CHECK(t && t->ndim == 0 && t->numel == 1 && t->data[0] == 3.5f);
-        t = sono_tensors_find(ts, "steps");
+        t = sn_tensors_find(ts, "steps");
         CHECK(t && t->numel == 3 && t->data[1] == -2.0f && t->data[2] == 3e9f);
-        t = sono_tensors_find(ts, "empty");
+        t = sn_tensors_find(ts, "empty");
         CHECK(t && t->numel == 0 && t->ndim == 2);
-        const sono_tensor *a = sono_tensors_find(ts, "share_a"), *b = sono_tensors_find(ts, "share_b");
+        const sono_tensor *a = sn_tensors_find(ts, "share_a"), *b = sn_tensors_find(ts, "share_b");
         CHECK(a && b && a->data[3] == b->data[0]);
-        CHECK(sono_tensors_find(ts, "_metadata") == NULL && sono_tensors_find(ts, "nope") == NULL);
+        CHECK(sn_tensors_find(ts, "_metadata") == NULL && sn_tensors_find(ts, "nope") == NULL);
     }
-    sono_tensors_free(ts);
+    sn_tensors_free(ts);
 
     ts = (sono_tensors *)1;
-    int rc = sono_th_load(path_of("legacy.th"), &ts);
+    int rc = sn_th_load(path_of("legacy.th"), &ts);
     CHECK_MSG(rc == SONO_E_UNSUPPORTED && strstr(sono_last_error(), "legacy torch format; re-save with torch>=1.6"),
               "legacy: %d %s", rc, sono_last_error());
     CHECK(ts == NULL);
-    rc = sono_th_load(path_of("no_such_file.th"), &ts);
+    rc = sn_th_load(path_of("no_such_file.th"), &ts);
     CHECK(rc == SONO_E_NOT_FOUND);
 }
 
@@ -148,11 +148,11 @@ static void test_th_corrupt(void) {
     for (size_t len = 0; len < n; len++) {
         memcpy(b, orig, len);
         sono_tensors *ts = NULL;
-        int rc = sono_th_load_mem(b, len, &ts);
+        int rc = sn_th_load_mem(b, len, &ts);
         if (rc != SONO_E_TRUNCATED) {
             if (!bad_trunc++) fprintf(stderr, "truncated at %zu: %d %s\n", len, rc, sono_last_error());
         }
-        sono_tensors_free(ts);
+        sn_tensors_free(ts);
     }
     CHECK_MSG(bad_trunc == 0, "%d truncations did not give SONO_E_TRUNCATED", bad_trunc);
     /* every bit flip, with and without the CRC check */
@@ -162,7 +162,7 @@ static void test_th_corrupt(void) {
         b[i / 8] ^= (uint8_t)(1u << (i % 8));
         for (int pass = 0; pass < 2; pass++) {
             sono_tensors *ts = NULL;
-            int rc = th_load_mem_ex(b, n, &ts, pass ? &nocrc : NULL);
+            int rc = sn_th_load_mem_ex(b, n, &ts, pass ? &nocrc : NULL);
             if (!is_code(rc)) bad_code++;
             if (rc == 0) {
                 ok_flips++;
@@ -170,7 +170,7 @@ static void test_th_corrupt(void) {
             } else {
                 CHECK(ts == NULL && sono_last_error()[0]);
             }
-            sono_tensors_free(ts);
+            sn_tensors_free(ts);
         }
     }
     CHECK(bad_code == 0);
@@ -185,9 +185,9 @@ static void test_th_corrupt(void) {
             b[at] = (uint8_t)tu_rand();
         }
         sono_tensors *ts = NULL;
-        int rc = th_load_mem_ex(b, n, &ts, &nocrc);
+        int rc = sn_th_load_mem_ex(b, n, &ts, &nocrc);
         CHECK(is_code(rc));
-        sono_tensors_free(ts);
+        sn_tensors_free(ts);
     }
     free(b);
     free(orig);
@@ -195,7 +195,7 @@ static void test_th_corrupt(void) {
 
 static void test_safetensors_fixture(void) {
     sono_tensors *ts = NULL;
-    int rc = sono_safetensors_load(path_of("sd.safetensors"), &ts);
+    int rc = sn_safetensors_load(path_of("sd.safetensors"), &ts);
     CHECK_MSG(rc == 0, "sd.safetensors: %s", sono_last_error());
     check_set(ts, "sd.safetensors");
     if (!ts) return;
@@ -209,30 +209,30 @@ static void test_safetensors_fixture(void) {
     /* F32 round trip: exact, metadata kept */
     char tmp[4096];
     make_tmp(tmp, sizeof tmp, "sono_weights");
-    rc = sono_safetensors_save(tmp, ts, ts->metadata, 0);
+    rc = sn_safetensors_save(tmp, ts, ts->metadata, 0);
     CHECK_MSG(rc == 0, "save: %s", sono_last_error());
     sono_tensors *back = NULL;
-    rc = sono_safetensors_load(tmp, &back);
+    rc = sn_safetensors_load(tmp, &back);
     CHECK_MSG(rc == 0, "reload: %s", sono_last_error());
     check_set(back, "f32 round trip");
     CHECK(back && back->metadata && !strcmp(back->metadata, ts->metadata));
     struct stat st;
     size_t n;
     uint8_t *raw = NULL;
-    if (sono_read_file(tmp, 1 << 24, &raw, &n) == 0) {
+    if (sn_read_file(tmp, 1 << 24, &raw, &n) == 0) {
         uint64_t hl;
         memcpy(&hl, raw, 8);
         CHECK((8 + hl) % 8 == 0 && hl + 8 <= n);
         CHECK(raw[8] == '{');
     }
     free(raw);
-    sono_tensors_free(back);
+    sn_tensors_free(back);
     back = NULL;
 
     /* F16: each value within half precision; beyond 65504 it becomes inf */
-    rc = sono_safetensors_save(tmp, ts, NULL, 1);
+    rc = sn_safetensors_save(tmp, ts, NULL, 1);
     CHECK(rc == 0);
-    rc = sono_safetensors_load(tmp, &back);
+    rc = sn_safetensors_load(tmp, &back);
     CHECK(rc == 0 && back && back->n == ts->n && back->metadata == NULL);
     if (back && back->n == ts->n)
         for (int i = 0; i < ts->n; i++)
@@ -242,24 +242,24 @@ static void test_safetensors_fixture(void) {
                 else CHECK_MSG(fabsf(x - y) <= fabsf(x) * (1.0f / 2048) + 3e-8f, "%s[%lld]: %g vs %g", ts->t[i].name,
                                (long long)j, x, y);
             }
-    sono_tensors_free(back);
+    sn_tensors_free(back);
     CHECK(stat(tmp, &st) == 0);
     unlink(tmp);
 
     /* writer refuses bad input */
-    CHECK(sono_safetensors_save(tmp, ts, "{\"a\": 1}", 0) == SONO_E_ARG);
-    CHECK(sono_safetensors_save(tmp, ts, "[1]", 0) == SONO_E_ARG);
-    CHECK(sono_safetensors_save("/nonexistent_dir/x.safetensors", ts, NULL, 0) == SONO_E_IO);
-    CHECK(sono_safetensors_save(tmp, NULL, NULL, 0) == SONO_E_ARG);
+    CHECK(sn_safetensors_save(tmp, ts, "{\"a\": 1}", 0) == SONO_E_ARG);
+    CHECK(sn_safetensors_save(tmp, ts, "[1]", 0) == SONO_E_ARG);
+    CHECK(sn_safetensors_save("/nonexistent_dir/x.safetensors", ts, NULL, 0) == SONO_E_IO);
+    CHECK(sn_safetensors_save(tmp, NULL, NULL, 0) == SONO_E_ARG);
     const char *dup[] = {"a", "a"};
     int nd[] = {1, 1};
     const int64_t sh[2][SONO_MAX_DIMS] = {{1}, {1}};
     sono_tensors *d = NULL;
-    CHECK(sono_tensors_create(&d, 2, dup, nd, sh, NULL) == 0);
-    CHECK(d && sono_safetensors_save(tmp, d, NULL, 0) == SONO_E_ARG);
-    sono_tensors_free(d);
+    CHECK(sn_tensors_create(&d, 2, dup, nd, sh, NULL) == 0);
+    CHECK(d && sn_safetensors_save(tmp, d, NULL, 0) == SONO_E_ARG);
+    sn_tensors_free(d);
     unlink(tmp);
-    sono_tensors_free(ts);
+    sn_tensors_free(ts);
 }
 
 /* F16 rounding against numpy for edge cases (ties, subnormals, overflow, nan) */
@@ -275,11 +275,11 @@ static void test_f16_cases(void) {
     const int64_t sh[1][SONO_MAX_DIMS] = {{k}};
     const float *data[] = {in};
     sono_tensors *ts = NULL, *back = NULL;
-    CHECK(sono_tensors_create(&ts, 1, names, nd, sh, data) == 0);
+    CHECK(sn_tensors_create(&ts, 1, names, nd, sh, data) == 0);
     char tmp[4096];
     make_tmp(tmp, sizeof tmp, "sono_f16");
-    CHECK(sono_safetensors_save(tmp, ts, "{\"k\":\"v\"}", 1) == 0);
-    CHECK(sono_safetensors_load(tmp, &back) == 0);
+    CHECK(sn_safetensors_save(tmp, ts, "{\"k\":\"v\"}", 1) == 0);
+    CHECK(sn_safetensors_load(tmp, &back) == 0);
     int bad = 0;
     for (uint32_t i = 0; back && i < k; i++) {
         float y = back->t[0].data[i];
@@ -291,21 +291,21 @@ static void test_f16_cases(void) {
     /* and half -> float -> half is the identity for every non-nan half */
     int bad_rt = 0;
     for (uint32_t h = 0; h < 65536; h++) {
-        float f = sono_half_to_float((uint16_t)h);
-        if (!isnan(f) && sono_float_to_half(f) != h) bad_rt++;
-        if (isnan(f) && (sono_float_to_half(f) & 0x7c00) != 0x7c00) bad_rt++;
+        float f = sn_half_to_float((uint16_t)h);
+        if (!isnan(f) && sn_float_to_half(f) != h) bad_rt++;
+        if (isnan(f) && (sn_float_to_half(f) & 0x7c00) != 0x7c00) bad_rt++;
     }
     CHECK(bad_rt == 0);
     unlink(tmp);
-    sono_tensors_free(ts);
-    sono_tensors_free(back);
+    sn_tensors_free(ts);
+    sn_tensors_free(back);
     free(b);
 }
 
 static int st_load(const uint8_t *b, size_t n) {
     sono_tensors *ts = NULL;
-    int rc = sono_safetensors_load_mem(b, n, &ts);
-    sono_tensors_free(ts);
+    int rc = sn_safetensors_load_mem(b, n, &ts);
+    sn_tensors_free(ts);
     return rc;
 }
 
@@ -395,47 +395,47 @@ static void test_tensors_api(void) {
     float w[6] = {1, 2, 3, 4, 5, 6}, bb[3] = {7, 8, 9}, s[1] = {10};
     const float *data[] = {w, bb, s};
     sono_tensors *ts = NULL;
-    CHECK(sono_tensors_create(&ts, 3, names, nd, sh, data) == 0);
+    CHECK(sn_tensors_create(&ts, 3, names, nd, sh, data) == 0);
     if (ts) {
         CHECK(ts->n == 3 && ts->metadata == NULL);
-        const sono_tensor *t = sono_tensors_find(ts, "b");
+        const sono_tensor *t = sn_tensors_find(ts, "b");
         CHECK(t && t->numel == 3 && t->data[2] == 9 && t->ndim == 1);
-        t = sono_tensors_find(ts, "s");
+        t = sn_tensors_find(ts, "s");
         CHECK(t && t->numel == 1 && t->ndim == 0 && t->data[0] == 10);
-        CHECK(sono_tensors_find(ts, "x") == NULL && sono_tensors_find(NULL, "w") == NULL);
+        CHECK(sn_tensors_find(ts, "x") == NULL && sn_tensors_find(NULL, "w") == NULL);
         CHECK(((uintptr_t)ts->t[0].data & 63) == 0);
     }
-    sono_tensors_free(ts);
-    CHECK(sono_tensors_create(&ts, 3, names, nd, sh, NULL) == 0 && ts && ts->t[0].data[5] == 0);
-    sono_tensors_free(ts);
-    CHECK(sono_tensors_create(&ts, 0, NULL, NULL, NULL, NULL) == 0 && ts && ts->n == 0);
-    sono_tensors_free(ts);
-    sono_tensors_free(NULL);
+    sn_tensors_free(ts);
+    CHECK(sn_tensors_create(&ts, 3, names, nd, sh, NULL) == 0 && ts && ts->t[0].data[5] == 0);
+    sn_tensors_free(ts);
+    CHECK(sn_tensors_create(&ts, 0, NULL, NULL, NULL, NULL) == 0 && ts && ts->n == 0);
+    sn_tensors_free(ts);
+    sn_tensors_free(NULL);
     int bad_nd[] = {9};
-    CHECK(sono_tensors_create(&ts, 1, names, bad_nd, sh, NULL) == SONO_E_ARG && ts == NULL);
+    CHECK(sn_tensors_create(&ts, 1, names, bad_nd, sh, NULL) == SONO_E_ARG && ts == NULL);
     const int64_t neg[1][SONO_MAX_DIMS] = {{-1}};
-    CHECK(sono_tensors_create(&ts, 1, names, nd + 1, neg, NULL) == SONO_E_ARG);
+    CHECK(sn_tensors_create(&ts, 1, names, nd + 1, neg, NULL) == SONO_E_ARG);
     const int64_t huge[1][SONO_MAX_DIMS] = {{(int64_t)1 << 40}};
-    CHECK(sono_tensors_create(&ts, 1, names, nd + 1, huge, NULL) == SONO_E_LIMIT);
-    CHECK(sono_tensors_create(NULL, 1, names, nd, sh, NULL) == SONO_E_ARG);
+    CHECK(sn_tensors_create(&ts, 1, names, nd + 1, huge, NULL) == SONO_E_LIMIT);
+    CHECK(sn_tensors_create(NULL, 1, names, nd, sh, NULL) == SONO_E_ARG);
 }
 
 static void test_read_file(void) {
     uint8_t *b = (uint8_t *)1;
     size_t n = 7;
-    CHECK(sono_read_file(path_of("no_such_file"), 100, &b, &n) == SONO_E_NOT_FOUND && b == NULL && n == 0);
-    CHECK(sono_read_file(g_dir, 100, &b, &n) == SONO_E_IO);
-    CHECK(sono_read_file(path_of("sd.th"), 100, &b, &n) == SONO_E_LIMIT && b == NULL);
-    CHECK(sono_read_file(path_of("sd.th"), 1 << 20, &b, &n) == 0 && n > 100 && b[n] == 0);
+    CHECK(sn_read_file(path_of("no_such_file"), 100, &b, &n) == SONO_E_NOT_FOUND && b == NULL && n == 0);
+    CHECK(sn_read_file(g_dir, 100, &b, &n) == SONO_E_IO);
+    CHECK(sn_read_file(path_of("sd.th"), 100, &b, &n) == SONO_E_LIMIT && b == NULL);
+    CHECK(sn_read_file(path_of("sd.th"), 1 << 20, &b, &n) == 0 && n > 100 && b[n] == 0);
     free(b);
     char tmp[4096];
     make_tmp(tmp, sizeof tmp, "sono_empty");
     b = NULL;
-    CHECK(sono_read_file(tmp, 100, &b, &n) == 0 && n == 0 && b && b[0] == 0);
+    CHECK(sn_read_file(tmp, 100, &b, &n) == 0 && n == 0 && b && b[0] == 0);
     free(b);
     unlink(tmp);
     /* a non-regular file (pipe-like): /dev/zero read up to a limit */
-    CHECK(sono_read_file("/dev/zero", 100000, &b, &n) == SONO_E_LIMIT);
+    CHECK(sn_read_file("/dev/zero", 100000, &b, &n) == SONO_E_LIMIT);
 }
 
 /* the official 24 kHz checkpoint, when present */
@@ -448,7 +448,7 @@ static int run_encodec(const char *path) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     sono_tensors *ts = NULL;
-    int rc = sono_th_load(path, &ts);
+    int rc = sn_th_load(path, &ts);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
     CHECK_MSG(rc == 0, "%s", sono_last_error());
@@ -457,11 +457,11 @@ static int run_encodec(const char *path) {
         for (int i = 0; i < ts->n; i++) total += ts->t[i].numel;
         printf("  %d tensors, %lld elements, loaded in %.1f ms\n", ts->n, (long long)total, ms);
         CHECK(ts->n == 252 && total == 23273218);
-        const sono_tensor *t = sono_tensors_find(ts, "decoder.model.3.convtr.convtr.weight_v");
+        const sono_tensor *t = sn_tensors_find(ts, "decoder.model.3.convtr.convtr.weight_v");
         CHECK(t && t->ndim == 3 && t->shape[0] == 512 && t->shape[1] == 256 && t->shape[2] == 16);
         CHECK(ms < 1000);
     }
-    sono_tensors_free(ts);
+    sn_tensors_free(ts);
     return tu_finish("test_weights --encodec");
 }
 

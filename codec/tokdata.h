@@ -2,8 +2,8 @@
  * little-endian field helpers, whole-file read and atomic write, token-file
  * coder selection and header probing, and opening an archive from memory
  * (for the fuzz target). Not installed; formats are in codec/FORMATS.md. */
-#ifndef SONO_ARCHIVE_INTERNAL_H
-#define SONO_ARCHIVE_INTERNAL_H
+#ifndef SONO_TOKDATA_H
+#define SONO_TOKDATA_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -30,11 +30,11 @@ static inline void tokdata_wr64(uint8_t *p, uint64_t v) {
 /* Write buf to a unique temporary file beside path (path.tmp.XXXXXX), fsync it,
  * and rename it over path; on any failure the temporary is removed and path is
  * untouched. Returns 0 or SONO_E_IO/SONO_E_ARG. */
-int tokdata_write_atomic(const char *path, const uint8_t *buf, size_t n_bytes);
+int sn_tokdata_write_atomic(const char *path, const uint8_t *buf, size_t n_bytes);
 
 /* Read a whole regular file into a malloc'd buffer (at least 1 byte allocated).
  * Files over max_bytes fail with SONO_E_LIMIT. Returns 0 or a negative code. */
-int tokdata_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *n_bytes);
+int sn_tokdata_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *n_bytes);
 
 /* ---- token files ---- */
 
@@ -51,9 +51,9 @@ typedef struct tokfile_opts {
 } tokfile_opts;
 
 /* sono_tokens_encode with a chosen coder. o may be NULL (defaults). */
-int tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **buf, size_t *n_bytes);
+int sn_tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t **buf, size_t *n_bytes);
 
-/* What tokfile_probe learns without decoding the codes. */
+/* What sn_tokfile_probe learns without decoding the codes. */
 typedef struct tokfile_info {
     int version_major, version_minor;
     int coder;
@@ -69,16 +69,16 @@ typedef struct tokfile_info {
 /* Check a token file's structure and both checksums, and fill info; the
  * payload is not decoded. Returns 0 or the code sono_tokens_decode would give
  * for the same structural fault. */
-int tokfile_probe(const uint8_t *buf, size_t n_bytes, tokfile_info *info);
+int sn_tokfile_probe(const uint8_t *buf, size_t n_bytes, tokfile_info *info);
 
 /* ---- archives ---- */
 
 /* sono_archive_open over bytes in memory. buf is borrowed: it must outlive the
  * archive. Same checks as sono_archive_open. */
-sono_archive *archive_open_mem(const uint8_t *buf, size_t n_bytes, int *err);
+sono_archive *sn_archive_open_mem(const uint8_t *buf, size_t n_bytes, int *err);
 
 /* Listing data kept in the index for entry i: the token file's original length
  * (samples per channel) and sample rate. Returns 0 or SONO_E_ARG. */
-int archive_entry_info(const sono_archive *a, int i, int64_t *n_samples, int32_t *sample_rate);
+int sn_archive_entry_info(const sono_archive *a, int i, int64_t *n_samples, int32_t *sample_rate);
 
 #endif

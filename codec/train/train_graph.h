@@ -2,16 +2,16 @@
  * residual VQ, SEANet decoder) for a batch of B crops of T samples. Not
  * streaming: every crop is processed whole, as EnCodec's training does.
  *
- *   train_graph *g = train_graph_new(&cfg, B, T, n_q, &err);
- *   train_graph_load(g, ts);                       // weights + codebooks, or:
- *   //  train_graph_init_params(g, seed);          // PyTorch's default init
- *   //  train_graph_data_init(g, audio, 0.1f);     // unit-std activations
- *   //  ... set train_graph_codebooks(g), train_graph_codebooks_changed(g) ...
- *   train_graph_zero_grad(g);
+ *   train_graph *g = sn_train_graph_new(&cfg, B, T, n_q, &err);
+ *   sn_train_graph_load(g, ts);                       // weights + codebooks, or:
+ *   //  sn_train_graph_init_params(g, seed);          // PyTorch's default init
+ *   //  sn_train_graph_data_init(g, audio, 0.1f);     // unit-std activations
+ *   //  ... set sn_train_graph_codebooks(g), sn_train_graph_codebooks_changed(g) ...
+ *   sn_train_graph_zero_grad(g);
  *   train_losses L;
- *   train_graph_forward(g, audio, 1.0f, 1.0f, &L); // audio [B][C][T]
- *   train_graph_backward(g, NULL);                 // grads += dL/dparams
- *   ... optimiser step on train_graph_params(g) with train_graph_grads(g) ...
+ *   sn_train_graph_forward(g, audio, 1.0f, 1.0f, &L); // audio [B][C][T]
+ *   sn_train_graph_backward(g, NULL);                 // grads += dL/dparams
+ *   ... optimiser step on sn_train_graph_params(g) with sn_train_graph_grads(g) ...
  *
  * Parameters are held in training form in ONE flat buffer (weight-norm
  * pairs weight_g/weight_v, biases, GroupNorm affines, LSTM weights), with a
@@ -21,7 +21,7 @@
  * parameters: they are updated by EMA elsewhere; the forward leaves, per
  * codebook, the residuals it quantised and the indices it chose.
  *
- * All activations live in one arena sized in train_graph_new from
+ * All activations live in one arena sized in sn_train_graph_new from
  * (config, B, T); forward and backward allocate nothing. A graph is used by
  * one thread at a time and runs single-threaded (kernels with n_threads = 1,
  * OpenBLAS with whatever thread count the caller set), so a training loop
@@ -36,7 +36,7 @@
 struct sono_tensors;
 
 #define TRAIN_MAX_Q 64
-#define TRAIN_NODE_KINDS 9 /* see train_graph_timing */
+#define TRAIN_NODE_KINDS 9 /* see sn_train_graph_timing */
 
 typedef struct {
     char name[96];        /* canonical EnCodec name */
@@ -59,62 +59,62 @@ typedef struct train_graph train_graph;
  * decoder output must cover T, which holds when T is a multiple of the hop),
  * n_q codebooks (1..cfg->n_q; 0: no quantizer, the decoder reads the latents).
  * Parameters start at zero. NULL on failure with *err set. */
-train_graph *train_graph_new(const codec_config *cfg, int B, int T, int n_q, int *err);
-void train_graph_free(train_graph *g);
+train_graph *sn_train_graph_new(const codec_config *cfg, int B, int T, int n_q, int *err);
+void sn_train_graph_free(train_graph *g);
 
 /* Copy weights and codebooks from a tensor set in canonical names (an official
- * .th as sono_th_load reads it). A weight-normed conv may also come as a plain
+ * .th as sn_th_load reads it). A weight-normed conv may also come as a plain
  * folded `.weight` (then g = row norms, v = weight). 0 or a negative code. */
-int train_graph_load(train_graph *g, const struct sono_tensors *ts);
+int sn_train_graph_load(train_graph *g, const struct sono_tensors *ts);
 
 /* The parameter table, the flat buffers, and the codebooks [n_q][bins][D]
- * (writable; call train_graph_codebooks_changed after editing them). */
-const train_param *train_graph_param_table(const train_graph *g, int *n_params);
-float *train_graph_params(train_graph *g);
-float *train_graph_grads(train_graph *g);
-size_t train_graph_n_floats(const train_graph *g);
-float *train_graph_codebooks(train_graph *g);
-void train_graph_codebooks_changed(train_graph *g);
+ * (writable; call sn_train_graph_codebooks_changed after editing them). */
+const train_param *sn_train_graph_param_table(const train_graph *g, int *n_params);
+float *sn_train_graph_params(train_graph *g);
+float *sn_train_graph_grads(train_graph *g);
+size_t sn_train_graph_n_floats(const train_graph *g);
+float *sn_train_graph_codebooks(train_graph *g);
+void sn_train_graph_codebooks_changed(train_graph *g);
 /* Bytes of the activation arena. */
-size_t train_graph_arena_bytes(const train_graph *g);
+size_t sn_train_graph_arena_bytes(const train_graph *g);
 
 /* EnCodec's RVQ training code (issue #25, kept there for reproducibility)
  * subtracts the straight-through output from the residual, so only the first
  * codebook's commitment reaches the encoder. all_layers = 1 lets every
  * codebook's commitment through (residual minus the detached code, as
  * audiocraft does). Default 0: gradients match the reference. */
-void train_graph_set_commit_all_layers(train_graph *g, int all_layers);
+void sn_train_graph_set_commit_all_layers(train_graph *g, int all_layers);
 
 /* Forward on audio [B][C][T] (the graph keeps a copy): latents,
  * quantisation, reconstruction, losses.
  * L = l1_weight * mean|x_hat - x| + commit_weight * commitment. Returns 0. */
-int train_graph_forward(train_graph *g, const float *audio, float l1_weight, float commit_weight,
+int sn_train_graph_forward(train_graph *g, const float *audio, float l1_weight, float commit_weight,
                         train_losses *out);
 
-/* After train_graph_forward: reconstruction [B][C][output_len] (output_len
+/* After sn_train_graph_forward: reconstruction [B][C][output_len] (output_len
  * == T when T is a multiple of the hop; the losses use the first T samples),
  * latents and per-codebook residual inputs [B][D][frames] (residual 0 = the
  * latents), indices [B][frames]. Valid until the next forward. */
-const float *train_graph_output(const train_graph *g);
-int train_graph_output_len(const train_graph *g);
-int train_graph_frames(const train_graph *g);
-const float *train_graph_latents(const train_graph *g);
-const float *train_graph_residual(const train_graph *g, int q);
-const int32_t *train_graph_indices(const train_graph *g, int q);
+const float *sn_train_graph_output(const train_graph *g);
+int sn_train_graph_output_len(const train_graph *g);
+int sn_train_graph_frames(const train_graph *g);
+const float *sn_train_graph_latents(const train_graph *g);
+const float *sn_train_graph_residual(const train_graph *g, int q);
+const int32_t *sn_train_graph_indices(const train_graph *g, int q);
 
 /* Backward of the last forward's loss; extra_dout [B][C][T] (may be NULL) is
  * the gradient of further losses with respect to the reconstruction, added to
- * the L1 term's. Gradients ACCUMULATE into train_graph_grads. Returns 0, or
+ * the L1 term's. Gradients ACCUMULATE into sn_train_graph_grads. Returns 0, or
  * SONO_E_ARG when no forward has run. */
-int train_graph_backward(train_graph *g, const float *extra_dout);
-void train_graph_zero_grad(train_graph *g);
+int sn_train_graph_backward(train_graph *g, const float *extra_dout);
+void sn_train_graph_zero_grad(train_graph *g);
 
 /* Quantizer dropout: the next forwards (and their backwards) use only the
  * first n_active codebooks (clamped to 1..n_q; no effect when n_q == 0). The
  * commitment is averaged over the active ones, commit_q of the others is 0,
  * and their residuals and indices are left untouched. Default n_q. */
-void train_graph_set_active_q(train_graph *g, int n_active);
-int train_graph_active_q(const train_graph *g);
+void sn_train_graph_set_active_q(train_graph *g, int n_active);
+int sn_train_graph_active_q(const train_graph *g);
 
 /* PyTorch's default initialisation, deterministic from seed (splitmix64):
  * Conv1d / ConvTranspose1d weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))
@@ -123,7 +123,7 @@ int train_graph_active_q(const train_graph *g);
  * v = that weight and g = its row norms; LSTM weights and biases
  * U(-1/sqrt(H), 1/sqrt(H)); GroupNorm weight 1, bias 0. Codebooks are not
  * touched (the caller sets them). */
-void train_graph_init_params(train_graph *g, uint64_t seed);
+void sn_train_graph_init_params(train_graph *g, uint64_t seed);
 
 /* Data-dependent initialisation on audio [B][C][T]: runs the forward node by
  * node and, right after each conv and transposed conv (before its GroupNorm,
@@ -137,18 +137,18 @@ void train_graph_init_params(train_graph *g, uint64_t seed);
  * codebooks are usually made from the latents afterwards. Without it, with
  * PyTorch's default init every layer shrinks the signal, the latents are
  * nearly constant and training collapses onto one code.
- * Leaves no forward for train_graph_backward. 0 or SONO_E_ARG. */
-int train_graph_data_init(train_graph *g, const float *audio, float target_std);
+ * Leaves no forward for sn_train_graph_backward. 0 or SONO_E_ARG. */
+int sn_train_graph_data_init(train_graph *g, const float *audio, float target_std);
 
 /* 1: run forward and backward on the plain _ref kernels (for tests and
  * benchmarks); 0 (default): the fast ones. */
-void train_graph_set_ref_kernels(train_graph *g, int use_ref);
+void sn_train_graph_set_ref_kernels(train_graph *g, int use_ref);
 
 /* Per node kind wall time: on = 1 clears the counters and starts timing every
- * node (one clock read per node and crop), 0 stops. train_graph_timing fills
+ * node (one clock read per node and crop), 0 stops. sn_train_graph_timing fills
  * names, fwd_s and bwd_s (each TRAIN_NODE_KINDS entries, any may be NULL):
  * kind name, seconds in forwards and in backwards since timing was switched on. */
-void train_graph_set_timing(train_graph *g, int on);
-void train_graph_timing(const train_graph *g, const char **names, double *fwd_s, double *bwd_s);
+void sn_train_graph_set_timing(train_graph *g, int on);
+void sn_train_graph_timing(const train_graph *g, const char **names, double *fwd_s, double *bwd_s);
 
 #endif

@@ -6,7 +6,7 @@
  * holds all activations); the backward runs them in exact reverse order with
  * the kernels_grad.h backwards, accumulating into per-tensor gradients, then
  * folds the effective-weight gradients back through weight norm.
- * train_graph_set_ref_kernels switches both to the plain `_ref` loops. The
+ * sn_train_graph_set_ref_kernels switches both to the plain `_ref` loops. The
  * nearest-code search is one GEMM per codebook and crop (dots = E x r, on the
  * conv engine as a 1x1 conv) followed by rvq.c's distance and tie rule.
  *
@@ -60,7 +60,7 @@ typedef struct {
     int C, layers;
     int p_wih[4], p_whh[4], p_bih[4], p_bhh[4];
     int mid[4];         /* tensor of each layer's output */
-    size_t saved;       /* offset into saved: [layer][B] blocks of lstm_saved_floats(C, L) */
+    size_t saved;       /* offset into saved: [layer][B] blocks of sn_lstm_saved_floats(C, L) */
 } tg_lstm;
 
 struct train_graph {
@@ -172,7 +172,7 @@ static int b_sconv(train_graph *g, const char *prefix, int in, int C_out, int K,
     int ci = new_conv(g, prefix, 0, C_in, C_out, K, stride, dil);
     if (g->err) return 0;
     int eff = (K - 1) * dil + 1, pt = eff - stride;
-    if (pt < 0) { g->err = sono_fail(SONO_E_UNSUPPORTED, "conv with kernel %d smaller than stride %d", K, stride); return 0; }
+    if (pt < 0) { g->err = sn_fail(SONO_E_UNSUPPORTED, "conv with kernel %d smaller than stride %d", K, stride); return 0; }
     int extra = (int)(((int64_t)L + stride - 1) / stride * stride - L);
     int pl, pr;
     if (g->cfg.causal) { pl = pt; pr = extra; }
@@ -185,7 +185,7 @@ static int b_sconv(train_graph *g, const char *prefix, int in, int C_out, int K,
         n->pl = pl; n->pr = pr; n->L_src = L;
     }
     int Lo = conv1d_out_len(pl + L + pr, K, stride, dil);
-    if (Lo <= 0) { g->err = sono_fail(SONO_E_ARG, "crop too short for %s", prefix); return 0; }
+    if (Lo <= 0) { g->err = sn_fail(SONO_E_ARG, "crop too short for %s", prefix); return 0; }
     int out = new_tensor(g, C_out, Lo);
     tg_node *n = new_node(g, N_CONV, cur, out);
     if (!n) return 0;
@@ -205,7 +205,7 @@ static int b_sconvtr(train_graph *g, const char *prefix, int in, int C_out, int 
     int ci = new_conv(g, prefix, 1, C_in, C_out, K, stride, 1);
     if (g->err) return 0;
     int pt = K - stride;
-    if (pt < 0) { g->err = sono_fail(SONO_E_UNSUPPORTED, "transposed conv with kernel %d smaller than stride %d", K, stride); return 0; }
+    if (pt < 0) { g->err = sn_fail(SONO_E_UNSUPPORTED, "transposed conv with kernel %d smaller than stride %d", K, stride); return 0; }
     int Lf = (L - 1) * stride + K;
     int out = new_tensor(g, C_out, Lf);
     tg_node *n = new_node(g, N_CONVTR, in, out);
@@ -281,8 +281,8 @@ static int b_lstm(train_graph *g, const char *prefix, int in) {
         s->mid[l] = new_tensor(g, C, L);
     }
     s->saved = g->n_saved;
-    g->n_saved += (size_t)s->layers * g->B * lstm_saved_floats(C, L);
-    size_t ls = lstm_backward_scratch_floats(C);
+    g->n_saved += (size_t)s->layers * g->B * sn_lstm_saved_floats(C, L);
+    size_t ls = sn_lstm_backward_scratch_floats(C);
     if (ls > g->n_lscr) g->n_lscr = ls;
     int out = new_tensor(g, C, L);
     tg_node *n = new_node(g, N_LSTM, in, out);
@@ -353,16 +353,16 @@ static void build(train_graph *g) {
     if (g->err) return;
     g->t_out = x;
     if (g->ten[x].L < g->T)
-        g->err = sono_fail(SONO_E_ARG, "decoder gives %d samples for a crop of %d (use a multiple of the hop)",
+        g->err = sn_fail(SONO_E_ARG, "decoder gives %d samples for a crop of %d (use a multiple of the hop)",
                            g->ten[x].L, g->T);
 }
 
-train_graph *train_graph_new(const codec_config *cfg, int B, int T, int n_q, int *err) {
-    int rc = codec_config_check(cfg);
+train_graph *sn_train_graph_new(const codec_config *cfg, int B, int T, int n_q, int *err) {
+    int rc = sn_codec_config_check(cfg);
     train_graph *g = NULL;
     if (!rc && (B < 1 || T < 1 || n_q < 0 || n_q > cfg->n_q || n_q > TRAIN_MAX_Q || cfg->lstm_layers > 4))
-        rc = sono_fail(SONO_E_ARG, "train graph: bad batch %d, crop %d or codebook count %d", B, T, n_q);
-    if (!rc && !(g = calloc(1, sizeof *g))) rc = sono_fail(SONO_E_NOMEM, "out of memory");
+        rc = sn_fail(SONO_E_ARG, "train graph: bad batch %d, crop %d or codebook count %d", B, T, n_q);
+    if (!rc && !(g = calloc(1, sizeof *g))) rc = sn_fail(SONO_E_NOMEM, "out of memory");
     if (!rc) {
         g->cfg = *cfg;
         g->B = B; g->T = T; g->n_q = n_q;
@@ -385,12 +385,12 @@ train_graph *train_graph_new(const codec_config *cfg, int B, int T, int n_q, int
             if (n->kind == N_CONV || n->kind == N_CONVTR) {
                 const tg_conv *c = &g->convs[n->idx];
                 int Li = g->ten[n->in].L, Lo = g->ten[n->out].L;
-                if (c->tr) need = SONO_MAX(convtr1d_scratch_floats(c->C_out, c->K, Li),
-                                           convtr1d_backward_scratch_floats(c->C_in, c->C_out, Li, c->K, c->stride));
-                else need = SONO_MAX(conv1d_scratch_floats(c->C_in, c->K, Lo),
-                                     conv1d_backward_scratch_floats(c->C_in, c->C_out, Li, c->K, c->stride, c->dil));
+                if (c->tr) need = SONO_MAX(sn_convtr1d_scratch_floats(c->C_out, c->K, Li),
+                                           sn_convtr1d_backward_scratch_floats(c->C_in, c->C_out, Li, c->K, c->stride));
+                else need = SONO_MAX(sn_conv1d_scratch_floats(c->C_in, c->K, Lo),
+                                     sn_conv1d_backward_scratch_floats(c->C_in, c->C_out, Li, c->K, c->stride, c->dil));
             } else if (n->kind == N_RVQ) {
-                need = (size_t)cfg->codebook_size * g->F + conv1d_scratch_floats(cfg->dimension, 1, g->F);
+                need = (size_t)cfg->codebook_size * g->F + sn_conv1d_scratch_floats(cfg->dimension, 1, g->F);
             }
             if (need > g->n_lscr) g->n_lscr = need;
         }
@@ -400,8 +400,8 @@ train_graph *train_graph_new(const codec_config *cfg, int B, int T, int n_q, int
         size_t n_cb = (size_t)n_q * K * D, n_res = (size_t)n_q * B * D * F, n_idx = (size_t)n_q * B * F;
         size_t floats = 2 * g->n_pf + 2 * g->n_weff + 2 * g->n_act + g->n_saved + g->n_lscr + n_cb +
                         (size_t)n_q * K + n_res + n_idx;
-        if (floats > SONO_MAX_ALLOC / sizeof(float)) rc = sono_fail(SONO_E_LIMIT, "train graph needs %zu floats", floats);
-        else if (!(g->block = calloc(floats ? floats : 1, sizeof(float)))) rc = sono_fail(SONO_E_NOMEM, "out of memory (%zu floats)", floats);
+        if (floats > SONO_MAX_ALLOC / sizeof(float)) rc = sn_fail(SONO_E_LIMIT, "train graph needs %zu floats", floats);
+        else if (!(g->block = calloc(floats ? floats : 1, sizeof(float)))) rc = sn_fail(SONO_E_NOMEM, "out of memory (%zu floats)", floats);
         if (!rc) {
 #ifdef MADV_HUGEPAGE
             /* hundreds of MB streamed per step: huge pages spare the TLB (a hint;
@@ -426,12 +426,12 @@ train_graph *train_graph_new(const codec_config *cfg, int B, int T, int n_q, int
             g->arena_bytes = (2 * g->n_act + g->n_saved + g->n_lscr + n_res + n_idx) * sizeof(float);
         }
     }
-    if (rc) { train_graph_free(g); g = NULL; }
+    if (rc) { sn_train_graph_free(g); g = NULL; }
     if (err) *err = rc;
     return g;
 }
 
-void train_graph_free(train_graph *g) {
+void sn_train_graph_free(train_graph *g) {
     if (!g) return;
     free(g->par);
     free(g->ten);
@@ -441,19 +441,19 @@ void train_graph_free(train_graph *g) {
     free(g);
 }
 
-const train_param *train_graph_param_table(const train_graph *g, int *n_params) {
+const train_param *sn_train_graph_param_table(const train_graph *g, int *n_params) {
     if (n_params) *n_params = g->n_par;
     return g->par;
 }
-float *train_graph_params(train_graph *g) { return g->params; }
-float *train_graph_grads(train_graph *g) { return g->grads; }
-size_t train_graph_n_floats(const train_graph *g) { return g->n_pf; }
-float *train_graph_codebooks(train_graph *g) { return g->codebooks; }
-size_t train_graph_arena_bytes(const train_graph *g) { return g->arena_bytes; }
-void train_graph_set_commit_all_layers(train_graph *g, int all_layers) { g->commit_all = all_layers != 0; }
-void train_graph_zero_grad(train_graph *g) { memset(g->grads, 0, g->n_pf * sizeof(float)); }
+float *sn_train_graph_params(train_graph *g) { return g->params; }
+float *sn_train_graph_grads(train_graph *g) { return g->grads; }
+size_t sn_train_graph_n_floats(const train_graph *g) { return g->n_pf; }
+float *sn_train_graph_codebooks(train_graph *g) { return g->codebooks; }
+size_t sn_train_graph_arena_bytes(const train_graph *g) { return g->arena_bytes; }
+void sn_train_graph_set_commit_all_layers(train_graph *g, int all_layers) { g->commit_all = all_layers != 0; }
+void sn_train_graph_zero_grad(train_graph *g) { memset(g->grads, 0, g->n_pf * sizeof(float)); }
 
-void train_graph_codebooks_changed(train_graph *g) {
+void sn_train_graph_codebooks_changed(train_graph *g) {
     size_t D = (size_t)g->cfg.dimension, K = (size_t)g->cfg.codebook_size;
     for (size_t k = 0; k < (size_t)g->n_q * K; k++) {
         const float *e = g->codebooks + k * D;
@@ -463,14 +463,14 @@ void train_graph_codebooks_changed(train_graph *g) {
     }
 }
 
-int train_graph_load(train_graph *g, const sono_tensors *ts) {
+int sn_train_graph_load(train_graph *g, const sono_tensors *ts) {
     for (int i = 0; i < g->n_par; i++) {
         const train_param *p = &g->par[i];
         float *dst = g->params + p->offset;
-        const sono_tensor *t = sono_tensors_find(ts, p->name);
+        const sono_tensor *t = sn_tensors_find(ts, p->name);
         if (t) {
             if ((size_t)t->numel != p->numel)
-                return sono_fail(SONO_E_MODEL_MISMATCH, "tensor %s has %lld values, the config needs %zu", p->name,
+                return sn_fail(SONO_E_MODEL_MISMATCH, "tensor %s has %lld values, the config needs %zu", p->name,
                                  (long long)t->numel, p->numel);
             memcpy(dst, t->data, p->numel * sizeof(float));
             continue;
@@ -481,7 +481,7 @@ int train_graph_load(train_graph *g, const sono_tensors *ts) {
         if (is_g || is_v) {
             char base[112];
             snprintf(base, sizeof base, "%.*s.weight", (int)(L - 9), p->name);
-            const sono_tensor *w = sono_tensors_find(ts, base);
+            const sono_tensor *w = sn_tensors_find(ts, base);
             size_t rows = (size_t)p->shape[0];
             size_t numel_w = is_v ? p->numel : 0;
             if (w && is_v && (size_t)w->numel == numel_w) { memcpy(dst, w->data, p->numel * sizeof(float)); continue; }
@@ -495,17 +495,17 @@ int train_graph_load(train_graph *g, const sono_tensors *ts) {
                 continue;
             }
         }
-        return sono_fail(SONO_E_MODEL_MISMATCH, "weights have no tensor %s", p->name);
+        return sn_fail(SONO_E_MODEL_MISMATCH, "weights have no tensor %s", p->name);
     }
     size_t KD = (size_t)g->cfg.codebook_size * g->cfg.dimension;
     for (int q = 0; q < g->n_q; q++) {
         char nm[96];
         snprintf(nm, sizeof nm, "quantizer.vq.layers.%d._codebook.embed", q);
-        const sono_tensor *t = sono_tensors_find(ts, nm);
-        if (!t || (size_t)t->numel != KD) return sono_fail(SONO_E_MODEL_MISMATCH, "weights have no codebook %s", nm);
+        const sono_tensor *t = sn_tensors_find(ts, nm);
+        if (!t || (size_t)t->numel != KD) return sn_fail(SONO_E_MODEL_MISMATCH, "weights have no codebook %s", nm);
         memcpy(g->codebooks + q * KD, t->data, KD * sizeof(float));
     }
-    train_graph_codebooks_changed(g);
+    sn_train_graph_codebooks_changed(g);
     return 0;
 }
 
@@ -559,8 +559,8 @@ static void rvq_forward(train_graph *g, const tg_node *n, train_losses *lo) {
             float *r = g->resid + ((size_t)q * B + b) * D * F;
             const float *E = g->codebooks + (size_t)q * K * D, *e2 = g->cb_sq + (size_t)q * K;
             int32_t *ix = g->idx + ((size_t)q * B + b) * F;
-            if (g->use_ref) conv1d_forward_ref(dots, r, E, NULL, D, K, F, 1, 1, 1, NULL, 1);
-            else conv1d_forward(dots, r, E, NULL, D, K, F, 1, 1, 1, cscr, 1);
+            if (g->use_ref) sn_conv1d_forward_ref(dots, r, E, NULL, D, K, F, 1, 1, 1, NULL, 1);
+            else sn_conv1d_forward(dots, r, E, NULL, D, K, F, 1, 1, 1, cscr, 1);
             for (int f = 0; f < F; f++) {
                 float s2 = 0;
                 for (int d = 0; d < D; d++) s2 += r[(size_t)d * F + f] * r[(size_t)d * F + f];
@@ -601,9 +601,9 @@ static void lstm_fwd(train_graph *g, const tg_node *n, int b) {
     const float *x = T_val(g, n->in, b);
     for (int l = 0; l < s->layers; l++) {
         lstm_saved sv;
-        lstm_saved_point(&sv, g->saved + s->saved + ((size_t)l * g->B + b) * lstm_saved_floats(C, L), C, L);
+        sn_lstm_saved_point(&sv, g->saved + s->saved + ((size_t)l * g->B + b) * sn_lstm_saved_floats(C, L), C, L);
         float *y = T_val(g, s->mid[l], b);
-        lstm_forward_train(y, &sv, x, P(g, s->p_wih[l]), P(g, s->p_whh[l]), P(g, s->p_bih[l]), P(g, s->p_bhh[l]),
+        sn_lstm_forward_train(y, &sv, x, P(g, s->p_wih[l]), P(g, s->p_whh[l]), P(g, s->p_bih[l]), P(g, s->p_bhh[l]),
                            NULL, NULL, C, C, L);
         x = y;
     }
@@ -623,7 +623,7 @@ static void weightnorm_all(train_graph *g) {
         const tg_conv *c = &g->convs[i];
         if (c->weff == NONE) continue;
         int rows = c->tr ? c->C_in : c->C_out, inner = (c->tr ? c->C_out : c->C_in) * c->K;
-        weightnorm_forward(g->weff + c->weff, P(g, c->p_g), P(g, c->p_v), rows, inner);
+        sn_weightnorm_forward(g->weff + c->weff, P(g, c->p_g), P(g, c->p_v), rows, inner);
     }
 }
 
@@ -661,31 +661,31 @@ static void fwd_node(train_graph *g, const tg_node *n, train_losses *lo, int byp
             break;
         case N_CONV:
             if (ref)
-                conv1d_forward_ref(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K, c->stride,
+                sn_conv1d_forward_ref(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K, c->stride,
                                    c->dil, NULL, 1);
             else
-                conv1d_forward(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K, c->stride,
+                sn_conv1d_forward(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K, c->stride,
                                c->dil, g->lscr, 1);
             break;
         case N_CONVTR:
             if (ref)
-                convtr1d_forward_ref(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K,
+                sn_convtr1d_forward_ref(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K,
                                      c->stride, NULL, 1);
             else
-                convtr1d_forward(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K, c->stride,
+                sn_convtr1d_forward(y, x, conv_weight(g, c), P(g, c->p_b), c->C_in, c->C_out, ti->L, c->K, c->stride,
                                  g->lscr, 1);
             break;
         case N_GN:
-            if (ref) groupnorm1_forward_ref(y, x, P(g, c->p_gnw), P(g, c->p_gnb), ti->C, ti->L, GN_EPS, 1);
-            else groupnorm1_forward(y, x, P(g, c->p_gnw), P(g, c->p_gnb), ti->C, ti->L, GN_EPS, 1);
+            if (ref) sn_groupnorm1_forward_ref(y, x, P(g, c->p_gnw), P(g, c->p_gnb), ti->C, ti->L, GN_EPS, 1);
+            else sn_groupnorm1_forward(y, x, P(g, c->p_gnw), P(g, c->p_gnb), ti->C, ti->L, GN_EPS, 1);
             break;
         case N_TRIM:
             for (int ch = 0; ch < ti->C; ch++)
                 memcpy(y + (size_t)ch * to->L, x + (size_t)ch * ti->L + n->pl, (size_t)to->L * sizeof(float));
             break;
         case N_ELU:
-            if (ref) elu_forward_ref(y, x, (size_t)ti->C * ti->L, 1.0f, 1);
-            else elu_forward(y, x, (size_t)ti->C * ti->L, 1.0f, 1);
+            if (ref) sn_elu_forward_ref(y, x, (size_t)ti->C * ti->L, 1.0f, 1);
+            else sn_elu_forward(y, x, (size_t)ti->C * ti->L, 1.0f, 1);
             break;
         case N_LSTM: lstm_fwd(g, n, b); break;
         case N_ADD: {
@@ -699,7 +699,7 @@ static void fwd_node(train_graph *g, const tg_node *n, train_losses *lo, int byp
     if (g->timing) g->t_fwd[n->kind] += now_s() - t0;
 }
 
-int train_graph_forward(train_graph *g, const float *audio, float l1_weight, float commit_weight, train_losses *out) {
+int sn_train_graph_forward(train_graph *g, const float *audio, float l1_weight, float commit_weight, train_losses *out) {
     train_losses lo;
     memset(&lo, 0, sizeof lo);
     g->commit_weight = commit_weight;
@@ -723,14 +723,14 @@ int train_graph_forward(train_graph *g, const float *audio, float l1_weight, flo
     return 0;
 }
 
-const float *train_graph_output(const train_graph *g) { return g->act + g->ten[g->t_out].off; }
-int train_graph_output_len(const train_graph *g) { return g->ten[g->t_out].L; }
-int train_graph_frames(const train_graph *g) { return g->F; }
-const float *train_graph_latents(const train_graph *g) { return g->act + g->ten[g->t_latent].off; }
-const float *train_graph_residual(const train_graph *g, int q) {
+const float *sn_train_graph_output(const train_graph *g) { return g->act + g->ten[g->t_out].off; }
+int sn_train_graph_output_len(const train_graph *g) { return g->ten[g->t_out].L; }
+int sn_train_graph_frames(const train_graph *g) { return g->F; }
+const float *sn_train_graph_latents(const train_graph *g) { return g->act + g->ten[g->t_latent].off; }
+const float *sn_train_graph_residual(const train_graph *g, int q) {
     return q >= 0 && q < g->n_q ? g->resid + (size_t)q * g->B * g->cfg.dimension * g->F : NULL;
 }
-const int32_t *train_graph_indices(const train_graph *g, int q) {
+const int32_t *sn_train_graph_indices(const train_graph *g, int q) {
     return q >= 0 && q < g->n_q ? g->idx + (size_t)q * g->B * g->F : NULL;
 }
 
@@ -765,17 +765,17 @@ static void lstm_bwd(train_graph *g, const tg_node *n, int b) {
     for (size_t i = 0; i < (size_t)C * L; i++) { din[i] += dy[i]; dm[i] += dy[i]; }
     for (int l = last; l >= 0; l--) {
         lstm_saved sv;
-        lstm_saved_point(&sv, g->saved + s->saved + ((size_t)l * g->B + b) * lstm_saved_floats(C, L), C, L);
+        sn_lstm_saved_point(&sv, g->saved + s->saved + ((size_t)l * g->B + b) * sn_lstm_saved_floats(C, L), C, L);
         const float *x = l ? T_val(g, s->mid[l - 1], b) : T_val(g, n->in, b);
         float *dx = l ? T_grad(g, s->mid[l - 1], b) : din;
-        lstm_backward(dx, PG(g, s->p_wih[l]), PG(g, s->p_whh[l]), PG(g, s->p_bih[l]), PG(g, s->p_bhh[l]), NULL, NULL,
+        sn_lstm_backward(dx, PG(g, s->p_wih[l]), PG(g, s->p_whh[l]), PG(g, s->p_bih[l]), PG(g, s->p_bhh[l]), NULL, NULL,
                       T_grad(g, s->mid[l], b), NULL, NULL, &sv, x, P(g, s->p_wih[l]), P(g, s->p_whh[l]), C, C, L,
                       g->lscr);
     }
 }
 
-int train_graph_backward(train_graph *g, const float *extra_dout) {
-    if (!g->audio) return sono_fail(SONO_E_ARG, "train_graph_backward before a forward");
+int sn_train_graph_backward(train_graph *g, const float *extra_dout) {
+    if (!g->audio) return sn_fail(SONO_E_ARG, "sn_train_graph_backward before a forward");
     /* each tensor's gradient is zeroed right before its first writer, where
      * it is about to be used (not one pass over the whole arena up front) */
     for (int i = 0; i < g->n_ten; i++)
@@ -829,30 +829,30 @@ int train_graph_backward(train_graph *g, const float *extra_dout) {
                 break;
             case N_CONV:
                 if (ref)
-                    conv1d_backward_ref(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in,
+                    sn_conv1d_backward_ref(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in,
                                         c->C_out, ti->L, c->K, c->stride, c->dil, NULL, 1);
                 else
-                    conv1d_backward(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in,
+                    sn_conv1d_backward(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in,
                                     c->C_out, ti->L, c->K, c->stride, c->dil, g->lscr, 1);
                 break;
             case N_CONVTR:
                 if (ref)
-                    convtr1d_backward_ref(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in,
+                    sn_convtr1d_backward_ref(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in,
                                           c->C_out, ti->L, c->K, c->stride, NULL, 1);
                 else
-                    convtr1d_backward(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in,
+                    sn_convtr1d_backward(dx, conv_dweight(g, c), PG(g, c->p_b), dy, x, conv_weight(g, c), c->C_in,
                                       c->C_out, ti->L, c->K, c->stride, g->lscr, 1);
                 break;
             case N_GN:
-                groupnorm1_backward(dx, PG(g, c->p_gnw), PG(g, c->p_gnb), dy, x, P(g, c->p_gnw), ti->C, ti->L, GN_EPS);
+                sn_groupnorm1_backward(dx, PG(g, c->p_gnw), PG(g, c->p_gnb), dy, x, P(g, c->p_gnw), ti->C, ti->L, GN_EPS);
                 break;
             case N_TRIM:
                 for (int ch = 0; ch < ti->C; ch++)
                     for (int i = 0; i < to->L; i++) dx[(size_t)ch * ti->L + n->pl + i] += dy[(size_t)ch * to->L + i];
                 break;
             case N_ELU: /* from the output: no exp, and equal for alpha > 0 */
-                if (ref) elu_backward(dx, dy, x, (size_t)ti->C * ti->L, 1.0f);
-                else elu_backward_from_out(dx, dy, T_val(g, n->out, b), (size_t)ti->C * ti->L, 1.0f);
+                if (ref) sn_elu_backward(dx, dy, x, (size_t)ti->C * ti->L, 1.0f);
+                else sn_elu_backward_from_out(dx, dy, T_val(g, n->out, b), (size_t)ti->C * ti->L, 1.0f);
                 break;
             case N_LSTM: lstm_bwd(g, n, b); break;
             case N_ADD: {
@@ -869,21 +869,21 @@ int train_graph_backward(train_graph *g, const float *extra_dout) {
         const tg_conv *c = &g->convs[i];
         if (c->weff == NONE) continue;
         int rows = c->tr ? c->C_in : c->C_out, inner = (c->tr ? c->C_out : c->C_in) * c->K;
-        weightnorm_backward(PG(g, c->p_g), PG(g, c->p_v), g->dweff + c->weff, P(g, c->p_g), P(g, c->p_v), rows, inner);
+        sn_weightnorm_backward(PG(g, c->p_g), PG(g, c->p_v), g->dweff + c->weff, P(g, c->p_g), P(g, c->p_v), rows, inner);
     }
     return 0;
 }
 
 /* ---- initialisation, options ---- */
 
-void train_graph_set_active_q(train_graph *g, int n_active) {
+void sn_train_graph_set_active_q(train_graph *g, int n_active) {
     if (g->n_q == 0) return;
     g->n_active = n_active < 1 ? 1 : n_active > g->n_q ? g->n_q : n_active;
 }
-int train_graph_active_q(const train_graph *g) { return g->n_active; }
-void train_graph_set_ref_kernels(train_graph *g, int use_ref) { g->use_ref = use_ref != 0; }
+int sn_train_graph_active_q(const train_graph *g) { return g->n_active; }
+void sn_train_graph_set_ref_kernels(train_graph *g, int use_ref) { g->use_ref = use_ref != 0; }
 
-void train_graph_set_timing(train_graph *g, int on) {
+void sn_train_graph_set_timing(train_graph *g, int on) {
     g->timing = on != 0;
     if (on) {
         memset(g->t_fwd, 0, sizeof g->t_fwd);
@@ -891,7 +891,7 @@ void train_graph_set_timing(train_graph *g, int on) {
     }
 }
 
-void train_graph_timing(const train_graph *g, const char **names, double *fwd_s, double *bwd_s) {
+void sn_train_graph_timing(const train_graph *g, const char **names, double *fwd_s, double *bwd_s) {
     for (int k = 0; k < TRAIN_NODE_KINDS; k++) {
         if (names) names[k] = kind_names[k];
         if (fwd_s) fwd_s[k] = g->t_fwd[k];
@@ -901,10 +901,10 @@ void train_graph_timing(const train_graph *g, const char **names, double *fwd_s,
 
 /* n values U(-bound, bound) */
 static void fill_uniform(float *p, size_t n, double bound, uint64_t *st) {
-    for (size_t i = 0; i < n; i++) p[i] = (float)((2.0 * sono_unif01(st) - 1.0) * bound);
+    for (size_t i = 0; i < n; i++) p[i] = (float)((2.0 * sn_unif01(st) - 1.0) * bound);
 }
 
-void train_graph_init_params(train_graph *g, uint64_t seed) {
+void sn_train_graph_init_params(train_graph *g, uint64_t seed) {
     uint64_t st = seed;
     for (int i = 0; i < g->n_convs; i++) {
         const tg_conv *c = &g->convs[i];
@@ -935,8 +935,8 @@ void train_graph_init_params(train_graph *g, uint64_t seed) {
     }
 }
 
-int train_graph_data_init(train_graph *g, const float *audio, float target_std) {
-    if (!audio || !(target_std > 0)) return sono_fail(SONO_E_ARG, "train_graph_data_init: no audio or target std");
+int sn_train_graph_data_init(train_graph *g, const float *audio, float target_std) {
+    if (!audio || !(target_std > 0)) return sn_fail(SONO_E_ARG, "sn_train_graph_data_init: no audio or target std");
     train_losses lo;
     memset(&lo, 0, sizeof lo);
     g->audio = NULL; /* the state left is no forward to backpropagate */
@@ -975,7 +975,7 @@ int train_graph_data_init(train_graph *g, const float *audio, float target_std) 
         if (c->weff != NONE) {
             float *gn = P(g, c->p_g);
             for (int r = 0; r < rows; r++) gn[r] = (float)(gn[r] * scale);
-            weightnorm_forward(g->weff + c->weff, gn, P(g, c->p_v), rows, inner);
+            sn_weightnorm_forward(g->weff + c->weff, gn, P(g, c->p_v), rows, inner);
         } else {
             float *w = P(g, c->p_w);
             for (size_t k = 0; k < (size_t)rows * inner; k++) w[k] = (float)(w[k] * scale);

@@ -1,4 +1,4 @@
-/* Multi-scale STFT discriminator (codec/disc.h): conv2d and LeakyReLU layers
+/* Multi-scale STFT discriminator (codec/train/disc.h): conv2d and LeakyReLU layers
  * with their backward passes, the per-scale forward/backward, and the hinge and
  * feature-matching losses.
  *
@@ -42,9 +42,9 @@ static int conv2d_rows_per_chunk(const disc_conv2d_shape *s, int Ho, int Wo) {
  * a multiple of sw) columns, is read as one long signal per channel, so kernel
  * row i is a conv1d over it shifted by i*dh rows: output h*q + wo (q = Wp/sw)
  * is output (h, wo); the rest (wo >= Wo, rows past Ho) is computed and
- * dropped. That hands each kernel row to kernels.c's conv1d_forward (its own
+ * dropped. That hands each kernel row to kernels.c's sn_conv1d_forward (its own
  * SIMD engine where the CPU has one, else im2col + sgemm) and the input
- * gradient to convtr1d_forward, both over thousands of time steps. */
+ * gradient to sn_convtr1d_forward, both over thousands of time steps. */
 typedef struct {
     int flat;                 /* row-flattened path usable */
     int Ho, Wo, Wp, Hp, q;
@@ -80,8 +80,8 @@ static void conv2d_plan_make(conv2d_plan *pl, const disc_conv2d_shape *s) {
     size_t n_tmp = SONO_MAX((size_t)s->C_out * pl->T1, (size_t)s->C_in * pl->Ltr);
     size_t n_g = (size_t)s->C_out * pl->Tg;
     size_t n_w = (size_t)s->C_out * s->C_in * s->kw;
-    size_t n_k = SONO_MAX(conv1d_scratch_floats(s->C_in, s->kw, (int)pl->T1),
-                          convtr1d_scratch_floats(s->C_in, s->kw, (int)pl->Tg));
+    size_t n_k = SONO_MAX(sn_conv1d_scratch_floats(s->C_in, s->kw, (int)pl->T1),
+                          sn_convtr1d_scratch_floats(s->C_in, s->kw, (int)pl->Tg));
     pl->o_pad = 0;
     pl->o_tmp = pl->o_pad + n_pad;
     pl->o_g = pl->o_tmp + n_tmp;
@@ -93,7 +93,7 @@ static void conv2d_plan_make(conv2d_plan *pl, const disc_conv2d_shape *s) {
 
 static size_t dconv_scratch_floats(const disc_conv2d_shape *s);
 
-size_t disc_conv2d_scratch_floats(const disc_conv2d_shape *s) {
+size_t sn_disc_conv2d_scratch_floats(const disc_conv2d_shape *s) {
     conv2d_plan pl;
     conv2d_plan_make(&pl, s);
     return SONO_MAX(pl.total, dconv_scratch_floats(s));
@@ -656,7 +656,7 @@ static int dconv_backward(float *din, float *dw, const float *dout, const float 
 #endif
 }
 
-void disc_conv2d_forward(float *out, const float *in, const float *w, const float *b,
+void sn_disc_conv2d_forward(float *out, const float *in, const float *w, const float *b,
                          const disc_conv2d_shape *s, float *scratch) {
     if (dconv_forward(out, in, w, b, s, scratch)) return;
     conv2d_plan pl;
@@ -676,7 +676,7 @@ void disc_conv2d_forward(float *out, const float *in, const float *w, const floa
                    (size_t)s->W * sizeof(float));
     for (int i = 0; i < s->kh; i++) {
         conv2d_kernel_row(wi, w, s, i);
-        conv1d_forward(tmp, P + (size_t)i * s->dh * pl.Wp, wi, NULL, s->C_in, s->C_out, (int)pl.Lp, s->kw, s->sw, 1,
+        sn_conv1d_forward(tmp, P + (size_t)i * s->dh * pl.Wp, wi, NULL, s->C_in, s->C_out, (int)pl.Lp, s->kw, s->sw, 1,
                        ks, 1);
         for (int co = 0; co < s->C_out; co++) {
             const float bv = b ? b[co] : 0.0f;
@@ -692,7 +692,7 @@ void disc_conv2d_forward(float *out, const float *in, const float *w, const floa
     }
 }
 
-/* disc_conv2d_backward; din_set: din is written as if it had been zeroed
+/* sn_disc_conv2d_backward; din_set: din is written as if it had been zeroed
  * first (the discriminator's fresh input-gradient buffers), which spares the
  * direct kernels a pass over it. */
 static void conv2d_backward_to(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
@@ -748,7 +748,7 @@ static void conv2d_backward_to(float *din, float *dw, float *db, const float *do
         }
     for (int i = 0; i < s->kh; i++) {
         conv2d_kernel_row(wi, w, s, i);
-        convtr1d_forward(tmp, G, wi, NULL, s->C_out, s->C_in, (int)pl.Tg, s->kw, s->sw, ks, 1);
+        sn_convtr1d_forward(tmp, G, wi, NULL, s->C_out, s->C_in, (int)pl.Tg, s->kw, s->sw, ks, 1);
         /* tmp[ci][t] is the gradient at padded flat position i*dh*Wp + t */
         const long shift = (long)i * s->dh * pl.Wp;
         for (int ci = 0; ci < s->C_in; ci++)
@@ -763,12 +763,12 @@ static void conv2d_backward_to(float *din, float *dw, float *db, const float *do
     }
 }
 
-void disc_conv2d_backward(float *din, float *dw, float *db, const float *dout,
+void sn_disc_conv2d_backward(float *din, float *dw, float *db, const float *dout,
                           const float *in, const float *w, const disc_conv2d_shape *s, float *scratch) {
     conv2d_backward_to(din, dw, db, dout, in, w, s, scratch, 0);
 }
 
-void disc_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b,
+void sn_disc_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b,
                              const disc_conv2d_shape *s, float *scratch) {
     (void)scratch;
     const int Ho = disc_conv2d_out(s->H, s->kh, s->sh, s->dh, s->ph);
@@ -792,7 +792,7 @@ void disc_conv2d_forward_ref(float *out, const float *in, const float *w, const 
             }
 }
 
-void disc_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
+void sn_disc_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
                               const float *in, const float *w, const disc_conv2d_shape *s, float *scratch) {
     (void)scratch;
     const int Ho = disc_conv2d_out(s->H, s->kh, s->sh, s->dh, s->ph);
@@ -826,7 +826,7 @@ void disc_conv2d_backward_ref(float *din, float *dw, float *db, const float *dou
     }
 }
 
-void disc_lrelu_forward(float *out, const float *in, size_t n, float slope) {
+void sn_disc_lrelu_forward(float *out, const float *in, size_t n, float slope) {
 #if DISC_X86
     if (dconv_have_isa()) {
         dlrelu_avx512(out, in, n, slope);
@@ -836,7 +836,7 @@ void disc_lrelu_forward(float *out, const float *in, size_t n, float slope) {
     for (size_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : slope * in[i];
 }
 
-void disc_lrelu_backward(float *din, const float *dout, const float *out, size_t n, float slope) {
+void sn_disc_lrelu_backward(float *din, const float *dout, const float *out, size_t n, float slope) {
     for (size_t i = 0; i < n; i++) din[i] += dout[i] * (out[i] > 0.0f ? 1.0f : slope);
 }
 
@@ -922,16 +922,16 @@ struct disc {
     float *gA, *gB;         /* [max_buf] ping-pong gradients */
     float *scratch;
     size_t scratch_floats;
-    /* disc_keep_forward: every (scale, crop, real/fake) forward of the last
-     * disc_loss_g, for the disc_loss_d that follows on the same x, y, params */
+    /* sn_disc_keep_forward: every (scale, crop, real/fake) forward of the last
+     * sn_disc_loss_g, for the sn_disc_loss_d that follows on the same x, y, params */
     size_t keep_off[DISC_MAX_SCALES];   /* scale si's block: [B][2][spec_floats + act_floats] */
     float *keep;
-    float *keep_x, *keep_y, *keep_params; /* what that disc_loss_g saw */
+    float *keep_x, *keep_y, *keep_params; /* what that sn_disc_loss_g saw */
     int keep_valid;
-    int reused;             /* the last disc_loss_d reused kept forward passes */
+    int reused;             /* the last sn_disc_loss_d reused kept forward passes */
 };
 
-disc_config disc_default_config(int channels, int filters) {
+disc_config sn_disc_default_config(int channels, int filters) {
     static const int nf[5] = {1024, 2048, 512, 256, 128};
     disc_config c;
     memset(&c, 0, sizeof c);
@@ -948,9 +948,9 @@ disc_config disc_default_config(int channels, int filters) {
     return c;
 }
 
-void disc_free(disc *d) {
+void sn_disc_free(disc *d) {
     if (!d) return;
-    for (int s = 0; s < DISC_MAX_SCALES; s++) stft_plan_free(d->sc[s].plan);
+    for (int s = 0; s < DISC_MAX_SCALES; s++) sn_stft_plan_free(d->sc[s].plan);
     free(d->table);
     free(d->shape4);
     free(d->ndim4);
@@ -993,23 +993,23 @@ static void add_param(disc *d, const char *name, int ndim4, const int64_t *sh4, 
     *off += numel;
 }
 
-disc *disc_new(int channels, int filters, int B, int T, int *err) {
-    disc_config c = disc_default_config(channels, filters);
-    return disc_new_config(&c, B, T, err);
+disc *sn_disc_new(int channels, int filters, int B, int T, int *err) {
+    disc_config c = sn_disc_default_config(channels, filters);
+    return sn_disc_new_config(&c, B, T, err);
 }
 
-disc *disc_new_config(const disc_config *cfg, int B, int T, int *err) {
+disc *sn_disc_new_config(const disc_config *cfg, int B, int T, int *err) {
     int e = 0;
     disc *d = NULL;
     if (!cfg || cfg->channels < 1 || cfg->channels > 64 || cfg->filters < 1 || cfg->filters > 4096 ||
         cfg->n_scales < 1 || cfg->n_scales > DISC_MAX_SCALES || B < 1 || T < 1 || !(cfg->slope > 0.0f) ||
         (cfg->gen_loss != DISC_GEN_HINGE2 && cfg->gen_loss != DISC_GEN_HINGE)) {
-        e = sono_fail(SONO_E_ARG, "disc: invalid config or batch (B %d, T %d)", B, T);
+        e = sn_fail(SONO_E_ARG, "disc: invalid config or batch (B %d, T %d)", B, T);
         goto done;
     }
     for (int s = 0; s < cfg->n_scales; s++)
         if (cfg->n_fft[s] < 2 || cfg->n_fft[s] > T || cfg->hop[s] < 1) {
-            e = sono_fail(SONO_E_ARG, "disc: scale %d: n_fft %d, hop %d invalid for T %d", s, cfg->n_fft[s],
+            e = sn_fail(SONO_E_ARG, "disc: scale %d: n_fft %d, hop %d invalid for T %d", s, cfg->n_fft[s],
                           cfg->hop[s], T);
             goto done;
         }
@@ -1028,10 +1028,10 @@ disc *disc_new_config(const disc_config *cfg, int B, int T, int *err) {
     size_t off = 0, eff = 0;
     for (int si = 0; si < cfg->n_scales; si++) {
         disc_scale *sc = &d->sc[si];
-        sc->plan = stft_plan_new(cfg->n_fft[si], cfg->hop[si], 1, &e);
+        sc->plan = sn_stft_plan_new(cfg->n_fft[si], cfg->hop[si], 1, &e);
         if (!sc->plan) goto done;
-        sc->frames = stft_n_frames(sc->plan, T);
-        sc->bins = stft_n_bins(sc->plan);
+        sc->frames = sn_stft_n_frames(sc->plan, T);
+        sc->bins = sn_stft_n_bins(sc->plan);
         sc->spec_floats = (size_t)2 * C * sc->frames * sc->bins;
         int H = sc->frames, W = sc->bins, Cin = 2 * C;
         size_t act = 0;
@@ -1084,7 +1084,7 @@ disc *disc_new_config(const disc_config *cfg, int B, int T, int *err) {
             }
             L->off_eff = eff;
             eff += (size_t)s->C_out * s->C_in * s->kh * s->kw;
-            size_t sf = disc_conv2d_scratch_floats(s);
+            size_t sf = sn_disc_conv2d_scratch_floats(s);
             if (sf > d->scratch_floats) d->scratch_floats = sf;
             size_t in_floats = (size_t)Cin * H * W;
             if (in_floats > d->max_buf) d->max_buf = in_floats;
@@ -1095,7 +1095,7 @@ disc *disc_new_config(const disc_config *cfg, int B, int T, int *err) {
         }
         sc->act_floats = act;
         if (H < 1 || W < 1) {
-            e = sono_fail(SONO_E_ARG, "disc: scale %d leaves no output", si);
+            e = sn_fail(SONO_E_ARG, "disc: scale %d leaves no output", si);
             goto done;
         }
         if (act > d->max_act) d->max_act = act;
@@ -1105,7 +1105,7 @@ disc *disc_new_config(const disc_config *cfg, int B, int T, int *err) {
     d->n_floats = off;
     d->n_eff = eff;
     size_t xf;
-    if (!sono_mul_ok(d->max_fmap, (size_t)B, &xf)) { e = sono_fail(SONO_E_LIMIT, "disc: too large"); goto done; }
+    if (!sn_mul_ok(d->max_fmap, (size_t)B, &xf)) { e = sn_fail(SONO_E_LIMIT, "disc: too large"); goto done; }
     d->params = calloc(off, sizeof(float));
     d->grads = calloc(off, sizeof(float));
     d->weff = calloc(eff, sizeof(float));
@@ -1118,45 +1118,45 @@ disc *disc_new_config(const disc_config *cfg, int B, int T, int *err) {
     d->scratch = calloc(d->scratch_floats ? d->scratch_floats : 1, sizeof(float));
     if (!d->params || !d->grads || !d->weff || !d->dweff || !d->spec || !d->acts || !d->xacts || !d->gA ||
         !d->gB || !d->scratch)
-        e = sono_fail(SONO_E_NOMEM, "disc: out of memory");
+        e = sn_fail(SONO_E_NOMEM, "disc: out of memory");
 done:
     if (e) {
-        disc_free(d);
+        sn_disc_free(d);
         d = NULL;
     }
     if (err) *err = e;
     return d;
 }
 
-const disc_config *disc_get_config(const disc *d) { return &d->cfg; }
+const disc_config *sn_disc_get_config(const disc *d) { return &d->cfg; }
 
-void disc_set_loss_forms(disc *d, int gen_loss, int feat_relative) {
+void sn_disc_set_loss_forms(disc *d, int gen_loss, int feat_relative) {
     d->cfg.gen_loss = gen_loss == DISC_GEN_HINGE ? DISC_GEN_HINGE : DISC_GEN_HINGE2;
     d->cfg.feat_relative = feat_relative != 0;
 }
 
-const train_param *disc_param_table(const disc *d, int *n_params) {
+const train_param *sn_disc_param_table(const disc *d, int *n_params) {
     if (n_params) *n_params = d->n_params;
     return d->table;
 }
 
-int disc_param_shape4(const disc *d, int i, int64_t shape[4]) {
+int sn_disc_param_shape4(const disc *d, int i, int64_t shape[4]) {
     if (i < 0 || i >= d->n_params) return SONO_E_ARG;
     for (int k = 0; k < 4; k++) shape[k] = d->shape4[i][k];
     return d->ndim4[i];
 }
 
-float *disc_params(disc *d) { return d->params; }
-float *disc_grads(disc *d) { return d->grads; }
-size_t disc_n_floats(const disc *d) { return d->n_floats; }
+float *sn_disc_params(disc *d) { return d->params; }
+float *sn_disc_grads(disc *d) { return d->grads; }
+size_t sn_disc_n_floats(const disc *d) { return d->n_floats; }
 
-void disc_zero_grad(disc *d) { memset(d->grads, 0, d->n_floats * sizeof(float)); }
+void sn_disc_zero_grad(disc *d) { memset(d->grads, 0, d->n_floats * sizeof(float)); }
 
 static float uniform_pm(uint64_t *st, float bound) {
-    return (float)((2.0 * sono_unif01(st) - 1.0) * bound);
+    return (float)((2.0 * sn_unif01(st) - 1.0) * bound);
 }
 
-void disc_init_params(disc *d, uint64_t seed) {
+void sn_disc_init_params(disc *d, uint64_t seed) {
     uint64_t st = seed;
     for (int si = 0; si < d->cfg.n_scales; si++)
         for (int l = 0; l < DISC_N_LAYERS; l++) {
@@ -1183,7 +1183,7 @@ static void disc_fold_weights(disc *d) {
             const disc_layer *L = &d->sc[si].L[l];
             const int rows = L->s.C_out, inner = L->s.C_in * L->s.kh * L->s.kw;
             if (L->wn)
-                weightnorm_forward(d->weff + L->off_eff, d->params + L->off_g, d->params + L->off_w, rows, inner);
+                sn_weightnorm_forward(d->weff + L->off_eff, d->params + L->off_g, d->params + L->off_w, rows, inner);
             else
                 memcpy(d->weff + L->off_eff, d->params + L->off_w, (size_t)rows * inner * sizeof(float));
         }
@@ -1198,7 +1198,7 @@ static void disc_unfold_grads(disc *d) {
             const int rows = L->s.C_out, inner = L->s.C_in * L->s.kh * L->s.kw;
             const float *dw = d->dweff + L->off_eff;
             if (L->wn) {
-                weightnorm_backward(d->grads + L->off_g, d->grads + L->off_w, dw, d->params + L->off_g,
+                sn_weightnorm_backward(d->grads + L->off_g, d->grads + L->off_w, dw, d->params + L->off_g,
                                     d->params + L->off_w, rows, inner);
             } else {
                 float *g = d->grads + L->off_w;
@@ -1214,14 +1214,14 @@ static void disc_forward_crop(disc *d, int si, const float *x, float *spec, floa
     const int C = d->cfg.channels;
     const size_t plane = (size_t)sc->frames * sc->bins;
     for (int c = 0; c < C; c++)
-        stft_forward(sc->plan, spec + c * plane, spec + (C + c) * plane, x + (size_t)c * d->T, d->T);
+        sn_stft_forward(sc->plan, spec + c * plane, spec + (C + c) * plane, x + (size_t)c * d->T, d->T);
     const float *in = spec;
     const int nl = with_logits ? DISC_N_LAYERS : DISC_N_CONVS;
     for (int l = 0; l < nl; l++) {
         const disc_layer *L = &sc->L[l];
         float *out = acts + L->out_off;
-        disc_conv2d_forward(out, in, d->weff + L->off_eff, d->params + L->off_b, &L->s, d->scratch);
-        if (l < DISC_N_CONVS) disc_lrelu_forward(out, out, L->out_floats, d->cfg.slope);
+        sn_disc_conv2d_forward(out, in, d->weff + L->off_eff, d->params + L->off_b, &L->s, d->scratch);
+        if (l < DISC_N_CONVS) sn_disc_lrelu_forward(out, out, L->out_floats, d->cfg.slope);
         in = out;
     }
 }
@@ -1266,7 +1266,7 @@ static void disc_backward_crop(disc *d, int si, const float *spec, const float *
         const int C = d->cfg.channels;
         const size_t plane = (size_t)sc->frames * sc->bins;
         for (int c = 0; c < C; c++)
-            stft_backward(sc->plan, dx + (size_t)c * d->T, gout + c * plane, gout + (C + c) * plane, d->T);
+            sn_stft_backward(sc->plan, dx + (size_t)c * d->T, gout + c * plane, gout + (C + c) * plane, d->T);
     }
 }
 
@@ -1279,8 +1279,8 @@ static float *keep_acts(const disc *d, int si, int b, int which) {
     return keep_spec(d, si, b, which) + d->sc[si].spec_floats;
 }
 
-/* disc_loss_g's buffers for crop b (which 0: real, 1: fake) at scale si:
- * the kept forward passes when disc_keep_forward is on, else the shared
+/* sn_disc_loss_g's buffers for crop b (which 0: real, 1: fake) at scale si:
+ * the kept forward passes when sn_disc_keep_forward is on, else the shared
  * spectrogram and activations (the real crops' feature maps per crop). */
 static float *gen_spec(disc *d, int si, int b, int which) {
     return d->keep ? keep_spec(d, si, b, which) : d->spec;
@@ -1290,7 +1290,7 @@ static float *gen_acts(disc *d, int si, int b, int which) {
     return which ? d->acts : d->xacts + (size_t)b * d->max_fmap;
 }
 
-int disc_keep_forward(disc *d, int on) {
+int sn_disc_keep_forward(disc *d, int on) {
     free(d->keep);
     free(d->keep_x);
     free(d->keep_y);
@@ -1302,8 +1302,8 @@ int disc_keep_forward(disc *d, int on) {
     for (int si = 0; si < d->cfg.n_scales; si++) {
         d->keep_off[si] = n;
         const disc_scale *sc = &d->sc[si];
-        if (!sono_mul_ok((size_t)d->B * 2, sc->spec_floats + sc->act_floats, &per) || n + per < n)
-            return sono_fail(SONO_E_LIMIT, "disc: kept forward passes too large");
+        if (!sn_mul_ok((size_t)d->B * 2, sc->spec_floats + sc->act_floats, &per) || n + per < n)
+            return sn_fail(SONO_E_LIMIT, "disc: kept forward passes too large");
         n += per;
     }
     const size_t crops = (size_t)d->B * d->cfg.channels * d->T;
@@ -1312,13 +1312,13 @@ int disc_keep_forward(disc *d, int on) {
     d->keep_y = malloc(crops * sizeof(float));
     d->keep_params = malloc(d->n_floats * sizeof(float));
     if (!d->keep || !d->keep_x || !d->keep_y || !d->keep_params) {
-        disc_keep_forward(d, 0);
-        return sono_fail(SONO_E_NOMEM, "disc: out of memory keeping forward passes (%zu MB)", (n * 4) >> 20);
+        sn_disc_keep_forward(d, 0);
+        return sn_fail(SONO_E_NOMEM, "disc: out of memory keeping forward passes (%zu MB)", (n * 4) >> 20);
     }
     return 0;
 }
 
-int disc_last_reused(const disc *d) { return d->reused; }
+int sn_disc_last_reused(const disc *d) { return d->reused; }
 
 /* The kept forward passes hold for (x, y) and the current parameters. */
 static int keep_matches(const disc *d, const float *x, const float *y) {
@@ -1327,7 +1327,7 @@ static int keep_matches(const disc *d, const float *x, const float *y) {
            !memcmp(d->keep_x, x, crops) && !memcmp(d->keep_y, y, crops);
 }
 
-double disc_loss_d(disc *d, const float *x, const float *y) {
+double sn_disc_loss_d(disc *d, const float *x, const float *y) {
     const int S = d->cfg.n_scales, B = d->B;
     const size_t crop = (size_t)d->cfg.channels * d->T;
     const int reuse = keep_matches(d, x, y);
@@ -1370,7 +1370,7 @@ double disc_loss_d(disc *d, const float *x, const float *y) {
     return total / S;
 }
 
-void disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_feat, float *dy, double *adv,
+void sn_disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_feat, float *dy, double *adv,
                  double *feat) {
     const int S = d->cfg.n_scales, B = d->B;
     const size_t crop = (size_t)d->cfg.channels * d->T;
@@ -1385,7 +1385,7 @@ void disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_f
         const size_t nlog = P->out_floats;
         double xabs[DISC_N_FMAPS] = {0}, diff[DISC_N_FMAPS] = {0}, denom[DISC_N_FMAPS], coef[DISC_N_FMAPS];
         for (int b = 0; b < B; b++) {
-            /* kept: with the logits too, which disc_loss_d needs */
+            /* kept: with the logits too, which sn_disc_loss_d needs */
             float *xa = gen_acts(d, si, b, 0);
             disc_forward_crop(d, si, x + b * crop, gen_spec(d, si, b, 0), xa, keep);
             for (int l = 0; l < DISC_N_FMAPS; l++) {

@@ -1,16 +1,16 @@
 /* EnCodec's multi-scale STFT discriminator (MS-STFTD), forward and backward,
  * with its hinge and feature-matching losses, for adversarial training.
  *
- *   disc *d = disc_new(1, 32, B, T, &err);          // mono, 32 filters
- *   disc_init_params(d, 1234);
+ *   disc *d = sn_disc_new(1, 32, B, T, &err);          // mono, 32 filters
+ *   sn_disc_init_params(d, 1234);
  *   // discriminator step
- *   disc_zero_grad(d);
- *   double ld = disc_loss_d(d, x, y);                // x real, y fake [B][C][T]
- *   ... adamw_step(&opt, disc_params(d), disc_grads(d), lr) ...
+ *   sn_disc_zero_grad(d);
+ *   double ld = sn_disc_loss_d(d, x, y);                // x real, y fake [B][C][T]
+ *   ... sn_adamw_step(&opt, sn_disc_params(d), sn_disc_grads(d), lr) ...
  *   // generator step (disc parameters and grads untouched)
  *   double adv, feat;
- *   disc_loss_g(d, x, y, 4.0f, 4.0f, dy, &adv, &feat);   // dy [B][C][T] +=
- *   disc_free(d);
+ *   sn_disc_loss_g(d, x, y, 4.0f, 4.0f, dy, &adv, &feat);   // dy [B][C][T] +=
+ *   sn_disc_free(d);
  *
  * Structure (audiocraft adversarial/discriminators/msstftd.py, DiscriminatorSTFT),
  * per scale s with n_fft N, hop N/4, window N (periodic Hann), F filters:
@@ -46,15 +46,15 @@
  * Gradients at the hinge and L1 kinks: 0 (relu'(0) = 0, sign(0) = 0).
  *
  * Memory: parameters in one flat buffer with a same-shaped gradient buffer
- * and a name table; all activations and scratch are sized in disc_new from
+ * and a name table; all activations and scratch are sized in sn_disc_new from
  * (config, B, T): the loss calls allocate nothing and run on the calling
  * thread (on CPUs with AVX-512, disc.c's own direct conv2d kernels; else
  * kernels.c's conv1d/convtr1d with n_threads = 1 and cblas_sgemm for the
  * weight gradients: a caller running several discs in an OpenMP region
- * should give OpenBLAS one thread, kern_set_threads(1)). A disc is used by one
+ * should give OpenBLAS one thread, sn_kern_set_threads(1)). A disc is used by one
  * thread at a time; different discs may run in parallel. Each call runs crop
  * by crop and scale by scale, so only one (crop, scale)'s activations are
- * alive, plus the real crops' feature maps at one scale in disc_loss_g. */
+ * alive, plus the real crops' feature maps at one scale in sn_disc_loss_g. */
 #ifndef SONO_DISC_H
 #define SONO_DISC_H
 
@@ -80,7 +80,7 @@ typedef struct {
 } disc_config;
 
 /* The EnCodec configuration above for `channels` and `filters`. */
-disc_config disc_default_config(int channels, int filters);
+disc_config sn_disc_default_config(int channels, int filters);
 
 typedef struct disc disc;
 
@@ -88,12 +88,12 @@ typedef struct disc disc;
  * channels, `filters` base width (32). Default config. Parameters start at
  * zero. NULL on failure with *err set (SONO_E_ARG, SONO_E_NOMEM; T must be
  * at least the largest n_fft). */
-disc *disc_new(int channels, int filters, int B, int T, int *err);
-disc *disc_new_config(const disc_config *cfg, int B, int T, int *err);
-void disc_free(disc *d);   /* NULL: no-op */
-const disc_config *disc_get_config(const disc *d);
+disc *sn_disc_new(int channels, int filters, int B, int T, int *err);
+disc *sn_disc_new_config(const disc_config *cfg, int B, int T, int *err);
+void sn_disc_free(disc *d);   /* NULL: no-op */
+const disc_config *sn_disc_get_config(const disc *d);
 /* Switch the generator's loss forms (disc_config.gen_loss, .feat_relative). */
-void disc_set_loss_forms(disc *d, int gen_loss, int feat_relative);
+void sn_disc_set_loss_forms(disc *d, int gen_loss, int feat_relative);
 
 /* Parameter table in the order of the flat buffers. Names:
  *   disc.S.convs.0.weight, disc.S.convs.0.bias,
@@ -101,40 +101,40 @@ void disc_set_loss_forms(disc *d, int gen_loss, int feat_relative);
  *   disc.S.conv_post.bias, .weight_g, .weight_v
  * (audiocraft's names are adversary.discriminators.S.convs.I.conv.*). The
  * table's shape holds 3 dims, so 4-D conv kernels are listed as
- * [C_out][C_in][kh*kw] and weight_g as [C_out][1][1]; disc_param_shape4 gives
+ * [C_out][C_in][kh*kw] and weight_g as [C_out][1][1]; sn_disc_param_shape4 gives
  * PyTorch's 4-D shapes ([C_out][C_in][kh][kw], weight_g [C_out][1][1][1]). */
-const train_param *disc_param_table(const disc *d, int *n_params);
-int disc_param_shape4(const disc *d, int i, int64_t shape[4]);   /* returns ndim */
-float *disc_params(disc *d);
-float *disc_grads(disc *d);
-size_t disc_n_floats(const disc *d);
+const train_param *sn_disc_param_table(const disc *d, int *n_params);
+int sn_disc_param_shape4(const disc *d, int i, int64_t shape[4]);   /* returns ndim */
+float *sn_disc_params(disc *d);
+float *sn_disc_grads(disc *d);
+size_t sn_disc_n_floats(const disc *d);
 
 /* PyTorch's default Conv2d init (weight kaiming_uniform(a=sqrt(5)), i.e.
  * U(+-1/sqrt(fan_in)), bias U(+-1/sqrt(fan_in)), fan_in = C_in*kh*kw), then
  * weight norm: v = weight, g = ||v|| per output channel. Deterministic in
  * seed (its own generator: not PyTorch's random stream). */
-void disc_init_params(disc *d, uint64_t seed);
-void disc_zero_grad(disc *d);
+void sn_disc_init_params(disc *d, uint64_t seed);
+void sn_disc_zero_grad(disc *d);
 
 /* Discriminator step on real x and fake y, both [B][channels][T]:
  * grads += dL_d/dparams. Returns L_d. */
-double disc_loss_d(disc *d, const float *x, const float *y);
+double sn_disc_loss_d(disc *d, const float *x, const float *y);
 
-/* on: disc_loss_g keeps every forward pass it runs (real crops with their
- * logits), and the disc_loss_d that follows reuses them instead of running
+/* on: sn_disc_loss_g keeps every forward pass it runs (real crops with their
+ * logits), and the sn_disc_loss_d that follows reuses them instead of running
  * them again when x, y and the parameters are unchanged (checked by
  * comparing copies, so a mismatch just runs the forward passes): the same
  * result, bit for bit, for about a fifth less discriminator work. Costs
  * B * 2 * sum over scales of (spectrogram + activations) floats (~130 MB at
  * 8 filters, B 4, T 24000). off: frees that. SONO_E_NOMEM, SONO_E_LIMIT. */
-int disc_keep_forward(disc *d, int on);
-/* 1 when the last disc_loss_d reused kept forward passes (tests, benches). */
-int disc_last_reused(const disc *d);
+int sn_disc_keep_forward(disc *d, int on);
+/* 1 when the last sn_disc_loss_d reused kept forward passes (tests, benches). */
+int sn_disc_last_reused(const disc *d);
 
 /* Generator side: adv and feat as above (either pointer may be NULL);
  * dy [B][channels][T] += w_adv * d adv/dy + w_feat * d feat/dy (dy may be NULL:
  * losses only). Parameters and their gradients are not touched. */
-void disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_feat,
+void sn_disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float w_feat,
                  float *dy, double *adv, double *feat);
 
 /* ---- layers (exposed for tests) ----------------------------------------- */
@@ -153,7 +153,7 @@ static inline int disc_conv2d_out(int n, int k, int stride, int dil, int pad) {
 }
 
 /* Scratch floats the fast forward and backward need (im2col columns). */
-size_t disc_conv2d_scratch_floats(const disc_conv2d_shape *s);
+size_t sn_disc_conv2d_scratch_floats(const disc_conv2d_shape *s);
 
 /* Fast and plain reference twins, same signatures; the reference ignores
  * scratch (may be NULL). The fast one, single-threaded: when sh == 1 and
@@ -165,20 +165,20 @@ size_t disc_conv2d_scratch_floats(const disc_conv2d_shape *s);
  * (forward) or transposed conv1d (input gradient) through kernels.c and the
  * weight gradient is im2col + cblas_sgemm; other strides and dilations:
  * im2col + cblas_sgemm. */
-void disc_conv2d_forward(float *out, const float *in, const float *w, const float *b,
+void sn_disc_conv2d_forward(float *out, const float *in, const float *w, const float *b,
                          const disc_conv2d_shape *s, float *scratch);
-void disc_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b,
+void sn_disc_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b,
                              const disc_conv2d_shape *s, float *scratch);
 /* din [C_in][H][W], dw [C_out][C_in][kh][kw], db [C_out]: each may be NULL,
  * each ACCUMULATES. dout [C_out][H_out][W_out]; in, w as in the forward. */
-void disc_conv2d_backward(float *din, float *dw, float *db, const float *dout,
+void sn_disc_conv2d_backward(float *din, float *dw, float *db, const float *dout,
                           const float *in, const float *w, const disc_conv2d_shape *s, float *scratch);
-void disc_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
+void sn_disc_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
                               const float *in, const float *w, const disc_conv2d_shape *s, float *scratch);
 
 /* LeakyReLU: out[i] = in[i] > 0 ? in[i] : slope * in[i] (out may equal in).
  * Backward from the OUTPUT (valid for slope > 0): din[i] += dout[i] * (out[i] > 0 ? 1 : slope). */
-void disc_lrelu_forward(float *out, const float *in, size_t n, float slope);
-void disc_lrelu_backward(float *din, const float *dout, const float *out, size_t n, float slope);
+void sn_disc_lrelu_forward(float *out, const float *in, size_t n, float slope);
+void sn_disc_lrelu_backward(float *din, const float *dout, const float *out, size_t n, float slope);
 
 #endif

@@ -6,12 +6,12 @@
  * Building a set (sizes first, then one allocation, as llm.c does):
  *
  *   tset_sizes sz = {0};
- *   for each tensor: if ((rc = tset_count(&sz, strlen(name), numel)) < 0) return rc;
- *   if ((rc = tset_alloc(&ts, &sz)) < 0) return rc;
- *   for each tensor: float *dst = tset_add(ts, name, strlen(name), ndim, shape); fill numel floats;
+ *   for each tensor: if ((rc = sn_tset_count(&sz, strlen(name), numel)) < 0) return rc;
+ *   if ((rc = sn_tset_alloc(&ts, &sz)) < 0) return rc;
+ *   for each tensor: float *dst = sn_tset_add(ts, name, strlen(name), ndim, shape); fill numel floats;
  */
-#ifndef SONO_PICKLE_H
-#define SONO_PICKLE_H
+#ifndef SONO_TENSORSET_H
+#define SONO_TENSORSET_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,18 +24,18 @@ enum tdtype {
     TD_U16, TD_U32, TD_U64, TD_COUNT
 };
 
-size_t tdtype_size(int dt);
-const char *tdtype_name(int dt);
+size_t sn_tdtype_size(int dt);
+const char *sn_tdtype_name(int dt);
 
 /* dst[i] = (float)src[i * stride] for i < count, src elements of type dt,
  * little-endian, any alignment; stride in elements. Integers and F64 are
  * rounded to nearest; BOOL is 0 or 1. */
-void tdtype_convert(float *dst, const uint8_t *src, int dt, size_t count, size_t stride);
+void sn_tdtype_convert(float *dst, const uint8_t *src, int dt, size_t count, size_t stride);
 
 /* IEEE half <-> float; float_to_half rounds to nearest even, keeps inf/nan,
  * and produces subnormals. */
-float sono_half_to_float(uint16_t h);
-uint16_t sono_float_to_half(float f);
+float sn_half_to_float(uint16_t h);
+uint16_t sn_float_to_half(float f);
 
 /* ---- one-block tensor set builder (tensors.c) ---- */
 
@@ -48,18 +48,18 @@ typedef struct {
 } tset_sizes;
 
 /* Account for one tensor; SONO_E_LIMIT when the set would pass sz->limit. */
-int tset_count(tset_sizes *sz, size_t name_len, uint64_t numel);
+int sn_tset_count(tset_sizes *sz, size_t name_len, uint64_t numel);
 
 /* Allocate the block (zero-filled); the set starts with n == 0. */
-int tset_alloc(sono_tensors **out, const tset_sizes *sz);
+int sn_tset_alloc(sono_tensors **out, const tset_sizes *sz);
 
 /* Append a tensor: copies the name, sets the shape, returns its numel floats
- * (or NULL if the sizes given to tset_alloc are exceeded, a caller bug).
+ * (or NULL if the sizes given to sn_tset_alloc are exceeded, a caller bug).
  * shape entries must be >= 0 and their product must match what was counted. */
-float *tset_add(sono_tensors *ts, const char *name, size_t name_len, int ndim, const int64_t *shape);
+float *sn_tset_add(sono_tensors *ts, const char *name, size_t name_len, int ndim, const int64_t *shape);
 
 /* Metadata area of meta_bytes bytes (NULL when meta_bytes was 0); also sets ts->metadata. */
-char *tset_meta(sono_tensors *ts);
+char *sn_tset_meta(sono_tensors *ts);
 
 /* ---- PyTorch loader with options (pickle.c) ---- */
 
@@ -68,7 +68,7 @@ typedef struct {
     size_t max_alloc;   /* cap on the output block in bytes; 0: SONO_MAX_ALLOC */
 } th_load_opts;
 
-/* sono_th_load_mem with options; opts may be NULL. */
-int th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_load_opts *opts);
+/* sn_th_load_mem with options; opts may be NULL. */
+int sn_th_load_mem_ex(const uint8_t *buf, size_t n, sono_tensors **out, const th_load_opts *opts);
 
 #endif

@@ -2,11 +2,11 @@
  * w.r.t. the reconstruction.
  *
  *   int err;
- *   mel_loss *m = mel_loss_new(24000, 24000, 5, 11, 64, &err);
- *   float *scratch = malloc(mel_loss_scratch_floats(m) * sizeof *scratch);
- *   double L = mel_loss_compute(m, x, y, 1.0f, dy, scratch);   // dy [n] += dL/dy
+ *   mel_loss *m = sn_mel_loss_new(24000, 24000, 5, 11, 64, &err);
+ *   float *scratch = malloc(sn_mel_loss_scratch_floats(m) * sizeof *scratch);
+ *   double L = sn_mel_loss_compute(m, x, y, 1.0f, dy, scratch);   // dy [n] += dL/dy
  *   ...
- *   free(scratch); mel_loss_free(m);
+ *   free(scratch); sn_mel_loss_free(m);
  *
  * Per scale (n_fft = 2^i for i in [log2_min, log2_max] with n_fft <= n_samples):
  * hop n_fft/4, window n_fft (periodic Hann), reflect padding of (n_fft - hop)/2
@@ -33,17 +33,17 @@ typedef struct mel_loss mel_loss;
  * 0 <= n_mels <= 1024 (0: per scale, see above). Scales with n_fft > n_samples are left out. Read-only
  * after creation: shareable between threads; the scratch of each call is the
  * caller's. NULL on failure with *err set (SONO_E_ARG, SONO_E_NOMEM). */
-mel_loss *mel_loss_new(int sample_rate, int n_samples, int log2_min, int log2_max, int n_mels, int *err);
-void mel_loss_free(mel_loss *m); /* NULL is a no-op */
-/* Floats of scratch one mel_loss_compute call needs. */
-size_t mel_loss_scratch_floats(const mel_loss *m);
+mel_loss *sn_mel_loss_new(int sample_rate, int n_samples, int log2_min, int log2_max, int n_mels, int *err);
+void sn_mel_loss_free(mel_loss *m); /* NULL is a no-op */
+/* Floats of scratch one sn_mel_loss_compute call needs. */
+size_t sn_mel_loss_scratch_floats(const mel_loss *m);
 /* Number of scales in use (those with n_fft <= n_samples). */
-int mel_loss_n_scales(const mel_loss *m);
+int sn_mel_loss_n_scales(const mel_loss *m);
 
 /* Loss for one signal pair (one channel of one crop): x = reference,
  * y = reconstruction, both [n_samples]. If dy != NULL: dy [n_samples] +=
- * weight * dL/dy. Returns L (unweighted). scratch: mel_loss_scratch_floats(m)
+ * weight * dL/dy. Returns L (unweighted). scratch: sn_mel_loss_scratch_floats(m)
  * floats, contents undefined on return. */
-double mel_loss_compute(const mel_loss *m, const float *x, const float *y, float weight, float *dy, float *scratch);
+double sn_mel_loss_compute(const mel_loss *m, const float *x, const float *y, float weight, float *dy, float *scratch);
 
 #endif

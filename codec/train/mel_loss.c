@@ -1,4 +1,4 @@
-/* Multi-scale mel-spectrogram loss and its gradient (codec/mel_loss.h).
+/* Multi-scale mel-spectrogram loss and its gradient (codec/train/mel_loss.h).
  * Each scale pads, transforms (common/stft.c), takes magnitudes and applies a
  * sparse triangular filterbank; the backward runs the same steps in reverse
  * for y only. All buffers come from the caller's scratch: no allocation per call. */
@@ -54,10 +54,10 @@ static int mel_fbank(float *fb, int n_bins, int n_mels, int sr) {
     return 0;
 }
 
-void mel_loss_free(mel_loss *m) {
+void sn_mel_loss_free(mel_loss *m) {
     if (!m) return;
     for (int i = 0; i < m->n_scales; i++) {
-        stft_plan_free(m->s[i].plan);
+        sn_stft_plan_free(m->s[i].plan);
         free(m->s[i].band_lo);
         free(m->s[i].band_n);
         free(m->s[i].fb);
@@ -65,12 +65,12 @@ void mel_loss_free(mel_loss *m) {
     free(m);
 }
 
-mel_loss *mel_loss_new(int sample_rate, int n_samples, int log2_min, int log2_max, int n_mels, int *err) {
+mel_loss *sn_mel_loss_new(int sample_rate, int n_samples, int log2_min, int log2_max, int n_mels, int *err) {
     int e = 0;
     mel_loss *m = NULL;
     if (sample_rate <= 0 || log2_min < 2 || log2_max < log2_min || log2_max > 16 || n_mels < 0 || n_mels > 1024 ||
         n_samples < (1 << log2_min) || n_samples > (1 << 28)) {
-        e = sono_fail(SONO_E_ARG, "mel_loss: bad arguments (rate %d, n_samples %d, scales 2^%d..2^%d, %d mels)",
+        e = sn_fail(SONO_E_ARG, "mel_loss: bad arguments (rate %d, n_samples %d, scales 2^%d..2^%d, %d mels)",
                       sample_rate, n_samples, log2_min, log2_max, n_mels);
         goto done;
     }
@@ -89,9 +89,9 @@ mel_loss *mel_loss_new(int sample_rate, int n_samples, int log2_min, int log2_ma
         s->n_frames = (len0 - s->n_fft + s->hop - 1) / s->hop + 1;
         s->len = (s->n_frames - 1) * s->hop + s->n_fft;
         s->extra = s->len - len0;
-        s->plan = stft_plan_new(s->n_fft, s->hop, 1, &e);
+        s->plan = sn_stft_plan_new(s->n_fft, s->hop, 1, &e);
         if (!s->plan) goto done;
-        s->n_bins = stft_n_bins(s->plan);
+        s->n_bins = sn_stft_n_bins(s->plan);
         s->n_mels = n_mels ? n_mels : SONO_MAX(1, s->n_fft * 5 / 32);
         s->band_lo = malloc((size_t)s->n_mels * sizeof *s->band_lo);
         s->band_n = malloc((size_t)s->n_mels * sizeof *s->band_n);
@@ -120,16 +120,16 @@ mel_loss *mel_loss_new(int sample_rate, int n_samples, int log2_min, int log2_ma
     m->scratch = max_len + 4 * max_spec + 2 * max_mel;
 done:
     if (e) {
-        mel_loss_free(m);
+        sn_mel_loss_free(m);
         m = NULL;
     }
     if (err) *err = e;
     return m;
 }
 
-size_t mel_loss_scratch_floats(const mel_loss *m) { return m->scratch; }
+size_t sn_mel_loss_scratch_floats(const mel_loss *m) { return m->scratch; }
 
-int mel_loss_n_scales(const mel_loss *m) { return m->n_scales; }
+int sn_mel_loss_n_scales(const mel_loss *m) { return m->n_scales; }
 
 /* mel [n_live][F] from the magnitudes mag [F][NB]. */
 static void mel_apply(const mel_scale *s, float *mel, const float *mag_all) {
@@ -147,16 +147,16 @@ static void mel_apply(const mel_scale *s, float *mel, const float *mag_all) {
 
 /* Pad x (reflect, then the zero tail) into buf [s->len] and transform it. */
 static void scale_spectrum(const mel_scale *s, float *buf, float *re, float *im, const float *x, int n) {
-    stft_reflect_pad(buf, x, n, s->pad, s->pad);
+    sn_stft_reflect_pad(buf, x, n, s->pad, s->pad);
     memset(buf + s->pad + n + s->pad, 0, (size_t)s->extra * sizeof *buf);
-    stft_forward(s->plan, re, im, buf, s->len);
+    sn_stft_forward(s->plan, re, im, buf, s->len);
 }
 
 static void magnitude(float *mag, const float *re, const float *im, size_t n) {
     for (size_t i = 0; i < n; i++) mag[i] = sqrtf(re[i] * re[i] + im[i] * im[i]);
 }
 
-double mel_loss_compute(const mel_loss *m, const float *x, const float *y, float weight, float *dy, float *scratch) {
+double sn_mel_loss_compute(const mel_loss *m, const float *x, const float *y, float weight, float *dy, float *scratch) {
     const int n = m->n_samples;
     double total = 0;
     for (int si = 0; si < m->n_scales; si++) {
@@ -208,8 +208,8 @@ double mel_loss_compute(const mel_loss *m, const float *x, const float *y, float
             yi[i] *= gd;
         }
         memset(buf, 0, (size_t)s->len * sizeof *buf);
-        stft_backward(s->plan, buf, yr, yi, s->len);
-        stft_reflect_pad_backward(dy, buf, n, s->pad, s->pad); /* the zero tail gets nothing */
+        sn_stft_backward(s->plan, buf, yr, yi, s->len);
+        sn_stft_reflect_pad_backward(dy, buf, n, s->pad, s->pad); /* the zero tail gets nothing */
     }
     return total / m->n_scales;
 }

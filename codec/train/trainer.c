@@ -75,7 +75,7 @@ static int cat_of(const char *s) {
 static int manifest_read(const char *path, man_entry **out, int64_t *n_out, uint64_t *hash) {
     uint8_t *buf = NULL;
     size_t n = 0;
-    int rc = sono_read_file(path, (size_t)1 << 30, &buf, &n);
+    int rc = sn_read_file(path, (size_t)1 << 30, &buf, &n);
     if (rc) return rc;
     *hash = XXH64(buf, n, 0);
     char dir[4096];
@@ -94,7 +94,7 @@ static int manifest_read(const char *path, man_entry **out, int64_t *n_out, uint
             free(buf);
             for (int64_t i = 0; i < cnt; i++) free(v[i].path);
             free(v);
-            return sono_fail(SONO_E_FORMAT, "%s: line %lld is not a JSON object with a \"path\"", path, (long long)line_no);
+            return sn_fail(SONO_E_FORMAT, "%s: line %lld is not a JSON object with a \"path\"", path, (long long)line_no);
         }
         int cat = json_object_object_get_ex(o, "category", &jc) ? cat_of(json_object_get_string(jc)) : -1;
         if (cat >= 0) {
@@ -115,11 +115,11 @@ static int manifest_read(const char *path, man_entry **out, int64_t *n_out, uint
         json_object_put(o);
     }
     free(buf);
-    if (!rc && cnt == 0) rc = sono_fail(SONO_E_EMPTY, "%s: no entries with a speech/music/effects category", path);
+    if (!rc && cnt == 0) rc = sn_fail(SONO_E_EMPTY, "%s: no entries with a speech/music/effects category", path);
     if (rc) {
         for (int64_t i = 0; i < cnt; i++) free(v[i].path);
         free(v);
-        return rc == SONO_E_NOMEM ? sono_fail(rc, "out of memory reading %s", path) : rc;
+        return rc == SONO_E_NOMEM ? sn_fail(rc, "out of memory reading %s", path) : rc;
     }
     *out = v;
     *n_out = cnt;
@@ -142,7 +142,7 @@ static int16_t to_s16(float x) {
 static int pool_decode(data_pool *dp, const man_entry *ents, int64_t n, int rate, int channels, int n_threads) {
     int16_t **bufs = calloc((size_t)n, sizeof *bufs);
     int64_t *lens = calloc((size_t)n, sizeof *lens);
-    if (!bufs || !lens) { free(bufs); free(lens); return sono_fail(SONO_E_NOMEM, "out of memory"); }
+    if (!bufs || !lens) { free(bufs); free(lens); return sn_fail(SONO_E_NOMEM, "out of memory"); }
     int64_t failed = 0;
 #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 8) reduction(+ : failed)
     for (int64_t i = 0; i < n; i++) {
@@ -161,14 +161,14 @@ static int pool_decode(data_pool *dp, const man_entry *ents, int64_t n, int rate
         free(pcm);
         sono_audio_close(r);
     }
-    if (failed) sono_log(SONO_LOG_WARN, "training data: %lld of %lld files could not be read and are skipped",
+    if (failed) sn_log(SONO_LOG_WARN, "training data: %lld of %lld files could not be read and are skipped",
                          (long long)failed, (long long)n);
     int64_t total = 0, kept = 0;
     for (int64_t i = 0; i < n; i++) if (bufs[i]) { total += lens[i]; kept++; }
     int rc = 0;
     dp->owned = malloc((size_t)(total ? total : 1) * channels * sizeof(int16_t));
     dp->clips = calloc((size_t)(kept ? kept : 1), sizeof *dp->clips);
-    if (!dp->owned || !dp->clips) rc = sono_fail(SONO_E_NOMEM, "out of memory for %lld samples of training audio", (long long)total);
+    if (!dp->owned || !dp->clips) rc = sn_fail(SONO_E_NOMEM, "out of memory for %lld samples of training audio", (long long)total);
     int64_t off = 0, c = 0;
     for (int64_t i = 0; i < n; i++) {
         if (bufs[i] && !rc) {
@@ -181,7 +181,7 @@ static int pool_decode(data_pool *dp, const man_entry *ents, int64_t n, int rate
     }
     free(bufs); free(lens);
     if (rc) return rc;
-    if (!kept) return sono_fail(SONO_E_EMPTY, "no readable training audio");
+    if (!kept) return sn_fail(SONO_E_EMPTY, "no readable training audio");
     dp->pcm = dp->owned;
     dp->n_clips = kept;
     return 0;
@@ -199,7 +199,7 @@ static int pool_write_cache(const data_pool *dp, const char *path, uint64_t mhas
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "wb");
-    if (!f) return sono_fail(SONO_E_IO, "%s: cannot create (%s)", tmp, strerror(errno));
+    if (!f) return sn_fail(SONO_E_IO, "%s: cannot create (%s)", tmp, strerror(errno));
     cache_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, CACHE_MAGIC, 8);
@@ -210,41 +210,41 @@ static int pool_write_cache(const data_pool *dp, const char *path, uint64_t mhas
     int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(dp->clips, sizeof *dp->clips, (size_t)dp->n_clips, f) == (size_t)dp->n_clips &&
              fwrite(dp->pcm, sizeof(int16_t), (size_t)h.n_values, f) == (size_t)h.n_values;
     ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path)) { remove(tmp); return sono_fail(SONO_E_IO, "%s: cannot write the PCM cache", path); }
+    if (!ok || rename(tmp, path)) { remove(tmp); return sn_fail(SONO_E_IO, "%s: cannot write the PCM cache", path); }
     return 0;
 }
 
 /* 1: loaded, 0: no usable cache (missing), negative: error. */
 static int pool_map_cache(data_pool *dp, const char *path, uint64_t mhash, int rate, int channels) {
     int fd = open(path, O_RDONLY);
-    if (fd < 0) return errno == ENOENT ? 0 : sono_fail(SONO_E_IO, "%s: %s", path, strerror(errno));
+    if (fd < 0) return errno == ENOENT ? 0 : sn_fail(SONO_E_IO, "%s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) || st.st_size < (off_t)sizeof(cache_header)) {
         close(fd);
-        return sono_fail(SONO_E_TRUNCATED, "%s: PCM cache is truncated", path);
+        return sn_fail(SONO_E_TRUNCATED, "%s: PCM cache is truncated", path);
     }
     void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
-    if (m == MAP_FAILED) return sono_fail(SONO_E_IO, "%s: cannot map (%s)", path, strerror(errno));
+    if (m == MAP_FAILED) return sn_fail(SONO_E_IO, "%s: cannot map (%s)", path, strerror(errno));
     const cache_header *h = m;
     int rc = 0;
-    if (memcmp(h->magic, CACHE_MAGIC, 8)) rc = sono_fail(SONO_E_FORMAT, "%s: not a sonotok PCM cache", path);
+    if (memcmp(h->magic, CACHE_MAGIC, 8)) rc = sn_fail(SONO_E_FORMAT, "%s: not a sonotok PCM cache", path);
     else if (h->manifest_hash != mhash)
-        rc = sono_fail(SONO_E_MODEL_MISMATCH, "%s: PCM cache was built from another manifest (delete it to rebuild)", path);
+        rc = sn_fail(SONO_E_MODEL_MISMATCH, "%s: PCM cache was built from another manifest (delete it to rebuild)", path);
     else if ((int)h->rate != rate || (int)h->channels != channels)
-        rc = sono_fail(SONO_E_MODEL_MISMATCH, "%s: PCM cache holds %u Hz x %u channels, the model needs %d x %d", path,
+        rc = sn_fail(SONO_E_MODEL_MISMATCH, "%s: PCM cache holds %u Hz x %u channels, the model needs %d x %d", path,
                        h->rate, h->channels, rate, channels);
     else if (h->n_clips == 0 || h->n_clips > (uint64_t)st.st_size / sizeof(clip_t) ||
              sizeof *h + h->n_clips * sizeof(clip_t) + h->n_values * 2 != (uint64_t)st.st_size)
-        rc = sono_fail(SONO_E_TRUNCATED, "%s: PCM cache size does not match its header", path);
+        rc = sn_fail(SONO_E_TRUNCATED, "%s: PCM cache size does not match its header", path);
     if (!rc) {
         dp->clips = malloc(h->n_clips * sizeof(clip_t));
-        if (!dp->clips) rc = sono_fail(SONO_E_NOMEM, "out of memory");
+        if (!dp->clips) rc = sn_fail(SONO_E_NOMEM, "out of memory");
         else memcpy(dp->clips, (const char *)m + sizeof *h, h->n_clips * sizeof(clip_t));
         for (uint64_t i = 0; !rc && i < h->n_clips; i++) {
             const clip_t *c = &dp->clips[i];
             if (c->n <= 0 || c->off < 0 || (uint64_t)(c->off + c->n * channels) > h->n_values || c->cat < 0 || c->cat >= N_CAT)
-                rc = sono_fail(SONO_E_FORMAT, "%s: PCM cache clip %llu is out of range", path, (unsigned long long)i);
+                rc = sn_fail(SONO_E_FORMAT, "%s: PCM cache clip %llu is out of range", path, (unsigned long long)i);
         }
     }
     if (rc) { munmap(m, (size_t)st.st_size); free(dp->clips); dp->clips = NULL; return rc; }
@@ -267,7 +267,7 @@ static int pool_index(data_pool *dp) {
     for (int c = 0; c < N_CAT; c++) {
         dp->by_cat[c] = malloc((size_t)dp->n_clips * sizeof(int64_t));
         dp->cum[c] = malloc((size_t)dp->n_clips * sizeof(double));
-        if (!dp->by_cat[c] || !dp->cum[c]) return sono_fail(SONO_E_NOMEM, "out of memory");
+        if (!dp->by_cat[c] || !dp->cum[c]) return sn_fail(SONO_E_NOMEM, "out of memory");
         double acc = 0;
         for (int64_t i = 0; i < dp->n_clips; i++)
             if (dp->clips[i].cat == c) {
@@ -291,7 +291,7 @@ static int pool_open(data_pool *dp, const char *manifest, const char *cache, int
     int got = cache ? pool_map_cache(dp, cache, mhash, rate, channels) : 0;
     if (got < 0) rc = got;
     if (!rc && !got) {
-        sono_log(SONO_LOG_INFO, "decoding %lld training files from %s", (long long)n, manifest);
+        sn_log(SONO_LOG_INFO, "decoding %lld training files from %s", (long long)n, manifest);
         rc = pool_decode(dp, ents, n, rate, channels, n_threads);
         if (!rc && cache) rc = pool_write_cache(dp, cache, mhash);
     }
@@ -334,10 +334,10 @@ static void pool_crop(const data_pool *dp, const double mix[N_CAT], int T, float
     double w[N_CAT];
     const double wsum = pool_weights(dp, mix, w);
     for (int attempt = 0; attempt < 8; attempt++) {
-        int cat = pick_weighted(w, N_CAT, sono_unif01(rng) * wsum);
+        int cat = pick_weighted(w, N_CAT, sn_unif01(rng) * wsum);
         const double *cum = dp->cum[cat];
         int64_t nc = dp->n_cat[cat];
-        double v = sono_unif01(rng) * cum[nc - 1];
+        double v = sn_unif01(rng) * cum[nc - 1];
         int64_t lo = 0, hi = nc - 1;
         while (lo < hi) {
             int64_t mid = (lo + hi) / 2;
@@ -346,8 +346,8 @@ static void pool_crop(const data_pool *dp, const double mix[N_CAT], int T, float
         const clip_t *cl = &dp->clips[dp->by_cat[cat][lo]];
         memset(out, 0, (size_t)C * T * sizeof(float));
         int64_t src0 = 0, dst0 = 0, len = T;
-        if (cl->n >= T) src0 = (int64_t)(sono_unif01(rng) * (double)(cl->n - T + 1));
-        else { dst0 = (int64_t)(sono_unif01(rng) * (double)(T - cl->n + 1)); len = cl->n; }
+        if (cl->n >= T) src0 = (int64_t)(sn_unif01(rng) * (double)(cl->n - T + 1));
+        else { dst0 = (int64_t)(sn_unif01(rng) * (double)(T - cl->n + 1)); len = cl->n; }
         if (src0 > cl->n - len) src0 = cl->n - len;
         if (dst0 > T - len) dst0 = T - len;
         double ss = 0;
@@ -358,7 +358,7 @@ static void pool_crop(const data_pool *dp, const double mix[N_CAT], int T, float
         }
         if (sqrt(ss / ((double)C * T)) > 3e-4 || attempt == 7) break;
     }
-    float g = powf(10.0f, (gain_db_min + (float)sono_unif01(rng) * (gain_db_max - gain_db_min)) / 20.0f);
+    float g = powf(10.0f, (gain_db_min + (float)sn_unif01(rng) * (gain_db_max - gain_db_min)) / 20.0f);
     float peak = 0;
     for (size_t i = 0; i < (size_t)C * T; i++) peak = fmaxf(peak, fabsf(out[i]));
     if (peak * g > 0.99f) g = 0.99f / peak;
@@ -396,13 +396,13 @@ struct trainer {
     int32_t *gidx;         /* [B * F] */
     uint64_t rng;
     int64_t step;
-    double cpu_seconds;    /* CPU time spent in trainer_step, across resumes */
+    double cpu_seconds;    /* CPU time spent in sn_trainer_step, across resumes */
     trainer_stats st;
     int n_bw_q[CODEC_MAX_BW];
     int n_bw;
 };
 
-trainer_params trainer_default_params(void) {
+trainer_params sn_trainer_default_params(void) {
     trainer_params p;
     memset(&p, 0, sizeof p);
     p.mix[CAT_SPEECH] = 0.5; p.mix[CAT_MUSIC] = 0.35; p.mix[CAT_EFFECTS] = 0.15;
@@ -490,41 +490,41 @@ static void tp_from_json(trainer_params *p, json_object *o) {
     }
 }
 
-const codec_config *trainer_config(const trainer *t) { return &t->cfg; }
-const trainer_params *trainer_get_params(const trainer *t) { return &t->p; }
-int64_t trainer_steps_done(const trainer *t) { return t->step; }
-const trainer_stats *trainer_last_stats(const trainer *t) { return &t->st; }
-double trainer_audio_per_step(const trainer *t) { return (double)t->M * t->Bm * t->T / t->cfg.sample_rate; }
-const float *trainer_params_data(const trainer *t, size_t *n) { if (n) *n = t->n_pf; return t->params; }
-const float *trainer_grads_data(const trainer *t, size_t *n) { if (n) *n = t->n_pf; return t->grads; }
-const train_param *trainer_param_table(const trainer *t, int *n) { return train_graph_param_table(t->w[0].g, n); }
-const float *trainer_codebooks_data(const trainer *t, size_t *n) {
+const codec_config *sn_trainer_config(const trainer *t) { return &t->cfg; }
+const trainer_params *sn_trainer_get_params(const trainer *t) { return &t->p; }
+int64_t sn_trainer_steps_done(const trainer *t) { return t->step; }
+const trainer_stats *sn_trainer_last_stats(const trainer *t) { return &t->st; }
+double sn_trainer_audio_per_step(const trainer *t) { return (double)t->M * t->Bm * t->T / t->cfg.sample_rate; }
+const float *sn_trainer_params_data(const trainer *t, size_t *n) { if (n) *n = t->n_pf; return t->params; }
+const float *sn_trainer_grads_data(const trainer *t, size_t *n) { if (n) *n = t->n_pf; return t->grads; }
+const train_param *sn_trainer_param_table(const trainer *t, int *n) { return sn_train_graph_param_table(t->w[0].g, n); }
+const float *sn_trainer_codebooks_data(const trainer *t, size_t *n) {
     if (n) *n = (size_t)t->n_q * t->K * t->D;
     return t->cb_embed;
 }
 
-const float *trainer_disc_params_data(const trainer *t, size_t *n) {
+const float *sn_trainer_disc_params_data(const trainer *t, size_t *n) {
     if (n) *n = t->dparams ? t->n_dpf : 0;
     return t->dparams;
 }
 
-void trainer_free(trainer *t) {
+void sn_trainer_free(trainer *t) {
     if (!t) return;
     if (t->w)
         for (int m = 0; m < t->M; m++) {
-            train_graph_free(t->w[m].g);
-            disc_free(t->w[m].d);
+            sn_train_graph_free(t->w[m].g);
+            sn_disc_free(t->w[m].d);
             free(t->w[m].mel_scratch);
             free(t->w[m].dy);
         }
     free(t->w);
     free(t->srcs);
-    mel_loss_free(t->mel);
+    sn_mel_loss_free(t->mel);
     if (t->have_data) pool_free(&t->data);
     free(t->params); free(t->grads);
     free(t->dparams); free(t->dgrads);
-    adamw_free(&t->opt);
-    adamw_free(&t->dopt);
+    sn_adamw_free(&t->opt);
+    sn_adamw_free(&t->dopt);
     free(t->cb_embed); free(t->cb_avg); free(t->cb_size);
     free(t->audio); free(t->gather); free(t->gidx);
     free(t);
@@ -534,11 +534,11 @@ void trainer_free(trainer *t) {
 static int trainer_build(trainer *t) {
     const codec_config *cfg = &t->cfg;
     const trainer_params *p = &t->p;
-    int hop = codec_config_hop(cfg);
+    int hop = sn_codec_config_hop(cfg);
     if (p->batch < 1 || p->n_threads < 1 || p->batch % SONO_MIN(p->batch, p->n_threads))
-        return sono_fail(SONO_E_ARG, "batch %d does not split into %d threads evenly", p->batch, p->n_threads);
+        return sn_fail(SONO_E_ARG, "batch %d does not split into %d threads evenly", p->batch, p->n_threads);
     if (!(p->crop_seconds > 0 && p->crop_seconds <= 60))
-        return sono_fail(SONO_E_ARG, "crop length %g s is out of range (0, 60]", p->crop_seconds);
+        return sn_fail(SONO_E_ARG, "crop length %g s is out of range (0, 60]", p->crop_seconds);
     t->M = SONO_MIN(p->batch, p->n_threads);
     t->Bm = p->batch / t->M;
     int64_t T = (int64_t)ceil(p->crop_seconds * cfg->sample_rate);
@@ -548,9 +548,9 @@ static int trainer_build(trainer *t) {
     t->n_q = cfg->n_q;
     t->K = cfg->codebook_size;
     t->D = cfg->dimension;
-    if (t->n_q > TRAIN_MAX_Q) return sono_fail(SONO_E_LIMIT, "%d codebooks (training supports %d)", t->n_q, TRAIN_MAX_Q);
+    if (t->n_q > TRAIN_MAX_Q) return sn_fail(SONO_E_LIMIT, "%d codebooks (training supports %d)", t->n_q, TRAIN_MAX_Q);
     t->n_bw = 0;
-    int fr = codec_config_frame_rate(cfg), bits = 0;
+    int fr = sn_codec_config_frame_rate(cfg), bits = 0;
     while ((1 << bits) < t->K) bits++;
     for (int i = 0; i < cfg->n_bandwidths; i++) {
         int nq = (int)floor(cfg->bandwidths[i] * 1000.0 / (fr * bits) + 1e-9);
@@ -562,27 +562,27 @@ static int trainer_build(trainer *t) {
     if (p->n_bw_mix > 0) {
         double sum = 0;
         for (int i = 0; i < p->n_bw_mix; i++) {
-            if (!(p->bw_mix[i] >= 0)) return sono_fail(SONO_E_ARG, "bandwidth weights must not be negative");
+            if (!(p->bw_mix[i] >= 0)) return sn_fail(SONO_E_ARG, "bandwidth weights must not be negative");
             sum += p->bw_mix[i];
         }
         if (p->n_bw_mix != t->n_bw)
-            return sono_fail(SONO_E_ARG, "%d bandwidth weights for the model's %d bandwidths", p->n_bw_mix, t->n_bw);
-        if (!(sum > 0)) return sono_fail(SONO_E_ARG, "bandwidth weights are all 0");
+            return sn_fail(SONO_E_ARG, "%d bandwidth weights for the model's %d bandwidths", p->n_bw_mix, t->n_bw);
+        if (!(sum > 0)) return sn_fail(SONO_E_ARG, "bandwidth weights are all 0");
     }
     int err = 0;
     t->w = calloc((size_t)t->M, sizeof *t->w);
     t->srcs = calloc((size_t)t->M, sizeof *t->srcs);
-    if (!t->w || !t->srcs) return sono_fail(SONO_E_NOMEM, "out of memory");
-    t->mel = mel_loss_new(cfg->sample_rate, t->T, p->mel_log2_min, p->mel_log2_max, p->n_mels, &err);
+    if (!t->w || !t->srcs) return sn_fail(SONO_E_NOMEM, "out of memory");
+    t->mel = sn_mel_loss_new(cfg->sample_rate, t->T, p->mel_log2_min, p->mel_log2_max, p->n_mels, &err);
     if (!t->mel) return err;
     for (int m = 0; m < t->M; m++) {
         worker *w = &t->w[m];
-        w->g = train_graph_new(cfg, t->Bm, t->T, t->n_q, &err);
+        w->g = sn_train_graph_new(cfg, t->Bm, t->T, t->n_q, &err);
         if (!w->g) return err;
-        train_graph_set_commit_all_layers(w->g, p->commit_all_layers);
+        sn_train_graph_set_commit_all_layers(w->g, p->commit_all_layers);
         if (p->adv_start >= 0) {
             /* EnCodec's scales are for 24 kHz: scale them with the rate, and fit them into the crop */
-            disc_config dc = disc_default_config(t->C, p->disc_filters);
+            disc_config dc = sn_disc_default_config(t->C, p->disc_filters);
             for (int s = 0; s < dc.n_scales; s++) {
                 double want = dc.n_fft[s] * (double)cfg->sample_rate / 24000.0;
                 int nf = 16;
@@ -590,16 +590,16 @@ static int trainer_build(trainer *t) {
                 dc.n_fft[s] = nf;
                 dc.hop[s] = nf / 4;
             }
-            if (!(w->d = disc_new_config(&dc, t->Bm, t->T, &err))) return err;
+            if (!(w->d = sn_disc_new_config(&dc, t->Bm, t->T, &err))) return err;
             /* the discriminator step reuses the generator loss's forward passes */
-            if ((err = disc_keep_forward(w->d, 1))) return err;
+            if ((err = sn_disc_keep_forward(w->d, 1))) return err;
         }
-        w->mel_scratch = malloc(mel_loss_scratch_floats(t->mel) * sizeof(float) + 64);
+        w->mel_scratch = malloc(sn_mel_loss_scratch_floats(t->mel) * sizeof(float) + 64);
         w->dy = malloc((size_t)t->Bm * t->C * t->T * sizeof(float));
-        if (!w->mel_scratch || !w->dy) return sono_fail(SONO_E_NOMEM, "out of memory");
+        if (!w->mel_scratch || !w->dy) return sn_fail(SONO_E_NOMEM, "out of memory");
     }
-    t->F = train_graph_frames(t->w[0].g);
-    t->n_pf = train_graph_n_floats(t->w[0].g);
+    t->F = sn_train_graph_frames(t->w[0].g);
+    t->n_pf = sn_train_graph_n_floats(t->w[0].g);
     size_t KD = (size_t)t->K * t->D, nB = (size_t)p->batch;
     t->params = calloc(t->n_pf, sizeof(float));
     t->grads = calloc(t->n_pf, sizeof(float));
@@ -610,14 +610,14 @@ static int trainer_build(trainer *t) {
     t->gather = malloc(nB * t->F * t->D * sizeof(float));
     t->gidx = malloc(nB * t->F * sizeof(int32_t));
     if (!t->params || !t->grads || !t->cb_embed || !t->cb_avg || !t->cb_size || !t->audio || !t->gather || !t->gidx)
-        return sono_fail(SONO_E_NOMEM, "out of memory");
-    if (adamw_init(&t->opt, t->n_pf, p->beta1, p->beta2, 1e-8f, p->weight_decay)) return sono_fail(SONO_E_NOMEM, "out of memory");
+        return sn_fail(SONO_E_NOMEM, "out of memory");
+    if (sn_adamw_init(&t->opt, t->n_pf, p->beta1, p->beta2, 1e-8f, p->weight_decay)) return sn_fail(SONO_E_NOMEM, "out of memory");
     if (t->w[0].d) {
-        t->n_dpf = disc_n_floats(t->w[0].d);
+        t->n_dpf = sn_disc_n_floats(t->w[0].d);
         t->dparams = calloc(t->n_dpf, sizeof(float));
         t->dgrads = calloc(t->n_dpf, sizeof(float));
-        if (!t->dparams || !t->dgrads || adamw_init(&t->dopt, t->n_dpf, p->beta1, p->beta2, 1e-8f, 0.0f))
-            return sono_fail(SONO_E_NOMEM, "out of memory");
+        if (!t->dparams || !t->dgrads || sn_adamw_init(&t->dopt, t->n_dpf, p->beta1, p->beta2, 1e-8f, 0.0f))
+            return sn_fail(SONO_E_NOMEM, "out of memory");
     }
     return 0;
 }
@@ -640,10 +640,10 @@ static void sample_batch(trainer *t) {
 /* Quantizer dropout: a bandwidth index, one RNG draw (equal odds unless
  * bw_mix is set: then by its weights). */
 static int pick_bandwidth(trainer *t) {
-    if (t->p.n_bw_mix <= 0) return (int)(sono_splitmix64(&t->rng) % (uint64_t)t->n_bw);
+    if (t->p.n_bw_mix <= 0) return (int)(sn_splitmix64(&t->rng) % (uint64_t)t->n_bw);
     double sum = 0;
     for (int i = 0; i < t->n_bw; i++) sum += t->p.bw_mix[i];
-    return pick_weighted(t->p.bw_mix, t->n_bw, sono_unif01(&t->rng) * sum);
+    return pick_weighted(t->p.bw_mix, t->n_bw, sn_unif01(&t->rng) * sum);
 }
 
 /* EMA view of codebook q in the trainer's arrays. */
@@ -656,16 +656,16 @@ static rvq_ema codebook_of(trainer *t, int q) {
 
 /* Fresh discriminator weights (from the seed) into the trainer's copy. */
 static void init_disc(trainer *t) {
-    disc_init_params(t->w[0].d, t->p.seed ^ 0xD15Cull);
-    memcpy(t->dparams, disc_params(t->w[0].d), t->n_dpf * sizeof(float));
+    sn_disc_init_params(t->w[0].d, t->p.seed ^ 0xD15Cull);
+    memcpy(t->dparams, sn_disc_params(t->w[0].d), t->n_dpf * sizeof(float));
 }
 
 static void push_params(trainer *t, int m) {
     worker *w = &t->w[m];
-    memcpy(train_graph_params(w->g), t->params, t->n_pf * sizeof(float));
-    memcpy(train_graph_codebooks(w->g), t->cb_embed, (size_t)t->n_q * t->K * t->D * sizeof(float));
-    train_graph_codebooks_changed(w->g);
-    if (w->d) memcpy(disc_params(w->d), t->dparams, t->n_dpf * sizeof(float));
+    memcpy(sn_train_graph_params(w->g), t->params, t->n_pf * sizeof(float));
+    memcpy(sn_train_graph_codebooks(w->g), t->cb_embed, (size_t)t->n_q * t->K * t->D * sizeof(float));
+    sn_train_graph_codebooks_changed(w->g);
+    if (w->d) memcpy(sn_disc_params(w->d), t->dparams, t->n_dpf * sizeof(float));
 }
 
 /* Residuals [n][D] and indices of codebook q from every worker whose
@@ -675,8 +675,8 @@ static int64_t gather_q(trainer *t, int q, int all) {
     const int D = t->D, F = t->F;
     for (int m = 0; m < t->M; m++) {
         if (!all && t->w[m].n_active <= q) continue;
-        const float *r = train_graph_residual(t->w[m].g, q);
-        const int32_t *ix = train_graph_indices(t->w[m].g, q);
+        const float *r = sn_train_graph_residual(t->w[m].g, q);
+        const int32_t *ix = sn_train_graph_indices(t->w[m].g, q);
         for (int b = 0; b < t->Bm; b++)
             for (int f = 0; f < F; f++, n++) {
                 for (int d = 0; d < D; d++) t->gather[n * D + d] = r[((size_t)b * D + d) * F + f];
@@ -692,17 +692,17 @@ static int64_t gather_q(trainer *t, int q, int all) {
 static int trainer_init_fresh(trainer *t) {
     int err = 0, rc = 0;
     sample_batch(t);
-    train_graph *gi = train_graph_new(&t->cfg, t->p.batch, t->T, 0, &err);
+    train_graph *gi = sn_train_graph_new(&t->cfg, t->p.batch, t->T, 0, &err);
     if (!gi) return err;
-    train_graph_init_params(gi, t->p.seed);
+    sn_train_graph_init_params(gi, t->p.seed);
     double ss = 0;
     size_t na = (size_t)t->p.batch * t->C * t->T;
     for (size_t i = 0; i < na; i++) ss += (double)t->audio[i] * t->audio[i];
     float target = (float)sqrt(ss / (double)na);
     if (!(target > 1e-4f)) target = 0.1f;
-    rc = train_graph_data_init(gi, t->audio, target);
-    if (!rc) memcpy(t->params, train_graph_params(gi), t->n_pf * sizeof(float));
-    train_graph_free(gi);
+    rc = sn_train_graph_data_init(gi, t->audio, target);
+    if (!rc) memcpy(t->params, sn_train_graph_params(gi), t->n_pf * sizeof(float));
+    sn_train_graph_free(gi);
     if (rc) return rc;
     const int K = t->K, D = t->D;
     /* k-means on about 10 vectors per code (at least 2 batches, at most 16) */
@@ -711,9 +711,9 @@ static int trainer_init_fresh(trainer *t) {
     if (n_batches > 16) n_batches = 16;
     if (n_batches * per_batch < K) n_batches = (K + per_batch - 1) / per_batch;
     float *pool = malloc((size_t)(n_batches * per_batch) * D * sizeof(float));
-    if (!pool) return sono_fail(SONO_E_NOMEM, "out of memory");
+    if (!pool) return sn_fail(SONO_E_NOMEM, "out of memory");
     float *batches = malloc((size_t)n_batches * t->p.batch * t->C * t->T * sizeof(float));
-    if (!batches) { free(pool); return sono_fail(SONO_E_NOMEM, "out of memory"); }
+    if (!batches) { free(pool); return sn_fail(SONO_E_NOMEM, "out of memory"); }
     size_t bsz = (size_t)t->p.batch * t->C * t->T;
     for (int64_t i = 0; i < n_batches; i++) {
         sample_batch(t);
@@ -724,21 +724,21 @@ static int trainer_init_fresh(trainer *t) {
         /* codebooks 0..q-1 are set: the residual codebook q sees is now defined */
         for (int m = 0; m < t->M; m++) {
             push_params(t, m);
-            train_graph_set_active_q(t->w[m].g, q + 1);
+            sn_train_graph_set_active_q(t->w[m].g, q + 1);
             t->w[m].n_active = q + 1;
         }
         for (int64_t i = 0; i < n_batches; i++) {
 #pragma omp parallel for num_threads(t->M) schedule(static, 1)
             for (int m = 0; m < t->M; m++) {
                 train_losses L;
-                train_graph_forward(t->w[m].g, batches + i * bsz + (size_t)m * t->Bm * t->C * t->T, 1.0f, 1.0f, &L);
+                sn_train_graph_forward(t->w[m].g, batches + i * bsz + (size_t)m * t->Bm * t->C * t->T, 1.0f, 1.0f, &L);
             }
             int64_t got = gather_q(t, q, 1);
             memcpy(pool + n * D, t->gather, (size_t)got * D * sizeof(float));
             n += got;
         }
         rvq_ema cb = codebook_of(t, q);
-        int e = rvq_kmeans_init(&cb, pool, n, 10, (double)per_batch, &t->rng);
+        int e = sn_rvq_kmeans_init(&cb, pool, n, 10, (double)per_batch, &t->rng);
         if (e) { free(pool); free(batches); return e; }
     }
     free(pool);
@@ -748,14 +748,14 @@ static int trainer_init_fresh(trainer *t) {
 }
 
 static int trainer_open_data(trainer *t) {
-    if (!t->p.manifest) return sono_fail(SONO_E_ARG, "no training manifest");
+    if (!t->p.manifest) return sn_fail(SONO_E_ARG, "no training manifest");
     int rc = pool_open(&t->data, t->p.manifest, t->p.cache, t->cfg.sample_rate, t->cfg.channels, t->p.n_threads);
     if (rc) return rc;
     /* the mix must give some weight to a category the corpus has (else the
      * pool is closed again, so a later step checks anew) */
     double w[N_CAT];
     if (!(pool_weights(&t->data, t->p.mix, w) > 0)) {
-        rc = sono_fail(SONO_E_ARG, "mix %g,%g,%g gives no weight to the corpus's clips (speech %lld, music %lld, effects %lld)",
+        rc = sn_fail(SONO_E_ARG, "mix %g,%g,%g gives no weight to the corpus's clips (speech %lld, music %lld, effects %lld)",
                        t->p.mix[0], t->p.mix[1], t->p.mix[2], (long long)t->data.n_cat[0],
                        (long long)t->data.n_cat[1], (long long)t->data.n_cat[2]);
         pool_free(&t->data);
@@ -765,10 +765,10 @@ static int trainer_open_data(trainer *t) {
     return 0;
 }
 
-trainer *trainer_new(const codec_config *cfg, const trainer_params *p, int *err) {
-    int rc = codec_config_check(cfg);
+trainer *sn_trainer_new(const codec_config *cfg, const trainer_params *p, int *err) {
+    int rc = sn_codec_config_check(cfg);
     trainer *t = NULL;
-    if (!rc && !(t = calloc(1, sizeof *t))) rc = sono_fail(SONO_E_NOMEM, "out of memory");
+    if (!rc && !(t = calloc(1, sizeof *t))) rc = sn_fail(SONO_E_NOMEM, "out of memory");
     if (!rc) {
         t->cfg = *cfg;
         t->p = *p;
@@ -777,16 +777,16 @@ trainer *trainer_new(const codec_config *cfg, const trainer_params *p, int *err)
     }
     if (!rc) rc = trainer_open_data(t);
     if (!rc) rc = trainer_init_fresh(t);
-    if (rc) { trainer_free(t); t = NULL; }
+    if (rc) { sn_trainer_free(t); t = NULL; }
     if (err) *err = rc;
     return t;
 }
 
 static float lr_at(const trainer *t, int64_t step) {
-    return lr_warmup_cosine(step, t->p.warmup, t->p.steps, t->p.lr, t->p.lr_min);
+    return sn_lr_warmup_cosine(step, t->p.warmup, t->p.steps, t->p.lr, t->p.lr_min);
 }
 
-int trainer_step(trainer *t) {
+int sn_trainer_step(trainer *t) {
     struct timespec t0, t1, c0, c1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
@@ -801,7 +801,7 @@ int trainer_step(trainer *t) {
     sample_batch(t);
     /* workers run single-threaded kernels; OpenBLAS (the discriminator's weight
      * gradients) must not start threads of its own inside them */
-    int blas_threads = kern_set_threads(1);
+    int blas_threads = sn_kern_set_threads(1);
     for (int m = 0; m < M; m++)
         t->w[m].n_active = p->quantizer_dropout ? t->n_bw_q[pick_bandwidth(t)] : t->n_q;
 #pragma omp parallel for num_threads(M) schedule(static, 1)
@@ -809,40 +809,40 @@ int trainer_step(trainer *t) {
         worker *w = &t->w[m];
         const float *x = t->audio + (size_t)m * mb;
         push_params(t, m);
-        train_graph_set_active_q(w->g, w->n_active);
-        train_graph_zero_grad(w->g);
+        sn_train_graph_set_active_q(w->g, w->n_active);
+        sn_train_graph_zero_grad(w->g);
         train_losses L;
-        train_graph_forward(w->g, x, p->w_l1, p->w_commit, &L);
+        sn_train_graph_forward(w->g, x, p->w_l1, p->w_commit, &L);
         w->l1 = L.l1;
         w->commit = L.commit;
-        const float *y = train_graph_output(w->g);
-        int out_len = train_graph_output_len(w->g);
+        const float *y = sn_train_graph_output(w->g);
+        int out_len = sn_train_graph_output_len(w->g);
         memset(w->dy, 0, mb * sizeof(float));
         double mel = 0;
         for (int b = 0; b < Bm; b++)
             for (int ch = 0; ch < C; ch++)
-                mel += mel_loss_compute(t->mel, x + b * crop + (size_t)ch * T, y + ((size_t)b * C + ch) * out_len,
+                mel += sn_mel_loss_compute(t->mel, x + b * crop + (size_t)ch * T, y + ((size_t)b * C + ch) * out_len,
                                         p->w_mel / (float)(Bm * C), w->dy + b * crop + (size_t)ch * T, w->mel_scratch);
         w->mel = mel / (Bm * C);
         w->adv = w->feat = 0;
-        if (adv_on) disc_loss_g(w->d, x, y, p->w_adv, p->w_feat, w->dy, &w->adv, &w->feat);
-        train_graph_backward(w->g, w->dy);
+        if (adv_on) sn_disc_loss_g(w->d, x, y, p->w_adv, p->w_feat, w->dy, &w->adv, &w->feat);
+        sn_train_graph_backward(w->g, w->dy);
     }
     /* reduce in micro-batch order, then one optimiser step */
-    for (int m = 0; m < M; m++) t->srcs[m] = train_graph_grads(t->w[m].g);
+    for (int m = 0; m < M; m++) t->srcs[m] = sn_train_graph_grads(t->w[m].g);
     mean_of(t->grads, t->srcs, M, t->n_pf);
-    float gn = p->clip > 0 ? grad_clip_norm(t->grads, t->n_pf, p->clip) : grad_clip_norm(t->grads, t->n_pf, INFINITY);
+    float gn = p->clip > 0 ? sn_grad_clip_norm(t->grads, t->n_pf, p->clip) : sn_grad_clip_norm(t->grads, t->n_pf, INFINITY);
     float lr = lr_at(t, t->step);
-    adamw_step(&t->opt, t->params, t->grads, lr);
+    sn_adamw_step(&t->opt, t->params, t->grads, lr);
     /* codebooks: EMA on the residuals each saw this step */
     memset(&t->st, 0, sizeof t->st);
     for (int q = 0; q < t->n_q; q++) {
         int64_t n = gather_q(t, q, 0);
         if (!n) continue;
         rvq_ema cb = codebook_of(t, q);
-        if (q < TRAIN_MAX_Q_LOG) t->st.ppl[q] = rvq_perplexity(t->gidx, n, t->K, &t->st.used[q]);
+        if (q < TRAIN_MAX_Q_LOG) t->st.ppl[q] = sn_rvq_perplexity(t->gidx, n, t->K, &t->st.used[q]);
         int rep = 0;
-        rvq_ema_update(&cb, t->gather, t->gidx, n, &t->rng, &rep);
+        sn_rvq_ema_update(&cb, t->gather, t->gidx, n, &t->rng, &rep);
         t->st.replaced += rep;
     }
     /* discriminator step on this step's reconstructions */
@@ -851,16 +851,16 @@ int trainer_step(trainer *t) {
 #pragma omp parallel for num_threads(M) schedule(static, 1)
         for (int m = 0; m < M; m++) {
             worker *w = &t->w[m];
-            disc_zero_grad(w->d);
-            w->dloss = disc_loss_d(w->d, t->audio + (size_t)m * mb, train_graph_output(w->g));
+            sn_disc_zero_grad(w->d);
+            w->dloss = sn_disc_loss_d(w->d, t->audio + (size_t)m * mb, sn_train_graph_output(w->g));
         }
-        for (int m = 0; m < M; m++) t->srcs[m] = disc_grads(t->w[m].d);
+        for (int m = 0; m < M; m++) t->srcs[m] = sn_disc_grads(t->w[m].d);
         mean_of(t->dgrads, t->srcs, M, t->n_dpf);
-        if (p->clip > 0) grad_clip_norm(t->dgrads, t->n_dpf, p->clip);
-        adamw_step(&t->dopt, t->dparams, t->dgrads, p->disc_lr * lr / p->lr);
+        if (p->clip > 0) sn_grad_clip_norm(t->dgrads, t->n_dpf, p->clip);
+        sn_adamw_step(&t->dopt, t->dparams, t->dgrads, p->disc_lr * lr / p->lr);
         for (int m = 0; m < M; m++) dl += t->w[m].dloss / M;
     }
-    kern_set_threads(blas_threads);
+    sn_kern_set_threads(blas_threads);
     t->step++;
     trainer_stats *s = &t->st;
     s->step = t->step;
@@ -882,13 +882,13 @@ int trainer_step(trainer *t) {
     t->cpu_seconds += s->cpu_seconds;
     s->cpu_hours_total = t->cpu_seconds / 3600.0;
     if (!isfinite(s->l1) || !isfinite(s->mel) || !isfinite(gn))
-        return sono_fail(SONO_E_RANGE, "training diverged at step %lld (loss or gradient is not finite)", (long long)t->step);
+        return sn_fail(SONO_E_RANGE, "training diverged at step %lld (loss or gradient is not finite)", (long long)t->step);
     return 0;
 }
 
 /* ---- checkpoints ---- */
 
-int trainer_save_checkpoint(trainer *t, const char *path) {
+int sn_trainer_save_checkpoint(trainer *t, const char *path) {
     const size_t KD = (size_t)t->n_q * t->K * t->D;
     const char *names[10];
     int nd[10];
@@ -909,7 +909,7 @@ int trainer_save_checkpoint(trainer *t, const char *path) {
         ADD("disc.adam.v", t->dopt.v, t->n_dpf);
     }
 #undef ADD
-    char *cfgjson = codec_config_to_json(&t->cfg);
+    char *cfgjson = sn_codec_config_to_json(&t->cfg);
     json_object *meta = json_object_new_object();
     char v[64];
     json_object_object_add(meta, "format", json_object_new_string("sonotok-train-checkpoint"));
@@ -928,16 +928,16 @@ int trainer_save_checkpoint(trainer *t, const char *path) {
     snprintf(v, sizeof v, "%.3f", t->cpu_seconds);
     json_object_object_add(meta, "cpu_seconds", json_object_new_string(v));
     sono_tensors *ts = NULL;
-    int rc = cfgjson ? sono_tensors_create(&ts, n, names, nd, (const int64_t (*)[SONO_MAX_DIMS])shapes, data)
-                     : sono_fail(SONO_E_NOMEM, "out of memory");
+    int rc = cfgjson ? sn_tensors_create(&ts, n, names, nd, (const int64_t (*)[SONO_MAX_DIMS])shapes, data)
+                     : sn_fail(SONO_E_NOMEM, "out of memory");
     if (!rc) {
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        rc = sono_safetensors_save(tmp, ts, json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN), 0);
-        if (!rc && rename(tmp, path)) rc = sono_fail(SONO_E_IO, "%s: cannot rename into place", path);
+        rc = sn_safetensors_save(tmp, ts, json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN), 0);
+        if (!rc && rename(tmp, path)) rc = sn_fail(SONO_E_IO, "%s: cannot rename into place", path);
         if (rc) remove(tmp);
     }
-    sono_tensors_free(ts);
+    sn_tensors_free(ts);
     json_object_put(meta);
     free(cfgjson);
     return rc;
@@ -949,29 +949,29 @@ static const char *meta_str(json_object *o, const char *k) {
 }
 
 static int take(const sono_tensors *ts, const char *name, float *dst, size_t n, const char *path) {
-    const sono_tensor *x = sono_tensors_find(ts, name);
+    const sono_tensor *x = sn_tensors_find(ts, name);
     if (!x || (size_t)x->numel != n)
-        return sono_fail(SONO_E_FORMAT, "%s: checkpoint tensor %s is missing or has the wrong size", path, name);
+        return sn_fail(SONO_E_FORMAT, "%s: checkpoint tensor %s is missing or has the wrong size", path, name);
     memcpy(dst, x->data, n * sizeof(float));
     return 0;
 }
 
-trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
+trainer *sn_trainer_resume(const char *path, const trainer_params *p, int *err) {
     sono_tensors *ts = NULL;
     trainer *t = NULL;
     json_object *meta = NULL;
-    int rc = sono_safetensors_load(path, &ts), fresh_disc = 0;
+    int rc = sn_safetensors_load(path, &ts), fresh_disc = 0;
     const char *s;
     if (!rc && (!ts->metadata || !(meta = json_tokener_parse(ts->metadata)) || !(s = meta_str(meta, "format")) ||
                 strcmp(s, "sonotok-train-checkpoint")))
-        rc = sono_fail(SONO_E_FORMAT, "%s: not a sonotok training checkpoint", path);
-    if (!rc && !(t = calloc(1, sizeof *t))) rc = sono_fail(SONO_E_NOMEM, "out of memory");
-    if (!rc && (!(s = meta_str(meta, "config")) || codec_config_from_json(s, &t->cfg)))
-        rc = sono_fail(SONO_E_FORMAT, "%s: checkpoint has no valid codec config", path);
+        rc = sn_fail(SONO_E_FORMAT, "%s: not a sonotok training checkpoint", path);
+    if (!rc && !(t = calloc(1, sizeof *t))) rc = sn_fail(SONO_E_NOMEM, "out of memory");
+    if (!rc && (!(s = meta_str(meta, "config")) || sn_codec_config_from_json(s, &t->cfg)))
+        rc = sn_fail(SONO_E_FORMAT, "%s: checkpoint has no valid codec config", path);
     if (!rc) {
-        t->p = trainer_default_params();
+        t->p = sn_trainer_default_params();
         json_object *tj = (s = meta_str(meta, "trainer")) ? json_tokener_parse(s) : NULL;
-        if (!tj) rc = sono_fail(SONO_E_FORMAT, "%s: checkpoint has no trainer settings", path);
+        if (!tj) rc = sn_fail(SONO_E_FORMAT, "%s: checkpoint has no trainer settings", path);
         else { tp_from_json(&t->p, tj); json_object_put(tj); }
     }
     if (!rc) {
@@ -979,7 +979,7 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
         t->p.manifest = p->manifest; t->p.cache = p->cache; t->p.heldout = p->heldout;
         t->p.n_threads = p->n_threads;
         if (saved_threads != p->n_threads)
-            sono_log(SONO_LOG_WARN, "resuming with %d threads (checkpoint: %d): not bit-identical to an uninterrupted run",
+            sn_log(SONO_LOG_WARN, "resuming with %d threads (checkpoint: %d): not bit-identical to an uninterrupted run",
                      p->n_threads, saved_threads);
         if (p->steps != t->p.steps && p->steps > 0) t->p.steps = p->steps;
         if (p->adv_start != t->p.adv_start && p->adv_start >= -1) {
@@ -989,12 +989,12 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
         /* a later training phase may change the losses (mel bands, loss weights), the odds of the
          * bandwidths and the category mix */
         if (p->n_mels >= 0 && p->n_mels != t->p.n_mels) {
-            sono_log(SONO_LOG_INFO, "mel loss bands: %d (checkpoint: %d)", p->n_mels, t->p.n_mels);
+            sn_log(SONO_LOG_INFO, "mel loss bands: %d (checkpoint: %d)", p->n_mels, t->p.n_mels);
             t->p.n_mels = p->n_mels;
         }
         if (p->w_l1 >= 0 && (p->w_l1 != t->p.w_l1 || p->w_mel != t->p.w_mel || p->w_commit != t->p.w_commit ||
                              p->w_adv != t->p.w_adv || p->w_feat != t->p.w_feat)) {
-            sono_log(SONO_LOG_INFO, "loss weights %g,%g,%g,%g,%g (checkpoint: %g,%g,%g,%g,%g)", (double)p->w_l1,
+            sn_log(SONO_LOG_INFO, "loss weights %g,%g,%g,%g,%g (checkpoint: %g,%g,%g,%g,%g)", (double)p->w_l1,
                      (double)p->w_mel, (double)p->w_commit, (double)p->w_adv, (double)p->w_feat, (double)t->p.w_l1,
                      (double)t->p.w_mel, (double)t->p.w_commit, (double)t->p.w_adv, (double)t->p.w_feat);
             t->p.w_l1 = p->w_l1; t->p.w_mel = p->w_mel; t->p.w_commit = p->w_commit;
@@ -1002,32 +1002,32 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
         }
         /* a wider or narrower discriminator starts afresh */
         if (p->disc_filters > 0 && p->disc_filters != t->p.disc_filters) {
-            sono_log(SONO_LOG_INFO, "discriminator: %d filters, new (checkpoint: %d)", p->disc_filters,
+            sn_log(SONO_LOG_INFO, "discriminator: %d filters, new (checkpoint: %d)", p->disc_filters,
                      t->p.disc_filters);
             t->p.disc_filters = p->disc_filters;
             fresh_disc = 1;
         } else if (p->disc_reset && t->p.adv_start >= 0) {
             /* a discriminator that has caught up with the codec stops teaching it; a new one starts over */
-            sono_log(SONO_LOG_INFO, "discriminator: %d filters, new (reset)", t->p.disc_filters);
+            sn_log(SONO_LOG_INFO, "discriminator: %d filters, new (reset)", t->p.disc_filters);
             fresh_disc = 1;
         } else if (p->disc_reset) {
-            sono_log(SONO_LOG_WARN, "no discriminator to reset: this run has none (--adv-start -1)");
+            sn_log(SONO_LOG_WARN, "no discriminator to reset: this run has none (--adv-start -1)");
         }
         if (p->n_bw_mix >= 0) {
-            sono_log(SONO_LOG_INFO, "bandwidth weights: %d given (checkpoint: %d)", p->n_bw_mix, t->p.n_bw_mix);
+            sn_log(SONO_LOG_INFO, "bandwidth weights: %d given (checkpoint: %d)", p->n_bw_mix, t->p.n_bw_mix);
             t->p.n_bw_mix = p->n_bw_mix;
             memcpy(t->p.bw_mix, p->bw_mix, sizeof t->p.bw_mix);
         }
         /* and the data: the sampling weights of the categories */
         if (p->mix[0] >= 0 && (p->mix[0] != t->p.mix[0] || p->mix[1] != t->p.mix[1] || p->mix[2] != t->p.mix[2])) {
-            sono_log(SONO_LOG_INFO, "mix %g,%g,%g (checkpoint: %g,%g,%g)", p->mix[0], p->mix[1], p->mix[2], t->p.mix[0],
+            sn_log(SONO_LOG_INFO, "mix %g,%g,%g (checkpoint: %g,%g,%g)", p->mix[0], p->mix[1], p->mix[2], t->p.mix[0],
                      t->p.mix[1], t->p.mix[2]);
             memcpy(t->p.mix, p->mix, sizeof t->p.mix);
         }
         t->step = (s = meta_str(meta, "step")) ? strtoll(s, NULL, 10) : -1;
         t->rng = (s = meta_str(meta, "rng")) ? strtoull(s, NULL, 10) : 0;
         t->cpu_seconds = (s = meta_str(meta, "cpu_seconds")) ? strtod(s, NULL) : 0;
-        if (t->step < 0) rc = sono_fail(SONO_E_FORMAT, "%s: checkpoint has no step", path);
+        if (t->step < 0) rc = sn_fail(SONO_E_FORMAT, "%s: checkpoint has no step", path);
     }
     if (!rc) rc = trainer_build(t);
     if (!rc) {
@@ -1040,7 +1040,7 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
         if (!rc) rc = take(ts, "codebooks.cluster_size", t->cb_size, (size_t)t->n_q * t->K, path);
         t->opt.step = (s = meta_str(meta, "adam_step")) ? strtoll(s, NULL, 10) : 0;
         if (!rc && t->dparams) {
-            if (!fresh_disc && sono_tensors_find(ts, "disc.params")) {
+            if (!fresh_disc && sn_tensors_find(ts, "disc.params")) {
                 if (!rc) rc = take(ts, "disc.params", t->dparams, t->n_dpf, path);
                 if (!rc) rc = take(ts, "disc.adam.m", t->dopt.m, t->n_dpf, path);
                 if (!rc) rc = take(ts, "disc.adam.v", t->dopt.v, t->n_dpf, path);
@@ -1052,8 +1052,8 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
     }
     /* the corpus is opened by the first step: exporting or evaluating a checkpoint needs none */
     if (meta) json_object_put(meta);
-    sono_tensors_free(ts);
-    if (rc) { trainer_free(t); t = NULL; }
+    sn_tensors_free(ts);
+    if (rc) { sn_trainer_free(t); t = NULL; }
     if (err) *err = rc;
     return t;
 }
@@ -1064,7 +1064,7 @@ trainer *trainer_resume(const char *path, const trainer_params *p, int *err) {
  * codebooks). */
 static int model_tensors(trainer *t, sono_tensors **out) {
     int n_par = 0;
-    const train_param *tab = train_graph_param_table(t->w[0].g, &n_par);
+    const train_param *tab = sn_train_graph_param_table(t->w[0].g, &n_par);
     int n = n_par + t->n_q;
     const char **names = calloc((size_t)n, sizeof *names);
     int *nd = calloc((size_t)n, sizeof *nd);
@@ -1072,7 +1072,7 @@ static int model_tensors(trainer *t, sono_tensors **out) {
     const float **data = calloc((size_t)n, sizeof *data);
     char (*cbn)[64] = calloc((size_t)t->n_q, sizeof *cbn);
     int rc = 0;
-    if (!names || !nd || !shapes || !data || !cbn) rc = sono_fail(SONO_E_NOMEM, "out of memory");
+    if (!names || !nd || !shapes || !data || !cbn) rc = sn_fail(SONO_E_NOMEM, "out of memory");
     for (int i = 0; !rc && i < n_par; i++) {
         names[i] = tab[i].name;
         nd[i] = tab[i].ndim;
@@ -1087,7 +1087,7 @@ static int model_tensors(trainer *t, sono_tensors **out) {
         shapes[n_par + q][1] = t->D;
         data[n_par + q] = t->cb_embed + (size_t)q * t->K * t->D;
     }
-    if (!rc) rc = sono_tensors_create(out, n, names, nd, (const int64_t (*)[SONO_MAX_DIMS])shapes, data);
+    if (!rc) rc = sn_tensors_create(out, n, names, nd, (const int64_t (*)[SONO_MAX_DIMS])shapes, data);
     free(names); free(nd); free(shapes); free(data); free(cbn);
     return rc;
 }
@@ -1095,12 +1095,12 @@ static int model_tensors(trainer *t, sono_tensors **out) {
 static int trainer_codec(trainer *t, sono_codec **out) {
     sono_tensors *ts = NULL;
     int rc = model_tensors(t, &ts);
-    if (!rc && (rc = codec_from_tensors(ts, &t->cfg, out))) sono_tensors_free(ts);
+    if (!rc && (rc = sn_codec_from_tensors(ts, &t->cfg, out))) sn_tensors_free(ts);
     if (!rc) (*out)->n_threads = t->p.n_threads;
     return rc;
 }
 
-int trainer_export_model(trainer *t, const char *path, int f16) {
+int sn_trainer_export_model(trainer *t, const char *path, int f16) {
     sono_codec *c = NULL;
     int rc = trainer_codec(t, &c);
     if (!rc) {
@@ -1114,7 +1114,7 @@ int trainer_export_model(trainer *t, const char *path, int f16) {
     return rc;
 }
 
-int trainer_eval(trainer *t, int max_clips, double max_seconds, FILE *f, FILE *csv) {
+int sn_trainer_eval(trainer *t, int max_clips, double max_seconds, FILE *f, FILE *csv) {
     if (!t->p.heldout) return 0;
     man_entry *ents = NULL;
     int64_t n = 0;

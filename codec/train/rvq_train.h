@@ -7,7 +7,7 @@
  *
  *   rvq_ema cb = {.K = 1024, .D = 128, .decay = 0.99f, .eps = 1e-5f,
  *                 .dead_threshold = 0.5f, .embed = E, .embed_avg = A, .cluster_size = S};
- *   rvq_ema_update(&cb, x, idx, n, &rng, &n_replaced);   // after choosing idx for the batch x
+ *   sn_rvq_ema_update(&cb, x, idx, n, &rng, &n_replaced);   // after choosing idx for the batch x
  */
 #ifndef SONO_RVQ_TRAIN_H
 #define SONO_RVQ_TRAIN_H
@@ -28,7 +28,7 @@ typedef struct {
 
 /* Initialise a codebook from data: code k = x[(k * n) / K] (spread over the
  * batch), embed_avg = embed, cluster_size = 1. x [n][D], n >= 1. */
-void rvq_ema_init_from(rvq_ema *cb, const float *x, int64_t n);
+void sn_rvq_ema_init_from(rvq_ema *cb, const float *x, int64_t n);
 
 /* Initialise a codebook by k-means (Lloyd, `iters` rounds) on x [n][D],
  * n >= K: codes start from k-means++ seeding (rows drawn by squared
@@ -38,7 +38,7 @@ void rvq_ema_init_from(rvq_ema *cb, const float *x, int64_t n);
  * training step brings) and embed_avg = embed * cluster_size, so the EMA
  * starts at a fixed point instead of pulling popular codes to the centre.
  * Returns 0 or SONO_E_NOMEM / SONO_E_ARG. */
-int rvq_kmeans_init(rvq_ema *cb, const float *x, int64_t n, int iters, double per_step, uint64_t *rng);
+int sn_rvq_kmeans_init(rvq_ema *cb, const float *x, int64_t n, int iters, double per_step, uint64_t *rng);
 
 /* One EMA step for a batch: x [n][D] (the residuals this codebook saw), idx [n]
  * their chosen codes. First the dead codes (EMA count below the threshold)
@@ -48,11 +48,11 @@ int rvq_kmeans_init(rvq_ema *cb, const float *x, int64_t n, int iters, double pe
  * cluster_size and embed_avg move towards this batch's counts and sums, and
  * embed = embed_avg / Laplace-smoothed counts. *n_replaced (may be NULL)
  * gets the number of codes replaced. No memory is allocated. */
-void rvq_ema_update(rvq_ema *cb, const float *x, const int32_t *idx, int64_t n, uint64_t *rng, int *n_replaced);
+void sn_rvq_ema_update(rvq_ema *cb, const float *x, const int32_t *idx, int64_t n, uint64_t *rng, int *n_replaced);
 
 /* Code usage of a batch: perplexity exp(H(p)) of the empirical distribution
  * of idx over K codes (1 = collapsed onto one code, K = uniform), and the
  * number of distinct codes used (*used, may be NULL). */
-double rvq_perplexity(const int32_t *idx, int64_t n, int K, int *used);
+double sn_rvq_perplexity(const int32_t *idx, int64_t n, int K, int *used);
 
 #endif

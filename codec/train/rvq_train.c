@@ -15,7 +15,7 @@ static uint64_t xs64(uint64_t *s) {
     return x * 2685821657736338717ull;
 }
 
-void rvq_ema_init_from(rvq_ema *cb, const float *x, int64_t n) {
+void sn_rvq_ema_init_from(rvq_ema *cb, const float *x, int64_t n) {
     for (int k = 0; k < cb->K; k++) {
         const float *src = x + (size_t)(((int64_t)k * n) / cb->K) * (size_t)cb->D;
         memcpy(cb->embed + (size_t)k * cb->D, src, (size_t)cb->D * sizeof(float));
@@ -44,9 +44,9 @@ static void nearest_codes(const float *x, int64_t n, const float *E, const float
     }
 }
 
-int rvq_kmeans_init(rvq_ema *cb, const float *x, int64_t n, int iters, double per_step, uint64_t *rng) {
+int sn_rvq_kmeans_init(rvq_ema *cb, const float *x, int64_t n, int iters, double per_step, uint64_t *rng) {
     const int K = cb->K, D = cb->D;
-    if (n < K || K < 1 || D < 1) return sono_fail(SONO_E_ARG, "k-means init: %lld vectors for %d codes", (long long)n, K);
+    if (n < K || K < 1 || D < 1) return sn_fail(SONO_E_ARG, "k-means init: %lld vectors for %d codes", (long long)n, K);
     const int64_t rows = 256;
     int32_t *idx = malloc((size_t)n * sizeof *idx);
     double *near = malloc((size_t)n * sizeof *near); /* squared distance to the nearest code so far */
@@ -54,7 +54,7 @@ int rvq_kmeans_init(rvq_ema *cb, const float *x, int64_t n, int iters, double pe
     double *sum = malloc((size_t)K * D * sizeof *sum), *cnt = malloc((size_t)K * sizeof *cnt);
     if (!idx || !near || !dots || !e2 || !sum || !cnt) {
         free(idx); free(near); free(dots); free(e2); free(sum); free(cnt);
-        return sono_fail(SONO_E_NOMEM, "out of memory for k-means");
+        return sn_fail(SONO_E_NOMEM, "out of memory for k-means");
     }
     /* k-means++ seeding: each next code is a row drawn with probability
      * proportional to its squared distance from the nearest code so far */
@@ -114,7 +114,7 @@ int rvq_kmeans_init(rvq_ema *cb, const float *x, int64_t n, int iters, double pe
     return 0;
 }
 
-void rvq_ema_update(rvq_ema *cb, const float *x, const int32_t *idx, int64_t n, uint64_t *rng, int *n_replaced) {
+void sn_rvq_ema_update(rvq_ema *cb, const float *x, const int32_t *idx, int64_t n, uint64_t *rng, int *n_replaced) {
     const int K = cb->K, D = cb->D;
     const float a = cb->decay, b = 1.0f - cb->decay;
     int replaced = 0;
@@ -159,7 +159,7 @@ void rvq_ema_update(rvq_ema *cb, const float *x, const int32_t *idx, int64_t n, 
     if (n_replaced) *n_replaced = replaced;
 }
 
-double rvq_perplexity(const int32_t *idx, int64_t n, int K, int *used) {
+double sn_rvq_perplexity(const int32_t *idx, int64_t n, int K, int *used) {
     int64_t *count = calloc((size_t)K, sizeof *count);
     if (!count || n <= 0) {
         free(count);

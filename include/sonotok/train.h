@@ -1,0 +1,179 @@
+/* sonotok codec training: the API behind `sonotok train-codec` and
+ * `sonotok bench --train`. LESS STABLE than the codec API: names, fields and
+ * behaviour may change between minor versions, so its declarations are
+ * visible only when SONOTOK_TRAIN_UNSTABLE is defined before the include (as
+ * zstd gates its advanced API behind ZSTD_STATIC_LINKING_ONLY). It lives in
+ * the training library (sonotok-train), apart from libsonotok.
+ *
+ *   #define SONOTOK_TRAIN_UNSTABLE
+ *   #include <sonotok/train.h>
+ *
+ *   sono_codec_config *cfg = sono_codec_config_default(&err);  // train-codec's default model
+ *   double f = 32; sono_codec_config_set(cfg, "n_filters", &f, 1);
+ *   sono_codec_train_params p = sono_codec_train_default_params();
+ *   p.manifest = "corpus/train.jsonl"; p.steps = 100000;
+ *   sono_codec_trainer *t = sono_codec_trainer_new(cfg, &p, &err);   // or _resume(checkpoint, &p, &err)
+ *   while (sono_codec_trainer_steps_done(t) < p.steps && sono_codec_trainer_step(t) == 0) { ... }
+ *   sono_codec_trainer_save_checkpoint(t, "run/checkpoint.safetensors");
+ *   sono_codec_trainer_export(t, "model.safetensors", 1);
+ *   sono_codec_trainer_free(t); sono_codec_config_free(cfg);
+ *
+ * A trainer is used by one thread at a time; it runs its own worker threads
+ * (p.n_threads). Training is bit-identical for the same params and data, and
+ * so is a run resumed from a checkpoint with the same thread count. */
+#ifndef SONOTOK_TRAIN_H
+#define SONOTOK_TRAIN_H
+
+#include "sonotok/error.h"
+
+#ifdef SONOTOK_TRAIN_UNSTABLE
+
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SONO_CODEC_MAX_RATIOS 8  /* strides of a SEANet stack */
+#define SONO_CODEC_MAX_BW 16     /* bandwidths a codec offers */
+#define SONO_TRAIN_MAX_Q_LOG 8   /* codebooks reported per step */
+
+/* ---- the architecture of a codec to train ---- */
+
+/* A codec configuration (the native model's JSON config, as a value). */
+typedef struct sono_codec_config sono_codec_config;
+
+/* train-codec's default: 24 kHz mono, non-causal, 16 filters, strides
+ * 8,5,4,2, no LSTM, 128-dim latents, 8 codebooks of 1024, 1.5/3/6 kbps.
+ * Free with sono_codec_config_free. NULL on failure with *err set. */
+SONO_API sono_codec_config *sono_codec_config_default(int *err);
+/* From the native model's JSON config text (what a model's
+ * __metadata__["config"] holds), or a file holding it. */
+SONO_API sono_codec_config *sono_codec_config_from_json(const char *json, int *err);
+SONO_API sono_codec_config *sono_codec_config_load(const char *path, int *err);
+SONO_API void sono_codec_config_free(sono_codec_config *cfg);
+/* The JSON config text (malloc'd; free()), NULL when out of memory. */
+SONO_API char *sono_codec_config_to_json(const sono_codec_config *cfg);
+
+/* Set one field by its JSON key: n_values numbers for a list ("ratios",
+ * "bandwidths"), one for the others (integers where the field is an
+ * integer: "sample_rate", "channels", "causal", "n_filters", "dimension",
+ * "lstm", "codebook_size", "n_q", ...). The config may be inconsistent
+ * until every field is set: check it with sono_codec_config_check.
+ * Returns 0, SONO_E_NOT_FOUND for an unknown key, SONO_E_ARG for a wrong
+ * count or a non-integer where an integer is needed. */
+SONO_API int sono_codec_config_set(sono_codec_config *cfg, const char *key, const double *values, int n_values);
+/* Get one field (or "hop", "frame_rate"): writes up to max_values numbers,
+ * returns how many the field has, or SONO_E_NOT_FOUND. */
+SONO_API int sono_codec_config_get(const sono_codec_config *cfg, const char *key, double *values, int max_values);
+/* 0 when the config describes a codec that can be built, else
+ * SONO_E_FORMAT with the reason in sono_last_error(). */
+SONO_API int sono_codec_config_check(const sono_codec_config *cfg);
+
+/* ---- training ---- */
+
+/* Settings of a training run; each field's default in brackets. */
+typedef struct {
+    const char *manifest;     /* JSON lines: path (relative to the manifest's folder), category, duration */
+    const char *cache;        /* PCM cache file (built when missing), NULL: decode into memory each start */
+    const char *heldout;      /* manifest for held-out metrics, NULL: none */
+    double mix[3];            /* sampling weight of speech, music, effects (0.5, 0.35, 0.15) */
+    int batch;                /* crops per step (8) */
+    double crop_seconds;      /* crop length, rounded up to a multiple of the hop (1.0) */
+    int n_threads;            /* worker threads; the batch is split in n_threads micro-batches (2) */
+    int64_t steps;            /* total steps, for the LR schedule (100000) */
+    float lr, lr_min;         /* AdamW peak and final LR (3e-4, 3e-5) */
+    int64_t warmup;           /* LR warmup steps (500) */
+    float beta1, beta2, weight_decay, clip;  /* AdamW (0.5, 0.9, 0.0) and global grad-norm clip (0: none,
+                                 the default: the decoder's output gain alone has gradients 100x the rest, so a
+                                 global clip starves every other tensor; Adam normalises per parameter anyway) */
+    float w_l1, w_mel, w_commit, w_adv, w_feat; /* loss weights (0.1, 1, 0.25, 1, 2) */
+    int64_t adv_start;        /* step from which the discriminator trains and its losses count, once the
+                                 reconstruction losses have settled (20000; -1: never) */
+    int disc_filters;         /* discriminator width (8: EnCodec's 32 costs ~20x a small codec's step on a CPU) */
+    float disc_lr;            /* discriminator AdamW LR (3e-4), same betas */
+    int disc_reset;           /* resume only, not saved: 1 starts a new discriminator of the same width
+                                 (fresh weights and optimiser state, as at adv_start) (0) */
+    int quantizer_dropout;    /* 1: each micro-batch uses the codebooks of a random bandwidth (1) */
+    int n_bw_mix;             /* 0: every bandwidth equally likely (the default); else the number of weights
+                                 in bw_mix, one per bandwidth of the config (ascending), not all 0 */
+    double bw_mix[SONO_CODEC_MAX_BW];
+    float gain_db_min, gain_db_max; /* random gain per crop (-10, 4), peak kept <= 0.99 */
+    float ema_decay;          /* codebook EMA decay (0.99) */
+    float dead_threshold;     /* EMA count (uses per step) below which a code is replaced (0.05: used less
+                                 than once in 20 steps; 8 x 1 s at 75 Hz gives 600 vectors per step) */
+    int mel_log2_min, mel_log2_max, n_mels; /* mel loss scales 2^min..2^max, bands (5, 11, 64; 0: n_fft * 5 / 32
+                                 bands per scale, DAC's choice, 320 at 2048: resolves harmonics) */
+    uint64_t seed;            /* (1) */
+    int commit_all_layers;    /* 1: every codebook's commitment reaches the encoder (1) */
+} sono_codec_train_params;
+
+SONO_API sono_codec_train_params sono_codec_train_default_params(void);
+
+/* What the last step did. */
+typedef struct {
+    int64_t step;
+    double l1, mel, commit, adv, feat, disc;   /* means over the last step */
+    double grad_norm;
+    float lr;
+    int n_active_min, n_active_max;             /* codebooks used this step */
+    double ppl[SONO_TRAIN_MAX_Q_LOG];           /* perplexity per codebook (first 8) */
+    int used[SONO_TRAIN_MAX_Q_LOG];             /* distinct codes per codebook (first 8) */
+    int replaced;                               /* dead codes replaced this step */
+    double seconds;                             /* wall time of the step */
+    double cpu_seconds;                         /* CPU time of the step (all threads) */
+    double cpu_hours_total;                     /* CPU hours of training so far, across resumes */
+} sono_codec_train_stats;
+
+typedef struct sono_codec_trainer sono_codec_trainer;
+
+/* A new run: random init, data-dependent init, codebooks from the data.
+ * cfg and p are copied (the strings in p must outlive the trainer). NULL on
+ * failure with *err set. */
+SONO_API sono_codec_trainer *sono_codec_trainer_new(const sono_codec_config *cfg, const sono_codec_train_params *p,
+                                                     int *err);
+/* Resume from a checkpoint: config, settings and state come from the file
+ * (the corpus is opened by the first step, so exporting or evaluating needs
+ * none). From p: the data paths and the thread count (a bit-identical
+ * continuation needs the checkpoint's; another is allowed and logged);
+ * p->steps when > 0 replaces the schedule's length; p->adv_start when >= -1
+ * replaces the discriminator's start (a trained discriminator cannot be
+ * switched off); p->n_mels when >= 0, the five loss weights when
+ * p->w_l1 >= 0, the mix when p->mix[0] >= 0 and the bandwidth weights when
+ * p->n_bw_mix >= 0 replace the checkpoint's (a later phase of training); so
+ * does p->disc_filters when > 0, with a new discriminator when it differs
+ * from the checkpoint's, or when p->disc_reset is set. Other fields of p are
+ * ignored. */
+SONO_API sono_codec_trainer *sono_codec_trainer_resume(const char *checkpoint, const sono_codec_train_params *p,
+                                                        int *err);
+/* NULL-safe. */
+SONO_API void sono_codec_trainer_free(sono_codec_trainer *t);
+
+/* One optimisation step: 0 or a negative code. */
+SONO_API int sono_codec_trainer_step(sono_codec_trainer *t);
+SONO_API int64_t sono_codec_trainer_steps_done(const sono_codec_trainer *t);
+/* Owned by the trainer, valid until the next step. */
+SONO_API const sono_codec_train_stats *sono_codec_trainer_last_stats(const sono_codec_trainer *t);
+/* The settings and the config in force (owned by the trainer). */
+SONO_API const sono_codec_train_params *sono_codec_trainer_params(const sono_codec_trainer *t);
+SONO_API const sono_codec_config *sono_codec_trainer_config(const sono_codec_trainer *t);
+/* Audio seconds in one step (batch x crop). */
+SONO_API double sono_codec_trainer_audio_per_step(const sono_codec_trainer *t);
+
+/* A checkpoint (float32: all that a bit-identical resume needs). */
+SONO_API int sono_codec_trainer_save_checkpoint(sono_codec_trainer *t, const char *path);
+/* A native codec model (loadable by sono_codec_load), float16 when f16,
+ * named after the file's stem ("models/x.safetensors" is model "x"). */
+SONO_API int sono_codec_trainer_export(sono_codec_trainer *t, const char *path, int f16);
+/* Held-out metrics at every bandwidth over up to max_clips clips of
+ * p->heldout (the first max_seconds of each): per category (speech, music,
+ * effects, all) mean mel distance, STOI, SI-SNR. Lines to f and rows to csv
+ * (either may be NULL). 0 or a negative code. */
+SONO_API int sono_codec_trainer_eval(sono_codec_trainer *t, int max_clips, double max_seconds, FILE *f, FILE *csv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SONOTOK_TRAIN_UNSTABLE */
+#endif
