@@ -161,7 +161,7 @@ static double mel_frame(mel_scale *m, const float *x, int64_t avail, double *out
     for (int i = 0; i < n; i++) m->frame[i] = i < avail ? (float)(m->win[i] * x[i]) : 0.0f;
     sn_fft_real(m->p, m->re, m->im, m->frame, NULL);
     spectrum_power(m->re, m->im, n_freqs, m->mag);
-    for (int k = 0; k < n_freqs; k++) m->mag[k] = sqrt(m->mag[k]);
+    for (int k = 0; k < n_freqs; k++) m->mag[k] = sqrt(m->mag[k]); /* power to magnitude */
     double peak = 0;
     for (int b = 0; b < MEL_BANDS; b++) {
         const double *row = m->fb + (size_t)b * n_freqs;
