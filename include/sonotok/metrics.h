@@ -69,7 +69,8 @@ SONO_API int sono_metrics_stoi(const float *ref, const float *est, int64_t n_sam
  * frame0 + n_frames - 1 centred on sample f * hop (samples outside [0, n) are
  * zeros), periodic Hann window of n_fft samples, |X[k]|^2 for k = 0..n_fft/2
  * into power [n_frames][n_fft/2 + 1] (a full-scale sine peaks at
- * (n_fft/4)^2). n_fft a power of two in [2, 65536], hop >= 1, frame0 >= 0.
+ * (n_fft/4)^2), by a float FFT (errors about 1e-7 of the frame's largest
+ * bin). n_fft a power of two in [2, 65536], hop >= 1, frame0 >= 0.
  * Returns 0, SONO_E_ARG, SONO_E_NOMEM. */
 SONO_API int sono_metrics_power_spectrogram(const float *x, int64_t n, int n_fft, int hop, int64_t frame0,
                                             int64_t n_frames, double *power);
