@@ -1,8 +1,8 @@
 /* The HTK mel filterbank (torchaudio.functional.melscale_fbanks with
  * mel_scale='htk', norm=None, f_min 0, f_max sample_rate / 2): triangles
- * peaking at 1 between band edges equally spaced in mel. Used by the
- * multi-scale mel loss (codec/train/mel_loss.c), and meant as the one
- * filterbank of the library.
+ * peaking at 1 between band edges equally spaced in mel. The one filterbank
+ * of the library: eval's mel distance (common/metrics.c) and the multi-scale
+ * mel loss (codec/train/mel_loss.c) use it.
  *
  *   double pts[n_mels + 2], row[n_bins];
  *   sn_mel_edges_htk(pts, n_mels, sample_rate);

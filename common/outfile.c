@@ -126,9 +126,12 @@ static int input_refuse(const char *name, const struct stat *st) {
 
 int sono_output_protect(const char *path) {
     if (!path) return sn_fail(SONO_E_ARG, "protect: NULL path");
-    if (!strcmp(path, "-")) return 0;
     struct stat st;
-    if (stat(path, &st) != 0) {
+    if (!strcmp(path, "-")) {
+        /* standard input: a file redirected into it is protected like a named one
+         * (a pipe or a terminal cannot be written over) */
+        if (fstat(STDIN_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    } else if (stat(path, &st) != 0) {
         int e = errno;
         return sn_fail(e == ENOENT ? SONO_E_NOT_FOUND : SONO_E_IO, "%s: %s", path, strerror(e));
     }

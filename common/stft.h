@@ -1,7 +1,8 @@
 /* Short-time Fourier transform with its backward, for training losses (the
  * multi-scale mel loss, codec/train/mel_loss.c) and the multi-scale STFT
- * discriminator (codec/train/disc.c). Float, real input, periodic Hann window,
- * no centering: the caller pads (sn_stft_reflect_pad below).
+ * discriminator (codec/train/disc.c), on the library's FFT (common/fft.h).
+ * Float, real input, periodic Hann window, no centering: the caller pads
+ * (sn_stft_reflect_pad below).
  *
  *   stft_plan *p = sn_stft_plan_new(1024, 256, 1, &err);       // n_fft, hop, normalized
  *   int F = sn_stft_n_frames(p, n), NB = sn_stft_n_bins(p);       // NB = n_fft / 2 + 1

@@ -4,9 +4,12 @@
  * SI-SNR, multi-scale mel distance, STOI and effective bitrate per file and
  * the mean per category.
  *
- * Metrics come from the public sonotok/metrics.h. They are computed on mono
- * mixes at the reference's own rate; estimates at another rate are
- * resampled to it. */
+ * Metrics come from the public sonotok/metrics.h, streamed
+ * (sono_metrics_stream): files are read in blocks and the codec and Opus
+ * run in blocks, so memory does not grow with the files' length. They are
+ * computed on mono mixes at the reference's own rate; estimates at another
+ * rate are resampled to it. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <opus/opus.h>
@@ -50,12 +53,19 @@ const cli_cmd cmd_eval = {
         "lengths differ by more than 0.25 s and 10% of the longer is refused as not\n"
         "comparable. A file that is missing, empty or not audio is reported and\n"
         "skipped. Metrics: SI-SNR in dB (zero-mean, clamped to +-120; \"n/a\" for a\n"
-        "silent reference); mel: mean L1 of log(mel + 1e-5) over STFT sizes 512/1024/2048 (hop size/4, Hann, 64 HTK\n"
-        "bands up to rate/2; lower is better); STOI (Taal et al. 2011, at 10 kHz; \"n/a\"\n"
-        "for a silent reference or under about 0.4 s of non-silent audio). kbps: token\n"
+        "silent reference); mel: mean L1 distance of log mel magnitudes over STFT\n"
+        "sizes 512/1024/2048 (hop size/4, Hann, 64 HTK bands up to rate/2; lower is\n"
+        "better), each mel value of both signals floored 80 dB below the reference's\n"
+        "largest (as librosa's top_db = 80), so that differences far below the clip's\n"
+        "level, which no one hears, do not count; STOI (Taal et al. 2011, at 10 kHz;\n"
+        "\"n/a\" for a silent reference or under about 0.4 s of non-silent audio). kbps: token\n"
         "file size for the codec, raw Opus packet bytes (no Ogg container) for Opus,\n"
         "\"-\" for given files. Opus runs at 48 kHz (20 ms frames, VBR, its lookahead\n"
         "removed) on up to 2 channels; its output is resampled back to the reference rate.\n"
+        "Files are read in blocks (the reference twice: once to find its loudest\n"
+        "frame, which the STOI and mel floors depend on), so memory does not grow\n"
+        "with their length (--plot reads them once more); one that is not a regular\n"
+        "file (a pipe) is read into memory first.\n"
         "\n"
         "--plot DIR: for every row, DIR/<file>.<system>.png (the file's label with\n"
         "characters other than letters, digits, '.', '-', '_' made '_'): log-power\n"
@@ -156,48 +166,63 @@ static int walk(const cli_common *c, eval_list *l, const char *root, const char 
     return cli_walk_tree(c, root, 1, walk_file, &e);
 }
 
-/* ---- audio helpers ---- */
+/* ---- audio sources ----
+ *
+ * Every signal is read in blocks of EVAL_BLOCK samples, never whole: the
+ * reference is read once for the metrics' first pass and once per system
+ * for the second (see sono_metrics_stream), the estimate once per system,
+ * both once more for --plot.
+ * A file that is not a regular file (a pipe) cannot be read twice: its bytes
+ * are read into memory once and decoded from there. */
 
-/* Read path as mono (channels 1) or the file's channels (0) at rate (0: the
- * file's). Prints the error and returns its exit code on failure. */
-static int read_audio(const char *path, int rate, int channels, float **pcm, int64_t *n,
-                      int *out_rate, int *file_rate, int *out_channels, int *file_channels) {
+enum { EVAL_BLOCK = 16384 };
+
+static int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+typedef struct {
+    const char *path;
+    uint8_t *mem; /* the bytes of a file that is not a regular file, else NULL */
+    size_t n_mem;
+    int loaded;
+} eval_file;
+
+static void file_free(eval_file *f) { free(f->mem); }
+
+/* Open path converted to rate (0: the file's) and channels (0: the file's).
+ * Prints the error and returns NULL with *rc set on failure. */
+static sono_audio_reader *file_open(eval_file *f, int rate, int channels, int *rc) {
+    if (!f->loaded) {
+        struct stat st;
+        f->loaded = 1;
+        if (stat(f->path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) &&
+            (*rc = cli_read_file(f->path, &f->mem, &f->n_mem)) != 0)
+            return NULL;
+    }
     int err = 0;
-    sono_audio_reader *r = sono_audio_open(path, rate, channels, &err);
-    if (!r) return cli_fail_sono(path, err ? err : SONO_E_IO);
-    if (out_rate) *out_rate = sono_audio_rate(r);
-    if (file_rate) *file_rate = sono_audio_file_rate(r);
-    if (out_channels) *out_channels = sono_audio_channels(r);
-    if (file_channels) *file_channels = sono_audio_file_channels(r);
-    int rc = sono_audio_read_all(r, pcm, n);
-    sono_audio_close(r);
-    if (rc < 0) return cli_fail_sono(path, rc);
+    sono_clear_error();
+    sono_audio_reader *r = f->mem ? sono_audio_open_mem(f->mem, (int64_t)f->n_mem, rate, channels, &err)
+                                  : sono_audio_open(f->path, rate, channels, &err);
+    if (!r) {
+        *rc = cli_fail_sono(f->path, err ? err : SONO_E_IO);
+        return NULL;
+    }
     /* no --plot image may land on a file we scored */
-    return cli_protect_inputs(&path, 1);
+    if (!f->mem && (*rc = cli_protect_inputs(&f->path, 1)) != 0) {
+        sono_audio_close(r);
+        return NULL;
+    }
+    return r;
 }
 
-/* Planar [ch][n] to mono in place (the first n floats). */
-static void mix_to_mono(float *x, int64_t n, int ch) {
-    if (ch <= 1) return;
-    for (int64_t i = 0; i < n; i++) {
-        double s = 0;
-        for (int c = 0; c < ch; c++) s += x[(size_t)c * (size_t)n + (size_t)i];
-        x[i] = (float)(s / ch);
-    }
-}
-
-/* x (n samples at from) to a new buffer at rate to; *n updated. */
-static float *resample_to(float *x, int64_t *n, int from, int to) {
-    if (from == to) return x;
-    int64_t m = sono_metrics_resample_len(*n, from, to);
-    float *y = malloc((size_t)(m > 0 ? m : 1) * sizeof *y);
-    if (y && sono_metrics_resample(x, *n, from, to, y) != 0) {
-        free(y);
-        y = NULL;
-    }
-    free(x);
-    *n = m;
-    return y;
+/* Read up to max samples per channel (planar). A reader that ends before its
+ * first sample is an error, as sono_audio_read_all has it. Returns the count,
+ * 0 at the end, or an exit code (printed) as a negative number. */
+static int64_t file_read(const eval_file *f, sono_audio_reader *r, float *out, int64_t max, int64_t so_far) {
+    int64_t n = sono_audio_read(r, out, max);
+    if (n < 0) return -cli_fail_sono(f->path, (int)n);
+    if (n == 0 && so_far == 0) return -cli_fail(CLI_EXIT_DATA, f->path, "no audio samples");
+    return n;
 }
 
 /* ---- systems under test ---- */
@@ -211,102 +236,240 @@ typedef struct {
     size_t item;
 } eval_row;
 
-/* Codec round trip: returns 0 with *est (mono, at *est_rate) and *bytes. */
-static int run_codec(const sono_codec *codec, int n_q, const char *path, float **est, int64_t *n_est,
-                     int *est_rate, uint64_t *bytes) {
-    int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
-    float *pcm = NULL, *out = NULL;
-    int64_t n = 0, n_out = 0;
-    int rc = read_audio(path, rate, ch, &pcm, &n, NULL, NULL, NULL, NULL);
-    if (rc) return rc;
-    sono_tokens *t = NULL;
+enum { OPUS_RATE = 48000, OPUS_FRAME = 960, OPUS_MAX_PACKET = 4000 };
+
+/* The estimate, produced in blocks: mono at the reference's rate. One per
+ * row; est_start begins (or begins again) at the first sample. */
+typedef struct {
+    int sys;
+    int rate, ref_rate;          /* rate of the system's output; the reference's */
+    eval_file file;              /* SYS_FILES: the estimate; SYS_CODEC, SYS_OPUS: the reference */
+    sono_audio_reader *r;
+    /* SYS_CODEC */
+    const sono_codec *codec;
+    sono_tokens *tokens;
+    sono_codec_stream *dec;
+    /* SYS_OPUS */
+    double kbps;
+    OpusEncoder *oenc;
+    OpusDecoder *odec;
+    int la;                      /* the encoder's lookahead: decoded samples to drop */
+    int64_t n_read, n_in, got;   /* samples read; of them fed with the padding; decoded */
+    int ended;                   /* the reader is done */
+    /* all */
+    int ch;                      /* channels of the system's output */
+    uint64_t bytes;              /* token file size, or Opus packet bytes */
+    sono_metrics_resampler *rs;  /* to ref_rate, or NULL */
+    float *pcm;                  /* [ch][EVAL_BLOCK] one block from the system */
+    float *mono;                 /* [EVAL_BLOCK] */
+    float *q;                    /* resampled samples waiting, [q_pos, q_len) */
+    int64_t q_pos, q_len, q_cap;
+    int64_t n_raw;               /* samples from the system so far */
+    int done;
+} est_src;
+
+static void est_stop(est_src *e) {
+    sono_audio_close(e->r);
+    sono_codec_stream_free(e->dec);
+    opus_encoder_destroy(e->oenc);
+    opus_decoder_destroy(e->odec);
+    sono_metrics_resampler_free(e->rs);
+    e->r = NULL, e->dec = NULL, e->oenc = NULL, e->odec = NULL, e->rs = NULL;
+}
+
+static void est_free(est_src *e) {
+    est_stop(e);
+    sono_tokens_free(e->tokens);
+    file_free(&e->file);
+    free(e->pcm), free(e->mono), free(e->q);
+}
+
+/* Codec: encode the reference once (blocks through the encoder stream);
+ * est_start then decodes the tokens. 0 or an exit code (printed). */
+static int codec_encode(est_src *e, int n_q) {
+    int rc = 0, err = 0;
+    sono_audio_reader *r = file_open(&e->file, e->rate, e->ch, &rc);
+    if (!r) return rc;
+    sono_codec_stream *s = sono_codec_encoder_stream(e->codec, n_q, &err);
+    int64_t n, total = 0;
+    int src = s ? 0 : err ? err : SONO_E_NOMEM;
+    while (!src && (n = file_read(&e->file, r, e->pcm, EVAL_BLOCK, total)) > 0) {
+        src = sono_codec_encoder_push(s, e->pcm, n);
+        total += n;
+    }
+    sono_audio_close(r);
+    if (!src && n < 0) rc = (int)-n;
+    if (!src && !rc) src = sono_codec_encoder_finish(s, &e->tokens);
+    sono_codec_stream_free(s);
     uint8_t *buf = NULL;
     size_t n_bytes = 0;
-    int src = sono_codec_encode(codec, pcm, n, n_q, &t);
-    if (src >= 0) src = sono_tokens_encode(t, &buf, &n_bytes);
-    if (src >= 0) src = sono_codec_decode(codec, t, &out, &n_out);
-    free(pcm);
+    if (src >= 0 && !rc) src = sono_tokens_encode(e->tokens, &buf, &n_bytes);
     free(buf);
-    sono_tokens_free(t);
-    if (src < 0) {
-        free(out);
-        return cli_fail_sono(path, src);
+    e->bytes = n_bytes;
+    if (src < 0) rc = cli_fail_sono(e->file.path, src);
+    return rc;
+}
+
+/* Set up e for system sys: the estimate file (SYS_FILES, checked and noted
+ * once here), or the reference run through the codec or Opus. 0 or an exit
+ * code (printed). */
+static int est_init(est_src *e, const cli_common *c, int sys, const eval_item *it, int ref_rate, int ref_ch,
+                    const sono_codec *codec, int n_q, double kbps) {
+    memset(e, 0, sizeof *e);
+    e->sys = sys, e->ref_rate = ref_rate, e->codec = codec, e->kbps = kbps;
+    e->file.path = sys == SYS_FILES ? it->est : it->ref;
+    e->ch = sys == SYS_CODEC ? sono_codec_channels(codec) : sys == SYS_OPUS ? 2 : 1;
+    e->rate = sys == SYS_CODEC ? sono_codec_sample_rate(codec) : sys == SYS_OPUS ? OPUS_RATE : ref_rate;
+    e->pcm = malloc((size_t)EVAL_BLOCK * (size_t)e->ch * sizeof *e->pcm);
+    e->mono = malloc((size_t)EVAL_BLOCK * sizeof *e->mono);
+    e->q = malloc((size_t)EVAL_BLOCK * sizeof *e->q);
+    e->q_cap = EVAL_BLOCK;
+    if (!e->pcm || !e->mono || !e->q) return cli_fail(CLI_EXIT_IO, it->label, "out of memory");
+    int rc = 0;
+    if (sys == SYS_FILES) {
+        sono_audio_reader *r = file_open(&e->file, ref_rate, 1, &rc);
+        if (!r) return rc;
+        int file_rate = sono_audio_file_rate(r), est_ch = sono_audio_file_channels(r);
+        sono_audio_close(r);
+        if (file_rate != ref_rate)
+            cli_note(c, 1, "%s: estimate at %d Hz resampled to the reference's %d Hz", it->label, file_rate, ref_rate);
+        if (est_ch != ref_ch)
+            cli_note(c, 1, "%s: %d channel%s vs %d in the reference; both mixed to mono", it->label, est_ch,
+                     est_ch == 1 ? "" : "s", ref_ch);
+    } else if (sys == SYS_CODEC) {
+        rc = codec_encode(e, n_q);
     }
-    mix_to_mono(out, n_out, ch);
-    *est = out;
-    *n_est = n_out;
-    *est_rate = rate;
-    *bytes = n_bytes;
+    return rc;
+}
+
+/* Begin the estimate at its first sample. 0 or an exit code (printed). */
+static int est_start(est_src *e, const char *label) {
+    est_stop(e);
+    e->q_pos = e->q_len = e->n_raw = 0, e->done = 0;
+    int rc = 0, err = 0;
+    if (e->sys == SYS_FILES) {
+        if (!(e->r = file_open(&e->file, e->ref_rate, 1, &rc))) return rc;
+    } else if (e->sys == SYS_CODEC) {
+        if (!(e->dec = sono_codec_decoder_stream(e->codec, e->tokens, &err)))
+            return cli_fail_sono(label, err ? err : SONO_E_NOMEM);
+    } else {
+        if (!(e->r = file_open(&e->file, OPUS_RATE, 0, &rc))) return rc;
+        if (sono_audio_channels(e->r) > 2) { /* keep two channels: reopen as stereo (the reader's mapping) */
+            sono_audio_close(e->r);
+            if (!(e->r = file_open(&e->file, OPUS_RATE, 2, &rc))) return rc;
+        }
+        e->ch = sono_audio_channels(e->r);
+        int oerr = 0;
+        e->oenc = opus_encoder_create(OPUS_RATE, e->ch, OPUS_APPLICATION_AUDIO, &oerr);
+        e->odec = oerr == OPUS_OK ? opus_decoder_create(OPUS_RATE, e->ch, &oerr) : NULL;
+        if (!e->oenc || !e->odec)
+            return cli_fail(CLI_EXIT_IO, e->file.path, "opus: %s", oerr != OPUS_OK ? opus_strerror(oerr) : "out of memory");
+        if (opus_encoder_ctl(e->oenc, OPUS_SET_BITRATE((opus_int32)lround(e->kbps * 1000))) != OPUS_OK ||
+            opus_encoder_ctl(e->oenc, OPUS_GET_LOOKAHEAD(&e->la)) != OPUS_OK)
+            return cli_fail(CLI_EXIT_USAGE, e->file.path, "opus cannot run at %g kbps", e->kbps);
+        e->n_read = e->n_in = e->got = 0, e->ended = 0, e->bytes = 0;
+    }
+    if (e->rate != e->ref_rate) {
+        if (!(e->rs = sono_metrics_resampler_new(e->rate, e->ref_rate, &err)))
+            return cli_fail(CLI_EXIT_IO, label, "out of memory");
+        int64_t cap = sono_metrics_resampler_max_out(e->rs, EVAL_BLOCK);
+        if (cap > e->q_cap) {
+            free(e->q);
+            if (!(e->q = malloc((size_t)cap * sizeof *e->q))) return cli_fail(CLI_EXIT_IO, label, "out of memory");
+            e->q_cap = cap;
+        }
+    }
     return 0;
 }
 
-enum { OPUS_RATE = 48000, OPUS_FRAME = 960, OPUS_MAX_PACKET = 4000 };
+/* Planar [ch][n] to mono in place (the first n floats). */
+static void mix_to_mono(float *x, int64_t n, int ch) {
+    if (ch <= 1) return;
+    for (int64_t i = 0; i < n; i++) {
+        double s = 0;
+        for (int c = 0; c < ch; c++) s += x[(size_t)c * (size_t)n + (size_t)i];
+        x[i] = (float)(s / ch);
+    }
+}
 
-/* Opus round trip at kbps on up to 2 channels: *est mono at 48 kHz. */
-static int run_opus(double kbps, const char *path, float **est, int64_t *n_est, uint64_t *bytes) {
-    float *pcm = NULL;
-    int64_t n = 0;
-    int ch = 0;
-    int rc = read_audio(path, OPUS_RATE, 0, &pcm, &n, NULL, NULL, &ch, NULL);
-    if (rc) return rc;
-    if (ch > 2) { /* keep two channels: reread as stereo (the reader's mapping) */
-        free(pcm);
-        if ((rc = read_audio(path, OPUS_RATE, 2, &pcm, &n, NULL, NULL, &ch, NULL))) return rc;
+/* One Opus frame (OPUS_FRAME samples of input, zeros past the end, until
+ * the encoder's lookahead is flushed) into e->mono: the decoded samples that
+ * belong to the signal. Returns their count (0 at the end) or -exit code. */
+static int64_t opus_step(est_src *e) {
+    const int ch = e->ch;
+    if (e->ended && e->n_in >= e->n_read + e->la) return 0;
+    int64_t k = 0;
+    if (!e->ended) {
+        k = file_read(&e->file, e->r, e->mono, OPUS_FRAME, e->n_read);
+        if (k < 0) return k;
+        e->ended = k < OPUS_FRAME;
+        e->n_read += k;
     }
-    int oerr = 0, la = 0;
-    OpusEncoder *enc = opus_encoder_create(OPUS_RATE, ch, OPUS_APPLICATION_AUDIO, &oerr);
-    OpusDecoder *dec = oerr == OPUS_OK ? opus_decoder_create(OPUS_RATE, ch, &oerr) : NULL;
-    float *in = malloc((size_t)OPUS_FRAME * (size_t)ch * sizeof *in);
-    float *dout = malloc((size_t)OPUS_FRAME * (size_t)ch * sizeof *dout);
-    float *y = malloc((size_t)(n > 0 ? n : 1) * sizeof *y);
+    float in[OPUS_FRAME * 2], dout[OPUS_FRAME * 2];
+    for (int i = 0; i < OPUS_FRAME; i++)
+        for (int c = 0; c < ch; c++) in[i * ch + c] = i < k ? e->mono[(size_t)c * (size_t)k + (size_t)i] : 0.0f;
+    e->n_in += OPUS_FRAME;
     unsigned char pkt[OPUS_MAX_PACKET];
-    uint64_t total = 0;
-    if (!enc || !dec || !in || !dout || !y) {
-        rc = cli_fail(CLI_EXIT_IO, path, "opus: %s", oerr != OPUS_OK ? opus_strerror(oerr) : "out of memory");
-        goto done;
+    opus_int32 len = opus_encode_float(e->oenc, in, OPUS_FRAME, pkt, OPUS_MAX_PACKET);
+    if (len < 0) return -cli_fail(CLI_EXIT_DATA, e->file.path, "opus encode: %s", opus_strerror(len));
+    e->bytes += (uint64_t)len;
+    int m = opus_decode_float(e->odec, pkt, len, dout, OPUS_FRAME, 0);
+    if (m < 0) return -cli_fail(CLI_EXIT_DATA, e->file.path, "opus decode: %s", opus_strerror(m));
+    int64_t w = 0;
+    for (int i = 0; i < m; i++, e->got++) {
+        int64_t at = e->got - e->la; /* the output lags the input by the lookahead */
+        if (at < 0 || (e->ended && at >= e->n_read)) continue;
+        double s = 0;
+        for (int c = 0; c < ch; c++) s += dout[i * ch + c];
+        e->mono[w++] = (float)(s / ch);
     }
-    if (opus_encoder_ctl(enc, OPUS_SET_BITRATE((opus_int32)lround(kbps * 1000))) != OPUS_OK ||
-        opus_encoder_ctl(enc, OPUS_GET_LOOKAHEAD(&la)) != OPUS_OK) {
-        rc = cli_fail(CLI_EXIT_USAGE, path, "opus cannot run at %g kbps", kbps);
-        goto done;
+    return w;
+}
+
+/* Next block of the system's output, mono at its own rate, into e->mono.
+ * Returns the count, 0 at the end, or -exit code (printed). */
+static int64_t est_raw(est_src *e, const char *label) {
+    if (e->sys == SYS_FILES) return file_read(&e->file, e->r, e->mono, EVAL_BLOCK, e->n_raw);
+    if (e->sys == SYS_CODEC) {
+        int64_t n = sono_codec_decoder_pull(e->dec, e->pcm, EVAL_BLOCK);
+        if (n < 0) return -cli_fail_sono(label, (int)n);
+        mix_to_mono(e->pcm, n, e->ch);
+        memcpy(e->mono, e->pcm, (size_t)n * sizeof *e->mono);
+        return n;
     }
-    /* The decoder's output lags the input by the encoder's lookahead: feed
-     * la extra zeros and drop the first la decoded samples. */
-    int64_t n_in = n + la, got = 0;
-    for (int64_t off = 0; off < n_in; off += OPUS_FRAME) {
-        for (int i = 0; i < OPUS_FRAME; i++)
-            for (int c = 0; c < ch; c++) {
-                int64_t k = off + i;
-                in[i * ch + c] = k < n ? pcm[(size_t)c * (size_t)n + (size_t)k] : 0.0f;
-            }
-        opus_int32 len = opus_encode_float(enc, in, OPUS_FRAME, pkt, OPUS_MAX_PACKET);
-        if (len < 0) {
-            rc = cli_fail(CLI_EXIT_DATA, path, "opus encode: %s", opus_strerror(len));
-            goto done;
-        }
-        total += (uint64_t)len;
-        int m = opus_decode_float(dec, pkt, len, dout, OPUS_FRAME, 0);
-        if (m < 0) {
-            rc = cli_fail(CLI_EXIT_DATA, path, "opus decode: %s", opus_strerror(m));
-            goto done;
-        }
-        for (int i = 0; i < m; i++, got++) {
-            int64_t k = got - la;
-            if (k < 0 || k >= n) continue;
-            double s = 0;
-            for (int c = 0; c < ch; c++) s += dout[i * ch + c];
-            y[k] = (float)(s / ch);
-        }
+    for (;;) { /* Opus: frames until some output (the first frames give none) */
+        int64_t n = opus_step(e);
+        if (n != 0 || (e->ended && e->n_in >= e->n_read + e->la)) return n;
     }
-    *est = y;
-    y = NULL;
-    *n_est = n;
-    *bytes = total;
-done:
-    opus_encoder_destroy(enc);
-    opus_decoder_destroy(dec);
-    free(in), free(dout), free(y), free(pcm);
-    return rc;
+}
+
+/* Up to max samples of the estimate (mono at the reference's rate) into
+ * out. Returns the count (max unless at the end), 0 at the end, or -exit
+ * code (printed). */
+static int64_t est_read(est_src *e, float *out, int64_t max, const char *label) {
+    int64_t w = 0;
+    while (w < max) {
+        if (e->q_pos < e->q_len) {
+            int64_t k = min_i64(e->q_len - e->q_pos, max - w);
+            memcpy(out + w, e->q + e->q_pos, (size_t)k * sizeof *out);
+            e->q_pos += k, w += k;
+            continue;
+        }
+        if (e->done) break;
+        int64_t n = est_raw(e, label);
+        if (n < 0) return n;
+        e->n_raw += n;
+        e->q_pos = 0;
+        if (e->rs) {
+            e->q_len = n > 0 ? sono_metrics_resampler_push(e->rs, e->mono, n, e->q) : sono_metrics_resampler_finish(e->rs, e->q);
+            if (e->q_len < 0) return -cli_fail(CLI_EXIT_IO, label, "out of memory");
+        } else {
+            memcpy(e->q, e->mono, (size_t)n * sizeof *e->q);
+            e->q_len = n;
+        }
+        if (n == 0) e->done = 1;
+    }
+    return w;
 }
 
 /* Lengths may differ by codec padding or resampling; beyond both of these the
@@ -314,31 +477,114 @@ done:
 #define MAX_LEN_DIFF_S 0.25
 #define MAX_LEN_DIFF_FRAC 0.10
 
-/* Score est against ref (both mono at ref_rate) over their common length *n
- * (set). */
-static int score(const cli_common *c, const char *label, const float *ref, int64_t n_ref, int ref_rate,
-                 const float *est, int64_t n_est, int64_t *n_common, eval_row *row) {
-    int64_t n = n_ref < n_est ? n_ref : n_est;
-    *n_common = n;
+/* Progress of one file: the share of its passes done. */
+typedef struct {
+    cli_progress *prog;
+    const char *label;
+    double item, n_items;   /* this file's index, the count */
+    int64_t unit;           /* samples of one pass (the reference's length; <= 0: unknown) */
+    int64_t done;           /* samples of all passes so far */
+    int n_passes;           /* passes expected for this file */
+    int rate;
+} eval_progress;
+
+static void progress_add(eval_progress *p, int64_t n, const char *what) {
+    p->done += n;
+    if (!p->prog->enabled) return;
+    double f = p->unit > 0 ? (double)p->done / ((double)p->unit * p->n_passes) : 0;
+    if (f > 1) f = 1;
+    char extra[256];
+    snprintf(extra, sizeof extra, "%s %s %.0f s", p->label, what, p->unit > 0 ? (double)p->unit / p->rate : 0.0);
+    cli_progress_update(p->prog, (p->item + f) / p->n_items, extra);
+}
+
+/* Pass 1: the reference alone. Sets *n_ref. 0 or an exit code (printed). */
+static int ref_pass(eval_file *ref, sono_metrics_stream *s, float *buf, int64_t *n_ref, eval_progress *pg) {
+    int rc = 0;
+    sono_audio_reader *r = file_open(ref, 0, 1, &rc);
+    if (!r) return rc;
+    int64_t n, total = 0;
+    while ((n = file_read(ref, r, buf, EVAL_BLOCK, total)) > 0) {
+        if (sono_metrics_stream_push_ref(s, buf, n)) {
+            n = -cli_fail(CLI_EXIT_IO, ref->path, "out of memory");
+            break;
+        }
+        total += n;
+        progress_add(pg, n, "reference");
+    }
+    sono_audio_close(r);
+    *n_ref = total;
+    return n < 0 ? (int)-n : 0;
+}
+
+/* Pass 2: the reference and the estimate in step over their common length,
+ * each read to its end for the lengths. 0 or an exit code (printed). */
+static int pair_pass(eval_file *ref, est_src *e, sono_metrics_stream *s, float *rb, float *eb, int64_t *n_ref,
+                     int64_t *n_est, eval_progress *pg, const char *label) {
+    int rc = 0;
+    sono_audio_reader *r = file_open(ref, 0, 1, &rc);
+    if (!r) return rc;
+    if ((rc = est_start(e, label)) != 0) {
+        sono_audio_close(r);
+        return rc;
+    }
+    int64_t nr = 0, ne = 0, a = 1, b = 1;
+    while (a > 0 || b > 0) {
+        a = a > 0 ? file_read(ref, r, rb, EVAL_BLOCK, nr) : 0;
+        if (a < 0) break;
+        /* as many estimate samples as the reference gave (a block when it has ended) */
+        int64_t want = a > 0 ? a : EVAL_BLOCK, got = 0;
+        while (b > 0 && got < want) {
+            b = est_read(e, eb + got, want - got, label);
+            if (b > 0) got += b;
+        }
+        if (b < 0) break;
+        int64_t both = min_i64(a, got), common = min_i64(nr, ne);
+        /* push only the part of this block within both signals */
+        if (nr == common && ne == common && both > 0 && sono_metrics_stream_push(s, rb, eb, both)) {
+            b = -cli_fail(CLI_EXIT_IO, label, "out of memory");
+            break;
+        }
+        nr += a, ne += got;
+        progress_add(pg, max_i64(a, got), sys_names[e->sys]);
+    }
+    sono_audio_close(r);
+    est_stop(e);
+    *n_ref = nr, *n_est = ne;
+    return a < 0 ? (int)-a : b < 0 ? (int)-b : 0;
+}
+
+/* Score system e against the reference: pass 2 (again when the metrics ask),
+ * the length check, the scores into row. *n_common set. 0 or an exit code. */
+static int score(const cli_common *c, const eval_item *it, eval_file *ref, int ref_rate, est_src *e,
+                 sono_metrics_stream *s, float *rb, float *eb, eval_progress *pg, int64_t *n_common, eval_row *row) {
+    const char *label = it->label;
     row->si_snr = row->mel = row->stoi = NAN;
-    int64_t diff = n_ref > n_est ? n_ref - n_est : n_est - n_ref, longer = n + diff;
-    if ((double)diff > MAX_LEN_DIFF_S * ref_rate && (double)diff > MAX_LEN_DIFF_FRAC * (double)longer)
-        return cli_fail(CLI_EXIT_DATA, label,
-                        "lengths differ too much to compare (%.3f s vs %.3f s): not a decode of this reference?",
-                        (double)n_ref / ref_rate, (double)n_est / ref_rate);
-    if (n_ref != n_est)
-        cli_note(c, 1, "%s: lengths differ (%lld vs %lld samples at %d Hz); trimmed to the shorter", label,
-                 (long long)n_ref, (long long)n_est, ref_rate);
-    if (n < 1) return cli_fail(CLI_EXIT_DATA, label, "no samples to compare");
-    row->si_snr = sono_metrics_si_snr(ref, est, n);
-    double v;
-    int rc = sono_metrics_mel_distance(ref, est, n, ref_rate, &v);
-    if (rc == 0) row->mel = v;
-    rc = sono_metrics_stoi(ref, est, n, ref_rate, &v);
-    if (rc == 0) row->stoi = v;
-    else if (rc == SONO_E_EMPTY)
-        cli_note(c, 2, "%s: STOI undefined (silent reference or too little non-silent audio)", label);
-    return rc == SONO_E_NOMEM ? cli_fail(CLI_EXIT_IO, label, "out of memory") : 0;
+    sono_metrics_scores sc;
+    int64_t n_ref = 0, n_est = 0;
+    int rc, runs = 0;
+    for (;;) {
+        if ((rc = pair_pass(ref, e, s, rb, eb, &n_ref, &n_est, pg, label)) != 0) return rc;
+        int64_t n = min_i64(n_ref, n_est), diff = n_ref > n_est ? n_ref - n_est : n_est - n_ref;
+        *n_common = n;
+        if (runs++ == 0) {
+            if ((double)diff > MAX_LEN_DIFF_S * ref_rate && (double)diff > MAX_LEN_DIFF_FRAC * (double)(n + diff))
+                return cli_fail(CLI_EXIT_DATA, label,
+                                "lengths differ too much to compare (%.3f s vs %.3f s): not a decode of this reference?",
+                                (double)n_ref / ref_rate, (double)n_est / ref_rate);
+            if (n_ref != n_est)
+                cli_note(c, 1, "%s: lengths differ (%lld vs %lld samples at %d Hz); trimmed to the shorter", label,
+                         (long long)n_ref, (long long)n_est, ref_rate);
+            if (n < 1) return cli_fail(CLI_EXIT_DATA, label, "no samples to compare");
+        }
+        rc = sono_metrics_stream_finish(s, &sc);
+        if (rc != 1) break;
+        pg->n_passes++; /* the estimate ended early: once more with the levels of the common part */
+    }
+    if (rc < 0) return cli_fail(CLI_EXIT_IO, label, "out of memory");
+    row->si_snr = sc.si_snr, row->mel = sc.mel, row->stoi = sc.stoi;
+    if (isnan(sc.stoi)) cli_note(c, 2, "%s: STOI undefined (silent reference or too little non-silent audio)", label);
+    return 0;
 }
 
 /* ---- spectrogram images (--plot) ---- */
@@ -368,49 +614,87 @@ enum {
     PLOT_TOP_MIN_DB = -100, /* the top of the scale is at least this (dB re a full-scale sine) */
 };
 
-/* dB spectrogram of x [n] pooled to out [PLOT_ROWS][cols] (row 0 lowest).
- * Frames are computed in blocks of at least PLOT_BLOCK (one FFT plan per
- * block, not per column: short files have one frame per column). */
-enum { PLOT_BLOCK = 256 };
-static int plot_spectrogram(const float *x, int64_t n, int cols, float *out) {
-    const int nb = PLOT_NFFT / 2 + 1;
-    const int64_t n_frames = n / PLOT_HOP + 1;
-    int64_t most = 0; /* frames in the widest column */
-    for (int c = 0; c < cols; c++) {
-        int64_t f0 = (int64_t)c * n_frames / cols, f1 = (int64_t)(c + 1) * n_frames / cols;
-        if (f1 - f0 > most) most = f1 - f0;
-    }
-    const int64_t block = most > PLOT_BLOCK ? most : PLOT_BLOCK;
-    double *pw = malloc(sizeof(double) * (size_t)block * nb), *pow_col = malloc(sizeof(double) * PLOT_ROWS);
-    if (!pw || !pow_col) {
-        free(pw), free(pow_col);
-        return -1;
-    }
-    int64_t b0 = 0, bn = 0; /* pw holds frames b0 .. b0 + bn - 1 */
-    for (int c = 0; c < cols; c++) {
-        int64_t f0 = (int64_t)c * n_frames / cols, f1 = (int64_t)(c + 1) * n_frames / cols;
-        if (f1 <= f0) f1 = f0 + 1;
-        if (f0 < b0 || f1 > b0 + bn) { /* columns move forward: the next block starts at f0 */
-            b0 = f0;
-            bn = n_frames - f0 < block ? n_frames - f0 : block;
-            if (sono_metrics_power_spectrogram(x, n, PLOT_NFFT, PLOT_HOP, b0, bn, pw)) {
-                free(pw), free(pow_col);
-                return -1;
-            }
-        }
-        for (int r = 0; r < PLOT_ROWS; r++) pow_col[r] = 0;
-        for (int64_t f = f0; f < f1; f++)
-            for (int b = 0; b < PLOT_NFFT / 2; b++)
-                pow_col[b * PLOT_ROWS / (PLOT_NFFT / 2)] += pw[(f - b0) * nb + b];
-        /* dB relative to a full-scale sine (|X| = N/4 with this window) */
-        const double full = (double)PLOT_NFFT * PLOT_NFFT / 16.0;
+/* Columns of one signal's dB spectrogram, out [PLOT_ROWS][cols] (row 0
+ * lowest), built as the samples arrive: frames are computed PLOT_BATCH at a
+ * time (one FFT plan per batch) from a window of the samples they cover,
+ * and each column is the mean power of its frames. */
+enum { PLOT_BATCH = 64, PLOT_SPAN = (PLOT_BATCH - 1) * PLOT_HOP + PLOT_NFFT };
+
+typedef struct {
+    int64_t n, n_frames;     /* samples; frames, centred on f * PLOT_HOP */
+    int cols, c;             /* columns; the one being filled */
+    float *out;
+    float *buf;              /* samples [start, start + len), room for PLOT_SPAN + EVAL_BLOCK */
+    int64_t start, len, f;   /* f: the next frame */
+    float *span;             /* [PLOT_SPAN] the samples of one batch, zeros outside the signal */
+    double *pw;              /* [PLOT_BATCH][PLOT_NFFT / 2 + 1] */
+    double col[PLOT_ROWS];
+} plot_cols;
+
+static int plot_cols_init(plot_cols *p, int64_t n, int cols, float *out) {
+    memset(p, 0, sizeof *p);
+    p->n = n, p->n_frames = n / PLOT_HOP + 1, p->cols = cols, p->out = out;
+    p->buf = malloc((PLOT_SPAN + EVAL_BLOCK) * sizeof *p->buf);
+    p->span = malloc(PLOT_SPAN * sizeof *p->span);
+    p->pw = malloc(sizeof(double) * PLOT_BATCH * (PLOT_NFFT / 2 + 1));
+    return p->buf && p->span && p->pw ? 0 : -1;
+}
+
+static void plot_cols_free(plot_cols *p) { free(p->buf), free(p->span), free(p->pw); }
+
+/* Column range [f0, f1) of frames; a short file's columns repeat frames. */
+static void plot_col_frames(const plot_cols *p, int c, int64_t *f0, int64_t *f1) {
+    *f0 = (int64_t)c * p->n_frames / p->cols, *f1 = (int64_t)(c + 1) * p->n_frames / p->cols;
+    if (*f1 <= *f0) *f1 = *f0 + 1;
+}
+
+/* Frame f's power: add it to the columns it belongs to, close those it ends. */
+static void plot_frame(plot_cols *p, int64_t f, const double *pw) {
+    const double full = (double)PLOT_NFFT * PLOT_NFFT / 16.0; /* dB re a full-scale sine (|X| = N/4) */
+    for (int64_t f0, f1; p->c < p->cols; p->c++) {
+        plot_col_frames(p, p->c, &f0, &f1);
+        if (f < f0) return;
+        if (f == f0)
+            for (int r = 0; r < PLOT_ROWS; r++) p->col[r] = 0;
+        for (int b = 0; b < PLOT_NFFT / 2; b++) p->col[b * PLOT_ROWS / (PLOT_NFFT / 2)] += pw[b];
+        if (f < f1 - 1) return;
         for (int r = 0; r < PLOT_ROWS; r++)
-            out[(size_t)r * (size_t)cols + (size_t)c] =
-                (float)(10.0 * log10(pow_col[r] / (double)(f1 - f0) / full + 1e-20));
+            p->out[(size_t)r * (size_t)p->cols + (size_t)p->c] =
+                (float)(10.0 * log10(p->col[r] / (double)(f1 - f0) / full + 1e-20));
     }
-    free(pw);
-    free(pow_col);
-    return 0;
+}
+
+/* Take k samples (the signal's next, within its n); compute every batch of
+ * frames they complete (all remaining ones once the signal is in). 0 or -1. */
+static int plot_cols_push(plot_cols *p, const float *x, int64_t k) {
+    if (p->len + k > PLOT_SPAN + EVAL_BLOCK) { /* keep from the next frame's first sample */
+        int64_t drop = p->f * PLOT_HOP - PLOT_NFFT / 2 - p->start;
+        if (drop > p->len) drop = p->len;
+        if (drop > 0) {
+            memmove(p->buf, p->buf + drop, (size_t)(p->len - drop) * sizeof *p->buf);
+            p->start += drop, p->len -= drop;
+        }
+    }
+    memcpy(p->buf + p->len, x, (size_t)k * sizeof *x);
+    p->len += k;
+    const int64_t have = p->start + p->len;
+    for (;;) {
+        int64_t nf = p->n_frames - p->f;
+        if (nf > PLOT_BATCH) nf = PLOT_BATCH;
+        /* the batch's last window ends at (f + nf - 1) * hop + nfft / 2, or the signal does */
+        while (nf > 0 && have < p->n && (p->f + nf - 1) * PLOT_HOP + PLOT_NFFT / 2 > have) nf--;
+        if (nf < 1) return 0;
+        const int64_t s0 = p->f * PLOT_HOP - PLOT_NFFT / 2;
+        for (int64_t j = 0; j < PLOT_SPAN; j++) {
+            int64_t t = s0 + j;
+            p->span[j] = t >= 0 && t < p->n && t < have ? p->buf[t - p->start] : 0.0f;
+        }
+        /* frames centred on (2 + i) * hop of the span: i * hop - nfft / 2 + nfft / 2 = s0 + i * hop */
+        if (sono_metrics_power_spectrogram(p->span, PLOT_SPAN, PLOT_NFFT, PLOT_HOP, PLOT_NFFT / 2 / PLOT_HOP, nf, p->pw))
+            return -1;
+        for (int64_t i = 0; i < nf; i++) plot_frame(p, p->f + i, p->pw + i * (PLOT_NFFT / 2 + 1));
+        p->f += nf;
+    }
 }
 
 /* Piecewise-linear colour maps: t in [0, 1] -> RGB. */
@@ -467,16 +751,20 @@ static int plot_path(char *out, size_t size, const char *dir, const char *label,
     return w < 0 || (size_t)w >= size - o ? -1 : 0;
 }
 
-/* Write the image of ref vs est (both mono, n samples) to path. 0 or an exit code (printed). */
-static int plot_write(const char *path, const float *ref, const float *est, int64_t n) {
+/* Columns of an image of n samples. */
+static int plot_n_cols(int64_t n) {
     int64_t n_frames = n / PLOT_HOP + 1;
-    int cols = n_frames > PLOT_MAX_COLS ? PLOT_MAX_COLS : n_frames < PLOT_MIN_COLS ? PLOT_MIN_COLS : (int)n_frames;
+    return n_frames > PLOT_MAX_COLS ? PLOT_MAX_COLS : n_frames < PLOT_MIN_COLS ? PLOT_MIN_COLS : (int)n_frames;
+}
+
+/* Write the image from the dB spectrograms db [2][PLOT_ROWS][cols] of the
+ * reference and the estimate to path. 0 or an exit code (printed). */
+static int plot_write(const char *path, const float *db, int cols) {
     const int h = 3 * PLOT_ROWS + 2 * PLOT_SEP;
     size_t cells = (size_t)PLOT_ROWS * (size_t)cols;
-    float *db = malloc(2 * cells * sizeof *db);
     uint8_t *rgb = malloc((size_t)h * (size_t)cols * 3);
     int rc = 0;
-    if (!db || !rgb || plot_spectrogram(ref, n, cols, db) || plot_spectrogram(est, n, cols, db + cells)) {
+    if (!rgb) {
         rc = cli_fail(CLI_EXIT_IO, path, "out of memory");
         goto done;
     }
@@ -509,8 +797,37 @@ static int plot_write(const char *path, const float *ref, const float *est, int6
         rc = cli_fail_sono(path, err);
     }
 done:
-    free(db);
     free(rgb);
+    return rc;
+}
+
+/* --plot: one more pass over the first n samples of the reference and the
+ * estimate, into their spectrogram columns db [2][PLOT_ROWS][cols]. 0 or an
+ * exit code (printed). */
+static int plot_pass(eval_file *ref, est_src *e, int64_t n, float *rb, float *eb, float *db, int cols,
+                     eval_progress *pg, const char *label) {
+    plot_cols pr = {0}, pe = {0};
+    int rc = 0;
+    if (plot_cols_init(&pr, n, cols, db) || plot_cols_init(&pe, n, cols, db + (size_t)PLOT_ROWS * (size_t)cols)) {
+        rc = cli_fail(CLI_EXIT_IO, label, "out of memory");
+        goto done;
+    }
+    sono_audio_reader *r = file_open(ref, 0, 1, &rc);
+    if (!r) goto done;
+    if ((rc = est_start(e, label)) == 0) {
+        for (int64_t at = 0, k; at < n && !rc; at += k) {
+            int64_t want = min_i64(EVAL_BLOCK, n - at), a = file_read(ref, r, rb, want, at);
+            k = a == want ? est_read(e, eb, want, label) : a;
+            if (k < 0) rc = (int)-k;
+            else if (a != want || k != want) rc = cli_fail(CLI_EXIT_DATA, label, "changed while being read");
+            else if (plot_cols_push(&pr, rb, k) || plot_cols_push(&pe, eb, k)) rc = cli_fail(CLI_EXIT_IO, label, "out of memory");
+            if (!rc) progress_add(pg, k, "image");
+        }
+    }
+    sono_audio_close(r);
+    est_stop(e);
+done:
+    plot_cols_free(&pr), plot_cols_free(&pe);
     return rc;
 }
 
@@ -663,64 +980,77 @@ static int run_eval(const cli_cmd *cmd, int argc, char **argv) {
     cli_progress_init(&prog, &c, "eval");
     cli_stats st;
     cli_stats_init(&st);
+    float *rb = malloc(EVAL_BLOCK * sizeof *rb), *eb = malloc(EVAL_BLOCK * sizeof *eb);
+    if (!rb || !eb) {
+        free(rb), free(eb);
+        rc = cli_fail(CLI_EXIT_IO, NULL, "out of memory");
+        goto done;
+    }
+    const int n_sys = systems ? !!codec + opus : 1;
     for (size_t i = 0; i < list.n; i++) {
         const eval_item *it = &list.v[i];
         cli_progress_update(&prog, (double)i / (double)list.n, it->label);
-        float *ref = NULL;
-        int64_t n_ref = 0;
-        int ref_rate = 0, ref_ch = 0;
-        int frc = read_audio(it->ref, 0, 1, &ref, &n_ref, &ref_rate, NULL, NULL, &ref_ch);
-        if (frc) {
+        eval_file ref = {.path = it->ref};
+        int frc = 0;
+        sono_audio_reader *r = file_open(&ref, 0, 1, &frc);
+        if (!r) {
             cli_progress_clear(&prog);
             if (!worst) worst = frc;
+            file_free(&ref);
             continue;
         }
-        double secs = (double)n_ref / ref_rate;
-        st.files++;
-        st.audio_seconds += secs;
+        const int ref_rate = sono_audio_rate(r), ref_ch = sono_audio_file_channels(r);
+        eval_progress pg = {&prog, it->label, (double)i, (double)list.n, sono_audio_length(r), 0,
+                            1 + n_sys * (plot_dir ? 2 : 1), ref_rate};
+        sono_audio_close(r);
+        sono_metrics_stream *ms = NULL; /* after pass 1 over the reference */
+        int64_t n_ref = -1;
+        int ref_bad = 0;
         for (int sys = 0; sys < SYS_COUNT; sys++) {
             if ((sys == SYS_FILES) != !systems || (sys == SYS_CODEC && !codec) || (sys == SYS_OPUS && !opus))
                 continue;
-            float *est = NULL;
-            int64_t n_est = 0;
-            int est_rate = 0, file_rate = 0;
-            uint64_t bytes = 0;
             eval_row row = {.sys = sys, .item = i, .kbps = NAN};
-            if (sys == SYS_FILES) {
-                int est_ch = 0;
-                frc = read_audio(it->est, ref_rate, 1, &est, &n_est, &est_rate, &file_rate, NULL, &est_ch);
-                if (!frc && file_rate != ref_rate)
-                    cli_note(&c, 1, "%s: estimate at %d Hz resampled to the reference's %d Hz", it->label,
-                             file_rate, ref_rate);
-                if (!frc && est_ch != ref_ch)
-                    cli_note(&c, 1, "%s: %d channel%s vs %d in the reference; both mixed to mono", it->label,
-                             est_ch, est_ch == 1 ? "" : "s", ref_ch);
-            } else if (sys == SYS_CODEC) {
-                frc = run_codec(codec, n_q, it->ref, &est, &n_est, &est_rate, &bytes);
-            } else {
-                frc = run_opus(kbps_opt, it->ref, &est, &n_est, &bytes);
-                est_rate = OPUS_RATE;
+            est_src e;
+            frc = est_init(&e, &c, sys, it, ref_rate, ref_ch, codec, n_q, kbps_opt);
+            if (!frc && !ms) {
+                int err = 0;
+                if (!(ms = sono_metrics_stream_new(ref_rate, &err))) {
+                    frc = cli_fail(CLI_EXIT_IO, it->label, "out of memory");
+                } else if ((frc = ref_pass(&ref, ms, rb, &n_ref, &pg)) != 0) {
+                    ref_bad = 1;
+                    est_free(&e);
+                    cli_progress_clear(&prog);
+                    if (!worst) worst = frc;
+                    break; /* the reference itself is bad: no row for any system */
+                }
+                pg.unit = n_ref;
             }
-            if (!frc && est_rate != ref_rate && !(est = resample_to(est, &n_est, est_rate, ref_rate)))
-                frc = cli_fail(CLI_EXIT_IO, it->label, "out of memory");
             int64_t n_common = 0;
             if (!frc) {
-                if (sys != SYS_FILES && secs > 0) row.kbps = (double)bytes * 8.0 / secs / 1000.0;
-                if (sys == SYS_CODEC) st.token_bytes += bytes;
-                frc = score(&c, it->label, ref, n_ref, ref_rate, est, n_est, &n_common, &row);
+                frc = score(&c, it, &ref, ref_rate, &e, ms, rb, eb, &pg, &n_common, &row);
+                if (frc) { /* a pass 2 left unfinished: the next system starts from pass 1 */
+                    sono_metrics_stream_free(ms);
+                    ms = NULL;
+                }
+            }
+            if (!frc && sys != SYS_FILES && n_ref > 0) {
+                row.kbps = (double)e.bytes * 8.0 / ((double)n_ref / ref_rate) / 1000.0;
+                if (sys == SYS_CODEC) st.token_bytes += e.bytes;
             }
             if (!frc && plot_dir) {
                 char path[8192];
-                int prc;
-                if (plot_path(path, sizeof path, plot_dir, it->label, sys_names[sys]) != 0) {
-                    prc = cli_fail(CLI_EXIT_IO, it->label, "--plot: path too long");
-                } else {
-                    prc = plot_write(path, ref, est, n_common);
-                    if (!prc) n_plots++;
-                }
+                int cols = plot_n_cols(n_common);
+                float *db = malloc(sizeof(float) * 2 * PLOT_ROWS * (size_t)cols);
+                int prc = plot_path(path, sizeof path, plot_dir, it->label, sys_names[sys]) != 0
+                              ? cli_fail(CLI_EXIT_IO, it->label, "--plot: path too long")
+                          : !db ? cli_fail(CLI_EXIT_IO, it->label, "out of memory")
+                                : plot_pass(&ref, &e, n_common, rb, eb, db, cols, &pg, it->label);
+                if (!prc) prc = plot_write(path, db, cols);
+                if (!prc) n_plots++;
                 if (prc && !worst) worst = prc;
+                free(db);
             }
-            free(est);
+            est_free(&e);
             if (frc) {
                 cli_progress_clear(&prog);
                 if (!worst) worst = frc;
@@ -728,8 +1058,14 @@ static int run_eval(const cli_cmd *cmd, int argc, char **argv) {
             }
             rows[n_rows++] = row;
         }
-        free(ref);
+        if (!ref_bad) {
+            st.files++;
+            st.audio_seconds += (double)(n_ref >= 0 ? n_ref : max_i64(pg.unit, 0)) / ref_rate;
+        }
+        sono_metrics_stream_free(ms);
+        file_free(&ref);
     }
+    free(rb), free(eb);
     cli_progress_clear(&prog);
     print_table(&list, rows, n_rows);
     if (fflush(stdout) != 0) {

@@ -380,39 +380,88 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
     return rc;
 }
 
+/* Standard input as a path the audio reader can open twice: stdin itself
+ * when it is a regular file at its start, else a copy in a temporary file,
+ * unlinked at once (so nothing is left behind, whatever happens), that
+ * *spool_fd keeps open. Reading a pipe into memory instead held the whole
+ * stream (705 MB for an hour). 0 or an exit code (printed). */
+static int stdin_path(char *path, size_t size, int *spool_fd) {
+    struct stat st;
+    *spool_fd = -1;
+    if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) && lseek(STDIN_FILENO, 0, SEEK_CUR) == 0) {
+        snprintf(path, size, "/dev/fd/%d", STDIN_FILENO);
+        return 0;
+    }
+    const char *dir = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/sonotok-stdin.XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(tmpl);
+    if (fd < 0) return cli_fail(CLI_EXIT_IO, "-", "cannot make a temporary file in %s: %s",
+                                dir && *dir ? dir : "/tmp", strerror(errno));
+    unlink(tmpl);
+    static char buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+        if (n == 0) break;
+        if (n < 0 && errno == EINTR) continue;
+        int e = errno;
+        for (ssize_t w = 0, k; n > 0 && w < n; w += k)
+            if ((k = write(fd, buf + w, (size_t)(n - w))) < 0) {
+                if (errno == EINTR) {
+                    k = 0;
+                    continue;
+                }
+                e = errno;
+                n = -2;
+                break;
+            }
+        if (n < 0) {
+            close(fd);
+            return n == -1 ? cli_fail_errno("-", e)
+                           : cli_fail(CLI_EXIT_IO, "-", "cannot copy standard input to a temporary file: %s", strerror(e));
+        }
+    }
+    *spool_fd = fd;
+    snprintf(path, size, "/dev/fd/%d", fd);
+    return 0;
+}
+
+/* A reader error on input, naming standard input "-" rather than the path
+ * it was opened by. */
+static int fail_input(const char *input, const char *path, int err) {
+    const char *d = sono_last_error();
+    size_t n = strlen(path);
+    if (strcmp(input, path) && !strncmp(d, path, n) && d[n] == ':' && d[n + 1] == ' ') d += n + 2;
+    return cli_fail_detail(input, err ? err : SONO_E_FORMAT, d);
+}
+
 static int tokenize_file(const tok_opts *o, const char *input) {
     const cli_common *c = &o->common;
-    int is_stdin = strcmp(input, "-") == 0;
-    uint8_t *mem = NULL;
-    size_t n_mem = 0;
+    int is_stdin = strcmp(input, "-") == 0, spool_fd = -1;
+    char in_path[64];
     int rc = 0;
-    if (is_stdin && (rc = cli_read_file("-", &mem, &n_mem)) != 0) return rc;
+    if (is_stdin && (rc = stdin_path(in_path, sizeof in_path, &spool_fd)) != 0) return rc;
+    const char *path = is_stdin ? in_path : input;
 
     /* Check the input and output before spending time on the model. */
-    if ((rc = cli_protect_inputs(&input, 1)) != 0 || (o->output && (rc = cli_check_output(o->output)) != 0)) {
-        free(mem);
-        return rc;
-    }
+    if ((rc = cli_protect_inputs(&input, 1)) != 0 || (o->output && (rc = cli_check_output(o->output)) != 0))
+        goto done_input;
     int err = 0;
     sono_clear_error();
-    sono_audio_reader *r = is_stdin ? sono_audio_open_mem(mem, (int64_t)n_mem, 0, 0, &err)
-                                    : sono_audio_open(input, 0, 0, &err);
+    sono_audio_reader *r = sono_audio_open(path, 0, 0, &err);
     if (!r) {
-        free(mem);
-        return cli_fail_sono(input, err ? err : SONO_E_FORMAT);
+        rc = fail_input(input, path, err);
+        goto done_input;
     }
     sono_audio_close(r);
     if (o->dry_run) {
-        free(mem);
         printf("%s\n", input);
-        return fflush(stdout) == 0 ? 0 : cli_fail_errno("<stdout>", errno);
+        rc = fflush(stdout) == 0 ? 0 : cli_fail_errno("<stdout>", errno);
+        goto done_input;
     }
 
     sono_codec *codec = cli_load_codec(c, o->model, &rc);
-    if (!codec) {
-        free(mem);
-        return rc;
-    }
+    if (!codec) goto done_input;
     double kbps = 0;
     int n_q = cli_pick_n_q(codec, o->kbps, &kbps, &rc);
     if (n_q < 0) goto done_codec;
@@ -420,10 +469,9 @@ static int tokenize_file(const tok_opts *o, const char *input) {
 
     sono_clear_error();
     int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
-    r = is_stdin ? sono_audio_open_mem(mem, (int64_t)n_mem, rate, ch, &err)
-                 : sono_audio_open(input, rate, ch, &err);
+    r = sono_audio_open(path, rate, ch, &err);
     if (!r) {
-        rc = cli_fail_sono(input, err ? err : SONO_E_FORMAT);
+        rc = fail_input(input, path, err);
         goto done_codec;
     }
     cli_stats stats;
@@ -459,7 +507,8 @@ done_tokens:
     sono_tokens_free(t);
 done_codec:
     sono_codec_free(codec);
-    free(mem);
+done_input:
+    if (spool_fd >= 0) close(spool_fd);
     return rc;
 }
 

@@ -282,6 +282,16 @@ model() {
     expect "stdout equals the file" cmp -s "$W/out" in.tok
     run 0 "tokenize from stdin" sh -c "'$SONOTOK' tokenize -q -m '$M' - -o stdin.tok < in.wav"
     expect "stdin equals the file" cmp -s stdin.tok in.tok
+    # a pipe is copied to an unlinked temporary file in TMPDIR: same tokens, nothing left there
+    mkdir -p "$W/spool"
+    run 0 "tokenize from a pipe" sh -c "cat in.wav | TMPDIR='$W/spool' '$SONOTOK' tokenize -q -m '$M' - -o pipe.tok"
+    expect "pipe equals the file" cmp -s pipe.tok in.tok
+    expect "no spool file left" [ -z "$(ls -A "$W/spool")" ]
+    run 2 "text from a pipe" sh -c "echo not audio | TMPDIR='$W/spool' '$SONOTOK' tokenize -q -m '$M' - -o bad.tok"
+    expect "text from a pipe: named as -" grep -q "^sonotok: -: not an audio file" "$W/err"
+    expect "no spool file left after an error" [ -z "$(ls -A "$W/spool")" ]
+    run 3 "no room for the spool" sh -c "cat in.wav | TMPDIR='$W/no-such-dir' '$SONOTOK' tokenize -q -m '$M' - -o x.tok"
+    expect "spool failure says where" grep -q "no-such-dir" "$W/err"
     run 0 "detokenize -o -" "$SONOTOK" detokenize -q -m "$M" in.tok -o -
     expect "wav on stdout" out_has "RIFF"
     run 0 "tokenize -f npy" "$SONOTOK" tokenize -m "$M" -f npy in.wav -o codes.bin
@@ -543,6 +553,8 @@ outputs() {
     done
     run 2 "tokenize in.wav -o - >> in.wav" sh -c "$T in.wav -o - >> in.wav"
     expect "stdout appended to the input: unchanged" cmp -s in.wav keep.wav
+    run 2 "tokenize - -o in.wav < in.wav" sh -c "$T - -o in.wav < in.wav"
+    expect "stdin redirected from the output: unchanged" cmp -s in.wav keep.wav
     run 2 "detokenize ref.tok -f wav -o ref.tok" $D -f wav ref.tok -o ref.tok
     expect "detokenize: the token file is unchanged" cmp -s ref.tok keep.tok
     run 2 "archive-merge with OUT one of the inputs" "$SONOTOK" archive-merge one.sta one.sta two.sta

@@ -112,6 +112,21 @@ expect "trimmed prefix is identical" row "speech/a.wav" "120.00"
 run 0 "forced category" --category mine ref/speech/a.wav est/speech/a.wav
 expect "forced category used" row "^mine " "mean of 1"
 
+# a reference and an estimate that are pipes (read twice: eval reads them into memory first)
+if mkfifo fifo-ref fifo-est 2>/dev/null; then
+    run 0 "regular files, for the pipes" ref/speech/a.wav est/speech/a.wav
+    awk 'NR == 2 { print $3, $4, $5, $6, $7 }' out > want-fifo
+    cat ref/speech/a.wav > fifo-ref &
+    cat est/speech/a.wav > fifo-est &
+    # a second open of a pipe would wait for a writer for ever: bound it
+    T=; command -v timeout >/dev/null 2>&1 && T="timeout 30"
+    CHECKS=$((CHECKS + 1))
+    $T "$SONOTOK" eval fifo-ref fifo-est >out 2>err || fail "pipes: exit $?"
+    kill %1 %2 2>/dev/null
+    wait
+    expect "pipes: the same scores" sh -c "awk 'NR == 2 { print \$3, \$4, \$5, \$6, \$7 }' out | cmp -s - want-fifo"
+fi
+
 # silent reference: STOI and SI-SNR n/a, no crash
 run 0 "silent reference" silent.wav ref/speech/b.wav
 expect "silent: STOI n/a" row "silent.wav" "n/a *n/a$"

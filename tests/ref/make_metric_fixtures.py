@@ -1,10 +1,18 @@
 #!/usr/bin/python3
-"""Reference STOI values for tests/metrics/test_metrics.c.
+"""Reference STOI and mel-distance values for tests/metrics/test_metrics.c.
 
 Writes short generated signals (raw 16-bit little-endian PCM, mono, < 1 s)
 and the STOI the reference implementation gives for each (reference,
 estimate) pair to tests/metrics/data/: the C test reads the same samples
 (int16 / 32768) and compares its STOI with these values.
+
+It also writes the mel distance of those pairs, and of a full-level speech
+clip against itself plus white noise at -90 and -80 dBFS and against a
+4 kHz low-pass (raw float32 files, since 16-bit samples would drown noise
+that quiet), computed here with numpy from the definition in
+include/sonotok/metrics.h (torchaudio's MelSpectrogram(power=1,
+center=False, norm=None, mel_scale="htk") framing and filterbank, each mel
+value floored 80 dB below the reference's largest), to mel_ref.txt.
 
 The reference is pystoi (github.com/mpariente/pystoi, v0.4.1), a port of
 Taal's MATLAB code; it is not vendored. Run, with Debian's python3
@@ -62,6 +70,49 @@ def lowpass(x, rate, cutoff):
     return lfilter(b, a, x)
 
 
+def hz_to_mel(f):
+    return 2595.0 * np.log10(1.0 + f / 700.0)
+
+
+def mel_filterbank(size, rate, n_mels=64):
+    """torchaudio.functional.melscale_fbanks(size // 2 + 1, 0, rate / 2, n_mels,
+    rate, norm=None, mel_scale="htk"), transposed to [n_mels, n_freqs]."""
+    freqs = np.linspace(0, rate // 2, size // 2 + 1)
+    m_pts = np.linspace(hz_to_mel(0.0), hz_to_mel(rate / 2.0), n_mels + 2)
+    f_pts = 700.0 * (10.0 ** (m_pts / 2595.0) - 1.0)
+    f_diff = f_pts[1:] - f_pts[:-1]
+    slopes = f_pts[None, :] - freqs[:, None]
+    down = -slopes[:, :-2] / f_diff[:-1]
+    up = slopes[:, 2:] / f_diff[1:]
+    return np.maximum(0.0, np.minimum(down, up)).T
+
+
+def mel_magnitudes(x, size, rate):
+    """Mel magnitude spectrogram [frames, 64]: periodic Hann, hop size / 4,
+    frames from 0 while they fit (one zero-padded frame if none does)."""
+    hop = size // 4
+    n_frames = 1 + (len(x) - size) // hop if len(x) >= size else 1
+    frames = np.zeros((n_frames, size))
+    for i in range(n_frames):
+        seg = x[i * hop: i * hop + size]
+        frames[i, :len(seg)] = seg
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(size) / size)
+    mag = np.abs(np.fft.rfft(frames * window, axis=1))
+    return mag @ mel_filterbank(size, rate).T
+
+
+def mel_distance(ref, est, rate, range_db=80.0, eps=1e-5):
+    total = 0.0
+    for size in (512, 1024, 2048):
+        a = mel_magnitudes(ref, size, rate)
+        b = mel_magnitudes(est, size, rate)
+        floor = a.max() * 10.0 ** (-range_db / 20.0)  # magnitudes: 80 dB is a factor 1e4
+        a = np.maximum(a, floor)
+        b = np.maximum(b, floor)
+        total += np.mean(np.abs(np.log(a + eps) - np.log(b + eps)))
+    return total / 3.0
+
+
 def quantise(x):
     return np.clip(np.round(x * 32768), -32768, 32767).astype("<i2")
 
@@ -110,6 +161,33 @@ def main():
         lines.append("%s %s %d %d %.10f" % (ref, est, rate, len(x), d))
         print(lines[-1])
     with open(os.path.join(args.out, "stoi_ref.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+    # Full-level speech (peak -1 dBFS) plus white noise far below it, and a
+    # real degradation; float32 files.
+    x = pcm["a"][0]
+    x = (x / np.max(np.abs(x)) * 10 ** (-1 / 20)).astype("<f4")
+    floats = {"afs": x}
+    for db in (90, 80):
+        noise = rng.uniform(-1, 1, len(x))
+        noise *= 10 ** (-db / 20) / np.sqrt(np.mean(noise ** 2))  # RMS re full scale
+        floats["afs_n%d" % db] = (x + noise).astype("<f4")
+    taps = np.arange(127) - 63  # 127-tap Hann-windowed sinc, cut-off 4 kHz
+    h = 0.5 * np.sinc(0.5 * taps) * (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(127) / 126))
+    floats["afs_lp4k"] = np.convolve(x, h / h.sum(), mode="same").astype("<f4")
+    for name, v in floats.items():
+        v.tofile(os.path.join(args.out, name + ".f32"))
+        pcm[name] = (v.astype(np.float64), r16)
+
+    mel_pairs = pairs + [("afs", "afs_n90"), ("afs", "afs_n80"), ("afs", "afs_lp4k")]
+    lines = ["# mel distance from the numpy reference in tests/ref/make_metric_fixtures.py",
+             "# ref est rate n_samples mel   (NAME.s16: int16; NAME.f32: float32; mono, little-endian)"]
+    for ref, est in mel_pairs:
+        x, rate = pcm[ref]
+        y, _ = pcm[est]
+        lines.append("%s %s %d %d %.10f" % (ref, est, rate, len(x), mel_distance(x, y, rate)))
+        print(lines[-1])
+    with open(os.path.join(args.out, "mel_ref.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
 

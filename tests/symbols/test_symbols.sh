@@ -17,7 +17,9 @@ shift 3
 FAILS=0
 fail() { FAILS=$((FAILS + 1)); echo "FAIL: $*"; }
 
-syms() { nm -g --defined-only "$1" 2>/dev/null | awk 'NF >= 3 && $2 ~ /[TDBRVWGSiu]/ { print $3 }' | sort -u; }
+# Names the compiler makes (sanitizer instrumentation: __odr_asan.X, __asan_*,
+# __sancov_*) are not ours and are left out.
+syms() { nm -g --defined-only "$1" 2>/dev/null | awk 'NF >= 3 && $2 ~ /[TDBRVWGSiu]/ && $3 !~ /^__/ { print $3 }' | sort -u; }
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/sonotok-syms.XXXXXX") || exit 1
 trap 'rm -rf "$W"' EXIT
