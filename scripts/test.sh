@@ -22,7 +22,7 @@ if ! command -v clang >/dev/null 2>&1; then
     exit 0
 fi
 probe=$(mktemp -d)
-printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d[0] && n; }\n' >"$probe/p.c"
+printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return n && d[0]; }\n' >"$probe/p.c"
 if ! clang -fsanitize=fuzzer "$probe/p.c" -o "$probe/p" >/dev/null 2>&1; then
     rm -rf "$probe"
     echo "test.sh: clang cannot link libFuzzer (Debian: libclang-rt-14-dev): skipping the fuzz stage" >&2
