@@ -12,5 +12,6 @@ extern const cli_cmd cmd_archive_merge;
 extern const cli_cmd cmd_bench;
 extern const cli_cmd cmd_eval;
 extern const cli_cmd cmd_train_codec;
+extern const cli_cmd cmd_wer;
 
 #endif

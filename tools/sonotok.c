@@ -14,6 +14,7 @@ static const cli_cmd *const commands[] = {
     &cmd_bench,
     &cmd_eval,
     &cmd_train_codec,
+    &cmd_wer,
 };
 enum { N_COMMANDS = (int)(sizeof commands / sizeof commands[0]) };
 

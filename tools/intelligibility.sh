@@ -1,0 +1,238 @@
+#!/bin/sh
+# Intelligibility check: synthesise a sentence list with flite (several
+# voices), pass the speech through sonotok codec bandwidths and Opus bitrates,
+# recognise every version with pocketsphinx on a closed vocabulary made from
+# the list, and print the word error rate of each system next to the raw
+# synthesis's. See README.md ("Intelligibility check") for what it needs.
+#
+# Closed vocabulary: the pocketsphinx en-us dictionary restricted to the
+# list's words (a sentence with a word the dictionary lacks is reported and
+# dropped) and a JSGF word loop ( w1 | w2 | ... )* over them: any sequence of
+# the list's words can come out, so a sentence is not recovered just because
+# the grammar knows it, and the WER measures what the audio carries.
+#
+# Exit status: 0 ok, 1 usage, 2 bad input (no usable sentence), 3 a tool
+# failed or is missing.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+sentences=$here/intelligibility/sentences-heldout.txt
+model=default
+bands=1.5,3,6
+opus=6,12
+voices=rms,slt
+limit=0
+threads=
+csv=
+keep=
+sonotok=${SONOTOK:-sonotok}
+hmm=/usr/share/pocketsphinx/model/en-us/en-us
+dict=/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict
+
+usage() {
+    cat <<EOF
+Usage: $0 [options]
+Word error rate of pocketsphinx on flite speech, raw and through codecs.
+
+  -s FILE   sentence list, one per line (default: $sentences)
+  -n N      only the first N usable sentences (default: all)
+  -V LIST   flite voices, comma-separated (default: $voices; flite -lv lists them)
+  -m MODEL  sonotok codec model (default: $model)
+  -b LIST   sonotok bandwidths in kbps, comma-separated, "" for none (default: $bands)
+  -O LIST   Opus bitrates in kbps (opusenc), comma-separated, "" for none (default: $opus)
+  -t N      parallel jobs and codec threads (default: online CPUs)
+  -S PATH   the sonotok program (default: \$SONOTOK, else sonotok on PATH)
+  -c FILE   also write the table as CSV: system,voice,wer,errors,words
+  -k DIR    keep the work files (audio, transcripts) in DIR, which must not exist
+  -H DIR    pocketsphinx acoustic model (default: $hmm)
+  -D FILE   pronouncing dictionary (default: $dict)
+  -h        this help
+
+Needs flite, pocketsphinx (pocketsphinx_batch), pocketsphinx-en-us, sox, and
+opus-tools for -O. Prints one row per system: WER per voice, their mean, and
+the mean's ratio to the raw synthesis's.
+EOF
+}
+
+die() { echo "intelligibility: $2" >&2; exit "$1"; }
+
+while getopts s:n:V:m:b:O:t:S:c:k:H:D:h opt; do
+    case $opt in
+    s) sentences=$OPTARG ;; n) limit=$OPTARG ;; V) voices=$OPTARG ;; m) model=$OPTARG ;;
+    b) bands=$OPTARG ;; O) opus=$OPTARG ;; t) threads=$OPTARG ;; S) sonotok=$OPTARG ;;
+    c) csv=$OPTARG ;; k) keep=$OPTARG ;; H) hmm=$OPTARG ;; D) dict=$OPTARG ;;
+    h) usage; exit 0 ;; *) usage >&2; exit 1 ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 0 ] || { usage >&2; exit 1; }
+case $limit in '' | *[!0-9]*) die 1 "-n: not a count: $limit" ;; esac
+[ -n "$threads" ] || threads=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+case $threads in '' | 0 | *[!0-9]*) die 1 "-t: not a positive count: $threads" ;; esac
+[ -n "$voices" ] || die 1 "-V: no voices"
+for v in $(echo "$voices" | tr ',' ' '); do
+    case $v in *[!A-Za-z0-9_-]*) die 1 "-V: bad voice name: $v" ;; esac
+done
+for k in $(echo "$bands,$opus" | tr ',' ' '); do
+    case $k in *[!0-9.]* | .* | *.*.*) die 1 "not a bitrate in kbps: $k" ;; esac
+done
+
+for tool in flite pocketsphinx_batch sox; do
+    command -v $tool >/dev/null 2>&1 || die 3 "$tool not found (see README.md, Intelligibility check)"
+done
+if [ -n "$opus" ]; then
+    for tool in opusenc opusdec; do
+        command -v $tool >/dev/null 2>&1 || die 3 "$tool not found (package opus-tools), or use -O ''"
+    done
+fi
+if [ -n "$bands" ]; then
+    command -v "$sonotok" >/dev/null 2>&1 || die 3 "sonotok program not found: $sonotok (use -S)"
+fi
+[ -f "$hmm/mdef" ] || die 3 "no pocketsphinx acoustic model in $hmm (package pocketsphinx-en-us)"
+[ -r "$dict" ] || die 3 "cannot read the dictionary $dict"
+[ -r "$sentences" ] || die 2 "cannot read the sentence list $sentences"
+
+if [ -n "$keep" ]; then
+    [ ! -e "$keep" ] || die 1 "-k: $keep exists"
+    mkdir -p "$keep"
+    work=$(cd "$keep" && pwd)
+else
+    work=$(mktemp -d "${TMPDIR:-/tmp}/intelligibility.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    trap 'exit 130' INT TERM HUP
+fi
+
+# Sentences: text for flite (the line as written) and the normalised
+# reference (lowercase; anything but letters, digits and apostrophes is a
+# space). Lines that are empty or hold a word missing from the dictionary
+# are left out, with a note.
+awk '{ l = tolower($0); gsub(/[^a-z0-9'"'"']+/, " ", l); gsub(/(^| )'"'"'+|'"'"'+( |$)/, " ", l)
+       gsub(/^ +| +$/, "", l); gsub(/ +/, " ", l); print l }' "$sentences" > "$work/norm.txt"
+awk 'NR == FNR { w = $1; sub(/\(.*/, "", w); d[w] = 1; next }
+     { miss = ""; for (i = 1; i <= NF; i++) if (!($i in d)) miss = miss " " $i
+       if (NF == 0) next
+       if (miss != "") { printf "intelligibility: line %d left out, not in the dictionary:%s\n", FNR, miss > "/dev/stderr"; next }
+       print FNR }' "$dict" "$work/norm.txt" > "$work/keep.txt"
+if [ "$limit" -gt 0 ]; then head -n "$limit" "$work/keep.txt" > "$work/keep2.txt"; mv "$work/keep2.txt" "$work/keep.txt"; fi
+n=$(wc -l < "$work/keep.txt" | tr -d ' ')
+[ "$n" -gt 0 ] || die 2 "no usable sentence in $sentences"
+awk 'NR == FNR { k[$1] = 1; next } FNR in k' "$work/keep.txt" "$work/norm.txt" > "$work/ref.txt"
+awk 'NR == FNR { k[$1] = 1; next } FNR in k' "$work/keep.txt" "$sentences" > "$work/text.txt"
+
+# The closed vocabulary: dictionary entries (alternates too) of the words,
+# and a JSGF loop over them.
+tr ' ' '\n' < "$work/ref.txt" | sort -u > "$work/words.txt"
+awk 'NR == FNR { w[$1] = 1; next } { k = $1; sub(/\(.*/, "", k); if (k in w) print }' \
+    "$work/words.txt" "$dict" > "$work/vocab.dict"
+{
+    echo '#JSGF V1.0;'
+    echo 'grammar words;'
+    printf 'public <utt> = ( %s )* ;\n' "$(paste -sd'|' "$work/words.txt" | sed 's/|/ | /g')"
+} > "$work/loop.gram"
+
+# Run "$@ JOB" for JOB = 0 .. threads-1 in parallel; fail if any fails.
+parallel() {
+    j=0 pids=
+    while [ $j -lt "$threads" ]; do
+        "$@" $j &
+        pids="$pids $!"
+        j=$((j + 1))
+    done
+    st=0
+    for p in $pids; do wait "$p" || st=1; done
+    return $st
+}
+
+# The utterances, voice/index, one a line, in table order.
+: > "$work/utts.txt"
+for v in $(echo "$voices" | tr ',' ' '); do
+    i=1
+    while [ $i -le "$n" ]; do echo "$v/$i" >> "$work/utts.txt"; i=$((i + 1)); done
+done
+n_utt=$(wc -l < "$work/utts.txt" | tr -d ' ')
+
+# Every job takes the utterances whose line number is JOB modulo threads.
+my_utts() { awk -v j="$1" -v t="$threads" '(NR - 1) % t == j' "$work/utts.txt"; }
+
+synth_job() {
+    my_utts "$1" | while IFS=/ read -r v i; do
+        mkdir -p "$work/wav/raw/$v"
+        line=$(sed -n "${i}p" "$work/text.txt")
+        flite -voice "$v" -t "$line" -o "$work/wav/raw/$v/$i.wav" ||
+            { echo "intelligibility: flite failed (voice $v)" >&2; exit 3; }
+    done
+}
+opus_job() {
+    my_utts "$2" | while IFS=/ read -r v i; do
+        mkdir -p "$work/wav/opus$1/$v"
+        o=$work/wav/opus$1/$v/$i
+        opusenc --quiet --bitrate "$1" "$work/wav/raw/$v/$i.wav" "$o.opus" &&
+            opusdec --quiet --rate 16000 "$o.opus" "$o.wav" && rm -f "$o.opus" ||
+            { echo "intelligibility: opus at $1 kbps failed" >&2; exit 3; }
+    done
+}
+# 16 kHz mono 16-bit headerless PCM for pocketsphinx.
+pcm_job() {
+    my_utts "$2" | while IFS=/ read -r v i; do
+        mkdir -p "$work/pcm/$1/$v"
+        sox "$work/wav/$1/$v/$i.wav" -t raw -r 16000 -c 1 -b 16 -e signed-integer "$work/pcm/$1/$v/$i.raw" ||
+            { echo "intelligibility: sox failed on $1/$v/$i.wav" >&2; exit 3; }
+    done
+}
+# pocketsphinx_batch on a contiguous share of the utterances.
+asr_job() {
+    per=$(( (n_utt + threads - 1) / threads ))
+    off=$(( $2 * per ))
+    [ $off -lt "$n_utt" ] || return 0
+    pocketsphinx_batch -adcin yes -cepdir "$work/pcm/$1" -cepext .raw -ctl "$work/utts.txt" \
+        -ctloffset $off -ctlcount $per -hyp "$work/hyp/$1.$2" -hmm "$hmm" -dict "$work/vocab.dict" \
+        -jsgf "$work/loop.gram" -logfn "$work/hyp/$1.$2.log" ||
+        { echo "intelligibility: pocketsphinx failed, see $work/hyp/$1.$2.log" >&2; exit 3; }
+}
+
+systems=raw
+echo "intelligibility: $n sentences x $(echo "$voices" | tr ',' ' ' | wc -w | tr -d ' ') voices" >&2
+parallel synth_job || exit 3
+for b in $(echo "$bands" | tr ',' ' '); do
+    "$sonotok" tokenize -q -t "$threads" -m "$model" -b "$b" "$work/wav/raw" -o "$work/codec$b.sta" || exit 3
+    "$sonotok" detokenize -q -t "$threads" "$work/codec$b.sta" -o "$work/wav/codec$b" || exit 3
+    rm -f "$work/codec$b.sta"
+    systems="$systems codec$b"
+done
+for k in $(echo "$opus" | tr ',' ' '); do
+    parallel opus_job "$k" || exit 3
+    systems="$systems opus$k"
+done
+
+mkdir -p "$work/hyp"
+[ -z "$csv" ] || echo "system,voice,wer,errors,words" > "$csv"
+printf '%-14s' system
+for v in $(echo "$voices" | tr ',' ' '); do printf ' %8s' "$v"; done
+printf ' %8s %7s\n' mean 'x raw'
+raw_mean=
+for s in $systems; do
+    parallel pcm_job "$s" || exit 3
+    parallel asr_job "$s" || exit 3
+    # Transcripts in utterance order: the words before "(uttid score)".
+    j=0
+    while [ $j -lt "$threads" ]; do [ ! -f "$work/hyp/$s.$j" ] || cat "$work/hyp/$s.$j"; j=$((j + 1)); done |
+        awk 'NR == FNR { l = $0; sub(/ *\([^()]*\)[ \t]*$/, "", l); u = $0; sub(/.*\(/, "", u); sub(/ .*/, "", u)
+                         h[u] = l; next }
+             { print ($1 in h) ? h[$1] : "" }' - "$work/utts.txt" > "$work/hyp/$s.txt"
+    case $s in raw) name=raw ;; codec*) name="sonotok ${s#codec}k" ;; opus*) name="opus ${s#opus}k" ;; esac
+    printf '%-14s' "$name"
+    tot_e=0 tot_w=0
+    for v in $(echo "$voices" | tr ',' ' '); do
+        grep -n "^$v/" "$work/utts.txt" | cut -d: -f1 |
+            awk 'NR == FNR { k[$1] = 1; next } FNR in k' - "$work/hyp/$s.txt" > "$work/hyp/$s.$v.txt"
+        r=$("$sonotok" wer "$work/ref.txt" "$work/hyp/$s.$v.txt") || exit 3
+        e=$(echo "$r" | sed 's/.* sub=\([0-9]*\) del=\([0-9]*\) ins=\([0-9]*\) .*/\1 \2 \3/' | awk '{ print $1 + $2 + $3 }')
+        w=$(echo "$r" | sed 's/.* words=\([0-9]*\) .*/\1/')
+        tot_e=$((tot_e + e)) tot_w=$((tot_w + w))
+        printf ' %7.1f%%' "$(echo "$e $w" | awk '{ print 100 * $1 / $2 }')"
+        [ -z "$csv" ] || echo "$name,$v,$(echo "$e $w" | awk '{ printf "%.4f", $1 / $2 }'),$e,$w" >> "$csv"
+    done
+    mean=$(echo "$tot_e $tot_w" | awk '{ print 100 * $1 / $2 }')
+    [ -n "$raw_mean" ] || raw_mean=$mean
+    printf ' %7.1f%% %7s\n' "$mean" "$(echo "$mean $raw_mean" | awk '{ if ($2 > 0) printf "%.2f", $1 / $2; else print "-" }')"
+done
