@@ -20,7 +20,7 @@ sentences=$here/intelligibility/sentences-heldout.txt
 model=default
 bands=1.5,3,6
 opus=6,12
-voices=rms,slt
+voices=rms,slt,awb
 limit=0
 threads=
 csv=
@@ -175,7 +175,7 @@ opus_job() {
 pcm_job() {
     my_utts "$2" | while IFS=/ read -r v i; do
         mkdir -p "$work/pcm/$1/$v"
-        sox "$work/wav/$1/$v/$i.wav" -t raw -r 16000 -c 1 -b 16 -e signed-integer "$work/pcm/$1/$v/$i.raw" ||
+        sox -R -D "$work/wav/$1/$v/$i.wav" -t raw -r 16000 -c 1 -b 16 -e signed-integer "$work/pcm/$1/$v/$i.raw" ||
             { echo "intelligibility: sox failed on $1/$v/$i.wav" >&2; exit 3; }
     done
 }
