@@ -91,6 +91,7 @@ fi
 [ -f "$hmm/mdef" ] || die 3 "no pocketsphinx acoustic model in $hmm (package pocketsphinx-en-us)"
 [ -r "$dict" ] || die 3 "cannot read the dictionary $dict"
 [ -r "$sentences" ] || die 2 "cannot read the sentence list $sentences"
+[ -z "$csv" ] || [ ! "$csv" -ef "$sentences" ] || die 1 "-c: $csv is the sentence list"
 
 if [ -n "$keep" ]; then
     [ ! -e "$keep" ] || die 1 "-k: $keep exists"
@@ -205,7 +206,7 @@ for k in $(echo "$opus" | tr ',' ' '); do
 done
 
 mkdir -p "$work/hyp"
-[ -z "$csv" ] || echo "system,voice,wer,errors,words" > "$csv"
+echo "system,voice,wer,errors,words" > "$work/table.csv"
 printf '%-14s' system
 for v in $(echo "$voices" | tr ',' ' '); do printf ' %8s' "$v"; done
 printf ' %8s %7s\n' mean 'x raw'
@@ -230,9 +231,11 @@ for s in $systems; do
         w=$(echo "$r" | sed 's/.* words=\([0-9]*\) .*/\1/')
         tot_e=$((tot_e + e)) tot_w=$((tot_w + w))
         printf ' %7.1f%%' "$(echo "$e $w" | awk '{ print 100 * $1 / $2 }')"
-        [ -z "$csv" ] || echo "$name,$v,$(echo "$e $w" | awk '{ printf "%.4f", $1 / $2 }'),$e,$w" >> "$csv"
+        echo "$name,$v,$(echo "$e $w" | awk '{ printf "%.4f", $1 / $2 }'),$e,$w" >> "$work/table.csv"
     done
     mean=$(echo "$tot_e $tot_w" | awk '{ print 100 * $1 / $2 }')
     [ -n "$raw_mean" ] || raw_mean=$mean
     printf ' %7.1f%% %7s\n' "$mean" "$(echo "$mean $raw_mean" | awk '{ if ($2 > 0) printf "%.2f", $1 / $2; else print "-" }')"
 done
+# The CSV is written once the table is complete.
+[ -z "$csv" ] || cat "$work/table.csv" > "$csv" || die 3 "cannot write $csv"

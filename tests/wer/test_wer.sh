@@ -154,6 +154,12 @@ elif [ "$MODE" = intelligibility ]; then
     rc=$?
     [ $rc -eq 1 ] || fail "-k on an existing folder: exit $rc, expected 1"
     [ -z "$(ls -A "$W/kept")" ] || fail "-k wrote into an existing folder"
+    CHECKS=$((CHECKS + 1))
+    cp "$W/list.txt" "$W/list.bak"
+    sh "$SRC/tools/intelligibility.sh" -S "$SONOTOK" -s "$W/list.txt" -b '' -O '' -c "$W/list.txt" > "$W/out" 2> "$W/err"
+    rc=$?
+    [ $rc -eq 1 ] || fail "-c naming the sentence list: exit $rc, expected 1"
+    cmp -s "$W/list.txt" "$W/list.bak" || fail "-c overwrote the sentence list"
 else
     echo "unknown mode $MODE"
     exit 1
