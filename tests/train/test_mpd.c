@@ -26,6 +26,8 @@
  *    L_d and its gradients, every generator loss and its dy, normalised error
  *    <= WHOLE_TOL (the feature losses' dy: relative L2 <= FEAT_GRAD_TOL, as in
  *    test_disc.c: sign(f(y) - f(x)) flips on near-ties).
+ * 4b. Two mpds in two OpenMP threads at once match a serial run bit for
+ *    bit (the trainer's pattern: one discriminator per worker thread).
  * 5. Gradients accumulate, the generator call leaves the parameter gradients
  *    alone, init is deterministic with g = ||v||, the table's names and
  *    shapes, bad configs are refused. */
@@ -312,6 +314,43 @@ static void test_fast_vs_ref(void) {
     sn_mpd_free(r);
 }
 
+/* ---- 4b: one mpd per thread ----------------------------------------------- */
+
+/* Two mpds with the same parameters run in two OpenMP threads at once give,
+ * bit for bit, what one gives serially (no shared state between instances). */
+static void test_threads(void) {
+    const int B = 2, T = 24001;   /* long enough for the two threads to overlap */
+    int err = 0;
+    mpd *m[2] = {sn_mpd_new(1, 2, B, T, &err), sn_mpd_new(1, 2, B, T, &err)};
+    CHECK(m[0] && m[1]);
+    if (!m[0] || !m[1]) { sn_mpd_free(m[0]); sn_mpd_free(m[1]); return; }
+    const size_t n = sn_mpd_n_floats(m[0]), nx = (size_t)B * T;
+    float *x = malloc(nx * sizeof(float)), *y = malloc(nx * sizeof(float)), *dy[3], *g = malloc(n * sizeof(float));
+    fill_xy(x, y, nx, 0.5f);
+    double l[3], adv[3], feat[3];
+    for (int i = 0; i < 3; i++) dy[i] = calloc(nx, sizeof(float));
+    sn_mpd_init_params(m[0], 3);
+    sn_mpd_init_params(m[1], 3);
+    sn_mpd_zero_grad(m[0]);
+    l[2] = sn_mpd_loss_d(m[0], x, y);
+    memcpy(g, sn_mpd_grads(m[0]), n * sizeof(float));
+    sn_mpd_loss_g(m[0], x, y, 1.0f, 2.0f, dy[2], &adv[2], &feat[2]);
+#pragma omp parallel for num_threads(2) schedule(static, 1)
+    for (int i = 0; i < 2; i++) {
+        sn_mpd_zero_grad(m[i]);
+        l[i] = sn_mpd_loss_d(m[i], x, y);
+        sn_mpd_loss_g(m[i], x, y, 1.0f, 2.0f, dy[i], &adv[i], &feat[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        CHECK_MSG(l[i] == l[2] && adv[i] == adv[2] && feat[i] == feat[2] && !memcmp(dy[i], dy[2], nx * sizeof(float)) &&
+                      !memcmp(sn_mpd_grads(m[i]), g, n * sizeof(float)),
+                  "mpd %d in a thread differs from the serial run", i);
+    for (int i = 0; i < 3; i++) free(dy[i]);
+    free(x); free(y); free(g);
+    sn_mpd_free(m[0]);
+    sn_mpd_free(m[1]);
+}
+
 /* ---- 5: init, table, config ------------------------------------------------ */
 
 static void test_misc(void) {
@@ -365,5 +404,6 @@ int main(void) {
     test_fd(1.0f);
     test_fd(0.1f);
     test_fast_vs_ref();
+    test_threads();
     return tu_finish("test_mpd");
 }
