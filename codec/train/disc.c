@@ -85,6 +85,22 @@ void sn_disc_lrelu_backward(float *din, const float *dout, const float *out, siz
     for (size_t i = 0; i < n; i++) din[i] += dout[i] * (out[i] > 0.0f ? 1.0f : slope);
 }
 
+void sn_disc_lrelu_feat_backward(float *g, const float *f, const float *fx, float cf, size_t n, float slope) {
+#if DISC_X86
+    if (disc_have_avx512()) {
+        dlrelu_grad_avx512(g, f, fx, cf, n, slope);
+        return;
+    }
+#endif
+    for (size_t k = 0; k < n; k++) {
+        if (fx) {
+            const float df = f[k] - fx[k];
+            g[k] += df > 0.0f ? cf : df < 0.0f ? -cf : 0.0f;
+        }
+        if (!(f[k] > 0.0f)) g[k] *= slope;
+    }
+}
+
 /* sum |a[k]| and sum |a[k] - b[k]| in double, 8 independent partial sums
  * (one serial chain of double adds was the bottleneck of the feature loss). */
 #if DISC_X86
@@ -105,7 +121,7 @@ __attribute__((target("avx512f"))) static double disc_sum_abs_avx512(const float
 }
 #endif
 
-static double disc_sum_abs(const float *a, const float *b, size_t n) {
+double sn_disc_sum_abs(const float *a, const float *b, size_t n) {
 #if DISC_X86
     if (disc_have_avx512()) return disc_sum_abs_avx512(a, b, n);
 #endif
@@ -393,24 +409,53 @@ static float uniform_pm(uint64_t *st, float bound) {
     return (float)((2.0 * sn_unif01(st) - 1.0) * bound);
 }
 
+void sn_disc_conv_init(float *w, float *b, float *g, int rows, int inner, uint64_t *st) {
+    const float bound = 1.0f / sqrtf((float)inner);
+    for (size_t k = 0; k < (size_t)rows * inner; k++) w[k] = uniform_pm(st, bound);
+    for (int k = 0; k < rows; k++) b[k] = uniform_pm(st, bound);
+    if (g)
+        for (int r = 0; r < rows; r++) {
+            double ss = 0;
+            for (int k = 0; k < inner; k++) ss += (double)w[(size_t)r * inner + k] * w[(size_t)r * inner + k];
+            g[r] = (float)sqrt(ss);
+        }
+}
+
 void sn_disc_init_params(disc *d, uint64_t seed) {
     uint64_t st = seed;
     for (int si = 0; si < d->cfg.n_scales; si++)
         for (int l = 0; l < DISC_N_LAYERS; l++) {
             const disc_layer *L = &d->sc[si].L[l];
             const conv2d_shape *s = &L->s;
-            const int inner = s->C_in * s->kh * s->kw;
-            const float bound = 1.0f / sqrtf((float)inner);
-            float *w = d->params + L->off_w;
-            for (size_t k = 0; k < (size_t)s->C_out * inner; k++) w[k] = uniform_pm(&st, bound);
-            for (int k = 0; k < s->C_out; k++) d->params[L->off_b + k] = uniform_pm(&st, bound);
-            if (L->wn)
-                for (int r = 0; r < s->C_out; r++) {
-                    double ss = 0;
-                    for (int k = 0; k < inner; k++) ss += (double)w[(size_t)r * inner + k] * w[(size_t)r * inner + k];
-                    d->params[L->off_g + r] = (float)sqrt(ss);
-                }
+            sn_disc_conv_init(d->params + L->off_w, d->params + L->off_b, L->wn ? d->params + L->off_g : NULL,
+                              s->C_out, s->C_in * s->kh * s->kw, &st);
         }
+}
+
+void sn_disc_hinge_d(const float *lg, float *dl, size_t n, int fake, float scale, double *sum) {
+    for (size_t k = 0; k < n; k++) {
+        /* real: relu(1 - D), fake: relu(1 + D) */
+        float m = fake ? 1.0f + lg[k] : 1.0f - lg[k];
+        if (m > 0.0f) {
+            *sum += m;
+            dl[k] = fake ? scale : -scale;
+        } else {
+            dl[k] = 0.0f;
+        }
+    }
+}
+
+void sn_disc_hinge_g(const float *lg, float *dl, size_t n, int gen_loss, float gscale, double *sum) {
+    for (size_t k = 0; k < n; k++) {
+        if (gen_loss == DISC_GEN_HINGE) {
+            *sum -= lg[k];
+            dl[k] = -gscale;
+        } else {
+            float m = 1.0f - lg[k];
+            *sum += m > 0.0f ? m : 0.0f;
+            dl[k] = m > 0.0f ? -gscale : 0.0f;
+        }
+    }
 }
 
 /* Effective weights of every layer into d->weff; zero d->dweff. */
@@ -475,21 +520,9 @@ static void disc_backward_crop(disc *d, int si, const float *spec, const float *
     for (int l = DISC_N_LAYERS - 1; l >= 0; l--) {
         const disc_layer *L = &sc->L[l];
         const float *out = acts + L->out_off;
-        if (l < DISC_N_CONVS) {   /* feature-loss sign term, then LeakyReLU backward */
-            const float *xo = xacts ? xacts + L->out_off : NULL;
-            const float cf = xacts ? (float)coef[l] : 0.0f, slope = d->cfg.slope;
-#if DISC_X86
-            if (disc_have_avx512()) dlrelu_grad_avx512(gout, out, xo, cf, L->out_floats, slope);
-            else
-#endif
-                for (size_t k = 0; k < L->out_floats; k++) {
-                    if (xo) {
-                        const float df = out[k] - xo[k];
-                        gout[k] += df > 0.0f ? cf : df < 0.0f ? -cf : 0.0f;
-                    }
-                    if (!(out[k] > 0.0f)) gout[k] *= slope;
-                }
-        }
+        if (l < DISC_N_CONVS)   /* feature-loss sign term, then LeakyReLU backward */
+            sn_disc_lrelu_feat_backward(gout, out, xacts ? xacts + L->out_off : NULL,
+                                        xacts ? (float)coef[l] : 0.0f, L->out_floats, d->cfg.slope);
         const float *in = l > 0 ? acts + sc->L[l - 1].out_off : spec;
         const int need_din = l > 0 || dx;
         sn_conv2d_backward_fresh(need_din ? gin : NULL, with_params ? d->dweff + L->off_eff : NULL,
@@ -586,19 +619,7 @@ double sn_disc_loss_d(disc *d, const float *x, const float *y) {
                 } else {
                     disc_forward_crop(d, si, (which ? y : x) + b * crop, spec, acts, 1);
                 }
-                const float *lg = acts + P->out_off;
-                float *dl = d->gB;
-                for (size_t k = 0; k < nlog; k++) {
-                    /* real: relu(1 - D), fake: relu(1 + D) */
-                    float m = which ? 1.0f + lg[k] : 1.0f - lg[k];
-                    if (m > 0.0f) {
-                        if (which) fake += m;
-                        else real += m;
-                        dl[k] = which ? scale : -scale;
-                    } else {
-                        dl[k] = 0.0f;
-                    }
-                }
+                sn_disc_hinge_d(acts + P->out_off, d->gB, nlog, which, scale, which ? &fake : &real);
                 disc_backward_crop(d, si, spec, acts, NULL, NULL, 1, NULL);
             }
         total += (real + fake) / ((double)B * nlog);
@@ -626,7 +647,7 @@ void sn_disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float 
             float *xa = gen_acts(d, si, b, 0);
             disc_forward_crop(d, si, x + b * crop, gen_spec(d, si, b, 0), xa, keep);
             for (int l = 0; l < DISC_N_FMAPS; l++) {
-                xabs[l] += disc_sum_abs(xa + sc->L[l].out_off, NULL, sc->L[l].out_floats);
+                xabs[l] += sn_disc_sum_abs(xa + sc->L[l].out_off, NULL, sc->L[l].out_floats);
             }
         }
         for (int l = 0; l < DISC_N_FMAPS; l++) {
@@ -640,20 +661,9 @@ void sn_disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float 
             const float *xa = gen_acts(d, si, b, 0);
             float *spec = gen_spec(d, si, b, 1), *acts = gen_acts(d, si, b, 1);
             disc_forward_crop(d, si, y + b * crop, spec, acts, 1);
-            const float *lg = acts + P->out_off;
-            float *dl = d->gB;
-            for (size_t k = 0; k < nlog; k++) {
-                if (d->cfg.gen_loss == DISC_GEN_HINGE) {
-                    advs -= lg[k];
-                    dl[k] = -gscale;
-                } else {
-                    float m = 1.0f - lg[k];
-                    advs += m > 0.0f ? m : 0.0f;
-                    dl[k] = m > 0.0f ? -gscale : 0.0f;
-                }
-            }
+            sn_disc_hinge_g(acts + P->out_off, d->gB, nlog, d->cfg.gen_loss, gscale, &advs);
             for (int l = 0; l < DISC_N_FMAPS; l++) {
-                diff[l] += disc_sum_abs(acts + sc->L[l].out_off, xa + sc->L[l].out_off, sc->L[l].out_floats);
+                diff[l] += sn_disc_sum_abs(acts + sc->L[l].out_off, xa + sc->L[l].out_off, sc->L[l].out_floats);
             }
             if (backward) disc_backward_crop(d, si, spec, acts, xa, coef, 0, dy + b * crop);
         }

@@ -145,4 +145,23 @@ void sn_disc_loss_g(disc *d, const float *x, const float *y, float w_adv, float 
 void sn_disc_lrelu_forward(float *out, const float *in, size_t n, float slope);
 void sn_disc_lrelu_backward(float *din, const float *dout, const float *out, size_t n, float slope);
 
+/* ---- pieces shared with the multi-period discriminator (mpd.c) ---------- */
+
+/* The feature-loss sign term and the LeakyReLU backward, in place, from the
+ * layer's output f: g[k] = (g[k] + cf * sign(f[k] - fx[k])) * (f[k] > 0 ? 1 : slope);
+ * fx may be NULL (no sign term; cf unused). */
+void sn_disc_lrelu_feat_backward(float *g, const float *f, const float *fx, float cf, size_t n, float slope);
+/* sum |a[k]| (b NULL) or sum |a[k] - b[k]|, in double. */
+double sn_disc_sum_abs(const float *a, const float *b, size_t n);
+/* PyTorch's default conv init of one layer (see sn_disc_init_params) from
+ * the generator *st: w [rows][inner], b [rows], then g [rows] = ||w row||
+ * when g is not NULL (weight norm). */
+void sn_disc_conv_init(float *w, float *b, float *g, int rows, int inner, uint64_t *st);
+/* Hinge losses on n logits lg, each element's term added to *sum in turn:
+ * discriminator relu(1 - lg) (fake 0) or relu(1 + lg) (fake 1), dl[k] = its
+ * derivative times scale; generator (DISC_GEN_HINGE2) relu(1 - lg) or
+ * (DISC_GEN_HINGE) -lg, dl[k] = its derivative times gscale. */
+void sn_disc_hinge_d(const float *lg, float *dl, size_t n, int fake, float scale, double *sum);
+void sn_disc_hinge_g(const float *lg, float *dl, size_t n, int gen_loss, float gscale, double *sum);
+
 #endif

@@ -23,8 +23,8 @@
  *         is removed by 2 f(h/2) - f(h).
  *    With slope 0.2 one direction in 7 may miss (see the check).
  *    The hinge masks (logits on both sides of +-1) are checked in 4.
- *    Allowed: FD_RTOL relative plus FD_ATOL_SCALE * sum_k |g_k v_k| (the
- *    directional derivative's own scale) plus FD_ATOL. Also: the generator
+ *    Allowed: ADV_FD_RTOL relative plus ADV_FD_ATOL_SCALE * sum_k |g_k v_k| (the
+ *    directional derivative's own scale) plus ADV_FD_ATOL (adv_check.h). Also: the generator
  *    call leaves the disc gradients untouched, gradients accumulate (a second
  *    call doubles them, dy adds linearly in the weights), init is
  *    deterministic and g = ||v||.
@@ -53,120 +53,20 @@
 
 #include "test_util.h"
 #include "disc.h"
+#include "adv_check.h"
+#include "conv2d_check.h"
 #include "kernels.h"
 #include "tensors.h"
 #include "sonotok/error.h"
 #include "sonotok/cpu.h"
 
-#define CONV_TOL 1e-5
 #define LAYER_RTOL 1e-3
 #define LAYER_ATOL 1e-3
-#define FD_RTOL 2e-2
-#define FD_ATOL 1e-5
-#define FD_ATOL_SCALE 2e-3
 #define LOSS_RTOL 1e-5
 #define GRAD_TOL 1e-4
 #define FEAT_GRAD_TOL 3e-3
 
 /* ---- 1, 2: conv2d and LeakyReLU ----------------------------------------- */
-
-typedef void (*conv_fwd_fn)(float *, const float *, const float *, const float *, const conv2d_shape *,
-                            float *);
-typedef void (*conv_bwd_fn)(float *, float *, float *, const float *, const float *, const float *,
-                            const conv2d_shape *, float *);
-
-static double conv_dot(conv_fwd_fn f, const float *in, const float *w, const float *b, const float *R,
-                       const conv2d_shape *s, float *out, float *scratch, size_t n_out) {
-    f(out, in, w, b, s, scratch);
-    double acc = 0;
-    for (size_t k = 0; k < n_out; k++) acc += (double)out[k] * R[k];
-    return acc;
-}
-
-static void test_conv2d_shape(const conv2d_shape *s) {
-    const int Ho = conv2d_out_len(s->H, s->kh, s->sh, s->dh, s->ph);
-    const int Wo = conv2d_out_len(s->W, s->kw, s->sw, s->dw, s->pw);
-    const size_t n_in = (size_t)s->C_in * s->H * s->W, n_w = (size_t)s->C_out * s->C_in * s->kh * s->kw;
-    const size_t n_out = (size_t)s->C_out * Ho * Wo;
-    float *in = malloc(n_in * sizeof(float)), *w = malloc(n_w * sizeof(float)), *b = malloc(s->C_out * sizeof(float));
-    float *o1 = malloc(n_out * sizeof(float)), *o2 = malloc(n_out * sizeof(float)), *R = malloc(n_out * sizeof(float));
-    float *di1 = calloc(n_in, sizeof(float)), *di2 = calloc(n_in, sizeof(float));
-    float *dw1 = calloc(n_w, sizeof(float)), *dw2 = calloc(n_w, sizeof(float));
-    float *db1 = calloc(s->C_out, sizeof(float)), *db2 = calloc(s->C_out, sizeof(float));
-    size_t sf = sn_conv2d_scratch_floats(s);
-    float *scr = malloc((sf ? sf : 1) * sizeof(float));
-    tu_fill(in, n_in, -1, 1);
-    tu_fill(w, n_w, -0.5f, 0.5f);
-    tu_fill(b, s->C_out, -0.5f, 0.5f);
-    tu_fill(R, n_out, -1, 1);
-    char what[160];
-    snprintf(what, sizeof what, "conv2d %dx%dx%d->%d k%dx%d s%d,%d d%d,%d p%d,%d", s->C_in, s->H, s->W, s->C_out,
-             s->kh, s->kw, s->sh, s->sw, s->dh, s->dw, s->ph, s->pw);
-    printf("%s -> %dx%d\n", what, Ho, Wo);
-    sn_conv2d_forward(o1, in, w, b, s, scr);
-    sn_conv2d_forward_ref(o2, in, w, b, s, NULL);
-    double ref_max = 0;
-    for (size_t k = 0; k < n_out; k++) ref_max = fmax(ref_max, fabs(o2[k]));
-    CHECK_MSG(tu_maxdiff(o1, o2, n_out, "forward fast vs ref") <= CONV_TOL * ref_max, "%s", what);
-    sn_conv2d_backward(di1, dw1, db1, R, in, w, s, scr);
-    sn_conv2d_backward_ref(di2, dw2, db2, R, in, w, s, NULL);
-    double m;
-    m = 0;
-    for (size_t k = 0; k < n_in; k++) m = fmax(m, fabs(di2[k]));
-    CHECK_MSG(tu_maxdiff(di1, di2, n_in, "din fast vs ref") <= CONV_TOL * m, "%s", what);
-    m = 0;
-    for (size_t k = 0; k < n_w; k++) m = fmax(m, fabs(dw2[k]));
-    CHECK_MSG(tu_maxdiff(dw1, dw2, n_w, "dw fast vs ref") <= CONV_TOL * m, "%s", what);
-    m = 0;
-    for (int k = 0; k < s->C_out; k++) m = fmax(m, fabs(db2[k]));
-    CHECK_MSG(tu_maxdiff(db1, db2, s->C_out, "db fast vs ref") <= CONV_TOL * m, "%s", what);
-    /* accumulation: a second fast backward doubles every gradient */
-    sn_conv2d_backward(di1, dw1, db1, R, in, w, s, scr);
-    int dbl = 1;
-    for (size_t k = 0; k < n_in; k++) dbl &= fabs(di1[k] - 2.0 * di2[k]) <= 1e-4 * (1 + fabs(di2[k]));
-    for (size_t k = 0; k < n_w; k++) dbl &= fabs(dw1[k] - 2.0 * dw2[k]) <= 1e-4 * (1 + fabs(dw2[k]));
-    CHECK_MSG(dbl, "%s: backward does not accumulate", what);
-    /* the fresh variant writes din: what a zeroed din accumulates, bit for bit */
-    memset(di2, 0, n_in * sizeof(float));
-    sn_conv2d_backward(di2, NULL, NULL, R, in, w, s, scr);
-    tu_fill(di1, n_in, -9, 9);
-    sn_conv2d_backward_fresh(di1, NULL, NULL, R, in, w, s, scr);
-    CHECK_MSG(!memcmp(di1, di2, n_in * sizeof(float)), "%s: backward_fresh differs from a zeroed backward", what);
-
-    /* finite differences of sum(R * conv(in, w, b)) (linear in each: exact up to rounding) */
-    const float h = 0.25f;   /* the sum is linear in each input: a long step only beats rounding */
-    int bad = 0;
-    for (int impl = 0; impl < 2; impl++) {
-        conv_fwd_fn f = impl ? sn_conv2d_forward : sn_conv2d_forward_ref;
-        conv_bwd_fn g = impl ? sn_conv2d_backward : sn_conv2d_backward_ref;
-        memset(di1, 0, n_in * sizeof(float));
-        memset(dw1, 0, n_w * sizeof(float));
-        memset(db1, 0, s->C_out * sizeof(float));
-        g(di1, dw1, db1, R, in, w, s, scr);
-        for (int t = 0; t < 12; t++) {
-            int which = t % 3;
-            float *arr = which == 0 ? in : which == 1 ? w : b;
-            const float *an = which == 0 ? di1 : which == 1 ? dw1 : db1;
-            size_t n = which == 0 ? n_in : which == 1 ? n_w : (size_t)s->C_out;
-            size_t k = (size_t)(tu_rand() % n);
-            float keep = arr[k];
-            arr[k] = keep + h;
-            double lp = conv_dot(f, in, w, b, R, s, o1, scr, n_out);
-            arr[k] = keep - h;
-            double lm = conv_dot(f, in, w, b, R, s, o1, scr, n_out);
-            arr[k] = keep;
-            double fd = (lp - lm) / (2.0 * h);
-            if (!(fabs(an[k] - fd) <= LAYER_RTOL * fabs(fd) + LAYER_ATOL)) {
-                bad++;
-                fprintf(stderr, "  %s %s d%s[%zu]: analytic %.6g fd %.6g\n", what, impl ? "fast" : "ref",
-                        which == 0 ? "in" : which == 1 ? "w" : "b", k, an[k], fd);
-            }
-        }
-    }
-    CHECK_MSG(bad == 0, "%s: %d finite-difference mismatches", what, bad);
-    free(in); free(w); free(b); free(o1); free(o2); free(R);
-    free(di1); free(di2); free(dw1); free(dw2); free(db1); free(db2); free(scr);
-}
 
 static void test_conv2d(void) {
     /* C_in C_out H W kh kw sh sw dh dw ph pw */
@@ -185,17 +85,7 @@ static void test_conv2d(void) {
         {32, 32, 9, 40, 3, 9, 1, 2, 4, 1, 4, 4},   /* convs.3 at 32 filters: several blocks each way */
         {2, 21, 8, 33, 3, 9, 1, 1, 1, 1, 1, 4},    /* blocks of 8, 8, 4, 1 output channels */
     };
-    /* every kernel level this CPU has: the direct AVX-512 kernels, then the
-     * per-row conv1d paths of kernels.c at its AVX2 and plain levels */
-    int done[SONO_CPU_AVX512 + 1] = {0};
-    for (int level = SONO_CPU_AVX512; level >= SONO_CPU_PLAIN; level--) {
-        int got = sono_set_cpu_level(level);
-        if (done[got]) continue;
-        done[got] = 1;
-        printf("conv2d at kernel level %s\n", sono_cpu_level_name(got));
-        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) test_conv2d_shape(&shapes[i]);
-    }
-    sono_set_cpu_level(SONO_CPU_AVX512);
+    conv2d_check_shapes(shapes, sizeof shapes / sizeof shapes[0]);
 }
 
 static void test_lrelu(void) {
@@ -238,55 +128,7 @@ static disc_config small_config(float slope) {
     return c;
 }
 
-enum { LOSS_D, LOSS_ADV, LOSS_FEAT };
-
-static double loss_of(disc *d, int which, const float *x, const float *y) {
-    double a, f;
-    if (which == LOSS_D) return sn_disc_loss_d(d, x, y);   /* grads pollution is harmless here */
-    sn_disc_loss_g(d, x, y, 0, 0, NULL, &a, &f);
-    return which == LOSS_ADV ? a : f;
-}
-
-/* Directional derivative of loss `which` along v (n floats) at buf (the
- * parameters or y), from central differences f(h), f(h/2). linear = 0: the
- * loss is smooth there, Richardson (4 f(h/2) - f(h)) / 3. linear = 1: dense
- * kinks (every LeakyReLU input or L1 difference that crosses zero inside the
- * step bends the loss a little) give the central difference an O(h) error,
- * removed by 2 f(h/2) - f(h). Against an = <gradient, v>; allowed
- * FD_RTOL |fd| + FD_ATOL_SCALE * sum |g_k v_k| + FD_ATOL. */
-static int fd_dir(disc *d, int which, const float *x, const float *y, float *buf, const float *v, const float *g,
-                  size_t n, double h, int linear, const char *what) {
-    float *keep = malloc(n * sizeof(float));
-    memcpy(keep, buf, n * sizeof(float));
-    double an = 0, scale = 0, e[2];
-    for (size_t k = 0; k < n; k++) {
-        an += (double)g[k] * v[k];
-        scale += fabs((double)g[k] * v[k]);
-    }
-    /* e[j]: central difference at step h / 2^j minus the analytic change
-     * along the perturbation actually applied (buf rounded to float), so that
-     * the rounding of keep + t v does not count as error */
-    for (int j = 0; j < 2; j++) {
-        double t = j ? h / 2 : h, l[2], a[2];
-        for (int sgn = 0; sgn < 2; sgn++) {
-            a[sgn] = 0;
-            for (size_t k = 0; k < n; k++) {
-                buf[k] = (float)(keep[k] + (sgn ? -t : t) * v[k]);
-                a[sgn] += (double)g[k] * ((double)buf[k] - keep[k]);
-            }
-            l[sgn] = loss_of(d, which, x, y);
-        }
-        e[j] = (l[0] - l[1] - (a[0] - a[1])) / (2 * t);
-    }
-    memcpy(buf, keep, n * sizeof(float));
-    free(keep);
-    double fd = an + (linear ? 2 * e[1] - e[0] : (4 * e[1] - e[0]) / 3);
-    int ok = fabs(an - fd) <= FD_RTOL * fabs(fd) + FD_ATOL_SCALE * scale + FD_ATOL;
-    if (!ok || getenv("DISC_VERBOSE"))
-        fprintf(ok ? stdout : stderr, "  %s %s: analytic %.7g fd %.7g (h %.7g, h/2 %.7g), scale %.3g\n",
-                ok ? "ok " : "BAD", what, an, fd, an + e[0], an + e[1], scale);
-    return ok;
-}
+ADV_MODEL_OF(disc, disc)
 
 static void test_fd_disc(float slope) {
     disc_config cfg = small_config(slope);
@@ -317,85 +159,29 @@ static void test_fd_disc(float slope) {
      * slope by 1 / (n_scales * B * logits)); at the default init every logit
      * lies inside (-1, 1), which each scale's d L_d / d conv_post.bias being
      * exactly 0 confirms (checked), so both hinges are active everywhere. */
+    const adv_model am = disc_adv_model(d, "DISC_VERBOSE");
     sn_disc_zero_grad(d);
     double L0 = sn_disc_loss_d(d, x, y);
     float *an = malloc(n * sizeof(float)), *v = malloc((n > nx ? n : nx) * sizeof(float));
     memcpy(an, sn_disc_grads(d), n * sizeof(float));
     printf("small disc (slope %.2g): %zu params, L_d %.6f\n", slope, n, L0);
-    int bad = 0;
-    if (slope == 1.0f) {
-        for (int i = 0; i < np; i++)
-            if (strstr(tab[i].name, "conv_post.bias"))
-                CHECK_MSG(fabs(an[tab[i].offset]) < 1e-6, "%s: gradient %g, not all hinges active", tab[i].name,
-                          an[tab[i].offset]);
-        for (int i = 0; i < np; i++) {
-            const size_t off = tab[i].offset, m = tab[i].numel;
-            double rms = 0;
-            for (size_t k = 0; k < m; k++) rms += (double)p[off + k] * p[off + k];
-            rms = sqrt(rms / m);
-            tu_fill(v, m, -1, 1);
-            bad += !fd_dir(d, LOSS_D, x, y, p + off, v, an + off, m, 3e-2 * fmax(rms, 0.05), 0, tab[i].name);
-        }
-        printf("  L_d wrt %d parameter tensors: %d bad\n", np, bad);
-        CHECK_MSG(bad == 0, "L_d: %d parameter tensors fail finite differences", bad);
-    }
+    if (slope == 1.0f) adv_check_params_fd(&am, x, y, an, v);
 
     /* accumulation: another call adds the same gradient again */
-    sn_disc_zero_grad(d);
-    sn_disc_loss_d(d, x, y);
-    memcpy(an, sn_disc_grads(d), n * sizeof(float));
-    sn_disc_loss_d(d, x, y);
-    {
-        const float *g = sn_disc_grads(d);
-        int ok = 1;
-        for (size_t i = 0; i < n; i++) ok &= fabs(g[i] - 2.0 * an[i]) <= 1e-5 * (1 + fabs(an[i]));
-        CHECK_MSG(ok, "sn_disc_loss_d does not accumulate");
-    }
+    adv_check_accumulates(&am, x, y, an);
 
     /* generator losses w.r.t. y along random directions: 3 over the whole
      * batch, then one confined to each (crop, channel); the disc grads must
      * stay as they are. The logits stay inside the hinges (see above): with
      * them spread over both sides, a few steep hinge kinks inside the step
-     * spoil the differences; the hinge masks are checked against PyTorch. */
-    memcpy(an, sn_disc_grads(d), n * sizeof(float));
-    float *dy = malloc(nx * sizeof(float));
-    static const char *names[4] = {"adv (hinge2)", "adv (hinge)", "feat (relative)", "feat (plain)"};
-    for (int which = 0; which < 4; which++) {
-        sn_disc_set_loss_forms(d, which == 1 ? DISC_GEN_HINGE : DISC_GEN_HINGE2, which != 3);
-        const int is_feat = which >= 2;
-        memset(dy, 0, nx * sizeof(float));
-        double adv, feat;
-        sn_disc_loss_g(d, x, y, is_feat ? 0.0f : 1.0f, is_feat ? 1.0f : 0.0f, dy, &adv, &feat);
-        bad = 0;
-        const int ndir = 3 + B * C;
-        for (int r = 0; r < ndir; r++) {
-            tu_fill(v, nx, -1, 1);
-            if (r >= 3)
-                for (size_t k = 0; k < nx; k++)
-                    if (k / T != (size_t)(r - 3)) v[k] = 0;
-            char what[80];
-            snprintf(what, sizeof what, "%s wrt y, direction %d", names[which], r);
-            bad += !fd_dir(d, is_feat ? LOSS_FEAT : LOSS_ADV, x, y, y, v, dy, nx, 1e-3, 1, what);
-        }
-        printf("  %-16s adv %.6f feat %.6f; wrt y along %d directions: %d bad\n", names[which], adv, feat, ndir,
-               bad);
-        /* slope 0.2: LeakyReLU and L1 kinks at every scale; the differences
-         * converge only below steps (~1e-5) where float32 rounding of the loss
-         * takes over, so one direction in 7 may miss (measured: 2 misses over
-         * 30 seeds x 4 losses x 7 directions; the values match PyTorch in 4) */
-        const int allowed = slope == 1.0f ? 0 : 1;
-        CHECK_MSG(bad <= allowed, "slope %g: %s: %d directions fail finite differences", slope, names[which], bad);
-        /* dy accumulates; weights combine linearly */
-        float *dy2 = malloc(nx * sizeof(float));
-        memcpy(dy2, dy, nx * sizeof(float));
-        sn_disc_loss_g(d, x, y, is_feat ? 0.0f : 3.0f, is_feat ? 3.0f : 0.0f, dy2, NULL, NULL);
-        int ok = 1;
-        for (size_t i = 0; i < nx; i++) ok &= fabs(dy2[i] - 4.0 * dy[i]) <= 1e-5 * (1e-3 + fabs(dy[i]));
-        CHECK_MSG(ok, "%s: dy does not accumulate linearly in the weight", names[which]);
-        free(dy2);
-    }
-    sn_disc_set_loss_forms(d, DISC_GEN_HINGE2, 1);
-    CHECK_MSG(!memcmp(an, sn_disc_grads(d), n * sizeof(float)), "sn_disc_loss_g touched the disc gradients");
+     * spoil the differences; the hinge masks are checked against PyTorch.
+     * slope 0.2: LeakyReLU and L1 kinks at every scale; the differences
+     * converge only below steps (~1e-5) where float32 rounding of the loss
+     * takes over, so one direction in 7 may miss (measured: 2 misses over
+     * 30 seeds x 4 losses x 7 directions; the values match PyTorch in 4) */
+    char tag[32];
+    snprintf(tag, sizeof tag, "slope %g", slope);
+    adv_check_y_fd(&am, x, y, B * C, T, 0, slope == 1.0f ? 0 : 1, tag, v);
 
     /* deterministic init, g = ||v|| */
     disc *d2 = sn_disc_new_config(&cfg, B, T, &err);
@@ -404,37 +190,13 @@ static void test_fd_disc(float slope) {
     CHECK(!memcmp(sn_disc_params(d), sn_disc_params(d2), n * sizeof(float)));
     sn_disc_init_params(d2, 43);
     CHECK(memcmp(sn_disc_params(d), sn_disc_params(d2), n * sizeof(float)));
-    int gn_ok = 1;
-    for (int i = 0; i + 1 < np; i++)
-        if (strstr(tab[i].name, ".weight_g")) {
-            const train_param *vt = &tab[i + 1];
-            size_t inner = vt->numel / tab[i].numel;
-            for (size_t r = 0; r < tab[i].numel; r++) {
-                double ss = 0;
-                for (size_t k = 0; k < inner; k++)
-                    ss += (double)p[vt->offset + r * inner + k] * p[vt->offset + r * inner + k];
-                gn_ok &= fabs(p[tab[i].offset + r] - sqrt(ss)) <= 1e-5 * sqrt(ss);
-            }
-        }
-    CHECK_MSG(gn_ok, "init: weight_g != ||weight_v||");
+    CHECK_MSG(adv_weight_g_is_norm(tab, np, p), "init: weight_g != ||weight_v||");
     sn_disc_free(d2);
-    free(dy); free(an); free(v); free(x); free(y);
+    free(an); free(v); free(x); free(y);
     sn_disc_free(d);
 }
 
 /* ---- 4: against PyTorch -------------------------------------------------- */
-
-static double norm_err(const float *a, const float *ref, size_t n, const char *what) {
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - ref[i]);
-        if (!(e <= md)) md = e;
-        mr = fmax(mr, fabs(ref[i]));
-    }
-    double ne = mr > 0 ? md / mr : md;
-    if (what) printf("  %-40s max abs diff %.3g, normalised %.3g\n", what, md, ne);
-    return ne;
-}
 
 static void test_fixture(const char *dir) {
     char path[4096];
@@ -492,7 +254,7 @@ static void test_fixture(const char *dir) {
         const sono_tensor *g = sn_tensors_find(f, name);
         CHECK_MSG(g && (size_t)g->numel == tab[i].numel, "%s missing", name);
         if (!g || (size_t)g->numel != tab[i].numel) continue;
-        double e = norm_err(sn_disc_grads(d) + tab[i].offset, g->data, tab[i].numel, getenv("DISC_VERBOSE") ? name : NULL);
+        double e = adv_norm_err(sn_disc_grads(d) + tab[i].offset, g->data, tab[i].numel, getenv("DISC_VERBOSE") ? name : NULL);
         if (e > worst) worst = e;
         CHECK_MSG(e <= GRAD_TOL, "%s: normalised error %.3g", name, e);
     }
@@ -515,7 +277,7 @@ static void test_fixture(const char *dir) {
         CHECK_MSG(fabs(v - ref) <= LOSS_RTOL * fmax(fabs(ref), 1e-3), "%s %.8f vs %.8f", loss[which], v, ref);
         CHECK_MSG(g && (size_t)g->numel == nx, "%s missing", name);
         if (g && (size_t)g->numel == nx) {
-            double e = norm_err(dy, g->data, nx, name), num = 0, den = 0;
+            double e = adv_norm_err(dy, g->data, nx, name), num = 0, den = 0;
             for (size_t i = 0; i < nx; i++) {
                 num += ((double)dy[i] - g->data[i]) * ((double)dy[i] - g->data[i]);
                 den += (double)g->data[i] * g->data[i];
