@@ -11,30 +11,17 @@
 # "basic" needs no model. "model" needs a codec checkpoint: $SONO_TEST_MODEL,
 # else tests/data/tiny24.th, else tests/codec/data/tiny24.th; without one it
 # exits 77 (skipped). Inputs are made by FIXTURE (cli_fixture.c).
-set -u
-LC_ALL=C
-export LC_ALL
+TEST_NAME=cli
+. "$(dirname "$0")/../sh_common.sh"
 MODE=$1
 SONOTOK=$2
 FIX=$3
 SRC=$4
-# meson passes build-relative paths; the test changes folders
-abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 SONOTOK=$(abs "$SONOTOK")
 FIX=$(abs "$FIX")
 SRC=$(abs "$SRC")
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/sonotok-cli.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
 
-FAILS=0
-CHECKS=0
-fail() {
-    FAILS=$((FAILS + 1))
-    echo "FAIL: $*"
-    if [ -s "$W/err" ]; then sed 's/^/    stderr: /' "$W/err" | head -5; fi
-}
 
 # run EXPECTED_RC DESCRIPTION CMD...  (stdout -> $W/out, stderr -> $W/err)
 run() {

@@ -14,10 +14,8 @@
 # per kernel level. The comparison runs at this CPU's level and at every lower
 # one (the program's SONOTOK_CPU cap reaches every kernel family); a level
 # with no file is skipped, and with none at all the test is (exit 77).
-set -u
-LC_ALL=C
-export LC_ALL
-abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+TEST_NAME=golden
+. "$(dirname "$0")/../sh_common.sh"
 SONOTOK=$(abs "$1")
 FIX=$(abs "$2")
 SRC=$(abs "$3")
@@ -36,9 +34,6 @@ if [ "$MODE" = --write ]; then
     levels=${SONOTOK_CPU:-${levels%% *}}
 fi
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/sonotok-golden.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
 cd "$W" || exit 1
 
 die() { echo "golden: $*"; exit 1; }

@@ -8,22 +8,15 @@
 #
 # Inputs are made by FIXTURE (tests/cli/cli_fixture.c) and, for the silent
 # WAV, by printf below.
-set -u
-LC_ALL=C
-export LC_ALL
-abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+TEST_NAME=eval
+. "$(dirname "$0")/../sh_common.sh"
 SONOTOK=$(abs "$1")
 FIX=$(abs "$2")
 SRC=$(abs "$3")
 MODEL=${SONO_TEST_MODEL:-$SRC/tests/codec/data/tiny24.th}
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/sonotok-eval.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
 cd "$W" || exit 1
 
-FAILS=0
-CHECKS=0
 fail() {
     FAILS=$((FAILS + 1))
     echo "FAIL: $*"

@@ -9,27 +9,15 @@
 # when flite, pocketsphinx_batch, sox or the en-us model is missing. It uses
 # the default codec when models/default.safetensors exists and Opus when
 # opusenc/opusdec do.
-set -u
-LC_ALL=C
-export LC_ALL
+TEST_NAME=wer
+. "$(dirname "$0")/../sh_common.sh"
 MODE=$1
 SONOTOK=$2
 SRC=$3
-abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
 SONOTOK=$(abs "$SONOTOK")
 SRC=$(abs "$SRC")
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/sonotok-wer.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT
-trap 'exit 1' INT TERM
 
-FAILS=0
-CHECKS=0
-fail() {
-    FAILS=$((FAILS + 1))
-    echo "FAIL: $*"
-    if [ -s "$W/err" ]; then sed 's/^/    stderr: /' "$W/err" | head -5; fi
-}
 
 # wer_case DESCRIPTION EXPECTED_LINE REF_TEXT HYP_TEXT  (texts through printf %b)
 wer_case() {
