@@ -195,23 +195,18 @@ static sono_audio_reader *file_open(eval_file *f, int rate, int channels, int *r
     if (!f->loaded) {
         struct stat st;
         f->loaded = 1;
-        if (stat(f->path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) &&
+        const int found = stat(f->path, &st) == 0;
+        if (found && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) &&
             (*rc = cli_read_file(f->path, &f->mem, &f->n_mem)) != 0)
             return NULL;
+        /* no --plot image may land on a file we score: registered once, at the first open */
+        if (found && S_ISREG(st.st_mode) && (*rc = cli_protect_inputs(&f->path, 1)) != 0) return NULL;
     }
     int err = 0;
     sono_clear_error();
     sono_audio_reader *r = f->mem ? sono_audio_open_mem(f->mem, (int64_t)f->n_mem, rate, channels, &err)
                                   : sono_audio_open(f->path, rate, channels, &err);
-    if (!r) {
-        *rc = cli_fail_sono(f->path, err ? err : SONO_E_IO);
-        return NULL;
-    }
-    /* no --plot image may land on a file we scored */
-    if (!f->mem && (*rc = cli_protect_inputs(&f->path, 1)) != 0) {
-        sono_audio_close(r);
-        return NULL;
-    }
+    if (!r) *rc = cli_fail_sono(f->path, err ? err : SONO_E_IO);
     return r;
 }
 
