@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -395,6 +396,57 @@ int cli_check_output(const char *path) {
     sono_clear_error();
     int e = sono_output_check(path);
     return e ? cli_fail_sono(path, e) : 0;
+}
+
+int cli_spool(const char *path, char *out, size_t size, int *spool_fd) {
+    struct stat st;
+    *spool_fd = -1;
+    const int is_stdin = strcmp(path, "-") == 0;
+    if (is_stdin && fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) && lseek(STDIN_FILENO, 0, SEEK_CUR) == 0) {
+        snprintf(out, size, "/dev/fd/%d", STDIN_FILENO);
+        return 0;
+    }
+    const int in = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return cli_fail_errno(path, errno);
+    const char *dir = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/sonotok-spool.XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(tmpl);
+    if (fd < 0) {
+        int e = errno;
+        if (!is_stdin) close(in);
+        return cli_fail(CLI_EXIT_IO, path, "cannot make a temporary file in %s: %s", dir && *dir ? dir : "/tmp",
+                        strerror(e));
+    }
+    unlink(tmpl);
+    static char buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n == 0) break;
+        if (n < 0 && errno == EINTR) continue;
+        int e = errno;
+        for (ssize_t w = 0, k; n > 0 && w < n; w += k)
+            if ((k = write(fd, buf + w, (size_t)(n - w))) < 0) {
+                if (errno == EINTR) {
+                    k = 0;
+                    continue;
+                }
+                e = errno;
+                n = -2;
+                break;
+            }
+        if (n < 0) {
+            close(fd);
+            if (!is_stdin) close(in);
+            return n == -1 ? cli_fail_errno(path, e)
+                           : cli_fail(CLI_EXIT_IO, path, "cannot copy %s to a temporary file: %s",
+                                      is_stdin ? "standard input" : "the input", strerror(e));
+        }
+    }
+    if (!is_stdin) close(in);
+    *spool_fd = fd;
+    snprintf(out, size, "/dev/fd/%d", fd);
+    return 0;
 }
 
 int cli_read_file(const char *path, uint8_t **out, size_t *n_out) {

@@ -169,6 +169,14 @@ int cli_check_output(const char *path);
 /* Read a whole file ("-" is stdin) into a malloc'd buffer; 0 or CLI_EXIT_IO (printed). */
 int cli_read_file(const char *path, uint8_t **buf, size_t *n);
 
+/* A path the audio reader can open more than once for path ("-" is stdin),
+ * which may be a pipe: standard input itself when it is a regular file at
+ * its start, else a copy in a temporary file, unlinked at once (so nothing
+ * is left behind, whatever happens), that *spool_fd keeps open (-1 when
+ * none; the caller closes it). Reading a pipe into memory instead held the
+ * whole stream (705 MB for an hour). 0 or an exit code (printed). */
+int cli_spool(const char *path, char *out, size_t size, int *spool_fd);
+
 /* ---- paths ---- */
 
 /* Extension of the last path component without the dot, or "" (never NULL). */

@@ -9,7 +9,6 @@
  * run in blocks, so memory does not grow with the files' length. They are
  * computed on mono mixes at the reference's own rate; estimates at another
  * rate are resampled to it. */
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <opus/opus.h>
@@ -17,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sonotok/metrics.h"
 #include "commands.h"
@@ -172,8 +172,8 @@ static int walk(const cli_common *c, eval_list *l, const char *root, const char 
  * reference is read once for the metrics' first pass and once per system
  * for the second (see sono_metrics_stream), the estimate once per system,
  * both once more for --plot.
- * A file that is not a regular file (a pipe) cannot be read twice: its bytes
- * are read into memory once and decoded from there. */
+ * A file that is not a regular file (a pipe) cannot be read twice: it is
+ * copied once to an unlinked temporary file (cli_spool) and decoded from there. */
 
 enum { EVAL_BLOCK = 16384 };
 
@@ -182,12 +182,14 @@ static int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 typedef struct {
     const char *path;
-    uint8_t *mem; /* the bytes of a file that is not a regular file, else NULL */
-    size_t n_mem;
+    char spool[32]; /* a file that is not a regular file (a pipe): its copy, /dev/fd/N (cli_spool), else "" */
+    int spool_fd;
     int loaded;
 } eval_file;
 
-static void file_free(eval_file *f) { free(f->mem); }
+static void file_free(eval_file *f) {
+    if (f->spool[0]) close(f->spool_fd);
+}
 
 /* Open path converted to rate (0: the file's) and channels (0: the file's).
  * Prints the error and returns NULL with *rc set on failure. */
@@ -196,16 +198,16 @@ static sono_audio_reader *file_open(eval_file *f, int rate, int channels, int *r
         struct stat st;
         f->loaded = 1;
         const int found = stat(f->path, &st) == 0;
-        if (found && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) &&
-            (*rc = cli_read_file(f->path, &f->mem, &f->n_mem)) != 0)
-            return NULL;
+        if (found && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+            if ((*rc = cli_spool(f->path, f->spool, sizeof f->spool, &f->spool_fd)) != 0) return NULL;
+            if (f->spool_fd < 0) f->spool[0] = 0;
+        }
         /* no --plot image may land on a file we score: registered once, at the first open */
         if (found && S_ISREG(st.st_mode) && (*rc = cli_protect_inputs(&f->path, 1)) != 0) return NULL;
     }
     int err = 0;
     sono_clear_error();
-    sono_audio_reader *r = f->mem ? sono_audio_open_mem(f->mem, (int64_t)f->n_mem, rate, channels, &err)
-                                  : sono_audio_open(f->path, rate, channels, &err);
+    sono_audio_reader *r = sono_audio_open(f->spool[0] ? f->spool : f->path, rate, channels, &err);
     if (!r) *rc = cli_fail_sono(f->path, err ? err : SONO_E_IO);
     return r;
 }

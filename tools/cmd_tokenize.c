@@ -380,51 +380,6 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
     return rc;
 }
 
-/* Standard input as a path the audio reader can open twice: stdin itself
- * when it is a regular file at its start, else a copy in a temporary file,
- * unlinked at once (so nothing is left behind, whatever happens), that
- * *spool_fd keeps open. Reading a pipe into memory instead held the whole
- * stream (705 MB for an hour). 0 or an exit code (printed). */
-static int stdin_path(char *path, size_t size, int *spool_fd) {
-    struct stat st;
-    *spool_fd = -1;
-    if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) && lseek(STDIN_FILENO, 0, SEEK_CUR) == 0) {
-        snprintf(path, size, "/dev/fd/%d", STDIN_FILENO);
-        return 0;
-    }
-    const char *dir = getenv("TMPDIR");
-    char tmpl[4096];
-    snprintf(tmpl, sizeof tmpl, "%s/sonotok-stdin.XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(tmpl);
-    if (fd < 0) return cli_fail(CLI_EXIT_IO, "-", "cannot make a temporary file in %s: %s",
-                                dir && *dir ? dir : "/tmp", strerror(errno));
-    unlink(tmpl);
-    static char buf[1 << 16];
-    for (;;) {
-        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
-        if (n == 0) break;
-        if (n < 0 && errno == EINTR) continue;
-        int e = errno;
-        for (ssize_t w = 0, k; n > 0 && w < n; w += k)
-            if ((k = write(fd, buf + w, (size_t)(n - w))) < 0) {
-                if (errno == EINTR) {
-                    k = 0;
-                    continue;
-                }
-                e = errno;
-                n = -2;
-                break;
-            }
-        if (n < 0) {
-            close(fd);
-            return n == -1 ? cli_fail_errno("-", e)
-                           : cli_fail(CLI_EXIT_IO, "-", "cannot copy standard input to a temporary file: %s", strerror(e));
-        }
-    }
-    *spool_fd = fd;
-    snprintf(path, size, "/dev/fd/%d", fd);
-    return 0;
-}
 
 /* A reader error on input, naming standard input "-" rather than the path
  * it was opened by. */
@@ -440,7 +395,7 @@ static int tokenize_file(const tok_opts *o, const char *input) {
     int is_stdin = strcmp(input, "-") == 0, spool_fd = -1;
     char in_path[64];
     int rc = 0;
-    if (is_stdin && (rc = stdin_path(in_path, sizeof in_path, &spool_fd)) != 0) return rc;
+    if (is_stdin && (rc = cli_spool(input, in_path, sizeof in_path, &spool_fd)) != 0) return rc;
     const char *path = is_stdin ? in_path : input;
 
     /* Check the input and output before spending time on the model. */
