@@ -119,9 +119,9 @@ int sono_codec_config_set(sono_codec_config *cfg, const char *key, const double 
 }
 
 int sono_codec_config_get(const sono_codec_config *cfg, const char *key, double *values, int max_values) {
-    if (!strcmp(key, "hop") || !strcmp(key, "frame_rate")) {
-        if (max_values > 0)
-            values[0] = key[0] == 'h' ? sn_codec_config_hop(&cfg->c) : sn_codec_config_frame_rate(&cfg->c);
+    const int hop = !strcmp(key, "hop");
+    if (hop || !strcmp(key, "frame_rate")) {
+        if (max_values > 0) values[0] = hop ? sn_codec_config_hop(&cfg->c) : sn_codec_config_frame_rate(&cfg->c);
         return 1;
     }
     json_object *o = config_object(&cfg->c), *v;
