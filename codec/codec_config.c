@@ -25,6 +25,12 @@ static void config_seanet_defaults(codec_config *c) {
     c->pad_mode = PAD_REFLECT;
     c->codebook_size = 1024;
     c->overlap = 0.01;
+    c->decoder = DECODER_SEANET;
+    c->vocos_dim = 384;
+    c->vocos_intermediate = 1152;
+    c->vocos_layers = 8;
+    c->vocos_kernel = 7;
+    c->vocos_n_fft = 0;       /* 0: 4 x hop */
 }
 
 int sn_codec_config_preset(const char *name, codec_config *c) {
@@ -96,6 +102,20 @@ int sn_codec_config_check(const codec_config *c) {
     REQ(c->norm != NORM_TIME_GROUP || c->segment > 0,
         "time_group_norm needs segments (group norm sees the whole segment)");
     for (int i = 0; i < c->n_bandwidths; i++) REQ(c->bandwidths[i] > 0 && c->bandwidths[i] < 10000, "bad bandwidth");
+    REQ(c->decoder == DECODER_SEANET || c->decoder == DECODER_VOCOS, "unknown decoder");
+    if (c->decoder == DECODER_VOCOS) {
+        int hop = sn_codec_config_hop(c);
+        REQ(c->vocos_dim >= 1 && c->vocos_dim <= 4096, "vocos_dim %d out of range", c->vocos_dim);
+        REQ(c->vocos_intermediate >= 1 && c->vocos_intermediate <= 16384, "vocos_intermediate %d out of range",
+            c->vocos_intermediate);
+        REQ(c->vocos_layers >= 0 && c->vocos_layers <= 64, "vocos_layers %d out of range", c->vocos_layers);
+        REQ(c->vocos_kernel >= 1 && c->vocos_kernel <= 63 && c->vocos_kernel % 2 == 1,
+            "vocos_kernel must be odd, 1..63");
+        REQ(c->vocos_n_fft >= hop && c->vocos_n_fft <= 16384 && c->vocos_n_fft % 2 == 0
+            && (c->vocos_n_fft - hop) % 2 == 0, "vocos_n_fft %d must be even, >= the hop %d, and differ from it "
+            "by an even number", c->vocos_n_fft, hop);
+        REQ(c->channels == 1, "a vocos decoder is mono");
+    }
 #undef REQ
     return 0;
 }
@@ -186,6 +206,7 @@ static json_object *parse_object(const char *json, const char *what) {
 int sn_codec_config_from_json(const char *json, codec_config *c) {
     config_seanet_defaults(c);
     int rc = sn_codec_config_apply_json(json, c);
+    if (!rc && c->decoder == DECODER_VOCOS && c->vocos_n_fft == 0) c->vocos_n_fft = 4 * sn_codec_config_hop(c);
     return rc ? rc : sn_codec_config_check(c);
 }
 
@@ -204,6 +225,12 @@ int sn_codec_config_apply_json(const char *json, codec_config *c) {
         else if (!strcmp(s, "none")) c->norm = NORM_NONE;
         else BAD("norm");
     }
+    if ((r = jstr(o, "decoder", &s)) < 0) BAD("decoder");
+    if (r) {
+        if (!strcmp(s, "seanet")) c->decoder = DECODER_SEANET;
+        else if (!strcmp(s, "vocos")) c->decoder = DECODER_VOCOS;
+        else BAD("decoder");
+    }
     if ((r = jstr(o, "pad_mode", &s)) < 0) BAD("pad_mode");
     if (r) {
         if (!strcmp(s, "reflect")) c->pad_mode = PAD_REFLECT;
@@ -217,6 +244,8 @@ int sn_codec_config_apply_json(const char *json, codec_config *c) {
         {"n_residual_layers", &c->n_residual_layers}, {"dilation_base", &c->dilation_base},
         {"compress", &c->compress}, {"lstm", &c->lstm_layers}, {"true_skip", &c->true_skip},
         {"codebook_size", &c->codebook_size}, {"n_q", &c->n_q}, {"normalize", &c->normalize},
+        {"vocos_dim", &c->vocos_dim}, {"vocos_intermediate", &c->vocos_intermediate},
+        {"vocos_layers", &c->vocos_layers}, {"vocos_kernel", &c->vocos_kernel}, {"vocos_n_fft", &c->vocos_n_fft},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (jint(o, ints[i].k, ints[i].v) < 0) BAD(ints[i].k);
@@ -329,6 +358,14 @@ char *sn_codec_config_to_json(const codec_config *c) {
     json_object_object_add(o, "normalize", json_object_new_int(c->normalize));
     json_object_object_add(o, "segment", json_object_new_double(c->segment));
     json_object_object_add(o, "overlap", json_object_new_double(c->overlap));
+    if (c->decoder == DECODER_VOCOS) { /* SEANet-decoder configs keep their old JSON (and model hashes) */
+        json_object_object_add(o, "decoder", json_object_new_string("vocos"));
+        json_object_object_add(o, "vocos_dim", json_object_new_int(c->vocos_dim));
+        json_object_object_add(o, "vocos_intermediate", json_object_new_int(c->vocos_intermediate));
+        json_object_object_add(o, "vocos_layers", json_object_new_int(c->vocos_layers));
+        json_object_object_add(o, "vocos_kernel", json_object_new_int(c->vocos_kernel));
+        json_object_object_add(o, "vocos_n_fft", json_object_new_int(c->vocos_n_fft));
+    }
     const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
     char *out = s ? strdup(s) : NULL;
     json_object_put(o);

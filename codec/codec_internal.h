@@ -14,6 +14,10 @@
 
 enum { NORM_NONE = 0, NORM_WEIGHT = 1, NORM_TIME_GROUP = 2 };
 enum { PAD_REFLECT = 0, PAD_ZERO = 1 };
+/* The decoder: EnCodec's SEANet (mirror of the encoder), or a Vocos-style head
+ * (ConvNeXt blocks at the frame rate predicting STFT magnitude and phase,
+ * then an inverse STFT with hop = the codec's hop). */
+enum { DECODER_SEANET = 0, DECODER_VOCOS = 1 };
 
 /* Architecture and behaviour. Field names follow EnCodec's SEANet arguments. */
 typedef struct {
@@ -39,6 +43,12 @@ typedef struct {
     int normalize;            /* per-segment RMS scale */
     double segment;           /* seconds, 0: whole signal in one segment */
     double overlap;           /* fraction of a segment */
+    int decoder;              /* DECODER_*; the encoder is always SEANet */
+    int vocos_dim;            /* DECODER_VOCOS: ConvNeXt width (384) */
+    int vocos_intermediate;   /* pointwise hidden width (1152) */
+    int vocos_layers;         /* ConvNeXt blocks (8) */
+    int vocos_kernel;         /* depthwise and embedding conv kernel, odd (7) */
+    int vocos_n_fft;          /* inverse STFT size = window length, even, >= hop (4 x hop) */
 } codec_config;
 
 /* Presets. Return 0 or SONO_E_NOT_FOUND. */
