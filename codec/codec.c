@@ -72,6 +72,7 @@ static int count_layer(const seanet_layer *y, void *user) {
 double sono_codec_macs_per_second(const sono_codec *c, int decoder, int n_q) {
     const codec_config *cfg = &c->cfg;
     double frame_rate = (double)cfg->sample_rate / sn_codec_config_hop(cfg);
+    if (decoder && cfg->decoder == DECODER_VOCOS) return sn_vocos_macs_per_frame(cfg) * frame_rate;
     double H = c->enc.lstm.C;
     mac_count mc = {decoder ? frame_rate : cfg->sample_rate, cfg->lstm_layers * 4.0 * H * (2.0 * H) * frame_rate, 0};
     sn_seanet_walk(cfg, decoder, count_layer, &mc);

@@ -99,6 +99,20 @@ typedef struct {
     conv_w last;
 } seanet_w;
 
+/* The Vocos head's weights (DECODER_VOCOS; notes/vocos_spec.md), PyTorch
+ * layouts: embed [dim][D][K], dwconv [dim][1][K], pwconv1 [inter][dim],
+ * pwconv2 [dim][inter], out [N+2][dim], norms and gamma [dim]. */
+#define VOCOS_MAX_LAYERS 64
+typedef struct {
+    const float *dw_w, *dw_b, *norm_w, *norm_b, *pw1_w, *pw1_b, *pw2_w, *pw2_b, *gamma;
+} vocos_block_w;
+
+typedef struct {
+    const float *embed_w, *embed_b, *norm_w, *norm_b;
+    vocos_block_w blk[VOCOS_MAX_LAYERS];
+    const float *final_w, *final_b, *out_w, *out_b;
+} vocos_w;
+
 /* ---- the architecture walk (seanet_arch.c) ----
  * One SEANet stack of a config as EnCodec's modules, in order: the one
  * description of the architecture that the loader, the streaming graph, the
@@ -147,7 +161,8 @@ struct sono_tensors;
 
 struct sono_codec {
     codec_config cfg;
-    seanet_w enc, dec;
+    seanet_w enc, dec;        /* dec: DECODER_SEANET only */
+    vocos_w voc;              /* DECODER_VOCOS only */
     const float **codebook;   /* [n_q] pointers to [codebook_size][dimension] */
     float *codebook_sqnorm;   /* [n_q][codebook_size] |e|^2 */
     struct sono_tensors *ts;  /* the loaded tensors (one block): every weight points into it */
@@ -165,7 +180,8 @@ int sn_codec_from_tensors(struct sono_tensors *ts, const codec_config *cfg, sono
 
 /* ---- streaming SEANet ---- */
 typedef struct seanet_run seanet_run;
-/* which: 0 encoder (audio -> latents), 1 decoder (latents -> audio). */
+/* which: 0 encoder (audio -> latents), 1 decoder (latents -> audio; a
+ * DECODER_VOCOS codec's decoder run is a vocos_run underneath). */
 seanet_run *sn_seanet_run_new(const sono_codec *c, int which, int *err);
 /* Push n samples ([C_in][n], planar). last: no input follows. Output is
  * [C_out][*n_out] in a buffer owned by the run, valid until the next call. */
@@ -173,6 +189,17 @@ int sn_seanet_run_push(seanet_run *r, const float *in, int64_t n, int last,
                     const float **out, int64_t *n_out);
 void sn_seanet_run_reset(seanet_run *r);
 void sn_seanet_run_free(seanet_run *r);
+
+/* ---- the Vocos head, streaming (vocos.c) ----
+ * The same contract as the SEANet decoder run: latents [D][n] in, audio
+ * [1][*n_out] out as soon as it is final, in a buffer owned by the run. */
+typedef struct vocos_run vocos_run;
+vocos_run *sn_vocos_run_new(const sono_codec *c, int *err);
+int sn_vocos_run_push(vocos_run *r, const float *latents, int64_t n, int last, const float **out, int64_t *n_out);
+void sn_vocos_run_reset(vocos_run *r);
+void sn_vocos_run_free(vocos_run *r);
+/* Multiply-adds per frame of the head as vocos.c computes it. */
+double sn_vocos_macs_per_frame(const codec_config *cfg);
 
 /* ---- RVQ ---- */
 size_t sn_rvq_scratch_floats(const sono_codec *c);

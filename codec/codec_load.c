@@ -86,11 +86,43 @@ static int add_layer(const seanet_layer *y, void *user) {
     return rc;
 }
 
+/* The Vocos head's parameters (notes/vocos_spec.md), in the spec's order. */
+static int add_vocos(plist *l, const codec_config *cfg, vocos_w *v) {
+    const int64_t D = cfg->dimension, dim = cfg->vocos_dim, inter = cfg->vocos_intermediate, K = cfg->vocos_kernel,
+                  N = cfg->vocos_n_fft;
+    const char *bb = "decoder.backbone.";
+    int rc = plist_add(l, bb, "embed.weight", &v->embed_w, 3, dim, D, K);
+    if (!rc) rc = plist_add(l, bb, "embed.bias", &v->embed_b, 1, dim, 0, 0);
+    if (!rc) rc = plist_add(l, bb, "norm.weight", &v->norm_w, 1, dim, 0, 0);
+    if (!rc) rc = plist_add(l, bb, "norm.bias", &v->norm_b, 1, dim, 0, 0);
+    for (int i = 0; !rc && i < cfg->vocos_layers; i++) {
+        vocos_block_w *b = &v->blk[i];
+        char pre[64];
+        snprintf(pre, sizeof pre, "%sconvnext.%d.", bb, i);
+        const struct { const char *sfx; const float **slot; int ndim; int64_t d0, d1, d2; } p[] = {
+            {"dwconv.weight", &b->dw_w, 3, dim, 1, K}, {"dwconv.bias", &b->dw_b, 1, dim, 0, 0},
+            {"norm.weight", &b->norm_w, 1, dim, 0, 0}, {"norm.bias", &b->norm_b, 1, dim, 0, 0},
+            {"pwconv1.weight", &b->pw1_w, 2, inter, dim, 0}, {"pwconv1.bias", &b->pw1_b, 1, inter, 0, 0},
+            {"pwconv2.weight", &b->pw2_w, 2, dim, inter, 0}, {"pwconv2.bias", &b->pw2_b, 1, dim, 0, 0},
+            {"gamma", &b->gamma, 1, dim, 0, 0},
+        };
+        for (size_t k = 0; !rc && k < sizeof p / sizeof p[0]; k++)
+            rc = plist_add(l, pre, p[k].sfx, p[k].slot, p[k].ndim, p[k].d0, p[k].d1, p[k].d2);
+    }
+    if (!rc) rc = plist_add(l, bb, "final_layer_norm.weight", &v->final_w, 1, dim, 0, 0);
+    if (!rc) rc = plist_add(l, bb, "final_layer_norm.bias", &v->final_b, 1, dim, 0, 0);
+    if (!rc) rc = plist_add(l, "decoder.head.", "out.weight", &v->out_w, 2, N + 2, dim, 0);
+    if (!rc) rc = plist_add(l, "decoder.head.", "out.bias", &v->out_b, 1, N + 2, 0, 0);
+    return rc;
+}
+
 static int walk_arch(sono_codec *c, plist *l) {
     const codec_config *cfg = &c->cfg;
     arch_walk enc = {l, cfg, &c->enc}, dec = {l, cfg, &c->dec};
     int rc;
-    if ((rc = sn_seanet_walk(cfg, 0, add_layer, &enc)) || (rc = sn_seanet_walk(cfg, 1, add_layer, &dec))) return rc;
+    if ((rc = sn_seanet_walk(cfg, 0, add_layer, &enc))) return rc;
+    rc = cfg->decoder == DECODER_VOCOS ? add_vocos(l, cfg, &c->voc) : sn_seanet_walk(cfg, 1, add_layer, &dec);
+    if (rc) return rc;
     /* quantizer: one codebook tensor per layer, stored contiguously */
     for (int q = 0; q < cfg->n_q; q++) {
         char pre[64];
@@ -213,6 +245,7 @@ static int fetch(const sono_tensors *ts, const pspec *s, const float **data) {
             }
         }
     }
+    if (!strcmp(names[0], names[1])) return sn_fail(SONO_E_MODEL_MISMATCH, "weights have no tensor %s", names[0]);
     return sn_fail(SONO_E_MODEL_MISMATCH, "weights have no tensor %s (nor its Hugging Face spelling %s)",
                      names[0], names[1]);
 }

@@ -148,6 +148,7 @@ struct chain {
 struct seanet_run {
     const sono_codec *c;
     int which;
+    vocos_run *voc;       /* a DECODER_VOCOS decoder: the run is this one */
     chain top;
     /* stage outputs: two per nesting depth (depth 0: the top chain, 1: the
      * branches of its residual blocks, ...). A residual block's input must
@@ -697,8 +698,12 @@ seanet_run *sn_seanet_run_new(const sono_codec *c, int which, int *err) {
         r->c = c;
         r->which = which;
         r->n_threads = c->n_threads;
-        graph_build g = {c, which ? &c->dec : &c->enc, &r->top, &r->top, NULL};
-        rc = sn_seanet_walk(&c->cfg, which, build_layer, &g);
+        if (which && c->cfg.decoder == DECODER_VOCOS) {
+            r->voc = sn_vocos_run_new(c, &rc); /* the top chain stays empty */
+        } else {
+            graph_build g = {c, which ? &c->dec : &c->enc, &r->top, &r->top, NULL};
+            rc = sn_seanet_walk(&c->cfg, which, build_layer, &g);
+        }
     }
     if (!rc) {
         r->n_depth = chain_depth(&r->top);
@@ -715,13 +720,18 @@ seanet_run *sn_seanet_run_new(const sono_codec *c, int which, int *err) {
 }
 
 int sn_seanet_run_push(seanet_run *r, const float *in, int64_t n, int last, const float **out, int64_t *n_out) {
+    if (r->voc) return sn_vocos_run_push(r->voc, in, n, last, out, n_out);
     return chain_push(r, &r->top, 0, in ? in : &seanet_empty, n, last, out, n_out);
 }
 
-void sn_seanet_run_reset(seanet_run *r) { chain_reset(&r->top); }
+void sn_seanet_run_reset(seanet_run *r) {
+    if (r->voc) sn_vocos_run_reset(r->voc);
+    else chain_reset(&r->top);
+}
 
 void sn_seanet_run_free(seanet_run *r) {
     if (!r) return;
+    sn_vocos_run_free(r->voc);
     chain_free(&r->top);
     for (int d = 0; r->pp && d < r->n_depth; d++) {
         free(r->pp[d][0].d);
