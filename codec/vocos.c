@@ -20,16 +20,24 @@
  * Layout: activations are channel-major [C][T] as in the rest of the codec,
  * so the embedding conv and every linear are sn_conv1d_forward calls (kernel
  * K or 1: the SIMD engine or OpenBLAS, the plain twin under -Dref_kernels).
- * The inverse real DFT of a frame, times the window and 1/N, is one more
- * linear map, by a fixed [N][N] basis: common/fft.c needs a power of two and
- * N = 4 x hop (1280 at 24 kHz) is none; the product adds about a fifth to
- * the ConvNeXt's multiply-adds. Our own loops (depthwise conv, LayerNorm,
- * GELU, magnitude and phase) give each frame the same arithmetic whatever
- * the thread count and the push sizes. */
+ *
+ * The inverse DFT of a frame: common/fft.c's complex FFT is for powers of
+ * two, and N = 4 x hop (1280 at 24 kHz) is 2^a x R with R odd (5). One
+ * Cooley-Tukey step splits it: with N = M R, bins k = k1 + R k2 and samples
+ * n < N, x[n] = sum_k1 e^{2 pi i k1 n / N} y_k1[n mod M], y_k1 the inverse
+ * FFT of size M of the bins k1, k1 + R, ...; only the real part is kept, and
+ * the window and 1/N are folded into the cos and sin table of that sum.
+ * R FFTs of M plus 2 N R multiply-adds a frame.
+ *
+ * Our own loops (depthwise conv, LayerNorm, GELU, the spectrum and its
+ * inverse) give each frame the same arithmetic whatever the thread count
+ * and the push sizes. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec_internal.h"
+#include "fft.h"
 #include "kernels.h"
 #include "sono_internal.h"
 
@@ -53,12 +61,15 @@ struct vocos_run {
     int D, dim, inter, L, K, h, N, hop, pad;
     int64_t t_max;                 /* frames a stage handles at most for one block */
     vocos_ctx embed, *blk;         /* blk [L] */
-    float *basis;                  /* [N][N]: frame signal = basis x (Re 0..N/2, Im 1..N/2-1) */
+    int M, R;                      /* N = M R, M a power of two, R odd */
+    fft_plan *fft;                 /* complex FFT of size M */
+    float *cs, *sn;                /* [R][N] w[n] / N cos, sin (2 pi k1 n / N) */
+    float *fscr;                   /* [n_threads][2 N] a frame's sub-spectra */
     double *w2;                    /* [N] window^2 */
     float *ola;                    /* [N - hop] the earlier frames' sum from sample n_frames * hop on */
     float *ybuf;                   /* [t_max * hop + N] overlap-add of a block */
     int64_t n_frames;              /* frames through the inverse STFT */
-    float *xp, *a, *y, *hid, *coef; /* work: [C][t_max] each, C = max(D, dim), dim, dim, max(inter, N + 2), N */
+    float *xp, *a, *y, *hid, *sig; /* work: [C][t_max] each, C = max(D, dim), dim, dim, max(inter, N + 2); [t_max][N] */
     float *scratch;                /* sn_conv1d_forward's */
     float *out;                    /* audio of the current push */
     int64_t out_n, out_cap;
@@ -155,21 +166,40 @@ static void vocos_gelu(const vocos_run *r, float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
 }
 
-/* spec [N + 2][T] (log magnitude rows 0..N/2, phase rows N/2+1..N+1) ->
- * coef [N][T]: Re of bins 0..N/2, then Im of bins 1..N/2-1 (the imaginary
- * parts of bins 0 and N/2 do not enter a real inverse DFT). */
-static void vocos_spectrum(const vocos_run *r, float *coef, const float *spec, int64_t T) {
-    const int half = r->N / 2;
-#pragma omp parallel for num_threads(nt_for(r, (int64_t)r->N * T * 8)) schedule(static)
-    for (int k = 0; k <= half; k++) {
-        const float *m = spec + (size_t)k * (size_t)T, *p = spec + (size_t)(half + 1 + k) * (size_t)T;
-        float *re = coef + (size_t)k * (size_t)T;
-        float *im = k > 0 && k < half ? coef + (size_t)(half + k) * (size_t)T : NULL;
-        for (int64_t t = 0; t < T; t++) {
-            float mag = expf(fminf(m[t], (float)VOCOS_MAG_LOG_MAX));
-            re[t] = mag * cosf(p[t]);
-            if (im) im[t] = mag * sinf(p[t]);
+/* Frame t of spec [N + 2][T] (log magnitude rows 0..N/2, phase rows
+ * N/2+1..N+1) -> its windowed signal s [N], through the FFT (see the top);
+ * re, im [N] scratch. The imaginary parts of bins 0 and N/2 do not enter. */
+static void vocos_frame(const vocos_run *r, float *s, const float *spec, int64_t T, int64_t t, float *re, float *im) {
+    const int N = r->N, half = N / 2, M = r->M, R = r->R;
+    for (int k1 = 0; k1 < R; k1++) {
+        float *yr = re + (size_t)k1 * M, *yi = im + (size_t)k1 * M;
+        for (int k2 = 0; k2 < M; k2++) {
+            int k = k1 + R * k2, kk = k <= half ? k : N - k, j = r->fft->rev[k2];
+            float mag = expf(fminf(spec[(size_t)kk * (size_t)T + t], (float)VOCOS_MAG_LOG_MAX));
+            float p = spec[(size_t)(half + 1 + kk) * (size_t)T + t];
+            yr[j] = mag * cosf(p);
+            yi[j] = kk == 0 || kk == half ? 0.0f : k <= half ? mag * sinf(p) : -mag * sinf(p);
         }
+        sn_fft_complex_bitrev(r->fft, yi, yr); /* re and im exchanged: the inverse */
+    }
+    for (int n = 0; n < N; n++) {
+        const int n2 = n & (M - 1);
+        float acc = 0.0f;
+        for (int k1 = 0; k1 < R; k1++) {
+            const size_t o = (size_t)k1 * N + n;
+            acc += r->cs[o] * re[(size_t)k1 * M + n2] - r->sn[o] * im[(size_t)k1 * M + n2];
+        }
+        s[n] = acc;
+    }
+}
+
+/* The windowed signals sig [T][N] of the frames of spec [N + 2][T]. */
+static void vocos_frames(const vocos_run *r, float *sig, const float *spec, int64_t T) {
+#pragma omp parallel num_threads(nt_for(r, T * r->N * 4))
+    {
+        float *re = r->fscr + (size_t)omp_get_thread_num() * 2 * (size_t)r->N, *im = re + r->N;
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < T; t++) vocos_frame(r, sig + (size_t)t * (size_t)r->N, spec, T, t, re, im);
     }
 }
 
@@ -181,21 +211,21 @@ static double istft_env(const vocos_run *r, int64_t u, int64_t n_frames) {
     return e;
 }
 
-/* Overlap-add the windowed signals sig [N][T] of the next T frames; the
+/* Overlap-add the windowed signals sig [T][N] of the next T frames; the
  * samples no later frame reaches (at the end: up to F * hop + pad) go out,
  * those before the leading pad dropped, divided by the envelope. Each sample
- * sums its frames in order (the carried sum of earlier frames first, then
- * the row loop runs backwards: frames ascending), so splitting the frames
- * into pushes changes nothing. */
+ * sums its frames in order (the carried sum of earlier frames first), so
+ * splitting the frames into pushes changes nothing. */
 static void istft_push(vocos_run *r, const float *sig, int64_t T, int last) {
     const int N = r->N, hop = r->hop, keep = N - hop;
     if (r->n_frames + T == 0) return;
     float *buf = r->ybuf; /* y_full from sample n_frames * hop on */
     memcpy(buf, r->ola, (size_t)keep * sizeof(float));
     memset(buf + keep, 0, (size_t)(T * hop) * sizeof(float));
-    for (int i = N - 1; i >= 0; i--) {
-        const float *row = sig + (size_t)i * (size_t)T;
-        for (int64_t f = 0; f < T; f++) buf[f * hop + i] += row[f];
+    for (int64_t f = 0; f < T; f++) {
+        float *b = buf + f * hop;
+        const float *x = sig + (size_t)f * (size_t)N;
+        for (int i = 0; i < N; i++) b[i] += x[i];
     }
     const int64_t u0 = r->n_frames * hop, n = T * hop + (last ? r->pad : 0);
     r->n_frames += T;
@@ -238,10 +268,9 @@ static void vocos_block(vocos_run *r, const float *in, int64_t ld, int64_t m, in
     if (T > 0) {
         vocos_layernorm(r, r->a, v->final_w, v->final_b, dim, T);
         sn_conv1d_forward(r->hid, r->a, v->out_w, v->out_b, dim, N + 2, (int)T, 1, 1, 1, r->scratch, nt);
-        vocos_spectrum(r, r->coef, r->hid, T);
-        sn_conv1d_forward(r->hid, r->coef, r->basis, NULL, N, N, (int)T, 1, 1, 1, r->scratch, nt);
+        vocos_frames(r, r->sig, r->hid, T);
     }
-    istft_push(r, r->hid, T, last);
+    istft_push(r, r->sig, T, last);
 }
 
 void sn_vocos_run_reset(vocos_run *r) {
@@ -278,26 +307,19 @@ int sn_vocos_run_push(vocos_run *r, const float *latents, int64_t n, int last, c
     return 0;
 }
 
-/* basis[n][j] = window[n] / N times cos(2 pi j n / N) (1x for bins 0 and
- * N/2, 2x for the others) for the real parts j = 0..N/2, and
- * -2 sin(2 pi k n / N) for the imaginary part of bin k = j - N/2. */
-static int vocos_basis(vocos_run *r) {
-    const int N = r->N, half = N / 2;
-    double *cs = malloc(2 * (size_t)N * sizeof(double)), *sn = cs ? cs + N : NULL;
-    if (!cs) return SONO_E_NOMEM;
-    for (int i = 0; i < N; i++) {
-        cs[i] = cos(2 * M_PI * i / N);
-        sn[i] = sin(2 * M_PI * i / N);
-    }
-    for (int n = 0; n < N; n++) {
-        const double w = 0.5 - 0.5 * cs[n];
-        r->w2[n] = w * w;
-        float *row = r->basis + (size_t)n * (size_t)N;
-        for (int j = 0; j <= half; j++)
-            row[j] = (float)((j == 0 || j == half ? 1.0 : 2.0) * cs[(int64_t)j * n % N] * w / N);
-        for (int k = 1; k < half; k++) row[half + k] = (float)(-2.0 * sn[(int64_t)k * n % N] * w / N);
-    }
-    free(cs);
+/* The FFT plan, the window's square, and the tables of the final sum:
+ * w[n] / N times cos and sin of 2 pi k1 n / N. */
+static int vocos_tables(vocos_run *r) {
+    const int N = r->N;
+    int rc;
+    if (!(r->fft = sn_fft_plan_new(2 * r->M, &rc))) return rc;
+    for (int k1 = 0; k1 < r->R; k1++)
+        for (int n = 0; n < N; n++) {
+            const double w = 0.5 - 0.5 * cos(2 * M_PI * n / N), a = 2 * M_PI * (double)((int64_t)k1 * n % N) / N;
+            if (k1 == 0) r->w2[n] = w * w;
+            r->cs[(size_t)k1 * N + n] = (float)(w / N * cos(a));
+            r->sn[(size_t)k1 * N + n] = (float)(w / N * sin(a));
+        }
     return 0;
 }
 
@@ -323,14 +345,18 @@ vocos_run *sn_vocos_run_new(const sono_codec *c, int *err) {
     r->N = cfg->vocos_n_fft;
     r->hop = sn_codec_config_hop(cfg);
     r->pad = (r->N - r->hop) / 2;
+    for (r->M = 1; r->N % (2 * r->M) == 0; r->M *= 2) {}
+    r->R = r->N / r->M;
     r->t_max = VOCOS_BLOCK + (int64_t)(r->L + 1) * r->h + r->K;
     const size_t t = (size_t)r->t_max, ctx = (size_t)(r->K > 1 ? r->K - 1 : 1);
     const int cx = SONO_MAX(r->D, r->dim), ch = SONO_MAX(r->inter, r->N + 2);
-    const int c1 = SONO_MAX(SONO_MAX(r->dim, r->inter), r->N); /* widest input of a pointwise product */
+    const int c1 = SONO_MAX(r->dim, r->inter); /* the widest input of a pointwise product */
     const size_t scr = SONO_MAX(sn_conv1d_scratch_floats(r->D, r->K, (int)t), sn_conv1d_scratch_floats(c1, 1, (int)t));
     r->embed.held = malloc((size_t)r->D * ctx * sizeof(float));
     r->blk = calloc((size_t)SONO_MAX(r->L, 1), sizeof *r->blk);
-    r->basis = malloc((size_t)r->N * (size_t)r->N * sizeof(float));
+    r->cs = malloc(2 * (size_t)r->R * (size_t)r->N * sizeof(float));
+    r->sn = r->cs ? r->cs + (size_t)r->R * r->N : NULL;
+    r->fscr = malloc((size_t)r->n_threads * 2 * (size_t)r->N * sizeof(float));
     r->w2 = malloc((size_t)r->N * sizeof(double));
     r->ola = malloc((size_t)r->N * sizeof(float));
     r->ybuf = malloc((t * (size_t)r->hop + (size_t)r->N) * sizeof(float));
@@ -338,16 +364,16 @@ vocos_run *sn_vocos_run_new(const sono_codec *c, int *err) {
     r->a = malloc((size_t)r->dim * t * sizeof(float));
     r->y = malloc((size_t)r->dim * t * sizeof(float));
     r->hid = malloc((size_t)ch * t * sizeof(float));
-    r->coef = malloc((size_t)r->N * t * sizeof(float));
+    r->sig = malloc((size_t)r->N * t * sizeof(float));
     r->scratch = malloc(SONO_MAX(scr, (size_t)1) * sizeof(float));
-    if (!r->embed.held || !r->blk || !r->basis || !r->w2 || !r->ola || !r->ybuf || !r->xp || !r->a || !r->y || !r->hid || !r->coef ||
+    if (!r->embed.held || !r->blk || !r->cs || !r->fscr || !r->w2 || !r->ola || !r->ybuf || !r->xp || !r->a || !r->y || !r->hid || !r->sig ||
         !r->scratch) {
         rc = SONO_E_NOMEM;
         goto out;
     }
     for (int l = 0; l < r->L; l++)
         if (!(r->blk[l].held = malloc((size_t)r->dim * ctx * sizeof(float)))) { rc = SONO_E_NOMEM; goto out; }
-    if ((rc = vocos_basis(r))) goto out;
+    if ((rc = vocos_tables(r))) goto out;
     sn_vocos_run_reset(r);
 out:
     if (rc) {
@@ -364,7 +390,9 @@ void sn_vocos_run_free(vocos_run *r) {
     free(r->embed.held);
     for (int l = 0; r->blk && l < r->L; l++) free(r->blk[l].held);
     free(r->blk);
-    free(r->basis);
+    sn_fft_plan_free(r->fft);
+    free(r->cs);
+    free(r->fscr);
     free(r->w2);
     free(r->ola);
     free(r->ybuf);
@@ -372,7 +400,7 @@ void sn_vocos_run_free(vocos_run *r) {
     free(r->a);
     free(r->y);
     free(r->hid);
-    free(r->coef);
+    free(r->sig);
     free(r->scratch);
     free(r->out);
     free(r);
@@ -381,8 +409,11 @@ void sn_vocos_run_free(vocos_run *r) {
 double sn_vocos_macs_per_frame(const codec_config *cfg) {
     const double D = cfg->dimension, dim = cfg->vocos_dim, inter = cfg->vocos_intermediate, K = cfg->vocos_kernel,
                  N = cfg->vocos_n_fft;
+    int M = 1;
+    while (cfg->vocos_n_fft % (2 * M) == 0) M *= 2;
+    const double R = N / M;
     return D * dim * K                                       /* embedding conv */
            + cfg->vocos_layers * (dim * K + 2 * dim * inter) /* ConvNeXt: depthwise conv, two linears */
            + dim * (N + 2)                                   /* magnitude and phase */
-           + N * N;                                          /* windowed inverse DFT as a product */
+           + R * 2 * M * log2(M) + 2 * N * R;                /* R complex FFTs of M (4 real per butterfly), the sum */
 }

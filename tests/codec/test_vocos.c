@@ -157,9 +157,17 @@ static void add_head(tlist *l, const codec_config *cfg, int init) {
     }
 }
 
-/* The tiny model: encoder, codebooks, head. */
-static void make_tiny(tlist *l, codec_config *cfg) {
-    CHECK(sn_codec_config_from_json(tiny_json, cfg) == 0);
+/* tiny_json with another n_fft */
+static void tiny_json_nfft(char *js, size_t n, int n_fft) {
+    snprintf(js, n, "%.*s, \"vocos_n_fft\": %d}", (int)(strstr(tiny_json, ", \"vocos_n_fft\"") - tiny_json), tiny_json,
+             n_fft);
+}
+
+/* The tiny model (n_fft 32, or another): encoder, codebooks, head. */
+static void make_tiny(tlist *l, codec_config *cfg, int n_fft) {
+    char js[1024];
+    tiny_json_nfft(js, sizeof js, n_fft);
+    CHECK(sn_codec_config_from_json(js, cfg) == 0);
     CHECK(sn_seanet_walk(cfg, 0, add_enc_layer, l) == 0);
     add_head(l, cfg, 0);
     for (int q = 0; q < cfg->n_q; q++) {
@@ -418,7 +426,7 @@ static void test_api(const sono_codec *c, const tlist *l) {
     if (y && ny == n && got == n) CHECK(!memcmp(y, y2, sizeof(float) * n));
     sono_codec_stream_free(s);
     CHECK(sono_codec_macs_per_second(c, 1, 3) ==
-          ((double)D * 16 * 7 + 2 * (16.0 * 7 + 2 * 16 * 24) + 16.0 * 34 + 32.0 * 32) * 8000 / hop);
+          ((double)D * 16 * 7 + 2 * (16.0 * 7 + 2 * 16 * 24) + 16.0 * 34 + 2 * 32 * 5 + 2 * 32) * 8000 / hop);
     free(y2);
     free(ref);
     free(z);
@@ -487,8 +495,7 @@ static void test_config(void) {
     static const struct { int n_fft, ok; } cases[] = {{8, 0}, {10, 1}, {16, 1}, {32, 1}, {0, 1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char js[1024];
-        snprintf(js, sizeof js, "%.*s, \"vocos_n_fft\": %d}", (int)(strstr(tiny_json, ", \"vocos_n_fft\"") - tiny_json),
-                 tiny_json, cases[i].n_fft);
+        tiny_json_nfft(js, sizeof js, cases[i].n_fft);
         codec_config cfg;
         int rc = sn_codec_config_from_json(js, &cfg);
         CHECK_MSG((rc == 0) == cases[i].ok, "n_fft %d: rc %d (%s)", cases[i].n_fft, rc, rc ? sono_last_error() : "");
@@ -533,7 +540,7 @@ int main(int argc, char **argv) {
     snprintf(tmp, sizeof tmp, "/tmp/sono-test-vocos-%d.safetensors", (int)getpid());
     tlist l = {0};
     codec_config cfg;
-    make_tiny(&l, &cfg);
+    make_tiny(&l, &cfg, 32);
     CHECK(tl_save(&l, &cfg, tmp, NULL) == 0);
     sono_codec *c1 = load(tmp, 1), *c2 = load(tmp, 2);
     CHECK_MSG(c1 && c2, "load the tiny model: %s", sono_last_error());
@@ -548,9 +555,25 @@ int main(int argc, char **argv) {
         printf("files:\n");
         test_files(c1, &l, tmp);
     }
-    test_config();
     sono_codec_free(c1);
     sono_codec_free(c2);
     tl_free(&l);
+    /* n_fft 40 = 8 x 5: the inverse FFT's odd factor */
+    make_tiny(&l, &cfg, 40);
+    CHECK(tl_save(&l, &cfg, tmp, NULL) == 0);
+    c1 = load(tmp, 1);
+    c2 = load(tmp, 2);
+    CHECK_MSG(c1 && c2, "load the tiny model with n_fft 40: %s", sono_last_error());
+    unlink(tmp);
+    if (c1 && c2) {
+        printf("n_fft 40, reference:\n");
+        test_reference(c1, &l);
+        printf("n_fft 40, streaming:\n");
+        test_streaming(c1, c2);
+    }
+    sono_codec_free(c1);
+    sono_codec_free(c2);
+    tl_free(&l);
+    test_config();
     return tu_finish("test-vocos");
 }
