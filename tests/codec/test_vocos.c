@@ -277,6 +277,7 @@ static void ref_head(const tlist *l, const codec_config *cfg, const float *z, in
 /* Audio [F * hop] from latents [D][F], pushed in pieces of `piece` frames. */
 static float *lib_head(const sono_codec *c, const float *z, int F, int piece, int64_t *n_out) {
     int err, D = c->cfg.dimension;
+    *n_out = -1;
     seanet_run *r = sn_seanet_run_new(c, 1, &err);
     CHECK_MSG(r, "decoder run: %s", sono_last_error());
     if (!r) return NULL;
@@ -538,42 +539,32 @@ int main(int argc, char **argv) {
     tu_seed(20261207);
     char tmp[96];
     snprintf(tmp, sizeof tmp, "/tmp/sono-test-vocos-%d.safetensors", (int)getpid());
-    tlist l = {0};
-    codec_config cfg;
-    make_tiny(&l, &cfg, 32);
-    CHECK(tl_save(&l, &cfg, tmp, NULL) == 0);
-    sono_codec *c1 = load(tmp, 1), *c2 = load(tmp, 2);
-    CHECK_MSG(c1 && c2, "load the tiny model: %s", sono_last_error());
-    unlink(tmp);
-    if (c1 && c2) {
-        printf("reference (whole head, double precision):\n");
-        test_reference(c1, &l);
-        printf("streaming:\n");
-        test_streaming(c1, c2);
-        printf("public API:\n");
-        test_api(c2, &l);
-        printf("files:\n");
-        test_files(c1, &l, tmp);
+    /* n_fft 32 = 4 x hop, a power of two; 40 = 8 x 5: the inverse FFT's odd factor */
+    static const int n_ffts[] = {32, 40};
+    for (size_t i = 0; i < sizeof n_ffts / sizeof n_ffts[0]; i++) {
+        tlist l = {0};
+        codec_config cfg;
+        make_tiny(&l, &cfg, n_ffts[i]);
+        CHECK(tl_save(&l, &cfg, tmp, NULL) == 0);
+        sono_codec *c1 = load(tmp, 1), *c2 = load(tmp, 2);
+        CHECK_MSG(c1 && c2, "load the tiny model (n_fft %d): %s", n_ffts[i], sono_last_error());
+        unlink(tmp);
+        if (c1 && c2) {
+            printf("n_fft %d, reference (whole head, double precision):\n", n_ffts[i]);
+            test_reference(c1, &l);
+            printf("n_fft %d, streaming:\n", n_ffts[i]);
+            test_streaming(c1, c2);
+        }
+        if (c1 && c2 && i == 0) {
+            printf("public API:\n");
+            test_api(c2, &l);
+            printf("files:\n");
+            test_files(c1, &l, tmp);
+        }
+        sono_codec_free(c1);
+        sono_codec_free(c2);
+        tl_free(&l);
     }
-    sono_codec_free(c1);
-    sono_codec_free(c2);
-    tl_free(&l);
-    /* n_fft 40 = 8 x 5: the inverse FFT's odd factor */
-    make_tiny(&l, &cfg, 40);
-    CHECK(tl_save(&l, &cfg, tmp, NULL) == 0);
-    c1 = load(tmp, 1);
-    c2 = load(tmp, 2);
-    CHECK_MSG(c1 && c2, "load the tiny model with n_fft 40: %s", sono_last_error());
-    unlink(tmp);
-    if (c1 && c2) {
-        printf("n_fft 40, reference:\n");
-        test_reference(c1, &l);
-        printf("n_fft 40, streaming:\n");
-        test_streaming(c1, c2);
-    }
-    sono_codec_free(c1);
-    sono_codec_free(c2);
-    tl_free(&l);
     test_config();
     return tu_finish("test-vocos");
 }
