@@ -1,5 +1,5 @@
 /* Codec internals shared by codec_config.c, codec_load.c, seanet.c,
- * seanet_arch.c, rvq.c and codec.c: the configuration, the weights (one
+ * seanet_arch.c, vocos.c, rvq.c and codec.c: the configuration, the weights (one
  * block, folded weight norm), the architecture walk and the streaming SEANet
  * graph. Not installed. */
 #ifndef SONO_CODEC_INTERNAL_H
