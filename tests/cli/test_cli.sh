@@ -417,7 +417,7 @@ default_model() {
 
 # train-codec from the command line, on a tiny model and two generated
 # clips: a run, phases on resume (--mix, --bandwidth-mix, --adv-start,
-# --disc-filters, --disc-reset) seen in the start line and in the codebooks used, bad
+# --disc-filters, --disc-reset, --mpd-filters) seen in the start line and in the codebooks used, bad
 # weights refused with the checkpoint left as it was, and the export read
 # back by tokenize.
 train() {
@@ -455,6 +455,16 @@ train() {
     expect "start line: the new width" err_has "discriminator from step 8, 6 filters"
     run 0 "resume: --disc-reset starts a new discriminator of the same width" $T --run-steps 1 --disc-reset
     expect "--disc-reset: noted" err_has "discriminator from step 8, 6 filters, new"
+    run 0 "resume: --mpd-filters 2 adds a multi-period discriminator" $T --run-steps 2 --mpd-filters 2
+    expect "start line: the multi-period discriminator" err_has "discriminator from step 8, 6 filters + multi-period"
+    expect "the CSV's mpd_disc column has its loss" \
+        [ "$(tail -n 1 run/train.csv | awk -F, 'NR == 1 && $26 > 0 { print "y" }')" = y ]
+    run 0 "resume keeps it" $T --run-steps 1
+    expect "kept: start line" err_has "6 filters + multi-period"
+    run 0 "resume: --mpd-filters 0 drops it" $T --run-steps 1 --mpd-filters 0
+    expect "dropped: start line without it" not_err_has "multi-period"
+    expect "dropped: its CSV column is 0" [ "$(tail -n 1 run/train.csv | awk -F, '{ print $26 + 0 }')" = 0 ]
+    run 1 "--mpd-filters out of range" $T --run-steps 1 --mpd-filters 999
     run 1 "--disc-reset with no checkpoint" "$SONOTOK" train-codec -o fresh --manifest m.jsonl --disc-reset
     expect "--disc-reset with no checkpoint: named" err_has "--disc-reset needs a checkpoint"
     run 0 "train-codec: export" "$SONOTOK" train-codec -q -o run --manifest x --run-steps 0 --export tiny.safetensors
