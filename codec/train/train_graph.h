@@ -37,7 +37,7 @@
 struct sono_tensors;
 
 #define TRAIN_MAX_Q 64
-#define TRAIN_NODE_KINDS 9 /* see sn_train_graph_timing */
+#define TRAIN_NODE_KINDS 10 /* see sn_train_graph_timing */
 
 /* One entry of the flat parameter table (common/params.h), under its
  * canonical EnCodec name. */
