@@ -11,7 +11,8 @@
  *    elsewhere, constant phases: the output must be the sum of the two
  *    sinusoids (2A/N) cos(2 pi k (t + pad) / N + phi), with bins whose period
  *    divides the hop so every frame agrees, times sum w / sum w^2 (the
- *    frames are windowed once, as after an analysis STFT; 4/3 inside).
+ *    frames are windowed once, as after an analysis STFT; 4/3 inside). The
+ *    clipped bin's log magnitude gets gradient 0, the other one not.
  * 3. Finite differences (central at h and h/2, Richardson, on the _ref path
  *    whose sums are in double) of L = mean(y * R) for a fixed random R:
  *    a few elements of EVERY head parameter tensor and some encoder ones
@@ -22,8 +23,8 @@
  * 5. The parameter table: the spec's names, shapes and order, and the count.
  * 6. Init: LayerNorm 1/0, biases 0, gamma 1/L, weights within 2 std = 0.04
  *    with the std of a truncated normal (0.88 x 0.02), deterministic in the
- *    seed; data-dependent init leaves the head bit for bit and changes the
- *    encoder.
+ *    seed; data-dependent init leaves the head bit for bit and scales the
+ *    encoder to latents of std 1 (not to the target std, a SEANet decoder's).
  * 7. sn_train_graph_load of the graph's own table re-creates its parameters;
  *    a missing head tensor is refused.
  * 8. Two graphs on two OpenMP threads give what they give one after the
@@ -142,11 +143,12 @@ static void istft_check(void) {
 
 /* ---- 2. known spectrum through the graph ---- */
 
-static void sinusoid_check(void) {
+static void sinusoid_check(int use_ref) {
     codec_config cfg;
     const int B = 1, T = 64;
     train_graph *g = tiny_graph(B, T, 0, 7, &cfg);
     if (!g) return;
+    sn_train_graph_set_ref_kernels(g, use_ref);
     int np;
     const train_param *tab = sn_train_graph_param_table(g, &np);
     float *p = sn_train_graph_params(g);
@@ -180,8 +182,22 @@ static void sinusoid_check(void) {
         md = fmax(md, fabs(y[t] - w));
         if (getenv("VOCOS_VERBOSE")) printf("  t %d y %.5f want %.5f\n", t, y[t], w);
     }
-    printf("known spectrum (bins %d, %d, one clipped): max |y - sinusoids| %.3g\n", k0, k1, md);
+    printf("known spectrum (bins %d, %d, one clipped; %s path): max |y - sinusoids| %.3g\n", k0, k1,
+           use_ref ? "_ref" : "fast", md);
     CHECK_MSG(md < 1e-3, "the head does not render the known spectrum (max diff %g)", md);
+    /* the clipped bin's log magnitude gets no gradient, the other one does */
+    float *R = malloc((size_t)B * T * sizeof *R);
+    tu_fill(R, (size_t)B * T, -1, 1);
+    sn_train_graph_zero_grad(g);
+    sn_train_graph_backward(g, R);
+    for (int i = 0; i < np; i++)
+        if (!strcmp(tab[i].name, "decoder.head.out.bias")) {
+            const float *gb = sn_train_graph_grads(g) + tab[i].offset;
+            printf("  d/d log magnitude: bin %d %.4g, clipped bin %d %.4g\n", k0, gb[k0], k1, gb[k1]);
+            CHECK_MSG(gb[k1] == 0.0f && gb[k0] != 0.0f, "clipped magnitude: gradients %g (bin %d), %g (clipped)",
+                      gb[k0], k0, gb[k1]);
+        }
+    free(R);
     free(x);
     sn_train_graph_free(g);
 }
@@ -438,6 +454,16 @@ static void init_check(void) {
         else enc_changed |= !same;
     }
     CHECK_MSG(head_same, "data-dependent init changed the head");
+    /* the encoder's last conv is scaled to std 1 (the latents), not to target_std */
+    sn_train_graph_forward(g, x, 1.0f, 1.0f, NULL);
+    const float *zl = sn_train_graph_latents(g);
+    size_t nz = (size_t)B * cfg.dimension * sn_train_graph_frames(g);
+    double m = 0, v = 0;
+    for (size_t i = 0; i < nz; i++) m += zl[i];
+    m /= (double)nz;
+    for (size_t i = 0; i < nz; i++) v += (zl[i] - m) * (zl[i] - m);
+    printf("  after data init: latents std %.4f\n", sqrt(v / (double)nz));
+    CHECK(fabs(sqrt(v / (double)nz) - 1.0) < 1e-3);
     CHECK_MSG(enc_changed, "data-dependent init left the encoder as it was");
     free(x); free(p0);
     sn_train_graph_free(g);
@@ -503,7 +529,7 @@ static void load_check(void) {
 
 static void thread_check(void) {
     codec_config cfg;
-    const int B = 2, T = 128;
+    const int B = 2, T = 4096; /* long enough for the two threads' kernels to overlap */
     train_graph *g[2] = {tiny_graph(B, T, 4, 5, &cfg), tiny_graph(B, T, 4, 5, &cfg)};
     if (!g[0] || !g[1]) { sn_train_graph_free(g[0]); sn_train_graph_free(g[1]); return; }
     size_t nx = (size_t)B * T, nf = sn_train_graph_n_floats(g[0]);
@@ -517,7 +543,7 @@ static void thread_check(void) {
     }
 #pragma omp parallel for num_threads(2) schedule(static, 1)
     for (int i = 0; i < 2; i++)
-        for (int rep = 0; rep < 3; rep++) {
+        for (int rep = 0; rep < 10; rep++) { /* several, so that a race can show */
             sn_train_graph_zero_grad(g[i]);
             sn_train_graph_forward(g[i], x[i], 1.0f, 1.0f, NULL);
             sn_train_graph_backward(g[i], NULL);
@@ -543,7 +569,8 @@ static void env_check(void) {
 int main(void) {
     tu_seed(20261207);
     istft_check();
-    sinusoid_check();
+    sinusoid_check(0);
+    sinusoid_check(1);
     fd_graph();
     fd_latents();
     fast_vs_ref();
