@@ -156,52 +156,49 @@ void sn_vocos_head_free(vocos_head *h) {
 
 /* ---- layers: x, y [C][F] ---- */
 
-/* Linear per frame: y [O][F] = W [O][I] x [I][F] + b. */
-static void linear_fwd(float *y, const float *x, const float *W, const float *b, int IC, int OC, int F, int ref) {
-    if (ref) {
-        for (int o = 0; o < OC; o++)
-            for (int f = 0; f < F; f++) {
-                double s = b[o];
-                for (int i = 0; i < IC; i++) s += (double)W[(size_t)o * IC + i] * x[(size_t)i * F + f];
-                y[(size_t)o * F + f] = (float)s;
-            }
+/* C [M][F] = op(A) [M][K] B [K][F] + beta C, A stored [M][K] (transA 0) or
+ * [K][M] (transA 1): sgemm, or plain loops summing in double. */
+static void mm(float *C, const float *A, int transA, const float *B, int M, int K, int F, float beta, int ref) {
+    if (!ref) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, CblasNoTrans, M, F, K, 1.0f, A, transA ? M : K,
+                    B, F, beta, C, F);
         return;
     }
+    const size_t rs = transA ? 1 : (size_t)K, cs = transA ? (size_t)M : 1;
+    for (int m = 0; m < M; m++)
+        for (int f = 0; f < F; f++) {
+            double s = 0;
+            for (int k = 0; k < K; k++) s += (double)A[m * rs + k * cs] * B[(size_t)k * F + f];
+            C[(size_t)m * F + f] = (float)(s + (beta != 0.0f ? beta * C[(size_t)m * F + f] : 0.0));
+        }
+}
+
+/* Linear per frame: y [O][F] = W [O][I] x [I][F] + b. */
+static void linear_fwd(float *y, const float *x, const float *W, const float *b, int IC, int OC, int F, int ref) {
     for (int o = 0; o < OC; o++)
         for (int f = 0; f < F; f++) y[(size_t)o * F + f] = b[o];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, F, IC, 1.0f, W, IC, x, F, 1.0f, y, F);
+    mm(y, W, 0, x, OC, IC, F, 1.0f, ref);
 }
 
 /* dW += dy x^T, db += rows of dy, dx += W^T dy (dx may be NULL). */
 static void linear_bwd(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int IC, int OC,
                        int F, int ref) {
+    for (int o = 0; o < OC; o++) {
+        double sb = 0;
+        for (int f = 0; f < F; f++) sb += dy[(size_t)o * F + f];
+        db[o] += (float)sb;
+    }
     if (ref) {
-        for (int o = 0; o < OC; o++) {
-            double sb = 0;
-            for (int f = 0; f < F; f++) sb += dy[(size_t)o * F + f];
-            db[o] += (float)sb;
+        for (int o = 0; o < OC; o++)
             for (int i = 0; i < IC; i++) {
                 double s = 0;
                 for (int f = 0; f < F; f++) s += (double)dy[(size_t)o * F + f] * x[(size_t)i * F + f];
                 dW[(size_t)o * IC + i] += (float)s;
             }
-        }
-        if (dx)
-            for (int i = 0; i < IC; i++)
-                for (int f = 0; f < F; f++) {
-                    double s = 0;
-                    for (int o = 0; o < OC; o++) s += (double)W[(size_t)o * IC + i] * dy[(size_t)o * F + f];
-                    dx[(size_t)i * F + f] += (float)s;
-                }
-        return;
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, IC, F, 1.0f, dy, F, x, F, 1.0f, dW, IC);
     }
-    for (int o = 0; o < OC; o++) {
-        float sb = 0;
-        for (int f = 0; f < F; f++) sb += dy[(size_t)o * F + f];
-        db[o] += sb;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, IC, F, 1.0f, dy, F, x, F, 1.0f, dW, IC);
-    if (dx) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, F, OC, 1.0f, W, IC, dy, F, 1.0f, dx, F);
+    if (dx) mm(dx, W, 1, dy, IC, OC, F, 1.0f, ref);
 }
 
 /* LayerNorm over the C channels of each frame; st [2][F] receives mean and 1/std. */
@@ -386,16 +383,7 @@ static void spec_bwd(const vocos_head *h, float *d, const float *X, const float 
 void sn_vocos_istft(const vocos_head *h, float *y, const float *X, float *scr, int use_ref) {
     const int N = h->N, F = h->F, hop = h->hop, J = N + 2;
     float *fr = scr, *yf = fr + (size_t)N * F; /* frames [N][F], overlap-added [full_len] */
-    if (use_ref) {
-        for (int n = 0; n < N; n++)
-            for (int f = 0; f < F; f++) {
-                double s = 0;
-                for (int j = 0; j < J; j++) s += (double)h->basis[(size_t)n * J + j] * X[(size_t)j * F + f];
-                fr[(size_t)n * F + f] = (float)s;
-            }
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, F, J, 1.0f, h->basis, J, X, F, 0.0f, fr, F);
-    }
+    mm(fr, h->basis, 0, X, N, J, F, 0.0f, use_ref);
     memset(yf, 0, full_len(h) * sizeof *yf);
     for (int n = 0; n < N; n++)
         for (int f = 0; f < F; f++) yf[(size_t)f * hop + n] += fr[(size_t)n * F + f];
@@ -410,16 +398,7 @@ static void istft_bwd(const vocos_head *h, float *dX, const float *dy, float *sc
     for (size_t t = 0; t < (size_t)F * hop; t++) df[t + h->pad] = dy[t] / h->env[t];
     for (int n = 0; n < N; n++)
         for (int f = 0; f < F; f++) dfr[(size_t)n * F + f] = df[(size_t)f * hop + n];
-    if (ref) {
-        for (int j = 0; j < J; j++)
-            for (int f = 0; f < F; f++) {
-                double s = 0;
-                for (int n = 0; n < N; n++) s += (double)h->basis[(size_t)n * J + j] * dfr[(size_t)n * F + f];
-                dX[(size_t)j * F + f] = (float)s;
-            }
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, J, F, N, 1.0f, h->basis, J, dfr, F, 0.0f, dX, F);
-    }
+    mm(dX, h->basis, 1, dfr, J, N, F, 0.0f, ref);
 }
 
 /* ---- the head ---- */

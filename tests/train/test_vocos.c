@@ -32,6 +32,7 @@
  * 9. n_fft == hop (the envelope reaches 0) is refused at build. */
 #include "test_util.h"
 #include "train_graph.h"
+#include "graph_check.h"
 #include "vocos_train.h"
 #include "tensors.h"
 #include "sono_internal.h"
@@ -54,6 +55,17 @@ static int tiny_cfg(codec_config *cfg, int n_fft) {
     snprintf(js, sizeof js, TINY, n_fft);
     int rc = sn_codec_config_from_json(js, cfg);
     CHECK_MSG(!rc, "tiny config: %s", sono_strerror(rc));
+    return rc;
+}
+
+/* the head alone on F frames of the tiny config; 0 or the error (checked) */
+static int tiny_head(vocos_head *h, sn_param_table *pt, int F) {
+    codec_config cfg;
+    memset(pt, 0, sizeof *pt);
+    int rc = tiny_cfg(&cfg, 32);
+    if (!rc) rc = sn_vocos_head_init(h, &cfg, F, pt);
+    CHECK_MSG(!rc, "sn_vocos_head_init: %s", sono_strerror(rc));
+    if (rc) sn_params_free(pt);
     return rc;
 }
 
@@ -86,27 +98,13 @@ static float *test_audio(size_t n) {
     return x;
 }
 
-static double norm_err(const float *a, const float *b, size_t n) {
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (!(d <= md)) md = d;
-        mr = fmax(mr, fabs(b[i]));
-    }
-    return mr > 0 ? md / mr : md;
-}
-
 /* ---- 1. inverse STFT against a direct inverse DFT ---- */
 
 static void istft_check(void) {
-    codec_config cfg;
-    if (tiny_cfg(&cfg, 32)) return;
     const int F = 6;
-    sn_param_table pt = {0};
+    sn_param_table pt;
     vocos_head h;
-    int rc = sn_vocos_head_init(&h, &cfg, F, &pt);
-    CHECK_MSG(!rc, "sn_vocos_head_init: %s", sono_strerror(rc));
-    if (rc) { sn_params_free(&pt); return; }
+    if (tiny_head(&h, &pt, F)) return;
     const int N = h.N, hop = h.hop, nb = N / 2 + 1, Lf = (F - 1) * hop + N, pad = (N - hop) / 2;
     CHECK(N == 32 && hop == 8);
     float *X = malloc((size_t)(N + 2) * F * sizeof *X), *scr = malloc(h.scratch_floats * sizeof *scr);
@@ -282,14 +280,10 @@ static double h_loss(void *u) {
 
 /* dz of the head alone against finite differences on z */
 static void fd_latents(void) {
-    codec_config cfg;
-    if (tiny_cfg(&cfg, 32)) return;
     const int F = 9;
-    sn_param_table pt = {0};
+    sn_param_table pt;
     vocos_head h;
-    int rc = sn_vocos_head_init(&h, &cfg, F, &pt);
-    CHECK(!rc);
-    if (rc) { sn_params_free(&pt); return; }
+    if (tiny_head(&h, &pt, F)) return;
     size_t nz = (size_t)h.D * F, ny = (size_t)F * h.hop;
     float *params = calloc(pt.n_floats, sizeof *params), *grads = calloc(pt.n_floats, sizeof *grads);
     float *act = malloc(sn_vocos_act_floats(&h) * sizeof *act), *scr = malloc(h.scratch_floats * sizeof *scr);
@@ -326,32 +320,9 @@ static void fast_vs_ref(void) {
     train_graph *g = tiny_graph(B, T, NQ, 3, &cfg);
     if (!g) return;
     jitter_head(g, 0.1f);
-    size_t nx = (size_t)B * T, nf = sn_train_graph_n_floats(g);
-    float *x = test_audio(nx), *y_ref = malloc(nx * sizeof *y_ref), *g_ref = malloc(nf * sizeof *g_ref);
-    train_losses Lr, Lf;
-    sn_train_graph_set_ref_kernels(g, 1);
-    sn_train_graph_zero_grad(g);
-    sn_train_graph_forward(g, x, 1.0f, 1.0f, &Lr);
-    sn_train_graph_backward(g, NULL);
-    memcpy(y_ref, sn_train_graph_output(g), nx * sizeof *y_ref);
-    memcpy(g_ref, sn_train_graph_grads(g), nf * sizeof *g_ref);
-    sn_train_graph_set_ref_kernels(g, 0);
-    sn_train_graph_zero_grad(g);
-    sn_train_graph_forward(g, x, 1.0f, 1.0f, &Lf);
-    sn_train_graph_backward(g, NULL);
-    double ey = norm_err(sn_train_graph_output(g), y_ref, nx), eg = 0;
-    int np;
-    const train_param *tab = sn_train_graph_param_table(g, &np);
-    const char *worst = "";
-    for (int i = 0; i < np; i++) {
-        double e = norm_err(sn_train_graph_grads(g) + tab[i].offset, g_ref + tab[i].offset, tab[i].numel);
-        if (e > eg) { eg = e; worst = tab[i].name; }
-    }
-    printf("vocos fast vs _ref: output %.2g, gradients %.2g (worst: %s), loss %.6f vs %.6f\n", ey, eg, worst, Lf.total,
-           Lr.total);
-    CHECK_MSG(ey <= FAST_TOL && eg <= FAST_TOL && fabs(Lf.total - Lr.total) <= FAST_TOL * fabs(Lr.total),
-              "vocos: fast vs ref paths differ");
-    free(x); free(y_ref); free(g_ref);
+    float *x = test_audio((size_t)B * T);
+    graph_fast_vs_ref(g, x, NQ, B, 1, "vocos", FAST_TOL);
+    free(x);
     sn_train_graph_free(g);
 }
 
@@ -532,27 +503,12 @@ static void thread_check(void) {
     const int B = 2, T = 4096; /* long enough for the two threads' kernels to overlap */
     train_graph *g[2] = {tiny_graph(B, T, 4, 5, &cfg), tiny_graph(B, T, 4, 5, &cfg)};
     if (!g[0] || !g[1]) { sn_train_graph_free(g[0]); sn_train_graph_free(g[1]); return; }
-    size_t nx = (size_t)B * T, nf = sn_train_graph_n_floats(g[0]);
-    float *x[2] = {test_audio(nx), test_audio(nx)}, *seq[2];
-    for (int i = 0; i < 2; i++) {
-        sn_train_graph_zero_grad(g[i]);
-        sn_train_graph_forward(g[i], x[i], 1.0f, 1.0f, NULL);
-        sn_train_graph_backward(g[i], NULL);
-        seq[i] = malloc(nf * sizeof(float));
-        memcpy(seq[i], sn_train_graph_grads(g[i]), nf * sizeof(float));
-    }
-#pragma omp parallel for num_threads(2) schedule(static, 1)
-    for (int i = 0; i < 2; i++)
-        for (int rep = 0; rep < 10; rep++) { /* several, so that a race can show */
-            sn_train_graph_zero_grad(g[i]);
-            sn_train_graph_forward(g[i], x[i], 1.0f, 1.0f, NULL);
-            sn_train_graph_backward(g[i], NULL);
-        }
-    int same = 1;
-    for (int i = 0; i < 2; i++) same &= !memcmp(seq[i], sn_train_graph_grads(g[i]), nf * sizeof(float));
+    size_t nx = (size_t)B * T;
+    float *x[2] = {test_audio(nx), test_audio(nx)};
+    int same = graphs_same_on_threads(g, x, 10);
     printf("two vocos graphs on two threads: gradients %s as one after the other\n", same ? "the same" : "NOT the same");
     CHECK_MSG(same, "vocos graphs stepped on two threads differ from sequential steps");
-    for (int i = 0; i < 2; i++) { free(x[i]); free(seq[i]); sn_train_graph_free(g[i]); }
+    for (int i = 0; i < 2; i++) { free(x[i]); sn_train_graph_free(g[i]); }
 }
 
 /* ---- 9. envelope ---- */
