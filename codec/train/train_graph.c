@@ -1,7 +1,7 @@
 /* Training graph of the whole codec: a tape of nodes (pad, conv, transposed
  * conv, GroupNorm, trim, ELU, LSTM, add, RVQ, and a Vocos decoder head as one
- * node whose activations vocos_train.c keeps in the saved area) over tensors laid out in one
- * arena, built once from (config, B, T). The forward runs the nodes in order
+ * node whose inner activations vocos_train.c keeps in the saved area) over
+ * tensors laid out in one arena, built once from (config, B, T). The forward runs the nodes in order
  * on the fast kernels of kernels.h (single-threaded: one graph per worker
  * thread; scratch from the arena) and keeps every node's input (the arena
  * holds all activations); the backward runs them in exact reverse order with

@@ -140,8 +140,8 @@ int sn_vocos_head_init(vocos_head *h, const codec_config *cfg, int F, sn_param_t
     }
     size_t Fp = (size_t)F + K - 1, dF = (size_t)dim * F;
     size_t fwd = (size_t)D * Fp + sn_conv1d_scratch_floats(D, K, F) + (size_t)N * F + Lf;
-    size_t bwd = Lf + (size_t)N * F + (size_t)(N + 2) * F + 6 * dF + (size_t)inter * F + 2 * (size_t)D * Fp + 2 * (size_t)F +
-                 sn_conv1d_backward_scratch_floats(D, dim, (int)Fp, K, 1, 1);
+    size_t bwd = Lf + (size_t)N * F + (size_t)(N + 2) * F + 6 * dF + (size_t)inter * F + 2 * (size_t)D * Fp +
+                 2 * (size_t)F + sn_conv1d_backward_scratch_floats(D, dim, (int)Fp, K, 1, 1);
     h->scratch_floats = SONO_MAX(fwd, bwd);
     return 0;
 }
@@ -307,8 +307,8 @@ static void dw_fwd(float *y, const float *x, const float *w, const float *b, int
     }
 }
 
-static void dw_bwd(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int C, int F, int K,
-                   int ref) {
+static void dw_bwd(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int C, int F,
+                   int K, int ref) {
     const int p = (K - 1) / 2;
     for (int c = 0; c < C; c++) {
         const float *xc = x + (size_t)c * F, *wc = w + (size_t)c * K, *dyc = dy + (size_t)c * F;
@@ -451,9 +451,9 @@ void sn_vocos_backward(const vocos_head *h, float *dz, float *grads, const float
     const float *P = params;
     float *G = grads;
     float *dX = scr + full_len(h) + (size_t)N * F; /* after istft_bwd's own scratch */
-    float *dxf = dX + (size_t)(N + 2) * F, *dcur = dxf + dF, *dv = dcur + dF, *dn = dv + dF, *da = dn + dF,
-          *de = da + dF, *dg = de + dF, *tmp = dg + (size_t)inter * F, *zp = tmp + 2 * (size_t)F, *dzp = zp + (size_t)D * Fp,
-          *cs = dzp + (size_t)D * Fp;
+    float *dxf = dX + (size_t)(N + 2) * F, *dcur = dxf + dF, *dv = dcur + dF, *dn = dv + dF, *da = dn + dF;
+    float *de = da + dF, *dg = de + dF, *tmp = dg + (size_t)inter * F, *zp = tmp + 2 * (size_t)F;
+    float *dzp = zp + (size_t)D * Fp, *cs = dzp + (size_t)D * Fp;
     istft_bwd(h, dX, dy, scr, ref);
     spec_bwd(h, dX, act + o.X, act + o.h);
     memset(dxf, 0, dF * sizeof *dxf);
