@@ -20,7 +20,7 @@ enum {
     OPT_SEED, OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_CLIPS, OPT_ADV_START, OPT_MEL_BANDS,
     OPT_NO_DROPOUT, OPT_RUN_STEPS, OPT_EXPORT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
     OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_RUN_SECONDS, OPT_EVAL_ONLY, OPT_CLIP,
-    OPT_BW_MIX, OPT_DISC_FILTERS, OPT_DISC_RESET, OPT_MPD_FILTERS,
+    OPT_BW_MIX, OPT_DISC_FILTERS, OPT_DISC_RESET, OPT_MPD_FILTERS, OPT_DECODER,
 };
 
 static const cli_opt train_opts[] = {
@@ -40,6 +40,7 @@ static const cli_opt train_opts[] = {
     {OPT_CBSIZE, "codebook-size", "N", "codes per codebook (1024)"},
     {OPT_BANDWIDTHS, "bandwidths", "LIST", "kbps, e.g. 1.5,3,6"},
     {OPT_CAUSAL, "causal", NULL, "causal convolutions (default: non-causal)"},
+    {OPT_DECODER, "decoder", "seanet|vocos", "decoder: SEANet, or a Vocos head (vocos_* sizes from --config or defaults)"},
     {OPT_STEPS, "steps", "N", "total steps of the schedule (100000)"},
     {OPT_RUN_STEPS, "run-steps", "N", "stop after N steps in this invocation"},
     {OPT_RUN_SECONDS, "run-seconds", "S", "stop after S seconds in this invocation"},
@@ -131,15 +132,36 @@ static FILE *open_csv(const char *dir, const char *name, const char *header) {
     return f;
 }
 
+/* The config with "decoder" set, through its JSON (the numeric setter
+ * takes no strings): the key appended last wins, the Vocos sizes keep the
+ * config's values or their defaults (n_fft 4 x hop). Replaces *cfgp. */
+static int set_decoder(sono_codec_config **cfgp, const char *decoder) {
+    char *js = sono_codec_config_to_json(*cfgp);
+    char *end = js ? strrchr(js, '}') : NULL;
+    if (!end) { free(js); return SONO_E_NOMEM; }
+    size_t n = (size_t)(end - js) + 64;
+    char *patched = malloc(n);
+    if (!patched) { free(js); return SONO_E_NOMEM; }
+    snprintf(patched, n, "%.*s, \"decoder\": \"%s\"}", (int)(end - js), js, decoder);
+    free(js);
+    int rc = 0;
+    sono_codec_config *c = sono_codec_config_from_json(patched, &rc);
+    free(patched);
+    if (!c) return rc;
+    sono_codec_config_free(*cfgp);
+    *cfgp = c;
+    return 0;
+}
+
 /* *cfgp: train-codec's default model, changed by the model options (and
- * replaced by --config); the caller frees it. */
+ * replaced by --config, then --decoder); the caller frees it. */
 static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_config **cfgp) {
     sono_codec_config *cfg = *cfgp;
     cli_common com;
     cli_common_init(&com);
     sono_codec_train_params tp = sono_codec_train_default_params();
     int err = 0;
-    const char *out_dir = NULL, *config_file = NULL, *export_path = NULL;
+    const char *out_dir = NULL, *config_file = NULL, *export_path = NULL, *decoder = NULL;
     long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_clips = 24, run_steps = -1;
     double ckpt_minutes = 10, run_seconds = -1;
     int f16 = 1, model_flags = 0, steps_given = 0, adv_given = 0, eval_only = 0, weights_given = 0, mels_given = 0,
@@ -173,6 +195,13 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         case OPT_NQ: INT_OPT(1, 64) SET_CFG("n_q", lv); break;
         case OPT_CBSIZE: INT_OPT(2, 65536) SET_CFG("codebook_size", lv); break;
         case OPT_CAUSAL: SET_CFG("causal", 1); break;
+        case OPT_DECODER:
+            if (strcmp(arg, "seanet") && strcmp(arg, "vocos")) {
+                cli_parse_free(&ps);
+                return cli_usage_error(cmd, "--decoder is seanet or vocos, not '%s'", arg);
+            }
+            decoder = arg;
+            break;
         case OPT_RATIOS:
             if (parse_list(arg, list, SONO_CODEC_MAX_RATIOS, &nl) || sono_codec_config_set(cfg, "ratios", list, nl)) {
                 cli_parse_free(&ps);
@@ -262,6 +291,8 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     } else if (model_flags && (rc = sono_codec_config_check(cfg))) {
         return cli_fail_sono("model options", rc);
     }
+    if (decoder && (rc = set_decoder(cfgp, decoder))) return cli_fail_sono("--decoder", rc);
+    cfg = *cfgp;
     char ckpt[4200];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", out_dir);
     struct stat st;
@@ -298,8 +329,16 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     sono_codec_config_get(C, "codebook_size", &cbs, 1);
     sono_codec_config_get(C, "hop", &hop, 1);
     const int n_q = (int)nq;
-    cli_note(&com, 1, "model: %.0f Hz, %.0f ch, filters %.0f, lstm %.0f, %d x %.0f codes, hop %.0f; batch %d x %.2f s, "
-             "%d threads, steps %lld (at %lld)", rate, ch, filt, lstm, n_q, cbs, hop, P->batch,
+    double vs[4] = {0};
+    char dec[96] = "";
+    if (sono_codec_config_get(C, "vocos_dim", &vs[0], 1) == 1) {
+        sono_codec_config_get(C, "vocos_intermediate", &vs[1], 1);
+        sono_codec_config_get(C, "vocos_layers", &vs[2], 1);
+        sono_codec_config_get(C, "vocos_n_fft", &vs[3], 1);
+        snprintf(dec, sizeof dec, ", vocos decoder %.0f/%.0f x %.0f, n_fft %.0f", vs[0], vs[1], vs[2], vs[3]);
+    }
+    cli_note(&com, 1, "model: %.0f Hz, %.0f ch, filters %.0f, lstm %.0f, %d x %.0f codes, hop %.0f%s; batch %d x %.2f s, "
+             "%d threads, steps %lld (at %lld)", rate, ch, filt, lstm, n_q, cbs, hop, dec, P->batch,
              sono_codec_trainer_audio_per_step(t) / P->batch, P->n_threads, (long long)P->steps,
              (long long)sono_codec_trainer_steps_done(t));
     char bands[48];

@@ -471,6 +471,20 @@ train() {
     run 0 "the export tokenizes" "$SONOTOK" tokenize -q -m tiny.safetensors -b 20 a.wav -o a.tok
     run 0 "and detokenizes" "$SONOTOK" detokenize -q -m tiny.safetensors a.tok -o a2.wav
     expect "decoded length and rate" info_is a2.wav "1000 8000 1"
+    # a Vocos decoder head: from a config file, and from --decoder (its export
+    # is not read back here: decoding a vocos model is not this change's)
+    printf '{"sample_rate":8000,"channels":1,"n_filters":2,"ratios":[4,2],"dimension":8,"n_q":4,"codebook_size":32,"bandwidths":[5,10,20],"decoder":"vocos","vocos_dim":16,"vocos_intermediate":24,"vocos_layers":2}\n' >vocos.json
+    V="$SONOTOK train-codec --manifest m.jsonl -t 1 --log-every 1 --crop 0.3 --batch 2 --steps 20 --adv-start -1"
+    run 0 "train-codec: a vocos decoder from --config" $V -o vrun --config vocos.json --run-steps 3
+    expect "vocos run: the start line names the head" err_has "vocos decoder 16/24 x 2, n_fft 32"
+    expect "vocos run: checkpoint written" present vrun/checkpoint.safetensors
+    expect "vocos run: a CSV row per step" [ "$(wc -l <vrun/train.csv)" -eq 4 ]
+    run 0 "vocos run: resumes" $V -o vrun --run-steps 1
+    run 0 "train-codec --decoder vocos" $V -o vrun2 --rate 8000 --filters 2 --ratios 4,2 --dimension 8 --codebooks 4 \
+        --codebook-size 32 --bandwidths 5,10,20 --decoder vocos --run-steps 1
+    expect "--decoder vocos: default head sizes" err_has "vocos decoder 384/1152 x 8, n_fft 32"
+    run 1 "--decoder with an unknown name" $V -o vrun3 --decoder hifigan
+    expect "unknown decoder: named" err_has "--decoder is seanet or vocos, not 'hifigan'"
 }
 
 # Where outputs go: a device stays a device (/dev/null as root, and a node of
