@@ -198,6 +198,10 @@ vocos_run *sn_vocos_run_new(const sono_codec *c, int *err);
 int sn_vocos_run_push(vocos_run *r, const float *latents, int64_t n, int last, const float **out, int64_t *n_out);
 void sn_vocos_run_reset(vocos_run *r);
 void sn_vocos_run_free(vocos_run *r);
+/* 0, or SONO_E_UNSUPPORTED when the inverse STFT's window envelope falls
+ * under 1e-3 somewhere in the kept samples of some signal length (n_fft too
+ * close to the hop); the loader refuses such a model. */
+int sn_vocos_check(const codec_config *cfg);
 /* Multiply-adds per frame of the head as vocos.c computes it. */
 double sn_vocos_macs_per_frame(const codec_config *cfg);
 

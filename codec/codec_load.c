@@ -279,6 +279,7 @@ static void codec_compute_hash(sono_codec *c) {
 int sn_codec_from_tensors(sono_tensors *ts, const codec_config *cfg, sono_codec **out) {
     *out = NULL;
     int rc = sn_codec_config_check(cfg);
+    if (!rc && cfg->decoder == DECODER_VOCOS) rc = sn_vocos_check(cfg);
     if (rc) return rc;
     sono_codec *c = calloc(1, sizeof *c);
     if (!c) return sn_fail(SONO_E_NOMEM, "out of memory");

@@ -444,6 +444,19 @@ void sn_vocos_run_free(vocos_run *r) {
     free(r);
 }
 
+/* The envelope at kept sample t (y_full sample u = t + pad) is at least
+ * w[u - f hop]^2 for f = floor(t / hop), an index in [pad, pad + hop), an
+ * interval centred on N/2: at least w[pad]^2, which a one-frame signal's
+ * first sample has exactly. */
+int sn_vocos_check(const codec_config *cfg) {
+    const int N = cfg->vocos_n_fft, hop = sn_codec_config_hop(cfg);
+    const double w = 0.5 - 0.5 * cos(2 * M_PI * ((N - hop) / 2) / N);
+    if (w * w < 1e-3)
+        return sn_fail(SONO_E_UNSUPPORTED, "vocos_n_fft %d with hop %d: the inverse STFT's window envelope falls to "
+                       "%.2g (under 1e-3)", N, hop, w * w);
+    return 0;
+}
+
 double sn_vocos_macs_per_frame(const codec_config *cfg) {
     const double D = cfg->dimension, dim = cfg->vocos_dim, inter = cfg->vocos_intermediate, K = cfg->vocos_kernel,
                  N = cfg->vocos_n_fft;

@@ -18,7 +18,7 @@
 #include "commands.h"
 #include "train_cli.h"
 
-enum { OPT_JSON = CLI_OPT_LONG, OPT_TRAIN, OPT_STEPS };
+enum { OPT_JSON = CLI_OPT_LONG, OPT_TRAIN, OPT_STEPS, OPT_CONFIG };
 
 static const cli_opt bench_opts[] = {
     CLI_COMMON_OPTS,
@@ -28,6 +28,7 @@ static const cli_opt bench_opts[] = {
     {OPT_JSON, "json", NULL, "print the results as one JSON object on stdout"},
     {OPT_TRAIN, "train", NULL, "time codec training steps instead (train-codec's default model)"},
     {OPT_STEPS, "steps", "N", "with --train: timed steps (default 20, after 2 untimed)"},
+    {OPT_CONFIG, "config", "FILE", "with --train: the codec config to train (JSON, as train-codec --config)"},
     {0, NULL, NULL, NULL},
 };
 
@@ -47,7 +48,8 @@ const cli_cmd cmd_bench = {
         "--train: times train-codec's steps on its default model (24 kHz mono, 16\n"
         "filters, no LSTM, 8 x 1024 codes, all used: no quantizer dropout, no\n"
         "discriminator), batch 8 x 1 s crops of 60 s of the test signal, on --threads\n"
-        "threads; the same work tests/ref/train_step_ref.py times for PyTorch.\n",
+        "threads; the same work tests/ref/train_step_ref.py times for PyTorch.\n"
+        "--config FILE trains that codec config instead of the default model.\n",
     .opts = bench_opts,
     .run = run_bench,
 };
@@ -131,18 +133,19 @@ static void fmt_gflops(char *out, size_t n, double flop, double secs) {
 
 /* --train: steps of the training loop on the default architecture. The
  * test signal goes to a WAV in a temporary folder with a one-line manifest. */
-static int bench_train(const cli_common *c, long steps, int json) {
+static int bench_train(const cli_common *c, long steps, int json, const char *config_file) {
     char dir[] = "/tmp/sonotok-bench-train-XXXXXX", wav[64], man[64];
     if (!mkdtemp(dir)) return cli_fail_errno("/tmp", errno);
     snprintf(wav, sizeof wav, "%s/signal.wav", dir);
     snprintf(man, sizeof man, "%s/train.jsonl", dir);
     int rc = 0, err = 0;
-    sono_codec_config *cfg = sono_codec_config_default(&err);
+    sono_codec_config *cfg = config_file ? sono_codec_config_load(config_file, &err) : sono_codec_config_default(&err);
     if (!cfg) {
         rmdir(dir);
-        return cli_fail_sono("bench --train", err);
+        return cli_fail_sono(config_file ? config_file : "bench --train", err);
     }
-    double arch[4];
+    double arch[4], vocos_dim = 0;
+    int vocos = sono_codec_config_get(cfg, "vocos_dim", &vocos_dim, 1) == 1;
     sono_codec_config_get(cfg, "sample_rate", &arch[0], 1);
     sono_codec_config_get(cfg, "n_filters", &arch[1], 1);
     sono_codec_config_get(cfg, "n_q", &arch[2], 1);
@@ -195,8 +198,9 @@ static int bench_train(const cli_common *c, long steps, int json) {
                    1000 * secs / (double)steps,
                    audio / secs, peak_rss_mib());
         else
-            printf("train       %.0f Hz, %.0f filters, %.0f x %.0f codes; batch %d x %.2f s, %d threads: %.1f ms/step, "
-                   "%.2f audio s/s (%ld steps), peak RSS %.1f MiB\n", arch[0], arch[1], arch[2], arch[3], P->batch,
+            printf("train       %.0f Hz, %.0f filters, %s%.0f x %.0f codes; batch %d x %.2f s, %d threads: %.1f ms/step, "
+                   "%.2f audio s/s (%ld steps), peak RSS %.1f MiB\n", arch[0], arch[1],
+                   vocos ? "vocos decoder, " : "", arch[2], arch[3], P->batch,
                    sono_codec_trainer_audio_per_step(t) / P->batch, P->n_threads,
                    1000 * secs / (double)steps, audio / secs, steps, peak_rss_mib());
         if (fflush(stdout) != 0) rc = cli_fail_errno("<stdout>", errno);
@@ -216,6 +220,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     double seconds = 10, kbps_opt = 0;
     int json = 0, train = 0;
     long steps = 20;
+    const char *config_file = NULL;
     cli_parser p;
     if (cli_parse_init(&p, cmd, argc, argv) != 0) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
     int key, rc = -1;
@@ -234,6 +239,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
             break;
         case OPT_JSON: json = 1; break;
         case OPT_TRAIN: train = 1; break;
+        case OPT_CONFIG: config_file = arg; break;
         case OPT_STEPS:
             if (cli_parse_int(arg, 1, 100000, &steps)) rc = cli_usage_error(cmd, "--steps wants 1 to 100000, not '%s'", arg);
             break;
@@ -244,8 +250,9 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     cli_parse_free(&p);
     if (rc >= 0) return rc;
     if (first < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[first]);
+    if (config_file && !train) return cli_usage_error(cmd, "--config goes with --train");
     cli_install_log(&c);
-    if (train) return bench_train(&c, steps, json);
+    if (train) return bench_train(&c, steps, json, config_file);
 
     /* the sgemm yardstick runs last: OpenBLAS's worker threads keep spinning
      * for a while after a call and would steal the codec's second core */

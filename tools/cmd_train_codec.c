@@ -20,7 +20,7 @@ enum {
     OPT_SEED, OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_CLIPS, OPT_ADV_START, OPT_MEL_BANDS,
     OPT_NO_DROPOUT, OPT_RUN_STEPS, OPT_EXPORT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
     OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_RUN_SECONDS, OPT_EVAL_ONLY, OPT_CLIP,
-    OPT_BW_MIX, OPT_DISC_FILTERS, OPT_DISC_RESET,
+    OPT_BW_MIX, OPT_DISC_FILTERS, OPT_DISC_RESET, OPT_MPD_FILTERS, OPT_DECODER,
 };
 
 static const cli_opt train_opts[] = {
@@ -40,6 +40,7 @@ static const cli_opt train_opts[] = {
     {OPT_CBSIZE, "codebook-size", "N", "codes per codebook (1024)"},
     {OPT_BANDWIDTHS, "bandwidths", "LIST", "kbps, e.g. 1.5,3,6"},
     {OPT_CAUSAL, "causal", NULL, "causal convolutions (default: non-causal)"},
+    {OPT_DECODER, "decoder", "seanet|vocos", "decoder: SEANet, or a Vocos head (vocos_* sizes from --config or defaults)"},
     {OPT_STEPS, "steps", "N", "total steps of the schedule (100000)"},
     {OPT_RUN_STEPS, "run-steps", "N", "stop after N steps in this invocation"},
     {OPT_RUN_SECONDS, "run-seconds", "S", "stop after S seconds in this invocation"},
@@ -53,7 +54,9 @@ static const cli_opt train_opts[] = {
     {OPT_MIX, "mix", "S,M,E", "sampling weights of speech, music, effects (0.5,0.35,0.15; also on resume)"},
     {OPT_ADV_START, "adv-start", "STEP", "start the discriminator at this step (-1: never; default 20000)"},
     {OPT_DISC_FILTERS, "disc-filters", "N", "discriminator width (8; on resume, another width starts a new discriminator)"},
-    {OPT_DISC_RESET, "disc-reset", NULL, "on resume: start a new discriminator of the same width"},
+    {OPT_DISC_RESET, "disc-reset", NULL, "on resume: start new discriminators of the same widths"},
+    {OPT_MPD_FILTERS, "mpd-filters", "N", "add HiFi-GAN's multi-period discriminator of this width (0: none, the "
+     "default; on resume, another width starts a new one, 0 drops it)"},
     {OPT_BW_MIX, "bandwidth-mix", "LIST", "quantizer dropout: sampling weight per bandwidth, e.g. 0.2,0.2,0.6 (equal; also on resume)"},
     {OPT_NO_DROPOUT, "no-dropout", NULL, "always use every codebook (no quantizer dropout)"},
     {OPT_SEED, "seed", "N", "random seed (1)"},
@@ -78,7 +81,8 @@ const cli_cmd cmd_train_codec = {
         "Each step takes --batch random crops (gain -10..+4 dB), picks per thread a random\n"
         "bandwidth (quantizer dropout), and minimises 0.1 L1 + multi-scale mel (STFT\n"
         "32..2048, --mel-bands) + 0.25 commitment, plus from --adv-start an MS-STFT\n"
-        "discriminator's hinge and feature-matching losses (--disc-filters 8). --loss-weights,\n"
+        "discriminator's hinge and feature-matching losses (--disc-filters 8), and with\n"
+        "--mpd-filters N HiFi-GAN's multi-period discriminator's as well. --loss-weights,\n"
         "--mel-bands, --mix, --bandwidth-mix and --disc-filters also apply when resuming\n"
         "(a new phase of a run; the start line shows the settings in force); --disc-reset\n"
         "replaces a trained discriminator with a new one. Codebooks start from k-means++\n"
@@ -128,19 +132,40 @@ static FILE *open_csv(const char *dir, const char *name, const char *header) {
     return f;
 }
 
+/* The config with "decoder" set, through its JSON (the numeric setter
+ * takes no strings): the key appended last wins, the Vocos sizes keep the
+ * config's values or their defaults (n_fft 4 x hop). Replaces *cfgp. */
+static int set_decoder(sono_codec_config **cfgp, const char *decoder) {
+    char *js = sono_codec_config_to_json(*cfgp);
+    char *end = js ? strrchr(js, '}') : NULL;
+    if (!end) { free(js); return SONO_E_NOMEM; }
+    size_t n = (size_t)(end - js) + 64;
+    char *patched = malloc(n);
+    if (!patched) { free(js); return SONO_E_NOMEM; }
+    snprintf(patched, n, "%.*s, \"decoder\": \"%s\"}", (int)(end - js), js, decoder);
+    free(js);
+    int rc = 0;
+    sono_codec_config *c = sono_codec_config_from_json(patched, &rc);
+    free(patched);
+    if (!c) return rc;
+    sono_codec_config_free(*cfgp);
+    *cfgp = c;
+    return 0;
+}
+
 /* *cfgp: train-codec's default model, changed by the model options (and
- * replaced by --config); the caller frees it. */
+ * replaced by --config, then --decoder); the caller frees it. */
 static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_config **cfgp) {
     sono_codec_config *cfg = *cfgp;
     cli_common com;
     cli_common_init(&com);
     sono_codec_train_params tp = sono_codec_train_default_params();
     int err = 0;
-    const char *out_dir = NULL, *config_file = NULL, *export_path = NULL;
+    const char *out_dir = NULL, *config_file = NULL, *export_path = NULL, *decoder = NULL;
     long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_clips = 24, run_steps = -1;
     double ckpt_minutes = 10, run_seconds = -1;
     int f16 = 1, model_flags = 0, steps_given = 0, adv_given = 0, eval_only = 0, weights_given = 0, mels_given = 0,
-        mix_given = 0, bw_mix_given = 0, dfilt_given = 0;
+        mix_given = 0, bw_mix_given = 0, dfilt_given = 0, mpd_given = 0;
     cli_parser ps;
     if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
     int c, rc;
@@ -170,6 +195,13 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         case OPT_NQ: INT_OPT(1, 64) SET_CFG("n_q", lv); break;
         case OPT_CBSIZE: INT_OPT(2, 65536) SET_CFG("codebook_size", lv); break;
         case OPT_CAUSAL: SET_CFG("causal", 1); break;
+        case OPT_DECODER:
+            if (strcmp(arg, "seanet") && strcmp(arg, "vocos")) {
+                cli_parse_free(&ps);
+                return cli_usage_error(cmd, "--decoder is seanet or vocos, not '%s'", arg);
+            }
+            decoder = arg;
+            break;
         case OPT_RATIOS:
             if (parse_list(arg, list, SONO_CODEC_MAX_RATIOS, &nl) || sono_codec_config_set(cfg, "ratios", list, nl)) {
                 cli_parse_free(&ps);
@@ -225,6 +257,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         }
         case OPT_DISC_FILTERS: INT_OPT(1, 256) tp.disc_filters = (int)lv; dfilt_given = 1; break;
         case OPT_DISC_RESET: tp.disc_reset = 1; break;
+        case OPT_MPD_FILTERS: INT_OPT(0, 256) tp.mpd_filters = (int)lv; mpd_given = 1; break;
         case OPT_NO_DROPOUT: tp.quantizer_dropout = 0; break;
         case OPT_SEED: INT_OPT(0, 0x7fffffffL) tp.seed = (uint64_t)lv; break;
         case OPT_LOG_EVERY: INT_OPT(1, 1000000000L) log_every = lv; break;
@@ -258,6 +291,8 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     } else if (model_flags && (rc = sono_codec_config_check(cfg))) {
         return cli_fail_sono("model options", rc);
     }
+    if (decoder && (rc = set_decoder(cfgp, decoder))) return cli_fail_sono("--decoder", rc);
+    cfg = *cfgp;
     char ckpt[4200];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", out_dir);
     struct stat st;
@@ -275,6 +310,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         if (!mix_given) tp.mix[0] = -1;
         if (!bw_mix_given) tp.n_bw_mix = -1;
         if (!dfilt_given) tp.disc_filters = 0;
+        tp.mpd_filters = !mpd_given ? 0 : tp.mpd_filters ? tp.mpd_filters : -1;
         cli_note(&com, 1, "resuming from %s", ckpt);
         t = sono_codec_trainer_resume(ckpt, &tp, &err);
     } else {
@@ -293,17 +329,25 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     sono_codec_config_get(C, "codebook_size", &cbs, 1);
     sono_codec_config_get(C, "hop", &hop, 1);
     const int n_q = (int)nq;
-    cli_note(&com, 1, "model: %.0f Hz, %.0f ch, filters %.0f, lstm %.0f, %d x %.0f codes, hop %.0f; batch %d x %.2f s, "
-             "%d threads, steps %lld (at %lld)", rate, ch, filt, lstm, n_q, cbs, hop, P->batch,
+    double vs[4] = {0};
+    char dec[96] = "";
+    if (sono_codec_config_get(C, "vocos_dim", &vs[0], 1) == 1) {
+        sono_codec_config_get(C, "vocos_intermediate", &vs[1], 1);
+        sono_codec_config_get(C, "vocos_layers", &vs[2], 1);
+        sono_codec_config_get(C, "vocos_n_fft", &vs[3], 1);
+        snprintf(dec, sizeof dec, ", vocos decoder %.0f/%.0f x %.0f, n_fft %.0f", vs[0], vs[1], vs[2], vs[3]);
+    }
+    cli_note(&com, 1, "model: %.0f Hz, %.0f ch, filters %.0f, lstm %.0f, %d x %.0f codes, hop %.0f%s; batch %d x %.2f s, "
+             "%d threads, steps %lld (at %lld)", rate, ch, filt, lstm, n_q, cbs, hop, dec, P->batch,
              sono_codec_trainer_audio_per_step(t) / P->batch, P->n_threads, (long long)P->steps,
              (long long)sono_codec_trainer_steps_done(t));
     char bands[48];
     if (P->n_mels) snprintf(bands, sizeof bands, "%d bands", P->n_mels);
     else snprintf(bands, sizeof bands, "n_fft*5/32 bands");
-    char adv[64] = "off";
+    char adv[96] = "off";
     if (P->adv_start >= 0)
-        snprintf(adv, sizeof adv, "from step %lld, %d filters%s", (long long)P->adv_start, P->disc_filters,
-                 tp.disc_reset ? ", new" : "");
+        snprintf(adv, sizeof adv, "from step %lld, %d filters%s%s", (long long)P->adv_start, P->disc_filters,
+                 P->mpd_filters > 0 ? " + multi-period" : "", tp.disc_reset ? ", new" : "");
     char bw[16 * SONO_CODEC_MAX_BW + 16] = "equal";
     if (!P->quantizer_dropout) snprintf(bw, sizeof bw, "off");
     else
@@ -315,7 +359,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
              P->mix[1], P->mix[2], bw);
     FILE *csv = open_csv(out_dir, "train.csv",
                          "step,l1,mel,commit,adv,feat,disc,grad_norm,lr,nq_min,nq_max,ppl0,ppl1,ppl2,ppl3,ppl4,ppl5,"
-                         "ppl6,ppl7,replaced,steps_per_s,x_realtime,cpu_hours");
+                         "ppl6,ppl7,replaced,steps_per_s,x_realtime,cpu_hours,mpd_adv,mpd_feat,mpd_disc");
     FILE *ecsv = P->heldout ? open_csv(out_dir, "eval.csv", "step,kbps,category,n,mel,stoi,si_snr") : NULL;
     if (!csv || (P->heldout && !ecsv)) { sono_codec_trainer_free(t); return cli_fail_errno(out_dir, errno); }
     if (eval_only) {
@@ -333,7 +377,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     sigaction(SIGTERM, &sa, NULL);
     double t_start = now_s(), t_ckpt = t_start, win_s = 0;
     int64_t done_here = 0, win_n = 0;
-    double acc[7] = {0};
+    double acc[10] = {0};
     rc = 0;
     while (!g_stop && sono_codec_trainer_steps_done(t) < P->steps && (run_steps < 0 || done_here < run_steps) &&
            (run_seconds < 0 || now_s() - t_start < run_seconds)) {
@@ -341,17 +385,20 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         if (e) { rc = cli_fail_sono("train-codec", e); break; }
         done_here++;
         const sono_codec_train_stats *s = sono_codec_trainer_last_stats(t);
-        double v[7] = {s->l1, s->mel, s->commit, s->adv, s->feat, s->disc, s->grad_norm};
-        for (int i = 0; i < 7; i++) acc[i] += v[i];
+        double v[10] = {s->l1, s->mel, s->commit, s->adv, s->feat, s->disc, s->grad_norm, s->mpd_adv, s->mpd_feat,
+                        s->mpd_disc};
+        for (int i = 0; i < 10; i++) acc[i] += v[i];
         win_s += s->seconds;
         win_n++;
         if (s->step % log_every == 0) {
-            for (int i = 0; i < 7; i++) acc[i] /= (double)win_n;
+            for (int i = 0; i < 10; i++) acc[i] /= (double)win_n;
             double sps = win_n / win_s, xrt = sps * sono_codec_trainer_audio_per_step(t);
             if (com.verbosity > 0) {
                 fprintf(stderr, "step %lld  l1 %.4f  mel %.4f  commit %.4f", (long long)s->step, acc[0], acc[1], acc[2]);
                 if (P->adv_start >= 0 && s->step > P->adv_start)
                     fprintf(stderr, "  adv %.3f  feat %.3f  disc %.3f", acc[3], acc[4], acc[5]);
+                if (P->mpd_filters > 0 && P->adv_start >= 0 && s->step > P->adv_start)
+                    fprintf(stderr, "  mpd %.3f/%.3f/%.3f", acc[7], acc[8], acc[9]);
                 fprintf(stderr, "  |g| %.3f  lr %.2e  q %d-%d  ppl", acc[6], s->lr, s->n_active_min, s->n_active_max);
                 for (int q = 0; q < SONO_TRAIN_MAX_Q_LOG && q < n_q; q++) fprintf(stderr, " %.0f", s->ppl[q]);
                 fprintf(stderr, "  repl %d  %.2f steps/s  %.1fx rt  %.2f cpu-h\n", s->replaced, sps, xrt, s->cpu_hours_total);
@@ -359,7 +406,8 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
             fprintf(csv, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.5f,%.4e,%d,%d", (long long)s->step, acc[0], acc[1], acc[2],
                     acc[3], acc[4], acc[5], acc[6], s->lr, s->n_active_min, s->n_active_max);
             for (int q = 0; q < SONO_TRAIN_MAX_Q_LOG; q++) fprintf(csv, ",%.2f", q < n_q ? s->ppl[q] : 0.0);
-            fprintf(csv, ",%d,%.4f,%.3f,%.4f\n", s->replaced, sps, xrt, s->cpu_hours_total);
+            fprintf(csv, ",%d,%.4f,%.3f,%.4f,%.6f,%.6f,%.6f\n", s->replaced, sps, xrt, s->cpu_hours_total, acc[7], acc[8],
+                    acc[9]);
             fflush(csv);
             memset(acc, 0, sizeof acc);
             win_s = 0;

@@ -1,6 +1,7 @@
 /* HiFi-GAN's multi-period discriminator (MPD), forward and backward, with the
  * same hinge and feature-matching losses as the MS-STFT discriminator
- * (disc.h), for adversarial training. Not yet used by the trainer.
+ * (disc.h), for adversarial training (the trainer's mpd_filters, beside
+ * the MS-STFT discriminator).
  *
  *   mpd *m = sn_mpd_new(1, 4, B, T, &err);        // mono, widths 4/16/64/128/128
  *   sn_mpd_init_params(m, 1234);

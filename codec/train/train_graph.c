@@ -1,6 +1,7 @@
 /* Training graph of the whole codec: a tape of nodes (pad, conv, transposed
- * conv, GroupNorm, trim, ELU, LSTM, add, RVQ) over tensors laid out in one
- * arena, built once from (config, B, T). The forward runs the nodes in order
+ * conv, GroupNorm, trim, ELU, LSTM, add, RVQ, and a Vocos decoder head as one
+ * node whose inner activations vocos_train.c keeps in the saved area) over
+ * tensors laid out in one arena, built once from (config, B, T). The forward runs the nodes in order
  * on the fast kernels of kernels.h (single-threaded: one graph per worker
  * thread; scratch from the arena) and keeps every node's input (the arena
  * holds all activations); the backward runs them in exact reverse order with
@@ -26,10 +27,11 @@
 #include "kernels_grad.h"
 #include "sono_internal.h"
 #include "tensors.h"
+#include "vocos_train.h"
 
-enum { N_PAD, N_CONV, N_CONVTR, N_GN, N_TRIM, N_ELU, N_LSTM, N_ADD, N_RVQ };
+enum { N_PAD, N_CONV, N_CONVTR, N_GN, N_TRIM, N_ELU, N_LSTM, N_ADD, N_RVQ, N_VOCOS };
 static const char *const kind_names[TRAIN_NODE_KINDS] = {"pad", "conv", "convtr", "groupnorm", "trim",
-                                                         "elu", "lstm", "add", "rvq"};
+                                                         "elu", "lstm", "add", "rvq", "vocos"};
 
 #define GN_EPS 1e-5f
 #define NONE ((size_t)-1)
@@ -75,6 +77,8 @@ struct train_graph {
     int n_convs, cap_convs;
     tg_lstm lstm[2];
     int n_lstm;
+    vocos_head vocos;   /* DECODER_VOCOS: the decoder head (its node: N_VOCOS) */
+    size_t vocos_saved; /* offset into saved: [B] blocks of sn_vocos_act_floats */
     size_t n_weff, n_act, n_saved, n_lscr; /* n_lscr: scratch for kernels, LSTM and code search */
     int t_audio, t_latent, t_dec_in, t_out, F;
     size_t arena_bytes;
@@ -308,9 +312,19 @@ static void build(train_graph *g) {
         x = q;
     }
     g->t_dec_in = x;
-    w.x = x;
-    if (sn_seanet_walk(cfg, 1, build_layer, &w) || g->err) return;
-    x = w.x;
+    if (cfg->decoder == DECODER_VOCOS) {
+        if ((g->err = sn_vocos_head_init(&g->vocos, cfg, g->F, &g->pt))) return;
+        g->vocos_saved = g->n_saved;
+        g->n_saved += (size_t)g->B * sn_vocos_act_floats(&g->vocos);
+        if (g->vocos.scratch_floats > g->n_lscr) g->n_lscr = g->vocos.scratch_floats;
+        int y = new_tensor(g, 1, g->F * g->vocos.hop);
+        new_node(g, N_VOCOS, x, y);
+        x = y;
+    } else {
+        w.x = x;
+        if (sn_seanet_walk(cfg, 1, build_layer, &w) || g->err) return;
+        x = w.x;
+    }
     g->t_out = x;
     if (g->ten[x].L < g->T)
         g->err = sn_fail(SONO_E_ARG, "decoder gives %d samples for a crop of %d (use a multiple of the hop)",
@@ -394,6 +408,7 @@ train_graph *sn_train_graph_new(const codec_config *cfg, int B, int T, int n_q, 
 void sn_train_graph_free(train_graph *g) {
     if (!g) return;
     sn_params_free(&g->pt);
+    sn_vocos_head_free(&g->vocos);
     free(g->ten);
     free(g->nodes);
     free(g->convs);
@@ -601,6 +616,14 @@ static void fwd_node(train_graph *g, const tg_node *n, train_losses *lo, int byp
         return;
     }
     const int ref = g->use_ref;
+    if (n->kind == N_VOCOS) {
+        size_t per = sn_vocos_act_floats(&g->vocos);
+        for (int b = 0; b < g->B; b++)
+            sn_vocos_forward(&g->vocos, T_val(g, n->out, b), g->saved + g->vocos_saved + (size_t)b * per, g->lscr,
+                             T_val(g, n->in, b), g->params, ref);
+        if (g->timing) g->t_fwd[n->kind] += now_s() - t0;
+        return;
+    }
     for (int b = 0; b < g->B; b++) {
         const float *x = T_val(g, n->in, b);
         float *y = T_val(g, n->out, b);
@@ -768,6 +791,15 @@ int sn_train_graph_backward(train_graph *g, const float *extra_dout) {
             if (g->timing) g->t_bwd[n->kind] += now_s() - t0;
             continue;
         }
+        if (n->kind == N_VOCOS) {
+            size_t per = sn_vocos_act_floats(&g->vocos);
+            for (int b = 0; b < g->B; b++)
+                sn_vocos_backward(&g->vocos, T_grad(g, n->in, b), g->grads, T_grad(g, n->out, b),
+                                  g->saved + g->vocos_saved + (size_t)b * per, g->lscr, T_val(g, n->in, b), g->params,
+                                  ref);
+            if (g->timing) g->t_bwd[n->kind] += now_s() - t0;
+            continue;
+        }
         const tg_conv *c = n->kind == N_CONV || n->kind == N_CONVTR || n->kind == N_GN ? &g->convs[n->idx] : NULL;
         for (int b = 0; b < g->B; b++) {
             const float *x = T_val(g, n->in, b), *dy = T_grad(g, n->out, b);
@@ -893,6 +925,7 @@ void sn_train_graph_init_params(train_graph *g, uint64_t seed) {
             for (int k = 0; k < 4; k++) fill_uniform(P(g, ps[k]), g->pt.p[ps[k]].numel, bound, &st);
         }
     }
+    if (g->cfg.decoder == DECODER_VOCOS) sn_vocos_init_params(&g->vocos, g->params, &st);
 }
 
 int sn_train_graph_data_init(train_graph *g, const float *audio, float target_std) {
@@ -902,8 +935,8 @@ int sn_train_graph_data_init(train_graph *g, const float *audio, float target_st
     g->audio = NULL; /* the state left is no forward to backpropagate */
     weightnorm_all(g);
     memcpy(T_val(g, g->t_audio, 0), audio, (size_t)g->B * g->cfg.channels * g->T * sizeof(float));
-    int last = -1;
-    for (int ni = 0; ni < g->n_nodes; ni++)
+    int last = -1; /* the SEANet decoder's last conv; a Vocos head is left as initialised */
+    for (int ni = 0; ni < g->n_nodes && g->cfg.decoder != DECODER_VOCOS; ni++)
         if (g->nodes[ni].kind == N_CONV) last = ni;
     for (int ni = 0; ni < g->n_nodes; ni++) {
         const tg_node *n = &g->nodes[ni];

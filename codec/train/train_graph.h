@@ -1,5 +1,6 @@
 /* Training-time forward and backward of the whole codec (SEANet encoder,
- * residual VQ, SEANet decoder) for a batch of B crops of T samples. Not
+ * residual VQ, SEANet decoder, or with cfg->decoder == DECODER_VOCOS the Vocos
+ * head of codec/train/vocos_train.h) for a batch of B crops of T samples. Not
  * streaming: every crop is processed whole, as EnCodec's training does.
  *
  *   train_graph *g = sn_train_graph_new(&cfg, B, T, n_q, &err);
@@ -17,7 +18,9 @@
  * pairs weight_g/weight_v, biases, GroupNorm affines, LSTM weights), with a
  * same-shaped gradient buffer and a table of canonical EnCodec names
  * (sn_seanet_walk's names, which codec_load.c reads, e.g. encoder.model.3.conv.conv.weight_g),
- * so a trained model can be written as a native file. Codebooks are not
+ * so a trained model can be written as a native file; a Vocos head's
+ * parameters follow under its decoder.backbone.* / decoder.head.* names
+ * (notes/vocos_spec.md). Codebooks are not
  * parameters: they are updated by EMA elsewhere; the forward leaves, per
  * codebook, the residuals it quantised and the indices it chose.
  *
@@ -37,7 +40,7 @@
 struct sono_tensors;
 
 #define TRAIN_MAX_Q 64
-#define TRAIN_NODE_KINDS 9 /* see sn_train_graph_timing */
+#define TRAIN_NODE_KINDS 10 /* see sn_train_graph_timing */
 
 /* One entry of the flat parameter table (common/params.h), under its
  * canonical EnCodec name. */
@@ -118,7 +121,9 @@ int sn_train_graph_active_q(const train_graph *g);
  * (kaiming_uniform with a = sqrt(5); fan_in = C_in*K for a conv, C_out*K for a
  * transposed conv, as torch computes it from weight dim 1); under weight norm
  * v = that weight and g = its row norms; LSTM weights and biases
- * U(-1/sqrt(H), 1/sqrt(H)); GroupNorm weight 1, bias 0. Codebooks are not
+ * U(-1/sqrt(H), 1/sqrt(H)); GroupNorm weight 1, bias 0. A Vocos head then
+ * draws from the same generator: weights truncated normal (std 0.02, cut at
+ * 2 std), biases 0, LayerNorm 1/0, gamma 1/vocos_layers. Codebooks are not
  * touched (the caller sets them). */
 void sn_train_graph_init_params(train_graph *g, uint64_t seed);
 
@@ -128,8 +133,9 @@ void sn_train_graph_init_params(train_graph *g, uint64_t seed);
  * deviation 1 over the whole batch (all channels and steps, each channel
  * about its own mean), scaling weight_g under weight norm and weight
  * otherwise, and sets the bias so every output channel has mean 0; the output
- * is recomputed before going on. The decoder's last conv is scaled to
- * target_std instead (e.g. the audio's std). LSTM layers are left as they are.
+ * is recomputed before going on. The SEANet decoder's last conv is scaled to
+ * target_std instead (e.g. the audio's std); a Vocos head is left as
+ * initialised (target_std unused). LSTM layers are left as they are.
  * The quantizer is bypassed (the decoder sees the latents), since the
  * codebooks are usually made from the latents afterwards. Without it, with
  * PyTorch's default init every layer shrinks the signal, the latents are

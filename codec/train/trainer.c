@@ -23,6 +23,7 @@
 #include <xxhash.h>
 
 #include "disc.h"
+#include "mpd.h"
 #include "kernels.h"
 #include "mel_loss.h"
 #include "optim.h"
@@ -371,10 +372,11 @@ static void pool_crop(const data_pool *dp, const double mix[N_CAT], int T, float
 typedef struct {
     train_graph *g;
     disc *d;
+    mpd *mp;               /* multi-period discriminator, NULL when the run has none */
     float *mel_scratch;
     float *dy;             /* [Bm][C][T] gradient of mel + adversarial losses w.r.t. the output */
     int n_active;
-    double l1, mel, commit, adv, feat, dloss;
+    double l1, mel, commit, adv, feat, dloss, madv, mfeat, mloss;
 } worker;
 
 struct trainer {
@@ -389,8 +391,10 @@ struct trainer {
     size_t n_pf, n_dpf;
     float *params;         /* master parameters [n_pf] */
     float *grads;          /* reduced gradients [n_pf] */
-    sono_adamw opt, dopt;
+    sono_adamw opt, dopt, mopt;
     float *dparams, *dgrads;
+    size_t n_mpf;
+    float *mparams, *mgrads; /* multi-period discriminator [n_mpf], NULL without one */
     float *cb_embed, *cb_avg, *cb_size;  /* [n_q][K][D], [n_q][K][D], [n_q][K] */
     float *audio;          /* [B][C][T] */
     float *gather;         /* [B * F][D] residuals of one codebook */
@@ -464,6 +468,12 @@ static json_object *tp_to_json(const trainer_params *p) {
         }
         json_object_object_add(o, "bw_mix", a);
     }
+    /* written only when set, so that runs without it keep their checkpoints' bytes */
+    if (p->mpd_filters > 0) {
+        char v[32];
+        snprintf(v, sizeof v, "%d", p->mpd_filters);
+        json_object_object_add(o, "mpd_filters", json_object_new_string(v));
+    }
     return o;
 }
 
@@ -489,6 +499,7 @@ static void tp_from_json(trainer_params *p, json_object *o) {
         for (size_t i = 0; i < n; i++) p->bw_mix[i] = strtod(json_object_get_string(json_object_array_get_idx(a, i)), NULL);
         p->n_bw_mix = (int)n;
     }
+    p->mpd_filters = json_object_object_get_ex(o, "mpd_filters", &a) ? (int)strtol(json_object_get_string(a), NULL, 10) : 0;
 }
 
 const codec_config *sn_trainer_config(const trainer *t) { return &t->cfg; }
@@ -509,12 +520,18 @@ const float *sn_trainer_disc_params_data(const trainer *t, size_t *n) {
     return t->dparams;
 }
 
+const float *sn_trainer_mpd_params_data(const trainer *t, size_t *n) {
+    if (n) *n = t->mparams ? t->n_mpf : 0;
+    return t->mparams;
+}
+
 void sn_trainer_free(trainer *t) {
     if (!t) return;
     if (t->w)
         for (int m = 0; m < t->M; m++) {
             sn_train_graph_free(t->w[m].g);
             sn_disc_free(t->w[m].d);
+            sn_mpd_free(t->w[m].mp);
             free(t->w[m].mel_scratch);
             free(t->w[m].dy);
         }
@@ -524,8 +541,10 @@ void sn_trainer_free(trainer *t) {
     if (t->have_data) pool_free(&t->data);
     free(t->params); free(t->grads);
     free(t->dparams); free(t->dgrads);
+    free(t->mparams); free(t->mgrads);
     sn_adamw_free(&t->opt);
     sn_adamw_free(&t->dopt);
+    sn_adamw_free(&t->mopt);
     free(t->cb_embed); free(t->cb_avg); free(t->cb_size);
     free(t->audio); free(t->gather); free(t->gidx);
     free(t);
@@ -594,6 +613,7 @@ static int trainer_build(trainer *t) {
             if (!(w->d = sn_disc_new_config(&dc, t->Bm, t->T, &err))) return err;
             /* the discriminator step reuses the generator loss's forward passes */
             if ((err = sn_disc_keep_forward(w->d, 1))) return err;
+            if (p->mpd_filters > 0 && !(w->mp = sn_mpd_new(t->C, p->mpd_filters, t->Bm, t->T, &err))) return err;
         }
         w->mel_scratch = malloc(sn_mel_loss_scratch_floats(t->mel) * sizeof(float) + 64);
         w->dy = malloc((size_t)t->Bm * t->C * t->T * sizeof(float));
@@ -618,6 +638,13 @@ static int trainer_build(trainer *t) {
         t->dparams = calloc(t->n_dpf, sizeof(float));
         t->dgrads = calloc(t->n_dpf, sizeof(float));
         if (!t->dparams || !t->dgrads || sn_adamw_init(&t->dopt, t->n_dpf, p->beta1, p->beta2, 1e-8f, 0.0f))
+            return sn_fail(SONO_E_NOMEM, "out of memory");
+    }
+    if (t->w[0].mp) {
+        t->n_mpf = sn_mpd_n_floats(t->w[0].mp);
+        t->mparams = calloc(t->n_mpf, sizeof(float));
+        t->mgrads = calloc(t->n_mpf, sizeof(float));
+        if (!t->mparams || !t->mgrads || sn_adamw_init(&t->mopt, t->n_mpf, p->beta1, p->beta2, 1e-8f, 0.0f))
             return sn_fail(SONO_E_NOMEM, "out of memory");
     }
     return 0;
@@ -652,12 +679,22 @@ static void init_disc(trainer *t) {
     memcpy(t->dparams, sn_disc_params(t->w[0].d), t->n_dpf * sizeof(float));
 }
 
+/* Fresh multi-period discriminator weights and optimiser state. */
+static void init_mpd(trainer *t) {
+    sn_mpd_init_params(t->w[0].mp, t->p.seed ^ 0x3D9Dull);
+    memcpy(t->mparams, sn_mpd_params(t->w[0].mp), t->n_mpf * sizeof(float));
+    memset(t->mopt.m, 0, t->n_mpf * sizeof(float));
+    memset(t->mopt.v, 0, t->n_mpf * sizeof(float));
+    t->mopt.step = 0;
+}
+
 static void push_params(trainer *t, int m) {
     worker *w = &t->w[m];
     memcpy(sn_train_graph_params(w->g), t->params, t->n_pf * sizeof(float));
     memcpy(sn_train_graph_codebooks(w->g), t->cb_embed, (size_t)t->n_q * t->K * t->D * sizeof(float));
     sn_train_graph_codebooks_changed(w->g);
     if (w->d) memcpy(sn_disc_params(w->d), t->dparams, t->n_dpf * sizeof(float));
+    if (w->mp) memcpy(sn_mpd_params(w->mp), t->mparams, t->n_mpf * sizeof(float));
 }
 
 /* Residuals [n][D] and indices of codebook q from every worker whose
@@ -736,6 +773,7 @@ static int trainer_init_fresh(trainer *t) {
     free(pool);
     free(batches);
     if (t->w[0].d) init_disc(t);
+    if (t->w[0].mp) init_mpd(t);
     return 0;
 }
 
@@ -816,8 +854,9 @@ int sn_trainer_step(trainer *t) {
                 mel += sn_mel_loss_compute(t->mel, x + b * crop + (size_t)ch * T, y + ((size_t)b * C + ch) * out_len,
                                         p->w_mel / (float)(Bm * C), w->dy + b * crop + (size_t)ch * T, w->mel_scratch);
         w->mel = mel / (Bm * C);
-        w->adv = w->feat = 0;
+        w->adv = w->feat = w->madv = w->mfeat = 0;
         if (adv_on) sn_disc_loss_g(w->d, x, y, p->w_adv, p->w_feat, w->dy, &w->adv, &w->feat);
+        if (adv_on && w->mp) sn_mpd_loss_g(w->mp, x, y, p->w_adv, p->w_feat, w->dy, &w->madv, &w->mfeat);
         sn_train_graph_backward(w->g, w->dy);
     }
     /* reduce in micro-batch order, then one optimiser step */
@@ -852,6 +891,20 @@ int sn_trainer_step(trainer *t) {
         sn_adamw_step(&t->dopt, t->dparams, t->dgrads, p->disc_lr * lr / p->lr);
         for (int m = 0; m < M; m++) dl += t->w[m].dloss / M;
     }
+    double ml = 0;
+    if (adv_on && t->mparams) {
+#pragma omp parallel for num_threads(M) schedule(static, 1)
+        for (int m = 0; m < M; m++) {
+            worker *w = &t->w[m];
+            sn_mpd_zero_grad(w->mp);
+            w->mloss = sn_mpd_loss_d(w->mp, t->audio + (size_t)m * mb, sn_train_graph_output(w->g));
+        }
+        for (int m = 0; m < M; m++) t->srcs[m] = sn_mpd_grads(t->w[m].mp);
+        sn_reduce_mean(t->mgrads, t->srcs, M, t->n_mpf);
+        if (p->clip > 0) sn_grad_clip_norm(t->mgrads, t->n_mpf, p->clip);
+        sn_adamw_step(&t->mopt, t->mparams, t->mgrads, p->disc_lr * lr / p->lr);
+        for (int m = 0; m < M; m++) ml += t->w[m].mloss / M;
+    }
     sn_kern_set_threads(blas_threads);
     t->step++;
     trainer_stats *s = &t->st;
@@ -861,10 +914,12 @@ int sn_trainer_step(trainer *t) {
         const worker *w = &t->w[m];
         s->l1 += w->l1 / M; s->mel += w->mel / M; s->commit += w->commit / M;
         s->adv += w->adv / M; s->feat += w->feat / M;
+        s->mpd_adv += w->madv / M; s->mpd_feat += w->mfeat / M;
         s->n_active_min = SONO_MIN(s->n_active_min, w->n_active);
         s->n_active_max = SONO_MAX(s->n_active_max, w->n_active);
     }
     s->disc = dl;
+    s->mpd_disc = ml;
     s->grad_norm = gn;
     s->lr = lr;
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -884,7 +939,7 @@ int sn_trainer_step(trainer *t) {
 
 int sn_trainer_save_checkpoint(trainer *t, const char *path) {
     const size_t KD = (size_t)t->n_q * t->K * t->D;
-    sn_ckpt_buf b[9] = {
+    sn_ckpt_buf b[12] = {
         {"params", t->params, t->n_pf},
         {"adam.m", t->opt.m, t->n_pf},
         {"adam.v", t->opt.v, t->n_pf},
@@ -894,6 +949,9 @@ int sn_trainer_save_checkpoint(trainer *t, const char *path) {
         {"disc.params", t->dparams, t->n_dpf},
         {"disc.adam.m", t->dopt.m, t->n_dpf},
         {"disc.adam.v", t->dopt.v, t->n_dpf},
+        {"mpd.params", t->mparams, t->n_mpf},
+        {"mpd.adam.m", t->mopt.m, t->n_mpf},
+        {"mpd.adam.v", t->mopt.v, t->n_mpf},
     };
     char *cfgjson = sn_codec_config_to_json(&t->cfg);
     if (!cfgjson) return sn_fail(SONO_E_NOMEM, "out of memory");
@@ -906,17 +964,21 @@ int sn_trainer_save_checkpoint(trainer *t, const char *path) {
     sn_ckpt_meta_add_u64(meta, "rng", t->rng);
     sn_ckpt_meta_add_i64(meta, "adam_step", t->opt.step);
     sn_ckpt_meta_add_i64(meta, "disc_adam_step", t->dparams ? t->dopt.step : 0);
+    if (t->mparams) sn_ckpt_meta_add_i64(meta, "mpd_adam_step", t->mopt.step);
     char v[64];
     snprintf(v, sizeof v, "%.3f", t->cpu_seconds);
     sn_ckpt_meta_add_str(meta, "cpu_seconds", v);
     free(cfgjson);
-    return sn_ckpt_save(path, b, t->dparams ? 9 : 6, meta);
+    /* the buffers of the parts a run has, in order (a run without a discriminator has no MPD either) */
+    int nb = t->dparams ? 9 : 6;
+    if (t->mparams) nb = 12;
+    return sn_ckpt_save(path, b, nb, meta);
 }
 
 trainer *sn_trainer_resume(const char *path, const trainer_params *p, int *err) {
     sn_ckpt *ck = NULL;
     trainer *t = NULL;
-    int rc = sn_ckpt_open(path, CKPT_FORMAT, &ck), fresh_disc = 0;
+    int rc = sn_ckpt_open(path, CKPT_FORMAT, &ck), fresh_disc = 0, fresh_mpd = 0;
     const char *s;
     if (!rc && !(t = calloc(1, sizeof *t))) rc = sn_fail(SONO_E_NOMEM, "out of memory");
     if (!rc && (!(s = sn_ckpt_meta_str(ck, "config")) || sn_codec_config_from_json(s, &t->cfg)))
@@ -966,6 +1028,19 @@ trainer *sn_trainer_resume(const char *path, const trainer_params *p, int *err) 
         } else if (p->disc_reset) {
             sn_log(SONO_LOG_WARN, "no discriminator to reset: this run has none (--adv-start -1)");
         }
+        /* the multi-period discriminator: added, replaced or dropped */
+        if (p->mpd_filters != 0 && p->mpd_filters != t->p.mpd_filters && !(p->mpd_filters < 0 && !t->p.mpd_filters)) {
+            if (p->mpd_filters > 0)
+                sn_log(SONO_LOG_INFO, "multi-period discriminator: %d filters, new (checkpoint: %d)", p->mpd_filters,
+                       t->p.mpd_filters);
+            else
+                sn_log(SONO_LOG_INFO, "multi-period discriminator dropped (checkpoint: %d filters)", t->p.mpd_filters);
+            t->p.mpd_filters = p->mpd_filters > 0 ? p->mpd_filters : 0;
+            fresh_mpd = 1;
+        } else if (p->disc_reset && t->p.mpd_filters > 0 && t->p.adv_start >= 0) {
+            sn_log(SONO_LOG_INFO, "multi-period discriminator: %d filters, new (reset)", t->p.mpd_filters);
+            fresh_mpd = 1;
+        }
         if (p->n_bw_mix >= 0) {
             sn_log(SONO_LOG_INFO, "bandwidth weights: %d given (checkpoint: %d)", p->n_bw_mix, t->p.n_bw_mix);
             t->p.n_bw_mix = p->n_bw_mix;
@@ -1000,6 +1075,16 @@ trainer *sn_trainer_resume(const char *path, const trainer_params *p, int *err) 
                 t->dopt.step = sn_ckpt_meta_i64(ck, "disc_adam_step", 0);
             } else {
                 init_disc(t);
+            }
+        }
+        if (!rc && t->mparams) {
+            if (!fresh_mpd && sn_ckpt_has(ck, "mpd.params")) {
+                if (!rc) rc = sn_ckpt_take(ck, "mpd.params", t->mparams, t->n_mpf);
+                if (!rc) rc = sn_ckpt_take(ck, "mpd.adam.m", t->mopt.m, t->n_mpf);
+                if (!rc) rc = sn_ckpt_take(ck, "mpd.adam.v", t->mopt.v, t->n_mpf);
+                t->mopt.step = sn_ckpt_meta_i64(ck, "mpd_adam_step", 0);
+            } else {
+                init_mpd(t);
             }
         }
     }

@@ -86,7 +86,8 @@ const float *sn_trainer_grads_data(const trainer *t, size_t *n_floats);
 const train_param *sn_trainer_param_table(const trainer *t, int *n_params);
 const float *sn_trainer_params_data(const trainer *t, size_t *n_floats);
 const float *sn_trainer_codebooks_data(const trainer *t, size_t *n_floats);
-/* The discriminator's flat parameters (NULL when the run has none). */
+/* The discriminators' flat parameters (NULL when the run has none). */
 const float *sn_trainer_disc_params_data(const trainer *t, size_t *n_floats);
+const float *sn_trainer_mpd_params_data(const trainer *t, size_t *n_floats);
 
 #endif

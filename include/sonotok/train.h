@@ -107,6 +107,11 @@ typedef struct {
                                  bands per scale, DAC's choice, 320 at 2048: resolves harmonics) */
     uint64_t seed;            /* (1) */
     int commit_all_layers;    /* 1: every codebook's commitment reaches the encoder (1) */
+    int mpd_filters;          /* HiFi-GAN's multi-period discriminator (periods 2, 3, 5, 7, 11, widths
+                                 mpd_filters x 1, 4, 16, 32, 32) beside the MS-STFT one, from adv_start, with
+                                 the same loss weights and learning rate; 0: none (0). On resume: 0 keeps
+                                 the checkpoint's, another width starts a new one, -1 drops it;
+                                 disc_reset renews it too */
 } sono_codec_train_params;
 
 SONO_API sono_codec_train_params sono_codec_train_default_params(void);
@@ -114,7 +119,8 @@ SONO_API sono_codec_train_params sono_codec_train_default_params(void);
 /* What the last step did. */
 typedef struct {
     int64_t step;
-    double l1, mel, commit, adv, feat, disc;   /* means over the last step */
+    double l1, mel, commit, adv, feat, disc;   /* means over the last step (MS-STFT discriminator) */
+    double mpd_adv, mpd_feat, mpd_disc;         /* the multi-period discriminator's (0 without one) */
     double grad_norm;
     float lr;
     int n_active_min, n_active_max;             /* codebooks used this step */

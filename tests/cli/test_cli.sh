@@ -417,7 +417,7 @@ default_model() {
 
 # train-codec from the command line, on a tiny model and two generated
 # clips: a run, phases on resume (--mix, --bandwidth-mix, --adv-start,
-# --disc-filters, --disc-reset) seen in the start line and in the codebooks used, bad
+# --disc-filters, --disc-reset, --mpd-filters) seen in the start line and in the codebooks used, bad
 # weights refused with the checkpoint left as it was, and the export read
 # back by tokenize.
 train() {
@@ -455,12 +455,40 @@ train() {
     expect "start line: the new width" err_has "discriminator from step 8, 6 filters"
     run 0 "resume: --disc-reset starts a new discriminator of the same width" $T --run-steps 1 --disc-reset
     expect "--disc-reset: noted" err_has "discriminator from step 8, 6 filters, new"
+    run 0 "resume: --mpd-filters 2 adds a multi-period discriminator" $T --run-steps 2 --mpd-filters 2
+    expect "start line: the multi-period discriminator" err_has "discriminator from step 8, 6 filters + multi-period"
+    expect "the CSV's mpd_disc column has its loss" \
+        [ "$(tail -n 1 run/train.csv | awk -F, 'NR == 1 && $26 > 0 { print "y" }')" = y ]
+    run 0 "resume keeps it" $T --run-steps 1
+    expect "kept: start line" err_has "6 filters + multi-period"
+    run 0 "resume: --mpd-filters 0 drops it" $T --run-steps 1 --mpd-filters 0
+    expect "dropped: start line without it" not_err_has "multi-period"
+    expect "dropped: its CSV column is 0" [ "$(tail -n 1 run/train.csv | awk -F, '{ print $26 + 0 }')" = 0 ]
+    run 1 "--mpd-filters out of range" $T --run-steps 1 --mpd-filters 999
     run 1 "--disc-reset with no checkpoint" "$SONOTOK" train-codec -o fresh --manifest m.jsonl --disc-reset
     expect "--disc-reset with no checkpoint: named" err_has "--disc-reset needs a checkpoint"
     run 0 "train-codec: export" "$SONOTOK" train-codec -q -o run --manifest x --run-steps 0 --export tiny.safetensors
     run 0 "the export tokenizes" "$SONOTOK" tokenize -q -m tiny.safetensors -b 20 a.wav -o a.tok
     run 0 "and detokenizes" "$SONOTOK" detokenize -q -m tiny.safetensors a.tok -o a2.wav
     expect "decoded length and rate" info_is a2.wav "1000 8000 1"
+    # a Vocos decoder head: from a config file (exported, then tokenize and
+    # detokenize with it), and from --decoder
+    printf '{"sample_rate":8000,"channels":1,"n_filters":2,"ratios":[4,2],"dimension":8,"n_q":4,"codebook_size":32,"bandwidths":[5,10,20],"decoder":"vocos","vocos_dim":16,"vocos_intermediate":24,"vocos_layers":2}\n' >vocos.json
+    V="$SONOTOK train-codec --manifest m.jsonl -t 1 --log-every 1 --crop 0.3 --batch 2 --steps 20 --adv-start -1"
+    run 0 "train-codec: a vocos decoder from --config" $V -o vrun --config vocos.json --run-steps 3
+    expect "vocos run: the start line names the head" err_has "vocos decoder 16/24 x 2, n_fft 32"
+    expect "vocos run: checkpoint written" present vrun/checkpoint.safetensors
+    expect "vocos run: a CSV row per step" [ "$(wc -l <vrun/train.csv)" -eq 4 ]
+    run 0 "vocos run: resumes" $V -o vrun --run-steps 1
+    run 0 "vocos run: export" "$SONOTOK" train-codec -q -o vrun --manifest x --run-steps 0 --export vtiny.safetensors
+    run 0 "the vocos export tokenizes" "$SONOTOK" tokenize -q -m vtiny.safetensors -b 20 a.wav -o va.tok
+    run 0 "and detokenizes" "$SONOTOK" detokenize -q -m vtiny.safetensors va.tok -o va2.wav
+    expect "vocos: decoded length and rate" info_is va2.wav "1000 8000 1"
+    run 0 "train-codec --decoder vocos" $V -o vrun2 --rate 8000 --filters 2 --ratios 4,2 --dimension 8 --codebooks 4 \
+        --codebook-size 32 --bandwidths 5,10,20 --decoder vocos --run-steps 1
+    expect "--decoder vocos: default head sizes" err_has "vocos decoder 384/1152 x 8, n_fft 32"
+    run 1 "--decoder with an unknown name" $V -o vrun3 --decoder hifigan
+    expect "unknown decoder: named" err_has "--decoder is seanet or vocos, not 'hifigan'"
 }
 
 # Where outputs go: a device stays a device (/dev/null as root, and a node of

@@ -7,8 +7,9 @@
  * process CPU time are both given: on a loaded machine the CPU time is the
  * steadier measure of the code itself.
  *
- *   bench-train-graph [B] [T] [steps] [ref_steps]
- * defaults 4 24000 5 1 (ref_steps: steps on the plain _ref kernels, 0: skip). */
+ *   bench-train-graph [B] [T] [steps] [ref_steps] [seanet|vocos]
+ * defaults 4 24000 5 1 seanet (ref_steps: steps on the plain _ref kernels, 0:
+ * skip; vocos: the Vocos decoder head at its default sizes, n_fft 4 x hop). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,10 @@ int main(int argc, char **argv) {
     cfg.n_q = 8;
     cfg.codebook_size = 1024;
     cfg.residual_kernel_size = 3;
+    if (argc > 5 && !strcmp(argv[5], "vocos")) {
+        cfg.decoder = DECODER_VOCOS;
+        cfg.vocos_n_fft = 4 * sn_codec_config_hop(&cfg);
+    }
     int err = 0;
     train_graph *g = sn_train_graph_new(&cfg, B, T, cfg.n_q, &err);
     if (!g) { fprintf(stderr, "sn_train_graph_new: %s\n", sono_strerror(err)); return 1; }

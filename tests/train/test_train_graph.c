@@ -51,6 +51,7 @@
  *    the kernels share no scratch or state. */
 #include "test_util.h"
 #include "train_graph.h"
+#include "graph_check.h"
 #include "tensors.h"
 #include "sono_internal.h"
 #include "sonotok/error.h"
@@ -269,15 +270,6 @@ static void ref_check(const char *codec_dir, const char *train_dir, const char *
     sn_tensors_free(f);
 }
 
-static double norm_err(const float *a, const float *b, size_t n) {
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < n; i++) {
-        md = fmax(md, fabs((double)a[i] - b[i]));
-        mr = fmax(mr, fabs(b[i]));
-    }
-    return mr > 0 ? md / mr : md;
-}
-
 static train_graph *load_graph(const char *dir, const char *name, int B, int T, int n_q, codec_config *cfg) {
     sono_tensors *ts = NULL;
     int rc = load_cfg(dir, name, cfg, &ts), err = 0;
@@ -300,34 +292,9 @@ static void fast_vs_ref(const char *dir, const char *name, int B, int T, int n_q
     codec_config cfg;
     train_graph *g = load_graph(dir, name, B, T, n_q, &cfg);
     if (!g) return;
-    size_t nx = (size_t)B * cfg.channels * T, nf = sn_train_graph_n_floats(g);
-    size_t no = (size_t)B * cfg.channels * sn_train_graph_output_len(g), per_q = (size_t)B * sn_train_graph_frames(g);
-    float *x = test_audio(nx);
-    float *y_ref = malloc(no * sizeof *y_ref), *g_ref = malloc(nf * sizeof *g_ref);
-    int32_t *c_ref = malloc((size_t)n_q * per_q * sizeof *c_ref);
-    train_losses Lr, Lf;
-    sn_train_graph_set_ref_kernels(g, 1);
-    sn_train_graph_zero_grad(g);
-    sn_train_graph_forward(g, x, 1.0f, 1.0f, &Lr);
-    sn_train_graph_backward(g, NULL);
-    memcpy(y_ref, sn_train_graph_output(g), no * sizeof *y_ref);
-    memcpy(g_ref, sn_train_graph_grads(g), nf * sizeof *g_ref);
-    for (int q = 0; q < n_q; q++) memcpy(c_ref + q * per_q, sn_train_graph_indices(g, q), per_q * sizeof *c_ref);
-    sn_train_graph_set_ref_kernels(g, 0);
-    sn_train_graph_zero_grad(g);
-    sn_train_graph_forward(g, x, 1.0f, 1.0f, &Lf);
-    sn_train_graph_backward(g, NULL);
-    CHECK_MSG(codes_same(g, c_ref, n_q, per_q), "%s: fast kernels chose other codes", name);
-    double ey = norm_err(sn_train_graph_output(g), y_ref, no), eg = 0;
-    int np;
-    const train_param *tab = sn_train_graph_param_table(g, &np);
-    for (int i = 0; i < np; i++) /* worst over the parameter tensors, each normalised by its own max */
-        eg = fmax(eg, norm_err(sn_train_graph_grads(g) + tab[i].offset, g_ref + tab[i].offset, tab[i].numel));
-    double el = fabs(Lf.total - Lr.total) / fabs(Lr.total);
-    printf("%s fast vs _ref kernels: output %.2g, gradients %.2g (worst parameter tensor), loss rel %.2g (normalised)\n",
-           name, ey, eg, el);
-    CHECK_MSG(ey <= FAST_TOL && eg <= FAST_TOL && el <= FAST_TOL, "%s: fast vs ref kernels differ", name);
-    free(x); free(y_ref); free(g_ref); free(c_ref);
+    float *x = test_audio((size_t)B * cfg.channels * T);
+    graph_fast_vs_ref(g, x, n_q, B, cfg.channels, name, FAST_TOL);
+    free(x);
     sn_train_graph_free(g);
 }
 
@@ -499,28 +466,12 @@ static void thread_check(const char *dir) {
     train_graph *g[2] = {load_graph(dir, "tiny48", B, T, 4, &cfg), NULL};
     g[1] = load_graph(dir, "tiny48", B, T, 4, &cfg);
     if (!g[0] || !g[1]) { sn_train_graph_free(g[0]); sn_train_graph_free(g[1]); return; }
-    size_t nx = (size_t)B * cfg.channels * T, nf = sn_train_graph_n_floats(g[0]);
-    float *x[2] = {test_audio(nx), test_audio(nx)}, *seq[2];
-    for (int i = 0; i < 2; i++) {
-        sn_train_graph_zero_grad(g[i]);
-        sn_train_graph_forward(g[i], x[i], 1.0f, 1.0f, NULL);
-        sn_train_graph_backward(g[i], NULL);
-        seq[i] = malloc(nf * sizeof(float));
-        memcpy(seq[i], sn_train_graph_grads(g[i]), nf * sizeof(float));
-        sn_train_graph_zero_grad(g[i]);
-    }
-#pragma omp parallel for num_threads(2) schedule(static, 1)
-    for (int i = 0; i < 2; i++)
-        for (int rep = 0; rep < 3; rep++) {
-            sn_train_graph_zero_grad(g[i]);
-            sn_train_graph_forward(g[i], x[i], 1.0f, 1.0f, NULL);
-            sn_train_graph_backward(g[i], NULL);
-        }
-    int same = 1;
-    for (int i = 0; i < 2; i++) same &= !memcmp(seq[i], sn_train_graph_grads(g[i]), nf * sizeof(float));
+    size_t nx = (size_t)B * cfg.channels * T;
+    float *x[2] = {test_audio(nx), test_audio(nx)};
+    int same = graphs_same_on_threads(g, x, 3);
     printf("two graphs on two threads: gradients %s as one after the other\n", same ? "the same" : "NOT the same");
     CHECK_MSG(same, "graphs stepped on two threads differ from sequential steps");
-    for (int i = 0; i < 2; i++) { free(x[i]); free(seq[i]); sn_train_graph_free(g[i]); }
+    for (int i = 0; i < 2; i++) { free(x[i]); sn_train_graph_free(g[i]); }
 }
 
 int main(int argc, char **argv) {

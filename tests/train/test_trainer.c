@@ -100,11 +100,12 @@ static int same_state(trainer *a, trainer *b) {
     return ok && na == nb && !memcmp(pa, pb, na * sizeof(float));
 }
 
-static void test_resume(int threads, int adv_start) {
+static void test_resume(int threads, int adv_start, int mpd_filters) {
     codec_config cfg;
     tiny_config(&cfg);
     trainer_params p = base_params("train.jsonl", threads);
     p.adv_start = adv_start;
+    p.mpd_filters = mpd_filters;
     int err = 0;
     trainer *a = sn_trainer_new(&cfg, &p, &err);
     CHECK_MSG(a != NULL, "sn_trainer_new: %s", sono_last_error());
@@ -125,9 +126,18 @@ static void test_resume(int threads, int adv_start) {
         CHECK(!same_state(a, b));   /* a is 3 steps ahead */
         for (int i = 0; i < 3; i++) CHECK(sn_trainer_step(b) == 0);
         int same = same_state(a, b);
-        printf("  resume, %d thread(s), discriminator from step %d: %s\n", threads, adv_start,
-               same ? "bit-identical" : "DIFFERENT");
+        printf("  resume, %d thread(s), discriminator from step %d%s: %s\n", threads, adv_start,
+               mpd_filters ? " with a multi-period one" : "", same ? "bit-identical" : "DIFFERENT");
         CHECK(same);
+        if (mpd_filters) {
+            size_t na = 0, nb = 0;
+            const float *ma = sn_trainer_mpd_params_data(a, &na), *mb = sn_trainer_mpd_params_data(b, &nb);
+            CHECK(ma && na > 0 && na == nb && !memcmp(ma, mb, na * sizeof(float)));
+            CHECK(sn_trainer_last_stats(b)->mpd_disc > 0 && isfinite(sn_trainer_last_stats(b)->mpd_disc));
+            CHECK(sn_trainer_last_stats(b)->mpd_feat > 0);
+        } else {
+            CHECK(sn_trainer_mpd_params_data(b, NULL) == NULL && sn_trainer_last_stats(b)->mpd_disc == 0);
+        }
         CHECK(fabs(sn_trainer_last_stats(a)->mel - sn_trainer_last_stats(b)->mel) == 0);
     }
     sn_trainer_free(a);
@@ -248,6 +258,65 @@ static void test_disc_reset(void) {
     }
     free(init);
     printf("  --disc-reset on resume: the discriminator restarts from a new run's weights, trains, is kept\n");
+}
+
+/* The multi-period discriminator: it changes what the codec learns (the
+ * same run without it ends elsewhere), it trains (its weights move), and on
+ * resume another width starts a new one, -1 drops it, 0 keeps it. */
+static void test_mpd(void) {
+    codec_config cfg;
+    tiny_config(&cfg);
+    trainer_params p = base_params("train.jsonl", 1), q;
+    p.adv_start = 0;
+    q = p;
+    p.mpd_filters = 2;
+    int err = 0;
+    trainer *a = sn_trainer_new(&cfg, &p, &err), *b = sn_trainer_new(&cfg, &q, &err);
+    CHECK_MSG(a && b, "sn_trainer_new: %s", sono_last_error());
+    if (!a || !b) { sn_trainer_free(a); sn_trainer_free(b); return; }
+    size_t n = 0;
+    const float *m0 = sn_trainer_mpd_params_data(a, &n);
+    float *init = m0 && n ? malloc(n * sizeof *init) : NULL;
+    CHECK(init != NULL);
+    if (init) memcpy(init, m0, n * sizeof *init);
+    for (int i = 0; i < 3; i++) CHECK(sn_trainer_step(a) == 0 && sn_trainer_step(b) == 0);
+    CHECK(!same_state(a, b));
+    const float *m1 = sn_trainer_mpd_params_data(a, NULL);
+    CHECK(init && m1 && memcmp(init, m1, n * sizeof *init) != 0);
+    char ck[512];
+    snprintf(ck, sizeof ck, "%s/mpd.safetensors", g_dir);
+    CHECK(sn_trainer_save_checkpoint(a, ck) == 0);
+    sn_trainer_free(b);
+    trainer_params keep = keep_phase(p), wide = keep, drop = keep;
+    keep.mpd_filters = 0;
+    wide.mpd_filters = 3;
+    drop.mpd_filters = -1;
+    b = sn_trainer_resume(ck, &keep, &err);
+    CHECK_MSG(b != NULL, "resume keeping the MPD: %s", sono_last_error());
+    if (b) {
+        size_t nb = 0;
+        const float *mb = sn_trainer_mpd_params_data(b, &nb);
+        CHECK(mb && nb == n && !memcmp(mb, m1, n * sizeof *init));
+        sn_trainer_free(b);
+    }
+    b = sn_trainer_resume(ck, &wide, &err);
+    CHECK_MSG(b != NULL, "resume with a wider MPD: %s", sono_last_error());
+    if (b) {
+        size_t nb = 0;
+        CHECK(sn_trainer_mpd_params_data(b, &nb) && nb > n && sn_trainer_get_params(b)->mpd_filters == 3);
+        CHECK(sn_trainer_step(b) == 0 && sn_trainer_last_stats(b)->mpd_disc > 0);
+        sn_trainer_free(b);
+    }
+    b = sn_trainer_resume(ck, &drop, &err);
+    CHECK_MSG(b != NULL, "resume dropping the MPD: %s", sono_last_error());
+    if (b) {
+        CHECK(sn_trainer_mpd_params_data(b, NULL) == NULL && sn_trainer_get_params(b)->mpd_filters == 0);
+        CHECK(sn_trainer_step(b) == 0 && sn_trainer_last_stats(b)->mpd_disc == 0);
+        sn_trainer_free(b);
+    }
+    sn_trainer_free(a);
+    free(init);
+    printf("  multi-period discriminator: trains, changes the codec's training, kept / replaced / dropped on resume\n");
 }
 
 /* A later phase: resuming may change the mel bands, loss weights and mix,
@@ -458,12 +527,15 @@ int main(void) {
     write_manifest("train.jsonl", 4);
     write_manifest("one.jsonl", 1);
     test_killed_checkpoint(); /* first: it forks, before any thread pool exists */
-    test_resume(1, -1);
+    test_resume(1, -1, 0);
+    test_resume(1, 2, 2);
     test_phase_change();
     test_bandwidth_mix();
     test_disc_width();
     test_disc_reset();
-    test_resume(2, 2);
+    test_resume(2, 2, 0);
+    test_resume(2, 2, 2);
+    test_mpd();
     test_learning();
     test_bad_input();
     char cmd[600];

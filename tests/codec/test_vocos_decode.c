@@ -3,12 +3,13 @@
  * plain double-precision version of the spec written below (direct
  * convolutions, LayerNorm, erf GELU, an O(N^2) inverse DFT, overlap-add and
  * the window envelope); streaming in pieces against one push; thread counts;
- * a missing or misshapen head tensor refused by name; save and load;
+ * a missing or misshapen head tensor refused by name; save and load; the
+ * training graph's head (codec/train/vocos_train.c) on the same weights;
  * encode -> decode through the public API; the MAC count; a config whose
  * window envelope vanishes refused.
  *
- * usage: test-vocos
- *        test-vocos --bench-model SRC.safetensors OUT.safetensors
+ * usage: test-vocos-decode
+ *        test-vocos-decode --bench-model SRC.safetensors OUT.safetensors
  * The second form writes OUT: SRC's encoder and codebooks with a random
  * Vocos head of the default size (training's initialisation), for
  * `sonotok bench -m OUT`. */
@@ -17,6 +18,7 @@
 #include "sonotok/sonotok.h"
 #include "tensors.h"
 #include "test_util.h"
+#include "vocos_train.h"
 
 /* D 8, dim 16, inter 24, L 2, K 7, hop 8 (ratios 2, 4), n_fft 32 */
 static const char *const tiny_json =
@@ -436,6 +438,49 @@ static void test_api(const sono_codec *c, const tlist *l) {
     free(x);
 }
 
+/* The training graph's forward (its float path) on the same weights and
+ * latents: the two implementations of the spec agree, parameter names and
+ * shapes included. */
+static void test_train_head(const sono_codec *c, const tlist *l) {
+    const int D = c->cfg.dimension, F = 37, hop = sn_codec_config_hop(&c->cfg);
+    sn_param_table pt = {0};
+    vocos_head h = {0};
+    int rc = sn_vocos_head_init(&h, &c->cfg, F, &pt);
+    CHECK_MSG(rc == 0, "sn_vocos_head_init: %s", sono_last_error());
+    if (rc) { sn_params_free(&pt); return; }
+    float *params = calloc(pt.n_floats, sizeof(float)), *z = malloc(sizeof(float) * (size_t)D * F),
+          *act = malloc(sizeof(float) * sn_vocos_act_floats(&h)), *scr = malloc(sizeof(float) * h.scratch_floats),
+          *yt = malloc(sizeof(float) * (size_t)F * hop);
+    for (int i = h.first_param; i < h.first_param + h.n_params; i++) {
+        const sn_param *p = &pt.p[i];
+        int found = 0;
+        for (int j = 0; j < l->n; j++) {
+            if (strcmp(l->name[j], p->name)) continue;
+            found = l->nd[j] == p->ndim;
+            for (int k = 0; found && k < p->ndim; k++) found = l->shape[j][k] == p->shape[k];
+            if (found) memcpy(params + p->offset, l->data[j], sizeof(float) * p->numel);
+        }
+        CHECK_MSG(found, "the training head's %s is not in the model file, or not in that shape", p->name);
+    }
+    CHECK(h.n_params == 4 + 9 * c->cfg.vocos_layers + 4);
+    tu_fill(z, (size_t)D * F, -2.0f, 2.0f);
+    sn_vocos_forward(&h, yt, act, scr, z, params, 0);
+    int64_t n;
+    float *y = lib_head(c, z, F, 5, &n);
+    CHECK(n == (int64_t)F * hop);
+    if (y && n == (int64_t)F * hop) {
+        double *ytd = malloc(sizeof(double) * (size_t)n);
+        for (int64_t i = 0; i < n; i++) ytd[i] = yt[i];
+        double e = rel_err(y, ytd, n);
+        printf("  against the training head (%d frames, pieces of 5): max diff / peak %.3g\n", F, e);
+        CHECK_MSG(e < 1e-5, "inference and training heads differ by %.3g of the peak", e);
+        free(ytd);
+    }
+    free(y); free(yt); free(scr); free(act); free(z); free(params);
+    sn_vocos_head_free(&h);
+    sn_params_free(&pt);
+}
+
 /* save -> load keeps the hash and the decoding; a file without one head
  * tensor, or with one misshapen, is refused naming it. */
 static void test_files(const sono_codec *c, tlist *l, const char *tmp) {
@@ -490,18 +535,28 @@ static void test_files(const sono_codec *c, tlist *l, const char *tmp) {
         }
 }
 
-/* A config whose window envelope falls to 0 (n_fft = hop) is refused;
- * hop + 2, 2 x hop and 4 x hop (also as the default, 0) are fine. */
-static void test_config(void) {
-    static const struct { int n_fft, ok; } cases[] = {{8, 0}, {10, 1}, {16, 1}, {32, 1}, {0, 1}};
+/* A model whose window envelope falls to 0 (n_fft = hop) is refused at
+ * load; hop + 2 loads; n_fft 0 in the JSON means 4 x hop. */
+static void test_envelope(const char *tmp) {
+    static const struct { int n_fft, ok; } cases[] = {{8, 0}, {10, 1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char js[1024];
-        tiny_json_nfft(js, sizeof js, cases[i].n_fft);
+        tlist l = {0};
         codec_config cfg;
-        int rc = sn_codec_config_from_json(js, &cfg);
-        CHECK_MSG((rc == 0) == cases[i].ok, "n_fft %d: rc %d (%s)", cases[i].n_fft, rc, rc ? sono_last_error() : "");
-        if (!rc) CHECK(cfg.vocos_n_fft == (cases[i].n_fft ? cases[i].n_fft : 32));
+        make_tiny(&l, &cfg, cases[i].n_fft);
+        CHECK(tl_save(&l, &cfg, tmp, NULL) == 0);
+        int err = 0;
+        sono_codec *c = sono_codec_load(tmp, NULL, &err);
+        CHECK_MSG((c != NULL) == cases[i].ok && (c || (err == SONO_E_UNSUPPORTED && strstr(sono_last_error(), "envelope"))),
+                  "n_fft %d: err %d (%s)", cases[i].n_fft, err, c ? "loaded" : sono_last_error());
+        if (!c) printf("  n_fft %d: %s\n", cases[i].n_fft, sono_last_error());
+        sono_codec_free(c);
+        unlink(tmp);
+        tl_free(&l);
     }
+    char js[1024];
+    codec_config cfg;
+    tiny_json_nfft(js, sizeof js, 0);
+    CHECK(sn_codec_config_from_json(js, &cfg) == 0 && cfg.vocos_n_fft == 32);
 }
 
 /* SRC's encoder and codebooks with a default-size random head. */
@@ -554,6 +609,7 @@ int main(int argc, char **argv) {
             test_reference(c1, &l);
             printf("n_fft %d, streaming:\n", n_ffts[i]);
             test_streaming(c1, c2);
+            test_train_head(c1, &l);
         }
         if (c1 && c2 && i == 0) {
             printf("public API:\n");
@@ -565,6 +621,6 @@ int main(int argc, char **argv) {
         sono_codec_free(c2);
         tl_free(&l);
     }
-    test_config();
-    return tu_finish("test-vocos");
+    test_envelope(tmp);
+    return tu_finish("test-vocos-decode");
 }
