@@ -296,6 +296,15 @@ static int pool_open(data_pool *dp, const char *manifest, const char *cache, int
         sn_log(SONO_LOG_INFO, "decoding %lld training files from %s", (long long)n, manifest);
         rc = pool_decode(dp, ents, n, rate, channels, n_threads);
         if (!rc && cache) rc = pool_write_cache(dp, cache, mhash);
+        if (!rc && cache) {
+            /* train from the cache just written, as every later run will: the same samples, mapped
+             * instead of held (the decoded corpus is gigabytes of private memory) */
+            pool_free(dp);
+            dp->rate = rate;
+            dp->channels = channels;
+            got = pool_map_cache(dp, cache, mhash, rate, channels);
+            if (got <= 0) rc = got < 0 ? got : sn_fail(SONO_E_IO, "%s: the PCM cache just written is gone", cache);
+        }
     }
     manifest_free(ents, n);
     if (!rc) rc = pool_index(dp);
