@@ -22,7 +22,7 @@ while getopts b:V:n:S: o; do
 done
 shift $((OPTIND - 1))
 [ $# -eq 2 ] || { echo "usage: $0 [-b KBPS] [-V VOICES] [-n N] [-S SONOTOK] RUN_DIR EVALSET" >&2; exit 1; }
-run=$1 evalset=$2
+run=$(cd "$1" && pwd) evalset=$(cd "$2" && pwd) || exit 1
 [ -f "$run/checkpoint.safetensors" ] || { echo "ablation_eval: no checkpoint in $run" >&2; exit 1; }
 step=$(tail -n 1 "$run/train.csv" | cut -d, -f1)
 cpuh=$(tail -n 1 "$run/train.csv" | awk -F, '{ print $23 }')

@@ -196,7 +196,7 @@ echo "intelligibility: $n sentences x $(echo "$voices" | tr ',' ' ' | wc -w | tr
 parallel synth_job || exit 3
 for b in $(echo "$bands" | tr ',' ' '); do
     "$sonotok" tokenize -q -t "$threads" -m "$model" -b "$b" "$work/wav/raw" -o "$work/codec$b.sta" || exit 3
-    "$sonotok" detokenize -q -t "$threads" "$work/codec$b.sta" -o "$work/wav/codec$b" || exit 3
+    "$sonotok" detokenize -q -t "$threads" -m "$model" "$work/codec$b.sta" -o "$work/wav/codec$b" || exit 3
     rm -f "$work/codec$b.sta"
     systems="$systems codec$b"
 done
