@@ -4,9 +4,9 @@
  * Encoding a chunk merges, again and again, the adjacent pair whose merge was
  * learned first (the lowest rank), leftmost first, until no adjacent pair has
  * a merge: the same tokens as applying every merge in rank order, which is
- * how the learner saw them. A chunk is at most max_chunk bytes, so the
- * quadratic scan stays short; the tokenizer holds no cache, so it is
- * immutable and may be shared between threads. */
+ * how the learner saw them. Short chunks scan for that pair, long ones keep
+ * a heap; the tokenizer holds no cache, so it is immutable and may be
+ * shared between threads. */
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -45,7 +45,7 @@ size_t sn_bpe_chunk_len(const uint8_t *t, size_t n, size_t max_chunk) {
 /* ---- the merge table ---- */
 
 static inline uint64_t pair_key(uint32_t a, uint32_t b) { return ((uint64_t)a << 32 | b) + 1; }
-static inline uint64_t pair_slot(uint64_t key, uint64_t mask) { return (key * 0x9E3779B97F4A7C15ull >> 17) & mask; }
+static inline uint64_t pair_slot(uint64_t key, uint64_t mask) { return sn_bpe_mix(key) & mask; }
 
 /* Rank of the merge of (a, b), or INT32_MAX when there is none. */
 static inline int32_t pair_rank(const sono_tokenizer *tok, uint32_t a, uint32_t b) {
@@ -353,6 +353,92 @@ int32_t sono_tokenizer_max_chunk_bytes(const sono_tokenizer *t) { return t ? t->
 
 /* ---- encode, decode ---- */
 
+/* Merge one chunk's symbols sym[0..n) in place; returns the new count.
+ * Short chunks: scan for the leftmost lowest rank after each merge. */
+static int merge_scan(const sono_tokenizer *t, uint32_t *sym, int n) {
+    int32_t rank[SN_BPE_CHUNK_LIMIT];
+    for (int i = 0; i + 1 < n; i++) rank[i] = pair_rank(t, sym[i], sym[i + 1]);
+    while (n > 1) {
+        int best = 0;
+        for (int i = 1; i + 1 < n; i++)
+            if (rank[i] < rank[best]) best = i;
+        if (rank[best] == INT32_MAX) break;
+        sym[best] = 256 + (uint32_t)rank[best];
+        memmove(sym + best + 1, sym + best + 2, (size_t)(n - best - 2) * sizeof *sym);
+        memmove(rank + best, rank + best + 1, (size_t)(n - best - 2) * sizeof *rank);
+        n--;
+        if (best > 0) rank[best - 1] = pair_rank(t, sym[best - 1], sym[best]);
+        if (best + 1 < n) rank[best] = pair_rank(t, sym[best], sym[best + 1]);
+    }
+    return n;
+}
+
+/* Long chunks: the same merges in the same order (lowest rank, then leftmost)
+ * from a min-heap of (rank, position) over a linked list of symbols, so a
+ * 128-byte run costs n log n rather than n^2. An entry is stale when its
+ * left symbol is gone or its pair is no longer the one its rank merges. */
+typedef struct {
+    int32_t rank, pos;
+} merge_cand;
+
+static inline int cand_before(merge_cand x, merge_cand y) {
+    return x.rank < y.rank || (x.rank == y.rank && x.pos < y.pos);
+}
+
+static void cand_push(merge_cand *h, int *n_h, merge_cand c) {
+    int i = (*n_h)++;
+    while (i > 0 && cand_before(c, h[(i - 1) / 2])) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = c;
+}
+
+static merge_cand cand_pop(merge_cand *h, int *n_h) {
+    merge_cand top = h[0], last = h[--*n_h];
+    int i = 0, n = *n_h;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && cand_before(h[c + 1], h[c])) c++;
+        if (!cand_before(h[c], last)) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (n) h[i] = last;
+    return top;
+}
+
+static int merge_heap(const sono_tokenizer *t, uint32_t *sym, int n) {
+    int16_t prev[SN_BPE_CHUNK_LIMIT], next[SN_BPE_CHUNK_LIMIT];
+    merge_cand heap[3 * SN_BPE_CHUNK_LIMIT];
+    int n_h = 0;
+    for (int i = 0; i < n; i++) {
+        prev[i] = (int16_t)(i - 1);
+        next[i] = (int16_t)(i + 1 < n ? i + 1 : -1);
+        int32_t r = i + 1 < n ? pair_rank(t, sym[i], sym[i + 1]) : INT32_MAX;
+        if (r != INT32_MAX) cand_push(heap, &n_h, (merge_cand){r, i});
+    }
+    while (n_h) {
+        merge_cand c = cand_pop(heap, &n_h);
+        int i = c.pos, j = next[i];
+        if (sym[i] == UINT32_MAX || j < 0 || sym[i] != t->merges[2 * c.rank] || sym[j] != t->merges[2 * c.rank + 1])
+            continue;
+        sym[i] = 256 + (uint32_t)c.rank;
+        sym[j] = UINT32_MAX;
+        next[i] = next[j];
+        if (next[j] >= 0) prev[next[j]] = (int16_t)i;
+        int32_t r;
+        if (prev[i] >= 0 && (r = pair_rank(t, sym[prev[i]], sym[i])) != INT32_MAX)
+            cand_push(heap, &n_h, (merge_cand){r, prev[i]});
+        if (next[i] >= 0 && (r = pair_rank(t, sym[i], sym[next[i]])) != INT32_MAX)
+            cand_push(heap, &n_h, (merge_cand){r, i});
+    }
+    int m = 0;
+    for (int i = 0; i >= 0; i = next[i]) sym[m++] = sym[i];
+    return m;
+}
+
 int64_t sono_tokenizer_encode(const sono_tokenizer *t, const void *text, size_t n_bytes, int32_t *ids,
                               int64_t max_ids) {
     if (!t || (!text && n_bytes) || (!ids && max_ids > 0)) return sn_fail(SONO_E_ARG, "tokenizer_encode: NULL argument");
@@ -360,25 +446,12 @@ int64_t sono_tokenizer_encode(const sono_tokenizer *t, const void *text, size_t 
     const int32_t base = t->n_special;
     int64_t n_ids = 0;
     uint32_t sym[SN_BPE_CHUNK_LIMIT];
-    int32_t rank[SN_BPE_CHUNK_LIMIT];
     for (size_t at = 0; at < n_bytes;) {
         size_t len = sn_bpe_chunk_len(p + at, n_bytes - at, (size_t)t->max_chunk);
         int n = (int)len;
         for (int i = 0; i < n; i++) sym[i] = p[at + i];
         at += len;
-        for (int i = 0; i + 1 < n; i++) rank[i] = pair_rank(t, sym[i], sym[i + 1]);
-        while (n > 1) {
-            int best = 0;
-            for (int i = 1; i + 1 < n; i++)
-                if (rank[i] < rank[best]) best = i;
-            if (rank[best] == INT32_MAX) break;
-            sym[best] = 256 + (uint32_t)rank[best];
-            memmove(sym + best + 1, sym + best + 2, (size_t)(n - best - 2) * sizeof *sym);
-            memmove(rank + best, rank + best + 1, (size_t)(n - best - 2) * sizeof *rank);
-            n--;
-            if (best > 0) rank[best - 1] = pair_rank(t, sym[best - 1], sym[best]);
-            if (best + 1 < n) rank[best] = pair_rank(t, sym[best], sym[best + 1]);
-        }
+        if (n > 1) n = n <= 16 ? merge_scan(t, sym, n) : merge_heap(t, sym, n);
         for (int i = 0; i < n; i++, n_ids++)
             if (n_ids < max_ids) ids[n_ids] = base + (int32_t)sym[i];
     }

@@ -32,6 +32,16 @@ struct sono_tokenizer {
     size_t n_file;
 };
 
+/* A hash of a pair key (left << 32 | right) whose low bits depend on both
+ * ids (murmur3's finaliser): the merge tables index by its low bits. */
+static inline uint64_t sn_bpe_mix(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    return k ^ (k >> 33);
+}
+
 /* Length of the chunk that starts at text[0] (n_bytes > 0): at least 1, at
  * most max_chunk. Cutting text by successive calls gives its chunks. */
 size_t sn_bpe_chunk_len(const uint8_t *text, size_t n_bytes, size_t max_chunk);

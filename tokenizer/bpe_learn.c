@@ -226,7 +226,7 @@ typedef struct {
 } learner;
 
 static inline uint64_t mk_key(uint32_t a, uint32_t b) { return ((uint64_t)a << 32 | b) + 1; }
-static inline size_t key_slot(uint64_t key, size_t mask) { return (size_t)(key * 0x9E3779B97F4A7C15ull >> 20) & mask; }
+static inline size_t key_slot(uint64_t key, size_t mask) { return (size_t)sn_bpe_mix(key) & mask; }
 
 static int slots_rehash(learner *L) {
     size_t n = L->slot_mask ? (L->slot_mask + 1) * 2 : 1024;

@@ -274,8 +274,17 @@ static void test_round_trip(void) {
     uint8_t buf[2048];
     for (int i = 0; i < 4000; i++) {
         size_t n = (size_t)(tu_rand() % (i % 10 == 0 ? 2048 : 300));
-        int mode = i % 4;
-        for (size_t j = 0; j < n; j++) {
+        int mode = i % 5;
+        if (mode == 4) { /* long chunks of learned pieces: the encoder's heap path */
+            size_t k = 0;
+            while (k + 8 < n) {
+                const char *w = tu_rand() % 2 ? syllables[tu_rand() % 16] : words[tu_rand() % 20];
+                memcpy(buf + k, w, strlen(w));
+                k += strlen(w);
+            }
+            n = k;
+        }
+        for (size_t j = 0; j < n && mode < 4; j++) {
             uint64_t r = tu_rand();
             if (mode == 0) buf[j] = (uint8_t)r; /* any byte: NULs, invalid UTF-8 */
             else if (mode == 1) buf[j] = (uint8_t)" abcdeghilnorstw.,\n\xc3\xa9\x80\xff\0"[r % 23];
