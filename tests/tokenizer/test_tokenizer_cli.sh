@@ -46,7 +46,13 @@ cmp -s tok.sntok tok2.sntok || fail "another order of the inputs gave another fi
 check "train from standard input to standard output" 0 sh -c "\"$S\" train-tokenizer --vocab 400 - m.jsonl <words.txt >tok3.sntok"
 CHECKS=$((CHECKS + 1))
 cmp -s tok.sntok tok3.sntok || fail "standard input gave another file"
-check "the manifest alone" 0 "$S" train-tokenizer -o tokm.sntok m.jsonl
+check "the manifest alone" 0 "$S" train-tokenizer --min-count 1 -o tokm.sntok m.jsonl
+# its "caption" and "transcript" count: "hello" and " barks" are one token each
+for w in hello " barks" " screaming"; do
+    check "encode '$w'" 0 sh -c "printf '%s' '$w' | \"$S\" tokenize-text -m tokm.sntok"
+    CHECKS=$((CHECKS + 1))
+    [ "$(wc -w <out)" -eq 1 ] || fail "'$w' is not one token of the manifest's tokenizer: $(cat out)"
+done
 
 # round trips: the corpus, random bytes, text that spells special names
 head -c 3000 /dev/urandom >rand.bin 2>/dev/null || fail "no /dev/urandom"
