@@ -74,7 +74,12 @@ int main(int argc, char **argv) {
     }
     sono_tokenizer *tok = learn(16 + 256 + 60, 16);
     sono_tokenizer_to_bytes(tok, &f, &n);
+    if (n < 32 + 16 * 3 + 60 * 8 + 8) {
+        fprintf(stderr, "gen-tokenizer-seeds: a %zu-byte tokenizer is too small for the bad files\n", n);
+        return 1;
+    }
     uint8_t *g = malloc(n + 8);
+    if (!g) return 1;
     const size_t merges_at = n - 8 - 60 * 8;
     put("bad/tokenizer", "TRUNCATED_half.sntok", f, n / 2);
     put("bad/tokenizer", "TRUNCATED_no_checksum.sntok", f, n - 8);
