@@ -18,7 +18,7 @@
 #include "commands.h"
 #include "train_cli.h"
 
-enum { OPT_JSON = CLI_OPT_LONG, OPT_TRAIN, OPT_STEPS, OPT_CONFIG };
+enum { OPT_JSON = CLI_OPT_LONG, OPT_TRAIN, OPT_STEPS, OPT_CONFIG, OPT_TOKENIZER, OPT_TEXT };
 
 static const cli_opt bench_opts[] = {
     CLI_COMMON_OPTS,
@@ -29,6 +29,8 @@ static const cli_opt bench_opts[] = {
     {OPT_TRAIN, "train", NULL, "time codec training steps instead (train-codec's default model)"},
     {OPT_STEPS, "steps", "N", "with --train: timed steps (default 20, after 2 untimed)"},
     {OPT_CONFIG, "config", "FILE", "with --train: the codec config to train (JSON, as train-codec --config)"},
+    {OPT_TOKENIZER, "tokenizer", "FILE", "time a text tokenizer's encode and decode instead (MB/s)"},
+    {OPT_TEXT, "text", "FILE", "with --tokenizer: the text (default: 16 MB of made-up captions)"},
     {0, NULL, NULL, NULL},
 };
 
@@ -49,7 +51,11 @@ const cli_cmd cmd_bench = {
         "filters, no LSTM, 8 x 1024 codes, all used: no quantizer dropout, no\n"
         "discriminator), batch 8 x 1 s crops of 60 s of the test signal, on --threads\n"
         "threads; the same work tests/ref/train_step_ref.py times for PyTorch.\n"
-        "--config FILE trains that codec config instead of the default model.\n",
+        "--config FILE trains that codec config instead of the default model.\n"
+        "\n"
+        "--tokenizer FILE: encodes a text (--text FILE, else 16 MB of made-up\n"
+        "captions) with that BPE tokenizer on one thread, best of 3, and decodes it;\n"
+        "reports MB/s of text each way and bytes per token.\n",
     .opts = bench_opts,
     .run = run_bench,
 };
@@ -213,6 +219,97 @@ static int bench_train(const cli_common *c, long steps, int json, const char *co
     return rc;
 }
 
+/* Made-up captions: words from a short list, skewed to its front, with
+ * spaces, some punctuation and digits; deterministic. */
+static size_t make_captions(uint8_t *out, size_t n) {
+    static const char *const w[] = {
+        "the", "a", "of", "and", "with", "sound", "dog", "barking", "in", "distance", "man", "speaking",
+        "woman", "music", "piano", "playing", "slowly", "rain", "falling", "on", "roof", "car", "engine",
+        "starting", "birds", "singing", "morning", "crowd", "cheering", "loudly", "door", "slams", "water",
+        "running", "wind", "blowing", "through", "trees", "bell", "ringing", "guitar", "strumming", "drums",
+        "electronic", "beat", "footsteps", "gravel", "thunder", "rumbling", "children", "laughing", "caf\xc3\xa9",
+    };
+    const size_t n_w = sizeof w / sizeof *w;
+    uint64_t s = 0x9E3779B97F4A7C15ull;
+    size_t k = 0;
+    while (k + 32 < n) {
+        s ^= s >> 12, s ^= s << 25, s ^= s >> 27;
+        uint64_t r = s * 2685821657736338717ull;
+        size_t a = (size_t)(r % n_w), b = (size_t)((r >> 20) % n_w);
+        const char *word = w[a < b ? a : b];
+        size_t len = strlen(word);
+        memcpy(out + k, word, len);
+        k += len;
+        switch ((r >> 40) % 24) {
+        case 0: out[k++] = ','; out[k++] = ' '; break;
+        case 1: out[k++] = '.'; out[k++] = '\n'; break;
+        case 2: k += (size_t)snprintf((char *)out + k, 16, " %u ", (unsigned)((r >> 48) % 2000)); break;
+        default: out[k++] = ' '; break;
+        }
+    }
+    return k;
+}
+
+/* --tokenizer: encode and decode speed of a BPE tokenizer, one thread. */
+static int bench_tokenizer(const char *tok_path, const char *text_path, int json) {
+    int err = 0, rc = 0;
+    sono_tokenizer *tok = sono_tokenizer_load(tok_path, &err);
+    if (!tok) {
+        cli_fail_sono(tok_path, err);
+        return err == SONO_E_NOMEM || err == SONO_E_IO ? CLI_EXIT_IO : CLI_EXIT_MODEL;
+    }
+    uint8_t *text = NULL, *back = NULL;
+    size_t n = 16u << 20;
+    int32_t *ids = NULL;
+    if (text_path) {
+        if ((rc = cli_read_file(text_path, &text, &n)) != 0) goto done;
+    } else if ((text = malloc(n))) {
+        n = make_captions(text, n);
+    }
+    ids = malloc((n + 1) * sizeof *ids);
+    back = malloc(n + 1);
+    if (!text || !ids || !back) {
+        rc = cli_fail(CLI_EXIT_IO, NULL, "out of memory");
+        goto done;
+    }
+    if (n == 0) {
+        rc = cli_fail(CLI_EXIT_DATA, text_path, "no text to encode");
+        goto done;
+    }
+    double t_enc = 1e30, t_dec = 1e30;
+    int64_t n_ids = 0, n_back = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = cli_now();
+        n_ids = sono_tokenizer_encode(tok, text, n, ids, (int64_t)n);
+        double t1 = cli_now();
+        n_back = sono_tokenizer_decode(tok, ids, n_ids, 0, back, n);
+        double t2 = cli_now();
+        if (t1 - t0 < t_enc) t_enc = t1 - t0;
+        if (t2 - t1 < t_dec) t_dec = t2 - t1;
+    }
+    if (n_ids < 0 || n_back != (int64_t)n || memcmp(back, text, n)) {
+        rc = cli_fail(CLI_EXIT_DATA, tok_path, "decode(encode(text)) is not the text");
+        goto done;
+    }
+    if (json)
+        printf("{\"mode\": \"tokenizer\", \"vocab\": %d, \"text_bytes\": %zu, \"tokens\": %lld, "
+               "\"bytes_per_token\": %.3f, \"encode_mb_per_s\": %.2f, \"decode_mb_per_s\": %.2f}\n",
+               (int)sono_tokenizer_n_vocab(tok), n, (long long)n_ids, (double)n / (double)n_ids, (double)n / t_enc / 1e6,
+               (double)n / t_dec / 1e6);
+    else
+        printf("tokenizer   %d ids, %s: %.2f MB -> %lld tokens (%.2f bytes/token); encode %.1f MB/s, decode %.1f MB/s "
+               "(1 thread, best of 3)\n",
+               (int)sono_tokenizer_n_vocab(tok), text_path ? text_path : "made-up captions", (double)n / 1e6,
+               (long long)n_ids, (double)n / (double)n_ids, (double)n / t_enc / 1e6, (double)n / t_dec / 1e6);
+    if (fflush(stdout) != 0) rc = cli_fail_errno("<stdout>", errno);
+done:
+    free(text);
+    free(ids);
+    free(back);
+    sono_tokenizer_free(tok);
+    return rc;
+}
+
 static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     cli_common c;
     cli_common_init(&c);
@@ -220,7 +317,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     double seconds = 10, kbps_opt = 0;
     int json = 0, train = 0;
     long steps = 20;
-    const char *config_file = NULL;
+    const char *config_file = NULL, *tok_file = NULL, *text_file = NULL;
     cli_parser p;
     if (cli_parse_init(&p, cmd, argc, argv) != 0) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
     int key, rc = -1;
@@ -240,6 +337,8 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
         case OPT_JSON: json = 1; break;
         case OPT_TRAIN: train = 1; break;
         case OPT_CONFIG: config_file = arg; break;
+        case OPT_TOKENIZER: tok_file = arg; break;
+        case OPT_TEXT: text_file = arg; break;
         case OPT_STEPS:
             if (cli_parse_int(arg, 1, 100000, &steps)) rc = cli_usage_error(cmd, "--steps wants 1 to 100000, not '%s'", arg);
             break;
@@ -251,7 +350,10 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     if (rc >= 0) return rc;
     if (first < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[first]);
     if (config_file && !train) return cli_usage_error(cmd, "--config goes with --train");
+    if (text_file && !tok_file) return cli_usage_error(cmd, "--text goes with --tokenizer");
+    if (tok_file && train) return cli_usage_error(cmd, "--tokenizer and --train are two benchmarks: one at a time");
     cli_install_log(&c);
+    if (tok_file) return bench_tokenizer(tok_file, text_file, json);
     if (train) return bench_train(&c, steps, json, config_file);
 
     /* the sgemm yardstick runs last: OpenBLAS's worker threads keep spinning

@@ -13,5 +13,7 @@ extern const cli_cmd cmd_bench;
 extern const cli_cmd cmd_eval;
 extern const cli_cmd cmd_train_codec;
 extern const cli_cmd cmd_wer;
+extern const cli_cmd cmd_train_tokenizer;
+extern const cli_cmd cmd_tokenize_text;
 
 #endif

@@ -15,6 +15,8 @@ static const cli_cmd *const commands[] = {
     &cmd_eval,
     &cmd_train_codec,
     &cmd_wer,
+    &cmd_train_tokenizer,
+    &cmd_tokenize_text,
 };
 enum { N_COMMANDS = (int)(sizeof commands / sizeof commands[0]) };
 

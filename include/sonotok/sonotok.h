@@ -14,6 +14,7 @@
 #include "sonotok/codec.h"
 #include "sonotok/metrics.h"
 #include "sonotok/output.h"
+#include "sonotok/tokenizer.h"
 
 #define SONOTOK_VERSION "0.1.0"
 #endif

@@ -30,6 +30,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include "sonotok/tokenizer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -177,6 +178,43 @@ SONO_API int sono_codec_trainer_export(sono_codec_trainer *t, const char *path, 
  * effects, all) mean mel distance, STOI, SI-SNR. Lines to f and rows to csv
  * (either may be NULL). 0 or a negative code. */
 SONO_API int sono_codec_trainer_eval(sono_codec_trainer *t, int max_clips, double max_seconds, FILE *f, FILE *csv);
+
+/* ---- text tokenizer: learning BPE merges (the tokenizer is sonotok/tokenizer.h's) ----
+ *
+ *   sono_bpe_train_params p = sono_bpe_train_default_params(); p.n_vocab = 4096;
+ *   sono_bpe_trainer *bt = sono_bpe_trainer_new(&p, &err);
+ *   sono_bpe_trainer_add_file(bt, "corpus/manifest.jsonl");   // or _add_text(bt, text, n_bytes)
+ *   sono_tokenizer *tok = sono_bpe_trainer_finish(bt, &err);
+ *   sono_bpe_trainer_free(bt);
+ *
+ * The merges depend only on the chunk counts of the texts added (not on
+ * their order): ties between pairs of equal count go to the smaller (left,
+ * right) id pair. A trainer is used by one thread at a time. */
+typedef struct sono_bpe_trainer sono_bpe_trainer;
+
+typedef struct {
+    int32_t n_vocab;    /* ids in all: specials + 256 bytes + merges (default 2048); fewer when pairs run out */
+    int32_t min_count;  /* a pair seen fewer times is never merged (default 2) */
+    int32_t n_special;  /* special ids: the standard 7 and spares (default 16) */
+} sono_bpe_train_params;
+
+SONO_API sono_bpe_train_params sono_bpe_train_default_params(void);
+/* p NULL: the defaults. NULL with *err set (SONO_E_RANGE for a bad param). */
+SONO_API sono_bpe_trainer *sono_bpe_trainer_new(const sono_bpe_train_params *p, int *err);
+SONO_API void sono_bpe_trainer_free(sono_bpe_trainer *t);
+/* Count the chunks of one text (any bytes). 0 or a negative error. */
+SONO_API int sono_bpe_trainer_add_text(sono_bpe_trainer *t, const void *text, size_t n_bytes);
+/* Add a file: a corpus manifest when its name ends in ".jsonl" (each
+ * line's "text", "caption" and "transcript" strings are texts; a line that
+ * is not a JSON object is SONO_E_FORMAT), else the whole file as one text.
+ * Returns the texts added, or a negative error. */
+SONO_API int64_t sono_bpe_trainer_add_file(sono_bpe_trainer *t, const char *path);
+/* Texts and bytes added so far, and the distinct chunks among them. */
+SONO_API void sono_bpe_trainer_stats(const sono_bpe_trainer *t, int64_t *n_texts, int64_t *n_bytes,
+                                     int64_t *n_chunks);
+/* Learn the merges: a new tokenizer (free with sono_tokenizer_free), or NULL
+ * with *err set. The trainer may be freed afterwards. */
+SONO_API sono_tokenizer *sono_bpe_trainer_finish(sono_bpe_trainer *t, int *err);
 
 #ifdef __cplusplus
 }
