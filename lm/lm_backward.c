@@ -4,11 +4,14 @@
  * accumulated in a fixed order, so the bits do not depend on n_threads. */
 #include <math.h>
 #include <string.h>
+#include <cblas.h>
 #include <omp.h>
 
 #include "lm_layers.h"
 #include "lm_model.h"
 #include "sono_internal.h"
+
+int openblas_get_num_threads(void);
 
 /* ---- layer backwards ---- */
 
@@ -54,12 +57,39 @@ void sn_lm_matmul_backward_ref(float *din, float *dw, const float *dout, const f
         }
 }
 
+/* Per (batch, head), as the forward: datt = dout V^T, dV += att^T dout,
+ * the softmax backward in place, dQ += datt K scale, dK += datt^T Q scale. */
 void sn_lm_attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att,
                               int B, int T, int C, int NH, int n_threads) {
+    int hs = C / NH, C3 = 3 * C;
+    float scale = 1.0f / sqrtf((float)hs);
+    int par = n_threads > 1 && openblas_get_num_threads() == 1;
+#pragma omp parallel for num_threads(n_threads) if (par) schedule(dynamic, 1)
+    for (int bh = 0; bh < B * NH; bh++) {
+        int b = bh / NH, h = bh % NH;
+        const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs, *a = att + (size_t)bh * T * T;
+        const float *dy = dout + (size_t)b * T * C + (size_t)h * hs;
+        float *dq = dqkv + (size_t)b * T * C3 + (size_t)h * hs, *da = datt + (size_t)bh * T * T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy, C, q + 2 * C, C3, 0.0f, da, T);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, dy, C, 1.0f, dq + 2 * C, C3);
+        for (int t = 0; t < T; t++) {
+            const float *ar = a + (size_t)t * T;
+            float *dr = da + (size_t)t * T, sum = 0;
+            for (int j = 0; j <= t; j++) sum += ar[j] * dr[j];
+            for (int j = 0; j <= t; j++) dr[j] = ar[j] * (dr[j] - sum) * scale;
+            memset(dr + t + 1, 0, sizeof(float) * (size_t)(T - t - 1));
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, da, T, q + C, C3, 1.0f, dq, C3);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, da, T, q, C3, 1.0f, dq + C, C3);
+    }
+}
+
+void sn_lm_attention_backward_ref(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att,
+                                  int B, int T, int C, int NH, int n_threads) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
     size_t C3 = (size_t)3 * C;
-#pragma omp parallel for num_threads(n_threads) if (n_threads > 1) schedule(dynamic, 1)
+    (void)n_threads;
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
         const float *base = qkv + (size_t)b * T * C3 + (size_t)h * hs;
@@ -180,7 +210,8 @@ int sn_lm_backward(const sn_lm *m, sn_lm_acts *a, float *grads, float grad_scale
         memset(a->datty, 0, sizeof(float) * NC);
         mm_back(a->datty, gw->attn_proj_w, a->dres, la->atty, w->attn_proj_w, N, C, C, n_threads); /* [N][C] */
         memset(a->dqkv, 0, sizeof(float) * NC * 3);
-        sn_lm_attention_backward(a->dqkv, a->datt, a->datty, la->qkv, la->att, B, T, C, NH, n_threads); /* [N][3C] */
+        (ref ? sn_lm_attention_backward_ref : sn_lm_attention_backward)(a->dqkv, a->datt, a->datty, la->qkv, la->att,
+                                                                        B, T, C, NH, n_threads); /* [N][3C] */
         if (c->pos == SN_LM_POS_ROPE) sn_lm_rope_backward(a->dqkv, m->rope_cos, m->rope_sin, B, T, C, NH, 0);
         memset(a->dln, 0, sizeof(float) * NC);
         mm_back(a->dln, gw->qkv_w, a->dqkv, la->ln1, w->qkv_w, N, C, 3 * C, n_threads); /* [N][C] */

@@ -88,7 +88,8 @@ static void step_chunk(const sn_lm *m, sn_lm_cache *c, int nc, int n_threads) {
                 memcpy(kc + at, row + C, sizeof(float) * (size_t)C);
                 memcpy(vc + at, row + 2 * (size_t)C, sizeof(float) * (size_t)C);
             }
-#pragma omp parallel for num_threads(n_threads) if (n_threads > 1) schedule(dynamic, 1)
+        int par = n_threads > 1 && (double)B * nc * (p0 + nc) * C > 1e6; /* a region costs ~10 us */
+#pragma omp parallel for num_threads(n_threads) if (par) schedule(dynamic, 1)
         for (int i = 0; i < B * NH * nc; i++) {
             int b = i / (NH * nc), h = (i / nc) % NH, j = i % nc;
             size_t r = (size_t)b * nc + j, kb = (size_t)b * c->T_cap * C + (size_t)h * hs;

@@ -52,7 +52,9 @@ void sn_lm_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, i
         return;
     }
     int nb = ((by_rows ? M : N) + BLK - 1) / BLK;
-#pragma omp parallel for num_threads(n_threads) if (n_threads > 1) schedule(dynamic, 1)
+    /* below ~4 M multiply-adds a parallel region costs more than it saves */
+    int par = n_threads > 1 && (double)M * N * K >= 4e6;
+#pragma omp parallel for num_threads(n_threads) if (par) schedule(dynamic, 1)
     for (int i = 0; i < nb; i++) {
         int lo = i * BLK, len = SONO_MIN(BLK, (by_rows ? M : N) - lo);
         if (by_rows)
@@ -140,20 +142,34 @@ void sn_lm_attend_row(float *out, float *att, const float *q, const float *kbase
     }
 }
 
+/* Per (batch, head): scores = Q K^T (one sgemm over the full T x T, the upper
+ * triangle then dropped), a causal softmax per row, out = att V (sgemm).
+ * Each (b, h) is one set of calls on its own outputs; with OpenBLAS at one
+ * thread they run in parallel over n_threads, else one after another. */
 void sn_lm_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH, int n_threads) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
     size_t C3 = (size_t)3 * C;
-#pragma omp parallel for num_threads(n_threads) if (n_threads > 1) schedule(dynamic, 1)
+    int par = n_threads > 1 && openblas_get_num_threads() == 1;
+#pragma omp parallel for num_threads(n_threads) if (par) schedule(dynamic, 1)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
-        const float *base = qkv + (size_t)b * T * C3 + (size_t)h * hs;
+        const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs;
+        float *a = att + (size_t)bh * T * T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, (int)C3, q + C, (int)C3, 0.0f, a, T);
         for (int t = 0; t < T; t++) {
-            float *arow = att + ((size_t)bh * T + t) * T;
-            sn_lm_attend_row(out + ((size_t)b * T + t) * C + (size_t)h * hs, arow, base + t * C3, base + C,
-                             base + 2 * (size_t)C, C3, t + 1, hs, scale);
-            memset(arow + t + 1, 0, sizeof(float) * (size_t)(T - t - 1));
+            float *row = a + (size_t)t * T, mx = -INFINITY, sum = 0;
+            for (int j = 0; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
+            for (int j = 0; j <= t; j++) {
+                row[j] = expf(row[j] - mx);
+                sum += row[j];
+            }
+            float inv = 1.0f / sum;
+            for (int j = 0; j <= t; j++) row[j] *= inv;
+            memset(row + t + 1, 0, sizeof(float) * (size_t)(T - t - 1));
         }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, q + 2 * (size_t)C, (int)C3, 0.0f,
+                    out + (size_t)b * T * C + (size_t)h * hs, C);
     }
 }
 
@@ -237,7 +253,7 @@ float sn_lm_crossentropy_forward(float *lse, int *n_valid, const float *logits, 
         float mx = -INFINITY;
         for (int v = 0; v < V; v++) mx = l[v] > mx ? l[v] : mx;
         double s = 0;
-        for (int v = 0; v < V; v++) s += exp((double)(l[v] - mx));
+        for (int v = 0; v < V; v++) s += expf(l[v] - mx);
         lse[r] = mx + (float)log(s);
     }
     double sum = 0;

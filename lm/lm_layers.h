@@ -43,6 +43,10 @@ void sn_lm_rope_forward(float *qkv, const float *cos_t, const float *sin_t, int 
 /* The inverse turn on dqkv [B][T][3C] in place (q and k parts). */
 void sn_lm_rope_backward(float *dqkv, const float *cos_t, const float *sin_t, int B, int T, int C, int NH, int pos0);
 
+/* Attention per (batch, head): the fast forward and backward are sgemm
+ * calls on the full T x T scores (the upper triangle masked); the reference
+ * twins are plain loops over the causal half. */
+
 /* One query row of causal attention: att [n_keys] = softmax(q . k_j * scale),
  * out [hs] = sum_j att_j v_j; keys j at kbase + j * stride (values likewise).
  * The one routine both the full forward and the cached step use. */
@@ -55,6 +59,8 @@ void sn_lm_attention_forward_ref(float *out, float *att, const float *qkv, int B
 /* dqkv [B][T][3C] += from dout [B][T][C]; datt [B][NH][T][T] scratch. */
 void sn_lm_attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att,
                               int B, int T, int C, int NH, int n_threads);
+void sn_lm_attention_backward_ref(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att,
+                                  int B, int T, int C, int NH, int n_threads);
 
 /* GELU, tanh form (GPT-2): out [n] from in [n]. */
 void sn_lm_gelu_forward(float *out, const float *in, size_t n, int n_threads);
