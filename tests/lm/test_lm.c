@@ -360,8 +360,8 @@ static void test_sample(void) {
     printf("sample: done\n");
 }
 
-/* 300 AdamW steps on one fixed batch take the loss to below a fifth of
- * where it started. */
+/* 300 AdamW steps on one fixed batch take the loss to below a twentieth
+ * of where it started (observed: from 2.4 to below 1e-4). */
 static void test_overfit(void) {
     sn_lm *m = tiny(SN_LM_POS_ROPE, 2, 5);
     CHECK(m != NULL);
@@ -384,7 +384,7 @@ static void test_overfit(void) {
         sn_adamw_step(&opt, m->params, g, 1e-2f);
     }
     printf("overfit: loss %.4f -> %.4f (%.1fx)\n", first, loss, first / loss);
-    CHECK(loss * 5 < first);
+    CHECK(loss * 20 < first);
     sn_adamw_free(&opt);
     free(g);
     sn_lm_acts_free(a);
