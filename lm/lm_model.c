@@ -92,6 +92,9 @@ int sn_lm_new(const sn_lm_config *cfg, sn_lm **out) {
     sn_lm *m = calloc(1, sizeof *m);
     if (!m) return sn_fail(SONO_E_NOMEM, "lm: out of memory");
     m->cfg = *cfg;
+#ifdef SONO_REF_KERNELS
+    m->ref_kernels = 1; /* -Dref_kernels=true: plain loops everywhere, as for the codec */
+#endif
     if ((rc = build_table(&m->table, cfg)) < 0) goto fail;
     m->n_params = m->table.n_floats;
     int half = cfg->C / cfg->n_head / 2;

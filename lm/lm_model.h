@@ -91,7 +91,7 @@ typedef struct sn_lm {
     size_t n_params;
     sn_lm_weights w;      /* points into params */
     float *rope_cos, *rope_sin; /* [T_max][head_size / 2] */
-    int ref_kernels;      /* 1: plain reference kernels (tests); 0: fast (default) */
+    int ref_kernels;      /* 1: plain reference kernels (tests; the default with -Dref_kernels=true); 0: fast */
 } sn_lm;
 
 /* A model with zeroed parameters; 0 or SONO_E_ARG / SONO_E_NOMEM. */
