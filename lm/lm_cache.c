@@ -1,0 +1,135 @@
+/* The KV-cached incremental forward (lm_cache.h). It runs the same layers
+ * as sn_lm_forward, in the same order, on B x chunk rows; attention reads
+ * keys and values from the cache through the same row routine. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+
+#include "lm_cache.h"
+#include "lm_layers.h"
+#include "sono_internal.h"
+
+int sn_lm_cache_new(const sn_lm *m, int B, int T_cap, int chunk, sn_lm_cache **out) {
+    *out = NULL;
+    const sn_lm_config *cf = &m->cfg;
+    if (B < 1 || T_cap < 1 || T_cap > cf->T_max || chunk < 1)
+        return sn_fail(SONO_E_ARG, "lm: cache for B %d x %d positions, chunk %d (context %d)", B, T_cap, chunk,
+                       cf->T_max);
+    if (chunk > T_cap) chunk = T_cap;
+    size_t C = (size_t)cf->C, R = (size_t)B * chunk;
+    size_t kv = (size_t)cf->n_layer * B * T_cap * C;
+    size_t n = 2 * kv + R * C * 3 + R + R * 3 * C + R * 4 * C + (size_t)B * cf->n_head * chunk * T_cap +
+               (size_t)B * (2 * C + 1);
+    sn_lm_cache *c = calloc(1, sizeof *c);
+    if (!c) return sn_fail(SONO_E_NOMEM, "lm: out of memory");
+    c->B = B;
+    c->T_cap = T_cap;
+    c->chunk = chunk;
+    c->block = sn_alloc_big(sizeof(float) * n, 1);
+    c->text = malloc(sizeof(int32_t) * R);
+    c->audio = malloc(sizeof(int32_t) * R * cf->K);
+    if (!c->block || !c->text || !c->audio) {
+        sn_lm_cache_free(c);
+        return sn_fail(SONO_E_NOMEM, "lm: out of memory for a %.1f MB cache", (double)n * 4 / 1e6);
+    }
+    float *p = c->block;
+#define TAKE(ptr, count) do { (ptr) = p; p += (count); } while (0)
+    TAKE(c->k, kv);
+    TAKE(c->v, kv);
+    TAKE(c->x, R * C);
+    TAKE(c->ln, R * C);
+    TAKE(c->rstd, R);
+    TAKE(c->qkv, R * 3 * C);
+    TAKE(c->atty, R * C);
+    TAKE(c->fch, R * 4 * C);
+    TAKE(c->att, (size_t)B * cf->n_head * chunk * T_cap);
+    TAKE(c->last, (size_t)B * C);
+    TAKE(c->lnf, (size_t)B * C);
+    TAKE(c->lnf_rstd, (size_t)B);
+#undef TAKE
+    *out = c;
+    return 0;
+}
+
+void sn_lm_cache_free(sn_lm_cache *c) {
+    if (!c) return;
+    free(c->block);
+    free(c->text);
+    free(c->audio);
+    free(c);
+}
+
+void sn_lm_cache_reset(sn_lm_cache *c) { c->n_pos = 0; }
+
+/* One inner pass over nc <= chunk positions of each sequence (inputs
+ * already copied to c->text / c->audio as [B][nc] rows). */
+static void step_chunk(const sn_lm *m, sn_lm_cache *c, int nc, int n_threads) {
+    const sn_lm_config *cf = &m->cfg;
+    int B = c->B, C = cf->C, NH = cf->n_head, hs = C / NH, K = cf->K, Va = sn_lm_v_audio(cf), R = B * nc;
+    int ref = m->ref_kernels, p0 = c->n_pos;
+    float scale = 1.0f / sqrtf((float)hs);
+    void (*norm)(float *, float *, const float *, const float *, int, int, float, int) =
+        ref ? sn_lm_rmsnorm_forward_ref : sn_lm_rmsnorm_forward;
+    void (*mm)(float *, const float *, const float *, int, int, int, int, int) =
+        ref ? sn_lm_matmul_forward_ref : sn_lm_matmul_forward;
+
+    sn_lm_embed_forward(c->x, c->text, c->audio, m->w.tok_emb, m->w.audio_emb, m->w.pos_emb, B, nc, C, K, Va, p0);
+    for (int l = 0; l < cf->n_layer; l++) {
+        const sn_lm_layer_w *w = &m->w.layer[l];
+        float *kc = c->k + (size_t)l * B * c->T_cap * C, *vc = c->v + (size_t)l * B * c->T_cap * C;
+        norm(c->ln, c->rstd, c->x, w->ln1_w, R, C, cf->norm_eps, n_threads); /* [R][C] */
+        mm(c->qkv, c->ln, w->qkv_w, R, C, 3 * C, 0, n_threads);              /* [R][3C] */
+        if (cf->pos == SN_LM_POS_ROPE) sn_lm_rope_forward(c->qkv, m->rope_cos, m->rope_sin, B, nc, C, NH, p0);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < nc; j++) {
+                const float *row = c->qkv + ((size_t)b * nc + j) * 3 * C;
+                size_t at = ((size_t)b * c->T_cap + p0 + j) * C;
+                memcpy(kc + at, row + C, sizeof(float) * (size_t)C);
+                memcpy(vc + at, row + 2 * (size_t)C, sizeof(float) * (size_t)C);
+            }
+        int par = n_threads > 1 && (double)B * nc * (p0 + nc) * C > 1e6; /* a region costs ~10 us */
+#pragma omp parallel for num_threads(n_threads) if (par) schedule(dynamic, 1)
+        for (int i = 0; i < B * NH * nc; i++) {
+            int b = i / (NH * nc), h = (i / nc) % NH, j = i % nc;
+            size_t r = (size_t)b * nc + j, kb = (size_t)b * c->T_cap * C + (size_t)h * hs;
+            sn_lm_attend_row(c->atty + r * C + (size_t)h * hs, c->att + (size_t)i * c->T_cap,
+                             c->qkv + r * 3 * C + (size_t)h * hs, kc + kb, vc + kb, (size_t)C, p0 + j + 1, hs, scale);
+        }
+        mm(c->x, c->atty, w->attn_proj_w, R, C, C, 1, n_threads);             /* [R][C] residual += */
+        norm(c->ln, c->rstd, c->x, w->ln2_w, R, C, cf->norm_eps, n_threads); /* [R][C] */
+        mm(c->fch, c->ln, w->fc_w, R, C, 4 * C, 0, n_threads);               /* [R][4C] */
+        sn_lm_gelu_forward(c->fch, c->fch, (size_t)R * 4 * C, n_threads);
+        mm(c->x, c->fch, w->mlp_proj_w, R, 4 * C, C, 1, n_threads); /* [R][C] residual += */
+    }
+    for (int b = 0; b < B; b++)
+        memcpy(c->last + (size_t)b * C, c->x + ((size_t)b * nc + nc - 1) * C, sizeof(float) * (size_t)C);
+    c->n_pos += nc;
+}
+
+int sn_lm_step(const sn_lm *m, sn_lm_cache *c, const int32_t *text, const int32_t *audio, int n, float *logits,
+               int n_threads) {
+    const sn_lm_config *cf = &m->cfg;
+    int B = c->B, K = cf->K, Va = sn_lm_v_audio(cf);
+    if (n < 1) return sn_fail(SONO_E_ARG, "lm: step of %d positions", n);
+    if (c->n_pos + n > c->T_cap)
+        return sn_fail(SONO_E_LIMIT, "lm: %d + %d positions pass the cache's %d", c->n_pos, n, c->T_cap);
+    if (n_threads < 1) n_threads = 1;
+    int rc = sn_lm_check_inputs(cf, text, audio, (size_t)B * n);
+    if (rc < 0) return rc;
+    for (int s = 0; s < n; s += c->chunk) {
+        int nc = SONO_MIN(c->chunk, n - s);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < nc; j++) {
+                size_t src = (size_t)b * n + s + j, dst = (size_t)b * nc + j;
+                c->text[dst] = text[src];
+                for (int k = 0; k < K; k++) c->audio[dst * K + k] = text[src] >= 0 ? 0 : audio[src * K + k];
+            }
+        step_chunk(m, c, nc, n_threads);
+    }
+    (m->ref_kernels ? sn_lm_rmsnorm_forward_ref : sn_lm_rmsnorm_forward)(c->lnf, c->lnf_rstd, c->last, m->w.lnf_w, B,
+                                                                         cf->C, cf->norm_eps, n_threads);
+    (m->ref_kernels ? sn_lm_matmul_forward_ref : sn_lm_matmul_forward)(logits, c->lnf, m->w.head_w, B, cf->C, K * Va,
+                                                                       0, n_threads); /* [B][K][Va] */
+    return 0;
+}

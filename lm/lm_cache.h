@@ -1,0 +1,47 @@
+/* Incremental forward for generation: a KV cache per sequence and a step
+ * that runs new positions against it, equal (within float rounding of the
+ * matmuls) to the full forward's logits at those positions.
+ *
+ *   sn_lm_cache *kv; int rc = sn_lm_cache_new(m, 2, m->cfg.T_max, 16, &kv); // B = 2: cond + uncond
+ *   rc = sn_lm_step(m, kv, text, audio, n_prompt, logits, n_threads);     // prefill the prompts
+ *   loop: mix (sn_lm_cfg_mix), sample (lm_sample.h), then
+ *         rc = sn_lm_step(m, kv, text1, audio1, 1, logits, n_threads);   // one position per sequence
+ *   sn_lm_cache_free(kv);
+ *
+ * All B sequences advance together, one position per step each (the same
+ * position index: CFG's uncond sequence keeps the cond one's length, with
+ * its text replaced, as in training). The cache is per-use state: one per
+ * thread; the model may be shared. No allocation happens in sn_lm_step. */
+#ifndef SONO_LM_CACHE_H
+#define SONO_LM_CACHE_H
+
+#include <stdint.h>
+#include "lm_model.h"
+
+typedef struct sn_lm_cache {
+    int B, T_cap, chunk;   /* sequences, positions the cache holds, positions per inner pass */
+    int n_pos;             /* positions already in the cache */
+    float *k, *v;          /* [n_layer][B][T_cap][C] keys (rotated) and values */
+    float *x, *ln, *rstd, *qkv, *atty, *fch, *att; /* scratch for B x chunk rows */
+    float *last, *lnf, *lnf_rstd;                  /* [B][C], [B][C], [B] */
+    int32_t *text, *audio;                         /* [B][chunk], [B][chunk][K] */
+    float *block;
+} sn_lm_cache;
+
+/* A cache for B sequences of up to T_cap <= T_max positions, processing
+ * at most `chunk` positions per inner pass (prefill splits longer inputs;
+ * 16 is a good value). 0 or SONO_E_ARG / SONO_E_NOMEM. */
+int sn_lm_cache_new(const sn_lm *m, int B, int T_cap, int chunk, sn_lm_cache **out);
+void sn_lm_cache_free(sn_lm_cache *c);
+/* Forget every position (start new sequences). */
+void sn_lm_cache_reset(sn_lm_cache *c);
+
+/* Append n >= 1 positions to each of the B sequences: text [B][n] (-1 for
+ * audio frames), audio [B][n][K] (layouts as sn_lm_forward). Writes the
+ * logits of the last new position of each sequence to logits [B][K][V_audio].
+ * SONO_E_LIMIT when the cache would pass T_cap, SONO_E_RANGE for bad ids
+ * (the cache is then unchanged). */
+int sn_lm_step(const sn_lm *m, sn_lm_cache *c, const int32_t *text, const int32_t *audio, int n, float *logits,
+               int n_threads);
+
+#endif
