@@ -201,18 +201,21 @@ static int run_train_lm(const cli_cmd *cmd, int argc, char **argv) {
     if (!tp.shards) tp.shards = shards;
     tp.heldout_shards = hshards;
     if (export_path && (rc = cli_check_output(export_path))) return rc;
+    char resolved[4200];
+    if (codec_arg && sono_codec_resolve(codec_arg, resolved, sizeof resolved))
+        return cli_fail(CLI_EXIT_MODEL, "--codec", "%s", sono_last_error());
     struct stat st;
     int resume = stat(ckpt, &st) == 0, err = 0;
     sono_lm_trainer *t;
     if (resume) {
         if (!steps_given) tp.steps = 0;
         tp.codec = codec_arg;
-        cli_note(&com, 1, "resuming from %s", ckpt);
         t = sono_lm_trainer_resume(ckpt, &tp, &err);
+        if (t) cli_note(&com, 1, "resuming from %s", ckpt);
     } else {
         if (codec_arg) tp.codec = codec_arg;
-        cli_note(&com, 1, "new run in %s", out_dir);
         t = sono_lm_trainer_new(&tp, &err);
+        if (t) cli_note(&com, 1, "new run in %s", out_dir);
     }
     if (!t) return cli_fail_sono(resume ? ckpt : "train-lm", err);
     const sono_lm_train_params *P = sono_lm_trainer_params(t);

@@ -260,9 +260,7 @@ static int setup_common(sono_lm_trainer *t, const sono_codec *codec) {
 static sono_codec *load_codec(const char *name, int n_threads, int *rc) {
     sono_codec_params cp = sono_codec_default_params();
     cp.n_threads = n_threads;
-    sono_codec *c = sono_codec_load(name, &cp, rc);
-    if (!c) sn_error_prefix("codec %s", name);
-    return c;
+    return sono_codec_load(name, &cp, rc);
 }
 
 void sono_lm_trainer_free(sono_lm_trainer *t) {
