@@ -76,15 +76,10 @@ sono_lm_train_params sono_lm_train_default_params(void) {
     return p;
 }
 
-static double mono_s(void) {
+/* Seconds on a clock (CLOCK_MONOTONIC: wall; CLOCK_PROCESS_CPUTIME_ID: CPU, all threads). */
+static double clock_s(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -468,7 +463,7 @@ fail:
 
 int sono_lm_trainer_step(sono_lm_trainer *t) {
     const sono_lm_train_params *p = &t->p;
-    double w0 = mono_s(), c0 = cpu_s();
+    double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     const int K = t->m->cfg.K, V = sn_lm_v_audio(&t->m->cfg);
     int64_t real = build_batch(t);
     float loss = 0;
@@ -495,8 +490,8 @@ int sono_lm_trainer_step(sono_lm_trainer *t) {
     s->lr = lr;
     s->n_targets = t->acts->n_valid;
     s->n_positions = real;
-    s->seconds = mono_s() - w0;
-    s->cpu_seconds = cpu_s() - c0;
+    s->seconds = clock_s(CLOCK_MONOTONIC) - w0;
+    s->cpu_seconds = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     t->cpu_hours += s->cpu_seconds / 3600.0;
     s->cpu_hours_total = t->cpu_hours;
     return 0;
