@@ -198,6 +198,17 @@ static const char *meta_str(json_object *meta, const char *key) {
     return json_object_get_string(v);
 }
 
+/* Floats the config's parameter table holds (lm_model.c's build_table),
+ * computed before anything is allocated: a file whose tensors do not add up
+ * to it is refused before the model is built, so the allocation is bounded
+ * by what the file holds. */
+static uint64_t config_floats(const sn_lm_config *c) {
+    uint64_t C = (uint64_t)c->C, Va = (uint64_t)c->codebook_size + 2, K = (uint64_t)c->K;
+    uint64_t n = (uint64_t)c->V_text * C + 2 * K * Va * C + C;
+    if (c->pos == SN_LM_POS_LEARNED) n += (uint64_t)c->T_max * C;
+    return n + (uint64_t)c->n_layer * (2 * C + 12 * C * C);
+}
+
 static int from_tensors(const sono_tensors *ts, sono_lm **out) {
     *out = NULL;
     if (!ts->metadata) return sn_fail(SONO_E_FORMAT, "not an LM file (no metadata)");
@@ -238,6 +249,17 @@ static int from_tensors(const sono_tensors *ts, sono_lm **out) {
         lm->vocab.n_codebooks != c.K || lm->vocab.codebook_size != c.codebook_size ||
         c.V_text != sono_tokenizer_n_vocab(lm->tok)) {
         rc = sn_fail(SONO_E_FORMAT, "LM file: vocab layout, tokenizer and model config disagree");
+        goto fail;
+    }
+    uint64_t in_file = 0;
+    for (int i = 0; i < ts->n; i++) in_file += (uint64_t)ts->t[i].numel;
+    if (in_file != config_floats(&c)) {
+        rc = sn_fail(SONO_E_FORMAT, "LM file: %llu parameters, the config needs %llu", (unsigned long long)in_file,
+                     (unsigned long long)config_floats(&c));
+        goto fail;
+    }
+    if ((uint64_t)c.T_max * (uint64_t)c.C > ((uint64_t)1 << 26)) { /* the rotary tables: T_max x C floats */
+        rc = sn_fail(SONO_E_LIMIT, "LM file: context %d x width %d is beyond this build's limit", c.T_max, c.C);
         goto fail;
     }
     if ((rc = sn_lm_new(&c, &lm->m))) { sn_error_prefix("LM file"); rc = SONO_E_FORMAT; goto fail; }

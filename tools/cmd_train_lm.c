@@ -200,10 +200,12 @@ static int run_train_lm(const cli_cmd *cmd, int argc, char **argv) {
     snprintf(hshards, sizeof hshards, "%s/heldout.shard", out_dir);
     if (!tp.shards) tp.shards = shards;
     tp.heldout_shards = hshards;
-    if (export_path && (rc = cli_check_output(export_path))) return rc;
     char resolved[4200];
     if (codec_arg && sono_codec_resolve(codec_arg, resolved, sizeof resolved))
         return cli_fail(CLI_EXIT_MODEL, "--codec", "%s", sono_last_error());
+    const char *model_in[1] = {resolved};
+    if (codec_arg && (rc = cli_protect_inputs(model_in, 1))) return rc;
+    if (export_path && (rc = cli_check_output(export_path))) return rc;
     struct stat st;
     int resume = stat(ckpt, &st) == 0, err = 0;
     sono_lm_trainer *t;

@@ -171,7 +171,9 @@ static void build_seq(const sn_lm *m, const lm_data *d, int entry, int task, con
         text[P + j] = -1;
         for (int k = 0; k < K; k++) audio[(P + j) * K + k] = grid_at(codes, F, K, cb, s0 + j, k);
     }
-    for (int64_t j = 0; j <= n && P - 1 + j < T; j++)
+    /* <sep> predicts the first step only when the clip starts there: the
+     * middle of a clip cannot be told from [task] [<sep>] alone */
+    for (int64_t j = s0 > 0; j <= n && P - 1 + j < T; j++)
         for (int k = 0; k < K; k++) {
             int32_t g = grid_at(codes, F, K, cb, s0 + j, k);
             targets[(P - 1 + j) * K + k] = g == cb ? -1 : g;
