@@ -15,6 +15,11 @@ int openblas_get_num_threads(void);
 
 /* ---- layer backwards ---- */
 
+void sn_lm_rope_backward(float *dqkv, const float *cos_t, const float *sin_t, int B, int T, int C, int NH,
+                         int pos0) {
+    sn_lm_rope_turn(dqkv, cos_t, sin_t, B, T, C, NH, pos0, -1.0f);
+}
+
 void sn_lm_rmsnorm_backward(float *din, float *dw, const float *dout, const float *in, const float *rstd,
                             const float *w, int N, int C, int n_threads) {
 #pragma omp parallel for num_threads(n_threads) if (n_threads > 1 && N > 16) schedule(static)

@@ -99,7 +99,7 @@ void sn_lm_matmul_forward_ref(float *out, const float *in, const float *w, int N
 
 /* ---- rotary positions ---- */
 
-static void rope_apply(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int C, int NH, int pos0,
+void sn_lm_rope_turn(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int C, int NH, int pos0,
                        float sign) {
     int hs = C / NH, half = hs / 2;
     for (int b = 0; b < B; b++)
@@ -119,12 +119,7 @@ static void rope_apply(float *qkv, const float *cos_t, const float *sin_t, int B
 }
 
 void sn_lm_rope_forward(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int C, int NH, int pos0) {
-    rope_apply(qkv, cos_t, sin_t, B, T, C, NH, pos0, 1.0f);
-}
-
-void sn_lm_rope_backward(float *dqkv, const float *cos_t, const float *sin_t, int B, int T, int C, int NH,
-                         int pos0) {
-    rope_apply(dqkv, cos_t, sin_t, B, T, C, NH, pos0, -1.0f);
+    sn_lm_rope_turn(qkv, cos_t, sin_t, B, T, C, NH, pos0, 1.0f);
 }
 
 /* ---- attention ---- */

@@ -40,7 +40,11 @@ void sn_lm_matmul_backward_ref(float *din, float *dw, const float *dout, const f
  * each head, pair (2i, 2i+1) of position pos0 + t turns by angle
  * (pos0 + t) * theta^(-2i / hs); cos, sin [T_max][hs / 2]. */
 void sn_lm_rope_forward(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int C, int NH, int pos0);
-/* The inverse turn on dqkv [B][T][3C] in place (q and k parts). */
+/* The turn itself, by sign * angle (1: forward, -1: the inverse). */
+void sn_lm_rope_turn(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int C, int NH, int pos0,
+                     float sign);
+/* The inverse turn on dqkv [B][T][3C] in place (q and k parts); training
+ * code (lm_backward.c), so that libsonotok holds no backward. */
 void sn_lm_rope_backward(float *dqkv, const float *cos_t, const float *sin_t, int B, int T, int C, int NH, int pos0);
 
 /* Attention per (batch, head): the fast forward and backward are sgemm

@@ -17,6 +17,7 @@ static const cli_cmd *const commands[] = {
     &cmd_wer,
     &cmd_train_tokenizer,
     &cmd_tokenize_text,
+    &cmd_train_lm,
 };
 enum { N_COMMANDS = (int)(sizeof commands / sizeof commands[0]) };
 

@@ -216,6 +216,96 @@ SONO_API void sono_bpe_trainer_stats(const sono_bpe_trainer *t, int64_t *n_texts
  * with *err set. The trainer may be freed afterwards. */
 SONO_API sono_tokenizer *sono_bpe_trainer_finish(sono_bpe_trainer *t, int *err);
 
+
+/* ---- the token LM: train-lm ----
+ *
+ *   sono_lm_train_params p = sono_lm_train_default_params();
+ *   p.manifest = "corpus/train.jsonl"; p.shards = "run/train.shard"; p.codec = "default";
+ *   sono_lm_trainer *t = sono_lm_trainer_new(&p, &err);    // or _resume("run/checkpoint.safetensors", &p, &err)
+ *   while (sono_lm_trainer_steps_done(t) < p.steps && sono_lm_trainer_step(t) == 0) { ... last_stats ... }
+ *   sono_lm_trainer_save_checkpoint(t, "run/checkpoint.safetensors");
+ *   sono_lm_trainer_export(t, "lm.safetensors");            // an LM file (sonotok/lm.h)
+ *   sono_lm_trainer_free(t);
+ *
+ * The manifest's audio is tokenized once into p.shards (reused while the
+ * manifest and codec match). Each step builds p.batch sequences
+ * [task] [text ids] [<sep>] [audio steps, delay pattern] from random clips
+ * (task continue: a random crop of any clip; task tta: a clip with a
+ * caption from its start, the caption replaced by <uncond> at
+ * p.cfg_dropout), pads them to the context, and takes one AdamW step on the
+ * mean cross-entropy over every (position, codebook) target. Training is
+ * bit-identical for the same params and data on any thread count (the
+ * model's kernels split work by shape, OpenBLAS runs at one thread), and
+ * so is a run resumed from a checkpoint. */
+#define SONO_LM_MAX_K 32
+
+typedef struct {
+    const char *manifest;    /* training clips (JSON lines), required */
+    const char *heldout;     /* held-out manifest for sono_lm_trainer_eval, NULL: none */
+    const char *shards;      /* token shard file of the manifest (built when missing or stale), required */
+    const char *heldout_shards; /* the held-out manifest's (needed with heldout) */
+    const char *codec;       /* codec model (a path or name, sono_codec_load) ("default") */
+    double bandwidth;        /* kbps: codebooks = the codec's for it; 0: use n_codebooks (0) */
+    int n_codebooks;         /* K, codebooks per frame; 0: the codec's all (0) */
+    const char *tokenizer;   /* tokenizer file; NULL: learn one from the manifest's texts (NULL) */
+    int tokenizer_vocab;     /* ids of a learned tokenizer (1024) */
+    int n_layer, width, n_head, context; /* the model (4, 256, 4, 512) */
+    int learned_pos;         /* 1: learned positions, 0: rotary (0) */
+    double w_continue, w_tta;/* task weights (1, 1); tta needs clips with a caption */
+    float cfg_dropout;       /* rate at which a tta caption becomes <uncond> (0.15) */
+    int max_text;            /* text ids kept per caption (64) */
+    int batch;               /* sequences per step (8) */
+    int n_threads;           /* threads (2) */
+    int64_t steps;           /* total steps, for the LR schedule (20000) */
+    int64_t warmup;          /* LR warmup steps (200) */
+    float lr, lr_min;        /* AdamW peak and final LR (1e-3, 1e-4) */
+    float beta1, beta2, weight_decay, clip; /* AdamW (0.9, 0.95, 0.1) and global grad-norm clip (1.0) */
+    uint64_t seed;           /* (1) */
+} sono_lm_train_params;
+
+SONO_API sono_lm_train_params sono_lm_train_default_params(void);
+
+typedef struct {
+    int64_t step;
+    double loss;                         /* mean cross-entropy of the step, nats */
+    double loss_cb[SONO_LM_MAX_K];       /* per codebook */
+    double grad_norm;
+    float lr;
+    int64_t n_targets;                   /* (position, codebook) targets in the step */
+    int64_t n_positions;                 /* non-padding positions in the step */
+    double seconds, cpu_seconds;         /* wall and CPU time of the step */
+    double cpu_hours_total;              /* across resumes */
+} sono_lm_train_stats;
+
+typedef struct sono_lm_trainer sono_lm_trainer;
+
+/* A new run (tokenizes the audio when the shards are missing or stale,
+ * learns a tokenizer when none is given). p is copied; its strings must
+ * outlive the trainer. NULL with *err set. */
+SONO_API sono_lm_trainer *sono_lm_trainer_new(const sono_lm_train_params *p, int *err);
+/* Resume from a checkpoint: model, tokenizer, settings and state from the
+ * file; from p: manifest, heldout, shards, heldout_shards, codec (its hash
+ * must be the checkpoint's: SONO_E_MODEL_MISMATCH naming both otherwise),
+ * n_threads, and steps when > 0. */
+SONO_API sono_lm_trainer *sono_lm_trainer_resume(const char *checkpoint, const sono_lm_train_params *p, int *err);
+SONO_API void sono_lm_trainer_free(sono_lm_trainer *t);
+SONO_API int sono_lm_trainer_step(sono_lm_trainer *t);
+SONO_API int64_t sono_lm_trainer_steps_done(const sono_lm_trainer *t);
+SONO_API const sono_lm_train_stats *sono_lm_trainer_last_stats(const sono_lm_trainer *t);
+/* The settings in force (owned by the trainer; strings as given). */
+SONO_API const sono_lm_train_params *sono_lm_trainer_params(const sono_lm_trainer *t);
+/* Parameters of the model, and codebooks K. */
+SONO_API int64_t sono_lm_trainer_n_params(const sono_lm_trainer *t);
+SONO_API int sono_lm_trainer_n_codebooks(const sono_lm_trainer *t);
+SONO_API int sono_lm_trainer_save_checkpoint(sono_lm_trainer *t, const char *path);
+/* An LM file (sonotok/lm.h) named after the path's stem. */
+SONO_API int sono_lm_trainer_export(sono_lm_trainer *t, const char *path);
+/* Held-out loss: the same fixed sequences every time (each held-out clip
+ * from its start, task continue, and tta where it has a caption), up to
+ * max_sequences. *loss and loss_cb [K] (may be NULL) get the means. 0,
+ * SONO_E_ARG without a held-out manifest, or a negative error. */
+SONO_API int sono_lm_trainer_eval(sono_lm_trainer *t, int max_sequences, double *loss, double *loss_cb);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,7 +2,7 @@
 # CLI test for the sonotok program: exit codes, error paths, outputs never
 # left behind, archives (list, entry, verify, damage, shards, merge).
 #
-#   test_cli.sh basic|model|default|train|outputs SONOTOK FIXTURE SOURCE_ROOT
+#   test_cli.sh basic|model|default|train|trainlm|outputs SONOTOK FIXTURE SOURCE_ROOT
 #
 # "default" runs the shipped default codec (skipped without models/);
 # "train" trains a tiny codec for a few steps; "outputs" checks where
@@ -491,6 +491,77 @@ train() {
     expect "unknown decoder: named" err_has "--decoder is seanet or vocos, not 'hifigan'"
 }
 
+# train-lm from the command line, on a tiny codec and three generated clips:
+# a run with held-out loss, resume, shards reused and rebuilt when the
+# manifest changes, another codec refused, SIGINT stops with a checkpoint,
+# the export, and bad input.
+trainlm() {
+    cd "$W" || exit 1
+    F wav a.wav 1 8000 1 300
+    F wav b.wav 1.5 8000 1 500
+    F wav c.wav 1 8000 1 900
+    printf '{"path":"a.wav","category":"speech","duration":1,"text":"one two"}\n{"path":"b.wav","category":"music","duration":1.5,"text":"a low hum"}\n{"path":"c.wav","category":"effects","duration":1,"caption":"a beep"}\n' >m.jsonl
+    head -n 2 m.jsonl >h.jsonl
+    C="$SONOTOK train-codec -q --manifest m.jsonl -t 1 --rate 8000 --filters 2 --ratios 4,2 --dimension 8 --codebooks 4 --codebook-size 32 --bandwidths 5,10,20 --run-steps 0"
+    run 0 "tiny codec" $C -o crun --export tiny.safetensors
+    run 0 "another tiny codec" $C -o crun2 --seed 5 --export other.safetensors
+    L="$SONOTOK train-lm -o lrun --manifest m.jsonl --codec tiny.safetensors -t 1 --log-every 1"
+    M="--vocab 300 --layers 1 --width 16 --heads 2 --context 32 --batch 2 --steps 1000000"
+    run 0 "train-lm: new tiny run" $L $M --heldout h.jsonl --run-steps 4 --eval-every 2
+    expect "train-lm: checkpoint, shards" present lrun/checkpoint.safetensors
+    expect "train-lm: shards of both manifests" present lrun/heldout.shard
+    expect "train-lm: start line" err_has "1 layers, width 16, 2 heads, context 32, rotary positions, 4 codebooks"
+    expect "train-lm: a CSV row per step" [ "$(wc -l <lrun/train.csv)" -eq 5 ]
+    expect "train-lm: loss per codebook in the CSV" grep -q '^step,loss,loss_cb0,loss_cb1,loss_cb2,loss_cb3,grad_norm' lrun/train.csv
+    expect "train-lm: held-out loss every 2 steps" [ "$(wc -l <lrun/eval.csv)" -eq 3 ]
+    touch -d '1 minute ago' lrun/train.shard
+    cp lrun/train.shard shard.before
+    run 0 "train-lm: resume" $L --run-steps 2
+    expect "resume: noted" err_has "resuming from lrun/checkpoint.safetensors"
+    expect "resume: the model from the checkpoint" err_has "(at 4)"
+    expect "resume: shards reused" [ -z "$(find lrun/train.shard -newer shard.before)" ]
+    expect "resume: CSV rows appended" [ "$(wc -l <lrun/train.csv)" -eq 7 ]
+    cp lrun/checkpoint.safetensors ckpt.before
+    run 2 "resume with another codec" $L --run-steps 1 --codec other.safetensors
+    expect "another codec: one line" one_line_err
+    expect "another codec: names the run's codec" err_has "trains on codec"
+    expect "refused: checkpoint as it was" cmp -s ckpt.before lrun/checkpoint.safetensors
+    printf '{"path":"c.wav","category":"effects","duration":1,"caption":"a beep"}\n' >>m.jsonl
+    run 0 "train-lm: manifest changed" $L --run-steps 1
+    expect "manifest changed: shards rebuilt" [ -n "$(find lrun/train.shard -newer shard.before)" ]
+    $L --run-steps 100000000 >/dev/null 2>"$W/sigerr" &
+    pid=$!
+    sleep 2
+    kill -INT $pid
+    wait $pid
+    rc=$?
+    CHECKS=$((CHECKS + 1))
+    [ $rc -eq 0 ] || fail "SIGINT: exit $rc"
+    CHECKS=$((CHECKS + 1))
+    grep -q "stopped at step" "$W/sigerr" || fail "SIGINT: no 'stopped' line"
+    expect "SIGINT: the checkpoint moved on" sh -c '! cmp -s ckpt.before lrun/checkpoint.safetensors'
+    expect "SIGINT: no temporary files" no_temps "$W"
+    run 0 "train-lm: export" $L --run-steps 0 --export tiny-lm.safetensors
+    expect "export written" present tiny-lm.safetensors
+    cp tiny.safetensors codec.before
+    run 2 "an export over the codec, an input" $L --run-steps 0 --export tiny.safetensors
+    expect "the codec is left as it was" cmp -s codec.before tiny.safetensors
+    run 2 "shards over the manifest, an input" $L --run-steps 0 --shards m.jsonl
+    run 1 "--tasks with an unknown task" $L $M -o r2 --tasks continue=1,tts=1
+    expect "unknown task: named" err_has "--tasks needs continue=W,tta=W"
+    run 1 "--bandwidth with --codebooks" $L $M -o r2 --bandwidth 5 --codebooks 2
+    run 2 "more codebooks than the codec has" $L $M -o r3 --codebooks 8
+    expect "codebooks: one line" one_line_err
+    : >empty.jsonl
+    run 2 "an empty manifest" $SONOTOK train-lm -o r4 --manifest empty.jsonl --codec tiny.safetensors
+    expect "empty manifest: one line" one_line_err
+    printf 'not json\n' >bad.jsonl
+    run 2 "a manifest line that is not JSON" $SONOTOK train-lm -o r5 --manifest bad.jsonl --codec tiny.safetensors
+    expect "bad manifest: names it" err_has "bad.jsonl"
+    run 4 "a codec that does not exist" $SONOTOK train-lm -o r6 --manifest m.jsonl --codec nothing.safetensors
+    expect "no temporary files" no_temps "$W"
+}
+
 # Where outputs go: a device stays a device (/dev/null as root, and a node of
 # our own that a broken writer may replace safely), a FIFO's reader gets the
 # bytes, a symbolic link is written through, an output that is an input is
@@ -624,10 +695,11 @@ outputs() {
 case "$MODE" in
 basic) basic ;;
 train) train ;;
+trainlm) trainlm ;;
 model) model ;;
 default) default_model ;;
 outputs) outputs ;;
-*) echo "usage: test_cli.sh basic|model|default|train|outputs SONOTOK FIXTURE SOURCE_ROOT"; exit 1 ;;
+*) echo "usage: test_cli.sh basic|model|default|train|trainlm|outputs SONOTOK FIXTURE SOURCE_ROOT"; exit 1 ;;
 esac
 echo "cli $MODE: $CHECKS checks, $FAILS failed"
 [ "$FAILS" -eq 0 ]

@@ -1,0 +1,52 @@
+/* The LM file (include/sonotok/lm.h): what a sono_lm holds, the writer the
+ * trainer exports with, and the pieces the trainer's checkpoints share
+ * (config JSON, base64). Layout of the file: lm/README.md. */
+#ifndef SONO_LM_FILE_H
+#define SONO_LM_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "lm_model.h"
+#include "sonotok/lm.h"
+
+#define SN_LM_FILE_FORMAT "sonotok-lm"
+#define SN_LM_FILE_VERSION 1
+
+struct sono_lm {
+    sn_lm *m;                    /* the model, parameters loaded */
+    sono_tokenizer *tok;         /* the embedded text tokenizer */
+    sono_vocab_layout vocab;
+    char name[64];
+    char codec_name[64];
+    uint8_t codec_hash[16];
+    double frame_rate;
+};
+
+/* The codec an LM is made for. */
+typedef struct {
+    char name[64];
+    uint8_t hash[16];
+    double frame_rate;
+} sn_lm_codec_id;
+
+/* Write m (parameters as float32) with tok, its vocabulary layout and the
+ * codec's identity through the output writer. 0 or a negative error. */
+int sn_lm_file_save(const char *path, const char *name, const sn_lm *m, const sono_tokenizer *tok,
+                    const sn_lm_codec_id *codec);
+
+/* The config as a one-line JSON object (malloc'd), NULL when out of memory;
+ * and back: 0 or SONO_E_FORMAT, then sn_lm_config_check's verdict. */
+char *sn_lm_config_to_json(const sn_lm_config *c);
+int sn_lm_config_from_json(const char *json, sn_lm_config *c);
+
+/* base64 (RFC 4648, padded): encode into a malloc'd NUL-terminated string
+ * (NULL when out of memory); decode into a malloc'd buffer: 0,
+ * SONO_E_FORMAT (not base64) or SONO_E_NOMEM. */
+char *sn_lm_b64_encode(const uint8_t *data, size_t n);
+int sn_lm_b64_decode(const char *s, uint8_t **out, size_t *n_out);
+
+/* 32 hex digits of a 16-byte hash, and back (0 or SONO_E_FORMAT). */
+void sn_lm_hash_hex(const uint8_t h[16], char out[33]);
+int sn_lm_hash_parse(const char *s, uint8_t h[16]);
+
+#endif

@@ -1,0 +1,305 @@
+/* sonotok train-lm: train the token LM on a corpus manifest, or resume a
+ * run. A run lives in one folder: train.shard (the manifest's audio as
+ * codec tokens, built once), heldout.shard, checkpoint.safetensors
+ * (everything needed to resume bit for bit), train.csv and eval.csv, and
+ * the exported LM file on request. Stops cleanly on SIGINT/SIGTERM
+ * (checkpoint first). Uses the public, less stable training API
+ * (sonotok/train.h). */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "train_cli.h"
+
+enum {
+    OPT_MANIFEST = CLI_OPT_LONG, OPT_HELDOUT, OPT_SHARDS, OPT_CODEC, OPT_BANDWIDTH, OPT_CODEBOOKS, OPT_TOKENIZER,
+    OPT_VOCAB, OPT_STEPS, OPT_RUN_STEPS, OPT_RUN_SECONDS, OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_CLIP, OPT_SEED,
+    OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_SEQ, OPT_EXPORT, OPT_LAYERS, OPT_WIDTH,
+    OPT_HEADS, OPT_CONTEXT, OPT_LEARNED_POS, OPT_TASKS, OPT_CFG_DROPOUT, OPT_MAX_TEXT,
+};
+
+static const cli_opt lm_opts[] = {
+    CLI_COMMON_OPTS,
+    {'o', "out", "DIR", "run folder: shards, checkpoint, CSV logs (created; resumed if it holds a checkpoint)"},
+    {OPT_MANIFEST, "manifest", "FILE", "training clips (JSON lines: path, category, duration, text/caption)"},
+    {OPT_HELDOUT, "heldout", "FILE", "held-out manifest for --eval-every"},
+    {OPT_SHARDS, "shards", "FILE", "token shard file of --manifest (default RUN_DIR/train.shard)"},
+    {OPT_CODEC, "codec", "MODEL", "codec that tokenizes the audio (default: the shipped default codec)"},
+    {OPT_BANDWIDTH, "bandwidth", "KBPS", "use the codec's codebooks for this bandwidth"},
+    {OPT_CODEBOOKS, "codebooks", "K", "codebooks per frame (default: all of the codec's)"},
+    {OPT_TOKENIZER, "tokenizer", "FILE", "text tokenizer (default: learned from the manifest's texts)"},
+    {OPT_VOCAB, "vocab", "N", "ids of a learned tokenizer (1024)"},
+    {OPT_LAYERS, "layers", "N", "transformer layers (4)"},
+    {OPT_WIDTH, "width", "N", "residual width (256)"},
+    {OPT_HEADS, "heads", "N", "attention heads (4)"},
+    {OPT_CONTEXT, "context", "N", "context in positions (512)"},
+    {OPT_LEARNED_POS, "learned-pos", NULL, "learned positions (default: rotary)"},
+    {OPT_TASKS, "tasks", "LIST", "task weights, e.g. continue=1,tta=1 (the default)"},
+    {OPT_CFG_DROPOUT, "cfg-dropout", "P", "rate at which a tta caption becomes <uncond> (0.15)"},
+    {OPT_MAX_TEXT, "max-text", "N", "text ids kept per caption (64)"},
+    {OPT_STEPS, "steps", "N", "total steps of the schedule (20000)"},
+    {OPT_RUN_STEPS, "run-steps", "N", "stop after N steps in this invocation"},
+    {OPT_RUN_SECONDS, "run-seconds", "S", "stop after S seconds in this invocation"},
+    {OPT_BATCH, "batch", "N", "sequences per step (8)"},
+    {OPT_LR, "lr", "LR", "peak learning rate (1e-3; final LR a tenth)"},
+    {OPT_WARMUP, "warmup", "N", "warmup steps (200)"},
+    {OPT_CLIP, "clip", "NORM", "clip the global gradient norm (1.0; 0: no clipping)"},
+    {OPT_SEED, "seed", "N", "random seed (1)"},
+    {OPT_LOG_EVERY, "log-every", "N", "log line every N steps (50)"},
+    {OPT_CKPT_EVERY, "checkpoint-every", "N", "checkpoint every N steps (1000)"},
+    {OPT_CKPT_MINUTES, "checkpoint-minutes", "M", "and at least every M minutes (10)"},
+    {OPT_EVAL_EVERY, "eval-every", "N", "held-out loss every N steps (0: never)"},
+    {OPT_EVAL_SEQ, "eval-sequences", "N", "held-out sequences per evaluation (64)"},
+    {OPT_EXPORT, "export", "FILE", "write the LM file here at the end"},
+    {0, NULL, NULL, NULL},
+};
+
+static int run_train_lm(const cli_cmd *cmd, int argc, char **argv);
+
+const cli_cmd cmd_train_lm = {
+    .name = "train-lm",
+    .summary = "Train the token LM on a corpus's codec tokens and texts, or resume a run.",
+    .usage = "-o RUN_DIR --manifest TRAIN.jsonl [--heldout FILE] [--codec MODEL] [options]",
+    .details =
+        "The manifest's audio is tokenized once with --codec (K codebooks: --codebooks or\n"
+        "--bandwidth) into RUN_DIR/train.shard, reused while the manifest and codec stay\n"
+        "the same. Each step builds --batch sequences [task] [text] [<sep>] [audio frames,\n"
+        "delay pattern]: task continue (a random crop of any clip) and tta (a clip with a\n"
+        "caption, from its start; the caption becomes <uncond> at --cfg-dropout), mixed by\n"
+        "--tasks; AdamW (0.9, 0.95, weight decay 0.1), gradient clipping, warmup then\n"
+        "cosine. A run is bit-identical for the same seed on any thread count, also\n"
+        "across resumes.\n"
+        "\n"
+        "RUN_DIR gets checkpoint.safetensors (every --checkpoint-every steps or minutes,\n"
+        "and on SIGINT/SIGTERM), train.csv (loss per codebook, tokens/s, CPU hours) and\n"
+        "eval.csv (held-out loss). If RUN_DIR holds a checkpoint the run resumes from it\n"
+        "(model, tokenizer and schedule from the checkpoint; the codec must be its own).\n"
+        "Exit status: 0 done or stopped by a signal, 1 usage, 2 bad data, 3 I/O, 4 model.\n",
+    .opts = lm_opts,
+    .run = run_train_lm,
+};
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_signal(int sig) { (void)sig; g_stop = 1; }
+
+static FILE *open_csv(const char *dir, const char *name, const char *header, int K) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    int fresh = stat(path, &st) != 0 || st.st_size == 0;
+    FILE *f = fopen(path, "a");
+    if (f && fresh) {
+        fprintf(f, "step,loss");
+        for (int k = 0; k < K; k++) fprintf(f, ",loss_cb%d", k);
+        fprintf(f, "%s\n", header);
+    }
+    return f;
+}
+
+/* "continue=W,tta=W" (either may be left out: weight 0). */
+static int parse_tasks(const char *s, double *w_continue, double *w_tta) {
+    *w_continue = 0;
+    *w_tta = 0;
+    while (*s) {
+        const char *eq = strchr(s, '=');
+        if (!eq) return -1;
+        char *end;
+        double v = strtod(eq + 1, &end);
+        if (end == eq + 1 || !(v >= 0) || (*end && *end != ',')) return -1;
+        if (eq - s == 8 && !strncmp(s, "continue", 8)) *w_continue = v;
+        else if (eq - s == 3 && !strncmp(s, "tta", 3)) *w_tta = v;
+        else return -1;
+        s = *end ? end + 1 : end;
+    }
+    return *w_continue + *w_tta > 0 ? 0 : -1;
+}
+
+static int run_train_lm(const cli_cmd *cmd, int argc, char **argv) {
+    cli_common com;
+    cli_common_init(&com);
+    sono_lm_train_params tp = sono_lm_train_default_params();
+    const char *out_dir = NULL, *export_path = NULL, *codec_arg = NULL;
+    long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_seq = 64, run_steps = -1;
+    double ckpt_minutes = 10, run_seconds = -1;
+    int steps_given = 0;
+    cli_parser ps;
+    if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
+    int c, rc;
+    const char *arg;
+    long lv;
+    double dv;
+    while ((c = cli_parse_next(&ps, &arg)) != -1) {
+        if (cli_common_opt(&com, cmd, c, arg, &rc)) {
+            if (rc >= 0) { cli_parse_free(&ps); return rc; }
+            continue;
+        }
+#define INT_OPT(lo, hi) if (cli_parse_int(arg, lo, hi, &lv)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad value '%s'", arg); }
+#define DBL_OPT(lo, hi) if (cli_parse_double(arg, lo, hi, &dv)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad value '%s'", arg); }
+        switch (c) {
+        case 'o': out_dir = arg; break;
+        case OPT_MANIFEST: tp.manifest = arg; break;
+        case OPT_HELDOUT: tp.heldout = arg; break;
+        case OPT_SHARDS: tp.shards = arg; break;
+        case OPT_CODEC: codec_arg = arg; break;
+        case OPT_BANDWIDTH: DBL_OPT(0.01, 1e4) tp.bandwidth = dv; break;
+        case OPT_CODEBOOKS: INT_OPT(1, SONO_LM_MAX_K) tp.n_codebooks = (int)lv; break;
+        case OPT_TOKENIZER: tp.tokenizer = arg; break;
+        case OPT_VOCAB: INT_OPT(264, 1 << 20) tp.tokenizer_vocab = (int)lv; break;
+        case OPT_LAYERS: INT_OPT(1, 256) tp.n_layer = (int)lv; break;
+        case OPT_WIDTH: INT_OPT(2, 16384) tp.width = (int)lv; break;
+        case OPT_HEADS: INT_OPT(1, 256) tp.n_head = (int)lv; break;
+        case OPT_CONTEXT: INT_OPT(8, 1 << 20) tp.context = (int)lv; break;
+        case OPT_LEARNED_POS: tp.learned_pos = 1; break;
+        case OPT_TASKS:
+            if (parse_tasks(arg, &tp.w_continue, &tp.w_tta)) {
+                cli_parse_free(&ps);
+                return cli_usage_error(cmd, "--tasks needs continue=W,tta=W (weights >= 0, not all 0), not '%s'", arg);
+            }
+            break;
+        case OPT_CFG_DROPOUT: DBL_OPT(0, 1) tp.cfg_dropout = (float)dv; break;
+        case OPT_MAX_TEXT: INT_OPT(1, 1 << 20) tp.max_text = (int)lv; break;
+        case OPT_STEPS: INT_OPT(1, 1000000000L) tp.steps = lv; steps_given = 1; break;
+        case OPT_RUN_STEPS: INT_OPT(0, 1000000000L) run_steps = lv; break;
+        case OPT_RUN_SECONDS: DBL_OPT(0, 1e9) run_seconds = dv; break;
+        case OPT_BATCH: INT_OPT(1, 4096) tp.batch = (int)lv; break;
+        case OPT_LR: DBL_OPT(0, 1) tp.lr = (float)dv; tp.lr_min = (float)dv / 10; break;
+        case OPT_WARMUP: INT_OPT(0, 1000000000L) tp.warmup = lv; break;
+        case OPT_CLIP: DBL_OPT(0, 1e9) tp.clip = (float)dv; break;
+        case OPT_SEED: INT_OPT(0, 0x7fffffffL) tp.seed = (uint64_t)lv; break;
+        case OPT_LOG_EVERY: INT_OPT(1, 1000000000L) log_every = lv; break;
+        case OPT_CKPT_EVERY: INT_OPT(1, 1000000000L) ckpt_every = lv; break;
+        case OPT_CKPT_MINUTES: DBL_OPT(0.01, 1e6) ckpt_minutes = dv; break;
+        case OPT_EVAL_EVERY: INT_OPT(0, 1000000000L) eval_every = lv; break;
+        case OPT_EVAL_SEQ: INT_OPT(1, 1000000) eval_seq = lv; break;
+        case OPT_EXPORT: export_path = arg; break;
+        default: cli_parse_free(&ps); return CLI_EXIT_USAGE;
+        }
+#undef INT_OPT
+#undef DBL_OPT
+    }
+    int first = cli_parse_operands(&ps);
+    cli_parse_free(&ps);
+    if (first < argc) return cli_usage_error(cmd, "unexpected operand '%s'", argv[first]);
+    if (!out_dir) return cli_usage_error(cmd, "missing -o RUN_DIR");
+    if (!tp.manifest) return cli_usage_error(cmd, "missing --manifest");
+    if (tp.bandwidth > 0 && tp.n_codebooks > 0) return cli_usage_error(cmd, "give --bandwidth or --codebooks, not both");
+    if (com.n_threads > 0) tp.n_threads = com.n_threads;
+    cli_install_log(&com);
+    const char *inputs[3] = {tp.manifest};
+    int n_in = 1;
+    if (tp.heldout) inputs[n_in++] = tp.heldout;
+    if (tp.tokenizer) inputs[n_in++] = tp.tokenizer;
+    if ((rc = cli_protect_inputs(inputs, n_in))) return rc;
+    if (mkdir(out_dir, 0777) && errno != EEXIST) return cli_fail_errno(out_dir, errno);
+    char ckpt[4200], shards[4200], hshards[4200];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", out_dir);
+    snprintf(shards, sizeof shards, "%s/train.shard", out_dir);
+    snprintf(hshards, sizeof hshards, "%s/heldout.shard", out_dir);
+    if (!tp.shards) tp.shards = shards;
+    tp.heldout_shards = hshards;
+    char resolved[4200];
+    if (codec_arg && sono_codec_resolve(codec_arg, resolved, sizeof resolved))
+        return cli_fail(CLI_EXIT_MODEL, "--codec", "%s", sono_last_error());
+    const char *model_in[1] = {resolved};
+    if (codec_arg && (rc = cli_protect_inputs(model_in, 1))) return rc;
+    if (export_path && (rc = cli_check_output(export_path))) return rc;
+    struct stat st;
+    int resume = stat(ckpt, &st) == 0, err = 0;
+    sono_lm_trainer *t;
+    if (resume) {
+        if (!steps_given) tp.steps = 0;
+        tp.codec = codec_arg;
+        t = sono_lm_trainer_resume(ckpt, &tp, &err);
+        if (t) cli_note(&com, 1, "resuming from %s", ckpt);
+    } else {
+        if (codec_arg) tp.codec = codec_arg;
+        t = sono_lm_trainer_new(&tp, &err);
+        if (t) cli_note(&com, 1, "new run in %s", out_dir);
+    }
+    if (!t) return cli_fail_sono(resume ? ckpt : "train-lm", err);
+    const sono_lm_train_params *P = sono_lm_trainer_params(t);
+    const int K = sono_lm_trainer_n_codebooks(t);
+    cli_note(&com, 1, "model: %d layers, width %d, %d heads, context %d, %s positions, %d codebooks, %.2f M parameters; "
+             "batch %d, %d threads, tasks continue=%g tta=%g, cfg dropout %g, lr %g, steps %lld (at %lld)",
+             P->n_layer, P->width, P->n_head, P->context, P->learned_pos ? "learned" : "rotary", K,
+             (double)sono_lm_trainer_n_params(t) / 1e6, P->batch, P->n_threads, P->w_continue, P->w_tta,
+             (double)P->cfg_dropout, (double)P->lr, (long long)P->steps, (long long)sono_lm_trainer_steps_done(t));
+    FILE *csv = open_csv(out_dir, "train.csv", ",grad_norm,lr,tokens_per_s,targets_per_s,cpu_hours", K);
+    FILE *ecsv = P->heldout ? open_csv(out_dir, "eval.csv", "", K) : NULL;
+    if (!csv || (P->heldout && !ecsv)) {
+        if (csv) fclose(csv);
+        sono_lm_trainer_free(t);
+        return cli_fail_errno(out_dir, errno);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    double t_start = cli_now(), t_ckpt = t_start, win_s = 0, acc = 0, acc_cb[SONO_LM_MAX_K] = {0}, acc_g = 0;
+    int64_t done_here = 0, win_n = 0, win_pos = 0, win_tgt = 0;
+    rc = 0;
+    while (!g_stop && sono_lm_trainer_steps_done(t) < P->steps && (run_steps < 0 || done_here < run_steps) &&
+           (run_seconds < 0 || cli_now() - t_start < run_seconds)) {
+        int e = sono_lm_trainer_step(t);
+        if (e) { rc = cli_fail_sono("train-lm", e); break; }
+        done_here++;
+        const sono_lm_train_stats *s = sono_lm_trainer_last_stats(t);
+        acc += s->loss;
+        acc_g += s->grad_norm;
+        for (int k = 0; k < K; k++) acc_cb[k] += s->loss_cb[k];
+        win_s += s->seconds;
+        win_pos += s->n_positions;
+        win_tgt += s->n_targets;
+        win_n++;
+        if (s->step % log_every == 0) {
+            double n = (double)win_n, tps = (double)win_pos / win_s;
+            if (com.verbosity > 0) {
+                fprintf(stderr, "step %lld  loss %.4f  per codebook", (long long)s->step, acc / n);
+                for (int k = 0; k < K; k++) fprintf(stderr, " %.3f", acc_cb[k] / n);
+                fprintf(stderr, "  |g| %.3f  lr %.2e  %.0f tokens/s  %.3f cpu-h\n", acc_g / n, (double)s->lr, tps,
+                        s->cpu_hours_total);
+            }
+            fprintf(csv, "%lld,%.6f", (long long)s->step, acc / n);
+            for (int k = 0; k < K; k++) fprintf(csv, ",%.6f", acc_cb[k] / n);
+            fprintf(csv, ",%.5f,%.4e,%.1f,%.1f,%.5f\n", acc_g / n, (double)s->lr, tps, (double)win_tgt / win_s,
+                    s->cpu_hours_total);
+            fflush(csv);
+            acc = acc_g = win_s = 0;
+            memset(acc_cb, 0, sizeof acc_cb);
+            win_n = win_pos = win_tgt = 0;
+        }
+        if (s->step % ckpt_every == 0 || cli_now() - t_ckpt > ckpt_minutes * 60) {
+            if ((e = sono_lm_trainer_save_checkpoint(t, ckpt))) { rc = cli_fail_sono(ckpt, e); break; }
+            t_ckpt = cli_now();
+        }
+        if (eval_every > 0 && ecsv && s->step % eval_every == 0) {
+            double l, lcb[SONO_LM_MAX_K];
+            if ((e = sono_lm_trainer_eval(t, (int)eval_seq, &l, lcb))) { rc = cli_fail_sono("held-out loss", e); break; }
+            if (com.verbosity > 0) fprintf(stderr, "step %lld  held-out loss %.4f\n", (long long)s->step, l);
+            fprintf(ecsv, "%lld,%.6f", (long long)s->step, l);
+            for (int k = 0; k < K; k++) fprintf(ecsv, ",%.6f", lcb[k]);
+            fprintf(ecsv, "\n");
+            fflush(ecsv);
+        }
+    }
+    if (!rc) {
+        int e = sono_lm_trainer_save_checkpoint(t, ckpt);
+        if (e) rc = cli_fail_sono(ckpt, e);
+    }
+    if (!rc && export_path) {
+        int e = sono_lm_trainer_export(t, export_path);
+        if (e) rc = cli_fail_sono(export_path, e);
+    }
+    if (!rc && com.verbosity > 0)
+        fprintf(stderr, "sonotok: %s at step %lld (%lld steps this run, %.0f s); checkpoint %s\n",
+                g_stop ? "stopped" : "done", (long long)sono_lm_trainer_steps_done(t), (long long)done_here,
+                cli_now() - t_start, ckpt);
+    fclose(csv);
+    if (ecsv) fclose(ecsv);
+    sono_lm_trainer_free(t);
+    return rc;
+}
