@@ -17,6 +17,8 @@ static const cli_cmd *const commands[] = {
     &cmd_wer,
     &cmd_train_tokenizer,
     &cmd_tokenize_text,
+    &cmd_train_probe,
+    &cmd_probe,
 };
 enum { N_COMMANDS = (int)(sizeof commands / sizeof commands[0]) };
 

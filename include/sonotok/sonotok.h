@@ -1,7 +1,7 @@
 /* sonotok: neural audio tokens in C. One include for the whole public API:
  * errors (error.h), CPU dispatch (cpu.h), audio files (audio.h), token files, .npy and archives
  * (tokens.h), the codec (codec.h), metrics (metrics.h) and the output
- * writer every file goes through (output.h).
+ * writer every file goes through (output.h), the linear probe (probe.h).
  *
  *   #include <sonotok/sonotok.h>
  *   sono_codec *c = sono_codec_load("encodec_24khz", NULL, &err);  */
@@ -15,6 +15,7 @@
 #include "sonotok/metrics.h"
 #include "sonotok/output.h"
 #include "sonotok/tokenizer.h"
+#include "sonotok/probe.h"
 
 #define SONOTOK_VERSION "0.1.0"
 #endif
