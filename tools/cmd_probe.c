@@ -79,7 +79,7 @@ static const cli_opt train_probe_opts[] = {
     {'m', "model", "MODEL", "the codec whose encoder latents are the features (default: default)"},
     {'o', "output", "FILE", "the probe file to write (required)"},
     {OPT_LABELS, "labels", "KIND", "category (speech/music/effects, default) or class (finer classes, see below)"},
-    {OPT_FEATURES, "features", "KIND", "mean (default) or mean_std: latents pooled over frames"},
+    {OPT_FEATURES, "features", "KIND", "mean_std (default: mean and deviation over frames) or mean"},
     {OPT_MAX_PER_CLASS, "max-per-class", "N", "train on at most N clips of each class, spread evenly over the manifest (default: all)"},
     {OPT_MAX_SECONDS, "max-seconds", "S", "use at most the first S seconds of each clip (default 10; 0: all)"},
     {OPT_MIN_CLASS, "min-class", "N", "classes with fewer clips merge into \"other\", dropped if that is still fewer (default 10)"},
@@ -217,7 +217,7 @@ static int run_train_probe(const cli_cmd *cmd, int argc, char **argv) {
     cli_common c;
     cli_common_init(&c);
     const char *model = "default", *out_path = NULL, *heldout = NULL;
-    int label_kind = PD_LABEL_CATEGORY, kind = SONO_PROBE_MEAN;
+    int label_kind = PD_LABEL_CATEGORY, kind = SONO_PROBE_MEAN_STD;
     long max_per_class = 0, min_class = 10;
     double max_seconds = DEFAULT_MAX_SECONDS, x;
     sono_probe_train_params tp = sono_probe_train_default_params();
@@ -445,6 +445,7 @@ static int run_probe(const cli_cmd *cmd, int argc, char **argv) {
     if (!probe_path) return cli_usage_error(cmd, "no probe: give -p PROBE");
     if (first >= argc && !manifest) return cli_usage_error(cmd, "no FILE, FOLDER or --manifest given");
     cli_install_log(&c);
+    rc = 0;
 
     int err;
     sono_probe *probe = sono_probe_load(probe_path, &err);
