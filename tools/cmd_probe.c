@@ -13,7 +13,7 @@
 #include "probe_data.h"
 
 enum { OPT_LABELS = CLI_OPT_LONG, OPT_FEATURES, OPT_MAX_PER_CLASS, OPT_MAX_SECONDS, OPT_MIN_CLASS, OPT_HELDOUT,
-       OPT_STEPS, OPT_L2, OPT_LR, OPT_CSV, OPT_MANIFEST };
+       OPT_STEPS, OPT_L2, OPT_LR, OPT_CSV, OPT_MANIFEST, OPT_SKIP_BAD };
 
 #define DEFAULT_MAX_SECONDS 10.0
 
@@ -55,7 +55,7 @@ static void print_report(FILE *f, const sono_probe *p, const int *truth, const i
     }
     fprintf(f, "accuracy %.4f (%lld of %lld), balanced accuracy %.4f over %d classes", scored ? (double)right / (double)scored : 0.0,
             (long long)right, (long long)scored, present ? recall_sum / present : 0.0, present);
-    if (unscored) fprintf(f, "; %lld files without a known class not scored", (long long)unscored);
+    if (unscored) fprintf(f, "; %lld files not scored (no known class, or unreadable)", (long long)unscored);
     fprintf(f, "\nconfusion (rows: truth, columns: predicted)\n%-12s", "");
     for (int q = 0; q < K; q++) fprintf(f, " %10.10s", sono_probe_class_name(p, q));
     fprintf(f, "\n");
@@ -84,6 +84,7 @@ static const cli_opt train_probe_opts[] = {
     {OPT_MAX_SECONDS, "max-seconds", "S", "use at most the first S seconds of each clip (default 10; 0: all)"},
     {OPT_MIN_CLASS, "min-class", "N", "classes with fewer clips merge into \"other\", dropped if that is still fewer (default 10)"},
     {OPT_HELDOUT, "heldout", "MANIFEST", "report accuracy and confusion on this manifest after training"},
+    {OPT_SKIP_BAD, "skip-bad", NULL, "skip clips that cannot be read (missing, not audio), each with a note, instead of stopping"},
     {OPT_STEPS, "steps", "N", "full-batch Adam steps (default 400)"},
     {OPT_L2, "l2", "X", "L2 penalty on the weights (default 0.001)"},
     {OPT_LR, "lr", "X", "Adam learning rate (default 0.05)"},
@@ -170,25 +171,40 @@ static int settle_classes(const cli_common *c, pd_list *all, int min_class, char
     return rc;
 }
 
-/* Features of the clips of list, with a progress bar. feat [n][F]. */
-static int list_features(const cli_common *c, const sono_codec *codec, const pd_list *list, double max_seconds, int kind,
-                         int F, float *feat, const char *label) {
+/* Features of the clips of list, with a progress bar. feat [n][F]. With
+ * skip_bad a clip that fails to read or encode (its error printed) is taken
+ * out of list and the rest move up; *n_skipped counts them. */
+static int list_features(const cli_common *c, const sono_codec *codec, pd_list *list, double max_seconds, int kind,
+                         int F, float *feat, const char *label, int skip_bad, int64_t *n_skipped) {
     cli_progress pr;
     cli_progress_init(&pr, c, label);
     int rc = 0;
-    for (int64_t i = 0; i < list->n && !rc; i++) {
-        rc = pd_clip_features(codec, list->clips[i].path, max_seconds, kind, feat + (size_t)i * F);
+    int64_t w = 0, n = list->n;
+    *n_skipped = 0;
+    for (int64_t i = 0; i < n && !rc; i++) {
+        if (w != i) list->clips[w] = list->clips[i];
+        rc = pd_clip_features(codec, list->clips[w].path, max_seconds, kind, feat + (size_t)w * F);
+        if (rc && skip_bad && rc != CLI_EXIT_IO) {
+            cli_progress_clear(&pr);
+            free(list->clips[w].path);
+            free(list->clips[w].label);
+            (*n_skipped)++;
+            rc = 0;
+        } else {
+            w++;
+        }
         char extra[64];
-        snprintf(extra, sizeof extra, "%lld/%lld clips", (long long)i + 1, (long long)list->n);
-        cli_progress_update(&pr, (double)(i + 1) / (double)list->n, extra);
+        snprintf(extra, sizeof extra, "%lld/%lld clips", (long long)i + 1, (long long)n);
+        cli_progress_update(&pr, (double)(i + 1) / (double)n, extra);
     }
     cli_progress_clear(&pr);
+    list->n = rc ? list->n : w;
     return rc;
 }
 
 /* Classify the clips of list; truth from their labels. Prints the report. */
 static int evaluate_list(const cli_common *c, const sono_codec *codec, const sono_probe *p, const pd_list *list,
-                         double max_seconds, FILE *out) {
+                         double max_seconds, int skip_bad, FILE *out) {
     int F = sono_probe_feature_dim(sono_probe_feature_kind(p), sono_probe_latent_dim(p)), K = sono_probe_n_classes(p);
     float *feat = malloc((size_t)F * sizeof(float)), *prob = malloc((size_t)K * sizeof(float));
     int *truth = malloc((size_t)(list->n + 1) * sizeof(int)), *pred = malloc((size_t)(list->n + 1) * sizeof(int));
@@ -198,6 +214,13 @@ static int evaluate_list(const cli_common *c, const sono_codec *codec, const son
     cli_progress_init(&pr, c, "held-out");
     for (int64_t i = 0; i < list->n && !rc; i++) {
         rc = pd_clip_features(codec, list->clips[i].path, max_seconds, sono_probe_feature_kind(p), feat);
+        if (rc && skip_bad && rc != CLI_EXIT_IO) {   /* not scored */
+            truth[i] = -1;
+            pred[i] = 0;
+            unscored++;
+            rc = 0;
+            continue;
+        }
         if (rc) break;
         pred[i] = sono_probe_predict(p, feat, prob);
         truth[i] = truth_index(p, list->clips[i].label);
@@ -217,7 +240,7 @@ static int run_train_probe(const cli_cmd *cmd, int argc, char **argv) {
     cli_common c;
     cli_common_init(&c);
     const char *model = "default", *out_path = NULL, *heldout = NULL;
-    int label_kind = PD_LABEL_CATEGORY, kind = SONO_PROBE_MEAN_STD;
+    int label_kind = PD_LABEL_CATEGORY, kind = SONO_PROBE_MEAN_STD, skip_bad = 0;
     long max_per_class = 0, min_class = 10;
     double max_seconds = DEFAULT_MAX_SECONDS, x;
     sono_probe_train_params tp = sono_probe_train_default_params();
@@ -249,6 +272,7 @@ static int run_train_probe(const cli_cmd *cmd, int argc, char **argv) {
             if (cli_parse_int(arg, 1, 1L << 40, &min_class)) rc = cli_usage_error(cmd, "--min-class wants a count >= 1, not '%s'", arg);
             break;
         case OPT_HELDOUT: heldout = arg; break;
+        case OPT_SKIP_BAD: skip_bad = 1; break;
         case OPT_STEPS:
             if (cli_parse_int(arg, 1, 1000000, &v)) rc = cli_usage_error(cmd, "--steps wants 1 to 1000000, not '%s'", arg);
             else tp.steps = (int)v;
@@ -313,7 +337,10 @@ static int run_train_probe(const cli_cmd *cmd, int argc, char **argv) {
     int F = codec ? sono_probe_feature_dim(kind, sono_codec_latent_dim(codec)) : 0;
     float *feat = NULL;
     if (codec && !(feat = malloc((size_t)pick.n * (size_t)F * sizeof(float))) ) rc = cli_fail(CLI_EXIT_IO, NULL, "out of memory");
-    if (!rc) rc = list_features(&c, codec, &pick, max_seconds, kind, F, feat, "encoding");
+    int64_t n_skipped = 0;
+    if (!rc) rc = list_features(&c, codec, &pick, max_seconds, kind, F, feat, "encoding", skip_bad, &n_skipped);
+    if (!rc && n_skipped) cli_note(&c, 1, "%lld clips skipped (above), %lld used", (long long)n_skipped, (long long)pick.n);
+    if (!rc && pick.n == 0) rc = cli_fail(CLI_EXIT_DATA, NULL, "no clip could be read");
     if (!rc && !(y = malloc((size_t)pick.n * sizeof(int32_t)))) rc = cli_fail(CLI_EXIT_IO, NULL, "out of memory");
     for (int64_t i = 0; !rc && i < pick.n; i++) {
         int k = 0;
@@ -347,7 +374,7 @@ static int run_train_probe(const cli_cmd *cmd, int argc, char **argv) {
     }
     if (!rc && heldout) {
         fprintf(stdout, "held-out %s:\n", heldout);
-        rc = evaluate_list(&c, codec, probe, &held, max_seconds, stdout);
+        rc = evaluate_list(&c, codec, probe, &held, max_seconds, skip_bad, stdout);
         if (!rc && fflush(stdout)) rc = cli_fail_errno("standard output", errno);
     }
     sono_probe_free(probe);

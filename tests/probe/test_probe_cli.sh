@@ -104,6 +104,15 @@ run 2 "a manifest of one class" "$SONOTOK" train-probe -q -m "$M24" --min-class 
 expect "one line for one class" one_line_err
 run 2 "the probe written over its manifest" "$SONOTOK" train-probe -q -m "$M24" -o "$W/train/m.jsonl" "$W/train/m.jsonl"
 expect "the manifest is untouched" grep -q 'quiet110' "$W/train/m.jsonl"
+cp "$W/train/m.jsonl" "$W/train/gap.jsonl"
+echo '{"path": "a/gone.wav", "category": "tone"}' >>"$W/train/gap.jsonl"
+run 2 "a manifest naming a missing clip" "$SONOTOK" train-probe -q -t 1 -m "$M24" --min-class 2 -o "$W/x.probe" "$W/train/gap.jsonl"
+expect "one line for a missing clip" one_line_err
+expect "no probe written when a clip is missing" [ ! -e "$W/x.probe" ]
+run 0 "--skip-bad goes past a missing clip" "$SONOTOK" train-probe -t 1 -m "$M24" --min-class 2 --skip-bad -o "$W/x.probe" "$W/train/gap.jsonl"
+expect "the skip is noted" err_has "1 clips skipped"
+expect "skipping the missing clip gives the probe of the others" cmp -s "$W/x.probe" "$W/p.probe"
+rm -f "$W/x.probe"
 run 2 "a missing manifest" "$SONOTOK" train-probe -q -m "$M24" -o "$W/x.probe" "$W/train/absent.jsonl"
 expect "no temporaries left" no_temps "$W"
 
