@@ -197,12 +197,11 @@ static int take(const sono_tensors *ts, const char *path, const char *name, int 
     return 0;
 }
 
-sono_probe *sono_probe_load(const char *path, int *err) {
-    sono_tensors *ts = NULL;
+/* The probe in a loaded tensor set (freed here); path names it in errors. */
+static sono_probe *probe_from_tensors(sono_tensors *ts, int rc, const char *path, int *err) {
     sono_probe *p = NULL;
     json_object *meta = NULL, *cls = NULL;
     const char **names = NULL;
-    int rc = sn_safetensors_load(path, &ts);
     if (!rc && (!ts->metadata || !(meta = json_tokener_parse(ts->metadata))))
         rc = sn_fail(SONO_E_FORMAT, "%s: not a sonotok probe (no metadata)", path);
     const char *fmt = meta ? meta_str(meta, "format") : NULL;
@@ -258,4 +257,16 @@ sono_probe *sono_probe_load(const char *path, int *err) {
     }
     if (err) *err = rc;
     return p;
+}
+
+sono_probe *sono_probe_load(const char *path, int *err) {
+    sono_tensors *ts = NULL;
+    int rc = sn_safetensors_load(path, &ts);
+    return probe_from_tensors(ts, rc, path, err);
+}
+
+sono_probe *sn_probe_load_mem(const uint8_t *buf, size_t n_bytes, int *err) {
+    sono_tensors *ts = NULL;
+    int rc = sn_safetensors_load_mem(buf, n_bytes, &ts);
+    return probe_from_tensors(ts, rc, "(memory)", err);
 }

@@ -3,6 +3,7 @@
 #ifndef SONO_PROBE_INTERNAL_H
 #define SONO_PROBE_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "sonotok/probe.h"
 
@@ -24,5 +25,8 @@ struct sono_probe {
 /* An empty probe with room for its arrays, the strings copied; NULL when out
  * of memory or info is inconsistent (*err set). */
 sono_probe *sn_probe_new(const sono_probe_info *info, int *err);
+
+/* sono_probe_load from a buffer (the fuzz target's way in). */
+sono_probe *sn_probe_load_mem(const uint8_t *buf, size_t n_bytes, int *err);
 
 #endif
