@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "sonotok/probe.h"
+#ifndef SONOTOK_TRAIN_UNSTABLE
+#define SONOTOK_TRAIN_UNSTABLE   /* sono_probe_info, the trainer's description of a probe */
+#endif
+#include "sonotok/train.h"
 
 #define PROBE_MAX_CLASSES 256
 #define PROBE_MAX_FEATURES 65536

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "train_cli.h"
 #include "probe_data.h"
 
 enum { OPT_LABELS = CLI_OPT_LONG, OPT_FEATURES, OPT_MAX_PER_CLASS, OPT_MAX_SECONDS, OPT_MIN_CLASS, OPT_HELDOUT,
@@ -445,6 +446,16 @@ static int walk_audio(const char *rel, const char *path, const struct stat *st, 
     return pd_list_add(w->list, path, top[0] && class_index(w->probe, top) >= 0 ? top : NULL);
 }
 
+/* A CSV field in double quotes, its quotes doubled (RFC 4180). */
+static void csv_quoted(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
 static int run_probe(const cli_cmd *cmd, int argc, char **argv) {
     cli_common c;
     cli_common_init(&c);
@@ -515,8 +526,8 @@ static int run_probe(const cli_cmd *cmd, int argc, char **argv) {
         truth[i] = truth_index(probe, list.clips[i].label);
         if (list.clips[i].label) { with_truth++; unscored += truth[i] < 0; }
         if (csv) {
-            printf("\"%s\",%s,%s", list.clips[i].path, list.clips[i].label ? list.clips[i].label : "",
-                   sono_probe_class_name(probe, pred[i]));
+            csv_quoted(list.clips[i].path);
+            printf(",%s,%s", list.clips[i].label ? list.clips[i].label : "", sono_probe_class_name(probe, pred[i]));
             for (int k = 0; k < K; k++) printf(",%.5f", (double)prob[k]);
             printf("\n");
         } else {

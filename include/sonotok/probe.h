@@ -20,8 +20,9 @@
  *   printf("%s %.3f\n", sono_probe_class_name(p, k), prob[k]);
  *   free(lat); sono_probe_free(p);
  *
- * Training (sono_probe_train) lives in the training library (sonotok-train);
- * loading, predicting and saving in libsonotok. A sono_probe is immutable
+ * Training (sono_probe_train, in sonotok/train.h under SONOTOK_TRAIN_UNSTABLE)
+ * lives in the training library (sonotok-train); loading, predicting and
+ * saving in libsonotok. A sono_probe is immutable
  * after it is made and may be shared between threads. */
 #ifndef SONOTOK_PROBE_H
 #define SONOTOK_PROBE_H
@@ -76,37 +77,6 @@ SONO_API int sono_probe_check_codec(const sono_probe *p, const char *codec_name,
  * probs [n_classes] (softmax of the linear layer on the standardised
  * features). Returns the most probable class (the first on a tie). */
 SONO_API int sono_probe_predict(const sono_probe *p, const float *features, float *probs);
-
-/* ---- training (libsonotok-train) ---- */
-
-typedef struct {
-    double l2;          /* L2 penalty l2/2 * |W|^2 on the weights (not the biases) [1e-3] */
-    int steps;          /* full-batch Adam steps [400] */
-    double lr;          /* Adam learning rate [0.05] */
-    int class_balance;  /* weight each example by 1 / (its class's count), so each class counts alike [1] */
-} sono_probe_train_params;
-
-SONO_API sono_probe_train_params sono_probe_train_default_params(void);
-
-/* What a probe is about: the codec and the labels. Strings are copied. */
-typedef struct {
-    const char *codec_name;
-    uint8_t codec_hash[16];
-    int feature_kind;             /* SONO_PROBE_MEAN or SONO_PROBE_MEAN_STD */
-    int latent_dim;               /* the codec's latent dimension */
-    int n_classes;                /* >= 2 */
-    const char *const *class_names;
-    const char *labels;           /* "category", "class", ... */
-} sono_probe_info;
-
-/* Train a probe on n feature vectors x [n][feature_dim] with labels
- * y [n] in [0, n_classes). Deterministic: the same inputs give the same
- * probe, bit for bit (full-batch, fixed summation order, one thread).
- * *final_loss (may be NULL) gets the last step's training loss. NULL on
- * failure with *err set (SONO_E_ARG for bad sizes or labels, SONO_E_EMPTY
- * for no examples, SONO_E_NOMEM). */
-SONO_API sono_probe *sono_probe_train(const sono_probe_info *info, const float *x, const int32_t *y, int64_t n,
-                                      const sono_probe_train_params *p, double *final_loss, int *err);
 
 #ifdef __cplusplus
 }

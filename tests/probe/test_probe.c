@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sonotok/sonotok.h"
+#define SONOTOK_TRAIN_UNSTABLE
+#include "sonotok/train.h"
 #include "test_util.h"
 
 #define N_CLASSES 3

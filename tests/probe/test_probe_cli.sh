@@ -71,6 +71,9 @@ run 0 "probe --csv from a manifest" "$SONOTOK" probe -q -t 1 -p "$W/p.probe" -m 
 expect "csv header with every class" grep -q '^path,truth,class,p_quiet,p_tone$' "$W/out"
 expect "csv has a row per clip" [ "$(grep -c '\.wav"' "$W/out")" -eq 24 ]
 expect "csv accuracy report on stderr" grep -q '^accuracy ' "$W/err"
+cp "$W/held/tone/130.wav" "$W/say\"hi\".wav"
+run 0 "probe --csv of a name with quotes" "$SONOTOK" probe -q -t 1 -p "$W/p.probe" -m "$M24" --csv "$W/say\"hi\".wav"
+expect "csv doubles the quotes in a path" grep -q 'say""hi"".wav",,tone,' "$W/out"
 run 0 "training with mean features" "$SONOTOK" train-probe -q -t 1 -m "$M24" --features mean --min-class 2 -o "$W/pm.probe" "$W/train/m.jsonl"
 expect "mean and mean_std probes differ" differ "$W/p.probe" "$W/pm.probe"
 
