@@ -192,6 +192,8 @@ struct sono_codec_stream {
     int C;
     /* encoder */
     int32_t *codes;        /* frame-major [cap][n_q] */
+    int latents_only;      /* keep the encoder's latents instead of quantising them */
+    float *lat_keep;       /* frame-major [cap][D] when latents_only */
     int64_t n_frames, cap_frames;
     int64_t n_in;          /* samples pushed */
     float *seg;            /* [C][seg_len] sliding segment buffer */
@@ -214,8 +216,27 @@ struct sono_codec_stream {
     int done;
 };
 
+/* Latents [D][n] of the next n frames, kept frame-major (a later transpose
+ * gives the caller [D][n_frames]) so the buffer grows without moving rows. */
+static int append_latents(sono_codec_stream *s, const float *lat, int64_t n) {
+    const int D = s->c->cfg.dimension;
+    if (s->n_frames + n > s->cap_frames) {
+        int64_t cap = s->cap_frames ? s->cap_frames : 256;
+        while (cap < s->n_frames + n) cap *= 2;
+        float *nl = realloc(s->lat_keep, (size_t)cap * (size_t)D * sizeof(float));
+        if (!nl) return sn_fail(SONO_E_NOMEM, "out of memory for latents");
+        s->lat_keep = nl;
+        s->cap_frames = cap;
+    }
+    for (int64_t f = 0; f < n; f++)
+        for (int d = 0; d < D; d++) s->lat_keep[(size_t)(s->n_frames + f) * D + d] = lat[(size_t)d * n + f];
+    s->n_frames += n;
+    return 0;
+}
+
 static int append_codes(sono_codec_stream *s, const float *lat, int64_t n) {
     if (n <= 0) return 0;
+    if (s->latents_only) return append_latents(s, lat, n);
     if (s->n_frames + n > s->cap_frames) {
         int64_t cap = s->cap_frames ? s->cap_frames : 256;
         while (cap < s->n_frames + n) cap *= 2;
@@ -344,8 +365,9 @@ int sono_codec_encoder_push(sono_codec_stream *s, const float *pcm, int64_t n) {
     return 0;
 }
 
-int sono_codec_encoder_finish(sono_codec_stream *s, sono_tokens **out) {
-    *out = NULL;
+/* Run the encoder over what is still buffered (the last samples, the
+ * remaining segments). */
+static int encoder_flush(sono_codec_stream *s) {
     if (!s || s->decoder || s->done) return sn_fail(SONO_E_ARG, "not an open encoder stream");
     s->done = 1;
     if (s->n_in == 0) return sn_fail(SONO_E_EMPTY, "no audio samples to encode");
@@ -369,6 +391,19 @@ int sono_codec_encoder_finish(sono_codec_stream *s, sono_tokens **out) {
         }
     }
     if (rc) return rc;
+    int64_t want = frames_for(cfg, s->n_in, NULL);
+    if (want != s->n_frames)
+        return sn_fail(SONO_E_ARG, "internal: %lld frames for %lld samples, expected %lld", (long long)s->n_frames,
+                       (long long)s->n_in, (long long)want);
+    return 0;
+}
+
+int sono_codec_encoder_finish(sono_codec_stream *s, sono_tokens **out) {
+    *out = NULL;
+    int rc = encoder_flush(s);
+    if (rc) return rc;
+    const codec_config *cfg = &s->c->cfg;
+    int64_t seg_len = sn_codec_config_segment_length(cfg);
     int n_seg = seg_len ? s->n_seg : 1;
     sono_tokens *t = sono_tokens_alloc(s->n_q, s->n_frames, n_seg, cfg->normalize);
     if (!t) return sn_fail(SONO_E_NOMEM, "out of memory");
@@ -378,12 +413,6 @@ int sono_codec_encoder_finish(sono_codec_stream *s, sono_tokens **out) {
     if (t->scales) memcpy(t->scales, s->scales, (size_t)n_seg * sizeof(float));
     for (int q = 0; q < s->n_q; q++)
         for (int64_t f = 0; f < s->n_frames; f++) t->codes[(size_t)q * s->n_frames + f] = s->codes[(size_t)f * s->n_q + q];
-    int64_t want = frames_for(cfg, s->n_in, NULL);
-    if (want != s->n_frames) {
-        sono_tokens_free(t);
-        return sn_fail(SONO_E_ARG, "internal: %lld frames for %lld samples, expected %lld", (long long)s->n_frames,
-                         (long long)s->n_in, (long long)want);
-    }
     *out = t;
     return 0;
 }
@@ -396,6 +425,33 @@ int sono_codec_encode(const sono_codec *c, const float *pcm, int64_t n_samples, 
     if (!s) return rc;
     rc = sono_codec_encoder_push(s, pcm, n_samples);
     if (!rc) rc = sono_codec_encoder_finish(s, out);
+    sono_codec_stream_free(s);
+    return rc;
+}
+
+int sono_codec_latent_dim(const sono_codec *c) { return c->cfg.dimension; }
+
+int sono_codec_encode_latents(const sono_codec *c, const float *pcm, int64_t n_samples, float **latents,
+                              int64_t *n_frames) {
+    *latents = NULL;
+    *n_frames = 0;
+    if (n_samples <= 0) return sn_fail(SONO_E_EMPTY, "no audio samples to encode");
+    int rc;
+    sono_codec_stream *s = sono_codec_encoder_stream(c, 1, &rc);
+    if (!s) return rc;
+    s->latents_only = 1;
+    rc = sono_codec_encoder_push(s, pcm, n_samples);
+    if (!rc) rc = encoder_flush(s);
+    const int D = c->cfg.dimension;
+    float *out = NULL;
+    if (!rc && !(out = malloc((size_t)D * (size_t)SONO_MAX(s->n_frames, 1) * sizeof(float))))
+        rc = sn_fail(SONO_E_NOMEM, "out of memory for latents");
+    if (!rc) {
+        for (int d = 0; d < D; d++)
+            for (int64_t f = 0; f < s->n_frames; f++) out[(size_t)d * s->n_frames + f] = s->lat_keep[(size_t)f * D + d];
+        *latents = out;
+        *n_frames = s->n_frames;
+    }
     sono_codec_stream_free(s);
     return rc;
 }
@@ -598,6 +654,7 @@ void sono_codec_stream_free(sono_codec_stream *s) {
     if (!s) return;
     sn_seanet_run_free(s->run);
     free(s->codes);
+    free(s->lat_keep);
     free(s->seg);
     free(s->scales);
     free(s->rvq_scratch);

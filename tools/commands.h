@@ -16,5 +16,7 @@ extern const cli_cmd cmd_wer;
 extern const cli_cmd cmd_train_tokenizer;
 extern const cli_cmd cmd_tokenize_text;
 extern const cli_cmd cmd_train_lm;
+extern const cli_cmd cmd_train_probe;
+extern const cli_cmd cmd_probe;
 
 #endif

@@ -18,6 +18,8 @@ static const cli_cmd *const commands[] = {
     &cmd_train_tokenizer,
     &cmd_tokenize_text,
     &cmd_train_lm,
+    &cmd_train_probe,
+    &cmd_probe,
 };
 enum { N_COMMANDS = (int)(sizeof commands / sizeof commands[0]) };
 

@@ -94,6 +94,14 @@ SONO_API int sono_codec_tokens_from_codes(const sono_codec *c, const int32_t *co
 /* One-shot: planar PCM at the model's rate and channel count. */
 SONO_API int sono_codec_encode(const sono_codec *c, const float *pcm, int64_t n_samples,
                                int n_q, sono_tokens **out);
+/* The encoder's continuous output before quantisation: *latents gets
+ * [D][*n_frames] floats (D = sono_codec_latent_dim, channel-major; caller
+ * frees), the frames sono_codec_encode would quantise into its codes, of the
+ * RMS-normalised segments for a segmenting model. Runs the streaming encoder
+ * in chunks (memory: the input plus the latents). 0 or a negative error. */
+SONO_API int sono_codec_latent_dim(const sono_codec *c);
+SONO_API int sono_codec_encode_latents(const sono_codec *c, const float *pcm, int64_t n_samples,
+                                       float **latents, int64_t *n_frames);
 /* Decode to planar PCM, trimmed to t->n_samples. Caller frees *pcm. */
 SONO_API int sono_codec_decode(const sono_codec *c, const sono_tokens *t,
                                float **pcm, int64_t *n_samples);

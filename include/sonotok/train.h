@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "sonotok/tokenizer.h"
+#include "sonotok/probe.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -305,6 +306,36 @@ SONO_API int sono_lm_trainer_export(sono_lm_trainer *t, const char *path);
  * max_sequences. *loss and loss_cb [K] (may be NULL) get the means. 0,
  * SONO_E_ARG without a held-out manifest, or a negative error. */
 SONO_API int sono_lm_trainer_eval(sono_lm_trainer *t, int max_sequences, double *loss, double *loss_cb);
+/* ---- the linear probe (sonotok/probe.h): training ---- */
+
+typedef struct {
+    double l2;          /* L2 penalty l2/2 * |W|^2 on the weights (not the biases) [1e-3] */
+    int steps;          /* full-batch Adam steps [400] */
+    double lr;          /* Adam learning rate [0.05] */
+    int class_balance;  /* weight each example by 1 / (its class's count), so each class counts alike [1] */
+} sono_probe_train_params;
+
+SONO_API sono_probe_train_params sono_probe_train_default_params(void);
+
+/* What a probe is about: the codec and the labels. Strings are copied. */
+typedef struct {
+    const char *codec_name;
+    uint8_t codec_hash[16];
+    int feature_kind;             /* SONO_PROBE_MEAN or SONO_PROBE_MEAN_STD */
+    int latent_dim;               /* the codec's latent dimension */
+    int n_classes;                /* >= 2 */
+    const char *const *class_names;
+    const char *labels;           /* "category", "class", ... */
+} sono_probe_info;
+
+/* Train a probe on n feature vectors x [n][feature_dim] with labels
+ * y [n] in [0, n_classes). Deterministic: the same inputs give the same
+ * probe, bit for bit (full-batch, fixed summation order, one thread).
+ * *final_loss (may be NULL) gets the last step's training loss. NULL on
+ * failure with *err set (SONO_E_ARG for bad sizes or labels, SONO_E_EMPTY
+ * for no examples, SONO_E_NOMEM). */
+SONO_API sono_probe *sono_probe_train(const sono_probe_info *info, const float *x, const int32_t *y, int64_t n,
+                                      const sono_probe_train_params *p, double *final_loss, int *err);
 
 #ifdef __cplusplus
 }

@@ -69,6 +69,31 @@ static void check_model(const char *dir, const char *name) {
         CHECK(sono_codec_decode(c1, full, &y, &ny) == SONO_E_RANGE);
         CHECK(y == NULL);
     }
+    /* the continuous latents quantise to sono_codec_encode's codes, also over
+     * more than one encoder chunk (24000 samples) */
+    {
+        int64_t nl = 30011;
+        float *xl = signal(C, nl), *lat = NULL;
+        int64_t nf = -1;
+        sono_tokens *tl = NULL;
+        CHECK(sono_codec_encode(c2, xl, nl, Q, &tl) == 0);
+        CHECK(sono_codec_encode_latents(c2, xl, nl, &lat, &nf) == 0);
+        if (tl && lat) {
+            CHECK_MSG(nf == tl->n_frames, "%s: %lld latent frames, %lld code frames", name, (long long)nf,
+                      (long long)tl->n_frames);
+            int32_t *q = malloc(sizeof(int32_t) * (size_t)Q * (size_t)nf);
+            CHECK(sn_rvq_encode(c2, lat, nf, Q, q, nf, 1, NULL) == 0);
+            CHECK_MSG(!memcmp(q, tl->codes, sizeof(int32_t) * (size_t)Q * (size_t)nf),
+                      "%s: latents do not quantise to the encoder's codes", name);
+            free(q);
+        }
+        CHECK(sono_codec_latent_dim(c2) > 0);
+        free(lat);
+        lat = NULL;
+        CHECK(sono_codec_encode_latents(c2, xl, 0, &lat, &nf) == SONO_E_EMPTY && lat == NULL);
+        sono_tokens_free(tl);
+        free(xl);
+    }
     CHECK(sono_codec_n_q_for_bandwidth(c1, 0.123) == SONO_E_RANGE);
     CHECK(strstr(sono_last_error(), "choose one of") != NULL);
     sono_tokens *t0 = NULL;
