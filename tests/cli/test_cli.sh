@@ -23,31 +23,9 @@ SRC=$(abs "$SRC")
 
 
 
-# run EXPECTED_RC DESCRIPTION CMD...  (stdout -> $W/out, stderr -> $W/err)
-run() {
-    exp=$1
-    desc=$2
-    shift 2
-    CHECKS=$((CHECKS + 1))
-    "$@" >"$W/out" 2>"$W/err"
-    rc=$?
-    if [ "$rc" -ne "$exp" ]; then
-        fail "$desc: exit $rc, expected $exp  [$*]"
-        return 1
-    fi
-    return 0
-}
 
-# expect CONDITION-COMMAND DESCRIPTION
-expect() {
-    CHECKS=$((CHECKS + 1))
-    desc=$1
-    shift
-    if ! "$@"; then fail "$desc"; fi
-}
 
 absent() { [ ! -e "$1" ]; }
-one_line_err() { [ "$(wc -l < "$W/err")" -eq 1 ]; }
 present() { [ -s "$1" ]; }
 err_has() { grep -q -- "$1" "$W/err"; }
 not_err_has() { ! grep -q -- "$1" "$W/err"; }

@@ -17,27 +17,7 @@ M24=$SRC/tests/codec/data/tiny24.th
 M48=$SRC/tests/codec/data/tiny48.th
 MIN_ACCURACY=0.9
 
-run() {
-    exp=$1
-    desc=$2
-    shift 2
-    CHECKS=$((CHECKS + 1))
-    "$@" >"$W/out" 2>"$W/err"
-    rc=$?
-    if [ "$rc" -ne "$exp" ]; then
-        fail "$desc: exit $rc, expected $exp  [$*]"
-        return 1
-    fi
-    return 0
-}
-expect() {
-    CHECKS=$((CHECKS + 1))
-    desc=$1
-    shift
-    if ! "$@"; then fail "$desc"; fi
-}
 differ() { ! cmp -s "$1" "$2"; }
-one_line_err() { [ "$(wc -l < "$W/err")" -eq 1 ]; }
 err_has() { grep -q -- "$1" "$W/err"; }
 no_temps() { [ -z "$(find "$1" -name '*.sonotok-*' 2>/dev/null)" ]; }
 # the accuracy printed in $W/out is at least $1
