@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "commands.h"
 #include "train_cli.h"
@@ -114,12 +113,6 @@ static int parse_list(const char *s, double *v, int max, int *n) {
         else if (*s) return -1;
     }
     return *n ? 0 : -1;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static FILE *open_csv(const char *dir, const char *name, const char *header) {
@@ -375,12 +368,12 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    double t_start = now_s(), t_ckpt = t_start, win_s = 0;
+    double t_start = cli_now(), t_ckpt = t_start, win_s = 0;
     int64_t done_here = 0, win_n = 0;
     double acc[10] = {0};
     rc = 0;
     while (!g_stop && sono_codec_trainer_steps_done(t) < P->steps && (run_steps < 0 || done_here < run_steps) &&
-           (run_seconds < 0 || now_s() - t_start < run_seconds)) {
+           (run_seconds < 0 || cli_now() - t_start < run_seconds)) {
         int e = sono_codec_trainer_step(t);
         if (e) { rc = cli_fail_sono("train-codec", e); break; }
         done_here++;
@@ -413,10 +406,10 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
             win_s = 0;
             win_n = 0;
         }
-        int want_ckpt = s->step % ckpt_every == 0 || now_s() - t_ckpt > ckpt_minutes * 60;
+        int want_ckpt = s->step % ckpt_every == 0 || cli_now() - t_ckpt > ckpt_minutes * 60;
         if (want_ckpt) {
             if ((e = sono_codec_trainer_save_checkpoint(t, ckpt))) { rc = cli_fail_sono(ckpt, e); break; }
-            t_ckpt = now_s();
+            t_ckpt = cli_now();
         }
         if (eval_every > 0 && ecsv && s->step % eval_every == 0) {
             if ((e = sono_codec_trainer_eval(t, (int)eval_clips, 10.0, com.verbosity > 0 ? stderr : NULL, ecsv))) {
@@ -435,7 +428,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     }
     if (!rc && com.verbosity > 0)
         fprintf(stderr, "sonotok: %s at step %lld (%lld steps this run, %.0f s); checkpoint %s\n",
-                g_stop ? "stopped" : "done", (long long)sono_codec_trainer_steps_done(t), (long long)done_here, now_s() - t_start, ckpt);
+                g_stop ? "stopped" : "done", (long long)sono_codec_trainer_steps_done(t), (long long)done_here, cli_now() - t_start, ckpt);
     fclose(csv);
     if (ecsv) fclose(ecsv);
     sono_codec_trainer_free(t);
