@@ -391,6 +391,13 @@ default_model() {
     expect "eval table" out_has "speech-cs.ogg"
     run 0 "-m default at 1.5 kbps, npy" "$SONOTOK" tokenize -m default -b 1.5 "$SRC/tests/data/speech-cs.ogg" -o s.npy
     run 0 "npy back with -m default" "$SONOTOK" detokenize -m default s.npy -o s.wav
+    # a token file made with sonotok-24k (the default before codec v2)
+    # decodes by the name it records, whatever the default is now
+    run 0 "an earlier default's token file decodes" env SONOTOK_MODEL_PATH=/nonexistent \
+        "$SONOTOK" detokenize "$SRC/tests/data/hello-sonotok-24k.tok" -o old.wav
+    run 0 "and scores against its original" "$SONOTOK" eval "$SRC/tests/data/hello.wav" old.wav
+    expect "sonotok-24k at 6 kbps: STOI above 0.85 on hello.wav" \
+        [ "$(awk '$2 == "mean" { print ($(NF - 1) > 0.85) }' out)" = 1 ]
 }
 
 # train-codec from the command line, on a tiny model and two generated

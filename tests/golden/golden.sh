@@ -41,14 +41,14 @@ S() { "$SONOTOK" "$@" 2>err || { cat err; die "failed: sonotok $*"; }; }
 
 # Every output, in the current folder, at the level in $SONOTOK_CPU.
 make_outputs() {
-    # inference: the default codec, an official-format .th (tiny24) and a
+    # inference: sonotok-24k (the default codec until codec v2, by name), an official-format .th (tiny24) and a
     # stereo 48 kHz one with segments (tiny48)
     for b in 1.5 3 6; do
-        S tokenize -q -t 2 -m default -b "$b" "$SRC/tests/data/speech-cs.ogg" -o "speech-$b.tok"
-        S tokenize -q -t 2 -m default -b "$b" -f npy "$SRC/tests/data/hello.wav" -o "hello-$b.npy"
+        S tokenize -q -t 2 -m sonotok-24k -b "$b" "$SRC/tests/data/speech-cs.ogg" -o "speech-$b.tok"
+        S tokenize -q -t 2 -m sonotok-24k -b "$b" -f npy "$SRC/tests/data/hello.wav" -o "hello-$b.npy"
     done
     S detokenize -q -t 2 speech-6.tok -o speech-6.wav
-    S detokenize -q -t 1 -m default hello-1.5.npy -o hello-1.5.wav
+    S detokenize -q -t 1 -m sonotok-24k hello-1.5.npy -o hello-1.5.wav
     T24="$SRC/tests/codec/data/tiny24.th"
     T48="$SRC/tests/codec/data/tiny48.th"
     S tokenize -q -m "$T24" "$SRC/tests/data/hello.wav" -o t24.tok
@@ -59,7 +59,7 @@ make_outputs() {
     mkdir -p tree/sub
     cp "$SRC/tests/data/hello.wav" tree/a.wav
     cp "$SRC/tests/data/speech-cs.ogg" tree/sub/b.ogg
-    S tokenize -q -m default tree -o tree.sta
+    S tokenize -q -m sonotok-24k tree -o tree.sta
 
     # training: a tiny codec from a fixed seed, discriminator from step 3,
     # resumed once; 1 and 2 threads
