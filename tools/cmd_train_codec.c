@@ -6,13 +6,13 @@
  * first). Uses the public, less stable training API (sonotok/train.h). */
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "commands.h"
 #include "train_cli.h"
+#include "train_loop.h"
 
 enum {
     OPT_MANIFEST = CLI_OPT_LONG, OPT_CACHE, OPT_HELDOUT, OPT_CONFIG, OPT_STEPS, OPT_BATCH, OPT_CROP, OPT_LR,
@@ -97,8 +97,6 @@ const cli_cmd cmd_train_codec = {
     .run = run_train,
 };
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 static int parse_list(const char *s, double *v, int max, int *n) {
     *n = 0;
@@ -113,16 +111,6 @@ static int parse_list(const char *s, double *v, int max, int *n) {
         else if (*s) return -1;
     }
     return *n ? 0 : -1;
-}
-
-static FILE *open_csv(const char *dir, const char *name, const char *header) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    struct stat st;
-    int fresh = stat(path, &st) != 0 || st.st_size == 0;
-    FILE *f = fopen(path, "a");
-    if (f && fresh) fprintf(f, "%s\n", header);
-    return f;
 }
 
 /* The config with "decoder" set, through its JSON (the numeric setter
@@ -148,6 +136,70 @@ static int set_decoder(sono_codec_config **cfgp, const char *decoder) {
 
 /* *cfgp: train-codec's default model, changed by the model options (and
  * replaced by --config, then --decoder); the caller frees it. */
+/* The trainer behind the shared loop (train_loop.h), with the window of
+ * step statistics each log line averages. */
+typedef struct {
+    sono_codec_trainer *t;
+    const sono_codec_train_params *P;
+    const cli_common *com;
+    FILE *csv, *ecsv;
+    int n_q, eval_clips, f16;
+    long log_every;
+    double acc[10], win_s;
+    int64_t win_n;
+} codec_loop;
+
+static int64_t codec_steps_done(void *ctx) { return sono_codec_trainer_steps_done(((codec_loop *)ctx)->t); }
+static int codec_save(void *ctx, const char *path) {
+    return sono_codec_trainer_save_checkpoint(((codec_loop *)ctx)->t, path);
+}
+static int codec_export(void *ctx, const char *path) {
+    codec_loop *x = ctx;
+    return sono_codec_trainer_export(x->t, path, x->f16);
+}
+static int codec_eval(void *ctx) {
+    codec_loop *x = ctx;
+    return sono_codec_trainer_eval(x->t, x->eval_clips, 10.0, x->com->verbosity > 0 ? stderr : NULL, x->ecsv);
+}
+
+static int codec_step(void *ctx, int64_t *step) {
+    codec_loop *x = ctx;
+    const sono_codec_train_params *P = x->P;
+    int e = sono_codec_trainer_step(x->t);
+    if (e) return e;
+    const sono_codec_train_stats *s = sono_codec_trainer_last_stats(x->t);
+    *step = s->step;
+    double v[10] = {s->l1, s->mel, s->commit, s->adv, s->feat, s->disc, s->grad_norm, s->mpd_adv, s->mpd_feat,
+                    s->mpd_disc};
+    double *acc = x->acc;
+    for (int i = 0; i < 10; i++) acc[i] += v[i];
+    x->win_s += s->seconds;
+    x->win_n++;
+    if (s->step % x->log_every) return 0;
+    for (int i = 0; i < 10; i++) acc[i] /= (double)x->win_n;
+    double sps = x->win_n / x->win_s, xrt = sps * sono_codec_trainer_audio_per_step(x->t);
+    if (x->com->verbosity > 0) {
+        fprintf(stderr, "step %lld  l1 %.4f  mel %.4f  commit %.4f", (long long)s->step, acc[0], acc[1], acc[2]);
+        if (P->adv_start >= 0 && s->step > P->adv_start)
+            fprintf(stderr, "  adv %.3f  feat %.3f  disc %.3f", acc[3], acc[4], acc[5]);
+        if (P->mpd_filters > 0 && P->adv_start >= 0 && s->step > P->adv_start)
+            fprintf(stderr, "  mpd %.3f/%.3f/%.3f", acc[7], acc[8], acc[9]);
+        fprintf(stderr, "  |g| %.3f  lr %.2e  q %d-%d  ppl", acc[6], s->lr, s->n_active_min, s->n_active_max);
+        for (int q = 0; q < SONO_TRAIN_MAX_Q_LOG && q < x->n_q; q++) fprintf(stderr, " %.0f", s->ppl[q]);
+        fprintf(stderr, "  repl %d  %.2f steps/s  %.1fx rt  %.2f cpu-h\n", s->replaced, sps, xrt, s->cpu_hours_total);
+    }
+    fprintf(x->csv, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.5f,%.4e,%d,%d", (long long)s->step, acc[0], acc[1], acc[2],
+            acc[3], acc[4], acc[5], acc[6], s->lr, s->n_active_min, s->n_active_max);
+    for (int q = 0; q < SONO_TRAIN_MAX_Q_LOG; q++) fprintf(x->csv, ",%.2f", q < x->n_q ? s->ppl[q] : 0.0);
+    fprintf(x->csv, ",%d,%.4f,%.3f,%.4f,%.6f,%.6f,%.6f\n", s->replaced, sps, xrt, s->cpu_hours_total, acc[7], acc[8],
+            acc[9]);
+    fflush(x->csv);
+    memset(x->acc, 0, sizeof x->acc);
+    x->win_s = 0;
+    x->win_n = 0;
+    return 0;
+}
+
 static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_config **cfgp) {
     sono_codec_config *cfg = *cfgp;
     cli_common com;
@@ -350,10 +402,10 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
              "mix %g,%g,%g; bandwidth mix %s", (double)P->w_l1, (double)P->w_mel, 1 << P->mel_log2_min,
              1 << P->mel_log2_max, bands, (double)P->w_commit, adv, (double)P->w_adv, (double)P->w_feat, P->mix[0],
              P->mix[1], P->mix[2], bw);
-    FILE *csv = open_csv(out_dir, "train.csv",
-                         "step,l1,mel,commit,adv,feat,disc,grad_norm,lr,nq_min,nq_max,ppl0,ppl1,ppl2,ppl3,ppl4,ppl5,"
-                         "ppl6,ppl7,replaced,steps_per_s,x_realtime,cpu_hours,mpd_adv,mpd_feat,mpd_disc");
-    FILE *ecsv = P->heldout ? open_csv(out_dir, "eval.csv", "step,kbps,category,n,mel,stoi,si_snr") : NULL;
+    FILE *csv = cli_open_csv(out_dir, "train.csv",
+                             "step,l1,mel,commit,adv,feat,disc,grad_norm,lr,nq_min,nq_max,ppl0,ppl1,ppl2,ppl3,ppl4,ppl5,"
+                             "ppl6,ppl7,replaced,steps_per_s,x_realtime,cpu_hours,mpd_adv,mpd_feat,mpd_disc");
+    FILE *ecsv = P->heldout ? cli_open_csv(out_dir, "eval.csv", "step,kbps,category,n,mel,stoi,si_snr") : NULL;
     if (!csv || (P->heldout && !ecsv)) { sono_codec_trainer_free(t); return cli_fail_errno(out_dir, errno); }
     if (eval_only) {
         int e = sono_codec_trainer_eval(t, (int)eval_clips, 10.0, stderr, ecsv);
@@ -363,72 +415,14 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         sono_codec_trainer_free(t);
         return rc;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    double t_start = cli_now(), t_ckpt = t_start, win_s = 0;
-    int64_t done_here = 0, win_n = 0;
-    double acc[10] = {0};
-    rc = 0;
-    while (!g_stop && sono_codec_trainer_steps_done(t) < P->steps && (run_steps < 0 || done_here < run_steps) &&
-           (run_seconds < 0 || cli_now() - t_start < run_seconds)) {
-        int e = sono_codec_trainer_step(t);
-        if (e) { rc = cli_fail_sono("train-codec", e); break; }
-        done_here++;
-        const sono_codec_train_stats *s = sono_codec_trainer_last_stats(t);
-        double v[10] = {s->l1, s->mel, s->commit, s->adv, s->feat, s->disc, s->grad_norm, s->mpd_adv, s->mpd_feat,
-                        s->mpd_disc};
-        for (int i = 0; i < 10; i++) acc[i] += v[i];
-        win_s += s->seconds;
-        win_n++;
-        if (s->step % log_every == 0) {
-            for (int i = 0; i < 10; i++) acc[i] /= (double)win_n;
-            double sps = win_n / win_s, xrt = sps * sono_codec_trainer_audio_per_step(t);
-            if (com.verbosity > 0) {
-                fprintf(stderr, "step %lld  l1 %.4f  mel %.4f  commit %.4f", (long long)s->step, acc[0], acc[1], acc[2]);
-                if (P->adv_start >= 0 && s->step > P->adv_start)
-                    fprintf(stderr, "  adv %.3f  feat %.3f  disc %.3f", acc[3], acc[4], acc[5]);
-                if (P->mpd_filters > 0 && P->adv_start >= 0 && s->step > P->adv_start)
-                    fprintf(stderr, "  mpd %.3f/%.3f/%.3f", acc[7], acc[8], acc[9]);
-                fprintf(stderr, "  |g| %.3f  lr %.2e  q %d-%d  ppl", acc[6], s->lr, s->n_active_min, s->n_active_max);
-                for (int q = 0; q < SONO_TRAIN_MAX_Q_LOG && q < n_q; q++) fprintf(stderr, " %.0f", s->ppl[q]);
-                fprintf(stderr, "  repl %d  %.2f steps/s  %.1fx rt  %.2f cpu-h\n", s->replaced, sps, xrt, s->cpu_hours_total);
-            }
-            fprintf(csv, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.5f,%.4e,%d,%d", (long long)s->step, acc[0], acc[1], acc[2],
-                    acc[3], acc[4], acc[5], acc[6], s->lr, s->n_active_min, s->n_active_max);
-            for (int q = 0; q < SONO_TRAIN_MAX_Q_LOG; q++) fprintf(csv, ",%.2f", q < n_q ? s->ppl[q] : 0.0);
-            fprintf(csv, ",%d,%.4f,%.3f,%.4f,%.6f,%.6f,%.6f\n", s->replaced, sps, xrt, s->cpu_hours_total, acc[7], acc[8],
-                    acc[9]);
-            fflush(csv);
-            memset(acc, 0, sizeof acc);
-            win_s = 0;
-            win_n = 0;
-        }
-        int want_ckpt = s->step % ckpt_every == 0 || cli_now() - t_ckpt > ckpt_minutes * 60;
-        if (want_ckpt) {
-            if ((e = sono_codec_trainer_save_checkpoint(t, ckpt))) { rc = cli_fail_sono(ckpt, e); break; }
-            t_ckpt = cli_now();
-        }
-        if (eval_every > 0 && ecsv && s->step % eval_every == 0) {
-            if ((e = sono_codec_trainer_eval(t, (int)eval_clips, 10.0, com.verbosity > 0 ? stderr : NULL, ecsv))) {
-                rc = cli_fail_sono("held-out evaluation", e);
-                break;
-            }
-        }
-    }
-    if (!rc) {
-        int e = sono_codec_trainer_save_checkpoint(t, ckpt);
-        if (e) rc = cli_fail_sono(ckpt, e);
-    }
-    if (!rc && export_path) {
-        int e = sono_codec_trainer_export(t, export_path, f16);
-        if (e) rc = cli_fail_sono(export_path, e);
-    }
-    if (!rc && com.verbosity > 0)
-        fprintf(stderr, "sonotok: %s at step %lld (%lld steps this run, %.0f s); checkpoint %s\n",
-                g_stop ? "stopped" : "done", (long long)sono_codec_trainer_steps_done(t), (long long)done_here, cli_now() - t_start, ckpt);
+    codec_loop x = {.t = t, .P = P, .com = &com, .csv = csv, .ecsv = ecsv, .n_q = n_q, .log_every = log_every,
+                    .eval_clips = (int)eval_clips, .f16 = f16};
+    cli_train_loop L = {.what = "train-codec", .ckpt = ckpt, .export_path = export_path, .total_steps = P->steps,
+                        .run_steps = run_steps, .run_seconds = run_seconds, .ckpt_every = ckpt_every,
+                        .ckpt_minutes = ckpt_minutes, .eval_every = ecsv ? eval_every : 0, .ctx = &x,
+                        .steps_done = codec_steps_done, .step = codec_step, .save = codec_save, .eval = codec_eval,
+                        .export_model = codec_export};
+    rc = cli_train_loop_run(&L, &com);
     fclose(csv);
     if (ecsv) fclose(ecsv);
     sono_codec_trainer_free(t);

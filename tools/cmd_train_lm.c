@@ -6,13 +6,13 @@
  * (checkpoint first). Uses the public, less stable training API
  * (sonotok/train.h). */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "commands.h"
 #include "train_cli.h"
+#include "train_loop.h"
 
 enum {
     OPT_MANIFEST = CLI_OPT_LONG, OPT_HELDOUT, OPT_SHARDS, OPT_CODEC, OPT_BANDWIDTH, OPT_CODEBOOKS, OPT_TOKENIZER,
@@ -82,21 +82,77 @@ const cli_cmd cmd_train_lm = {
     .run = run_train_lm,
 };
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
-static FILE *open_csv(const char *dir, const char *name, const char *header, int K) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    struct stat st;
-    int fresh = stat(path, &st) != 0 || st.st_size == 0;
-    FILE *f = fopen(path, "a");
-    if (f && fresh) {
-        fprintf(f, "step,loss");
-        for (int k = 0; k < K; k++) fprintf(f, ",loss_cb%d", k);
-        fprintf(f, "%s\n", header);
+/* "step,loss,loss_cb0,...,loss_cb{K-1}" followed by tail. */
+static FILE *open_lm_csv(const char *dir, const char *name, const char *tail, int K) {
+    char header[64 + 16 * SONO_LM_MAX_K];
+    int o = snprintf(header, sizeof header, "step,loss");
+    for (int k = 0; k < K; k++) o += snprintf(header + o, sizeof header - o, ",loss_cb%d", k);
+    snprintf(header + o, sizeof header - o, "%s", tail);
+    return cli_open_csv(dir, name, header);
+}
+
+/* The trainer behind the shared loop (train_loop.h), with the window of
+ * step statistics each log line averages. */
+typedef struct {
+    sono_lm_trainer *t;
+    const cli_common *com;
+    FILE *csv, *ecsv;
+    int K;
+    long log_every, eval_seq;
+    double acc, acc_g, acc_cb[SONO_LM_MAX_K], win_s;
+    int64_t win_n, win_pos, win_tgt;
+} lm_loop;
+
+static int64_t lm_steps_done(void *ctx) { return sono_lm_trainer_steps_done(((lm_loop *)ctx)->t); }
+static int lm_save(void *ctx, const char *path) { return sono_lm_trainer_save_checkpoint(((lm_loop *)ctx)->t, path); }
+static int lm_export(void *ctx, const char *path) { return sono_lm_trainer_export(((lm_loop *)ctx)->t, path); }
+
+static int lm_eval(void *ctx) {
+    lm_loop *x = ctx;
+    double l, lcb[SONO_LM_MAX_K];
+    int e = sono_lm_trainer_eval(x->t, (int)x->eval_seq, &l, lcb);
+    if (e) return e;
+    const int64_t step = sono_lm_trainer_steps_done(x->t);
+    if (x->com->verbosity > 0) fprintf(stderr, "step %lld  held-out loss %.4f\n", (long long)step, l);
+    fprintf(x->ecsv, "%lld,%.6f", (long long)step, l);
+    for (int k = 0; k < x->K; k++) fprintf(x->ecsv, ",%.6f", lcb[k]);
+    fprintf(x->ecsv, "\n");
+    fflush(x->ecsv);
+    return 0;
+}
+
+static int lm_step(void *ctx, int64_t *step) {
+    lm_loop *x = ctx;
+    const int K = x->K;
+    int e = sono_lm_trainer_step(x->t);
+    if (e) return e;
+    const sono_lm_train_stats *s = sono_lm_trainer_last_stats(x->t);
+    *step = s->step;
+    x->acc += s->loss;
+    x->acc_g += s->grad_norm;
+    for (int k = 0; k < K; k++) x->acc_cb[k] += s->loss_cb[k];
+    x->win_s += s->seconds;
+    x->win_pos += s->n_positions;
+    x->win_tgt += s->n_targets;
+    x->win_n++;
+    if (s->step % x->log_every) return 0;
+    double n = (double)x->win_n, tps = (double)x->win_pos / x->win_s;
+    if (x->com->verbosity > 0) {
+        fprintf(stderr, "step %lld  loss %.4f  per codebook", (long long)s->step, x->acc / n);
+        for (int k = 0; k < K; k++) fprintf(stderr, " %.3f", x->acc_cb[k] / n);
+        fprintf(stderr, "  |g| %.3f  lr %.2e  %.0f tokens/s  %.3f cpu-h\n", x->acc_g / n, (double)s->lr, tps,
+                s->cpu_hours_total);
     }
-    return f;
+    fprintf(x->csv, "%lld,%.6f", (long long)s->step, x->acc / n);
+    for (int k = 0; k < K; k++) fprintf(x->csv, ",%.6f", x->acc_cb[k] / n);
+    fprintf(x->csv, ",%.5f,%.4e,%.1f,%.1f,%.5f\n", x->acc_g / n, (double)s->lr, tps, (double)x->win_tgt / x->win_s,
+            s->cpu_hours_total);
+    fflush(x->csv);
+    x->acc = x->acc_g = x->win_s = 0;
+    memset(x->acc_cb, 0, sizeof x->acc_cb);
+    x->win_n = x->win_pos = x->win_tgt = 0;
+    return 0;
 }
 
 /* "continue=W,tta=W" (either may be left out: weight 0). */
@@ -227,77 +283,20 @@ static int run_train_lm(const cli_cmd *cmd, int argc, char **argv) {
              P->n_layer, P->width, P->n_head, P->context, P->learned_pos ? "learned" : "rotary", K,
              (double)sono_lm_trainer_n_params(t) / 1e6, P->batch, P->n_threads, P->w_continue, P->w_tta,
              (double)P->cfg_dropout, (double)P->lr, (long long)P->steps, (long long)sono_lm_trainer_steps_done(t));
-    FILE *csv = open_csv(out_dir, "train.csv", ",grad_norm,lr,tokens_per_s,targets_per_s,cpu_hours", K);
-    FILE *ecsv = P->heldout ? open_csv(out_dir, "eval.csv", "", K) : NULL;
+    FILE *csv = open_lm_csv(out_dir, "train.csv", ",grad_norm,lr,tokens_per_s,targets_per_s,cpu_hours", K);
+    FILE *ecsv = P->heldout ? open_lm_csv(out_dir, "eval.csv", "", K) : NULL;
     if (!csv || (P->heldout && !ecsv)) {
         if (csv) fclose(csv);
         sono_lm_trainer_free(t);
         return cli_fail_errno(out_dir, errno);
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    double t_start = cli_now(), t_ckpt = t_start, win_s = 0, acc = 0, acc_cb[SONO_LM_MAX_K] = {0}, acc_g = 0;
-    int64_t done_here = 0, win_n = 0, win_pos = 0, win_tgt = 0;
-    rc = 0;
-    while (!g_stop && sono_lm_trainer_steps_done(t) < P->steps && (run_steps < 0 || done_here < run_steps) &&
-           (run_seconds < 0 || cli_now() - t_start < run_seconds)) {
-        int e = sono_lm_trainer_step(t);
-        if (e) { rc = cli_fail_sono("train-lm", e); break; }
-        done_here++;
-        const sono_lm_train_stats *s = sono_lm_trainer_last_stats(t);
-        acc += s->loss;
-        acc_g += s->grad_norm;
-        for (int k = 0; k < K; k++) acc_cb[k] += s->loss_cb[k];
-        win_s += s->seconds;
-        win_pos += s->n_positions;
-        win_tgt += s->n_targets;
-        win_n++;
-        if (s->step % log_every == 0) {
-            double n = (double)win_n, tps = (double)win_pos / win_s;
-            if (com.verbosity > 0) {
-                fprintf(stderr, "step %lld  loss %.4f  per codebook", (long long)s->step, acc / n);
-                for (int k = 0; k < K; k++) fprintf(stderr, " %.3f", acc_cb[k] / n);
-                fprintf(stderr, "  |g| %.3f  lr %.2e  %.0f tokens/s  %.3f cpu-h\n", acc_g / n, (double)s->lr, tps,
-                        s->cpu_hours_total);
-            }
-            fprintf(csv, "%lld,%.6f", (long long)s->step, acc / n);
-            for (int k = 0; k < K; k++) fprintf(csv, ",%.6f", acc_cb[k] / n);
-            fprintf(csv, ",%.5f,%.4e,%.1f,%.1f,%.5f\n", acc_g / n, (double)s->lr, tps, (double)win_tgt / win_s,
-                    s->cpu_hours_total);
-            fflush(csv);
-            acc = acc_g = win_s = 0;
-            memset(acc_cb, 0, sizeof acc_cb);
-            win_n = win_pos = win_tgt = 0;
-        }
-        if (s->step % ckpt_every == 0 || cli_now() - t_ckpt > ckpt_minutes * 60) {
-            if ((e = sono_lm_trainer_save_checkpoint(t, ckpt))) { rc = cli_fail_sono(ckpt, e); break; }
-            t_ckpt = cli_now();
-        }
-        if (eval_every > 0 && ecsv && s->step % eval_every == 0) {
-            double l, lcb[SONO_LM_MAX_K];
-            if ((e = sono_lm_trainer_eval(t, (int)eval_seq, &l, lcb))) { rc = cli_fail_sono("held-out loss", e); break; }
-            if (com.verbosity > 0) fprintf(stderr, "step %lld  held-out loss %.4f\n", (long long)s->step, l);
-            fprintf(ecsv, "%lld,%.6f", (long long)s->step, l);
-            for (int k = 0; k < K; k++) fprintf(ecsv, ",%.6f", lcb[k]);
-            fprintf(ecsv, "\n");
-            fflush(ecsv);
-        }
-    }
-    if (!rc) {
-        int e = sono_lm_trainer_save_checkpoint(t, ckpt);
-        if (e) rc = cli_fail_sono(ckpt, e);
-    }
-    if (!rc && export_path) {
-        int e = sono_lm_trainer_export(t, export_path);
-        if (e) rc = cli_fail_sono(export_path, e);
-    }
-    if (!rc && com.verbosity > 0)
-        fprintf(stderr, "sonotok: %s at step %lld (%lld steps this run, %.0f s); checkpoint %s\n",
-                g_stop ? "stopped" : "done", (long long)sono_lm_trainer_steps_done(t), (long long)done_here,
-                cli_now() - t_start, ckpt);
+    lm_loop x = {.t = t, .com = &com, .csv = csv, .ecsv = ecsv, .K = K, .log_every = log_every, .eval_seq = eval_seq};
+    cli_train_loop L = {.what = "train-lm", .ckpt = ckpt, .export_path = export_path, .total_steps = P->steps,
+                        .run_steps = run_steps, .run_seconds = run_seconds, .ckpt_every = ckpt_every,
+                        .ckpt_minutes = ckpt_minutes, .eval_every = ecsv ? eval_every : 0, .ctx = &x,
+                        .steps_done = lm_steps_done, .step = lm_step, .save = lm_save, .eval = lm_eval,
+                        .export_model = lm_export};
+    rc = cli_train_loop_run(&L, &com);
     fclose(csv);
     if (ecsv) fclose(ecsv);
     sono_lm_trainer_free(t);
