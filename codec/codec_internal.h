@@ -103,6 +103,11 @@ typedef struct {
  * layouts: embed [dim][D][K], dwconv [dim][1][K], pwconv1 [inter][dim],
  * pwconv2 [dim][inter], out [N+2][dim], norms and gamma [dim]. */
 #define VOCOS_MAX_LAYERS 64
+/* The head's numerics, shared by inference (vocos.c) and training
+ * (train/vocos_train.c): LayerNorm epsilon, and the cap on the predicted
+ * log-magnitude before exp (magnitude at most 1e3). */
+#define VOCOS_LN_EPS 1e-6f
+#define VOCOS_MAG_LOG_MAX 6.907755278982137 /* log(1e3) */
 typedef struct {
     const float *dw_w, *dw_b, *norm_w, *norm_b, *pw1_w, *pw1_b, *pw2_w, *pw2_b, *gamma;
 } vocos_block_w;

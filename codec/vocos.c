@@ -42,8 +42,6 @@
 #include "sono_internal.h"
 
 #define VOCOS_BLOCK 256            /* frames of a push taken through the head at a time */
-#define VOCOS_LN_EPS 1e-6f
-#define VOCOS_MAG_LOG_MAX 6.907755278982137 /* log(1e3) */
 #define VOCOS_PAR_MIN 32768        /* elements below which our loops stay on one thread */
 
 /* The context of one "same" conv: the last K - 1 (or fewer) frames of its

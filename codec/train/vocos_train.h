@@ -30,8 +30,6 @@
 #include "codec_internal.h"
 #include "params.h"
 
-#define VOCOS_LN_EPS 1e-6f
-#define VOCOS_MAG_LOG_MAX 6.907755278982137 /* log(1e3) */
 
 /* Per ConvNeXt block, parameter offsets into the flat buffer, in table order. */
 enum { VB_DW_W, VB_DW_B, VB_LN_W, VB_LN_B, VB_PW1_W, VB_PW1_B, VB_PW2_W, VB_PW2_B, VB_GAMMA, VB_N };
