@@ -92,8 +92,11 @@ static int plan_make(const sono_lm *lm, const sono_lm_generate_params *p, gen_pl
     g->B = g->n * (g->use_cfg ? 2 : 1);
     g->L = 2 + g->n_ids;
     /* deciding step s needs L + s positions; the last free slot of F new
-     * frames is at step Fp + F + K - 2 (codebook K - 1 of the last frame) */
-    int64_t room = (int64_t)cf->T_max - g->L - g->Fp - g->K + 2;
+     * frames is at step Fp + F + K - 2 (codebook K - 1 of the last frame),
+     * and with one codebook the step of the cap's <end-audio> (Fp + F) is
+     * reached through the model too */
+    const int tail = g->K > 2 ? g->K - 2 : 0;
+    int64_t room = (int64_t)cf->T_max - g->L - g->Fp - tail;
     if (room < 1)
         return sn_fail(SONO_E_LIMIT, "generate: a prompt of %lld frames and %d caption tokens leave no room in the context of %d positions",
                        (long long)g->Fp, g->n_ids, cf->T_max);
@@ -105,7 +108,7 @@ static int plan_make(const sono_lm *lm, const sono_lm_generate_params *p, gen_pl
         return sn_fail(SONO_E_ARG, "generate: at least %lld frames asked, at most %lld", (long long)p->min_frames,
                        (long long)g->F_max);
     g->S_cap = g->Fp + g->F_max + g->K;
-    g->T_cap = (int)(g->L + g->Fp + g->F_max + g->K - 2);
+    g->T_cap = (int)(g->L + g->Fp + g->F_max + tail);
     return 0;
 }
 

@@ -408,7 +408,7 @@ static int bench_generate(const cli_common *c, const char *lm_arg, const char *c
     g.n_threads = c->n_threads;
     double fps[2] = {0}, xrt[2] = {0}, secs[2] = {0};
     int64_t frames[2] = {0};
-    const char *caption = "a dog barks in the distance while rain falls on a tin roof";
+    const char *caption = "a dog barks in the rain";
     for (int cfg = 0; cfg < 2 && !rc; cfg++) {
         g.task = cfg ? SONO_LM_TASK_TTA : SONO_LM_TASK_CONTINUE;
         g.text = cfg ? caption : NULL;
@@ -473,8 +473,8 @@ static int bench_generate(const cli_common *c, const char *lm_arg, const char *c
             printf("codec       %s, %.2f frames/s%s\n", sono_codec_name(codec), fr,
                    x.buf && xrt[0] > 0 ? "" : " (no live decoder: LM only)");
             for (int cfg = 0; cfg < 2; cfg++)
-                printf("generate    %s: %lld frames in %.2f s: LM %.1f frames/s (%.2fx realtime); with decoding %.2fx realtime\n",
-                       cfg ? "CFG, batch 2 " : "no CFG, batch 1", (long long)frames[cfg], secs[cfg], fps[cfg],
+                printf("generate    %-16s %lld frames in %.2f s: LM %.1f frames/s (%.2fx realtime); with decoding %.2fx realtime\n",
+                       cfg ? "CFG (batch 2):" : "no CFG (batch 1):", (long long)frames[cfg], secs[cfg], fps[cfg],
                        fps[cfg] / fr, xrt[cfg]);
             printf("sgemm       512x512x4096: %.2f GFLOP/s\n", gemm);
             printf("peak RSS    %.1f MiB\n", rss);

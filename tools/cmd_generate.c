@@ -168,7 +168,7 @@ static int read_prompt(const gen_opts *o, const sono_codec *codec, const sono_lm
     int64_t len = sono_audio_length(r);
     if (len > (int64_t)hop * sono_lm_context(lm)) {
         sono_audio_close(r);
-        return cli_fail(CLI_EXIT_DATA, o->prompt, "%.1f s of prompt pass the LM's context (%d frames, %.1f s)",
+        return cli_fail(CLI_EXIT_DATA, o->prompt, "a prompt of %.1f s passes the LM's context (%d frames, %.2f s)",
                         (double)len / rate, sono_lm_context(lm), (double)sono_lm_context(lm) * hop / rate);
     }
     float *pcm = NULL;
@@ -233,9 +233,13 @@ static int generate(const gen_opts *o) {
     gen_ctx x;
     memset(&x, 0, sizeof x);
     sono_clear_error();
-    if (sono_codec_resolve(codec_name, codec_path, sizeof codec_path) == 0 &&
-        (rc = cli_protect_inputs((const char *const[]){codec_path}, 1)))
+    if (sono_codec_resolve(codec_name, codec_path, sizeof codec_path)) {
+        if (o->codec) rc = cli_fail_sono(codec_name, SONO_E_NOT_FOUND), rc = CLI_EXIT_MODEL;
+        else rc = cli_fail(CLI_EXIT_MODEL, lm_path, "made for codec \"%s\", which is not installed: give it with --codec MODEL",
+                           codec_name);
         goto out;
+    }
+    if ((rc = cli_protect_inputs((const char *const[]){codec_path}, 1))) goto out;
     if (!(codec = cli_load_codec(c, codec_name, &rc))) goto out;
     uint8_t hash[16];
     sono_codec_hash(codec, hash);
@@ -256,6 +260,16 @@ static int generate(const gen_opts *o) {
     g.min_frames = llround(o->min_seconds * fr);
     sono_clear_error();
     int64_t F = sono_lm_generate_max_frames(lm, &g);
+    if (F == SONO_E_LIMIT && g.max_frames > 0) { /* say it in seconds */
+        sono_lm_generate_params all = g;
+        all.max_frames = all.min_frames = 0;
+        int64_t room = sono_lm_generate_max_frames(lm, &all);
+        if (room > 0) {
+            rc = cli_fail(CLI_EXIT_DATA, "-d", "%g s do not fit the LM's context: it holds %.3f s after this %s",
+                          o->seconds, (double)room / fr, o->prompt && o->text ? "prompt and caption" : o->prompt ? "prompt" : "caption");
+            goto out;
+        }
+    }
     if (F < 0) {
         rc = cli_fail_sono("generate", (int)F);
         goto out;

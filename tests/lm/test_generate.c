@@ -136,7 +136,7 @@ static int64_t oracle(const sono_lm *lm, const sono_lm_generate_params *p, int i
     int32_t ids[256];
     int n_ids = p->text ? (int)sono_tokenizer_encode(lm->tok, p->text, strlen(p->text), ids, 256) : 0;
     int cfg = n_ids > 0 && p->cfg != 1.0f, L = 2 + n_ids, P = (int)(L + Fp), T = m->cfg.T_max;
-    int64_t room = T - L - Fp - K + 2, F_max = p->max_frames ? p->max_frames : room;
+    int64_t room = T - L - Fp - (K > 2 ? K - 2 : 0), F_max = p->max_frames ? p->max_frames : room;
     int32_t *grid = calloc((size_t)(Fp + F_max + K) * K, sizeof(int32_t));
     int32_t *pt = malloc(sizeof(int32_t) * 2 * (size_t)P), *pa = calloc(2 * (size_t)P * K, sizeof(int32_t));
     for (int b = 0; b < (cfg ? 2 : 1); b++) {
@@ -433,6 +433,19 @@ static void test_end(void) {
     free(all);
     free(prompt);
     sono_lm_free(lm);
+    /* one and two codebooks: the cap fills the context to its last position */
+    for (int k1 = 1; k1 <= 2; k1++) {
+        lm = random_lm(k1, 32, 1, 2, 40, 33);
+        if (!lm) { CHECK(0); return; }
+        rig_end(lm, -20);
+        p = sono_lm_generate_default_params();
+        p.task = SONO_LM_TASK_TTA;
+        p.text = "hum";
+        int64_t F1 = sono_lm_generate_max_frames(lm, &p);
+        CHECK_MSG(F1 == 40 - 5, "K %d: %lld frames fit", k1, (long long)F1);
+        CHECK_MSG(sono_lm_generate(lm, &p, NULL, NULL, NULL, n) == 0 && n[0] == F1, "K %d: %s", k1, sono_last_error());
+        sono_lm_free(lm);
+    }
 }
 
 /* ---- bad ---- */
