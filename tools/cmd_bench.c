@@ -412,7 +412,7 @@ static int bench_generate(const cli_common *c, const char *lm_arg, const char *c
     for (int cfg = 0; cfg < 2 && !rc; cfg++) {
         g.task = cfg ? SONO_LM_TASK_TTA : SONO_LM_TASK_CONTINUE;
         g.text = cfg ? caption : NULL;
-        g.max_frames = 0;
+        g.max_frames = g.min_frames = 0;
         int64_t room = sono_lm_generate_max_frames(lm, &g);
         if (room < 0) {
             rc = cli_fail_sono("bench --generate", (int)room);
