@@ -658,23 +658,12 @@ int sono_codec_decoder_end(sono_codec_stream *s) {
 int64_t sono_codec_decoder_pull(sono_codec_stream *s, float *pcm, int64_t max_samples) {
     if (!s || !s->decoder) return sn_fail(SONO_E_ARG, "not a decoder stream");
     const sono_tokens *t = s->t;
-    if (s->live) { /* what the pushed frames made so far; n frames make n * hop samples in all */
-        int64_t total = s->n_frames * sn_codec_config_hop(&s->c->cfg);
-        int64_t n = SONO_MIN(SONO_MIN(max_samples, s->q_n), total - s->emitted);
-        if (n <= 0) return 0;
-        for (int c = 0; c < s->C; c++) {
-            float *row = s->q + (size_t)c * s->q_cap;
-            memcpy(pcm + (size_t)c * n, row, (size_t)n * sizeof(float));
-            memmove(row, row + n, (size_t)(s->q_n - n) * sizeof(float));
-        }
-        s->q_n -= n;
-        s->emitted += n;
-        return n;
-    }
     sn_kern_set_threads(s->c->n_threads);
-    int64_t want = SONO_MIN(max_samples, t->n_samples - s->emitted);
+    /* a live stream decodes as frames are pushed: n frames make n * hop samples in all */
+    int64_t want = SONO_MIN(max_samples, s->live ? s->n_frames * sn_codec_config_hop(&s->c->cfg) - s->emitted
+                                                 : t->n_samples - s->emitted);
     int segmented = sn_codec_config_segment_length(&s->c->cfg) > 0;
-    while (s->q_n < want && !s->done) {
+    while (!s->live && s->q_n < want && !s->done) {
         int rc;
         if (segmented) {
             rc = decode_segment(s);

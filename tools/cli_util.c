@@ -277,6 +277,16 @@ sono_lm *cli_load_lm(const char *model, char *path, size_t size, int *exit_code)
     return lm;
 }
 
+int cli_check_lm_codec(const sono_lm *lm, const char *lm_path, const sono_codec *codec) {
+    uint8_t hash[16];
+    sono_codec_hash(codec, hash);
+    sono_clear_error();
+    int err = sono_lm_check_codec(lm, sono_codec_name(codec), hash);
+    if (!err) return 0;
+    cli_fail_sono(lm_path, err);
+    return CLI_EXIT_MODEL;
+}
+
 int cli_pick_n_q(const sono_codec *codec, double kbps, double *chosen, int *exit_code) {
     int nb = sono_codec_n_bandwidths(codec);
     if (kbps <= 0) {

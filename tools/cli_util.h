@@ -123,6 +123,9 @@ sono_codec *cli_load_codec(const cli_common *c, const char *model, int *exit_cod
  * input. Prints the error and sets *exit_code (CLI_EXIT_MODEL, CLI_EXIT_IO
  * when out of memory or unreadable) on failure. */
 sono_lm *cli_load_lm(const char *model, char *path, size_t size, int *exit_code);
+/* 0 when codec is the one lm was made for; else the LM's line naming both
+ * codecs is printed and CLI_EXIT_MODEL returned. */
+int cli_check_lm_codec(const sono_lm *lm, const char *lm_path, const sono_codec *codec);
 /* Codebooks for kbps (kbps <= 0: 6 kbps if offered, else the lowest).
  * On error prints and returns a negative value with *exit_code set. */
 int cli_pick_n_q(const sono_codec *codec, double kbps, double *chosen_kbps, int *exit_code);

@@ -386,15 +386,8 @@ static int bench_generate(const cli_common *c, const char *lm_arg, const char *c
         sono_clear_error();
         if (K > 0 && !(lm = sono_lm_random(codec, K, v[0], v[1], v[2], v[3], 1, &err))) rc = cli_fail_sono("--lm-config", err);
     } else if ((lm = cli_load_lm(lm_arg, path, sizeof path, &rc))) {
-        if ((codec = cli_load_codec(c, codec_arg ? codec_arg : sono_lm_codec_name(lm), &rc))) {
-            uint8_t hash[16];
-            sono_codec_hash(codec, hash);
-            sono_clear_error();
-            if ((err = sono_lm_check_codec(lm, sono_codec_name(codec), hash))) {
-                cli_fail_sono(path, err);
-                rc = CLI_EXIT_MODEL;
-            }
-        }
+        if ((codec = cli_load_codec(c, codec_arg ? codec_arg : sono_lm_codec_name(lm), &rc)))
+            rc = cli_check_lm_codec(lm, path, codec);
     }
     if (!lm || !codec || rc) {
         sono_lm_free(lm);

@@ -233,22 +233,14 @@ static int generate(const gen_opts *o) {
     gen_ctx x;
     memset(&x, 0, sizeof x);
     sono_clear_error();
-    if (sono_codec_resolve(codec_name, codec_path, sizeof codec_path)) {
-        if (o->codec) rc = cli_fail_sono(codec_name, SONO_E_NOT_FOUND), rc = CLI_EXIT_MODEL;
-        else rc = cli_fail(CLI_EXIT_MODEL, lm_path, "made for codec \"%s\", which is not installed: give it with --codec MODEL",
-                           codec_name);
+    if (sono_codec_resolve(codec_name, codec_path, sizeof codec_path) == 0) {
+        if ((rc = cli_protect_inputs((const char *const[]){codec_path}, 1))) goto out;
+    } else if (!o->codec) { /* (a --codec that is not there: cli_load_codec says so) */
+        rc = cli_fail(CLI_EXIT_MODEL, lm_path, "made for codec \"%s\", which is not installed: give it with --codec MODEL",
+                      codec_name);
         goto out;
     }
-    if ((rc = cli_protect_inputs((const char *const[]){codec_path}, 1))) goto out;
-    if (!(codec = cli_load_codec(c, codec_name, &rc))) goto out;
-    uint8_t hash[16];
-    sono_codec_hash(codec, hash);
-    sono_clear_error();
-    if ((err = sono_lm_check_codec(lm, sono_codec_name(codec), hash))) {
-        cli_fail_sono(lm_path, err);
-        rc = CLI_EXIT_MODEL;
-        goto out;
-    }
+    if (!(codec = cli_load_codec(c, codec_name, &rc)) || (rc = cli_check_lm_codec(lm, lm_path, codec))) goto out;
     sono_lm_generate_params g = o->g;
     g.task = o->task;
     g.text = o->text;
@@ -265,8 +257,8 @@ static int generate(const gen_opts *o) {
         all.max_frames = all.min_frames = 0;
         int64_t room = sono_lm_generate_max_frames(lm, &all);
         if (room > 0) {
-            rc = cli_fail(CLI_EXIT_DATA, "-d", "%g s do not fit the LM's context: it holds %.3f s after this %s",
-                          o->seconds, (double)room / fr, o->prompt && o->text ? "prompt and caption" : o->prompt ? "prompt" : "caption");
+            rc = cli_fail(CLI_EXIT_DATA, NULL, "-d %g s passes the LM's context: it holds %.3f s of new audio here",
+                          o->seconds, (double)room / fr);
             goto out;
         }
     }

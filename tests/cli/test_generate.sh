@@ -93,7 +93,7 @@ expect "short prompt: one line, says so" err_has "shorter than one codec frame"
 run 2 "a prompt longer than the context" $G --task continue --prompt a.wav -o x.wav
 expect "long prompt: one line" one_line_err
 run 2 "-d beyond the context" $G --task continue --prompt p.wav -d 0.1 -o x.wav
-expect "-d beyond the context: says what fits" err_has "it holds"
+expect "-d beyond the context: says what fits" err_has "it holds 0.049 s"
 run 2 "a caption over half the context" $G --task tta "$(printf 'zq%.0s' 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18)" -o x.wav
 expect "long caption: one line" one_line_err
 run 2 "OUT is the prompt" $G --task continue --prompt p.wav -o p.wav
