@@ -121,6 +121,20 @@ run 4 "a codec file as the LM" "$SONOTOK" generate -m "$C24" --codec "$C24" --ta
 expect "failures: no output" absent x.wav
 expect "inputs unchanged" cmp -s lm.safetensors lm.keep
 expect "no temporary files" no_temps "$W"
+# interrupted while it writes: nothing left behind
+mkdir -p sig
+run 0 "a longer LM" $L -o rbig --codec "$C24" --codebooks 3 --layers 2 --width 128 --context 4096 --export big.safetensors
+"$SONOTOK" generate -q -m big.safetensors --codec "$C24" --task continue -d 4 --min-duration 4 -t 1 -o sig/x.wav 2>/dev/null &
+pid=$!
+n=0
+while [ $n -lt 200 ] && [ -z "$(ls -A sig)" ]; do sleep 0.05; n=$((n + 1)); done
+kill -INT $pid
+wait $pid
+rc=$?
+CHECKS=$((CHECKS + 1))
+[ $rc -gt 128 ] || fail "SIGINT: generate was not cut short (exit $rc)"
+expect "SIGINT: nothing left in the output folder" [ -z "$(ls -A sig)" ]
+
 # bench --generate: a random LM of a given size, or an LM file
 run 0 "bench --generate, a random LM" "$SONOTOK" bench --generate --lm-config 32x1x2x256 --codec "$C24" -s 0.1 -t 1
 expect "bench --generate: both rates" sh -c "grep -q 'no CFG (batch 1): *100 frames' '$W/out' && grep -q 'CFG (batch 2): *100 frames' '$W/out'"
