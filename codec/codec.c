@@ -214,6 +214,10 @@ struct sono_codec_stream {
     float *tri;            /* triangle weights for the first decoded segment length */
     int64_t tri_n;
     int done;
+    /* live decoder (sono_codec_decoder_live): frames pushed, not yet decoded */
+    int live;
+    int32_t *live_codes;   /* [n_q][DEC_CHUNK] */
+    int64_t live_n;
 };
 
 /* Latents [D][n] of the next n frames, kept frame-major (a later transpose
@@ -585,13 +589,81 @@ out:
     return s;
 }
 
+sono_codec_stream *sono_codec_decoder_live(const sono_codec *c, int n_q, int *err) {
+    int rc = 0;
+    sono_codec_stream *s = NULL;
+    if (n_q < 1 || n_q > c->cfg.n_q) {
+        rc = sn_fail(SONO_E_RANGE, "%d codebooks, model %s has 1 to %d", n_q, c->cfg.name, c->cfg.n_q);
+        goto out;
+    }
+    if (sn_codec_config_segment_length(&c->cfg) > 0) {
+        rc = sn_fail(SONO_E_UNSUPPORTED, "model %s decodes whole segments: no live decoding", c->cfg.name);
+        goto out;
+    }
+    s = calloc(1, sizeof *s);
+    if (!s) { rc = sn_fail(SONO_E_NOMEM, "out of memory"); goto out; }
+    s->c = c;
+    s->decoder = 1;
+    s->live = 1;
+    s->n_q = n_q;
+    s->C = c->cfg.channels;
+    s->lat = malloc((size_t)c->cfg.dimension * DEC_CHUNK * sizeof(float));
+    s->live_codes = malloc((size_t)n_q * DEC_CHUNK * sizeof(int32_t));
+    if (!s->lat || !s->live_codes) { rc = sn_fail(SONO_E_NOMEM, "out of memory"); goto out; }
+    s->run = sn_seanet_run_new(c, 1, &rc);
+out:
+    if (rc) { sono_codec_stream_free(s); s = NULL; }
+    if (err) *err = rc;
+    return s;
+}
+
+/* Decode the buffered frames of a live stream into the output queue. */
+static int live_flush(sono_codec_stream *s, int last) {
+    sn_kern_set_threads(s->c->n_threads);
+    int rc = s->live_n ? sn_rvq_decode(s->c, s->live_codes, DEC_CHUNK, s->live_n, s->n_q, s->lat) : 0;
+    const float *out;
+    int64_t n_out = 0;
+    if (!rc) rc = sn_seanet_run_push(s->run, s->live_n ? s->lat : NULL, s->live_n, last, &out, &n_out);
+    if (!rc) rc = queue_append(s, out, n_out, n_out);
+    s->live_n = 0;
+    return rc;
+}
+
+int sono_codec_decoder_push(sono_codec_stream *s, const int32_t *codes, int64_t stride, int64_t n_frames) {
+    if (!s || !s->live || s->done) return sn_fail(SONO_E_ARG, "not an open live decoder stream");
+    const int cb = s->c->cfg.codebook_size;
+    for (int q = 0; q < s->n_q; q++)
+        for (int64_t f = 0; f < n_frames; f++) {
+            int32_t v = codes[(size_t)q * stride + f];
+            if (v < 0 || v >= cb)
+                return sn_fail(SONO_E_RANGE, "code %d at codebook %d frame %lld is outside [0, %d)", v, q, (long long)f, cb);
+        }
+    for (int64_t f = 0; f < n_frames; f++) {
+        for (int q = 0; q < s->n_q; q++) s->live_codes[(size_t)q * DEC_CHUNK + s->live_n] = codes[(size_t)q * stride + f];
+        s->n_frames++;
+        if (++s->live_n == DEC_CHUNK) {
+            int rc = live_flush(s, 0);
+            if (rc) return rc;
+        }
+    }
+    return 0;
+}
+
+int sono_codec_decoder_end(sono_codec_stream *s) {
+    if (!s || !s->live || s->done) return sn_fail(SONO_E_ARG, "not an open live decoder stream");
+    s->done = 1;
+    return live_flush(s, 1);
+}
+
 int64_t sono_codec_decoder_pull(sono_codec_stream *s, float *pcm, int64_t max_samples) {
     if (!s || !s->decoder) return sn_fail(SONO_E_ARG, "not a decoder stream");
     const sono_tokens *t = s->t;
     sn_kern_set_threads(s->c->n_threads);
-    int64_t want = SONO_MIN(max_samples, t->n_samples - s->emitted);
+    /* a live stream decodes as frames are pushed: n frames make n * hop samples in all */
+    int64_t want = SONO_MIN(max_samples, s->live ? s->n_frames * sn_codec_config_hop(&s->c->cfg) - s->emitted
+                                                 : t->n_samples - s->emitted);
     int segmented = sn_codec_config_segment_length(&s->c->cfg) > 0;
-    while (s->q_n < want && !s->done) {
+    while (!s->live && s->q_n < want && !s->done) {
         int rc;
         if (segmented) {
             rc = decode_segment(s);
@@ -654,6 +726,7 @@ void sono_codec_stream_free(sono_codec_stream *s) {
     if (!s) return;
     sn_seanet_run_free(s->run);
     free(s->codes);
+    free(s->live_codes);
     free(s->lat_keep);
     free(s->seg);
     free(s->scales);

@@ -29,7 +29,8 @@ int sn_lm_cache_new(const sn_lm *m, int B, int T_cap, int chunk, sn_lm_cache **o
     c->block = sn_alloc_big(sizeof(float) * n, 1);
     c->text = malloc(sizeof(int32_t) * R);
     c->audio = malloc(sizeof(int32_t) * R * cf->K);
-    if (!c->block || !c->text || !c->audio) {
+    c->start = calloc((size_t)B, sizeof(int));
+    if (!c->block || !c->text || !c->audio || !c->start) {
         sn_lm_cache_free(c);
         return sn_fail(SONO_E_NOMEM, "lm: out of memory for a %.1f MB cache", (double)n * 4 / 1e6);
     }
@@ -57,10 +58,46 @@ void sn_lm_cache_free(sn_lm_cache *c) {
     free(c->block);
     free(c->text);
     free(c->audio);
+    free(c->start);
     free(c);
 }
 
-void sn_lm_cache_reset(sn_lm_cache *c) { c->n_pos = 0; }
+void sn_lm_cache_reset(sn_lm_cache *c) {
+    c->n_pos = 0;
+    memset(c->start, 0, sizeof(int) * (size_t)c->B);
+}
+
+int sn_lm_cache_pad(sn_lm_cache *c, int b, int n_pad) {
+    if (b < 0 || b >= c->B || n_pad < 0 || n_pad >= c->T_cap || c->n_pos > 0)
+        return sn_fail(SONO_E_ARG, "lm: padding %d positions of sequence %d (cache of %d, %d positions in)", n_pad, b,
+                       c->B, c->n_pos);
+    c->start[b] = n_pad;
+    return 0;
+}
+
+int sn_lm_cache_fork(sn_lm_cache *dst, const sn_lm_cache *src, const int *from, const sn_lm *m) {
+    size_t C = (size_t)m->cfg.C;
+    if (dst->T_cap < src->n_pos) return sn_fail(SONO_E_ARG, "lm: fork of %d positions into a cache of %d", src->n_pos, dst->T_cap);
+    for (int b = 0; b < dst->B; b++)
+        if (from[b] < 0 || from[b] >= src->B) return sn_fail(SONO_E_ARG, "lm: fork from sequence %d of %d", from[b], src->B);
+    for (int l = 0; l < m->cfg.n_layer; l++)
+        for (int b = 0; b < dst->B; b++) {
+            size_t d = ((size_t)l * dst->B + b) * dst->T_cap * C, s = ((size_t)l * src->B + from[b]) * src->T_cap * C;
+            memcpy(dst->k + d, src->k + s, sizeof(float) * C * (size_t)src->n_pos);
+            memcpy(dst->v + d, src->v + s, sizeof(float) * C * (size_t)src->n_pos);
+        }
+    for (int b = 0; b < dst->B; b++) dst->start[b] = src->start[from[b]];
+    dst->n_pos = src->n_pos;
+    return 0;
+}
+
+/* Position (rotary angle, learned embedding) of row j of sequence b in the
+ * chunk starting at p0: counted from the sequence's padding; padding rows
+ * take 0 (their results are never read). */
+static inline int seq_pos(const sn_lm_cache *c, int b, int p0, int j) {
+    int p = p0 + j - c->start[b];
+    return p > 0 ? p : 0;
+}
 
 /* One inner pass over nc <= chunk positions of each sequence (inputs
  * already copied to c->text / c->audio as [B][nc] rows). */
@@ -74,13 +111,22 @@ static void step_chunk(const sn_lm *m, sn_lm_cache *c, int nc, int n_threads) {
     void (*mm)(float *, const float *, const float *, int, int, int, int, int) =
         ref ? sn_lm_matmul_forward_ref : sn_lm_matmul_forward;
 
-    sn_lm_embed_forward(c->x, c->text, c->audio, m->w.tok_emb, m->w.audio_emb, m->w.pos_emb, B, nc, C, K, Va, p0);
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < nc; j++) {
+            size_t r = (size_t)b * nc + j;
+            sn_lm_embed_forward(c->x + r * C, c->text + r, c->audio + r * K, m->w.tok_emb, m->w.audio_emb, m->w.pos_emb, 1,
+                                1, C, K, Va, seq_pos(c, b, p0, j));
+        }
     for (int l = 0; l < cf->n_layer; l++) {
         const sn_lm_layer_w *w = &m->w.layer[l];
         float *kc = c->k + (size_t)l * B * c->T_cap * C, *vc = c->v + (size_t)l * B * c->T_cap * C;
         norm(c->ln, c->rstd, c->x, w->ln1_w, R, C, cf->norm_eps, n_threads); /* [R][C] */
         mm(c->qkv, c->ln, w->qkv_w, R, C, 3 * C, 0, n_threads);              /* [R][3C] */
-        if (cf->pos == SN_LM_POS_ROPE) sn_lm_rope_forward(c->qkv, m->rope_cos, m->rope_sin, B, nc, C, NH, p0);
+        if (cf->pos == SN_LM_POS_ROPE)
+            for (int b = 0; b < B; b++)
+                for (int j = 0; j < nc; j++)
+                    sn_lm_rope_forward(c->qkv + ((size_t)b * nc + j) * 3 * C, m->rope_cos, m->rope_sin, 1, 1, C, NH,
+                                       seq_pos(c, b, p0, j));
         for (int b = 0; b < B; b++)
             for (int j = 0; j < nc; j++) {
                 const float *row = c->qkv + ((size_t)b * nc + j) * 3 * C;
@@ -91,10 +137,14 @@ static void step_chunk(const sn_lm *m, sn_lm_cache *c, int nc, int n_threads) {
         int par = n_threads > 1 && (double)B * nc * (p0 + nc) * C > 1e6; /* a region costs ~10 us */
 #pragma omp parallel for num_threads(n_threads) if (par) schedule(dynamic, 1)
         for (int i = 0; i < B * NH * nc; i++) {
-            int b = i / (NH * nc), h = (i / nc) % NH, j = i % nc;
-            size_t r = (size_t)b * nc + j, kb = (size_t)b * c->T_cap * C + (size_t)h * hs;
-            sn_lm_attend_row(c->atty + r * C + (size_t)h * hs, c->att + (size_t)i * c->T_cap,
-                             c->qkv + r * 3 * C + (size_t)h * hs, kc + kb, vc + kb, (size_t)C, p0 + j + 1, hs, scale);
+            int b = i / (NH * nc), h = (i / nc) % NH, j = i % nc, s0 = c->start[b], n_keys = p0 + j + 1 - s0;
+            size_t r = (size_t)b * nc + j, kb = ((size_t)b * c->T_cap + (size_t)s0) * C + (size_t)h * hs;
+            float *out = c->atty + r * C + (size_t)h * hs;
+            if (n_keys > 0)
+                sn_lm_attend_row(out, c->att + (size_t)i * c->T_cap, c->qkv + r * 3 * C + (size_t)h * hs, kc + kb,
+                                 vc + kb, (size_t)C, n_keys, hs, scale);
+            else /* a padding row: attends to nothing */
+                memset(out, 0, sizeof(float) * (size_t)hs);
         }
         mm(c->x, c->atty, w->attn_proj_w, R, C, C, 1, n_threads);             /* [R][C] residual += */
         norm(c->ln, c->rstd, c->x, w->ln2_w, R, C, cf->norm_eps, n_threads); /* [R][C] */

@@ -11,7 +11,20 @@
  * All B sequences advance together, one position per step each (the same
  * position index: CFG's uncond sequence keeps the cond one's length, with
  * its text replaced, as in training). The cache is per-use state: one per
- * thread; the model may be shared. No allocation happens in sn_lm_step. */
+ * thread; the model may be shared. No allocation happens in sn_lm_step.
+ *
+ * Sequences of different lengths (CFG: [task] [caption] [<sep>] beside
+ * [task] [<uncond>] [<sep>]) share one step by left padding: after
+ * sn_lm_cache_pad(c, b, n), sequence b's first n positions are padding,
+ * never attended, and its positions (rotary angle, learned embedding)
+ * count from the first position after them, so its logits equal those of
+ * the unpadded sequence run alone (test lm-cache).
+ *
+ * Each sequence's logits depend on its own rows only, bit for bit, while B
+ * is at most SN_LM_GEMV_ROWS (lm_layers.h) and OpenBLAS runs one thread: a
+ * generator may batch any number of outputs (up to that bound) and get the
+ * same bits as for one; sn_lm_cache_fork copies a prefilled prompt into
+ * the rows of a larger cache. */
 #ifndef SONO_LM_CACHE_H
 #define SONO_LM_CACHE_H
 
@@ -21,6 +34,7 @@
 typedef struct sn_lm_cache {
     int B, T_cap, chunk;   /* sequences, positions the cache holds, positions per inner pass */
     int n_pos;             /* positions already in the cache */
+    int *start;            /* [B] left padding of each sequence (sn_lm_cache_pad), 0 by default */
     float *k, *v;          /* [n_layer][B][T_cap][C] keys (rotated) and values */
     float *x, *ln, *rstd, *qkv, *atty, *fch, *att; /* scratch for B x chunk rows */
     float *last, *lnf, *lnf_rstd;                  /* [B][C], [B][C], [B] */
@@ -33,8 +47,15 @@ typedef struct sn_lm_cache {
  * 16 is a good value). 0 or SONO_E_ARG / SONO_E_NOMEM. */
 int sn_lm_cache_new(const sn_lm *m, int B, int T_cap, int chunk, sn_lm_cache **out);
 void sn_lm_cache_free(sn_lm_cache *c);
-/* Forget every position (start new sequences). */
+/* Forget every position and padding (start new sequences). */
 void sn_lm_cache_reset(sn_lm_cache *c);
+/* Make the first n_pad positions of sequence b padding (before its first
+ * step; the caller feeds any valid ids there, e.g. <pad>). 0 or SONO_E_ARG. */
+int sn_lm_cache_pad(sn_lm_cache *c, int b, int n_pad);
+/* dst's sequence b becomes a copy of src's sequence from[b] (keys, values,
+ * padding), for every b < dst->B; dst then holds src->n_pos positions.
+ * Same model, dst->T_cap >= src->n_pos. 0 or SONO_E_ARG. */
+int sn_lm_cache_fork(sn_lm_cache *dst, const sn_lm_cache *src, const int *from, const sn_lm *m);
 
 /* Append n >= 1 positions to each of the B sequences: text [B][n] (-1 for
  * audio frames), audio [B][n][K] (layouts as sn_lm_forward). Writes the

@@ -45,13 +45,17 @@ void sn_lm_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, i
                 float beta, float *Cm, int ldc, int n_threads) {
     if (M <= 0 || N <= 0) return;
     enum { BLK = 128 };
-    if (M <= 4 && !trans_a && trans_b && openblas_get_num_threads() == 1) {
+    if (M <= SN_LM_GEMV_ROWS && !trans_a && trans_b && openblas_get_num_threads() == 1) {
         /* a few rows against a [N][K] weight (the generation step): one
-         * sgemv per row streams the weights at ~1.4x sgemm's rate */
-        int nb = (N + 2 * BLK - 1) / (2 * BLK), par = n_threads > 1 && (double)M * N * K >= 4e6;
+         * sgemv per row streams the weights at ~1.4x sgemm's rate. A block
+         * of weight rows (at most 512 KB) stays in cache while the M rows
+         * pass over it; its size depends on N and K only, so each row gets
+         * the same bits for any M (lm_layers.h) */
+        int rows = SONO_MAX(32, SONO_MIN(2 * BLK, (1 << 17) / SONO_MAX(K, 1)));
+        int nb = (N + rows - 1) / rows, par = n_threads > 1 && (double)M * N * K >= 4e6;
 #pragma omp parallel for num_threads(n_threads) if (par) schedule(static)
         for (int i = 0; i < nb; i++) {
-            int lo = i * 2 * BLK, len = SONO_MIN(2 * BLK, N - lo);
+            int lo = i * rows, len = SONO_MIN(rows, N - lo);
             for (int m = 0; m < M; m++)
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, len, K, 1.0f, B + (size_t)lo * ldb, ldb, A + (size_t)m * lda,
                             1, beta, Cm + (size_t)m * ldc + lo, 1);

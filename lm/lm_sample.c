@@ -63,6 +63,11 @@ int sn_lm_sample(const float *logits, int n, const sn_lm_sampling *s, uint64_t *
     return c[m - 1].i;
 }
 
+uint64_t sn_lm_output_seed(uint64_t seed, int i) {
+    uint64_t s = seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(i + 1));
+    return sn_splitmix64(&s);
+}
+
 void sn_lm_cfg_mix(float *out, const float *cond, const float *uncond, size_t n, float cfg) {
     for (size_t i = 0; i < n; i++) out[i] = uncond[i] + cfg * (cond[i] - uncond[i]);
 }

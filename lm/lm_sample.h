@@ -31,6 +31,10 @@ int sn_lm_argmax(const float *x, int n);
  * sn_unif01 draw from *rng. Candidates are ranked by logit, ties by index. */
 int sn_lm_sample(const float *logits, int n, const sn_lm_sampling *s, uint64_t *rng, void *scratch);
 
+/* The random stream of output i of a generation seeded with seed: it does
+ * not depend on how many outputs run beside it. */
+uint64_t sn_lm_output_seed(uint64_t seed, int i);
+
 /* Classifier-free guidance: out [n] = uncond + cfg * (cond - uncond);
  * out may equal either input. */
 void sn_lm_cfg_mix(float *out, const float *cond, const float *uncond, size_t n, float cfg);

@@ -258,6 +258,35 @@ sono_codec *cli_load_codec(const cli_common *c, const char *model, int *exit_cod
     return codec;
 }
 
+sono_lm *cli_load_lm(const char *model, char *path, size_t size, int *exit_code) {
+    struct stat st;
+    sono_clear_error();
+    if (stat(model, &st) == 0) snprintf(path, size, "%s", model);
+    else if (sono_codec_resolve(model, path, size)) {
+        *exit_code = cli_fail(CLI_EXIT_MODEL, model, "no such LM file or model name");
+        return NULL;
+    }
+    if ((*exit_code = cli_protect_inputs((const char *const[]){path}, 1))) return NULL;
+    int err = 0;
+    sono_clear_error();
+    sono_lm *lm = sono_lm_load(path, &err);
+    if (!lm) {
+        cli_fail_sono(path, err);
+        *exit_code = err == SONO_E_NOMEM || err == SONO_E_IO ? CLI_EXIT_IO : CLI_EXIT_MODEL;
+    }
+    return lm;
+}
+
+int cli_check_lm_codec(const sono_lm *lm, const char *lm_path, const sono_codec *codec) {
+    uint8_t hash[16];
+    sono_codec_hash(codec, hash);
+    sono_clear_error();
+    int err = sono_lm_check_codec(lm, sono_codec_name(codec), hash);
+    if (!err) return 0;
+    cli_fail_sono(lm_path, err);
+    return CLI_EXIT_MODEL;
+}
+
 int cli_pick_n_q(const sono_codec *codec, double kbps, double *chosen, int *exit_code) {
     int nb = sono_codec_n_bandwidths(codec);
     if (kbps <= 0) {
@@ -390,6 +419,14 @@ int cli_protect_inputs(const char *const *paths, int n) {
         if (e) return cli_fail_sono(paths[i], e);
     }
     return 0;
+}
+
+const char *cli_audio_format(const char *fmt_opt, const char *path) {
+    if (fmt_opt) return fmt_opt;
+    if (!strcmp(path, "-")) return "wav";
+    const char *ext = cli_path_ext(path);
+    if (!*ext) return "wav";
+    return sono_audio_can_write(ext) ? ext : NULL;
 }
 
 int cli_check_output(const char *path) {

@@ -118,6 +118,14 @@ void cli_install_log(const cli_common *c);
 /* Load a codec with c->n_threads; prints the error and sets *exit_code
  * (CLI_EXIT_MODEL, or CLI_EXIT_IO when out of memory) on failure. */
 sono_codec *cli_load_codec(const cli_common *c, const char *model, int *exit_code);
+/* Load an LM file: model is a path, else a name looked up as codecs are
+ * (sono_codec_resolve); path (size bytes) gets the file, registered as an
+ * input. Prints the error and sets *exit_code (CLI_EXIT_MODEL, CLI_EXIT_IO
+ * when out of memory or unreadable) on failure. */
+sono_lm *cli_load_lm(const char *model, char *path, size_t size, int *exit_code);
+/* 0 when codec is the one lm was made for; else the LM's line naming both
+ * codecs is printed and CLI_EXIT_MODEL returned. */
+int cli_check_lm_codec(const sono_lm *lm, const char *lm_path, const sono_codec *codec);
 /* Codebooks for kbps (kbps <= 0: 6 kbps if offered, else the lowest).
  * On error prints and returns a negative value with *exit_code set. */
 int cli_pick_n_q(const sono_codec *codec, double kbps, double *chosen_kbps, int *exit_code);
@@ -165,6 +173,11 @@ int cli_protect_inputs(const char *const *paths, int n);
 /* Refuse an output that is a protected input before any work starts:
  * 0, or one line printed and CLI_EXIT_DATA. */
 int cli_check_output(const char *path);
+
+/* Audio format of an output: fmt_opt (--format) when given, else the
+ * path's extension when it is one we write, wav for "-" or no extension;
+ * NULL when the extension names no format we write. */
+const char *cli_audio_format(const char *fmt_opt, const char *path);
 
 /* Read a whole file ("-" is stdin) into a malloc'd buffer; 0 or CLI_EXIT_IO (printed). */
 int cli_read_file(const char *path, uint8_t **buf, size_t *n);

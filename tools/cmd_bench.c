@@ -18,7 +18,8 @@
 #include "commands.h"
 #include "train_cli.h"
 
-enum { OPT_JSON = CLI_OPT_LONG, OPT_TRAIN, OPT_STEPS, OPT_CONFIG, OPT_TOKENIZER, OPT_TEXT };
+enum { OPT_JSON = CLI_OPT_LONG, OPT_TRAIN, OPT_STEPS, OPT_CONFIG, OPT_TOKENIZER, OPT_TEXT, OPT_GENERATE, OPT_LM_CONFIG,
+       OPT_CODEC };
 
 static const cli_opt bench_opts[] = {
     CLI_COMMON_OPTS,
@@ -31,6 +32,9 @@ static const cli_opt bench_opts[] = {
     {OPT_CONFIG, "config", "FILE", "with --train: the codec config to train (JSON, as train-codec --config)"},
     {OPT_TOKENIZER, "tokenizer", "FILE", "time a text tokenizer's encode and decode instead (MB/s)"},
     {OPT_TEXT, "text", "FILE", "with --tokenizer: the text (default: 16 MB of made-up captions)"},
+    {OPT_GENERATE, "generate", NULL, "time LM generation instead: -m names the LM, or --lm-config a random one"},
+    {OPT_LM_CONFIG, "lm-config", "WxL[xH[xT]]", "with --generate: a random LM of width W, L layers, H heads, context T"},
+    {OPT_CODEC, "codec", "MODEL", "with --generate: the codec (default: the LM's; \"default\" for --lm-config)"},
     {0, NULL, NULL, NULL},
 };
 
@@ -55,7 +59,18 @@ const cli_cmd cmd_bench = {
         "\n"
         "--tokenizer FILE: encodes a text (--text FILE, else 16 MB of made-up\n"
         "captions) with that BPE tokenizer on one thread, best of 3, and decodes it;\n"
-        "reports MB/s of text each way and bytes per token.\n",
+        "reports MB/s of text each way and bytes per token.\n"
+        "\n"
+        "--generate: times the token LM writing -s SECONDS of audio (no end token)\n"
+        "frame by frame on --threads threads, twice: without classifier-free\n"
+        "guidance (continue: one sequence per step) and with it (tta: the caption's\n"
+        "and the unconditioned sequence in one batched step); each frame goes to a\n"
+        "live codec decoder as generate does. Reports the LM's frames/s alone (the\n"
+        "decoder's time taken out) and x realtime with the decoding. -m LM is an LM\n"
+        "file; --lm-config 512x8 makes a random LM instead (width 512, 8 layers,\n"
+        "heads width/64, context 1024 unless given: 512x8x8x1024) for the codec's\n"
+        "codebooks at -b (6 kbps: 8 for the default codec). tests/ref/lm_speed.py\n"
+        "times the same model in PyTorch.\n",
     .opts = bench_opts,
     .run = run_bench,
 };
@@ -310,14 +325,170 @@ done:
     return rc;
 }
 
+/* --generate: each frame goes to a live codec decoder; the time spent
+ * there is counted apart, so the LM's own rate comes out too. */
+typedef struct {
+    sono_codec_stream *dec;
+    float *buf;
+    int64_t block;
+    double t_dec;
+} bench_gen_ctx;
+
+static int bench_drain(bench_gen_ctx *x) {
+    int64_t n;
+    while ((n = sono_codec_decoder_pull(x->dec, x->buf, x->block)) > 0) {}
+    return (int)n;
+}
+
+static int bench_gen_frame(void *user, int output, int64_t frame, const int32_t *codes) {
+    (void)output, (void)frame;
+    bench_gen_ctx *x = user;
+    if (!x->dec) return 0;
+    double t0 = cli_now();
+    int rc = sono_codec_decoder_push(x->dec, codes, 1, 1);
+    if (!rc) rc = bench_drain(x);
+    x->t_dec += cli_now() - t0;
+    return rc;
+}
+
+/* "WxL[xH[xT]]" -> width, layers, heads (default width / 64), context (1024). */
+static int parse_lm_config(const char *s, int v[4]) {
+    int n = 0;
+    v[2] = 0;
+    v[3] = 1024;
+    for (const char *p = s; n < 4;) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || x < 1 || x > (1 << 16)) return -1;
+        v[n++] = (int)x;
+        if (!*end) break;
+        if (*end != 'x' || n == 4) return -1;
+        p = end + 1;
+    }
+    if (n < 2) return -1;
+    if (!v[2]) v[2] = v[0] >= 128 ? v[0] / 64 : 1;
+    return 0;
+}
+
+static int bench_generate(const cli_common *c, const char *lm_arg, const char *codec_arg, const char *lm_config,
+                          double kbps_opt, double seconds, int json) {
+    int rc = 0, err = 0, v[4];
+    sono_lm *lm = NULL;
+    sono_codec *codec = NULL;
+    char path[4200];
+    if (lm_config) {
+        if (parse_lm_config(lm_config, v))
+            return cli_fail(CLI_EXIT_USAGE, NULL, "--lm-config wants WIDTHxLAYERS[xHEADS[xCONTEXT]], e.g. 512x8, not '%s'",
+                            lm_config);
+        if (!(codec = cli_load_codec(c, codec_arg ? codec_arg : "default", &rc))) return rc;
+        double kbps = 0;
+        int K = cli_pick_n_q(codec, kbps_opt, &kbps, &rc);
+        sono_clear_error();
+        if (K > 0 && !(lm = sono_lm_random(codec, K, v[0], v[1], v[2], v[3], 1, &err))) rc = cli_fail_sono("--lm-config", err);
+    } else if ((lm = cli_load_lm(lm_arg, path, sizeof path, &rc))) {
+        if ((codec = cli_load_codec(c, codec_arg ? codec_arg : sono_lm_codec_name(lm), &rc)))
+            rc = cli_check_lm_codec(lm, path, codec);
+    }
+    if (!lm || !codec || rc) {
+        sono_lm_free(lm);
+        sono_codec_free(codec);
+        return rc ? rc : CLI_EXIT_MODEL;
+    }
+    const double fr = sono_codec_frame_rate(codec);
+    const int rate = sono_codec_sample_rate(codec);
+    bench_gen_ctx x = {.block = rate, .buf = malloc(sizeof(float) * (size_t)rate * (size_t)sono_codec_channels(codec))};
+    sono_lm_generate_params g = sono_lm_generate_default_params();
+    g.n_threads = c->n_threads;
+    double fps[2] = {0}, xrt[2] = {0}, secs[2] = {0};
+    int64_t frames[2] = {0};
+    const char *caption = "a dog barks in the rain";
+    for (int cfg = 0; cfg < 2 && !rc; cfg++) {
+        g.task = cfg ? SONO_LM_TASK_TTA : SONO_LM_TASK_CONTINUE;
+        g.text = cfg ? caption : NULL;
+        g.max_frames = g.min_frames = 0;
+        int64_t room = sono_lm_generate_max_frames(lm, &g);
+        if (room < 0) {
+            rc = cli_fail_sono("bench --generate", (int)room);
+            break;
+        }
+        int64_t want = llround(seconds * fr);
+        g.max_frames = g.min_frames = want < 1 ? 1 : want > room ? room : want;
+        if (g.max_frames < want)
+            cli_note(c, 1, "bench --generate: the LM's context holds %lld frames (%.2f s)%s", (long long)room,
+                     (double)room / fr, cfg ? " after the caption" : "");
+        x.t_dec = 0;
+        sono_clear_error();
+        x.dec = sono_codec_decoder_live(codec, sono_lm_n_codebooks(lm), &err);
+        if (!x.dec && err != SONO_E_UNSUPPORTED) {
+            rc = cli_fail_sono("live decoder", err);
+            break;
+        }
+        int64_t n_frames = 0;
+        double t0 = cli_now();
+        sono_clear_error();
+        err = sono_lm_generate(lm, &g, bench_gen_frame, &x, NULL, &n_frames);
+        if (!err && x.dec) {
+            double t1 = cli_now();
+            err = sono_codec_decoder_end(x.dec);
+            if (!err) err = bench_drain(&x);
+            x.t_dec += cli_now() - t1;
+        }
+        secs[cfg] = cli_now() - t0;
+        sono_codec_stream_free(x.dec);
+        if (err) {
+            rc = cli_fail_sono("bench --generate", err);
+            break;
+        }
+        frames[cfg] = n_frames;
+        fps[cfg] = (double)n_frames / (secs[cfg] - x.t_dec);
+        xrt[cfg] = x.dec ? (double)n_frames / fr / secs[cfg] : 0;
+    }
+    if (!rc) {
+        double gemm = sgemm_gflops(c->n_threads), rss = peak_rss_mib();
+        double mparams = (double)sono_lm_n_params(lm) / 1e6;
+        if (json) {
+            char name[256];
+            json_escape(name, sizeof name, sono_lm_name(lm));
+            printf("{\"mode\": \"generate\", \"lm\": \"%s\", \"random\": %s, \"params_m\": %.3f, \"width\": %d, "
+                   "\"layers\": %d, \"heads\": %d, \"context\": %d, \"codebooks\": %d, \"codebook_size\": %d, "
+                   "\"frame_rate\": %.3f, \"threads\": %d, \"frames\": %lld, \"lm_frames_per_s\": %.2f, "
+                   "\"lm_frames_per_s_cfg\": %.2f, \"x_realtime_with_codec\": %.3f, \"x_realtime_with_codec_cfg\": %.3f, "
+                   "\"sgemm_gflops\": %.2f, \"peak_rss_mib\": %.1f}\n",
+                   name, lm_config ? "true" : "false", mparams, sono_lm_width(lm), sono_lm_n_layers(lm),
+                   sono_lm_n_heads(lm), sono_lm_context(lm), sono_lm_n_codebooks(lm), sono_lm_codebook_size(lm), fr,
+                   c->n_threads, (long long)frames[0], fps[0], fps[1], xrt[0], xrt[1], gemm, rss);
+        } else {
+            printf("lm          %s%s: %.2f M parameters (%.1f MB float32), width %d, %d layers, %d heads, context %d, "
+                   "%d codebooks of %d; %d thread%s\n",
+                   sono_lm_name(lm), lm_config ? " (random weights)" : "", mparams, mparams * 4, sono_lm_width(lm),
+                   sono_lm_n_layers(lm), sono_lm_n_heads(lm), sono_lm_context(lm), sono_lm_n_codebooks(lm),
+                   sono_lm_codebook_size(lm), c->n_threads, c->n_threads == 1 ? "" : "s");
+            printf("codec       %s, %.2f frames/s%s\n", sono_codec_name(codec), fr,
+                   x.buf && xrt[0] > 0 ? "" : " (no live decoder: LM only)");
+            for (int cfg = 0; cfg < 2; cfg++)
+                printf("generate    %-16s %lld frames in %.2f s: LM %.1f frames/s (%.2fx realtime); with decoding %.2fx realtime\n",
+                       cfg ? "CFG (batch 2):" : "no CFG (batch 1):", (long long)frames[cfg], secs[cfg], fps[cfg],
+                       fps[cfg] / fr, xrt[cfg]);
+            printf("sgemm       512x512x4096: %.2f GFLOP/s\n", gemm);
+            printf("peak RSS    %.1f MiB\n", rss);
+        }
+        if (fflush(stdout) != 0) rc = cli_fail_errno("<stdout>", errno);
+    }
+    free(x.buf);
+    sono_lm_free(lm);
+    sono_codec_free(codec);
+    return rc;
+}
+
 static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     cli_common c;
     cli_common_init(&c);
     const char *model = "default";
     double seconds = 10, kbps_opt = 0;
-    int json = 0, train = 0;
+    int json = 0, train = 0, gen = 0;
     long steps = 20;
-    const char *config_file = NULL, *tok_file = NULL, *text_file = NULL;
+    const char *config_file = NULL, *tok_file = NULL, *text_file = NULL, *lm_config = NULL, *codec_arg = NULL;
+    int model_given = 0;
     cli_parser p;
     if (cli_parse_init(&p, cmd, argc, argv) != 0) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
     int key, rc = -1;
@@ -325,7 +496,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     while (rc < 0 && (key = cli_parse_next(&p, &arg)) != -1) {
         if (cli_common_opt(&c, cmd, key, arg, &rc)) continue;
         switch (key) {
-        case 'm': model = arg; break;
+        case 'm': model = arg, model_given = 1; break;
         case 's':
             if (cli_parse_double(arg, 0.1, 36000, &seconds))
                 rc = cli_usage_error(cmd, "--seconds wants a number from 0.1 to 36000, not '%s'", arg);
@@ -339,6 +510,9 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
         case OPT_CONFIG: config_file = arg; break;
         case OPT_TOKENIZER: tok_file = arg; break;
         case OPT_TEXT: text_file = arg; break;
+        case OPT_GENERATE: gen = 1; break;
+        case OPT_LM_CONFIG: lm_config = arg; break;
+        case OPT_CODEC: codec_arg = arg; break;
         case OPT_STEPS:
             if (cli_parse_int(arg, 1, 100000, &steps)) rc = cli_usage_error(cmd, "--steps wants 1 to 100000, not '%s'", arg);
             break;
@@ -352,7 +526,11 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     if (config_file && !train) return cli_usage_error(cmd, "--config goes with --train");
     if (text_file && !tok_file) return cli_usage_error(cmd, "--text goes with --tokenizer");
     if (tok_file && train) return cli_usage_error(cmd, "--tokenizer and --train are two benchmarks: one at a time");
+    if (gen && (train || tok_file)) return cli_usage_error(cmd, "--generate is a benchmark of its own: one at a time");
+    if ((lm_config || codec_arg) && !gen) return cli_usage_error(cmd, "--lm-config and --codec go with --generate");
+    if (gen && !lm_config == !model_given) return cli_usage_error(cmd, "--generate times -m LM or a random --lm-config: one of them");
     cli_install_log(&c);
+    if (gen) return bench_generate(&c, model, codec_arg, lm_config, kbps_opt, seconds, json);
     if (tok_file) return bench_tokenizer(tok_file, text_file, json);
     if (train) return bench_train(&c, steps, json, config_file);
 

@@ -104,16 +104,6 @@ static void ctx_free(detok_ctx *x) {
     x->n = 0;
 }
 
-/* Output format for a path: --format, else its extension when writable.
- * Returns NULL when neither gives a writable format. */
-static const char *format_for(const char *fmt_opt, const char *path) {
-    if (fmt_opt) return fmt_opt;
-    if (!strcmp(path, "-")) return "wav";
-    const char *ext = cli_path_ext(path);
-    if (!*ext) return "wav";
-    return sono_audio_can_write(ext) ? ext : NULL;
-}
-
 static double tokens_seconds(const sono_tokens *t) {
     return t->sample_rate > 0 ? (double)t->n_samples / t->sample_rate : 0;
 }
@@ -445,7 +435,7 @@ static int archive_extract_all(detok_ctx *x, sono_archive *a, const char *archiv
 /* Decode entry i into OUTPUT. */
 static int archive_entry_at(detok_ctx *x, sono_archive *a, const char *archive, int i) {
     const detok_opts *o = x->o;
-    const char *fmt = format_for(o->format, o->output);
+    const char *fmt = cli_audio_format(o->format, o->output);
     if (!fmt)
         return cli_fail(CLI_EXIT_USAGE, NULL, "cannot write '%s': use .wav, .flac, .ogg, .opus or --format", o->output);
     sono_tokens *t = NULL;
@@ -573,7 +563,7 @@ static int run_detokenize(const cli_cmd *cmd, int argc, char **argv) {
     }
 
     const char *fmt = NULL;
-    if (o.output && !(fmt = format_for(o.format, o.output)))
+    if (o.output && !(fmt = cli_audio_format(o.format, o.output)))
         return cli_usage_error(cmd, "cannot write '%s': use .wav, .flac, .ogg, .opus or --format", o.output);
     uint8_t *data = NULL;
     size_t n = 0;

@@ -18,5 +18,6 @@ extern const cli_cmd cmd_tokenize_text;
 extern const cli_cmd cmd_train_lm;
 extern const cli_cmd cmd_train_probe;
 extern const cli_cmd cmd_probe;
+extern const cli_cmd cmd_generate;
 
 #endif

@@ -121,6 +121,21 @@ SONO_API int sono_codec_encoder_finish(sono_codec_stream *s, sono_tokens **out);
 SONO_API sono_codec_stream *sono_codec_decoder_stream(const sono_codec *c, const sono_tokens *t, int *err);
 SONO_API int64_t sono_codec_decoder_pull(sono_codec_stream *s, float *pcm, int64_t max_samples);
 
+/* Live decoding, for codes that arrive over time (a generator's frames):
+ * push frames as they come, pull the audio decoded so far, end when no
+ * more follow. A codec that decodes whole segments (48 kHz EnCodec) has no
+ * live decoder: SONO_E_UNSUPPORTED. Frames are decoded 64 at a time (and at
+ * the end); n frames give n * hop samples per channel in all, equal to
+ * sono_codec_decode of the same codes. */
+SONO_API sono_codec_stream *sono_codec_decoder_live(const sono_codec *c, int n_q, int *err);
+/* Push n_frames frames of n_q codes, codes[q * stride + f] (codebook-major).
+ * 0, or SONO_E_RANGE for a code out of range (nothing is taken). */
+SONO_API int sono_codec_decoder_push(sono_codec_stream *s, const int32_t *codes, int64_t stride, int64_t n_frames);
+/* No more frames: decode what is left. 0 or a negative error. */
+SONO_API int sono_codec_decoder_end(sono_codec_stream *s);
+/* sono_codec_decoder_pull on a live stream returns what is ready, 0 when
+ * nothing is (yet, or any more after sono_codec_decoder_end). */
+
 SONO_API void sono_codec_stream_free(sono_codec_stream *s);
 
 #ifdef __cplusplus

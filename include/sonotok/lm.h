@@ -1,6 +1,6 @@
 /* sonotok token LM: a decoder-only transformer over mixed text and audio
- * tokens (see lm/README.md). This header loads an LM file and says what the
- * model is; generation is added here by the generation API.
+ * tokens (see lm/README.md). This header loads an LM file, says what the
+ * model is, and generates codes with it (sono_lm_generate, below).
  *
  *   int err;
  *   sono_lm *lm = sono_lm_load("lm.safetensors", &err);
@@ -16,7 +16,20 @@
  * (sono_vocab_layout_to_json), the text tokenizer's file (base64) and the
  * codec it was trained for (name and content hash). Byte layout: lm/README.md.
  *
- * A sono_lm is immutable after loading and may be shared between threads. */
+ * Generation: continue an audio prompt's codes, or write audio for a caption,
+ * frame by frame; each finished frame goes to a callback (e.g. a codec
+ * decoder stream, sono_codec_decoder_live), so audio can be rendered while
+ * the model runs.
+ *
+ *   sono_lm_generate_params g = sono_lm_generate_default_params();
+ *   g.task = SONO_LM_TASK_TTA; g.text = "a dog barks"; g.max_frames = 375; g.n_threads = 2;
+ *   int64_t F = sono_lm_generate_max_frames(lm, &g);       // frames per output, or an error
+ *   int32_t *codes = malloc(sizeof(int32_t) * g.n_outputs * K * F);
+ *   int64_t n_frames[1];
+ *   int rc = sono_lm_generate(lm, &g, on_frame, user, codes, n_frames);
+ *
+ * A sono_lm is immutable after loading and may be shared between threads;
+ * each sono_lm_generate call has its own state (KV cache, random streams). */
 #ifndef SONOTOK_LM_H
 #define SONOTOK_LM_H
 
@@ -67,6 +80,76 @@ SONO_API double sono_lm_frame_rate(const sono_lm *lm);
  * sono_codec_hash) are the codec the LM was trained for; else
  * SONO_E_MODEL_MISMATCH with a detail line naming both codecs. */
 SONO_API int sono_lm_check_codec(const sono_lm *lm, const char *codec_name, const uint8_t codec_hash[16]);
+
+/* ---- generation ----
+ *
+ * The model reads what it was trained on: [task] [caption ids] [<sep>] then
+ * audio steps (codebook k delayed by k steps, MusicGen's pattern), and
+ * writes one step, i.e. K codes, per position. A prompt's codes are the
+ * first steps; the generator forces the slots it knows (the prompt's late
+ * codebooks, <empty> before a codebook starts, <end-audio> after the end)
+ * and samples the others. An output stops when codebook 0 draws
+ * <end-audio> (not before min_frames), or at max_frames.
+ *
+ * Classifier-free guidance, where there is a caption to drop (tta) and cfg
+ * is not 1: each output runs a second sequence with the caption replaced
+ * by <uncond>, in the same batched step, and samples from
+ * uncond + cfg * (cond - uncond). continue has no caption, hence no CFG.
+ *
+ * Output i draws from its own random stream, derived from (seed, i): the
+ * first output of n_outputs = 3 is the output of n_outputs = 1, and the
+ * codes are the same on any n_threads. Greedy or low-temperature sampling
+ * can fall into a loop (the same few frames again and again), as LMs do;
+ * temperature near 1 with top-k (MusicGen's 250) avoids it in practice. */
+
+enum sono_lm_task {
+    SONO_LM_TASK_CONTINUE = 0, /* continue the prompt (none: start from nothing); no caption */
+    SONO_LM_TASK_TTA = 1,      /* text to audio: a caption; a prompt is optional (the audio's start) */
+    SONO_LM_TASK_TTS = 2,      /* text to speech: reserved (SONO_E_UNSUPPORTED) */
+};
+
+#define SONO_LM_MAX_OUTPUTS 8  /* outputs of one call */
+
+typedef struct {
+    int task;                 /* SONO_LM_TASK_*. Default CONTINUE */
+    const char *text;         /* caption, NUL-terminated bytes (UTF-8), NULL or "": none. Default NULL */
+    const int32_t *prompt;    /* prompt codes [K][n_prompt_frames] (codebook-major, each < codebook size), or NULL */
+    int64_t n_prompt_frames;  /* default 0 */
+    int64_t max_frames;       /* most new frames per output; 0: as many as the context holds. Default 0 */
+    int64_t min_frames;       /* <end-audio> is not drawn before this many new frames. Default 0 */
+    float temperature;        /* logits / temperature; <= 0: greedy. Default 1 */
+    int top_k;                /* keep the k most likely codes; 0: all. Default 250 */
+    float top_p;              /* then the smallest set holding this much probability; 1: off. Default 1 */
+    float cfg;                /* guidance scale (tta). Default 3 */
+    uint64_t seed;            /* default 1 */
+    int n_outputs;            /* candidates generated together, 1..SONO_LM_MAX_OUTPUTS. Default 1 */
+    int n_threads;            /* threads for the model. Default 1 */
+} sono_lm_generate_params;
+
+SONO_API sono_lm_generate_params sono_lm_generate_default_params(void);
+
+/* Called once for every completed new frame of every output, in step order
+ * (frame by frame, outputs in order within a step): codes [K] are the
+ * frame's codes, one per codebook; frame counts from 0, the prompt's frames
+ * not included. Return 0 to go on; anything else stops the generation and
+ * sono_lm_generate returns it. */
+typedef int (*sono_lm_frame_fn)(void *user, int output, int64_t frame, const int32_t *codes);
+
+/* New frames per output that the context allows for p (its max_frames, or
+ * what the context holds when that is 0), after checking p: > 0, or
+ * SONO_E_ARG (bad parameters: detail names them), SONO_E_UNSUPPORTED (tts),
+ * SONO_E_RANGE (a prompt code out of range), SONO_E_LIMIT (the caption is
+ * longer than half the context, as in training; or the prompt, caption and
+ * max_frames pass the context). */
+SONO_API int64_t sono_lm_generate_max_frames(const sono_lm *lm, const sono_lm_generate_params *p);
+
+/* Generate p->n_outputs outputs. on_frame (NULL: none) receives each frame
+ * as it completes. codes (NULL: not wanted) receives every output's frames,
+ * [n_outputs][K][F] with F = sono_lm_generate_max_frames(lm, p), and
+ * n_frames (NULL: not wanted) [n_outputs] their counts. 0, an error of
+ * sono_lm_generate_max_frames, SONO_E_NOMEM, or on_frame's non-zero value. */
+SONO_API int sono_lm_generate(const sono_lm *lm, const sono_lm_generate_params *p, sono_lm_frame_fn on_frame,
+                              void *user, int32_t *codes, int64_t *n_frames);
 
 #ifdef __cplusplus
 }

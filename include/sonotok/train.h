@@ -32,6 +32,8 @@
 #include <stdio.h>
 #include "sonotok/tokenizer.h"
 #include "sonotok/probe.h"
+#include "sonotok/codec.h"
+#include "sonotok/lm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -306,6 +308,14 @@ SONO_API int sono_lm_trainer_export(sono_lm_trainer *t, const char *path);
  * max_sequences. *loss and loss_cb [K] (may be NULL) get the means. 0,
  * SONO_E_ARG without a held-out manifest, or a negative error. */
 SONO_API int sono_lm_trainer_eval(sono_lm_trainer *t, int max_sequences, double *loss, double *loss_cb);
+/* An LM with random weights (GPT-2's initialisation from seed) of the given
+ * sizes (rotary positions), a byte-level tokenizer (no merges), made for
+ * codec (its identity, codebook size and frame rate, n_codebooks of its
+ * codebooks): for timing generation (bench --generate) before a trained
+ * model exists. Free with sono_lm_free. NULL with *err set (SONO_E_ARG /
+ * SONO_E_RANGE for bad sizes, SONO_E_NOMEM). */
+SONO_API sono_lm *sono_lm_random(const sono_codec *codec, int n_codebooks, int width, int n_layer, int n_head,
+                                 int context, uint64_t seed, int *err);
 /* ---- the linear probe (sonotok/probe.h): training ---- */
 
 typedef struct {

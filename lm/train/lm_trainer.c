@@ -552,6 +552,41 @@ int sono_lm_trainer_export(sono_lm_trainer *t, const char *path) {
     return sn_lm_file_save(path, name, t->m, t->tok, &t->codec);
 }
 
+sono_lm *sono_lm_random(const sono_codec *codec, int n_codebooks, int width, int n_layer, int n_head, int context,
+                        uint64_t seed, int *err) {
+    int rc = 0;
+    sono_lm *lm = calloc(1, sizeof *lm);
+    sono_bpe_train_params bp = sono_bpe_train_default_params();
+    bp.n_vocab = bp.n_special + 256; /* the bytes, no merges */
+    sono_bpe_trainer *bt = lm ? sono_bpe_trainer_new(&bp, &rc) : NULL;
+    if (!lm) rc = sn_fail(SONO_E_NOMEM, "out of memory");
+    if (bt) lm->tok = sono_bpe_trainer_finish(bt, &rc);
+    sono_bpe_trainer_free(bt);
+    if (!lm || !lm->tok) goto fail;
+    if (n_codebooks < 1 || n_codebooks > sono_codec_max_codebooks(codec)) {
+        rc = sn_fail(SONO_E_RANGE, "lm: %d codebooks; codec %s has %d", n_codebooks, sono_codec_name(codec),
+                     sono_codec_max_codebooks(codec));
+        goto fail;
+    }
+    sn_lm_config c = sn_lm_config_default();
+    c.V_text = sono_tokenizer_n_vocab(lm->tok);
+    c.K = n_codebooks;
+    c.codebook_size = sono_codec_codebook_size(codec);
+    c.C = width; c.n_layer = n_layer; c.n_head = n_head; c.T_max = context;
+    if ((rc = sn_lm_new(&c, &lm->m)) || (rc = sono_vocab_layout_for(lm->tok, c.K, c.codebook_size, &lm->vocab))) goto fail;
+    sn_lm_init_params(lm->m, seed);
+    snprintf(lm->name, sizeof lm->name, "random-%dx%d", width, n_layer);
+    snprintf(lm->codec_name, sizeof lm->codec_name, "%s", sono_codec_name(codec));
+    sono_codec_hash(codec, lm->codec_hash);
+    lm->frame_rate = sono_codec_frame_rate(codec);
+    if (err) *err = 0;
+    return lm;
+fail:
+    sono_lm_free(lm);
+    if (err) *err = rc;
+    return NULL;
+}
+
 int64_t sono_lm_trainer_steps_done(const sono_lm_trainer *t) { return t->step; }
 const sono_lm_train_stats *sono_lm_trainer_last_stats(const sono_lm_trainer *t) { return &t->stats; }
 const sono_lm_train_params *sono_lm_trainer_params(const sono_lm_trainer *t) { return &t->p; }
