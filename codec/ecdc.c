@@ -338,12 +338,12 @@ int sn_ecdc_decode(const uint8_t *buf, size_t n, const ecdc_layout *g, sono_toke
     size_t avail = n - info.header_bytes;
     int64_t n_seg = ecdc_n_segments(g, info.n_samples);
     if (n_seg <= ECDC_MAX_SEGMENTS && (uint64_t)n_seg * (g->scaled ? ECDC_SCALE_BYTES + 1 : 1) > avail)
-        return sn_fail(SONO_E_TRUNCATED, "ecdc: %lld samples make %lld segments; the file ends %zu bytes after its metadata",
+        return sn_fail(SONO_E_TRUNCATED, "ecdc: the file ends early: %lld samples make %lld segments, it has %zu bytes of codes",
                        (long long)info.n_samples, (long long)n_seg, avail);
     ecdc_plan p;
     if ((rc = ecdc_plan_for(g, info.n_samples, info.n_q, bits, &p))) return rc;
     if (p.payload_bytes > avail)
-        return sn_fail(SONO_E_TRUNCATED, "ecdc: the codes of %lld samples take %llu bytes; the file has %zu",
+        return sn_fail(SONO_E_TRUNCATED, "ecdc: the file ends early: the codes of %lld samples take %llu bytes, it has %zu",
                        (long long)info.n_samples, (unsigned long long)p.payload_bytes, avail);
     if (p.payload_bytes < avail)
         return sn_fail(SONO_E_FORMAT, "ecdc: %llu bytes after the codes of %lld samples",
