@@ -21,7 +21,7 @@
 
 static const char *g_dir = ".";
 
-static const char *const CASES[] = {"e24_1k5", "e24_6k", "e48_3k", "e48_6k"};
+static const char *const CASES[] = {"e24_1k5", "e24_6k", "e48_3k", "e48_6k", "e48_two"};
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 
 static int layout_for(const char *model, ecdc_layout *g) {

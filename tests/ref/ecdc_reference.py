@@ -43,12 +43,14 @@ import encodec_ref as R  # noqa: E402
 # The lengths give a last byte with padding bits (24 kHz, 1.5 kbps: 77 frames
 # x 2 codebooks x 10 bits), and for 48 kHz (segments of 48000 samples every
 # 47520) two short segments at the end (95100: 150, 149 and 1 frames) or one
-# (100000: 150, 150, 16).
+# (100000: 150, 150, 16); 95040 is two strides exactly, two segments (150
+# and 149 frames), where a stride one sample short would make three.
 CASES = [
     ("e24_1k5", "encodec_24khz", 1.5, 24500, 1),
     ("e24_6k", "encodec_24khz", 6.0, 16000, 2),
     ("e48_3k", "encodec_48khz", 3.0, 95100, 3),
     ("e48_6k", "encodec_48khz", 6.0, 100000, 4),
+    ("e48_two", "encodec_48khz", 3.0, 95040, 5),
 ]
 
 
