@@ -97,20 +97,19 @@ run 2 "LM and an unknown model: the LM is the error" $NOMODELS "$S" detokenize l
 expect "LM before the model" err_has "entropy-coded LM"
 mk_ecdc same.ecdc '{"m": "tiny24", "al": 10400, "nc": 4, "lm": false}' t24.ecdc
 expect "mk_ecdc remakes the file" cmp -s same.ecdc t24.ecdc
-mk_ecdc al.ecdc '{"m": "tiny24", "al": 99999999999999999999, "nc": 4, "lm": false}' t24.ecdc
-bad 2 "absurd al" al.ecdc
-mk_ecdc al2.ecdc '{"m": "tiny24", "al": 4000000000000000, "nc": 4, "lm": false}' t24.ecdc
-bad 2 "al beyond 2^32 frames" al2.ecdc
-mk_ecdc al3.ecdc '{"m": "tiny24", "al": 100000000, "nc": 4, "lm": false}' t24.ecdc
-bad 2 "al longer than the codes" al3.ecdc
-mk_ecdc al0.ecdc '{"m": "tiny24", "al": 0, "nc": 4, "lm": false}' t24.ecdc
-bad 2 "al 0" al0.ecdc
-mk_ecdc alneg.ecdc '{"m": "tiny24", "al": -10400, "nc": 4, "lm": false}' t24.ecdc
-bad 2 "negative al" alneg.ecdc
-mk_ecdc nc.ecdc '{"m": "tiny24", "al": 10400, "nc": 9, "lm": false}' t24.ecdc
-bad 2 "more codebooks than the model" nc.ecdc
-mk_ecdc json.ecdc '{"m": "tiny24", "al": 10400, "nc": 4, "lm": false' t24.ecdc
-bad 2 "metadata not JSON" json.ecdc
+# metadata that does not fit the codes or the model, or is not JSON
+while IFS='|' read -r desc json; do
+    mk_ecdc meta.ecdc "$json" t24.ecdc
+    bad 2 "$desc" meta.ecdc
+done <<'EOF'
+absurd al|{"m": "tiny24", "al": 99999999999999999999, "nc": 4, "lm": false}
+al beyond 2^32 frames|{"m": "tiny24", "al": 4000000000000000, "nc": 4, "lm": false}
+al longer than the codes|{"m": "tiny24", "al": 100000000, "nc": 4, "lm": false}
+al 0|{"m": "tiny24", "al": 0, "nc": 4, "lm": false}
+negative al|{"m": "tiny24", "al": -10400, "nc": 4, "lm": false}
+more codebooks than the model|{"m": "tiny24", "al": 10400, "nc": 9, "lm": false}
+metadata not JSON|{"m": "tiny24", "al": 10400, "nc": 4, "lm": false
+EOF
 { cat t24.ecdc; printf 'x'; } > trailing.ecdc
 bad 2 "a byte after the codes" trailing.ecdc
 mk_ecdc path.ecdc '{"m": "../tiny24", "al": 10400, "nc": 4, "lm": false}' t24.ecdc

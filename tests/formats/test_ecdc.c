@@ -53,7 +53,7 @@ static uint8_t *read_all(const char *path, size_t *n) {
 }
 
 /* One reference case: its .ecdc bytes, and the codes, scales and metadata it
- * was written from, as tokens. */
+ * was written from, as tokens. load_case frees what it made when it fails. */
 typedef struct {
     uint8_t *ecdc;
     size_t n;
@@ -77,7 +77,10 @@ static int load_case(const char *name, ref_case *c) {
     sono_tensors *ts = NULL;
     int rc = sn_safetensors_load(path, &ts);
     CHECK_MSG(rc == 0, "%s: %s", path, sono_last_error());
-    if (!c->ecdc || rc) return -1;
+    if (!c->ecdc || rc) {
+        free(c->ecdc);
+        return -1;
+    }
     json_object *meta = json_tokener_parse(ts->metadata ? ts->metadata : "");
     const sono_tensor *codes = sn_tensors_find(ts, "codes"), *scales = sn_tensors_find(ts, "scales");
     const char *model = meta_str(meta, "m");
@@ -86,6 +89,7 @@ static int load_case(const char *name, ref_case *c) {
     if (!ok) {
         json_object_put(meta);
         sn_tensors_free(ts);
+        free(c->ecdc);
         return -1;
     }
     int n_q = (int)codes->shape[0];
@@ -119,65 +123,59 @@ static void free_case(ref_case *c) {
 }
 
 /* Our writer gives the reference's bytes; our reader gives the reference's codes. */
-static void test_reference(void) {
-    for (size_t k = 0; k < N_CASES; k++) {
-        ref_case c;
-        if (load_case(CASES[k], &c)) {
-            free_case(&c);
-            continue;
-        }
-        uint8_t *buf = NULL;
-        size_t n = 0;
-        int rc = sn_ecdc_encode(c.t, &c.g, &buf, &n);
-        CHECK_MSG(rc == 0, "%s: encode: %s", CASES[k], sono_last_error());
-        size_t first = 0;
-        while (rc == 0 && first < n && first < c.n && buf[first] == c.ecdc[first]) first++;
-        CHECK_MSG(rc == 0 && n == c.n && first == n, "%s: our %zu bytes differ from the reference's %zu at byte %zu",
-                  CASES[k], n, c.n, first);
-        free(buf);
+static void check_reference(const char *name, const ref_case *c) {
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int rc = sn_ecdc_encode(c->t, &c->g, &buf, &n);
+    CHECK_MSG(rc == 0, "%s: encode: %s", name, sono_last_error());
+    size_t first = 0;
+    while (rc == 0 && first < n && first < c->n && buf[first] == c->ecdc[first]) first++;
+    CHECK_MSG(rc == 0 && n == c->n && first == n, "%s: our %zu bytes differ from the reference's %zu at byte %zu",
+              name, n, c->n, first);
+    free(buf);
 
-        sono_tokens *t = NULL;
-        rc = sn_ecdc_decode(c.ecdc, c.n, &c.g, &t);
-        CHECK_MSG(rc == 0, "%s: decode: %s", CASES[k], sono_last_error());
-        if (rc == 0) {
-            CHECK(t->n_q == c.t->n_q && t->n_frames == c.t->n_frames && t->n_samples == c.t->n_samples);
-            CHECK_MSG(t->n_segments == c.n_seg_listed, "%s: %d segments, the reference made %d", CASES[k],
-                      t->n_segments, c.n_seg_listed);
-            CHECK(!strcmp(t->model_name, c.t->model_name));
-            CHECK(t->sample_rate == c.g.sample_rate && t->codebook_size == 1024);
-            CHECK_MSG(!memcmp(t->codes, c.t->codes, (size_t)t->n_q * (size_t)t->n_frames * sizeof(int32_t)),
-                      "%s: codes differ", CASES[k]);
-            CHECK((t->scales == NULL) == (c.t->scales == NULL));
-            if (t->scales && c.t->scales && t->n_segments == c.n_seg_listed)
-                CHECK_MSG(!memcmp(t->scales, c.t->scales, (size_t)t->n_segments * sizeof(float)),
-                          "%s: scales differ", CASES[k]);
-        }
-        sono_tokens_free(t);
-        sono_ecdc_info info;
-        CHECK(sono_ecdc_probe(c.ecdc, c.n, &info) == 0 && info.n_q == c.t->n_q &&
-              info.n_samples == c.t->n_samples && !strcmp(info.model_name, c.t->model_name));
-        free_case(&c);
+    sono_tokens *t = NULL;
+    rc = sn_ecdc_decode(c->ecdc, c->n, &c->g, &t);
+    CHECK_MSG(rc == 0, "%s: decode: %s", name, sono_last_error());
+    if (rc == 0) {
+        CHECK(t->n_q == c->t->n_q && t->n_frames == c->t->n_frames && t->n_samples == c->t->n_samples);
+        CHECK_MSG(t->n_segments == c->n_seg_listed, "%s: %d segments, the reference made %d", name,
+                  t->n_segments, c->n_seg_listed);
+        CHECK(!strcmp(t->model_name, c->t->model_name));
+        CHECK(t->sample_rate == c->g.sample_rate && t->codebook_size == 1024);
+        CHECK_MSG(!memcmp(t->codes, c->t->codes, (size_t)t->n_q * (size_t)t->n_frames * sizeof(int32_t)),
+                  "%s: codes differ", name);
+        CHECK((t->scales == NULL) == (c->t->scales == NULL));
+        if (t->scales && c->t->scales && t->n_segments == c->n_seg_listed)
+            CHECK_MSG(!memcmp(t->scales, c->t->scales, (size_t)t->n_segments * sizeof(float)),
+                      "%s: scales differ", name);
     }
+    sono_tokens_free(t);
+    sono_ecdc_info info;
+    CHECK(sono_ecdc_probe(c->ecdc, c->n, &info) == 0 && info.n_q == c->t->n_q &&
+          info.n_samples == c->t->n_samples && !strcmp(info.model_name, c->t->model_name));
 }
 
 /* A cut at any length is TRUNCATED, and nothing is returned. */
-static void test_truncated(void) {
+static void check_truncated(const char *name, const ref_case *c) {
+    int bad = 0;
+    for (size_t cut = 0; cut < c->n; cut++) {
+        sono_tokens *t = (sono_tokens *)&bad;
+        int rc = sn_ecdc_decode(c->ecdc, cut, &c->g, &t);
+        if (rc != SONO_E_TRUNCATED || t != NULL) {
+            if (!bad) fprintf(stderr, "%s cut at %zu: %d %s\n", name, cut, rc, sono_last_error());
+            bad++;
+        }
+    }
+    CHECK_MSG(bad == 0, "%s: %d of %zu cuts not TRUNCATED", name, bad, c->n);
+}
+
+static void test_cases(void) {
     for (size_t k = 0; k < N_CASES; k++) {
         ref_case c;
-        if (load_case(CASES[k], &c)) {
-            free_case(&c);
-            continue;
-        }
-        int bad = 0;
-        for (size_t cut = 0; cut < c.n; cut++) {
-            sono_tokens *t = (sono_tokens *)&bad;
-            int rc = sn_ecdc_decode(c.ecdc, cut, &c.g, &t);
-            if (rc != SONO_E_TRUNCATED || t != NULL) {
-                if (!bad) fprintf(stderr, "%s cut at %zu: %d %s\n", CASES[k], cut, rc, sono_last_error());
-                bad++;
-            }
-        }
-        CHECK_MSG(bad == 0, "%s: %d of %zu cuts not TRUNCATED", CASES[k], bad, c.n);
+        if (load_case(CASES[k], &c)) continue;
+        check_reference(CASES[k], &c);
+        check_truncated(CASES[k], &c);
         free_case(&c);
     }
 }
@@ -204,10 +202,9 @@ static void expect_fail(const char *what, const uint8_t *b, size_t n, const ecdc
 
 static void test_refused(void) {
     ref_case a, b;
-    int ra = load_case("e24_1k5", &a), rb = load_case("e48_3k", &b);
-    if (ra || rb) {
+    if (load_case("e24_1k5", &a)) return;
+    if (load_case("e48_3k", &b)) {
         free_case(&a);
-        free_case(&b);
         return;
     }
     static const struct {
@@ -353,7 +350,7 @@ static void test_names(void) {
         snprintf(t->model_name, sizeof t->model_name, "%s", cases[i].name);
         t->n_samples = 1;
         t->codes[0] = 1023;
-        uint8_t *buf = NULL;
+    uint8_t *buf = NULL;
         size_t n = 0;
         int rc = sn_ecdc_encode(t, &g, &buf, &n);
         size_t jl = strlen(cases[i].json);
@@ -459,7 +456,7 @@ static void test_random(void) {
         t->n_samples = al;
         for (int64_t i = 0; i < n_q * frames; i++) t->codes[i] = (int32_t)(tu_rand() % (uint64_t)g.codebook_size);
         for (int64_t i = 0; g.scaled && i < seg; i++) t->scales[i] = tu_uniform(0, 2);
-        uint8_t *buf = NULL;
+    uint8_t *buf = NULL;
         size_t n = 0;
         int rc = sn_ecdc_encode(t, &g, &buf, &n);
         char json[128];
@@ -483,8 +480,7 @@ static void test_random(void) {
 
 int main(int argc, char **argv) {
     if (argc > 1) g_dir = argv[1];
-    test_reference();
-    test_truncated();
+    test_cases();
     test_refused();
     test_names();
     test_writer_refuses();
