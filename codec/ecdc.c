@@ -223,7 +223,8 @@ int sono_ecdc_probe(const uint8_t *buf, size_t n, sono_ecdc_info *info) {
     if (buf[4] != 0) return sn_fail(SONO_E_UNSUPPORTED, "ecdc: version %u (only version 0 exists)", buf[4]);
     uint32_t meta = ecdc_rd_be32(buf + 5);
     if (meta == 0) return sn_fail(SONO_E_FORMAT, "ecdc: the metadata is empty");
-    if (meta > ECDC_MAX_META) return sn_fail(SONO_E_LIMIT, "ecdc: metadata of %u bytes (at most %d)", meta, ECDC_MAX_META);
+    if (meta > ECDC_MAX_META)
+        return sn_fail(SONO_E_LIMIT, "ecdc: metadata of %u bytes (at most %d)", meta, ECDC_MAX_META);
     if (n - ECDC_PREAMBLE < meta)
         return sn_fail(SONO_E_TRUNCATED, "ecdc: the file ends %zu bytes into %u bytes of metadata", n - ECDC_PREAMBLE,
                        meta);
@@ -264,9 +265,11 @@ int sn_ecdc_encode(const sono_tokens *t, const ecdc_layout *g, uint8_t **buf, si
     int bits = ecdc_layout_bits(g);
     if (bits < 0) return bits;
     if (!t || !t->codes) return sn_fail(SONO_E_ARG, "ecdc: no tokens");
-    if (t->n_q < 1 || t->n_q > ECDC_MAX_NQ) return sn_fail(SONO_E_ARG, "ecdc: %d codebooks (1 to %d)", t->n_q, ECDC_MAX_NQ);
+    if (t->n_q < 1 || t->n_q > ECDC_MAX_NQ)
+        return sn_fail(SONO_E_ARG, "ecdc: %d codebooks (1 to %d)", t->n_q, ECDC_MAX_NQ);
     if (t->n_samples < 1 || t->n_samples > ECDC_MAX_SAMPLES)
-        return sn_fail(t->n_samples ? SONO_E_ARG : SONO_E_EMPTY, "ecdc: %lld samples (1 to 2^52)", (long long)t->n_samples);
+        return sn_fail(t->n_samples ? SONO_E_ARG : SONO_E_EMPTY, "ecdc: %lld samples (1 to 2^52)",
+                       (long long)t->n_samples);
     char name[SONO_MODEL_NAME_MAX + 1], json[ECDC_JSON_MAX];
     memcpy(name, t->model_name, SONO_MODEL_NAME_MAX);
     name[SONO_MODEL_NAME_MAX] = 0;
@@ -277,12 +280,12 @@ int sn_ecdc_encode(const sono_tokens *t, const ecdc_layout *g, uint8_t **buf, si
     ecdc_plan p;
     if ((rc = ecdc_plan_for(g, t->n_samples, t->n_q, bits, &p))) return rc;
     if (p.n_frames != t->n_frames)
-        return sn_fail(SONO_E_ARG, "ecdc: the tokens hold %lld frames, but %lld samples make %lld", (long long)t->n_frames,
-                       (long long)t->n_samples, (long long)p.n_frames);
+        return sn_fail(SONO_E_ARG, "ecdc: the tokens hold %lld frames, but %lld samples make %lld",
+                       (long long)t->n_frames, (long long)t->n_samples, (long long)p.n_frames);
     if (g->scaled) {
         if (!t->scales || t->n_segments != p.n_segments)
-            return sn_fail(SONO_E_ARG, "ecdc: the model scales each of %lld segments; the tokens have %s", (long long)p.n_segments,
-                           t->scales ? "another segment count" : "no scales");
+            return sn_fail(SONO_E_ARG, "ecdc: the model scales each of %lld segments; the tokens have %s",
+                           (long long)p.n_segments, t->scales ? "another segment count" : "no scales");
         for (int i = 0; i < t->n_segments; i++)
             if (!isfinite(t->scales[i]) || t->scales[i] < 0)
                 return sn_fail(SONO_E_RANGE, "ecdc: segment %d has scale %g", i, (double)t->scales[i]);
@@ -290,8 +293,8 @@ int sn_ecdc_encode(const sono_tokens *t, const ecdc_layout *g, uint8_t **buf, si
     const size_t F = (size_t)t->n_frames;
     for (size_t i = 0; i < (size_t)t->n_q * F; i++)
         if (t->codes[i] < 0 || t->codes[i] >= g->codebook_size)
-            return sn_fail(SONO_E_RANGE, "ecdc: code %d at codebook %zu frame %zu is outside [0, %d)", t->codes[i], i / F,
-                           i % F, g->codebook_size);
+            return sn_fail(SONO_E_RANGE, "ecdc: code %d at codebook %zu frame %zu is outside [0, %d)", t->codes[i],
+                           i / F, i % F, g->codebook_size);
     size_t total = ECDC_PREAMBLE + json_n + (size_t)p.payload_bytes;
     uint8_t *b = malloc(total);
     if (!b) return sn_fail(SONO_E_NOMEM, "ecdc: no memory for %zu bytes", total);
@@ -338,12 +341,14 @@ int sn_ecdc_decode(const uint8_t *buf, size_t n, const ecdc_layout *g, sono_toke
     size_t avail = n - info.header_bytes;
     int64_t n_seg = ecdc_n_segments(g, info.n_samples);
     if (n_seg <= ECDC_MAX_SEGMENTS && (uint64_t)n_seg * (g->scaled ? ECDC_SCALE_BYTES + 1 : 1) > avail)
-        return sn_fail(SONO_E_TRUNCATED, "ecdc: the file ends early: %lld samples make %lld segments, it has %zu bytes of codes",
+        return sn_fail(SONO_E_TRUNCATED,
+                       "ecdc: the file ends early: %lld samples make %lld segments, it has %zu bytes of codes",
                        (long long)info.n_samples, (long long)n_seg, avail);
     ecdc_plan p;
     if ((rc = ecdc_plan_for(g, info.n_samples, info.n_q, bits, &p))) return rc;
     if (p.payload_bytes > avail)
-        return sn_fail(SONO_E_TRUNCATED, "ecdc: the file ends early: the codes of %lld samples take %llu bytes, it has %zu",
+        return sn_fail(SONO_E_TRUNCATED,
+                       "ecdc: the file ends early: the codes of %lld samples take %llu bytes, it has %zu",
                        (long long)info.n_samples, (unsigned long long)p.payload_bytes, avail);
     if (p.payload_bytes < avail)
         return sn_fail(SONO_E_FORMAT, "ecdc: %llu bytes after the codes of %lld samples",

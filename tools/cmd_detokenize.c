@@ -275,6 +275,10 @@ static int detok_ecdc(detok_ctx *x, const char *input, const uint8_t *data, size
     int exit_code = 0;
     sono_codec *codec = get_codec(x, model, &exit_code);
     if (!codec) return exit_code;
+    /* A .ecdc has no model hash: -m is trusted, but say so when the names differ. */
+    if (strcmp(sono_codec_name(codec), info.model_name))
+        cli_note(&o->common, 1, "%s: made with model \"%s\", decoded with \"%s\" (-m)", input, info.model_name,
+                 sono_codec_name(codec));
     sono_tokens *t = NULL;
     sono_clear_error();
     rc = sono_codec_ecdc_decode(codec, data, n, &t);
