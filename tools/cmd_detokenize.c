@@ -1,9 +1,9 @@
 /* sonotok detokenize: token file, .npy code array, EnCodec .ecdc or archive
  * -> audio. A token file (and a .ecdc) names the model that made it, so -m
  * is optional for them and for archives; the codec refuses tokens from
- * another model. Audio is
- * pulled from the decoder in one-second blocks and written as it comes.
- * Archives can also be listed, verified, or have one entry extracted. */
+ * another model. Audio is pulled from the decoder in one-second blocks and
+ * written as it comes. Archives can also be listed, verified, or have one
+ * entry extracted. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,9 @@
-/* sonotok tokenize: audio file -> token file (.tok, .npy or EnCodec's .ecdc), or a whole
- * folder tree -> one archive. Audio is streamed through the encoder in
- * one-second blocks, so memory stays bounded on long inputs. --shard K/N
- * takes a stable 1/N of a tree's files (by a hash of the relative path), so
- * a job array can split a corpus and merge the archives afterwards. */
+/* sonotok tokenize: audio file -> token file (.tok, .npy or EnCodec's
+ * .ecdc), or a whole folder tree -> one archive. Audio is streamed through
+ * the encoder in one-second blocks, so memory stays bounded on long inputs.
+ * --shard K/N takes a stable 1/N of a tree's files (by a hash of the
+ * relative path), so a job array can split a corpus and merge the archives
+ * afterwards. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
