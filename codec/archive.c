@@ -55,20 +55,10 @@ static const char *ar_name_problem(const char *name, size_t len) {
         unsigned char c = (unsigned char)name[i];
         if (c < 0x20 || c == 0x7F) return "control character in name";
         if (c == '\\') return "backslash in name";
-        if (c < 0x80) continue;
-        /* UTF-8: shortest form, no surrogates, at most U+10FFFF */
-        int k = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
-        if (k < 0 || i + (size_t)k >= len) return "name is not valid UTF-8";
-        uint32_t cp = c & (0x7Fu >> (k + 1));
-        for (int j = 1; j <= k; j++) {
-            unsigned char cc = (unsigned char)name[i + (size_t)j];
-            if ((cc & 0xC0) != 0x80) return "name is not valid UTF-8";
-            cp = cp << 6 | (cc & 0x3F);
-        }
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return "name is not valid UTF-8";
-        i += (size_t)k;
+        uint32_t cp;
+        size_t k = sn_utf8_next((const uint8_t *)name + i, len - i, &cp);
+        if (!k) return "name is not valid UTF-8";
+        i += k - 1;
     }
     return NULL;
 }

@@ -68,6 +68,9 @@ int sn_codec_config_hop(const codec_config *cfg);
 int sn_codec_config_frame_rate(const codec_config *cfg); /* ceil(sample_rate / hop), as EnCodec */
 int64_t sn_codec_config_segment_length(const codec_config *cfg); /* samples, 0 when unsegmented */
 int64_t sn_codec_config_segment_stride(const codec_config *cfg);
+/* The layout a .ecdc of this codec has (tokdata.h). */
+struct ecdc_layout;
+void sn_codec_config_ecdc_layout(const codec_config *cfg, struct ecdc_layout *g);
 
 /* ---- weights ---- */
 

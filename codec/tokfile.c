@@ -77,63 +77,21 @@ void sono_tokens_free(sono_tokens *t) {
 /* ------------------------------------------------------------------------- */
 /* Coder 0: fixed-width packing, LSB first                                   */
 
-typedef struct {
-    uint8_t *p;
-    size_t pos;
-    uint64_t acc;
-    int n;
-} bitw;
-
-static void bitw_put(bitw *w, uint32_t v, int bits) {
-    w->acc |= (uint64_t)v << w->n;
-    w->n += bits;
-    while (w->n >= 8) {
-        w->p[w->pos++] = (uint8_t)w->acc;
-        w->acc >>= 8;
-        w->n -= 8;
-    }
-}
-
-static void bitw_end(bitw *w) {
-    if (w->n > 0) w->p[w->pos++] = (uint8_t)w->acc;
-    w->acc = 0;
-    w->n = 0;
-}
-
-typedef struct {
-    const uint8_t *p;
-    size_t pos, size;
-    uint64_t acc;
-    int n;
-} bitr;
-
-static uint32_t bitr_get(bitr *r, int bits) {
-    while (r->n < bits) {
-        r->acc |= (uint64_t)(r->pos < r->size ? r->p[r->pos] : 0) << r->n;
-        r->pos++;
-        r->n += 8;
-    }
-    uint32_t v = (uint32_t)(r->acc & (((uint64_t)1 << bits) - 1));
-    r->acc >>= bits;
-    r->n -= bits;
-    return v;
-}
-
 static size_t packed_bytes(size_t n_codes, int bits) { return (n_codes * (size_t)bits + 7) / 8; }
 
 static void packed_encode(const int32_t *codes, size_t n_codes, int bits, uint8_t *out) {
-    bitw w = {out, 0, 0, 0};
+    sn_bitw w = {out, 0, 0, 0};
     if (bits == 0) return;
-    for (size_t i = 0; i < n_codes; i++) bitw_put(&w, (uint32_t)codes[i], bits);
-    bitw_end(&w);
+    for (size_t i = 0; i < n_codes; i++) sn_bitw_put(&w, (uint32_t)codes[i], bits);
+    sn_bitw_end(&w);
 }
 
 static int packed_decode(const uint8_t *in, size_t n_in, int bits, int32_t *codes, size_t n_codes) {
     if (n_in != packed_bytes(n_codes, bits))
         return sn_fail(SONO_E_FORMAT, "token file: packed payload is %zu bytes, expected %zu", n_in,
                          packed_bytes(n_codes, bits));
-    bitr r = {in, 0, n_in, 0, 0};
-    for (size_t i = 0; i < n_codes; i++) codes[i] = bits ? (int32_t)bitr_get(&r, bits) : 0;
+    sn_bitr r = {in, 0, n_in, 0, 0};
+    for (size_t i = 0; i < n_codes; i++) codes[i] = bits ? (int32_t)sn_bitr_get(&r, bits) : 0;
     if (r.acc != 0) return sn_fail(SONO_E_FORMAT, "token file: packed payload has non-zero padding bits");
     return 0;
 }
@@ -150,9 +108,9 @@ static size_t planes_bytes(size_t n_codes, int bits) {
 static void planes_build(const int32_t *codes, size_t n_codes, int bits, uint8_t *out) {
     for (size_t i = 0; i < n_codes; i++) out[i] = (uint8_t)codes[i];
     if (bits <= 8) return;
-    bitw w = {out + n_codes, 0, 0, 0};
-    for (size_t i = 0; i < n_codes; i++) bitw_put(&w, (uint32_t)codes[i] >> 8, bits - 8);
-    bitw_end(&w);
+    sn_bitw w = {out + n_codes, 0, 0, 0};
+    for (size_t i = 0; i < n_codes; i++) sn_bitw_put(&w, (uint32_t)codes[i] >> 8, bits - 8);
+    sn_bitw_end(&w);
 }
 
 static int zstd_encode(const int32_t *codes, size_t n_codes, int bits, int level, uint8_t **out, size_t *n_out) {
@@ -197,8 +155,8 @@ static int zstd_decode(const uint8_t *in, size_t n_in, int bits, int32_t *codes,
     for (size_t i = 0; i < n_codes; i++) codes[i] = raw[i];
     int rc = 0;
     if (bits > 8) {
-        bitr r = {raw + n_codes, 0, raw_n - n_codes, 0, 0};
-        for (size_t i = 0; i < n_codes; i++) codes[i] |= (int32_t)(bitr_get(&r, bits - 8) << 8);
+        sn_bitr r = {raw + n_codes, 0, raw_n - n_codes, 0, 0};
+        for (size_t i = 0; i < n_codes; i++) codes[i] |= (int32_t)(sn_bitr_get(&r, bits - 8) << 8);
         if (r.acc != 0) rc = sn_fail(SONO_E_FORMAT, "token file: zstd plane has non-zero padding bits");
     }
     free(raw);

@@ -1,8 +1,9 @@
-/* sonotok detokenize: token file, .npy code array or archive -> audio.
- * A token file names the model that made it, so -m is optional for token
- * files and archives; the codec refuses tokens from another model. Audio is
- * pulled from the decoder in one-second blocks and written as it comes.
- * Archives can also be listed, verified, or have one entry extracted. */
+/* sonotok detokenize: token file, .npy code array, EnCodec .ecdc or archive
+ * -> audio. A token file (and a .ecdc) names the model that made it, so -m
+ * is optional for them and for archives; the codec refuses tokens from
+ * another model. Audio is pulled from the decoder in one-second blocks and
+ * written as it comes. Archives can also be listed, verified, or have one
+ * entry extracted. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@ enum { OPT_LIST = CLI_OPT_LONG, OPT_ENTRY, OPT_VERIFY };
 
 static const cli_opt detokenize_opts[] = {
     CLI_COMMON_OPTS,
-    {'m', "model", "MODEL", "codec model (default: the one named in the token file; required for .npy)"},
+    {'m', "model", "MODEL", "codec model (default: the one named in the token or .ecdc file; required for .npy)"},
     {'r', "rate", "HZ", "output sample rate (default: the model's)"},
     {'f', "format", "FMT", "output format: wav, flac, ogg or opus (default: from OUTPUT's extension)"},
     {'o', "output", "OUTPUT", "audio file, - for stdout (WAV), or a folder for an archive's entries"},
@@ -29,7 +30,7 @@ static int run_detokenize(const cli_cmd *cmd, int argc, char **argv);
 
 const cli_cmd cmd_detokenize = {
     .name = "detokenize",
-    .summary = "Turn codec tokens back into audio (a token file, a .npy, or an archive).",
+    .summary = "Turn codec tokens back into audio (a token file, a .npy, a .ecdc, or an archive).",
     .usage = "[options] INPUT -o OUTPUT\n"
              "       sonotok detokenize [options] ARCHIVE -o DIR\n"
              "       sonotok detokenize ARCHIVE --entry NAME -o OUTPUT\n"
@@ -38,7 +39,10 @@ const cli_cmd cmd_detokenize = {
     .details =
         "INPUT is a token file (the model is the one named in it unless -m says\n"
         "otherwise; a token file from another model is refused), a .npy array\n"
-        "[n_q, n_frames] of codes (needs -m), or an archive made by tokenize.\n"
+        "[n_q, n_frames] of codes (needs -m), an EnCodec .ecdc without its LM\n"
+        "(recognised by its magic; the model is the one it names, encodec_24khz or\n"
+        "encodec_48khz for the reference's files, unless -m says otherwise; a file\n"
+        "coded with EnCodec's LM is refused, exit 2), or an archive made by tokenize.\n"
         "\n"
         "An archive is restored into the folder DIR: entry a/b.wav becomes\n"
         "DIR/a/b.wav, written in the format its extension names when it is one of\n"
@@ -219,6 +223,55 @@ static int detok_npy(detok_ctx *x, const char *input, const uint8_t *data, size_
     sono_clear_error();
     rc = sono_codec_tokens_from_codes(codec, codes, n_q, n_frames, &t);
     free(codes);
+    if (rc < 0) return cli_fail_sono(input, rc);
+    x->stats.token_bytes += n;
+    rc = decode_to_file(x, codec, t, o->output, fmt, input, 0, 1);
+    sono_tokens_free(t);
+    return rc;
+}
+
+static int is_ecdc(const uint8_t *buf, size_t n) {
+    return n >= 4 && memcmp(buf, "ECDC", 4) == 0;
+}
+
+/* A name the model lookup takes as a name, not a path: a .ecdc comes from
+ * anywhere, and its "m" must not reach files outside the model folders. */
+static int plain_model_name(const char *s) {
+    if (!*s || *s == '.') return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p == '/' || *p == '\\' || *p < 0x20 || *p == 0x7F) return 0;
+    return 1;
+}
+
+static int detok_ecdc(detok_ctx *x, const char *input, const uint8_t *data, size_t n, const char *fmt) {
+    const detok_opts *o = x->o;
+    sono_ecdc_info info;
+    sono_clear_error();
+    /* The header first (the LM variant, bad metadata), so bad data fails before the model loads. */
+    int rc = sono_ecdc_probe(data, n, &info);
+    if (rc < 0) return cli_fail_sono(input, rc);
+    const char *model = o->model;
+    if (!model) {
+        char path[4096];
+        sono_clear_error();
+        if (!plain_model_name(info.model_name))
+            return cli_fail(CLI_EXIT_MODEL, input, "made with model \"%s\", which is not a model name: give the model with -m",
+                            info.model_name);
+        if (sono_codec_resolve(info.model_name, path, sizeof path) < 0)
+            return cli_fail(CLI_EXIT_MODEL, input, "made with model \"%s\", which sonotok cannot find (%s): give it with -m",
+                            info.model_name, sono_last_error());
+        model = info.model_name;
+    }
+    int exit_code = 0;
+    sono_codec *codec = get_codec(x, model, &exit_code);
+    if (!codec) return exit_code;
+    /* A .ecdc has no model hash: -m is trusted, but say so when the names differ. */
+    if (strcmp(sono_codec_name(codec), info.model_name))
+        cli_note(&o->common, 1, "%s: made with model \"%s\", decoded with \"%s\" (-m)", input, info.model_name,
+                 sono_codec_name(codec));
+    sono_tokens *t = NULL;
+    sono_clear_error();
+    rc = sono_codec_ecdc_decode(codec, data, n, &t);
     if (rc < 0) return cli_fail_sono(input, rc);
     x->stats.token_bytes += n;
     rc = decode_to_file(x, codec, t, o->output, fmt, input, 0, 1);
@@ -572,6 +625,9 @@ static int run_detokenize(const cli_cmd *cmd, int argc, char **argv) {
         if (o.list || o.verify) rc = cli_usage_error(cmd, "--list and --verify are for token files and archives");
         else if (!o.model) rc = cli_usage_error(cmd, "a .npy holds no model name: give the model with -m");
         else rc = detok_npy(&x, input, data, n, fmt);
+    } else if (is_ecdc(data, n) || !strcmp(cli_path_ext(input), "ecdc")) {
+        if (o.list || o.verify) rc = cli_usage_error(cmd, "--list and --verify are for token files and archives");
+        else rc = detok_ecdc(&x, input, data, n, fmt);
     } else {
         sono_tokens *t = NULL;
         sono_clear_error();

@@ -1,8 +1,9 @@
-/* sonotok tokenize: audio file -> token file (.tok or .npy), or a whole
- * folder tree -> one archive. Audio is streamed through the encoder in
- * one-second blocks, so memory stays bounded on long inputs. --shard K/N
- * takes a stable 1/N of a tree's files (by a hash of the relative path), so
- * a job array can split a corpus and merge the archives afterwards. */
+/* sonotok tokenize: audio file -> token file (.tok, .npy or EnCodec's
+ * .ecdc), or a whole folder tree -> one archive. Audio is streamed through
+ * the encoder in one-second blocks, so memory stays bounded on long inputs.
+ * --shard K/N takes a stable 1/N of a tree's files (by a hash of the
+ * relative path), so a job array can split a corpus and merge the archives
+ * afterwards. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@ static const cli_opt tokenize_opts[] = {
     CLI_COMMON_OPTS,
     {'m', "model", "MODEL", "codec model: path or name (default: \"default\")"},
     {'b', "bandwidth", "KBPS", "target bandwidth (default: 6 if offered, else the lowest)"},
-    {'f', "format", "FMT", "tok (default) or npy ([n_q, n_frames] int64; also chosen by a .npy OUTPUT)"},
+    {'f', "format", "FMT", "tok (default), npy ([n_q, n_frames] int64) or ecdc (EnCodec's); also by OUTPUT's .npy/.ecdc"},
     {'o', "output", "OUTPUT", "output file, archive for a folder, or - for stdout"},
     {OPT_SHARD, "shard", "K/N", "folder mode: only the K-th of N shards (1 <= K <= N)"},
     {OPT_DRY_RUN, "dry-run", NULL, "folder mode: print the files that would be packed, write nothing"},
@@ -46,6 +47,12 @@ const cli_cmd cmd_tokenize = {
         "independent of file order, so N jobs cover every file exactly once:\n"
         "    for k in 1 2 3 4; do sonotok tokenize corpus -o part$k.sta --shard $k/4 & done\n"
         "    sonotok archive-merge all.sta part1.sta part2.sta part3.sta part4.sta\n"
+        "\n"
+        "--format ecdc (or an OUTPUT ending in .ecdc) writes EnCodec's .ecdc\n"
+        "(facebookresearch/encodec) without its entropy-coded LM, byte for byte as its\n"
+        "compress(..., use_lm=False) writes the same codes. The file names the model:\n"
+        "the reference reads those of encodec_24khz and encodec_48khz; one made with\n"
+        "another model (sonotok-24k, say) carries that name, and only sonotok reads it.\n"
         "\n"
         "OUTPUT is written under a temporary name beside it and renamed when\n"
         "complete, so a failed or interrupted run leaves nothing behind; a symbolic\n"
@@ -114,9 +121,13 @@ static int encode_reader(const sono_codec *codec, sono_audio_reader *r, int n_q,
     return rc;
 }
 
-/* Serialise tokens as a token file or .npy. */
-static int serialise(const sono_tokens *t, int npy, uint8_t **buf, size_t *n) {
-    return npy ? sono_npy_encode(t->codes, t->n_q, t->n_frames, buf, n) : sono_tokens_encode(t, buf, n);
+enum { FMT_TOK, FMT_NPY, FMT_ECDC };
+
+/* Serialise tokens as a token file, .npy or .ecdc. */
+static int serialise(const sono_codec *codec, const sono_tokens *t, int format, uint8_t **buf, size_t *n) {
+    if (format == FMT_NPY) return sono_npy_encode(t->codes, t->n_q, t->n_frames, buf, n);
+    if (format == FMT_ECDC) return sono_codec_ecdc_encode(codec, t, buf, n);
+    return sono_tokens_encode(t, buf, n);
 }
 
 static void add_stats(cli_stats *st, const sono_tokens *t, size_t n_bytes) {
@@ -205,7 +216,7 @@ typedef struct {
     cli_common common;
     const char *model;
     double kbps;
-    int npy;
+    int format;     /* FMT_* */
     const char *output;
     unsigned shard_k, shard_n;
     int dry_run;
@@ -325,7 +336,7 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
         uint8_t *buf = NULL;
         size_t nb = 0;
         int add_failed = 0;
-        if (erc == 0) erc = serialise(t, 0, &buf, &nb);
+        if (erc == 0) erc = serialise(codec, t, FMT_TOK, &buf, &nb);
         if (erc == 0) {
             sono_clear_error();
             erc = sono_archive_add(aw, w.paths[i], buf, nb);
@@ -445,7 +456,7 @@ static int tokenize_file(const tok_opts *o, const char *input) {
     uint8_t *buf = NULL;
     size_t nb = 0;
     sono_clear_error();
-    erc = serialise(t, o->npy, &buf, &nb);
+    erc = serialise(codec, t, o->format, &buf, &nb);
     if (erc < 0) {
         rc = cli_fail_sono(o->output, erc);
         goto done_tokens;
@@ -517,10 +528,11 @@ static int run_tokenize(const cli_cmd *cmd, int argc, char **argv) {
     if (argc - first != 1)
         return cli_usage_error(cmd, argc - first == 0 ? "no INPUT given" : "one INPUT only (a file or a folder)");
     const char *input = argv[first];
-    if (format && strcmp(format, "tok") && strcmp(format, "npy"))
-        return cli_usage_error(cmd, "--format is tok or npy, not '%s'", format);
+    if (format && strcmp(format, "tok") && strcmp(format, "npy") && strcmp(format, "ecdc"))
+        return cli_usage_error(cmd, "--format is tok, npy or ecdc, not '%s'", format);
     if (!o.output && !o.dry_run) return cli_usage_error(cmd, "no OUTPUT given (-o FILE, or -o - for stdout)");
-    o.npy = format ? !strcmp(format, "npy") : (o.output && !strcmp(cli_path_ext(o.output), "npy"));
+    const char *fmt_name = format ? format : o.output ? cli_path_ext(o.output) : "";
+    o.format = !strcmp(fmt_name, "npy") ? FMT_NPY : !strcmp(fmt_name, "ecdc") ? FMT_ECDC : FMT_TOK;
 
     cli_install_log(&o.common);
     struct stat st;
@@ -530,7 +542,8 @@ static int run_tokenize(const cli_cmd *cmd, int argc, char **argv) {
         is_dir = S_ISDIR(st.st_mode);
     }
     if (is_dir) {
-        if (o.npy) return cli_usage_error(cmd, "a folder becomes an archive; --format npy is for single files");
+        if (o.format != FMT_TOK)
+            return cli_usage_error(cmd, "a folder becomes an archive; --format npy and ecdc are for single files");
         return tokenize_tree(&o, input);
     }
     if (o.shard_n) return cli_usage_error(cmd, "--shard is for folder input");

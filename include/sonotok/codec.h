@@ -91,6 +91,17 @@ SONO_API int sono_codec_check_tokens(const sono_codec *c, const sono_tokens *t);
 SONO_API int sono_codec_tokens_from_codes(const sono_codec *c, const int32_t *codes, int n_q,
                                           int64_t n_frames, sono_tokens **out);
 
+/* EnCodec's .ecdc without its entropy-coded LM (header: sono_ecdc_probe in
+ * sonotok/tokens.h; layout: codec/FORMATS.md). encode writes tokens t of
+ * this codec (checked as sono_codec_check_tokens does) into a malloc'd
+ * buffer, byte for byte as the reference's compress(..., use_lm=False)
+ * writes the same codes; "m" is the codec's name. The codebook size must be
+ * a power of two (SONO_E_UNSUPPORTED). decode reads the codes (and segment
+ * scales) of a .ecdc as tokens of this codec (its name and hash, whatever
+ * model the file names); the caller frees *out. 0 or a negative error. */
+SONO_API int sono_codec_ecdc_encode(const sono_codec *c, const sono_tokens *t, uint8_t **buf, size_t *n_bytes);
+SONO_API int sono_codec_ecdc_decode(const sono_codec *c, const uint8_t *buf, size_t n_bytes, sono_tokens **out);
+
 /* One-shot: planar PCM at the model's rate and channel count. */
 SONO_API int sono_codec_encode(const sono_codec *c, const float *pcm, int64_t n_samples,
                                int n_q, sono_tokens **out);

@@ -1,5 +1,7 @@
-/* Token data: the token file (.tok), NumPy .npy code arrays, and archives of
- * many token files. Formats are specified in codec/FORMATS.md.
+/* Token data: the token file (.tok), NumPy .npy code arrays, archives of
+ * many token files, and the header of EnCodec's .ecdc files (their codes are
+ * read and written through the codec: sonotok/codec.h). Formats are
+ * specified in codec/FORMATS.md.
  *
  *   sono_tokens *t; int rc = sono_tokens_load("a.tok", &t);
  *   ... t->codes[q * t->n_frames + f] ...
@@ -89,6 +91,27 @@ SONO_API void sono_archive_close(sono_archive *a);
 /* Merge archives (e.g. from --shard runs) into one new archive at out_path.
  * Duplicate entry names are an error (SONO_E_ARG) unless identical in content. */
 SONO_API int sono_archive_merge(const char *out_path, const char *const *inputs, int n_inputs);
+
+/* ---- EnCodec's .ecdc (facebookresearch/encodec), without its entropy-coded LM ---- */
+
+/* The header of a .ecdc: the magic "ECDC", version 0, and JSON metadata
+ * naming the model, the audio length and the codebooks. Where the codes that
+ * follow split into segments depends on the model, so they are read and
+ * written with it: sono_codec_ecdc_decode / sono_codec_ecdc_encode. */
+typedef struct sono_ecdc_info {
+    char model_name[SONO_MODEL_NAME_MAX]; /* "m", NUL-terminated: "encodec_24khz", "encodec_48khz", ... */
+    int64_t n_samples;    /* "al": audio length in samples per channel, at the model's rate */
+    int32_t n_q;          /* "nc": codebooks */
+    size_t header_bytes;  /* bytes of magic, version, length and JSON: the first segment's offset */
+} sono_ecdc_info;
+
+/* Read and check the header of a .ecdc in buf (the codes are not read).
+ * 0, or SONO_E_TRUNCATED, SONO_E_FORMAT (not a .ecdc, bad JSON, a field
+ * missing or of the wrong type), SONO_E_LIMIT, SONO_E_EMPTY (no audio), and
+ * SONO_E_UNSUPPORTED for another version or a file coded with EnCodec's
+ * language model ("lm": true: "ecdc with the entropy-coded LM is not
+ * supported"). */
+SONO_API int sono_ecdc_probe(const uint8_t *buf, size_t n_bytes, sono_ecdc_info *info);
 
 #ifdef __cplusplus
 }

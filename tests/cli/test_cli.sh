@@ -77,7 +77,7 @@ basic() {
     run 1 "tokenize without -o" "$SONOTOK" tokenize tone.wav
     run 1 "tokenize two inputs" "$SONOTOK" tokenize tone.wav tone.wav -o x.tok
     run 1 "tokenize -f wav (wrong format)" "$SONOTOK" tokenize -f wav tone.wav -o x.tok
-    expect "wrong -f names the choices" err_has "tok or npy"
+    expect "wrong -f names the choices" err_has "tok, npy or ecdc"
     run 1 "tokenize -b not a number" "$SONOTOK" tokenize -b fast tone.wav -o x.tok
     run 1 "tokenize -t 0" "$SONOTOK" tokenize -t 0 tone.wav -o x.tok
     run 1 "tokenize -t missing value" "$SONOTOK" tokenize tone.wav -o x.tok -t
