@@ -6,8 +6,10 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "lm_gemv.h"
 #include "lm_layers.h"
 #include "sono_internal.h"
+#include "sonotok/cpu.h"
 
 int openblas_get_num_threads(void);
 
@@ -45,12 +47,20 @@ void sn_lm_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, i
                 float beta, float *Cm, int ldc, int n_threads) {
     if (M <= 0 || N <= 0) return;
     enum { BLK = 128 };
+    if (M <= SN_LM_GEMV_ROWS && !trans_a && trans_b && (beta == 0.0f || beta == 1.0f) &&
+        sn_lm_gemv_level() > SONO_CPU_PLAIN) {
+        /* a few rows against a [N][K] weight (the generation step): our
+         * kernel reads each weight once for all M rows, in a fixed order
+         * per element (lm_gemv.h) */
+        sn_lm_gemv(Cm, ldc, A, lda, B, ldb, M, N, K, beta != 0.0f, n_threads);
+        return;
+    }
     if (M <= SN_LM_GEMV_ROWS && !trans_a && trans_b && openblas_get_num_threads() == 1) {
-        /* a few rows against a [N][K] weight (the generation step): one
-         * sgemv per row streams the weights at ~1.4x sgemm's rate. A block
-         * of weight rows (at most 512 KB) stays in cache while the M rows
-         * pass over it; its size depends on N and K only, so each row gets
-         * the same bits for any M (lm_layers.h) */
+        /* the same without SIMD (SONO_CPU_PLAIN): one sgemv per row streams
+         * the weights at ~1.4x sgemm's rate. A block of weight rows (at
+         * most 512 KB) stays in cache while the M rows pass over it; its
+         * size depends on N and K only, so each row gets the same bits for
+         * any M (lm_layers.h) */
         int rows = SONO_MAX(32, SONO_MIN(2 * BLK, (1 << 17) / SONO_MAX(K, 1)));
         int nb = (N + rows - 1) / rows, par = n_threads > 1 && (double)M * N * K >= 4e6;
 #pragma omp parallel for num_threads(n_threads) if (par) schedule(static)
