@@ -28,9 +28,10 @@
 
 /* Weight rows per unit of work: threads take contiguous runs of blocks. */
 #define GV_BLOCK 64
-/* Below this many weight bytes per call, a parallel region costs more than
- * the second thread saves (bench-lm gemv, lm/README.md). */
-#define GV_PAR_BYTES (512 * 1024)
+/* Below this many multiply-adds per call a parallel region costs more than
+ * a second thread saves (sn_lm_gemm's threshold; on a busy machine a
+ * region waits for a thread that is not running, so fewer is better). */
+#define GV_PAR_WORK 4e6
 /* The first pass over a tile's weight rows prefetches the rows this far
  * ahead, at the same columns: without it, float16 rows (1 KB at C 512)
  * are too short for the hardware's stream prefetch and a step reads them
@@ -317,7 +318,7 @@ static void gv_run(const gv_job *j, int level, int n_threads) {
     (void)level;
 #endif
     int nb = (j->N + GV_BLOCK - 1) / GV_BLOCK;
-    int par = n_threads > 1 && nb > 1 && (double)j->N * j->K * (j->half ? 2 : 4) >= GV_PAR_BYTES;
+    int par = n_threads > 1 && nb > 1 && (double)j->M * j->N * j->K >= GV_PAR_WORK;
 #pragma omp parallel for num_threads(n_threads) if (par) schedule(static)
     for (int b = 0; b < nb; b++) rows(j, b * GV_BLOCK, SONO_MIN(j->N, (b + 1) * GV_BLOCK));
 }

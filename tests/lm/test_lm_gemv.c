@@ -120,7 +120,7 @@ static void test_kernel(void) {
     CHECK(bad_rows == 0);
     CHECK(bad_double == 0);
 
-    /* a shape large enough for the parallel split (> 512 KB of weights) */
+    /* a shape large enough for the parallel split (M N K >= 4e6) */
     {
         int M = 5, N = 3001, K = 512;
         float *bx = malloc(sizeof(float) * M * K), *bw = malloc(sizeof(float) * (size_t)N * K);
