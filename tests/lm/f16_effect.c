@@ -10,7 +10,8 @@
  *    the largest |logit|, and how many (step, codebook) argmaxes differ.
  * 2. Outputs: sono_lm_generate with half_weights 0 and 1, greedy and
  *    sampled (temperature 1, top-k 250, seeds 1..4): the first frame where
- *    the codes part, and the share of codes that agree. */
+ *    the codes part, and the share of codes that agree; for scale, the same
+ *    for float32 through OpenBLAS sgemv (SONO_CPU_PLAIN) against our kernel. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "lm_file.h"
 #include "lm_sample.h"
 #include "sonotok/codec.h"
+#include "sonotok/cpu.h"
 #define SONOTOK_TRAIN_UNSTABLE
 #include "sonotok/train.h"
 
@@ -78,9 +80,19 @@ int main(int argc, char **argv) {
         if (sono_lm_generate(lm, &g, NULL, NULL, c32, &n32)) return fprintf(stderr, "%s\n", sono_last_error()), 1;
         g.half_weights = 1;
         if (sono_lm_generate(lm, &g, NULL, NULL, c16, &n16)) return fprintf(stderr, "%s\n", sono_last_error()), 1;
-        int64_t first = first_difference(c32, c16, K, F, F, &same);
-        printf("%s %d: float16 codes part from float32's at frame %lld of %lld (-1: never); %.1f%% of codes agree\n",
-               run == 0 ? "greedy" : "sampled, seed", run, (long long)first, (long long)F, 100.0 * same / ((double)K * F));
+        int64_t first = first_difference(c32, c16, K, F, F, &same), same_p = 0;
+        /* for scale: float32 through OpenBLAS sgemv (the plain level) against our kernel */
+        int level = sono_cpu_level();
+        sono_set_cpu_level(SONO_CPU_PLAIN);
+        g.half_weights = 0;
+        int rc = sono_lm_generate(lm, &g, NULL, NULL, c16, &n16);
+        sono_set_cpu_level(level);
+        if (rc) return fprintf(stderr, "%s\n", sono_last_error()), 1;
+        int64_t first_p = first_difference(c32, c16, K, F, F, &same_p);
+        printf("%s %d: float16 codes part from float32's at frame %lld of %lld (-1: never), %.1f%% agree; "
+               "float32 by sgemv at frame %lld, %.1f%% agree\n", run == 0 ? "greedy" : "sampled, seed", run,
+               (long long)first, (long long)F, 100.0 * same / ((double)K * F), (long long)first_p,
+               100.0 * same_p / ((double)K * F));
         if (run == 0) {
             memcpy(greedy, c32, sizeof(int32_t) * K * F);
             n_greedy = n32;
