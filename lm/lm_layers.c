@@ -141,14 +141,24 @@ void sn_lm_rope_forward(float *qkv, const float *cos_t, const float *sin_t, int 
 void sn_lm_attend_row(float *out, float *att, const float *q, const float *kbase, const float *vbase,
                       size_t stride, int n_keys, int hs, float scale) {
     float mx = -INFINITY;
-    for (int j = 0; j < n_keys; j++) {
-        const float *k = kbase + (size_t)j * stride;
-        float s = 0;
-        for (int i = 0; i < hs; i++) s += q[i] * k[i];
-        s *= scale;
-        att[j] = s;
-        if (s > mx) mx = s;
-    }
+    if (sn_lm_gemv_level() > SONO_CPU_PLAIN && stride <= (size_t)INT32_MAX) {
+        /* the scores as the step's matmul: keys are weight rows (lm_gemv.h's
+         * fixed order, SIMD across the head's width instead of one serial
+         * sum per key); one thread, as the caller splits the rows */
+        sn_lm_gemv(att, n_keys, q, hs, kbase, (int)stride, 1, n_keys, hs, 0, 1);
+        for (int j = 0; j < n_keys; j++) {
+            att[j] *= scale;
+            if (att[j] > mx) mx = att[j];
+        }
+    } else
+        for (int j = 0; j < n_keys; j++) {
+            const float *k = kbase + (size_t)j * stride;
+            float s = 0;
+            for (int i = 0; i < hs; i++) s += q[i] * k[i];
+            s *= scale;
+            att[j] = s;
+            if (s > mx) mx = s;
+        }
     float sum = 0;
     for (int j = 0; j < n_keys; j++) {
         att[j] = expf(att[j] - mx);

@@ -58,7 +58,8 @@ void sn_lm_rope_backward(float *dqkv, const float *cos_t, const float *sin_t, in
 
 /* One query row of causal attention: att [n_keys] = softmax(q . k_j * scale),
  * out [hs] = sum_j att_j v_j; keys j at kbase + j * stride (values likewise).
- * The one routine both the full forward and the cached step use. */
+ * The cached step's attention; the scores go through sn_lm_gemv (its
+ * fixed order) above SONO_CPU_PLAIN, a plain serial sum at PLAIN. */
 void sn_lm_attend_row(float *out, float *att, const float *q, const float *kbase, const float *vbase,
                       size_t stride, int n_keys, int hs, float scale);
 /* out [B][T][C], att [B][NH][T][T] (zeros above the diagonal) from qkv [B][T][3C]. */
