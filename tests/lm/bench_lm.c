@@ -114,11 +114,16 @@ static int bench_gemv(int nt, int C, int L, int rounds) {
     c.T_max = 256;
     sn_lm *m = NULL;
     sn_lm_half *h = NULL;
-    if (sn_lm_new(&c, &m) < 0 || (sn_lm_init_params(m, 1), sn_lm_half_new(m, nt, &h)) < 0) return 1;
+    if (sn_lm_new(&c, &m) < 0) return 1;
+    sn_lm_init_params(m, 1);
+    double h0 = now();
+    if (sn_lm_half_new(m, nt, &h) < 0) return 1;
+    double h_ms = (now() - h0) * 1e3;
     int NV = c.K * sn_lm_v_audio(&c), top = sono_set_cpu_level(SONO_CPU_AVX512);
     double mat = 12.0 * C * C * L + (double)NV * C; /* weights the pass reads */
     printf("gemv: C %d, %d layers, K %d: %.2f M parameters, a pass reads %.1f M weights (%.0f MB float32); %d threads, "
-           "cpu %s\n", C, L, c.K, m->n_params / 1e6, mat / 1e6, mat * 4 / 1e6, nt, sono_cpu_level_name(top));
+           "cpu %s; float16 copies made in %.1f ms\n", C, L, c.K, m->n_params / 1e6, mat / 1e6, mat * 4 / 1e6, nt,
+           sono_cpu_level_name(top), h_ms);
     sn_kern_set_threads(1);
     float *x = malloc(sizeof(float) * 16 * 4 * C), *y = malloc(sizeof(float) * 16 * (NV > 4 * C ? NV : 4 * C));
     double *t = malloc(sizeof(double) * rounds);
