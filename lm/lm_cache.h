@@ -21,7 +21,8 @@
  * the unpadded sequence run alone (test lm-cache).
  *
  * Each sequence's logits depend on its own rows only, bit for bit, while B
- * is at most SN_LM_GEMV_ROWS (lm_layers.h) and OpenBLAS runs one thread: a
+ * is at most SN_LM_GEMV_ROWS (lm_layers.h; at SONO_CPU_PLAIN also while
+ * OpenBLAS runs one thread), float32 or float16 weights alike: a
  * generator may batch any number of outputs (up to that bound) and get the
  * same bits as for one; sn_lm_cache_fork copies a prefilled prompt into
  * the rows of a larger cache. */
