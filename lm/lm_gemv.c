@@ -318,8 +318,11 @@ static void gv_run(const gv_job *j, int level, int n_threads) {
     (void)level;
 #endif
     int nb = (j->N + GV_BLOCK - 1) / GV_BLOCK;
-    int par = n_threads > 1 && nb > 1 && (double)j->M * j->N * j->K >= GV_PAR_WORK;
-#pragma omp parallel for num_threads(n_threads) if (par) schedule(static)
+    if (n_threads < 2 || nb < 2 || (double)j->M * j->N * j->K < GV_PAR_WORK) {
+        rows(j, 0, j->N); /* no region at all (the attention calls this inside one) */
+        return;
+    }
+#pragma omp parallel for num_threads(n_threads) schedule(static)
     for (int b = 0; b < nb; b++) rows(j, b * GV_BLOCK, SONO_MIN(j->N, (b + 1) * GV_BLOCK));
 }
 
