@@ -168,6 +168,16 @@ INL void gv_tail_fill(gv_tail *t, const float **xt, const void **wt, const float
     }
 }
 
+/* A tile's row pointers; returns the prefetch distance in bytes: the first
+ * pass over its weight rows fetches the rows GV_PF_ROWS ahead, the others
+ * (0) none. */
+INL size_t gv_tile_rows(const gv_job *j, int n0, int m0, int NR, int MR, const float **xr, const void **wr) {
+    const size_t wsize = j->half ? sizeof(uint16_t) : sizeof(float);
+    for (int m = 0; m < MR; m++) xr[m] = j->x + (size_t)(m0 + m) * j->ldx;
+    for (int r = 0; r < NR; r++) wr[r] = (const char *)j->w + (size_t)(n0 + r) * j->ldw * wsize;
+    return m0 == 0 ? (size_t)GV_PF_ROWS * j->ldw * wsize : 0;
+}
+
 /* -- AVX-512: NR weight rows x MR activation rows, one vector per pair -- */
 #define G512_NR 4
 #define G512_MR 4
@@ -191,14 +201,10 @@ INL TGT512 void tile512(const gv_job *j, int n0, int m0, const int NR, const int
     __m512 acc[G512_NR][G512_MR];
     const float *xr[G512_MR];
     const void *wr[G512_NR];
-    for (int m = 0; m < MR; m++) xr[m] = j->x + (size_t)(m0 + m) * j->ldx;
-    for (int r = 0; r < NR; r++)
-        wr[r] = HALF ? (const void *)((const uint16_t *)j->w + (size_t)(n0 + r) * j->ldw)
-                     : (const void *)((const float *)j->w + (size_t)(n0 + r) * j->ldw);
+    size_t pf = gv_tile_rows(j, n0, m0, NR, MR, xr, wr);
     for (int r = 0; r < NR; r++)
         for (int m = 0; m < MR; m++) acc[r][m] = _mm512_setzero_ps();
     int k = 0;
-    size_t pf = m0 == 0 ? (size_t)GV_PF_ROWS * j->ldw * (HALF ? 2 : 4) : 0;
     for (; k + 16 <= j->K; k += 16) fma512(acc, xr, wr, k, NR, MR, HALF, pf);
     if (k < j->K) {
         gv_tail t;
@@ -257,14 +263,10 @@ INL TGT256 void tile256(const gv_job *j, int n0, int m0, const int NR, const int
     __m256 acc[G256_NR][G256_MR][2];
     const float *xr[G256_MR];
     const void *wr[G256_NR];
-    for (int m = 0; m < MR; m++) xr[m] = j->x + (size_t)(m0 + m) * j->ldx;
-    for (int r = 0; r < NR; r++)
-        wr[r] = HALF ? (const void *)((const uint16_t *)j->w + (size_t)(n0 + r) * j->ldw)
-                     : (const void *)((const float *)j->w + (size_t)(n0 + r) * j->ldw);
+    size_t pf = gv_tile_rows(j, n0, m0, NR, MR, xr, wr);
     for (int r = 0; r < NR; r++)
         for (int m = 0; m < MR; m++) acc[r][m][0] = acc[r][m][1] = _mm256_setzero_ps();
     int k = 0;
-    size_t pf = m0 == 0 ? (size_t)GV_PF_ROWS * j->ldw * (HALF ? 2 : 4) : 0;
     for (; k + 16 <= j->K; k += 16) fma256(acc, xr, wr, k, NR, MR, HALF, pf);
     if (k < j->K) {
         gv_tail t;
@@ -326,28 +328,31 @@ static void gv_run(const gv_job *j, int level, int n_threads) {
     for (int b = 0; b < nb; b++) rows(j, b * GV_BLOCK, SONO_MIN(j->N, (b + 1) * GV_BLOCK));
 }
 
+/* The four entry points: float32 or float16 weights, at the CPU's level or plain. */
+#define GV_CALL(half, level, nt) \
+    do { \
+        gv_job j = {y, x, w, ldy, ldx, ldw, M, N, K, accumulate, half}; \
+        gv_run(&j, level, nt); \
+    } while (0)
+
 void sn_lm_gemv(float *y, int ldy, const float *x, int ldx, const float *w, int ldw, int M, int N, int K,
                 int accumulate, int n_threads) {
-    gv_job j = {y, x, w, ldy, ldx, ldw, M, N, K, accumulate, 0};
-    gv_run(&j, sn_lm_gemv_level(), n_threads);
+    GV_CALL(0, sn_lm_gemv_level(), n_threads);
 }
 
 void sn_lm_gemv_ref(float *y, int ldy, const float *x, int ldx, const float *w, int ldw, int M, int N, int K,
                     int accumulate, int n_threads) {
-    gv_job j = {y, x, w, ldy, ldx, ldw, M, N, K, accumulate, 0};
     (void)n_threads;
-    gv_run(&j, SONO_CPU_PLAIN, 1);
+    GV_CALL(0, SONO_CPU_PLAIN, 1);
 }
 
 void sn_lm_gemv_f16(float *y, int ldy, const float *x, int ldx, const uint16_t *w, int ldw, int M, int N, int K,
                     int accumulate, int n_threads) {
-    gv_job j = {y, x, w, ldy, ldx, ldw, M, N, K, accumulate, 1};
-    gv_run(&j, sn_lm_gemv_f16_level(), n_threads);
+    GV_CALL(1, sn_lm_gemv_f16_level(), n_threads);
 }
 
 void sn_lm_gemv_f16_ref(float *y, int ldy, const float *x, int ldx, const uint16_t *w, int ldw, int M, int N, int K,
                         int accumulate, int n_threads) {
-    gv_job j = {y, x, w, ldy, ldx, ldw, M, N, K, accumulate, 1};
     (void)n_threads;
-    gv_run(&j, SONO_CPU_PLAIN, 1);
+    GV_CALL(1, SONO_CPU_PLAIN, 1);
 }

@@ -125,12 +125,8 @@ static int lm_export(void *ctx, const char *path) { return sono_lm_trainer_expor
 
 /* ---- samples at evaluation ---- */
 
-/* Generate one sample (g: task, caption or prompt set) of up to `seconds`
- * new audio and write the prompt's frames then the new ones to
- * RUN_DIR/samples/step-N-TASK-I.wav, listed in index.tsv. 0, or a
- * negative error (the detail is in sono_last_error()). */
-static int lm_sample_one(lm_loop *x, sono_lm_generate_params *g, const char *task, int i, const char *clip,
-                         int64_t step) {
+static int lm_sample_write(lm_loop *x, sono_lm_generate_params *g, const char *task, int i, const char *clip,
+                           int64_t step) {
     const sono_lm *lm = sono_lm_trainer_lm(x->t);
     const sono_codec *codec = sono_lm_trainer_codec(x->t);
     const int K = x->K, rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
@@ -177,6 +173,18 @@ static int lm_sample_one(lm_loop *x, sono_lm_generate_params *g, const char *tas
     return rc;
 }
 
+/* Generate one sample (g: task, caption or prompt set) of up to `seconds`
+ * new audio and write the prompt's frames then the new ones to
+ * RUN_DIR/samples/step-N-TASK-I.wav, listed in index.tsv. 0, or a
+ * negative error (said on stderr). */
+static int lm_sample_one(lm_loop *x, sono_lm_generate_params *g, const char *task, int i, const char *clip,
+                         int64_t step) {
+    sono_clear_error();
+    int rc = lm_sample_write(x, g, task, i, clip, step);
+    if (rc) cli_fail_sono("train-lm: sample", rc);
+    return rc;
+}
+
 /* The samples of one evaluation: --samples held-out prompts continued and,
  * when the run trains tta, as many held-out captions. A failure is a line
  * on stderr, not the end of the run. */
@@ -197,30 +205,20 @@ static void lm_samples(lm_loop *x, int64_t step) {
     if (!prompt) return;
     int n_cont = 0, n_tta = 0;
     const char *path, *caption;
-    int64_t Fp;
+    sono_lm_generate_params base = sono_lm_generate_default_params();
+    base.n_threads = P->n_threads;
     for (int i = 0; sono_lm_trainer_heldout_clip(x->t, i, NULL, 0, NULL, &path, &caption) == 0; i++) {
-        sono_lm_generate_params g = sono_lm_generate_default_params();
-        g.n_threads = P->n_threads;
-        int rc = 0;
         if (n_cont < x->n_samples) {
-            sono_lm_trainer_heldout_clip(x->t, i, prompt, max_prompt, &Fp, NULL, NULL);
-            g.task = SONO_LM_TASK_CONTINUE;
+            sono_lm_generate_params g = base;
+            sono_lm_trainer_heldout_clip(x->t, i, prompt, max_prompt, &g.n_prompt_frames, NULL, NULL);
             g.prompt = prompt;
-            g.n_prompt_frames = Fp;
-            sono_clear_error();
-            if ((rc = lm_sample_one(x, &g, "continue", n_cont, path, step)))
-                cli_fail_sono("train-lm: sample", rc);
-            n_cont++;
+            lm_sample_one(x, &g, "continue", n_cont++, path, step);
         }
         if (caption && P->w_tta > 0 && n_tta < x->n_samples) {
-            g = sono_lm_generate_default_params();
-            g.n_threads = P->n_threads;
+            sono_lm_generate_params g = base;
             g.task = SONO_LM_TASK_TTA;
             g.text = caption;
-            sono_clear_error();
-            if ((rc = lm_sample_one(x, &g, "tta", n_tta, path, step)))
-                cli_fail_sono("train-lm: sample", rc);
-            n_tta++;
+            lm_sample_one(x, &g, "tta", n_tta++, path, step);
         }
         if (n_cont >= x->n_samples && (n_tta >= x->n_samples || P->w_tta <= 0)) break;
     }
