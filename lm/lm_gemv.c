@@ -178,6 +178,12 @@ INL size_t gv_tile_rows(const gv_job *j, int n0, int m0, int NR, int MR, const f
     return m0 == 0 ? (size_t)GV_PF_ROWS * j->ldw * wsize : 0;
 }
 
+/* A hint for the line `off` bytes past p, which may lie past the matrix
+ * (a prefetch never faults; the address is formed as an integer). */
+INL void gv_prefetch(const void *p, size_t off) {
+    _mm_prefetch((const char *)(uintptr_t)((uintptr_t)p + off), _MM_HINT_T0);
+}
+
 /* -- AVX-512: NR weight rows x MR activation rows, one vector per pair -- */
 #define G512_NR 4
 #define G512_MR 4
@@ -187,7 +193,7 @@ INL TGT512 void fma512(__m512 acc[G512_NR][G512_MR], const float *const *xr, con
     __m512 wv[G512_NR];
     if (pf)
         for (int r = 0; r < NR; r++)
-            _mm_prefetch((const char *)wr[r] + (size_t)k * (HALF ? 2 : 4) + pf, _MM_HINT_T0);
+            gv_prefetch(wr[r], (size_t)k * (HALF ? 2 : 4) + pf);
     for (int r = 0; r < NR; r++)
         wv[r] = HALF ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)wr[r] + k)))
                      : _mm512_loadu_ps((const float *)wr[r] + k);
@@ -246,7 +252,7 @@ INL TGT256 void fma256(__m256 acc[G256_NR][G256_MR][2], const float *const *xr, 
                        const int NR, const int MR, const int HALF, size_t pf) {
     if (pf)
         for (int r = 0; r < NR; r++)
-            _mm_prefetch((const char *)wr[r] + (size_t)k * (HALF ? 2 : 4) + pf, _MM_HINT_T0);
+            gv_prefetch(wr[r], (size_t)k * (HALF ? 2 : 4) + pf);
     for (int h = 0; h < 2; h++) {
         __m256 wv[G256_NR];
         for (int r = 0; r < NR; r++)
