@@ -145,7 +145,7 @@ static int lm_sample_write(lm_loop *x, sono_lm_generate_params *g, const char *t
     snprintf(path, sizeof path, "%s/samples/step-%lld-%s-%d.wav", x->dir, (long long)step, task, i);
     if (!rc) { /* the prompt's frames, then the new ones */
         for (int k = 0; k < K; k++) {
-            memcpy(codes + (size_t)k * S, g->prompt + (size_t)k * Fp, sizeof(int32_t) * (size_t)Fp);
+            if (Fp) memcpy(codes + (size_t)k * S, g->prompt + (size_t)k * Fp, sizeof(int32_t) * (size_t)Fp);
             memcpy(codes + (size_t)k * S + Fp, gen + (size_t)k * F, sizeof(int32_t) * (size_t)n_new);
         }
         w = sono_audio_create(path, "wav", rate, rate, ch, &rc);
