@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include "lm_cache.h"
+#include "lm_gemv.h"
 #include "lm_layers.h"
 #include "sono_internal.h"
 
@@ -91,6 +92,62 @@ int sn_lm_cache_fork(sn_lm_cache *dst, const sn_lm_cache *src, const int *from, 
     return 0;
 }
 
+int sn_lm_half_new(const sn_lm *m, int n_threads, sn_lm_half **out) {
+    const sn_lm_config *cf = &m->cfg;
+    size_t C = (size_t)cf->C, per_layer = 12 * C * C, head = (size_t)cf->K * sn_lm_v_audio(cf) * C;
+    sn_lm_half *h = calloc(1, sizeof *h);
+    *out = NULL;
+    if (h) h->layer = calloc((size_t)cf->n_layer, sizeof *h->layer);
+    if (h && h->layer) h->block = sn_alloc_big(sizeof(uint16_t) * (per_layer * cf->n_layer + head), 0);
+    if (!h || !h->layer || !h->block) {
+        sn_lm_half_free(h);
+        return sn_fail(SONO_E_NOMEM, "lm: out of memory for float16 weights");
+    }
+    /* (matrix, its float16 place, floats): the layers' four, then the heads */
+    int n_mat = 4 * cf->n_layer + 1;
+    uint16_t *p = h->block;
+#pragma omp parallel for num_threads(n_threads) if (n_threads > 1) schedule(dynamic, 1)
+    for (int i = 0; i < n_mat; i++) {
+        const float *src;
+        size_t n, at;
+        if (i == n_mat - 1) {
+            src = m->w.head_w, n = head, at = per_layer * cf->n_layer;
+        } else {
+            const sn_lm_layer_w *w = &m->w.layer[i / 4];
+            static const size_t off[4] = {0, 3, 4, 8}; /* in C x C units: qkv 3, proj 1, fc 4, mlp_proj 4 */
+            const float *mats[4] = {w->qkv_w, w->attn_proj_w, w->fc_w, w->mlp_proj_w};
+            src = mats[i % 4];
+            n = (i % 4 == 0 ? 3 : i % 4 == 1 ? 1 : 4) * C * C;
+            at = (size_t)(i / 4) * per_layer + off[i % 4] * C * C;
+        }
+        sn_lm_f16_from_f32(p + at, src, n);
+    }
+    for (int l = 0; l < cf->n_layer; l++) {
+        uint16_t *b = p + (size_t)l * per_layer;
+        h->layer[l] = (sn_lm_half_layer){b, b + 3 * C * C, b + 4 * C * C, b + 8 * C * C};
+    }
+    h->head = p + per_layer * cf->n_layer;
+    *out = h;
+    return 0;
+}
+
+void sn_lm_half_free(sn_lm_half *h) {
+    if (!h) return;
+    free(h->block);
+    free(h->layer);
+    free(h);
+}
+
+/* out [R][OC] (accumulate: +=) in [R][IC] . w [OC][IC]^T: from the float16
+ * copy wh when there is one and the rows are few (a generation step). */
+static void step_matmul(const sn_lm *m, float *out, const float *in, const float *w, const uint16_t *wh, int R,
+                        int IC, int OC, int accumulate, int n_threads) {
+    if (wh && R <= SN_LM_GEMV_ROWS)
+        (m->ref_kernels ? sn_lm_gemv_f16_ref : sn_lm_gemv_f16)(out, OC, in, IC, wh, IC, R, OC, IC, accumulate, n_threads);
+    else
+        (m->ref_kernels ? sn_lm_matmul_forward_ref : sn_lm_matmul_forward)(out, in, w, R, IC, OC, accumulate, n_threads);
+}
+
 /* Position (rotary angle, learned embedding) of row j of sequence b in the
  * chunk starting at p0: counted from the sequence's padding; padding rows
  * take 0 (their results are never read). */
@@ -98,6 +155,8 @@ static inline int seq_pos(const sn_lm_cache *c, int b, int p0, int j) {
     int p = p0 + j - c->start[b];
     return p > 0 ? p : 0;
 }
+
+static const sn_lm_half_layer no_half; /* float32 weights */
 
 /* One inner pass over nc <= chunk positions of each sequence (inputs
  * already copied to c->text / c->audio as [B][nc] rows). */
@@ -108,8 +167,6 @@ static void step_chunk(const sn_lm *m, sn_lm_cache *c, int nc, int n_threads) {
     float scale = 1.0f / sqrtf((float)hs);
     void (*norm)(float *, float *, const float *, const float *, int, int, float, int) =
         ref ? sn_lm_rmsnorm_forward_ref : sn_lm_rmsnorm_forward;
-    void (*mm)(float *, const float *, const float *, int, int, int, int, int) =
-        ref ? sn_lm_matmul_forward_ref : sn_lm_matmul_forward;
 
     for (int b = 0; b < B; b++)
         for (int j = 0; j < nc; j++) {
@@ -119,9 +176,10 @@ static void step_chunk(const sn_lm *m, sn_lm_cache *c, int nc, int n_threads) {
         }
     for (int l = 0; l < cf->n_layer; l++) {
         const sn_lm_layer_w *w = &m->w.layer[l];
+        const sn_lm_half_layer *wh = c->half ? &c->half->layer[l] : &no_half;
         float *kc = c->k + (size_t)l * B * c->T_cap * C, *vc = c->v + (size_t)l * B * c->T_cap * C;
         norm(c->ln, c->rstd, c->x, w->ln1_w, R, C, cf->norm_eps, n_threads); /* [R][C] */
-        mm(c->qkv, c->ln, w->qkv_w, R, C, 3 * C, 0, n_threads);              /* [R][3C] */
+        step_matmul(m, c->qkv, c->ln, w->qkv_w, wh->qkv, R, C, 3 * C, 0, n_threads);           /* [R][3C] */
         if (cf->pos == SN_LM_POS_ROPE)
             for (int b = 0; b < B; b++)
                 for (int j = 0; j < nc; j++)
@@ -146,11 +204,11 @@ static void step_chunk(const sn_lm *m, sn_lm_cache *c, int nc, int n_threads) {
             else /* a padding row: attends to nothing */
                 memset(out, 0, sizeof(float) * (size_t)hs);
         }
-        mm(c->x, c->atty, w->attn_proj_w, R, C, C, 1, n_threads);             /* [R][C] residual += */
+        step_matmul(m, c->x, c->atty, w->attn_proj_w, wh->attn_proj, R, C, C, 1, n_threads); /* [R][C] residual += */
         norm(c->ln, c->rstd, c->x, w->ln2_w, R, C, cf->norm_eps, n_threads); /* [R][C] */
-        mm(c->fch, c->ln, w->fc_w, R, C, 4 * C, 0, n_threads);               /* [R][4C] */
+        step_matmul(m, c->fch, c->ln, w->fc_w, wh->fc, R, C, 4 * C, 0, n_threads); /* [R][4C] */
         sn_lm_gelu_forward(c->fch, c->fch, (size_t)R * 4 * C, n_threads);
-        mm(c->x, c->fch, w->mlp_proj_w, R, 4 * C, C, 1, n_threads); /* [R][C] residual += */
+        step_matmul(m, c->x, c->fch, w->mlp_proj_w, wh->mlp_proj, R, 4 * C, C, 1, n_threads); /* [R][C] residual += */
     }
     for (int b = 0; b < B; b++)
         memcpy(c->last + (size_t)b * C, c->x + ((size_t)b * nc + nc - 1) * C, sizeof(float) * (size_t)C);
@@ -179,7 +237,7 @@ int sn_lm_step(const sn_lm *m, sn_lm_cache *c, const int32_t *text, const int32_
     }
     (m->ref_kernels ? sn_lm_rmsnorm_forward_ref : sn_lm_rmsnorm_forward)(c->lnf, c->lnf_rstd, c->last, m->w.lnf_w, B,
                                                                          cf->C, cf->norm_eps, n_threads);
-    (m->ref_kernels ? sn_lm_matmul_forward_ref : sn_lm_matmul_forward)(logits, c->lnf, m->w.head_w, B, cf->C, K * Va,
-                                                                       0, n_threads); /* [B][K][Va] */
+    step_matmul(m, logits, c->lnf, m->w.head_w, c->half ? c->half->head : NULL, B, cf->C, K * Va, 0,
+                n_threads); /* [B][K][Va] */
     return 0;
 }

@@ -21,7 +21,8 @@
  * the unpadded sequence run alone (test lm-cache).
  *
  * Each sequence's logits depend on its own rows only, bit for bit, while B
- * is at most SN_LM_GEMV_ROWS (lm_layers.h) and OpenBLAS runs one thread: a
+ * is at most SN_LM_GEMV_ROWS (lm_layers.h; at SONO_CPU_PLAIN also while
+ * OpenBLAS runs one thread), float32 or float16 weights alike: a
  * generator may batch any number of outputs (up to that bound) and get the
  * same bits as for one; sn_lm_cache_fork copies a prefilled prompt into
  * the rows of a larger cache. */
@@ -40,7 +41,27 @@ typedef struct sn_lm_cache {
     float *last, *lnf, *lnf_rstd;                  /* [B][C], [B][C], [B] */
     int32_t *text, *audio;                         /* [B][chunk], [B][chunk][K] */
     float *block;
+    const struct sn_lm_half *half; /* NULL (the default): float32 weights; else passes of at most
+                                    * SN_LM_GEMV_ROWS rows read these float16 copies (not owned) */
 } sn_lm_cache;
+
+/* Float16 copies (lm_gemv.h) of the matrices a step reads: each layer's
+ * four and the heads (embeddings and norms stay float32). Half the bytes a
+ * generation step streams; the logits move by float16's rounding of the
+ * weights (lm/README.md has the measurements). Set c->half to use them. */
+typedef struct {
+    const uint16_t *qkv, *attn_proj, *fc, *mlp_proj;
+} sn_lm_half_layer;
+typedef struct sn_lm_half {
+    uint16_t *block;
+    sn_lm_half_layer *layer; /* [n_layer] */
+    const uint16_t *head;    /* [K][V_audio][C] */
+} sn_lm_half;
+
+/* Round m's matrices to float16 (nearest even) on n_threads. 0 or
+ * SONO_E_NOMEM. The copies follow m's parameters at the time of the call. */
+int sn_lm_half_new(const sn_lm *m, int n_threads, sn_lm_half **out);
+void sn_lm_half_free(sn_lm_half *h);
 
 /* A cache for B sequences of up to T_cap <= T_max positions, processing
  * at most `chunk` positions per inner pass (prefill splits longer inputs;

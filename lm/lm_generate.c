@@ -9,7 +9,8 @@
  * keep each row's results independent of the batch (lm_cache.h), OpenBLAS
  * runs one thread during the model's calls, sampling is single-threaded
  * from one stream per output: output i is the same for any n_outputs and
- * any n_threads. */
+ * any n_threads. With half_weights the steps (not the prefill) read
+ * float16 copies of the matrices (sn_lm_half, lm_cache.h), made here. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,8 @@ static int plan_make(const sono_lm *lm, const sono_lm_generate_params *p, gen_pl
     if (p->n_outputs < 1 || p->n_outputs > SONO_LM_MAX_OUTPUTS)
         return sn_fail(SONO_E_ARG, "generate: %d outputs (1 to %d)", p->n_outputs, SONO_LM_MAX_OUTPUTS);
     if (p->n_threads < 1) return sn_fail(SONO_E_ARG, "generate: %d threads", p->n_threads);
+    if (p->half_weights != 0 && p->half_weights != 1)
+        return sn_fail(SONO_E_ARG, "generate: half_weights %d (0 or 1)", p->half_weights);
     if (!isfinite(p->temperature) || p->top_k < 0 || !(p->top_p > 0 && p->top_p <= 1) || !isfinite(p->cfg))
         return sn_fail(SONO_E_ARG, "generate: temperature %g, top-k %d, top-p %g or cfg %g out of range",
                        (double)p->temperature, p->top_k, (double)p->top_p, (double)p->cfg);
@@ -169,6 +172,7 @@ int sono_lm_generate(const sono_lm *lm, const sono_lm_generate_params *p, sono_l
     const int P = (int)(g.L + g.Fp); /* prefill positions */
     int blas_threads = sn_kern_set_threads(1); /* the same bits on any n_threads (lm_model.h) */
     sn_lm_cache *pre = NULL, *kv = NULL;
+    sn_lm_half *half = NULL;
     gen_out out[SONO_LM_MAX_OUTPUTS];
     memset(out, 0, sizeof out);
     int32_t *ptext = malloc(sizeof(int32_t) * (size_t)Bp * P), *paudio = calloc((size_t)Bp * P * K, sizeof(int32_t));
@@ -215,6 +219,9 @@ int sono_lm_generate(const sono_lm *lm, const sono_lm_generate_params *p, sono_l
     if ((rc = sn_lm_cache_fork(kv, pre, from, m))) goto done;
     sn_lm_cache_free(pre);
     pre = NULL;
+    /* the prefill read float32; the steps read the float16 copies */
+    if (p->half_weights && (rc = sn_lm_half_new(m, nt, &half))) goto done;
+    kv->half = half;
 
     sn_lm_sampling sp = {.temperature = p->temperature, .top_k = p->top_k, .top_p = p->top_p};
     for (int64_t s = g.Fp;; s++) {
@@ -264,6 +271,7 @@ done:
     sn_kern_set_threads(blas_threads);
     sn_lm_cache_free(pre);
     sn_lm_cache_free(kv);
+    sn_lm_half_free(half);
     for (int i = 0; i < n; i++) free(out[i].grid);
     free(g.ids);
     free(ptext);

@@ -6,8 +6,10 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "lm_gemv.h"
 #include "lm_layers.h"
 #include "sono_internal.h"
+#include "sonotok/cpu.h"
 
 int openblas_get_num_threads(void);
 
@@ -45,12 +47,20 @@ void sn_lm_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, i
                 float beta, float *Cm, int ldc, int n_threads) {
     if (M <= 0 || N <= 0) return;
     enum { BLK = 128 };
+    if (M <= SN_LM_GEMV_ROWS && !trans_a && trans_b && (beta == 0.0f || beta == 1.0f) &&
+        sn_lm_gemv_level() > SONO_CPU_PLAIN) {
+        /* a few rows against a [N][K] weight (the generation step): our
+         * kernel reads each weight once for all M rows, in a fixed order
+         * per element (lm_gemv.h) */
+        sn_lm_gemv(Cm, ldc, A, lda, B, ldb, M, N, K, beta != 0.0f, n_threads);
+        return;
+    }
     if (M <= SN_LM_GEMV_ROWS && !trans_a && trans_b && openblas_get_num_threads() == 1) {
-        /* a few rows against a [N][K] weight (the generation step): one
-         * sgemv per row streams the weights at ~1.4x sgemm's rate. A block
-         * of weight rows (at most 512 KB) stays in cache while the M rows
-         * pass over it; its size depends on N and K only, so each row gets
-         * the same bits for any M (lm_layers.h) */
+        /* the same without SIMD (SONO_CPU_PLAIN): one sgemv per row streams
+         * the weights at ~1.4x sgemm's rate. A block of weight rows (at
+         * most 512 KB) stays in cache while the M rows pass over it; its
+         * size depends on N and K only, so each row gets the same bits for
+         * any M (lm_layers.h) */
         int rows = SONO_MAX(32, SONO_MIN(2 * BLK, (1 << 17) / SONO_MAX(K, 1)));
         int nb = (N + rows - 1) / rows, par = n_threads > 1 && (double)M * N * K >= 4e6;
 #pragma omp parallel for num_threads(n_threads) if (par) schedule(static)
@@ -131,14 +141,24 @@ void sn_lm_rope_forward(float *qkv, const float *cos_t, const float *sin_t, int 
 void sn_lm_attend_row(float *out, float *att, const float *q, const float *kbase, const float *vbase,
                       size_t stride, int n_keys, int hs, float scale) {
     float mx = -INFINITY;
-    for (int j = 0; j < n_keys; j++) {
-        const float *k = kbase + (size_t)j * stride;
-        float s = 0;
-        for (int i = 0; i < hs; i++) s += q[i] * k[i];
-        s *= scale;
-        att[j] = s;
-        if (s > mx) mx = s;
-    }
+    if (sn_lm_gemv_level() > SONO_CPU_PLAIN && stride <= (size_t)INT32_MAX) {
+        /* the scores as the step's matmul: keys are weight rows (lm_gemv.h's
+         * fixed order, SIMD across the head's width instead of one serial
+         * sum per key); one thread, as the caller splits the rows */
+        sn_lm_gemv(att, n_keys, q, hs, kbase, (int)stride, 1, n_keys, hs, 0, 1);
+        for (int j = 0; j < n_keys; j++) {
+            att[j] *= scale;
+            if (att[j] > mx) mx = att[j];
+        }
+    } else
+        for (int j = 0; j < n_keys; j++) {
+            const float *k = kbase + (size_t)j * stride;
+            float s = 0;
+            for (int i = 0; i < hs; i++) s += q[i] * k[i];
+            s *= scale;
+            att[j] = s;
+            if (s > mx) mx = s;
+        }
     float sum = 0;
     for (int j = 0; j < n_keys; j++) {
         att[j] = expf(att[j] - mx);

@@ -22,10 +22,12 @@ void sn_lm_rmsnorm_backward(float *din, float *dw, const float *dout, const floa
 /* Cm [M][N] = A . B + beta Cm, row-major, A [M][K] (or [K][M] when trans_a),
  * B [K][N] (or [N][K] when trans_b): sgemm calls over fixed blocks on
  * n_threads. Same bits for any n_threads while OpenBLAS runs one thread.
- * Up to SN_LM_GEMV_ROWS rows against a [N][K] weight (a generation step)
- * it is one sgemv per row over blocks fixed by N and K: each row's result
- * is then also the same bits for any M, so a batch of generated outputs
- * gives each output what it would get alone. */
+ * Up to SN_LM_GEMV_ROWS rows against a [N][K] weight (a generation step,
+ * beta 0 or 1) it is sn_lm_gemv (lm_gemv.h: each weight read once for all
+ * rows, one fixed order per element), or at SONO_CPU_PLAIN one sgemv per
+ * row over blocks fixed by N and K: each row's result is then also the
+ * same bits for any M, so a batch of generated outputs gives each output
+ * what it would get alone. */
 #define SN_LM_GEMV_ROWS 16
 void sn_lm_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                 float beta, float *Cm, int ldc, int n_threads);
@@ -58,7 +60,8 @@ void sn_lm_rope_backward(float *dqkv, const float *cos_t, const float *sin_t, in
 
 /* One query row of causal attention: att [n_keys] = softmax(q . k_j * scale),
  * out [hs] = sum_j att_j v_j; keys j at kbase + j * stride (values likewise).
- * The one routine both the full forward and the cached step use. */
+ * The cached step's attention; the scores go through sn_lm_gemv (its
+ * fixed order) above SONO_CPU_PLAIN, a plain serial sum at PLAIN. */
 void sn_lm_attend_row(float *out, float *att, const float *q, const float *kbase, const float *vbase,
                       size_t stride, int n_keys, int hs, float scale);
 /* out [B][T][C], att [B][NH][T][T] (zeros above the diagonal) from qkv [B][T][3C]. */

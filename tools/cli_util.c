@@ -287,6 +287,25 @@ int cli_check_lm_codec(const sono_lm *lm, const char *lm_path, const sono_codec 
     return CLI_EXIT_MODEL;
 }
 
+int cli_render_codes(const sono_codec *codec, const int32_t *codes, int K, int64_t stride, int64_t F,
+                     sono_audio_writer *w, float *buf, int64_t block) {
+    if (F == 0) return 0;
+    int32_t *c = malloc(sizeof(int32_t) * (size_t)K * (size_t)F);
+    if (!c) return SONO_E_NOMEM;
+    for (int k = 0; k < K; k++) memcpy(c + (size_t)k * F, codes + (size_t)k * stride, sizeof(int32_t) * (size_t)F);
+    sono_tokens *t = NULL;
+    int rc = sono_codec_tokens_from_codes(codec, c, K, F, &t);
+    free(c);
+    sono_codec_stream *s = rc ? NULL : sono_codec_decoder_stream(codec, t, &rc);
+    int64_t n = 0;
+    while (s && (n = sono_codec_decoder_pull(s, buf, block)) > 0)
+        if ((rc = sono_audio_write(w, buf, n))) break;
+    if (s && !rc && n < 0) rc = (int)n;
+    sono_codec_stream_free(s);
+    sono_tokens_free(t);
+    return rc;
+}
+
 int cli_pick_n_q(const sono_codec *codec, double kbps, double *chosen, int *exit_code) {
     int nb = sono_codec_n_bandwidths(codec);
     if (kbps <= 0) {

@@ -126,6 +126,11 @@ sono_lm *cli_load_lm(const char *model, char *path, size_t size, int *exit_code)
 /* 0 when codec is the one lm was made for; else the LM's line naming both
  * codecs is printed and CLI_EXIT_MODEL returned. */
 int cli_check_lm_codec(const sono_lm *lm, const char *lm_path, const sono_codec *codec);
+/* Decode codes [K][F] (rows stride frames apart) with codec and write the
+ * audio to w, block samples at a time through buf [channels][block]. 0 or
+ * a negative error. */
+int cli_render_codes(const sono_codec *codec, const int32_t *codes, int K, int64_t stride, int64_t F,
+                     sono_audio_writer *w, float *buf, int64_t block);
 /* Codebooks for kbps (kbps <= 0: 6 kbps if offered, else the lowest).
  * On error prints and returns a negative value with *exit_code set. */
 int cli_pick_n_q(const sono_codec *codec, double kbps, double *chosen_kbps, int *exit_code);

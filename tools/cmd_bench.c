@@ -19,7 +19,7 @@
 #include "train_cli.h"
 
 enum { OPT_JSON = CLI_OPT_LONG, OPT_TRAIN, OPT_STEPS, OPT_CONFIG, OPT_TOKENIZER, OPT_TEXT, OPT_GENERATE, OPT_LM_CONFIG,
-       OPT_CODEC };
+       OPT_CODEC, OPT_F16 };
 
 static const cli_opt bench_opts[] = {
     CLI_COMMON_OPTS,
@@ -35,6 +35,7 @@ static const cli_opt bench_opts[] = {
     {OPT_GENERATE, "generate", NULL, "time LM generation instead: -m names the LM, or --lm-config a random one"},
     {OPT_LM_CONFIG, "lm-config", "WxL[xH[xT]]", "with --generate: a random LM of width W, L layers, H heads, context T"},
     {OPT_CODEC, "codec", "MODEL", "with --generate: the codec (default: the LM's; \"default\" for --lm-config)"},
+    {OPT_F16, "f16", NULL, "with --generate: the LM's weights as float16 (generate --f16)"},
     {0, NULL, NULL, NULL},
 };
 
@@ -70,7 +71,9 @@ const cli_cmd cmd_bench = {
         "file; --lm-config 512x8 makes a random LM instead (width 512, 8 layers,\n"
         "heads width/64, context 1024 unless given: 512x8x8x1024) for the codec's\n"
         "codebooks at -b (6 kbps: 8 for the default codec). tests/ref/lm_speed.py\n"
-        "times the same model in PyTorch.\n",
+        "times the same model in PyTorch. The report names the kernel level of the\n"
+        "steps' matmuls (SONOTOK_CPU=plain: OpenBLAS sgemv per row) and the weights'\n"
+        "precision (--f16: float16 copies, as generate --f16).\n",
     .opts = bench_opts,
     .run = run_bench,
 };
@@ -371,7 +374,7 @@ static int parse_lm_config(const char *s, int v[4]) {
 }
 
 static int bench_generate(const cli_common *c, const char *lm_arg, const char *codec_arg, const char *lm_config,
-                          double kbps_opt, double seconds, int json) {
+                          double kbps_opt, double seconds, int f16, int json) {
     int rc = 0, err = 0, v[4];
     sono_lm *lm = NULL;
     sono_codec *codec = NULL;
@@ -399,6 +402,9 @@ static int bench_generate(const cli_common *c, const char *lm_arg, const char *c
     bench_gen_ctx x = {.block = rate, .buf = malloc(sizeof(float) * (size_t)rate * (size_t)sono_codec_channels(codec))};
     sono_lm_generate_params g = sono_lm_generate_default_params();
     g.n_threads = c->n_threads;
+    g.half_weights = f16;
+    /* the steps' matmul: our kernel at this level, OpenBLAS sgemv per row at plain */
+    const char *kern = sono_cpu_level() > SONO_CPU_PLAIN ? sono_cpu_level_name(sono_cpu_level()) : "sgemv";
     double fps[2] = {0}, xrt[2] = {0}, secs[2] = {0};
     int64_t frames[2] = {0};
     const char *caption = "a dog barks in the rain";
@@ -453,16 +459,18 @@ static int bench_generate(const cli_common *c, const char *lm_arg, const char *c
                    "\"layers\": %d, \"heads\": %d, \"context\": %d, \"codebooks\": %d, \"codebook_size\": %d, "
                    "\"frame_rate\": %.3f, \"threads\": %d, \"frames\": %lld, \"lm_frames_per_s\": %.2f, "
                    "\"lm_frames_per_s_cfg\": %.2f, \"x_realtime_with_codec\": %.3f, \"x_realtime_with_codec_cfg\": %.3f, "
-                   "\"sgemm_gflops\": %.2f, \"peak_rss_mib\": %.1f}\n",
+                   "\"sgemm_gflops\": %.2f, \"peak_rss_mib\": %.1f, \"kernel\": \"%s\", \"weights\": \"%s\"}\n",
                    name, lm_config ? "true" : "false", mparams, sono_lm_width(lm), sono_lm_n_layers(lm),
                    sono_lm_n_heads(lm), sono_lm_context(lm), sono_lm_n_codebooks(lm), sono_lm_codebook_size(lm), fr,
-                   c->n_threads, (long long)frames[0], fps[0], fps[1], xrt[0], xrt[1], gemm, rss);
+                   c->n_threads, (long long)frames[0], fps[0], fps[1], xrt[0], xrt[1], gemm, rss, kern,
+                   f16 ? "float16" : "float32");
         } else {
             printf("lm          %s%s: %.2f M parameters (%.1f MB float32), width %d, %d layers, %d heads, context %d, "
                    "%d codebooks of %d; %d thread%s\n",
                    sono_lm_name(lm), lm_config ? " (random weights)" : "", mparams, mparams * 4, sono_lm_width(lm),
                    sono_lm_n_layers(lm), sono_lm_n_heads(lm), sono_lm_context(lm), sono_lm_n_codebooks(lm),
                    sono_lm_codebook_size(lm), c->n_threads, c->n_threads == 1 ? "" : "s");
+            printf("steps       matmuls %s, weights %s\n", kern, f16 ? "float16" : "float32");
             printf("codec       %s, %.2f frames/s%s\n", sono_codec_name(codec), fr,
                    x.buf && xrt[0] > 0 ? "" : " (no live decoder: LM only)");
             for (int cfg = 0; cfg < 2; cfg++)
@@ -485,7 +493,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     cli_common_init(&c);
     const char *model = "default";
     double seconds = 10, kbps_opt = 0;
-    int json = 0, train = 0, gen = 0;
+    int json = 0, train = 0, gen = 0, f16 = 0;
     long steps = 20;
     const char *config_file = NULL, *tok_file = NULL, *text_file = NULL, *lm_config = NULL, *codec_arg = NULL;
     int model_given = 0;
@@ -513,6 +521,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
         case OPT_GENERATE: gen = 1; break;
         case OPT_LM_CONFIG: lm_config = arg; break;
         case OPT_CODEC: codec_arg = arg; break;
+        case OPT_F16: f16 = 1; break;
         case OPT_STEPS:
             if (cli_parse_int(arg, 1, 100000, &steps)) rc = cli_usage_error(cmd, "--steps wants 1 to 100000, not '%s'", arg);
             break;
@@ -527,10 +536,10 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     if (text_file && !tok_file) return cli_usage_error(cmd, "--text goes with --tokenizer");
     if (tok_file && train) return cli_usage_error(cmd, "--tokenizer and --train are two benchmarks: one at a time");
     if (gen && (train || tok_file)) return cli_usage_error(cmd, "--generate is a benchmark of its own: one at a time");
-    if ((lm_config || codec_arg) && !gen) return cli_usage_error(cmd, "--lm-config and --codec go with --generate");
+    if ((lm_config || codec_arg || f16) && !gen) return cli_usage_error(cmd, "--lm-config, --codec and --f16 go with --generate");
     if (gen && !lm_config == !model_given) return cli_usage_error(cmd, "--generate times -m LM or a random --lm-config: one of them");
     cli_install_log(&c);
-    if (gen) return bench_generate(&c, model, codec_arg, lm_config, kbps_opt, seconds, json);
+    if (gen) return bench_generate(&c, model, codec_arg, lm_config, kbps_opt, seconds, f16, json);
     if (tok_file) return bench_tokenizer(tok_file, text_file, json);
     if (train) return bench_train(&c, steps, json, config_file);
 

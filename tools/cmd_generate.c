@@ -18,7 +18,7 @@ static const char *const default_lm = NULL;
 
 enum {
     OPT_CODEC = CLI_OPT_LONG, OPT_TASK, OPT_PROMPT, OPT_TEMPERATURE, OPT_TOP_K, OPT_TOP_P, OPT_CFG, OPT_SEED,
-    OPT_MIN_SECONDS,
+    OPT_MIN_SECONDS, OPT_F16,
 };
 
 static const cli_opt generate_opts[] = {
@@ -34,6 +34,7 @@ static const cli_opt generate_opts[] = {
     {OPT_TOP_P, "top-p", "P", "then among the smallest set with probability P, 1 for off (default 1)"},
     {OPT_CFG, "cfg", "C", "classifier-free guidance scale for tta (default 3; 1: the caption alone)"},
     {OPT_SEED, "seed", "S", "random seed (default 1)"},
+    {OPT_F16, "f16", NULL, "read the LM's weights as float16: faster, slightly different audio"},
     {'n', "outputs", "N", "candidates generated together, 1 to 8 (default 1): OUT-0.wav, OUT-1.wav, ..."},
     {'f', "format", "FMT", "output format: wav, flac, ogg or opus (default: from OUT's extension)"},
     {'o', "output", "OUT", "audio file, or - for stdout (WAV)"},
@@ -67,7 +68,11 @@ const cli_cmd cmd_generate = {
         "through, a device, a FIFO or - (stdout, -n 1 only) directly; an OUT that is\n"
         "an input is refused (exit 2). At the end a line gives frames/s and x\n"
         "realtime (not with -q); a progress line shows on a terminal.\n"
-        "Greedy or low-temperature sampling can loop (the same frames again).\n",
+        "Greedy or low-temperature sampling can loop (the same frames again).\n"
+        "--f16 rounds the LM's weight matrices to float16 for the steps: about half\n"
+        "the memory traffic, so faster on a large LM; the audio differs from the\n"
+        "float32 run's (lm/README.md has the measurements), still the same on any\n"
+        "thread count.\n",
     .opts = generate_opts,
     .run = run_generate,
 };
@@ -200,26 +205,6 @@ static int read_prompt(const gen_opts *o, const sono_codec *codec, const sono_lm
     return 0;
 }
 
-/* A codec without a live decoder: decode output i's codes [K][F] (row
- * stride stride) when the generation is over. 0 or a negative error. */
-static int render_after(gen_ctx *x, const sono_codec *codec, int i, const int32_t *codes, int64_t stride, int64_t F) {
-    if (F == 0) return 0;
-    int32_t *c = malloc(sizeof(int32_t) * (size_t)x->K * (size_t)F);
-    if (!c) return SONO_E_NOMEM;
-    for (int k = 0; k < x->K; k++) memcpy(c + (size_t)k * F, codes + (size_t)k * stride, sizeof(int32_t) * (size_t)F);
-    sono_tokens *t = NULL;
-    int rc = sono_codec_tokens_from_codes(codec, c, x->K, F, &t);
-    free(c);
-    sono_codec_stream *s = rc ? NULL : sono_codec_decoder_stream(codec, t, &rc);
-    int64_t n = 0;
-    while (s && (n = sono_codec_decoder_pull(s, x->buf, x->rate)) > 0)
-        if ((rc = sono_audio_write(x->files[i].w, x->buf, n))) break;
-    if (s && !rc && n < 0) rc = (int)n;
-    sono_codec_stream_free(s);
-    sono_tokens_free(t);
-    return rc;
-}
-
 static int generate(const gen_opts *o) {
     const cli_common *c = &o->common;
     char lm_path[4200], codec_path[4200];
@@ -316,7 +301,9 @@ static int generate(const gen_opts *o) {
         gen_file *f = &x.files[i];
         sono_clear_error();
         if (f->dec) err = sono_codec_decoder_end(f->dec);
-        if (!err) err = f->dec ? drain(&x, i) : render_after(&x, codec, i, codes + (size_t)i * x.K * F, F, n_frames[i]);
+        /* a codec without a live decoder: the codes decoded now */
+        if (!err) err = f->dec ? drain(&x, i)
+                               : cli_render_codes(codec, codes + (size_t)i * x.K * F, x.K, F, n_frames[i], f->w, x.buf, x.rate);
         if (err) {
             rc = cli_fail_sono(f->path, err);
             break;
@@ -408,6 +395,7 @@ static int run_generate(const cli_cmd *cmd, int argc, char **argv) {
                 rc = cli_usage_error(cmd, "-n wants 1 to %d outputs, not '%s'", SONO_LM_MAX_OUTPUTS, arg);
             o.g.n_outputs = (int)v;
             break;
+        case OPT_F16: o.g.half_weights = 1; break;
         case 'f': o.format = arg; break;
         case 'o': o.output = arg; break;
         default: rc = CLI_EXIT_USAGE; break;

@@ -6,6 +6,7 @@
  * (checkpoint first). Uses the public, less stable training API
  * (sonotok/train.h). */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,7 +19,7 @@ enum {
     OPT_MANIFEST = CLI_OPT_LONG, OPT_HELDOUT, OPT_SHARDS, OPT_CODEC, OPT_BANDWIDTH, OPT_CODEBOOKS, OPT_TOKENIZER,
     OPT_VOCAB, OPT_STEPS, OPT_RUN_STEPS, OPT_RUN_SECONDS, OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_CLIP, OPT_SEED,
     OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_SEQ, OPT_EXPORT, OPT_LAYERS, OPT_WIDTH,
-    OPT_HEADS, OPT_CONTEXT, OPT_LEARNED_POS, OPT_TASKS, OPT_CFG_DROPOUT, OPT_MAX_TEXT,
+    OPT_HEADS, OPT_CONTEXT, OPT_LEARNED_POS, OPT_TASKS, OPT_CFG_DROPOUT, OPT_MAX_TEXT, OPT_SAMPLES, OPT_SAMPLE_SECONDS,
 };
 
 static const cli_opt lm_opts[] = {
@@ -53,6 +54,8 @@ static const cli_opt lm_opts[] = {
     {OPT_CKPT_MINUTES, "checkpoint-minutes", "M", "and at least every M minutes (10)"},
     {OPT_EVAL_EVERY, "eval-every", "N", "held-out loss every N steps (0: never)"},
     {OPT_EVAL_SEQ, "eval-sequences", "N", "held-out sequences per evaluation (64)"},
+    {OPT_SAMPLES, "samples", "N", "generated samples per task at each evaluation (2; 0: none)"},
+    {OPT_SAMPLE_SECONDS, "sample-seconds", "S", "their length: prompt and continuation, or tta audio (3)"},
     {OPT_EXPORT, "export", "FILE", "write the LM file here at the end"},
     {0, NULL, NULL, NULL},
 };
@@ -77,6 +80,16 @@ const cli_cmd cmd_train_lm = {
         "and on SIGINT/SIGTERM), train.csv (loss per codebook, tokens/s, CPU hours) and\n"
         "eval.csv (held-out loss). If RUN_DIR holds a checkpoint the run resumes from it\n"
         "(model, tokenizer and schedule from the checkpoint; the codec must be its own).\n"
+        "\n"
+        "Each evaluation also writes generated samples, rendered with the run's codec,\n"
+        "to RUN_DIR/samples/: step-N-continue-I.wav, the first --sample-seconds of\n"
+        "held-out clip I (at most half the context) followed by the model's continuation\n"
+        "of --sample-seconds, and, when the run trains tta and held-out clips have\n"
+        "captions, step-N-tta-I.wav, --sample-seconds for the caption of the I-th of\n"
+        "them (CFG 3), for I < --samples; lengths as the context allows, never cut\n"
+        "short by the end token. Seed 1, temperature 1, top-k 250: the same files for\n"
+        "the same weights, and the run stays the same bits with or without them.\n"
+        "samples/index.tsv lists step, file, task, prompt clip and caption.\n"
         "Exit status: 0 done or stopped by a signal, 1 usage, 2 bad data, 3 I/O, 4 model.\n",
     .opts = lm_opts,
     .run = run_train_lm,
@@ -99,7 +112,9 @@ typedef struct {
     const cli_common *com;
     FILE *csv, *ecsv;
     int K;
-    long log_every, eval_seq;
+    long log_every, eval_seq, n_samples;
+    double sample_seconds;
+    const char *dir;
     double acc, acc_g, acc_cb[SONO_LM_MAX_K], win_s;
     int64_t win_n, win_pos, win_tgt;
 } lm_loop;
@@ -107,6 +122,110 @@ typedef struct {
 static int64_t lm_steps_done(void *ctx) { return sono_lm_trainer_steps_done(((lm_loop *)ctx)->t); }
 static int lm_save(void *ctx, const char *path) { return sono_lm_trainer_save_checkpoint(((lm_loop *)ctx)->t, path); }
 static int lm_export(void *ctx, const char *path) { return sono_lm_trainer_export(((lm_loop *)ctx)->t, path); }
+
+/* ---- samples at evaluation ---- */
+
+static int lm_sample_write(lm_loop *x, sono_lm_generate_params *g, const char *task, int i, const char *clip,
+                           int64_t step) {
+    const sono_lm *lm = sono_lm_trainer_lm(x->t);
+    const sono_codec *codec = sono_lm_trainer_codec(x->t);
+    const int K = x->K, rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
+    g->max_frames = g->min_frames = 0;
+    int64_t room = sono_lm_generate_max_frames(lm, g), want = llround(x->sample_seconds * sono_codec_frame_rate(codec));
+    if (room < 0) return (int)room;
+    g->max_frames = g->min_frames = want < 1 ? 1 : want < room ? want : room; /* a fixed length: no end token */
+    const int64_t Fp = g->n_prompt_frames, F = g->max_frames, S = Fp + F;
+    int32_t *codes = malloc(sizeof(int32_t) * (size_t)K * (size_t)S), *gen = malloc(sizeof(int32_t) * (size_t)K * (size_t)F);
+    float *buf = malloc(sizeof(float) * (size_t)rate * (size_t)ch);
+    int64_t n_new = 0;
+    int rc = codes && gen && buf ? 0 : SONO_E_NOMEM;
+    if (!rc) rc = sono_lm_generate(lm, g, NULL, NULL, gen, &n_new);
+    sono_audio_writer *w = NULL;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/samples/step-%lld-%s-%d.wav", x->dir, (long long)step, task, i);
+    if (!rc) { /* the prompt's frames, then the new ones */
+        for (int k = 0; k < K; k++) {
+            if (Fp) memcpy(codes + (size_t)k * S, g->prompt + (size_t)k * Fp, sizeof(int32_t) * (size_t)Fp);
+            memcpy(codes + (size_t)k * S + Fp, gen + (size_t)k * F, sizeof(int32_t) * (size_t)n_new);
+        }
+        w = sono_audio_create(path, "wav", rate, rate, ch, &rc);
+        if (w) rc = cli_render_codes(codec, codes, K, S, Fp + n_new, w, buf, rate);
+        if (w && !rc) rc = sono_audio_writer_close(w);
+        else sono_audio_writer_abort(w);
+    }
+    if (!rc) {
+        char idx[4300];
+        snprintf(idx, sizeof idx, "%s/samples/index.tsv", x->dir);
+        FILE *f = fopen(idx, "a");
+        if (f) {
+            fprintf(f, "%lld\tstep-%lld-%s-%d.wav\t%s\t%s\t", (long long)step, (long long)step, task, i, task,
+                    clip ? clip : "");
+            for (const char *c = g->text ? g->text : ""; *c; c++) fputc(*c == '\t' || *c == '\n' || *c == '\r' ? ' ' : *c, f);
+            fputc('\n', f);
+            if (fclose(f)) rc = SONO_E_IO;
+        } else {
+            rc = SONO_E_IO;
+        }
+    }
+    free(codes);
+    free(gen);
+    free(buf);
+    return rc;
+}
+
+/* Generate one sample (g: task, caption or prompt set) of up to `seconds`
+ * new audio and write the prompt's frames then the new ones to
+ * RUN_DIR/samples/step-N-TASK-I.wav, listed in index.tsv. 0, or a
+ * negative error (said on stderr). */
+static int lm_sample_one(lm_loop *x, sono_lm_generate_params *g, const char *task, int i, const char *clip,
+                         int64_t step) {
+    sono_clear_error();
+    int rc = lm_sample_write(x, g, task, i, clip, step);
+    if (rc) cli_fail_sono("train-lm: sample", rc);
+    return rc;
+}
+
+/* The samples of one evaluation: --samples held-out prompts continued and,
+ * when the run trains tta, as many held-out captions. A failure is a line
+ * on stderr, not the end of the run. */
+static void lm_samples(lm_loop *x, int64_t step) {
+    const sono_lm_train_params *P = sono_lm_trainer_params(x->t);
+    const sono_lm *lm = sono_lm_trainer_lm(x->t);
+    const double fr = sono_codec_frame_rate(sono_lm_trainer_codec(x->t));
+    char dir[4300];
+    snprintf(dir, sizeof dir, "%s/samples", x->dir);
+    if (mkdir(dir, 0777) && errno != EEXIST) {
+        cli_fail_errno(dir, errno);
+        return;
+    }
+    int64_t max_prompt = llround(x->sample_seconds * fr);
+    if (max_prompt > sono_lm_context(lm) / 2) max_prompt = sono_lm_context(lm) / 2;
+    if (max_prompt < 1) max_prompt = 1;
+    int32_t *prompt = malloc(sizeof(int32_t) * (size_t)x->K * (size_t)max_prompt);
+    if (!prompt) return;
+    int n_cont = 0, n_tta = 0;
+    const char *path, *caption;
+    sono_lm_generate_params base = sono_lm_generate_default_params();
+    base.n_threads = P->n_threads;
+    for (int i = 0; sono_lm_trainer_heldout_clip(x->t, i, NULL, 0, NULL, &path, &caption) == 0; i++) {
+        if (n_cont < x->n_samples) {
+            sono_lm_generate_params g = base;
+            sono_lm_trainer_heldout_clip(x->t, i, prompt, max_prompt, &g.n_prompt_frames, NULL, NULL);
+            g.prompt = prompt;
+            lm_sample_one(x, &g, "continue", n_cont++, path, step);
+        }
+        if (caption && P->w_tta > 0 && n_tta < x->n_samples) {
+            sono_lm_generate_params g = base;
+            g.task = SONO_LM_TASK_TTA;
+            g.text = caption;
+            lm_sample_one(x, &g, "tta", n_tta++, path, step);
+        }
+        if (n_cont >= x->n_samples && (n_tta >= x->n_samples || P->w_tta <= 0)) break;
+    }
+    free(prompt);
+    cli_note(x->com, 1, "step %lld: %d continuation%s and %d tta sample%s in %s", (long long)step, n_cont,
+             n_cont == 1 ? "" : "s", n_tta, n_tta == 1 ? "" : "s", dir);
+}
 
 static int lm_eval(void *ctx) {
     lm_loop *x = ctx;
@@ -119,6 +238,7 @@ static int lm_eval(void *ctx) {
     for (int k = 0; k < x->K; k++) fprintf(x->ecsv, ",%.6f", lcb[k]);
     fprintf(x->ecsv, "\n");
     fflush(x->ecsv);
+    if (x->n_samples > 0) lm_samples(x, step);
     return 0;
 }
 
@@ -178,8 +298,8 @@ static int run_train_lm(const cli_cmd *cmd, int argc, char **argv) {
     cli_common_init(&com);
     sono_lm_train_params tp = sono_lm_train_default_params();
     const char *out_dir = NULL, *export_path = NULL, *codec_arg = NULL;
-    long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_seq = 64, run_steps = -1;
-    double ckpt_minutes = 10, run_seconds = -1;
+    long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_seq = 64, run_steps = -1, n_samples = 2;
+    double ckpt_minutes = 10, run_seconds = -1, sample_seconds = 3;
     int steps_given = 0;
     cli_parser ps;
     if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
@@ -230,6 +350,8 @@ static int run_train_lm(const cli_cmd *cmd, int argc, char **argv) {
         case OPT_CKPT_MINUTES: DBL_OPT(0.01, 1e6) ckpt_minutes = dv; break;
         case OPT_EVAL_EVERY: INT_OPT(0, 1000000000L) eval_every = lv; break;
         case OPT_EVAL_SEQ: INT_OPT(1, 1000000) eval_seq = lv; break;
+        case OPT_SAMPLES: INT_OPT(0, 100) n_samples = lv; break;
+        case OPT_SAMPLE_SECONDS: DBL_OPT(0.001, 600) sample_seconds = dv; break;
         case OPT_EXPORT: export_path = arg; break;
         default: cli_parse_free(&ps); return CLI_EXIT_USAGE;
         }
@@ -290,7 +412,8 @@ static int run_train_lm(const cli_cmd *cmd, int argc, char **argv) {
         sono_lm_trainer_free(t);
         return cli_fail_errno(out_dir, errno);
     }
-    lm_loop x = {.t = t, .com = &com, .csv = csv, .ecsv = ecsv, .K = K, .log_every = log_every, .eval_seq = eval_seq};
+    lm_loop x = {.t = t, .com = &com, .csv = csv, .ecsv = ecsv, .K = K, .log_every = log_every, .eval_seq = eval_seq,
+                 .n_samples = n_samples, .sample_seconds = sample_seconds, .dir = out_dir};
     cli_train_loop L = {.what = "train-lm", .ckpt = ckpt, .export_path = export_path, .total_steps = P->steps,
                         .run_steps = run_steps, .run_seconds = run_seconds, .ckpt_every = ckpt_every,
                         .ckpt_minutes = ckpt_minutes, .eval_every = ecsv ? eval_every : 0, .ctx = &x,

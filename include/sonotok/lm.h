@@ -124,6 +124,10 @@ typedef struct {
     uint64_t seed;            /* default 1 */
     int n_outputs;            /* candidates generated together, 1..SONO_LM_MAX_OUTPUTS. Default 1 */
     int n_threads;            /* threads for the model. Default 1 */
+    int half_weights;         /* 1: the steps read float16 copies of the weight matrices, made at the start of
+                               * the call (half the bytes a step streams: faster where memory is the limit;
+                               * the logits move by float16's rounding, so the codes differ from float32's);
+                               * 0: float32. Same bits on any n_threads either way. Default 0 */
 } sono_lm_generate_params;
 
 SONO_API sono_lm_generate_params sono_lm_generate_default_params(void);

@@ -308,6 +308,23 @@ SONO_API int sono_lm_trainer_export(sono_lm_trainer *t, const char *path);
  * max_sequences. *loss and loss_cb [K] (may be NULL) get the means. 0,
  * SONO_E_ARG without a held-out manifest, or a negative error. */
 SONO_API int sono_lm_trainer_eval(sono_lm_trainer *t, int max_sequences, double *loss, double *loss_cb);
+/* The run's model as an LM (sonotok/lm.h), for sono_lm_generate between
+ * steps (train-lm's samples): it reads the trainer's weights as they are at
+ * the call, with the run's tokenizer and codec identity. Owned by the
+ * trainer and valid until sono_lm_trainer_free (never sono_lm_free it); not
+ * to be used while a step runs. Generating leaves the run as it was: the
+ * generator draws from its own seed, never from the training stream. */
+SONO_API const sono_lm *sono_lm_trainer_lm(const sono_lm_trainer *t);
+/* The codec the run tokenizes with (owned by the trainer). */
+SONO_API const sono_codec *sono_lm_trainer_codec(const sono_lm_trainer *t);
+/* Held-out clip i, counting the held-out manifest's clips with codec frames
+ * in order from 0: its first min(frames, max_frames) frames into codes
+ * [K][that many] (codes may be NULL), the count in *n_frames, its audio path
+ * and its tta caption (NULL where it has none; path and caption owned by
+ * the trainer). 0, SONO_E_RANGE past the last clip, SONO_E_ARG without a
+ * held-out manifest. */
+SONO_API int sono_lm_trainer_heldout_clip(const sono_lm_trainer *t, int i, int32_t *codes, int64_t max_frames,
+                                          int64_t *n_frames, const char **path, const char **caption);
 /* An LM with random weights (GPT-2's initialisation from seed) of the given
  * sizes (rotary positions), a byte-level tokenizer (no merges), made for
  * codec (its identity, codebook size and frame rate, n_codebooks of its

@@ -55,6 +55,8 @@ struct sono_lm_trainer {
     int64_t step;
     double cpu_hours;
     sono_lm_train_stats stats;
+    sono_codec *codec_model;  /* the run's codec, kept for its samples */
+    struct sono_lm view;      /* the model as an LM (sono_lm_trainer_lm): borrows m and tok */
 };
 
 sono_lm_train_params sono_lm_train_default_params(void) {
@@ -235,10 +237,19 @@ static void loss_per_codebook(const sn_lm_acts *a, int K, int V, double *sum, in
 
 /* ---- construction ---- */
 
-static int setup_common(sono_lm_trainer *t, const sono_codec *codec) {
+/* Takes codec (freed with the trainer). */
+static int setup_common(sono_lm_trainer *t, sono_codec *codec) {
     const sono_lm_train_params *p = &t->p;
     int K = t->m->cfg.K;
-    int rc = data_open(&t->train, p->manifest, p->shards, codec, K, t->tok, p->n_threads);
+    t->codec_model = codec;
+    t->view.m = t->m;
+    t->view.tok = t->tok;
+    snprintf(t->view.name, sizeof t->view.name, "train-lm");
+    snprintf(t->view.codec_name, sizeof t->view.codec_name, "%s", t->codec.name);
+    memcpy(t->view.codec_hash, t->codec.hash, 16);
+    t->view.frame_rate = t->codec.frame_rate;
+    int rc = sono_vocab_layout_for(t->tok, K, t->m->cfg.codebook_size, &t->view.vocab);
+    if (!rc) rc = data_open(&t->train, p->manifest, p->shards, codec, K, t->tok, p->n_threads);
     if (!rc && p->heldout) {
         rc = data_open(&t->held, p->heldout, p->heldout_shards, codec, K, t->tok, p->n_threads);
         t->has_held = !rc;
@@ -272,6 +283,7 @@ void sono_lm_trainer_free(sono_lm_trainer *t) {
     free(t->targets);
     sn_lm_free(t->m);
     sono_tokenizer_free(t->tok);
+    sono_codec_free(t->codec_model);
     free(t);
 }
 
@@ -317,8 +329,9 @@ sono_lm_trainer *sono_lm_trainer_new(const sono_lm_train_params *p, int *err) {
     sn_lm_init_params(t->m, p->seed);
     if ((rc = sn_adamw_init(&t->opt, t->m->n_params, p->beta1, p->beta2, 1e-8f, p->weight_decay))) goto fail;
     t->rng = p->seed ^ 0x5eed5eed5eedULL;
-    if ((rc = setup_common(t, codec))) goto fail;
-    sono_codec_free(codec);
+    rc = setup_common(t, codec);
+    codec = NULL; /* the trainer's now */
+    if (rc) goto fail;
     if (err) *err = 0;
     return t;
 fail:
@@ -449,8 +462,9 @@ sono_lm_trainer *sono_lm_trainer_resume(const char *checkpoint, const sono_lm_tr
     if (t->step < 0 || t->opt.step < 0) { rc = sn_fail(SONO_E_FORMAT, "%s: checkpoint lacks its step", checkpoint); goto fail; }
     sn_ckpt_close(c);
     c = NULL;
-    if ((rc = setup_common(t, codec))) goto fail;
-    sono_codec_free(codec);
+    rc = setup_common(t, codec);
+    codec = NULL; /* the trainer's now */
+    if (rc) goto fail;
     if (err) *err = 0;
     return t;
 fail:
@@ -467,6 +481,7 @@ int sono_lm_trainer_step(sono_lm_trainer *t) {
     const sono_lm_train_params *p = &t->p;
     double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     const int K = t->m->cfg.K, V = sn_lm_v_audio(&t->m->cfg);
+    sn_kern_set_threads(1); /* again: a sample's codec decoding sets its own count */
     int64_t real = build_batch(t);
     float loss = 0;
     int rc = sn_lm_forward(t->m, t->acts, t->text, t->audio, t->targets, p->n_threads, &loss);
@@ -506,6 +521,7 @@ int sono_lm_trainer_eval(sono_lm_trainer *t, int max_sequences, double *loss, do
     const int max_text = t->p.max_text < T / 2 ? t->p.max_text : T / 2;
     double tot = 0, cb_sum[SONO_LM_MAX_K] = {0};
     int64_t n_tot = 0, cb_cnt[SONO_LM_MAX_K] = {0};
+    sn_kern_set_threads(1);
     int done = 0, i = 0, task = TASK_CONTINUE;
     while (done < max_sequences && i < d->n_all) {
         int b = 0;
@@ -585,6 +601,26 @@ fail:
     sono_lm_free(lm);
     if (err) *err = rc;
     return NULL;
+}
+
+const sono_lm *sono_lm_trainer_lm(const sono_lm_trainer *t) { return &t->view; }
+const sono_codec *sono_lm_trainer_codec(const sono_lm_trainer *t) { return t->codec_model; }
+
+int sono_lm_trainer_heldout_clip(const sono_lm_trainer *t, int i, int32_t *codes, int64_t max_frames,
+                                 int64_t *n_frames, const char **path, const char **caption) {
+    if (!t->has_held) return sn_fail(SONO_E_ARG, "train-lm: no held-out manifest");
+    const lm_data *d = &t->held;
+    if (i < 0 || i >= d->n_all) return SONO_E_RANGE;
+    int e = d->pool_all[i], K = t->m->cfg.K;
+    const sn_lm_shard_entry *en = &d->sh->entries[e];
+    int64_t F = en->n_frames < max_frames ? (int64_t)en->n_frames : max_frames;
+    if (codes)
+        for (int k = 0; k < K; k++)
+            for (int64_t f = 0; f < F; f++) codes[k * F + f] = d->sh->codes[en->offset + (size_t)k * en->n_frames + f];
+    if (n_frames) *n_frames = F;
+    if (path) *path = d->man->path[e];
+    if (caption) *caption = d->cap_n[e] > 0 ? d->man->caption[e] : NULL;
+    return 0;
 }
 
 int64_t sono_lm_trainer_steps_done(const sono_lm_trainer *t) { return t->step; }

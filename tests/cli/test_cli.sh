@@ -492,8 +492,32 @@ trainlm() {
     run 0 "another tiny codec" $C -o crun2 --seed 5 --export other.safetensors
     L="$SONOTOK train-lm -o lrun --manifest m.jsonl --codec tiny.safetensors -t 1 --log-every 1"
     M="--vocab 300 --layers 1 --width 16 --heads 2 --context 32 --batch 2 --steps 1000000"
-    run 0 "train-lm: new tiny run" $L $M --heldout h.jsonl --run-steps 4 --eval-every 2
+    run 0 "train-lm: new tiny run" $L $M --heldout h.jsonl --run-steps 4 --eval-every 2 --export lrun/lm.safetensors
     expect "train-lm: checkpoint, shards" present lrun/checkpoint.safetensors
+    # samples at each evaluation: a.wav and b.wav continued (16 prompt frames,
+    # half the context, then the 12 the context leaves with K 4: 28 frames of
+    # hop 8), b.wav's caption (the only held-out one) rendered
+    for s in 2 4; do
+        for i in 0 1; do
+            expect "sample step $s continue $i: prompt and continuation" \
+                [ "$("$FIX" samples lrun/samples/step-$s-continue-$i.wav)" = "224 8000 1" ]
+        done
+        n=$("$FIX" samples lrun/samples/step-$s-tta-0.wav | cut -d' ' -f1)
+        expect "sample step $s tta: whole frames" sh -c "[ '$n' -gt 0 ] && [ \$(($n % 8)) -eq 0 ]"
+    done
+    expect "samples: one caption, one tta sample" absent lrun/samples/step-2-tta-1.wav
+    expect "samples: listed" [ "$(wc -l <lrun/samples/index.tsv)" -eq 6 ]
+    expect "samples: the caption in the list" grep -q "tta	b.wav	a low hum" lrun/samples/index.tsv
+    run 0 "train-lm: the same run without samples" $L $M -o lrun0 --heldout h.jsonl --run-steps 4 --eval-every 2 \
+        --samples 0 --export lrun0/lm.safetensors
+    expect "no samples: no folder" absent lrun0/samples
+    expect "samples leave the run as it was: weights" cmp -s lrun/lm.safetensors lrun0/lm.safetensors
+    expect "samples leave the run as it was: held-out loss" cmp -s lrun/eval.csv lrun0/eval.csv
+    run 0 "train-lm: the same run on 2 threads" $L $M -o lrun2 --heldout h.jsonl --run-steps 4 --eval-every 2 -t 2 \
+        --export lrun2/lm.safetensors
+    expect "2 threads: the same weights" cmp -s lrun/lm.safetensors lrun2/lm.safetensors
+    expect "2 threads: the same samples" cmp -s lrun/samples/step-4-continue-1.wav lrun2/samples/step-4-continue-1.wav
+    expect "2 threads: the same tta sample" cmp -s lrun/samples/step-4-tta-0.wav lrun2/samples/step-4-tta-0.wav
     expect "train-lm: shards of both manifests" present lrun/heldout.shard
     expect "train-lm: start line" err_has "1 layers, width 16, 2 heads, context 32, rotary positions, 4 codebooks"
     expect "train-lm: a CSV row per step" [ "$(wc -l <lrun/train.csv)" -eq 5 ]

@@ -49,6 +49,10 @@ expect "-n 3: three files" present c3-2.wav
 expect "-n 3: no OUT itself" absent c3.wav
 expect "-n 3: the first is -n 1's" cmp -s c3-0.wav c1.wav
 expect "-n 3: candidates differ" sh -c '! cmp -s c3-0.wav c3-1.wav'
+run 0 "--f16" $G --f16 --task continue --prompt p.wav -d 0.02 --min-duration 0.02 -t 1 -o h1.wav
+expect "--f16: frames x hop samples" info_is h1.wav "20 8000 1"
+run 0 "--f16 on 2 threads, -n 2" $G --f16 --task continue --prompt p.wav -d 0.02 --min-duration 0.02 -t 2 -n 2 -o h2.wav
+expect "--f16: the same audio on 2 threads and as output 0 of 2" cmp -s h1.wav h2-0.wav
 run 0 "another seed" $G --task continue --prompt p.wav -d 0.02 --min-duration 0.02 --seed 9 -o c4.wav
 expect "another seed, other audio" sh -c '! cmp -s c4.wav c1.wav'
 run 0 "-q" $G -q --task continue -d 0.01 -o q.wav

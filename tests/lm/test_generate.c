@@ -10,8 +10,9 @@
  *            step by step), for continue and tta, cfg 0, 1 and 3, with and
  *            without a prompt; cfg 0 ignores the caption
  *   outputs  a row of a batched step has the bits of the row alone (up to
- *            2 x SONO_LM_MAX_OUTPUTS rows); output 0 of n_outputs = 3 is
- *            the output of n_outputs = 1; the
+ *            2 x SONO_LM_MAX_OUTPUTS rows), on float32 and float16 weights;
+ *            output 0 of n_outputs = 3 is the output of n_outputs = 1
+ *            (either precision); the
  *            codes are the same bits on 1 and 2 threads; the callback's
  *            frames, in order, are the final codes
  *   end      a model that always wants <end-audio> stops at min_frames (0
@@ -302,6 +303,9 @@ static void check_rows_alone(const sn_lm *m) {
     int32_t text[16 * 12], audio[16 * 12 * 3];
     float *lg = malloc(sizeof(float) * 16 * K * Va), *one = malloc(sizeof(float) * K * Va);
     int blas = sn_kern_set_threads(1); /* as sono_lm_generate runs the model */
+    sn_lm_half *h = NULL;
+    CHECK(sn_lm_half_new(m, 2, &h) == 0);
+    for (int half = 0; half < 2; half++)
     for (int B = 1; B <= 2 * SONO_LM_MAX_OUTPUTS; B++) {
         for (int b = 0; b < B; b++)
             for (int t = 0; t < P; t++) {
@@ -315,6 +319,7 @@ static void check_rows_alone(const sn_lm *m) {
         CHECK(sn_lm_cache_new(m, 1, P, 16, &pre) == 0);
         CHECK(sn_lm_step(m, pre, text, audio, P, lg, 1) == 0);
         CHECK(sn_lm_cache_fork(c, pre, from, m) == 0);
+        c->half = half ? h : NULL; /* the steps on float16 weights, as half_weights does */
         int32_t t1[16], a1[16 * 3];
         for (int b = 0; b < B; b++) {
             t1[b] = -1;
@@ -324,11 +329,12 @@ static void check_rows_alone(const sn_lm *m) {
         if (B == 1) memcpy(one, lg, sizeof(float) * K * Va);
         int same = 1;
         for (int b = 0; b < B; b++) same &= !memcmp(lg + (size_t)b * K * Va, one, sizeof(float) * K * Va);
-        CHECK_MSG(same, "a step of %d rows differs from a step of one", B);
+        CHECK_MSG(same, "a step of %d rows differs from a step of one (%s weights)", B, half ? "float16" : "float32");
         sn_lm_cache_free(pre);
         sn_lm_cache_free(c);
     }
     sn_kern_set_threads(blas);
+    sn_lm_half_free(h);
     free(lg);
     free(one);
 }
@@ -340,8 +346,10 @@ static void test_outputs(void) {
     const int K = 3;
     check_rows_alone(lm->m);
     int32_t *prompt = make_prompt(K, 8, 64);
+    for (int half = 0; half < 2; half++)
     for (int cfg = 0; cfg < 2; cfg++) {
         sono_lm_generate_params p = sono_lm_generate_default_params();
+        p.half_weights = half;
         p.task = cfg ? SONO_LM_TASK_TTA : SONO_LM_TASK_CONTINUE;
         p.text = cfg ? "a high beep" : NULL;
         p.prompt = prompt;
@@ -371,7 +379,8 @@ static void test_outputs(void) {
         CHECK(sono_lm_generate(lm, &p, NULL, NULL, three2, n3b) == 0);
         CHECK_MSG(!memcmp(three, three2, sizeof(int32_t) * 3 * K * F) && !memcmp(n3, n3b, sizeof n3),
                   "%s: 2 threads differ from 1", cfg ? "CFG" : "no CFG");
-        printf("%s: frames %lld %lld %lld\n", cfg ? "CFG" : "no CFG", (long long)n3[0], (long long)n3[1], (long long)n3[2]);
+        printf("%s, %s weights: frames %lld %lld %lld\n", cfg ? "CFG" : "no CFG", half ? "float16" : "float32",
+               (long long)n3[0], (long long)n3[1], (long long)n3[2]);
         free(one), free(three), free(three2), free(seen);
     }
     free(prompt);
@@ -466,6 +475,7 @@ static void test_bad(void) {
     BAD(SONO_E_ARG, p.text = "a caption for continue");
     BAD(SONO_E_ARG, p.n_outputs = 0);
     BAD(SONO_E_ARG, p.n_outputs = SONO_LM_MAX_OUTPUTS + 1);
+    BAD(SONO_E_ARG, p.half_weights = 2);
     BAD(SONO_E_ARG, p.n_threads = 0);
     BAD(SONO_E_ARG, p.temperature = NAN);
     BAD(SONO_E_ARG, p.top_p = 0);

@@ -53,12 +53,15 @@ static void random_batch(const sn_lm_config *c, int B, int T, int n_text, int32_
         }
 }
 
-static int meta_int(const char *meta, const char *key) {
+
+static double meta_dbl(const char *meta, const char *key) {
     char pat[64];
     snprintf(pat, sizeof pat, "\"%s\":\"", key);
     const char *p = meta ? strstr(meta, pat) : NULL;
-    return p ? atoi(p + strlen(pat)) : -1;
+    return p ? atof(p + strlen(pat)) : -1;
 }
+
+static int meta_int(const char *meta, const char *key) { return (int)meta_dbl(meta, key); }
 
 static const sono_tensor *need(const sono_tensors *ts, const char *name) {
     const sono_tensor *t = sn_tensors_find(ts, name);
@@ -136,7 +139,7 @@ static void test_fixture(const char *path) {
         /* greedy generation through the KV cache: prompt, then 8 steps */
         int P = (int)gtext->numel, n_gen = (int)(gtok->numel / K);
         int32_t *pt = malloc(sizeof(int32_t) * P), *pa = malloc(sizeof(int32_t) * P * K), one = -1;
-        int32_t *next = malloc(sizeof(int32_t) * K);
+        int32_t *next = malloc(sizeof(int32_t) * K), gen_prev[32];
         float *lg = malloc(sizeof(float) * K * Va);
         to_i32(pt, gtext);
         to_i32(pa, gaudio);
@@ -153,6 +156,39 @@ static void test_fixture(const char *path) {
         }
         CHECK_MSG(same, "greedy tokens differ from PyTorch's");
         sn_lm_cache_free(kv);
+
+        /* the same with float16 weights in the steps (generate --f16):
+         * within half the fixture's greedy margin of the float32 logits,
+         * so the tokens cannot change */
+        sn_lm_half *h = NULL;
+        sn_lm_cache *k32 = NULL, *k16 = NULL;
+        float *l16 = malloc(sizeof(float) * K * Va);
+        CHECK(sn_lm_half_new(m, 1, &h) == 0 && sn_lm_cache_new(m, 1, c.T_max, 4, &k32) == 0 &&
+              sn_lm_cache_new(m, 1, c.T_max, 4, &k16) == 0);
+        CHECK(sn_lm_step(m, k32, pt, pa, P, lg, 1) == 0 && sn_lm_step(m, k16, pt, pa, P, l16, 1) == 0);
+        k16->half = h;
+        double d16 = 0;
+        int same16 = 1;
+        for (int s = 0; s < n_gen; s++) {
+            if (s > 0) { /* the fixture's tokens into both */
+                CHECK(sn_lm_step(m, k32, &one, gen_prev, 1, lg, 1) == 0);
+                CHECK(sn_lm_step(m, k16, &one, gen_prev, 1, l16, 1) == 0);
+            }
+            for (int i = 0; i < K * Va; i++) d16 = fmax(d16, fabs((double)lg[i] - l16[i]));
+            for (int k = 0; k < K; k++) {
+                same16 &= sn_lm_argmax(l16 + k * Va, Va) == (int32_t)gtok->data[s * K + k];
+                gen_prev[k] = (int32_t)gtok->data[s * K + k];
+            }
+        }
+        double margin = meta_dbl(ts->metadata, "margin");
+        printf("  float16 steps: max |logit - float32's| %.3g (fixture's greedy margin %.3g); greedy tokens %s\n", d16,
+               margin, same16 ? "the same" : "DIFFER");
+        CHECK_MSG(d16 > 0 && d16 < margin / 2, "float16 logits move %.3g, the margin is %.3g", d16, margin);
+        CHECK_MSG(same16, "float16 greedy tokens differ from PyTorch's");
+        sn_lm_cache_free(k32);
+        sn_lm_cache_free(k16);
+        sn_lm_half_free(h);
+        free(l16);
         free(pt);
         free(pa);
         free(next);
