@@ -20,6 +20,7 @@
 #include "sonotok/cpu.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define GV_X86 1
 #else
@@ -311,7 +312,10 @@ int sn_lm_gemv_level(void) { return GV_X86 ? sono_cpu_level() : SONO_CPU_PLAIN; 
 int sn_lm_gemv_f16_level(void) {
     int l = sn_lm_gemv_level();
 #if GV_X86
-    if (l == SONO_CPU_AVX2 && !__builtin_cpu_supports("f16c")) l = SONO_CPU_PLAIN;
+    /* F16C from CPUID leaf 1, ECX bit 29 (clang 14's __builtin_cpu_supports
+     * does not know "f16c") */
+    unsigned a, b, c, d;
+    if (l == SONO_CPU_AVX2 && !(__get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1))) l = SONO_CPU_PLAIN;
 #endif
     return l;
 }
