@@ -41,7 +41,9 @@ def wrap(ptr, shape, dtype, owner, readonly=False):
     """An array over n elements at ptr (an int address), kept alive by owner."""
     dtype = np.dtype(dtype)
     if any(d == 0 for d in shape) or not ptr:
-        return np.zeros(shape, dtype)
+        empty = np.zeros(shape, dtype)
+        empty.flags.writeable = not readonly
+        return empty
     return np.asarray(_View(ptr, shape, dtype.str, readonly, owner))
 
 

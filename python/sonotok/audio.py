@@ -38,6 +38,10 @@ class AudioReader:
                 enc.push(block)
             tokens = enc.finish()
 
+    Attributes: sample_rate and channels (of the output), file_sample_rate
+    and file_channels (the file's own), n_samples (expected output samples
+    per channel; None when the file does not say), block_samples.
+
     Raises NotFoundError, FormatError (not audio), EmptyError (no samples)."""
 
     def __init__(self, path, sample_rate=None, channels=None, block_samples=None):
@@ -46,14 +50,11 @@ class AudioReader:
         self._h = _lib.construct(_lib.lib.sono_audio_open, _lib.fsencode(path), int(sample_rate or 0),
                                  int(channels or 0))
         self.sample_rate = _lib.lib.sono_audio_rate(self._h)
-        """Output rate in Hz."""
         self.channels = _lib.lib.sono_audio_channels(self._h)
-        """Output channels."""
         self.file_sample_rate = _lib.lib.sono_audio_file_rate(self._h)
         self.file_channels = _lib.lib.sono_audio_file_channels(self._h)
         n = _lib.lib.sono_audio_length(self._h)
         self.n_samples = n if n >= 0 else None
-        """Expected output samples per channel, or None when the file does not say."""
         self.block_samples = int(block_samples or self.sample_rate)
         if self.block_samples <= 0:
             raise ArgumentError("block_samples must be positive")

@@ -45,20 +45,21 @@ class Codec:
     OpenBLAS's process-wide thread count to it. A Codec is immutable and may
     be shared between Python threads; the library releases the GIL while it
     works (ctypes does for every call), so threads encoding with one Codec
-    run in parallel. Each stream belongs to one thread at a time."""
+    run in parallel. Each stream belongs to one thread at a time.
+
+    Attributes besides the properties: model (the argument it was loaded
+    from) and n_threads."""
 
     def __init__(self, model="default", n_threads=None):
+        """Load a codec: the same as Codec.load(model, n_threads)."""
         self._h = None
-        model = os.fspath(model)
+        self.model = os.fspath(model)
         self.n_threads = int(n_threads) if n_threads is not None else (os.cpu_count() or 1)
-        """Threads each call uses."""
         if self.n_threads < 1:
             raise ArgumentError("n_threads must be at least 1, not %d" % self.n_threads)
         p = _lib.lib.sono_codec_default_params()
         p.n_threads = self.n_threads
-        self._h = _lib.construct(_lib.lib.sono_codec_load, _lib.fsencode(model), ctypes.byref(p))
-        self.model = model
-        """The model argument it was loaded from."""
+        self._h = _lib.construct(_lib.lib.sono_codec_load, _lib.fsencode(self.model), ctypes.byref(p))
 
     @classmethod
     def load(cls, model="default", n_threads=None):

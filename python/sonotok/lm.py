@@ -190,7 +190,7 @@ class LM:
         cb = _lib.LM_FRAME_FN(frame) if on_frame is not None else _lib.LM_FRAME_FN()
         _lib.lib.sono_clear_error()
         rc = _lib.lib.sono_lm_generate(self._h, ctypes.byref(p), cb, None, codes.ctypes.data, n_frames)
-        del keep
+        del keep   # the prompt's array, which p.prompt points into, lives until here
         if failure:
             raise failure[0]
         if rc < 0:

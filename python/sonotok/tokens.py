@@ -134,6 +134,16 @@ class Tokens:
         return t.n_samples / t.sample_rate if t.sample_rate else 0.0
 
     @property
+    def n_segments(self):
+        """Segments the codes are in (1 for an unsegmented model)."""
+        return self._t.n_segments
+
+    @property
+    def segment_frames(self):
+        """Frames per full segment (0 when unsegmented)."""
+        return self._t.segment_frames
+
+    @property
     def scales(self):
         """Per-segment scales (float32 array, a copy), or None when the model has none."""
         t = self._t
