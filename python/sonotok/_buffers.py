@@ -57,6 +57,24 @@ def address(a):
     return a.ctypes.data
 
 
+def pull(fn, handle, channels, max_samples):
+    """Call a reader of planar blocks, fn(handle, out, max_samples) -> n
+    (sono_audio_read, sono_codec_decoder_pull), writing into a fresh array:
+    the block [channels, n], without a copy (n = 0 at the end)."""
+    buf = np.empty(channels * max_samples, np.float32)
+    n = _lib.call(fn, handle, address(buf), max_samples)
+    return buf[:channels * n].reshape(channels, n)
+
+
+def blocks(pull_block):
+    """Iterate pull_block() until it returns an empty block."""
+    while True:
+        block = pull_block()
+        if block.shape[1] == 0:
+            return
+        yield block
+
+
 def planar(audio, what="audio"):
     """Audio as the library takes it: a C-contiguous float32 array
     [channels, n_samples] (a 1-D array is one channel). A float32

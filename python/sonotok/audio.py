@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from . import _buffers, _lib
+from ._handle import Handle, Writer
 from .errors import ArgumentError, LimitError
 
 __all__ = ["load_audio", "AudioReader", "save_audio", "AudioWriter", "resample"]
@@ -24,7 +25,7 @@ def _read_all(reader, channels):
     return _buffers.adopt(ctypes.cast(pcm, ctypes.c_void_p).value, (channels, n.value), np.float32)
 
 
-class AudioReader:
+class AudioReader(Handle):
     """An audio file read in blocks, for long files in bounded memory.
 
     ``AudioReader(path, sample_rate=None, channels=None, block_samples=None)``
@@ -45,7 +46,6 @@ class AudioReader:
     Raises NotFoundError, FormatError (not audio), EmptyError (no samples)."""
 
     def __init__(self, path, sample_rate=None, channels=None, block_samples=None):
-        self._h = None
         self.path = os.fspath(path)
         self._h = _lib.construct(_lib.lib.sono_audio_open, _lib.fsencode(path), int(sample_rate or 0),
                                  int(channels or 0))
@@ -59,42 +59,21 @@ class AudioReader:
         if self.block_samples <= 0:
             raise ArgumentError("block_samples must be positive")
 
-    def _handle(self):
-        if not self._h:
-            raise ArgumentError("audio reader %s is closed" % self.path)
-        return self._h
+    def _free(self, h):
+        _lib.lib.sono_audio_close(h)
 
     def read_block(self, max_samples=None):
         """Up to max_samples (default block_samples) per channel: an array
         [channels, n], n = 0 at the end."""
-        m = int(max_samples or self.block_samples)
-        buf = np.empty(self.channels * m, np.float32)
-        n = _lib.call(_lib.lib.sono_audio_read, self._handle(), _buffers.address(buf), m)
-        return buf[:self.channels * n].reshape(self.channels, n)
+        return _buffers.pull(_lib.lib.sono_audio_read, self._handle(), self.channels,
+                             int(max_samples or self.block_samples))
 
     def read(self):
         """Everything left, as one array [channels, n_samples]."""
         return _read_all(self._handle(), self.channels)
 
     def __iter__(self):
-        while True:
-            block = self.read_block()
-            if block.shape[1] == 0:
-                return
-            yield block
-
-    def close(self):
-        h, self._h = self._h, None
-        if h:
-            _lib.lib.sono_audio_close(h)
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        return _buffers.blocks(self.read_block)
 
 
 def load_audio(path, sample_rate=None, channels=None):
@@ -146,13 +125,13 @@ def resample(audio, sample_rate, to_rate=None, channels=None):
         _lib.lib.sono_audio_close(r)
 
 
-class AudioWriter:
+class AudioWriter(Writer):
     """An audio file written in blocks: WAV or FLAC (16-bit), Ogg Vorbis
     ("ogg") or Ogg Opus ("opus"), chosen by format or by path's extension.
     Samples are given at sample_rate and written at out_rate (default the
     same; resampled when they differ). The file appears at path when
-    :meth:`close` succeeds; as a context manager it closes on success and
-    drops the file on an exception::
+    :meth:`close` (the same as commit) succeeds; :meth:`abort`, or an
+    exception ending its with-block, drops it::
 
         with sonotok.AudioWriter("out.flac", codec.sample_rate, codec.channels) as w:
             for block in codec.decode_stream(tokens):
@@ -160,7 +139,6 @@ class AudioWriter:
     """
 
     def __init__(self, path, sample_rate, channels, out_rate=None, format=None):
-        self._h = None
         self.path = os.fspath(path)
         self.channels = int(channels)
         fmt = format.encode() if format else None
@@ -169,35 +147,16 @@ class AudioWriter:
 
     def write(self, audio):
         """Append audio [channels, n] (or [n] for one channel)."""
-        if not self._h:
-            raise ArgumentError("audio writer %s is closed" % self.path)
         a = _buffers.planar(audio)
         if a.shape[0] != self.channels:
             raise ArgumentError("audio: %d channels, the writer has %d" % (a.shape[0], self.channels))
-        _lib.call(_lib.lib.sono_audio_write, self._h, _buffers.address(a), a.shape[1])
+        _lib.call(_lib.lib.sono_audio_write, self._handle(), _buffers.address(a), a.shape[1])
 
-    def close(self):
-        """Finish the file and put it in place."""
-        h, self._h = self._h, None
-        if h:
-            _lib.call(_lib.lib.sono_audio_writer_close, h)
+    def _commit(self, h):
+        return _lib.lib.sono_audio_writer_close(h)
 
-    def abort(self):
-        """Drop the file being written."""
-        h, self._h = self._h, None
-        if h:
-            _lib.lib.sono_audio_writer_abort(h)
-
-    __del__ = abort
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+    def _free(self, h):
+        _lib.lib.sono_audio_writer_abort(h)
 
 
 def save_audio(path, audio, sample_rate, out_rate=None, format=None):

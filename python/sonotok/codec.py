@@ -7,6 +7,7 @@ import threading
 import numpy as np
 
 from . import _buffers, _lib
+from ._handle import Handle, Owner, getter, hash16, text
 from .audio import AudioReader, resample
 from .errors import ArgumentError
 from .tokens import Tokens
@@ -14,7 +15,7 @@ from .tokens import Tokens
 __all__ = ["Codec", "StreamEncoder", "StreamDecoder", "LiveDecoder"]
 
 
-class Codec:
+class Codec(Owner):
     """A neural audio codec (SEANet encoder, residual VQ, SEANet decoder):
     the project's default, an official EnCodec checkpoint, a Hugging Face
     folder or a native file.
@@ -66,10 +67,8 @@ class Codec:
         """Load a codec by path or name (see the class's help)."""
         return cls(model, n_threads)
 
-    def __del__(self):
-        h, self._h = self._h, None
-        if h:
-            _lib.lib.sono_codec_free(h)
+    def _free(self, h):
+        _lib.lib.sono_codec_free(h)
 
     def __repr__(self):
         return "Codec(%r: %d Hz, %d channel%s, %g frames/s, %d x %d codes, %s kbps)" % (
@@ -78,57 +77,20 @@ class Codec:
 
     # ---- metadata ----
 
-    @property
-    def name(self):
-        """The model's name ("sonotok-24k", "encodec_24khz")."""
-        return _lib.lib.sono_codec_name(self._h).decode("utf-8", "replace")
-
-    @property
-    def hash(self):
-        """Content hash of the weights (16 bytes), recorded in token files."""
-        out = (ctypes.c_uint8 * 16)()
-        _lib.lib.sono_codec_hash(self._h, out)
-        return bytes(out)
-
-    @property
-    def sample_rate(self):
-        """Sample rate in Hz."""
-        return _lib.lib.sono_codec_sample_rate(self._h)
-
-    @property
-    def channels(self):
-        """Audio channels."""
-        return _lib.lib.sono_codec_channels(self._h)
-
-    @property
-    def hop(self):
-        """Samples per frame."""
-        return _lib.lib.sono_codec_hop(self._h)
-
-    @property
-    def frame_rate(self):
-        """Frames per second."""
-        return _lib.lib.sono_codec_frame_rate(self._h)
-
-    @property
-    def codebook_size(self):
-        """Codes per codebook: codes are in [0, codebook_size)."""
-        return _lib.lib.sono_codec_codebook_size(self._h)
-
-    @property
-    def max_codebooks(self):
-        """Codebooks of the model (n_q at its highest bandwidth)."""
-        return _lib.lib.sono_codec_max_codebooks(self._h)
+    name = getter("sono_codec_name", 'The model\'s name ("sonotok-24k", "encodec_24khz").', text)
+    hash = hash16("sono_codec_hash", "Content hash of the weights (16 bytes), recorded in token files.")
+    sample_rate = getter("sono_codec_sample_rate", "Sample rate in Hz.")
+    channels = getter("sono_codec_channels", "Audio channels.")
+    hop = getter("sono_codec_hop", "Samples per frame.")
+    frame_rate = getter("sono_codec_frame_rate", "Frames per second.")
+    codebook_size = getter("sono_codec_codebook_size", "Codes per codebook: codes are in [0, codebook_size).")
+    max_codebooks = getter("sono_codec_max_codebooks", "Codebooks of the model (n_q at its highest bandwidth).")
+    latent_dim = getter("sono_codec_latent_dim", "Width of the encoder's output (per frame).")
 
     @property
     def bandwidths(self):
         """The bandwidths it offers, in kbps (a tuple)."""
         return tuple(_lib.lib.sono_codec_bandwidth(self._h, i) for i in range(_lib.lib.sono_codec_n_bandwidths(self._h)))
-
-    @property
-    def latent_dim(self):
-        """Width of the encoder's output (per frame)."""
-        return _lib.lib.sono_codec_latent_dim(self._h)
 
     def n_q(self, kbps=None):
         """Codebooks used at kbps. None: 6 kbps where offered, else the
@@ -252,7 +214,7 @@ class Codec:
         return LiveDecoder(self, n_q)
 
 
-class _Stream:
+class _Stream(Handle):
     """A C sono_codec_stream, used by one thread at a time (a lock says so),
     keeping its codec (and what else it reads) alive."""
 
@@ -260,24 +222,8 @@ class _Stream:
         self._lock = threading.Lock()
         self._codec, self._keep, self._h = codec, keep, handle
 
-    def _handle(self):
-        if not self._h:
-            raise ArgumentError("%s: the stream is closed or finished" % type(self).__name__)
-        return self._h
-
-    def close(self):
-        """Free the stream (also done when it is collected)."""
-        h, self._h = getattr(self, "_h", None), None
-        if h:
-            _lib.lib.sono_codec_stream_free(h)
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def _free(self, h):
+        _lib.lib.sono_codec_stream_free(h)
 
 
 class StreamEncoder(_Stream):
@@ -309,7 +255,7 @@ class StreamEncoder(_Stream):
             try:
                 _lib.call(_lib.lib.sono_codec_encoder_finish, self._handle(), ctypes.byref(out))
             finally:
-                self.close()
+                self._release()
         return Tokens._adopt(out)
 
 
@@ -327,19 +273,12 @@ class StreamDecoder(_Stream):
     def pull(self, max_samples=None):
         """The next block of up to max_samples (default block_samples) per
         channel: [channels, n], n = 0 at the end."""
-        m = int(max_samples or self.block_samples)
-        ch = self._codec.channels
-        buf = np.empty(ch * m, np.float32)
         with self._lock:
-            n = _lib.call(_lib.lib.sono_codec_decoder_pull, self._handle(), _buffers.address(buf), m)
-        return buf[:ch * n].reshape(ch, n)
+            return _buffers.pull(_lib.lib.sono_codec_decoder_pull, self._handle(), self._codec.channels,
+                                 int(max_samples or self.block_samples))
 
     def __iter__(self):
-        while True:
-            block = self.pull()
-            if block.shape[1] == 0:
-                return
-            yield block
+        return _buffers.blocks(self.pull)
 
 
 class LiveDecoder(_Stream):
@@ -376,16 +315,10 @@ class LiveDecoder(_Stream):
 
     def pull(self):
         """All audio ready so far, float32 [channels, n] (n may be 0)."""
-        ch, hop = self._codec.channels, self._codec.hop
-        blocks = []
+        ch, m = self._codec.channels, 64 * self._codec.hop
         with self._lock:
-            while True:
-                m = 64 * hop
-                buf = np.empty(ch * m, np.float32)
-                n = _lib.call(_lib.lib.sono_codec_decoder_pull, self._handle(), _buffers.address(buf), m)
-                if n == 0:
-                    break
-                blocks.append(buf[:ch * n].reshape(ch, n))
-        if not blocks:
-            return np.zeros((ch, 0), np.float32)
-        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
+            h = self._handle()
+            ready = list(_buffers.blocks(lambda: _buffers.pull(_lib.lib.sono_codec_decoder_pull, h, ch, m)))
+        if len(ready) <= 1:
+            return ready[0] if ready else np.zeros((ch, 0), np.float32)
+        return np.concatenate(ready, axis=1)

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from . import _buffers, _lib
+from ._handle import Owner, getter, hash16, text
 from .errors import ArgumentError
 from .tokens import Tokens
 
@@ -15,7 +16,7 @@ __all__ = ["LM"]
 _TASKS = {"continue": 0, "tta": 1, "tts": 2}
 
 
-class LM:
+class LM(Owner):
     """A token language model file (made by ``sonotok train-lm --export``):
     a decoder-only transformer that writes codec codes, continuing an audio
     prompt or from a caption (text to audio).
@@ -40,70 +41,25 @@ class LM:
         """Read an LM file. NotFoundError, FormatError, UnsupportedError, ..."""
         return cls(path)
 
-    def __del__(self):
-        h, self._h = self._h, None
-        if h:
-            _lib.lib.sono_lm_free(h)
+    def _free(self, h):
+        _lib.lib.sono_lm_free(h)
 
     def __repr__(self):
         return "LM(%r: %d codebooks of %d, context %d, %d layers x %d wide, %d parameters, for codec %r)" % (
             self.name, self.n_codebooks, self.codebook_size, self.context, self.n_layers, self.width,
             self.n_params, self.codec_name)
 
-    @property
-    def name(self):
-        """The model's name."""
-        return _lib.lib.sono_lm_name(self._h).decode("utf-8", "replace")
-
-    @property
-    def n_codebooks(self):
-        """Audio codebooks per frame (K)."""
-        return _lib.lib.sono_lm_n_codebooks(self._h)
-
-    @property
-    def codebook_size(self):
-        """Codes per codebook."""
-        return _lib.lib.sono_lm_codebook_size(self._h)
-
-    @property
-    def context(self):
-        """Context length in positions."""
-        return _lib.lib.sono_lm_context(self._h)
-
-    @property
-    def width(self):
-        """Residual width."""
-        return _lib.lib.sono_lm_width(self._h)
-
-    @property
-    def n_layers(self):
-        return _lib.lib.sono_lm_n_layers(self._h)
-
-    @property
-    def n_heads(self):
-        return _lib.lib.sono_lm_n_heads(self._h)
-
-    @property
-    def n_params(self):
-        """Parameters in all."""
-        return _lib.lib.sono_lm_n_params(self._h)
-
-    @property
-    def codec_name(self):
-        """Name of the codec it was trained for."""
-        return _lib.lib.sono_lm_codec_name(self._h).decode("utf-8", "replace")
-
-    @property
-    def codec_hash(self):
-        """Content hash of that codec (16 bytes, as Codec.hash)."""
-        out = (ctypes.c_uint8 * 16)()
-        _lib.lib.sono_lm_codec_hash(self._h, out)
-        return bytes(out)
-
-    @property
-    def frame_rate(self):
-        """The codec's frames per second."""
-        return _lib.lib.sono_lm_frame_rate(self._h)
+    name = getter("sono_lm_name", "The model's name.", text)
+    n_codebooks = getter("sono_lm_n_codebooks", "Audio codebooks per frame (K).")
+    codebook_size = getter("sono_lm_codebook_size", "Codes per codebook.")
+    context = getter("sono_lm_context", "Context length in positions.")
+    width = getter("sono_lm_width", "Residual width.")
+    n_layers = getter("sono_lm_n_layers", "Transformer layers.")
+    n_heads = getter("sono_lm_n_heads", "Attention heads.")
+    n_params = getter("sono_lm_n_params", "Parameters in all.")
+    codec_name = getter("sono_lm_codec_name", "Name of the codec it was trained for.", text)
+    codec_hash = hash16("sono_lm_codec_hash", "Content hash of that codec (16 bytes, as Codec.hash).")
+    frame_rate = getter("sono_lm_frame_rate", "The codec's frames per second.")
 
     def check_codec(self, codec):
         """Raise ModelMismatchError unless codec is the one the LM was trained for."""

@@ -15,6 +15,7 @@ import threading
 import numpy as np
 
 from . import _buffers, _lib
+from ._handle import Handle, Writer
 from .errors import ArgumentError
 
 __all__ = ["Tokens", "read_tokens", "write_tokens", "Archive", "ArchiveWriter", "write_archive", "merge_archives"]
@@ -32,6 +33,14 @@ class _TokensHandle:
         if self.ptr:
             _lib.lib.sono_tokens_free(self.ptr)
             self.ptr = None
+
+
+def _field(name, doc, convert=None):
+    """A read-only property: the C struct's field name."""
+    def get(self):
+        value = getattr(self._handle.ptr.contents, name)
+        return convert(value) if convert else value
+    return property(get, doc=doc)
 
 
 class Tokens:
@@ -76,30 +85,18 @@ class Tokens:
         c = self.codes
         return c if dtype is None else c.astype(dtype)
 
-    @property
-    def model_name(self):
-        """Name of the model that made the codes ("sonotok-24k", "encodec_24khz")."""
-        return self._t.model_name.decode("utf-8", "replace")
-
-    @property
-    def model_hash(self):
-        """Content hash of that model's weights (16 bytes; ``.hex()`` to print)."""
-        return bytes(self._t.model_hash)
-
-    @property
-    def sample_rate(self):
-        """The model's sample rate in Hz."""
-        return self._t.sample_rate
-
-    @property
-    def channels(self):
-        """The model's channel count."""
-        return self._t.channels
-
-    @property
-    def hop(self):
-        """Samples per frame."""
-        return self._t.hop
+    model_name = _field("model_name", 'Name of the model that made the codes ("sonotok-24k", "encodec_24khz").',
+                        lambda v: v.decode("utf-8", "replace"))
+    model_hash = _field("model_hash", "Content hash of that model's weights (16 bytes; ``.hex()`` to print).", bytes)
+    sample_rate = _field("sample_rate", "The model's sample rate in Hz.")
+    channels = _field("channels", "The model's channel count.")
+    hop = _field("hop", "Samples per frame.")
+    n_q = _field("n_q", "Codebooks used.")
+    codebook_size = _field("codebook_size", "Codes are in [0, codebook_size).")
+    n_frames = _field("n_frames", "Frames per codebook.")
+    n_samples = _field("n_samples", "Length of the original audio in samples per channel, at sample_rate.")
+    n_segments = _field("n_segments", "Segments the codes are in (1 for an unsegmented model).")
+    segment_frames = _field("segment_frames", "Frames per full segment (0 when unsegmented).")
 
     @property
     def frame_rate(self):
@@ -108,40 +105,10 @@ class Tokens:
         return t.sample_rate / t.hop if t.hop else 0.0
 
     @property
-    def n_q(self):
-        """Codebooks used."""
-        return self._t.n_q
-
-    @property
-    def codebook_size(self):
-        """Codes are in [0, codebook_size)."""
-        return self._t.codebook_size
-
-    @property
-    def n_frames(self):
-        """Frames per codebook."""
-        return self._t.n_frames
-
-    @property
-    def n_samples(self):
-        """Length of the original audio in samples per channel, at sample_rate."""
-        return self._t.n_samples
-
-    @property
     def duration(self):
         """Length of the original audio in seconds."""
         t = self._t
         return t.n_samples / t.sample_rate if t.sample_rate else 0.0
-
-    @property
-    def n_segments(self):
-        """Segments the codes are in (1 for an unsegmented model)."""
-        return self._t.n_segments
-
-    @property
-    def segment_frames(self):
-        """Frames per full segment (0 when unsegmented)."""
-        return self._t.segment_frames
 
     @property
     def scales(self):
@@ -200,7 +167,7 @@ def _as_tokens(tokens, codec):
     return codec.tokens(tokens)
 
 
-class Archive(collections.abc.Mapping):
+class Archive(Handle, collections.abc.Mapping):
     """An archive of token files, opened for reading: a read-only mapping
     from entry names ("a/b.wav") to Tokens, in the archive's order.
 
@@ -219,27 +186,14 @@ class Archive(collections.abc.Mapping):
 
     def __init__(self, path):
         self._lock = threading.Lock()
-        self._h = None
         self.path = os.fspath(path)
         self._h = _lib.construct(_lib.lib.sono_archive_open, _lib.fsencode(path))
         n = _lib.lib.sono_archive_count(self._h)
         self._names = [os.fsdecode(_lib.lib.sono_archive_name(self._h, i)) for i in range(n)]
         self._index = {name: i for i, name in enumerate(self._names)}
 
-    def close(self):
-        """Close the file (also done when the object is collected)."""
-        with self._lock:
-            if self._h:
-                _lib.lib.sono_archive_close(self._h)
-                self._h = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def _free(self, h):
+        _lib.lib.sono_archive_close(h)
 
     def __len__(self):
         return len(self._names)
@@ -274,9 +228,7 @@ class Archive(collections.abc.Mapping):
         i = self._position(key)
         buf, n = ctypes.POINTER(ctypes.c_uint8)(), ctypes.c_size_t()
         with self._lock:
-            if not self._h:
-                raise ArgumentError("archive %s is closed" % self.path)
-            _lib.call(_lib.lib.sono_archive_read, self._h, i, ctypes.byref(buf), ctypes.byref(n))
+            _lib.call(_lib.lib.sono_archive_read, self._handle(), i, ctypes.byref(buf), ctypes.byref(n))
         try:
             return ctypes.string_at(buf, n.value)
         finally:
@@ -295,10 +247,11 @@ class Archive(collections.abc.Mapping):
         return "Archive(%r, %d entries)" % (self.path, len(self))
 
 
-class ArchiveWriter:
+class ArchiveWriter(Writer):
     """A new archive at path, written to a temporary file beside it that
     :meth:`commit` renames over path. As a context manager it commits on
-    success and drops the temporary file on an exception::
+    success and drops the temporary file on an exception (as :meth:`abort`
+    does)::
 
         with sonotok.ArchiveWriter("out.sta") as w:
             w.add("a.wav", tokens)
@@ -306,42 +259,22 @@ class ArchiveWriter:
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        self._h = None
         self._h = _lib.construct(_lib.lib.sono_archive_create, _lib.fsencode(path))
 
     def add(self, name, tokens, codec=None):
         """Add one entry: name is a relative path using '/', unique in the
         archive; tokens a Tokens, a token file's bytes, or bare codes with
         their codec."""
-        if not self._h:
-            raise ArgumentError("archive %s: already committed or aborted" % self.path)
+        h = self._handle()
         data = bytes(tokens) if isinstance(tokens, (bytes, bytearray, memoryview)) else \
             _as_tokens(tokens, codec).to_bytes()
-        _lib.call(_lib.lib.sono_archive_add, self._h, _lib.fsencode(name), data, len(data))
+        _lib.call(_lib.lib.sono_archive_add, h, _lib.fsencode(name), data, len(data))
 
-    def commit(self):
-        """Write the index and put the archive in place."""
-        if not self._h:
-            raise ArgumentError("archive %s: already committed or aborted" % self.path)
-        h, self._h = self._h, None
-        _lib.call(_lib.lib.sono_archive_commit, h)
+    def _commit(self, h):
+        return _lib.lib.sono_archive_commit(h)
 
-    def abort(self):
-        """Drop the temporary file; nothing is written at path."""
-        h, self._h = self._h, None
-        if h:
-            _lib.lib.sono_archive_abort(h)
-
-    __del__ = abort
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
+    def _free(self, h):
+        _lib.lib.sono_archive_abort(h)
 
 
 def write_archive(path, entries, codec=None):
