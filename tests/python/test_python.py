@@ -500,6 +500,15 @@ class TestPython(Scratch):
         self.assertGreaterEqual(len(middle), 5, "the main thread woke %d times in the middle half of a %.3f s "
                                 "encode" % (len(middle), t1 - t0))
 
+    def test_latents(self):
+        c = codec(DEFAULT)
+        audio = sonotok.load_audio(CLIPS[0], 24000)[0]
+        lat = c.latents(audio, 24000)
+        codes = c.encode(audio, 24000)
+        self.assertEqual((lat.dtype, lat.shape), (np.float32, (c.latent_dim, codes.shape[1])))
+        self.assertTrue(np.isfinite(lat).all() and np.abs(lat).max() > 0)
+        self.assertGreaterEqual(c.max_frames(audio.shape[1]), codes.shape[1])
+
     def test_zero_copy(self):
         c = codec(DEFAULT)
         out = c.decode(np.zeros((8, 30), np.int32))
