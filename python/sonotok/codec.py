@@ -49,7 +49,8 @@ class Codec(Owner):
     run in parallel. Each stream belongs to one thread at a time.
 
     Attributes besides the properties: model (the argument it was loaded
-    from) and n_threads."""
+    from) and n_threads. A pickled Codec is loaded again from them where it
+    is unpickled (e.g. in a DataLoader worker)."""
 
     def __init__(self, model="default", n_threads=None):
         """Load a codec: the same as Codec.load(model, n_threads)."""
@@ -69,6 +70,10 @@ class Codec(Owner):
 
     def _free(self, h):
         _lib.lib.sono_codec_free(h)
+
+    def __reduce__(self):
+        # pickled as how to load it again (e.g. in a DataLoader worker)
+        return (Codec, (self.model, self.n_threads))
 
     def __repr__(self):
         return "Codec(%r: %d Hz, %d channel%s, %g frames/s, %d x %d codes, %s kbps)" % (

@@ -28,7 +28,7 @@ class LM(Owner):
     >>> audio = codec.decode(codes)
 
     An LM is immutable and may be shared between threads; each generate()
-    call has its own state. The GIL is released while it runs (on_frame is
+    call has its own state. Pickled, it is read again from its path. The GIL is released while it runs (on_frame is
     called with the GIL held)."""
 
     def __init__(self, path):
@@ -43,6 +43,9 @@ class LM(Owner):
 
     def _free(self, h):
         _lib.lib.sono_lm_free(h)
+
+    def __reduce__(self):
+        return (LM, (self.path,))
 
     def __repr__(self):
         return "LM(%r: %d codebooks of %d, context %d, %d layers x %d wide, %d parameters, for codec %r)" % (

@@ -53,7 +53,7 @@ class Tokens:
     :func:`read_tokens`, :meth:`Tokens.from_bytes`, :meth:`Codec.tokens` and
     archive reads. Immutable: ``codes`` is a read-only view of the library's
     buffer (``codes.copy()`` for a writable one). ``np.asarray(tokens)`` gives
-    the codes."""
+    the codes. Pickled as the token file's bytes."""
 
     __slots__ = ("_handle",)
 
@@ -138,6 +138,10 @@ class Tokens:
     def save(self, path):
         """Write a token file at path (a temporary file renamed over it when complete)."""
         _lib.call(_lib.lib.sono_tokens_save, _lib.fsencode(path), self._ptr)
+
+    def __reduce__(self):
+        # pickled as the token file's bytes (to DataLoader workers, say)
+        return (Tokens.from_bytes, (self.to_bytes(),))
 
     def __repr__(self):
         return "Tokens(model=%r, n_q=%d, n_frames=%d, %.3f s at %d Hz)" % (

@@ -15,8 +15,9 @@
 #    `pkg-config --static --cflags --libs` alone, and libsonotok.a defines no
 #    training function;
 #  - the man page lists every command of the installed program;
-#  - the Python module (when installed: PYTHON_DIR) is where the interpreter
-#    searches for a /usr or /usr/local prefix, its _config.py names the
+#  - the Python module (when installed: PYTHON_DIR) has every file of
+#    python/sonotok, is where the interpreter searches for a /usr or
+#    /usr/local prefix, its _config.py names the
 #    installed libsonotok.so.0, and `import sonotok` of the installed files
 #    loads the staged library through _config.py, and through the dynamic
 #    loader without it, and encodes and decodes (skipped without numpy).
@@ -252,6 +253,9 @@ if [ -n "${PYTHON_DIR:-}" ]; then
     if [ ! -f "$pydir/sonotok/__init__.py" ]; then
         fail "the Python module is not installed in $PYTHON_DIR"
     else
+        for f in "$src"/python/sonotok/*.py; do
+            [ -f "$pydir/sonotok/${f##*/}" ] || fail "python/sonotok/${f##*/} is not installed (python/meson.build)"
+        done
         grep -qxF "LIBRARY = \"$LIBDIR/libsonotok.so.0\"" "$pydir/sonotok/_config.py" ||
             fail "the installed sonotok/_config.py does not name $LIBDIR/libsonotok.so.0"
         case $PREFIX in

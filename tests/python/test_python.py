@@ -206,6 +206,12 @@ class TestTokenFiles(Scratch):
         self.assertEqual(os.listdir(self.tmp), ["a.tok"])   # no temporary file left
         self.assertFalse(t.codes.flags.writeable)
         self.assertTrue(np.array_equal(np.asarray(t), t.codes))
+        # pickled (to a DataLoader worker): the same token file, and a codec that loads again
+        self.assertEqual(pickle.loads(pickle.dumps(t)).to_bytes(), t.to_bytes())
+        c2 = pickle.loads(pickle.dumps(c))
+        self.assertEqual((c2.name, c2.hash, c2.n_threads), (c.name, c.hash, c.n_threads))
+        self.assertEqual(c2.encode_tokens(np.zeros((2, 800), np.float32), 8000).to_bytes(),
+                         c.encode_tokens(np.zeros((2, 800), np.float32), 8000).to_bytes())
         # bare codes need their codec
         with self.assertRaises(sonotok.ArgumentError):
             sonotok.write_tokens(self.path("b.tok"), t.codes)
@@ -411,6 +417,7 @@ class TestLM(Scratch):
         self.assertEqual((lm.n_codebooks, lm.codec_name, lm.codec_hash), (3, c.name, c.hash))
         self.assertEqual(lm.context, 64)
         lm.check_codec(c)
+        self.assertEqual(pickle.loads(pickle.dumps(lm)).codec_hash, c.hash)
         with self.assertRaises(sonotok.ModelMismatchError):
             lm.check_codec(codec(DEFAULT))
         lm_path = lm.path
