@@ -14,12 +14,20 @@
 #    copy of the staging folder): the same programs built with
 #    `pkg-config --static --cflags --libs` alone, and libsonotok.a defines no
 #    training function;
-#  - the man page lists every command of the installed program.
+#  - the man page lists every command of the installed program;
+#  - the Python module (when installed: PYTHON_DIR) has every file of
+#    python/sonotok, is where the interpreter searches for a /usr or
+#    /usr/local prefix, its _config.py names the
+#    installed libsonotok.so.0, and `import sonotok` of the installed files
+#    loads the staged library through _config.py, and through the dynamic
+#    loader without it, and encodes and decodes (skipped without numpy).
 # usage: install_test.sh MESON BUILD_ROOT SOURCE_ROOT
 # environment (set by tests/install/meson.build): CC, CXX (empty: no C++
 # compiler: the C++ checks are skipped and the test ends in SKIP), PREFIX,
 # BINDIR, LIBDIR, INCLUDEDIR, MANDIR, DATADIR (absolute), DEFAULT_LIBRARY,
-# EXTRA_FLAGS (the build's sanitizer flags, which the libraries need).
+# EXTRA_FLAGS (the build's sanitizer flags, which the libraries need),
+# PYTHON, PYTHON_DIR (absolute; empty: no Python module installed) and
+# PYTHON_PRELOAD (the sanitizer runtimes the interpreter must preload).
 set -eu
 meson=$1
 build=$2
@@ -222,6 +230,55 @@ else
     fi
 fi
 [ -e "$stage$DATADIR/sonotok/models/default.safetensors" ] || fail "the default model is not installed"
+
+# ---- the Python module ----
+# py_check LIBRARY_EXPECTED ENV...: imports the module copied to $tmp/py,
+# checks which library it loaded, encodes and decodes with the tiny codec.
+py_check() {
+    want=$1
+    shift
+    env -u SONOTOK_LIBRARY -u PYTHONPATH "$@" PYTHONPATH="$tmp/py" PYTHONDONTWRITEBYTECODE=1 \
+        ${PYTHON_PRELOAD:+LD_PRELOAD="$PYTHON_PRELOAD" ASAN_OPTIONS=detect_leaks=0} "$PYTHON" -c '
+import sys, numpy as np, sonotok
+assert sonotok.__file__.startswith(sys.argv[1]), sonotok.__file__
+assert sonotok._lib.path == sys.argv[2], "loaded " + sonotok._lib.path
+c = sonotok.Codec.load(sys.argv[3], n_threads=1)
+codes = c.encode(np.sin(np.arange(800, dtype=np.float32) * 0.3) * 0.5, c.sample_rate)
+out = c.decode(codes)
+assert codes.shape[0] == c.n_q() and out.shape == (c.channels, codes.shape[1] * c.hop), (codes.shape, out.shape)
+' "$tmp/py" "$want" "$model"
+}
+if [ -n "${PYTHON_DIR:-}" ]; then
+    pydir="$stage$PYTHON_DIR"
+    if [ ! -f "$pydir/sonotok/__init__.py" ]; then
+        fail "the Python module is not installed in $PYTHON_DIR"
+    else
+        for f in "$src"/python/sonotok/*.py; do
+            [ -f "$pydir/sonotok/${f##*/}" ] || fail "python/sonotok/${f##*/} is not installed (python/meson.build)"
+        done
+        grep -qxF "LIBRARY = \"$LIBDIR/libsonotok.so.0\"" "$pydir/sonotok/_config.py" ||
+            fail "the installed sonotok/_config.py does not name $LIBDIR/libsonotok.so.0"
+        case $PREFIX in
+        /usr | /usr/local)
+            "$PYTHON" -E -c 'import sys; print("\n".join(sys.path))' | grep -qxF "${PYTHON_DIR%/}" ||
+                fail "$PYTHON does not search $PYTHON_DIR, where the module is installed" ;;
+        esac
+        if [ "$DEFAULT_LIBRARY" = static ]; then
+            fail "the Python module is installed without a shared library to load"
+        elif "$PYTHON" -c 'import numpy' 2> /dev/null; then
+            mkdir -p "$tmp/py"
+            cp -R "$pydir/sonotok" "$tmp/py/"
+            # the installed path, moved into the staging folder
+            sed -i "s|^LIBRARY = .*|LIBRARY = \"$lib/libsonotok.so.0\"|" "$tmp/py/sonotok/_config.py"
+            py_check "$lib/libsonotok.so.0" || fail "import sonotok from the installed module (through _config.py)"
+            rm "$tmp/py/sonotok/_config.py"
+            py_check libsonotok.so.0 LD_LIBRARY_PATH="$lib" ||
+                fail "import sonotok from the installed module (through the dynamic loader)"
+        else
+            echo "install test: Python checks skipped: $PYTHON has no numpy"
+        fi
+    fi
+fi
 
 if [ "$failures" -gt 0 ]; then
     echo "install test: $failures failures" >&2
