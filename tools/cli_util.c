@@ -175,6 +175,7 @@ int cli_exit_for(int err) {
     case SONO_E_NOMEM:
     case SONO_E_IO: return CLI_EXIT_IO;
     case SONO_E_NOT_FOUND: return CLI_EXIT_DATA;  /* entry/tensor; missing files are checked before */
+    case SONO_E_MODEL_MISSING: return CLI_EXIT_MODEL;
     default: return CLI_EXIT_DATA;
     }
 }

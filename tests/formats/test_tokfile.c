@@ -65,7 +65,7 @@ static void test_round_trips(void) {
         if (!t) continue;
         size_t best = 0, auto_n = 0;
         for (int c = TOKFILE_CODER_AUTO; c <= TOKFILE_CODER_RANGE; c++) {
-            tokfile_opts o = {c, 3};
+            tokfile_opts o = {.coder = c, .zstd_level = 3};
             uint8_t *buf;
             size_t n;
             int rc = sn_tokfile_encode_opts(t, &o, &buf, &n);
@@ -100,7 +100,7 @@ static void test_edges(void) {
     uint8_t *buf;
     size_t n;
     for (int c = TOKFILE_CODER_PACKED; c <= TOKFILE_CODER_RANGE; c++) {
-        tokfile_opts o = {c, 0};
+        tokfile_opts o = {.coder = c, .zstd_level = 0};
         CHECK(sn_tokfile_encode_opts(t, &o, &buf, &n) == 0);
         CHECK(sono_tokens_decode(buf, n, &back) == 0 && same_tokens(t, back));
         sono_tokens_free(back);
@@ -135,7 +135,7 @@ static void test_edges(void) {
     /* long constant input: the range coder's best ratio stays within the
      * decoder's sanity bound */
     t = make_tokens(2, 1 << 20, 1024, 1, 0, 3);
-    tokfile_opts o = {TOKFILE_CODER_RANGE, 0};
+    tokfile_opts o = {.coder = TOKFILE_CODER_RANGE, .zstd_level = 0};
     CHECK(sn_tokfile_encode_opts(t, &o, &buf, &n) == 0);
     CHECK(sono_tokens_decode(buf, n, &back) == 0 && same_tokens(t, back));
     printf("  constant 2 x 2^20 codes: %zu bytes\n", n);
@@ -148,7 +148,7 @@ static void test_edges(void) {
 static uint8_t *small_file(int coder, int scales, size_t *n) {
     sono_tokens *t = make_tokens(2, 12, 1024, 2, scales, 2);
     t->codes[13] = 1023; /* for the crafted codebook-size tests */
-    tokfile_opts o = {coder, 0};
+    tokfile_opts o = {.coder = coder, .zstd_level = 0};
     uint8_t *buf = NULL;
     CHECK(sn_tokfile_encode_opts(t, &o, &buf, n) == 0);
     sono_tokens_free(t);

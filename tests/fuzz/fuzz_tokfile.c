@@ -14,7 +14,7 @@ static void round_trip(const sono_tokens *t) {
     size_t n = 0;
     sono_tokens *back = NULL;
     /* the range coder alone: trying zstd -19 on every input would slow fuzzing down */
-    tokfile_opts o = {TOKFILE_CODER_RANGE, 1};
+    tokfile_opts o = {.coder = TOKFILE_CODER_RANGE, .zstd_level = 1};
     if (sn_tokfile_encode_opts(t, &o, &buf, &n) != 0 || sono_tokens_decode(buf, n, &back) != 0) abort();
     size_t n_codes = (size_t)t->n_q * (size_t)t->n_frames;
     if (back->n_frames != t->n_frames || back->n_q != t->n_q ||
