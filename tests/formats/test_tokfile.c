@@ -248,7 +248,8 @@ static void test_crafted(void) {
     crafted("major 2", 2, 4, 2, 2, SONO_E_UNSUPPORTED);
     crafted("major 0", 2, 4, 2, 0, SONO_E_FORMAT);
     crafted("flags", 2, 16, 4, 3, SONO_E_UNSUPPORTED);
-    crafted("coder 3", 2, 20, 1, 3, SONO_E_UNSUPPORTED);
+    crafted("coder 4", 2, 20, 1, 4, SONO_E_UNSUPPORTED);
+    crafted("coder 3 in a 1.0 header", 2, 20, 1, 3, SONO_E_FORMAT);
     crafted("reserved", 2, 22, 2, 1, SONO_E_FORMAT);
     crafted("name length 64", 2, 21, 1, 64, SONO_E_FORMAT);
     crafted("n_q 0", 2, 52, 4, 0, SONO_E_FORMAT);
@@ -300,24 +301,37 @@ static void test_crafted(void) {
     }
     free(buf);
 
-    /* a newer minor version with an extra header field still reads */
+    /* a newer minor version with an extra header field still reads: 1.3 has
+     * 1.1's coder model hash (zero for coders 0-2) and, say, 4 bytes more */
     sono_tokens *orig = make_tokens(3, 40, 1024, 1, 1, 1);
     uint8_t *b;
     CHECK(sono_tokens_encode(orig, &b, &n) == 0);
     uint32_t hs = sn_rd32(b + 8);
-    uint8_t *ext = malloc(n + 4);
+    uint8_t *ext = calloc(1, n + 20);
     memcpy(ext, b, hs - 8);
-    memcpy(ext + hs - 8, "\1\2\3\4", 4);
-    memcpy(ext + hs - 4, b + hs - 8, n - (hs - 8));
+    memcpy(ext + hs - 8 + 16, "\1\2\3\4", 4);
+    memcpy(ext + hs + 12, b + hs - 8, n - (hs - 8));
     sn_wr16(ext + 6, 3);
-    sn_wr32(ext + 8, hs + 4);
-    tokfix_tok(ext, n + 4);
-    CHECK(sono_tokens_decode(ext, n + 4, &t) == 0 && same_tokens(orig, t));
+    sn_wr32(ext + 8, hs + 20);
+    tokfix_tok(ext, n + 20);
+    CHECK(sono_tokens_decode(ext, n + 20, &t) == 0 && same_tokens(orig, t));
     sono_tokens_free(t);
-    /* ... but the same header with minor 0 does not */
-    sn_wr16(ext + 6, 0);
-    tokfix_tok(ext, n + 4);
-    CHECK(sono_tokens_decode(ext, n + 4, &t) == SONO_E_FORMAT);
+    /* ... but the same header with minor 0 or 1 does not (their sizes are exact) */
+    for (int minor = 0; minor <= 1; minor++) {
+        sn_wr16(ext + 6, (uint16_t)minor);
+        tokfix_tok(ext, n + 20);
+        CHECK(sono_tokens_decode(ext, n + 20, &t) == SONO_E_FORMAT);
+    }
+    /* 1.1 with coder 2 reads when its coder model hash is zero, not otherwise */
+    memmove(ext + hs + 8, ext + hs + 12, n - (hs - 8));
+    sn_wr16(ext + 6, 1);
+    sn_wr32(ext + 8, hs + 16);
+    tokfix_tok(ext, n + 16);
+    CHECK(sono_tokens_decode(ext, n + 16, &t) == 0 && same_tokens(orig, t));
+    sono_tokens_free(t);
+    ext[hs - 8 + 5] = 1;
+    tokfix_tok(ext, n + 16);
+    CHECK(sono_tokens_decode(ext, n + 16, &t) == SONO_E_FORMAT);
     free(ext);
     free(b);
     sono_tokens_free(orig);
