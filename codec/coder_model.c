@@ -463,6 +463,7 @@ typedef struct {
     uint32_t *z;     /* [H] */
     uint32_t *acc;   /* [G] */
     int16_t *h, *g;  /* [H], [G] */
+    int16_t *xl;     /* [P][D]: the embeddings of the code's own past */
     uint32_t *lg;    /* [V] logits */
     uint32_t *fr;    /* [V] frequencies */
     void *mem;
@@ -470,7 +471,7 @@ typedef struct {
 
 static int work_init(cm_work *w, const sn_cm_dims *d, int level) {
     size_t H = (size_t)d->H, G = (size_t)d->G, V = (size_t)d->V;
-    size_t n32 = SN_CM_BLOCK * H + H + G + 2 * V, n16 = H + G;
+    size_t n32 = SN_CM_BLOCK * H + H + G + 2 * V, n16 = H + G + (size_t)d->P * (size_t)d->D;
     memset(w, 0, sizeof *w);
     w->mem = malloc(n32 * 4 + n16 * 2);
     if (!w->mem) return SONO_E_NOMEM;
@@ -482,6 +483,7 @@ static int work_init(cm_work *w, const sn_cm_dims *d, int level) {
     w->fr = w->lg + V;
     w->h = (int16_t *)(w->fr + V);
     w->g = w->h + H;
+    w->xl = w->g + G;
     return 0;
 }
 
@@ -500,11 +502,11 @@ static void cm_predict(const sono_coder *m, cm_work *w, const int32_t *xq, int q
     const int32_t *b1 = m->b1 + (size_t)q * (size_t)H;
     for (int i = 0; i < H; i++) w->z[i] = R[i] + (uint32_t)b1[i];
     const int16_t *E = m->emb + (size_t)q * (size_t)(V + 1) * (size_t)D;
-    const int16_t *U = m->U + (size_t)q * (size_t)P * (size_t)H * (size_t)D;
     for (int l = 1; l <= P; l++) {
         int32_t c = t - l >= 0 ? xq[t - l] : V;
-        w->mv(w->z, U + (size_t)(l - 1) * (size_t)H * (size_t)D, E + (size_t)c * (size_t)D, NULL, H, D, 1);
+        memcpy(w->xl + (size_t)(l - 1) * (size_t)D, E + (size_t)c * (size_t)D, (size_t)D * sizeof *w->xl);
     }
+    w->mv(w->z, m->U + (size_t)q * (size_t)H * (size_t)P * (size_t)D, w->xl, NULL, H, P * D, 1);
     for (int i = 0; i < H; i++) w->h[i] = requant(w->z[i], d->s1);
     w->mv(w->acc, m->W2 + (size_t)q * (size_t)G * (size_t)H, w->h, m->b2 + (size_t)q * (size_t)G, G, H, 0);
     for (int i = 0; i < G; i++) w->g[i] = requant(w->acc[i], d->s2);

@@ -11,13 +11,13 @@
  *   sn_cm_decode(m, payload, n, n_q, n_frames, level, codes_out);
  *
  * The model, per codebook q < K of V codes, for frame t:
- *   z   = b1[q] + sum over k < q of (sum_{l=1..P} U[k][l] e_k(x[k][t-l]) + C[k] e_k(x[k][t]))
- *               + sum_{l=1..P} U[q][l] e_q(x[q][t-l])                      (H, int32)
+ *   z   = b1[q] + sum over k < q of (U[k] past_k(t) + C[k] e_k(x[k][t])) + U[q] past_q(t)   (H, int32)
  *   h   = clamp(max(z, 0) >> s1, 0, 32767)                                  (H, int16)
  *   g   = clamp(max(W2[q] h + b2[q], 0) >> s2, 0, 32767)                    (G, int16)
  *   y   = Wo[q] g + bo[q]                                                   (V, int32 logits)
  * with e_k(c) the int16 embedding row of code c of codebook k (row V for a
- * frame before the first). Only coarser codebooks and the code's own past
+ * frame before the first) and past_k(t) = [e_k(x[k][t-1]), ..., e_k(x[k][t-P])]
+ * (P*D). Only coarser codebooks and the code's own past
  * enter, so a code's probabilities do not depend on how many codebooks the
  * file holds, and a whole codebook can be coded before the next. Every sum
  * is taken modulo 2^32 (int16 x int16 products added as uint32), which is
@@ -57,7 +57,7 @@ struct sono_coder {
     uint8_t codec_hash[16];
     uint8_t hash[16];       /* XXH3-128 of the file's bytes */
     const int16_t *emb;     /* [K][V+1][D] */
-    const int16_t *U;       /* [K][P][H][D] */
+    const int16_t *U;       /* [K][H][P][D]: row h of codebook k over the P past embeddings, lag 1 first */
     const int16_t *C;       /* [K][H][D] */
     const int32_t *b1;      /* [K][H] */
     const int16_t *W2;      /* [K][G][H] */
