@@ -6,7 +6,10 @@
 #define SONO_TEST_CMFIX_H
 
 #include <stdlib.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 #include "coder_model.h"
+#include "sono_internal.h"
 
 static inline int16_t cmfix_w(uint64_t (*rnd)(void), int amp, int extreme) {
     uint64_t r = rnd();
@@ -39,9 +42,40 @@ static inline uint8_t *cmfix_model(const sn_cm_dims *d, const char *codec_name, 
     return out;
 }
 
+/* Coder model file: preamble check, header checksum and file checksum, as
+ * tokfix_tok does for token files (offsets: FORMATS.md, "Coder models"). */
+static inline void cmfix_file(uint8_t *b, size_t n) {
+    if (n < 16) return;
+    sn_wr32(b + 12, (uint32_t)XXH3_64bits(b, 12));
+    uint32_t hs = sn_rd32(b + 8);
+    if (hs < 16 || hs > n) return;
+    sn_wr64(b + hs - 8, XXH3_64bits(b, hs - 8));
+    if (n >= (size_t)hs + 8) sn_wr64(b + n - 8, XXH3_64bits(b, n - 8));
+}
+
+/* The fuzz target tokcoder's model: fixed sizes and weights (its own stream). */
+static uint64_t cmfix_fuzz_state;
+static inline uint64_t cmfix_fuzz_rand(void) {
+    uint64_t z = (cmfix_fuzz_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 /* The usual small test sizes: V codes, K codebooks, P past frames. */
 static inline sn_cm_dims cmfix_dims(int V, int K, int P) {
     return (sn_cm_dims){.V = V, .K = K, .P = P, .D = 16, .H = 32, .G = 16, .s1 = 12, .s2 = 12, .logit_shift = 14};
+}
+
+/* 64 codes, 3 codebooks, 2 past frames: the fuzz target's model. */
+static inline sono_coder *cmfix_fuzz_model(void) {
+    sn_cm_dims d = cmfix_dims(64, 3, 2);
+    cmfix_fuzz_state = 20251208;
+    size_t n = 0;
+    uint8_t *b = cmfix_model(&d, "fuzz", cmfix_fuzz_rand, 0, &n);
+    sono_coder *m = b ? sono_coder_load_mem(b, n, NULL) : NULL;
+    free(b);
+    return m;
 }
 
 #endif

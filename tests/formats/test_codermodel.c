@@ -10,9 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 
 #include "sonotok/cpu.h"
 #include "sonotok/tokens.h"
@@ -391,8 +390,84 @@ static void test_token_file(void) {
     sono_coder_free(m);
 }
 
-int main(void) {
+/* Write the fuzz targets' seeds: test-codermodel seeds tests/fuzz */
+static void put(const char *dir, const char *sub, const char *name, const uint8_t *b, size_t n) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, sub);
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/%s/%s", dir, sub, name);
+    FILE *f = fopen(p, "wb");
+    CHECK(f && fwrite(b, 1, n, f) == n);
+    if (f) fclose(f);
+}
+
+static void write_seeds(const char *dir) {
+    /* coder model files: two sizes, and known-bad ones */
+    sn_cm_dims d1 = cmfix_dims(16, 1, 1), d2 = cmfix_dims(64, 3, 2);
+    d1.H = 16;
+    size_t n1 = 0, n2 = 0;
+    uint8_t *b1 = cmfix_model(&d1, "seed", tu_rand, 0, &n1), *b2 = cmfix_model(&d2, "seed-2", tu_rand, 1, &n2);
+    put(dir, "corpus/codermodel", "tiny.coder", b1, n1);
+    put(dir, "corpus/codermodel", "small-extreme.coder", b2, n2);
+    put(dir, "bad/codermodel", "TRUNCATED_half.coder", b1, n1 / 2);
+    put(dir, "bad/codermodel", "TRUNCATED_header.coder", b1, 40);
+    b1[n1 - 20] ^= 4;
+    put(dir, "bad/codermodel", "CHECKSUM_weights.coder", b1, n1);
+    b1[n1 - 20] ^= 4;
+    b1[30] ^= 1;
+    put(dir, "bad/codermodel", "CHECKSUM_header.coder", b1, n1);
+    b1[30] ^= 1;
+    sn_wr16(b1 + 4, 2);
+    cmfix_file(b1, n1);
+    put(dir, "bad/codermodel", "UNSUPPORTED_version2.coder", b1, n1);
+    sn_wr16(b1 + 4, 1);
+    sn_wr32(b1 + 28, 8); /* 8 codes */
+    cmfix_file(b1, n1);
+    put(dir, "bad/codermodel", "FORMAT_codebook8.coder", b1, n1);
+    sn_wr32(b1 + 28, 16);
+    sn_wr32(b1 + 32, 65);
+    cmfix_file(b1, n1);
+    put(dir, "bad/codermodel", "LIMIT_codebooks65.coder", b1, n1);
+    b1[0] = 'X';
+    put(dir, "bad/codermodel", "FORMAT_magic.coder", b1, n1);
+    free(b1);
+    free(b2);
+    /* model-coded payloads for tokcoder's fixed model: n_q, frames, payload */
+    sono_coder *m = cmfix_fuzz_model();
+    CHECK(m != NULL);
+    if (!m) return;
+    static const struct { int n_q, F, pattern; const char *name; } seeds[] = {
+        {1, 1, 0, "one-code"}, {3, 40, 0, "random"}, {2, 300, 1, "repeats"}, {3, 600, 2, "zeros"}, {1, 2048, 3, "last"},
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        int32_t *c = malloc(sizeof(int32_t) * 3 * 2048);
+        fill_codes(c, seeds[i].n_q, seeds[i].F, 64, seeds[i].pattern);
+        uint8_t *p = NULL;
+        size_t pn = 0;
+        CHECK(sn_cm_encode(m, c, seeds[i].n_q, seeds[i].F, 1, SONO_CPU_PLAIN, &p, &pn) == 0);
+        uint8_t *in = malloc(pn + 4);
+        in[0] = (uint8_t)(seeds[i].n_q - 1);
+        sn_wr16(in + 1, (uint16_t)(seeds[i].F - 1));
+        memcpy(in + 3, p, pn);
+        put(dir, "corpus/tokcoder", seeds[i].name, in, pn + 3);
+        if (i == 1) {
+            in[pn + 3] = 7;
+            put(dir, "bad/tokcoder", "FORMAT_byte_after", in, pn + 4);
+            put(dir, "bad/tokcoder", "TRUNCATED_no_sizes", in, 2);
+        }
+        free(in);
+        free(p);
+        free(c);
+    }
+    sono_coder_free(m);
+}
+
+int main(int argc, char **argv) {
     tu_seed(20251207);
+    if (argc > 2 && !strcmp(argv[1], "seeds")) {
+        write_seeds(argv[2]);
+        return tu_finish("test-codermodel seeds");
+    }
     test_kernels();
     test_freqs();
     test_round_trips();
