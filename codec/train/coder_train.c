@@ -150,23 +150,15 @@ static int acts_new(sono_coder_trainer *t, ct_acts *a) {
     a->B = (int)B;
     a->x = malloc(sizeof(int32_t) * B * K * (size_t)(t->P + 1));
     a->cat = malloc(sizeof(int) * B);
-    a->Xl = malloc(sizeof(float) * K * B * PD);
-    a->Xc = malloc(sizeof(float) * K * B * D);
-    a->L = malloc(sizeof(float) * K * B * H);
-    a->Cu = malloc(sizeof(float) * K * B * H);
-    a->Z = malloc(sizeof(float) * K * B * H);
-    a->Hh = malloc(sizeof(float) * K * B * H);
-    a->A2 = malloc(sizeof(float) * K * B * G);
-    a->Gg = malloc(sizeof(float) * K * B * G);
-    a->Y = malloc(sizeof(float) * K * B * V);
-    a->dG = malloc(sizeof(float) * K * B * G);
-    a->dH = malloc(sizeof(float) * K * B * H);
-    a->dXl = malloc(sizeof(float) * K * B * PD);
-    a->dXc = malloc(sizeof(float) * K * B * D);
     a->loss = malloc(sizeof(double) * K * B);
     a->ymax = malloc(sizeof(double) * K);
-    if (!a->x || !a->cat || !a->Xl || !a->Xc || !a->L || !a->Cu || !a->Z || !a->Hh || !a->A2 || !a->Gg || !a->Y ||
-        !a->dG || !a->dH || !a->dXl || !a->dXc || !a->loss || !a->ymax) {
+    struct { float **p; size_t n; } f[] = {
+        {&a->Xl, PD}, {&a->Xc, D}, {&a->L, H}, {&a->Cu, H}, {&a->Z, H}, {&a->Hh, H}, {&a->A2, G},
+        {&a->Gg, G},  {&a->Y, V},  {&a->dG, G}, {&a->dH, H}, {&a->dXl, PD}, {&a->dXc, D},
+    };
+    int ok = a->x && a->cat && a->loss && a->ymax;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) ok &= (*f[i].p = malloc(sizeof(float) * K * B * f[i].n)) != NULL;
+    if (!ok) {
         acts_free(a);
         return sn_fail(SONO_E_NOMEM, "train-coder: no memory for a batch of %zu frames", B);
     }
@@ -437,17 +429,6 @@ sono_coder_trainer *sono_coder_trainer_new(const sono_coder_train_params *p, con
 
 /* ---- checkpoints ---- */
 
-static void meta_dbl(json_object *m, const char *key, double v) {
-    char b[40];
-    snprintf(b, sizeof b, "%.17g", v);
-    sn_ckpt_meta_add_str(m, key, b);
-}
-
-static double ckpt_dbl(const sn_ckpt *c, const char *key, double dflt) {
-    const char *s = sn_ckpt_meta_str(c, key);
-    return s ? strtod(s, NULL) : dflt;
-}
-
 int sono_coder_trainer_save_checkpoint(sono_coder_trainer *t, const char *path) {
     const sono_coder_train_params *p = &t->p;
     json_object *meta = sn_ckpt_meta_new(CKPT_FORMAT);
@@ -469,13 +450,13 @@ int sono_coder_trainer_save_checkpoint(sono_coder_trainer *t, const char *path) 
     sn_ckpt_meta_add_i64(meta, "adam_step", t->opt.step);
     sn_ckpt_meta_add_u64(meta, "rng", t->rng);
     sn_ckpt_meta_add_u64(meta, "seed", p->seed);
-    meta_dbl(meta, "cpu_hours", t->cpu_hours);
-    meta_dbl(meta, "lr", p->lr);
-    meta_dbl(meta, "lr_min", p->lr_min);
-    meta_dbl(meta, "beta1", p->beta1);
-    meta_dbl(meta, "beta2", p->beta2);
-    meta_dbl(meta, "weight_decay", p->weight_decay);
-    meta_dbl(meta, "clip", p->clip);
+    sn_ckpt_meta_add_dbl(meta, "cpu_hours", t->cpu_hours);
+    sn_ckpt_meta_add_dbl(meta, "lr", p->lr);
+    sn_ckpt_meta_add_dbl(meta, "lr_min", p->lr_min);
+    sn_ckpt_meta_add_dbl(meta, "beta1", p->beta1);
+    sn_ckpt_meta_add_dbl(meta, "beta2", p->beta2);
+    sn_ckpt_meta_add_dbl(meta, "weight_decay", p->weight_decay);
+    sn_ckpt_meta_add_dbl(meta, "clip", p->clip);
     sn_ckpt_buf bufs[3] = {{"params", t->params, t->pt.n_floats},
                            {"adam.m", t->opt.m, t->pt.n_floats},
                            {"adam.v", t->opt.v, t->pt.n_floats}};
@@ -513,12 +494,12 @@ sono_coder_trainer *sono_coder_trainer_resume(const char *checkpoint, const sono
     q.steps = p->steps > 0 ? p->steps : sn_ckpt_meta_i64(c, "steps", 0);
     q.warmup = sn_ckpt_meta_i64(c, "warmup", 0);
     q.seed = sn_ckpt_meta_u64(c, "seed", 1);
-    q.lr = (float)ckpt_dbl(c, "lr", 0);
-    q.lr_min = (float)ckpt_dbl(c, "lr_min", 0);
-    q.beta1 = (float)ckpt_dbl(c, "beta1", 0.9);
-    q.beta2 = (float)ckpt_dbl(c, "beta2", 0.99);
-    q.weight_decay = (float)ckpt_dbl(c, "weight_decay", 0);
-    q.clip = (float)ckpt_dbl(c, "clip", 0);
+    q.lr = (float)sn_ckpt_meta_dbl(c, "lr", 0);
+    q.lr_min = (float)sn_ckpt_meta_dbl(c, "lr_min", 0);
+    q.beta1 = (float)sn_ckpt_meta_dbl(c, "beta1", 0.9);
+    q.beta2 = (float)sn_ckpt_meta_dbl(c, "beta2", 0.99);
+    q.weight_decay = (float)sn_ckpt_meta_dbl(c, "weight_decay", 0);
+    q.clip = (float)sn_ckpt_meta_dbl(c, "clip", 0);
     if (!(t = trainer_alloc(&q, train, heldout, &rc))) goto fail;
     if (sn_ckpt_meta_i64(c, "codebook_size", -1) != train->codebook_size ||
         sn_ckpt_meta_i64(c, "codebooks", -1) != train->n_codebooks) {
@@ -535,7 +516,7 @@ sono_coder_trainer *sono_coder_trainer_resume(const char *checkpoint, const sono
     t->step = sn_ckpt_meta_i64(c, "step", 0);
     t->opt.step = sn_ckpt_meta_i64(c, "adam_step", 0);
     t->rng = sn_ckpt_meta_u64(c, "rng", 0);
-    t->cpu_hours = ckpt_dbl(c, "cpu_hours", 0);
+    t->cpu_hours = sn_ckpt_meta_dbl(c, "cpu_hours", 0);
     sn_ckpt_close(c);
     if (err) *err = 0;
     return t;

@@ -6,10 +6,9 @@
 #define SONO_TEST_CMFIX_H
 
 #include <stdlib.h>
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 #include "coder_model.h"
 #include "sono_internal.h"
+#include "formats/tokfix.h" /* tokfix_tok: a coder model file's checksums sit where a token file's do */
 
 static inline int16_t cmfix_w(uint64_t (*rnd)(void), int amp, int extreme) {
     uint64_t r = rnd();
@@ -40,17 +39,6 @@ static inline uint8_t *cmfix_model(const sn_cm_dims *d, const char *codec_name, 
     }
     free(emb), free(U), free(C), free(W2), free(Wo), free(b1), free(b2), free(bo);
     return out;
-}
-
-/* Coder model file: preamble check, header checksum and file checksum, as
- * tokfix_tok does for token files (offsets: FORMATS.md, "Coder models"). */
-static inline void cmfix_file(uint8_t *b, size_t n) {
-    if (n < 16) return;
-    sn_wr32(b + 12, (uint32_t)XXH3_64bits(b, 12));
-    uint32_t hs = sn_rd32(b + 8);
-    if (hs < 16 || hs > n) return;
-    sn_wr64(b + hs - 8, XXH3_64bits(b, hs - 8));
-    if (n >= (size_t)hs + 8) sn_wr64(b + n - 8, XXH3_64bits(b, n - 8));
 }
 
 /* The fuzz target tokcoder's model: fixed sizes and weights (its own stream). */

@@ -418,15 +418,15 @@ static void write_seeds(const char *dir) {
     put(dir, "bad/codermodel", "CHECKSUM_header.coder", b1, n1);
     b1[30] ^= 1;
     sn_wr16(b1 + 4, 2);
-    cmfix_file(b1, n1);
+    tokfix_tok(b1, n1);
     put(dir, "bad/codermodel", "UNSUPPORTED_version2.coder", b1, n1);
     sn_wr16(b1 + 4, 1);
     sn_wr32(b1 + 28, 8); /* 8 codes */
-    cmfix_file(b1, n1);
+    tokfix_tok(b1, n1);
     put(dir, "bad/codermodel", "FORMAT_codebook8.coder", b1, n1);
     sn_wr32(b1 + 28, 16);
     sn_wr32(b1 + 32, 65);
-    cmfix_file(b1, n1);
+    tokfix_tok(b1, n1);
     put(dir, "bad/codermodel", "LIMIT_codebooks65.coder", b1, n1);
     b1[0] = 'X';
     put(dir, "bad/codermodel", "FORMAT_magic.coder", b1, n1);

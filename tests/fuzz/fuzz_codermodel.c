@@ -1,7 +1,8 @@
 /* Fuzz target: coder model files (sono_coder_load_mem). A model that loads
  * codes and decodes a short stream of codes (one codebook, its last code
  * and 0s) on the plain kernels and on the fastest, with the same payload. A
- * second pass recomputes the checksums of the input so that mutations reach
+ * second pass recomputes the checksums of the input (tokfix_tok: the same
+ * places as a token file's) so that mutations reach
  * the field checks behind them; its result is not returned. */
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ int sono_fuzz_parse(const uint8_t *data, size_t n) {
         uint8_t *c = malloc(n);
         if (c) {
             memcpy(c, data, n);
-            cmfix_file(c, n);
+            tokfix_tok(c, n);
             (void)parse_once(c, n);
             free(c);
         }

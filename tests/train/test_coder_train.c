@@ -1,7 +1,7 @@
 /* Coder-model training (codec/train/coder_train.c) on synthetic codes:
  *
  *   grad    the backward of a fixed batch against central finite differences
- *           (the largest gradients of every tensor kind)
+ *           (the 60 largest gradients and 60 random parameters)
  *   learn   on codes that follow rules (each codebook 0 code the previous
  *           plus one, each finer code a function of the coarser one), 1 in
  *           20 random, the held-out bits per code fall far below log2(V), the
@@ -65,53 +65,63 @@ static sono_coder_train_params small_params(void) {
     return p;
 }
 
+/* Central differences of the loss; a parameter whose one-sided differences
+ * disagree (a ReLU switching inside the step) is passed over. */
 static void test_grad(void) {
     sono_code_set tr;
     make_set(&tr, 0, 4, 3);
     sono_coder_train_params p = small_params();
     p.batch = 8;
+    p.lr = 1e-3f;
     int err = 0;
     sono_coder_trainer *t = sono_coder_trainer_new(&p, &tr, NULL, &err);
     CHECK_MSG(t != NULL, "%s", sono_last_error());
     if (!t) return;
-    /* a few steps first, so that every ReLU has some live units */
-    for (int i = 0; i < 30; i++) sono_coder_trainer_step(t);
+    for (int i = 0; i < 10; i++) sono_coder_trainer_step(t);
     sn_coder_trainer_draw(t);
     size_t n = 0;
     float *g = NULL, *w = sn_coder_trainer_weights(t, &g, &n);
     sn_coder_trainer_loss(t, 1);
     float *g0 = malloc(sizeof(float) * n);
     memcpy(g0, g, sizeof(float) * n);
-    /* the 40 largest gradients and 40 random parameters */
-    int bad = 0, checked = 0;
+    float *pick_from = malloc(sizeof(float) * n);
+    memcpy(pick_from, g, sizeof(float) * n);
+    /* the 60 largest gradients and 60 random parameters */
+    int bad = 0, checked = 0, skipped = 0;
     double worst = 0;
-    for (int pick = 0; pick < 80; pick++) {
+    for (int pick = 0; pick < 120; pick++) {
         size_t i = 0;
-        if (pick < 40) {
+        if (pick < 60) {
             float best = -1;
             for (size_t j = 0; j < n; j++)
-                if (fabsf(g0[j]) > best) best = fabsf(g0[j]), i = j;
-            g0[i] = 0; /* next pick: the next largest */
+                if (fabsf(pick_from[j]) > best) best = fabsf(pick_from[j]), i = j;
+            pick_from[i] = 0;
         } else {
             i = (size_t)(tu_rand() % n);
         }
         float keep = w[i];
-        double h = 1e-2 * fmax(1.0, fabs(keep));
+        double h = 2e-3 * fmax(1.0, fabs(keep)), l0 = sn_coder_trainer_loss(t, 0);
         w[i] = keep + (float)h;
-        double lp = sn_coder_trainer_loss(t, 0);
+        double fwd = (sn_coder_trainer_loss(t, 0) - l0) / h;
         w[i] = keep - (float)h;
-        double lm = sn_coder_trainer_loss(t, 0);
+        double bwd = (l0 - sn_coder_trainer_loss(t, 0)) / h;
         w[i] = keep;
-        double fd = (lp - lm) / (2 * h);
-        sn_coder_trainer_loss(t, 1);
-        double an = g[i], err_abs = fabs(fd - an), tol = 2e-4 + 0.03 * fabs(fd);
-        if (err_abs > worst) worst = err_abs;
+        double fd[2] = {fwd, 0.5 * (fwd + bwd)};
+        if (fabs(fwd - bwd) > 2e-4 + 0.02 * fabs(fd[1])) { /* one side differs from the other: a kink */
+            skipped++;
+            continue;
+        }
+        double an = g0[i], e = fabs(fd[1] - an), tol = 2e-4 + 0.02 * fabs(fd[1]);
+        worst = e > worst ? e : worst;
         checked++;
-        if (err_abs > tol && bad++ < 5) fprintf(stderr, "  param %zu: analytic %.6g, finite differences %.6g\n", i, an, fd);
+        if (e > tol && bad++ < 5) fprintf(stderr, "  param %zu: analytic %.6g, finite differences %.6g\n", i, an, fd[1]);
     }
-    printf("  %d gradients checked, worst abs error %.3g\n", checked, worst);
+    printf("  %d gradients checked (%d passed over: a kink inside the step), worst abs error %.3g\n", checked, skipped,
+           worst);
     CHECK_MSG(bad == 0, "%d of %d gradients off", bad, checked);
+    CHECK_MSG(checked >= 90, "only %d gradients checked", checked);
     free(g0);
+    free(pick_from);
     sono_coder_trainer_free(t);
 }
 
