@@ -17,7 +17,7 @@
 enum {
     OPT_MANIFEST = CLI_OPT_LONG, OPT_HELDOUT, OPT_SHARDS, OPT_CODEC, OPT_LAGS, OPT_EMB, OPT_HIDDEN, OPT_HIDDEN2,
     OPT_STEPS, OPT_RUN_STEPS, OPT_RUN_SECONDS, OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_CLIP, OPT_SEED, OPT_LOG_EVERY,
-    OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_FRAMES, OPT_EXPORT, OPT_FULL_PAST,
+    OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_FRAMES, OPT_EXPORT,
 };
 
 static const cli_opt coder_opts[] = {
@@ -45,7 +45,6 @@ static const cli_opt coder_opts[] = {
     {OPT_EVAL_EVERY, "eval-every", "N", "held-out bits per code every N steps (0: never)"},
     {OPT_EVAL_FRAMES, "eval-frames", "N", "held-out frames per evaluation (30000)"},
     {OPT_EXPORT, "export", "FILE", "write the coder model (.coder) here at the end"},
-    {OPT_FULL_PAST, "full-past", NULL, "experiment: every codebook's past in every prediction (float only)"},
     {0, NULL, NULL, NULL},
 };
 
@@ -93,7 +92,7 @@ static int cl_export(void *ctx, const char *path) { return sono_coder_trainer_ex
 static int cl_eval(void *ctx) {
     coder_loop *x = ctx;
     const int64_t step = sono_coder_trainer_steps_done(x->t);
-    for (int quant = 0; quant <= !sono_coder_trainer_params(x->t)->full_past; quant++) {
+    for (int quant = 0; quant <= 1; quant++) {
         sono_coder_eval ev;
         int e = sono_coder_trainer_eval(x->t, quant, &ev);
         if (e) return e;
@@ -194,7 +193,6 @@ static int run_train_coder(const cli_cmd *cmd, int argc, char **argv) {
         case OPT_EVAL_EVERY: INT_OPT(0, 1000000000L) eval_every = lv; break;
         case OPT_EVAL_FRAMES: INT_OPT(1, 100000000L) tp.eval_frames = (int)lv; break;
         case OPT_EXPORT: export_path = arg; break;
-        case OPT_FULL_PAST: tp.full_past = 1; break;
         default: cli_parse_free(&ps); return CLI_EXIT_USAGE;
         }
 #undef INT_OPT

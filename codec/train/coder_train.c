@@ -203,18 +203,14 @@ static void forward(sono_coder_trainer *t, ct_acts *a, int nb) {
     size_t BH = (size_t)B * (size_t)H;
     float *S = a->Hh + (size_t)(K - 1) * BH;
     memset(S, 0, sizeof(float) * BH);
-    if (t->p.full_past) /* every codebook's past, then the coarser codebooks of the frame */
-        for (int k = 0; k < K; k++)
-            for (size_t i = 0; i < (size_t)nb * (size_t)H; i++) S[i] += a->L[(size_t)k * BH + i];
     for (int q = 0; q < K; q++) {
         float *Z = a->Z + (size_t)q * BH;
         const float *L = a->L + (size_t)q * BH, *Cu = a->Cu + (size_t)q * BH, *b1 = P_(t, P_B1, q);
-        int own = !t->p.full_past;
         for (int b = 0; b < nb; b++)
             for (int h = 0; h < H; h++) {
                 size_t i = (size_t)b * (size_t)H + (size_t)h;
-                Z[i] = S[i] + (own ? L[i] : 0.0f) + b1[h];
-                S[i] += (own ? L[i] : 0.0f) + Cu[i];
+                Z[i] = S[i] + L[i] + b1[h];
+                S[i] += L[i] + Cu[i];
             }
     }
 #pragma omp parallel for num_threads(t->p.n_threads) schedule(static)
@@ -291,8 +287,6 @@ static void backward(sono_coder_trainer *t, ct_acts *a, int nb) {
             Sg[i] = s + dz[i];
         }
     }
-    if (t->p.full_past) /* every codebook's past reaches every z: dL_k = sum of all dz, left in dL_0 above */
-        for (int k = 1; k < K; k++) memcpy(a->L + (size_t)k * BH, a->L, sizeof(float) * (size_t)nb * (size_t)H);
 #pragma omp parallel for num_threads(t->p.n_threads) schedule(static)
     for (int k = 0; k < K; k++) {
         const float *dL = a->L + (size_t)k * BH, *dC = a->Cu + (size_t)k * BH;
@@ -449,7 +443,6 @@ int sono_coder_trainer_save_checkpoint(sono_coder_trainer *t, const char *path) 
     sn_ckpt_meta_add_i64(meta, "emb_dim", t->D);
     sn_ckpt_meta_add_i64(meta, "hidden", t->H);
     sn_ckpt_meta_add_i64(meta, "hidden2", t->G);
-    sn_ckpt_meta_add_i64(meta, "full_past", t->p.full_past);
     sn_ckpt_meta_add_i64(meta, "batch", p->batch);
     sn_ckpt_meta_add_i64(meta, "steps", p->steps);
     sn_ckpt_meta_add_i64(meta, "warmup", p->warmup);
@@ -497,7 +490,6 @@ sono_coder_trainer *sono_coder_trainer_resume(const char *checkpoint, const sono
     q.emb_dim = (int)sn_ckpt_meta_i64(c, "emb_dim", 0);
     q.hidden = (int)sn_ckpt_meta_i64(c, "hidden", 0);
     q.hidden2 = (int)sn_ckpt_meta_i64(c, "hidden2", 0);
-    q.full_past = (int)sn_ckpt_meta_i64(c, "full_past", 0);
     q.batch = (int)sn_ckpt_meta_i64(c, "batch", 0);
     q.steps = p->steps > 0 ? p->steps : sn_ckpt_meta_i64(c, "steps", 0);
     q.warmup = sn_ckpt_meta_i64(c, "warmup", 0);
@@ -626,8 +618,6 @@ static int32_t q32(float x, int f, int32_t add) {
 
 /* The integer model of the current weights, as a .coder file in memory. */
 static int export_bytes(sono_coder_trainer *t, uint8_t **out, size_t *n_out) {
-    if (t->p.full_past)
-        return sn_fail(SONO_E_UNSUPPORTED, "train-coder: no integer coder for a model that sees every codebook's past");
     ct_acts *a = &t->a;
     /* activation ranges on fixed training frames (their own stream: the run's is untouched) */
     uint64_t rng = t->p.seed ^ 0xCA11B8A7Eull;

@@ -372,8 +372,6 @@ typedef struct {
     uint64_t seed;            /* (1) */
     int eval_frames;          /* held-out frames per evaluation (30000) ... */
     int eval_clip_frames;     /* ... from each clip's start, at most this many of one clip (1500) */
-    int full_past;            /* experiment, float only (no export): 1 lets every codebook's past frames
-                                 enter every codebook's prediction (0) */
 } sono_coder_train_params;
 
 SONO_API sono_coder_train_params sono_coder_train_default_params(void);
