@@ -43,13 +43,7 @@ int sono_fuzz_parse(const uint8_t *data, size_t n) {
     if (n >= 96 && n <= ((size_t)1 << 20) &&
         sn_rd32(data + 52) <= 1024 && sn_rd64(data + 64) <= 65536 &&
         (uint64_t)sn_rd32(data + 52) * sn_rd64(data + 64) <= ((uint64_t)1 << 16)) {
-        uint8_t *c = malloc(n);
-        if (c) {
-            memcpy(c, data, n);
-            tokfix_tok(c, n);
-            (void)parse_once(c, n);
-            free(c);
-        }
+        tokfix_parse_fixed(data, n, tokfix_tok, parse_once);
     }
     return rc;
 }
