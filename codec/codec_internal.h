@@ -51,6 +51,11 @@ typedef struct {
     int vocos_n_fft;          /* inverse STFT size = window length, even, >= hop (4 x hop) */
 } codec_config;
 
+/* Find a file by its exact name in the models folders, in the order
+ * sono_codec_resolve looks (coder models: NAME.coder). 0 with the path in
+ * out, or SONO_E_NOT_FOUND naming the folders. */
+int sn_models_find(const char *file, char *out, size_t n);
+
 /* Presets. Return 0 or SONO_E_NOT_FOUND. */
 int sn_codec_config_preset(const char *name, codec_config *cfg);
 /* Parse our JSON config (the native format's __metadata__["config"]). */

@@ -366,6 +366,46 @@ static const char *default_user_dir(char *buf, size_t n) {
     return NULL;
 }
 
+/* Try name in each models folder in turn (SONOTOK_MODEL_PATH, the user's,
+ * the installed one, the source tree's) with try(dir, name, out, n):
+ * 1 found, 0 not, SONO_E_NOMEM. ud gets the user folder (for messages). */
+static int search_dirs(const char *name, int (*try)(const char *, const char *, char *, size_t), char *out, size_t n,
+                       char *ub, size_t ub_n, const char **ud) {
+    const char *mp = getenv("SONOTOK_MODEL_PATH");
+    if (mp && *mp) {
+        char *dup = strdup(mp), *save = NULL;
+        if (!dup) return sn_fail(SONO_E_NOMEM, "out of memory");
+        for (char *d = strtok_r(dup, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+            if (*d && try(d, name, out, n)) { free(dup); return 1; }
+        }
+        free(dup);
+    }
+    *ud = default_user_dir(ub, ub_n);
+    if (*ud && try(*ud, name, out, n)) return 1;
+    if (try(SONO_MODELS_DIR, name, out, n)) return 1;
+#ifdef SONO_SOURCE_MODELS_DIR
+    if (try(SONO_SOURCE_MODELS_DIR, name, out, n)) return 1;
+#endif
+    return 0;
+}
+
+static int try_exact(const char *dir, const char *file, char *out, size_t n) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    if (!is_file(p)) return 0;
+    snprintf(out, n, "%s", p);
+    return 1;
+}
+
+int sn_models_find(const char *file, char *out, size_t n) {
+    char ub[4096];
+    const char *ud = NULL;
+    int rc = search_dirs(file, try_exact, out, n, ub, sizeof ub, &ud);
+    if (rc) return rc < 0 ? rc : 0;
+    return sn_fail(SONO_E_NOT_FOUND, "%s not found in SONOTOK_MODEL_PATH, %s or %s", file,
+                   ud ? ud : "~/.local/share/sonotok/models", SONO_MODELS_DIR);
+}
+
 int sono_codec_resolve(const char *model, char *out, size_t n) {
     if (!model || !*model) return sn_fail(SONO_E_ARG, "empty model name");
     if (strchr(model, '/') || has_ext(model, ".th") || has_ext(model, ".safetensors") || is_file(model) || is_dir(model)) {
@@ -373,22 +413,10 @@ int sono_codec_resolve(const char *model, char *out, size_t n) {
         snprintf(out, n, "%s", model);
         return 0;
     }
-    const char *mp = getenv("SONOTOK_MODEL_PATH");
-    if (mp && *mp) {
-        char *dup = strdup(mp), *save = NULL;
-        if (!dup) return sn_fail(SONO_E_NOMEM, "out of memory");
-        for (char *d = strtok_r(dup, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-            if (*d && try_dir(d, model, out, n)) { free(dup); return 0; }
-        }
-        free(dup);
-    }
     char ub[4096];
-    const char *ud = default_user_dir(ub, sizeof ub);
-    if (ud && try_dir(ud, model, out, n)) return 0;
-    if (try_dir(SONO_MODELS_DIR, model, out, n)) return 0;
-#ifdef SONO_SOURCE_MODELS_DIR
-    if (try_dir(SONO_SOURCE_MODELS_DIR, model, out, n)) return 0;
-#endif
+    const char *ud = NULL;
+    int found = search_dirs(model, try_dir, out, n, ub, sizeof ub, &ud);
+    if (found) return found < 0 ? found : 0;
     for (size_t i = 0; i < sizeof official / sizeof official[0]; i++) {
         if (!strcmp(model, official[i].name))
             return sn_fail(SONO_E_NOT_FOUND,

@@ -93,11 +93,14 @@ enum tokfile_coder {
     TOKFILE_CODER_PACKED = 0,  /* fixed-width bit packing */
     TOKFILE_CODER_ZSTD = 1,    /* byte planes + zstd */
     TOKFILE_CODER_RANGE = 2,   /* adaptive binary range coder */
+    TOKFILE_CODER_MODEL = 3,   /* range coder driven by a coder model (coder_model.h) */
 };
 
 typedef struct tokfile_opts {
     int coder;      /* enum tokfile_coder; default TOKFILE_CODER_AUTO */
     int zstd_level; /* for TOKFILE_CODER_ZSTD (and AUTO); default 19 */
+    const sono_coder *model; /* for TOKFILE_CODER_MODEL (and AUTO); NULL: none */
+    int n_threads;  /* the model coder's threads (0: 1) */
 } tokfile_opts;
 
 /* sono_tokens_encode with a chosen coder. o may be NULL (defaults). */
@@ -114,6 +117,7 @@ typedef struct tokfile_info {
     int64_t n_samples;
     size_t header_bytes;  /* preamble + header + header checksum */
     size_t payload_bytes; /* coded codes */
+    uint8_t coder_hash[16]; /* the coder model's hash (coder 3), else zeros */
 } tokfile_info;
 
 /* Check a token file's structure and both checksums, and fill info; the

@@ -14,8 +14,10 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "sonotok/cpu.h"
 #include "sonotok/output.h"
 #include "sonotok/tokens.h"
+#include "coder_model.h"
 #include "rangecoder.h"
 #include "sono_internal.h"
 #include "tokdata.h"
@@ -23,7 +25,9 @@
 /* ---- layout (FORMATS.md) ---- */
 #define TOK_MAGIC "SNTK"
 #define TOK_MAJOR 1
-#define TOK_MINOR 0
+#define TOK_MINOR 0              /* written for coders 0-2: their files are as before */
+#define TOK_MINOR_MODEL 1        /* written for coder 3: appends the coder model's hash */
+#define TOK_CODER_HASH 16
 #define TOK_PREAMBLE 16          /* magic, major, minor, header_size, preamble check */
 #define TOK_FIXED 96             /* preamble + fixed v1 fields; the model name follows */
 #define TOK_TRAILER 8            /* file checksum */
@@ -293,6 +297,10 @@ typedef struct {
     const uint8_t *scales; /* n_segments little-endian float32, when flagged */
 } tok_header;
 
+static void hex16(char out[33], const uint8_t h[16]) {
+    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
 static int tok_fail_trunc(size_t have, size_t need, const char *what) {
     return sn_fail(SONO_E_TRUNCATED, "token file: %zu bytes, %s needs %zu: file is truncated", have, what, need);
 }
@@ -352,7 +360,7 @@ static int tok_parse(const uint8_t *buf, size_t n, tok_header *h) {
 
     if (h->flags & ~TOK_FLAG_SCALES)
         return sn_fail(SONO_E_UNSUPPORTED, "token file: unknown flags 0x%x", h->flags & ~TOK_FLAG_SCALES);
-    if (in->coder > TOKFILE_CODER_RANGE)
+    if (in->coder > TOKFILE_CODER_MODEL)
         return sn_fail(SONO_E_UNSUPPORTED, "token file: unknown coder %d", in->coder);
     if (sn_rd16(buf + 22) != 0) return sn_fail(SONO_E_FORMAT, "token file: reserved field is not zero");
     if (h->name_len >= SONO_MODEL_NAME_MAX)
@@ -366,9 +374,18 @@ static int tok_parse(const uint8_t *buf, size_t n, tok_header *h) {
                          (long long)h->segment_frames);
     if ((h->flags & TOK_FLAG_SCALES) && h->n_segments == 0)
         return sn_fail(SONO_E_FORMAT, "token file: scales flagged but no segments");
-    size_t need = TOK_FIXED + (size_t)h->name_len + ((h->flags & TOK_FLAG_SCALES) ? 4 * (size_t)h->n_segments : 0) + 8;
-    if (minor == 0 ? hsize != need : hsize < need)
+    size_t fields = TOK_FIXED + (size_t)h->name_len + ((h->flags & TOK_FLAG_SCALES) ? 4 * (size_t)h->n_segments : 0);
+    size_t need = fields + (minor >= TOK_MINOR_MODEL ? TOK_CODER_HASH : 0) + 8;
+    if (minor <= TOK_MINOR_MODEL ? hsize != need : hsize < need)
         return sn_fail(SONO_E_FORMAT, "token file: header size %u does not match its fields (%zu)", hsize, need);
+    if (minor >= TOK_MINOR_MODEL) {
+        memcpy(in->coder_hash, buf + fields, TOK_CODER_HASH);
+        static const uint8_t zero[TOK_CODER_HASH];
+        if (in->coder != TOKFILE_CODER_MODEL && memcmp(in->coder_hash, zero, TOK_CODER_HASH))
+            return sn_fail(SONO_E_FORMAT, "token file: a coder model hash with coder %d", in->coder);
+    } else if (in->coder == TOKFILE_CODER_MODEL) {
+        return sn_fail(SONO_E_FORMAT, "token file: coder 3 in a version 1.0 header (it needs 1.1)");
+    }
     if (memchr(h->name, 0, (size_t)h->name_len)) return sn_fail(SONO_E_FORMAT, "token file: NUL byte in model name");
     if (in->sample_rate <= 0 || h->channels <= 0 || h->hop <= 0)
         return sn_fail(SONO_E_FORMAT, "token file: sample_rate %d, channels %d, hop %d must be positive",
@@ -477,8 +494,17 @@ int sn_tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t 
     if (rc) return rc;
     int coder = o ? o->coder : TOKFILE_CODER_AUTO;
     int level = o && o->zstd_level ? o->zstd_level : 19;
-    if (coder < TOKFILE_CODER_AUTO || coder > TOKFILE_CODER_RANGE)
+    const sono_coder *model = o ? o->model : NULL;
+    if (coder < TOKFILE_CODER_AUTO || coder > TOKFILE_CODER_MODEL)
         return sn_fail(SONO_E_ARG, "token file: unknown coder %d", coder);
+    /* the model coder applies when the model can code these tokens */
+    int model_fits = model && sono_coder_codebook_size(model) == t->codebook_size &&
+                     t->n_q <= sono_coder_max_codebooks(model);
+    if (coder == TOKFILE_CODER_MODEL && !model_fits) {
+        if (!model) return sn_fail(SONO_E_ARG, "token file: the model coder needs a coder model");
+        return sn_fail(SONO_E_ARG, "token file: the coder model (codebook size %d, %d codebooks) cannot code %d x %d codes",
+                       sono_coder_codebook_size(model), sono_coder_max_codebooks(model), t->n_q, t->codebook_size);
+    }
     int bits = tok_bits(t->codebook_size);
     size_t n_codes = (size_t)t->n_q * (size_t)t->n_frames;
 
@@ -486,8 +512,9 @@ int sn_tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t 
     uint8_t *payload = NULL;
     size_t payload_n = 0;
     int chosen = -1;
-    for (int c = TOKFILE_CODER_PACKED; c <= TOKFILE_CODER_RANGE; c++) {
+    for (int c = TOKFILE_CODER_PACKED; c <= TOKFILE_CODER_MODEL; c++) {
         if (coder != TOKFILE_CODER_AUTO && coder != c) continue;
+        if (c == TOKFILE_CODER_MODEL && !model_fits) continue;
         uint8_t *p = NULL;
         size_t pn = 0;
         if (c == TOKFILE_CODER_PACKED) {
@@ -498,8 +525,10 @@ int sn_tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t 
             else packed_encode(t->codes, n_codes, bits, p);
         } else if (c == TOKFILE_CODER_ZSTD) {
             rc = zstd_encode(t->codes, n_codes, bits, level, &p, &pn);
-        } else {
+        } else if (c == TOKFILE_CODER_RANGE) {
             rc = range_encode(t->codes, t->n_q, t->n_frames, bits, &p, &pn);
+        } else {
+            rc = sn_cm_encode(model, t->codes, t->n_q, t->n_frames, o->n_threads, sono_cpu_level(), &p, &pn);
         }
         if (rc) {
             free(payload);
@@ -516,7 +545,9 @@ int sn_tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t 
     }
 
     size_t n_scales = t->scales ? (size_t)t->n_segments : 0;
-    size_t hsize = TOK_FIXED + name_len + 4 * n_scales + 8;
+    int minor = chosen == TOKFILE_CODER_MODEL ? TOK_MINOR_MODEL : TOK_MINOR;
+    size_t fields = TOK_FIXED + name_len + 4 * n_scales;
+    size_t hsize = fields + (minor >= TOK_MINOR_MODEL ? TOK_CODER_HASH : 0) + 8;
     size_t total = hsize + payload_n + TOK_TRAILER;
     uint8_t *b = calloc(1, total);
     if (!b) {
@@ -525,7 +556,7 @@ int sn_tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t 
     }
     memcpy(b, TOK_MAGIC, 4);
     sn_wr16(b + 4, TOK_MAJOR);
-    sn_wr16(b + 6, TOK_MINOR);
+    sn_wr16(b + 6, (uint16_t)minor);
     sn_wr32(b + 8, (uint32_t)hsize);
     sn_wr32(b + 12, (uint32_t)XXH3_64bits(b, 12));
     sn_wr32(b + 16, t->scales ? TOK_FLAG_SCALES : 0);
@@ -548,6 +579,7 @@ int sn_tokfile_encode_opts(const sono_tokens *t, const tokfile_opts *o, uint8_t 
         memcpy(&u, &t->scales[s], 4);
         sn_wr32(b + TOK_FIXED + name_len + 4 * s, u);
     }
+    if (chosen == TOKFILE_CODER_MODEL) sono_coder_hash(model, b + fields);
     sn_wr64(b + hsize - 8, XXH3_64bits(b, hsize - 8));
     if (payload_n) memcpy(b + hsize, payload, payload_n);
     free(payload);
@@ -561,7 +593,62 @@ int sono_tokens_encode(const sono_tokens *t, uint8_t **buf, size_t *n_bytes) {
     return sn_tokfile_encode_opts(t, NULL, buf, n_bytes);
 }
 
+sono_tokens_encode_params sono_tokens_encode_default_params(void) {
+    return (sono_tokens_encode_params){.coder = SONO_CODER_AUTO, .model = NULL, .n_threads = 1};
+}
+
+int sono_tokens_encode_ex(const sono_tokens *t, const sono_tokens_encode_params *p, uint8_t **buf, size_t *n_bytes) {
+    sono_tokens_encode_params d = sono_tokens_encode_default_params();
+    if (!p) p = &d;
+    tokfile_opts o = {.coder = p->coder, .zstd_level = 0, .model = p->model, .n_threads = p->n_threads};
+    return sn_tokfile_encode_opts(t, &o, buf, n_bytes);
+}
+
+/* The coder model a coder-3 file needs: model when it is that one, else the
+ * one beside the codec the file names (*owned: the caller frees it). */
+static int tok_coder_model(const tok_header *h, const char *codec_name, const sono_coder *model,
+                           const sono_coder **use, sono_coder **owned) {
+    uint8_t got[16];
+    *owned = NULL;
+    if (model) {
+        sono_coder_hash(model, got);
+        if (!memcmp(got, h->info.coder_hash, 16)) {
+            *use = model;
+            return 0;
+        }
+    }
+    char want_hex[33], got_hex[33], path[4096], why[512];
+    hex16(want_hex, h->info.coder_hash);
+    sono_clear_error();
+    int rc = sono_coder_resolve(codec_name, path, sizeof path);
+    if (rc) {
+        snprintf(why, sizeof why, "%s", sono_last_error()); /* sn_fail writes the detail it would read */
+        return sn_fail(SONO_E_MODEL_MISSING, "token file: coded with coder model %s of codec \"%s\", which is not present (%s)",
+                       want_hex, codec_name, why);
+    }
+    int err = 0;
+    sono_coder *m = sono_coder_load(path, &err);
+    if (!m) {
+        snprintf(why, sizeof why, "%s", sono_last_error());
+        return sn_fail(SONO_E_MODEL_MISSING, "token file: coded with coder model %s of codec \"%s\", which does not load (%s)",
+                       want_hex, codec_name, why);
+    }
+    sono_coder_hash(m, got);
+    if (memcmp(got, h->info.coder_hash, 16)) {
+        hex16(got_hex, got);
+        sono_coder_free(m);
+        return sn_fail(SONO_E_MODEL_MISSING, "token file: coded with coder model %s of codec \"%s\", not present (%s is %s)",
+                       want_hex, codec_name, path, got_hex);
+    }
+    *use = *owned = m;
+    return 0;
+}
+
 int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out) {
+    return sono_tokens_decode_ex(buf, n_bytes, NULL, out);
+}
+
+int sono_tokens_decode_ex(const uint8_t *buf, size_t n_bytes, const sono_coder *model, sono_tokens **out) {
     if (!out) return sn_fail(SONO_E_ARG, "token file: NULL output");
     *out = NULL;
     tok_header h;
@@ -585,9 +672,23 @@ int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out) {
     const uint8_t *payload = buf + in->header_bytes;
     size_t n_codes = (size_t)in->n_q * (size_t)in->n_frames;
     int bits = tok_bits(in->codebook_size);
-    if (in->coder == TOKFILE_CODER_PACKED) rc = packed_decode(payload, in->payload_bytes, bits, t->codes, n_codes);
-    else if (in->coder == TOKFILE_CODER_ZSTD) rc = zstd_decode(payload, in->payload_bytes, bits, t->codes, n_codes);
-    else rc = range_decode(payload, in->payload_bytes, in->n_q, in->n_frames, bits, t->codes);
+    if (in->coder == TOKFILE_CODER_PACKED) {
+        rc = packed_decode(payload, in->payload_bytes, bits, t->codes, n_codes);
+    } else if (in->coder == TOKFILE_CODER_ZSTD) {
+        rc = zstd_decode(payload, in->payload_bytes, bits, t->codes, n_codes);
+    } else if (in->coder == TOKFILE_CODER_RANGE) {
+        rc = range_decode(payload, in->payload_bytes, in->n_q, in->n_frames, bits, t->codes);
+    } else {
+        const sono_coder *use = NULL;
+        sono_coder *owned = NULL;
+        rc = tok_coder_model(&h, t->model_name, model, &use, &owned);
+        if (!rc && (sono_coder_codebook_size(use) != in->codebook_size || in->n_q > sono_coder_max_codebooks(use)))
+            rc = sn_fail(SONO_E_FORMAT, "token file: %d x %d codes, which its coder model cannot have coded", in->n_q,
+                         in->codebook_size);
+        if (!rc)
+            rc = sn_cm_decode(use, payload, in->payload_bytes, in->n_q, in->n_frames, sono_cpu_level(), t->codes);
+        sono_coder_free(owned);
+    }
     for (size_t i = 0; !rc && i < n_codes; i++)
         if (t->codes[i] >= in->codebook_size)
             rc = sn_fail(SONO_E_RANGE, "token file: code %d at [q=%zu, frame=%zu] is outside [0, %d)", t->codes[i],

@@ -36,6 +36,12 @@ void sn_ckpt_meta_add_u64(json_object *meta, const char *key, uint64_t value) {
     sn_ckpt_meta_add_str(meta, key, v);
 }
 
+void sn_ckpt_meta_add_dbl(json_object *meta, const char *key, double value) {
+    char b[40];
+    snprintf(b, sizeof b, "%.17g", value); /* round-trips through strtod */
+    sn_ckpt_meta_add_str(meta, key, b);
+}
+
 int sn_ckpt_save(const char *path, const sn_ckpt_buf *bufs, int n_bufs, json_object *meta) {
     const char **names = calloc((size_t)n_bufs + 1, sizeof *names);
     int *nd = calloc((size_t)n_bufs + 1, sizeof *nd);
@@ -99,6 +105,11 @@ int64_t sn_ckpt_meta_i64(const sn_ckpt *c, const char *key, int64_t dflt) {
 uint64_t sn_ckpt_meta_u64(const sn_ckpt *c, const char *key, uint64_t dflt) {
     const char *s = sn_ckpt_meta_str(c, key);
     return s ? (uint64_t)strtoull(s, NULL, 10) : dflt;
+}
+
+double sn_ckpt_meta_dbl(const sn_ckpt *c, const char *key, double dflt) {
+    const char *s = sn_ckpt_meta_str(c, key);
+    return s ? strtod(s, NULL) : dflt;
 }
 
 int sn_ckpt_has(const sn_ckpt *c, const char *name) { return sn_tensors_find(c->ts, name) != NULL; }

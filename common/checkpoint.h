@@ -35,6 +35,7 @@ json_object *sn_ckpt_meta_new(const char *format);
 void sn_ckpt_meta_add_str(json_object *meta, const char *key, const char *value);
 void sn_ckpt_meta_add_i64(json_object *meta, const char *key, int64_t value);
 void sn_ckpt_meta_add_u64(json_object *meta, const char *key, uint64_t value);
+void sn_ckpt_meta_add_dbl(json_object *meta, const char *key, double value); /* %.17g: exact */
 
 /* Write the buffers, in order, and meta (consumed, even on failure) to path
  * under a temporary name, then put it in place. 0 or a negative code. */
@@ -51,6 +52,7 @@ void sn_ckpt_close(sn_ckpt *c);
 const char *sn_ckpt_meta_str(const sn_ckpt *c, const char *key);
 int64_t sn_ckpt_meta_i64(const sn_ckpt *c, const char *key, int64_t dflt);
 uint64_t sn_ckpt_meta_u64(const sn_ckpt *c, const char *key, uint64_t dflt);
+double sn_ckpt_meta_dbl(const sn_ckpt *c, const char *key, double dflt);
 /* 1 when the checkpoint holds a buffer of that name. */
 int sn_ckpt_has(const sn_ckpt *c, const char *name);
 /* Copy buffer name into dst, which holds n_floats: SONO_E_FORMAT when it is

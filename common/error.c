@@ -24,6 +24,7 @@ const char *sono_strerror(int err) {
     case SONO_E_EMPTY: return "empty input";
     case SONO_E_NOT_FOUND: return "not found";
     case SONO_E_LIMIT: return "size beyond limits";
+    case SONO_E_MODEL_MISSING: return "model not present";
     default: return "unknown error";
     }
 }

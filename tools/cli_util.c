@@ -175,6 +175,7 @@ int cli_exit_for(int err) {
     case SONO_E_NOMEM:
     case SONO_E_IO: return CLI_EXIT_IO;
     case SONO_E_NOT_FOUND: return CLI_EXIT_DATA;  /* entry/tensor; missing files are checked before */
+    case SONO_E_MODEL_MISSING: return CLI_EXIT_MODEL;
     default: return CLI_EXIT_DATA;
     }
 }
@@ -394,9 +395,12 @@ void cli_print_summary(const cli_common *c, const cli_stats *s, const char *verb
     double rt = wall > 0 ? s->audio_seconds / wall : 0;
     double kbps = s->audio_seconds > 0 ? (double)s->token_bytes * 8.0 / s->audio_seconds / 1000.0 : 0;
     double tps = wall > 0 ? (double)s->tokens / wall : 0;
+    char nominal[48] = "";
+    if (s->nominal_bits > 0 && s->audio_seconds > 0)
+        snprintf(nominal, sizeof nominal, " (%.2f nominal)", s->nominal_bits / s->audio_seconds / 1000.0);
     fprintf(stderr, "sonotok: %s %lld file%s, %.2f s audio in %.2f s (%.1fx realtime), "
-                    "%.2f kbps on disk, %.0f tokens/s\n",
-            verb, (long long)s->files, s->files == 1 ? "" : "s", s->audio_seconds, wall, rt, kbps, tps);
+                    "%.2f kbps on disk%s, %.0f tokens/s\n",
+            verb, (long long)s->files, s->files == 1 ? "" : "s", s->audio_seconds, wall, rt, kbps, nominal, tps);
 }
 
 /* ---- signals ---- */

@@ -159,11 +159,12 @@ typedef struct {
     double audio_seconds;
     uint64_t token_bytes;   /* token data on disk */
     uint64_t tokens;        /* codes: n_q * n_frames summed */
+    double nominal_bits;    /* the codes at ceil(log2(codebook size)) bits each (0: not shown) */
     double t_start;
 } cli_stats;
 
 void cli_stats_init(cli_stats *s);
-/* "sonotok: N files, A s audio in W s (X x realtime), K kbps on disk, T tokens/s" */
+/* "sonotok: N files, A s audio in W s (X x realtime), K kbps on disk (N nominal), T tokens/s" */
 void cli_print_summary(const cli_common *c, const cli_stats *s, const char *verb);
 
 /* ---- signals and outputs ---- */

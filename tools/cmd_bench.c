@@ -13,13 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
 #include "train_cli.h"
 
 enum { OPT_JSON = CLI_OPT_LONG, OPT_TRAIN, OPT_STEPS, OPT_CONFIG, OPT_TOKENIZER, OPT_TEXT, OPT_GENERATE, OPT_LM_CONFIG,
-       OPT_CODEC, OPT_F16 };
+       OPT_CODEC, OPT_F16, OPT_CODER, OPT_CODER_MODEL, OPT_TOKENS };
 
 static const cli_opt bench_opts[] = {
     CLI_COMMON_OPTS,
@@ -36,6 +37,9 @@ static const cli_opt bench_opts[] = {
     {OPT_LM_CONFIG, "lm-config", "WxL[xH[xT]]", "with --generate: a random LM of width W, L layers, H heads, context T"},
     {OPT_CODEC, "codec", "MODEL", "with --generate: the codec (default: the LM's; \"default\" for --lm-config)"},
     {OPT_F16, "f16", NULL, "with --generate: the LM's weights as float16 (generate --f16)"},
+    {OPT_CODER, "coder", NULL, "time the token-file coders instead, the model coder first (codes/s, kbps)"},
+    {OPT_CODER_MODEL, "coder-model", "FILE", "with --coder: this .coder (default: the codec's own, by name)"},
+    {OPT_TOKENS, "tokens", "FILE", "with --coder: the codes of this token file (default: -s of the test signal)"},
     {0, NULL, NULL, NULL},
 };
 
@@ -73,7 +77,14 @@ const cli_cmd cmd_bench = {
         "codebooks at -b (6 kbps: 8 for the default codec). tests/ref/lm_speed.py\n"
         "times the same model in PyTorch. The report names the kernel level of the\n"
         "steps' matmuls (SONOTOK_CPU=plain: OpenBLAS sgemv per row) and the weights'\n"
-        "precision (--f16: float16 copies, as generate --f16).\n",
+        "precision (--f16: float16 copies, as generate --f16).\n"
+        "\n"
+        "--coder: codes the tokens of -s SECONDS of the test signal (or of --tokens\n"
+        "FILE) with each token-file coder, the model coder on --threads threads with\n"
+        "the codec's coder model (or --coder-model FILE), best of 3, and decodes them;\n"
+        "reports codes/s and x realtime each way (wall clock, and per CPU second of all\n"
+        "threads: the figure to trust on a busy machine), and bits per code and kbps\n"
+        "for each coder. The model coder's decoding is sequential: one thread whatever -t.\n",
     .opts = bench_opts,
     .run = run_bench,
 };
@@ -328,6 +339,84 @@ done:
     return rc;
 }
 
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Best of 3 of encoding tokens with p and decoding them back (checked):
+ * wall seconds [0] and CPU seconds of all threads [1] each way. */
+static int time_coder(const sono_tokens *t, const sono_tokens_encode_params *p, double t_enc[2], double t_dec[2],
+                      size_t *n_bytes) {
+    t_enc[0] = t_enc[1] = t_dec[0] = t_dec[1] = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        uint8_t *buf = NULL;
+        size_t n = 0;
+        sono_tokens *back = NULL;
+        double t0 = cli_now(), c0 = cpu_now();
+        int rc = sono_tokens_encode_ex(t, p, &buf, &n);
+        double t1 = cli_now(), c1 = cpu_now();
+        if (!rc) rc = sono_tokens_decode_ex(buf, n, p->model, &back);
+        double t2 = cli_now(), c2 = cpu_now();
+        free(buf);
+        if (!rc && memcmp(back->codes, t->codes, sizeof(int32_t) * (size_t)t->n_q * (size_t)t->n_frames))
+            rc = SONO_E_FORMAT;
+        sono_tokens_free(back);
+        if (rc) return rc;
+        t_enc[0] = fmin(t_enc[0], t1 - t0), t_enc[1] = fmin(t_enc[1], c1 - c0);
+        t_dec[0] = fmin(t_dec[0], t2 - t1), t_dec[1] = fmin(t_dec[1], c2 - c1);
+        *n_bytes = n;
+    }
+    return 0;
+}
+
+/* --coder: speed and size of the token-file coders on tokens t. */
+static int bench_coders(const cli_common *c, const sono_tokens *t, const char *coder_file, int json) {
+    int err = 0, rc = 0;
+    sono_coder *m = coder_file ? sono_coder_load(coder_file, &err) : sono_coder_for_codec(t->model_name, &err);
+    if (!m) {
+        cli_fail_detail(coder_file ? coder_file : t->model_name, err, sono_last_error());
+        return err == SONO_E_NOMEM || err == SONO_E_IO ? CLI_EXIT_IO : CLI_EXIT_MODEL;
+    }
+    double seconds = (double)t->n_samples / t->sample_rate, codes = (double)t->n_q * (double)t->n_frames;
+    static const char *const names[] = {"packed", "zstd", "range", "model"};
+    if (!json)
+        printf("coders      %s: %lld frames x %d codebooks (%.1f s), model coder on %d thread%s\n", t->model_name,
+               (long long)t->n_frames, t->n_q, seconds, c->n_threads, c->n_threads == 1 ? "" : "s");
+    else
+        printf("{\"mode\": \"coder\", \"seconds\": %.3f, \"codebooks\": %d, \"threads\": %d, \"coders\": {", seconds,
+               t->n_q, c->n_threads);
+    for (int k = 3; k >= 0; k--) {
+        sono_tokens_encode_params p = sono_tokens_encode_default_params();
+        p.coder = k;
+        p.model = m;
+        p.n_threads = c->n_threads;
+        double te[2], td[2];
+        size_t n = 0;
+        if ((rc = time_coder(t, &p, te, td, &n))) {
+            rc = cli_fail_sono(names[k], rc);
+            break;
+        }
+        double bits = 8.0 * (double)n / codes;
+        if (json)
+            printf("%s\"%s\": {\"bytes\": %zu, \"bits_per_code\": %.4f, \"kbps\": %.3f, \"encode_codes_per_s\": %.0f, "
+                   "\"decode_codes_per_s\": %.0f, \"encode_x_realtime\": %.1f, \"decode_x_realtime\": %.1f, "
+                   "\"encode_cpu_s\": %.4f, \"decode_cpu_s\": %.4f}",
+                   k == 3 ? "" : ", ", names[k], n, bits, 8.0 * (double)n / seconds / 1000, codes / te[0],
+                   codes / td[0], seconds / te[0], seconds / td[0], te[1], td[1]);
+        else
+            printf("  %-7s %9zu bytes, %.3f bits/code, %.3f kbps; encode %.0f codes/s (%.0fx realtime, %.0fx per CPU "
+                   "second), decode %.0f codes/s (%.0fx, %.0fx per CPU second)\n",
+                   names[k], n, bits, 8.0 * (double)n / seconds / 1000, codes / te[0], seconds / te[0],
+                   seconds / te[1], codes / td[0], seconds / td[0], seconds / td[1]);
+    }
+    if (json && !rc) printf("}}\n");
+    sono_coder_free(m);
+    if (!rc && fflush(stdout) != 0) rc = cli_fail_errno("<stdout>", errno);
+    return rc;
+}
+
 /* --generate: each frame goes to a live codec decoder; the time spent
  * there is counted apart, so the LM's own rate comes out too. */
 typedef struct {
@@ -493,9 +582,10 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     cli_common_init(&c);
     const char *model = "default";
     double seconds = 10, kbps_opt = 0;
-    int json = 0, train = 0, gen = 0, f16 = 0;
+    int json = 0, train = 0, gen = 0, f16 = 0, coder = 0;
     long steps = 20;
     const char *config_file = NULL, *tok_file = NULL, *text_file = NULL, *lm_config = NULL, *codec_arg = NULL;
+    const char *coder_file = NULL, *tokens_file = NULL;
     int model_given = 0;
     cli_parser p;
     if (cli_parse_init(&p, cmd, argc, argv) != 0) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
@@ -522,6 +612,9 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
         case OPT_LM_CONFIG: lm_config = arg; break;
         case OPT_CODEC: codec_arg = arg; break;
         case OPT_F16: f16 = 1; break;
+        case OPT_CODER: coder = 1; break;
+        case OPT_CODER_MODEL: coder_file = arg; break;
+        case OPT_TOKENS: tokens_file = arg; break;
         case OPT_STEPS:
             if (cli_parse_int(arg, 1, 100000, &steps)) rc = cli_usage_error(cmd, "--steps wants 1 to 100000, not '%s'", arg);
             break;
@@ -538,7 +631,18 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     if (gen && (train || tok_file)) return cli_usage_error(cmd, "--generate is a benchmark of its own: one at a time");
     if ((lm_config || codec_arg || f16) && !gen) return cli_usage_error(cmd, "--lm-config, --codec and --f16 go with --generate");
     if (gen && !lm_config == !model_given) return cli_usage_error(cmd, "--generate times -m LM or a random --lm-config: one of them");
+    if ((coder_file || tokens_file) && !coder) return cli_usage_error(cmd, "--coder-model and --tokens go with --coder");
+    if (coder && (gen || train || tok_file)) return cli_usage_error(cmd, "--coder is a benchmark of its own: one at a time");
     cli_install_log(&c);
+    if (coder && tokens_file) {
+        sono_tokens *tk = NULL;
+        sono_clear_error();
+        int e = sono_tokens_load(tokens_file, &tk);
+        if (e < 0) return cli_fail_sono(tokens_file, e);
+        rc = bench_coders(&c, tk, coder_file, json);
+        sono_tokens_free(tk);
+        return rc;
+    }
     if (gen) return bench_generate(&c, model, codec_arg, lm_config, kbps_opt, seconds, f16, json);
     if (tok_file) return bench_tokenizer(tok_file, text_file, json);
     if (train) return bench_train(&c, steps, json, config_file);
@@ -595,6 +699,10 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
         goto done;
     }
     t_enc = cli_now() - t0;
+    if (coder) {
+        rc = bench_coders(&c, t, coder_file, json);
+        goto done;
+    }
 
     /* Decode in one-second blocks, as detokenize does. */
     t0 = cli_now();

@@ -83,6 +83,8 @@ typedef struct {
     char names[MAX_CODECS][SONO_MODEL_NAME_MAX + 1];
     sono_codec *codecs[MAX_CODECS];
     int n;
+    sono_coder *coder;     /* the coder model of the first entry's codec, when it has one */
+    int coder_tried;
     cli_stats stats;
     cli_progress prog;
 } detok_ctx;
@@ -106,6 +108,8 @@ static sono_codec *get_codec(detok_ctx *x, const char *model, int *exit_code) {
 static void ctx_free(detok_ctx *x) {
     for (int i = 0; i < x->n; i++) sono_codec_free(x->codecs[i]);
     x->n = 0;
+    sono_coder_free(x->coder);
+    x->coder = NULL;
 }
 
 static double tokens_seconds(const sono_tokens *t) {
@@ -316,7 +320,7 @@ static int detok_tokens(detok_ctx *x, const char *input, sono_tokens *t, size_t 
 /* ---- archives ---- */
 
 /* Read and parse entry i. Returns 0 or an exit code (printed). */
-static int read_entry(sono_archive *a, int i, const char *archive, sono_tokens **t, size_t *n_bytes) {
+static int read_entry(detok_ctx *x, sono_archive *a, int i, const char *archive, sono_tokens **t, size_t *n_bytes) {
     uint8_t *data = NULL;
     size_t n = 0;
     const char *name = sono_archive_name(a, i);
@@ -326,9 +330,15 @@ static int read_entry(sono_archive *a, int i, const char *archive, sono_tokens *
     int rc = sono_archive_read(a, i, &data, &n);
     if (rc < 0) return cli_fail_sono(archive, rc); /* the detail names the entry */
     sono_clear_error();
-    rc = sono_tokens_decode(data, n, t);
+    /* an archive's entries share their codec: its coder model (if any) is
+     * loaded once, after the first entry, instead of once per entry */
+    rc = sono_tokens_decode_ex(data, n, x->coder, t);
     free(data);
     if (rc < 0) return cli_fail_sono(what, rc);
+    if (!x->coder_tried) {
+        x->coder_tried = 1;
+        x->coder = sono_coder_for_codec((*t)->model_name, NULL);
+    }
     *n_bytes = n;
     return 0;
 }
@@ -340,7 +350,7 @@ static int archive_list(detok_ctx *x, sono_archive *a, const char *archive) {
         sono_tokens *t = NULL;
         size_t nb = 0;
         fflush(stdout);
-        int rc = read_entry(a, i, archive, &t, &nb);
+        int rc = read_entry(x, a, i, archive, &t, &nb);
         if (rc && rc > worst) worst = rc;
         print_list_line(sono_archive_name(a, i), t, sono_archive_size(a, i));
         sono_tokens_free(t);
@@ -354,7 +364,7 @@ static int archive_verify(detok_ctx *x, sono_archive *a, const char *archive) {
     for (int i = 0; i < n; i++) {
         sono_tokens *t = NULL;
         size_t nb = 0;
-        int rc = read_entry(a, i, archive, &t, &nb);
+        int rc = read_entry(x, a, i, archive, &t, &nb);
         if (rc) {
             bad++;
             if (rc > worst) worst = rc;
@@ -439,7 +449,7 @@ static int archive_extract_all(detok_ctx *x, sono_archive *a, const char *archiv
         }
         sono_tokens *t = NULL;
         size_t nb = 0;
-        int rc = read_entry(a, i, archive, &t, &nb);
+        int rc = read_entry(x, a, i, archive, &t, &nb);
         if (rc) {
             cli_progress_clear(&x->prog);
             if (rc > worst) worst = rc;
@@ -493,7 +503,7 @@ static int archive_entry_at(detok_ctx *x, sono_archive *a, const char *archive, 
         return cli_fail(CLI_EXIT_USAGE, NULL, "cannot write '%s': use .wav, .flac, .ogg, .opus or --format", o->output);
     sono_tokens *t = NULL;
     size_t nb = 0;
-    int rc = read_entry(a, i, archive, &t, &nb);
+    int rc = read_entry(x, a, i, archive, &t, &nb);
     if (rc) return rc;
     char what[8192];
     snprintf(what, sizeof what, "%s: %s", archive, sono_archive_name(a, i));

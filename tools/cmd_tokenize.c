@@ -12,7 +12,7 @@
 
 #include "commands.h"
 
-enum { OPT_SHARD = CLI_OPT_LONG, OPT_DRY_RUN, OPT_KEEP_GOING };
+enum { OPT_SHARD = CLI_OPT_LONG, OPT_DRY_RUN, OPT_KEEP_GOING, OPT_CODER };
 
 static const cli_opt tokenize_opts[] = {
     CLI_COMMON_OPTS,
@@ -20,6 +20,7 @@ static const cli_opt tokenize_opts[] = {
     {'b', "bandwidth", "KBPS", "target bandwidth (default: 6 if offered, else the lowest)"},
     {'f', "format", "FMT", "tok (default), npy ([n_q, n_frames] int64) or ecdc (EnCodec's); also by OUTPUT's .npy/.ecdc"},
     {'o', "output", "OUTPUT", "output file, archive for a folder, or - for stdout"},
+    {OPT_CODER, "coder", "CODER", "token-file coder: auto (default: the smallest), model, range, zstd or packed"},
     {OPT_SHARD, "shard", "K/N", "folder mode: only the K-th of N shards (1 <= K <= N)"},
     {OPT_DRY_RUN, "dry-run", NULL, "folder mode: print the files that would be packed, write nothing"},
     {OPT_KEEP_GOING, "keep-going", NULL, "folder mode: on a failing file, go on; write the rest, exit 2"},
@@ -47,6 +48,13 @@ const cli_cmd cmd_tokenize = {
         "independent of file order, so N jobs cover every file exactly once:\n"
         "    for k in 1 2 3 4; do sonotok tokenize corpus -o part$k.sta --shard $k/4 & done\n"
         "    sonotok archive-merge all.sta part1.sta part2.sta part3.sta part4.sta\n"
+        "\n"
+        "--coder picks how a token file stores its codes: packed (fixed-width), zstd,\n"
+        "range (an adaptive binary range coder), model (a range coder driven by the\n"
+        "codec's coder model, NAME.coder beside the codec: `sonotok train-coder` makes\n"
+        "one; no such model: exit 4) or auto, the smallest of those that apply (the\n"
+        "model coder when the codec has one). The summary line gives the kbps on disk\n"
+        "next to the nominal rate (codebooks x bits per code x frame rate).\n"
         "\n"
         "--format ecdc (or an OUTPUT ending in .ecdc) writes EnCodec's .ecdc\n"
         "(facebookresearch/encodec) without its entropy-coded LM, byte for byte as its\n"
@@ -123,11 +131,12 @@ static int encode_reader(const sono_codec *codec, sono_audio_reader *r, int n_q,
 
 enum { FMT_TOK, FMT_NPY, FMT_ECDC };
 
-/* Serialise tokens as a token file, .npy or .ecdc. */
-static int serialise(const sono_codec *codec, const sono_tokens *t, int format, uint8_t **buf, size_t *n) {
+/* Serialise tokens as a token file (through tp: coder and coder model), .npy or .ecdc. */
+static int serialise(const sono_codec *codec, const sono_tokens *t, int format, const sono_tokens_encode_params *tp,
+                     uint8_t **buf, size_t *n) {
     if (format == FMT_NPY) return sono_npy_encode(t->codes, t->n_q, t->n_frames, buf, n);
     if (format == FMT_ECDC) return sono_codec_ecdc_encode(codec, t, buf, n);
-    return sono_tokens_encode(t, buf, n);
+    return sono_tokens_encode_ex(t, tp, buf, n);
 }
 
 static void add_stats(cli_stats *st, const sono_tokens *t, size_t n_bytes) {
@@ -135,6 +144,9 @@ static void add_stats(cli_stats *st, const sono_tokens *t, size_t n_bytes) {
     if (t->sample_rate > 0) st->audio_seconds += (double)t->n_samples / t->sample_rate;
     st->token_bytes += n_bytes;
     st->tokens += (uint64_t)t->n_q * (uint64_t)t->n_frames;
+    int bits = 0;
+    while (bits < 31 && ((int64_t)1 << bits) < t->codebook_size) bits++;
+    st->nominal_bits += (double)t->n_q * (double)t->n_frames * bits;
 }
 
 /* ---- folder walking ---- */
@@ -216,12 +228,49 @@ typedef struct {
     cli_common common;
     const char *model;
     double kbps;
+    int coder;      /* enum sono_token_coder */
     int format;     /* FMT_* */
     const char *output;
     unsigned shard_k, shard_n;
     int dry_run;
     int keep_going;
 } tok_opts;
+
+/* The token-file settings for codec: the coder, and its coder model when
+ * the coder may use one. *model gets the model (the caller frees it). 0, or
+ * an exit code (printed): the model coder asked for and none usable. */
+static int pick_coder(const tok_opts *o, const sono_codec *codec, sono_tokens_encode_params *tp, sono_coder **model) {
+    *tp = sono_tokens_encode_default_params();
+    tp->coder = o->coder;
+    tp->n_threads = o->common.n_threads > 0 ? o->common.n_threads : 1;
+    *model = NULL;
+    if (o->format != FMT_TOK || (o->coder != SONO_CODER_AUTO && o->coder != SONO_CODER_MODEL)) return 0;
+    const char *name = sono_codec_name(codec);
+    int err = 0;
+    char path[4096];
+    sono_clear_error();
+    if (sono_coder_resolve(name, path, sizeof path) < 0) {
+        if (o->coder == SONO_CODER_MODEL)
+            return cli_fail(CLI_EXIT_MODEL, "--coder model", "codec %s has no coder model (%s)", name, sono_last_error());
+        cli_note(&o->common, 2, "codec %s has no coder model: coders 0-2 only", name);
+        return 0;
+    }
+    sono_coder *m = sono_coder_load(path, &err);
+    if (!m) return cli_fail_detail(path, SONO_E_MODEL_MISSING, sono_last_error());
+    uint8_t want[16], got[16];
+    sono_codec_hash(codec, want);
+    sono_coder_codec_hash(m, got);
+    if (memcmp(want, got, 16) || strcmp(sono_coder_codec_name(m), name)) {
+        sono_coder_free(m);
+        if (o->coder == SONO_CODER_MODEL)
+            return cli_fail(CLI_EXIT_MODEL, path, "made for other weights of codec %s: retrain it (train-coder)", name);
+        cli_note(&o->common, 1, "%s: made for other weights of codec %s, not used", path, name);
+        return 0;
+    }
+    cli_note(&o->common, 2, "coder model %s", path);
+    tp->model = *model = m;
+    return 0;
+}
 
 static int tokenize_tree(const tok_opts *o, const char *root) {
     const cli_common *c = &o->common;
@@ -301,6 +350,13 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
     }
     cli_note(c, 2, "%g kbps: %d codebooks", kbps, n_q);
     int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
+    sono_tokens_encode_params tp;
+    sono_coder *cmodel = NULL;
+    if ((rc = pick_coder(o, codec, &tp, &cmodel)) != 0) {
+        sono_codec_free(codec);
+        walk_free(&w);
+        return rc;
+    }
 
     sono_clear_error();
     sono_archive_writer *aw = sono_archive_create(o->output, &err);
@@ -336,7 +392,7 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
         uint8_t *buf = NULL;
         size_t nb = 0;
         int add_failed = 0;
-        if (erc == 0) erc = serialise(codec, t, FMT_TOK, &buf, &nb);
+        if (erc == 0) erc = serialise(codec, t, FMT_TOK, &tp, &buf, &nb);
         if (erc == 0) {
             sono_clear_error();
             erc = sono_archive_add(aw, w.paths[i], buf, nb);
@@ -386,6 +442,7 @@ static int tokenize_tree(const tok_opts *o, const char *root) {
             rc = CLI_EXIT_DATA;
         }
     }
+    sono_coder_free(cmodel);
     sono_codec_free(codec);
     walk_free(&w);
     return rc;
@@ -408,6 +465,7 @@ static int tokenize_file(const tok_opts *o, const char *input) {
     int rc = 0;
     if (is_stdin && (rc = cli_spool(input, in_path, sizeof in_path, &spool_fd)) != 0) return rc;
     const char *path = is_stdin ? in_path : input;
+    sono_coder *cmodel = NULL; /* before the first goto: done_codec frees it */
 
     /* Check the input and output before spending time on the model. */
     if ((rc = cli_protect_inputs(&input, 1)) != 0 || (o->output && (rc = cli_check_output(o->output)) != 0))
@@ -432,6 +490,8 @@ static int tokenize_file(const tok_opts *o, const char *input) {
     int n_q = cli_pick_n_q(codec, o->kbps, &kbps, &rc);
     if (n_q < 0) goto done_codec;
     cli_note(c, 2, "%g kbps: %d codebooks", kbps, n_q);
+    sono_tokens_encode_params tp;
+    if ((rc = pick_coder(o, codec, &tp, &cmodel)) != 0) goto done_codec;
 
     sono_clear_error();
     int rate = sono_codec_sample_rate(codec), ch = sono_codec_channels(codec);
@@ -456,7 +516,7 @@ static int tokenize_file(const tok_opts *o, const char *input) {
     uint8_t *buf = NULL;
     size_t nb = 0;
     sono_clear_error();
-    erc = serialise(codec, t, o->format, &buf, &nb);
+    erc = serialise(codec, t, o->format, &tp, &buf, &nb);
     if (erc < 0) {
         rc = cli_fail_sono(o->output, erc);
         goto done_tokens;
@@ -472,6 +532,7 @@ static int tokenize_file(const tok_opts *o, const char *input) {
 done_tokens:
     sono_tokens_free(t);
 done_codec:
+    sono_coder_free(cmodel);
     sono_codec_free(codec);
 done_input:
     if (spool_fd >= 0) close(spool_fd);
@@ -498,7 +559,8 @@ static int run_tokenize(const cli_cmd *cmd, int argc, char **argv) {
     memset(&o, 0, sizeof o);
     cli_common_init(&o.common);
     o.model = "default";
-    const char *format = NULL;
+    o.coder = SONO_CODER_AUTO;
+    const char *format = NULL, *coder = NULL;
     cli_parser p;
     if (cli_parse_init(&p, cmd, argc, argv) != 0) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
     int key, rc = -1;
@@ -519,6 +581,7 @@ static int run_tokenize(const cli_cmd *cmd, int argc, char **argv) {
             break;
         case OPT_DRY_RUN: o.dry_run = 1; break;
         case OPT_KEEP_GOING: o.keep_going = 1; break;
+        case OPT_CODER: coder = arg; break;
         default: rc = CLI_EXIT_USAGE; break;
         }
     }
@@ -533,6 +596,15 @@ static int run_tokenize(const cli_cmd *cmd, int argc, char **argv) {
     if (!o.output && !o.dry_run) return cli_usage_error(cmd, "no OUTPUT given (-o FILE, or -o - for stdout)");
     const char *fmt_name = format ? format : o.output ? cli_path_ext(o.output) : "";
     o.format = !strcmp(fmt_name, "npy") ? FMT_NPY : !strcmp(fmt_name, "ecdc") ? FMT_ECDC : FMT_TOK;
+    if (coder) {
+        static const char *const names[] = {"packed", "zstd", "range", "model"};
+        o.coder = -2;
+        if (!strcmp(coder, "auto")) o.coder = SONO_CODER_AUTO;
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(coder, names[i])) o.coder = i;
+        if (o.coder == -2) return cli_usage_error(cmd, "--coder is auto, model, range, zstd or packed, not '%s'", coder);
+        if (o.format != FMT_TOK) return cli_usage_error(cmd, "--coder is for token files, not --format npy or ecdc");
+    }
 
     cli_install_log(&o.common);
     struct stat st;

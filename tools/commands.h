@@ -16,6 +16,7 @@ extern const cli_cmd cmd_wer;
 extern const cli_cmd cmd_train_tokenizer;
 extern const cli_cmd cmd_tokenize_text;
 extern const cli_cmd cmd_train_lm;
+extern const cli_cmd cmd_train_coder;
 extern const cli_cmd cmd_train_probe;
 extern const cli_cmd cmd_probe;
 extern const cli_cmd cmd_generate;

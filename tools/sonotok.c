@@ -18,6 +18,7 @@ static const cli_cmd *const commands[] = {
     &cmd_train_tokenizer,
     &cmd_tokenize_text,
     &cmd_train_lm,
+    &cmd_train_coder,
     &cmd_generate,
     &cmd_train_probe,
     &cmd_probe,

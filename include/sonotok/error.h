@@ -36,6 +36,7 @@ enum sono_error {
     SONO_E_EMPTY = -10,         /* empty input (no samples, no frames, no files) */
     SONO_E_NOT_FOUND = -11,     /* file, model, tensor or entry not found */
     SONO_E_LIMIT = -12,         /* a size is beyond sane limits */
+    SONO_E_MODEL_MISSING = -13, /* the data needs a model that is not present (a token file's coder model) */
 };
 
 /* Short static description of an error code ("checksum mismatch"). */

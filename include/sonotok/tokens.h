@@ -43,9 +43,81 @@ typedef struct sono_tokens {
 SONO_API sono_tokens *sono_tokens_alloc(int n_q, int64_t n_frames, int n_segments, int with_scales);
 SONO_API void sono_tokens_free(sono_tokens *t);
 
-/* Serialise to a malloc'd buffer / parse from a buffer. */
+/* Serialise to a malloc'd buffer / parse from a buffer. encode keeps the
+ * smallest of the packed, zstd and adaptive range coders (no coder model:
+ * see sono_tokens_encode_ex). decode reads every coder; a file made with a
+ * coder model (coder 3) needs that model: it is looked up beside the
+ * codec the file names (sono_coder_for_codec), and when it is not there,
+ * or that file is another model, decoding fails with SONO_E_MODEL_MISSING
+ * naming the model and its hash. */
 SONO_API int sono_tokens_encode(const sono_tokens *t, uint8_t **buf, size_t *n_bytes);
 SONO_API int sono_tokens_decode(const uint8_t *buf, size_t n_bytes, sono_tokens **out);
+
+/* ---- Coder models: the learned context model of token-file coder 3 ----
+ *
+ *   sono_coder *m = sono_coder_for_codec("sonotok-24k", &err);   // models/sonotok-24k.coder, or NULL
+ *   sono_tokens_encode_params p = sono_tokens_encode_default_params();
+ *   p.model = m;                                   // SONO_CODER_AUTO now also tries the model coder
+ *   sono_tokens_encode_ex(t, &p, &buf, &n);
+ *   sono_tokens_decode_ex(buf, n, m, &back);       // m saves looking it up again
+ *   sono_coder_free(m);
+ *
+ * A coder model predicts each code from the earlier frames of its own and
+ * the coarser codebooks and from the coarser codebooks of its frame, in
+ * integer arithmetic: every machine, build, kernel level and thread count
+ * computes the same probabilities, so a file coded anywhere decodes
+ * anywhere. A model is made for one codec (trained on its codes: `sonotok
+ * train-coder`) and shipped beside it as NAME.coder. It is immutable once
+ * loaded and may be shared between threads. Format: codec/FORMATS.md. */
+typedef struct sono_coder sono_coder;
+
+/* Load a coder model file (.coder): NULL on failure with *err set
+ * (SONO_E_FORMAT, _TRUNCATED, _CHECKSUM, _UNSUPPORTED, _LIMIT, _IO, ...). */
+SONO_API sono_coder *sono_coder_load(const char *path, int *err);
+SONO_API sono_coder *sono_coder_load_mem(const uint8_t *buf, size_t n_bytes, int *err);
+/* The path of the coder model of the codec named codec_name: NAME.coder in
+ * the folders sono_codec_resolve searches, in its order. 0, SONO_E_ARG for
+ * a name that is not a plain file name, SONO_E_NOT_FOUND. */
+SONO_API int sono_coder_resolve(const char *codec_name, char *out, size_t n);
+/* sono_coder_resolve + sono_coder_load; NULL with *err = SONO_E_NOT_FOUND
+ * when the codec has no coder model. */
+SONO_API sono_coder *sono_coder_for_codec(const char *codec_name, int *err);
+SONO_API void sono_coder_free(sono_coder *m); /* NULL-safe */
+/* XXH3-128 of the model file: what a token file records. */
+SONO_API void sono_coder_hash(const sono_coder *m, uint8_t out[16]);
+/* The codec it was trained for (name, weights' hash), its codebook size
+ * and the codebooks it can code (a file may hold fewer, never more). */
+SONO_API const char *sono_coder_codec_name(const sono_coder *m);
+SONO_API void sono_coder_codec_hash(const sono_coder *m, uint8_t out[16]);
+SONO_API int sono_coder_codebook_size(const sono_coder *m);
+SONO_API int sono_coder_max_codebooks(const sono_coder *m);
+
+/* Payload coders of a token file (FORMATS.md). Values never change. */
+enum sono_token_coder {
+    SONO_CODER_AUTO = -1,   /* the smallest of those that apply (ties: the lower id) */
+    SONO_CODER_PACKED = 0,  /* fixed-width bit packing */
+    SONO_CODER_ZSTD = 1,    /* byte planes + zstd */
+    SONO_CODER_RANGE = 2,   /* adaptive binary range coder */
+    SONO_CODER_MODEL = 3,   /* range coder driven by a coder model */
+};
+
+typedef struct {
+    int coder;               /* enum sono_token_coder (SONO_CODER_AUTO) */
+    const sono_coder *model; /* for SONO_CODER_MODEL (required) and AUTO (tried when it fits the
+                                tokens: same codebook size, enough codebooks) (NULL) */
+    int n_threads;           /* threads for the model coder's predictions; the output does not depend on it (1) */
+} sono_tokens_encode_params;
+
+SONO_API sono_tokens_encode_params sono_tokens_encode_default_params(void);
+/* sono_tokens_encode with a chosen coder (p NULL: the defaults). SONO_E_ARG
+ * for SONO_CODER_MODEL without a model or with one that cannot code these
+ * tokens (another codebook size, fewer codebooks than the tokens hold). */
+SONO_API int sono_tokens_encode_ex(const sono_tokens *t, const sono_tokens_encode_params *p, uint8_t **buf,
+                                   size_t *n_bytes);
+/* sono_tokens_decode using model (may be NULL) for a file coded with it
+ * (same hash); any other coder-3 file's model is looked up as
+ * sono_tokens_decode does. */
+SONO_API int sono_tokens_decode_ex(const uint8_t *buf, size_t n_bytes, const sono_coder *model, sono_tokens **out);
 
 /* Files. save writes through the output writer (sonotok/output.h): a
  * temporary file renamed over path, or a device, FIFO or "-" (stdout) directly. */

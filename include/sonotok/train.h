@@ -333,6 +333,110 @@ SONO_API int sono_lm_trainer_heldout_clip(const sono_lm_trainer *t, int i, int32
  * SONO_E_RANGE for bad sizes, SONO_E_NOMEM). */
 SONO_API sono_lm *sono_lm_random(const sono_codec *codec, int n_codebooks, int width, int n_layer, int n_head,
                                  int context, uint64_t seed, int *err);
+/* ---- coder models (token-file coder 3, sonotok/tokens.h): train-coder ----
+ *
+ *   sono_token_shards *sh = sono_token_shards_open("run/train.shard", "corpus/train.jsonl", codec, 0, NULL, &err);
+ *   sono_code_set train; sono_token_shards_code_set(sh, &train);     // a view into the shard file
+ *   sono_coder_train_params p = sono_coder_train_default_params();
+ *   p.codec_name = sono_codec_name(codec); sono_codec_hash(codec, p.codec_hash);
+ *   sono_coder_trainer *t = sono_coder_trainer_new(&p, &train, &held, &err);   // or _resume(ckpt, &p, ...)
+ *   while (sono_coder_trainer_steps_done(t) < p.steps && sono_coder_trainer_step(t) == 0) { ... }
+ *   sono_coder_trainer_eval(t, 1, &ev);                  // held-out bits per code of the integer model
+ *   sono_coder_trainer_export(t, "models/NAME.coder");
+ *
+ * The float twin of the integer coder model (codec/coder_model.h): per
+ * codebook q, embeddings of the P frames before in codebooks 0..q and of
+ * codebooks 0..q-1 of the frame, a ReLU layer of `hidden` shared by all
+ * codebooks (its bias per codebook), a ReLU layer of `hidden2` and a
+ * softmax over the codebook, both per codebook. Each step takes `batch`
+ * random frames of the training clips, one target per codebook each, and
+ * one AdamW step on the mean cross-entropy. Bit-identical on any thread
+ * count and across resumes. The export picks power-of-two scales from the
+ * weights and from activations on fixed training frames and rounds into a
+ * .coder file; what the file codes is what counts (sono_coder_trainer_eval
+ * with quantised = 1). */
+#define SONO_CODER_TRAIN_MAX_K 64
+
+/* Codes of a corpus, borrowed: clip i is codes[i], [n_codebooks][n_frames[i]]. */
+typedef struct {
+    int n_clips;
+    const int16_t *const *codes;
+    const int64_t *n_frames;      /* 0: a clip without frames (skipped) */
+    const int *category;          /* 0 speech, 1 music, 2 effects, 3 other; NULL: all other */
+    int n_codebooks, codebook_size;
+} sono_code_set;
+
+/* Token shards (train-lm's cache of a manifest's codes, built with codec at
+ * n_codebooks (0: all) when path is missing or stale, reused otherwise). */
+typedef struct sono_token_shards sono_token_shards;
+SONO_API sono_token_shards *sono_token_shards_open(const char *path, const char *manifest, const sono_codec *codec,
+                                                   int n_codebooks, int *built, int *err);
+/* A view of the shards' codes, valid until sono_token_shards_close. */
+SONO_API void sono_token_shards_code_set(const sono_token_shards *s, sono_code_set *out);
+SONO_API void sono_token_shards_close(sono_token_shards *s);
+
+typedef struct {
+    const char *codec_name;   /* the codec whose codes these are (recorded in the model; copied) */
+    uint8_t codec_hash[16];
+    int lags;                 /* P, past frames seen (4) */
+    int emb_dim;              /* D, embedding width (32); D, hidden, hidden2: multiples of 16 */
+    int hidden, hidden2;      /* H, G (256, 128) */
+    int batch;                /* frames per step, a target per codebook each (256) */
+    int n_threads;            /* (2) */
+    int64_t steps, warmup;    /* schedule (20000, 300) */
+    float lr, lr_min;         /* AdamW peak and final LR (2e-3, 1e-4) */
+    float beta1, beta2, weight_decay, clip; /* (0.9, 0.99, 0, 1.0) */
+    uint64_t seed;            /* (1) */
+    int eval_frames;          /* held-out frames per evaluation (30000) ... */
+    int eval_clip_frames;     /* ... from each clip's start, at most this many of one clip (1500) */
+} sono_coder_train_params;
+
+SONO_API sono_coder_train_params sono_coder_train_default_params(void);
+
+typedef struct {
+    int64_t step;
+    double bits;                                /* mean cross-entropy of the step, bits per code */
+    double bits_cb[SONO_CODER_TRAIN_MAX_K];     /* per codebook */
+    double grad_norm;
+    float lr;
+    double seconds, cpu_seconds, cpu_hours_total;
+} sono_coder_train_stats;
+
+typedef struct {
+    double bits;                                /* bits per held-out code */
+    double bits_cb[SONO_CODER_TRAIN_MAX_K];     /* per codebook */
+    double bits_cat[4];                         /* per category (speech, music, effects, other) */
+    int64_t n_codes, n_codes_cat[4];
+} sono_coder_eval;
+
+typedef struct sono_coder_trainer sono_coder_trainer;
+
+/* A new run on train (and heldout, may be NULL), both borrowed until the
+ * trainer is freed. NULL with *err set. */
+SONO_API sono_coder_trainer *sono_coder_trainer_new(const sono_coder_train_params *p, const sono_code_set *train,
+                                                    const sono_code_set *heldout, int *err);
+/* Resume: sizes, schedule and state from the checkpoint; from p: n_threads,
+ * steps when > 0, the evaluation sizes, and codec_name (when set, it and
+ * codec_hash must be the checkpoint's: SONO_E_MODEL_MISMATCH). */
+SONO_API sono_coder_trainer *sono_coder_trainer_resume(const char *checkpoint, const sono_coder_train_params *p,
+                                                       const sono_code_set *train, const sono_code_set *heldout,
+                                                       int *err);
+SONO_API void sono_coder_trainer_free(sono_coder_trainer *t);
+SONO_API int sono_coder_trainer_step(sono_coder_trainer *t);
+SONO_API int64_t sono_coder_trainer_steps_done(const sono_coder_trainer *t);
+SONO_API const sono_coder_train_stats *sono_coder_trainer_last_stats(const sono_coder_trainer *t);
+SONO_API const sono_coder_train_params *sono_coder_trainer_params(const sono_coder_trainer *t);
+SONO_API int64_t sono_coder_trainer_n_params(const sono_coder_trainer *t);
+SONO_API int sono_coder_trainer_save_checkpoint(sono_coder_trainer *t, const char *path);
+/* The integer model, a .coder file (sono_coder_load). */
+SONO_API int sono_coder_trainer_export(sono_coder_trainer *t, const char *path);
+/* Held-out bits per code over fixed frames (eval_frames, each clip from its
+ * start): of the float model (quantised 0: cross-entropy) or of the integer
+ * model the export would write (1: its frequency tables' code length, what a
+ * token file costs before the range coder's few bytes). SONO_E_ARG without
+ * held-out codes. */
+SONO_API int sono_coder_trainer_eval(sono_coder_trainer *t, int quantised, sono_coder_eval *out);
+
 /* ---- the linear probe (sonotok/probe.h): training ---- */
 
 typedef struct {

@@ -117,7 +117,7 @@ int main(int argc, char **argv) {
                 double h0 = entropy0(t->codes, n_q, F, K);
                 double bpc[4], ms = 0;
                 for (int c = -1; c <= 2; c++) {
-                    tokfile_opts o = {c, 19};
+                    tokfile_opts o = {.coder = c, .zstd_level = 19};
                     uint8_t *buf;
                     size_t n;
                     clock_t c0 = clock();

@@ -51,7 +51,7 @@ static sono_tokens *tokens(int n_q, int64_t F, int K, int n_seg, unsigned seed) 
 }
 
 static uint8_t *enc(const sono_tokens *t, int coder, size_t *n) {
-    tokfile_opts o = {coder, 19};
+    tokfile_opts o = {.coder = coder, .zstd_level = 19};
     uint8_t *b = NULL;
     if (sn_tokfile_encode_opts(t, &o, &b, n)) {
         fprintf(stderr, "encode: %s\n", sono_last_error());

@@ -65,7 +65,7 @@ static void test_round_trips(void) {
         if (!t) continue;
         size_t best = 0, auto_n = 0;
         for (int c = TOKFILE_CODER_AUTO; c <= TOKFILE_CODER_RANGE; c++) {
-            tokfile_opts o = {c, 3};
+            tokfile_opts o = {.coder = c, .zstd_level = 3};
             uint8_t *buf;
             size_t n;
             int rc = sn_tokfile_encode_opts(t, &o, &buf, &n);
@@ -100,7 +100,7 @@ static void test_edges(void) {
     uint8_t *buf;
     size_t n;
     for (int c = TOKFILE_CODER_PACKED; c <= TOKFILE_CODER_RANGE; c++) {
-        tokfile_opts o = {c, 0};
+        tokfile_opts o = {.coder = c, .zstd_level = 0};
         CHECK(sn_tokfile_encode_opts(t, &o, &buf, &n) == 0);
         CHECK(sono_tokens_decode(buf, n, &back) == 0 && same_tokens(t, back));
         sono_tokens_free(back);
@@ -135,7 +135,7 @@ static void test_edges(void) {
     /* long constant input: the range coder's best ratio stays within the
      * decoder's sanity bound */
     t = make_tokens(2, 1 << 20, 1024, 1, 0, 3);
-    tokfile_opts o = {TOKFILE_CODER_RANGE, 0};
+    tokfile_opts o = {.coder = TOKFILE_CODER_RANGE, .zstd_level = 0};
     CHECK(sn_tokfile_encode_opts(t, &o, &buf, &n) == 0);
     CHECK(sono_tokens_decode(buf, n, &back) == 0 && same_tokens(t, back));
     printf("  constant 2 x 2^20 codes: %zu bytes\n", n);
@@ -148,7 +148,7 @@ static void test_edges(void) {
 static uint8_t *small_file(int coder, int scales, size_t *n) {
     sono_tokens *t = make_tokens(2, 12, 1024, 2, scales, 2);
     t->codes[13] = 1023; /* for the crafted codebook-size tests */
-    tokfile_opts o = {coder, 0};
+    tokfile_opts o = {.coder = coder, .zstd_level = 0};
     uint8_t *buf = NULL;
     CHECK(sn_tokfile_encode_opts(t, &o, &buf, n) == 0);
     sono_tokens_free(t);
@@ -248,7 +248,8 @@ static void test_crafted(void) {
     crafted("major 2", 2, 4, 2, 2, SONO_E_UNSUPPORTED);
     crafted("major 0", 2, 4, 2, 0, SONO_E_FORMAT);
     crafted("flags", 2, 16, 4, 3, SONO_E_UNSUPPORTED);
-    crafted("coder 3", 2, 20, 1, 3, SONO_E_UNSUPPORTED);
+    crafted("coder 4", 2, 20, 1, 4, SONO_E_UNSUPPORTED);
+    crafted("coder 3 in a 1.0 header", 2, 20, 1, 3, SONO_E_FORMAT);
     crafted("reserved", 2, 22, 2, 1, SONO_E_FORMAT);
     crafted("name length 64", 2, 21, 1, 64, SONO_E_FORMAT);
     crafted("n_q 0", 2, 52, 4, 0, SONO_E_FORMAT);
@@ -300,24 +301,37 @@ static void test_crafted(void) {
     }
     free(buf);
 
-    /* a newer minor version with an extra header field still reads */
+    /* a newer minor version with an extra header field still reads: 1.3 has
+     * 1.1's coder model hash (zero for coders 0-2) and, say, 4 bytes more */
     sono_tokens *orig = make_tokens(3, 40, 1024, 1, 1, 1);
     uint8_t *b;
     CHECK(sono_tokens_encode(orig, &b, &n) == 0);
     uint32_t hs = sn_rd32(b + 8);
-    uint8_t *ext = malloc(n + 4);
+    uint8_t *ext = calloc(1, n + 20);
     memcpy(ext, b, hs - 8);
-    memcpy(ext + hs - 8, "\1\2\3\4", 4);
-    memcpy(ext + hs - 4, b + hs - 8, n - (hs - 8));
+    memcpy(ext + hs - 8 + 16, "\1\2\3\4", 4);
+    memcpy(ext + hs + 12, b + hs - 8, n - (hs - 8));
     sn_wr16(ext + 6, 3);
-    sn_wr32(ext + 8, hs + 4);
-    tokfix_tok(ext, n + 4);
-    CHECK(sono_tokens_decode(ext, n + 4, &t) == 0 && same_tokens(orig, t));
+    sn_wr32(ext + 8, hs + 20);
+    tokfix_tok(ext, n + 20);
+    CHECK(sono_tokens_decode(ext, n + 20, &t) == 0 && same_tokens(orig, t));
     sono_tokens_free(t);
-    /* ... but the same header with minor 0 does not */
-    sn_wr16(ext + 6, 0);
-    tokfix_tok(ext, n + 4);
-    CHECK(sono_tokens_decode(ext, n + 4, &t) == SONO_E_FORMAT);
+    /* ... but the same header with minor 0 or 1 does not (their sizes are exact) */
+    for (int minor = 0; minor <= 1; minor++) {
+        sn_wr16(ext + 6, (uint16_t)minor);
+        tokfix_tok(ext, n + 20);
+        CHECK(sono_tokens_decode(ext, n + 20, &t) == SONO_E_FORMAT);
+    }
+    /* 1.1 with coder 2 reads when its coder model hash is zero, not otherwise */
+    memmove(ext + hs + 8, ext + hs + 12, n - (hs - 8));
+    sn_wr16(ext + 6, 1);
+    sn_wr32(ext + 8, hs + 16);
+    tokfix_tok(ext, n + 16);
+    CHECK(sono_tokens_decode(ext, n + 16, &t) == 0 && same_tokens(orig, t));
+    sono_tokens_free(t);
+    ext[hs - 8 + 5] = 1;
+    tokfix_tok(ext, n + 16);
+    CHECK(sono_tokens_decode(ext, n + 16, &t) == SONO_E_FORMAT);
     free(ext);
     free(b);
     sono_tokens_free(orig);

@@ -53,13 +53,7 @@ static int parse_once(const uint8_t *data, size_t n) {
 int sono_fuzz_parse(const uint8_t *data, size_t n) {
     int rc = parse_once(data, n);
     if (n >= 88 && n <= ((size_t)1 << 20)) {
-        uint8_t *c = malloc(n);
-        if (c) {
-            memcpy(c, data, n);
-            tokfix_archive(c, n);
-            (void)parse_once(c, n);
-            free(c);
-        }
+        tokfix_parse_fixed(data, n, tokfix_archive, parse_once);
     }
     return rc;
 }

@@ -14,7 +14,7 @@ static void round_trip(const sono_tokens *t) {
     size_t n = 0;
     sono_tokens *back = NULL;
     /* the range coder alone: trying zstd -19 on every input would slow fuzzing down */
-    tokfile_opts o = {TOKFILE_CODER_RANGE, 1};
+    tokfile_opts o = {.coder = TOKFILE_CODER_RANGE, .zstd_level = 1};
     if (sn_tokfile_encode_opts(t, &o, &buf, &n) != 0 || sono_tokens_decode(buf, n, &back) != 0) abort();
     size_t n_codes = (size_t)t->n_q * (size_t)t->n_frames;
     if (back->n_frames != t->n_frames || back->n_q != t->n_q ||
@@ -43,13 +43,7 @@ int sono_fuzz_parse(const uint8_t *data, size_t n) {
     if (n >= 96 && n <= ((size_t)1 << 20) &&
         sn_rd32(data + 52) <= 1024 && sn_rd64(data + 64) <= 65536 &&
         (uint64_t)sn_rd32(data + 52) * sn_rd64(data + 64) <= ((uint64_t)1 << 16)) {
-        uint8_t *c = malloc(n);
-        if (c) {
-            memcpy(c, data, n);
-            tokfix_tok(c, n);
-            (void)parse_once(c, n);
-            free(c);
-        }
+        tokfix_parse_fixed(data, n, tokfix_tok, parse_once);
     }
     return rc;
 }
