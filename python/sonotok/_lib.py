@@ -125,7 +125,12 @@ class sono_lm_generate_params(ctypes.Structure):
         ("seed", c_uint64),
         ("n_outputs", c_int),
         ("n_threads", c_int),
+        ("half_weights", c_int),
     ]
+
+
+class sono_tokens_encode_params(ctypes.Structure):
+    _fields_ = [("coder", c_int), ("model", c_void_p), ("n_threads", c_int)]
 
 
 tokens_p = P(sono_tokens)
@@ -158,6 +163,14 @@ _PROTOTYPES = {
     "sono_tokens_encode": (c_int, [tokens_p, _uint8_pp, _size_p]),
     "sono_tokens_decode": (c_int, [c_void_p, c_size_t, P(tokens_p)]),
     "sono_tokens_save": (c_int, [c_char_p, tokens_p]),
+    "sono_tokens_encode_ex": (c_int, [tokens_p, P(sono_tokens_encode_params), _uint8_pp, _size_p]),
+    "sono_tokens_encode_default_params": (sono_tokens_encode_params, []),
+    "sono_coder_resolve": (c_int, [c_char_p, c_char_p, c_size_t]),
+    "sono_coder_load": (c_void_p, [c_char_p, _int_p]),
+    "sono_coder_free": (None, [c_void_p]),
+    "sono_coder_codec_name": (c_char_p, [c_void_p]),
+    "sono_coder_codec_hash": (None, [c_void_p, P(c_uint8)]),
+    "sono_output_save": (c_int, [c_char_p, c_void_p, c_size_t]),
     "sono_tokens_load": (c_int, [c_char_p, P(tokens_p)]),
     "sono_archive_create": (c_void_p, [c_char_p, _int_p]),
     "sono_archive_add": (c_int, [c_void_p, c_char_p, c_void_p, c_size_t]),

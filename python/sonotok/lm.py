@@ -70,7 +70,7 @@ class LM(Owner):
         _lib.call(_lib.lib.sono_lm_check_codec, self._h, codec.name.encode("utf-8"), h)
 
     def _params(self, task, text, prompt, max_frames, min_frames, temperature, top_k, top_p, cfg, seed, n_outputs,
-                n_threads):
+                n_threads, f16=None):
         p = _lib.lib.sono_lm_generate_default_params()
         if task is None:
             task = "tta" if text else "continue"
@@ -94,7 +94,8 @@ class LM(Owner):
             p.prompt = keep.ctypes.data_as(_lib.c_int32_p)
             p.n_prompt_frames = keep.shape[1]
         for name, value in (("max_frames", max_frames), ("min_frames", min_frames), ("top_k", top_k),
-                            ("seed", seed), ("n_outputs", n_outputs), ("n_threads", n_threads)):
+                            ("seed", seed), ("n_outputs", n_outputs), ("n_threads", n_threads),
+                            ("half_weights", f16)):
             if value is not None:
                 setattr(p, name, int(value))
         for name, value in (("temperature", temperature), ("top_p", top_p), ("cfg", cfg)):
@@ -110,7 +111,8 @@ class LM(Owner):
         return _lib.call(_lib.lib.sono_lm_generate_max_frames, self._h, ctypes.byref(p))
 
     def generate(self, text=None, prompt=None, task=None, max_frames=None, min_frames=None, temperature=None,
-                 top_k=None, top_p=None, cfg=None, seed=None, n_outputs=None, n_threads=None, on_frame=None):
+                 top_k=None, top_p=None, cfg=None, seed=None, n_outputs=None, n_threads=None, on_frame=None,
+                 f16=None):
         """Generate codes: a list of n_outputs int32 arrays [K, n_frames_i]
         (K = n_codebooks), the new frames only, each ending where the model
         drew <end-audio> or at max_frames.
@@ -122,14 +124,17 @@ class LM(Owner):
         (sono_lm_generate_default_params): max_frames 0 (what the context
         holds), min_frames 0, temperature 1 (<= 0: greedy), top_k 250, top_p
         1, cfg 3 (guidance, tta only), seed 1, n_outputs 1 (at most 8),
-        n_threads 1. Output i is the same whatever n_outputs and n_threads.
+        n_threads 1, f16 False (True: the steps read float16 copies of the
+        weights, as ``sonotok generate --f16``: faster where memory bandwidth
+        is the limit, and the codes differ from float32's). Output i is the
+        same whatever n_outputs and n_threads.
 
         on_frame(output, frame, codes): called with each finished frame
         (codes int32 [K]) as it completes; return True to stop, and generate
         returns the frames made so far. An exception in on_frame stops the
         generation and is raised from generate."""
         p, keep = self._params(task, text, prompt, max_frames, min_frames, temperature, top_k, top_p, cfg, seed,
-                               n_outputs, n_threads)
+                               n_outputs, n_threads, f16)
         F = _lib.call(_lib.lib.sono_lm_generate_max_frames, self._h, ctypes.byref(p))
         K, n = self.n_codebooks, p.n_outputs
         codes = np.empty((n, K, F), np.int32)

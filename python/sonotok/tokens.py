@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _buffers, _lib
 from ._handle import Handle, Writer
-from .errors import ArgumentError
+from .errors import ArgumentError, NotFoundError
 
 __all__ = ["Tokens", "read_tokens", "write_tokens", "Archive", "ArchiveWriter", "write_archive", "merge_archives"]
 
@@ -118,10 +118,25 @@ class Tokens:
             return None
         return np.ctypeslib.as_array(t.scales, (t.n_segments,)).copy()
 
-    def to_bytes(self):
-        """The token file's bytes (codec/FORMATS.md), as ``sonotok tokenize`` writes them."""
+    def to_bytes(self, coder="auto", n_threads=1):
+        """The token file's bytes (codec/FORMATS.md), as ``sonotok tokenize``
+        writes them. coder: "auto" (the smallest: the model coder too when
+        the codec has a coder model, NAME.coder beside it, made for these
+        weights), "model" (that model; NotFoundError without one), "range",
+        "zstd" or "packed". n_threads: threads for the model coder's
+        predictions (the bytes do not depend on it)."""
+        p = _lib.lib.sono_tokens_encode_default_params()
+        if coder not in _CODERS:
+            raise ArgumentError("coder %r: one of %s" % (coder, ", ".join(_CODERS)))
+        p.coder = _CODERS[coder]
+        p.n_threads = int(n_threads)
+        if coder in ("auto", "model"):
+            m = _coder_model(self.model_name, self.model_hash)
+            if m is None and coder == "model":
+                raise NotFoundError("codec %s has no coder model made for its weights" % self.model_name)
+            p.model = m.ptr if m is not None else None
         buf, n = ctypes.POINTER(ctypes.c_uint8)(), ctypes.c_size_t()
-        _lib.call(_lib.lib.sono_tokens_encode, self._ptr, ctypes.byref(buf), ctypes.byref(n))
+        _lib.call(_lib.lib.sono_tokens_encode_ex, self._ptr, ctypes.byref(p), ctypes.byref(buf), ctypes.byref(n))
         try:
             return ctypes.string_at(buf, n.value)
         finally:
@@ -135,9 +150,11 @@ class Tokens:
         _lib.call(_lib.lib.sono_tokens_decode, data, len(data), ctypes.byref(out))
         return cls._adopt(out)
 
-    def save(self, path):
-        """Write a token file at path (a temporary file renamed over it when complete)."""
-        _lib.call(_lib.lib.sono_tokens_save, _lib.fsencode(path), self._ptr)
+    def save(self, path, coder="auto", n_threads=1):
+        """Write a token file at path (a temporary file renamed over it when
+        complete; coder and n_threads as :meth:`to_bytes`)."""
+        data = self.to_bytes(coder, n_threads)
+        _lib.call(_lib.lib.sono_output_save, _lib.fsencode(path), data, len(data))
 
     def __reduce__(self):
         # pickled as the token file's bytes (to DataLoader workers, say)
@@ -148,6 +165,50 @@ class Tokens:
             self.model_name, self.n_q, self.n_frames, self.duration, self.sample_rate)
 
 
+_CODERS = {"auto": -1, "packed": 0, "zstd": 1, "range": 2, "model": 3}
+
+
+class _CoderModel:
+    """Owns one loaded C sono_coder."""
+
+    __slots__ = ("ptr",)
+
+    def __init__(self, ptr):
+        self.ptr = ptr
+
+    def __del__(self):
+        if self.ptr:
+            _lib.lib.sono_coder_free(self.ptr)
+            self.ptr = None
+
+
+_coder_models = {}
+_coder_lock = threading.Lock()
+
+
+def _coder_model(codec_name, codec_hash):
+    """The coder model beside the codec named codec_name, loaded once per
+    process, when it was made for the weights with codec_hash; else None
+    (as ``sonotok tokenize``: a codec without one uses coders 0-2). A model
+    file that is there but unreadable raises."""
+    key = (codec_name, bytes(codec_hash))
+    with _coder_lock:
+        if key in _coder_models:
+            return _coder_models[key]
+        m = None
+        path = ctypes.create_string_buffer(4096)
+        _lib.lib.sono_clear_error()
+        if _lib.lib.sono_coder_resolve(codec_name.encode("utf-8"), path, len(path)) >= 0:
+            m = _CoderModel(_lib.construct(_lib.lib.sono_coder_load, path.value))
+            got = (ctypes.c_uint8 * 16)()
+            _lib.lib.sono_coder_codec_hash(m.ptr, got)
+            name = _lib.lib.sono_coder_codec_name(m.ptr).decode("utf-8", "replace")
+            if bytes(got) != key[1] or name != codec_name:
+                m = None
+        _coder_models[key] = m
+        return m
+
+
 def read_tokens(path):
     """Read a token file (.tok): a Tokens. Raises NotFoundError, FileIOError,
     FormatError, TruncatedError or ChecksumError with the library's message."""
@@ -156,11 +217,12 @@ def read_tokens(path):
     return Tokens._adopt(out)
 
 
-def write_tokens(path, tokens, codec=None):
+def write_tokens(path, tokens, codec=None, coder="auto"):
     """Write a token file at path. tokens: a Tokens, or bare codes
     [n_q, n_frames] together with the codec they belong to (wrapped as
-    :meth:`Codec.tokens` does: no scales, the longest length)."""
-    _as_tokens(tokens, codec).save(path)
+    :meth:`Codec.tokens` does: no scales, the longest length). coder: as
+    :meth:`Tokens.to_bytes`."""
+    _as_tokens(tokens, codec).save(path, coder)
 
 
 def _as_tokens(tokens, codec):

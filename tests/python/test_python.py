@@ -218,6 +218,27 @@ class TestTokenFiles(Scratch):
         sonotok.write_tokens(self.path("b.tok"), t.codes, codec=c)
         self.assertTrue(np.array_equal(sonotok.read_tokens(self.path("b.tok")).codes, t.codes))
 
+    def test_coders(self):
+        """coder= as tokenize --coder: same bytes as the CLI for each, the same codes back."""
+        d = codec(DEFAULT)
+        t = d.encode_tokens(sonotok.load_audio(CLIPS[0])[0], sonotok.load_audio(CLIPS[0])[1], 6)
+        sizes = {}
+        for coder in ("packed", "zstd", "range", "model"):
+            cli("tokenize", "-q", "-b", "6", "--coder", coder, CLIPS[0], "-o", self.path(coder + ".tok"))
+            data = t.to_bytes(coder)
+            self.assertEqual(data, read(self.path(coder + ".tok")), coder)
+            self.assertTrue(np.array_equal(sonotok.Tokens.from_bytes(data).codes, t.codes), coder)
+            sizes[coder] = len(data)
+        self.assertEqual(len(t.to_bytes()), min(sizes.values()))        # auto: the smallest
+        self.assertEqual(t.to_bytes("model", n_threads=2), t.to_bytes("model"))
+        # a codec without a coder model: auto falls back, model is refused
+        t48 = codec("tiny48").encode_tokens(np.zeros((2, 800), np.float32), 8000)
+        self.assertEqual(t48.to_bytes(), sonotok.Tokens.from_bytes(t48.to_bytes("range")).to_bytes())
+        with self.assertRaises(sonotok.NotFoundError):
+            t48.to_bytes("model")
+        with self.assertRaises(sonotok.ArgumentError):
+            t.to_bytes("lzma")
+
     def test_archives(self):
         folder = self.path("in")
         os.makedirs(os.path.join(folder, "sub"))
