@@ -143,14 +143,16 @@ CM_TGT512 static void matvec_avx512(uint32_t *out, const int16_t *W, const int16
             a2 = _mm512_add_epi32(a2, _mm512_madd_epi16(_mm512_loadu_si512((const void *)(w2 + i)), xv));
             a3 = _mm512_add_epi32(a3, _mm512_madd_epi16(_mm512_loadu_si512((const void *)(w3 + i)), xv));
         }
-        uint32_t s[4] = {(uint32_t)_mm512_reduce_add_epi32(a0), (uint32_t)_mm512_reduce_add_epi32(a1),
-                         (uint32_t)_mm512_reduce_add_epi32(a2), (uint32_t)_mm512_reduce_add_epi32(a3)};
-        for (int j = 0; j < 4; j++) {
-            uint32_t v = s[j];
-            if (bias) v += (uint32_t)bias[r + j];
-            if (acc) v += out[r + j];
-            out[r + j] = v;
-        }
+        /* fold to 256 bits and reduce with vector adds, which wrap (GCC's
+         * _mm512_reduce_add_epi32 adds as signed int: undefined on overflow) */
+#define CM_FOLD(a) _mm256_add_epi32(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1))
+        __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(CM_FOLD(a0), CM_FOLD(a1)),
+                                      _mm256_hadd_epi32(CM_FOLD(a2), CM_FOLD(a3)));
+#undef CM_FOLD
+        __m128i v = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)); /* rows r..r+3 */
+        if (bias) v = _mm_add_epi32(v, _mm_loadu_si128((const __m128i *)(bias + r)));
+        if (acc) v = _mm_add_epi32(v, _mm_loadu_si128((const __m128i *)(out + r)));
+        _mm_storeu_si128((__m128i *)(out + r), v);
     }
     if (r < rows) matvec_plain(out + r, W + (size_t)r * (size_t)n, x, bias ? bias + r : NULL, rows - r, n, acc);
 }
