@@ -10,8 +10,10 @@ speech, 22.05 kHz, so both sides resample), then alternates, RUNS times:
               codec = sonotok.Codec.load("default", n_threads=THREADS)
               codec.encode_file("clip.wav").save("py.tok")
           timed as a process (interpreter start and `import numpy` included)
-          and from inside, from before Codec.load to after save: the same
-          work the CLI's process does, less the start of a process.
+          and from inside: from before `import sonotok` (numpy's import
+          included) to after save, and from Codec.load to after save: the
+          same work the CLI's process does, less the start of a process
+          and of numpy.
 
 Both load the model, read and resample the file and write the token file;
 the two token files must be identical. Prints each run and the medians.
@@ -34,9 +36,11 @@ CHILD = """
 import sys, time
 t0 = time.perf_counter()
 import sonotok
+t1 = time.perf_counter()
 codec = sonotok.Codec.load("default", n_threads=int(sys.argv[3]))
 codec.encode_file(sys.argv[1]).save(sys.argv[2])
-print(time.perf_counter() - t0)
+t2 = time.perf_counter()
+print(t2 - t0, t2 - t1)
 """
 
 
@@ -60,7 +64,7 @@ def main():
         clip = os.path.join(tmp, "clip.wav")
         sonotok.save_audio(clip, np.tile(speech, (1, n // speech.shape[1] + 1))[:, :n], sr)
         cli_tok, py_tok = os.path.join(tmp, "cli.tok"), os.path.join(tmp, "py.tok")
-        cli, py, py_inside = [], [], []
+        cli, py, py_inside, py_work = [], [], [], []
         for run in range(args.runs):
             t = time.perf_counter()
             subprocess.run([args.exe, "tokenize", "-q", "-t", str(args.threads), clip, "-o", cli_tok], check=True)
@@ -69,16 +73,20 @@ def main():
             out = subprocess.run([sys.executable, "-c", CHILD, clip, py_tok, str(args.threads)], env=env,
                                  check=True, stdout=subprocess.PIPE, text=True).stdout
             py.append(time.perf_counter() - t)
-            py_inside.append(float(out))
-            print("run %d: cli %.3f s, python %.3f s (%.3f s inside)" % (run + 1, cli[-1], py[-1], py_inside[-1]))
+            inside, work = (float(v) for v in out.split())
+            py_inside.append(inside)
+            py_work.append(work)
+            print("run %d: cli %.3f s, python %.3f s (%.3f s inside, %.3f s after the import)"
+                  % (run + 1, cli[-1], py[-1], py_inside[-1], py_work[-1]))
             with open(cli_tok, "rb") as a, open(py_tok, "rb") as b:
                 if a.read() != b.read():
                     sys.exit("the token files differ")
-        mc, mp, mi = statistics.median(cli), statistics.median(py), statistics.median(py_inside)
+        mc, mp, mi, mw = (statistics.median(v) for v in (cli, py, py_inside, py_work))
         print("%d s clip, %d thread%s, median of %d: cli %.3f s (%.1fx realtime); python %.3f s as a process "
-              "(%+.1f%%), %.3f s inside (%+.1f%%); token files identical"
+              "(%+.1f%%), %.3f s inside (%+.1f%%), %.3f s from Codec.load to the file written (%+.1f%%); "
+              "token files identical"
               % (args.seconds, args.threads, "" if args.threads == 1 else "s", args.runs, mc, args.seconds / mc,
-                 mp, 100 * (mp / mc - 1), mi, 100 * (mi / mc - 1)))
+                 mp, 100 * (mp / mc - 1), mi, 100 * (mi / mc - 1), mw, 100 * (mw / mc - 1)))
 
 
 if __name__ == "__main__":
