@@ -19,7 +19,7 @@ enum {
     OPT_SEED, OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_CLIPS, OPT_ADV_START, OPT_MEL_BANDS,
     OPT_NO_DROPOUT, OPT_RUN_STEPS, OPT_EXPORT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
     OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_RUN_SECONDS, OPT_EVAL_ONLY, OPT_CLIP,
-    OPT_BW_MIX, OPT_DISC_FILTERS, OPT_DISC_RESET, OPT_MPD_FILTERS, OPT_DECODER,
+    OPT_BW_MIX, OPT_DISC_FILTERS, OPT_DISC_RESET, OPT_MPD_FILTERS, OPT_DECODER, OPT_FREEZE,
 };
 
 static const cli_opt train_opts[] = {
@@ -58,6 +58,8 @@ static const cli_opt train_opts[] = {
      "default; on resume, another width starts a new one, 0 drops it)"},
     {OPT_BW_MIX, "bandwidth-mix", "LIST", "quantizer dropout: sampling weight per bandwidth, e.g. 0.2,0.2,0.6 (equal; also on resume)"},
     {OPT_NO_DROPOUT, "no-dropout", NULL, "always use every codebook (no quantizer dropout)"},
+    {OPT_FREEZE, "freeze-encoder", NULL, "on resume: freeze the encoder and codebooks from here on (the codes stay "
+     "fixed, the decoder trains; kept by later resumes)"},
     {OPT_SEED, "seed", "N", "random seed (1)"},
     {OPT_LOG_EVERY, "log-every", "N", "log line every N steps (50)"},
     {OPT_CKPT_EVERY, "checkpoint-every", "N", "checkpoint every N steps (1000)"},
@@ -88,6 +90,15 @@ const cli_cmd cmd_train_codec = {
         "and follow EMAs with dead-code restarts. AdamW (betas 0.5, 0.9), no grad clip,\n"
         "warmup then cosine decay. The batch is split over the threads; a run is\n"
         "bit-identical for the same seed and thread count, also across resumes.\n"
+        "\n"
+        "--freeze-encoder (on resume) starts the last phase: from the checkpoint's step\n"
+        "the encoder's weights and the codebooks never change (no gradient, no AdamW\n"
+        "update, their moments kept; no EMA, no dead-code restarts), so every clip's\n"
+        "codes stay those of an export at that step, and LMs can train on them while the\n"
+        "decoder and the discriminators go on training (quantizer dropout as set). The\n"
+        "encoder runs forward only; the commitment loss reaches nothing that trains and\n"
+        "is left out of the loss (the log line says so). The checkpoint records the\n"
+        "freeze: later resumes stay frozen, with or without the flag. A new run refuses it.\n"
         "\n"
         "RUN_DIR gets checkpoint.safetensors (every --checkpoint-every steps or minutes,\n"
         "and on SIGINT/SIGTERM), train.csv and eval.csv. If RUN_DIR already holds a\n"
@@ -179,7 +190,8 @@ static int codec_step(void *ctx, int64_t *step) {
     for (int i = 0; i < 10; i++) acc[i] /= (double)x->win_n;
     double sps = x->win_n / x->win_s, xrt = sps * sono_codec_trainer_audio_per_step(x->t);
     if (x->com->verbosity > 0) {
-        fprintf(stderr, "step %lld  l1 %.4f  mel %.4f  commit %.4f", (long long)s->step, acc[0], acc[1], acc[2]);
+        fprintf(stderr, "step %lld  l1 %.4f  mel %.4f  commit %.4f%s", (long long)s->step, acc[0], acc[1], acc[2],
+                P->freeze_encoder ? " (frozen: not in the loss)" : "");
         if (P->adv_start >= 0 && s->step > P->adv_start)
             fprintf(stderr, "  adv %.3f  feat %.3f  disc %.3f", acc[3], acc[4], acc[5]);
         if (P->mpd_filters > 0 && P->adv_start >= 0 && s->step > P->adv_start)
@@ -210,7 +222,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_clips = 24, run_steps = -1;
     double ckpt_minutes = 10, run_seconds = -1;
     int f16 = 1, model_flags = 0, steps_given = 0, adv_given = 0, eval_only = 0, weights_given = 0, mels_given = 0,
-        mix_given = 0, bw_mix_given = 0, dfilt_given = 0, mpd_given = 0;
+        mix_given = 0, bw_mix_given = 0, dfilt_given = 0, mpd_given = 0, freeze = 0;
     cli_parser ps;
     if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
     int c, rc;
@@ -304,6 +316,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         case OPT_DISC_RESET: tp.disc_reset = 1; break;
         case OPT_MPD_FILTERS: INT_OPT(0, 256) tp.mpd_filters = (int)lv; mpd_given = 1; break;
         case OPT_NO_DROPOUT: tp.quantizer_dropout = 0; break;
+        case OPT_FREEZE: freeze = 1; break;
         case OPT_SEED: INT_OPT(0, 0x7fffffffL) tp.seed = (uint64_t)lv; break;
         case OPT_LOG_EVERY: INT_OPT(1, 1000000000L) log_every = lv; break;
         case OPT_CKPT_EVERY: INT_OPT(1, 1000000000L) ckpt_every = lv; break;
@@ -345,6 +358,9 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     if (eval_only && !tp.heldout) return cli_usage_error(cmd, "--eval-only needs --heldout");
     if (eval_only && !resume) return cli_usage_error(cmd, "--eval-only needs a checkpoint in %s", out_dir);
     if (tp.disc_reset && !resume) return cli_usage_error(cmd, "--disc-reset needs a checkpoint in %s", out_dir);
+    if (freeze && !resume)
+        return cli_usage_error(cmd, "--freeze-encoder needs a checkpoint in %s (a new run has no trained encoder to freeze)",
+                               out_dir);
     if (mkdir(out_dir, 0777) && errno != EEXIST) return cli_fail_errno(out_dir, errno);
     sono_codec_trainer *t;
     if (resume) {
@@ -356,6 +372,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         if (!bw_mix_given) tp.n_bw_mix = -1;
         if (!dfilt_given) tp.disc_filters = 0;
         tp.mpd_filters = !mpd_given ? 0 : tp.mpd_filters ? tp.mpd_filters : -1;
+        tp.freeze_encoder = freeze;
         cli_note(&com, 1, "resuming from %s", ckpt);
         t = sono_codec_trainer_resume(ckpt, &tp, &err);
     } else {
@@ -398,10 +415,16 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     else
         for (int i = 0, o = 0; i < P->n_bw_mix && o < (int)sizeof bw - 16; i++)
             o += snprintf(bw + o, sizeof bw - o, "%s%g", i ? "," : "", P->bw_mix[i]);
-    cli_note(&com, 1, "losses: %g L1 + %g mel (STFT %d..%d, %s) + %g commitment; discriminator %s (%g adv + %g feat); "
+    char commit[96];
+    if (P->freeze_encoder) snprintf(commit, sizeof commit, "(no commitment: frozen)");
+    else snprintf(commit, sizeof commit, "+ %g commitment", (double)P->w_commit);
+    cli_note(&com, 1, "losses: %g L1 + %g mel (STFT %d..%d, %s) %s; discriminator %s (%g adv + %g feat); "
              "mix %g,%g,%g; bandwidth mix %s", (double)P->w_l1, (double)P->w_mel, 1 << P->mel_log2_min,
-             1 << P->mel_log2_max, bands, (double)P->w_commit, adv, (double)P->w_adv, (double)P->w_feat, P->mix[0],
+             1 << P->mel_log2_max, bands, commit, adv, (double)P->w_adv, (double)P->w_feat, P->mix[0],
              P->mix[1], P->mix[2], bw);
+    if (P->freeze_encoder)
+        cli_note(&com, 1, "encoder and codebooks frozen since step %lld%s: the codes are fixed, the decoder and the "
+                 "discriminators train", (long long)P->frozen_at, freeze ? "" : " (the checkpoint's)");
     FILE *csv = cli_open_csv(out_dir, "train.csv",
                              "step,l1,mel,commit,adv,feat,disc,grad_norm,lr,nq_min,nq_max,ppl0,ppl1,ppl2,ppl3,ppl4,ppl5,"
                              "ppl6,ppl7,replaced,steps_per_s,x_realtime,cpu_hours,mpd_adv,mpd_feat,mpd_disc");
