@@ -15,10 +15,10 @@
 #include "train_loop.h"
 
 enum {
-    OPT_MANIFEST = CLI_OPT_LONG, OPT_CACHE, OPT_HELDOUT, OPT_CONFIG, OPT_STEPS, OPT_BATCH, OPT_CROP, OPT_LR,
-    OPT_SEED, OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_CLIPS, OPT_ADV_START, OPT_MEL_BANDS,
-    OPT_NO_DROPOUT, OPT_RUN_STEPS, OPT_EXPORT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
-    OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_RUN_SECONDS, OPT_EVAL_ONLY, OPT_CLIP,
+    OPT_MANIFEST = CLI_OPT_LONG, OPT_CACHE, OPT_HELDOUT, OPT_CONFIG, OPT_BATCH, OPT_CROP, OPT_LR,
+    OPT_SEED, OPT_EVAL_CLIPS, OPT_ADV_START, OPT_MEL_BANDS,
+    OPT_NO_DROPOUT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
+    OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_EVAL_ONLY, OPT_CLIP,
     OPT_BW_MIX, OPT_DISC_FILTERS, OPT_DISC_RESET, OPT_MPD_FILTERS, OPT_DECODER, OPT_FREEZE,
 };
 
@@ -40,9 +40,7 @@ static const cli_opt train_opts[] = {
     {OPT_BANDWIDTHS, "bandwidths", "LIST", "kbps, e.g. 1.5,3,6"},
     {OPT_CAUSAL, "causal", NULL, "causal convolutions (default: non-causal)"},
     {OPT_DECODER, "decoder", "seanet|vocos", "decoder: SEANet, or a Vocos head (vocos_* sizes from --config or defaults)"},
-    {OPT_STEPS, "steps", "N", "total steps of the schedule (100000)"},
-    {OPT_RUN_STEPS, "run-steps", "N", "stop after N steps in this invocation"},
-    {OPT_RUN_SECONDS, "run-seconds", "S", "stop after S seconds in this invocation"},
+    CLI_TRAIN_STEPS_OPTS("total steps of the schedule (100000)"),
     {OPT_BATCH, "batch", "N", "crops per step (8)"},
     {OPT_CROP, "crop", "SECONDS", "crop length (1.0)"},
     {OPT_LR, "lr", "LR", "peak learning rate (3e-4)"},
@@ -61,13 +59,10 @@ static const cli_opt train_opts[] = {
     {OPT_FREEZE, "freeze-encoder", NULL, "on resume: freeze the encoder and codebooks from here on (the codes stay "
      "fixed, the decoder trains; kept by later resumes)"},
     {OPT_SEED, "seed", "N", "random seed (1)"},
-    {OPT_LOG_EVERY, "log-every", "N", "log line every N steps (50)"},
-    {OPT_CKPT_EVERY, "checkpoint-every", "N", "checkpoint every N steps (1000)"},
-    {OPT_CKPT_MINUTES, "checkpoint-minutes", "M", "and at least every M minutes (10)"},
-    {OPT_EVAL_EVERY, "eval-every", "N", "held-out metrics every N steps (0: never)"},
+    CLI_TRAIN_CHECKPOINT_OPTS("held-out metrics every N steps (0: never)"),
     {OPT_EVAL_CLIPS, "eval-clips", "N", "held-out clips per evaluation (24)"},
     {OPT_EVAL_ONLY, "eval-only", NULL, "evaluate the run's checkpoint on --heldout and exit"},
-    {OPT_EXPORT, "export", "FILE", "write the model here at the end (native safetensors)"},
+    CLI_TRAIN_EXPORT_OPT("write the model here at the end (native safetensors)"),
     {OPT_F32, "f32", NULL, "export float32 weights (default float16)"},
     {0, NULL, NULL, NULL},
 };
@@ -214,32 +209,28 @@ static int codec_step(void *ctx, int64_t *step) {
 
 static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_config **cfgp) {
     sono_codec_config *cfg = *cfgp;
-    cli_common com;
-    cli_common_init(&com);
+    cli_train_opts o;
+    cli_train_opts_init(&o);
+    const cli_common *com = &o.com;
     sono_codec_train_params tp = sono_codec_train_default_params();
     int err = 0;
-    const char *out_dir = NULL, *config_file = NULL, *export_path = NULL, *decoder = NULL;
-    long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_clips = 24, run_steps = -1;
-    double ckpt_minutes = 10, run_seconds = -1;
-    int f16 = 1, model_flags = 0, steps_given = 0, adv_given = 0, eval_only = 0, weights_given = 0, mels_given = 0,
+    const char *config_file = NULL, *decoder = NULL;
+    long eval_clips = 24;
+    int f16 = 1, model_flags = 0, adv_given = 0, eval_only = 0, weights_given = 0, mels_given = 0,
         mix_given = 0, bw_mix_given = 0, dfilt_given = 0, mpd_given = 0, freeze = 0;
     cli_parser ps;
     if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
-    int c, rc;
+    int c, rc = -1;
     const char *arg;
     long lv;
     double dv, list[SONO_CODEC_MAX_BW];
     int nl;
-    while ((c = cli_parse_next(&ps, &arg)) != -1) {
-        if (cli_common_opt(&com, cmd, c, arg, &rc)) {
-            if (rc >= 0) { cli_parse_free(&ps); return rc; }
-            continue;
-        }
-#define INT_OPT(lo, hi) if (cli_parse_int(arg, lo, hi, &lv)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad value '%s'", arg); }
-#define DBL_OPT(lo, hi) if (cli_parse_double(arg, lo, hi, &dv)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad value '%s'", arg); }
+    while (rc < 0 && (c = cli_parse_next(&ps, &arg)) != -1) {
+        if (cli_train_opt(&o, cmd, c, arg, &rc)) continue;
+#define INT_OPT(lo, hi) if ((rc = cli_train_int(cmd, arg, lo, hi, &lv)) >= 0) break;
+#define DBL_OPT(lo, hi) if ((rc = cli_train_double(cmd, arg, lo, hi, &dv)) >= 0) break;
 #define SET_CFG(key, v) do { double x_ = (double)(v); sono_codec_config_set(cfg, key, &x_, 1); model_flags = 1; } while (0)
         switch (c) {
-        case 'o': out_dir = arg; break;
         case OPT_MANIFEST: tp.manifest = arg; break;
         case OPT_CACHE: tp.cache = arg; break;
         case OPT_HELDOUT: tp.heldout = arg; break;
@@ -254,39 +245,36 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         case OPT_CAUSAL: SET_CFG("causal", 1); break;
         case OPT_DECODER:
             if (strcmp(arg, "seanet") && strcmp(arg, "vocos")) {
-                cli_parse_free(&ps);
-                return cli_usage_error(cmd, "--decoder is seanet or vocos, not '%s'", arg);
+                rc = cli_usage_error(cmd, "--decoder is seanet or vocos, not '%s'", arg);
+                break;
             }
             decoder = arg;
             break;
         case OPT_RATIOS:
             if (parse_list(arg, list, SONO_CODEC_MAX_RATIOS, &nl) || sono_codec_config_set(cfg, "ratios", list, nl)) {
-                cli_parse_free(&ps);
-                return cli_usage_error(cmd, "bad --ratios '%s'", arg);
+                rc = cli_usage_error(cmd, "bad --ratios '%s'", arg);
+                break;
             }
             model_flags = 1;
             break;
         case OPT_BANDWIDTHS:
             if (parse_list(arg, list, SONO_CODEC_MAX_BW, &nl) || sono_codec_config_set(cfg, "bandwidths", list, nl)) {
-                cli_parse_free(&ps);
-                return cli_usage_error(cmd, "bad --bandwidths '%s'", arg);
+                rc = cli_usage_error(cmd, "bad --bandwidths '%s'", arg);
+                break;
             }
             model_flags = 1;
             break;
-        case OPT_STEPS: INT_OPT(1, 1000000000L) tp.steps = lv; steps_given = 1; break;
-        case OPT_RUN_STEPS: INT_OPT(0, 1000000000L) run_steps = lv; break;
-        case OPT_RUN_SECONDS: DBL_OPT(0, 1e9) run_seconds = dv; break;
         case OPT_BATCH: INT_OPT(1, 4096) tp.batch = (int)lv; break;
         case OPT_CROP: DBL_OPT(0.01, 60) tp.crop_seconds = dv; break;
         case OPT_LR: DBL_OPT(0, 1) tp.lr = (float)dv; tp.lr_min = (float)dv / 10; break;
         case OPT_WARMUP: INT_OPT(0, 1000000000L) tp.warmup = lv; break;
         case OPT_CLIP: DBL_OPT(0, 1e9) tp.clip = (float)dv; break;
         case OPT_WEIGHTS:
-            if (parse_list(arg, list, 5, &nl) || nl != 5) { cli_parse_free(&ps); return cli_usage_error(cmd, "--loss-weights needs 5 numbers"); }
+            if (parse_list(arg, list, 5, &nl) || nl != 5) { rc = cli_usage_error(cmd, "--loss-weights needs 5 numbers"); break; }
             tp.w_l1 = (float)list[0]; tp.w_mel = (float)list[1]; tp.w_commit = (float)list[2];
             if (list[0] < 0 || list[1] < 0 || list[2] < 0 || list[3] < 0 || list[4] < 0) {
-                cli_parse_free(&ps);
-                return cli_usage_error(cmd, "--loss-weights must not be negative");
+                rc = cli_usage_error(cmd, "--loss-weights must not be negative");
+                break;
             }
             tp.w_adv = (float)list[3]; tp.w_feat = (float)list[4];
             weights_given = 1;
@@ -294,7 +282,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         case OPT_MEL_BANDS: INT_OPT(0, 1024) tp.n_mels = (int)lv; mels_given = 1; break;
         case OPT_MIX:
             if (parse_list(arg, list, 3, &nl) || nl != 3 || list[0] < 0 || list[1] < 0 || list[2] < 0 ||
-                list[0] + list[1] + list[2] <= 0) { cli_parse_free(&ps); return cli_usage_error(cmd, "--mix needs 3 weights"); }
+                list[0] + list[1] + list[2] <= 0) { rc = cli_usage_error(cmd, "--mix needs 3 weights"); break; }
             for (int i = 0; i < 3; i++) tp.mix[i] = list[i];
             mix_given = 1;
             break;
@@ -304,8 +292,8 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
             int bad = parse_list(arg, list, SONO_CODEC_MAX_BW, &nl) || nl < 1;
             for (int i = 0; !bad && i < nl; i++) bad = !(list[i] >= 0), sum += list[i];
             if (bad || !(sum > 0)) {
-                cli_parse_free(&ps);
-                return cli_usage_error(cmd, "--bandwidth-mix needs one weight per bandwidth, none negative, not all 0");
+                rc = cli_usage_error(cmd, "--bandwidth-mix needs one weight per bandwidth, none negative, not all 0");
+                break;
             }
             for (int i = 0; i < nl; i++) tp.bw_mix[i] = list[i];
             tp.n_bw_mix = nl;
@@ -318,29 +306,25 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         case OPT_NO_DROPOUT: tp.quantizer_dropout = 0; break;
         case OPT_FREEZE: freeze = 1; break;
         case OPT_SEED: INT_OPT(0, 0x7fffffffL) tp.seed = (uint64_t)lv; break;
-        case OPT_LOG_EVERY: INT_OPT(1, 1000000000L) log_every = lv; break;
-        case OPT_CKPT_EVERY: INT_OPT(1, 1000000000L) ckpt_every = lv; break;
-        case OPT_CKPT_MINUTES: DBL_OPT(0.01, 1e6) ckpt_minutes = dv; break;
-        case OPT_EVAL_EVERY: INT_OPT(0, 1000000000L) eval_every = lv; break;
         case OPT_EVAL_CLIPS: INT_OPT(1, 100000) eval_clips = lv; break;
-        case OPT_EXPORT: export_path = arg; break;
         case OPT_EVAL_ONLY: eval_only = 1; break;
         case OPT_F32: f16 = 0; break;
-        default: cli_parse_free(&ps); return CLI_EXIT_USAGE;
+        default: rc = CLI_EXIT_USAGE; break;
         }
 #undef INT_OPT
 #undef DBL_OPT
 #undef SET_CFG
     }
-    int first = cli_parse_operands(&ps);
+    if (rc < 0) rc = cli_train_opts_end(&o, cmd, &ps, argc, argv, tp.manifest);
     cli_parse_free(&ps);
-    if (first < argc) return cli_usage_error(cmd, "unexpected operand '%s'", argv[first]);
-    if (!out_dir) return cli_usage_error(cmd, "missing -o RUN_DIR");
-    if (!tp.manifest) return cli_usage_error(cmd, "missing --manifest");
-    if (com.n_threads > 0) tp.n_threads = com.n_threads;
+    if (rc >= 0) return rc;
+    const char *out_dir = o.out_dir, *ckpt = o.ckpt;
+    const int resume = o.resume;
+    if (o.steps) tp.steps = o.steps;
+    if (com->n_threads > 0) tp.n_threads = com->n_threads;
     if (tp.batch % (tp.batch < tp.n_threads ? tp.batch : tp.n_threads))
         return cli_usage_error(cmd, "--batch %d must be a multiple of the thread count %d", tp.batch, tp.n_threads);
-    cli_install_log(&com);
+    cli_install_log(com);
     if (config_file) {
         sono_codec_config *loaded = sono_codec_config_load(config_file, &rc);
         if (!loaded) return cli_fail_sono(config_file, rc);
@@ -351,10 +335,6 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     }
     if (decoder && (rc = set_decoder(cfgp, decoder))) return cli_fail_sono("--decoder", rc);
     cfg = *cfgp;
-    char ckpt[4200];
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", out_dir);
-    struct stat st;
-    int resume = stat(ckpt, &st) == 0;
     if (eval_only && !tp.heldout) return cli_usage_error(cmd, "--eval-only needs --heldout");
     if (eval_only && !resume) return cli_usage_error(cmd, "--eval-only needs a checkpoint in %s", out_dir);
     if (tp.disc_reset && !resume) return cli_usage_error(cmd, "--disc-reset needs a checkpoint in %s", out_dir);
@@ -364,7 +344,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     if (mkdir(out_dir, 0777) && errno != EEXIST) return cli_fail_errno(out_dir, errno);
     sono_codec_trainer *t;
     if (resume) {
-        if (!steps_given) tp.steps = 0;
+        tp.steps = o.steps;
         if (!adv_given) tp.adv_start = -2;
         if (!weights_given) tp.w_l1 = -1;
         if (!mels_given) tp.n_mels = -1;
@@ -373,10 +353,10 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         if (!dfilt_given) tp.disc_filters = 0;
         tp.mpd_filters = !mpd_given ? 0 : tp.mpd_filters ? tp.mpd_filters : -1;
         tp.freeze_encoder = freeze;
-        cli_note(&com, 1, "resuming from %s", ckpt);
+        cli_note(com, 1, "resuming from %s", ckpt);
         t = sono_codec_trainer_resume(ckpt, &tp, &err);
     } else {
-        cli_note(&com, 1, "new run in %s (%s)", out_dir, tp.cache ? "PCM cache" : "decoding the corpus");
+        cli_note(com, 1, "new run in %s (%s)", out_dir, tp.cache ? "PCM cache" : "decoding the corpus");
         t = sono_codec_trainer_new(cfg, &tp, &err);
     }
     if (!t) return cli_fail_sono(resume ? ckpt : "train-codec", err);
@@ -399,7 +379,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         sono_codec_config_get(C, "vocos_n_fft", &vs[3], 1);
         snprintf(dec, sizeof dec, ", vocos decoder %.0f/%.0f x %.0f, n_fft %.0f", vs[0], vs[1], vs[2], vs[3]);
     }
-    cli_note(&com, 1, "model: %.0f Hz, %.0f ch, filters %.0f, lstm %.0f, %d x %.0f codes, hop %.0f%s; batch %d x %.2f s, "
+    cli_note(com, 1, "model: %.0f Hz, %.0f ch, filters %.0f, lstm %.0f, %d x %.0f codes, hop %.0f%s; batch %d x %.2f s, "
              "%d threads, steps %lld (at %lld)", rate, ch, filt, lstm, n_q, cbs, hop, dec, P->batch,
              sono_codec_trainer_audio_per_step(t) / P->batch, P->n_threads, (long long)P->steps,
              (long long)sono_codec_trainer_steps_done(t));
@@ -418,12 +398,12 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     char commit[96];
     if (P->freeze_encoder) snprintf(commit, sizeof commit, "(no commitment: frozen)");
     else snprintf(commit, sizeof commit, "+ %g commitment", (double)P->w_commit);
-    cli_note(&com, 1, "losses: %g L1 + %g mel (STFT %d..%d, %s) %s; discriminator %s (%g adv + %g feat); "
+    cli_note(com, 1, "losses: %g L1 + %g mel (STFT %d..%d, %s) %s; discriminator %s (%g adv + %g feat); "
              "mix %g,%g,%g; bandwidth mix %s", (double)P->w_l1, (double)P->w_mel, 1 << P->mel_log2_min,
              1 << P->mel_log2_max, bands, commit, adv, (double)P->w_adv, (double)P->w_feat, P->mix[0],
              P->mix[1], P->mix[2], bw);
     if (P->freeze_encoder)
-        cli_note(&com, 1, "encoder and codebooks frozen since step %lld%s: the codes are fixed, the decoder and the "
+        cli_note(com, 1, "encoder and codebooks frozen since step %lld%s: the codes are fixed, the decoder and the "
                  "discriminators train", (long long)P->frozen_at, freeze ? "" : " (the checkpoint's)");
     FILE *csv = cli_open_csv(out_dir, "train.csv",
                              "step,l1,mel,commit,adv,feat,disc,grad_norm,lr,nq_min,nq_max,ppl0,ppl1,ppl2,ppl3,ppl4,ppl5,"
@@ -438,14 +418,12 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         sono_codec_trainer_free(t);
         return rc;
     }
-    codec_loop x = {.t = t, .P = P, .com = &com, .csv = csv, .ecsv = ecsv, .n_q = n_q, .log_every = log_every,
+    codec_loop x = {.t = t, .P = P, .com = com, .csv = csv, .ecsv = ecsv, .n_q = n_q, .log_every = o.log_every,
                     .eval_clips = (int)eval_clips, .f16 = f16};
-    cli_train_loop L = {.what = "train-codec", .ckpt = ckpt, .export_path = export_path, .total_steps = P->steps,
-                        .run_steps = run_steps, .run_seconds = run_seconds, .ckpt_every = ckpt_every,
-                        .ckpt_minutes = ckpt_minutes, .eval_every = ecsv ? eval_every : 0, .ctx = &x,
-                        .steps_done = codec_steps_done, .step = codec_step, .save = codec_save, .eval = codec_eval,
-                        .export_model = codec_export};
-    rc = cli_train_loop_run(&L, &com);
+    cli_train_loop L = {.what = "train-codec", .opts = &o, .total_steps = P->steps, .ctx = &x,
+                        .steps_done = codec_steps_done, .step = codec_step, .save = codec_save,
+                        .eval = ecsv ? codec_eval : NULL, .export_model = codec_export};
+    rc = cli_train_loop_run(&L);
     fclose(csv);
     if (ecsv) fclose(ecsv);
     sono_codec_trainer_free(t);
