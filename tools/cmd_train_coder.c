@@ -141,53 +141,58 @@ static FILE *open_coder_csv(const char *dir, const char *name, const char *head,
     return cli_open_csv(dir, name, header);
 }
 
+/* What train-coder's own options set (filled by coder_opt). */
+typedef struct {
+    sono_coder_train_params tp;
+    const char *codec_arg, *manifest, *heldout, *shards_arg;
+} coder_args;
+
+/* One of train-coder's own options (cli_train_parse's callback): -1 to go on, or
+ * the exit code. */
+static int coder_opt(void *ctx, const cli_cmd *cmd, int key, const char *arg) {
+    coder_args *a = ctx;
+    int rc = -1;
+    long lv;
+    double dv;
+#define INT_OPT(lo, hi) if ((rc = cli_train_int(cmd, arg, lo, hi, &lv)) >= 0) break;
+#define DBL_OPT(lo, hi) if ((rc = cli_train_double(cmd, arg, lo, hi, &dv)) >= 0) break;
+    switch (key) {
+    case OPT_MANIFEST: a->manifest = arg; break;
+    case OPT_HELDOUT: a->heldout = arg; break;
+    case OPT_SHARDS: a->shards_arg = arg; break;
+    case OPT_CODEC: a->codec_arg = arg; break;
+    case OPT_LAGS: INT_OPT(1, 16) a->tp.lags = (int)lv; break;
+    case OPT_EMB: INT_OPT(16, 1024) a->tp.emb_dim = (int)lv; break;
+    case OPT_HIDDEN: INT_OPT(16, 1024) a->tp.hidden = (int)lv; break;
+    case OPT_HIDDEN2: INT_OPT(16, 1024) a->tp.hidden2 = (int)lv; break;
+    case OPT_BATCH: INT_OPT(1, 65536) a->tp.batch = (int)lv; break;
+    case OPT_LR: DBL_OPT(0, 1) a->tp.lr = (float)dv; a->tp.lr_min = (float)dv / 20; break;
+    case OPT_WARMUP: INT_OPT(0, 1000000000L) a->tp.warmup = lv; break;
+    case OPT_CLIP: DBL_OPT(0, 1e9) a->tp.clip = (float)dv; break;
+    case OPT_SEED: INT_OPT(0, 0x7fffffffL) a->tp.seed = (uint64_t)lv; break;
+    case OPT_EVAL_FRAMES: INT_OPT(1, 100000000L) a->tp.eval_frames = (int)lv; break;
+    default: rc = CLI_EXIT_USAGE; break;
+    }
+#undef INT_OPT
+#undef DBL_OPT
+    return rc;
+}
+
 static int run_train_coder(const cli_cmd *cmd, int argc, char **argv) {
     cli_train_opts o;
     cli_train_opts_init(&o);
     const cli_common *com = &o.com;
-    sono_coder_train_params tp = sono_coder_train_default_params();
-    const char *codec_arg = "default", *manifest = NULL, *heldout = NULL, *shards_arg = NULL;
-    cli_parser ps;
-    if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
-    int c, rc = -1;
-    const char *arg;
-    long lv;
-    double dv;
-    while (rc < 0 && (c = cli_parse_next(&ps, &arg)) != -1) {
-        if (cli_train_opt(&o, cmd, c, arg, &rc)) continue;
-#define INT_OPT(lo, hi) if ((rc = cli_train_int(cmd, arg, lo, hi, &lv)) >= 0) break;
-#define DBL_OPT(lo, hi) if ((rc = cli_train_double(cmd, arg, lo, hi, &dv)) >= 0) break;
-        switch (c) {
-        case OPT_MANIFEST: manifest = arg; break;
-        case OPT_HELDOUT: heldout = arg; break;
-        case OPT_SHARDS: shards_arg = arg; break;
-        case OPT_CODEC: codec_arg = arg; break;
-        case OPT_LAGS: INT_OPT(1, 16) tp.lags = (int)lv; break;
-        case OPT_EMB: INT_OPT(16, 1024) tp.emb_dim = (int)lv; break;
-        case OPT_HIDDEN: INT_OPT(16, 1024) tp.hidden = (int)lv; break;
-        case OPT_HIDDEN2: INT_OPT(16, 1024) tp.hidden2 = (int)lv; break;
-        case OPT_BATCH: INT_OPT(1, 65536) tp.batch = (int)lv; break;
-        case OPT_LR: DBL_OPT(0, 1) tp.lr = (float)dv; tp.lr_min = (float)dv / 20; break;
-        case OPT_WARMUP: INT_OPT(0, 1000000000L) tp.warmup = lv; break;
-        case OPT_CLIP: DBL_OPT(0, 1e9) tp.clip = (float)dv; break;
-        case OPT_SEED: INT_OPT(0, 0x7fffffffL) tp.seed = (uint64_t)lv; break;
-        case OPT_EVAL_FRAMES: INT_OPT(1, 100000000L) tp.eval_frames = (int)lv; break;
-        default: rc = CLI_EXIT_USAGE; break;
-        }
-#undef INT_OPT
-#undef DBL_OPT
-    }
-    if (rc < 0) rc = cli_train_opts_end(&o, cmd, &ps, argc, argv, manifest);
-    cli_parse_free(&ps);
+    coder_args a = {.tp = sono_coder_train_default_params(), .codec_arg = "default"};
+    int rc = cli_train_parse(&o, cmd, argc, argv, coder_opt, &a, &a.manifest);
     if (rc >= 0) return rc;
     const char *out_dir = o.out_dir, *export_path = o.export_path, *ckpt = o.ckpt;
-    if (o.steps) tp.steps = o.steps;
-    if (tp.emb_dim % 16 || tp.hidden % 16 || tp.hidden2 % 16)
+    if (o.steps) a.tp.steps = o.steps;
+    if (a.tp.emb_dim % 16 || a.tp.hidden % 16 || a.tp.hidden2 % 16)
         return cli_usage_error(cmd, "--emb, --hidden and --hidden2 must be multiples of 16");
-    if (com->n_threads > 0) tp.n_threads = com->n_threads;
+    if (com->n_threads > 0) a.tp.n_threads = com->n_threads;
     cli_install_log(com);
-    const char *inputs[2] = {manifest, heldout};
-    if ((rc = cli_protect_inputs(inputs, heldout ? 2 : 1))) return rc;
+    const char *inputs[2] = {a.manifest, a.heldout};
+    if ((rc = cli_protect_inputs(inputs, a.heldout ? 2 : 1))) return rc;
     if (export_path && (rc = cli_check_output(export_path))) return rc;
     if (mkdir(out_dir, 0777) && errno != EEXIST) return cli_fail_errno(out_dir, errno);
     char shards[4200], hshards[4200];
@@ -195,18 +200,19 @@ static int run_train_coder(const cli_cmd *cmd, int argc, char **argv) {
     snprintf(hshards, sizeof hshards, "%s/heldout.shard", out_dir);
 
     int exit_code = 0;
-    sono_codec *codec = cli_load_codec(com, codec_arg, &exit_code);
+    sono_codec *codec = cli_load_codec(com, a.codec_arg, &exit_code);
     if (!codec) return exit_code;
     int err = 0, built = 0;
-    sono_token_shards *sh = sono_token_shards_open(shards_arg ? shards_arg : shards, manifest, codec, 0, &built, &err);
+    const char *train_shards = a.shards_arg ? a.shards_arg : shards;
+    sono_token_shards *sh = sono_token_shards_open(train_shards, a.manifest, codec, 0, &built, &err);
     sono_token_shards *hsh = NULL;
-    if (sh) cli_note(com, 1, "%s %s", built ? "tokenized the manifest into" : "codes from", shards_arg ? shards_arg : shards);
-    if (sh && heldout && (hsh = sono_token_shards_open(hshards, heldout, codec, 0, &built, &err)))
+    if (sh) cli_note(com, 1, "%s %s", built ? "tokenized the manifest into" : "codes from", train_shards);
+    if (sh && a.heldout && (hsh = sono_token_shards_open(hshards, a.heldout, codec, 0, &built, &err)))
         cli_note(com, 1, "%s %s", built ? "tokenized the held-out manifest into" : "held-out codes from", hshards);
-    tp.codec_name = sono_codec_name(codec);
-    sono_codec_hash(codec, tp.codec_hash);
-    if (!sh || (heldout && !hsh)) {
-        rc = cli_fail_sono(sh ? heldout : manifest, err);
+    a.tp.codec_name = sono_codec_name(codec);
+    sono_codec_hash(codec, a.tp.codec_hash);
+    if (!sh || (a.heldout && !hsh)) {
+        rc = cli_fail_sono(sh ? a.heldout : a.manifest, err);
         goto done;
     }
     sono_code_set train_set, held_set;
@@ -215,11 +221,11 @@ static int run_train_coder(const cli_cmd *cmd, int argc, char **argv) {
     const int resume = o.resume;
     sono_coder_trainer *t;
     if (resume) {
-        tp.steps = o.steps;
-        t = sono_coder_trainer_resume(ckpt, &tp, &train_set, hsh ? &held_set : NULL, &err);
+        a.tp.steps = o.steps;
+        t = sono_coder_trainer_resume(ckpt, &a.tp, &train_set, hsh ? &held_set : NULL, &err);
         if (t) cli_note(com, 1, "resuming from %s", ckpt);
     } else {
-        t = sono_coder_trainer_new(&tp, &train_set, hsh ? &held_set : NULL, &err);
+        t = sono_coder_trainer_new(&a.tp, &train_set, hsh ? &held_set : NULL, &err);
         if (t) cli_note(com, 1, "new run in %s", out_dir);
     }
     if (!t) {

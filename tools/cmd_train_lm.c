@@ -287,93 +287,98 @@ static int parse_tasks(const char *s, double *w_continue, double *w_tta) {
     return *w_continue + *w_tta > 0 ? 0 : -1;
 }
 
+/* What train-lm's own options set (filled by lm_opt). */
+typedef struct {
+    sono_lm_train_params tp;
+    const char *codec_arg;
+    long eval_seq, n_samples;
+    double sample_seconds;
+} lm_args;
+
+/* One of train-lm's own options (cli_train_parse's callback): -1 to go on, or
+ * the exit code. */
+static int lm_opt(void *ctx, const cli_cmd *cmd, int key, const char *arg) {
+    lm_args *a = ctx;
+    int rc = -1;
+    long lv;
+    double dv;
+#define INT_OPT(lo, hi) if ((rc = cli_train_int(cmd, arg, lo, hi, &lv)) >= 0) break;
+#define DBL_OPT(lo, hi) if ((rc = cli_train_double(cmd, arg, lo, hi, &dv)) >= 0) break;
+    switch (key) {
+    case OPT_MANIFEST: a->tp.manifest = arg; break;
+    case OPT_HELDOUT: a->tp.heldout = arg; break;
+    case OPT_SHARDS: a->tp.shards = arg; break;
+    case OPT_CODEC: a->codec_arg = arg; break;
+    case OPT_BANDWIDTH: DBL_OPT(0.01, 1e4) a->tp.bandwidth = dv; break;
+    case OPT_CODEBOOKS: INT_OPT(1, SONO_LM_MAX_K) a->tp.n_codebooks = (int)lv; break;
+    case OPT_TOKENIZER: a->tp.tokenizer = arg; break;
+    case OPT_VOCAB: INT_OPT(264, 1 << 20) a->tp.tokenizer_vocab = (int)lv; break;
+    case OPT_LAYERS: INT_OPT(1, 256) a->tp.n_layer = (int)lv; break;
+    case OPT_WIDTH: INT_OPT(2, 16384) a->tp.width = (int)lv; break;
+    case OPT_HEADS: INT_OPT(1, 256) a->tp.n_head = (int)lv; break;
+    case OPT_CONTEXT: INT_OPT(8, 1 << 20) a->tp.context = (int)lv; break;
+    case OPT_LEARNED_POS: a->tp.learned_pos = 1; break;
+    case OPT_TASKS:
+        if (parse_tasks(arg, &a->tp.w_continue, &a->tp.w_tta))
+            rc = cli_usage_error(cmd, "--tasks needs continue=W,tta=W (weights >= 0, not all 0), not '%s'", arg);
+        break;
+    case OPT_CFG_DROPOUT: DBL_OPT(0, 1) a->tp.cfg_dropout = (float)dv; break;
+    case OPT_MAX_TEXT: INT_OPT(1, 1 << 20) a->tp.max_text = (int)lv; break;
+    case OPT_BATCH: INT_OPT(1, 4096) a->tp.batch = (int)lv; break;
+    case OPT_LR: DBL_OPT(0, 1) a->tp.lr = (float)dv; a->tp.lr_min = (float)dv / 10; break;
+    case OPT_WARMUP: INT_OPT(0, 1000000000L) a->tp.warmup = lv; break;
+    case OPT_CLIP: DBL_OPT(0, 1e9) a->tp.clip = (float)dv; break;
+    case OPT_SEED: INT_OPT(0, 0x7fffffffL) a->tp.seed = (uint64_t)lv; break;
+    case OPT_EVAL_SEQ: INT_OPT(1, 1000000) a->eval_seq = lv; break;
+    case OPT_SAMPLES: INT_OPT(0, 100) a->n_samples = lv; break;
+    case OPT_SAMPLE_SECONDS: DBL_OPT(0.001, 600) a->sample_seconds = dv; break;
+    default: rc = CLI_EXIT_USAGE; break;
+    }
+#undef INT_OPT
+#undef DBL_OPT
+    return rc;
+}
+
 static int run_train_lm(const cli_cmd *cmd, int argc, char **argv) {
     cli_train_opts o;
     cli_train_opts_init(&o);
     const cli_common *com = &o.com;
-    sono_lm_train_params tp = sono_lm_train_default_params();
-    const char *codec_arg = NULL;
-    long eval_seq = 64, n_samples = 2;
-    double sample_seconds = 3;
-    cli_parser ps;
-    if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
-    int c, rc = -1;
-    const char *arg;
-    long lv;
-    double dv;
-    while (rc < 0 && (c = cli_parse_next(&ps, &arg)) != -1) {
-        if (cli_train_opt(&o, cmd, c, arg, &rc)) continue;
-#define INT_OPT(lo, hi) if ((rc = cli_train_int(cmd, arg, lo, hi, &lv)) >= 0) break;
-#define DBL_OPT(lo, hi) if ((rc = cli_train_double(cmd, arg, lo, hi, &dv)) >= 0) break;
-        switch (c) {
-        case OPT_MANIFEST: tp.manifest = arg; break;
-        case OPT_HELDOUT: tp.heldout = arg; break;
-        case OPT_SHARDS: tp.shards = arg; break;
-        case OPT_CODEC: codec_arg = arg; break;
-        case OPT_BANDWIDTH: DBL_OPT(0.01, 1e4) tp.bandwidth = dv; break;
-        case OPT_CODEBOOKS: INT_OPT(1, SONO_LM_MAX_K) tp.n_codebooks = (int)lv; break;
-        case OPT_TOKENIZER: tp.tokenizer = arg; break;
-        case OPT_VOCAB: INT_OPT(264, 1 << 20) tp.tokenizer_vocab = (int)lv; break;
-        case OPT_LAYERS: INT_OPT(1, 256) tp.n_layer = (int)lv; break;
-        case OPT_WIDTH: INT_OPT(2, 16384) tp.width = (int)lv; break;
-        case OPT_HEADS: INT_OPT(1, 256) tp.n_head = (int)lv; break;
-        case OPT_CONTEXT: INT_OPT(8, 1 << 20) tp.context = (int)lv; break;
-        case OPT_LEARNED_POS: tp.learned_pos = 1; break;
-        case OPT_TASKS:
-            if (parse_tasks(arg, &tp.w_continue, &tp.w_tta))
-                rc = cli_usage_error(cmd, "--tasks needs continue=W,tta=W (weights >= 0, not all 0), not '%s'", arg);
-            break;
-        case OPT_CFG_DROPOUT: DBL_OPT(0, 1) tp.cfg_dropout = (float)dv; break;
-        case OPT_MAX_TEXT: INT_OPT(1, 1 << 20) tp.max_text = (int)lv; break;
-        case OPT_BATCH: INT_OPT(1, 4096) tp.batch = (int)lv; break;
-        case OPT_LR: DBL_OPT(0, 1) tp.lr = (float)dv; tp.lr_min = (float)dv / 10; break;
-        case OPT_WARMUP: INT_OPT(0, 1000000000L) tp.warmup = lv; break;
-        case OPT_CLIP: DBL_OPT(0, 1e9) tp.clip = (float)dv; break;
-        case OPT_SEED: INT_OPT(0, 0x7fffffffL) tp.seed = (uint64_t)lv; break;
-        case OPT_EVAL_SEQ: INT_OPT(1, 1000000) eval_seq = lv; break;
-        case OPT_SAMPLES: INT_OPT(0, 100) n_samples = lv; break;
-        case OPT_SAMPLE_SECONDS: DBL_OPT(0.001, 600) sample_seconds = dv; break;
-        default: rc = CLI_EXIT_USAGE; break;
-        }
-#undef INT_OPT
-#undef DBL_OPT
-    }
-    if (rc < 0) rc = cli_train_opts_end(&o, cmd, &ps, argc, argv, tp.manifest);
-    cli_parse_free(&ps);
+    lm_args a = {.tp = sono_lm_train_default_params(), .eval_seq = 64, .n_samples = 2, .sample_seconds = 3};
+    int rc = cli_train_parse(&o, cmd, argc, argv, lm_opt, &a, &a.tp.manifest);
     if (rc >= 0) return rc;
     const char *out_dir = o.out_dir, *export_path = o.export_path, *ckpt = o.ckpt;
-    if (o.steps) tp.steps = o.steps;
-    if (tp.bandwidth > 0 && tp.n_codebooks > 0) return cli_usage_error(cmd, "give --bandwidth or --codebooks, not both");
-    if (com->n_threads > 0) tp.n_threads = com->n_threads;
+    if (o.steps) a.tp.steps = o.steps;
+    if (a.tp.bandwidth > 0 && a.tp.n_codebooks > 0) return cli_usage_error(cmd, "give --bandwidth or --codebooks, not both");
+    if (com->n_threads > 0) a.tp.n_threads = com->n_threads;
     cli_install_log(com);
-    const char *inputs[3] = {tp.manifest};
+    const char *inputs[3] = {a.tp.manifest};
     int n_in = 1;
-    if (tp.heldout) inputs[n_in++] = tp.heldout;
-    if (tp.tokenizer) inputs[n_in++] = tp.tokenizer;
+    if (a.tp.heldout) inputs[n_in++] = a.tp.heldout;
+    if (a.tp.tokenizer) inputs[n_in++] = a.tp.tokenizer;
     if ((rc = cli_protect_inputs(inputs, n_in))) return rc;
     if (mkdir(out_dir, 0777) && errno != EEXIST) return cli_fail_errno(out_dir, errno);
     char shards[4200], hshards[4200];
     snprintf(shards, sizeof shards, "%s/train.shard", out_dir);
     snprintf(hshards, sizeof hshards, "%s/heldout.shard", out_dir);
-    if (!tp.shards) tp.shards = shards;
-    tp.heldout_shards = hshards;
+    if (!a.tp.shards) a.tp.shards = shards;
+    a.tp.heldout_shards = hshards;
     char resolved[4200];
-    if (codec_arg && sono_codec_resolve(codec_arg, resolved, sizeof resolved))
+    if (a.codec_arg && sono_codec_resolve(a.codec_arg, resolved, sizeof resolved))
         return cli_fail(CLI_EXIT_MODEL, "--codec", "%s", sono_last_error());
     const char *model_in[1] = {resolved};
-    if (codec_arg && (rc = cli_protect_inputs(model_in, 1))) return rc;
+    if (a.codec_arg && (rc = cli_protect_inputs(model_in, 1))) return rc;
     if (export_path && (rc = cli_check_output(export_path))) return rc;
     const int resume = o.resume;
     int err = 0;
     sono_lm_trainer *t;
     if (resume) {
-        tp.steps = o.steps;
-        tp.codec = codec_arg;
-        t = sono_lm_trainer_resume(ckpt, &tp, &err);
+        a.tp.steps = o.steps;
+        a.tp.codec = a.codec_arg;
+        t = sono_lm_trainer_resume(ckpt, &a.tp, &err);
         if (t) cli_note(com, 1, "resuming from %s", ckpt);
     } else {
-        if (codec_arg) tp.codec = codec_arg;
-        t = sono_lm_trainer_new(&tp, &err);
+        if (a.codec_arg) a.tp.codec = a.codec_arg;
+        t = sono_lm_trainer_new(&a.tp, &err);
         if (t) cli_note(com, 1, "new run in %s", out_dir);
     }
     if (!t) return cli_fail_sono(resume ? ckpt : "train-lm", err);
@@ -391,8 +396,8 @@ static int run_train_lm(const cli_cmd *cmd, int argc, char **argv) {
         sono_lm_trainer_free(t);
         return cli_fail_errno(out_dir, errno);
     }
-    lm_loop x = {.t = t, .com = com, .csv = csv, .ecsv = ecsv, .K = K, .log_every = o.log_every, .eval_seq = eval_seq,
-                 .n_samples = n_samples, .sample_seconds = sample_seconds, .dir = out_dir};
+    lm_loop x = {.t = t, .com = com, .csv = csv, .ecsv = ecsv, .K = K, .log_every = o.log_every, .eval_seq = a.eval_seq,
+                 .n_samples = a.n_samples, .sample_seconds = a.sample_seconds, .dir = out_dir};
     cli_train_loop L = {.what = "train-lm", .opts = &o, .total_steps = P->steps, .ctx = &x,
                         .steps_done = lm_steps_done, .step = lm_step, .save = lm_save,
                         .eval = ecsv ? lm_eval : NULL, .export_model = lm_export};

@@ -23,7 +23,9 @@ int cli_train_double(const cli_cmd *cmd, const char *arg, double lo, double hi, 
     return cli_parse_double(arg, lo, hi, v) ? cli_usage_error(cmd, "bad value '%s'", arg) : -1;
 }
 
-int cli_train_opt(cli_train_opts *o, const cli_cmd *cmd, int key, const char *arg, int *exit_code) {
+/* One shared option: 1 when key is one (*exit_code: -1 to go on, or the
+ * exit code), 0 when it is the command's. */
+static int train_opt(cli_train_opts *o, const cli_cmd *cmd, int key, const char *arg, int *exit_code) {
     if (cli_common_opt(&o->com, cmd, key, arg, exit_code)) return 1;
     long lv = 0;
     double dv = 0;
@@ -44,12 +46,20 @@ int cli_train_opt(cli_train_opts *o, const cli_cmd *cmd, int key, const char *ar
     return 1;
 }
 
-int cli_train_opts_end(cli_train_opts *o, const cli_cmd *cmd, const cli_parser *ps, int argc, char **argv,
-                       const char *manifest) {
-    int first = cli_parse_operands(ps);
+int cli_train_parse(cli_train_opts *o, const cli_cmd *cmd, int argc, char **argv, cli_train_own_opt own, void *ctx,
+                    const char *const *manifest) {
+    cli_parser ps;
+    if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
+    int c, rc = -1;
+    const char *arg;
+    while (rc < 0 && (c = cli_parse_next(&ps, &arg)) != -1)
+        if (!train_opt(o, cmd, c, arg, &rc)) rc = own(ctx, cmd, c, arg);
+    int first = cli_parse_operands(&ps);
+    cli_parse_free(&ps);
+    if (rc >= 0) return rc;
     if (first < argc) return cli_usage_error(cmd, "unexpected operand '%s'", argv[first]);
     if (!o->out_dir) return cli_usage_error(cmd, "missing -o RUN_DIR");
-    if (!manifest) return cli_usage_error(cmd, "missing --manifest");
+    if (!*manifest) return cli_usage_error(cmd, "missing --manifest");
     snprintf(o->ckpt, sizeof o->ckpt, "%s/checkpoint.safetensors", o->out_dir);
     struct stat st;
     o->resume = stat(o->ckpt, &st) == 0;

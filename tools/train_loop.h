@@ -10,13 +10,18 @@
  *   static const cli_opt opts[] = {CLI_COMMON_OPTS, {'o', "out", "DIR", "run folder"},
  *       CLI_TRAIN_STEPS_OPTS("total steps (1000)"), ..., CLI_TRAIN_CHECKPOINT_OPTS("held-out loss every N steps"),
  *       CLI_TRAIN_EXPORT_OPT("write the model here at the end"), {0}};
- *   cli_train_opts o; cli_train_opts_init(&o);
- *   while (rc < 0 && (c = cli_parse_next(&ps, &arg)) != -1) {
- *       if (cli_train_opt(&o, cmd, c, arg, &rc)) continue;
- *       switch (c) { case OPT_BATCH: rc = cli_train_int(cmd, arg, 1, 4096, &lv); tp.batch = (int)lv; break; ... }
+ *   static int my_opt(void *ctx, const cli_cmd *cmd, int key, const char *arg) {   // the command's own options
+ *       my_args *a = ctx; long lv; int rc = -1;
+ *       switch (key) { case OPT_BATCH: rc = cli_train_int(cmd, arg, 1, 4096, &lv); a->tp.batch = (int)lv; break; ...
+ *                      default: rc = CLI_EXIT_USAGE; }
+ *       return rc;
  *   }
- *   if (rc < 0) rc = cli_train_opts_end(&o, cmd, &ps, argc, argv, manifest);
- *   cli_parse_free(&ps);
+ *   cli_train_opts o; cli_train_opts_init(&o);
+ *   int rc = cli_train_parse(&o, cmd, argc, argv, my_opt, &a, &a.tp.manifest);
+ *   if (rc >= 0) return rc;
+ *   ... o.out_dir, o.ckpt, o.resume, o.steps ...
+ *   cli_train_loop L = {.what = "train-x", .opts = &o, .total_steps = ..., .ctx = ..., callbacks};
+ *   rc = cli_train_loop_run(&L);
  */
 #ifndef SONOTOK_TRAIN_LOOP_H
 #define SONOTOK_TRAIN_LOOP_H
@@ -57,19 +62,21 @@ typedef struct {
     double run_seconds;        /* < 0: no limit */
     int64_t log_every, ckpt_every, eval_every; /* eval_every 0: never */
     double ckpt_minutes;
-    char ckpt[4200];           /* RUN_DIR/checkpoint.safetensors (set by cli_train_opts_end) */
-    int resume;                /* 1 when that checkpoint exists (set by cli_train_opts_end) */
+    char ckpt[4200];           /* RUN_DIR/checkpoint.safetensors (set by cli_train_parse) */
+    int resume;                /* 1 when that checkpoint exists (set by cli_train_parse) */
 } cli_train_opts;
 
 void cli_train_opts_init(cli_train_opts *o);
-/* One option: 1 when key is a shared one (CLI_COMMON_OPTS, 'o' and the
- * CLI_TRAIN_OPT_ keys), with *exit_code -1 to go on, or the exit code to
- * return (help printed, or a usage error); 0 when key is the command's. */
-int cli_train_opt(cli_train_opts *o, const cli_cmd *cmd, int key, const char *arg, int *exit_code);
-/* After the last option: no operands, -o and a manifest given; sets ckpt
- * and resume. -1 to go on, or the usage error's exit code. */
-int cli_train_opts_end(cli_train_opts *o, const cli_cmd *cmd, const cli_parser *ps, int argc, char **argv,
-                       const char *manifest);
+/* A command's own option: -1 to go on, or the exit code to return (a
+ * usage error, printed; CLI_EXIT_USAGE for a key it does not know). */
+typedef int (*cli_train_own_opt)(void *ctx, const cli_cmd *cmd, int key, const char *arg);
+/* Parse argv: the shared options (CLI_COMMON_OPTS, -o and the
+ * CLI_TRAIN_OPT_ keys) into o, every other through own(ctx, ...); then no
+ * operands, -o given and a manifest given (*manifest, read after the
+ * options, so own may set it); sets o->ckpt and o->resume. -1 to go on, or
+ * the exit code to return (help printed, or a usage error). */
+int cli_train_parse(cli_train_opts *o, const cli_cmd *cmd, int argc, char **argv, cli_train_own_opt own, void *ctx,
+                    const char *const *manifest);
 /* An option's value as a number in [lo, hi] into *v: -1, or a usage
  * error's exit code ("bad value"). */
 int cli_train_int(const cli_cmd *cmd, const char *arg, long lo, long hi, long *v);
