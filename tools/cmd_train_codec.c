@@ -397,8 +397,8 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     char bw[16 * SONO_CODEC_MAX_BW + 16] = "equal";
     if (!P->quantizer_dropout) snprintf(bw, sizeof bw, "off");
     else
-        for (int i = 0, o = 0; i < P->n_bw_mix && o < (int)sizeof bw - 16; i++)
-            o += snprintf(bw + o, sizeof bw - o, "%s%g", i ? "," : "", P->bw_mix[i]);
+        for (int i = 0, n = 0; i < P->n_bw_mix && n < (int)sizeof bw - 16; i++)
+            n += snprintf(bw + n, sizeof bw - n, "%s%g", i ? "," : "", P->bw_mix[i]);
     char commit[96];
     if (P->freeze_encoder) snprintf(commit, sizeof commit, "(no commitment: frozen)");
     else snprintf(commit, sizeof commit, "+ %g commitment", (double)P->w_commit);
@@ -408,7 +408,8 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
              P->mix[1], P->mix[2], bw);
     if (P->freeze_encoder)
         cli_note(com, 1, "encoder and codebooks frozen since step %lld%s: the codes are fixed, the decoder and the "
-                 "discriminators train", (long long)P->frozen_at, a.freeze ? "" : " (the checkpoint's)");
+                 "discriminators train", (long long)P->frozen_at,
+                 P->frozen_at < sono_codec_trainer_steps_done(t) ? " (the checkpoint's)" : "");
     FILE *csv = cli_open_csv(out_dir, "train.csv",
                              "step,l1,mel,commit,adv,feat,disc,grad_norm,lr,nq_min,nq_max,ppl0,ppl1,ppl2,ppl3,ppl4,ppl5,"
                              "ppl6,ppl7,replaced,steps_per_s,x_realtime,cpu_hours,mpd_adv,mpd_feat,mpd_disc");
