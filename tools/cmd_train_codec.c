@@ -15,11 +15,11 @@
 #include "train_loop.h"
 
 enum {
-    OPT_MANIFEST = CLI_OPT_LONG, OPT_CACHE, OPT_HELDOUT, OPT_CONFIG, OPT_STEPS, OPT_BATCH, OPT_CROP, OPT_LR,
-    OPT_SEED, OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_CLIPS, OPT_ADV_START, OPT_MEL_BANDS,
-    OPT_NO_DROPOUT, OPT_RUN_STEPS, OPT_EXPORT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
-    OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_RUN_SECONDS, OPT_EVAL_ONLY, OPT_CLIP,
-    OPT_BW_MIX, OPT_DISC_FILTERS, OPT_DISC_RESET, OPT_MPD_FILTERS, OPT_DECODER,
+    OPT_MANIFEST = CLI_OPT_LONG, OPT_CACHE, OPT_HELDOUT, OPT_CONFIG, OPT_BATCH, OPT_CROP, OPT_LR,
+    OPT_SEED, OPT_EVAL_CLIPS, OPT_ADV_START, OPT_MEL_BANDS,
+    OPT_NO_DROPOUT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
+    OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_EVAL_ONLY, OPT_CLIP,
+    OPT_BW_MIX, OPT_DISC_FILTERS, OPT_DISC_RESET, OPT_MPD_FILTERS, OPT_DECODER, OPT_FREEZE,
 };
 
 static const cli_opt train_opts[] = {
@@ -40,9 +40,7 @@ static const cli_opt train_opts[] = {
     {OPT_BANDWIDTHS, "bandwidths", "LIST", "kbps, e.g. 1.5,3,6"},
     {OPT_CAUSAL, "causal", NULL, "causal convolutions (default: non-causal)"},
     {OPT_DECODER, "decoder", "seanet|vocos", "decoder: SEANet, or a Vocos head (vocos_* sizes from --config or defaults)"},
-    {OPT_STEPS, "steps", "N", "total steps of the schedule (100000)"},
-    {OPT_RUN_STEPS, "run-steps", "N", "stop after N steps in this invocation"},
-    {OPT_RUN_SECONDS, "run-seconds", "S", "stop after S seconds in this invocation"},
+    CLI_TRAIN_STEPS_OPTS("total steps of the schedule (100000)"),
     {OPT_BATCH, "batch", "N", "crops per step (8)"},
     {OPT_CROP, "crop", "SECONDS", "crop length (1.0)"},
     {OPT_LR, "lr", "LR", "peak learning rate (3e-4)"},
@@ -58,14 +56,13 @@ static const cli_opt train_opts[] = {
      "default; on resume, another width starts a new one, 0 drops it)"},
     {OPT_BW_MIX, "bandwidth-mix", "LIST", "quantizer dropout: sampling weight per bandwidth, e.g. 0.2,0.2,0.6 (equal; also on resume)"},
     {OPT_NO_DROPOUT, "no-dropout", NULL, "always use every codebook (no quantizer dropout)"},
+    {OPT_FREEZE, "freeze-encoder", NULL, "on resume: freeze the encoder and codebooks from here on (the codes stay "
+     "fixed, the decoder trains; kept by later resumes)"},
     {OPT_SEED, "seed", "N", "random seed (1)"},
-    {OPT_LOG_EVERY, "log-every", "N", "log line every N steps (50)"},
-    {OPT_CKPT_EVERY, "checkpoint-every", "N", "checkpoint every N steps (1000)"},
-    {OPT_CKPT_MINUTES, "checkpoint-minutes", "M", "and at least every M minutes (10)"},
-    {OPT_EVAL_EVERY, "eval-every", "N", "held-out metrics every N steps (0: never)"},
+    CLI_TRAIN_CHECKPOINT_OPTS("held-out metrics every N steps (0: never)"),
     {OPT_EVAL_CLIPS, "eval-clips", "N", "held-out clips per evaluation (24)"},
     {OPT_EVAL_ONLY, "eval-only", NULL, "evaluate the run's checkpoint on --heldout and exit"},
-    {OPT_EXPORT, "export", "FILE", "write the model here at the end (native safetensors)"},
+    CLI_TRAIN_EXPORT_OPT("write the model here at the end (native safetensors)"),
     {OPT_F32, "f32", NULL, "export float32 weights (default float16)"},
     {0, NULL, NULL, NULL},
 };
@@ -88,6 +85,15 @@ const cli_cmd cmd_train_codec = {
         "and follow EMAs with dead-code restarts. AdamW (betas 0.5, 0.9), no grad clip,\n"
         "warmup then cosine decay. The batch is split over the threads; a run is\n"
         "bit-identical for the same seed and thread count, also across resumes.\n"
+        "\n"
+        "--freeze-encoder (on resume) starts the last phase: from the checkpoint's step\n"
+        "the encoder's weights and the codebooks never change (no gradient, no AdamW\n"
+        "update, their moments kept; no EMA, no dead-code restarts), so every clip's\n"
+        "codes stay those of an export at that step, and LMs can train on them while the\n"
+        "decoder and the discriminators go on training (quantizer dropout as set). The\n"
+        "encoder runs forward only; the commitment loss reaches nothing that trains and\n"
+        "is left out of the loss (the log line says so). The checkpoint records the\n"
+        "freeze: later resumes stay frozen, with or without the flag. A new run refuses it.\n"
         "\n"
         "RUN_DIR gets checkpoint.safetensors (every --checkpoint-every steps or minutes,\n"
         "and on SIGINT/SIGTERM), train.csv and eval.csv. If RUN_DIR already holds a\n"
@@ -179,7 +185,8 @@ static int codec_step(void *ctx, int64_t *step) {
     for (int i = 0; i < 10; i++) acc[i] /= (double)x->win_n;
     double sps = x->win_n / x->win_s, xrt = sps * sono_codec_trainer_audio_per_step(x->t);
     if (x->com->verbosity > 0) {
-        fprintf(stderr, "step %lld  l1 %.4f  mel %.4f  commit %.4f", (long long)s->step, acc[0], acc[1], acc[2]);
+        fprintf(stderr, "step %lld  l1 %.4f  mel %.4f  commit %.4f%s", (long long)s->step, acc[0], acc[1], acc[2],
+                P->freeze_encoder ? " (frozen: not in the loss)" : "");
         if (P->adv_start >= 0 && s->step > P->adv_start)
             fprintf(stderr, "  adv %.3f  feat %.3f  disc %.3f", acc[3], acc[4], acc[5]);
         if (P->mpd_filters > 0 && P->adv_start >= 0 && s->step > P->adv_start)
@@ -200,167 +207,161 @@ static int codec_step(void *ctx, int64_t *step) {
     return 0;
 }
 
-static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_config **cfgp) {
-    sono_codec_config *cfg = *cfgp;
-    cli_common com;
-    cli_common_init(&com);
-    sono_codec_train_params tp = sono_codec_train_default_params();
-    int err = 0;
-    const char *out_dir = NULL, *config_file = NULL, *export_path = NULL, *decoder = NULL;
-    long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_clips = 24, run_steps = -1;
-    double ckpt_minutes = 10, run_seconds = -1;
-    int f16 = 1, model_flags = 0, steps_given = 0, adv_given = 0, eval_only = 0, weights_given = 0, mels_given = 0,
-        mix_given = 0, bw_mix_given = 0, dfilt_given = 0, mpd_given = 0;
-    cli_parser ps;
-    if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
-    int c, rc;
-    const char *arg;
+/* What train-codec's own options set (filled by codec_opt). */
+typedef struct {
+    sono_codec_config *cfg;
+    sono_codec_train_params tp;
+    const char *config_file, *decoder;
+    long eval_clips;
+    int f16, model_flags, adv_given, eval_only, weights_given, mels_given, mix_given, bw_mix_given, dfilt_given,
+        mpd_given, freeze;
+} codec_args;
+
+/* One of train-codec's own options (cli_train_parse's callback): -1 to go
+ * on, or the exit code. */
+static int codec_opt(void *ctx, const cli_cmd *cmd, int key, const char *arg) {
+    codec_args *a = ctx;
+    int rc = -1, nl;
     long lv;
     double dv, list[SONO_CODEC_MAX_BW];
-    int nl;
-    while ((c = cli_parse_next(&ps, &arg)) != -1) {
-        if (cli_common_opt(&com, cmd, c, arg, &rc)) {
-            if (rc >= 0) { cli_parse_free(&ps); return rc; }
-            continue;
-        }
-#define INT_OPT(lo, hi) if (cli_parse_int(arg, lo, hi, &lv)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad value '%s'", arg); }
-#define DBL_OPT(lo, hi) if (cli_parse_double(arg, lo, hi, &dv)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad value '%s'", arg); }
-#define SET_CFG(key, v) do { double x_ = (double)(v); sono_codec_config_set(cfg, key, &x_, 1); model_flags = 1; } while (0)
-        switch (c) {
-        case 'o': out_dir = arg; break;
-        case OPT_MANIFEST: tp.manifest = arg; break;
-        case OPT_CACHE: tp.cache = arg; break;
-        case OPT_HELDOUT: tp.heldout = arg; break;
-        case OPT_CONFIG: config_file = arg; break;
-        case OPT_RATE: INT_OPT(8000, 192000) SET_CFG("sample_rate", lv); break;
-        case OPT_CHANNELS: INT_OPT(1, 8) SET_CFG("channels", lv); break;
-        case OPT_FILTERS: INT_OPT(2, 512) SET_CFG("n_filters", lv); break;
-        case OPT_LSTM: INT_OPT(0, 4) SET_CFG("lstm", lv); break;
-        case OPT_DIMENSION: INT_OPT(1, 4096) SET_CFG("dimension", lv); break;
-        case OPT_NQ: INT_OPT(1, 64) SET_CFG("n_q", lv); break;
-        case OPT_CBSIZE: INT_OPT(2, 65536) SET_CFG("codebook_size", lv); break;
-        case OPT_CAUSAL: SET_CFG("causal", 1); break;
-        case OPT_DECODER:
-            if (strcmp(arg, "seanet") && strcmp(arg, "vocos")) {
-                cli_parse_free(&ps);
-                return cli_usage_error(cmd, "--decoder is seanet or vocos, not '%s'", arg);
-            }
-            decoder = arg;
-            break;
-        case OPT_RATIOS:
-            if (parse_list(arg, list, SONO_CODEC_MAX_RATIOS, &nl) || sono_codec_config_set(cfg, "ratios", list, nl)) {
-                cli_parse_free(&ps);
-                return cli_usage_error(cmd, "bad --ratios '%s'", arg);
-            }
-            model_flags = 1;
-            break;
-        case OPT_BANDWIDTHS:
-            if (parse_list(arg, list, SONO_CODEC_MAX_BW, &nl) || sono_codec_config_set(cfg, "bandwidths", list, nl)) {
-                cli_parse_free(&ps);
-                return cli_usage_error(cmd, "bad --bandwidths '%s'", arg);
-            }
-            model_flags = 1;
-            break;
-        case OPT_STEPS: INT_OPT(1, 1000000000L) tp.steps = lv; steps_given = 1; break;
-        case OPT_RUN_STEPS: INT_OPT(0, 1000000000L) run_steps = lv; break;
-        case OPT_RUN_SECONDS: DBL_OPT(0, 1e9) run_seconds = dv; break;
-        case OPT_BATCH: INT_OPT(1, 4096) tp.batch = (int)lv; break;
-        case OPT_CROP: DBL_OPT(0.01, 60) tp.crop_seconds = dv; break;
-        case OPT_LR: DBL_OPT(0, 1) tp.lr = (float)dv; tp.lr_min = (float)dv / 10; break;
-        case OPT_WARMUP: INT_OPT(0, 1000000000L) tp.warmup = lv; break;
-        case OPT_CLIP: DBL_OPT(0, 1e9) tp.clip = (float)dv; break;
-        case OPT_WEIGHTS:
-            if (parse_list(arg, list, 5, &nl) || nl != 5) { cli_parse_free(&ps); return cli_usage_error(cmd, "--loss-weights needs 5 numbers"); }
-            tp.w_l1 = (float)list[0]; tp.w_mel = (float)list[1]; tp.w_commit = (float)list[2];
-            if (list[0] < 0 || list[1] < 0 || list[2] < 0 || list[3] < 0 || list[4] < 0) {
-                cli_parse_free(&ps);
-                return cli_usage_error(cmd, "--loss-weights must not be negative");
-            }
-            tp.w_adv = (float)list[3]; tp.w_feat = (float)list[4];
-            weights_given = 1;
-            break;
-        case OPT_MEL_BANDS: INT_OPT(0, 1024) tp.n_mels = (int)lv; mels_given = 1; break;
-        case OPT_MIX:
-            if (parse_list(arg, list, 3, &nl) || nl != 3 || list[0] < 0 || list[1] < 0 || list[2] < 0 ||
-                list[0] + list[1] + list[2] <= 0) { cli_parse_free(&ps); return cli_usage_error(cmd, "--mix needs 3 weights"); }
-            for (int i = 0; i < 3; i++) tp.mix[i] = list[i];
-            mix_given = 1;
-            break;
-        case OPT_ADV_START: INT_OPT(-1, 1000000000L) tp.adv_start = lv; adv_given = 1; break;
-        case OPT_BW_MIX: {
-            double sum = 0;
-            int bad = parse_list(arg, list, SONO_CODEC_MAX_BW, &nl) || nl < 1;
-            for (int i = 0; !bad && i < nl; i++) bad = !(list[i] >= 0), sum += list[i];
-            if (bad || !(sum > 0)) {
-                cli_parse_free(&ps);
-                return cli_usage_error(cmd, "--bandwidth-mix needs one weight per bandwidth, none negative, not all 0");
-            }
-            for (int i = 0; i < nl; i++) tp.bw_mix[i] = list[i];
-            tp.n_bw_mix = nl;
-            bw_mix_given = 1;
+#define INT_OPT(lo, hi) if ((rc = cli_train_int(cmd, arg, lo, hi, &lv)) >= 0) break;
+#define DBL_OPT(lo, hi) if ((rc = cli_train_double(cmd, arg, lo, hi, &dv)) >= 0) break;
+#define SET_CFG(key, v) do { double x_ = (double)(v); sono_codec_config_set(a->cfg, key, &x_, 1); a->model_flags = 1; } while (0)
+    switch (key) {
+    case OPT_MANIFEST: a->tp.manifest = arg; break;
+    case OPT_CACHE: a->tp.cache = arg; break;
+    case OPT_HELDOUT: a->tp.heldout = arg; break;
+    case OPT_CONFIG: a->config_file = arg; break;
+    case OPT_RATE: INT_OPT(8000, 192000) SET_CFG("sample_rate", lv); break;
+    case OPT_CHANNELS: INT_OPT(1, 8) SET_CFG("channels", lv); break;
+    case OPT_FILTERS: INT_OPT(2, 512) SET_CFG("n_filters", lv); break;
+    case OPT_LSTM: INT_OPT(0, 4) SET_CFG("lstm", lv); break;
+    case OPT_DIMENSION: INT_OPT(1, 4096) SET_CFG("dimension", lv); break;
+    case OPT_NQ: INT_OPT(1, 64) SET_CFG("n_q", lv); break;
+    case OPT_CBSIZE: INT_OPT(2, 65536) SET_CFG("codebook_size", lv); break;
+    case OPT_CAUSAL: SET_CFG("causal", 1); break;
+    case OPT_DECODER:
+        if (strcmp(arg, "seanet") && strcmp(arg, "vocos")) {
+            rc = cli_usage_error(cmd, "--decoder is seanet or vocos, not '%s'", arg);
             break;
         }
-        case OPT_DISC_FILTERS: INT_OPT(1, 256) tp.disc_filters = (int)lv; dfilt_given = 1; break;
-        case OPT_DISC_RESET: tp.disc_reset = 1; break;
-        case OPT_MPD_FILTERS: INT_OPT(0, 256) tp.mpd_filters = (int)lv; mpd_given = 1; break;
-        case OPT_NO_DROPOUT: tp.quantizer_dropout = 0; break;
-        case OPT_SEED: INT_OPT(0, 0x7fffffffL) tp.seed = (uint64_t)lv; break;
-        case OPT_LOG_EVERY: INT_OPT(1, 1000000000L) log_every = lv; break;
-        case OPT_CKPT_EVERY: INT_OPT(1, 1000000000L) ckpt_every = lv; break;
-        case OPT_CKPT_MINUTES: DBL_OPT(0.01, 1e6) ckpt_minutes = dv; break;
-        case OPT_EVAL_EVERY: INT_OPT(0, 1000000000L) eval_every = lv; break;
-        case OPT_EVAL_CLIPS: INT_OPT(1, 100000) eval_clips = lv; break;
-        case OPT_EXPORT: export_path = arg; break;
-        case OPT_EVAL_ONLY: eval_only = 1; break;
-        case OPT_F32: f16 = 0; break;
-        default: cli_parse_free(&ps); return CLI_EXIT_USAGE;
+        a->decoder = arg;
+        break;
+    case OPT_RATIOS:
+        if (parse_list(arg, list, SONO_CODEC_MAX_RATIOS, &nl) || sono_codec_config_set(a->cfg, "ratios", list, nl)) {
+            rc = cli_usage_error(cmd, "bad --ratios '%s'", arg);
+            break;
         }
+        a->model_flags = 1;
+        break;
+    case OPT_BANDWIDTHS:
+        if (parse_list(arg, list, SONO_CODEC_MAX_BW, &nl) || sono_codec_config_set(a->cfg, "bandwidths", list, nl)) {
+            rc = cli_usage_error(cmd, "bad --bandwidths '%s'", arg);
+            break;
+        }
+        a->model_flags = 1;
+        break;
+    case OPT_BATCH: INT_OPT(1, 4096) a->tp.batch = (int)lv; break;
+    case OPT_CROP: DBL_OPT(0.01, 60) a->tp.crop_seconds = dv; break;
+    case OPT_LR: DBL_OPT(0, 1) a->tp.lr = (float)dv; a->tp.lr_min = (float)dv / 10; break;
+    case OPT_WARMUP: INT_OPT(0, 1000000000L) a->tp.warmup = lv; break;
+    case OPT_CLIP: DBL_OPT(0, 1e9) a->tp.clip = (float)dv; break;
+    case OPT_WEIGHTS:
+        if (parse_list(arg, list, 5, &nl) || nl != 5) { rc = cli_usage_error(cmd, "--loss-weights needs 5 numbers"); break; }
+        a->tp.w_l1 = (float)list[0]; a->tp.w_mel = (float)list[1]; a->tp.w_commit = (float)list[2];
+        if (list[0] < 0 || list[1] < 0 || list[2] < 0 || list[3] < 0 || list[4] < 0) {
+            rc = cli_usage_error(cmd, "--loss-weights must not be negative");
+            break;
+        }
+        a->tp.w_adv = (float)list[3]; a->tp.w_feat = (float)list[4];
+        a->weights_given = 1;
+        break;
+    case OPT_MEL_BANDS: INT_OPT(0, 1024) a->tp.n_mels = (int)lv; a->mels_given = 1; break;
+    case OPT_MIX:
+        if (parse_list(arg, list, 3, &nl) || nl != 3 || list[0] < 0 || list[1] < 0 || list[2] < 0 ||
+            list[0] + list[1] + list[2] <= 0) { rc = cli_usage_error(cmd, "--mix needs 3 weights"); break; }
+        for (int i = 0; i < 3; i++) a->tp.mix[i] = list[i];
+        a->mix_given = 1;
+        break;
+    case OPT_ADV_START: INT_OPT(-1, 1000000000L) a->tp.adv_start = lv; a->adv_given = 1; break;
+    case OPT_BW_MIX: {
+        double sum = 0;
+        int bad = parse_list(arg, list, SONO_CODEC_MAX_BW, &nl) || nl < 1;
+        for (int i = 0; !bad && i < nl; i++) bad = !(list[i] >= 0), sum += list[i];
+        if (bad || !(sum > 0)) {
+            rc = cli_usage_error(cmd, "--bandwidth-mix needs one weight per bandwidth, none negative, not all 0");
+            break;
+        }
+        for (int i = 0; i < nl; i++) a->tp.bw_mix[i] = list[i];
+        a->tp.n_bw_mix = nl;
+        a->bw_mix_given = 1;
+        break;
+    }
+    case OPT_DISC_FILTERS: INT_OPT(1, 256) a->tp.disc_filters = (int)lv; a->dfilt_given = 1; break;
+    case OPT_DISC_RESET: a->tp.disc_reset = 1; break;
+    case OPT_MPD_FILTERS: INT_OPT(0, 256) a->tp.mpd_filters = (int)lv; a->mpd_given = 1; break;
+    case OPT_NO_DROPOUT: a->tp.quantizer_dropout = 0; break;
+    case OPT_FREEZE: a->freeze = 1; break;
+    case OPT_SEED: INT_OPT(0, 0x7fffffffL) a->tp.seed = (uint64_t)lv; break;
+    case OPT_EVAL_CLIPS: INT_OPT(1, 100000) a->eval_clips = lv; break;
+    case OPT_EVAL_ONLY: a->eval_only = 1; break;
+    case OPT_F32: a->f16 = 0; break;
+    default: rc = CLI_EXIT_USAGE; break;
+    }
 #undef INT_OPT
 #undef DBL_OPT
 #undef SET_CFG
-    }
-    int first = cli_parse_operands(&ps);
-    cli_parse_free(&ps);
-    if (first < argc) return cli_usage_error(cmd, "unexpected operand '%s'", argv[first]);
-    if (!out_dir) return cli_usage_error(cmd, "missing -o RUN_DIR");
-    if (!tp.manifest) return cli_usage_error(cmd, "missing --manifest");
-    if (com.n_threads > 0) tp.n_threads = com.n_threads;
-    if (tp.batch % (tp.batch < tp.n_threads ? tp.batch : tp.n_threads))
-        return cli_usage_error(cmd, "--batch %d must be a multiple of the thread count %d", tp.batch, tp.n_threads);
-    cli_install_log(&com);
-    if (config_file) {
-        sono_codec_config *loaded = sono_codec_config_load(config_file, &rc);
-        if (!loaded) return cli_fail_sono(config_file, rc);
+    return rc;
+}
+
+static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_config **cfgp) {
+    sono_codec_config *cfg = *cfgp;
+    cli_train_opts o;
+    cli_train_opts_init(&o);
+    const cli_common *com = &o.com;
+    codec_args a = {.cfg = cfg, .tp = sono_codec_train_default_params(), .eval_clips = 24, .f16 = 1};
+    int err = 0, rc = cli_train_parse(&o, cmd, argc, argv, codec_opt, &a, &a.tp.manifest);
+    if (rc >= 0) return rc;
+    const char *out_dir = o.out_dir, *ckpt = o.ckpt;
+    const int resume = o.resume;
+    if (o.steps) a.tp.steps = o.steps;
+    if (com->n_threads > 0) a.tp.n_threads = com->n_threads;
+    if (a.tp.batch % (a.tp.batch < a.tp.n_threads ? a.tp.batch : a.tp.n_threads))
+        return cli_usage_error(cmd, "--batch %d must be a multiple of the thread count %d", a.tp.batch, a.tp.n_threads);
+    cli_install_log(com);
+    if (a.config_file) {
+        sono_codec_config *loaded = sono_codec_config_load(a.config_file, &rc);
+        if (!loaded) return cli_fail_sono(a.config_file, rc);
         sono_codec_config_free(*cfgp);
         *cfgp = cfg = loaded;
-    } else if (model_flags && (rc = sono_codec_config_check(cfg))) {
+    } else if (a.model_flags && (rc = sono_codec_config_check(cfg))) {
         return cli_fail_sono("model options", rc);
     }
-    if (decoder && (rc = set_decoder(cfgp, decoder))) return cli_fail_sono("--decoder", rc);
+    if (a.decoder && (rc = set_decoder(cfgp, a.decoder))) return cli_fail_sono("--decoder", rc);
     cfg = *cfgp;
-    char ckpt[4200];
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", out_dir);
-    struct stat st;
-    int resume = stat(ckpt, &st) == 0;
-    if (eval_only && !tp.heldout) return cli_usage_error(cmd, "--eval-only needs --heldout");
-    if (eval_only && !resume) return cli_usage_error(cmd, "--eval-only needs a checkpoint in %s", out_dir);
-    if (tp.disc_reset && !resume) return cli_usage_error(cmd, "--disc-reset needs a checkpoint in %s", out_dir);
+    if (a.eval_only && !a.tp.heldout) return cli_usage_error(cmd, "--eval-only needs --heldout");
+    if (a.eval_only && !resume) return cli_usage_error(cmd, "--eval-only needs a checkpoint in %s", out_dir);
+    if (a.tp.disc_reset && !resume) return cli_usage_error(cmd, "--disc-reset needs a checkpoint in %s", out_dir);
+    if (a.freeze && !resume)
+        return cli_usage_error(cmd, "--freeze-encoder needs a checkpoint in %s (a new run has no trained encoder to freeze)",
+                               out_dir);
     if (mkdir(out_dir, 0777) && errno != EEXIST) return cli_fail_errno(out_dir, errno);
     sono_codec_trainer *t;
     if (resume) {
-        if (!steps_given) tp.steps = 0;
-        if (!adv_given) tp.adv_start = -2;
-        if (!weights_given) tp.w_l1 = -1;
-        if (!mels_given) tp.n_mels = -1;
-        if (!mix_given) tp.mix[0] = -1;
-        if (!bw_mix_given) tp.n_bw_mix = -1;
-        if (!dfilt_given) tp.disc_filters = 0;
-        tp.mpd_filters = !mpd_given ? 0 : tp.mpd_filters ? tp.mpd_filters : -1;
-        cli_note(&com, 1, "resuming from %s", ckpt);
-        t = sono_codec_trainer_resume(ckpt, &tp, &err);
+        a.tp.steps = o.steps;
+        if (!a.adv_given) a.tp.adv_start = -2;
+        if (!a.weights_given) a.tp.w_l1 = -1;
+        if (!a.mels_given) a.tp.n_mels = -1;
+        if (!a.mix_given) a.tp.mix[0] = -1;
+        if (!a.bw_mix_given) a.tp.n_bw_mix = -1;
+        if (!a.dfilt_given) a.tp.disc_filters = 0;
+        a.tp.mpd_filters = !a.mpd_given ? 0 : a.tp.mpd_filters ? a.tp.mpd_filters : -1;
+        a.tp.freeze_encoder = a.freeze;
+        cli_note(com, 1, "resuming from %s", ckpt);
+        t = sono_codec_trainer_resume(ckpt, &a.tp, &err);
     } else {
-        cli_note(&com, 1, "new run in %s (%s)", out_dir, tp.cache ? "PCM cache" : "decoding the corpus");
-        t = sono_codec_trainer_new(cfg, &tp, &err);
+        cli_note(com, 1, "new run in %s (%s)", out_dir, a.tp.cache ? "PCM cache" : "decoding the corpus");
+        t = sono_codec_trainer_new(cfg, &a.tp, &err);
     }
     if (!t) return cli_fail_sono(resume ? ckpt : "train-codec", err);
     const sono_codec_train_params *P = sono_codec_trainer_params(t);
@@ -382,7 +383,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         sono_codec_config_get(C, "vocos_n_fft", &vs[3], 1);
         snprintf(dec, sizeof dec, ", vocos decoder %.0f/%.0f x %.0f, n_fft %.0f", vs[0], vs[1], vs[2], vs[3]);
     }
-    cli_note(&com, 1, "model: %.0f Hz, %.0f ch, filters %.0f, lstm %.0f, %d x %.0f codes, hop %.0f%s; batch %d x %.2f s, "
+    cli_note(com, 1, "model: %.0f Hz, %.0f ch, filters %.0f, lstm %.0f, %d x %.0f codes, hop %.0f%s; batch %d x %.2f s, "
              "%d threads, steps %lld (at %lld)", rate, ch, filt, lstm, n_q, cbs, hop, dec, P->batch,
              sono_codec_trainer_audio_per_step(t) / P->batch, P->n_threads, (long long)P->steps,
              (long long)sono_codec_trainer_steps_done(t));
@@ -392,37 +393,42 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     char adv[96] = "off";
     if (P->adv_start >= 0)
         snprintf(adv, sizeof adv, "from step %lld, %d filters%s%s", (long long)P->adv_start, P->disc_filters,
-                 P->mpd_filters > 0 ? " + multi-period" : "", tp.disc_reset ? ", new" : "");
+                 P->mpd_filters > 0 ? " + multi-period" : "", a.tp.disc_reset ? ", new" : "");
     char bw[16 * SONO_CODEC_MAX_BW + 16] = "equal";
     if (!P->quantizer_dropout) snprintf(bw, sizeof bw, "off");
     else
-        for (int i = 0, o = 0; i < P->n_bw_mix && o < (int)sizeof bw - 16; i++)
-            o += snprintf(bw + o, sizeof bw - o, "%s%g", i ? "," : "", P->bw_mix[i]);
-    cli_note(&com, 1, "losses: %g L1 + %g mel (STFT %d..%d, %s) + %g commitment; discriminator %s (%g adv + %g feat); "
+        for (int i = 0, n = 0; i < P->n_bw_mix && n < (int)sizeof bw - 16; i++)
+            n += snprintf(bw + n, sizeof bw - n, "%s%g", i ? "," : "", P->bw_mix[i]);
+    char commit[96];
+    if (P->freeze_encoder) snprintf(commit, sizeof commit, "(no commitment: frozen)");
+    else snprintf(commit, sizeof commit, "+ %g commitment", (double)P->w_commit);
+    cli_note(com, 1, "losses: %g L1 + %g mel (STFT %d..%d, %s) %s; discriminator %s (%g adv + %g feat); "
              "mix %g,%g,%g; bandwidth mix %s", (double)P->w_l1, (double)P->w_mel, 1 << P->mel_log2_min,
-             1 << P->mel_log2_max, bands, (double)P->w_commit, adv, (double)P->w_adv, (double)P->w_feat, P->mix[0],
+             1 << P->mel_log2_max, bands, commit, adv, (double)P->w_adv, (double)P->w_feat, P->mix[0],
              P->mix[1], P->mix[2], bw);
+    if (P->freeze_encoder)
+        cli_note(com, 1, "encoder and codebooks frozen since step %lld%s: the codes are fixed, the decoder and the "
+                 "discriminators train", (long long)P->frozen_at,
+                 P->frozen_at < sono_codec_trainer_steps_done(t) ? " (the checkpoint's)" : "");
     FILE *csv = cli_open_csv(out_dir, "train.csv",
                              "step,l1,mel,commit,adv,feat,disc,grad_norm,lr,nq_min,nq_max,ppl0,ppl1,ppl2,ppl3,ppl4,ppl5,"
                              "ppl6,ppl7,replaced,steps_per_s,x_realtime,cpu_hours,mpd_adv,mpd_feat,mpd_disc");
     FILE *ecsv = P->heldout ? cli_open_csv(out_dir, "eval.csv", "step,kbps,category,n,mel,stoi,si_snr") : NULL;
     if (!csv || (P->heldout && !ecsv)) { sono_codec_trainer_free(t); return cli_fail_errno(out_dir, errno); }
-    if (eval_only) {
-        int e = sono_codec_trainer_eval(t, (int)eval_clips, 10.0, stderr, ecsv);
+    if (a.eval_only) {
+        int e = sono_codec_trainer_eval(t, (int)a.eval_clips, 10.0, stderr, ecsv);
         rc = e ? cli_fail_sono("held-out evaluation", e) : 0;
         fclose(csv);
         if (ecsv) fclose(ecsv);
         sono_codec_trainer_free(t);
         return rc;
     }
-    codec_loop x = {.t = t, .P = P, .com = &com, .csv = csv, .ecsv = ecsv, .n_q = n_q, .log_every = log_every,
-                    .eval_clips = (int)eval_clips, .f16 = f16};
-    cli_train_loop L = {.what = "train-codec", .ckpt = ckpt, .export_path = export_path, .total_steps = P->steps,
-                        .run_steps = run_steps, .run_seconds = run_seconds, .ckpt_every = ckpt_every,
-                        .ckpt_minutes = ckpt_minutes, .eval_every = ecsv ? eval_every : 0, .ctx = &x,
-                        .steps_done = codec_steps_done, .step = codec_step, .save = codec_save, .eval = codec_eval,
-                        .export_model = codec_export};
-    rc = cli_train_loop_run(&L, &com);
+    codec_loop x = {.t = t, .P = P, .com = com, .csv = csv, .ecsv = ecsv, .n_q = n_q, .log_every = o.log_every,
+                    .eval_clips = (int)a.eval_clips, .f16 = a.f16};
+    cli_train_loop L = {.what = "train-codec", .opts = &o, .total_steps = P->steps, .ctx = &x,
+                        .steps_done = codec_steps_done, .step = codec_step, .save = codec_save,
+                        .eval = ecsv ? codec_eval : NULL, .export_model = codec_export};
+    rc = cli_train_loop_run(&L);
     fclose(csv);
     if (ecsv) fclose(ecsv);
     sono_codec_trainer_free(t);

@@ -16,8 +16,7 @@
 
 enum {
     OPT_MANIFEST = CLI_OPT_LONG, OPT_HELDOUT, OPT_SHARDS, OPT_CODEC, OPT_LAGS, OPT_EMB, OPT_HIDDEN, OPT_HIDDEN2,
-    OPT_STEPS, OPT_RUN_STEPS, OPT_RUN_SECONDS, OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_CLIP, OPT_SEED, OPT_LOG_EVERY,
-    OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_FRAMES, OPT_EXPORT,
+    OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_CLIP, OPT_SEED, OPT_EVAL_FRAMES,
 };
 
 static const cli_opt coder_opts[] = {
@@ -31,20 +30,15 @@ static const cli_opt coder_opts[] = {
     {OPT_EMB, "emb", "N", "embedding width, a multiple of 16 (32)"},
     {OPT_HIDDEN, "hidden", "N", "first hidden layer, shared by the codebooks (256)"},
     {OPT_HIDDEN2, "hidden2", "N", "second hidden layer, per codebook (128)"},
-    {OPT_STEPS, "steps", "N", "total steps of the schedule (20000)"},
-    {OPT_RUN_STEPS, "run-steps", "N", "stop after N steps in this invocation"},
-    {OPT_RUN_SECONDS, "run-seconds", "S", "stop after S seconds in this invocation"},
+    CLI_TRAIN_STEPS_OPTS("total steps of the schedule (20000)"),
     {OPT_BATCH, "batch", "N", "frames per step (256)"},
     {OPT_LR, "lr", "LR", "peak learning rate (2e-3; final LR a twentieth)"},
     {OPT_WARMUP, "warmup", "N", "warmup steps (300)"},
     {OPT_CLIP, "clip", "NORM", "clip the global gradient norm (1.0; 0: no clipping)"},
     {OPT_SEED, "seed", "N", "random seed (1)"},
-    {OPT_LOG_EVERY, "log-every", "N", "log line every N steps (50)"},
-    {OPT_CKPT_EVERY, "checkpoint-every", "N", "checkpoint every N steps (1000)"},
-    {OPT_CKPT_MINUTES, "checkpoint-minutes", "M", "and at least every M minutes (10)"},
-    {OPT_EVAL_EVERY, "eval-every", "N", "held-out bits per code every N steps (0: never)"},
+    CLI_TRAIN_CHECKPOINT_OPTS("held-out bits per code every N steps (0: never)"),
     {OPT_EVAL_FRAMES, "eval-frames", "N", "held-out frames per evaluation (30000)"},
-    {OPT_EXPORT, "export", "FILE", "write the coder model (.coder) here at the end"},
+    CLI_TRAIN_EXPORT_OPT("write the coder model (.coder) here at the end"),
     {0, NULL, NULL, NULL},
 };
 
@@ -147,103 +141,92 @@ static FILE *open_coder_csv(const char *dir, const char *name, const char *head,
     return cli_open_csv(dir, name, header);
 }
 
-static int run_train_coder(const cli_cmd *cmd, int argc, char **argv) {
-    cli_common com;
-    cli_common_init(&com);
-    sono_coder_train_params tp = sono_coder_train_default_params();
-    const char *out_dir = NULL, *export_path = NULL, *codec_arg = "default", *manifest = NULL, *heldout = NULL,
-               *shards_arg = NULL;
-    long log_every = 50, ckpt_every = 1000, eval_every = 0, run_steps = -1;
-    double ckpt_minutes = 10, run_seconds = -1;
-    int steps_given = 0;
-    cli_parser ps;
-    if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
-    int c, rc;
-    const char *arg;
+/* What train-coder's own options set (filled by coder_opt). */
+typedef struct {
+    sono_coder_train_params tp;
+    const char *codec_arg, *manifest, *heldout, *shards_arg;
+} coder_args;
+
+/* One of train-coder's own options (cli_train_parse's callback): -1 to go on, or
+ * the exit code. */
+static int coder_opt(void *ctx, const cli_cmd *cmd, int key, const char *arg) {
+    coder_args *a = ctx;
+    int rc = -1;
     long lv;
     double dv;
-    while ((c = cli_parse_next(&ps, &arg)) != -1) {
-        if (cli_common_opt(&com, cmd, c, arg, &rc)) {
-            if (rc >= 0) { cli_parse_free(&ps); return rc; }
-            continue;
-        }
-#define INT_OPT(lo, hi) if (cli_parse_int(arg, lo, hi, &lv)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad value '%s'", arg); }
-#define DBL_OPT(lo, hi) if (cli_parse_double(arg, lo, hi, &dv)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad value '%s'", arg); }
-        switch (c) {
-        case 'o': out_dir = arg; break;
-        case OPT_MANIFEST: manifest = arg; break;
-        case OPT_HELDOUT: heldout = arg; break;
-        case OPT_SHARDS: shards_arg = arg; break;
-        case OPT_CODEC: codec_arg = arg; break;
-        case OPT_LAGS: INT_OPT(1, 16) tp.lags = (int)lv; break;
-        case OPT_EMB: INT_OPT(16, 1024) tp.emb_dim = (int)lv; break;
-        case OPT_HIDDEN: INT_OPT(16, 1024) tp.hidden = (int)lv; break;
-        case OPT_HIDDEN2: INT_OPT(16, 1024) tp.hidden2 = (int)lv; break;
-        case OPT_STEPS: INT_OPT(1, 1000000000L) tp.steps = lv; steps_given = 1; break;
-        case OPT_RUN_STEPS: INT_OPT(0, 1000000000L) run_steps = lv; break;
-        case OPT_RUN_SECONDS: DBL_OPT(0, 1e9) run_seconds = dv; break;
-        case OPT_BATCH: INT_OPT(1, 65536) tp.batch = (int)lv; break;
-        case OPT_LR: DBL_OPT(0, 1) tp.lr = (float)dv; tp.lr_min = (float)dv / 20; break;
-        case OPT_WARMUP: INT_OPT(0, 1000000000L) tp.warmup = lv; break;
-        case OPT_CLIP: DBL_OPT(0, 1e9) tp.clip = (float)dv; break;
-        case OPT_SEED: INT_OPT(0, 0x7fffffffL) tp.seed = (uint64_t)lv; break;
-        case OPT_LOG_EVERY: INT_OPT(1, 1000000000L) log_every = lv; break;
-        case OPT_CKPT_EVERY: INT_OPT(1, 1000000000L) ckpt_every = lv; break;
-        case OPT_CKPT_MINUTES: DBL_OPT(0.01, 1e6) ckpt_minutes = dv; break;
-        case OPT_EVAL_EVERY: INT_OPT(0, 1000000000L) eval_every = lv; break;
-        case OPT_EVAL_FRAMES: INT_OPT(1, 100000000L) tp.eval_frames = (int)lv; break;
-        case OPT_EXPORT: export_path = arg; break;
-        default: cli_parse_free(&ps); return CLI_EXIT_USAGE;
-        }
+#define INT_OPT(lo, hi) if ((rc = cli_train_int(cmd, arg, lo, hi, &lv)) >= 0) break;
+#define DBL_OPT(lo, hi) if ((rc = cli_train_double(cmd, arg, lo, hi, &dv)) >= 0) break;
+    switch (key) {
+    case OPT_MANIFEST: a->manifest = arg; break;
+    case OPT_HELDOUT: a->heldout = arg; break;
+    case OPT_SHARDS: a->shards_arg = arg; break;
+    case OPT_CODEC: a->codec_arg = arg; break;
+    case OPT_LAGS: INT_OPT(1, 16) a->tp.lags = (int)lv; break;
+    case OPT_EMB: INT_OPT(16, 1024) a->tp.emb_dim = (int)lv; break;
+    case OPT_HIDDEN: INT_OPT(16, 1024) a->tp.hidden = (int)lv; break;
+    case OPT_HIDDEN2: INT_OPT(16, 1024) a->tp.hidden2 = (int)lv; break;
+    case OPT_BATCH: INT_OPT(1, 65536) a->tp.batch = (int)lv; break;
+    case OPT_LR: DBL_OPT(0, 1) a->tp.lr = (float)dv; a->tp.lr_min = (float)dv / 20; break;
+    case OPT_WARMUP: INT_OPT(0, 1000000000L) a->tp.warmup = lv; break;
+    case OPT_CLIP: DBL_OPT(0, 1e9) a->tp.clip = (float)dv; break;
+    case OPT_SEED: INT_OPT(0, 0x7fffffffL) a->tp.seed = (uint64_t)lv; break;
+    case OPT_EVAL_FRAMES: INT_OPT(1, 100000000L) a->tp.eval_frames = (int)lv; break;
+    default: rc = CLI_EXIT_USAGE; break;
+    }
 #undef INT_OPT
 #undef DBL_OPT
-    }
-    int first = cli_parse_operands(&ps);
-    cli_parse_free(&ps);
-    if (first < argc) return cli_usage_error(cmd, "unexpected operand '%s'", argv[first]);
-    if (!out_dir) return cli_usage_error(cmd, "missing -o RUN_DIR");
-    if (!manifest) return cli_usage_error(cmd, "missing --manifest");
-    if (tp.emb_dim % 16 || tp.hidden % 16 || tp.hidden2 % 16)
+    return rc;
+}
+
+static int run_train_coder(const cli_cmd *cmd, int argc, char **argv) {
+    cli_train_opts o;
+    cli_train_opts_init(&o);
+    const cli_common *com = &o.com;
+    coder_args a = {.tp = sono_coder_train_default_params(), .codec_arg = "default"};
+    int rc = cli_train_parse(&o, cmd, argc, argv, coder_opt, &a, &a.manifest);
+    if (rc >= 0) return rc;
+    const char *out_dir = o.out_dir, *export_path = o.export_path, *ckpt = o.ckpt;
+    if (o.steps) a.tp.steps = o.steps;
+    if (a.tp.emb_dim % 16 || a.tp.hidden % 16 || a.tp.hidden2 % 16)
         return cli_usage_error(cmd, "--emb, --hidden and --hidden2 must be multiples of 16");
-    if (com.n_threads > 0) tp.n_threads = com.n_threads;
-    cli_install_log(&com);
-    const char *inputs[2] = {manifest, heldout};
-    if ((rc = cli_protect_inputs(inputs, heldout ? 2 : 1))) return rc;
+    if (com->n_threads > 0) a.tp.n_threads = com->n_threads;
+    cli_install_log(com);
+    const char *inputs[2] = {a.manifest, a.heldout};
+    if ((rc = cli_protect_inputs(inputs, a.heldout ? 2 : 1))) return rc;
     if (export_path && (rc = cli_check_output(export_path))) return rc;
     if (mkdir(out_dir, 0777) && errno != EEXIST) return cli_fail_errno(out_dir, errno);
-    char ckpt[4200], shards[4200], hshards[4200];
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", out_dir);
+    char shards[4200], hshards[4200];
     snprintf(shards, sizeof shards, "%s/train.shard", out_dir);
     snprintf(hshards, sizeof hshards, "%s/heldout.shard", out_dir);
 
     int exit_code = 0;
-    sono_codec *codec = cli_load_codec(&com, codec_arg, &exit_code);
+    sono_codec *codec = cli_load_codec(com, a.codec_arg, &exit_code);
     if (!codec) return exit_code;
     int err = 0, built = 0;
-    sono_token_shards *sh = sono_token_shards_open(shards_arg ? shards_arg : shards, manifest, codec, 0, &built, &err);
+    const char *train_shards = a.shards_arg ? a.shards_arg : shards;
+    sono_token_shards *sh = sono_token_shards_open(train_shards, a.manifest, codec, 0, &built, &err);
     sono_token_shards *hsh = NULL;
-    if (sh) cli_note(&com, 1, "%s %s", built ? "tokenized the manifest into" : "codes from", shards_arg ? shards_arg : shards);
-    if (sh && heldout && (hsh = sono_token_shards_open(hshards, heldout, codec, 0, &built, &err)))
-        cli_note(&com, 1, "%s %s", built ? "tokenized the held-out manifest into" : "held-out codes from", hshards);
-    tp.codec_name = sono_codec_name(codec);
-    sono_codec_hash(codec, tp.codec_hash);
-    if (!sh || (heldout && !hsh)) {
-        rc = cli_fail_sono(sh ? heldout : manifest, err);
+    if (sh) cli_note(com, 1, "%s %s", built ? "tokenized the manifest into" : "codes from", train_shards);
+    if (sh && a.heldout && (hsh = sono_token_shards_open(hshards, a.heldout, codec, 0, &built, &err)))
+        cli_note(com, 1, "%s %s", built ? "tokenized the held-out manifest into" : "held-out codes from", hshards);
+    a.tp.codec_name = sono_codec_name(codec);
+    sono_codec_hash(codec, a.tp.codec_hash);
+    if (!sh || (a.heldout && !hsh)) {
+        rc = cli_fail_sono(sh ? a.heldout : a.manifest, err);
         goto done;
     }
     sono_code_set train_set, held_set;
     sono_token_shards_code_set(sh, &train_set);
     if (hsh) sono_token_shards_code_set(hsh, &held_set);
-    struct stat st;
-    int resume = stat(ckpt, &st) == 0;
+    const int resume = o.resume;
     sono_coder_trainer *t;
     if (resume) {
-        if (!steps_given) tp.steps = 0;
-        t = sono_coder_trainer_resume(ckpt, &tp, &train_set, hsh ? &held_set : NULL, &err);
-        if (t) cli_note(&com, 1, "resuming from %s", ckpt);
+        a.tp.steps = o.steps;
+        t = sono_coder_trainer_resume(ckpt, &a.tp, &train_set, hsh ? &held_set : NULL, &err);
+        if (t) cli_note(com, 1, "resuming from %s", ckpt);
     } else {
-        t = sono_coder_trainer_new(&tp, &train_set, hsh ? &held_set : NULL, &err);
-        if (t) cli_note(&com, 1, "new run in %s", out_dir);
+        t = sono_coder_trainer_new(&a.tp, &train_set, hsh ? &held_set : NULL, &err);
+        if (t) cli_note(com, 1, "new run in %s", out_dir);
     }
     if (!t) {
         rc = cli_fail_sono(resume ? ckpt : "train-coder", err);
@@ -251,7 +234,7 @@ static int run_train_coder(const cli_cmd *cmd, int argc, char **argv) {
     }
     const sono_coder_train_params *P = sono_coder_trainer_params(t);
     const int K = train_set.n_codebooks;
-    cli_note(&com, 1, "model for %s: %d codebooks of %d, %d past frames, embeddings %d, hidden %d and %d, %.2f M "
+    cli_note(com, 1, "model for %s: %d codebooks of %d, %d past frames, embeddings %d, hidden %d and %d, %.2f M "
              "parameters; batch %d frames, %d threads, lr %g, steps %lld (at %lld)",
              P->codec_name, K, train_set.codebook_size, P->lags, P->emb_dim, P->hidden, P->hidden2,
              (double)sono_coder_trainer_n_params(t) / 1e6, P->batch, P->n_threads, (double)P->lr, (long long)P->steps,
@@ -261,13 +244,11 @@ static int run_train_coder(const cli_cmd *cmd, int argc, char **argv) {
     if (!csv || (hsh && !ecsv)) {
         rc = cli_fail_errno(out_dir, errno);
     } else {
-        coder_loop x = {.t = t, .com = &com, .csv = csv, .ecsv = ecsv, .K = K, .log_every = log_every};
-        cli_train_loop L = {.what = "train-coder", .ckpt = ckpt, .export_path = export_path, .total_steps = P->steps,
-                            .run_steps = run_steps, .run_seconds = run_seconds, .ckpt_every = ckpt_every,
-                            .ckpt_minutes = ckpt_minutes, .eval_every = ecsv ? eval_every : 0, .ctx = &x,
-                            .steps_done = cl_steps_done, .step = cl_step, .save = cl_save, .eval = cl_eval,
-                            .export_model = cl_export};
-        rc = cli_train_loop_run(&L, &com);
+        coder_loop x = {.t = t, .com = com, .csv = csv, .ecsv = ecsv, .K = K, .log_every = o.log_every};
+        cli_train_loop L = {.what = "train-coder", .opts = &o, .total_steps = P->steps, .ctx = &x,
+                            .steps_done = cl_steps_done, .step = cl_step, .save = cl_save,
+                            .eval = ecsv ? cl_eval : NULL, .export_model = cl_export};
+        rc = cli_train_loop_run(&L);
     }
     if (csv) fclose(csv);
     if (ecsv) fclose(ecsv);

@@ -17,8 +17,7 @@
 
 enum {
     OPT_MANIFEST = CLI_OPT_LONG, OPT_HELDOUT, OPT_SHARDS, OPT_CODEC, OPT_BANDWIDTH, OPT_CODEBOOKS, OPT_TOKENIZER,
-    OPT_VOCAB, OPT_STEPS, OPT_RUN_STEPS, OPT_RUN_SECONDS, OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_CLIP, OPT_SEED,
-    OPT_LOG_EVERY, OPT_CKPT_EVERY, OPT_CKPT_MINUTES, OPT_EVAL_EVERY, OPT_EVAL_SEQ, OPT_EXPORT, OPT_LAYERS, OPT_WIDTH,
+    OPT_VOCAB, OPT_BATCH, OPT_LR, OPT_WARMUP, OPT_CLIP, OPT_SEED, OPT_EVAL_SEQ, OPT_LAYERS, OPT_WIDTH,
     OPT_HEADS, OPT_CONTEXT, OPT_LEARNED_POS, OPT_TASKS, OPT_CFG_DROPOUT, OPT_MAX_TEXT, OPT_SAMPLES, OPT_SAMPLE_SECONDS,
 };
 
@@ -41,22 +40,17 @@ static const cli_opt lm_opts[] = {
     {OPT_TASKS, "tasks", "LIST", "task weights, e.g. continue=1,tta=1 (the default)"},
     {OPT_CFG_DROPOUT, "cfg-dropout", "P", "rate at which a tta caption becomes <uncond> (0.15)"},
     {OPT_MAX_TEXT, "max-text", "N", "text ids kept per caption (64)"},
-    {OPT_STEPS, "steps", "N", "total steps of the schedule (20000)"},
-    {OPT_RUN_STEPS, "run-steps", "N", "stop after N steps in this invocation"},
-    {OPT_RUN_SECONDS, "run-seconds", "S", "stop after S seconds in this invocation"},
+    CLI_TRAIN_STEPS_OPTS("total steps of the schedule (20000)"),
     {OPT_BATCH, "batch", "N", "sequences per step (8)"},
     {OPT_LR, "lr", "LR", "peak learning rate (1e-3; final LR a tenth)"},
     {OPT_WARMUP, "warmup", "N", "warmup steps (200)"},
     {OPT_CLIP, "clip", "NORM", "clip the global gradient norm (1.0; 0: no clipping)"},
     {OPT_SEED, "seed", "N", "random seed (1)"},
-    {OPT_LOG_EVERY, "log-every", "N", "log line every N steps (50)"},
-    {OPT_CKPT_EVERY, "checkpoint-every", "N", "checkpoint every N steps (1000)"},
-    {OPT_CKPT_MINUTES, "checkpoint-minutes", "M", "and at least every M minutes (10)"},
-    {OPT_EVAL_EVERY, "eval-every", "N", "held-out loss every N steps (0: never)"},
+    CLI_TRAIN_CHECKPOINT_OPTS("held-out loss every N steps (0: never)"),
     {OPT_EVAL_SEQ, "eval-sequences", "N", "held-out sequences per evaluation (64)"},
     {OPT_SAMPLES, "samples", "N", "generated samples per task at each evaluation (2; 0: none)"},
     {OPT_SAMPLE_SECONDS, "sample-seconds", "S", "their length: prompt and continuation, or tta audio (3)"},
-    {OPT_EXPORT, "export", "FILE", "write the LM file here at the end"},
+    CLI_TRAIN_EXPORT_OPT("write the LM file here at the end"),
     {0, NULL, NULL, NULL},
 };
 
@@ -293,114 +287,104 @@ static int parse_tasks(const char *s, double *w_continue, double *w_tta) {
     return *w_continue + *w_tta > 0 ? 0 : -1;
 }
 
-static int run_train_lm(const cli_cmd *cmd, int argc, char **argv) {
-    cli_common com;
-    cli_common_init(&com);
-    sono_lm_train_params tp = sono_lm_train_default_params();
-    const char *out_dir = NULL, *export_path = NULL, *codec_arg = NULL;
-    long log_every = 50, ckpt_every = 1000, eval_every = 0, eval_seq = 64, run_steps = -1, n_samples = 2;
-    double ckpt_minutes = 10, run_seconds = -1, sample_seconds = 3;
-    int steps_given = 0;
-    cli_parser ps;
-    if (cli_parse_init(&ps, cmd, argc, argv)) return cli_fail(CLI_EXIT_IO, NULL, "out of memory");
-    int c, rc;
-    const char *arg;
+/* What train-lm's own options set (filled by lm_opt). */
+typedef struct {
+    sono_lm_train_params tp;
+    const char *codec_arg;
+    long eval_seq, n_samples;
+    double sample_seconds;
+} lm_args;
+
+/* One of train-lm's own options (cli_train_parse's callback): -1 to go on, or
+ * the exit code. */
+static int lm_opt(void *ctx, const cli_cmd *cmd, int key, const char *arg) {
+    lm_args *a = ctx;
+    int rc = -1;
     long lv;
     double dv;
-    while ((c = cli_parse_next(&ps, &arg)) != -1) {
-        if (cli_common_opt(&com, cmd, c, arg, &rc)) {
-            if (rc >= 0) { cli_parse_free(&ps); return rc; }
-            continue;
-        }
-#define INT_OPT(lo, hi) if (cli_parse_int(arg, lo, hi, &lv)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad value '%s'", arg); }
-#define DBL_OPT(lo, hi) if (cli_parse_double(arg, lo, hi, &dv)) { cli_parse_free(&ps); return cli_usage_error(cmd, "bad value '%s'", arg); }
-        switch (c) {
-        case 'o': out_dir = arg; break;
-        case OPT_MANIFEST: tp.manifest = arg; break;
-        case OPT_HELDOUT: tp.heldout = arg; break;
-        case OPT_SHARDS: tp.shards = arg; break;
-        case OPT_CODEC: codec_arg = arg; break;
-        case OPT_BANDWIDTH: DBL_OPT(0.01, 1e4) tp.bandwidth = dv; break;
-        case OPT_CODEBOOKS: INT_OPT(1, SONO_LM_MAX_K) tp.n_codebooks = (int)lv; break;
-        case OPT_TOKENIZER: tp.tokenizer = arg; break;
-        case OPT_VOCAB: INT_OPT(264, 1 << 20) tp.tokenizer_vocab = (int)lv; break;
-        case OPT_LAYERS: INT_OPT(1, 256) tp.n_layer = (int)lv; break;
-        case OPT_WIDTH: INT_OPT(2, 16384) tp.width = (int)lv; break;
-        case OPT_HEADS: INT_OPT(1, 256) tp.n_head = (int)lv; break;
-        case OPT_CONTEXT: INT_OPT(8, 1 << 20) tp.context = (int)lv; break;
-        case OPT_LEARNED_POS: tp.learned_pos = 1; break;
-        case OPT_TASKS:
-            if (parse_tasks(arg, &tp.w_continue, &tp.w_tta)) {
-                cli_parse_free(&ps);
-                return cli_usage_error(cmd, "--tasks needs continue=W,tta=W (weights >= 0, not all 0), not '%s'", arg);
-            }
-            break;
-        case OPT_CFG_DROPOUT: DBL_OPT(0, 1) tp.cfg_dropout = (float)dv; break;
-        case OPT_MAX_TEXT: INT_OPT(1, 1 << 20) tp.max_text = (int)lv; break;
-        case OPT_STEPS: INT_OPT(1, 1000000000L) tp.steps = lv; steps_given = 1; break;
-        case OPT_RUN_STEPS: INT_OPT(0, 1000000000L) run_steps = lv; break;
-        case OPT_RUN_SECONDS: DBL_OPT(0, 1e9) run_seconds = dv; break;
-        case OPT_BATCH: INT_OPT(1, 4096) tp.batch = (int)lv; break;
-        case OPT_LR: DBL_OPT(0, 1) tp.lr = (float)dv; tp.lr_min = (float)dv / 10; break;
-        case OPT_WARMUP: INT_OPT(0, 1000000000L) tp.warmup = lv; break;
-        case OPT_CLIP: DBL_OPT(0, 1e9) tp.clip = (float)dv; break;
-        case OPT_SEED: INT_OPT(0, 0x7fffffffL) tp.seed = (uint64_t)lv; break;
-        case OPT_LOG_EVERY: INT_OPT(1, 1000000000L) log_every = lv; break;
-        case OPT_CKPT_EVERY: INT_OPT(1, 1000000000L) ckpt_every = lv; break;
-        case OPT_CKPT_MINUTES: DBL_OPT(0.01, 1e6) ckpt_minutes = dv; break;
-        case OPT_EVAL_EVERY: INT_OPT(0, 1000000000L) eval_every = lv; break;
-        case OPT_EVAL_SEQ: INT_OPT(1, 1000000) eval_seq = lv; break;
-        case OPT_SAMPLES: INT_OPT(0, 100) n_samples = lv; break;
-        case OPT_SAMPLE_SECONDS: DBL_OPT(0.001, 600) sample_seconds = dv; break;
-        case OPT_EXPORT: export_path = arg; break;
-        default: cli_parse_free(&ps); return CLI_EXIT_USAGE;
-        }
+#define INT_OPT(lo, hi) if ((rc = cli_train_int(cmd, arg, lo, hi, &lv)) >= 0) break;
+#define DBL_OPT(lo, hi) if ((rc = cli_train_double(cmd, arg, lo, hi, &dv)) >= 0) break;
+    switch (key) {
+    case OPT_MANIFEST: a->tp.manifest = arg; break;
+    case OPT_HELDOUT: a->tp.heldout = arg; break;
+    case OPT_SHARDS: a->tp.shards = arg; break;
+    case OPT_CODEC: a->codec_arg = arg; break;
+    case OPT_BANDWIDTH: DBL_OPT(0.01, 1e4) a->tp.bandwidth = dv; break;
+    case OPT_CODEBOOKS: INT_OPT(1, SONO_LM_MAX_K) a->tp.n_codebooks = (int)lv; break;
+    case OPT_TOKENIZER: a->tp.tokenizer = arg; break;
+    case OPT_VOCAB: INT_OPT(264, 1 << 20) a->tp.tokenizer_vocab = (int)lv; break;
+    case OPT_LAYERS: INT_OPT(1, 256) a->tp.n_layer = (int)lv; break;
+    case OPT_WIDTH: INT_OPT(2, 16384) a->tp.width = (int)lv; break;
+    case OPT_HEADS: INT_OPT(1, 256) a->tp.n_head = (int)lv; break;
+    case OPT_CONTEXT: INT_OPT(8, 1 << 20) a->tp.context = (int)lv; break;
+    case OPT_LEARNED_POS: a->tp.learned_pos = 1; break;
+    case OPT_TASKS:
+        if (parse_tasks(arg, &a->tp.w_continue, &a->tp.w_tta))
+            rc = cli_usage_error(cmd, "--tasks needs continue=W,tta=W (weights >= 0, not all 0), not '%s'", arg);
+        break;
+    case OPT_CFG_DROPOUT: DBL_OPT(0, 1) a->tp.cfg_dropout = (float)dv; break;
+    case OPT_MAX_TEXT: INT_OPT(1, 1 << 20) a->tp.max_text = (int)lv; break;
+    case OPT_BATCH: INT_OPT(1, 4096) a->tp.batch = (int)lv; break;
+    case OPT_LR: DBL_OPT(0, 1) a->tp.lr = (float)dv; a->tp.lr_min = (float)dv / 10; break;
+    case OPT_WARMUP: INT_OPT(0, 1000000000L) a->tp.warmup = lv; break;
+    case OPT_CLIP: DBL_OPT(0, 1e9) a->tp.clip = (float)dv; break;
+    case OPT_SEED: INT_OPT(0, 0x7fffffffL) a->tp.seed = (uint64_t)lv; break;
+    case OPT_EVAL_SEQ: INT_OPT(1, 1000000) a->eval_seq = lv; break;
+    case OPT_SAMPLES: INT_OPT(0, 100) a->n_samples = lv; break;
+    case OPT_SAMPLE_SECONDS: DBL_OPT(0.001, 600) a->sample_seconds = dv; break;
+    default: rc = CLI_EXIT_USAGE; break;
+    }
 #undef INT_OPT
 #undef DBL_OPT
-    }
-    int first = cli_parse_operands(&ps);
-    cli_parse_free(&ps);
-    if (first < argc) return cli_usage_error(cmd, "unexpected operand '%s'", argv[first]);
-    if (!out_dir) return cli_usage_error(cmd, "missing -o RUN_DIR");
-    if (!tp.manifest) return cli_usage_error(cmd, "missing --manifest");
-    if (tp.bandwidth > 0 && tp.n_codebooks > 0) return cli_usage_error(cmd, "give --bandwidth or --codebooks, not both");
-    if (com.n_threads > 0) tp.n_threads = com.n_threads;
-    cli_install_log(&com);
-    const char *inputs[3] = {tp.manifest};
+    return rc;
+}
+
+static int run_train_lm(const cli_cmd *cmd, int argc, char **argv) {
+    cli_train_opts o;
+    cli_train_opts_init(&o);
+    const cli_common *com = &o.com;
+    lm_args a = {.tp = sono_lm_train_default_params(), .eval_seq = 64, .n_samples = 2, .sample_seconds = 3};
+    int rc = cli_train_parse(&o, cmd, argc, argv, lm_opt, &a, &a.tp.manifest);
+    if (rc >= 0) return rc;
+    const char *out_dir = o.out_dir, *export_path = o.export_path, *ckpt = o.ckpt;
+    if (o.steps) a.tp.steps = o.steps;
+    if (a.tp.bandwidth > 0 && a.tp.n_codebooks > 0) return cli_usage_error(cmd, "give --bandwidth or --codebooks, not both");
+    if (com->n_threads > 0) a.tp.n_threads = com->n_threads;
+    cli_install_log(com);
+    const char *inputs[3] = {a.tp.manifest};
     int n_in = 1;
-    if (tp.heldout) inputs[n_in++] = tp.heldout;
-    if (tp.tokenizer) inputs[n_in++] = tp.tokenizer;
+    if (a.tp.heldout) inputs[n_in++] = a.tp.heldout;
+    if (a.tp.tokenizer) inputs[n_in++] = a.tp.tokenizer;
     if ((rc = cli_protect_inputs(inputs, n_in))) return rc;
     if (mkdir(out_dir, 0777) && errno != EEXIST) return cli_fail_errno(out_dir, errno);
-    char ckpt[4200], shards[4200], hshards[4200];
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", out_dir);
+    char shards[4200], hshards[4200];
     snprintf(shards, sizeof shards, "%s/train.shard", out_dir);
     snprintf(hshards, sizeof hshards, "%s/heldout.shard", out_dir);
-    if (!tp.shards) tp.shards = shards;
-    tp.heldout_shards = hshards;
+    if (!a.tp.shards) a.tp.shards = shards;
+    a.tp.heldout_shards = hshards;
     char resolved[4200];
-    if (codec_arg && sono_codec_resolve(codec_arg, resolved, sizeof resolved))
+    if (a.codec_arg && sono_codec_resolve(a.codec_arg, resolved, sizeof resolved))
         return cli_fail(CLI_EXIT_MODEL, "--codec", "%s", sono_last_error());
     const char *model_in[1] = {resolved};
-    if (codec_arg && (rc = cli_protect_inputs(model_in, 1))) return rc;
+    if (a.codec_arg && (rc = cli_protect_inputs(model_in, 1))) return rc;
     if (export_path && (rc = cli_check_output(export_path))) return rc;
-    struct stat st;
-    int resume = stat(ckpt, &st) == 0, err = 0;
+    const int resume = o.resume;
+    int err = 0;
     sono_lm_trainer *t;
     if (resume) {
-        if (!steps_given) tp.steps = 0;
-        tp.codec = codec_arg;
-        t = sono_lm_trainer_resume(ckpt, &tp, &err);
-        if (t) cli_note(&com, 1, "resuming from %s", ckpt);
+        a.tp.steps = o.steps;
+        a.tp.codec = a.codec_arg;
+        t = sono_lm_trainer_resume(ckpt, &a.tp, &err);
+        if (t) cli_note(com, 1, "resuming from %s", ckpt);
     } else {
-        if (codec_arg) tp.codec = codec_arg;
-        t = sono_lm_trainer_new(&tp, &err);
-        if (t) cli_note(&com, 1, "new run in %s", out_dir);
+        if (a.codec_arg) a.tp.codec = a.codec_arg;
+        t = sono_lm_trainer_new(&a.tp, &err);
+        if (t) cli_note(com, 1, "new run in %s", out_dir);
     }
     if (!t) return cli_fail_sono(resume ? ckpt : "train-lm", err);
     const sono_lm_train_params *P = sono_lm_trainer_params(t);
     const int K = sono_lm_trainer_n_codebooks(t);
-    cli_note(&com, 1, "model: %d layers, width %d, %d heads, context %d, %s positions, %d codebooks, %.2f M parameters; "
+    cli_note(com, 1, "model: %d layers, width %d, %d heads, context %d, %s positions, %d codebooks, %.2f M parameters; "
              "batch %d, %d threads, tasks continue=%g tta=%g, cfg dropout %g, lr %g, steps %lld (at %lld)",
              P->n_layer, P->width, P->n_head, P->context, P->learned_pos ? "learned" : "rotary", K,
              (double)sono_lm_trainer_n_params(t) / 1e6, P->batch, P->n_threads, P->w_continue, P->w_tta,
@@ -412,14 +396,12 @@ static int run_train_lm(const cli_cmd *cmd, int argc, char **argv) {
         sono_lm_trainer_free(t);
         return cli_fail_errno(out_dir, errno);
     }
-    lm_loop x = {.t = t, .com = &com, .csv = csv, .ecsv = ecsv, .K = K, .log_every = log_every, .eval_seq = eval_seq,
-                 .n_samples = n_samples, .sample_seconds = sample_seconds, .dir = out_dir};
-    cli_train_loop L = {.what = "train-lm", .ckpt = ckpt, .export_path = export_path, .total_steps = P->steps,
-                        .run_steps = run_steps, .run_seconds = run_seconds, .ckpt_every = ckpt_every,
-                        .ckpt_minutes = ckpt_minutes, .eval_every = ecsv ? eval_every : 0, .ctx = &x,
-                        .steps_done = lm_steps_done, .step = lm_step, .save = lm_save, .eval = lm_eval,
-                        .export_model = lm_export};
-    rc = cli_train_loop_run(&L, &com);
+    lm_loop x = {.t = t, .com = com, .csv = csv, .ecsv = ecsv, .K = K, .log_every = o.log_every, .eval_seq = a.eval_seq,
+                 .n_samples = a.n_samples, .sample_seconds = a.sample_seconds, .dir = out_dir};
+    cli_train_loop L = {.what = "train-lm", .opts = &o, .total_steps = P->steps, .ctx = &x,
+                        .steps_done = lm_steps_done, .step = lm_step, .save = lm_save,
+                        .eval = ecsv ? lm_eval : NULL, .export_model = lm_export};
+    rc = cli_train_loop_run(&L);
     fclose(csv);
     if (ecsv) fclose(ecsv);
     sono_lm_trainer_free(t);

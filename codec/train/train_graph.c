@@ -81,6 +81,9 @@ struct train_graph {
     size_t vocos_saved; /* offset into saved: [B] blocks of sn_vocos_act_floats */
     size_t n_weff, n_act, n_saved, n_lscr; /* n_lscr: scratch for kernels, LSTM and code search */
     int t_audio, t_latent, t_dec_in, t_out, F;
+    int first_dec_node;   /* nodes [0, first_dec_node) are the encoder and the RVQ */
+    size_t n_enc_floats;  /* their parameters: the flat buffer's first n_enc_floats */
+    int freeze_encoder;   /* 1: the backward stops at the decoder's input */
     size_t arena_bytes;
     void *block;
     float *params, *grads, *weff, *dweff, *act, *dact, *saved, *lscr;
@@ -312,6 +315,8 @@ static void build(train_graph *g) {
         x = q;
     }
     g->t_dec_in = x;
+    g->first_dec_node = g->n_nodes;
+    g->n_enc_floats = g->pt.n_floats;
     if (cfg->decoder == DECODER_VOCOS) {
         if ((g->err = sn_vocos_head_init(&g->vocos, cfg, g->F, &g->pt))) return;
         g->vocos_saved = g->n_saved;
@@ -426,6 +431,8 @@ size_t sn_train_graph_n_floats(const train_graph *g) { return g->pt.n_floats; }
 float *sn_train_graph_codebooks(train_graph *g) { return g->codebooks; }
 size_t sn_train_graph_arena_bytes(const train_graph *g) { return g->arena_bytes; }
 void sn_train_graph_set_commit_all_layers(train_graph *g, int all_layers) { g->commit_all = all_layers != 0; }
+void sn_train_graph_set_freeze_encoder(train_graph *g, int frozen) { g->freeze_encoder = frozen != 0; }
+size_t sn_train_graph_encoder_floats(const train_graph *g) { return g->n_enc_floats; }
 void sn_train_graph_zero_grad(train_graph *g) { memset(g->grads, 0, g->pt.n_floats * sizeof(float)); }
 
 void sn_train_graph_codebooks_changed(train_graph *g) {
@@ -779,7 +786,9 @@ int sn_train_graph_backward(train_graph *g, const float *extra_dout) {
             }
         }
     const int ref = g->use_ref;
-    for (int ni = g->n_nodes - 1; ni >= 0; ni--) {
+    /* frozen: nothing before the decoder's input gets a gradient, so nothing there runs backward */
+    const int first = g->freeze_encoder ? g->first_dec_node : 0;
+    for (int ni = g->n_nodes - 1; ni >= first; ni--) {
         const tg_node *n = &g->nodes[ni];
         const tg_tensor *ti = &g->ten[n->in], *to = &g->ten[n->out];
         double t0 = g->timing ? now_s() : 0;
@@ -859,7 +868,7 @@ int sn_train_graph_backward(train_graph *g, const float *extra_dout) {
     }
     for (int i = 0; i < g->n_convs; i++) {
         const tg_conv *c = &g->convs[i];
-        if (c->weff == NONE) continue;
+        if (c->weff == NONE || (g->freeze_encoder && g->pt.p[c->p_g].offset < g->n_enc_floats)) continue;
         int rows = c->tr ? c->C_in : c->C_out, inner = (c->tr ? c->C_out : c->C_in) * c->K;
         sn_weightnorm_backward(PG(g, c->p_g), PG(g, c->p_v), g->dweff + c->weff, P(g, c->p_g), P(g, c->p_v), rows, inner);
     }

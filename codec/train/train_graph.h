@@ -109,6 +109,16 @@ const int32_t *sn_train_graph_indices(const train_graph *g, int q);
 int sn_train_graph_backward(train_graph *g, const float *extra_dout);
 void sn_train_graph_zero_grad(train_graph *g);
 
+/* Frozen encoder: 1 makes every later backward stop at the decoder's input
+ * (the quantizer's output, or the latents without a quantizer): the
+ * encoder's parameters get no gradient (sn_train_graph_grads keeps there
+ * what zero_grad left, zeros) and its nodes do not run backward; the
+ * forward is unchanged. Default 0. The encoder's parameters are the flat
+ * buffer's first sn_train_graph_encoder_floats(g) floats, the decoder's
+ * follow. */
+void sn_train_graph_set_freeze_encoder(train_graph *g, int frozen);
+size_t sn_train_graph_encoder_floats(const train_graph *g);
+
 /* Quantizer dropout: the next forwards (and their backwards) use only the
  * first n_active codebooks (clamped to 1..n_q; no effect when n_q == 0). The
  * commitment is averaged over the active ones, commit_q of the others is 0,

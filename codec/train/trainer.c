@@ -398,6 +398,7 @@ struct trainer {
     const float **srcs;    /* [M] per-worker gradient arrays being reduced */
     mel_loss *mel;
     size_t n_pf, n_dpf;
+    size_t n_enc;          /* params [0, n_enc) are the encoder's, the decoder's follow */
     float *params;         /* master parameters [n_pf] */
     float *grads;          /* reduced gradients [n_pf] */
     sono_adamw opt, dopt, mopt;
@@ -438,6 +439,7 @@ trainer_params sn_trainer_default_params(void) {
     p.mel_log2_min = 5; p.mel_log2_max = 11; p.n_mels = 64;
     p.seed = 1;
     p.commit_all_layers = 1;
+    p.frozen_at = -1;
     return p;
 }
 
@@ -483,6 +485,11 @@ static json_object *tp_to_json(const trainer_params *p) {
         snprintf(v, sizeof v, "%d", p->mpd_filters);
         json_object_object_add(o, "mpd_filters", json_object_new_string(v));
     }
+    if (p->frozen_at >= 0) {
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)p->frozen_at);
+        json_object_object_add(o, "frozen_at", json_object_new_string(v));
+    }
     return o;
 }
 
@@ -509,6 +516,9 @@ static void tp_from_json(trainer_params *p, json_object *o) {
         p->n_bw_mix = (int)n;
     }
     p->mpd_filters = json_object_object_get_ex(o, "mpd_filters", &a) ? (int)strtol(json_object_get_string(a), NULL, 10) : 0;
+    p->frozen_at = json_object_object_get_ex(o, "frozen_at", &a) ? strtoll(json_object_get_string(a), NULL, 10) : -1;
+    if (p->frozen_at < 0) p->frozen_at = -1;
+    p->freeze_encoder = p->frozen_at >= 0;
 }
 
 const codec_config *sn_trainer_config(const trainer *t) { return &t->cfg; }
@@ -609,6 +619,7 @@ static int trainer_build(trainer *t) {
         w->g = sn_train_graph_new(cfg, t->Bm, t->T, t->n_q, &err);
         if (!w->g) return err;
         sn_train_graph_set_commit_all_layers(w->g, p->commit_all_layers);
+        sn_train_graph_set_freeze_encoder(w->g, p->frozen_at >= 0);
         if (p->adv_start >= 0) {
             /* EnCodec's scales are for 24 kHz: scale them with the rate, and fit them into the crop */
             disc_config dc = sn_disc_default_config(t->C, p->disc_filters);
@@ -630,6 +641,7 @@ static int trainer_build(trainer *t) {
     }
     t->F = sn_train_graph_frames(t->w[0].g);
     t->n_pf = sn_train_graph_n_floats(t->w[0].g);
+    t->n_enc = sn_train_graph_encoder_floats(t->w[0].g);
     size_t KD = (size_t)t->K * t->D, nB = (size_t)p->batch;
     t->params = calloc(t->n_pf, sizeof(float));
     t->grads = calloc(t->n_pf, sizeof(float));
@@ -807,10 +819,13 @@ static int trainer_open_data(trainer *t) {
 trainer *sn_trainer_new(const codec_config *cfg, const trainer_params *p, int *err) {
     int rc = sn_codec_config_check(cfg);
     trainer *t = NULL;
+    if (!rc && p->freeze_encoder)
+        rc = sn_fail(SONO_E_ARG, "freezing the encoder applies to a resumed run: a new one has no trained encoder to keep");
     if (!rc && !(t = calloc(1, sizeof *t))) rc = sn_fail(SONO_E_NOMEM, "out of memory");
     if (!rc) {
         t->cfg = *cfg;
         t->p = *p;
+        t->p.frozen_at = -1;
         t->rng = p->seed;
         rc = trainer_build(t);
     }
@@ -851,7 +866,8 @@ int sn_trainer_step(trainer *t) {
         sn_train_graph_set_active_q(w->g, w->n_active);
         sn_train_graph_zero_grad(w->g);
         train_losses L;
-        sn_train_graph_forward(w->g, x, p->w_l1, p->w_commit, &L);
+        /* frozen: the commitment reaches nothing that trains (it is still measured, for the log) */
+        sn_train_graph_forward(w->g, x, p->w_l1, p->frozen_at >= 0 ? 0.0f : p->w_commit, &L);
         w->l1 = L.l1;
         w->commit = L.commit;
         const float *y = sn_train_graph_output(w->g);
@@ -873,14 +889,27 @@ int sn_trainer_step(trainer *t) {
     sn_reduce_mean(t->grads, t->srcs, M, t->n_pf);
     float gn = p->clip > 0 ? sn_grad_clip_norm(t->grads, t->n_pf, p->clip) : sn_grad_clip_norm(t->grads, t->n_pf, INFINITY);
     float lr = lr_at(t, t->step);
-    sn_adamw_step(&t->opt, t->params, t->grads, lr);
-    /* codebooks: EMA on the residuals each saw this step */
+    const int frozen = p->frozen_at >= 0;
+    if (frozen) {
+        /* the decoder's part of the parameters and of the moments; the encoder's weights and moments stay
+         * as they were at the freeze (a view: the step count is the one optimiser's) */
+        sono_adamw dec = t->opt;
+        dec.n = t->n_pf - t->n_enc;
+        dec.m += t->n_enc;
+        dec.v += t->n_enc;
+        sn_adamw_step(&dec, t->params + t->n_enc, t->grads + t->n_enc, lr);
+        t->opt.step = dec.step;
+    } else {
+        sn_adamw_step(&t->opt, t->params, t->grads, lr);
+    }
+    /* codebooks: EMA on the residuals each saw this step (frozen: usage statistics only) */
     memset(&t->st, 0, sizeof t->st);
     for (int q = 0; q < t->n_q; q++) {
         int64_t n = gather_q(t, q, 0);
         if (!n) continue;
         rvq_ema cb = codebook_of(t, q);
         if (q < TRAIN_MAX_Q_LOG) t->st.ppl[q] = sn_rvq_perplexity(t->gidx, n, t->K, &t->st.used[q]);
+        if (frozen) continue;
         int rep = 0;
         sn_rvq_ema_update(&cb, t->gather, t->gidx, n, &t->rng, &rep);
         t->st.replaced += rep;
@@ -1054,6 +1083,14 @@ trainer *sn_trainer_resume(const char *path, const trainer_params *p, int *err) 
             sn_log(SONO_LOG_INFO, "bandwidth weights: %d given (checkpoint: %d)", p->n_bw_mix, t->p.n_bw_mix);
             t->p.n_bw_mix = p->n_bw_mix;
             memcpy(t->p.bw_mix, p->bw_mix, sizeof t->p.bw_mix);
+        }
+        /* the last phase: the codes are fixed (encoder and codebooks frozen), the decoder goes on */
+        if (t->p.frozen_at >= 0) {
+            sn_log(SONO_LOG_INFO, "encoder and codebooks frozen since step %lld (checkpoint)", (long long)t->p.frozen_at);
+        } else if (p->freeze_encoder) {
+            t->p.frozen_at = sn_ckpt_meta_i64(ck, "step", -1);
+            t->p.freeze_encoder = 1;
+            sn_log(SONO_LOG_INFO, "encoder and codebooks frozen from step %lld on", (long long)t->p.frozen_at);
         }
         /* and the data: the sampling weights of the categories */
         if (p->mix[0] >= 0 && (p->mix[0] != t->p.mix[0] || p->mix[1] != t->p.mix[1] || p->mix[2] != t->p.mix[2])) {

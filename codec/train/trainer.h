@@ -52,8 +52,10 @@ trainer *sn_trainer_new(const codec_config *cfg, const trainer_params *p, int *e
  * checkpoint's (a later phase of training; the change is logged); so does
  * p->disc_filters when > 0, with a new discriminator (fresh weights and
  * optimiser state) when it differs from the checkpoint's, or when
- * p->disc_reset is set. Other fields of p are ignored: the checkpoint's
- * settings hold. */
+ * p->disc_reset is set. p->freeze_encoder = 1 freezes the encoder and the
+ * codebooks from the checkpoint's step on (p.frozen_at records the step,
+ * saved with the checkpoint, so a frozen run stays frozen); a new run
+ * refuses it. Other fields of p are ignored: the checkpoint's settings hold. */
 trainer *sn_trainer_resume(const char *checkpoint, const trainer_params *p, int *err);
 void sn_trainer_free(trainer *t);
 

@@ -116,6 +116,17 @@ typedef struct {
                                  the same loss weights and learning rate; 0: none (0). On resume: 0 keeps
                                  the checkpoint's, another width starts a new one, -1 drops it;
                                  disc_reset renews it too */
+    int freeze_encoder;       /* resume only: 1 freezes the encoder and the RVQ codebooks from the checkpoint's
+                                 step on, so the codes of any audio stay what they are there while the decoder
+                                 (SEANet or Vocos) and the discriminators go on training: no gradient into the
+                                 encoder (no backward through it), no AdamW update (its moments are kept as
+                                 they are), no EMA codebook update, no dead-code replacement; quantizer dropout
+                                 as configured. The commitment loss then reaches nothing that trains. Saved in
+                                 the checkpoint: later resumes stay frozen with or without it (a freeze is not
+                                 undone). A new run refuses it (SONO_E_ARG: there is no trained encoder to keep).
+                                 In sono_codec_trainer_params: 1 when the run is frozen (0) */
+    int64_t frozen_at;        /* set by the trainer, ignored on input: the step from which the encoder and
+                                 codebooks are frozen, -1 while they train (-1) */
 } sono_codec_train_params;
 
 SONO_API sono_codec_train_params sono_codec_train_default_params(void);
@@ -153,8 +164,9 @@ SONO_API sono_codec_trainer *sono_codec_trainer_new(const sono_codec_config *cfg
  * p->w_l1 >= 0, the mix when p->mix[0] >= 0 and the bandwidth weights when
  * p->n_bw_mix >= 0 replace the checkpoint's (a later phase of training); so
  * does p->disc_filters when > 0, with a new discriminator when it differs
- * from the checkpoint's, or when p->disc_reset is set. Other fields of p are
- * ignored. */
+ * from the checkpoint's, or when p->disc_reset is set; p->freeze_encoder = 1
+ * freezes the encoder and codebooks from the checkpoint's step on (a frozen
+ * checkpoint stays frozen). Other fields of p are ignored. */
 SONO_API sono_codec_trainer *sono_codec_trainer_resume(const char *checkpoint, const sono_codec_train_params *p,
                                                         int *err);
 /* NULL-safe. */

@@ -468,6 +468,25 @@ train() {
     run 0 "the export tokenizes" "$SONOTOK" tokenize -q -m tiny.safetensors -b 20 a.wav -o a.tok
     run 0 "and detokenizes" "$SONOTOK" detokenize -q -m tiny.safetensors a.tok -o a2.wav
     expect "decoded length and rate" info_is a2.wav "1000 8000 1"
+    # the last phase: the encoder and codebooks frozen from the resumed step,
+    # kept by a resume without the flag; the codes of a clip stay those of
+    # the export just made (tiny.safetensors); refused on a new run
+    run 1 "--freeze-encoder on a new run" "$SONOTOK" train-codec -o fresh2 --manifest m.jsonl --freeze-encoder
+    expect "--freeze-encoder on a new run: named" err_has "--freeze-encoder needs a checkpoint in fresh2"
+    expect "--freeze-encoder on a new run: no run folder" absent fresh2
+    n=$(tail -n 1 run/train.csv | cut -d, -f1)
+    run 0 "resume: --freeze-encoder" $T --run-steps 2 --freeze-encoder
+    expect "frozen: start line" err_has "encoder and codebooks frozen since step $n: the codes are fixed"
+    expect "frozen: no commitment in the loss" err_has "mel (STFT 32..2048, 64 bands) (no commitment: frozen)"
+    expect "frozen: the log line says so" err_has "(frozen: not in the loss)"
+    expect "frozen: no dead codes replaced" [ "$(tail -n 2 run/train.csv | awk -F, '$20 != 0' | wc -l)" -eq 0 ]
+    run 0 "resume without the flag" $T --run-steps 1
+    expect "stays frozen" err_has "frozen since step $n (the checkpoint's)"
+    run 0 "frozen run: export" "$SONOTOK" train-codec -q -o run --manifest x --run-steps 0 --export frozen.safetensors
+    expect "the decoder trained" sh -c "! cmp -s tiny.safetensors frozen.safetensors"
+    run 0 "codes at the freeze" "$SONOTOK" tokenize -q -m tiny.safetensors -b 20 -f npy b.wav -o b-tiny.npy
+    run 0 "codes after 3 frozen steps" "$SONOTOK" tokenize -q -m frozen.safetensors -b 20 -f npy b.wav -o b-frozen.npy
+    expect "the same codes, byte for byte" cmp -s b-tiny.npy b-frozen.npy
     # a Vocos decoder head: from a config file (exported, then tokenize and
     # detokenize with it), and from --decoder
     printf '{"sample_rate":8000,"channels":1,"n_filters":2,"ratios":[4,2],"dimension":8,"n_q":4,"codebook_size":32,"bandwidths":[5,10,20],"decoder":"vocos","vocos_dim":16,"vocos_intermediate":24,"vocos_layers":2}\n' >vocos.json

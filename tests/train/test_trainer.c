@@ -12,7 +12,13 @@
  *    checkpoint that is not one fail with the right codes.
  * 4. A checkpoint write killed (SIGKILL, from the output writer's test hook)
  *    after the new file is complete and before it replaces the old one leaves
- *    the old checkpoint byte for byte, and it resumes, trains and exports. */
+ *    the old checkpoint byte for byte, and it resumes, trains and exports.
+ * 5. A frozen encoder (freeze_encoder on resume), SEANet and Vocos decoders:
+ *    after frozen steps the encoder's weights, their AdamW moments and the
+ *    codebooks are bit-identical to the checkpoint at the freeze, the decoder
+ *    and the discriminator have changed, the encoder got no gradient; a
+ *    resume without the flag stays frozen; exports at the freeze and after
+ *    give a test clip the same codes, byte for byte; a new run refuses it. */
 #include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -24,6 +30,7 @@
 #include "sonotok/audio.h"
 #include "sonotok/codec.h"
 #include "sonotok/error.h"
+#include "checkpoint.h"
 #include "tensors.h"
 #include "trainer.h"
 
@@ -548,6 +555,153 @@ static void test_killed_checkpoint(void) {
     printf("  checkpoint write killed before its rename: old checkpoint intact, resumed and exported\n");
 }
 
+/* The float buffer name of checkpoint ck ([n] floats, malloc'd), NULL on failure. */
+static float *ckpt_floats(const char *ck, const char *name, size_t n) {
+    sn_ckpt *c = NULL;
+    float *v = malloc(n * sizeof *v);
+    int ok = v && !sn_ckpt_open(ck, "sonotok-train-checkpoint", &c) && !sn_ckpt_take(c, name, v, n);
+    sn_ckpt_close(c);
+    CHECK_MSG(ok, "%s in %s: %s", name, ck, sono_last_error());
+    if (!ok) { free(v); return NULL; }
+    return v;
+}
+
+/* The codes of a 0.5 s clip (not a training clip) through an exported model. */
+static sono_tokens *export_codes(const char *model) {
+    int err = 0;
+    sono_codec *c = sono_codec_load(model, NULL, &err);
+    CHECK_MSG(c != NULL, "%s: %s", model, sono_last_error());
+    if (!c) return NULL;
+    enum { N = 4000 };
+    float x[N];
+    double ph = 0;
+    for (int i = 0; i < N; i++) {
+        ph += 2 * M_PI * (150.0 + 0.2 * i) / 8000.0;
+        x[i] = (float)(0.4 * sin(ph) + 0.1 * sin(5 * ph));
+    }
+    sono_tokens *tk = NULL;
+    CHECK(sono_codec_encode(c, x, N, sono_codec_max_codebooks(c), &tk) == 0);
+    sono_codec_free(c);
+    return tk;
+}
+
+/* After the freeze at step 2, the encoder's part of the parameters, of the
+ * AdamW moments, and the codebooks stay the freeze checkpoint's bit for bit,
+ * across a resume without the flag; the decoder and discriminator train. */
+static void test_freeze(int vocos, int threads) {
+    codec_config cfg;
+    tiny_config(&cfg);
+    if (vocos) {
+        cfg.decoder = DECODER_VOCOS;
+        cfg.vocos_dim = 16; cfg.vocos_intermediate = 24; cfg.vocos_layers = 2; cfg.vocos_kernel = 7;
+        cfg.vocos_n_fft = 32;
+    }
+    trainer_params p = base_params("train.jsonl", threads), fz;
+    p.adv_start = 0;
+    int err = 0;
+    fz = p;
+    fz.freeze_encoder = 1;
+    trainer *t = sn_trainer_new(&cfg, &fz, &err);
+    CHECK_MSG(t == NULL && err == SONO_E_ARG, "a new run with a frozen encoder: refused (got %d)", err);
+    sn_trainer_free(t);
+    t = sn_trainer_new(&cfg, &p, &err);
+    CHECK_MSG(t != NULL, "sn_trainer_new: %s", sono_last_error());
+    if (!t) return;
+    for (int i = 0; i < 2; i++) CHECK(sn_trainer_step(t) == 0);
+    char ck[512], ck2[512], before[512], after[512];
+    snprintf(ck, sizeof ck, "%s/freeze.safetensors", g_dir);
+    snprintf(ck2, sizeof ck2, "%s/frozen.safetensors", g_dir);
+    snprintf(before, sizeof before, "%s/before.safetensors", g_dir);
+    snprintf(after, sizeof after, "%s/after.safetensors", g_dir);
+    CHECK(sn_trainer_save_checkpoint(t, ck) == 0);
+    CHECK(sn_trainer_export_model(t, before, 1) == 0);
+    CHECK(sn_trainer_get_params(t)->freeze_encoder == 0 && sn_trainer_get_params(t)->frozen_at == -1);
+    sn_trainer_free(t);
+    fz = keep_phase(p);
+    fz.freeze_encoder = 1;
+    t = sn_trainer_resume(ck, &fz, &err);
+    CHECK_MSG(t != NULL, "resume with a frozen encoder: %s", sono_last_error());
+    if (!t) return;
+    CHECK(sn_trainer_get_params(t)->freeze_encoder == 1 && sn_trainer_get_params(t)->frozen_at == 2);
+    size_t n_pf = 0, n_cb = 0, n_d = 0;
+    const float *w = sn_trainer_params_data(t, &n_pf);
+    const float *cb = sn_trainer_codebooks_data(t, &n_cb);
+    const float *d = sn_trainer_disc_params_data(t, &n_d);
+    /* the encoder's floats: the parameters before the first decoder.* one */
+    int n_tab = 0;
+    const train_param *tab = sn_trainer_param_table(t, &n_tab);
+    size_t n_enc = n_pf;
+    for (int i = 0; i < n_tab; i++)
+        if (!strncmp(tab[i].name, "decoder.", 8) && tab[i].offset < n_enc) n_enc = tab[i].offset;
+    for (int i = 0; i < n_tab; i++)
+        CHECK_MSG(!strncmp(tab[i].name, "encoder.", 8) == (tab[i].offset < n_enc), "%s at %zu (encoder: %zu floats)",
+                  tab[i].name, tab[i].offset, n_enc);
+    CHECK(n_enc > 0 && n_enc < n_pf && n_cb > 0 && n_d > 0);
+    float *w0 = malloc(n_pf * sizeof *w0), *cb0 = malloc(n_cb * sizeof *cb0), *d0 = malloc(n_d * sizeof *d0);
+    if (!w0 || !cb0 || !d0) { CHECK(0); free(w0); free(cb0); free(d0); sn_trainer_free(t); return; }
+    memcpy(w0, w, n_pf * sizeof *w0);
+    memcpy(cb0, cb, n_cb * sizeof *cb0);
+    memcpy(d0, d, n_d * sizeof *d0);
+    int grads_ok = 1;
+    for (int i = 0; i < 3; i++) {
+        CHECK(sn_trainer_step(t) == 0);
+        CHECK(sn_trainer_last_stats(t)->replaced == 0);
+        const float *g = sn_trainer_grads_data(t, NULL);
+        int enc_zero = 1, dec_nonzero = 0;
+        for (size_t k = 0; k < n_pf; k++) {
+            if (k < n_enc) enc_zero &= g[k] == 0.0f;
+            else dec_nonzero |= g[k] != 0.0f;
+        }
+        grads_ok &= enc_zero && dec_nonzero;
+    }
+    CHECK_MSG(grads_ok, "frozen steps: no gradient into the encoder, some into the decoder");
+    t = save_and_resume(t, ck2, &p);   /* without the flag */
+    if (t) {
+        CHECK_MSG(sn_trainer_get_params(t)->freeze_encoder == 1 && sn_trainer_get_params(t)->frozen_at == 2,
+                  "a resume without the flag stays frozen since step 2");
+        for (int i = 0; i < 2; i++) CHECK(sn_trainer_step(t) == 0);
+        w = sn_trainer_params_data(t, NULL);
+        cb = sn_trainer_codebooks_data(t, NULL);
+        d = sn_trainer_disc_params_data(t, NULL);
+        int enc_same = !memcmp(w, w0, n_enc * sizeof *w0), cb_same = !memcmp(cb, cb0, n_cb * sizeof *cb0);
+        int dec_changed = memcmp(w + n_enc, w0 + n_enc, (n_pf - n_enc) * sizeof *w0) != 0;
+        int disc_changed = memcmp(d, d0, n_d * sizeof *d0) != 0;
+        CHECK_MSG(enc_same, "encoder weights bit-identical to the freeze checkpoint's after 5 frozen steps");
+        CHECK_MSG(cb_same, "codebooks bit-identical to the freeze checkpoint's after 5 frozen steps");
+        CHECK_MSG(dec_changed && disc_changed, "the decoder (%d) and the discriminator (%d) train", dec_changed,
+                  disc_changed);
+        CHECK(sn_trainer_save_checkpoint(t, ck2) == 0);
+        CHECK(sn_trainer_export_model(t, after, 1) == 0);
+        sn_trainer_free(t);
+        /* the encoder's AdamW moments: untouched since the freeze; the decoder's moved */
+        const char *mom[2] = {"adam.m", "adam.v"};
+        for (int k = 0; k < 2; k++) {
+            float *a = ckpt_floats(ck, mom[k], n_pf), *b = ckpt_floats(ck2, mom[k], n_pf);
+            if (a && b) {
+                CHECK_MSG(!memcmp(a, b, n_enc * sizeof *a), "encoder's %s kept", mom[k]);
+                CHECK_MSG(memcmp(a + n_enc, b + n_enc, (n_pf - n_enc) * sizeof *a) != 0, "decoder's %s moved", mom[k]);
+            }
+            free(a);
+            free(b);
+        }
+        sono_tokens *ta = export_codes(before), *tb = export_codes(after);
+        if (ta && tb) {
+            CHECK(ta->n_q == tb->n_q && ta->n_frames == tb->n_frames && ta->n_frames > 0);
+            CHECK_MSG(ta->n_q == tb->n_q && ta->n_frames == tb->n_frames &&
+                          !memcmp(ta->codes, tb->codes, (size_t)ta->n_q * ta->n_frames * sizeof *ta->codes),
+                      "a clip's codes through the exports at the freeze and 5 frozen steps later: byte-identical");
+        }
+        sono_tokens_free(ta);
+        sono_tokens_free(tb);
+    }
+    free(w0);
+    free(cb0);
+    free(d0);
+    printf("  frozen encoder (%s decoder, %d thread(s)): encoder, its moments and codebooks unchanged over 5 steps "
+           "and a resume without the flag, decoder and discriminator trained, exports code a clip alike; refused on a "
+           "new run\n", vocos ? "Vocos" : "SEANet", threads);
+}
+
 int main(void) {
     tu_seed(7);
     snprintf(g_dir, sizeof g_dir, "/tmp/sono-test-trainer-XXXXXX");
@@ -569,6 +723,8 @@ int main(void) {
     test_resume(2, 2, 0);
     test_resume(2, 2, 2);
     test_mpd();
+    test_freeze(0, 1);
+    test_freeze(1, 2);
     test_cache();
     test_learning();
     test_bad_input();
