@@ -310,7 +310,9 @@ static int esp_init(void) {
     if (esp_state) return esp_state < 0 ? sn_fail(esp_state, "espeak-ng: its data was not found (package espeak-ng-data)") : 0;
     /* espeak_Initialize prints and may exit when its data is missing: look first. */
     const char *path = NULL;
-    if (espeak_ng_InitializePath(NULL), espeak_Info(&path), !path) path = "";
+    espeak_ng_InitializePath(NULL);
+    espeak_Info(&path);
+    if (!path) path = "";
     char probe[4096];
     snprintf(probe, sizeof probe, "%s/phontab", path);
     if (access(probe, R_OK) != 0) {

@@ -22,8 +22,11 @@
  * Threads. espeak-ng keeps global state: every call that reaches it takes
  * one process-wide lock, so phonemizers may be used from any thread, but
  * their calls run one at a time. espeak-ng is initialised once, on the first
- * sono_phonemizer_new, from its installed data (no network); the library
- * never lets it print or exit. */
+ * sono_phonemizer_new, from its installed data (no network), in a way that
+ * cannot make it exit (its data is looked for first); only a damaged
+ * installation (a language's dictionary missing) makes espeak-ng itself
+ * print a line. A program that also calls espeak-ng directly must not do so
+ * while a phonemizer call runs, and must not change its synthesis callback. */
 #ifndef SONOTOK_PHONEMES_H
 #define SONOTOK_PHONEMES_H
 
