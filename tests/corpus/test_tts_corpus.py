@@ -47,6 +47,8 @@ for s in held_lines:
 check(tc.keep_sentence("The cat sat on the old mat today.", held), "an ordinary sentence passes")
 check(not tc.keep_sentence("I paid 42 dollars for it.", held), "digits are left out")
 check(not tc.keep_sentence("Too short.", held), "fewer than 4 words are left out")
+check(not tc.keep_sentence("XLVI: A billion saved is a billion earned.", held), "Roman numerals are left out")
+check(not tc.keep_sentence("The NASA engineers went home early.", held), "words in capitals are left out")
 # ... and through the sentence gathering, from a text file
 work = tempfile.mkdtemp(prefix="tts-corpus-test.")
 try:

@@ -79,9 +79,10 @@ def split_sentences(text):
 
 def keep_sentence(s, heldout):
     """Plain words and punctuation only (flite and espeak-ng then read the same
-    words: no digits or symbols they expand differently), 4 to 25 words, and
-    neither a held-out sentence nor containing one."""
-    if not SENT_OK.fullmatch(s) or "--" in s or not 4 <= len(s.split()) <= 25:
+    words: no digits or symbols they expand differently, and no word in
+    capitals: acronyms and Roman numerals, "XLVI:", they read differently
+    too), 4 to 25 words, and neither a held-out sentence nor containing one."""
+    if not SENT_OK.fullmatch(s) or "--" in s or not 4 <= len(s.split()) <= 25 or re.search(r"\b[A-Z]{2,}\b", s):
         return False
     n = norm(s)
     return not any(h == n or (" " + h + " ") in (" " + n + " ") for h in heldout)
