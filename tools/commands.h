@@ -15,6 +15,7 @@ extern const cli_cmd cmd_train_codec;
 extern const cli_cmd cmd_wer;
 extern const cli_cmd cmd_train_tokenizer;
 extern const cli_cmd cmd_tokenize_text;
+extern const cli_cmd cmd_phonemize;
 extern const cli_cmd cmd_train_lm;
 extern const cli_cmd cmd_train_coder;
 extern const cli_cmd cmd_train_probe;

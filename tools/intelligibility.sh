@@ -11,6 +11,11 @@
 # the list's words can come out, so a sentence is not recovered just because
 # the grammar knows it, and the WER measures what the audio carries.
 #
+# TTS mode (-T DIR): the speech of a text-to-speech system for the sentence
+# list (DIR/N.wav for line N of the list) is recognised too, and compared
+# per sentence with flite's raw speech and flite's speech through the codec
+# (-b, 6 kbps by default); -p FILE writes that per-sentence table.
+#
 # Exit status: 0 ok, 1 usage, 2 bad input (no usable sentence), 3 a tool
 # failed or is missing.
 set -eu
@@ -22,6 +27,8 @@ bands=1.5,3,6
 opus=6,12
 voices=rms,slt,awb
 limit=0
+tts=
+per_sentence=
 threads=
 csv=
 keep=
@@ -46,6 +53,12 @@ Word error rate of pocketsphinx on flite speech, raw and through codecs.
   -k DIR    keep the work files (audio, transcripts) in DIR, which must not exist
   -H DIR    pocketsphinx acoustic model (default: $hmm)
   -D FILE   pronouncing dictionary (default: $dict)
+  -T DIR    TTS mode: also recognise DIR/N.wav, a TTS system's speech of line N
+            of the sentence list (default list then: sentences-tts.txt; default
+            -b 6 and -O ''); a missing file counts as nothing recognised
+  -p FILE   TTS mode: write the per-sentence table (TSV: line, words, errors and
+            WER of the TTS speech, of raw flite and of flite through the codec
+            over the voices, the sentence), then a total row
   -h        this help
 
 Needs flite, pocketsphinx (pocketsphinx_batch), pocketsphinx-en-us, sox, and
@@ -56,16 +69,27 @@ EOF
 
 die() { echo "intelligibility: $2" >&2; exit "$1"; }
 
-while getopts s:n:V:m:b:O:t:S:c:k:H:D:h opt; do
+sentences_set= bands_set= opus_set=
+while getopts s:n:V:m:b:O:t:S:c:k:H:D:T:p:h opt; do
     case $opt in
-    s) sentences=$OPTARG ;; n) limit=$OPTARG ;; V) voices=$OPTARG ;; m) model=$OPTARG ;;
-    b) bands=$OPTARG ;; O) opus=$OPTARG ;; t) threads=$OPTARG ;; S) sonotok=$OPTARG ;;
+    T) tts=$OPTARG ;; p) per_sentence=$OPTARG ;;
+    s) sentences=$OPTARG sentences_set=1 ;; n) limit=$OPTARG ;; V) voices=$OPTARG ;; m) model=$OPTARG ;;
+    b) bands=$OPTARG bands_set=1 ;; O) opus=$OPTARG opus_set=1 ;; t) threads=$OPTARG ;; S) sonotok=$OPTARG ;;
     c) csv=$OPTARG ;; k) keep=$OPTARG ;; H) hmm=$OPTARG ;; D) dict=$OPTARG ;;
     h) usage; exit 0 ;; *) usage >&2; exit 1 ;;
     esac
 done
 shift $((OPTIND - 1))
 [ $# -eq 0 ] || { usage >&2; exit 1; }
+if [ -n "$tts" ]; then
+    [ -d "$tts" ] || die 1 "-T: not a folder: $tts"
+    tts=$(cd "$tts" && pwd)
+    [ -n "$sentences_set" ] || sentences=$here/intelligibility/sentences-tts.txt
+    [ -n "$bands_set" ] || bands=6
+    [ -n "$opus_set" ] || opus=
+else
+    [ -z "$per_sentence" ] || die 1 "-p goes with -T"
+fi
 case $limit in '' | *[!0-9]*) die 1 "-n: not a count: $limit" ;; esac
 [ -n "$threads" ] || threads=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 case $threads in '' | 0 | *[!0-9]*) die 1 "-t: not a positive count: $threads" ;; esac
@@ -153,7 +177,8 @@ done
 n_utt=$(wc -l < "$work/utts.txt" | tr -d ' ')
 
 # Every job takes the utterances whose line number is JOB modulo threads.
-my_utts() { awk -v j="$1" -v t="$threads" '(NR - 1) % t == j' "$work/utts.txt"; }
+utts=$work/utts.txt
+my_utts() { awk -v j="$1" -v t="$threads" '(NR - 1) % t == j' "$utts"; }
 
 synth_job() {
     my_utts "$1" | while IFS=/ read -r v i; do
@@ -182,10 +207,11 @@ pcm_job() {
 }
 # pocketsphinx_batch on a contiguous share of the utterances.
 asr_job() {
-    per=$(( (n_utt + threads - 1) / threads ))
+    nu=$(wc -l < "$utts" | tr -d ' ')
+    per=$(( (nu + threads - 1) / threads ))
     off=$(( $2 * per ))
-    [ $off -lt "$n_utt" ] || return 0
-    pocketsphinx_batch -adcin yes -cepdir "$work/pcm/$1" -cepext .raw -ctl "$work/utts.txt" \
+    [ $off -lt "$nu" ] || return 0
+    pocketsphinx_batch -adcin yes -cepdir "$work/pcm/$1" -cepext .raw -ctl "$utts" \
         -ctloffset $off -ctlcount $per -hyp "$work/hyp/$1.$2" -hmm "$hmm" -dict "$work/vocab.dict" \
         -jsgf "$work/loop.gram" -logfn "$work/hyp/$1.$2.log" ||
         { echo "intelligibility: pocketsphinx failed, see $work/hyp/$1.$2.log" >&2; exit 3; }
@@ -219,7 +245,7 @@ for s in $systems; do
     while [ $j -lt "$threads" ]; do [ ! -f "$work/hyp/$s.$j" ] || cat "$work/hyp/$s.$j"; j=$((j + 1)); done |
         awk 'NR == FNR { l = $0; sub(/ *\([^()]*\)[ \t]*$/, "", l); u = $0; sub(/.*\(/, "", u); sub(/ .*/, "", u)
                          h[u] = l; next }
-             { print ($1 in h) ? h[$1] : "" }' - "$work/utts.txt" > "$work/hyp/$s.txt"
+             { print ($1 in h) ? h[$1] : "" }' - "$utts" > "$work/hyp/$s.txt"
     case $s in raw) name=raw ;; codec*) name="sonotok ${s#codec}k" ;; opus*) name="opus ${s#opus}k" ;; esac
     printf '%-14s' "$name"
     tot_e=0 tot_w=0
@@ -237,5 +263,64 @@ for s in $systems; do
     [ -n "$raw_mean" ] || raw_mean=$mean
     printf ' %7.1f%% %7s\n' "$mean" "$(echo "$mean $raw_mean" | awk '{ if ($2 > 0) printf "%.2f", $1 / $2; else print "-" }')"
 done
+
+# TTS mode: the system's speech, recognised the same way, then per sentence
+# next to raw flite and the first codec bandwidth (summed over the voices).
+if [ -n "$tts" ]; then
+    utts=$work/utts-tts.txt
+    awk '{ print "tts/" NR }' "$work/keep.txt" > "$utts"
+    mkdir -p "$work/wav/tts/tts"
+    missing=0
+    i=1
+    for orig in $(cat "$work/keep.txt"); do
+        if [ -f "$tts/$orig.wav" ]; then
+            cp "$tts/$orig.wav" "$work/wav/tts/tts/$i.wav"
+        else
+            missing=$((missing + 1))
+            echo "intelligibility: no $tts/$orig.wav: counted as nothing recognised" >&2
+            sox -n -r 16000 -c 1 -b 16 "$work/wav/tts/tts/$i.wav" trim 0 0.1 || exit 3
+        fi
+        i=$((i + 1))
+    done
+    parallel pcm_job tts || exit 3
+    parallel asr_job tts || exit 3
+    j=0
+    while [ $j -lt "$threads" ]; do [ ! -f "$work/hyp/tts.$j" ] || cat "$work/hyp/tts.$j"; j=$((j + 1)); done |
+        awk 'NR == FNR { l = $0; sub(/ *\([^()]*\)[ \t]*$/, "", l); u = $0; sub(/.*\(/, "", u); sub(/ .*/, "", u)
+                         h[u] = l; next }
+             { print ($1 in h) ? h[$1] : "" }' - "$utts" > "$work/hyp/tts.txt"
+    "$sonotok" wer -l "$work/ref.txt" "$work/hyp/tts.txt" | grep -v '^wer=' > "$work/hyp/tts.lines" || exit 3
+    codec_sys=
+    for b in $(echo "$bands" | tr ',' ' '); do codec_sys=codec$b; break; done
+    # per-line errors of a system summed over the voices: "LINE ERRORS WORDS"
+    for s in raw $codec_sys; do
+        : > "$work/hyp/$s.lines"
+        for v in $(echo "$voices" | tr ',' ' '); do
+            "$sonotok" wer -l "$work/ref.txt" "$work/hyp/$s.$v.txt" | grep -v '^wer=' >> "$work/hyp/$s.lines" || exit 3
+        done
+    done
+    awk -v codec="$codec_sys" -v miss="$missing" -v out="$work/sent.tsv" '
+        FILENAME ~ /tts.lines$/ { te[$1] = $2; tw[$1] = $3; n = $1 > n ? $1 : n; next }
+        FILENAME ~ /raw.lines$/ { re[$1] += $2; rw[$1] += $3; next }
+        FILENAME ~ /codec.*lines$/ { ce[$1] += $2; cw[$1] += $3; next }
+        FILENAME ~ /keep.txt$/ { orig[FNR] = $1; next }
+        FILENAME ~ /text.txt$/ { txt[FNR] = $0; next }
+        END {
+            printf "line\twords\ttts_errors\ttts_wer\traw_errors\traw_words\traw_wer\tcodec_errors\tcodec_words\tcodec_wer\tsentence\n" > out
+            for (i = 1; i <= n; i++) {
+                printf "%d\t%d\t%d\t%.4f\t%d\t%d\t%.4f\t%d\t%d\t%s\t%s\n", orig[i], tw[i], te[i], te[i] / tw[i],
+                    re[i], rw[i], re[i] / rw[i], ce[i], cw[i], (codec == "" ? "-" : sprintf("%.4f", ce[i] / cw[i])), txt[i] > out
+                TE += te[i]; TW += tw[i]; RE += re[i]; RW += rw[i]; CE += ce[i]; CW += cw[i]
+            }
+            printf "total\t%d\t%d\t%.4f\t%d\t%d\t%.4f\t%d\t%d\t%s\t%d sentences, %d missing\n", TW, TE, TE / TW, RE, RW,
+                RE / RW, CE, CW, (codec == "" ? "-" : sprintf("%.4f", CE / CW)), n, miss > out
+            printf "tts: %d sentences: WER tts %.1f%%, raw flite %.1f%%, flite through %s %s; tts/raw %s, tts/codec %s\n",
+                n, 100 * TE / TW, 100 * RE / RW, (codec == "" ? "no codec" : "sonotok " substr(codec, 6) "k"),
+                (codec == "" ? "-" : sprintf("%.1f%%", 100 * CE / CW)),
+                (RE > 0 ? sprintf("%.2f", (TE / TW) / (RE / RW)) : "-"), (CE > 0 ? sprintf("%.2f", (TE / TW) / (CE / CW)) : "-")
+        }' "$work/hyp/tts.lines" "$work/hyp/raw.lines" ${codec_sys:+"$work/hyp/$codec_sys.lines"} \
+        "$work/keep.txt" "$work/text.txt" || exit 3
+    if [ -n "$per_sentence" ]; then cat "$work/sent.tsv" > "$per_sentence" || die 3 "cannot write $per_sentence"; fi
+fi
 # The CSV is written once the table is complete.
 [ -z "$csv" ] || cat "$work/table.csv" > "$csv" || die 3 "cannot write $csv"

@@ -17,6 +17,7 @@ static const cli_cmd *const commands[] = {
     &cmd_wer,
     &cmd_train_tokenizer,
     &cmd_tokenize_text,
+    &cmd_phonemize,
     &cmd_train_lm,
     &cmd_train_coder,
     &cmd_generate,

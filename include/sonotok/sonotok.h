@@ -2,6 +2,7 @@
  * errors (error.h), CPU dispatch (cpu.h), audio files (audio.h), token files, .npy and archives
  * (tokens.h), the codec (codec.h), metrics (metrics.h) and the output
  * writer every file goes through (output.h), the text tokenizer (tokenizer.h),
+ * the phoneme front end (phonemes.h),
  * LM files (lm.h) and the linear probe (probe.h).
  *
  *   #include <sonotok/sonotok.h>
@@ -16,6 +17,7 @@
 #include "sonotok/metrics.h"
 #include "sonotok/output.h"
 #include "sonotok/tokenizer.h"
+#include "sonotok/phonemes.h"
 #include "sonotok/lm.h"
 #include "sonotok/probe.h"
 

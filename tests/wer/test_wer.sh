@@ -148,6 +148,31 @@ elif [ "$MODE" = intelligibility ]; then
     rc=$?
     [ $rc -eq 1 ] || fail "-c naming the sentence list: exit $rc, expected 1"
     cmp -s "$W/list.txt" "$W/list.bak" || fail "-c overwrote the sentence list"
+    # TTS mode: "the TTS system" is flite's rms voice itself, for line 1 only
+    # (line 4's file is missing): its row must equal raw rms's, line 4 counts
+    # as nothing recognised.
+    CHECKS=$((CHECKS + 1))
+    mkdir "$W/ttswav"
+    flite -voice rms -t "$(sed -n 1p "$W/list.txt")" -o "$W/ttswav/1.wav"
+    sh "$SRC/tools/intelligibility.sh" -S "$SONOTOK" -s "$W/list.txt" -T "$W/ttswav" -b '' -V rms -t 2 \
+        -p "$W/sent.tsv" > "$W/out" 2> "$W/err"
+    rc=$?
+    if [ $rc -ne 0 ]; then
+        fail "TTS mode: exit $rc"
+    else
+        [ "$(wc -l < "$W/sent.tsv")" -eq 4 ] || fail "TTS table: $(wc -l < "$W/sent.tsv") lines, expected 4"
+        awk -F '\t' '$1 == 1 { exit !($3 == $5 && $2 == $6) }' "$W/sent.tsv" || fail "TTS = raw rms on line 1: $(sed -n 2p "$W/sent.tsv")"
+        awk -F '\t' '$1 == 4 { exit !($3 == $2 && $4 == 1) }' "$W/sent.tsv" || fail "missing line 4 not all errors"
+        grep -q '^total.*2 sentences, 1 missing$' "$W/sent.tsv" || fail "TTS total row"
+        grep -q 'no .*/4.wav: counted as nothing recognised' "$W/err" || fail "no note for the missing file"
+        grep -q '^tts: 2 sentences: WER tts ' "$W/out" || fail "no tts summary line"
+    fi
+    CHECKS=$((CHECKS + 1))
+    sh "$SRC/tools/intelligibility.sh" -S "$SONOTOK" -s "$W/list.txt" -b '' -O '' -p "$W/x.tsv" > "$W/out" 2> "$W/err"
+    [ $? -eq 1 ] || fail "-p without -T: not a usage error"
+    CHECKS=$((CHECKS + 1))
+    sh "$SRC/tools/intelligibility.sh" -S "$SONOTOK" -s "$W/list.txt" -T "$W/nonexistent" > "$W/out" 2> "$W/err"
+    [ $? -eq 1 ] || fail "-T on a missing folder: not a usage error"
 else
     echo "unknown mode $MODE"
     exit 1
