@@ -433,6 +433,22 @@ class TestLM(Scratch):
             "--codec", TINY24, "--codebooks", "3", "--export", lm)
         return lm
 
+    def test_lm_with_full_codec_hash(self):
+        """An LM file made before the codes hash records the codec's full hash: it still fits its codec."""
+        c = codec("tiny24")
+        data = read(self.make_lm())
+        self.assertEqual(data.count(c.codes_hash.hex().encode()), 1)
+        old = self.path("old-lm.safetensors")
+        with open(old, "wb") as f:
+            f.write(data.replace(c.codes_hash.hex().encode(), c.hash.hex().encode()))
+        lm = sonotok.LM.load(old)
+        self.assertEqual(lm.codec_hash, c.hash)
+        lm.check_codec(c)
+        cli("generate", "-m", old, "--codec", TINY24, "--task", "continue", "-d", "0.01", "--min-duration", "0.01",
+            "-t", "1", "-o", self.path("old.wav"))
+        with self.assertRaises(sonotok.ModelMismatchError):
+            lm.check_codec(codec(DEFAULT))
+
     def test_generate_equals_cli(self):
         lm = sonotok.LM.load(self.make_lm())
         c = codec("tiny24")
