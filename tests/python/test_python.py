@@ -449,6 +449,36 @@ class TestLM(Scratch):
         with self.assertRaises(sonotok.ModelMismatchError):
             lm.check_codec(codec(DEFAULT))
 
+    def test_runs_begun_with_full_codec_hash(self):
+        """train-lm and train-coder runs whose checkpoints (and shards) record the codec's full hash, as runs begun
+        before the codes hash do, resume with that codec, reuse the shards and go on with the codes hash."""
+        c = codec("tiny24")
+        manifest = self.path("m.jsonl")
+        tone = self.path("a.wav")
+        sonotok.save_audio(tone, 0.3 * np.sin(np.arange(8000) * 0.2).astype(np.float32), 8000)
+        with open(manifest, "w") as f:
+            f.write('{"path":"%s","category":"music","duration":1,"caption":"a low hum"}\n' % tone)
+        runs = {
+            "train-lm": ["--vocab", "300", "--layers", "1", "--width", "16", "--heads", "2", "--context", "64",
+                         "--batch", "2", "--codebooks", "3"],
+            "train-coder": ["--lags", "1", "--emb", "16", "--hidden", "16", "--hidden2", "16", "--batch", "8"],
+        }
+        for cmd, sizes in runs.items():
+            run = self.path(cmd)
+            base = [cmd, "--manifest", manifest, "-t", "1", "-o", run, "--codec", TINY24, "--steps", "5"]
+            cli(*base, *sizes, "--run-steps", "1")
+            ck, shard = os.path.join(run, "checkpoint.safetensors"), os.path.join(run, "train.shard")
+            for path, a, b in ((ck, c.codes_hash.hex().encode(), c.hash.hex().encode()),
+                               (shard, c.codes_hash, c.hash)):
+                data = read(path)
+                self.assertEqual(data.count(a), 1, path)
+                with open(path, "wb") as f:
+                    f.write(data.replace(a, b))
+            cli(*base, "--run-steps", "1")
+            self.assertTrue(c.hash in read(shard), cmd + ": the shards reused")
+            self.assertIn(c.codes_hash.hex().encode(), read(ck), cmd + ": the run goes on with the codes hash")
+            self.assertNotIn(c.hash.hex().encode(), read(ck), cmd)
+
     def test_generate_equals_cli(self):
         lm = sonotok.LM.load(self.make_lm())
         c = codec("tiny24")
