@@ -14,6 +14,7 @@
 
 const char *sono_codec_name(const sono_codec *c) { return c->cfg.name; }
 void sono_codec_hash(const sono_codec *c, uint8_t out[16]) { memcpy(out, c->hash, 16); }
+void sono_codec_codes_hash(const sono_codec *c, uint8_t out[16]) { memcpy(out, c->codes_hash, 16); }
 int sono_codec_sample_rate(const sono_codec *c) { return c->cfg.sample_rate; }
 int sono_codec_channels(const sono_codec *c) { return c->cfg.channels; }
 int sono_codec_hop(const sono_codec *c) { return sn_codec_config_hop(&c->cfg); }
@@ -103,11 +104,13 @@ int64_t sono_codec_max_frames(const sono_codec *c, int64_t n_samples) {
 
 int sono_codec_check_tokens(const sono_codec *c, const sono_tokens *t) {
     const codec_config *cfg = &c->cfg;
-    if (memcmp(t->model_hash, c->hash, 16)) {
+    /* token files record the codes hash; those written before it, the full hash */
+    if (memcmp(t->model_hash, c->codes_hash, 16) && memcmp(t->model_hash, c->hash, 16)) {
+        const uint8_t *h = c->codes_hash;
         return sn_fail(SONO_E_MODEL_MISMATCH,
-                         "tokens were made by model \"%s\" (hash %02x%02x%02x%02x...), not by \"%s\" (hash %02x%02x%02x%02x...)",
+                         "tokens were made by model \"%s\" (hash %02x%02x%02x%02x...), not by \"%s\" (codes hash %02x%02x%02x%02x...)",
                          t->model_name, t->model_hash[0], t->model_hash[1], t->model_hash[2], t->model_hash[3],
-                         cfg->name, c->hash[0], c->hash[1], c->hash[2], c->hash[3]);
+                         cfg->name, h[0], h[1], h[2], h[3]);
     }
     if (t->sample_rate != cfg->sample_rate || t->channels != cfg->channels || t->hop != sn_codec_config_hop(cfg) ||
         t->codebook_size != cfg->codebook_size)
@@ -138,7 +141,7 @@ int sono_codec_check_tokens(const sono_codec *c, const sono_tokens *t) {
 static void fill_header(const sono_codec *c, sono_tokens *t, int n_q) {
     const codec_config *cfg = &c->cfg;
     snprintf(t->model_name, sizeof t->model_name, "%s", cfg->name);
-    memcpy(t->model_hash, c->hash, 16);
+    memcpy(t->model_hash, c->codes_hash, 16);
     t->sample_rate = cfg->sample_rate;
     t->channels = cfg->channels;
     t->hop = sn_codec_config_hop(cfg);

@@ -181,7 +181,8 @@ struct sono_codec {
     struct sono_tensors *ts;  /* the loaded tensors (one block): every weight points into it */
     codec_param *params;      /* n_params, canonical order */
     int n_params;
-    uint8_t hash[16];
+    uint8_t hash[16];         /* config + every tensor (sono_codec_hash) */
+    uint8_t codes_hash[16];   /* config + encoder and quantizer tensors (sono_codec_codes_hash) */
     int n_threads;
 };
 

@@ -250,21 +250,30 @@ static int fetch(const sono_tensors *ts, const pspec *s, const float **data) {
                      names[0], names[1]);
 }
 
-static void codec_compute_hash(sono_codec *c) {
+/* The codes' part of the model: the encoder and the quantizer, not the
+ * decoder (canonical names: encoder.*, quantizer.*, decoder.*). */
+static int param_fixes_codes(const codec_param *p) { return strncmp(p->name, "decoder.", 8) != 0; }
+
+/* XXH3-128 of the config (without its name: not part of the identity), then
+ * the names and shapes, then the data, of the parameters that pass keep
+ * (NULL: all). */
+static void codec_hash_params(const sono_codec *c, int (*keep)(const codec_param *), uint8_t out[16]) {
     XXH3_state_t *st = XXH3_createState();
     if (!st) return;
     XXH3_128bits_reset(st);
     codec_config cfg = c->cfg;
-    memset(cfg.name, 0, sizeof cfg.name); /* the name is not part of the identity */
+    memset(cfg.name, 0, sizeof cfg.name);
     char *json = sn_codec_config_to_json(&cfg);
     if (json) { XXH3_128bits_update(st, json, strlen(json)); free(json); }
     for (int i = 0; i < c->n_params; i++) {
         const codec_param *p = &c->params[i];
+        if (keep && !keep(p)) continue;
         XXH3_128bits_update(st, p->name, strlen(p->name) + 1);
         XXH3_128bits_update(st, p->shape, sizeof p->shape);
     }
     for (int i = 0; i < c->n_params; i++) {
         const codec_param *p = &c->params[i];
+        if (keep && !keep(p)) continue;
         int64_t numel = 1;
         for (int d = 0; d < p->ndim; d++) numel *= p->shape[d];
         XXH3_128bits_update(st, p->data, (size_t)numel * sizeof(float));
@@ -273,7 +282,12 @@ static void codec_compute_hash(sono_codec *c) {
     XXH3_freeState(st);
     XXH128_canonical_t canon;
     XXH128_canonicalFromHash(&canon, h);
-    memcpy(c->hash, canon.digest, 16);
+    memcpy(out, canon.digest, 16);
+}
+
+static void codec_compute_hash(sono_codec *c) {
+    codec_hash_params(c, NULL, c->hash);
+    codec_hash_params(c, param_fixes_codes, c->codes_hash);
 }
 
 int sn_codec_from_tensors(sono_tensors *ts, const codec_config *cfg, sono_codec **out) {

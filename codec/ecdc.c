@@ -417,7 +417,7 @@ int sono_codec_ecdc_decode(const sono_codec *c, const uint8_t *buf, size_t n_byt
     int rc = sn_ecdc_decode(buf, n_bytes, &g, &t);
     if (rc) return rc;
     snprintf(t->model_name, sizeof t->model_name, "%s", c->cfg.name);
-    memcpy(t->model_hash, c->hash, sizeof t->model_hash);
+    memcpy(t->model_hash, c->codes_hash, sizeof t->model_hash);
     if ((rc = sono_codec_check_tokens(c, t))) {
         sono_tokens_free(t);
         return rc;

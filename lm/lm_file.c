@@ -333,10 +333,17 @@ void sono_lm_codec_hash(const sono_lm *lm, uint8_t out[16]) { memcpy(out, lm->co
 double sono_lm_frame_rate(const sono_lm *lm) { return lm->frame_rate; }
 
 int sono_lm_check_codec(const sono_lm *lm, const char *codec_name, const uint8_t codec_hash[16]) {
-    if (!strcmp(lm->codec_name, codec_name ? codec_name : "") && !memcmp(lm->codec_hash, codec_hash, 16)) return 0;
+    return sono_lm_check_codec_hashes(lm, codec_name, codec_hash, codec_hash);
+}
+
+int sono_lm_check_codec_hashes(const sono_lm *lm, const char *codec_name, const uint8_t codes_hash[16],
+                               const uint8_t hash[16]) {
+    if (!strcmp(lm->codec_name, codec_name ? codec_name : "") &&
+        (!memcmp(lm->codec_hash, codes_hash, 16) || !memcmp(lm->codec_hash, hash, 16)))
+        return 0;
     char a[33], b[33];
     sn_lm_hash_hex(lm->codec_hash, a);
-    sn_lm_hash_hex(codec_hash, b);
+    sn_lm_hash_hex(codes_hash, b);
     return sn_fail(SONO_E_MODEL_MISMATCH, "LM \"%s\" was trained for codec \"%s\" (hash %.8s...), not codec \"%s\" (hash %.8s...)",
                    lm->name, lm->codec_name, a, codec_name ? codec_name : "?", b);
 }

@@ -279,10 +279,11 @@ sono_lm *cli_load_lm(const char *model, char *path, size_t size, int *exit_code)
 }
 
 int cli_check_lm_codec(const sono_lm *lm, const char *lm_path, const sono_codec *codec) {
-    uint8_t hash[16];
+    uint8_t codes[16], hash[16];
+    sono_codec_codes_hash(codec, codes);
     sono_codec_hash(codec, hash);
     sono_clear_error();
-    int err = sono_lm_check_codec(lm, sono_codec_name(codec), hash);
+    int err = sono_lm_check_codec_hashes(lm, sono_codec_name(codec), codes, hash);
     if (!err) return 0;
     cli_fail_sono(lm_path, err);
     return CLI_EXIT_MODEL;

@@ -257,10 +257,12 @@ static int pick_coder(const tok_opts *o, const sono_codec *codec, sono_tokens_en
     }
     sono_coder *m = sono_coder_load(path, &err);
     if (!m) return cli_fail_detail(path, SONO_E_MODEL_MISSING, sono_last_error());
-    uint8_t want[16], got[16];
-    sono_codec_hash(codec, want);
+    /* made for the codec's codes hash, or (models made before it) its full hash */
+    uint8_t codes[16], full[16], got[16];
+    sono_codec_codes_hash(codec, codes);
+    sono_codec_hash(codec, full);
     sono_coder_codec_hash(m, got);
-    if (memcmp(want, got, 16) || strcmp(sono_coder_codec_name(m), name)) {
+    if ((memcmp(codes, got, 16) && memcmp(full, got, 16)) || strcmp(sono_coder_codec_name(m), name)) {
         sono_coder_free(m);
         if (o->coder == SONO_CODER_MODEL)
             return cli_fail(CLI_EXIT_MODEL, path, "made for other weights of codec %s: retrain it (train-coder)", name);

@@ -210,7 +210,8 @@ static int run_train_coder(const cli_cmd *cmd, int argc, char **argv) {
     if (sh && a.heldout && (hsh = sono_token_shards_open(hshards, a.heldout, codec, 0, &built, &err)))
         cli_note(com, 1, "%s %s", built ? "tokenized the held-out manifest into" : "held-out codes from", hshards);
     a.tp.codec_name = sono_codec_name(codec);
-    sono_codec_hash(codec, a.tp.codec_hash);
+    sono_codec_codes_hash(codec, a.tp.codec_hash);
+    sono_codec_hash(codec, a.tp.codec_full_hash);
     if (!sh || (a.heldout && !hsh)) {
         rc = cli_fail_sono(sh ? a.heldout : a.manifest, err);
         goto done;

@@ -481,10 +481,15 @@ sono_coder_trainer *sono_coder_trainer_resume(const char *checkpoint, const sono
         sscanf(hex + 2 * i, "%2x", &v);
         q.codec_hash[i] = (uint8_t)v;
     }
-    if (p->codec_name && (strcmp(p->codec_name, name) || memcmp(p->codec_hash, q.codec_hash, 16))) {
-        rc = sn_fail(SONO_E_MODEL_MISMATCH, "train-coder: the checkpoint is for codec %s (%.8s...), the codes are %s's",
-                     name, hex, p->codec_name);
-        goto fail;
+    if (p->codec_name) {
+        static const uint8_t zero[16];
+        const int full = memcmp(p->codec_full_hash, zero, 16) && !memcmp(p->codec_full_hash, q.codec_hash, 16);
+        if (strcmp(p->codec_name, name) || (memcmp(p->codec_hash, q.codec_hash, 16) && !full)) {
+            rc = sn_fail(SONO_E_MODEL_MISMATCH, "train-coder: the checkpoint is for codec %s (%.8s...), the codes are %s's",
+                         name, hex, p->codec_name);
+            goto fail;
+        }
+        memcpy(q.codec_hash, p->codec_hash, 16); /* a run begun with the full hash goes on with the codes hash */
     }
     q.lags = (int)sn_ckpt_meta_i64(c, "lags", 0);
     q.emb_dim = (int)sn_ckpt_meta_i64(c, "emb_dim", 0);

@@ -63,7 +63,22 @@ SONO_API void sono_codec_free(sono_codec *c);
 SONO_API int sono_codec_save(const sono_codec *c, const char *path, int f16);
 
 SONO_API const char *sono_codec_name(const sono_codec *c);
+/* The codec's content hash: XXH3-128 of its config (as JSON, without the
+ * name) and of every tensor (names, shapes, then float32 data, canonical
+ * order). Any change to any weight changes it. */
 SONO_API void sono_codec_hash(const sono_codec *c, uint8_t out[16]);
+/* The codes hash: the same XXH3-128 over the config (without the name) and
+ * only the tensors that fix what the codes mean: the encoder's (encoder.*:
+ * convolutions, their norms, LSTM) and the quantizer's codebooks
+ * (quantizer.vq.layers.N._codebook.embed); the decoder's (decoder.*, SEANet
+ * or Vocos) are left out. Two exports of a train-codec --freeze-encoder run
+ * (at and after the freeze) share it while their sono_codec_hash differ;
+ * an unfrozen step changes it. It is taken over the loaded float32 data, so
+ * an f16 export and an f32 export of the same weights differ (their
+ * encoders are not the same numbers). New token files, LM files and coder
+ * models record it; files made before record sono_codec_hash, and every
+ * check accepts either. */
+SONO_API void sono_codec_codes_hash(const sono_codec *c, uint8_t out[16]);
 SONO_API int sono_codec_sample_rate(const sono_codec *c);
 SONO_API int sono_codec_channels(const sono_codec *c);
 SONO_API int sono_codec_hop(const sono_codec *c);          /* samples per frame */
@@ -81,7 +96,9 @@ SONO_API int64_t sono_codec_max_frames(const sono_codec *c, int64_t n_samples);
  * including the RVQ search with n_q codebooks) or the decoder (decoder = 1),
  * counted from the architecture; for GFLOP/s reports (1 MAC = 2 FLOP). */
 SONO_API double sono_codec_macs_per_second(const sono_codec *c, int decoder, int n_q);
-/* 0 if tokens t were made by this codec (name and hash), else
+/* 0 if tokens t were made by this codec: t->model_hash is its codes hash
+ * (sono_codec_codes_hash: token files since the codes hash) or its full hash
+ * (sono_codec_hash: earlier files), and the header fits the model; else
  * SONO_E_MODEL_MISMATCH or SONO_E_RANGE with a detail line. */
 SONO_API int sono_codec_check_tokens(const sono_codec *c, const sono_tokens *t);
 
@@ -97,7 +114,7 @@ SONO_API int sono_codec_tokens_from_codes(const sono_codec *c, const int32_t *co
  * buffer, byte for byte as the reference's compress(..., use_lm=False)
  * writes the same codes; "m" is the codec's name. The codebook size must be
  * a power of two (SONO_E_UNSUPPORTED). decode reads the codes (and segment
- * scales) of a .ecdc as tokens of this codec (its name and hash, whatever
+ * scales) of a .ecdc as tokens of this codec (its name and codes hash, whatever
  * model the file names); the caller frees *out. 0 or a negative error. */
 SONO_API int sono_codec_ecdc_encode(const sono_codec *c, const sono_tokens *t, uint8_t **buf, size_t *n_bytes);
 SONO_API int sono_codec_ecdc_decode(const sono_codec *c, const uint8_t *buf, size_t n_bytes, sono_tokens **out);

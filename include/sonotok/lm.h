@@ -5,8 +5,9 @@
  *   int err;
  *   sono_lm *lm = sono_lm_load("lm.safetensors", &err);
  *   if (!lm) { fprintf(stderr, "%s\n", sono_last_error()); ... }
- *   uint8_t hash[16]; sono_codec_hash(codec, hash);
- *   if (sono_lm_check_codec(lm, sono_codec_name(codec), hash)) ... // made for another codec
+ *   uint8_t codes[16], full[16];
+ *   sono_codec_codes_hash(codec, codes); sono_codec_hash(codec, full);
+ *   if (sono_lm_check_codec_hashes(lm, sono_codec_name(codec), codes, full)) ... // made for another codec
  *   printf("%d codebooks, context %d\n", sono_lm_n_codebooks(lm), sono_lm_context(lm));
  *   sono_lm_free(lm);
  *
@@ -14,7 +15,9 @@
  * table: tok_emb.weight, blocks.0.attn.qkv.weight, ...) with __metadata__
  * holding the model config, the mixed vocabulary layout
  * (sono_vocab_layout_to_json), the text tokenizer's file (base64) and the
- * codec it was trained for (name and content hash). Byte layout: lm/README.md.
+ * codec it was trained for (name and codes hash, sono_codec_codes_hash; LM
+ * files made before the codes hash record its full content hash,
+ * sono_codec_hash). Byte layout: lm/README.md.
  *
  * Generation: continue an audio prompt's codes, or write audio for a caption,
  * frame by frame; each finished frame goes to a callback (e.g. a codec
@@ -71,15 +74,25 @@ SONO_API const sono_tokenizer *sono_lm_tokenizer(const sono_lm *lm);
 /* The mixed vocabulary layout stored in the file. */
 SONO_API void sono_lm_vocab_layout(const sono_lm *lm, sono_vocab_layout *l);
 
-/* The codec the model was trained for: its name, content hash
- * (sono_codec_hash) and frame rate in frames per second. */
+/* The codec the model was trained for: its name, hash (its codes hash,
+ * sono_codec_codes_hash, or in LM files made before it the full hash,
+ * sono_codec_hash) and frame rate in frames per second. */
 SONO_API const char *sono_lm_codec_name(const sono_lm *lm);
 SONO_API void sono_lm_codec_hash(const sono_lm *lm, uint8_t out[16]);
 SONO_API double sono_lm_frame_rate(const sono_lm *lm);
-/* 0 when codec_name / codec_hash (a codec's sono_codec_name and
- * sono_codec_hash) are the codec the LM was trained for; else
- * SONO_E_MODEL_MISMATCH with a detail line naming both codecs. */
+/* 0 when codec_name is the name the LM records and codec_hash the hash it
+ * records (exactly); else SONO_E_MODEL_MISMATCH with a detail line naming
+ * both codecs. To check a codec, use sono_lm_check_codec_hashes. */
 SONO_API int sono_lm_check_codec(const sono_lm *lm, const char *codec_name, const uint8_t codec_hash[16]);
+/* 0 when a codec (its sono_codec_name, sono_codec_codes_hash and
+ * sono_codec_hash) is the one the LM was trained for: the names agree and
+ * the LM records either hash (the codes hash: any codec with the same
+ * encoder and codebooks, e.g. the exports of a train-codec --freeze-encoder
+ * phase; the full hash: LM files made before the codes hash). Else
+ * SONO_E_MODEL_MISMATCH with a detail line naming both codecs. What
+ * generate and train-lm check. */
+SONO_API int sono_lm_check_codec_hashes(const sono_lm *lm, const char *codec_name, const uint8_t codes_hash[16],
+                                        const uint8_t hash[16]);
 
 /* ---- generation ----
  *

@@ -25,7 +25,8 @@ extern "C" {
 /* One tokenized audio file. */
 typedef struct sono_tokens {
     char model_name[SONO_MODEL_NAME_MAX]; /* NUL-terminated, e.g. "encodec_24khz" */
-    uint8_t model_hash[16];   /* content hash of the model weights */
+    uint8_t model_hash[16];   /* the model's codes hash (sono_codec_codes_hash); files
+                                 written before it hold the full hash (sono_codec_hash) */
     int32_t sample_rate;      /* Hz, model rate */
     int32_t channels;         /* model channels */
     int32_t hop;              /* samples per frame; frame rate = sample_rate / hop */

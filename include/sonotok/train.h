@@ -389,7 +389,7 @@ SONO_API void sono_token_shards_close(sono_token_shards *s);
 
 typedef struct {
     const char *codec_name;   /* the codec whose codes these are (recorded in the model; copied) */
-    uint8_t codec_hash[16];
+    uint8_t codec_hash[16];   /* its codes hash (sono_codec_codes_hash), recorded in the model */
     int lags;                 /* P, past frames seen (4) */
     int emb_dim;              /* D, embedding width (32); D, hidden, hidden2: multiples of 16 */
     int hidden, hidden2;      /* H, G (256, 128) */
@@ -401,6 +401,8 @@ typedef struct {
     uint64_t seed;            /* (1) */
     int eval_frames;          /* held-out frames per evaluation (30000) ... */
     int eval_clip_frames;     /* ... from each clip's start, at most this many of one clip (1500) */
+    uint8_t codec_full_hash[16]; /* on resume, also accepted for codec_hash: the codec's sono_codec_hash, which
+                                    checkpoints made before the codes hash record (zeros: none) */
 } sono_coder_train_params;
 
 SONO_API sono_coder_train_params sono_coder_train_default_params(void);
@@ -428,8 +430,9 @@ typedef struct sono_coder_trainer sono_coder_trainer;
 SONO_API sono_coder_trainer *sono_coder_trainer_new(const sono_coder_train_params *p, const sono_code_set *train,
                                                     const sono_code_set *heldout, int *err);
 /* Resume: sizes, schedule and state from the checkpoint; from p: n_threads,
- * steps when > 0, the evaluation sizes, and codec_name (when set, it and
- * codec_hash must be the checkpoint's: SONO_E_MODEL_MISMATCH). */
+ * steps when > 0, the evaluation sizes, and codec_name (when set, it must be
+ * the checkpoint's and codec_hash or codec_full_hash its hash:
+ * SONO_E_MODEL_MISMATCH; the run then records codec_hash). */
 SONO_API sono_coder_trainer *sono_coder_trainer_resume(const char *checkpoint, const sono_coder_train_params *p,
                                                        const sono_code_set *train, const sono_code_set *heldout,
                                                        int *err);

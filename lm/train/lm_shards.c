@@ -227,7 +227,7 @@ static int shards_build(const char *path, const sn_lm_manifest *man, const sono_
     h.codebook_size = (uint32_t)sono_codec_codebook_size(codec);
     h.n_entries = (uint32_t)man->n;
     h.frame_rate = sono_codec_frame_rate(codec);
-    sono_codec_hash(codec, h.codec_hash);
+    sono_codec_codes_hash(codec, h.codec_hash);
     snprintf(h.codec_name, sizeof h.codec_name, "%s", sono_codec_name(codec));
     h.manifest_hash = man->hash;
     sn_lm_shard_entry *ents = calloc((size_t)man->n, sizeof *ents);
@@ -280,14 +280,17 @@ int sn_lm_shards_open(sn_lm_shards **out, const char *path, const sn_lm_manifest
     *out = NULL;
     if (built) *built = 0;
     sn_lm_shards *s = NULL;
-    uint8_t hash[16];
+    uint8_t codes[16], hash[16]; /* shards record the codes hash; those built before it, the full hash */
+    sono_codec_codes_hash(codec, codes);
     sono_codec_hash(codec, hash);
     int rc = sn_lm_shards_map(&s, path);
     const char *why = NULL;
     if (rc == SONO_E_NOT_FOUND) why = "none yet";
     else if (rc) why = "unreadable";
     else if (s->manifest_hash != man->hash || s->n_entries != man->n) why = "the manifest changed";
-    else if (memcmp(s->codec_hash, hash, 16) || strcmp(s->codec_name, sono_codec_name(codec))) why = "another codec";
+    else if ((memcmp(s->codec_hash, codes, 16) && memcmp(s->codec_hash, hash, 16)) ||
+             strcmp(s->codec_name, sono_codec_name(codec)))
+        why = "another codec";
     else if (s->K != K) why = "another codebook count";
     if (!why) {
         *out = s;

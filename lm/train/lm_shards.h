@@ -4,7 +4,8 @@
  * otherwise (as the codec trainer's PCM cache). Byte layout (little-endian):
  *
  *   header (136 bytes): magic "SNLMSHD1", u32 version 1, u32 K,
- *     u32 codebook_size, u32 n_entries, f64 frame_rate, u8 codec_hash[16],
+ *     u32 codebook_size, u32 n_entries, f64 frame_rate, u8 codec_hash[16]
+ *     (the codec's codes hash; shards built before it: its full hash, reused too),
  *     char codec_name[64] (NUL-padded), u64 manifest_hash (XXH64 of the
  *     manifest's bytes), u64 n_codes, u64 table_hash (XXH64 of the entries)
  *   entries [n_entries]: u64 offset (in codes, from the codes' start),

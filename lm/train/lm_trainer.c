@@ -317,7 +317,7 @@ sono_lm_trainer *sono_lm_trainer_new(const sono_lm_train_params *p, int *err) {
                (long long)added);
     }
     snprintf(t->codec.name, sizeof t->codec.name, "%s", sono_codec_name(codec));
-    sono_codec_hash(codec, t->codec.hash);
+    sono_codec_codes_hash(codec, t->codec.hash);
     t->codec.frame_rate = sono_codec_frame_rate(codec);
     sn_lm_config c = sn_lm_config_default();
     c.V_text = sono_tokenizer_n_vocab(t->tok);
@@ -439,9 +439,13 @@ sono_lm_trainer *sono_lm_trainer_resume(const char *checkpoint, const sono_lm_tr
     t->p = q;
     if ((rc = check_params(&t->p))) goto fail;
     if (!(codec = load_codec(q.codec ? q.codec : t->codec.name, q.n_threads, &rc))) goto fail;
-    uint8_t h[16];
-    sono_codec_hash(codec, h);
-    if (memcmp(h, t->codec.hash, 16) || strcmp(sono_codec_name(codec), t->codec.name)) {
+    /* the checkpoint records the codec's codes hash, or (runs begun before
+     * it) its full hash; the run goes on recording the codes hash */
+    uint8_t h[16], full[16];
+    sono_codec_codes_hash(codec, h);
+    sono_codec_hash(codec, full);
+    if ((memcmp(h, t->codec.hash, 16) && memcmp(full, t->codec.hash, 16)) ||
+        strcmp(sono_codec_name(codec), t->codec.name)) {
         char a[33], b[33];
         sn_lm_hash_hex(t->codec.hash, a);
         sn_lm_hash_hex(h, b);
@@ -449,6 +453,7 @@ sono_lm_trainer *sono_lm_trainer_resume(const char *checkpoint, const sono_lm_tr
                      checkpoint, t->codec.name, a, sono_codec_name(codec), b);
         goto fail;
     }
+    memcpy(t->codec.hash, h, 16);
     if ((rc = sn_lm_new(&mc, &t->m))) goto fail;
     if ((rc = sn_adamw_init(&t->opt, t->m->n_params, q.beta1, q.beta2, 1e-8f, q.weight_decay))) goto fail;
     if ((rc = sn_ckpt_take(c, "params", t->m->params, t->m->n_params)) ||
@@ -593,7 +598,7 @@ sono_lm *sono_lm_random(const sono_codec *codec, int n_codebooks, int width, int
     sn_lm_init_params(lm->m, seed);
     snprintf(lm->name, sizeof lm->name, "random-%dx%d", width, n_layer);
     snprintf(lm->codec_name, sizeof lm->codec_name, "%s", sono_codec_name(codec));
-    sono_codec_hash(codec, lm->codec_hash);
+    sono_codec_codes_hash(codec, lm->codec_hash);
     lm->frame_rate = sono_codec_frame_rate(codec);
     if (err) *err = 0;
     return lm;

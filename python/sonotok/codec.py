@@ -83,7 +83,11 @@ class Codec(Owner):
     # ---- metadata ----
 
     name = getter("sono_codec_name", 'The model\'s name ("sonotok-24k", "encodec_24khz").', text)
-    hash = hash16("sono_codec_hash", "Content hash of the weights (16 bytes), recorded in token files.")
+    hash = hash16("sono_codec_hash", "Content hash of the config and every weight (16 bytes); token files, LMs and "
+                  "coder models made before the codes hash record it.")
+    codes_hash = hash16("sono_codec_codes_hash", "Codes hash (16 bytes): of the config, the encoder's weights and the "
+                        "codebooks, not the decoder's; what token files, LMs and coder models record. Equal for the "
+                        "exports of a train-codec --freeze-encoder phase.")
     sample_rate = getter("sono_codec_sample_rate", "Sample rate in Hz.")
     channels = getter("sono_codec_channels", "Audio channels.")
     hop = getter("sono_codec_hop", "Samples per frame.")
@@ -183,7 +187,7 @@ class Codec(Owner):
 
     def check_tokens(self, tokens):
         """Raise ModelMismatchError (or RangeError) unless tokens were made
-        by this codec."""
+        by this codec: their model_hash is its codes_hash or its hash."""
         _lib.call(_lib.lib.sono_codec_check_tokens, self._h, tokens._ptr)
 
     def decode(self, codes):

@@ -61,13 +61,16 @@ class LM(Owner):
     n_heads = getter("sono_lm_n_heads", "Attention heads.")
     n_params = getter("sono_lm_n_params", "Parameters in all.")
     codec_name = getter("sono_lm_codec_name", "Name of the codec it was trained for.", text)
-    codec_hash = hash16("sono_lm_codec_hash", "Content hash of that codec (16 bytes, as Codec.hash).")
+    codec_hash = hash16("sono_lm_codec_hash", "That codec's codes hash (16 bytes, as Codec.codes_hash; LMs made "
+                        "before the codes hash hold Codec.hash).")
     frame_rate = getter("sono_lm_frame_rate", "The codec's frames per second.")
 
     def check_codec(self, codec):
-        """Raise ModelMismatchError unless codec is the one the LM was trained for."""
+        """Raise ModelMismatchError unless codec is the one the LM was trained
+        for: the same name, and codec_hash its codes_hash or its hash."""
+        codes = (ctypes.c_uint8 * 16)(*codec.codes_hash)
         h = (ctypes.c_uint8 * 16)(*codec.hash)
-        _lib.call(_lib.lib.sono_lm_check_codec, self._h, codec.name.encode("utf-8"), h)
+        _lib.call(_lib.lib.sono_lm_check_codec_hashes, self._h, codec.name.encode("utf-8"), codes, h)
 
     def _params(self, task, text, prompt, max_frames, min_frames, temperature, top_k, top_p, cfg, seed, n_outputs,
                 n_threads, f16=None):

@@ -87,7 +87,9 @@ class Tokens:
 
     model_name = _field("model_name", 'Name of the model that made the codes ("sonotok-24k", "encodec_24khz").',
                         lambda v: v.decode("utf-8", "replace"))
-    model_hash = _field("model_hash", "Content hash of that model's weights (16 bytes; ``.hex()`` to print).", bytes)
+    model_hash = _field("model_hash", "That model's codes hash (16 bytes; ``.hex()`` to print): Codec.codes_hash, "
+                        "over its config, encoder and codebooks; token files written before the codes hash hold "
+                        "its full content hash, Codec.hash. Codec.check_tokens accepts either.", bytes)
     sample_rate = _field("sample_rate", "The model's sample rate in Hz.")
     channels = _field("channels", "The model's channel count.")
     hop = _field("hop", "Samples per frame.")
@@ -186,11 +188,29 @@ _coder_models = {}
 _coder_lock = threading.Lock()
 
 
+_codec_hashes = {}
+
+
+def _hashes_of_codec(codec_name):
+    """(codes hash, full hash) of the codec named codec_name as the library
+    resolves the name, loaded once per process; None when it does not load."""
+    if codec_name not in _codec_hashes:
+        from .codec import Codec
+        try:
+            c = Codec(codec_name, 1)
+            _codec_hashes[codec_name] = (c.codes_hash, c.hash)
+        except Exception:
+            _codec_hashes[codec_name] = None
+    return _codec_hashes[codec_name]
+
+
 def _coder_model(codec_name, codec_hash):
     """The coder model beside the codec named codec_name, loaded once per
-    process, when it was made for the weights with codec_hash; else None
-    (as ``sonotok tokenize``: a codec without one uses coders 0-2). A model
-    file that is there but unreadable raises."""
+    process, when it was made for the codec that made tokens of hash
+    codec_hash; else None. The rule of ``sonotok tokenize``: the model
+    records that codec's codes hash or (models made before it) its full
+    hash, either of which the tokens may hold; a codec without one uses
+    coders 0-2. A model file that is there but unreadable raises."""
     key = (codec_name, bytes(codec_hash))
     with _coder_lock:
         if key in _coder_models:
@@ -203,8 +223,12 @@ def _coder_model(codec_name, codec_hash):
             got = (ctypes.c_uint8 * 16)()
             _lib.lib.sono_coder_codec_hash(m.ptr, got)
             name = _lib.lib.sono_coder_codec_name(m.ptr).decode("utf-8", "replace")
-            if bytes(got) != key[1] or name != codec_name:
+            if name != codec_name:
                 m = None
+            elif bytes(got) != key[1]:
+                both = _hashes_of_codec(codec_name)
+                if both is None or key[1] not in both or bytes(got) not in both:
+                    m = None
         _coder_models[key] = m
         return m
 

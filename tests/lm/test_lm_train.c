@@ -210,6 +210,14 @@ static int test_file(void) {
         CHECK(sono_lm_check_codec(lm, "other-codec", id.hash) == SONO_E_MODEL_MISMATCH);
         const char *msg = sono_last_error();
         CHECK_MSG(strstr(msg, "tiny-codec") && strstr(msg, "other-codec") && !strchr(msg, '\n'), "message: %s", msg);
+        /* a codec by its two hashes: the LM may record either (its codes hash,
+         * or the full hash LM files made before the codes hash record) */
+        CHECK(sono_lm_check_codec_hashes(lm, "tiny-codec", id.hash, h) == 0);
+        CHECK(sono_lm_check_codec_hashes(lm, "tiny-codec", h, id.hash) == 0);
+        CHECK(sono_lm_check_codec_hashes(lm, "tiny-codec", h, h) == SONO_E_MODEL_MISMATCH);
+        CHECK(sono_lm_check_codec_hashes(lm, "other-codec", id.hash, id.hash) == SONO_E_MODEL_MISMATCH);
+        msg = sono_last_error();
+        CHECK_MSG(strstr(msg, "tiny-codec") && strstr(msg, "other-codec") && !strchr(msg, '\n'), "message: %s", msg);
         sono_lm_free(lm);
     }
     sono_lm_free(NULL);

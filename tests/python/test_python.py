@@ -129,7 +129,8 @@ class TestAgainstCLI(Scratch):
         tok = self.path("a.tok")
         cli("tokenize", "-t", "1", CLIPS[0], "-o", tok)
         t = sonotok.read_tokens(tok)
-        self.assertEqual((t.model_name, t.model_hash), (c.name, c.hash))
+        self.assertEqual((t.model_name, t.model_hash), (c.name, c.codes_hash))
+        self.assertNotEqual(c.codes_hash, c.hash)
         self.assertEqual((t.sample_rate, t.channels, t.hop, t.n_q, t.codebook_size), (24000, 1, 320, 8, 1024))
         self.assertEqual(t.n_samples, sonotok.load_audio(CLIPS[0], 24000)[0].shape[1])
         self.assertIsNone(t.scales)
@@ -432,13 +433,59 @@ class TestLM(Scratch):
             "--codec", TINY24, "--codebooks", "3", "--export", lm)
         return lm
 
+    def test_lm_with_full_codec_hash(self):
+        """An LM file made before the codes hash records the codec's full hash: it still fits its codec."""
+        c = codec("tiny24")
+        data = read(self.make_lm())
+        self.assertEqual(data.count(c.codes_hash.hex().encode()), 1)
+        old = self.path("old-lm.safetensors")
+        with open(old, "wb") as f:
+            f.write(data.replace(c.codes_hash.hex().encode(), c.hash.hex().encode()))
+        lm = sonotok.LM.load(old)
+        self.assertEqual(lm.codec_hash, c.hash)
+        lm.check_codec(c)
+        cli("generate", "-m", old, "--codec", TINY24, "--task", "continue", "-d", "0.01", "--min-duration", "0.01",
+            "-t", "1", "-o", self.path("old.wav"))
+        with self.assertRaises(sonotok.ModelMismatchError):
+            lm.check_codec(codec(DEFAULT))
+
+    def test_runs_begun_with_full_codec_hash(self):
+        """train-lm and train-coder runs whose checkpoints (and shards) record the codec's full hash, as runs begun
+        before the codes hash do, resume with that codec, reuse the shards and go on with the codes hash."""
+        c = codec("tiny24")
+        manifest = self.path("m.jsonl")
+        tone = self.path("a.wav")
+        sonotok.save_audio(tone, 0.3 * np.sin(np.arange(8000) * 0.2).astype(np.float32), 8000)
+        with open(manifest, "w") as f:
+            f.write('{"path":"%s","category":"music","duration":1,"caption":"a low hum"}\n' % tone)
+        runs = {
+            "train-lm": ["--vocab", "300", "--layers", "1", "--width", "16", "--heads", "2", "--context", "64",
+                         "--batch", "2", "--codebooks", "3"],
+            "train-coder": ["--lags", "1", "--emb", "16", "--hidden", "16", "--hidden2", "16", "--batch", "8"],
+        }
+        for cmd, sizes in runs.items():
+            run = self.path(cmd)
+            base = [cmd, "--manifest", manifest, "-t", "1", "-o", run, "--codec", TINY24, "--steps", "5"]
+            cli(*base, *sizes, "--run-steps", "1")
+            ck, shard = os.path.join(run, "checkpoint.safetensors"), os.path.join(run, "train.shard")
+            for path, a, b in ((ck, c.codes_hash.hex().encode(), c.hash.hex().encode()),
+                               (shard, c.codes_hash, c.hash)):
+                data = read(path)
+                self.assertEqual(data.count(a), 1, path)
+                with open(path, "wb") as f:
+                    f.write(data.replace(a, b))
+            cli(*base, "--run-steps", "1")
+            self.assertTrue(c.hash in read(shard), cmd + ": the shards reused")
+            self.assertIn(c.codes_hash.hex().encode(), read(ck), cmd + ": the run goes on with the codes hash")
+            self.assertNotIn(c.hash.hex().encode(), read(ck), cmd)
+
     def test_generate_equals_cli(self):
         lm = sonotok.LM.load(self.make_lm())
         c = codec("tiny24")
-        self.assertEqual((lm.n_codebooks, lm.codec_name, lm.codec_hash), (3, c.name, c.hash))
+        self.assertEqual((lm.n_codebooks, lm.codec_name, lm.codec_hash), (3, c.name, c.codes_hash))
         self.assertEqual(lm.context, 64)
         lm.check_codec(c)
-        self.assertEqual(pickle.loads(pickle.dumps(lm)).codec_hash, c.hash)
+        self.assertEqual(pickle.loads(pickle.dumps(lm)).codec_hash, c.codes_hash)
         with self.assertRaises(sonotok.ModelMismatchError):
             lm.check_codec(codec(DEFAULT))
         lm_path = lm.path

@@ -585,6 +585,54 @@ static sono_tokens *export_codes(const char *model) {
     return tk;
 }
 
+/* The codes hash across a frozen phase: the exports at the freeze (before,
+ * f16, and before32, f32) and 5 frozen steps later (after) and one a step
+ * before the freeze (step1, another encoder). Tokens made with before decode
+ * with after; step1 refuses them. */
+static void check_codes_hash(const char *before, const char *before32, const char *after, const char *step1) {
+    int err = 0;
+    sono_codec *b = sono_codec_load(before, NULL, &err), *b32 = sono_codec_load(before32, NULL, &err),
+               *a = sono_codec_load(after, NULL, &err), *s1 = sono_codec_load(step1, NULL, &err);
+    CHECK_MSG(b && b32 && a && s1, "loading the exports: %s", sono_last_error());
+    if (b && b32 && a && s1) {
+        uint8_t hb[16], ha[16], cb[16], ca[16], c32[16], cs1[16];
+        sono_codec_hash(b, hb);
+        sono_codec_hash(a, ha);
+        sono_codec_codes_hash(b, cb);
+        sono_codec_codes_hash(a, ca);
+        sono_codec_codes_hash(b32, c32);
+        sono_codec_codes_hash(s1, cs1);
+        CHECK_MSG(memcmp(hb, ha, 16) != 0, "the full hash changes with the decoder");
+        CHECK_MSG(!memcmp(cb, ca, 16), "the codes hash is the same at the freeze and 5 frozen steps later");
+        CHECK_MSG(memcmp(cb, cs1, 16) != 0, "an unfrozen step changes the codes hash");
+        CHECK_MSG(memcmp(cb, c32, 16) != 0, "f16 and f32 exports: other encoder numbers, other codes hashes");
+        CHECK_MSG(memcmp(cb, hb, 16) != 0, "the codes hash is not the full hash");
+        sono_tokens *t = NULL;
+        float x[800];
+        for (int i = 0; i < 800; i++) x[i] = (float)(0.3 * sin(0.05 * i));
+        CHECK(sono_codec_encode(b, x, 800, sono_codec_max_codebooks(b), &t) == 0);
+        if (t) {
+            CHECK_MSG(!memcmp(t->model_hash, cb, 16), "tokens record the codes hash");
+            CHECK_MSG(sono_codec_check_tokens(a, t) == 0, "tokens at the freeze fit the later export: %s",
+                      sono_last_error());
+            float *pcm = NULL;
+            int64_t n = 0;
+            CHECK_MSG(sono_codec_decode(a, t, &pcm, &n) == 0 && n > 0, "and decode with it: %s", sono_last_error());
+            free(pcm);
+            CHECK_MSG(sono_codec_check_tokens(s1, t) == SONO_E_MODEL_MISMATCH, "another encoder refuses them");
+            memcpy(t->model_hash, hb, 16); /* a file written before the codes hash */
+            CHECK_MSG(sono_codec_check_tokens(b, t) == 0, "a token file with the full hash still fits its codec");
+            CHECK_MSG(sono_codec_check_tokens(a, t) == SONO_E_MODEL_MISMATCH,
+                      "a full hash names one export only");
+        }
+        sono_tokens_free(t);
+    }
+    sono_codec_free(b);
+    sono_codec_free(b32);
+    sono_codec_free(a);
+    sono_codec_free(s1);
+}
+
 /* After the freeze at step 2, the encoder's part of the parameters, of the
  * AdamW moments, and the codebooks stay the freeze checkpoint's bit for bit,
  * across a resume without the flag; the decoder and discriminator train. */
@@ -607,14 +655,19 @@ static void test_freeze(int vocos, int threads) {
     t = sn_trainer_new(&cfg, &p, &err);
     CHECK_MSG(t != NULL, "sn_trainer_new: %s", sono_last_error());
     if (!t) return;
-    for (int i = 0; i < 2; i++) CHECK(sn_trainer_step(t) == 0);
-    char ck[512], ck2[512], before[512], after[512];
+    char ck[512], ck2[512], before[512], after[512], before32[512], step1[512];
+    snprintf(step1, sizeof step1, "%s/step1.safetensors", g_dir);
+    snprintf(before32, sizeof before32, "%s/before32.safetensors", g_dir);
+    CHECK(sn_trainer_step(t) == 0);
+    CHECK(sn_trainer_export_model(t, step1, 1) == 0);
+    CHECK(sn_trainer_step(t) == 0);
     snprintf(ck, sizeof ck, "%s/freeze.safetensors", g_dir);
     snprintf(ck2, sizeof ck2, "%s/frozen.safetensors", g_dir);
     snprintf(before, sizeof before, "%s/before.safetensors", g_dir);
     snprintf(after, sizeof after, "%s/after.safetensors", g_dir);
     CHECK(sn_trainer_save_checkpoint(t, ck) == 0);
     CHECK(sn_trainer_export_model(t, before, 1) == 0);
+    CHECK(sn_trainer_export_model(t, before32, 0) == 0);
     CHECK(sn_trainer_get_params(t)->freeze_encoder == 0 && sn_trainer_get_params(t)->frozen_at == -1);
     sn_trainer_free(t);
     fz = keep_phase(p);
@@ -693,13 +746,14 @@ static void test_freeze(int vocos, int threads) {
         }
         sono_tokens_free(ta);
         sono_tokens_free(tb);
+        check_codes_hash(before, before32, after, step1);
     }
     free(w0);
     free(cb0);
     free(d0);
     printf("  frozen encoder (%s decoder, %d thread(s)): encoder, its moments and codebooks unchanged over 5 steps "
-           "and a resume without the flag, decoder and discriminator trained, exports code a clip alike; refused on a "
-           "new run\n", vocos ? "Vocos" : "SEANet", threads);
+           "and a resume without the flag, decoder and discriminator trained, exports code a clip alike and share the "
+           "codes hash; refused on a new run\n", vocos ? "Vocos" : "SEANet", threads);
 }
 
 int main(void) {
