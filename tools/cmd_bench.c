@@ -257,8 +257,8 @@ static int bench_train(const cli_common *c, long steps, int json, const char *co
                    1000 * secs / (double)steps,
                    audio / secs, peak_rss_mib(), freeze ? ", \"encoder_frozen\": true" : "", (double)P->w_spec);
         else
-            printf("train       %.0f Hz, %.0f filters, %s%.0f x %.0f codes%s%s; batch %d x %.2f s, %d threads: %.1f ms/step, "
-                   "%.2f audio s/s (%ld steps), peak RSS %.1f MiB\n", arch[0], arch[1],
+            printf("train       %.0f Hz, %.0f filters, %s%.0f x %.0f codes%s%s; batch %d x %.2f s, %d threads: "
+                   "%.1f ms/step, %.2f audio s/s (%ld steps), peak RSS %.1f MiB\n", arch[0], arch[1],
                    vocos ? "vocos decoder, " : "", arch[2], arch[3], freeze ? ", encoder frozen" : "",
                    P->w_spec > 0 ? ", log-spectrum loss" : "", P->batch,
                    sono_codec_trainer_audio_per_step(t) / P->batch, P->n_threads,
@@ -633,7 +633,8 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
         case OPT_TRAIN: train = 1; break;
         case OPT_FREEZE: freeze = 1; break;
         case OPT_SPEC_LOSS:
-            if (cli_parse_double(arg, 0, 1e6, &w_spec)) rc = cli_usage_error(cmd, "--spec-loss wants a weight >= 0, not '%s'", arg);
+            if (cli_parse_double(arg, 0, 1e6, &w_spec))
+                rc = cli_usage_error(cmd, "--spec-loss wants a weight >= 0, not '%s'", arg);
             break;
         case OPT_CONFIG: config_file = arg; break;
         case OPT_TOKENIZER: tok_file = arg; break;

@@ -1100,7 +1100,8 @@ trainer *sn_trainer_resume(const char *path, const trainer_params *p, int *err) 
         }
         if (p->w_spec >= 0 && (p->w_spec != t->p.w_spec || (p->w_spec > 0 && (p->spec_log2_min != t->p.spec_log2_min ||
                                p->spec_log2_max != t->p.spec_log2_max || p->spec_top_hz != t->p.spec_top_hz)))) {
-            sn_log(SONO_LOG_INFO, "log-spectrum loss %g, n_fft 2^%d..2^%d, up to %g Hz (checkpoint: %g, 2^%d..2^%d, %g Hz)",
+            sn_log(SONO_LOG_INFO,
+                   "log-spectrum loss %g, n_fft 2^%d..2^%d, up to %g Hz (checkpoint: %g, 2^%d..2^%d, %g Hz)",
                    (double)p->w_spec, p->spec_log2_min, p->spec_log2_max, (double)p->spec_top_hz,
                    (double)t->p.w_spec, t->p.spec_log2_min, t->p.spec_log2_max, (double)t->p.spec_top_hz);
             t->p.w_spec = p->w_spec;

@@ -81,8 +81,8 @@ static void test_fd(void) {
         rel[k] = fabs((l2[0] - l2[1]) - gv) / fabs(gv);
         printf("  directional, step %g: difference %.7g  <dy, dv> %.7g  rel %.3g\n", h, l2[0] - l2[1], gv, rel[k]);
     }
-    CHECK_MSG(rel[2] <= 1e-2 && rel[2] < rel[1] && rel[1] < rel[0], "directional derivative: rel %.3g, %.3g, %.3g", rel[0], rel[1],
-              rel[2]);
+    CHECK_MSG(rel[2] <= 1e-2 && rel[2] < rel[1] && rel[1] < rel[0], "directional derivative: rel %.3g, %.3g, %.3g",
+              rel[0], rel[1], rel[2]);
     /* equal signals: zero loss, zero gradient */
     float *dz = calloc(n, sizeof *dz);
     int zero = sn_spec_loss_compute(s, y, y, 1.0f, dz, scratch) == 0;
