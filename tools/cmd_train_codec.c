@@ -20,6 +20,7 @@ enum {
     OPT_NO_DROPOUT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
     OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_EVAL_ONLY, OPT_CLIP,
     OPT_BW_MIX, OPT_DISC_FILTERS, OPT_DISC_RESET, OPT_MPD_FILTERS, OPT_DECODER, OPT_FREEZE, OPT_SPEC_LOSS,
+    OPT_SPEC_FFT, OPT_SPEC_TOP,
 };
 
 static const cli_opt train_opts[] = {
@@ -49,6 +50,8 @@ static const cli_opt train_opts[] = {
     {OPT_WEIGHTS, "loss-weights", "L1,MEL,COMMIT,ADV,FEAT", "loss weights (0.1,1,0.25,1,2; also on resume)"},
     {OPT_SPEC_LOSS, "spec-loss", "W", "weight of a log-spectrum loss at n_fft 2048 up to 4 kHz: speech harmonics "
      "(0: off, the default; also on resume)"},
+    {OPT_SPEC_FFT, "spec-fft", "N[,N2]", "with --spec-loss: its STFT sizes, N..N2 in powers of two (2048)"},
+    {OPT_SPEC_TOP, "spec-top", "HZ", "with --spec-loss: its highest frequency (4000)"},
     {OPT_MEL_BANDS, "mel-bands", "N", "mel loss bands per STFT size (64; 0: n_fft*5/32 per size; also on resume)"},
     {OPT_MIX, "mix", "S,M,E", "sampling weights of speech, music, effects (0.5,0.35,0.15; also on resume)"},
     {OPT_ADV_START, "adv-start", "STEP", "start the discriminator at this step (-1: never; default 20000)"},
@@ -83,7 +86,8 @@ const cli_cmd cmd_train_codec = {
         "--mpd-filters N HiFi-GAN's multi-period discriminator's as well. --spec-loss W\n"
         "adds W x the mean L1 between ln max(|STFT|, 1e-4) of the crop and of its\n"
         "reconstruction (n_fft 2048, hop 512, bins up to 4 kHz), which sees the speech\n"
-        "harmonics' peaks and valleys that the mel bands smooth away. --loss-weights,\n"
+        "harmonics' peaks and valleys that the mel bands smooth away (--spec-fft 2048,4096\n"
+        "adds n_fft 4096, --spec-top another top frequency). --loss-weights,\n"
         "--spec-loss, --mel-bands, --mix, --bandwidth-mix and --disc-filters also apply when resuming\n"
         "(a new phase of a run; the start line shows the settings in force); --disc-reset\n"
         "replaces a trained discriminator with a new one. Codebooks start from k-means++\n"
@@ -220,7 +224,7 @@ typedef struct {
     const char *config_file, *decoder;
     long eval_clips;
     int f16, model_flags, adv_given, eval_only, weights_given, mels_given, mix_given, bw_mix_given, dfilt_given,
-        mpd_given, freeze, spec_given;
+        mpd_given, freeze, spec_given, spec_set_given;
 } codec_args;
 
 /* One of train-codec's own options (cli_train_parse's callback): -1 to go
@@ -283,6 +287,23 @@ static int codec_opt(void *ctx, const cli_cmd *cmd, int key, const char *arg) {
         a->weights_given = 1;
         break;
     case OPT_SPEC_LOSS: DBL_OPT(0, 1e6) a->tp.w_spec = (float)dv; a->spec_given = 1; break;
+    case OPT_SPEC_FFT: {
+        int lg[2] = {0, 0};
+        int bad = parse_list(arg, list, 2, &nl) != 0;
+        for (int i = 0; !bad && i < nl; i++) {
+            while (lg[i] < 17 && (double)(1 << lg[i]) < list[i]) lg[i]++;
+            bad = lg[i] < 6 || lg[i] > 16 || (double)(1 << lg[i]) != list[i];
+        }
+        if (bad || (nl == 2 && lg[1] < lg[0])) {
+            rc = cli_usage_error(cmd, "--spec-fft wants one or two powers of two from 64 to 65536, the smaller first");
+            break;
+        }
+        a->tp.spec_log2_min = lg[0];
+        a->tp.spec_log2_max = nl == 2 ? lg[1] : lg[0];
+        a->spec_set_given = 1;
+        break;
+    }
+    case OPT_SPEC_TOP: DBL_OPT(1, 1e6) a->tp.spec_top_hz = (float)dv; a->spec_set_given = 1; break;
     case OPT_MEL_BANDS: INT_OPT(0, 1024) a->tp.n_mels = (int)lv; a->mels_given = 1; break;
     case OPT_MIX:
         if (parse_list(arg, list, 3, &nl) || nl != 3 || list[0] < 0 || list[1] < 0 || list[2] < 0 ||
@@ -349,6 +370,8 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     if (a.eval_only && !a.tp.heldout) return cli_usage_error(cmd, "--eval-only needs --heldout");
     if (a.eval_only && !resume) return cli_usage_error(cmd, "--eval-only needs a checkpoint in %s", out_dir);
     if (a.tp.disc_reset && !resume) return cli_usage_error(cmd, "--disc-reset needs a checkpoint in %s", out_dir);
+    if (a.spec_set_given && !(a.spec_given && a.tp.w_spec > 0))
+        return cli_usage_error(cmd, "--spec-fft and --spec-top go with --spec-loss W (W > 0)");
     if (a.freeze && !resume)
         return cli_usage_error(cmd, "--freeze-encoder needs a checkpoint in %s (a new run has no trained encoder to freeze)",
                                out_dir);

@@ -497,6 +497,16 @@ train() {
         [ "$(head -n 1 run/train.csv | cut -d, -f23,27)" = "cpu_hours,spec" ]
     run 0 "resume keeps --spec-loss" $T --run-steps 1
     expect "kept: start line" err_has "+ 0.5 log-spectrum"
+    run 0 "resume: --spec-fft 1024,2048 --spec-top 3000" $T --run-steps 1 --spec-loss 0.5 --spec-fft 1024,2048 --spec-top 3000
+    expect "its sizes and top: start line" err_has "+ 0.5 log-spectrum (STFT 1024..2048, up to 3000 Hz)"
+    cp run/checkpoint.safetensors spec-before.safetensors
+    run 1 "--spec-fft without --spec-loss" $T --run-steps 1 --spec-fft 4096
+    expect "--spec-fft alone: named" err_has "go with --spec-loss W"
+    run 1 "--spec-fft not a power of two" $T --run-steps 1 --spec-loss 1 --spec-fft 2000
+    run 1 "--spec-fft larger first" $T --run-steps 1 --spec-loss 1 --spec-fft 2048,1024
+    run 2 "--spec-fft longer than the crop" $T --run-steps 1 --spec-loss 1 --spec-fft 4096
+    expect "longer than the crop: named" err_has "n_fft 4096 is longer than the crop (2400 samples)"
+    expect "refused --spec-* runs leave the checkpoint as it was" cmp -s spec-before.safetensors run/checkpoint.safetensors
     run 0 "resume: --spec-loss 0 switches it off" $T --run-steps 1 --spec-loss 0
     expect "off: start line without it" not_err_has "log-spectrum"
     expect "off: its CSV column is 0" [ "$(tail -n 1 run/train.csv | awk -F, '{ print $27 + 0 }')" = 0 ]
