@@ -80,9 +80,10 @@ def signals(rng):
 
 
 def main():
+    here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train", "data"))
-    args = ap.parse_args()
+    ap.add_argument("--out", default=os.path.join(here, "..", "train", "data"), help="folder for spec_loss.safetensors")
+    out_dir = ap.parse_args().out
     rng = np.random.default_rng(20261208)
     out = {"x": [], "y": [], "loss_a": [], "grad_a": [], "loss_b": [], "grad_b": []}
     for k in range(2):
@@ -102,7 +103,7 @@ def main():
             print(f"pair {k} setting {name}: loss {L.item():.9g}, |grad|max {yt.grad.abs().max().item():.3g}")
     t = {k: (np.array(v, dtype=np.float32) if k.startswith("loss") else np.stack(v)) for k, v in out.items()}
     t["config"] = np.array([SR, N, *SET_A, *SET_B[1:]], dtype=np.float32)
-    path = os.path.join(args.out, "spec_loss.safetensors")
+    path = os.path.join(out_dir, "spec_loss.safetensors")
     R.save_safetensors(path, t, {"torch": torch.__version__})
     print("wrote", path, os.path.getsize(path), "bytes")
 
