@@ -20,7 +20,7 @@
 #include "train_cli.h"
 
 enum { OPT_JSON = CLI_OPT_LONG, OPT_TRAIN, OPT_STEPS, OPT_CONFIG, OPT_TOKENIZER, OPT_TEXT, OPT_GENERATE, OPT_LM_CONFIG,
-       OPT_CODEC, OPT_F16, OPT_CODER, OPT_CODER_MODEL, OPT_TOKENS, OPT_FREEZE };
+       OPT_CODEC, OPT_F16, OPT_CODER, OPT_CODER_MODEL, OPT_TOKENS, OPT_FREEZE, OPT_SPEC_LOSS };
 
 static const cli_opt bench_opts[] = {
     CLI_COMMON_OPTS,
@@ -32,6 +32,7 @@ static const cli_opt bench_opts[] = {
     {OPT_STEPS, "steps", "N", "with --train: timed steps (default 20, after 2 untimed)"},
     {OPT_CONFIG, "config", "FILE", "with --train: the codec config to train (JSON, as train-codec --config)"},
     {OPT_FREEZE, "freeze-encoder", NULL, "with --train: time the steps of train-codec --freeze-encoder (decoder only)"},
+    {OPT_SPEC_LOSS, "spec-loss", "W", "with --train: with train-codec --spec-loss W (the log-spectrum loss)"},
     {OPT_TOKENIZER, "tokenizer", "FILE", "time a text tokenizer's encode and decode instead (MB/s)"},
     {OPT_TEXT, "text", "FILE", "with --tokenizer: the text (default: 16 MB of made-up captions)"},
     {OPT_GENERATE, "generate", NULL, "time LM generation instead: -m names the LM, or --lm-config a random one"},
@@ -63,7 +64,8 @@ const cli_cmd cmd_bench = {
         "threads; the same work tests/ref/train_step_ref.py times for PyTorch.\n"
         "--config FILE trains that codec config instead of the default model;\n"
         "--freeze-encoder times frozen steps (a checkpoint after the untimed steps,\n"
-        "resumed as train-codec --freeze-encoder resumes it).\n"
+        "resumed as train-codec --freeze-encoder resumes it); --spec-loss W adds\n"
+        "train-codec's log-spectrum loss.\n"
         "\n"
         "--tokenizer FILE: encodes a text (--text FILE, else 16 MB of made-up\n"
         "captions) with that BPE tokenizer on one thread, best of 3, and decodes it;\n"
@@ -171,7 +173,7 @@ static void fmt_gflops(char *out, size_t n, double flop, double secs) {
 
 /* --train: steps of the training loop on the default architecture. The
  * test signal goes to a WAV in a temporary folder with a one-line manifest. */
-static int bench_train(const cli_common *c, long steps, int json, const char *config_file, int freeze) {
+static int bench_train(const cli_common *c, long steps, int json, const char *config_file, int freeze, double w_spec) {
     char dir[] = "/tmp/sonotok-bench-train-XXXXXX", wav[64], man[64], ckpt[64];
     if (!mkdtemp(dir)) return cli_fail_errno("/tmp", errno);
     snprintf(wav, sizeof wav, "%s/signal.wav", dir);
@@ -212,6 +214,7 @@ static int bench_train(const cli_common *c, long steps, int json, const char *co
         tp.n_threads = c->n_threads;
         tp.quantizer_dropout = 0;
         tp.adv_start = -1;
+        tp.w_spec = (float)w_spec;
         if (tp.n_threads > tp.batch) tp.n_threads = tp.batch;
         if (tp.batch % tp.n_threads) { /* the batch is split evenly: the largest thread count that divides it */
             int nt = tp.n_threads;
@@ -249,14 +252,15 @@ static int bench_train(const cli_common *c, long steps, int json, const char *co
         const sono_codec_train_params *P = sono_codec_trainer_params(t);
         if (json)
             printf("{\"mode\": \"train\", \"threads\": %d, \"batch\": %d, \"crop_s\": %.3f, \"steps\": %ld, "
-                   "\"ms_per_step\": %.1f, \"audio_s_per_s\": %.3f, \"peak_rss_mib\": %.1f%s}\n",
+                   "\"ms_per_step\": %.1f, \"audio_s_per_s\": %.3f, \"peak_rss_mib\": %.1f%s, \"spec_loss\": %g}\n",
                    P->n_threads, P->batch, sono_codec_trainer_audio_per_step(t) / P->batch, steps,
                    1000 * secs / (double)steps,
-                   audio / secs, peak_rss_mib(), freeze ? ", \"encoder_frozen\": true" : "");
+                   audio / secs, peak_rss_mib(), freeze ? ", \"encoder_frozen\": true" : "", (double)P->w_spec);
         else
-            printf("train       %.0f Hz, %.0f filters, %s%.0f x %.0f codes%s; batch %d x %.2f s, %d threads: %.1f ms/step, "
-                   "%.2f audio s/s (%ld steps), peak RSS %.1f MiB\n", arch[0], arch[1],
-                   vocos ? "vocos decoder, " : "", arch[2], arch[3], freeze ? ", encoder frozen" : "", P->batch,
+            printf("train       %.0f Hz, %.0f filters, %s%.0f x %.0f codes%s%s; batch %d x %.2f s, %d threads: "
+                   "%.1f ms/step, %.2f audio s/s (%ld steps), peak RSS %.1f MiB\n", arch[0], arch[1],
+                   vocos ? "vocos decoder, " : "", arch[2], arch[3], freeze ? ", encoder frozen" : "",
+                   P->w_spec > 0 ? ", log-spectrum loss" : "", P->batch,
                    sono_codec_trainer_audio_per_step(t) / P->batch, P->n_threads,
                    1000 * secs / (double)steps, audio / secs, steps, peak_rss_mib());
         if (fflush(stdout) != 0) rc = cli_fail_errno("<stdout>", errno);
@@ -604,6 +608,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     const char *model = "default";
     double seconds = 10, kbps_opt = 0;
     int json = 0, train = 0, gen = 0, f16 = 0, coder = 0, freeze = 0;
+    double w_spec = 0;
     long steps = 20;
     const char *config_file = NULL, *tok_file = NULL, *text_file = NULL, *lm_config = NULL, *codec_arg = NULL;
     const char *coder_file = NULL, *tokens_file = NULL;
@@ -627,6 +632,10 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
         case OPT_JSON: json = 1; break;
         case OPT_TRAIN: train = 1; break;
         case OPT_FREEZE: freeze = 1; break;
+        case OPT_SPEC_LOSS:
+            if (cli_parse_double(arg, 0, 1e6, &w_spec))
+                rc = cli_usage_error(cmd, "--spec-loss wants a weight >= 0, not '%s'", arg);
+            break;
         case OPT_CONFIG: config_file = arg; break;
         case OPT_TOKENIZER: tok_file = arg; break;
         case OPT_TEXT: text_file = arg; break;
@@ -647,7 +656,8 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     cli_parse_free(&p);
     if (rc >= 0) return rc;
     if (first < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[first]);
-    if ((config_file || freeze) && !train) return cli_usage_error(cmd, "--config and --freeze-encoder go with --train");
+    if ((config_file || freeze || w_spec > 0) && !train)
+        return cli_usage_error(cmd, "--config, --freeze-encoder and --spec-loss go with --train");
     if (text_file && !tok_file) return cli_usage_error(cmd, "--text goes with --tokenizer");
     if (tok_file && train) return cli_usage_error(cmd, "--tokenizer and --train are two benchmarks: one at a time");
     if (gen && (train || tok_file)) return cli_usage_error(cmd, "--generate is a benchmark of its own: one at a time");
@@ -667,7 +677,7 @@ static int run_bench(const cli_cmd *cmd, int argc, char **argv) {
     }
     if (gen) return bench_generate(&c, model, codec_arg, lm_config, kbps_opt, seconds, f16, json);
     if (tok_file) return bench_tokenizer(tok_file, text_file, json);
-    if (train) return bench_train(&c, steps, json, config_file, freeze);
+    if (train) return bench_train(&c, steps, json, config_file, freeze, w_spec);
 
     /* the sgemm yardstick runs last: OpenBLAS's worker threads keep spinning
      * for a while after a call and would steal the codec's second core */

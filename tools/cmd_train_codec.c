@@ -19,7 +19,8 @@ enum {
     OPT_SEED, OPT_EVAL_CLIPS, OPT_ADV_START, OPT_MEL_BANDS,
     OPT_NO_DROPOUT, OPT_F32, OPT_RATE, OPT_CHANNELS, OPT_FILTERS, OPT_RATIOS, OPT_LSTM,
     OPT_DIMENSION, OPT_NQ, OPT_CBSIZE, OPT_BANDWIDTHS, OPT_CAUSAL, OPT_MIX, OPT_WARMUP, OPT_WEIGHTS, OPT_EVAL_ONLY, OPT_CLIP,
-    OPT_BW_MIX, OPT_DISC_FILTERS, OPT_DISC_RESET, OPT_MPD_FILTERS, OPT_DECODER, OPT_FREEZE,
+    OPT_BW_MIX, OPT_DISC_FILTERS, OPT_DISC_RESET, OPT_MPD_FILTERS, OPT_DECODER, OPT_FREEZE, OPT_SPEC_LOSS,
+    OPT_SPEC_FFT, OPT_SPEC_TOP,
 };
 
 static const cli_opt train_opts[] = {
@@ -47,6 +48,10 @@ static const cli_opt train_opts[] = {
     {OPT_WARMUP, "warmup", "N", "warmup steps (500)"},
     {OPT_CLIP, "clip", "NORM", "clip the global gradient norm (0: no clipping, the default)"},
     {OPT_WEIGHTS, "loss-weights", "L1,MEL,COMMIT,ADV,FEAT", "loss weights (0.1,1,0.25,1,2; also on resume)"},
+    {OPT_SPEC_LOSS, "spec-loss", "W", "weight of a log-spectrum loss at n_fft 2048 up to 4 kHz: speech harmonics "
+     "(0: off, the default; also on resume)"},
+    {OPT_SPEC_FFT, "spec-fft", "N[,N2]", "with --spec-loss: its STFT sizes, N..N2 in powers of two (2048)"},
+    {OPT_SPEC_TOP, "spec-top", "HZ", "with --spec-loss: its highest frequency (4000)"},
     {OPT_MEL_BANDS, "mel-bands", "N", "mel loss bands per STFT size (64; 0: n_fft*5/32 per size; also on resume)"},
     {OPT_MIX, "mix", "S,M,E", "sampling weights of speech, music, effects (0.5,0.35,0.15; also on resume)"},
     {OPT_ADV_START, "adv-start", "STEP", "start the discriminator at this step (-1: never; default 20000)"},
@@ -78,8 +83,12 @@ const cli_cmd cmd_train_codec = {
         "bandwidth (quantizer dropout), and minimises 0.1 L1 + multi-scale mel (STFT\n"
         "32..2048, --mel-bands) + 0.25 commitment, plus from --adv-start an MS-STFT\n"
         "discriminator's hinge and feature-matching losses (--disc-filters 8), and with\n"
-        "--mpd-filters N HiFi-GAN's multi-period discriminator's as well. --loss-weights,\n"
-        "--mel-bands, --mix, --bandwidth-mix and --disc-filters also apply when resuming\n"
+        "--mpd-filters N HiFi-GAN's multi-period discriminator's as well. --spec-loss W\n"
+        "adds W x the mean L1 between ln max(|STFT|, 1e-4) of the crop and of its\n"
+        "reconstruction (n_fft 2048, hop 512, bins up to 4 kHz), which sees the speech\n"
+        "harmonics' peaks and valleys that the mel bands smooth away (--spec-fft 2048,4096\n"
+        "adds n_fft 4096, --spec-top another top frequency). --loss-weights,\n"
+        "--spec-loss, --mel-bands, --mix, --bandwidth-mix and --disc-filters also apply when resuming\n"
         "(a new phase of a run; the start line shows the settings in force); --disc-reset\n"
         "replaces a trained discriminator with a new one. Codebooks start from k-means++\n"
         "and follow EMAs with dead-code restarts. AdamW (betas 0.5, 0.9), no grad clip,\n"
@@ -151,7 +160,7 @@ typedef struct {
     FILE *csv, *ecsv;
     int n_q, eval_clips, f16;
     long log_every;
-    double acc[10], win_s;
+    double acc[11], win_s;
     int64_t win_n;
 } codec_loop;
 
@@ -175,18 +184,19 @@ static int codec_step(void *ctx, int64_t *step) {
     if (e) return e;
     const sono_codec_train_stats *s = sono_codec_trainer_last_stats(x->t);
     *step = s->step;
-    double v[10] = {s->l1, s->mel, s->commit, s->adv, s->feat, s->disc, s->grad_norm, s->mpd_adv, s->mpd_feat,
-                    s->mpd_disc};
+    double v[11] = {s->l1, s->mel, s->commit, s->adv, s->feat, s->disc, s->grad_norm, s->mpd_adv, s->mpd_feat,
+                    s->mpd_disc, s->spec};
     double *acc = x->acc;
-    for (int i = 0; i < 10; i++) acc[i] += v[i];
+    for (int i = 0; i < 11; i++) acc[i] += v[i];
     x->win_s += s->seconds;
     x->win_n++;
     if (s->step % x->log_every) return 0;
-    for (int i = 0; i < 10; i++) acc[i] /= (double)x->win_n;
+    for (int i = 0; i < 11; i++) acc[i] /= (double)x->win_n;
     double sps = x->win_n / x->win_s, xrt = sps * sono_codec_trainer_audio_per_step(x->t);
     if (x->com->verbosity > 0) {
         fprintf(stderr, "step %lld  l1 %.4f  mel %.4f  commit %.4f%s", (long long)s->step, acc[0], acc[1], acc[2],
                 P->freeze_encoder ? " (frozen: not in the loss)" : "");
+        if (P->w_spec > 0) fprintf(stderr, "  spec %.4f", acc[10]);
         if (P->adv_start >= 0 && s->step > P->adv_start)
             fprintf(stderr, "  adv %.3f  feat %.3f  disc %.3f", acc[3], acc[4], acc[5]);
         if (P->mpd_filters > 0 && P->adv_start >= 0 && s->step > P->adv_start)
@@ -198,8 +208,8 @@ static int codec_step(void *ctx, int64_t *step) {
     fprintf(x->csv, "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.5f,%.4e,%d,%d", (long long)s->step, acc[0], acc[1], acc[2],
             acc[3], acc[4], acc[5], acc[6], s->lr, s->n_active_min, s->n_active_max);
     for (int q = 0; q < SONO_TRAIN_MAX_Q_LOG; q++) fprintf(x->csv, ",%.2f", q < x->n_q ? s->ppl[q] : 0.0);
-    fprintf(x->csv, ",%d,%.4f,%.3f,%.4f,%.6f,%.6f,%.6f\n", s->replaced, sps, xrt, s->cpu_hours_total, acc[7], acc[8],
-            acc[9]);
+    fprintf(x->csv, ",%d,%.4f,%.3f,%.4f,%.6f,%.6f,%.6f,%.6f\n", s->replaced, sps, xrt, s->cpu_hours_total, acc[7],
+            acc[8], acc[9], acc[10]);
     fflush(x->csv);
     memset(x->acc, 0, sizeof x->acc);
     x->win_s = 0;
@@ -214,7 +224,7 @@ typedef struct {
     const char *config_file, *decoder;
     long eval_clips;
     int f16, model_flags, adv_given, eval_only, weights_given, mels_given, mix_given, bw_mix_given, dfilt_given,
-        mpd_given, freeze;
+        mpd_given, freeze, spec_given, spec_set_given;
 } codec_args;
 
 /* One of train-codec's own options (cli_train_parse's callback): -1 to go
@@ -276,6 +286,24 @@ static int codec_opt(void *ctx, const cli_cmd *cmd, int key, const char *arg) {
         a->tp.w_adv = (float)list[3]; a->tp.w_feat = (float)list[4];
         a->weights_given = 1;
         break;
+    case OPT_SPEC_LOSS: DBL_OPT(0, 1e6) a->tp.w_spec = (float)dv; a->spec_given = 1; break;
+    case OPT_SPEC_FFT: {
+        int lg[2] = {0, 0};
+        int bad = parse_list(arg, list, 2, &nl) != 0;
+        for (int i = 0; !bad && i < nl; i++) {
+            while (lg[i] < 17 && (double)(1 << lg[i]) < list[i]) lg[i]++;
+            bad = lg[i] < 6 || lg[i] > 16 || (double)(1 << lg[i]) != list[i];
+        }
+        if (bad || (nl == 2 && lg[1] < lg[0])) {
+            rc = cli_usage_error(cmd, "--spec-fft wants one or two powers of two from 64 to 65536, the smaller first");
+            break;
+        }
+        a->tp.spec_log2_min = lg[0];
+        a->tp.spec_log2_max = nl == 2 ? lg[1] : lg[0];
+        a->spec_set_given = 1;
+        break;
+    }
+    case OPT_SPEC_TOP: DBL_OPT(1, 1e6) a->tp.spec_top_hz = (float)dv; a->spec_set_given = 1; break;
     case OPT_MEL_BANDS: INT_OPT(0, 1024) a->tp.n_mels = (int)lv; a->mels_given = 1; break;
     case OPT_MIX:
         if (parse_list(arg, list, 3, &nl) || nl != 3 || list[0] < 0 || list[1] < 0 || list[2] < 0 ||
@@ -342,6 +370,8 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     if (a.eval_only && !a.tp.heldout) return cli_usage_error(cmd, "--eval-only needs --heldout");
     if (a.eval_only && !resume) return cli_usage_error(cmd, "--eval-only needs a checkpoint in %s", out_dir);
     if (a.tp.disc_reset && !resume) return cli_usage_error(cmd, "--disc-reset needs a checkpoint in %s", out_dir);
+    if (a.spec_set_given && !(a.spec_given && a.tp.w_spec > 0))
+        return cli_usage_error(cmd, "--spec-fft and --spec-top go with --spec-loss W (W > 0)");
     if (a.freeze && !resume)
         return cli_usage_error(cmd, "--freeze-encoder needs a checkpoint in %s (a new run has no trained encoder to freeze)",
                                out_dir);
@@ -352,6 +382,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
         if (!a.adv_given) a.tp.adv_start = -2;
         if (!a.weights_given) a.tp.w_l1 = -1;
         if (!a.mels_given) a.tp.n_mels = -1;
+        if (!a.spec_given) a.tp.w_spec = -1;
         if (!a.mix_given) a.tp.mix[0] = -1;
         if (!a.bw_mix_given) a.tp.n_bw_mix = -1;
         if (!a.dfilt_given) a.tp.disc_filters = 0;
@@ -402,9 +433,13 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
     char commit[96];
     if (P->freeze_encoder) snprintf(commit, sizeof commit, "(no commitment: frozen)");
     else snprintf(commit, sizeof commit, "+ %g commitment", (double)P->w_commit);
-    cli_note(com, 1, "losses: %g L1 + %g mel (STFT %d..%d, %s) %s; discriminator %s (%g adv + %g feat); "
+    char spec[96] = "";
+    if (P->w_spec > 0)
+        snprintf(spec, sizeof spec, " + %g log-spectrum (STFT %d..%d, up to %g Hz)", (double)P->w_spec,
+                 1 << P->spec_log2_min, 1 << P->spec_log2_max, (double)P->spec_top_hz);
+    cli_note(com, 1, "losses: %g L1 + %g mel (STFT %d..%d, %s)%s %s; discriminator %s (%g adv + %g feat); "
              "mix %g,%g,%g; bandwidth mix %s", (double)P->w_l1, (double)P->w_mel, 1 << P->mel_log2_min,
-             1 << P->mel_log2_max, bands, commit, adv, (double)P->w_adv, (double)P->w_feat, P->mix[0],
+             1 << P->mel_log2_max, bands, spec, commit, adv, (double)P->w_adv, (double)P->w_feat, P->mix[0],
              P->mix[1], P->mix[2], bw);
     if (P->freeze_encoder)
         cli_note(com, 1, "encoder and codebooks frozen since step %lld%s: the codes are fixed, the decoder and the "
@@ -412,7 +447,7 @@ static int train_with(const cli_cmd *cmd, int argc, char **argv, sono_codec_conf
                  P->frozen_at < sono_codec_trainer_steps_done(t) ? " (the checkpoint's)" : "");
     FILE *csv = cli_open_csv(out_dir, "train.csv",
                              "step,l1,mel,commit,adv,feat,disc,grad_norm,lr,nq_min,nq_max,ppl0,ppl1,ppl2,ppl3,ppl4,ppl5,"
-                             "ppl6,ppl7,replaced,steps_per_s,x_realtime,cpu_hours,mpd_adv,mpd_feat,mpd_disc");
+                             "ppl6,ppl7,replaced,steps_per_s,x_realtime,cpu_hours,mpd_adv,mpd_feat,mpd_disc,spec");
     FILE *ecsv = P->heldout ? cli_open_csv(out_dir, "eval.csv", "step,kbps,category,n,mel,stoi,si_snr") : NULL;
     if (!csv || (P->heldout && !ecsv)) { sono_codec_trainer_free(t); return cli_fail_errno(out_dir, errno); }
     if (a.eval_only) {

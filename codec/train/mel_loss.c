@@ -1,5 +1,5 @@
 /* Multi-scale mel-spectrogram loss and its gradient (codec/train/mel_loss.h).
- * Each scale pads, transforms (common/stft.c), takes magnitudes and applies a
+ * Each scale pads, transforms (loss_stft.h), takes magnitudes and applies a
  * sparse triangular filterbank; the backward runs the same steps in reverse
  * for y only. All buffers come from the caller's scratch: no allocation per call. */
 #include "mel_loss.h"
@@ -8,19 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loss_stft.h"
 #include "melbank.h"
 #include "sono_internal.h"
-#include "stft.h"
 
 #define MEL_FLOOR 1e-5f
 #define MEL_MAX_SCALES 15
 
 typedef struct {
-    stft_plan *plan;
-    int n_fft, hop, pad;   /* reflect padding pad on both sides */
-    int extra;             /* zeros after the right padding, to fill the last frame */
-    int len;               /* padded length: pad + n_samples + pad + extra */
-    int n_frames, n_bins;
+    loss_stft fr;          /* framing and transform */
     int n_mels;            /* bands of this scale (all counted in the mean) */
     int n_live;            /* bands with a nonzero weight (small n_fft leaves some empty) */
     int *band_lo, *band_n; /* [n_live] first bin and bin count of each live band's weights */
@@ -50,7 +46,7 @@ static int mel_fbank(float *fb, int n_bins, int n_mels, int sr) {
 void sn_mel_loss_free(mel_loss *m) {
     if (!m) return;
     for (int i = 0; i < m->n_scales; i++) {
-        sn_stft_plan_free(m->s[i].plan);
+        sn_loss_stft_free(&m->s[i].fr);
         free(m->s[i].band_lo);
         free(m->s[i].band_n);
         free(m->s[i].fb);
@@ -74,40 +70,30 @@ mel_loss *sn_mel_loss_new(int sample_rate, int n_samples, int log2_min, int log2
     size_t max_len = 0, max_spec = 0, max_mel = 0;
     for (int i = log2_min; i <= log2_max && (1 << i) <= n_samples; i++) {
         mel_scale *s = &m->s[m->n_scales++];
-        s->n_fft = 1 << i;
-        s->hop = s->n_fft / 4;
-        s->pad = (s->n_fft - s->hop) / 2;
-        int len0 = n_samples + 2 * s->pad;
-        /* audiocraft pad_for_conv1d: frames = ceil((len0 - n_fft) / hop) + 1 */
-        s->n_frames = (len0 - s->n_fft + s->hop - 1) / s->hop + 1;
-        s->len = (s->n_frames - 1) * s->hop + s->n_fft;
-        s->extra = s->len - len0;
-        s->plan = sn_stft_plan_new(s->n_fft, s->hop, 1, &e);
-        if (!s->plan) goto done;
-        s->n_bins = sn_stft_n_bins(s->plan);
-        s->n_mels = n_mels ? n_mels : SONO_MAX(1, s->n_fft * 5 / 32);
+        if ((e = sn_loss_stft_init(&s->fr, 1 << i, n_samples)) != 0) goto done;
+        s->n_mels = n_mels ? n_mels : SONO_MAX(1, s->fr.n_fft * 5 / 32);
         s->band_lo = malloc((size_t)s->n_mels * sizeof *s->band_lo);
         s->band_n = malloc((size_t)s->n_mels * sizeof *s->band_n);
-        s->fb = malloc((size_t)s->n_mels * s->n_bins * sizeof *s->fb);
+        s->fb = malloc((size_t)s->n_mels * s->fr.n_bins * sizeof *s->fb);
         if (!s->band_lo || !s->band_n || !s->fb) { e = SONO_E_NOMEM; goto done; }
-        if ((e = mel_fbank(s->fb, s->n_bins, s->n_mels, sample_rate)) != 0) goto done;
+        if ((e = mel_fbank(s->fb, s->fr.n_bins, s->n_mels, sample_rate)) != 0) goto done;
         /* Keep the live bands only, packed: an empty band gives 0 for both
          * signals, so nothing to the sums and no gradient (it still counts in
          * the mean's denominator). */
         for (int b = 0; b < s->n_mels; b++) {
-            const float *w = s->fb + (size_t)b * s->n_bins;
-            int lo = 0, hi = s->n_bins;
+            const float *w = s->fb + (size_t)b * s->fr.n_bins;
+            int lo = 0, hi = s->fr.n_bins;
             while (lo < hi && w[lo] == 0.0f) lo++;
             while (hi > lo && w[hi - 1] == 0.0f) hi--;
             if (hi == lo) continue;
-            memmove(s->fb + (size_t)s->n_live * s->n_bins, w, (size_t)s->n_bins * sizeof *w);
+            memmove(s->fb + (size_t)s->n_live * s->fr.n_bins, w, (size_t)s->fr.n_bins * sizeof *w);
             s->band_lo[s->n_live] = lo;
             s->band_n[s->n_live] = hi - lo;
             s->n_live++;
         }
-        max_len = SONO_MAX(max_len, (size_t)s->len);
-        max_spec = SONO_MAX(max_spec, (size_t)s->n_frames * s->n_bins);
-        max_mel = SONO_MAX(max_mel, (size_t)s->n_frames * s->n_live);
+        max_len = SONO_MAX(max_len, (size_t)s->fr.len);
+        max_spec = SONO_MAX(max_spec, (size_t)s->fr.n_frames * s->fr.n_bins);
+        max_mel = SONO_MAX(max_mel, (size_t)s->fr.n_frames * s->n_live);
     }
     /* padded signal, 4 spectra (re/im of x and y), 2 mel spectrograms */
     m->scratch = max_len + 4 * max_spec + 2 * max_mel;
@@ -126,7 +112,7 @@ int sn_mel_loss_n_scales(const mel_loss *m) { return m->n_scales; }
 
 /* mel [n_live][F] from the magnitudes mag [F][NB]. */
 static void mel_apply(const mel_scale *s, float *mel, const float *mag_all) {
-    const int F = s->n_frames, nb = s->n_bins;
+    const int F = s->fr.n_frames, nb = s->fr.n_bins;
     for (int f = 0; f < F; f++) {
         const float *mag = mag_all + (size_t)f * nb;
         for (int b = 0; b < s->n_live; b++) {
@@ -138,33 +124,22 @@ static void mel_apply(const mel_scale *s, float *mel, const float *mag_all) {
     }
 }
 
-/* Pad x (reflect, then the zero tail) into buf [s->len] and transform it. */
-static void scale_spectrum(const mel_scale *s, float *buf, float *re, float *im, const float *x, int n) {
-    sn_stft_reflect_pad(buf, x, n, s->pad, s->pad);
-    memset(buf + s->pad + n + s->pad, 0, (size_t)s->extra * sizeof *buf);
-    sn_stft_forward(s->plan, re, im, buf, s->len);
-}
-
-static void magnitude(float *mag, const float *re, const float *im, size_t n) {
-    for (size_t i = 0; i < n; i++) mag[i] = sqrtf(re[i] * re[i] + im[i] * im[i]);
-}
-
 double sn_mel_loss_compute(const mel_loss *m, const float *x, const float *y, float weight, float *dy, float *scratch) {
     const int n = m->n_samples;
     double total = 0;
     for (int si = 0; si < m->n_scales; si++) {
         const mel_scale *s = &m->s[si];
-        const int F = s->n_frames, nb = s->n_bins;
+        const int F = s->fr.n_frames, nb = s->fr.n_bins;
         const size_t spec = (size_t)F * nb, nm = (size_t)F * s->n_mels, nl = (size_t)F * s->n_live;
         float *buf = scratch;
-        float *xr = buf + s->len, *xi = xr + spec, *yr = xi + spec, *yi = yr + spec;
+        float *xr = buf + s->fr.len, *xi = xr + spec, *yr = xi + spec, *yi = yr + spec;
         float *mx = yi + spec, *my = mx + nl;
-        scale_spectrum(s, buf, xr, xi, x, n);
-        magnitude(xr, xr, xi, spec);
+        sn_loss_stft_forward(&s->fr, buf, xr, xi, x, n);
+        sn_loss_magnitude(xr, xr, xi, spec);
         mel_apply(s, mx, xr);
         /* keep y's complex spectrum for the backward; its magnitudes go to xr */
-        scale_spectrum(s, buf, yr, yi, y, n);
-        magnitude(xr, yr, yi, spec);
+        sn_loss_stft_forward(&s->fr, buf, yr, yi, y, n);
+        sn_loss_magnitude(xr, yr, yi, spec);
         mel_apply(s, my, xr);
         double l1 = 0, llog = 0;
         const float gscale = dy ? weight / (float)((double)m->n_scales * (double)nm) : 0.0f;
@@ -200,9 +175,7 @@ double sn_mel_loss_compute(const mel_loss *m, const float *x, const float *y, fl
             yr[i] *= gd;
             yi[i] *= gd;
         }
-        memset(buf, 0, (size_t)s->len * sizeof *buf);
-        sn_stft_backward(s->plan, buf, yr, yi, s->len);
-        sn_stft_reflect_pad_backward(dy, buf, n, s->pad, s->pad); /* the zero tail gets nothing */
+        sn_loss_stft_backward(&s->fr, buf, yr, yi, dy, n);
     }
     return total / m->n_scales;
 }

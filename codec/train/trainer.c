@@ -26,6 +26,7 @@
 #include "mpd.h"
 #include "kernels.h"
 #include "mel_loss.h"
+#include "spec_loss.h"
 #include "optim.h"
 #include "rvq_train.h"
 #include "checkpoint.h"
@@ -383,9 +384,10 @@ typedef struct {
     disc *d;
     mpd *mp;               /* multi-period discriminator, NULL when the run has none */
     float *mel_scratch;
+    float *spec_scratch;   /* NULL when the run has no log-spectrum loss */
     float *dy;             /* [Bm][C][T] gradient of mel + adversarial losses w.r.t. the output */
     int n_active;
-    double l1, mel, commit, adv, feat, dloss, madv, mfeat, mloss;
+    double l1, mel, commit, adv, feat, dloss, madv, mfeat, mloss, spec;
 } worker;
 
 struct trainer {
@@ -397,6 +399,7 @@ struct trainer {
     worker *w;
     const float **srcs;    /* [M] per-worker gradient arrays being reduced */
     mel_loss *mel;
+    spec_loss *spec;       /* NULL when w_spec is 0 */
     size_t n_pf, n_dpf;
     size_t n_enc;          /* params [0, n_enc) are the encoder's, the decoder's follow */
     float *params;         /* master parameters [n_pf] */
@@ -440,6 +443,7 @@ trainer_params sn_trainer_default_params(void) {
     p.seed = 1;
     p.commit_all_layers = 1;
     p.frozen_at = -1;
+    p.spec_log2_min = 11; p.spec_log2_max = 11; p.spec_top_hz = 4000.0f;
     return p;
 }
 
@@ -456,18 +460,45 @@ static const tp_field tp_fields[] = {
     TPF(commit_all_layers, 'i'),
 };
 
+/* The log-spectrum loss's settings: written only when it is on, so that runs
+ * without it keep their checkpoints' bytes. */
+static const tp_field tp_spec_fields[] = {
+    TPF(w_spec, 'f'), TPF(spec_log2_min, 'i'), TPF(spec_log2_max, 'i'), TPF(spec_top_hz, 'f'),
+};
+
+static void tp_field_format(char *v, size_t n, const trainer_params *p, const tp_field *f) {
+    const char *b = (const char *)p + f->off;
+    switch (f->type) {
+    case 'd': snprintf(v, n, "%a", *(const double *)(const void *)b); break;
+    case 'f': snprintf(v, n, "%a", (double)*(const float *)(const void *)b); break;
+    case 'i': snprintf(v, n, "%d", *(const int *)(const void *)b); break;
+    case 'l': snprintf(v, n, "%lld", (long long)*(const int64_t *)(const void *)b); break;
+    default: snprintf(v, n, "%llu", (unsigned long long)*(const uint64_t *)(const void *)b); break;
+    }
+}
+
+/* The fields of table found in o; the others keep their values. */
+static void tp_fields_parse(trainer_params *p, json_object *o, const tp_field *table, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        json_object *j;
+        if (!json_object_object_get_ex(o, table[i].name, &j)) continue;
+        const char *s = json_object_get_string(j);
+        char *b = (char *)p + table[i].off;
+        switch (table[i].type) {
+        case 'd': *(double *)(void *)b = strtod(s, NULL); break;
+        case 'f': *(float *)(void *)b = (float)strtod(s, NULL); break;
+        case 'i': *(int *)(void *)b = (int)strtol(s, NULL, 10); break;
+        case 'l': *(int64_t *)(void *)b = strtoll(s, NULL, 10); break;
+        default: *(uint64_t *)(void *)b = strtoull(s, NULL, 10); break;
+        }
+    }
+}
+
 static json_object *tp_to_json(const trainer_params *p) {
     json_object *o = json_object_new_object();
     for (size_t i = 0; i < sizeof tp_fields / sizeof tp_fields[0]; i++) {
-        const char *b = (const char *)p + tp_fields[i].off;
         char v[64];
-        switch (tp_fields[i].type) {
-        case 'd': snprintf(v, sizeof v, "%a", *(const double *)(const void *)b); break;
-        case 'f': snprintf(v, sizeof v, "%a", (double)*(const float *)(const void *)b); break;
-        case 'i': snprintf(v, sizeof v, "%d", *(const int *)(const void *)b); break;
-        case 'l': snprintf(v, sizeof v, "%lld", (long long)*(const int64_t *)(const void *)b); break;
-        default: snprintf(v, sizeof v, "%llu", (unsigned long long)*(const uint64_t *)(const void *)b); break;
-        }
+        tp_field_format(v, sizeof v, p, &tp_fields[i]);
         json_object_object_add(o, tp_fields[i].name, json_object_new_string(v));
     }
     if (p->n_bw_mix > 0) {
@@ -490,23 +521,19 @@ static json_object *tp_to_json(const trainer_params *p) {
         snprintf(v, sizeof v, "%lld", (long long)p->frozen_at);
         json_object_object_add(o, "frozen_at", json_object_new_string(v));
     }
+    if (p->w_spec > 0) {
+        for (size_t i = 0; i < sizeof tp_spec_fields / sizeof tp_spec_fields[0]; i++) {
+            char v[64];
+            tp_field_format(v, sizeof v, p, &tp_spec_fields[i]);
+            json_object_object_add(o, tp_spec_fields[i].name, json_object_new_string(v));
+        }
+    }
     return o;
 }
 
 static void tp_from_json(trainer_params *p, json_object *o) {
-    for (size_t i = 0; i < sizeof tp_fields / sizeof tp_fields[0]; i++) {
-        json_object *j;
-        if (!json_object_object_get_ex(o, tp_fields[i].name, &j)) continue;
-        const char *s = json_object_get_string(j);
-        char *b = (char *)p + tp_fields[i].off;
-        switch (tp_fields[i].type) {
-        case 'd': *(double *)(void *)b = strtod(s, NULL); break;
-        case 'f': *(float *)(void *)b = (float)strtod(s, NULL); break;
-        case 'i': *(int *)(void *)b = (int)strtol(s, NULL, 10); break;
-        case 'l': *(int64_t *)(void *)b = strtoll(s, NULL, 10); break;
-        default: *(uint64_t *)(void *)b = strtoull(s, NULL, 10); break;
-        }
-    }
+    tp_fields_parse(p, o, tp_fields, sizeof tp_fields / sizeof tp_fields[0]);
+    tp_fields_parse(p, o, tp_spec_fields, sizeof tp_spec_fields / sizeof tp_spec_fields[0]);
     json_object *a;
     p->n_bw_mix = 0;
     if (json_object_object_get_ex(o, "bw_mix", &a) && json_object_is_type(a, json_type_array)) {
@@ -552,11 +579,13 @@ void sn_trainer_free(trainer *t) {
             sn_disc_free(t->w[m].d);
             sn_mpd_free(t->w[m].mp);
             free(t->w[m].mel_scratch);
+            free(t->w[m].spec_scratch);
             free(t->w[m].dy);
         }
     free(t->w);
     free(t->srcs);
     sn_mel_loss_free(t->mel);
+    sn_spec_loss_free(t->spec);
     if (t->have_data) pool_free(&t->data);
     free(t->params); free(t->grads);
     free(t->dparams); free(t->dgrads);
@@ -614,6 +643,13 @@ static int trainer_build(trainer *t) {
     if (!t->w || !t->srcs) return sn_fail(SONO_E_NOMEM, "out of memory");
     t->mel = sn_mel_loss_new(cfg->sample_rate, t->T, p->mel_log2_min, p->mel_log2_max, p->n_mels, &err);
     if (!t->mel) return err;
+    if (!(p->w_spec >= 0)) return sn_fail(SONO_E_ARG, "log-spectrum loss weight %g is negative", (double)p->w_spec);
+    if (p->w_spec > 0 && p->spec_log2_min >= 2 && p->spec_log2_min <= 16 && (1 << p->spec_log2_min) > t->T)
+        return sn_fail(SONO_E_ARG, "log-spectrum loss: n_fft %d is longer than the crop (%d samples)",
+                       1 << p->spec_log2_min, t->T);
+    if (p->w_spec > 0 && !(t->spec = sn_spec_loss_new(cfg->sample_rate, t->T, p->spec_log2_min, p->spec_log2_max,
+                                                      p->spec_top_hz, &err)))
+        return err;
     for (int m = 0; m < t->M; m++) {
         worker *w = &t->w[m];
         w->g = sn_train_graph_new(cfg, t->Bm, t->T, t->n_q, &err);
@@ -638,6 +674,8 @@ static int trainer_build(trainer *t) {
         w->mel_scratch = malloc(sn_mel_loss_scratch_floats(t->mel) * sizeof(float) + 64);
         w->dy = malloc((size_t)t->Bm * t->C * t->T * sizeof(float));
         if (!w->mel_scratch || !w->dy) return sn_fail(SONO_E_NOMEM, "out of memory");
+        if (t->spec && !(w->spec_scratch = malloc(sn_spec_loss_scratch_floats(t->spec) * sizeof(float))))
+            return sn_fail(SONO_E_NOMEM, "out of memory");
     }
     t->F = sn_train_graph_frames(t->w[0].g);
     t->n_pf = sn_train_graph_n_floats(t->w[0].g);
@@ -879,6 +917,13 @@ int sn_trainer_step(trainer *t) {
                 mel += sn_mel_loss_compute(t->mel, x + b * crop + (size_t)ch * T, y + ((size_t)b * C + ch) * out_len,
                                         p->w_mel / (float)(Bm * C), w->dy + b * crop + (size_t)ch * T, w->mel_scratch);
         w->mel = mel / (Bm * C);
+        double spec = 0;
+        for (int b = 0; t->spec && b < Bm; b++)
+            for (int ch = 0; ch < C; ch++)
+                spec += sn_spec_loss_compute(t->spec, x + b * crop + (size_t)ch * T, y + ((size_t)b * C + ch) * out_len,
+                                             p->w_spec / (float)(Bm * C), w->dy + b * crop + (size_t)ch * T,
+                                             w->spec_scratch);
+        w->spec = spec / (Bm * C);
         w->adv = w->feat = w->madv = w->mfeat = 0;
         if (adv_on) sn_disc_loss_g(w->d, x, y, p->w_adv, p->w_feat, w->dy, &w->adv, &w->feat);
         if (adv_on && w->mp) sn_mpd_loss_g(w->mp, x, y, p->w_adv, p->w_feat, w->dy, &w->madv, &w->mfeat);
@@ -951,7 +996,7 @@ int sn_trainer_step(trainer *t) {
     for (int m = 0; m < M; m++) {
         const worker *w = &t->w[m];
         s->l1 += w->l1 / M; s->mel += w->mel / M; s->commit += w->commit / M;
-        s->adv += w->adv / M; s->feat += w->feat / M;
+        s->adv += w->adv / M; s->feat += w->feat / M; s->spec += w->spec / M;
         s->mpd_adv += w->madv / M; s->mpd_feat += w->mfeat / M;
         s->n_active_min = SONO_MIN(s->n_active_min, w->n_active);
         s->n_active_max = SONO_MAX(s->n_active_max, w->n_active);
@@ -966,7 +1011,7 @@ int sn_trainer_step(trainer *t) {
     s->cpu_seconds = (double)(c1.tv_sec - c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - c0.tv_nsec);
     t->cpu_seconds += s->cpu_seconds;
     s->cpu_hours_total = t->cpu_seconds / 3600.0;
-    if (!isfinite(s->l1) || !isfinite(s->mel) || !isfinite(gn))
+    if (!isfinite(s->l1) || !isfinite(s->mel) || !isfinite(s->spec) || !isfinite(gn))
         return sn_fail(SONO_E_RANGE, "training diverged at step %lld (loss or gradient is not finite)", (long long)t->step);
     return 0;
 }
@@ -1052,6 +1097,18 @@ trainer *sn_trainer_resume(const char *path, const trainer_params *p, int *err) 
                      (double)t->p.w_mel, (double)t->p.w_commit, (double)t->p.w_adv, (double)t->p.w_feat);
             t->p.w_l1 = p->w_l1; t->p.w_mel = p->w_mel; t->p.w_commit = p->w_commit;
             t->p.w_adv = p->w_adv; t->p.w_feat = p->w_feat;
+        }
+        if (p->w_spec >= 0 && (p->w_spec != t->p.w_spec || (p->w_spec > 0 && (p->spec_log2_min != t->p.spec_log2_min ||
+                               p->spec_log2_max != t->p.spec_log2_max || p->spec_top_hz != t->p.spec_top_hz)))) {
+            sn_log(SONO_LOG_INFO,
+                   "log-spectrum loss %g, n_fft 2^%d..2^%d, up to %g Hz (checkpoint: %g, 2^%d..2^%d, %g Hz)",
+                   (double)p->w_spec, p->spec_log2_min, p->spec_log2_max, (double)p->spec_top_hz,
+                   (double)t->p.w_spec, t->p.spec_log2_min, t->p.spec_log2_max, (double)t->p.spec_top_hz);
+            t->p.w_spec = p->w_spec;
+            if (p->w_spec > 0) {
+                t->p.spec_log2_min = p->spec_log2_min; t->p.spec_log2_max = p->spec_log2_max;
+                t->p.spec_top_hz = p->spec_top_hz;
+            }
         }
         /* a wider or narrower discriminator starts afresh */
         if (p->disc_filters > 0 && p->disc_filters != t->p.disc_filters) {

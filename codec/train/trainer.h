@@ -1,5 +1,6 @@
 /* Codec training loop: data (a corpus manifest, cached as 16-bit PCM),
- * data-parallel training graphs, losses (waveform L1, multi-scale mel, RVQ
+ * data-parallel training graphs, losses (waveform L1, multi-scale mel,
+ * high-resolution log spectrum (optional), RVQ
  * commitment, MS-STFT discriminator hinge + feature matching), EMA
  * codebooks with dead-code restarts, quantizer dropout, AdamW, checkpoints
  * that resume bit for bit, a log line per N steps, a CSV, held-out metrics.
@@ -55,7 +56,9 @@ trainer *sn_trainer_new(const codec_config *cfg, const trainer_params *p, int *e
  * p->disc_reset is set. p->freeze_encoder = 1 freezes the encoder and the
  * codebooks from the checkpoint's step on (p.frozen_at records the step,
  * saved with the checkpoint, so a frozen run stays frozen); a new run
- * refuses it. Other fields of p are ignored: the checkpoint's settings hold. */
+ * refuses it. p->w_spec >= 0 replaces the log-spectrum loss's weight,
+ * scales and top frequency (0 switches it off). Other fields of p are
+ * ignored: the checkpoint's settings hold. */
 trainer *sn_trainer_resume(const char *checkpoint, const trainer_params *p, int *err);
 void sn_trainer_free(trainer *t);
 

@@ -127,6 +127,13 @@ typedef struct {
                                  In sono_codec_trainer_params: 1 when the run is frozen (0) */
     int64_t frozen_at;        /* set by the trainer, ignored on input: the step from which the encoder and
                                  codebooks are frozen, -1 while they train (-1) */
+    float w_spec;             /* weight of the high-resolution log-spectrum loss: mean L1 between ln max(|X|, 1e-4)
+                                 of the reference's and the reconstruction's normalised Hann STFTs at n_fft
+                                 2^spec_log2_min..2^spec_log2_max (hop n_fft/4), bins up to spec_top_hz, averaged
+                                 over scales: the harmonics the mel bands smooth away (0: off, the default). On
+                                 resume, >= 0 replaces the checkpoint's weight, scales and top frequency */
+    int spec_log2_min, spec_log2_max; /* its STFT sizes (11, 11: n_fft 2048 only) */
+    float spec_top_hz;        /* the highest frequency in it, Hz (4000: voiced speech's harmonics) */
 } sono_codec_train_params;
 
 SONO_API sono_codec_train_params sono_codec_train_default_params(void);
@@ -145,6 +152,7 @@ typedef struct {
     double seconds;                             /* wall time of the step */
     double cpu_seconds;                         /* CPU time of the step (all threads) */
     double cpu_hours_total;                     /* CPU hours of training so far, across resumes */
+    double spec;                                /* the log-spectrum loss, unweighted (0 when w_spec is 0) */
 } sono_codec_train_stats;
 
 typedef struct sono_codec_trainer sono_codec_trainer;
@@ -166,7 +174,8 @@ SONO_API sono_codec_trainer *sono_codec_trainer_new(const sono_codec_config *cfg
  * does p->disc_filters when > 0, with a new discriminator when it differs
  * from the checkpoint's, or when p->disc_reset is set; p->freeze_encoder = 1
  * freezes the encoder and codebooks from the checkpoint's step on (a frozen
- * checkpoint stays frozen). Other fields of p are ignored. */
+ * checkpoint stays frozen); p->w_spec when >= 0 replaces the log-spectrum
+ * loss's weight and settings. Other fields of p are ignored. */
 SONO_API sono_codec_trainer *sono_codec_trainer_resume(const char *checkpoint, const sono_codec_train_params *p,
                                                         int *err);
 /* NULL-safe. */

@@ -487,6 +487,30 @@ train() {
     run 0 "codes at the freeze" "$SONOTOK" tokenize -q -m tiny.safetensors -b 20 -f npy b.wav -o b-tiny.npy
     run 0 "codes after 3 frozen steps" "$SONOTOK" tokenize -q -m frozen.safetensors -b 20 -f npy b.wav -o b-frozen.npy
     expect "the same codes, byte for byte" cmp -s b-tiny.npy b-frozen.npy
+    # the log-spectrum loss, switched on for the frozen run, kept, switched off
+    run 0 "resume (frozen): --spec-loss 0.5" $T --run-steps 2 --steps 40 --spec-loss 0.5
+    expect "--spec-loss: start line" err_has "mel (STFT 32..2048, 64 bands) + 0.5 log-spectrum (STFT 2048..2048, up to 4000 Hz)"
+    expect "--spec-loss: the log line" err_has "  spec "
+    expect "--spec-loss: the CSV's last column (27, spec) has it" \
+        [ "$(tail -n 2 run/train.csv | awk -F, 'NF == 27 && $27 > 0' | wc -l)" -eq 2 ]
+    expect "the CSV keeps cpu_hours at column 23, spec last" \
+        [ "$(head -n 1 run/train.csv | cut -d, -f23,27)" = "cpu_hours,spec" ]
+    run 0 "resume keeps --spec-loss" $T --run-steps 1
+    expect "kept: start line" err_has "+ 0.5 log-spectrum"
+    run 0 "resume: --spec-fft 1024,2048 --spec-top 3000" $T --run-steps 1 --spec-loss 0.5 --spec-fft 1024,2048 --spec-top 3000
+    expect "its sizes and top: start line" err_has "+ 0.5 log-spectrum (STFT 1024..2048, up to 3000 Hz)"
+    cp run/checkpoint.safetensors spec-before.safetensors
+    run 1 "--spec-fft without --spec-loss" $T --run-steps 1 --spec-fft 4096
+    expect "--spec-fft alone: named" err_has "go with --spec-loss W"
+    run 1 "--spec-fft not a power of two" $T --run-steps 1 --spec-loss 1 --spec-fft 2000
+    run 1 "--spec-fft larger first" $T --run-steps 1 --spec-loss 1 --spec-fft 2048,1024
+    run 2 "--spec-fft longer than the crop" $T --run-steps 1 --spec-loss 1 --spec-fft 4096
+    expect "longer than the crop: named" err_has "n_fft 4096 is longer than the crop (2400 samples)"
+    expect "refused --spec-* runs leave the checkpoint as it was" cmp -s spec-before.safetensors run/checkpoint.safetensors
+    run 0 "resume: --spec-loss 0 switches it off" $T --run-steps 1 --spec-loss 0
+    expect "off: start line without it" not_err_has "log-spectrum"
+    expect "off: its CSV column is 0" [ "$(tail -n 1 run/train.csv | awk -F, '{ print $27 + 0 }')" = 0 ]
+    run 1 "--spec-loss negative" $T --run-steps 1 --spec-loss -1
     # a Vocos decoder head: from a config file (exported, then tokenize and
     # detokenize with it), and from --decoder
     printf '{"sample_rate":8000,"channels":1,"n_filters":2,"ratios":[4,2],"dimension":8,"n_q":4,"codebook_size":32,"bandwidths":[5,10,20],"decoder":"vocos","vocos_dim":16,"vocos_intermediate":24,"vocos_layers":2}\n' >vocos.json

@@ -18,7 +18,11 @@
  *    codebooks are bit-identical to the checkpoint at the freeze, the decoder
  *    and the discriminator have changed, the encoder got no gradient; a
  *    resume without the flag stays frozen; exports at the freeze and after
- *    give a test clip the same codes, byte for byte; a new run refuses it. */
+ *    give a test clip the same codes, byte for byte; a new run refuses it.
+ * 6. The log-spectrum loss (w_spec): it is reported and changes the
+ *    gradient; a checkpoint records it (and one without it has no trace of
+ *    it) and a resume keeps it bit for bit; a resume may switch it off or
+ *    on, also with a frozen encoder; bad settings are refused. */
 #include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -159,6 +163,7 @@ static trainer_params keep_phase(trainer_params p) {
     p.mix[0] = -1;
     p.n_bw_mix = -1;
     p.disc_filters = 0;
+    p.w_spec = -1;
     return p;
 }
 
@@ -756,6 +761,92 @@ static void test_freeze(int vocos, int threads) {
            "codes hash; refused on a new run\n", vocos ? "Vocos" : "SEANet", threads);
 }
 
+/* Whether the checkpoint file's header mentions word. */
+static int ckpt_mentions(const char *ck, const char *word) {
+    FILE *f = fopen(ck, "rb");
+    char buf[65536];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = 0;
+    for (size_t i = 0; i + strlen(word) <= n; i++)
+        if (!memcmp(buf + i, word, strlen(word))) return 1;
+    return 0;
+}
+
+static void test_spec_loss(void) {
+    codec_config cfg;
+    tiny_config(&cfg);
+    trainer_params p0 = base_params("train.jsonl", 1), p = p0;
+    p.w_spec = 1.0f;
+    p.spec_log2_min = p.spec_log2_max = 8; /* the crop is 800 samples */
+    p.spec_top_hz = 2000.0f;
+    int err = 0;
+    trainer *a = sn_trainer_new(&cfg, &p, &err), *b = sn_trainer_new(&cfg, &p0, &err);
+    CHECK_MSG(a && b, "sn_trainer_new: %s", sono_last_error());
+    if (!a || !b) { sn_trainer_free(a); sn_trainer_free(b); return; }
+    CHECK(sn_trainer_step(a) == 0 && sn_trainer_step(b) == 0);
+    const double spec = sn_trainer_last_stats(a)->spec;
+    CHECK_MSG(spec > 0 && isfinite(spec) && sn_trainer_last_stats(b)->spec == 0, "spec loss %g, off: %g", spec,
+              sn_trainer_last_stats(b)->spec);
+    /* the same batch and losses otherwise: only the gradient differs */
+    CHECK(sn_trainer_last_stats(a)->mel == sn_trainer_last_stats(b)->mel);
+    size_t na, nb;
+    const float *ga = sn_trainer_grads_data(a, &na), *gb = sn_trainer_grads_data(b, &nb);
+    CHECK_MSG(na == nb && memcmp(ga, gb, na * sizeof(float)), "the log-spectrum loss left the gradient as it was");
+    char ck[512], ck0[512];
+    snprintf(ck, sizeof ck, "%s/spec.safetensors", g_dir);
+    snprintf(ck0, sizeof ck0, "%s/nospec.safetensors", g_dir);
+    CHECK(sn_trainer_save_checkpoint(a, ck) == 0 && sn_trainer_save_checkpoint(b, ck0) == 0);
+    CHECK_MSG(ckpt_mentions(ck, "spec_top_hz") && !ckpt_mentions(ck0, "w_spec"),
+              "checkpoint metadata: the log-spectrum settings only where the loss is on");
+    for (int i = 0; i < 2; i++) CHECK(sn_trainer_step(a) == 0);
+    /* a resume keeps it, bit for bit */
+    trainer_params keep = keep_phase(p0);
+    trainer *c = sn_trainer_resume(ck, &keep, &err);
+    CHECK_MSG(c != NULL, "resume: %s", sono_last_error());
+    if (c) {
+        const trainer_params *q = sn_trainer_get_params(c);
+        CHECK(q->w_spec == 1.0f && q->spec_log2_min == 8 && q->spec_log2_max == 8 && q->spec_top_hz == 2000.0f);
+        for (int i = 0; i < 2; i++) CHECK(sn_trainer_step(c) == 0);
+        CHECK_MSG(same_state(a, c) && sn_trainer_last_stats(c)->spec == sn_trainer_last_stats(a)->spec,
+                  "resume with the log-spectrum loss not bit-identical");
+        sn_trainer_free(c);
+    }
+    /* switched off on resume; switched on, with a frozen encoder */
+    trainer_params off = keep;
+    off.w_spec = 0;
+    c = sn_trainer_resume(ck, &off, &err);
+    CHECK(c && sn_trainer_get_params(c)->w_spec == 0 && sn_trainer_step(c) == 0 && sn_trainer_last_stats(c)->spec == 0);
+    sn_trainer_free(c);
+    trainer_params on = keep;
+    on.w_spec = 0.5f;
+    on.spec_log2_min = 7; on.spec_log2_max = 9;
+    on.spec_top_hz = 3000.0f;
+    on.freeze_encoder = 1;
+    c = sn_trainer_resume(ck0, &on, &err);
+    CHECK_MSG(c != NULL, "resume frozen: %s", sono_last_error());
+    if (c) {
+        const trainer_params *q = sn_trainer_get_params(c);
+        CHECK(q->w_spec == 0.5f && q->spec_log2_min == 7 && q->spec_log2_max == 9 && q->frozen_at == 1);
+        CHECK(sn_trainer_step(c) == 0 && sn_trainer_last_stats(c)->spec > 0);
+        sn_trainer_free(c);
+    }
+    /* bad settings */
+    trainer_params bad = p;
+    bad.spec_log2_min = bad.spec_log2_max = 11; /* 2048 > 800 samples */
+    CHECK(sn_trainer_new(&cfg, &bad, &err) == NULL && err == SONO_E_ARG);
+    bad = p;
+    bad.w_spec = -1;
+    CHECK(sn_trainer_new(&cfg, &bad, &err) == NULL && err == SONO_E_ARG);
+    bad = p;
+    bad.spec_top_hz = 0;
+    CHECK(sn_trainer_new(&cfg, &bad, &err) == NULL && err == SONO_E_ARG);
+    sn_trainer_free(a);
+    sn_trainer_free(b);
+    printf("  log-spectrum loss: %.4f at step 1, changes the gradient, recorded and resumed bit for bit, "
+           "switched off and on (frozen) on resume\n", spec);
+}
+
 int main(void) {
     tu_seed(7);
     snprintf(g_dir, sizeof g_dir, "/tmp/sono-test-trainer-XXXXXX");
@@ -779,6 +870,7 @@ int main(void) {
     test_mpd();
     test_freeze(0, 1);
     test_freeze(1, 2);
+    test_spec_loss();
     test_cache();
     test_learning();
     test_bad_input();
