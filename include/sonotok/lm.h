@@ -71,6 +71,13 @@ SONO_API const sono_tokenizer *sono_lm_tokenizer(const sono_lm *lm);
 /* The mixed vocabulary layout stored in the file. */
 SONO_API void sono_lm_vocab_layout(const sono_lm *lm, sono_vocab_layout *l);
 
+/* Text-to-speech conditions (an LM whose vocabulary has phonemes, layout
+ * version 2): how many, and condition i's name, "lang:L" (a language of
+ * its training data, an espeak-ng language name) or "voice:NAME" (a
+ * training voice); NULL for i out of range. 0 for an LM without TTS. */
+SONO_API int sono_lm_n_conditions(const sono_lm *lm);
+SONO_API const char *sono_lm_condition(const sono_lm *lm, int i);
+
 /* The codec the model was trained for: its name, content hash
  * (sono_codec_hash) and frame rate in frames per second. */
 SONO_API const char *sono_lm_codec_name(const sono_lm *lm);
