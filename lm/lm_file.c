@@ -146,6 +146,13 @@ int sn_lm_cond_name_ok(const char *name) {
     return 1;
 }
 
+int sn_lm_cond_find(char *const *cond, int n, const char *kind, const char *v) {
+    size_t kl = strlen(kind);
+    for (int i = 0; i < n; i++)
+        if (!strncmp(cond[i], kind, kl) && cond[i][kl] == ':' && (!v || !strcmp(cond[i] + kl + 1, v))) return i;
+    return -1;
+}
+
 int sn_lm_file_save(const char *path, const char *name, const sn_lm *m, const sono_tokenizer *tok,
                     const sn_lm_codec_id *codec) {
     return sn_lm_file_save_tts(path, name, m, tok, codec, 0, NULL, 0);

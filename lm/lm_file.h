@@ -50,6 +50,9 @@ int sn_lm_v_text_for(const sono_tokenizer *tok, int phonemes, int n_cond);
 /* Condition names: "lang:L" or "voice:V" with a non-empty L / V of at most
  * 56 bytes, printable ASCII without quotes: 1 if name is one. */
 int sn_lm_cond_name_ok(const char *name);
+/* The index of condition "kind:v" among cond [n], or -1; v NULL: the
+ * first of that kind. */
+int sn_lm_cond_find(char *const *cond, int n, const char *kind, const char *v);
 
 /* The config as a one-line JSON object (malloc'd), NULL when out of memory;
  * and back: 0 or SONO_E_FORMAT, then sn_lm_config_check's verdict. */

@@ -48,15 +48,6 @@ void sn_lm_tts_plan_free(sn_lm_tts_plan *tp) {
 
 int64_t sn_lm_tts_plan_frames(const sn_lm_tts_plan *tp) { return tp->F_total; }
 
-/* The index of condition "kind:v" of lm, or -1 (v NULL: the first of the kind). */
-static int find_cond(const sono_lm *lm, const char *kind, const char *v) {
-    size_t kl = strlen(kind);
-    for (int i = 0; i < lm->n_cond; i++)
-        if (!strncmp(lm->cond[i], kind, kl) && lm->cond[i][kl] == ':' && (!v || !strcmp(lm->cond[i] + kl + 1, v)))
-            return i;
-    return -1;
-}
-
 /* "unknown voice "x"; this LM has: a, b" as the error line. */
 static int unknown_cond(const sono_lm *lm, const char *kind, const char *v) {
     char list[512] = "";
@@ -114,7 +105,7 @@ int sn_lm_tts_plan_new(const sono_lm *lm, const sono_lm_generate_params *p, sn_l
         return sn_fail(SONO_E_LIMIT, "generate: %zu bytes of text; tts takes at most %d (split it)", n_bytes,
                        SONO_LM_TTS_MAX_BYTES);
     const char *lang = p->lang ? p->lang : "en";
-    int li = find_cond(lm, "lang", lang), vi = find_cond(lm, "voice", p->voice);
+    int li = sn_lm_cond_find(lm->cond, lm->n_cond, "lang", lang), vi = sn_lm_cond_find(lm->cond, lm->n_cond, "voice", p->voice);
     if (li < 0) return unknown_cond(lm, "lang", lang);
     if (vi < 0) return unknown_cond(lm, "voice", p->voice);
     int64_t n_split = sono_text_split(p->text ? p->text : "", n_bytes, SONO_LM_TTS_PIECE_BYTES, NULL, 0);

@@ -161,10 +161,7 @@ static int data_open(lm_data *d, const char *manifest, const char *shards, const
 
 /* The index of condition "kind:v" in t's list, or -1. */
 static int cond_index(const sono_lm_trainer *t, const char *kind, const char *v) {
-    size_t kl = strlen(kind);
-    for (int i = 0; i < t->n_cond; i++)
-        if (!strncmp(t->cond[i], kind, kl) && t->cond[i][kl] == ':' && !strcmp(t->cond[i] + kl + 1, v)) return i;
-    return -1;
+    return sn_lm_cond_find(t->cond, t->n_cond, kind, v);
 }
 
 /* The TTS pool of an opened manifest: records whose spans fit the codec's
