@@ -17,10 +17,23 @@
 #ifndef SONO_LM_DELAY_H
 #define SONO_LM_DELAY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Steps of the delayed grid of F frames: F + K. */
 static inline int sn_lm_delay_steps(int F, int K) { return F + K; }
+
+/* One slot of the delayed grid of codes [K][F] (int16, as token shards
+ * hold them), without building the grid: at step s the code of frame s - k
+ * for codebook k, END one step after the last frame, EMPTY before the first
+ * and after END. */
+static inline int32_t sn_lm_grid_at16(const int16_t *codes, int F, int K, int cb, int64_t s, int k) {
+    (void)K;
+    int64_t f = s - k;
+    if (f < 0 || f > F) return cb;
+    if (f == F) return cb + 1;
+    return codes[(size_t)k * F + f];
+}
 
 /* grid [F + K][K] from codes [K][F]. 0, or SONO_E_RANGE when a code is
  * outside [0, codebook_size) (grid then undefined). */

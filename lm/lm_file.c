@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lm_file.h"
+#include "sonotok/phonemes.h"
 #include "sono_internal.h"
 #include "tensors.h"
 
@@ -133,14 +134,45 @@ int sn_lm_hash_parse(const char *s, uint8_t h[16]) {
 
 /* ---- save ---- */
 
+int sn_lm_v_text_for(const sono_tokenizer *tok, int phonemes, int n_cond) {
+    return sono_tokenizer_n_vocab(tok) + (phonemes || n_cond ? sono_phoneme_n_tokens() + n_cond : 0);
+}
+
+int sn_lm_cond_name_ok(const char *name) {
+    const char *v = !strncmp(name, "lang:", 5) ? name + 5 : !strncmp(name, "voice:", 6) ? name + 6 : NULL;
+    if (!v || !*v || strlen(v) > 56) return 0;
+    for (; *v; v++)
+        if (*v <= ' ' || *v > '~' || *v == '"' || *v == '\\') return 0;
+    return 1;
+}
+
+int sn_lm_cond_find(char *const *cond, int n, const char *kind, const char *v) {
+    size_t kl = strlen(kind);
+    for (int i = 0; i < n; i++)
+        if (!strncmp(cond[i], kind, kl) && cond[i][kl] == ':' && (!v || !strcmp(cond[i] + kl + 1, v))) return i;
+    return -1;
+}
+
 int sn_lm_file_save(const char *path, const char *name, const sn_lm *m, const sono_tokenizer *tok,
                     const sn_lm_codec_id *codec) {
+    return sn_lm_file_save_tts(path, name, m, tok, codec, 0, NULL, 0);
+}
+
+int sn_lm_file_save_tts(const char *path, const char *name, const sn_lm *m, const sono_tokenizer *tok,
+                        const sn_lm_codec_id *codec, int phonemes, const char *const *cond, int n_cond) {
     sono_vocab_layout l;
     int rc = sono_vocab_layout_for(tok, m->cfg.K, m->cfg.codebook_size, &l);
     if (rc) return rc;
+    phonemes = phonemes || n_cond > 0;
+    if (phonemes) {
+        l.n_phoneme = sono_phoneme_n_tokens();
+        l.n_cond = n_cond;
+        for (int i = 0; i < n_cond; i++)
+            if (!sn_lm_cond_name_ok(cond[i])) return sn_fail(SONO_E_ARG, "lm: bad condition name \"%.64s\"", cond[i]);
+    }
     if (sono_vocab_size(&l) - (int64_t)l.n_codebooks * (l.codebook_size + SONO_VOCAB_AUDIO_EXTRA) != m->cfg.V_text)
-        return sn_fail(SONO_E_ARG, "lm: the model reads %d token ids, the tokenizer has %d", m->cfg.V_text,
-                       (int)sono_tokenizer_n_vocab(tok));
+        return sn_fail(SONO_E_ARG, "lm: the model reads %d token ids, the tokenizer and phonemes have %d", m->cfg.V_text,
+                       sn_lm_v_text_for(tok, phonemes, n_cond));
     char vjson[SONO_VOCAB_JSON_MAX], hex[33], num[64];
     if ((rc = sono_vocab_layout_to_json(&l, vjson, sizeof vjson)) < 0) return rc;
     uint8_t *tb = NULL;
@@ -166,6 +198,19 @@ int sn_lm_file_save(const char *path, const char *name, const sn_lm *m, const so
     json_object_object_add(meta, "config", json_object_new_string(cjson));
     json_object_object_add(meta, "vocab", json_object_new_string(vjson));
     json_object_object_add(meta, "tokenizer", json_object_new_string(b64));
+    if (phonemes) {
+        char pjson[SONO_PHONEME_JSON_MAX];
+        json_object *arr = json_object_new_array();
+        if (sono_phoneme_inventory_to_json(pjson, sizeof pjson) < 0 || !arr) {
+            json_object_put(arr);
+            rc = sn_fail(SONO_E_NOMEM, "out of memory");
+            goto done;
+        }
+        for (int i = 0; i < n_cond; i++) json_object_array_add(arr, json_object_new_string(cond[i]));
+        json_object_object_add(meta, "phonemes", json_object_new_string(pjson));
+        json_object_object_add(meta, "conditions", json_object_new_string(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)));
+        json_object_put(arr);
+    }
     json_object_object_add(meta, "codec", json_object_new_string(codec->name));
     sn_lm_hash_hex(codec->hash, hex);
     json_object_object_add(meta, "codec_hash", json_object_new_string(hex));
@@ -209,6 +254,40 @@ static uint64_t config_floats(const sn_lm_config *c) {
     return n + (uint64_t)c->n_layer * (2 * C + 12 * C * C);
 }
 
+/* The phoneme inventory (checked against this build's) and the condition
+ * names of a layout with phonemes. 0 or a negative error with its line. */
+static int tts_meta_read(json_object *meta, sono_lm *lm) {
+    const char *ph = meta_str(meta, "phonemes"), *cs = meta_str(meta, "conditions");
+    if (!ph || !cs) return sn_fail(SONO_E_FORMAT, "LM file: a phoneme vocabulary without its inventory or conditions");
+    int rc = sono_phoneme_inventory_check(ph);
+    if (rc) {
+        sn_error_prefix("LM file: this build's phoneme front end does not match the model's");
+        return rc;
+    }
+    if (lm->vocab.n_phoneme != sono_phoneme_n_tokens())
+        return sn_fail(SONO_E_FORMAT, "LM file: %d phoneme ids, the inventory has %d", (int)lm->vocab.n_phoneme,
+                       (int)sono_phoneme_n_tokens());
+    json_object *arr = json_tokener_parse(cs);
+    int n = arr && json_object_is_type(arr, json_type_array) ? (int)json_object_array_length(arr) : -1;
+    if (n != lm->vocab.n_cond) {
+        json_object_put(arr);
+        return sn_fail(SONO_E_FORMAT, "LM file: conditions are not a list of %d names", (int)lm->vocab.n_cond);
+    }
+    lm->cond = calloc((size_t)n + 1, sizeof *lm->cond);
+    rc = lm->cond ? 0 : sn_fail(SONO_E_NOMEM, "out of memory");
+    for (int i = 0; !rc && i < n; i++) {
+        json_object *v = json_object_array_get_idx(arr, (size_t)i);
+        const char *name = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+        for (int j = 0; name && j < i; j++)
+            if (!strcmp(lm->cond[j], name)) name = NULL;
+        if (!name || !sn_lm_cond_name_ok(name)) rc = sn_fail(SONO_E_FORMAT, "LM file: condition %d is not a distinct lang:L or voice:V name", i);
+        else if (!(lm->cond[i] = strdup(name))) rc = sn_fail(SONO_E_NOMEM, "out of memory");
+        else lm->n_cond = i + 1;
+    }
+    json_object_put(arr);
+    return rc;
+}
+
 static int from_tensors(const sono_tensors *ts, sono_lm **out) {
     *out = NULL;
     if (!ts->metadata) return sn_fail(SONO_E_FORMAT, "not an LM file (no metadata)");
@@ -245,9 +324,15 @@ static int from_tensors(const sono_tensors *ts, sono_lm **out) {
     lm->tok = sono_tokenizer_from_bytes(tb, tn, &rc);
     free(tb);
     if (!lm->tok) { sn_error_prefix("LM file: embedded tokenizer"); goto fail; }
+    if (lm->vocab.n_phoneme || lm->vocab.n_cond) {
+        if ((rc = tts_meta_read(meta, lm))) goto fail;
+    } else if (meta_str(meta, "phonemes") || meta_str(meta, "conditions")) {
+        rc = sn_fail(SONO_E_FORMAT, "LM file: phonemes or conditions without a vocabulary layout that has them");
+        goto fail;
+    }
     if (lm->vocab.n_special != sono_tokenizer_n_special(lm->tok) || lm->vocab.n_text != sono_tokenizer_n_text(lm->tok) ||
         lm->vocab.n_codebooks != c.K || lm->vocab.codebook_size != c.codebook_size ||
-        c.V_text != sono_tokenizer_n_vocab(lm->tok)) {
+        c.V_text != sono_tokenizer_n_vocab(lm->tok) + lm->vocab.n_phoneme + lm->vocab.n_cond) {
         rc = sn_fail(SONO_E_FORMAT, "LM file: vocab layout, tokenizer and model config disagree");
         goto fail;
     }
@@ -315,6 +400,8 @@ void sono_lm_free(sono_lm *lm) {
     if (!lm) return;
     sn_lm_free(lm->m);
     sono_tokenizer_free(lm->tok);
+    for (int i = 0; i < lm->n_cond; i++) free(lm->cond[i]);
+    free(lm->cond);
     free(lm);
 }
 
@@ -331,6 +418,8 @@ void sono_lm_vocab_layout(const sono_lm *lm, sono_vocab_layout *l) { *l = lm->vo
 const char *sono_lm_codec_name(const sono_lm *lm) { return lm->codec_name; }
 void sono_lm_codec_hash(const sono_lm *lm, uint8_t out[16]) { memcpy(out, lm->codec_hash, 16); }
 double sono_lm_frame_rate(const sono_lm *lm) { return lm->frame_rate; }
+int sono_lm_n_conditions(const sono_lm *lm) { return lm->n_cond; }
+const char *sono_lm_condition(const sono_lm *lm, int i) { return i >= 0 && i < lm->n_cond ? lm->cond[i] : NULL; }
 
 int sono_lm_check_codec(const sono_lm *lm, const char *codec_name, const uint8_t codec_hash[16]) {
     return sono_lm_check_codec_hashes(lm, codec_name, codec_hash, codec_hash);

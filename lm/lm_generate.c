@@ -19,6 +19,7 @@
 #include "lm_cache.h"
 #include "lm_delay.h"
 #include "lm_file.h"
+#include "lm_generate_tts.h"
 #include "lm_sample.h"
 #include "sono_internal.h"
 
@@ -47,6 +48,7 @@ typedef struct {
     int64_t F_max;          /* most new frames per output */
     int64_t S_cap;          /* steps a grid can hold */
     int T_cap;              /* positions the cache needs */
+    sn_lm_tts_plan *tts;    /* task tts: its own plan (lm_generate_tts.h), the rest unused but K, n, F_max */
 } gen_plan;
 
 static int plan_make(const sono_lm *lm, const sono_lm_generate_params *p, gen_plan *g) {
@@ -55,9 +57,7 @@ static int plan_make(const sono_lm *lm, const sono_lm_generate_params *p, gen_pl
     g->K = cf->K;
     g->cb = cf->codebook_size;
     g->Va = sn_lm_v_audio(cf);
-    if (p->task == SONO_LM_TASK_TTS)
-        return sn_fail(SONO_E_UNSUPPORTED, "generate: the tts task is reserved for a later model");
-    if (p->task != SONO_LM_TASK_CONTINUE && p->task != SONO_LM_TASK_TTA)
+    if (p->task != SONO_LM_TASK_CONTINUE && p->task != SONO_LM_TASK_TTA && p->task != SONO_LM_TASK_TTS)
         return sn_fail(SONO_E_ARG, "generate: unknown task %d", p->task);
     size_t n_bytes = p->text ? strlen(p->text) : 0;
     if (p->task == SONO_LM_TASK_TTA && n_bytes == 0) return sn_fail(SONO_E_ARG, "generate: the tta task needs a caption");
@@ -73,6 +73,12 @@ static int plan_make(const sono_lm *lm, const sono_lm_generate_params *p, gen_pl
                        (double)p->temperature, p->top_k, (double)p->top_p, (double)p->cfg);
     if (p->max_frames < 0 || p->min_frames < 0 || p->n_prompt_frames < 0 || (p->n_prompt_frames > 0 && !p->prompt))
         return sn_fail(SONO_E_ARG, "generate: negative frame counts, or prompt frames without codes");
+    if (p->task == SONO_LM_TASK_TTS) {
+        int rc = sn_lm_tts_plan_new(lm, p, &g->tts);
+        g->n = p->n_outputs;
+        if (!rc) g->F_max = sn_lm_tts_plan_frames(g->tts);
+        return rc;
+    }
     g->Fp = p->n_prompt_frames;
     if (g->Fp > cf->T_max)
         return sn_fail(SONO_E_LIMIT, "generate: a prompt of %lld frames passes the context of %d positions",
@@ -119,6 +125,7 @@ int64_t sono_lm_generate_max_frames(const sono_lm *lm, const sono_lm_generate_pa
     gen_plan g = {0};
     int rc = lm && p ? plan_make(lm, p, &g) : sn_fail(SONO_E_ARG, "generate: no model or parameters");
     free(g.ids);
+    sn_lm_tts_plan_free(g.tts);
     return rc < 0 ? rc : g.F_max;
 }
 
@@ -163,7 +170,9 @@ int sono_lm_generate(const sono_lm *lm, const sono_lm_generate_params *p, sono_l
                      int32_t *codes, int64_t *n_frames) {
     gen_plan g = {0};
     int rc = lm && p ? plan_make(lm, p, &g) : sn_fail(SONO_E_ARG, "generate: no model or parameters");
-    if (rc) {
+    if (rc || g.tts) {
+        if (!rc) rc = sn_lm_tts_run(lm, p, g.tts, on_frame, user, codes, n_frames);
+        sn_lm_tts_plan_free(g.tts);
         free(g.ids);
         return rc;
     }

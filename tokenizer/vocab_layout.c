@@ -8,14 +8,16 @@
 #include "bpe.h"
 #include "sono_internal.h"
 
-#define LAYOUT_VERSION 1
+#define LAYOUT_VERSION 2 /* the newest this build reads and writes; 1 when there are no phonemes */
 
 static int64_t block_size(const sono_vocab_layout *l) { return (int64_t)l->codebook_size + SONO_VOCAB_AUDIO_EXTRA; }
-static int64_t audio_base(const sono_vocab_layout *l) { return (int64_t)l->n_special + l->n_text; }
+static int64_t phoneme_base(const sono_vocab_layout *l) { return (int64_t)l->n_special + l->n_text; }
+static int64_t audio_base(const sono_vocab_layout *l) { return phoneme_base(l) + l->n_phoneme + l->n_cond; }
 
 int sono_vocab_layout_check(const sono_vocab_layout *l) {
     if (!l) return sn_fail(SONO_E_ARG, "vocab layout: NULL");
-    if (l->n_special < 0 || l->n_text < 0 || l->n_codebooks < 0 || l->codebook_size < 0 ||
+    if (l->n_special < 0 || l->n_text < 0 || l->n_codebooks < 0 || l->codebook_size < 0 || l->n_phoneme < 0 ||
+        l->n_cond < 0 ||
         (l->n_codebooks > 0 && l->codebook_size < 1))
         return sn_fail(SONO_E_RANGE, "vocab layout: %d specials, %d text ids, %d codebooks of %d: out of range",
                        (int)l->n_special, (int)l->n_text, (int)l->n_codebooks, (int)l->codebook_size);
@@ -27,7 +29,7 @@ int sono_vocab_layout_check(const sono_vocab_layout *l) {
 int sono_vocab_layout_for(const sono_tokenizer *tok, int32_t n_codebooks, int32_t codebook_size,
                           sono_vocab_layout *l) {
     if (!tok || !l) return sn_fail(SONO_E_ARG, "vocab layout: NULL argument");
-    sono_vocab_layout v = {sono_tokenizer_n_special(tok), sono_tokenizer_n_text(tok), n_codebooks, codebook_size};
+    sono_vocab_layout v = {sono_tokenizer_n_special(tok), sono_tokenizer_n_text(tok), n_codebooks, codebook_size, 0, 0};
     int rc = sono_vocab_layout_check(&v);
     if (!rc) *l = v;
     return rc;
@@ -45,6 +47,8 @@ int64_t sono_vocab_id(const sono_vocab_layout *l, int kind, int32_t codebook, in
     int64_t limit = kind == SONO_VOCAB_SPECIAL ? l->n_special
                   : kind == SONO_VOCAB_TEXT    ? l->n_text
                   : kind == SONO_VOCAB_AUDIO   ? l->codebook_size
+                  : kind == SONO_VOCAB_PHONEME ? l->n_phoneme
+                  : kind == SONO_VOCAB_COND    ? l->n_cond
                   : audio                      ? 1
                                                : 0;
     if (index < 0 || index >= limit)
@@ -52,6 +56,8 @@ int64_t sono_vocab_id(const sono_vocab_layout *l, int kind, int32_t codebook, in
     switch (kind) {
     case SONO_VOCAB_SPECIAL: return index;
     case SONO_VOCAB_TEXT: return l->n_special + index;
+    case SONO_VOCAB_PHONEME: return phoneme_base(l) + index;
+    case SONO_VOCAB_COND: return phoneme_base(l) + l->n_phoneme + index;
     default: break;
     }
     int64_t local = kind == SONO_VOCAB_AUDIO ? index : kind == SONO_VOCAB_AUDIO_EMPTY ? l->codebook_size
@@ -70,9 +76,15 @@ int sono_vocab_locate(const sono_vocab_layout *l, int64_t id, int *kind, int32_t
     if (id < l->n_special) {
         k = SONO_VOCAB_SPECIAL;
         ix = id;
-    } else if (id < audio_base(l)) {
+    } else if (id < phoneme_base(l)) {
         k = SONO_VOCAB_TEXT;
         ix = id - l->n_special;
+    } else if (id < phoneme_base(l) + l->n_phoneme) {
+        k = SONO_VOCAB_PHONEME;
+        ix = id - phoneme_base(l);
+    } else if (id < audio_base(l)) {
+        k = SONO_VOCAB_COND;
+        ix = id - phoneme_base(l) - l->n_phoneme;
     } else {
         int64_t a = id - audio_base(l);
         cb = (int32_t)(a / block_size(l));
@@ -89,11 +101,17 @@ int sono_vocab_locate(const sono_vocab_layout *l, int64_t id, int *kind, int32_t
 
 int sono_vocab_layout_to_json(const sono_vocab_layout *l, char *buf, size_t n_bytes) {
     if (!l || !buf) return sn_fail(SONO_E_ARG, "vocab layout: NULL argument");
-    int n = snprintf(buf, n_bytes,
-                     "{\"version\":%d,\"n_special\":%d,\"n_text\":%d,\"n_codebooks\":%d,\"codebook_size\":%d,"
-                     "\"audio_extra\":%d}",
-                     LAYOUT_VERSION, (int)l->n_special, (int)l->n_text, (int)l->n_codebooks, (int)l->codebook_size,
-                     SONO_VOCAB_AUDIO_EXTRA);
+    int n = l->n_phoneme || l->n_cond
+                ? snprintf(buf, n_bytes,
+                           "{\"version\":2,\"n_special\":%d,\"n_text\":%d,\"n_phoneme\":%d,\"n_cond\":%d,"
+                           "\"n_codebooks\":%d,\"codebook_size\":%d,\"audio_extra\":%d}",
+                           (int)l->n_special, (int)l->n_text, (int)l->n_phoneme, (int)l->n_cond, (int)l->n_codebooks,
+                           (int)l->codebook_size, SONO_VOCAB_AUDIO_EXTRA)
+                : snprintf(buf, n_bytes,
+                           "{\"version\":1,\"n_special\":%d,\"n_text\":%d,\"n_codebooks\":%d,\"codebook_size\":%d,"
+                           "\"audio_extra\":%d}",
+                           (int)l->n_special, (int)l->n_text, (int)l->n_codebooks, (int)l->codebook_size,
+                           SONO_VOCAB_AUDIO_EXTRA);
     if (n < 0 || (size_t)n >= n_bytes) return sn_fail(SONO_E_LIMIT, "vocab layout: JSON buffer of %zu bytes too small", n_bytes);
     return n;
 }
@@ -114,15 +132,16 @@ int sono_vocab_layout_from_json(const char *json, sono_vocab_layout *l) {
         return sn_fail(SONO_E_FORMAT, "vocab layout: not a JSON object");
     }
     int64_t version = int_field(o, "version"), extra = int_field(o, "audio_extra");
-    int64_t f[4] = {int_field(o, "n_special"), int_field(o, "n_text"), int_field(o, "n_codebooks"),
-                    int_field(o, "codebook_size")};
+    int64_t f[6] = {int_field(o, "n_special"), int_field(o, "n_text"), int_field(o, "n_codebooks"),
+                    int_field(o, "codebook_size"), 0, 0};
+    if (version == 2) f[4] = int_field(o, "n_phoneme"), f[5] = int_field(o, "n_cond");
     json_object_put(o);
-    if (version < 0 || extra < 0 || f[0] < 0 || f[1] < 0 || f[2] < 0 || f[3] < 0)
+    if (version < 0 || extra < 0 || f[0] < 0 || f[1] < 0 || f[2] < 0 || f[3] < 0 || f[4] < 0 || f[5] < 0)
         return sn_fail(SONO_E_FORMAT, "vocab layout: a field is missing or not a count");
-    if (version != LAYOUT_VERSION || extra != SONO_VOCAB_AUDIO_EXTRA)
+    if (version < 1 || version > LAYOUT_VERSION || extra != SONO_VOCAB_AUDIO_EXTRA)
         return sn_fail(SONO_E_UNSUPPORTED, "vocab layout: version %lld with %lld extra ids per codebook (this build: %d, %d)",
                        (long long)version, (long long)extra, LAYOUT_VERSION, SONO_VOCAB_AUDIO_EXTRA);
-    sono_vocab_layout v = {(int32_t)f[0], (int32_t)f[1], (int32_t)f[2], (int32_t)f[3]};
+    sono_vocab_layout v = {(int32_t)f[0], (int32_t)f[1], (int32_t)f[2], (int32_t)f[3], (int32_t)f[4], (int32_t)f[5]};
     int rc = sono_vocab_layout_check(&v);
     if (!rc) *l = v;
     return rc;

@@ -1,5 +1,5 @@
-/* sonotok generate: new audio from the token LM, continuing an audio prompt
- * or following a caption. The LM writes codec codes frame by frame
+/* sonotok generate: new audio from the token LM, continuing an audio prompt,
+ * following a caption, or speaking a text (tts). The LM writes codec codes frame by frame
  * (sono_lm_generate); each finished frame goes straight into a live codec
  * decoder and its audio into the output file, so a long generation writes
  * as it goes. The LM file names its codec: that codec is loaded unless
@@ -18,14 +18,16 @@ static const char *const default_lm = NULL;
 
 enum {
     OPT_CODEC = CLI_OPT_LONG, OPT_TASK, OPT_PROMPT, OPT_TEMPERATURE, OPT_TOP_K, OPT_TOP_P, OPT_CFG, OPT_SEED,
-    OPT_MIN_SECONDS, OPT_F16,
+    OPT_MIN_SECONDS, OPT_F16, OPT_VOICE, OPT_LANG,
 };
 
 static const cli_opt generate_opts[] = {
     CLI_COMMON_OPTS,
     {'m', "model", "LM", "LM file: path or name (default: the shipped default LM)"},
     {OPT_CODEC, "codec", "MODEL", "codec that renders the codes (default: the one the LM names)"},
-    {OPT_TASK, "task", "TASK", "continue (an audio prompt) or tta (text to audio: TEXT is the caption)"},
+    {OPT_TASK, "task", "TASK", "continue (an audio prompt), tta (text to audio: TEXT is the caption) or tts (TEXT is spoken)"},
+    {OPT_VOICE, "voice", "NAME", "tts: one of the LM's voices (default: its first)"},
+    {OPT_LANG, "lang", "L", "tts: the text's language, one of the LM's (default en)"},
     {OPT_PROMPT, "prompt", "AUDIO", "audio to continue (continue), or the start of the audio (tta)"},
     {'d', "duration", "SECONDS", "most seconds of new audio per output (default: what the context holds)"},
     {OPT_MIN_SECONDS, "min-duration", "SECONDS", "no end before this many seconds (default 0)"},
@@ -46,8 +48,9 @@ static int run_generate(const cli_cmd *cmd, int argc, char **argv);
 const cli_cmd cmd_generate = {
     .name = "generate",
     .summary = "Generate audio with the token LM: continue a prompt, or from a caption.",
-    .usage = "[-m LM] [--codec MODEL] --task continue|tta [--prompt AUDIO] [-d SECONDS]\n"
-             "       [--temperature T] [--top-k K] [--top-p P] [--cfg C] [--seed S] [-n N] [\"TEXT\"] -o OUT",
+    .usage = "[-m LM] [--codec MODEL] --task continue|tta|tts [--prompt AUDIO] [-d SECONDS]\n"
+             "       [--voice NAME] [--lang L] [--temperature T] [--top-k K] [--top-p P] [--cfg C] [--seed S]\n"
+             "       [-n N] [\"TEXT\"] -o OUT",
     .details =
         "continue: the LM continues --prompt AUDIO (read and resampled as tokenize\n"
         "does, its whole frames used); without a prompt it starts from nothing.\n"
@@ -55,6 +58,14 @@ const cli_cmd cmd_generate = {
         "is taken as the start of the audio. OUT holds the new audio only: the\n"
         "prompt's frames go through the decoder first, so OUT starts where the\n"
         "prompt ends.\n"
+        "tts: TEXT is spoken (an LM trained with phonemes, doc/tts-layout.md) in\n"
+        "--voice (unknown: exit 2 lists the LM's voices) and --lang: cut into\n"
+        "sentences, each phonemized by espeak-ng and generated in turn into one\n"
+        "continuous output; the length comes from the phonemes (caps: 40 frames a\n"
+        "phoneme, 120 a pause, 20 a phoneme on average), so no -d, --min-duration,\n"
+        "--prompt or --cfg. Empty text, text with nothing to pronounce, text over\n"
+        "16 KiB or a sentence too long for the LM's context: one line, exit 2; an LM\n"
+        "without phonemes: exit 4.\n"
         "\n"
         "An output ends when the LM writes its end token (not before --min-duration)\n"
         "or at -d SECONDS (at most 600; the LM's context is the real limit: prompt,\n"
@@ -81,6 +92,7 @@ typedef struct {
     cli_common common;
     const char *lm, *codec, *prompt, *format, *output, *text;
     int task;          /* -1: not given */
+    int cfg_given;
     double seconds, min_seconds;
     sono_lm_generate_params g;
 } gen_opts;
@@ -249,6 +261,7 @@ static int generate(const gen_opts *o) {
     }
     if (F < 0) {
         rc = cli_fail_sono("generate", (int)F);
+        if (F == SONO_E_UNSUPPORTED) rc = CLI_EXIT_MODEL; /* an LM without phonemes */
         goto out;
     }
     if (g.min_frames > F) g.min_frames = F;
@@ -355,9 +368,11 @@ static int run_generate(const cli_cmd *cmd, int argc, char **argv) {
         case OPT_TASK:
             if (!strcmp(arg, "continue")) o.task = SONO_LM_TASK_CONTINUE;
             else if (!strcmp(arg, "tta")) o.task = SONO_LM_TASK_TTA;
-            else if (!strcmp(arg, "tts")) rc = cli_usage_error(cmd, "--task tts is reserved for a later model");
-            else rc = cli_usage_error(cmd, "--task is continue or tta, not '%s'", arg);
+            else if (!strcmp(arg, "tts")) o.task = SONO_LM_TASK_TTS;
+            else rc = cli_usage_error(cmd, "--task is continue, tta or tts, not '%s'", arg);
             break;
+        case OPT_VOICE: o.g.voice = arg; break;
+        case OPT_LANG: o.g.lang = arg; break;
         case OPT_PROMPT: o.prompt = arg; break;
         case 'd':
         case OPT_MIN_SECONDS:
@@ -385,6 +400,7 @@ static int run_generate(const cli_cmd *cmd, int argc, char **argv) {
             if (cli_parse_double(arg, 0, 100, &d) || !isfinite(d))
                 rc = cli_usage_error(cmd, "--cfg wants a scale from 0 to 100, not '%s'", arg);
             o.g.cfg = (float)d;
+            o.cfg_given = 1;
             break;
         case OPT_SEED:
             if (cli_parse_int(arg, 0, 0x7fffffffL, &v)) rc = cli_usage_error(cmd, "--seed wants 0 to 2147483647, not '%s'", arg);
@@ -406,7 +422,11 @@ static int run_generate(const cli_cmd *cmd, int argc, char **argv) {
     if (rc >= 0) return rc;
     if (argc - first > 1) return cli_usage_error(cmd, "one TEXT only (quote it: \"a dog barks\")");
     o.text = argc - first == 1 ? argv[first] : NULL;
-    if (o.task < 0) return cli_usage_error(cmd, "no --task given (continue or tta)");
+    if (o.task < 0) return cli_usage_error(cmd, "no --task given (continue, tta or tts)");
+    if (o.task == SONO_LM_TASK_TTS && !o.text) return cli_usage_error(cmd, "--task tts needs the text to speak: \"TEXT\"");
+    if (o.task == SONO_LM_TASK_TTS && (o.prompt || o.seconds > 0 || o.min_seconds > 0 || o.cfg_given))
+        return cli_usage_error(cmd, "--task tts takes no --prompt, -d, --min-duration or --cfg (its length comes from the phonemes)");
+    if (o.task != SONO_LM_TASK_TTS && (o.g.voice || o.g.lang)) return cli_usage_error(cmd, "--voice and --lang are for --task tts");
     if (o.task == SONO_LM_TASK_TTA && (!o.text || !*o.text)) return cli_usage_error(cmd, "--task tta needs a caption: \"TEXT\"");
     if (o.task == SONO_LM_TASK_CONTINUE && o.text)
         return cli_usage_error(cmd, "--task continue takes no TEXT (tta takes a caption, and a --prompt too)");

@@ -37,7 +37,7 @@ static const cli_opt lm_opts[] = {
     {OPT_HEADS, "heads", "N", "attention heads (4)"},
     {OPT_CONTEXT, "context", "N", "context in positions (512)"},
     {OPT_LEARNED_POS, "learned-pos", NULL, "learned positions (default: rotary)"},
-    {OPT_TASKS, "tasks", "LIST", "task weights, e.g. continue=1,tta=1 (the default)"},
+    {OPT_TASKS, "tasks", "LIST", "task weights, e.g. continue=1,tta=1,tts=1 (the default)"},
     {OPT_CFG_DROPOUT, "cfg-dropout", "P", "rate at which a tta caption becomes <uncond> (0.15)"},
     {OPT_MAX_TEXT, "max-text", "N", "text ids kept per caption (64)"},
     CLI_TRAIN_STEPS_OPTS("total steps of the schedule (20000)"),
@@ -65,8 +65,10 @@ const cli_cmd cmd_train_lm = {
         "--bandwidth) into RUN_DIR/train.shard, reused while the manifest and codec stay\n"
         "the same. Each step builds --batch sequences [task] [text] [<sep>] [audio frames,\n"
         "delay pattern]: task continue (a random crop of any clip) and tta (a clip with a\n"
-        "caption, from its start; the caption becomes <uncond> at --cfg-dropout), mixed by\n"
-        "--tasks; AdamW (0.9, 0.95, weight decay 0.1), gradient clipping, warmup then\n"
+        "caption, from its start; the caption becomes <uncond> at --cfg-dropout) and tts\n"
+        "(a manifest line with phonemes: \"tokens\", \"start_frame\", \"end_frame\", \"voice\",\n"
+        "\"lang\", as tools/corpus/tts_corpus.py writes; the LM then reads phonemes and the\n"
+        "records' languages and voices, doc/tts-layout.md), mixed by --tasks; AdamW (0.9, 0.95, weight decay 0.1), gradient clipping, warmup then\n"
         "cosine. A run is bit-identical for the same seed on any thread count, also\n"
         "across resumes.\n"
         "\n"
@@ -269,10 +271,11 @@ static int lm_step(void *ctx, int64_t *step) {
     return 0;
 }
 
-/* "continue=W,tta=W" (either may be left out: weight 0). */
-static int parse_tasks(const char *s, double *w_continue, double *w_tta) {
+/* "continue=W,tta=W,tts=W" (any may be left out: weight 0). */
+static int parse_tasks(const char *s, double *w_continue, double *w_tta, double *w_tts) {
     *w_continue = 0;
     *w_tta = 0;
+    *w_tts = 0;
     while (*s) {
         const char *eq = strchr(s, '=');
         if (!eq) return -1;
@@ -281,10 +284,11 @@ static int parse_tasks(const char *s, double *w_continue, double *w_tta) {
         if (end == eq + 1 || !(v >= 0) || (*end && *end != ',')) return -1;
         if (eq - s == 8 && !strncmp(s, "continue", 8)) *w_continue = v;
         else if (eq - s == 3 && !strncmp(s, "tta", 3)) *w_tta = v;
+        else if (eq - s == 3 && !strncmp(s, "tts", 3)) *w_tts = v;
         else return -1;
         s = *end ? end + 1 : end;
     }
-    return *w_continue + *w_tta > 0 ? 0 : -1;
+    return *w_continue + *w_tta + *w_tts > 0 ? 0 : -1;
 }
 
 /* What train-lm's own options set (filled by lm_opt). */
@@ -319,8 +323,8 @@ static int lm_opt(void *ctx, const cli_cmd *cmd, int key, const char *arg) {
     case OPT_CONTEXT: INT_OPT(8, 1 << 20) a->tp.context = (int)lv; break;
     case OPT_LEARNED_POS: a->tp.learned_pos = 1; break;
     case OPT_TASKS:
-        if (parse_tasks(arg, &a->tp.w_continue, &a->tp.w_tta))
-            rc = cli_usage_error(cmd, "--tasks needs continue=W,tta=W (weights >= 0, not all 0), not '%s'", arg);
+        if (parse_tasks(arg, &a->tp.w_continue, &a->tp.w_tta, &a->tp.w_tts))
+            rc = cli_usage_error(cmd, "--tasks needs continue=W,tta=W,tts=W (weights >= 0, not all 0), not '%s'", arg);
         break;
     case OPT_CFG_DROPOUT: DBL_OPT(0, 1) a->tp.cfg_dropout = (float)dv; break;
     case OPT_MAX_TEXT: INT_OPT(1, 1 << 20) a->tp.max_text = (int)lv; break;
@@ -385,9 +389,9 @@ static int run_train_lm(const cli_cmd *cmd, int argc, char **argv) {
     const sono_lm_train_params *P = sono_lm_trainer_params(t);
     const int K = sono_lm_trainer_n_codebooks(t);
     cli_note(com, 1, "model: %d layers, width %d, %d heads, context %d, %s positions, %d codebooks, %.2f M parameters; "
-             "batch %d, %d threads, tasks continue=%g tta=%g, cfg dropout %g, lr %g, steps %lld (at %lld)",
+             "batch %d, %d threads, tasks continue=%g tta=%g tts=%g, cfg dropout %g, lr %g, steps %lld (at %lld)",
              P->n_layer, P->width, P->n_head, P->context, P->learned_pos ? "learned" : "rotary", K,
-             (double)sono_lm_trainer_n_params(t) / 1e6, P->batch, P->n_threads, P->w_continue, P->w_tta,
+             (double)sono_lm_trainer_n_params(t) / 1e6, P->batch, P->n_threads, P->w_continue, P->w_tta, P->w_tts,
              (double)P->cfg_dropout, (double)P->lr, (long long)P->steps, (long long)sono_lm_trainer_steps_done(t));
     FILE *csv = open_lm_csv(out_dir, "train.csv", ",grad_norm,lr,tokens_per_s,targets_per_s,cpu_hours", K);
     FILE *ecsv = P->heldout ? open_lm_csv(out_dir, "eval.csv", "", K) : NULL;

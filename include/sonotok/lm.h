@@ -74,6 +74,13 @@ SONO_API const sono_tokenizer *sono_lm_tokenizer(const sono_lm *lm);
 /* The mixed vocabulary layout stored in the file. */
 SONO_API void sono_lm_vocab_layout(const sono_lm *lm, sono_vocab_layout *l);
 
+/* Text-to-speech conditions (an LM whose vocabulary has phonemes, layout
+ * version 2): how many, and condition i's name, "lang:L" (a language of
+ * its training data, an espeak-ng language name) or "voice:NAME" (a
+ * training voice); NULL for i out of range. 0 for an LM without TTS. */
+SONO_API int sono_lm_n_conditions(const sono_lm *lm);
+SONO_API const char *sono_lm_condition(const sono_lm *lm, int i);
+
 /* The codec the model was trained for: its name, hash (its codes hash,
  * sono_codec_codes_hash, or in LM files made before it the full hash,
  * sono_codec_hash) and frame rate in frames per second. */
@@ -118,8 +125,33 @@ SONO_API int sono_lm_check_codec_hashes(const sono_lm *lm, const char *codec_nam
 enum sono_lm_task {
     SONO_LM_TASK_CONTINUE = 0, /* continue the prompt (none: start from nothing); no caption */
     SONO_LM_TASK_TTA = 1,      /* text to audio: a caption; a prompt is optional (the audio's start) */
-    SONO_LM_TASK_TTS = 2,      /* text to speech: reserved (SONO_E_UNSUPPORTED) */
+    SONO_LM_TASK_TTS = 2,      /* text to speech: text is what to say (an LM trained with phonemes) */
 };
+
+/* Text to speech (task TTS, an LM whose vocabulary has phonemes; others:
+ * SONO_E_UNSUPPORTED). The text is cut into sentences (sono_text_split,
+ * pieces of at most SONO_LM_TTS_PIECE_BYTES), each turned into phonemes
+ * in p->lang (espeak-ng, sonotok/phonemes.h); pieces with nothing to
+ * pronounce are left out. Each piece is generated from its own prefix
+ * [<task:tts> <lang:L> <voice:V> phonemes <sep>] in the ELLA-V layout
+ * (doc/tts-layout.md): the generator forces each phoneme token in turn, the
+ * model decides when each ends (codebook 0's <end-audio>), and the pieces'
+ * frames follow one another in one output (frame numbers continue), the
+ * gap between them being each piece's own closing pause phoneme. Caps
+ * make every generation end: SONO_LM_TTS_CAP_PHONE frames per phoneme,
+ * SONO_LM_TTS_CAP_PAUSE per pause, SONO_LM_TTS_CAP_MEAN x phonemes per
+ * piece (and what the context holds). No CFG, prompt, max_frames or
+ * min_frames (0, else SONO_E_ARG). Errors: SONO_E_EMPTY (empty text, or
+ * nothing pronounceable), SONO_E_LIMIT (text over SONO_LM_TTS_MAX_BYTES,
+ * or a sentence whose phonemes do not fit the context), SONO_E_ARG (a
+ * language or voice not among the LM's conditions: the detail lists
+ * them), or the phonemizer's (SONO_E_NOT_FOUND: espeak-ng's data missing,
+ * SONO_E_FORMAT: invalid UTF-8). */
+#define SONO_LM_TTS_MAX_BYTES 16384
+#define SONO_LM_TTS_PIECE_BYTES 400
+#define SONO_LM_TTS_CAP_PHONE 40
+#define SONO_LM_TTS_CAP_PAUSE 120
+#define SONO_LM_TTS_CAP_MEAN 20
 
 #define SONO_LM_MAX_OUTPUTS 8  /* outputs of one call */
 
@@ -141,6 +173,8 @@ typedef struct {
                                * the call (half the bytes a step streams: faster where memory is the limit;
                                * the logits move by float16's rounding, so the codes differ from float32's);
                                * 0: float32. Same bits on any n_threads either way. Default 0 */
+    const char *lang;         /* tts: the language, an LM condition "lang:L" (sono_lm_condition). NULL: "en" */
+    const char *voice;        /* tts: the voice, an LM condition "voice:V". NULL: the LM's first voice */
 } sono_lm_generate_params;
 
 SONO_API sono_lm_generate_params sono_lm_generate_default_params(void);
@@ -154,7 +188,7 @@ typedef int (*sono_lm_frame_fn)(void *user, int output, int64_t frame, const int
 
 /* New frames per output that the context allows for p (its max_frames, or
  * what the context holds when that is 0), after checking p: > 0, or
- * SONO_E_ARG (bad parameters: detail names them), SONO_E_UNSUPPORTED (tts),
+ * SONO_E_ARG (bad parameters: detail names them), the tts errors (above),
  * SONO_E_RANGE (a prompt code out of range), SONO_E_LIMIT (the caption is
  * longer than half the context, as in training; or the prompt, caption and
  * max_frames pass the context). */

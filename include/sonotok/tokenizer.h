@@ -112,6 +112,9 @@ SONO_API int32_t sono_tokenizer_special_id(const sono_tokenizer *tok, const char
  * One id space for the LM, in this order:
  *   [0, n_special)                             special tokens (the tokenizer's)
  *   [n_special, n_special + n_text)            text tokens (the tokenizer's)
+ *   then n_phoneme phoneme tokens (the phoneme inventory's ids, phonemes.h;
+ *   0 for an LM without text-to-speech), then n_cond condition tokens (an
+ *   LM's languages and voices, named in its file: <lang:en>, <voice:NAME>),
  *   then n_codebooks blocks of codebook_size + SONO_VOCAB_AUDIO_EXTRA ids,
  *   block k: codes 0 .. codebook_size - 1 of codebook k, then its <empty>
  *   (a delay-pattern slot with no code yet), then its <end-audio>.
@@ -120,13 +123,15 @@ SONO_API int32_t sono_tokenizer_special_id(const sono_tokenizer *tok, const char
  * codebook_size for SONO_VOCAB_AUDIO_EMPTY and codebook_size + 1 for
  * SONO_VOCAB_AUDIO_END. */
 #define SONO_VOCAB_AUDIO_EXTRA 2
-#define SONO_VOCAB_JSON_MAX 192   /* bytes sono_vocab_layout_to_json needs at most, NUL included */
+#define SONO_VOCAB_JSON_MAX 256   /* bytes sono_vocab_layout_to_json needs at most, NUL included */
 
 typedef struct sono_vocab_layout {
     int32_t n_special;     /* special ids, first */
     int32_t n_text;        /* text ids (256 bytes + merges) */
     int32_t n_codebooks;   /* audio codebooks (K), 0 for a text-only vocabulary */
     int32_t codebook_size; /* codes per codebook */
+    int32_t n_phoneme;     /* phoneme ids after the text (layout version 2; 0 in version 1) */
+    int32_t n_cond;        /* condition ids after the phonemes (version 2; 0 in version 1) */
 } sono_vocab_layout;
 
 enum sono_vocab_kind {
@@ -135,10 +140,12 @@ enum sono_vocab_kind {
     SONO_VOCAB_AUDIO = 2,       /* index: a code of codebook `codebook` */
     SONO_VOCAB_AUDIO_EMPTY = 3, /* index 0: codebook's <empty> */
     SONO_VOCAB_AUDIO_END = 4,   /* index 0: codebook's <end-audio> */
+    SONO_VOCAB_PHONEME = 5,     /* index: a phoneme inventory id, 0 .. n_phoneme - 1 */
+    SONO_VOCAB_COND = 6,        /* index: a condition, 0 .. n_cond - 1 */
 };
 
-/* The layout for tok's ids and n_codebooks codebooks of codebook_size codes:
- * 0, or SONO_E_RANGE / SONO_E_LIMIT (more than 2^31 - 1 ids in all). */
+/* The layout for tok's ids and n_codebooks codebooks of codebook_size codes,
+ * no phonemes or conditions (set n_phoneme, n_cond afterwards for TTS): 0, or SONO_E_RANGE / SONO_E_LIMIT (more than 2^31 - 1 ids in all). */
 SONO_API int sono_vocab_layout_for(const sono_tokenizer *tok, int32_t n_codebooks, int32_t codebook_size,
                                    sono_vocab_layout *l);
 /* 0 when every count is in range and the total fits an int32; else
@@ -154,12 +161,16 @@ SONO_API int64_t sono_vocab_id(const sono_vocab_layout *l, int kind, int32_t cod
 SONO_API int sono_vocab_locate(const sono_vocab_layout *l, int64_t id, int *kind, int32_t *codebook,
                                int64_t *index);
 /* The layout as a one-line JSON object, for an LM file's metadata:
- * {"version":1,"n_special":16,"n_text":2032,"n_codebooks":8,"codebook_size":1024,"audio_extra":2}.
+ * {"version":1,"n_special":16,"n_text":2032,"n_codebooks":8,"codebook_size":1024,"audio_extra":2};
+ * a layout with phonemes or conditions is version 2, which adds
+ * "n_phoneme" and "n_cond" (version 1 is still written without them, so
+ * files without TTS stay as they were).
  * Writes at most n_bytes (SONO_VOCAB_JSON_MAX always suffices) and returns the
  * length without the NUL, or SONO_E_ARG / SONO_E_LIMIT (buffer too small). */
 SONO_API int sono_vocab_layout_to_json(const sono_vocab_layout *l, char *buf, size_t n_bytes);
-/* Parse what sono_vocab_layout_to_json wrote: 0, SONO_E_FORMAT (not such an
- * object), SONO_E_UNSUPPORTED (another version or audio_extra), or what
+/* Parse what sono_vocab_layout_to_json wrote (version 1 or 2): 0,
+ * SONO_E_FORMAT (not such an object), SONO_E_UNSUPPORTED (another version
+ * or audio_extra), or what
  * sono_vocab_layout_check says. */
 SONO_API int sono_vocab_layout_from_json(const char *json, sono_vocab_layout *l);
 

@@ -256,7 +256,8 @@ SONO_API sono_tokenizer *sono_bpe_trainer_finish(sono_bpe_trainer *t, int *err);
  * [task] [text ids] [<sep>] [audio steps, delay pattern] from random clips
  * (task continue: a random crop of any clip; task tta: a clip with a
  * caption from its start, the caption replaced by <uncond> at
- * p.cfg_dropout), pads them to the context, and takes one AdamW step on the
+ * p.cfg_dropout; task tts: a TTS record's clip, ELLA-V layout,
+ * doc/tts-layout.md), pads them to the context, and takes one AdamW step on the
  * mean cross-entropy over every (position, codebook) target. Training is
  * bit-identical for the same params and data on any thread count (the
  * model's kernels split work by shape, OpenBLAS runs at one thread), and
@@ -276,6 +277,9 @@ typedef struct {
     int n_layer, width, n_head, context; /* the model (4, 256, 4, 512) */
     int learned_pos;         /* 1: learned positions, 0: rotary (0) */
     double w_continue, w_tta;/* task weights (1, 1); tta needs clips with a caption */
+    double w_tts;            /* text-to-speech weight (1), for manifests with TTS records (phonemes, voice,
+                              * lang): with any, the LM reads phonemes and the records' languages and
+                              * voices (lm/README.md); without, it is as before */
     float cfg_dropout;       /* rate at which a tta caption becomes <uncond> (0.15) */
     int max_text;            /* text ids kept per caption (64) */
     int batch;               /* sequences per step (8) */

@@ -46,12 +46,62 @@ static const char *str_field(json_object *o, const char *key) {
     return *s ? s : NULL;
 }
 
+static void tts_rec_free(sn_lm_tts_rec *r) {
+    if (!r) return;
+    free(r->token);
+    free(r->start);
+    free(r->end);
+    free(r->voice);
+    free(r->lang);
+    free(r);
+}
+
+/* An integer array field of exactly n entries (n < 0: any length, set), each
+ * in [0, 2^31); 0 or -1. */
+static int int_array(json_object *o, const char *key, int *n, int32_t **out) {
+    json_object *a;
+    *out = NULL;
+    if (!json_object_object_get_ex(o, key, &a) || !json_object_is_type(a, json_type_array)) return -1;
+    int len = (int)json_object_array_length(a);
+    if (len < 1 || len > 100000 || (*n >= 0 && len != *n)) return -1;
+    int32_t *v = malloc(sizeof(int32_t) * (size_t)len);
+    for (int i = 0; v && i < len; i++) {
+        json_object *x = json_object_array_get_idx(a, (size_t)i);
+        int64_t y = json_object_is_type(x, json_type_int) ? json_object_get_int64(x) : -1;
+        if (y < 0 || y > INT32_MAX) { free(v); return -1; }
+        v[i] = (int32_t)y;
+    }
+    if (!v) return -1;
+    *n = len;
+    *out = v;
+    return 0;
+}
+
+/* The TTS part of a manifest line: 0 with *out NULL when it has no
+ * "tokens", 0 with a record, or -1 when it is broken. */
+static int tts_rec_read(json_object *o, sn_lm_tts_rec **out) {
+    *out = NULL;
+    if (!json_object_object_get_ex(o, "tokens", NULL)) return 0;
+    sn_lm_tts_rec *r = calloc(1, sizeof *r);
+    if (!r) return -1;
+    r->n = -1;
+    const char *v = str_field(o, "voice"), *l = str_field(o, "lang");
+    int bad = int_array(o, "tokens", &r->n, &r->token) || int_array(o, "start_frame", &r->n, &r->start) ||
+              int_array(o, "end_frame", &r->n, &r->end) || !v || !l || !(r->voice = strdup(v)) ||
+              !(r->lang = strdup(l));
+    if (bad) { tts_rec_free(r); return -1; }
+    *out = r;
+    return 0;
+}
+
 void sn_lm_manifest_free(sn_lm_manifest *m) {
     if (!m) return;
     for (int i = 0; i < m->n; i++) {
         free(m->path[i]);
         free(m->caption[i]);
+        tts_rec_free(m->tts[i]);
     }
+    free(m->tts);
     free(m->path);
     free(m->caption);
     free(m->category);
@@ -96,9 +146,20 @@ int sn_lm_manifest_read(const char *path, sn_lm_manifest **out) {
             if (nc) m->caption = nc;
             int *ncat = nc ? realloc(m->category, sizeof *ncat * cap) : NULL;
             if (ncat) m->category = ncat;
-            if (!ncat) { json_object_put(o); rc = sn_fail(SONO_E_NOMEM, "out of memory"); break; }
+            sn_lm_tts_rec **nt = ncat ? realloc(m->tts, sizeof *nt * cap) : NULL;
+            if (nt) m->tts = nt;
+            if (!nt) { json_object_put(o); rc = sn_fail(SONO_E_NOMEM, "out of memory"); break; }
         }
-        int cat = category_of(str_field(o, "category"));
+        sn_lm_tts_rec *tr = NULL;
+        if (tts_rec_read(o, &tr)) {
+            json_object_put(o);
+            rc = sn_fail(SONO_E_FORMAT, "%s:%d: a TTS record needs \"tokens\", \"start_frame\", \"end_frame\" (arrays of "
+                                        "one length, counts >= 0), \"voice\" and \"lang\"", path, line_no);
+            break;
+        }
+        m->tts[m->n] = tr;
+        const char *cat_s = str_field(o, "category");
+        int cat = !cat_s && tr ? SN_LM_CAT_SPEECH : category_of(cat_s);
         const char *cap_s = str_field(o, "caption");
         if (!cap_s && cat != SN_LM_CAT_SPEECH) cap_s = str_field(o, "text");
         size_t pl = strlen(ap) + (size_t)dir_len + 2;

@@ -27,18 +27,30 @@
 
 enum { SN_LM_CAT_SPEECH = 0, SN_LM_CAT_MUSIC = 1, SN_LM_CAT_EFFECTS = 2, SN_LM_CAT_OTHER = 3 };
 
+/* A text-to-speech record's phonemes (tools/corpus/tts_corpus.py's
+ * tts.jsonl): inventory ids and their spans in frames at 75 Hz. */
+typedef struct {
+    int n;                 /* phonemes, >= 1 */
+    int32_t *token;        /* [n] phoneme inventory ids */
+    int32_t *start, *end;  /* [n] frames */
+    char *voice, *lang;    /* "voice", "lang" */
+} sn_lm_tts_rec;
+
 typedef struct {
     int n;              /* lines */
     char **path;        /* [n] audio paths, resolved against the manifest's folder */
     int *category;      /* [n] SN_LM_CAT_* */
     char **caption;     /* [n] the text for text-to-audio ("caption", else "text" outside speech) or NULL */
+    sn_lm_tts_rec **tts;/* [n] phonemes for text-to-speech, or NULL (a line without "tokens") */
     uint64_t hash;      /* XXH64 of the manifest's bytes */
 } sn_lm_manifest;
 
 /* Read a manifest (JSON lines with "path", "category", optional "caption",
- * "text", "transcript"). 0, or SONO_E_NOT_FOUND / SONO_E_IO / SONO_E_FORMAT
- * (a line that is not an object with a path, detail names the line) /
- * SONO_E_EMPTY. */
+ * "text", "transcript"; a text-to-speech line adds "tokens", "start_frame",
+ * "end_frame" (equal-length integer arrays), "voice" and "lang", and is
+ * speech when it names no category). 0, or SONO_E_NOT_FOUND / SONO_E_IO /
+ * SONO_E_FORMAT (a line that is not an object with a path, or a broken TTS
+ * record: detail names the line) / SONO_E_EMPTY. */
 int sn_lm_manifest_read(const char *path, sn_lm_manifest **out);
 void sn_lm_manifest_free(sn_lm_manifest *m);
 

@@ -9,6 +9,7 @@
  * OpenBLAS at one thread, and the checkpoint holds the stream's state, the
  * step, the parameters and both Adam moments: a resumed run is the same
  * run. */
+#include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,18 +18,21 @@
 
 #include "checkpoint.h"
 #include "kernels.h"
+#include "lm_delay.h"
 #include "lm_file.h"
 #include "lm_model.h"
 #include "lm_shards.h"
+#include "lm_tts_seq.h"
 #include "optim.h"
 #include "sono_internal.h"
+#include "sonotok/phonemes.h"
 
 #define SONOTOK_TRAIN_UNSTABLE
 #include "sonotok/train.h"
 
 #define CKPT_FORMAT "sonotok-lm-checkpoint"
 
-enum { TASK_CONTINUE = 0, TASK_TTA = 1 };
+enum { TASK_CONTINUE = 0, TASK_TTA = 1, TASK_TTS = 2 };
 
 /* One manifest with its shards and tokenized captions. */
 typedef struct {
@@ -38,6 +42,9 @@ typedef struct {
     int *cap_n;        /* [n] */
     int *pool_all, n_all;   /* entries with frames */
     int *pool_tta, n_tta;   /* entries with frames and a caption */
+    int32_t **ph_first;     /* [n] TTS: each phoneme's first frame [n_ph + 1] (lm_tts_seq.h), or NULL */
+    int32_t **ph_ids;       /* [n] TTS: the phonemes' token ids, then the lang and voice ids */
+    int *pool_tts, n_tts;   /* TTS records whose spans fit their frames and whose sequence fits the context */
 } lm_data;
 
 struct sono_lm_trainer {
@@ -55,6 +62,9 @@ struct sono_lm_trainer {
     int64_t step;
     double cpu_hours;
     sono_lm_train_stats stats;
+    char **cond;              /* TTS conditions ("lang:en", "voice:V"), sorted; NULL: no TTS */
+    int n_cond;
+    int tts;                  /* 1: the LM reads phonemes and conditions */
     sono_codec *codec_model;  /* the run's codec, kept for its samples */
     struct sono_lm view;      /* the model as an LM (sono_lm_trainer_lm): borrows m and tok */
 };
@@ -65,7 +75,7 @@ sono_lm_train_params sono_lm_train_default_params(void) {
     p.codec = "default";
     p.tokenizer_vocab = 1024;
     p.n_layer = 4; p.width = 256; p.n_head = 4; p.context = 512;
-    p.w_continue = 1; p.w_tta = 1;
+    p.w_continue = 1; p.w_tta = 1; p.w_tts = 1;
     p.cfg_dropout = 0.15f;
     p.max_text = 64;
     p.batch = 8;
@@ -90,7 +100,7 @@ static int check_params(const sono_lm_train_params *p) {
     if (p->heldout && !p->heldout_shards) return sn_fail(SONO_E_ARG, "train-lm: a held-out manifest needs its shard path");
     if (p->batch < 1 || p->batch > 4096 || p->n_threads < 1 || p->n_threads > 256 || p->steps < 1 || p->warmup < 0)
         return sn_fail(SONO_E_ARG, "train-lm: batch, threads, steps or warmup out of range");
-    if (!(p->w_continue >= 0) || !(p->w_tta >= 0) || !(p->w_continue + p->w_tta > 0))
+    if (!(p->w_continue >= 0) || !(p->w_tta >= 0) || !(p->w_tts >= 0) || !(p->w_continue + p->w_tta + p->w_tts > 0))
         return sn_fail(SONO_E_ARG, "train-lm: task weights must be >= 0 and not all 0");
     if (!(p->cfg_dropout >= 0 && p->cfg_dropout <= 1)) return sn_fail(SONO_E_ARG, "train-lm: cfg dropout outside 0..1");
     if (p->max_text < 1) return sn_fail(SONO_E_ARG, "train-lm: max_text must be >= 1");
@@ -107,10 +117,18 @@ static void data_free(lm_data *d) {
     free(d->cap_n);
     free(d->pool_all);
     free(d->pool_tta);
+    if (d->ph_first)
+        for (int i = 0; i < d->man->n; i++) free(d->ph_first[i]), free(d->ph_ids[i]);
+    free(d->ph_first);
+    free(d->ph_ids);
+    free(d->pool_tts);
     sn_lm_shards_close(d->sh);
     sn_lm_manifest_free(d->man);
     memset(d, 0, sizeof *d);
 }
+
+static int cond_index(const sono_lm_trainer *t, const char *kind, const char *v);
+static int data_tts(lm_data *d, const sono_lm_trainer *t);
 
 static int data_open(lm_data *d, const char *manifest, const char *shards, const sono_codec *codec, int K,
                      const sono_tokenizer *tok, int n_threads) {
@@ -141,14 +159,85 @@ static int data_open(lm_data *d, const char *manifest, const char *shards, const
     return 0;
 }
 
-/* The delayed grid of a whole clip (codes [K][F]) at step s: the code of
- * frame s - k for codebook k, END one step after the last frame, EMPTY
- * before the first and after END (lm_delay.h). */
-static inline int32_t grid_at(const int16_t *codes, int F, int K, int cb, int64_t s, int k) {
-    int64_t f = s - k;
-    if (f < 0 || f > F) return cb;
-    if (f == F) return cb + 1;
-    return codes[(size_t)k * F + f];
+/* The index of condition "kind:v" in t's list, or -1. */
+static int cond_index(const sono_lm_trainer *t, const char *kind, const char *v) {
+    return sn_lm_cond_find(t->cond, t->n_cond, kind, v);
+}
+
+/* The TTS pool of an opened manifest: records whose spans fit the codec's
+ * frames (sn_lm_tts_frames), whose language and voice are conditions of the
+ * run and whose whole sequence fits the context (no crops: the prefix must
+ * be whole). Others are counted in one log line. */
+static int data_tts(lm_data *d, const sono_lm_trainer *t) {
+    const int n = d->man->n, T = t->m->cfg.T_max, K = t->m->cfg.K;
+    d->ph_first = calloc((size_t)n, sizeof *d->ph_first);
+    d->ph_ids = calloc((size_t)n, sizeof *d->ph_ids);
+    d->pool_tts = malloc(sizeof(int) * (size_t)n);
+    if (!d->ph_first || !d->ph_ids || !d->pool_tts) return sn_fail(SONO_E_NOMEM, "out of memory");
+    sono_vocab_layout l = t->view.vocab;
+    int n_spans = 0, n_long = 0, n_cond = 0, n_rec = 0;
+    for (int i = 0; i < n; i++) {
+        const sn_lm_tts_rec *r = d->man->tts[i];
+        int F = (int)d->sh->entries[i].n_frames;
+        if (!r || F == 0) continue;
+        n_rec++;
+        int lang = cond_index(t, "lang", r->lang), voice = cond_index(t, "voice", r->voice);
+        if (lang < 0 || voice < 0) { n_cond++; continue; }
+        if (sn_lm_tts_seq_len(r->n, F, K) > T) { n_long++; continue; }
+        d->ph_first[i] = malloc(sizeof(int32_t) * ((size_t)r->n + 1));
+        d->ph_ids[i] = malloc(sizeof(int32_t) * ((size_t)r->n + 2));
+        if (!d->ph_first[i] || !d->ph_ids[i]) return sn_fail(SONO_E_NOMEM, "out of memory");
+        int bad = sn_lm_tts_frames(r->start, r->end, r->n, F, d->ph_first[i]) != 0;
+        for (int j = 0; !bad && j < r->n; j++) {
+            int64_t id = sono_vocab_id(&l, SONO_VOCAB_PHONEME, 0, r->token[j]);
+            bad = id < 0;
+            d->ph_ids[i][j] = (int32_t)id;
+        }
+        if (bad) {
+            free(d->ph_first[i]), free(d->ph_ids[i]);
+            d->ph_first[i] = d->ph_ids[i] = NULL;
+            n_spans++;
+            continue;
+        }
+        d->ph_ids[i][r->n] = (int32_t)sono_vocab_id(&l, SONO_VOCAB_COND, 0, lang);
+        d->ph_ids[i][r->n + 1] = (int32_t)sono_vocab_id(&l, SONO_VOCAB_COND, 0, voice);
+        d->pool_tts[d->n_tts++] = i;
+    }
+    if (n_rec > d->n_tts)
+        sn_log(SONO_LOG_WARN, "train-lm: %d of %d TTS records left out: %d spans that do not fit the codec's frames (or "
+                              "phoneme ids beyond the inventory), %d longer than the context, %d of an unknown voice or language",
+               n_rec - d->n_tts, n_rec, n_spans, n_long, n_cond);
+    return 0;
+}
+
+/* The run's conditions from the training manifest's TTS records: every
+ * distinct "lang:L" and "voice:V", sorted. 0 with t->n_cond 0 when it has
+ * none. */
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int conditions_collect(sono_lm_trainer *t, const sn_lm_manifest *man) {
+    int cap = 0;
+    for (int i = 0; i < man->n; i++) cap += man->tts[i] ? 2 : 0;
+    if (!cap) return 0;
+    t->cond = calloc((size_t)cap, sizeof *t->cond);
+    if (!t->cond) return sn_fail(SONO_E_NOMEM, "out of memory");
+    for (int i = 0; i < man->n; i++) {
+        const sn_lm_tts_rec *r = man->tts[i];
+        for (int w = 0; r && w < 2; w++) {
+            const char *kind = w ? "voice" : "lang", *v = w ? r->voice : r->lang;
+            if (cond_index(t, kind, v) >= 0) continue;
+            size_t len = strlen(kind) + strlen(v) + 2;
+            char *name = malloc(len);
+            if (!name) return sn_fail(SONO_E_NOMEM, "out of memory");
+            snprintf(name, len, "%s:%s", kind, v);
+            t->cond[t->n_cond++] = name;
+            if (!sn_lm_cond_name_ok(name))
+                return sn_fail(SONO_E_FORMAT, "%s: TTS %s \"%.60s\" is not a name (printable ASCII, no quotes, at most 56 bytes)",
+                               t->p.manifest, kind, v);
+        }
+    }
+    qsort(t->cond, (size_t)t->n_cond, sizeof *t->cond, cmp_str);
+    return 0;
 }
 
 /* One sequence of T positions: [task] [text] [<sep>] [steps s0 .. s0 + n - 1
@@ -171,13 +260,13 @@ static void build_seq(const sn_lm *m, const lm_data *d, int entry, int task, con
     if (n > T - P) n = T - P;
     for (int64_t j = 0; j < n; j++) {
         text[P + j] = -1;
-        for (int k = 0; k < K; k++) audio[(P + j) * K + k] = grid_at(codes, F, K, cb, s0 + j, k);
+        for (int k = 0; k < K; k++) audio[(P + j) * K + k] = sn_lm_grid_at16(codes, F, K, cb, s0 + j, k);
     }
     /* <sep> predicts the first step only when the clip starts there: the
      * middle of a clip cannot be told from [task] [<sep>] alone */
     for (int64_t j = s0 > 0; j <= n && P - 1 + j < T; j++)
         for (int k = 0; k < K; k++) {
-            int32_t g = grid_at(codes, F, K, cb, s0 + j, k);
+            int32_t g = sn_lm_grid_at16(codes, F, K, cb, s0 + j, k);
             targets[(P - 1 + j) * K + k] = g == cb ? -1 : g;
         }
     *n_real = (int)(P + n);
@@ -192,10 +281,23 @@ static int64_t build_batch(sono_lm_trainer *t) {
     const int T = t->m->cfg.T_max, K = t->m->cfg.K;
     const lm_data *d = &t->train;
     int64_t real = 0;
-    double w_tta = d->n_tta ? p->w_tta : 0, w_all = p->w_continue + w_tta;
+    double w_tta = d->n_tta ? p->w_tta : 0, w_tts = d->n_tts ? p->w_tts : 0, w_all = p->w_continue + w_tta + w_tts;
     const int max_text = p->max_text < T / 2 ? p->max_text : T / 2;
     for (int b = 0; b < p->batch; b++) {
-        int task = w_tta > 0 && sn_unif01(&t->rng) * w_all >= p->w_continue ? TASK_TTA : TASK_CONTINUE;
+        int task = TASK_CONTINUE;
+        if (w_tta > 0 || w_tts > 0) {
+            double u = sn_unif01(&t->rng) * w_all;
+            task = u < p->w_continue ? TASK_CONTINUE : u < p->w_continue + w_tta ? TASK_TTA : TASK_TTS;
+        }
+        if (task == TASK_TTS) {
+            int e = d->pool_tts[pick_index(&t->rng, d->n_tts)], n_ph = d->man->tts[e]->n;
+            const sn_lm_shard_entry *en = &d->sh->entries[e];
+            sn_lm_tts_seq(d->sh->codes + en->offset, (int)en->n_frames, K, t->m->cfg.codebook_size, d->ph_ids[e], n_ph,
+                          d->ph_first[e], d->ph_ids[e][n_ph], d->ph_ids[e][n_ph + 1], T, t->text + (size_t)b * T,
+                          t->audio + (size_t)b * T * K, t->targets + (size_t)b * T * K);
+            real += sn_lm_tts_seq_len(n_ph, (int)en->n_frames, K);
+            continue;
+        }
         int32_t uncond = SONO_TOK_UNCOND;
         const int32_t *ids = NULL;
         int n_ids = 0, entry;
@@ -249,9 +351,17 @@ static int setup_common(sono_lm_trainer *t, sono_codec *codec) {
     memcpy(t->view.codec_hash, t->codec.hash, 16);
     t->view.frame_rate = t->codec.frame_rate;
     int rc = sono_vocab_layout_for(t->tok, K, t->m->cfg.codebook_size, &t->view.vocab);
+    if (t->tts) {
+        t->view.vocab.n_phoneme = sono_phoneme_n_tokens();
+        t->view.vocab.n_cond = t->n_cond;
+        t->view.cond = t->cond;
+        t->view.n_cond = t->n_cond;
+    }
     if (!rc) rc = data_open(&t->train, p->manifest, p->shards, codec, K, t->tok, p->n_threads);
+    if (!rc && t->tts) rc = data_tts(&t->train, t);
     if (!rc && p->heldout) {
         rc = data_open(&t->held, p->heldout, p->heldout_shards, codec, K, t->tok, p->n_threads);
+        if (!rc && t->tts) rc = data_tts(&t->held, t);
         t->has_held = !rc;
     }
     if (rc) return rc;
@@ -284,6 +394,8 @@ void sono_lm_trainer_free(sono_lm_trainer *t) {
     sn_lm_free(t->m);
     sono_tokenizer_free(t->tok);
     sono_codec_free(t->codec_model);
+    for (int i = 0; i < t->n_cond; i++) free(t->cond[i]);
+    free(t->cond);
     free(t);
 }
 
@@ -319,8 +431,15 @@ sono_lm_trainer *sono_lm_trainer_new(const sono_lm_train_params *p, int *err) {
     snprintf(t->codec.name, sizeof t->codec.name, "%s", sono_codec_name(codec));
     sono_codec_codes_hash(codec, t->codec.hash);
     t->codec.frame_rate = sono_codec_frame_rate(codec);
+    if (p->w_tts > 0) { /* the conditions and phonemes, when the manifest has TTS records */
+        sn_lm_manifest *man = NULL;
+        if ((rc = sn_lm_manifest_read(p->manifest, &man)) == 0) rc = conditions_collect(t, man);
+        sn_lm_manifest_free(man);
+        if (rc) goto fail;
+        t->tts = t->n_cond > 0;
+    }
     sn_lm_config c = sn_lm_config_default();
-    c.V_text = sono_tokenizer_n_vocab(t->tok);
+    c.V_text = sn_lm_v_text_for(t->tok, t->tts, t->n_cond);
     c.K = K;
     c.codebook_size = sono_codec_codebook_size(codec);
     c.C = p->width; c.n_layer = p->n_layer; c.n_head = p->n_head; c.T_max = p->context;
@@ -388,12 +507,38 @@ int sono_lm_trainer_save_checkpoint(sono_lm_trainer *t, const char *path) {
     meta_dbl(meta, "weight_decay", p->weight_decay); meta_dbl(meta, "clip", p->clip);
     meta_dbl(meta, "w_continue", p->w_continue); meta_dbl(meta, "w_tta", p->w_tta);
     meta_dbl(meta, "cfg_dropout", p->cfg_dropout);
+    if (t->tts) { /* only then: checkpoints without TTS stay as they were */
+        json_object *arr = json_object_new_array();
+        for (int i = 0; arr && i < t->n_cond; i++) json_object_array_add(arr, json_object_new_string(t->cond[i]));
+        if (arr) sn_ckpt_meta_add_str(meta, "conditions", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(arr);
+        meta_dbl(meta, "w_tts", p->w_tts);
+    }
     free(b64);
     free(cfg);
     sn_ckpt_buf bufs[3] = {{"params", t->m->params, t->m->n_params},
                            {"adam.m", t->opt.m, t->m->n_params},
                            {"adam.v", t->opt.v, t->m->n_params}};
     return sn_ckpt_save(path, bufs, 3, meta);
+}
+
+/* The run's conditions from a checkpoint's "conditions" (NULL: no TTS). */
+static int conditions_resume(sono_lm_trainer *t, const char *json, const char *checkpoint) {
+    if (!json) return 0;
+    json_object *arr = json_tokener_parse(json);
+    int n = arr && json_object_is_type(arr, json_type_array) ? (int)json_object_array_length(arr) : 0;
+    t->cond = n > 0 ? calloc((size_t)n, sizeof *t->cond) : NULL;
+    int rc = t->cond ? 0 : sn_fail(SONO_E_FORMAT, "%s: checkpoint's conditions are not a list of names", checkpoint);
+    for (int i = 0; !rc && i < n; i++) {
+        json_object *v = json_object_array_get_idx(arr, (size_t)i);
+        const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+        if (!sn_lm_cond_name_ok(s)) rc = sn_fail(SONO_E_FORMAT, "%s: checkpoint condition %d is not a name", checkpoint, i);
+        else if (!(t->cond[i] = strdup(s))) rc = sn_fail(SONO_E_NOMEM, "out of memory");
+        else t->n_cond = i + 1;
+    }
+    json_object_put(arr);
+    t->tts = !rc;
+    return rc;
 }
 
 sono_lm_trainer *sono_lm_trainer_resume(const char *checkpoint, const sono_lm_train_params *p, int *err) {
@@ -436,6 +581,8 @@ sono_lm_trainer *sono_lm_trainer_resume(const char *checkpoint, const sono_lm_tr
     q.weight_decay = (float)ckpt_dbl(c, "weight_decay", q.weight_decay); q.clip = (float)ckpt_dbl(c, "clip", q.clip);
     q.w_continue = ckpt_dbl(c, "w_continue", q.w_continue); q.w_tta = ckpt_dbl(c, "w_tta", q.w_tta);
     q.cfg_dropout = (float)ckpt_dbl(c, "cfg_dropout", q.cfg_dropout);
+    q.w_tts = ckpt_dbl(c, "w_tts", 0);
+    if ((rc = conditions_resume(t, sn_ckpt_meta_str(c, "conditions"), checkpoint))) goto fail;
     t->p = q;
     if ((rc = check_params(&t->p))) goto fail;
     if (!(codec = load_codec(q.codec ? q.codec : t->codec.name, q.n_threads, &rc))) goto fail;
@@ -570,7 +717,7 @@ int sono_lm_trainer_export(sono_lm_trainer *t, const char *path) {
     snprintf(name, sizeof name, "%s", base);
     char *dot = strrchr(name, '.');
     if (dot && dot != name) *dot = 0;
-    return sn_lm_file_save(path, name, t->m, t->tok, &t->codec);
+    return sn_lm_file_save_tts(path, name, t->m, t->tok, &t->codec, t->tts, (const char *const *)t->cond, t->n_cond);
 }
 
 sono_lm *sono_lm_random(const sono_codec *codec, int n_codebooks, int width, int n_layer, int n_head, int context,

@@ -126,6 +126,8 @@ class sono_lm_generate_params(ctypes.Structure):
         ("n_outputs", c_int),
         ("n_threads", c_int),
         ("half_weights", c_int),
+        ("lang", c_char_p),
+        ("voice", c_char_p),
     ]
 
 
@@ -231,6 +233,8 @@ _PROTOTYPES = {
     "sono_lm_codec_name": (c_char_p, [c_void_p]),
     "sono_lm_codec_hash": (None, [c_void_p, P(c_uint8)]),
     "sono_lm_frame_rate": (c_double, [c_void_p]),
+    "sono_lm_n_conditions": (c_int, [c_void_p]),
+    "sono_lm_condition": (c_char_p, [c_void_p, c_int]),
     "sono_lm_check_codec": (c_int, [c_void_p, c_char_p, P(c_uint8)]),
     "sono_lm_check_codec_hashes": (c_int, [c_void_p, c_char_p, P(c_uint8), P(c_uint8)]),
     "sono_lm_generate_default_params": (sono_lm_generate_params, []),

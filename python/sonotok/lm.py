@@ -65,6 +65,12 @@ class LM(Owner):
                         "before the codes hash hold Codec.hash).")
     frame_rate = getter("sono_lm_frame_rate", "The codec's frames per second.")
 
+    @property
+    def conditions(self):
+        """Text-to-speech conditions, ["lang:en", "voice:flite/rms", ...]; [] for an LM without tts."""
+        n = _lib.lib.sono_lm_n_conditions(self._h)
+        return [_lib.lib.sono_lm_condition(self._h, i).decode("utf-8") for i in range(n)]
+
     def check_codec(self, codec):
         """Raise ModelMismatchError unless codec is the one the LM was trained
         for: the same name, and codec_hash its codes_hash or its hash."""
@@ -73,8 +79,14 @@ class LM(Owner):
         _lib.call(_lib.lib.sono_lm_check_codec_hashes, self._h, codec.name.encode("utf-8"), codes, h)
 
     def _params(self, task, text, prompt, max_frames, min_frames, temperature, top_k, top_p, cfg, seed, n_outputs,
-                n_threads, f16=None):
+                n_threads, f16=None, voice=None, lang=None):
         p = _lib.lib.sono_lm_generate_default_params()
+        for name, value in (("voice", voice), ("lang", lang)):
+            if value is not None:
+                b = value.encode("utf-8")
+                if b"\0" in b:
+                    raise ArgumentError("generate: the %s holds a NUL byte" % name)
+                setattr(p, name, b)
         if task is None:
             task = "tta" if text else "continue"
         if isinstance(task, str):
@@ -106,22 +118,27 @@ class LM(Owner):
                 setattr(p, name, float(value))
         return p, keep
 
-    def max_frames(self, task=None, text=None, prompt=None, max_frames=None, min_frames=None, n_outputs=None):
+    def max_frames(self, task=None, text=None, prompt=None, max_frames=None, min_frames=None, n_outputs=None,
+                   voice=None, lang=None):
         """New frames per output the context allows for these parameters
-        (checked: ArgumentError, UnsupportedError, RangeError, LimitError)."""
+        (checked: ArgumentError, UnsupportedError, RangeError, LimitError);
+        for tts, the sum of the caps of the text's sentences."""
         p, keep = self._params(task, text, prompt, max_frames, min_frames, None, None, None, None, None, n_outputs,
-                               None)
+                               None, None, voice, lang)
         return _lib.call(_lib.lib.sono_lm_generate_max_frames, self._h, ctypes.byref(p))
 
     def generate(self, text=None, prompt=None, task=None, max_frames=None, min_frames=None, temperature=None,
                  top_k=None, top_p=None, cfg=None, seed=None, n_outputs=None, n_threads=None, on_frame=None,
-                 f16=None):
+                 f16=None, voice=None, lang=None):
         """Generate codes: a list of n_outputs int32 arrays [K, n_frames_i]
         (K = n_codebooks), the new frames only, each ending where the model
         drew <end-audio> or at max_frames.
 
-        task: "continue" (continue prompt; no caption) or "tta" (text to
-        audio from text); None: "tta" when text is given, else "continue".
+        task: "continue" (continue prompt; no caption), "tta" (text to
+        audio from text) or "tts" (text spoken, an LM trained with phonemes:
+        voice and lang name one of its conditions, LM.conditions; no
+        prompt, max_frames, min_frames or cfg); None: "tta" when text is
+        given, else "continue".
         prompt: codes [K, n] (a Tokens: its first K codebooks), the audio's
         start. None for any other argument keeps the library's default
         (sono_lm_generate_default_params): max_frames 0 (what the context
@@ -137,7 +154,7 @@ class LM(Owner):
         returns the frames made so far. An exception in on_frame stops the
         generation and is raised from generate."""
         p, keep = self._params(task, text, prompt, max_frames, min_frames, temperature, top_k, top_p, cfg, seed,
-                               n_outputs, n_threads, f16)
+                               n_outputs, n_threads, f16, voice, lang)
         F = _lib.call(_lib.lib.sono_lm_generate_max_frames, self._h, ctypes.byref(p))
         K, n = self.n_codebooks, p.n_outputs
         codes = np.empty((n, K, F), np.int32)

@@ -611,7 +611,7 @@ trainlm() {
     run 2 "an export over the codec, an input" $L --run-steps 0 --export tiny.safetensors
     expect "the codec is left as it was" cmp -s codec.before tiny.safetensors
     run 2 "shards over the manifest, an input" $L --run-steps 0 --shards m.jsonl
-    run 1 "--tasks with an unknown task" $L $M -o r2 --tasks continue=1,tts=1
+    run 1 "--tasks with an unknown task" $L $M -o r2 --tasks continue=1,sing=1
     expect "unknown task: named" err_has "--tasks needs continue=W,tta=W"
     run 1 "--bandwidth with --codebooks" $L $M -o r2 --bandwidth 5 --codebooks 2
     run 2 "more codebooks than the codec has" $L $M -o r3 --codebooks 8

@@ -125,6 +125,43 @@ run 4 "a codec file as the LM" "$SONOTOK" generate -m "$C24" --codec "$C24" --ta
 expect "failures: no output" absent x.wav
 expect "inputs unchanged" cmp -s lm.safetensors lm.keep
 expect "no temporary files" no_temps "$W"
+# text to speech: an LM with phonemes (train-lm on TTS records, random weights)
+F wav s1.wav 0.03 8000 1 300    # 30 frames
+F wav s2.wav 0.025 8000 1 500   # 25 frames
+printf '%s\n' '{"path":"s1.wav","text":"Hi.","lang":"en","voice":"flite/rms","tokens":[72,155,2],"start_frame":[0,10,20],"end_frame":[10,20,30]}' \
+    '{"path":"s2.wav","text":"Bob.","lang":"en","voice":"espeak/en+m1","tokens":[79,200,79,2],"start_frame":[0,5,5,15],"end_frame":[5,5,15,24]}' >tts.jsonl
+run 0 "a TTS LM for tiny24" $L --manifest tts.jsonl -o rtts --codec "$C24" --codebooks 3 --context 256 --export tts.safetensors || exit 1
+cp tts.safetensors tts.keep
+S="$SONOTOK generate -m tts.safetensors --codec $C24 --task tts"
+run 0 "tts" $S "Hi, Bob." -t 1 -o s-1.wav
+expect "tts: audio of whole frames" sh -c "n=\$('$FIX' samples s-1.wav | cut -d' ' -f1); [ \$n -gt 0 ] && [ \$((n % 8)) -eq 0 ]"
+run 0 "tts on 2 threads, the other voice named" $S "Hi, Bob." --voice espeak/en+m1 --lang en -t 2 -o s-2.wav
+expect "tts: the first voice is the default" cmp -s s-1.wav s-2.wav
+run 0 "tts, voice flite/rms" $S "Hi, Bob." --voice flite/rms -o s-3.wav
+expect "tts: another voice, other audio" sh -c '! cmp -s s-1.wav s-3.wav'
+run 0 "tts, two sentences" $S "Hi, Bob. See you." -o s-4.wav
+run 2 "tts: empty text" $S "" -o x.wav
+expect "empty text: one line" one_line_err
+expect "empty text: says so" err_has "empty text"
+run 2 "tts: nothing to pronounce" $S "... ???" -o x.wav
+expect "nothing to pronounce: says so" err_has "no pronounceable content"
+run 2 "tts: unknown language" $S "Hi." --lang xx -o x.wav
+expect "unknown language: one line" one_line_err
+expect "unknown language: lists the LM's" err_has 'unknown language "xx"; LM "tts" knows: en'
+run 2 "tts: unknown voice" $S "Hi." --voice nobody -o x.wav
+expect "unknown voice: lists the LM's" err_has 'knows: espeak/en+m1, flite/rms'
+run 2 "tts: overlong text" $S "$(head -c 17000 /dev/zero | tr '\0' 'a')" -o x.wav
+expect "overlong text: one line" one_line_err
+run 4 "tts: an LM without phonemes" $G --task tts "Hi." -o x.wav
+expect "no phonemes: one line" one_line_err
+expect "no phonemes: says so" err_has "not trained for text to speech"
+for a in "--task tts" "--task tts -d 1 Hi" "--task tts --prompt p.wav Hi" "--task tts --cfg 2 Hi" "--task tta hum --voice a" \
+    "--task continue --lang en"; do
+    run 1 "bad: $a" $G $a -o x.wav
+    expect "bad: $a: one message" one_message
+done
+expect "tts failures: no output" absent x.wav
+expect "tts: the LM unchanged" cmp -s tts.safetensors tts.keep
 # interrupted while it writes: nothing left behind
 mkdir -p sig
 run 0 "a longer LM" $L -o rbig --codec "$C24" --codebooks 3 --layers 2 --width 128 --context 4096 --export big.safetensors

@@ -19,6 +19,15 @@
  *            included), one that never does at max_frames; a callback's
  *            error stops the generation and comes back
  *   bad      bad parameters refused with their error code
+ *   tts      text to speech on a random LM with phonemes and conditions: a
+ *            model that always wants <end-audio> speaks each phoneme one
+ *            frame (so every phoneme came, once: frames = phonemes, piece
+ *            after piece), one that never does stops at the piece caps (20
+ *            per phoneme, or what the context holds); a random one ends
+ *            within them, the same on 1 and 2 threads and as output 0 of
+ *            3, the callback's frames are the codes; bad input (empty,
+ *            nothing pronounceable, unknown language or voice, overlong
+ *            text or sentence, a prompt, an LM without phonemes) refused
  *   live     the live decoder, fed in uneven pieces, gives sono_codec_decode's
  *            samples, frames x hop of them; a segmenting codec has none; a
  *            code out of range is refused
@@ -32,6 +41,7 @@
 #include "kernels.h"
 #include "sono_internal.h"
 #include "sonotok/codec.h"
+#include "sonotok/phonemes.h"
 #define SONOTOK_TRAIN_UNSTABLE
 #include "sonotok/train.h"
 
@@ -457,6 +467,151 @@ static void test_end(void) {
     }
 }
 
+/* ---- tts ---- */
+
+/* A random LM that reads phonemes, with conditions lang:en, voice:a, voice:b. */
+static sono_lm *random_tts_lm(int K, int context, uint64_t seed) {
+    sono_lm *lm = random_lm(K, 32, 1, 2, context, seed);
+    if (!lm) return NULL;
+    sn_lm_config c = lm->m->cfg;
+    c.V_text += sono_phoneme_n_tokens() + 3;
+    sn_lm *m = NULL;
+    if (sn_lm_new(&c, &m)) { sono_lm_free(lm); return NULL; }
+    sn_lm_init_params(m, seed);
+    sn_lm_free(lm->m);
+    lm->m = m;
+    lm->vocab.n_phoneme = sono_phoneme_n_tokens();
+    lm->vocab.n_cond = 3;
+    lm->cond = calloc(3, sizeof *lm->cond);
+    const char *names[3] = {"lang:en", "voice:a", "voice:b"};
+    for (int i = 0; i < 3; i++) lm->cond[i] = strdup(names[i]);
+    lm->n_cond = 3;
+    return lm;
+}
+
+/* Phonemes espeak-ng gives text (English). */
+static int n_phonemes(const char *text) {
+    int err = 0;
+    sono_phonemizer *ph = sono_phonemizer_new(NULL, &err);
+    sono_phoneme_seq s;
+    int n = ph && sono_phonemize(ph, text, strlen(text), 0, &s) == 0 ? (int)s.n_phonemes : -1;
+    if (n >= 0) sono_phoneme_seq_free(&s);
+    sono_phonemizer_free(ph);
+    return n;
+}
+
+static void test_tts(void) {
+    enum { K = 3, T = 200 };
+    sono_lm *lm = random_tts_lm(K, T, 51);
+    if (!lm) { CHECK(0); return; }
+    const char *one = "Hi, Bob.", *two = "Hi, Bob. The cat sat on the mat, then left.";
+    const int n1 = n_phonemes(one), n2a = n_phonemes("The cat sat on the mat, then left.");
+    CHECK_MSG(n1 >= 5 && n2a > n1, "phonemes %d %d", n1, n2a);
+    sono_lm_generate_params p = sono_lm_generate_default_params();
+    p.task = SONO_LM_TASK_TTS;
+    p.text = one;
+    int64_t F = sono_lm_generate_max_frames(lm, &p);
+    CHECK_MSG(F == 20 * n1, "one sentence: %lld frames at most, %d phonemes (%s)", (long long)F, n1, sono_last_error());
+    if (F <= 0) { sono_lm_free(lm); return; }
+    int32_t *codes = malloc(sizeof(int32_t) * 3 * K * 20 * (size_t)(n1 + n2a)), *c2 = malloc(sizeof(int32_t) * 3 * K * 20 * (size_t)(n1 + n2a));
+    int64_t n[3], m[3];
+    /* a random model: ends within the caps; threads and outputs do not change output 0 */
+    p.n_outputs = 1;
+    CHECK(sono_lm_generate(lm, &p, NULL, NULL, codes, n) == 0);
+    CHECK_MSG(n[0] >= n1 && n[0] <= F, "random model: %lld frames (%d to %lld)", (long long)n[0], n1, (long long)F);
+    p.n_threads = 2;
+    p.n_outputs = 3;
+    int64_t F3 = sono_lm_generate_max_frames(lm, &p);
+    cb_rec r = {.K = K, .F = F3, .codes = c2, .in_order = 1};
+    CHECK(F3 == F && sono_lm_generate(lm, &p, record, &r, NULL, m) == 0 && r.in_order);
+    CHECK(m[0] == n[0] && !memcmp(codes, c2, sizeof(int32_t) * (size_t)n[0]));
+    int same = m[0] == n[0];
+    for (int k = 0; same && k < K; k++) same = !memcmp(codes + (size_t)k * F, c2 + (size_t)k * F3, sizeof(int32_t) * (size_t)n[0]);
+    CHECK_MSG(same, "output 0 of 3 on 2 threads differs from output 0 of 1 on 1 thread");
+    int32_t *c3 = malloc(sizeof(int32_t) * 3 * K * (size_t)F3);
+    CHECK(sono_lm_generate(lm, &p, NULL, NULL, c3, m) == 0);
+    same = 1;
+    for (int i = 0; i < 3; i++) same = same && r.next[i] == m[i];
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < K; k++)
+            same = same && !memcmp(c3 + ((size_t)i * K + k) * F3, c2 + ((size_t)i * K + k) * F3, sizeof(int32_t) * (size_t)m[i]);
+    CHECK_MSG(same, "the callback's frames are not the codes");
+    free(c3);
+    p.n_threads = 1;
+    p.n_outputs = 2;
+    /* always <end-audio>: one frame per phoneme, every phoneme reached */
+    rig_end(lm, 20);
+    CHECK(sono_lm_generate(lm, &p, NULL, NULL, codes, n) == 0);
+    CHECK_MSG(n[0] == n1 && n[1] == n1, "end always wanted: %lld, %lld frames for %d phonemes", (long long)n[0],
+              (long long)n[1], n1);
+    p.text = two; /* two sentences, one after the other */
+    CHECK(sono_lm_generate(lm, &p, NULL, NULL, codes, n) == 0);
+    CHECK_MSG(n[0] == n1 + n2a, "two sentences: %lld frames for %d + %d phonemes", (long long)n[0], n1, n2a);
+    /* never <end-audio>: the caps end it, 20 frames per phoneme per piece or what the context holds */
+    rig_end(lm, -20);
+    const int room2 = T - 4 - 2 * n2a - K, cap2 = 20 * n2a < room2 ? 20 * n2a : room2;
+    CHECK(cap2 < 20 * n2a); /* the second sentence meets the context */
+    CHECK(sono_lm_generate_max_frames(lm, &p) == 20 * n1 + cap2);
+    CHECK(sono_lm_generate(lm, &p, NULL, NULL, codes, n) == 0);
+    CHECK_MSG(n[0] == 20 * n1 + cap2 && n[1] == n[0], "end never wanted: %lld frames, cap %d", (long long)n[0], 20 * n1 + cap2);
+    sono_lm_free(lm);
+    /* a small context caps a piece at what it holds: 4 + 2n + F + K positions */
+    lm = random_tts_lm(K, 4 + 2 * n1 + 3 * n1 + K, 52);
+    rig_end(lm, -20);
+    p.text = one;
+    CHECK_MSG(sono_lm_generate_max_frames(lm, &p) == 3 * n1, "%s", sono_last_error());
+    CHECK(sono_lm_generate(lm, &p, NULL, NULL, codes, n) == 0 && n[0] == 3 * n1);
+    sono_lm_free(lm);
+    free(codes);
+    free(c2);
+}
+
+static void test_tts_bad(void) {
+    sono_lm *lm = random_tts_lm(2, 64, 53), *plain = random_lm(2, 32, 1, 2, 64, 54);
+    if (!lm || !plain) { CHECK(0); return; }
+    sono_lm_generate_params p = sono_lm_generate_default_params();
+    p.task = SONO_LM_TASK_TTS;
+    int32_t prompt[2 * 4] = {0};
+    static char big[SONO_LM_TTS_MAX_BYTES + 2];
+    memset(big, 'a', sizeof big - 1);
+    for (size_t i = 5; i < sizeof big - 1; i += 6) big[i] = ' ';
+    const struct { const char *text, *lang, *voice; int prompt, max_frames, err; const char *msg; } cases[] = {
+        {"", NULL, NULL, 0, 0, SONO_E_EMPTY, "empty text"},
+        {"   \n ", NULL, NULL, 0, 0, SONO_E_EMPTY, "empty text"},
+        {NULL, NULL, NULL, 0, 0, SONO_E_EMPTY, "empty text"},
+        {"... ??? ()", NULL, NULL, 0, 0, SONO_E_EMPTY, "no pronounceable content"},
+        {"Hello.", "fr", NULL, 0, 0, SONO_E_ARG, "language \"fr\"; LM \"random-32x1\" knows: en"},
+        {"Hello.", NULL, "c", 0, 0, SONO_E_ARG, "voice \"c\"; LM \"random-32x1\" knows: a, b"},
+        {big, NULL, NULL, 0, 0, SONO_E_LIMIT, "bytes of text"},
+        {"Hello.", NULL, NULL, 1, 0, SONO_E_ARG, "no prompt"},
+        {"Hello.", NULL, NULL, 0, 10, SONO_E_ARG, "no prompt"},
+        {"The quick brown fox jumps over the lazy dog and runs far away into the woods.", NULL, "b", 0, 0, SONO_E_LIMIT, "too long"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        p.text = cases[i].text;
+        p.lang = cases[i].lang;
+        p.voice = cases[i].voice;
+        p.prompt = cases[i].prompt ? prompt : NULL;
+        p.n_prompt_frames = cases[i].prompt ? 4 : 0;
+        p.max_frames = cases[i].max_frames;
+        sono_clear_error();
+        int64_t rc = sono_lm_generate_max_frames(lm, &p);
+        const char *msg = sono_last_error();
+        CHECK_MSG(rc == cases[i].err && strstr(msg, cases[i].msg) && !strchr(msg, '\n'), "case %zu: %lld (%s)", i,
+                  (long long)rc, msg);
+        CHECK(sono_lm_generate(lm, &p, NULL, NULL, NULL, NULL) == cases[i].err);
+    }
+    p = sono_lm_generate_default_params();
+    p.task = SONO_LM_TASK_TTS;
+    p.text = "Hello.";
+    CHECK(sono_lm_generate_max_frames(plain, &p) == SONO_E_UNSUPPORTED);
+    p.voice = "b"; /* a known voice and language */
+    p.lang = "en";
+    CHECK(sono_lm_generate_max_frames(lm, &p) > 0);
+    sono_lm_free(lm);
+    sono_lm_free(plain);
+}
+
 /* ---- bad ---- */
 
 static void test_bad(void) {
@@ -588,6 +743,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(w, "end")) test_end();
     else if (!strcmp(w, "bad")) test_bad();
     else if (!strcmp(w, "live")) test_live();
+    else if (!strcmp(w, "tts")) test_tts();
+    else if (!strcmp(w, "tts-bad")) test_tts_bad();
     else { fprintf(stderr, "unknown mode %s\n", w); return 2; }
     sono_codec_free(g_codec);
     return tu_finish(w);

@@ -14,6 +14,13 @@
  *   resume   8 steps equal 4 steps, a checkpoint, a resumed trainer and 4
  *            more (parameters and both Adam moments bit for bit), and equal
  *            the same run on 2 threads; resuming with another codec fails
+ *   tts-seq  the ELLA-V sequence and targets of a hand-built 3-phoneme
+ *            clip (written out by hand here), and the span fixes
+ *   tts-file an LM file with phonemes and conditions: round trip, another
+ *            phoneme inventory or a broken condition list refused
+ *   tts-train a manifest with TTS records: parsed (broken records refused
+ *            naming the line), shards round-trip, the run's conditions,
+ *            a few steps, export and resume keep them
  *   seeds DIR  write the fuzz corpus and known-bad files of fuzz-lmfile
  *
  *   test-lm-train MODE */
@@ -24,6 +31,8 @@
 #include "checkpoint.h"
 #include "lm_file.h"
 #include "lm_shards.h"
+#include "lm_tts_seq.h"
+#include "sonotok/phonemes.h"
 #include "sono_internal.h"
 #include "sonotok/audio.h"
 #include "sonotok/codec.h"
@@ -457,6 +466,222 @@ static int test_resume(void) {
     return tu_finish("lm-resume");
 }
 
+/* ---- text-to-speech ---- */
+
+static int test_tts_seq(void) {
+    /* spans: 3 phonemes over 2 + 0 + 2 frames; the codec gives 5 frames:
+     * the last takes the extra frame, the empty one a frame of its longer
+     * (right) neighbour: frames 0-1, 2, 3-4 */
+    const int32_t start[3] = {0, 2, 2}, end[3] = {2, 2, 4};
+    int32_t first[4] = {-1, -1, -1, -1};
+    CHECK(sn_lm_tts_frames(start, end, 3, 5, first) == 0);
+    CHECK_MSG(first[0] == 0 && first[1] == 2 && first[2] == 3 && first[3] == 5, "first %d %d %d %d", first[0], first[1],
+              first[2], first[3]);
+    const int32_t s_bad[3] = {0, 1, 2}, e_gap[3] = {2, 2, 4}, e_ok[3] = {1, 2, 4};
+    CHECK(sn_lm_tts_frames(s_bad, e_gap, 3, 5, first) == -1);      /* not contiguous */
+    CHECK(sn_lm_tts_frames(s_bad, e_ok, 3, 8, first) == -1);       /* 4 frames of spans for 8 codec frames */
+    CHECK(sn_lm_tts_frames(s_bad, e_ok, 3, 3, first) == 0 && first[1] == 1 && first[2] == 2 && first[3] == 3);
+    const int32_t s_z[3] = {0, 1, 1}, e_z[3] = {1, 1, 2};
+    CHECK(sn_lm_tts_frames(s_z, e_z, 3, 2, first) == -1);          /* 0 frames between two 1-frame phonemes */
+    /* K = 2 codebooks of 16 codes (EMPTY 16, END 17), 5 frames */
+    const int16_t codes[2 * 5] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    const int32_t ids[3] = {172, 255, 102};
+    const int32_t first_ok[4] = {0, 2, 3, 5};
+    enum { T = 20, K = 2, E = 16, N = 17, M = -1 };
+    CHECK(sn_lm_tts_seq_len(3, 5, K) == 17);
+    int32_t text[T], audio[T * K], tg[T * K];
+    sn_lm_tts_seq(codes, 5, K, 16, ids, 3, first_ok, 1400, 1401, T, text, audio, tg);
+    const int32_t want_text[T] = {SONO_TOK_TASK_TTS, 1400, 1401, 172, 255, 102, SONO_TOK_SEP,
+                                  172, -1, -1, 255, -1, 102, -1, -1, -1, -1, 0, 0, 0};
+    /* audio rows of the steps: (frame s of codebook 0, frame s - 1 of codebook 1) */
+    const int32_t want_audio[T * K] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                       0, 0, 1, E, 2, 6, 0, 0, 3, 7, 0, 0, 4, 8, 5, 9, N, 10, E, N, 0, 0, 0, 0, 0, 0};
+    /* targets: the prefix and <sep> none; P1 -> step 0; s0 -> step 1; s1 -> end of
+     * phoneme; P2 -> step 2; s2 -> end of phoneme; P3 -> step 3; s3 -> s4;
+     * s4 -> step 5 (<end-audio>, frame 4 of codebook 1); s5 -> step 6; s6 none */
+    const int32_t want_tg[T * K] = {M, M, M, M, M, M, M, M, M, M, M, M, M, M,
+                                    1, M, 2, 6, N, M, 3, 7, N, M, 4, 8, 5, 9, N, 10, M, N, M, M, M, M, M, M, M, M};
+    CHECK(!memcmp(text, want_text, sizeof text));
+    CHECK(!memcmp(audio, want_audio, sizeof audio));
+    int bad = 0;
+    for (int i = 0; i < T * K; i++)
+        if (tg[i] != want_tg[i]) {
+            if (bad++ < 4) fprintf(stderr, "  target at position %d codebook %d: %d, want %d\n", i / K, i % K, tg[i], want_tg[i]);
+        }
+    CHECK_MSG(bad == 0, "%d targets differ", bad);
+    return tu_finish("lm-tts-seq");
+}
+
+static int test_tts_file(void) {
+    sono_tokenizer *tok = small_tokenizer();
+    const char *cond[3] = {"lang:en", "voice:espeak/en+m1", "voice:flite/rms"};
+    sn_lm_config c = sn_lm_config_default();
+    c.V_text = sn_lm_v_text_for(tok, 1, 3);
+    CHECK(c.V_text == sono_tokenizer_n_vocab(tok) + 1239 + 3);
+    c.K = 2; c.codebook_size = 8; c.C = 4; c.n_layer = 1; c.n_head = 2; c.T_max = 8;
+    sn_lm *m = NULL;
+    CHECK(sn_lm_new(&c, &m) == 0);
+    if (!m) return tu_finish("lm-tts-file");
+    sn_lm_init_params(m, 3);
+    sn_lm_codec_id id = {.name = "tiny-codec", .frame_rate = 75.0};
+    char path[512], plain[512];
+    path_in(path, sizeof path, "tts.safetensors");
+    path_in(plain, sizeof plain, "plain.safetensors");
+    CHECK(sn_lm_file_save_tts(path, "tts", m, tok, &id, 1, cond, 3) == 0);
+    CHECK(sn_lm_file_save(plain, "tts", m, tok, &id) == SONO_E_ARG); /* the table has phoneme rows */
+    const char *bad_cond[1] = {"speaker:x"};
+    CHECK(sn_lm_file_save_tts(path, "tts", m, tok, &id, 1, bad_cond, 1) == SONO_E_ARG);
+    int err = 0;
+    sono_lm *lm = sono_lm_load(path, &err);
+    CHECK_MSG(lm != NULL, "load: %s", sono_last_error());
+    if (lm) {
+        sono_vocab_layout l;
+        sono_lm_vocab_layout(lm, &l);
+        CHECK(l.n_phoneme == 1239 && l.n_cond == 3 && l.n_special + l.n_text == sono_tokenizer_n_vocab(tok));
+        CHECK(sono_lm_n_conditions(lm) == 3 && sono_lm_condition(lm, 3) == NULL && sono_lm_condition(lm, -1) == NULL);
+        for (int i = 0; i < 3; i++) CHECK(sono_lm_condition(lm, i) && !strcmp(sono_lm_condition(lm, i), cond[i]));
+        CHECK(!memcmp(lm->m->params, m->params, sizeof(float) * m->n_params));
+        sono_lm_free(lm);
+    }
+    uint8_t *b = NULL;
+    size_t n = 0;
+    CHECK(read_bytes(path, &b, &n) == 0);
+    uint8_t *cp = malloc(n);
+    /* another phoneme inventory (its hash): refused with one line naming it */
+    memcpy(cp, b, n);
+    uint8_t *at = memmem(cp, n, "\\\"hash\\\":\\\"", 11);
+    CHECK(at != NULL);
+    if (at) at[11] = at[11] == '0' ? '1' : '0';
+    err = load_mem(cp, n);
+    CHECK_MSG(err == SONO_E_MODEL_MISMATCH && strstr(sono_last_error(), "phoneme") && !strchr(sono_last_error(), '\n'),
+              "inventory: %d %s", err, sono_last_error());
+    /* a condition renamed to a bad name, or a duplicate */
+    memcpy(cp, b, n);
+    at = memmem(cp, n, "lang:en", 7);
+    CHECK(at != NULL);
+    if (at) at[4] = '_';
+    CHECK(load_mem(cp, n) == SONO_E_FORMAT);
+    memcpy(cp, b, n);
+    at = memmem(cp, n, "voice:flite/rms", 15);
+    if (at) memcpy(at, "voice:espeak/en", 15); /* "voice:espeak/en" is a new name: loads */
+    err = at ? load_mem(cp, n) : -1;
+    CHECK_MSG(err == 0, "renamed condition: %d %s", err, sono_last_error());
+    /* a file without TTS has no phoneme fields (files as before) */
+    sono_tokenizer *tok2 = small_tokenizer();
+    sn_lm *m2 = small_model(tok2, 2, 8, 4, 8);
+    CHECK(sn_lm_file_save(plain, "plain", m2, tok2, &id) == 0);
+    uint8_t *pb = NULL;
+    size_t pn = 0;
+    CHECK(read_bytes(plain, &pb, &pn) == 0 && !memmem(pb, pn, "phonemes", 8) && !memmem(pb, pn, "conditions", 10) &&
+          memmem(pb, pn, "\\\"version\\\":1,", 14));
+    free(pb);
+    free(cp);
+    free(b);
+    sn_lm_free(m);
+    sn_lm_free(m2);
+    sono_tokenizer_free(tok);
+    sono_tokenizer_free(tok2);
+    return tu_finish("lm-tts-file");
+}
+
+static int test_tts_train(void) {
+    /* two short clips (hop 8 at 8 kHz: 30 and 25 frames), speech with a transcript */
+    if (write_clip("t0.wav", 0.030, 300) || write_clip("t1.wav", 0.025, 500)) return 1;
+    char p[512];
+    path_in(p, sizeof p, "mt.jsonl");
+    FILE *f = fopen(p, "w");
+    fprintf(f, "%s\n", manifest_lines[0]);
+    fprintf(f, "{\"path\":\"t0.wav\",\"text\":\"Hi.\",\"lang\":\"en\",\"voice\":\"flite/rms\",\"tokens\":[72,155,2],"
+               "\"start_frame\":[0,10,20],\"end_frame\":[10,20,30]}\n");
+    fprintf(f, "{\"path\":\"t1.wav\",\"text\":\"Bob.\",\"lang\":\"en\",\"voice\":\"espeak/en+m1\",\"tokens\":[79,200,79,2],"
+               "\"start_frame\":[0,5,5,15],\"end_frame\":[5,5,15,24]}\n");
+    fclose(f);
+    sn_lm_manifest *man = NULL;
+    CHECK(sn_lm_manifest_read(p, &man) == 0);
+    if (!man) return tu_finish("lm-tts-train");
+    CHECK(man->n == 3 && man->tts[0] == NULL && man->tts[1] && man->tts[2]);
+    if (man->tts[1] && man->tts[2]) {
+        const sn_lm_tts_rec *r = man->tts[2];
+        CHECK(r->n == 4 && r->token[1] == 200 && r->start[3] == 15 && r->end[3] == 24 && !strcmp(r->voice, "espeak/en+m1") &&
+              !strcmp(r->lang, "en"));
+        CHECK(man->category[1] == SN_LM_CAT_SPEECH && man->caption[1] == NULL); /* its text is no caption */
+    }
+    /* shards of the TTS manifest round-trip */
+    char sh[512], codec_path[512];
+    path_in(sh, sizeof sh, "tts.shard");
+    path_in(codec_path, sizeof codec_path, "codec.safetensors");
+    int err = 0, built = 0;
+    sono_codec *codec = sono_codec_load(codec_path, NULL, &err);
+    sn_lm_shards *s = NULL, *s2 = NULL;
+    CHECK(codec && sn_lm_shards_open(&s, sh, man, codec, 4, 1, &built) == 0 && built == 1);
+    CHECK(sn_lm_shards_map(&s2, sh) == 0);
+    if (s && s2) {
+        CHECK(s->entries[1].n_frames == 30 && s->entries[2].n_frames == 25);
+        CHECK(s2->n_entries == 3 && !memcmp(s->entries, s2->entries, sizeof *s->entries * 3) &&
+              !memcmp(s->codes, s2->codes, sizeof(int16_t) * (size_t)s->n_frames_total * 4));
+    }
+    sn_lm_shards_close(s);
+    sn_lm_shards_close(s2);
+    sono_codec_free(codec);
+    sn_lm_manifest_free(man);
+    /* broken TTS records: refused naming the line */
+    const char *broken[] = {
+        "{\"path\":\"t0.wav\",\"lang\":\"en\",\"voice\":\"v\",\"tokens\":[1,2],\"start_frame\":[0],\"end_frame\":[1,2]}",
+        "{\"path\":\"t0.wav\",\"lang\":\"en\",\"tokens\":[1],\"start_frame\":[0],\"end_frame\":[1]}",
+        "{\"path\":\"t0.wav\",\"lang\":\"en\",\"voice\":\"v\",\"tokens\":[1],\"start_frame\":[-1],\"end_frame\":[1]}",
+        "{\"path\":\"t0.wav\",\"lang\":\"en\",\"voice\":\"v\",\"tokens\":\"1\",\"start_frame\":[0],\"end_frame\":[1]}",
+    };
+    char pb[512];
+    path_in(pb, sizeof pb, "broken.jsonl");
+    for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+        f = fopen(pb, "w");
+        fprintf(f, "%s\n%s\n", manifest_lines[0], broken[i]);
+        fclose(f);
+        sn_lm_manifest *mb = NULL;
+        err = sn_lm_manifest_read(pb, &mb);
+        CHECK_MSG(err == SONO_E_FORMAT && strstr(sono_last_error(), "broken.jsonl:2:"), "broken %zu: %d %s", i, err,
+                  sono_last_error());
+        sn_lm_manifest_free(mb);
+    }
+    /* a run: conditions from the records, sorted; TTS sequences in its batches */
+    sono_lm_train_params tp = tiny_params("tts");
+    tp.manifest = p;
+    tp.w_continue = 0; tp.w_tta = 0; tp.w_tts = 1;
+    tp.context = 48; /* a crop of continue is then 48, 36 or 31 positions: no 4 of them add up as 4 TTS sequences do */
+    sono_lm_trainer *t = sono_lm_trainer_new(&tp, &err);
+    CHECK_MSG(t != NULL, "trainer: %s", sono_last_error());
+    if (!t) return tu_finish("lm-tts-train");
+    const sono_lm *v = sono_lm_trainer_lm(t);
+    const char *want[3] = {"lang:en", "voice:espeak/en+m1", "voice:flite/rms"};
+    CHECK(sono_lm_n_conditions(v) == 3);
+    for (int i = 0; i < 3 && sono_lm_n_conditions(v) == 3; i++) CHECK(!strcmp(sono_lm_condition(v, i), want[i]));
+    for (int i = 0; i < 3; i++) CHECK(sono_lm_trainer_step(t) == 0);
+    const sono_lm_train_stats *st = sono_lm_trainer_last_stats(t);
+    CHECK(isfinite(st->loss) && st->loss > 0);
+    /* every sequence of a TTS-only batch is 4 + 2n + F + K positions: 44 (t0) or 41 (t1) */
+    CHECK_MSG(st->n_positions >= 4 * 41 && st->n_positions <= 4 * 44 && (st->n_positions - 4 * 41) % 3 == 0,
+              "positions %lld", (long long)st->n_positions);
+    char lmp[512], ck[512];
+    path_in(lmp, sizeof lmp, "tts-lm.safetensors");
+    path_in(ck, sizeof ck, "tts-ck.safetensors");
+    CHECK(sono_lm_trainer_export(t, lmp) == 0 && sono_lm_trainer_save_checkpoint(t, ck) == 0);
+    sono_lm *lm = sono_lm_load(lmp, &err);
+    CHECK_MSG(lm && sono_lm_n_conditions(lm) == 3 && !strcmp(sono_lm_condition(lm, 2), "voice:flite/rms"), "export: %s",
+              lm ? "conditions" : sono_last_error());
+    sono_lm_free(lm);
+    sono_lm_trainer *r = sono_lm_trainer_resume(ck, &tp, &err);
+    CHECK_MSG(r && sono_lm_n_conditions(sono_lm_trainer_lm(r)) == 3 && sono_lm_trainer_params(r)->w_tts == 1,
+              "resume: %s", r ? "conditions" : sono_last_error());
+    if (r) {
+        CHECK(sono_lm_trainer_step(r) == 0 && sono_lm_trainer_step(t) == 0);
+        const sn_lm *ma = sono_lm_trainer_lm(r)->m, *mb = sono_lm_trainer_lm(t)->m;
+        CHECK(!memcmp(ma->params, mb->params, sizeof(float) * ma->n_params));
+    }
+    sono_lm_trainer_free(r);
+    sono_lm_trainer_free(t);
+    return tu_finish("lm-tts-train");
+}
+
 /* ---- fuzz seeds ---- */
 
 static int save_bytes(const char *dir, const char *name, const uint8_t *b, size_t n) {
@@ -513,6 +738,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[1], "shards")) rc = test_shards();
     else if (!strcmp(argv[1], "learn")) rc = test_learn();
     else if (!strcmp(argv[1], "resume")) rc = test_resume();
+    else if (!strcmp(argv[1], "tts-seq")) rc = test_tts_seq();
+    else if (!strcmp(argv[1], "tts-file")) rc = test_tts_file();
+    else if (!strcmp(argv[1], "tts-train")) rc = test_tts_train();
     else { fprintf(stderr, "unknown mode %s\n", argv[1]); rc = 2; }
     teardown();
     return rc;

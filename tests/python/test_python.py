@@ -479,6 +479,32 @@ class TestLM(Scratch):
             self.assertIn(c.codes_hash.hex().encode(), read(ck), cmd + ": the run goes on with the codes hash")
             self.assertNotIn(c.hash.hex().encode(), read(ck), cmd)
 
+    def test_generate_tts_equals_cli(self):
+        clip = self.path("s1.wav")  # 30 frames of tiny24 (8 kHz, hop 8)
+        sonotok.save_audio(clip, 0.3 * np.sin(np.arange(240) * 0.2).astype(np.float32), 8000)
+        manifest = self.path("tts.jsonl")
+        with open(manifest, "w") as f:
+            f.write('{"path":"%s","text":"Hi.","lang":"en","voice":"flite/rms","tokens":[72,155,2],'
+                    '"start_frame":[0,10,20],"end_frame":[10,20,30]}\n' % clip)
+        path = self.path("tts.safetensors")
+        cli("train-lm", "--manifest", manifest, "-t", "1", "--vocab", "300", "--layers", "1", "--width", "16",
+            "--heads", "2", "--context", "256", "--batch", "2", "--run-steps", "0", "-o", self.path("trun"),
+            "--codec", TINY24, "--codebooks", "3", "--export", path)
+        lm = sonotok.LM.load(path)
+        self.assertEqual(lm.conditions, ["lang:en", "voice:flite/rms"])
+        c = codec("tiny24")
+        cli("generate", "-m", path, "--codec", TINY24, "--task", "tts", "Hi, Bob.", "-t", "1", "-o", self.path("cli.wav"))
+        [codes] = lm.generate(text="Hi, Bob.", task="tts", voice="flite/rms", lang="en")
+        self.assertGreater(codes.shape[1], 0)
+        sonotok.save_audio(self.path("py.wav"), c.decode(codes), c.sample_rate)
+        self.assertEqual(read(self.path("py.wav")), read(self.path("cli.wav")))
+        # "Hi, Bob.": 7 phonemes (h 'aI | b '0 b ||, doc/tts-layout.md), 20 frames each at most
+        self.assertEqual(lm.max_frames(task="tts", text="Hi, Bob."), 140)
+        with self.assertRaises(sonotok.ArgumentError):
+            lm.generate(text="Hi.", task="tts", voice="nobody")
+        with self.assertRaises(sonotok.UnsupportedError):
+            sonotok.LM.load(self.make_lm()).generate(text="Hi.", task="tts")
+
     def test_generate_equals_cli(self):
         lm = sonotok.LM.load(self.make_lm())
         c = codec("tiny24")

@@ -462,7 +462,7 @@ static void test_file(void) {
 /* ---- the layout ---- */
 
 static void test_layout(void) {
-    sono_vocab_layout l = {16, 300, 4, 10};
+    sono_vocab_layout l = {16, 300, 4, 10, 0, 0};
     CHECK(sono_vocab_layout_check(&l) == 0);
     const int64_t size = sono_vocab_size(&l);
     CHECK(size == 16 + 300 + 4 * 12);
@@ -502,19 +502,41 @@ static void test_layout(void) {
     CHECK(sono_vocab_locate(&l, -1, NULL, NULL, NULL) == SONO_E_RANGE);
     /* JSON */
     char js[SONO_VOCAB_JSON_MAX];
-    sono_vocab_layout big = {256, 1 << 20, 3000, 1 << 20}, r;
+    sono_vocab_layout big = {256, 1 << 20, 3000, 1 << 20, 0, 0}, r;
     CHECK(sono_vocab_layout_check(&big) == SONO_E_LIMIT);
-    big = (sono_vocab_layout){SN_BPE_MAX_SPECIAL, 1 << 20, 100, 1 << 20};
+    big = (sono_vocab_layout){SN_BPE_MAX_SPECIAL, 1 << 20, 100, 1 << 20, 0, 0};
     CHECK(sono_vocab_layout_to_json(&big, js, sizeof js) > 0);
     CHECK(sono_vocab_layout_to_json(&l, js, sizeof js) > 0 && sono_vocab_layout_from_json(js, &r) == 0 &&
           !memcmp(&r, &l, sizeof l));
     CHECK(sono_vocab_layout_to_json(&l, js, 10) == SONO_E_LIMIT);
     CHECK(sono_vocab_layout_from_json("[1,2]", &r) == SONO_E_FORMAT);
     CHECK(sono_vocab_layout_from_json("{\"version\":1,\"n_special\":16}", &r) == SONO_E_FORMAT);
-    CHECK(sono_vocab_layout_from_json("{\"version\":2,\"n_special\":16,\"n_text\":1,\"n_codebooks\":1,"
+    CHECK(sono_vocab_layout_from_json("{\"version\":3,\"n_special\":16,\"n_text\":1,\"n_codebooks\":1,"
                                       "\"codebook_size\":4,\"audio_extra\":2}", &r) == SONO_E_UNSUPPORTED);
+    /* version 2 needs the phoneme and condition counts */
+    CHECK(sono_vocab_layout_from_json("{\"version\":2,\"n_special\":16,\"n_text\":1,\"n_codebooks\":1,"
+                                      "\"codebook_size\":4,\"audio_extra\":2}", &r) == SONO_E_FORMAT);
+    /* version 1 is still written for a layout without phonemes (old readers, golden files) */
+    CHECK(sono_vocab_layout_to_json(&l, js, sizeof js) > 0 && strstr(js, "\"version\":1,") && !strstr(js, "n_phoneme"));
     CHECK(sono_vocab_layout_from_json("{\"version\":1,\"n_special\":16,\"n_text\":1,\"n_codebooks\":1,"
                                       "\"codebook_size\":0,\"audio_extra\":2}", &r) == SONO_E_RANGE);
+    /* version 2: phonemes then conditions between the text and the audio (ids by hand) */
+    sono_vocab_layout v2 = {16, 300, 4, 10, 20, 3};
+    CHECK(sono_vocab_size(&v2) == 16 + 300 + 20 + 3 + 4 * 12);
+    CHECK(sono_vocab_id(&v2, SONO_VOCAB_PHONEME, 0, 0) == 316 && sono_vocab_id(&v2, SONO_VOCAB_PHONEME, 0, 19) == 335);
+    CHECK(sono_vocab_id(&v2, SONO_VOCAB_PHONEME, 0, 20) == SONO_E_RANGE);
+    CHECK(sono_vocab_id(&v2, SONO_VOCAB_COND, 0, 0) == 336 && sono_vocab_id(&v2, SONO_VOCAB_COND, 0, 2) == 338);
+    CHECK(sono_vocab_id(&v2, SONO_VOCAB_COND, 0, 3) == SONO_E_RANGE);
+    CHECK(sono_vocab_id(&v2, SONO_VOCAB_AUDIO, 0, 0) == 339 && sono_vocab_id(&v2, SONO_VOCAB_AUDIO_END, 3, 0) == 339 + 3 * 12 + 11);
+    {
+        int kind = -1;
+        int64_t ix = -1;
+        CHECK(sono_vocab_locate(&v2, 330, &kind, NULL, &ix) == 0 && kind == SONO_VOCAB_PHONEME && ix == 14);
+        CHECK(sono_vocab_locate(&v2, 337, &kind, NULL, &ix) == 0 && kind == SONO_VOCAB_COND && ix == 1);
+        CHECK(sono_vocab_locate(&v2, 339, &kind, NULL, &ix) == 0 && kind == SONO_VOCAB_AUDIO && ix == 0);
+    }
+    CHECK(sono_vocab_layout_to_json(&v2, js, sizeof js) > 0 && strstr(js, "\"version\":2,") &&
+          sono_vocab_layout_from_json(js, &r) == 0 && !memcmp(&r, &v2, sizeof v2));
     /* from a tokenizer */
     sono_tokenizer *tok = train(16 + 256 + 50, 0);
     CHECK(tok && sono_vocab_layout_for(tok, 8, 1024, &r) == 0 && r.n_special == 16 && r.n_text == 256 + tok->n_merges &&
